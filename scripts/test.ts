@@ -1,0 +1,165 @@
+/**
+ * `npm test`: every check, in order, with the services they need.
+ *
+ * 1. static checks: generated code is current, types, lint;
+ * 2. starts Ceph RGW (S3) on loopback (CI=true: failing to start fails the run;
+ *    locally the S3 suites skip loudly, naming the missing package);
+ * 3. vitest: the Node project and the workerd project;
+ * 4. deno test;
+ * 5. the end-to-end steps (packaging, browser, `npm start` smoke);
+ * and always stops RGW. Ends with one line "N passed, N failed".
+ *
+ * `node scripts/test.ts --only vitest,deno` runs a subset of the steps.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { missingRgwBinaries, type RgwService, startRgw } from "../test/services/rgw.ts";
+
+const root = join(import.meta.dirname, "..");
+const outDir = join(root, "test-output");
+mkdirSync(outDir, { recursive: true });
+const ci = process.env.CI === "true";
+const onlyArg = process.argv.indexOf("--only");
+const only = onlyArg >= 0 ? new Set((process.argv[onlyArg + 1] ?? "").split(",")) : undefined;
+
+let passed = 0;
+let failed = 0;
+const failures: string[] = [];
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: "inherit", env: { ...process.env, ...env } });
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    child.on("error", () => resolve(127));
+  });
+}
+
+async function step(name: string, fn: () => Promise<boolean>): Promise<void> {
+  if (only && !only.has(name)) return;
+  const t0 = Date.now();
+  console.log(`\n=== ${name} ===`);
+  let ok = false;
+  try {
+    ok = await fn();
+  } catch (e) {
+    console.error(`${name}: ${(e as Error).message}`);
+  }
+  console.log(`=== ${name}: ${ok ? "ok" : "FAILED"} (${((Date.now() - t0) / 1000).toFixed(1)} s) ===`);
+  if (!ok) failures.push(name);
+}
+
+/** A step that is one command; counts as one test. */
+const command = (name: string, cmd: string, args: string[], env?: Record<string, string>) =>
+  step(name, async () => {
+    const ok = (await run(cmd, args, env)) === 0;
+    if (ok) passed++;
+    else failed++;
+    return ok;
+  });
+
+let rgw: RgwService | undefined;
+const stopAll = async () => {
+  const r = rgw;
+  rgw = undefined;
+  await r?.stop();
+};
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    void stopAll().then(() => process.exit(130));
+  });
+}
+
+try {
+  if (existsSync(join(root, "scripts/check-gen.ts"))) {
+    await command("gen", "node", ["scripts/check-gen.ts"]);
+  }
+  await command("typecheck", "npm", ["run", "-s", "typecheck"]);
+  await command("lint", "npm", ["run", "-s", "lint"]);
+
+  const needsRgw = !only || only.has("vitest") || only.has("deno") || only.has("e2e");
+  let serviceEnv: Record<string, string> = {};
+  if (needsRgw) {
+    const missing = missingRgwBinaries();
+    try {
+      const t0 = Date.now();
+      rgw = await startRgw();
+      serviceEnv = { ...rgw.env, TIDEMARK_RGW: "1" };
+      console.log(`RGW ready at ${rgw.endpoint} in ${Date.now() - t0} ms`);
+    } catch (e) {
+      const why = missing.length ? `missing Debian packages: ${missing.join(" ")}` : (e as Error).message;
+      if (ci) {
+        console.error(`FAIL: Ceph RGW did not start and CI=true (${why})`);
+        failed++;
+        failures.push("rgw");
+      } else {
+        console.warn(`\n!!!!!! Ceph RGW did not start (${why}): the S3 suites will be SKIPPED !!!!!!\n`);
+      }
+    }
+  }
+
+  await step("vitest", async () => {
+    const report = join(outDir, "vitest.json");
+    const code = await run(
+      "npx",
+      ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile=${report}`],
+      serviceEnv,
+    );
+    if (existsSync(report)) {
+      const r = JSON.parse(readFileSync(report, "utf8")) as {
+        numPassedTests: number;
+        numFailedTests: number;
+      };
+      passed += r.numPassedTests;
+      failed += r.numFailedTests;
+    } else {
+      failed++;
+    }
+    return code === 0;
+  });
+
+  await step("deno", async () => {
+    const chunks: string[] = [];
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn("npx", ["deno", "test", "-A", "--no-check", "test/deno/"], {
+        cwd: root,
+        env: { ...process.env, ...serviceEnv, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      child.stdout.on("data", (d: Buffer) => {
+        process.stdout.write(d);
+        chunks.push(d.toString());
+      });
+      child.on("exit", (c) => resolve(c ?? 1));
+    });
+    const m = /(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(chunks.join(""));
+    if (m) {
+      passed += Number(m[2]);
+      failed += Number(m[3]);
+    } else {
+      failed++;
+    }
+    return code === 0;
+  });
+
+  for (const e2e of ["scripts/test-e2e.ts"]) {
+    if (existsSync(join(root, e2e))) {
+      await step("e2e", async () => {
+        const report = join(outDir, "e2e.json");
+        const code = await run("node", [e2e, report], serviceEnv);
+        if (existsSync(report)) {
+          const r = JSON.parse(readFileSync(report, "utf8")) as { passed: number; failed: number };
+          passed += r.passed;
+          failed += r.failed;
+        } else failed++;
+        return code === 0;
+      });
+    }
+  }
+} finally {
+  await stopAll();
+}
+
+if (failures.length) console.log(`\nfailed steps: ${failures.join(", ")}`);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failures.length || failed ? 1 : 0);

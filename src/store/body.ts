@@ -1,0 +1,120 @@
+import { TidemarkError } from "../errors.ts";
+import type { Body, ObjectBody, ObjectMeta } from "./types.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A one-chunk stream of `bytes`. */
+export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (bytes.length > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/** Reads a whole stream into one array. */
+export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.length;
+  }
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Builds an {@link ObjectBody} from metadata and a stream. */
+export function objectBody(meta: ObjectMeta, body: ReadableStream<Uint8Array>): ObjectBody {
+  return {
+    ...meta,
+    body,
+    bytes: () => readAll(body),
+    text: async () => decoder.decode(await readAll(body)),
+  };
+}
+
+/** A body whose bytes are known in memory: `Uint8Array` or string. */
+export function bodyBytes(body: Uint8Array | string): Uint8Array {
+  return typeof body === "string" ? encoder.encode(body) : body;
+}
+
+/**
+ * The byte length of a body: exact for bytes and strings; for a stream,
+ * `size` (required: `InvalidArgument` without it).
+ */
+export function bodySize(body: Body, size: number | undefined, key: string): number {
+  if (body instanceof ReadableStream) {
+    if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
+      throw new TidemarkError(
+        "InvalidArgument",
+        "a ReadableStream body needs PutOptions.size (a non-negative integer)",
+        { key },
+      );
+    }
+    return size;
+  }
+  const n = typeof body === "string" ? encoder.encode(body).length : body.length;
+  if (size !== undefined && size !== n) {
+    throw new TidemarkError("InvalidArgument", `size ${size} does not match body length ${n}`, {
+      key,
+    });
+  }
+  return n;
+}
+
+/**
+ * Reads a put body fully, checking a stream against its declared size
+ * (`InvalidArgument` on mismatch).
+ */
+export async function collectBody(body: Body, size: number | undefined, key: string): Promise<Uint8Array> {
+  const expected = bodySize(body, size, key);
+  if (!(body instanceof ReadableStream)) return bodyBytes(body);
+  const bytes = await readAll(body);
+  if (bytes.length !== expected) {
+    throw new TidemarkError(
+      "InvalidArgument",
+      `stream delivered ${bytes.length} bytes, declared size ${expected}`,
+      { key },
+    );
+  }
+  return bytes;
+}
+
+/** Cancels a stream body that will not be read (best effort). */
+export function discardBody(body: Body): void {
+  if (body instanceof ReadableStream && !body.locked) body.cancel().catch(() => {});
+}
+
+/** Checks a byte range against an object size; `InvalidArgument` when it falls outside. */
+export function checkRange(
+  range: { offset: number; length?: number },
+  size: number,
+  key: string,
+): { start: number; end: number } {
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new TidemarkError("InvalidArgument", "range offset must be a non-negative integer", { key });
+  }
+  if (length !== undefined && (!Number.isSafeInteger(length) || length < 1)) {
+    throw new TidemarkError("InvalidArgument", "range length must be a positive integer", { key });
+  }
+  if (offset > size || (offset === size && size > 0)) {
+    throw new TidemarkError("InvalidArgument", `range offset ${offset} is past the end (${size} bytes)`, {
+      key,
+    });
+  }
+  const end = length === undefined ? size : Math.min(size, offset + length);
+  return { start: offset, end };
+}

@@ -1,0 +1,11 @@
+export { batches, DELETE_BATCH, forEachLimit } from "./batch.ts";
+export { collectBody, objectBody, readAll, streamOf } from "./body.ts";
+export { type FaultKind, type FaultPlan, type FaultyStore, faulty, seededRandom } from "./faulty.ts";
+export { compareKeys, MAX_KEY_BYTES, validateKey } from "./keys.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
+export { type MeteredStore, metered, type RequestCounts } from "./metered.ts";
+export { prefixed } from "./prefixed.ts";
+export { backoffDelay, DEFAULT_RETRY, type RetryPolicy, retryDelay, sleep, withRetry } from "./retry.ts";
+export { retrying } from "./retrying.ts";
+export * from "./types.ts";
+export { createWithRetry, newWriterToken, WRITER_TOKEN_KEY } from "./writer-token.ts";

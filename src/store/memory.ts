@@ -1,0 +1,173 @@
+import { TidemarkError } from "../errors.ts";
+import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
+import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
+import { sleep } from "./retry.ts";
+import type {
+  Body,
+  DeleteManyResult,
+  GetOptions,
+  ListOptions,
+  ObjectBody,
+  ObjectMeta,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  StoreCapabilities,
+} from "./types.ts";
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Added before every request, in ms (default 0). */
+  latencyMs?: number;
+  /** A name for logs and metrics (default "memory"). */
+  name?: string;
+}
+
+interface Entry {
+  bytes: Uint8Array;
+  etag: string;
+  lastModified: Date;
+  metadata: Record<string, string>;
+  contentType: string | undefined;
+}
+
+/**
+ * An in-process store with exact conditional semantics: create-only puts,
+ * If-Match compare-and-swap on etags (every write gets a new etag, even of
+ * identical bytes), listing in UTF-8 byte order with `startAfter` and a
+ * delimiter, ranges and bulk delete. Each operation takes effect atomically
+ * (bodies are read in full first). The default store for tests and demos.
+ */
+export class MemoryStore implements ObjectStore {
+  readonly name: string;
+  readonly capabilities: Partial<StoreCapabilities> = {};
+  readonly #entries = new Map<string, Entry>();
+  readonly #latencyMs: number;
+  #seq = 0;
+
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.name = opts.name ?? "memory";
+    this.#latencyMs = opts.latencyMs ?? 0;
+  }
+
+  /** Number of stored objects. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async #delay(): Promise<void> {
+    if (this.#latencyMs > 0) await sleep(this.#latencyMs);
+  }
+
+  #meta(key: string, e: Entry): ObjectMeta {
+    return {
+      key,
+      size: e.bytes.length,
+      etag: e.etag,
+      lastModified: e.lastModified,
+      metadata: { ...e.metadata },
+    };
+  }
+
+  #lookup(key: string): Entry {
+    const e = this.#entries.get(key);
+    if (!e) throw new TidemarkError("NotFound", `no object at ${JSON.stringify(key)}`, { key });
+    return e;
+  }
+
+  async get(key: string, opts: GetOptions = {}): Promise<ObjectBody> {
+    validateKey(key);
+    await this.#delay();
+    const e = this.#lookup(key);
+    let bytes = e.bytes;
+    if (opts.range) {
+      const { start, end } = checkRange(opts.range, bytes.length, key);
+      bytes = bytes.subarray(start, end);
+    }
+    const meta = this.#meta(key, e);
+    return objectBody({ ...meta, size: bytes.length }, streamOf(bytes.slice()));
+  }
+
+  async head(key: string): Promise<ObjectMeta> {
+    validateKey(key);
+    await this.#delay();
+    return this.#meta(key, this.#lookup(key));
+  }
+
+  async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
+    try {
+      validateKey(key);
+    } catch (e) {
+      discardBody(body);
+      throw e;
+    }
+    const bytes = await collectBody(body, opts.size, key);
+    await this.#delay();
+    const mode = opts.mode ?? "overwrite";
+    const current = this.#entries.get(key);
+    if (mode === "create" && current) {
+      throw new TidemarkError("AlreadyExists", `object ${JSON.stringify(key)} already exists`, { key });
+    }
+    if (typeof mode === "object" && current?.etag !== mode.ifMatch) {
+      throw new TidemarkError(
+        "PreconditionFailed",
+        current ? `etag of ${JSON.stringify(key)} changed` : `no object at ${JSON.stringify(key)} to replace`,
+        { key },
+      );
+    }
+    const etag = `m${(++this.#seq).toString(16).padStart(8, "0")}`;
+    this.#entries.set(key, {
+      bytes: bytes.slice(),
+      etag,
+      lastModified: new Date(),
+      metadata: { ...opts.metadata },
+      contentType: opts.contentType,
+    });
+    return { etag };
+  }
+
+  async delete(key: string): Promise<void> {
+    validateKey(key);
+    await this.#delay();
+    this.#entries.delete(key);
+  }
+
+  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+    let deleted = 0;
+    const all: string[] = [];
+    for await (const key of keys) all.push(key);
+    for (const key of all) validateKey(key);
+    await this.#delay();
+    for (const key of all) {
+      this.#entries.delete(key);
+      deleted++;
+    }
+    return { deleted, errors: [] };
+  }
+
+  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    validatePrefix(prefix);
+    await this.#delay();
+    const { startAfter, delimiter } = opts;
+    // A snapshot of the matching keys: writes during iteration do not disturb it.
+    const keys = [...this.#entries.keys()]
+      .filter((k) => k.startsWith(prefix) && (startAfter === undefined || compareKeys(k, startAfter) > 0))
+      .sort(compareKeys);
+    let lastPrefix: string | undefined;
+    for (const key of keys) {
+      if (delimiter) {
+        const at = key.indexOf(delimiter, prefix.length);
+        if (at >= 0) {
+          const common = key.slice(0, at + delimiter.length);
+          if (common !== lastPrefix) {
+            lastPrefix = common;
+            yield { key: common, size: 0, etag: "", isPrefix: true };
+          }
+          continue;
+        }
+      }
+      const e = this.#entries.get(key);
+      if (e) yield this.#meta(key, e);
+    }
+  }
+}

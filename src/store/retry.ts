@@ -1,0 +1,92 @@
+import { isTidemarkError, TidemarkError } from "../errors.ts";
+
+/**
+ * The one retry policy of tidemark: jittered exponential backoff ("full
+ * jitter"), retrying only `Transient` errors, bounded in attempts and in total
+ * time. Clock, sleep and randomness are injectable so tests are deterministic.
+ * https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+ */
+export interface RetryPolicy {
+  /** Attempts in total, the first included (default 5; 1 = no retry). */
+  maxAttempts?: number;
+  /** Base delay before the first retry, in ms (default 50). */
+  baseDelayMs?: number;
+  /** Cap on one delay, in ms (default 2,000). */
+  maxDelayMs?: number;
+  /** Give up when the next retry would start after this much time, in ms (default 20,000). */
+  maxElapsedMs?: number;
+  /** Uniform random in [0, 1) (default `Math.random`). */
+  random?: () => number;
+  /** Sleeps `ms` (default `setTimeout`). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds clock (default `Date.now`). */
+  now?: () => number;
+}
+
+/** `setTimeout` as a promise. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The defaults of {@link RetryPolicy}. */
+export const DEFAULT_RETRY: Required<RetryPolicy> = {
+  maxAttempts: 5,
+  baseDelayMs: 50,
+  maxDelayMs: 2_000,
+  maxElapsedMs: 20_000,
+  random: Math.random,
+  sleep,
+  now: () => Date.now(),
+};
+
+/** The delay before retry number `retry` (1-based) under `policy`. */
+export function backoffDelay(retry: number, policy: RetryPolicy = {}): number {
+  const p = { ...DEFAULT_RETRY, ...policy };
+  const cap = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** (retry - 1));
+  return Math.floor(p.random() * cap);
+}
+
+/**
+ * Runs `fn` (given the 1-based attempt number) until it succeeds, throws a
+ * non-`Transient` error, or the policy's attempts or time run out; then the
+ * last error is thrown as it was.
+ */
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  policy: RetryPolicy = {},
+): Promise<T> {
+  const p = resolvePolicy(policy);
+  const started = p.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      const delay = retryDelay(e, attempt, started, p);
+      if (delay === undefined) throw e;
+      await p.sleep(delay);
+    }
+  }
+}
+
+/** `policy` with defaults filled in and checked. */
+export function resolvePolicy(policy: RetryPolicy = {}): Required<RetryPolicy> {
+  const p = { ...DEFAULT_RETRY, ...policy };
+  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1) {
+    throw new TidemarkError("InvalidArgument", "retry maxAttempts must be an integer >= 1");
+  }
+  return p;
+}
+
+/**
+ * The decision after failed attempt number `attempt` (1-based) of an operation
+ * started at `started`: the delay before the next attempt, or `undefined` to
+ * give up (not `Transient`, or attempts or time used up).
+ */
+export function retryDelay(
+  e: unknown,
+  attempt: number,
+  started: number,
+  p: Required<RetryPolicy>,
+): number | undefined {
+  if (!isTidemarkError(e, "Transient") || attempt >= p.maxAttempts) return undefined;
+  const delay = backoffDelay(attempt, p);
+  return p.now() + delay - started > p.maxElapsedMs ? undefined : delay;
+}

@@ -1,0 +1,65 @@
+import { compareKeys } from "./keys.ts";
+import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "./retry.ts";
+import type { Body, GetOptions, ListOptions, ObjectStore, PutOptions } from "./types.ts";
+import { createWithRetry } from "./writer-token.ts";
+
+/**
+ * Wraps `store` so every request is retried on `Transient` errors under
+ * `policy` (the one retry module). Creates carry a writer token, so a create
+ * whose first response was lost is recognised as ours on retry (see
+ * `createWithRetry`). Stream bodies are sent once (a stream cannot be
+ * replayed). A listing that fails midway resumes after the last entry it gave.
+ *
+ * The S3 and R2 adapters retry internally already; this wrapper is for stores
+ * that do not (memory, the HTTP store, user adapters) and for fault tests.
+ */
+export function retrying(store: ObjectStore, policy: RetryPolicy = {}): ObjectStore {
+  return {
+    name: store.name,
+    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    get: (key: string, opts?: GetOptions) => withRetry(() => store.get(key, opts), policy),
+    head: (key: string) => withRetry(() => store.head(key), policy),
+    put(key: string, body: Body, opts: PutOptions = {}) {
+      if (body instanceof ReadableStream) return store.put(key, body, opts);
+      if (opts.mode === "create") {
+        return createWithRetry(
+          (metadata) => store.put(key, body, { ...opts, metadata }),
+          () => store.head(key),
+          opts.metadata,
+          policy,
+        );
+      }
+      return withRetry(() => store.put(key, body, opts), policy);
+    },
+    delete: (key: string) => withRetry(() => store.delete(key), policy),
+    deleteMany: async (keys) => {
+      const all: string[] = [];
+      for await (const k of keys) all.push(k);
+      return withRetry(() => store.deleteMany(all), policy);
+    },
+    list(prefix: string, opts: ListOptions = {}) {
+      return (async function* () {
+        const p = resolvePolicy(policy);
+        const started = p.now();
+        let last: string | undefined;
+        for (let failures = 1; ; failures++) {
+          // After a failure, resume just after the last entry handed out.
+          const attemptOpts: ListOptions = last === undefined ? opts : { ...opts, startAfter: last };
+          try {
+            for await (const m of store.list(prefix, attemptOpts)) {
+              // A resumed delimiter listing can roll up the last prefix again.
+              if (last !== undefined && compareKeys(m.key, last) <= 0) continue;
+              last = m.key;
+              yield m;
+            }
+            return;
+          } catch (e) {
+            const delay = retryDelay(e, failures, started, p);
+            if (delay === undefined) throw e;
+            await p.sleep(delay);
+          }
+        }
+      })();
+    },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The object-store contract every adapter and wrapper implements.
+ *
+ * Etags are always given and taken **unquoted** (`abc123`, not `"abc123"`);
+ * adapters add quotes where their wire protocol wants them.
+ *
+ * @module
+ */
+
+/** What a store can do; callers consult it through {@link capabilitiesOf}. */
+export interface StoreCapabilities {
+  /** `put`, `delete` and `deleteMany` work (false: `NotSupported`). */
+  write: boolean;
+  /** `list` works (false: `NotSupported`; the HTTP store). */
+  list: boolean;
+  /** `put` with `{ ifMatch }` is a real compare-and-swap. */
+  compareAndSwap: boolean;
+  /** Entries per list page on the wire (used to count list requests). */
+  listPageSize: number;
+}
+
+/** Metadata of a stored object. */
+export interface ObjectMeta {
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /** Unquoted entity tag; changes whenever the object is rewritten. */
+  etag: string;
+  lastModified?: Date;
+  /** User metadata (lower-case keys). Listings may omit it. */
+  metadata?: Record<string, string>;
+  /**
+   * Set on list entries that are common prefixes (when `list` was called with
+   * a delimiter): `key` is the prefix, ending in the delimiter; size 0, etag "".
+   */
+  isPrefix?: true;
+}
+
+/** An object's metadata and its body (consume the body once). */
+export interface ObjectBody extends ObjectMeta {
+  body: ReadableStream<Uint8Array>;
+  /** Reads the whole body. */
+  bytes(): Promise<Uint8Array>;
+  /** Reads the whole body as UTF-8. */
+  text(): Promise<string>;
+}
+
+/** A byte range: `length` omitted means "to the end". */
+export interface ByteRange {
+  offset: number;
+  length?: number;
+}
+
+/** Options of {@link ObjectStore.get}. */
+export interface GetOptions {
+  range?: ByteRange;
+}
+
+/**
+ * How a put treats an existing object:
+ * - `"overwrite"` (default): replace it;
+ * - `"create"`: fail with `AlreadyExists` if the key exists;
+ * - `{ ifMatch }`: replace only if its current etag is `ifMatch`, else `PreconditionFailed`
+ *   (also when the key does not exist).
+ */
+export type PutMode = "overwrite" | "create" | { ifMatch: string };
+
+/** Options of {@link ObjectStore.put}. */
+export interface PutOptions {
+  mode?: PutMode;
+  /** Byte length; required when the body is a `ReadableStream`. */
+  size?: number;
+  contentType?: string;
+  /** User metadata; keys are lower-cased ASCII. */
+  metadata?: Record<string, string>;
+}
+
+/** Result of a put. */
+export interface PutResult {
+  etag: string;
+  version?: string;
+}
+
+/** A body to store. A `ReadableStream` needs `PutOptions.size`. */
+export type Body = Uint8Array | string | ReadableStream<Uint8Array>;
+
+/** One failed key of a bulk delete. */
+export interface DeleteError {
+  key: string;
+  code: string;
+  message: string;
+}
+
+/** Result of {@link ObjectStore.deleteMany}. */
+export interface DeleteManyResult {
+  /** Keys deleted or already absent. */
+  deleted: number;
+  /** Keys the store refused to delete. */
+  errors: DeleteError[];
+}
+
+/** Options of {@link ObjectStore.list}. */
+export interface ListOptions {
+  /** Only keys strictly after this one (byte order). */
+  startAfter?: string;
+  /** Roll up keys sharing `prefix + ... + delimiter` into one `isPrefix` entry. */
+  delimiter?: string;
+}
+
+/**
+ * An object store. All methods throw `TidemarkError`:
+ * `InvalidArgument` for a bad key (empty, over 1024 UTF-8 bytes, control
+ * characters), `NotFound`, `AlreadyExists`, `PreconditionFailed`,
+ * `PermissionDenied`, `NotSupported`, `Transient` (safe to retry) or `Unknown`.
+ */
+export interface ObjectStore {
+  /** A human-readable name (never a secret). */
+  readonly name: string;
+  /** What the store supports; absent means everything (see {@link capabilitiesOf}). */
+  readonly capabilities?: Partial<StoreCapabilities>;
+  /** Reads an object (or a range of it). `NotFound` if missing. */
+  get(key: string, opts?: GetOptions): Promise<ObjectBody>;
+  /** Reads an object's metadata. `NotFound` if missing. */
+  head(key: string): Promise<ObjectMeta>;
+  /** Writes an object; see {@link PutMode} for the conditional modes. */
+  put(key: string, body: Body, opts?: PutOptions): Promise<PutResult>;
+  /** Deletes an object; a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Deletes many keys in batches (1,000 per request where the store has bulk delete). */
+  deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult>;
+  /** Lists keys starting with `prefix`, in UTF-8 byte order. */
+  list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectMeta>;
+}
+
+const DEFAULT_CAPABILITIES: StoreCapabilities = {
+  write: true,
+  list: true,
+  compareAndSwap: true,
+  listPageSize: 1000,
+};
+
+/** The store's capabilities, with defaults for what it does not declare. */
+export function capabilitiesOf(store: ObjectStore): StoreCapabilities {
+  return { ...DEFAULT_CAPABILITIES, ...store.capabilities };
+}

@@ -1,0 +1,311 @@
+/**
+ * The object-store contract: one suite every adapter runs (memory, prefixed,
+ * S3 on Ceph RGW, R2 inside workerd, in Node and in Deno). Modelled on
+ * object_store's conformance functions (`put_get_delete_list`, `put_opts`
+ * ending in 5 tasks x 10 CAS increments = 50, `list_paginated`, unicode keys).
+ * Every test works under its own random prefix.
+ */
+import assert from "node:assert/strict";
+import type { ObjectStore } from "../../src/index.ts";
+import { codeOf, collect, type Harness, uniquePrefix } from "../support/harness.ts";
+
+export interface ContractOptions {
+  /** Tests to skip, each with the reason (printed). */
+  skip?: Record<string, string>;
+  /** The longest key the store takes (default 1024; less under a prefix). */
+  maxKeyBytes?: number;
+  /** Timeout of the slower tests (2,500 keys), in ms. */
+  slowTimeoutMs?: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function objectStoreContract(
+  h: Harness,
+  makeStore: () => ObjectStore | Promise<ObjectStore>,
+  opts: ContractOptions = {},
+): void {
+  const slow = { timeoutMs: opts.slowTimeoutMs ?? 120_000 };
+  const test = (
+    name: string,
+    fn: (s: ObjectStore, p: string) => Promise<void>,
+    o?: { timeoutMs?: number },
+  ) => {
+    const reason = opts.skip?.[name];
+    if (reason !== undefined) {
+      h.test(`${name} (skipped: ${reason})`, async () => {});
+      return;
+    }
+    h.test(name, async () => fn(await makeStore(), uniquePrefix()), o);
+  };
+
+  test("get and head of a missing key throw NotFound", async (s, p) => {
+    assert.equal(await codeOf(s.get(`${p}missing`)), "NotFound");
+    assert.equal(await codeOf(s.head(`${p}missing`)), "NotFound");
+  });
+
+  test("put then get and head round-trip bytes, size, etag and metadata", async (s, p) => {
+    const bytes = new Uint8Array([0, 1, 2, 250, 251, 255]);
+    const r = await s.put(`${p}a.bin`, bytes, {
+      metadata: { owner: "t1" },
+      contentType: "application/x-test",
+    });
+    assert.ok(r.etag.length > 0 && !r.etag.startsWith('"'), "etag is non-empty and unquoted");
+    const got = await s.get(`${p}a.bin`);
+    assert.equal(got.size, 6);
+    assert.equal(got.etag, r.etag);
+    assert.deepEqual(await got.bytes(), bytes);
+    const meta = await s.head(`${p}a.bin`);
+    assert.equal(meta.size, 6);
+    assert.equal(meta.etag, r.etag);
+    assert.equal(meta.metadata?.owner, "t1");
+    await s.put(`${p}b.txt`, "héllo");
+    assert.equal(await (await s.get(`${p}b.txt`)).text(), "héllo");
+    assert.equal((await s.head(`${p}b.txt`)).size, 6);
+  });
+
+  test("overwrite replaces the body and changes the etag", async (s, p) => {
+    const a = await s.put(`${p}k`, "one");
+    const b = await s.put(`${p}k`, "two!");
+    assert.notEqual(a.etag, b.etag);
+    assert.equal(await (await s.get(`${p}k`)).text(), "two!");
+  });
+
+  test("create twice throws AlreadyExists and keeps the first body", async (s, p) => {
+    await s.put(`${p}once`, "first", { mode: "create" });
+    assert.equal(await codeOf(s.put(`${p}once`, "second", { mode: "create" })), "AlreadyExists");
+    assert.equal(await (await s.get(`${p}once`)).text(), "first");
+  });
+
+  test("concurrent creates of one key: exactly one wins", async (s, p) => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => s.put(`${p}race`, `writer-${i}`, { mode: "create" })),
+    );
+    const won = results.filter((r) => r.status === "fulfilled");
+    assert.equal(won.length, 1);
+    for (const r of results) {
+      if (r.status === "rejected") assert.equal(await codeOf(Promise.reject(r.reason)), "AlreadyExists");
+    }
+    assert.match(await (await s.get(`${p}race`)).text(), /^writer-\d$/);
+  });
+
+  test("ifMatch with the current etag replaces; stale or missing throws PreconditionFailed", async (s, p) => {
+    const v1 = await s.put(`${p}cas`, "v1");
+    const v2 = await s.put(`${p}cas`, "v2", { mode: { ifMatch: v1.etag } });
+    assert.notEqual(v2.etag, v1.etag);
+    assert.equal(await codeOf(s.put(`${p}cas`, "v3", { mode: { ifMatch: v1.etag } })), "PreconditionFailed");
+    assert.equal(await (await s.get(`${p}cas`)).text(), "v2");
+    assert.equal(await codeOf(s.put(`${p}nope`, "x", { mode: { ifMatch: v1.etag } })), "PreconditionFailed");
+    assert.equal(await codeOf(s.head(`${p}nope`)), "NotFound");
+  });
+
+  test(
+    "5 concurrent tasks x 10 CAS increments = 50",
+    async (s, p) => {
+      const key = `${p}counter`;
+      await s.put(key, "0");
+      const task = async () => {
+        for (let done = 0; done < 10; ) {
+          const cur = await s.get(key);
+          const n = Number(await cur.text());
+          try {
+            await s.put(key, String(n + 1), { mode: { ifMatch: cur.etag } });
+            done++;
+          } catch (e) {
+            const code = await codeOf(Promise.reject(e));
+            // A lost race is PreconditionFailed (or Transient on stores that answer 409/500).
+            assert.ok(code === "PreconditionFailed" || code === "Transient", `unexpected ${code}`);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 5 }, task));
+      assert.equal(await (await s.get(key)).text(), "50");
+    },
+    slow,
+  );
+
+  test("ranges: offset and length, offset to the end, past the end is InvalidArgument", async (s, p) => {
+    const data = enc.encode("0123456789");
+    await s.put(`${p}r`, data);
+    const mid = await s.get(`${p}r`, { range: { offset: 2, length: 3 } });
+    assert.equal(dec.decode(await mid.bytes()), "234");
+    const tail = await s.get(`${p}r`, { range: { offset: 7 } });
+    assert.equal(dec.decode(await tail.bytes()), "789");
+    const over = await s.get(`${p}r`, { range: { offset: 8, length: 100 } });
+    assert.equal(dec.decode(await over.bytes()), "89");
+    assert.equal(await codeOf(s.get(`${p}r`, { range: { offset: 10 } })), "InvalidArgument");
+    assert.equal(await codeOf(s.get(`${p}r`, { range: { offset: 11, length: 1 } })), "InvalidArgument");
+    assert.equal(await codeOf(s.get(`${p}r`, { range: { offset: 1, length: 0 } })), "InvalidArgument");
+  });
+
+  test("zero-byte objects round-trip", async (s, p) => {
+    await s.put(`${p}empty`, new Uint8Array(0));
+    const got = await s.get(`${p}empty`);
+    assert.equal(got.size, 0);
+    assert.equal((await got.bytes()).length, 0);
+    assert.equal((await s.head(`${p}empty`)).size, 0);
+    await s.put(`${p}empty2`, "", { mode: "create" });
+    assert.equal((await (await s.get(`${p}empty2`, { range: { offset: 0 } })).bytes()).length, 0);
+    const listed = await collect(s.list(p));
+    assert.deepEqual(
+      listed.map((m) => [m.key, m.size]),
+      [
+        [`${p}empty`, 0],
+        [`${p}empty2`, 0],
+      ],
+    );
+  });
+
+  test("a stream body with its size is stored; without size it is InvalidArgument", async (s, p) => {
+    const chunks = [enc.encode("stream-"), enc.encode("ed body")];
+    const stream = () =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          for (const ch of chunks) c.enqueue(ch);
+          c.close();
+        },
+      });
+    await s.put(`${p}s`, stream(), { size: 14 });
+    assert.equal(await (await s.get(`${p}s`)).text(), "stream-ed body");
+    assert.equal(await codeOf(s.put(`${p}s2`, stream())), "InvalidArgument");
+    assert.equal(await codeOf(s.head(`${p}s2`)), "NotFound");
+  });
+
+  test("delete removes; deleting a missing key is not an error", async (s, p) => {
+    await s.put(`${p}d`, "x");
+    await s.delete(`${p}d`);
+    assert.equal(await codeOf(s.head(`${p}d`)), "NotFound");
+    await s.delete(`${p}d`);
+    await s.delete(`${p}never`);
+  });
+
+  test("list respects the prefix boundary (foo vs foobar/)", async (s, p) => {
+    for (const k of ["foo", "foo/a", "foo/b/c", "foobar/x", "fo"]) await s.put(`${p}${k}`, k);
+    const under = await collect(s.list(`${p}foo/`));
+    assert.deepEqual(
+      under.map((m) => m.key),
+      [`${p}foo/a`, `${p}foo/b/c`],
+    );
+    const all = await collect(s.list(`${p}foo`));
+    assert.deepEqual(
+      all.map((m) => m.key),
+      [`${p}foo`, `${p}foo/a`, `${p}foo/b/c`, `${p}foobar/x`],
+    );
+    for (const m of all) assert.ok(m.etag.length > 0 && m.size > 0);
+  });
+
+  test("list with startAfter and with a delimiter", async (s, p) => {
+    for (const k of ["a", "b/1", "b/2", "c", "d/x/y", "e"]) await s.put(`${p}${k}`, "v");
+    const after = await collect(s.list(p, { startAfter: `${p}b/1` }));
+    assert.deepEqual(
+      after.map((m) => m.key),
+      [`${p}b/2`, `${p}c`, `${p}d/x/y`, `${p}e`],
+    );
+    const rolled = await collect(s.list(p, { delimiter: "/" }));
+    assert.deepEqual(
+      rolled.map((m) => [m.key, m.isPrefix === true]),
+      [
+        [`${p}a`, false],
+        [`${p}b/`, true],
+        [`${p}c`, false],
+        [`${p}d/`, true],
+        [`${p}e`, false],
+      ],
+    );
+    const inner = await collect(s.list(`${p}d/`, { delimiter: "/" }));
+    assert.deepEqual(
+      inner.map((m) => m.key),
+      [`${p}d/x/`],
+    );
+  });
+
+  test(
+    "list pages through 2,500 keys; deleteMany removes them, missing keys included",
+    async (s, p) => {
+      const keys = Array.from({ length: 2500 }, (_, i) => `${p}many/${String(i).padStart(5, "0")}`);
+      for (let i = 0; i < keys.length; i += 50) {
+        await Promise.all(keys.slice(i, i + 50).map((k) => s.put(k, "")));
+      }
+      const listed = await collect(s.list(`${p}many/`));
+      assert.equal(listed.length, 2500);
+      assert.deepEqual(
+        listed.map((m) => m.key),
+        keys,
+      );
+      const missing = Array.from({ length: 20 }, (_, i) => `${p}many/missing-${i}`);
+      const res = await s.deleteMany([...keys, ...missing]);
+      assert.deepEqual(res.errors, []);
+      assert.equal(res.deleted, 2520);
+      assert.equal((await collect(s.list(`${p}many/`))).length, 0);
+    },
+    slow,
+  );
+
+  test("deleteMany takes an async iterable", async (s, p) => {
+    await s.put(`${p}x1`, "1");
+    await s.put(`${p}x2`, "2");
+    const res = await s.deleteMany(
+      (async function* () {
+        yield `${p}x1`;
+        yield `${p}x2`;
+      })(),
+    );
+    assert.equal(res.deleted, 2);
+    assert.equal((await collect(s.list(p))).length, 0);
+  });
+
+  test("unicode, emoji, space, +, %, = and other punctuation in keys round-trip", async (s, p) => {
+    const names = [
+      "ünïcödé/日本語.txt",
+      "emoji/🦀🚀.bin",
+      "with space/a b",
+      "plus/a+b",
+      "percent/100%25/50%",
+      "equals/epoch=10/vnode=3",
+      "punct/~*'()!;,&@$",
+    ];
+    for (const n of names) await s.put(`${p}${n}`, n);
+    for (const n of names) {
+      assert.equal(await (await s.get(`${p}${n}`)).text(), n, n);
+      assert.equal((await s.head(`${p}${n}`)).key, `${p}${n}`);
+    }
+    const listed = (await collect(s.list(p))).map((m) => m.key.slice(p.length));
+    assert.deepEqual(listed, [...names].sort(byteOrder));
+    const plus = await collect(s.list(`${p}plus/a+`));
+    assert.deepEqual(
+      plus.map((m) => m.key),
+      [`${p}plus/a+b`],
+    );
+  });
+
+  test("list is in UTF-8 byte order", async (s, p) => {
+    const names = ["a", "B", "é", "\uffef", "😀", "z"];
+    for (const n of names) await s.put(`${p}${n}`, "x");
+    const listed = (await collect(s.list(p))).map((m) => m.key.slice(p.length));
+    assert.deepEqual(listed, [...names].sort(byteOrder));
+  });
+
+  test("invalid keys are InvalidArgument on every operation", async (s, p) => {
+    const bad = ["", `${p}ctl\u0001x`, `${p}nl\nx`, `${p}${"k".repeat(1100)}`, `${p}${"é".repeat(600)}`];
+    for (const k of bad) {
+      assert.equal(await codeOf(s.put(k, "x")), "InvalidArgument", JSON.stringify(k.slice(0, 20)));
+      assert.equal(await codeOf(s.get(k)), "InvalidArgument");
+      assert.equal(await codeOf(s.head(k)), "InvalidArgument");
+      assert.equal(await codeOf(s.delete(k)), "InvalidArgument");
+    }
+    assert.equal(await codeOf(s.deleteMany([`${p}ok`, "bad\u0000"])), "InvalidArgument");
+    const ok = `${p}${"k".repeat((opts.maxKeyBytes ?? 1024) - p.length)}`;
+    await s.put(ok, "max length key");
+    assert.equal(await (await s.get(ok)).text(), "max length key");
+  });
+}
+
+function byteOrder(a: string, b: string): number {
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
+  }
+  return x.length - y.length;
+}

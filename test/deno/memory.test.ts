@@ -1,0 +1,8 @@
+import { MemoryStore, prefixed } from "../../src/index.ts";
+import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { denoHarness } from "./harness.ts";
+
+objectStoreContract(denoHarness("MemoryStore"), () => new MemoryStore());
+objectStoreContract(denoHarness("prefixed(MemoryStore)"), () => prefixed(new MemoryStore(), "tenant-a"), {
+  maxKeyBytes: 1024 - "tenant-a/".length,
+});
