@@ -1,0 +1,295 @@
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import {
+  backoffDelay,
+  compareKeys,
+  errorCodeOf,
+  faulty,
+  httpStatusOf,
+  isTidemarkError,
+  MemoryStore,
+  metered,
+  prefixed,
+  retrying,
+  TidemarkError,
+  toTidemarkError,
+  WRITER_TOKEN_KEY,
+  withRetry,
+} from "../../src/index.ts";
+import { codeOf, collect } from "../support/harness.ts";
+
+describe("TidemarkError", () => {
+  it("prefixes the message with [Code] and is recognised by name", () => {
+    const e = new TidemarkError("NotFound", 'no object at "k"', { key: "k" });
+    assert.equal(e.message, '[NotFound] no object at "k"');
+    assert.equal(e.name, "TidemarkError");
+    assert.equal(e.code, "NotFound");
+    assert.ok(isTidemarkError(e));
+    assert.ok(isTidemarkError(e, "NotFound"));
+    assert.ok(!isTidemarkError(e, "Transient"));
+  });
+
+  it("recognises an error that crossed RPC with only its message", () => {
+    const plain = new Error("[SplitBrain] marker written by b");
+    assert.equal(errorCodeOf(plain), "SplitBrain");
+    assert.ok(isTidemarkError(plain, "SplitBrain"));
+    const revived = toTidemarkError(plain);
+    assert.equal(revived.code, "SplitBrain");
+    assert.equal(revived.message, "[SplitBrain] marker written by b");
+    assert.equal(toTidemarkError(new Error("boom")).code, "Unknown");
+    assert.ok(!isTidemarkError(new Error("[Bogus] x")));
+    assert.ok(!isTidemarkError("NotFound"));
+  });
+
+  it("maps codes to HTTP statuses as DESIGN.md says", () => {
+    assert.deepEqual(
+      (
+        [
+          "NotFound",
+          "AlreadyExists",
+          "SplitBrain",
+          "PreconditionFailed",
+          "InvalidArgument",
+          "PermissionDenied",
+          "NotSupported",
+          "Transient",
+          "Corrupt",
+          "Unknown",
+        ] as const
+      ).map(httpStatusOf),
+      [404, 409, 409, 412, 400, 403, 501, 503, 500, 500],
+    );
+  });
+});
+
+describe("keys", () => {
+  it("compareKeys is UTF-8 byte order, not UTF-16 order", () => {
+    // U+FFEF is EF BF AF in UTF-8; U+1F600 is F0 9F 98 80: the emoji sorts last in
+    // UTF-8 although its UTF-16 surrogate (D83D) is below FFEF.
+    assert.ok(compareKeys("\uffef", "😀") < 0);
+    assert.ok(compareKeys("a", "b") < 0);
+    assert.ok(compareKeys("ab", "a") > 0);
+    assert.equal(compareKeys("x", "x"), 0);
+  });
+});
+
+describe("withRetry", () => {
+  const noSleep = { sleep: async () => {}, random: () => 0.5 };
+
+  it("retries Transient errors and returns the first success", async () => {
+    let calls = 0;
+    const r = await withRetry(async () => {
+      calls++;
+      if (calls < 3) throw new TidemarkError("Transient", "flaky");
+      return "ok";
+    }, noSleep);
+    assert.equal(r, "ok");
+    assert.equal(calls, 3);
+  });
+
+  it("does not retry other codes", async () => {
+    let calls = 0;
+    const p = withRetry(async () => {
+      calls++;
+      throw new TidemarkError("PreconditionFailed", "lost");
+    }, noSleep);
+    assert.equal(await codeOf(p), "PreconditionFailed");
+    assert.equal(calls, 1);
+  });
+
+  it("stops after maxAttempts and rethrows the last error", async () => {
+    let calls = 0;
+    const p = withRetry(
+      async () => {
+        calls++;
+        throw new TidemarkError("Transient", `attempt ${calls}`);
+      },
+      { ...noSleep, maxAttempts: 4 },
+    );
+    await assert.rejects(p, /attempt 4/);
+    assert.equal(calls, 4);
+  });
+
+  it("stops when the total time budget would be exceeded (injected clock)", async () => {
+    let now = 0;
+    const slept: number[] = [];
+    let calls = 0;
+    const p = withRetry(
+      async () => {
+        calls++;
+        throw new TidemarkError("Transient", "down");
+      },
+      {
+        maxAttempts: 100,
+        baseDelayMs: 100,
+        maxDelayMs: 1000,
+        maxElapsedMs: 2500,
+        random: () => 0.999,
+        now: () => now,
+        sleep: async (ms) => {
+          slept.push(ms);
+          now += ms;
+        },
+      },
+    );
+    await assert.rejects(p, /down/);
+    assert.ok(now <= 2500, `elapsed ${now}`);
+    assert.ok(calls >= 3 && calls < 100, `calls ${calls}`);
+  });
+
+  it("backoff is exponential and capped, with full jitter", () => {
+    const p = { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.999999 };
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((r) => backoffDelay(r, p)),
+      [99, 199, 399, 799, 999, 999],
+    );
+    assert.equal(backoffDelay(3, { ...p, random: () => 0 }), 0);
+  });
+});
+
+describe("metered", () => {
+  it("counts requests by kind and class, and bytes in and out", async () => {
+    const m = metered(new MemoryStore());
+    await m.put("a", "hello");
+    await m.put("b", new Uint8Array(10));
+    await (await m.get("a")).bytes();
+    await m.head("b");
+    await m.delete("b");
+    await collect(m.list(""));
+    await m.deleteMany(Array.from({ length: 2500 }, (_, i) => `k${i}`));
+    const c = m.counts();
+    assert.deepEqual(
+      { get: c.get, head: c.head, put: c.put, delete: c.delete, list: c.list, deleteMany: c.deleteMany },
+      { get: 1, head: 1, put: 2, delete: 1, list: 1, deleteMany: 3 },
+    );
+    assert.equal(c.bytesOut, 15);
+    assert.equal(c.bytesIn, 5);
+    assert.equal(c.readClass, 2);
+    assert.equal(c.writeClass, 2 + 1 + 1 + 3);
+    m.reset();
+    assert.equal(m.counts().writeClass, 0);
+  });
+
+  it("counts one list request per 1,000 entries", async () => {
+    const inner = new MemoryStore();
+    for (let i = 0; i < 2001; i++) await inner.put(`k/${i}`, "");
+    const m = metered(inner);
+    assert.equal((await collect(m.list("k/"))).length, 2001);
+    assert.equal(m.counts().list, 3);
+  });
+});
+
+describe("faulty", () => {
+  it("fails chosen requests without effect", async () => {
+    const inner = new MemoryStore();
+    const f = faulty(inner, { failAt: [2] });
+    await f.put("a", "1");
+    assert.equal(await codeOf(f.put("b", "2")), "Transient");
+    await assert.rejects(inner.head("b"), /NotFound/);
+    await f.put("c", "3");
+    assert.equal(f.requests(), 3);
+    assert.equal(f.injected(), 1);
+  });
+
+  it("a lost response takes effect but reports Transient", async () => {
+    const inner = new MemoryStore();
+    const f = faulty(inner, { lostResponseAt: [1] });
+    assert.equal(await codeOf(f.put("a", "1", { mode: "create" })), "Transient");
+    assert.equal(await (await inner.get("a")).text(), "1");
+  });
+
+  it("crashAt fails every request from N on", async () => {
+    const f = faulty(new MemoryStore(), { crashAt: 3 });
+    await f.put("a", "1");
+    await f.head("a");
+    for (let i = 0; i < 5; i++) assert.equal(await codeOf(f.head("a")), "Transient");
+  });
+
+  it("a seeded failRate is deterministic and uses the given code", async () => {
+    const run = async () => {
+      const f = faulty(new MemoryStore(), { failRate: 0.3, seed: 42, code: "PermissionDenied" });
+      const out: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        try {
+          await f.put(`k${i}`, "x");
+          out.push("ok");
+        } catch (e) {
+          out.push(errorCodeOf(e) ?? "?");
+        }
+      }
+      return out;
+    };
+    const a = await run();
+    assert.deepEqual(a, await run());
+    assert.ok(a.includes("PermissionDenied") && a.includes("ok"));
+  });
+
+  it("adds latency", async () => {
+    const f = faulty(new MemoryStore(), { latencyMs: 30 });
+    const t0 = performance.now();
+    await f.put("a", "1");
+    assert.ok(performance.now() - t0 >= 25);
+  });
+});
+
+describe("retrying + writer token", () => {
+  it("a create whose response was lost is recognised as ours on retry", async () => {
+    const inner = new MemoryStore();
+    const store = retrying(faulty(inner, { lostResponseAt: [1] }), { sleep: async () => {} });
+    const r = await store.put("m", "mine", { mode: "create" });
+    assert.equal(r.etag, (await inner.head("m")).etag);
+    assert.equal((await inner.head("m")).metadata?.[WRITER_TOKEN_KEY]?.length, 32);
+  });
+
+  it("a create that lost to another writer is still AlreadyExists after a retry", async () => {
+    const inner = new MemoryStore();
+    await inner.put("m", "theirs", { mode: "create" });
+    const store = retrying(faulty(inner, { failAt: [1] }), { sleep: async () => {} });
+    assert.equal(await codeOf(store.put("m", "mine", { mode: "create" })), "AlreadyExists");
+    assert.equal(await (await inner.get("m")).text(), "theirs");
+  });
+
+  it("a listing that fails midway resumes after the last entry", async () => {
+    const inner = new MemoryStore();
+    for (let i = 0; i < 5; i++) await inner.put(`k${i}`, "");
+    let lists = 0;
+    const flaky = {
+      ...inner,
+      name: "flaky",
+      get: inner.get.bind(inner),
+      head: inner.head.bind(inner),
+      put: inner.put.bind(inner),
+      delete: inner.delete.bind(inner),
+      deleteMany: inner.deleteMany.bind(inner),
+      list(prefix: string, opts?: { startAfter?: string }) {
+        const n = ++lists;
+        return (async function* () {
+          let i = 0;
+          for await (const m of inner.list(prefix, opts)) {
+            if (n === 1 && i === 2) throw new TidemarkError("Transient", "connection reset");
+            i++;
+            yield m;
+          }
+        })();
+      },
+    };
+    const keys = (await collect(retrying(flaky, { sleep: async () => {} }).list(""))).map((m) => m.key);
+    assert.deepEqual(keys, ["k0", "k1", "k2", "k3", "k4"]);
+    assert.equal(lists, 2);
+  });
+});
+
+describe("prefixed", () => {
+  it("stores under the prefix and strips it from listings and results", async () => {
+    const inner = new MemoryStore();
+    const p = prefixed(inner, "tables/t1");
+    await p.put("metadata/v1.manifest.bin", "m");
+    assert.equal((await inner.head("tables/t1/metadata/v1.manifest.bin")).size, 1);
+    assert.equal((await p.head("metadata/v1.manifest.bin")).key, "metadata/v1.manifest.bin");
+    assert.deepEqual(
+      (await collect(p.list("metadata/"))).map((m) => m.key),
+      ["metadata/v1.manifest.bin"],
+    );
+    assert.throws(() => prefixed(inner, "/abs"), /InvalidArgument/);
+  });
+});
