@@ -4,9 +4,9 @@
  * 1. static checks: generated code is current, types, lint;
  * 2. starts Ceph RGW (S3) on loopback (CI=true: failing to start fails the run;
  *    locally the S3 suites skip loudly, naming the missing package);
- * 3. vitest: the Node project and the workerd project;
+ * 3. vitest: the projects "node", "workers" (inside workerd) and "e2e" (real
+ *    binaries, packaging, Chromium, `npm start`);
  * 4. deno test;
- * 5. the end-to-end steps (packaging, browser, `npm start` smoke);
  * and always stops RGW. Ends with one line "N passed, N failed".
  *
  * `node scripts/test.ts --only vitest,deno` runs a subset of the steps.
@@ -77,7 +77,7 @@ try {
   await command("typecheck", "npm", ["run", "-s", "typecheck"]);
   await command("lint", "npm", ["run", "-s", "lint"]);
 
-  const needsRgw = !only || only.has("vitest") || only.has("deno") || only.has("e2e");
+  const needsRgw = !only || only.has("vitest") || only.has("deno");
   let serviceEnv: Record<string, string> = {};
   if (needsRgw) {
     const missing = missingRgwBinaries();
@@ -141,21 +141,6 @@ try {
     }
     return code === 0;
   });
-
-  for (const e2e of ["scripts/test-e2e.ts"]) {
-    if (existsSync(join(root, e2e))) {
-      await step("e2e", async () => {
-        const report = join(outDir, "e2e.json");
-        const code = await run("node", [e2e, report], serviceEnv);
-        if (existsSync(report)) {
-          const r = JSON.parse(readFileSync(report, "utf8")) as { passed: number; failed: number };
-          passed += r.passed;
-          failed += r.failed;
-        } else failed++;
-        return code === 0;
-      });
-    }
-  }
 } finally {
   await stopAll();
 }
