@@ -1,0 +1,15 @@
+/**
+ * Checkpoint state: epoch partials, sealed commits, split-brain detection,
+ * fencing, prune, latest committed epoch.
+ *
+ * @module
+ */
+export {
+  CHECKPOINT_HINT_KEY,
+  type CheckpointStats,
+  CheckpointStore,
+  type CheckpointStoreOptions,
+  checkpointCommitKey,
+  checkpointPartialKey,
+  type PruneResult,
+} from "./checkpoint-store.ts";

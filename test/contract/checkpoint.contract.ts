@@ -1,0 +1,511 @@
+/**
+ * The checkpoint-store contract: every test of LaminarDB's object-store state
+ * backend (laminardb/laminardb crates/laminar-core/src/state/object_store.rs),
+ * ported, plus races, lost responses, failed deletes, request counts and the
+ * latest-epoch hint. One suite for every store (memory, S3 on Ceph RGW, R2
+ * inside workerd; Node and Deno). Every test works under its own random prefix.
+ */
+import assert from "node:assert/strict";
+import {
+  CHECKPOINT_HINT_KEY,
+  CheckpointStore,
+  type CheckpointStoreOptions,
+  checkpointCommitKey,
+  faulty,
+  forEachLimit,
+  metered,
+  type ObjectStore,
+  prefixed,
+  type RequestCounts,
+  retrying,
+  TidemarkError,
+} from "../../src/index.ts";
+import { codeOf, collect, type Harness, uniquePrefix } from "../support/harness.ts";
+
+export interface CheckpointContractOptions {
+  /** Tests to skip, each with the reason (printed). */
+  skip?: Record<string, string>;
+  /** Timeout of the slower tests (1,000 partials), in ms. */
+  slowTimeoutMs?: number;
+}
+
+const enc = new TextEncoder();
+const b = (s: string): Uint8Array => enc.encode(s);
+const dec = new TextDecoder();
+const fast = { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 10 };
+
+/** A store that delegates to `inner`, with some methods replaced. */
+function wrap(inner: ObjectStore, over: Partial<ObjectStore>): ObjectStore {
+  return {
+    name: inner.name,
+    get: over.get ?? ((k, o) => inner.get(k, o)),
+    head: over.head ?? ((k) => inner.head(k)),
+    put: over.put ?? ((k, body, o) => inner.put(k, body, o)),
+    delete: over.delete ?? ((k) => inner.delete(k)),
+    deleteMany: over.deleteMany ?? ((keys) => inner.deleteMany(keys)),
+    list: over.list ?? ((p, o) => inner.list(p, o)),
+  };
+}
+
+/** Awaits `p`, expecting a TidemarkError with `code`; returns its message. */
+async function messageOf(p: Promise<unknown>, code: string): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    assert.equal((e as TidemarkError).code, code, String(e));
+    return (e as Error).message;
+  }
+  throw new Error(`expected ${code}, but the promise resolved`);
+}
+
+export function checkpointContract(
+  h: Harness,
+  makeStore: () => ObjectStore | Promise<ObjectStore>,
+  opts: CheckpointContractOptions = {},
+): void {
+  const slow = { timeoutMs: opts.slowTimeoutMs ?? 120_000 };
+  const test = (name: string, fn: (s: ObjectStore) => Promise<void>, o?: { timeoutMs?: number }) => {
+    const reason = opts.skip?.[name];
+    if (reason !== undefined) {
+      h.test(`${name} (skipped: ${reason})`, async () => {});
+      return;
+    }
+    h.test(name, async () => fn(prefixed(await makeStore(), uniquePrefix("cp"))), o);
+  };
+  const cpOf = (s: ObjectStore, instanceId = "node-0", o: Partial<CheckpointStoreOptions> = {}) =>
+    new CheckpointStore(s, { instanceId, vnodeCapacity: 4, retry: fast, ...o });
+  const sealWith = async (cp: CheckpointStore, epoch: number, vnodes: number[]) => {
+    for (const v of vnodes) await cp.writePartial(v, epoch, 0, b("s"));
+    assert.equal(await cp.sealEpoch(epoch, vnodes), true, `seal epoch ${epoch}`);
+  };
+  const exists = async (s: ObjectStore, key: string) => {
+    try {
+      await s.head(key);
+      return true;
+    } catch (e) {
+      if ((e as TidemarkError).code === "NotFound") return false;
+      throw e;
+    }
+  };
+
+  // --- LaminarDB's tests, ported -------------------------------------------------
+
+  test("write then read round-trips a partial; a missing one reads as null", async (s) => {
+    const cp = cpOf(s);
+    await cp.writePartial(0, 1, 0, b("hello"));
+    assert.equal(dec.decode((await cp.readPartial(0, 1)) ?? new Uint8Array()), "hello");
+    assert.equal(await cp.readPartial(1, 1), null);
+    assert.equal(await cp.readPartial(0, 2), null);
+  });
+
+  test("seal is false until every partial is present, then true and idempotent", async (s) => {
+    const cp = cpOf(s);
+    const vnodes = [0, 1, 2];
+    assert.equal(await cp.sealEpoch(1, vnodes), false);
+    await cp.writePartial(0, 1, 0, b("y"));
+    await cp.writePartial(1, 1, 0, b("y"));
+    assert.equal(await cp.sealEpoch(1, vnodes), false, "vnode 2 missing");
+    assert.equal(await exists(s, checkpointCommitKey(1)), false);
+    await cp.writePartial(2, 1, 0, b("y"));
+    assert.equal(await cp.sealEpoch(1, vnodes), true);
+    assert.equal(await cp.sealEpoch(1, vnodes), true, "same committer: idempotent");
+    assert.equal(
+      await (await s.get(checkpointCommitKey(1))).text(),
+      "node-0",
+      "the marker names the committer",
+    );
+    // Another instance with the same id (a restart) owns the marker too.
+    assert.equal(await cpOf(s, "node-0").sealEpoch(1, vnodes), true);
+  });
+
+  test("split brain on the fast path: a marker by another committer is SplitBrain", async (s) => {
+    const winner = cpOf(s, "winner");
+    const loser = cpOf(s, "loser");
+    const vnodes = [0, 1];
+    for (const v of vnodes) await winner.writePartial(v, 7, 0, b("w"));
+    assert.equal(await winner.sealEpoch(7, vnodes), true);
+    const msg = await messageOf(loser.sealEpoch(7, vnodes), "SplitBrain");
+    assert.match(msg, /"winner"/);
+    assert.match(msg, /"loser"/);
+    assert.equal(await winner.sealEpoch(7, vnodes), true, "the winner stays idempotent");
+  });
+
+  test("split brain on the lost-race path: a pre-seeded marker is SplitBrain", async (s) => {
+    const winner = cpOf(s, "winner");
+    const loser = cpOf(s, "loser");
+    const vnodes = [0, 1];
+    for (const v of vnodes) await winner.writePartial(v, 3, 0, b("w"));
+    await s.put(checkpointCommitKey(3), "winner");
+    assert.match(await messageOf(loser.sealEpoch(3, vnodes), "SplitBrain"), /"winner"/);
+  });
+
+  test("split brain when a peer's marker lands between the listing and the create", async (s) => {
+    const vnodes = [0, 1];
+    let injected = false;
+    // The peer's create lands just before ours: our create gets AlreadyExists.
+    const racy = wrap(s, {
+      put: async (k, body, o) => {
+        if (k === checkpointCommitKey(3) && o?.mode === "create" && !injected) {
+          injected = true;
+          await s.put(k, "winner", { mode: "create" });
+        }
+        return s.put(k, body, o);
+      },
+    });
+    const loser = cpOf(racy, "loser");
+    for (const v of vnodes) await loser.writePartial(v, 3, 0, b("l"));
+    assert.match(await messageOf(loser.sealEpoch(3, vnodes), "SplitBrain"), /"winner".*"loser"/);
+    assert.equal(injected, true);
+    assert.equal(await cpOf(s, "winner").sealEpoch(3, vnodes), true);
+  });
+
+  test("a stale assignment version is rejected; fence off (0) accepts any", async (s) => {
+    const stale = cpOf(s, "node-stale");
+    const fresh = cpOf(s, "node-fresh");
+    fresh.setAuthoritativeVersion(2);
+    await fresh.writePartial(0, 1, 2, b("fresh"));
+    await fresh.writePartial(0, 1, 3, b("newer"));
+    stale.setAuthoritativeVersion(2);
+    const msg = await messageOf(stale.writePartial(0, 1, 1, b("stale")), "StaleVersion");
+    assert.match(msg, /assignment version 1 is below the authoritative version 2/);
+    assert.equal(dec.decode((await fresh.readPartial(0, 1)) ?? new Uint8Array()), "newer", "not overwritten");
+    const unfenced = cpOf(s, "node-unfenced");
+    await unfenced.writePartial(1, 1, 0, b("ok"));
+    assert.equal(dec.decode((await unfenced.readPartial(1, 1)) ?? new Uint8Array()), "ok");
+  });
+
+  test("the authoritative version is monotonic", async (s) => {
+    const cp = cpOf(s, "node", { vnodeCapacity: 2 });
+    assert.equal(cp.authoritativeVersion, 0);
+    cp.setAuthoritativeVersion(3);
+    assert.equal(cp.authoritativeVersion, 3);
+    cp.setAuthoritativeVersion(1);
+    assert.equal(cp.authoritativeVersion, 3, "lowering is a no-op");
+    cp.setAuthoritativeVersion(4);
+    assert.equal(cp.authoritativeVersion, 4);
+    assert.throws(() => cp.setAuthoritativeVersion(-1), /InvalidArgument/);
+  });
+
+  test("latest committed epoch tracks the highest sealed (3 and 7) and ignores unsealed (5)", async (s) => {
+    const cp = cpOf(s);
+    assert.equal(await cp.latestCommittedEpoch(), null, "fresh store");
+    for (const e of [3, 7]) await sealWith(cp, e, [0, 1]);
+    await cp.writePartial(0, 5, 0, b("uncommitted"));
+    assert.equal(await cp.latestCommittedEpoch(), 7);
+    assert.equal(await cpOf(s, "reader").latestCommittedEpoch(), 7, "a fresh reader agrees");
+    assert.deepEqual(await collect(cp.sealedEpochs()), [3, 7]);
+  });
+
+  test("latest committed epoch with seals out of order (7 then 3): the hint never moves back", async (s) => {
+    const cp = cpOf(s);
+    for (const e of [7, 3]) await sealWith(cp, e, [0, 1]);
+    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "7");
+    assert.equal(await cp.latestCommittedEpoch(), 7);
+    assert.deepEqual(await collect(cp.sealedEpochs()), [3, 7]);
+  });
+
+  test("epochs compare numerically: 10 after 9, 10 after 2", async (s) => {
+    const cp = cpOf(s);
+    for (const e of [2, 9, 10]) await sealWith(cp, e, [0]);
+    assert.equal(await cp.latestCommittedEpoch(), 10);
+    assert.deepEqual(await collect(cp.sealedEpochs()), [2, 9, 10]);
+    assert.deepEqual(await collect(cp.sealedEpochs(9)), [10]);
+    assert.deepEqual(await collect(cp.sealedEpochs(2)), [9, 10]);
+    await s.delete(CHECKPOINT_HINT_KEY);
+    assert.equal(await cp.latestCommittedEpoch(), 10, "the listing fallback parses numbers too");
+    assert.equal(cp.stats.latestFallbacks, 1);
+  });
+
+  test("prune deletes old epochs", async (s) => {
+    const cp = cpOf(s);
+    for (let e = 1; e <= 5; e++) await cp.writePartial(0, e, 0, b("x"));
+    const r = await cp.pruneBefore(4);
+    assert.equal(r.fullScan, true);
+    assert.equal(r.deleted, 3);
+    assert.deepEqual(r.failed, []);
+    for (let e = 1; e <= 3; e++) assert.equal(await cp.readPartial(0, e), null, `epoch ${e} pruned`);
+    for (let e = 4; e <= 5; e++) assert.notEqual(await cp.readPartial(0, e), null, `epoch ${e} kept`);
+  });
+
+  test("prune is incremental, advances the cursor, and re-pruning is idempotent", async (s) => {
+    const m = metered(s);
+    const cp = cpOf(m);
+    for (let e = 1; e <= 6; e++) for (const v of [0, 1]) await cp.writePartial(v, e, 0, b("x"));
+    const first = await cp.pruneBefore(3);
+    assert.equal(first.fullScan, true, "cold: one full listing");
+    assert.equal(cp.pruneCursor, 3);
+    m.reset();
+    const second = await cp.pruneBefore(5);
+    assert.equal(second.fullScan, false, "warm: the window [3, 5)");
+    assert.equal(cp.pruneCursor, 5);
+    assert.equal(m.counts().list, 2, "one listing per epoch of the window");
+    assert.equal(m.counts().deleteMany, 1);
+    for (let e = 1; e <= 4; e++) {
+      for (const v of [0, 1]) assert.equal(await cp.readPartial(v, e), null, `epoch ${e} vnode ${v} pruned`);
+    }
+    for (let e = 5; e <= 6; e++) {
+      for (const v of [0, 1]) assert.notEqual(await cp.readPartial(v, e), null, `epoch ${e} vnode ${v} kept`);
+    }
+    m.reset();
+    const again = await cp.pruneBefore(5);
+    assert.equal(again.listed, 0);
+    assert.equal(cp.pruneCursor, 5);
+    assert.equal(m.counts().list + m.counts().deleteMany, 0, "an empty window costs nothing");
+    assert.notEqual(await cp.readPartial(0, 5), null);
+    await cp.pruneBefore(2);
+    assert.equal(cp.pruneCursor, 5, "the cursor never moves back");
+  });
+
+  test("a straggler below the cursor is reclaimed by the periodic full scan", async (s) => {
+    const cp = cpOf(s);
+    await cp.writePartial(0, 1, 0, b("x"));
+    await cp.pruneBefore(3);
+    assert.equal(await cp.readPartial(0, 1), null);
+    await cp.writePartial(0, 1, 0, b("late"));
+    await cp.pruneBefore(3);
+    assert.notEqual(await cp.readPartial(0, 1), null, "an incremental prune cannot see below the cursor");
+    for (let i = 0; i < 32; i++) await cp.pruneBefore(3);
+    assert.equal(await cp.readPartial(0, 1), null, "the full scan reclaimed it");
+    assert.equal(cp.stats.prunePasses, 34);
+  });
+
+  test("fullScanEvery sets the re-scan period", async (s) => {
+    const cp = cpOf(s, "node-0", { fullScanEvery: 3 });
+    const kinds: boolean[] = [];
+    for (let i = 0; i < 7; i++) kinds.push((await cp.pruneBefore(1)).fullScan);
+    assert.deepEqual(kinds, [true, false, false, true, false, false, true]);
+  });
+
+  // --- Beyond LaminarDB ---------------------------------------------------------
+
+  test("prune deletes the markers of pruned epochs but never the hint", async (s) => {
+    const cp = cpOf(s);
+    for (let e = 1; e <= 4; e++) await sealWith(cp, e, [0, 1]);
+    const r = await cp.pruneBefore(3);
+    assert.equal(r.deleted, 6, "2 markers + 4 partials");
+    assert.deepEqual(await collect(cp.sealedEpochs()), [3, 4]);
+    assert.equal(await exists(s, CHECKPOINT_HINT_KEY), true);
+    assert.equal(await cp.latestCommittedEpoch(), 4);
+    await cp.pruneBefore(10);
+    assert.equal(await cp.latestCommittedEpoch(), null, "everything pruned");
+    assert.deepEqual(await collect(s.list("")).then((l) => l.map((m) => m.key)), [CHECKPOINT_HINT_KEY]);
+  });
+
+  test("4 committers racing to seal the same epoch: exactly one wins, the others get SplitBrain", async (s) => {
+    const vnodes = [0, 1, 2, 3];
+    const cps = [0, 1, 2, 3].map((i) => cpOf(s, `racer-${i}`));
+    for (const v of vnodes) await cps[0]!.writePartial(v, 5, 0, b("r"));
+    const results = await Promise.allSettled(cps.map((cp) => cp.sealEpoch(5, vnodes)));
+    const wins = results.filter((r) => r.status === "fulfilled");
+    assert.equal(wins.length, 1, JSON.stringify(results.map((r) => r.status)));
+    assert.equal((wins[0] as PromiseFulfilledResult<boolean>).value, true);
+    for (const r of results) {
+      if (r.status === "rejected")
+        assert.equal((r.reason as TidemarkError).code, "SplitBrain", String(r.reason));
+    }
+    const owner = await (await s.get(checkpointCommitKey(5))).text();
+    assert.equal(
+      results[Number(owner.slice("racer-".length))]?.status,
+      "fulfilled",
+      "the winner is the marker's",
+    );
+    assert.equal(await cps[0]!.latestCommittedEpoch(), 5);
+  });
+
+  test("lost responses on _COMMIT creates never turn into a false SplitBrain (own re-read)", async (s) => {
+    // Every create lands but its caller gets Transient.
+    const lossy = faulty(s, { lostResponseRate: 1, kinds: ["create"], seed: 11 });
+    const cp = cpOf(lossy, "node-a");
+    for (let e = 0; e < 4; e++) await sealWith(cp, e, [0, 1]);
+    assert.ok(lossy.injected() >= 4, `injected ${lossy.injected()}`);
+    assert.equal(await cp.latestCommittedEpoch(), 3);
+    await messageOf(cpOf(s, "node-b").sealEpoch(2, [0, 1]), "SplitBrain");
+  });
+
+  test("lost responses on _COMMIT creates never turn into a false SplitBrain (retrying wrapper)", async (s) => {
+    const lossy = faulty(s, { lostResponseRate: 0.5, kinds: ["create"], seed: 5 });
+    const cp = cpOf(retrying(lossy, fast), "node-a");
+    for (let e = 0; e < 6; e++) await sealWith(cp, e, [0, 1]);
+    assert.ok(lossy.injected() >= 1, `injected ${lossy.injected()}`);
+    assert.deepEqual(await collect(cp.sealedEpochs()), [0, 1, 2, 3, 4, 5]);
+  });
+
+  test("a create that fails without effect is retried", async (s) => {
+    const flaky = faulty(s, { failRate: 0.5, kinds: ["create"], seed: 3 });
+    const cp = cpOf(flaky, "node-a");
+    for (let e = 0; e < 4; e++) await sealWith(cp, e, [0]);
+    assert.ok(flaky.injected() >= 1);
+    assert.equal(await (await s.get(checkpointCommitKey(3))).text(), "node-a");
+  });
+
+  test("a failed bulk delete keeps the cursor and the marker's partials; the next pass cleans up", async (s) => {
+    const setup = cpOf(s);
+    for (const e of [1, 2]) await sealWith(setup, e, [0, 1]);
+    await setup.writePartial(0, 3, 0, b("x"));
+    // Request 1 is the full listing, request 2 the markers' bulk delete.
+    const cp = cpOf(faulty(s, { failAt: [2] }));
+    const r = await cp.pruneBefore(3);
+    assert.equal(r.failed.length, 6, "2 markers failed, their 4 partials kept");
+    assert.equal(cp.pruneCursor, 0);
+    assert.notEqual(await cp.readPartial(0, 1), null, "partials stay while the marker does");
+    assert.deepEqual(await collect(cp.sealedEpochs()), [1, 2]);
+    const again = await cp.pruneBefore(3);
+    assert.deepEqual(again.failed, []);
+    assert.equal(again.fullScan, true, "no clean baseline yet: full scan");
+    assert.equal(cp.pruneCursor, 3);
+    assert.deepEqual(await collect(cp.sealedEpochs()), []);
+    assert.equal(await cp.readPartial(1, 2), null);
+    assert.notEqual(await cp.readPartial(0, 3), null);
+  });
+
+  test("a failed delete in an incremental pass keeps the cursor until a clean pass", async (s) => {
+    const setup = cpOf(s);
+    for (let e = 1; e <= 6; e++) await setup.writePartial(0, e, 0, b("x"));
+    // Pass 1: list (1), delete (2). Pass 2: list epoch=3 (3), list epoch=4 (4), delete (5).
+    const cp = cpOf(faulty(s, { failAt: [5] }));
+    await cp.pruneBefore(3);
+    assert.equal(cp.pruneCursor, 3);
+    const r = await cp.pruneBefore(5);
+    assert.equal(r.fullScan, false);
+    assert.equal(r.failed.length, 2);
+    assert.equal(cp.pruneCursor, 3, "not advanced past a failed delete");
+    assert.notEqual(await cp.readPartial(0, 4), null);
+    await cp.pruneBefore(5);
+    assert.equal(cp.pruneCursor, 5);
+    assert.equal(await cp.readPartial(0, 4), null);
+  });
+
+  test("vnodes out of range and bad epochs are InvalidArgument", async (s) => {
+    const cp = cpOf(s);
+    assert.equal(await codeOf(cp.writePartial(4, 1, 0, b("x"))), "InvalidArgument");
+    assert.equal(await codeOf(cp.writePartial(-1, 1, 0, b("x"))), "InvalidArgument");
+    assert.equal(await codeOf(cp.writePartial(1.5, 1, 0, b("x"))), "InvalidArgument");
+    assert.equal(await codeOf(cp.readPartial(4, 1)), "InvalidArgument");
+    assert.equal(await codeOf(cp.sealEpoch(1, [0, 4])), "InvalidArgument");
+    assert.equal(await codeOf(cp.writePartial(0, -1, 0, b("x"))), "InvalidArgument");
+    assert.equal(await codeOf(cp.writePartial(0, 2 ** 53, 0, b("x"))), "InvalidArgument");
+    assert.equal(await codeOf(cp.writePartial(0, 1, -1, b("x"))), "InvalidArgument");
+    assert.equal(await codeOf(cp.sealEpoch(Number.NaN, [0])), "InvalidArgument");
+    assert.equal(await codeOf(cp.pruneBefore(-1)), "InvalidArgument");
+    assert.equal(await codeOf(collect(cp.sealedEpochs(-2))), "InvalidArgument");
+    assert.throws(() => new CheckpointStore(s, { instanceId: "", vnodeCapacity: 4 }), /InvalidArgument/);
+    assert.throws(() => new CheckpointStore(s, { instanceId: "a", vnodeCapacity: 0 }), /InvalidArgument/);
+    assert.throws(
+      () => new CheckpointStore(s, { instanceId: "a", vnodeCapacity: 4, fullScanEvery: 0 }),
+      /InvalidArgument/,
+    );
+    assert.deepEqual(await collect(s.list("")), [], "nothing was written");
+  });
+
+  test(
+    "sealEpoch with 1,000 vnodes: one listing and one create (+ the hint CAS)",
+    async (s) => {
+      const m = metered(s);
+      const cp = new CheckpointStore(m, { instanceId: "node-0", vnodeCapacity: 1000, retry: fast });
+      const vnodes = Array.from({ length: 1000 }, (_, i) => i);
+      // First seal ever (epoch 0: no predecessor): list, create, then create the hint.
+      assert.equal(await cp.sealEpoch(0, []), true);
+      assert.deepEqual(pick(m.counts()), { list: 1, get: 1, head: 0, put: 2, delete: 0, deleteMany: 0 });
+      await forEachLimit(vnodes, 16, (v) => cp.writePartial(v, 1, 0, b("p")));
+      m.reset();
+      assert.equal(await cp.sealEpoch(1, vnodes), true);
+      // Steady state: 1 list page, the create, the hint CAS with its cached etag.
+      assert.deepEqual(pick(m.counts()), { list: 1, get: 0, head: 0, put: 2, delete: 0, deleteMany: 0 });
+      m.reset();
+      assert.equal(await cp.sealEpoch(1, vnodes), true);
+      // Repeat call: the marker sorts first, so the listing stops on its first page.
+      assert.deepEqual(pick(m.counts()), { list: 1, get: 1, head: 0, put: 0, delete: 0, deleteMany: 0 });
+    },
+    slow,
+  );
+
+  test("latest committed epoch costs 3 requests when the hint is current", async (s) => {
+    const m = metered(s);
+    const cp = cpOf(m);
+    for (let e = 1; e <= 10; e++) await sealWith(cp, e, [0, 1, 2, 3]);
+    m.reset();
+    const reader = cpOf(m, "reader");
+    assert.equal(await reader.latestCommittedEpoch(), 10);
+    assert.deepEqual(pick(m.counts()), { list: 0, get: 1, head: 2, put: 0, delete: 0, deleteMany: 0 });
+  });
+
+  test("hintIntervalMs throttles hint updates after contiguous seals, never after a gap", async (s) => {
+    let now = 0;
+    const cp = cpOf(s, "node-0", { hintIntervalMs: 1000, now: () => now });
+    await sealWith(cp, 0, [0]);
+    await sealWith(cp, 1, [0]);
+    await sealWith(cp, 2, [0]);
+    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "0", "throttled");
+    assert.equal(await cp.latestCommittedEpoch(), 2, "the probe walks up from the stale hint");
+    now = 1000;
+    await sealWith(cp, 3, [0]);
+    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "3");
+    await sealWith(cp, 6, [0]);
+    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "6", "a gap seal always raises it");
+    assert.equal(await cp.latestCommittedEpoch(), 6);
+  });
+
+  test("a stale-low hint (sealed, then crashed before the hint) is caught by probing upward", async (s) => {
+    const cp = cpOf(s);
+    for (let e = 1; e <= 3; e++) await sealWith(cp, e, [0]);
+    // The hint update fails as if the process died right after creating the marker.
+    const noHint = wrap(s, {
+      put: async (k, body, o) => {
+        if (k === CHECKPOINT_HINT_KEY) throw new TidemarkError("Transient", "crashed");
+        return s.put(k, body, o);
+      },
+    });
+    const crashy = cpOf(noHint);
+    for (let e = 4; e <= 5; e++) await sealWith(crashy, e, [0]);
+    assert.equal(crashy.stats.hintFailures, 2);
+    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "3");
+    const reader = cpOf(s, "reader");
+    assert.equal(await reader.latestCommittedEpoch(), 5);
+    assert.equal(reader.stats.latestFallbacks, 0);
+    // A gap seal cannot complete without raising the hint first.
+    await crashy.writePartial(0, 9, 0, b("x"));
+    assert.equal(await codeOf(crashy.sealEpoch(9, [0])), "Transient");
+    assert.equal(await exists(s, checkpointCommitKey(9)), false);
+    assert.equal(await reader.latestCommittedEpoch(), 5);
+  });
+
+  test("a gap seal raises the hint first; a hint whose marker is absent probes down, then lists", async (s) => {
+    const cp = cpOf(s);
+    await sealWith(cp, 3, [0]);
+    await sealWith(cp, 7, [0]);
+    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "7");
+    const reader = cpOf(s, "reader");
+    // The hint raised for 9, then the committer died before the marker.
+    await s.put(CHECKPOINT_HINT_KEY, "9");
+    assert.equal(await reader.latestCommittedEpoch(), 7);
+    assert.equal(reader.stats.latestFallbacks, 0, "two probes below the hint found it");
+    await s.put(CHECKPOINT_HINT_KEY, "50");
+    assert.equal(await reader.latestCommittedEpoch(), 7);
+    assert.equal(reader.stats.latestFallbacks, 1);
+    await s.put(CHECKPOINT_HINT_KEY, "garbage");
+    assert.equal(await reader.latestCommittedEpoch(), 7);
+    await s.delete(CHECKPOINT_HINT_KEY);
+    assert.equal(await reader.latestCommittedEpoch(), 7);
+    assert.equal(reader.stats.latestFallbacks, 3);
+    // The next seal repairs the hint.
+    await sealWith(cp, 8, [0]);
+    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "8");
+  });
+
+  test("the listing fallback copes with many unsealed epochs above the latest sealed", async (s) => {
+    const cp = cpOf(s);
+    await sealWith(cp, 1, [0]);
+    for (let e = 2; e <= 12; e++) await cp.writePartial(0, e, 0, b("unsealed"));
+    await s.delete(CHECKPOINT_HINT_KEY);
+    assert.equal(await cp.latestCommittedEpoch(), 1);
+    // Foreign keys that do not follow the layout are ignored.
+    await s.put("epoch=007/_COMMIT", "x");
+    await s.put("epoch=x/_COMMIT", "x");
+    assert.equal(await cp.latestCommittedEpoch(), 1);
+    assert.deepEqual(await collect(cp.sealedEpochs()), [1]);
+  });
+}
+
+function pick(c: RequestCounts): Record<string, number> {
+  return { list: c.list, get: c.get, head: c.head, put: c.put, delete: c.delete, deleteMany: c.deleteMany };
+}
