@@ -1,0 +1,26 @@
+/**
+ * A table on an object store: layout, HEAD discovery, commit, the snapshot
+ * chain and expiry.
+ *
+ * @module
+ */
+export {
+  Catalog,
+  type CatalogOptions,
+  COMMIT_TOKEN_KEY,
+  type CommitInput,
+  type DataFileInput,
+  type ExpireResult,
+} from "./catalog.ts";
+export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./discover.ts";
+export {
+  type AdvanceLowWaterOptions,
+  advanceLowWater,
+  LOW_WATER_KEY,
+  type LowWaterState,
+  METADATA_PREFIX,
+  manifestKey,
+  parseLowWater,
+  parseManifestKey,
+  readLowWater,
+} from "./layout.ts";
