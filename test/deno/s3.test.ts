@@ -1,0 +1,13 @@
+/**
+ * The object-store contract against S3Store on Ceph RGW, under Deno.
+ * Run: npx node scripts/with-rgw.ts -- env DENO_NO_UPDATE_CHECK=1 npx deno test -A --no-check test/deno/s3.test.ts
+ */
+import { S3Store } from "../../src/index.ts";
+import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { rgwConfig } from "../support/rgw.ts";
+import { denoEnv, denoHarness } from "./harness.ts";
+
+const cfg = rgwConfig(denoEnv);
+if (cfg) {
+  objectStoreContract(denoHarness("S3Store (RGW)"), () => new S3Store({ ...cfg, forcePathStyle: true }));
+}
