@@ -4,5 +4,9 @@
  *
  * @module
  */
+
+export * from "./catalog/index.ts";
+export * from "./checkpoint/index.ts";
 export * from "./errors.ts";
+export * from "./manifest/index.ts";
 export * from "./store/index.ts";

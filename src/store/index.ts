@@ -9,3 +9,7 @@ export { backoffDelay, DEFAULT_RETRY, type RetryPolicy, retryDelay, sleep, withR
 export { retrying } from "./retrying.ts";
 export * from "./types.ts";
 export { createWithRetry, newWriterToken, WRITER_TOKEN_KEY } from "./writer-token.ts";
+export type { FetchLike } from "./http-common.ts";
+export { HttpStore, type HttpStoreOptions, httpErrorCode } from "./http.ts";
+export { S3Store, type S3StoreOptions } from "./s3.ts";
+export { classifyS3Error, parseS3Error, type S3Condition, type S3ErrorBody, type S3Failure } from "./s3-errors.ts";
