@@ -1,0 +1,537 @@
+/**
+ * The mirror suite: `mirrorSnapshot`, the `Mirror` loop and the reader, run on
+ * fresh source/target store pairs (memory in Node and Deno; S3 on Ceph RGW).
+ * Ports merutable's mirror-worker tests (spawn/shutdown, double shutdown, lag
+ * None → Some, mirror_snapshot uploads + idempotent re-run) and adds the fault
+ * tests its design lacked: a crash at every request, lost create responses,
+ * racing mirrors, idle-primary lag, resume, expired gaps.
+ */
+import assert from "node:assert/strict";
+import {
+  faulty,
+  isTidemarkError,
+  type LagAlert,
+  LOW_WATER_KEY,
+  Mirror,
+  type MirrorOptions,
+  manifestKey,
+  metered,
+  mirrorSnapshot,
+  type ObjectStore,
+  openMirror,
+  type TidemarkError,
+  verifyMirror,
+} from "../../src/index.ts";
+import { codeOf, collect, type Harness } from "../support/harness.ts";
+import {
+  assertReadable,
+  assertSameTable,
+  contents,
+  fileBytes,
+  manualClock,
+  memoryProgress,
+  Primary,
+  recording,
+} from "../support/mirror-fixture.ts";
+
+export interface MirrorContractOptions {
+  /** Tests to skip, each with the reason (printed). */
+  skip?: Record<string, string>;
+  /** Run the exhaustive fault tests (crash at every request): memory only, they make thousands of requests. */
+  exhaustive?: boolean;
+  /** Timeout of each test, in ms. */
+  timeoutMs?: number;
+  /** Called with the number of crash points of the sweep (for the report). */
+  onCrashPoints?: (n: number) => void;
+}
+
+export interface StorePair {
+  source: ObjectStore;
+  target: ObjectStore;
+  /** A fresh, empty store of the same kind (for a second source or target). */
+  another(): ObjectStore;
+}
+
+/** Ticks until caught up without error, at most `max` ticks. */
+async function runToCompletion(m: Mirror, max = 50): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await m.tick();
+    const s = m.status();
+    if (s.caughtUp && s.lastError === undefined && s.inProgress === undefined) return;
+  }
+  throw new Error(`mirror not caught up after ${max} ticks: ${JSON.stringify(m.status())}`);
+}
+
+const text = async (s: ObjectStore, k: string) => (await s.get(k)).text();
+
+export function mirrorContract(
+  h: Harness,
+  makeStores: () => StorePair | Promise<StorePair>,
+  opts: MirrorContractOptions = {},
+): void {
+  const t = { timeoutMs: opts.timeoutMs ?? 30_000 };
+  const test = (name: string, fn: (p: StorePair) => Promise<void>, o: { exhaustive?: boolean } = {}) => {
+    const reason =
+      opts.skip?.[name] ?? (o.exhaustive && !opts.exhaustive ? "exhaustive: memory only" : undefined);
+    if (reason !== undefined) {
+      h.test(`${name} (skipped: ${reason})`, async () => {});
+      return;
+    }
+    h.test(name, async () => fn(await makeStores()), t);
+  };
+
+  // --- merutable's tests, ported ---
+
+  test("start and shutdown are bounded; mirrorSeq stays 0 on an empty source", async ({ source, target }) => {
+    const m = new Mirror({ source, target, pollIntervalMs: 60_000 });
+    m.start();
+    assert.equal(m.mirrorSeq, 0);
+    const t0 = Date.now();
+    await m.shutdown();
+    assert.ok(Date.now() - t0 < 5_000, "shutdown hung");
+    assert.equal(m.mirrorSeq, 0);
+  });
+
+  test("a second shutdown is a no-op", async ({ source, target }) => {
+    const m = new Mirror({ source, target });
+    m.start();
+    await m.shutdown();
+    await m.shutdown();
+    assert.equal(await m.tick(), 0, "tick after shutdown does nothing");
+  });
+
+  test("lag is null before the first tick, 0 when caught up, the age of the oldest unmirrored commit when behind", async ({
+    source,
+    target,
+  }) => {
+    const clock = manualClock();
+    const primary = await Primary.open(source, { now: clock.now });
+    await primary.commit([{ path: "data/a.parquet", size: 10 }]);
+    const broken = faulty(target, { failRate: 1, kinds: ["put", "create"], seed: 1 });
+    const m = new Mirror({ source, target: broken, now: clock.now });
+    assert.equal(m.lagSeconds(), null);
+    clock.advance(7_000);
+    await m.tick(); // the target is down: v1 stays unmirrored, committed 7 s ago
+    assert.equal(m.lagSeconds(), 7);
+    const ok = new Mirror({ source, target, now: clock.now });
+    await ok.tick();
+    assert.equal(ok.lagSeconds(), 0);
+    assert.equal(ok.mirrorSeq, 1);
+  });
+
+  test("mirrorSnapshot uploads files, manifest and low_water, and a re-run is idempotent", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    const v = await primary.commit([
+      { path: "data/L0/f0.parquet", size: 9 },
+      { path: "data/L0/f1.parquet", size: 9, dv: { path: "data/L0/f1.puffin", size: 5 } },
+    ]);
+    const r = await mirrorSnapshot({ source, target, version: v });
+    assert.deepEqual([r.uploadedFiles, r.skippedFiles], [3, 0]);
+    for (const k of ["data/L0/f0.parquet", "data/L0/f1.parquet", "data/L0/f1.puffin"]) {
+      assert.deepEqual(await (await target.get(k)).bytes(), await (await source.get(k)).bytes());
+    }
+    // The manifest is the source's bytes, verbatim.
+    assert.deepEqual(
+      await (await target.get(manifestKey(v))).bytes(),
+      await (await source.get(manifestKey(v))).bytes(),
+    );
+    assert.equal(await text(target, LOW_WATER_KEY), "1");
+    const etags = new Map((await collect(target.list(""))).map((m) => [m.key, m.etag]));
+    const again = await mirrorSnapshot({ source, target, version: v });
+    assert.deepEqual([again.uploadedFiles, again.skippedFiles], [0, 3]);
+    const after = new Map((await collect(target.list(""))).map((m) => [m.key, m.etag]));
+    assert.deepEqual(after, etags, "a re-run rewrites nothing");
+  });
+
+  // --- mirrorSnapshot ---
+
+  test("mirrorSnapshot copies only the files the previous snapshot lacked", async ({ source, target }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(1, 20);
+    const v2 = await primary.commit([{ path: "data/new.parquet", size: 3 }]);
+    await mirrorSnapshot({ source, target, version: 1 });
+    const mt = metered(target);
+    const previous = await openMirror(target).manifest(1);
+    const r = await mirrorSnapshot({ source, target: mt, version: v2, previous });
+    assert.deepEqual([r.uploadedFiles, r.skippedFiles], [1, 0]);
+    const c = mt.counts();
+    assert.equal(c.put, 3, "one file, the manifest, low_water");
+    assert.equal(c.head, 1, "one HEAD for the one new file");
+  });
+
+  test("a source file that is missing is NotFound naming the file and the version", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    const v = await primary.commit([{ path: "data/gone.parquet", size: 4 }]);
+    await source.delete("data/gone.parquet");
+    const err = await mirrorSnapshot({ source, target, version: v }).catch((e: TidemarkError) => e);
+    assert.ok(isTidemarkError(err, "NotFound"));
+    assert.match((err as Error).message, /data\/gone\.parquet.*v1/);
+    await assert.rejects(target.head(manifestKey(v)), "no manifest without its files");
+  });
+
+  test("a different manifest already on the target is SplitBrain; an identical one is success", async ({
+    source,
+    target,
+    another,
+  }) => {
+    const a = await Primary.open(source, { uuid: "00000000-0000-4000-8000-00000000000a" });
+    await a.commit([{ path: "data/x.parquet", size: 4 }]);
+    const otherSource = another();
+    const b = await Primary.open(otherSource, { uuid: "00000000-0000-4000-8000-00000000000b" });
+    await b.commit([{ path: "data/x.parquet", size: 4 }]);
+    await mirrorSnapshot({ source, target, version: 1 });
+    await mirrorSnapshot({ source, target, version: 1 }); // identical: fine
+    assert.equal(await codeOf(mirrorSnapshot({ source: otherSource, target, version: 1 })), "SplitBrain");
+    // A file of another size at the same path: SplitBrain too, before any manifest.
+    await b.commit([{ path: "data/y.parquet", size: 8 }]);
+    await target.put("data/y.parquet", new Uint8Array(3));
+    assert.equal(await codeOf(mirrorSnapshot({ source: otherSource, target, version: 2 })), "SplitBrain");
+  });
+
+  // --- the loop ---
+
+  test("the loop mirrors every version in order, so time travel works on the mirror", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(5, 2);
+    await primary.commit([], ["data/f-0-0.parquet"]);
+    const m = new Mirror({ source, target });
+    assert.equal(await m.tick(), 6);
+    const reader = openMirror(target);
+    assert.equal(await reader.head(), 6);
+    assert.deepEqual(
+      (await collect(reader.snapshots())).map((s) => s.version),
+      [6, 5, 4, 3, 2, 1],
+    );
+    for (let v = 1; v <= 6; v++) assert.equal((await verifyMirror(target, v)).ok, true);
+    assert.deepEqual(await reader.diff(5, 6), { added: [], removed: ["data/f-0-0.parquet"] });
+    assert.equal((await reader.files(1)).length, 2);
+    assert.equal(await text(target, LOW_WATER_KEY), "6", "low_water written once, at the end of the tick");
+    const s = m.status();
+    assert.equal(s.counters.snapshots, 6);
+    assert.equal(s.counters.files, 10);
+    assert.ok(s.counters.requests.write >= 17 && s.counters.requests.read > 0);
+    assert.equal(s.caughtUp, true);
+  });
+
+  test("awaitMirror resolves once mirrored, times out with Transient, rejects on shutdown", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    const m = new Mirror({ source, target, pollIntervalMs: 60_000 });
+    m.start();
+    try {
+      await primary.commitMany(2, 1);
+      // The loop sleeps for a minute: only the kick inside awaitMirror makes this quick.
+      assert.equal(await m.awaitMirror(undefined, { timeoutMs: 10_000 }), 2);
+      assert.equal(await m.awaitMirror(1), 2, "already mirrored: at once");
+      assert.equal(await codeOf(m.awaitMirror(99, { timeoutMs: 30 })), "Transient");
+      const pending = codeOf(m.awaitMirror(100)); // handled before the rejection comes
+      await m.shutdown();
+      assert.equal(await pending, "Transient");
+      assert.equal(await codeOf(m.awaitMirror(1)), "Transient", "after shutdown");
+    } finally {
+      await m.shutdown();
+    }
+  });
+
+  test("an idle primary has lag 0 and fires no alert over a simulated hour", async ({ source, target }) => {
+    const clock = manualClock();
+    const primary = await Primary.open(source, { now: clock.now });
+    await primary.commitMany(3, 2);
+    const alerts: LagAlert[] = [];
+    const m = new Mirror({
+      source,
+      target,
+      now: clock.now,
+      lagAlertSecs: 60,
+      onLagAlert: (a) => alerts.push(a),
+    });
+    const mt = metered(source);
+    await m.tick();
+    clock.advance(3_600_000); // the last commit is an hour old
+    const idle = new Mirror({
+      source: mt,
+      target,
+      now: clock.now,
+      lagAlertSecs: 60,
+      onLagAlert: (a) => alerts.push(a),
+    });
+    await idle.tick();
+    mt.reset();
+    for (let i = 0; i < 720; i++) {
+      clock.advance(5_000);
+      await idle.tick();
+      assert.equal(idle.lagSeconds(), 0);
+    }
+    assert.equal(alerts.length, 0);
+    assert.equal(mt.counts().head / 720, 2, "an idle tick costs two HEADs on the source");
+    assert.equal(idle.status().nextDelayMs, 5_000);
+  });
+
+  test("a lagging mirror alerts once per threshold window, then stops when caught up", async ({
+    source,
+    target,
+  }) => {
+    const clock = manualClock();
+    const primary = await Primary.open(source, { now: clock.now });
+    await primary.commit([{ path: "data/a.parquet", size: 5 }]);
+    const alerts: LagAlert[] = [];
+    const errors: TidemarkError[] = [];
+    const down = faulty(target, { failRate: 1, kinds: ["put", "create"], seed: 2 });
+    const m = new Mirror({
+      source,
+      target: down,
+      now: clock.now,
+      lagAlertSecs: 60,
+      onLagAlert: (a) => alerts.push(a),
+      onError: (e) => errors.push(e),
+    });
+    for (let i = 0; i < 120; i++) {
+      await m.tick(); // 10 minutes of failing ticks, every 5 s
+      clock.advance(5_000);
+    }
+    assert.ok(alerts.length >= 9 && alerts.length <= 10, `alerts: ${alerts.length}`);
+    assert.ok(alerts.every((a) => a.lagSeconds >= 60 && a.sourceHead === 1 && a.mirrorSeq === 0));
+    assert.equal(errors.length, 120);
+    const s = m.status();
+    assert.equal(s.counters.failures, 120);
+    assert.match(s.lastError?.message ?? "", /^\[Transient\]/);
+    assert.ok(s.nextDelayMs >= 1_000, "a failed tick backs off");
+  });
+
+  test("budget: a tick stops cleanly mid-snapshot; a fresh mirror resumes without re-uploading", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(1, 12);
+    const progress = memoryProgress();
+    const first = new Mirror({ source, target, progress, parallelism: 2, budget: { requests: 24 } });
+    await first.tick();
+    const s = first.status();
+    assert.equal(s.mirrorSeq, 0);
+    assert.equal(s.nextDelayMs, 0, "work remains: tick again at once");
+    const done = s.inProgress?.uploaded ?? [];
+    assert.ok(done.length > 0 && done.length < 12, `uploaded ${done.length}`);
+    assert.deepEqual(progress.saved?.inProgress?.uploaded.sort(), [...done].sort());
+    await assert.rejects(target.head(manifestKey(1)));
+    // "Eviction": a new Mirror with the same progress store.
+    const rec = recording(target);
+    const second = new Mirror({ source, target: rec, progress });
+    await runToCompletion(second);
+    for (const k of done) {
+      assert.equal(rec.writes.get(k), undefined, `${k} re-uploaded`);
+      assert.ok(!rec.heads.includes(k), `${k} re-checked`);
+    }
+    assert.equal([...rec.writes.keys()].filter((k) => k.startsWith("data/")).length, 12 - done.length);
+    assert.equal(second.mirrorSeq, 1);
+    await assertSameTable(target, source);
+  });
+
+  test("a source that expired intermediate versions: jump to the oldest, record the gap", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(2, 1);
+    const m = new Mirror({ source, target });
+    await m.tick();
+    await primary.commitMany(8, 1, 64, "g");
+    await primary.catalog.expire({ keepLast: 3 }); // keeps v8..v10
+    assert.equal(await m.tick(), 10);
+    assert.deepEqual(m.status().gaps, [{ from: 3, to: 7 }]);
+    const reader = openMirror(target);
+    assert.equal(await reader.head(), 10);
+    assert.deepEqual(
+      (await collect(reader.snapshots())).map((s) => s.version),
+      [10, 9, 8],
+    );
+    assert.equal((await verifyMirror(target)).ok, true);
+    // A fresh target behind the same source starts at the oldest version it still has.
+    const fresh = new Mirror({ source, target: (await makeStores()).target });
+    assert.equal(await fresh.tick(), 10);
+    assert.deepEqual(fresh.status().gaps, [{ from: 1, to: 7 }]);
+  });
+
+  test("openMirror and verifyMirror work over a read-only store (no list, no writes)", async ({
+    source,
+    target,
+    another,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commit([{ path: "data/a.parquet", size: 5, dv: { path: "data/a.puffin", size: 4 } }]);
+    await primary.commit([{ path: "data/b.parquet", size: 6 }]);
+    await new Mirror({ source, target }).tick();
+    const ro = recording(target, { readOnly: true });
+    const reader = openMirror(ro);
+    assert.equal(await reader.head(), 2);
+    assert.deepEqual(await reader.files(2), ["data/a.parquet", "data/a.puffin", "data/b.parquet"]);
+    assert.deepEqual(await verifyMirror(ro), { version: 2, ok: true, missing: [], wrongSize: [] });
+    assert.equal(await codeOf(reader.manifest(3)), "NotFound");
+    // Damage the target: verifyMirror names what is wrong.
+    await target.delete("data/a.puffin");
+    await target.put("data/b.parquet", new Uint8Array(2));
+    assert.deepEqual(await verifyMirror(ro, 2), {
+      version: 2,
+      ok: false,
+      missing: ["data/a.puffin"],
+      wrongSize: ["data/b.parquet"],
+    });
+    const empty = recording(another(), { readOnly: true });
+    assert.deepEqual(await verifyMirror(empty), { version: 0, ok: true, missing: [], wrongSize: [] });
+  });
+
+  // --- faults ---
+
+  test(
+    "a crash at every request of the target, then a fresh mirror: readers only ever see complete snapshots",
+    async () => {
+      let points = 0;
+      // A 3-snapshot scenario (a file dropped, a dv added), mirrored one tick
+      // per commit ("steady") and in one catch-up tick ("batch", where low_water
+      // is written once at the end).
+      for (const mode of ["steady", "batch"] as const) {
+        const run = async (pair: StorePair, target: ObjectStore) => {
+          const primary = await Primary.open(pair.source);
+          const commits = [
+            () =>
+              primary.commit([
+                { path: "data/a.parquet", size: 7 },
+                { path: "data/b.parquet", size: 9 },
+              ]),
+            () =>
+              primary.commit(
+                [{ path: "data/c.parquet", size: 11, dv: { path: "data/c.puffin", size: 3 } }],
+                ["data/a.parquet"],
+              ),
+            () => primary.commit([{ path: "data/d.parquet", size: 13 }]),
+          ];
+          const m = new Mirror({ source: pair.source, target });
+          for (const commit of commits) {
+            await commit();
+            if (mode === "steady") {
+              await m.tick();
+              await assertReadable(pair.target, pair.source);
+            }
+          }
+          await m.tick();
+          await assertReadable(pair.target, pair.source);
+          return m;
+        };
+        // The clean run counts the target's requests.
+        const cleanPair = await makeStores();
+        const clean = faulty(cleanPair.target, {});
+        assert.equal((await run(cleanPair, clean)).mirrorSeq, 3);
+        const K = clean.requests();
+        assert.ok(K > 10);
+        for (let k = 1; k <= K; k++) {
+          const pair = await makeStores();
+          const m = await run(pair, faulty(pair.target, { crashAt: k }));
+          assert.ok(m.status().counters.failures > 0, `${mode} k=${k}: the crash happened`);
+          // Restart on the healthy target.
+          const restarted = new Mirror({ source: pair.source, target: pair.target });
+          await runToCompletion(restarted);
+          await assertReadable(pair.target, pair.source);
+          await assertSameTable(pair.target, pair.source);
+          assert.equal(await text(pair.target, LOW_WATER_KEY), "3", `${mode} k=${k}`);
+          assert.equal((await verifyMirror(pair.target)).ok, true);
+        }
+        points += K;
+      }
+      opts.onCrashPoints?.(points);
+    },
+    { exhaustive: true },
+  );
+
+  test("lost responses on every create converge, with no false SplitBrain", async ({ source, target }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(3, 4);
+    await primary.commit([{ path: "data/dv.parquet", size: 4, dv: { path: "data/dv.puffin", size: 2 } }]);
+    const lossy = faulty(target, { lostResponseRate: 1, kinds: ["create"], seed: 7 });
+    const errors: TidemarkError[] = [];
+    const m = new Mirror({ source, target: lossy, onError: (e) => errors.push(e) });
+    await runToCompletion(m, 100);
+    assert.equal(errors.filter((e) => isTidemarkError(e, "SplitBrain")).length, 0);
+    assert.ok(lossy.injected() >= 17, "every create lost its response");
+    assert.equal(m.mirrorSeq, 4);
+    await assertSameTable(target, source);
+    assert.equal(await text(target, LOW_WATER_KEY), "4");
+  });
+
+  test("two mirrors racing from the same source: one result, nothing overwritten", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(4, 5);
+    const rec = recording(target);
+    const errors: TidemarkError[] = [];
+    const a = new Mirror({ source, target: rec, parallelism: 3, onError: (e) => errors.push(e) });
+    const b = new Mirror({ source, target: rec, parallelism: 2, onError: (e) => errors.push(e) });
+    await Promise.all([runToCompletion(a), runToCompletion(b)]);
+    assert.deepEqual(errors, []);
+    await assertSameTable(target, source);
+    for (const [k, n] of rec.writes) {
+      if (k !== LOW_WATER_KEY) assert.equal(n, 1, `${k} written ${n} times`);
+    }
+    const etags = new Map((await collect(target.list(""))).map((m) => [m.key, m.etag]));
+    await Promise.all([new Mirror({ source, target }).tick(), new Mirror({ source, target }).tick()]);
+    assert.deepEqual(new Map((await collect(target.list(""))).map((m) => [m.key, m.etag])), etags);
+  });
+
+  test("two mirrors of different sources on one target: SplitBrain, raised to awaitMirror", async ({
+    source,
+    target,
+    another,
+  }) => {
+    const other = another();
+    await (await Primary.open(source, { uuid: "00000000-0000-4000-8000-0000000000aa" })).commitMany(2, 2);
+    await (await Primary.open(other, { uuid: "00000000-0000-4000-8000-0000000000bb" })).commitMany(2, 2);
+    await new Mirror({ source, target }).tick();
+    const before = await contents(target);
+    const errors: TidemarkError[] = [];
+    const m = new Mirror({ source: other, target, onError: (e) => errors.push(e) });
+    const waiting = codeOf(m.awaitMirror(2));
+    await m.tick();
+    assert.equal(await waiting, "SplitBrain");
+    assert.ok(errors.length === 1 && isTidemarkError(errors[0], "SplitBrain"));
+    assert.match(m.status().lastError?.message ?? "", /^\[SplitBrain\]/);
+    assert.deepEqual(await contents(target), before, "nothing of the other history was written");
+    await m.shutdown();
+  });
+
+  test("a dv file gets the bytes of the source, and verifyMirror checks its minimum size", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commit([{ path: "data/p.parquet", size: 20, dv: { path: "data/p.puffin", size: 9 } }]);
+    await new Mirror({ source, target }).tick();
+    assert.deepEqual(await (await target.get("data/p.puffin")).bytes(), fileBytes("data/p.puffin", 9));
+    await target.delete("data/p.puffin");
+    await target.put("data/p.puffin", new Uint8Array(4));
+    assert.deepEqual((await verifyMirror(target)).wrongSize, ["data/p.puffin"]);
+  });
+
+  test("options are checked: the mirror never throws from tick, status is JSON", async ({
+    source,
+    target,
+  }) => {
+    const m = new Mirror({ source, target } satisfies MirrorOptions);
+    assert.equal(await m.tick(), 0);
+    const s = m.status();
+    assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+    assert.equal(s.caughtUp, true);
+    assert.equal(s.lagSeconds, 0);
+  });
+}
