@@ -1,8 +1,10 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // Projects: "node" (unit and integration tests in Node), "e2e" (real binaries,
-// browsers, packaging; run one file at a time), and "workers" (inside workerd,
-// added with the R2 adapter and the Worker).
+// browsers, packaging; run one file at a time), and "workers" (inside workerd
+// through @cloudflare/vitest-plugin: the R2 adapter, the Worker and its
+// Durable Object, with the bindings of wrangler.toml simulated locally).
 export default defineConfig({
   test: {
     projects: [
@@ -20,6 +22,31 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            main: "./worker/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Test-only: the Durable Object meters its MIRROR writes so tests can
+              // prove no file is uploaded twice across evictions.
+              bindings: {
+                TIDEMARK_TEST_HOOKS: "1",
+                ADMIN_TOKEN: "test-admin-token",
+                // A small per-alarm budget, so a big snapshot takes many alarms.
+                BUDGET_REQUESTS: "300",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          // Builds worker/public/inspector.js (served by the [assets] of wrangler.toml).
+          globalSetup: ["./scripts/build-inspector.ts"],
+          testTimeout: 60_000,
         },
       },
     ],

@@ -8,5 +8,7 @@
 export * from "./catalog/index.ts";
 export * from "./checkpoint/index.ts";
 export * from "./errors.ts";
+export * from "./http/index.ts";
 export * from "./manifest/index.ts";
+export * from "./mirror/index.ts";
 export * from "./store/index.ts";

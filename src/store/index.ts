@@ -1,15 +1,31 @@
 export { batches, DELETE_BATCH, forEachLimit } from "./batch.ts";
 export { collectBody, objectBody, readAll, streamOf } from "./body.ts";
 export { type FaultKind, type FaultPlan, type FaultyStore, faulty, seededRandom } from "./faulty.ts";
+export { HttpStore, type HttpStoreOptions, httpErrorCode } from "./http.ts";
+export type { FetchLike } from "./http-common.ts";
 export { compareKeys, MAX_KEY_BYTES, validateKey } from "./keys.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
 export { type MeteredStore, metered, type RequestCounts } from "./metered.ts";
 export { prefixed } from "./prefixed.ts";
+export {
+  mapR2Error,
+  type R2BucketLike,
+  type R2ConditionalLike,
+  type R2ObjectBodyLike,
+  type R2ObjectLike,
+  type R2ObjectsLike,
+  R2Store,
+  type R2StoreOptions,
+} from "./r2.ts";
 export { backoffDelay, DEFAULT_RETRY, type RetryPolicy, retryDelay, sleep, withRetry } from "./retry.ts";
 export { retrying } from "./retrying.ts";
+export { S3Store, type S3StoreOptions } from "./s3.ts";
+export {
+  classifyS3Error,
+  parseS3Error,
+  type S3Condition,
+  type S3ErrorBody,
+  type S3Failure,
+} from "./s3-errors.ts";
 export * from "./types.ts";
 export { createWithRetry, newWriterToken, WRITER_TOKEN_KEY } from "./writer-token.ts";
-export type { FetchLike } from "./http-common.ts";
-export { HttpStore, type HttpStoreOptions, httpErrorCode } from "./http.ts";
-export { S3Store, type S3StoreOptions } from "./s3.ts";
-export { classifyS3Error, parseS3Error, type S3Condition, type S3ErrorBody, type S3Failure } from "./s3-errors.ts";

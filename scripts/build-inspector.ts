@@ -1,0 +1,84 @@
+/**
+ * Builds the browser inspector bundle (worker/public/inspector.js) with
+ * esbuild, and measures the library's browser reader (openMirror +
+ * HttpStore + verifyMirror, no UI) minified and gzipped.
+ *
+ *   node scripts/build-inspector.ts            build, print sizes
+ *   node scripts/build-inspector.ts --json     build, print sizes as JSON
+ *
+ * Used by `npm start`, the workers tests (vitest globalSetup) and the e2e
+ * tests, so a clean clone never serves a stale or missing bundle.
+ */
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const root = join(import.meta.dirname, "..");
+
+/** Sizes in bytes. */
+export interface BundleSizes {
+  inspector: { min: number; gzip: number };
+  reader: { min: number; gzip: number };
+}
+
+const common = {
+  bundle: true,
+  minify: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  legalComments: "none",
+  logLevel: "warning",
+} as const;
+
+/** Builds worker/public/inspector.js and measures the reader; returns the sizes. */
+export async function buildInspector(): Promise<BundleSizes> {
+  const out = await build({
+    ...common,
+    entryPoints: [join(root, "worker/public/inspector.ts")],
+    outfile: join(root, "worker/public/inspector.js"),
+    write: true,
+    metafile: true,
+  });
+  const outputs = Object.values(out.metafile.outputs);
+  const inspectorMin = outputs.reduce((s, o) => s + o.bytes, 0);
+  const { readFileSync } = await import("node:fs");
+  const inspectorGzip = gzipSync(readFileSync(join(root, "worker/public/inspector.js")), { level: 9 }).length;
+
+  // The reader alone: what an application embedding tidemark's browser reader pays.
+  const reader = await build({
+    ...common,
+    stdin: {
+      contents: 'export { HttpStore, openMirror, verifyMirror } from "./src/index.ts";',
+      resolveDir: root,
+      sourcefile: "reader-entry.ts",
+      loader: "ts",
+    },
+    write: false,
+  });
+  const readerBytes = reader.outputFiles[0]?.contents ?? new Uint8Array();
+  return {
+    inspector: { min: inspectorMin, gzip: inspectorGzip },
+    reader: { min: readerBytes.length, gzip: gzipSync(readerBytes, { level: 9 }).length },
+  };
+}
+
+if (import.meta.main) {
+  const t0 = Date.now();
+  const sizes = await buildInspector();
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify(sizes));
+  } else {
+    const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+    console.log(
+      `inspector bundle: ${kb(sizes.inspector.min)} min, ${kb(sizes.inspector.gzip)} min+gzip; ` +
+        `reader (openMirror + HttpStore + verifyMirror): ${kb(sizes.reader.min)} min, ${kb(sizes.reader.gzip)} min+gzip ` +
+        `(${Date.now() - t0} ms)`,
+    );
+  }
+}
+
+/** vitest globalSetup hook (workers project): the worker serves the bundle as a static asset. */
+export async function setup(): Promise<void> {
+  await buildInspector();
+}

@@ -1,0 +1,175 @@
+import { type Context, Hono } from "hono";
+import { cors } from "hono/cors";
+import { errorCodeOf, httpStatusOf, TidemarkError } from "../errors.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { liveDataFiles, liveFiles } from "../manifest/live.ts";
+import { openMirror, verifyMirror } from "../mirror/index.ts";
+import type { ObjectStore } from "../store/types.ts";
+import { toJsonSafe } from "./json.ts";
+import { serveObject } from "./objects.ts";
+
+/** Something that reports a mirror loop's live status (a `Mirror`, or a Durable Object stub). */
+export interface MirrorStatusSource {
+  status(): unknown;
+}
+
+/** A value, or a function of the request context giving it (for stores chosen per request). */
+export type PerRequest<T> = T | ((c: Context) => T | Promise<T>);
+
+/** Options of {@link inspectApp}. */
+export interface InspectAppOptions {
+  /** The table's store (a primary or a mirror; keys relative to the table root). */
+  store: PerRequest<ObjectStore>;
+  /** A mirror loop whose `status()` `/status` includes. */
+  mirror?: PerRequest<MirrorStatusSource | undefined>;
+  /** `Access-Control-Allow-Origin` (default `*`; `false`: no CORS headers). */
+  corsOrigin?: string | false;
+  /** Most snapshots `/snapshots` returns (default 100; `?limit=` asks for fewer). */
+  maxSnapshots?: number;
+}
+
+/** One snapshot in the `/snapshots` listing. */
+export interface SnapshotSummary {
+  version: number;
+  snapshotId: number | string;
+  previousSnapshotId: number | string | null;
+  lastUpdatedMs: number | string;
+  liveFiles: number;
+  bytes: number;
+  rows: number;
+}
+
+/** Headers a browser reading objects cross-origin must be allowed to see. */
+export const EXPOSED_HEADERS = ["ETag", "Content-Range", "Content-Length", "Accept-Ranges", "Last-Modified"];
+
+/** Summary numbers of a snapshot. */
+export function summarize(version: number, m: Manifest): SnapshotSummary {
+  let bytes = 0;
+  let rows = 0;
+  for (const f of liveDataFiles(m)) {
+    bytes += Number(f.fileSize);
+    rows += Number(f.numRows);
+  }
+  const j = (x: bigint) => toJsonSafe(x) as number | string;
+  return {
+    version,
+    snapshotId: j(m.snapshotId),
+    previousSnapshotId: m.previousSnapshotId === undefined ? null : j(m.previousSnapshotId),
+    lastUpdatedMs: j(m.lastUpdatedMs),
+    liveFiles: liveFiles(m).length,
+    bytes,
+    rows,
+  };
+}
+
+/** Parses a version path parameter: a positive integer, else `InvalidArgument`. */
+export function parseVersion(s: string | undefined): number {
+  const v = Number(s);
+  if (!s || !/^\d+$/.test(s) || !Number.isSafeInteger(v) || v < 1) {
+    throw new TidemarkError("InvalidArgument", "a snapshot version is a positive integer");
+  }
+  return v;
+}
+
+/**
+ * A JSON error response for `e`: status from the error code (DESIGN.md), body
+ * `{ error: code, message }`; never a stack trace. Unexpected (non-tidemark)
+ * errors say only "internal error": their messages are not vetted for secrets.
+ */
+export function errorResponse(c: Context, e: unknown): Response {
+  const code = errorCodeOf(e) ?? "Unknown";
+  const message =
+    errorCodeOf(e) === undefined ? "internal error" : (e as Error).message.replace(/^\[[A-Za-z]+\] /, "");
+  return c.json({ error: code, message }, httpStatusOf(code) as 400);
+}
+
+/**
+ * The read-only inspection API of one table, as a hono app (web-standard: it
+ * runs on Workers, Deno, Bun, and Node through an adapter). Routes, relative
+ * to where it is mounted:
+ *
+ * - `GET /status`: HEAD version of the store, plus the mirror's status if given;
+ * - `GET /snapshots?limit=N`: the snapshot chain from HEAD backwards (summaries);
+ * - `GET /snapshots/:v`: manifest `v` as JSON (int64 as numbers when safe, else strings; bytes as hex);
+ * - `GET /verify/:v`: `verifyMirror` of snapshot `v` (every referenced file present, right size);
+ * - `GET|HEAD /objects/*`: the raw objects (ETag, Range → 206, If-None-Match → 304), for `HttpStore`.
+ *
+ * CORS is on (`*`) by default. Errors are JSON with the status DESIGN.md
+ * assigns to their code; unknown routes are 404 JSON.
+ */
+export function inspectApp(opts: InspectAppOptions): Hono {
+  const app = new Hono();
+  const resolve = async <T>(v: PerRequest<T>, c: Context): Promise<T> =>
+    typeof v === "function" ? await (v as (c: Context) => T | Promise<T>)(c) : v;
+  const storeOf = (c: Context) => resolve(opts.store, c);
+  const max = opts.maxSnapshots ?? 100;
+
+  if (opts.corsOrigin !== false) {
+    app.use(
+      "*",
+      cors({
+        origin: opts.corsOrigin ?? "*",
+        allowMethods: ["GET", "HEAD", "OPTIONS"],
+        allowHeaders: ["Range", "If-None-Match", "If-Match"],
+        exposeHeaders: EXPOSED_HEADERS,
+        maxAge: 600,
+      }),
+    );
+  }
+
+  app.get("/status", async (c) => {
+    const store = await storeOf(c);
+    const head = await openMirror(store).head();
+    const mirror = opts.mirror === undefined ? undefined : await resolve(opts.mirror, c);
+    const status = mirror ? await mirror.status() : undefined;
+    return c.json(toJsonSafe({ store: store.name, head, mirror: status }) as object);
+  });
+
+  app.get("/snapshots", async (c) => {
+    const limitParam = c.req.query("limit");
+    const limit = limitParam === undefined ? max : Math.min(max, parseVersion(limitParam));
+    const reader = openMirror(await storeOf(c));
+    const out: SnapshotSummary[] = [];
+    for await (const { version, manifest } of reader.snapshots()) {
+      out.push(summarize(version, manifest));
+      if (out.length >= limit) break;
+    }
+    return c.json({ head: out[0]?.version ?? 0, snapshots: out });
+  });
+
+  app.get("/snapshots/:v", async (c) => {
+    const v = parseVersion(c.req.param("v"));
+    const m = await openMirror(await storeOf(c)).manifest(v);
+    return c.json({ version: v, summary: summarize(v, m), manifest: toJsonSafe(m) as object });
+  });
+
+  app.get("/verify/:v", async (c) => {
+    const v = parseVersion(c.req.param("v"));
+    return c.json(toJsonSafe(await verifyMirror(await storeOf(c), v)) as object);
+  });
+
+  app.on(["GET", "HEAD"], "/objects/*", async (c) => {
+    const store = await storeOf(c);
+    const path = new URL(c.req.url).pathname;
+    const at = path.indexOf("/objects/");
+    const key = decodeObjectKey(path.slice(at + "/objects/".length));
+    return serveObject(store, key, c.req.raw);
+  });
+
+  app.notFound((c) => c.json({ error: "NotFound", message: "no such route" }, 404));
+  app.onError((e, c) => errorResponse(c, e));
+  return app;
+}
+
+/**
+ * The object key of a URL path tail: each segment percent-decoded (the
+ * inverse of `HttpStore`'s per-segment encoding). `InvalidArgument` when
+ * malformed.
+ */
+export function decodeObjectKey(tail: string): string {
+  try {
+    return tail.split("/").map(decodeURIComponent).join("/");
+  } catch {
+    throw new TidemarkError("InvalidArgument", "malformed percent-encoding in the object path");
+  }
+}

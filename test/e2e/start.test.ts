@@ -1,0 +1,94 @@
+/**
+ * `npm start` smoke test: runs the real command, waits for readiness (< 15 s),
+ * checks through the API that the demo writer commits and the Durable Object
+ * mirrors, then stops it by signalling its process group.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { afterAll, describe, it } from "vitest";
+
+const root = join(import.meta.dirname, "../..");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  if (child?.pid !== undefined && groupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
+});
+
+describe("npm start", () => {
+  it("is ready within 15 s, the demo writer commits, the mirror follows, SIGINT stops everything", async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    const out: string[] = [];
+    child = spawn("npm", ["start"], {
+      cwd: root,
+      detached: true, // own process group: npm, node, wrangler, workerd
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PORT: String(port), DEMO_INTERVAL_MS: "1000" },
+    });
+    const proc = child;
+    proc.stdout?.on("data", (d: Buffer) => out.push(d.toString()));
+    proc.stderr?.on("data", (d: Buffer) => out.push(d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+
+    const base = `http://127.0.0.1:${port}`;
+    while (!out.join("").includes(`ready at ${base}/`)) {
+      assert.ok(Date.now() - t0 < 15_000, `not ready within 15 s:\n${out.join("")}`);
+      assert.equal(proc.exitCode, null, `npm start exited:\n${out.join("")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const readyMs = Date.now() - t0;
+
+    // The mirror advances: at least two snapshots mirrored and verified through the API.
+    let status: { head: number; mirror: { mirrorSeq: number; sourceHead: number | null } } | undefined;
+    while (!status || status.mirror.mirrorSeq < 2) {
+      assert.ok(
+        Date.now() - t0 < 45_000,
+        `mirror did not advance: ${JSON.stringify(status)}\n${out.join("")}`,
+      );
+      await new Promise((r) => setTimeout(r, 250));
+      const r = await fetch(`${base}/api/tables/demo/status`);
+      if (r.ok) status = (await r.json()) as typeof status;
+    }
+    assert.ok(status.head >= 2);
+    const verify = (await (
+      await fetch(`${base}/api/tables/demo/verify/${status.mirror.mirrorSeq}`)
+    ).json()) as {
+      ok: boolean;
+    };
+    assert.equal(verify.ok, true);
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /tidemark inspector/);
+
+    // Ctrl-C: SIGINT to the whole group, as a terminal does.
+    process.kill(-(proc.pid ?? 0), "SIGINT");
+    const deadline = Date.now() + 15_000;
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    while (groupAlive(proc.pid ?? 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(groupAlive(proc.pid ?? 0), false, "every process of npm start has exited");
+    await assert.rejects(fetch(`${base}/api/tables`), "the port is closed");
+    console.log(`npm start: ready in ${(readyMs / 1000).toFixed(1)} s; mirrored v${status.mirror.mirrorSeq}`);
+  }, 90_000);
+});

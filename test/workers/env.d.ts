@@ -1,0 +1,31 @@
+// The bindings the workers tests see (`env` from "cloudflare:workers"): the
+// worker's own Env (wrangler.toml plus the test-only vars in vitest.config.ts).
+type TidemarkWorkerEnv = import("../../worker/env.ts").Env;
+
+declare namespace Cloudflare {
+  interface Env extends TidemarkWorkerEnv {}
+}
+
+// The shared contract suites import node:assert (workerd provides it under
+// nodejs_compat); @types/node cannot be loaded beside workers-types, so the
+// few functions they use are declared here.
+declare module "node:assert/strict" {
+  interface Assert {
+    (value: unknown, message?: string): asserts value;
+    ok(value: unknown, message?: string): asserts value;
+    equal<T>(actual: unknown, expected: T, message?: string): asserts actual is T;
+    notEqual(actual: unknown, expected: unknown, message?: string): void;
+    deepEqual<T>(actual: unknown, expected: T, message?: string): asserts actual is T;
+    notDeepEqual(actual: unknown, expected: unknown, message?: string): void;
+    match(value: string, regexp: RegExp, message?: string): void;
+    rejects(
+      block: Promise<unknown> | (() => Promise<unknown>),
+      error?: unknown,
+      message?: string,
+    ): Promise<void>;
+    throws(block: () => unknown, error?: unknown, message?: string): void;
+    fail(message?: string): never;
+  }
+  const assert: Assert;
+  export default assert;
+}

@@ -1,0 +1,253 @@
+/**
+ * The worker's HTTP routes inside workerd: CORS, the inspection API, the
+ * object route (ETag, 304, Range), admin auth, 404s and /metrics.
+ */
+
+import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import assert from "node:assert/strict";
+import { beforeAll, describe, it } from "vitest";
+import { HttpStore, openMirror, verifyMirror } from "../../src/index.ts";
+import { randomId } from "../support/harness.ts";
+
+const BASE = "http://tidemark.test";
+const TOKEN = "test-admin-token"; // vitest.config.ts
+const table = `routes-${randomId()}`;
+const auth = { Authorization: `Bearer ${TOKEN}` };
+const get = (path: string, headers: Record<string, string> = {}) => SELF.fetch(`${BASE}${path}`, { headers });
+const post = (path: string, headers: Record<string, string> = {}, body?: unknown) =>
+  SELF.fetch(`${BASE}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(body ?? {}),
+  });
+const json = async (r: Response) => (await r.json()) as Record<string, unknown>;
+
+/** A tiny parser of the Prometheus text format: `name{l="v",...} value` lines, `#` comments. */
+function parsePrometheus(
+  text: string,
+): Array<{ name: string; labels: Record<string, string>; value: number }> {
+  const out: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
+  const types = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("#")) {
+      const m = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line);
+      assert.ok(m, `bad comment line: ${line}`);
+      if (m[1] === "TYPE") {
+        assert.ok(["gauge", "counter", "histogram", "summary", "untyped"].includes(m[3] ?? ""), line);
+        types.set(m[2] ?? "", m[3] ?? "");
+      }
+      continue;
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(m, `bad sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g)) {
+      labels[l[1] ?? ""] = (l[2] ?? "").replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    }
+    const value = Number(m[3] === "+Inf" ? Infinity : m[3] === "-Inf" ? -Infinity : m[3]);
+    assert.ok(!Number.isNaN(value) || m[3] === "NaN", line);
+    assert.ok(types.has(m[1] ?? ""), `sample before its # TYPE: ${line}`);
+    out.push({ name: m[1] ?? "", labels, value });
+  }
+  return out;
+}
+
+let version = 0;
+
+beforeAll(async () => {
+  // Two demo commits through the admin route, then drive the table's alarms until mirrored.
+  for (let i = 0; i < 2; i++) {
+    const r = await post(`/api/tables/${table}/commit`, auth, { files: 3, bytes: 100 });
+    assert.equal(r.status, 200, await r.clone().text());
+    version = (await json(r)).version as number;
+  }
+  const stub = env.MIRROR_OBJECT.get(env.MIRROR_OBJECT.idFromName(table));
+  for (let i = 0; i < 200 && (await stub.status(table)).mirrorSeq < version; i++) {
+    if (!(await runDurableObjectAlarm(stub))) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal((await stub.status(table)).mirrorSeq, version);
+}, 60_000);
+
+describe("worker routes", () => {
+  it("GET /api/tables lists SOURCE tables and the configured ones, with CORS", async () => {
+    const r = await get("/api/tables", { Origin: "http://elsewhere.test" });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("Access-Control-Allow-Origin"), "*");
+    const { tables } = (await r.json()) as { tables: string[] };
+    assert.ok(tables.includes(table));
+    assert.ok(tables.includes("demo"));
+  });
+
+  it("CORS preflight allows Range and If-None-Match and exposes ETag and Content-Range", async () => {
+    const r = await SELF.fetch(`${BASE}/objects/${table}/metadata/v1.manifest.bin`, {
+      method: "OPTIONS",
+      headers: {
+        Origin: "http://elsewhere.test",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "range,if-none-match",
+      },
+    });
+    assert.equal(r.status, 204);
+    assert.equal(r.headers.get("Access-Control-Allow-Origin"), "*");
+    assert.match(r.headers.get("Access-Control-Allow-Headers") ?? "", /Range/i);
+    const g = await get(`/objects/${table}/metadata/v1.manifest.bin`, { Origin: "http://elsewhere.test" });
+    assert.match(g.headers.get("Access-Control-Expose-Headers") ?? "", /ETag/);
+    assert.match(g.headers.get("Access-Control-Expose-Headers") ?? "", /Content-Range/);
+    await g.body?.cancel();
+  });
+
+  it("status, snapshots, one snapshot's manifest as JSON, and verify", async () => {
+    const st = await json(await get(`/api/tables/${table}/status`));
+    assert.equal(st.head, version);
+    const mirror = st.mirror as { mirrorSeq: number; table: string; counters: { files: number } };
+    assert.equal(mirror.mirrorSeq, version);
+    assert.equal(mirror.table, table);
+    assert.equal(mirror.counters.files, 6);
+
+    const list = (await json(await get(`/api/tables/${table}/snapshots`))) as {
+      head: number;
+      snapshots: Array<{ version: number; liveFiles: number; bytes: number }>;
+    };
+    assert.deepEqual(
+      list.snapshots.map((s) => [s.version, s.liveFiles, s.bytes]),
+      [
+        [2, 6, 600],
+        [1, 3, 300],
+      ],
+    );
+    const limited = (await json(await get(`/api/tables/${table}/snapshots?limit=1`))) as {
+      snapshots: unknown[];
+    };
+    assert.equal(limited.snapshots.length, 1);
+
+    const one = (await json(await get(`/api/tables/${table}/snapshots/2`))) as {
+      version: number;
+      manifest: {
+        snapshotId: number;
+        previousSnapshotId: number;
+        dataFiles: Array<{ fileSize: number; keyMin: string }>;
+      };
+    };
+    assert.equal(one.version, 2);
+    assert.equal(one.manifest.previousSnapshotId, 1);
+    assert.equal(typeof one.manifest.dataFiles[0]?.fileSize, "number");
+    assert.match(one.manifest.dataFiles[0]?.keyMin ?? "", /^[0-9a-f]+$/);
+
+    const v = await json(await get(`/api/tables/${table}/verify/2`));
+    assert.deepEqual(v, { version: 2, ok: true, missing: [], wrongSize: [] });
+  });
+
+  it("the object route serves ETag, 304 on If-None-Match, 206 ranges, 416 and HEAD", async () => {
+    const path = `/objects/${table}/metadata/v1.manifest.bin`;
+    const full = await get(path);
+    assert.equal(full.status, 200);
+    const etag = full.headers.get("ETag") ?? "";
+    assert.match(etag, /^"[^"]+"$/);
+    const bytes = new Uint8Array(await full.arrayBuffer());
+    assert.equal(new TextDecoder().decode(bytes.subarray(0, 4)), "MRUB");
+    assert.equal(Number(full.headers.get("Content-Length")), bytes.length);
+
+    const cached = await get(path, { "If-None-Match": etag });
+    assert.equal(cached.status, 304);
+    assert.equal(cached.headers.get("ETag"), etag);
+
+    const part = await get(path, { Range: "bytes=0-3" });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("Content-Range"), `bytes 0-3/${bytes.length}`);
+    assert.equal(await part.text(), "MRUB");
+    const suffix = await get(path, { Range: "bytes=-2" });
+    assert.equal(suffix.status, 206);
+    assert.deepEqual(new Uint8Array(await suffix.arrayBuffer()), bytes.subarray(bytes.length - 2));
+    const past = await get(path, { Range: `bytes=${bytes.length}-` });
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get("Content-Range"), `bytes */${bytes.length}`);
+
+    const head = await SELF.fetch(`${BASE}${path}`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("ETag"), etag);
+    assert.equal(Number(head.headers.get("Content-Length")), bytes.length);
+  });
+
+  it("HttpStore over the object route reads the mirror like any store", async () => {
+    const store = new HttpStore(`${BASE}/objects/${table}/`, {
+      fetch: (input, init) => SELF.fetch(input, init),
+    });
+    const reader = openMirror(store);
+    assert.equal(await reader.head(), version);
+    assert.equal((await reader.files(version)).length, 6);
+    assert.equal((await verifyMirror(store, version)).ok, true);
+    const range = await store.get("metadata/v1.manifest.bin", { range: { offset: 1, length: 3 } });
+    assert.equal(await range.text(), "RUB");
+  });
+
+  it("admin routes: 401 JSON without or with a wrong token, never 500", async () => {
+    for (const headers of [
+      {},
+      { Authorization: "Bearer wrong" },
+      { Authorization: "Basic abc" },
+      { Authorization: "Bearer " },
+    ]) {
+      for (const route of ["kick", "commit"]) {
+        const r = await post(`/api/tables/${table}/${route}`, headers);
+        assert.equal(r.status, 401, `${route} ${JSON.stringify(headers)}`);
+        assert.equal((await json(r)).error, "PermissionDenied");
+        assert.match(r.headers.get("WWW-Authenticate") ?? "", /^Bearer/);
+      }
+    }
+    const ok = await post(`/api/tables/${table}/kick`, auth);
+    assert.equal(ok.status, 200);
+    assert.equal((await json(ok)).table, table);
+  });
+
+  it("unknown routes, bad tables, bad and missing versions and objects are JSON errors", async () => {
+    const cases: Array<[string, number, string]> = [
+      ["/nope", 404, "NotFound"],
+      ["/api/tables/Bad%20Name/status", 400, "InvalidArgument"],
+      [`/api/tables/${table}/snapshots/abc`, 400, "InvalidArgument"],
+      [`/api/tables/${table}/snapshots/999`, 404, "NotFound"],
+      [`/api/tables/${table}/verify/0`, 400, "InvalidArgument"],
+      [`/objects/${table}/no/such/object`, 404, "NotFound"],
+      ["/objects/BAD!/x", 400, "InvalidArgument"],
+    ];
+    for (const [path, status, code] of cases) {
+      const r = await get(path);
+      assert.equal(r.status, status, path);
+      assert.match(r.headers.get("Content-Type") ?? "", /application\/json/, path);
+      const body = await json(r);
+      assert.equal(body.error, code, path);
+      assert.ok(!JSON.stringify(body).includes("    at "), "no stack trace");
+    }
+    const post404 = await post("/api/tables");
+    assert.equal(post404.status, 404);
+  });
+
+  it("GET /metrics is valid Prometheus text with per-table mirror series", async () => {
+    const r = await get("/metrics");
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("Content-Type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const samples = parsePrometheus(await r.text());
+    const of = (name: string, labels: Record<string, string> = {}) =>
+      samples.find(
+        (s) =>
+          s.name === name &&
+          s.labels.table === table &&
+          Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      )?.value;
+    assert.equal(of("tidemark_mirror_seq"), version);
+    assert.equal(of("tidemark_mirror_up"), 1);
+    assert.equal(of("tidemark_mirror_lag_seconds"), 0);
+    assert.equal(of("tidemark_mirror_files_total"), 6);
+    assert.ok((of("tidemark_mirror_bytes_total") ?? 0) >= 600);
+    assert.ok((of("tidemark_mirror_requests_total", { class: "read" }) ?? 0) > 0);
+    assert.ok((of("tidemark_mirror_requests_total", { class: "write" }) ?? 0) > 0);
+    assert.equal(of("tidemark_mirror_failures_total"), 0);
+  });
+
+  it("GET / serves the inspector page", async () => {
+    const r = await get("/");
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), /tidemark inspector/i);
+  });
+});

@@ -1,0 +1,29 @@
+/** The bindings and vars of the tidemark worker (wrangler.toml, .dev.vars). */
+export interface Env {
+  /** The primary tables: `tables/{table}/...`. */
+  SOURCE: R2Bucket;
+  /** The mirror the Durable Object writes: same layout. */
+  MIRROR: R2Bucket;
+  /** One `MirrorObject` per table (`idFromName(table)`). */
+  MIRROR_OBJECT: DurableObjectNamespace<import("./mirror-object.ts").MirrorObject>;
+  /** The inspector's static files (worker/public). */
+  ASSETS: Fetcher;
+  /** Bearer token of the admin routes (a secret; a dev default in .dev.vars). */
+  ADMIN_TOKEN?: string;
+  /** Poll interval when caught up, ms. */
+  POLL_INTERVAL_MS?: string;
+  /** Lag above which the mirror reports an alert, s. */
+  LAG_ALERT_SECS?: string;
+  /** Store requests one alarm may make. */
+  BUDGET_REQUESTS?: string;
+  /** Bytes one alarm may copy. */
+  BUDGET_BYTES?: string;
+  /** Comma-separated tables the worker knows without listing (e.g. the demo table). */
+  TABLES?: string;
+  /** Parallel uploads within a tick. */
+  PARALLELISM?: string;
+  /** "1": the demo writer (cron or the start script) may commit synthetic snapshots. */
+  DEMO_WRITER?: string;
+  /** Test-only: meter MIRROR writes inside the Durable Object. */
+  TIDEMARK_TEST_HOOKS?: string;
+}

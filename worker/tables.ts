@@ -1,0 +1,66 @@
+/**
+ * Tables of the worker: a table name maps to the key prefix `tables/{table}/`
+ * in both buckets (SOURCE and MIRROR), read and written through prefixed
+ * R2 stores, so one pair of buckets holds many tables.
+ */
+import { type ObjectStore, R2Store, TidemarkError } from "../src/index.ts";
+import type { Env } from "./env.ts";
+
+/** Where tables live in both buckets. */
+export const TABLES_PREFIX = "tables/";
+
+const TABLE_NAME = /^[a-z0-9_-]{1,64}$/;
+
+/** Throws `InvalidArgument` unless `table` is 1–64 of `[a-z0-9_-]` (safe in keys, URLs and metric labels). */
+export function validateTable(table: string): string {
+  if (!TABLE_NAME.test(table)) {
+    throw new TidemarkError("InvalidArgument", "table names are 1-64 characters of [a-z0-9_-]");
+  }
+  return table;
+}
+
+/** The source (primary) store of `table`. */
+export function sourceStore(env: Env, table: string): ObjectStore {
+  return new R2Store(env.SOURCE, {
+    prefix: `${TABLES_PREFIX}${validateTable(table)}/`,
+    name: `source/${table}`,
+  });
+}
+
+/** The mirror store of `table`. */
+export function mirrorStore(env: Env, table: string): ObjectStore {
+  return new R2Store(env.MIRROR, {
+    prefix: `${TABLES_PREFIX}${validateTable(table)}/`,
+    name: `mirror/${table}`,
+  });
+}
+
+/** The tables named in the `TABLES` var (comma-separated), valid ones only. */
+export function configuredTables(env: Env): string[] {
+  return (env.TABLES ?? "")
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => TABLE_NAME.test(t));
+}
+
+/**
+ * Every table: those in SOURCE (one delimited listing of `tables/`) and the
+ * configured ones, sorted and deduplicated.
+ */
+export async function listTables(env: Env): Promise<string[]> {
+  const names = new Set(configuredTables(env));
+  const source = new R2Store(env.SOURCE);
+  for await (const m of source.list(TABLES_PREFIX, { delimiter: "/" })) {
+    if (!m.isPrefix) continue;
+    const name = m.key.slice(TABLES_PREFIX.length, -1);
+    if (TABLE_NAME.test(name)) names.add(name);
+  }
+  return [...names].sort();
+}
+
+/** Parses a non-negative integer var, falling back to `dflt` when unset or invalid. */
+export function intVar(value: string | undefined, dflt: number): number {
+  if (value === undefined || value.trim() === "") return dflt;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : dflt;
+}
