@@ -1,0 +1,130 @@
+/**
+ * `tidemark checkpoint ls|prune <store>`: the LaminarDB-compatible layout
+ * (`epoch={E}/vnode={V}/partial.bin`, `epoch={E}/_COMMIT`).
+ *
+ * @module
+ */
+import { CheckpointStore, checkpointCommitKey } from "../../checkpoint/index.ts";
+import { isTidemarkError, TidemarkError } from "../../errors.ts";
+import type { ObjectStore } from "../../store/types.ts";
+import type { CliContext } from "../main.ts";
+import { EXIT, formatBytes, type OutputOptions, printJson } from "../output.ts";
+import { openStoreUrl } from "../store-url.ts";
+
+interface CheckpointCliOptions extends OutputOptions {
+  before?: number;
+  force?: boolean;
+}
+
+/** What one epoch holds, from one listing. */
+interface EpochRow {
+  epoch: number;
+  sealed: boolean;
+  committer?: string | null;
+  partials: number;
+  bytes: number;
+}
+
+/** Committers are read for at most this many of the newest sealed epochs (one GET each). */
+const COMMITTERS_SHOWN = 20;
+const EPOCH_KEY = /^epoch=(0|[1-9][0-9]*)\/(.*)$/;
+
+async function epochs(store: ObjectStore): Promise<EpochRow[]> {
+  const rows = new Map<number, EpochRow>();
+  for await (const m of store.list("epoch=")) {
+    const match = EPOCH_KEY.exec(m.key);
+    if (!match) continue;
+    const epoch = Number(match[1]);
+    let row = rows.get(epoch);
+    if (!row) {
+      row = { epoch, sealed: false, partials: 0, bytes: 0 };
+      rows.set(epoch, row);
+    }
+    if (match[2] === "_COMMIT") row.sealed = true;
+    else if (/^vnode=\d+\/partial\.bin$/.test(match[2] ?? "")) {
+      row.partials++;
+      row.bytes += m.size;
+    }
+  }
+  return [...rows.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+function cpStore(store: ObjectStore): CheckpointStore {
+  // A reader and pruner only: it never seals, so its id and vnode range do not matter.
+  return new CheckpointStore(store, { instanceId: "tidemark-cli", vnodeCapacity: 2 ** 32 });
+}
+
+export async function checkpointCommand(
+  ctx: CliContext,
+  sub: "ls" | "prune",
+  spec: string,
+  opts: CheckpointCliOptions,
+): Promise<number> {
+  const { store, label } = await openStoreUrl(spec, ctx.env);
+  const cp = cpStore(store);
+  const latest = await cp.latestCommittedEpoch();
+
+  if (sub === "ls") {
+    const rows = await epochs(store);
+    const sealed = rows.filter((r) => r.sealed);
+    for (const r of sealed.slice(-COMMITTERS_SHOWN)) {
+      try {
+        r.committer = await (await store.get(checkpointCommitKey(r.epoch))).text();
+      } catch (e) {
+        if (!isTidemarkError(e, "NotFound")) throw e;
+        r.committer = null; // pruned since the listing
+      }
+    }
+    if (opts.json) {
+      printJson(ctx.io, { ok: true, store: label, latestCommittedEpoch: latest, epochs: rows });
+      return EXIT.ok;
+    }
+    const out = [`store                   ${label}`, `latest committed epoch  ${latest ?? "none"}`];
+    if (rows.length > 0) {
+      out.push("", "epoch     state     partials  bytes       committer");
+      for (const r of rows) {
+        out.push(
+          `${String(r.epoch).padEnd(9)} ${(r.sealed ? "sealed" : "unsealed").padEnd(9)} ${String(r.partials).padEnd(9)} ${formatBytes(r.bytes).padEnd(11)} ${r.committer ?? (r.sealed ? "(not read)" : "-")}`,
+        );
+      }
+    } else {
+      out.push("(no epochs)");
+    }
+    ctx.io.stdout(`${out.join("\n")}\n`);
+    return EXIT.ok;
+  }
+
+  // prune
+  const before = opts.before ?? latest;
+  if (before === null) {
+    if (opts.json) printJson(ctx.io, { ok: true, store: label, latestCommittedEpoch: null, pruned: false });
+    else ctx.io.stdout(`${label}: no committed epoch: nothing to prune (give --before to prune anyway)\n`);
+    return EXIT.ok;
+  }
+  if (!opts.force && (latest === null || before > latest)) {
+    throw new TidemarkError(
+      "InvalidArgument",
+      `--before ${before} would delete the latest committed epoch (${latest ?? "none"}); add --force to do it anyway`,
+    );
+  }
+  const r = await cp.pruneBefore(before);
+  if (opts.json) {
+    printJson(ctx.io, {
+      ok: r.failed.length === 0,
+      store: label,
+      before,
+      latestCommittedEpoch: latest,
+      ...r,
+    });
+  } else {
+    ctx.io.stdout(
+      `${label}: deleted ${r.deleted} object(s) of epochs below ${before} (${r.listed} found${r.fullScan ? ", full scan" : ""})${r.failed.length ? `; ${r.failed.length} failed` : ""}\n`,
+    );
+  }
+  if (r.failed.length > 0) {
+    const first = r.failed[0];
+    ctx.io.stderr(`tidemark: ${r.failed.length} delete(s) failed, first: ${first?.key}: ${first?.message}\n`);
+    return EXIT.failure;
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,201 @@
+/**
+ * The `tidemark` command: `inspect`, `mirror`, `verify`, `checkpoint ls|prune`.
+ * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { TidemarkError } from "../errors.ts";
+import { checkpointCommand } from "./commands/checkpoint.ts";
+import { inspectCommand } from "./commands/inspect.ts";
+import { mirrorCommand } from "./commands/mirror.ts";
+import { verifyCommand } from "./commands/verify.ts";
+import { EXIT, type Io, type OutputOptions, reportError } from "./output.ts";
+import type { Env } from "./store-url.ts";
+
+/** What a command needs from its environment. */
+export interface CliContext {
+  io: Io;
+  env: Env;
+  /** Starts listening for SIGINT/SIGTERM; resolves on the first. Only `--watch` calls it. */
+  waitForStop: () => Promise<void>;
+}
+
+/** Parses a non-negative integer option (a usage error otherwise). */
+export function intArg(min: number): (v: string) => number {
+  return (v) => {
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < min) {
+      throw new InvalidArgumentError(`expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+    }
+    return Number(v);
+  };
+}
+
+/** Adds the options every command takes. */
+export function commonOptions(cmd: Command): Command {
+  return cmd
+    .option("--json", "print one JSON document on stdout (errors too) instead of text")
+    .option("--debug", "print stack traces of errors")
+    .option("--no-progress", "never draw progress bars (they are drawn only when stderr is a terminal)");
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+const STORES_HELP = `
+Stores:
+  ./dir, /abs/dir, file:///abs/dir   a local directory (created on first write)
+  s3://bucket/prefix?endpoint=URL&region=R&path-style=true
+                                     S3 or compatible (R2, Ceph, MinIO). Credentials only from
+                                     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
+                                     endpoint and region default to AWS_ENDPOINT_URL(_S3), AWS_REGION
+  http(s)://host/path                read-only (a public bucket or the worker's object route)
+  memory:, memory:NAME               in-process, empty, gone at exit
+  memory:demo                        in-process, seeded with a demo table and checkpoint epochs
+
+Exit codes:
+  0  ok
+  1  failure (an operation failed, or verify found missing or wrong-size files)
+  2  usage error (bad option, bad store URL, credentials on the command line)
+  3  another writer is active (SplitBrain, StaleVersion)
+  4  store unavailable (Transient after retries): safe to run again later
+
+Errors are one line, "tidemark: [Code] message", on stderr (stack traces with --debug).
+Docs: docs/cli.md`;
+
+/** Builds the command tree. Each action sets `result.code`. */
+function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptions }): Command {
+  const program = new Command("tidemark")
+    .description("Inspect, mirror and verify tidemark tables and checkpoint state on object stores.")
+    .version(version(), "-V, --version")
+    // Program options only before the command: `verify --version N` is the snapshot, not ours.
+    .enablePositionalOptions()
+    .showHelpAfterError(false)
+    .addHelpText("after", STORES_HELP);
+
+  const wrap =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      // commander passes (...positionals, options, command): the options object is second to last.
+      const opts = args[args.length - 2] as OutputOptions;
+      result.opts = opts;
+      try {
+        result.code = await fn(...args);
+      } catch (e) {
+        result.code = reportError(ctx.io, e, opts);
+      }
+    };
+
+  commonOptions(
+    program
+      .command("inspect")
+      .description("show a table's HEAD, snapshot chain, live files and sizes (and lag behind a source)")
+      .argument("<store>", "the table's store (see Stores below)")
+      .option("--source <store>", "also report how far this store (a mirror) lags behind <store>")
+      .option("--limit <n>", "snapshots of the chain to show (0: all)", intArg(0), 20)
+      .option("--files", "list every live file of HEAD (default: only counts and sizes)"),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => inspectCommand(ctx, store, opts)));
+
+  commonOptions(
+    program
+      .command("mirror")
+      .description("copy a table's snapshots from one store to another, files before manifests")
+      .requiredOption("--from <store>", "the primary's store")
+      .requiredOption("--to <store>", "the mirror's store")
+      .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
+      .addOption(new Option("--watch", "keep mirroring new snapshots until SIGINT/SIGTERM").conflicts("once"))
+      .option("--parallel <n>", "files copied at once", intArg(1), 4)
+      .option("--poll-interval <ms>", "with --watch: delay between polls when caught up", intArg(10), 5000)
+      .option(
+        "--lag-alert <secs>",
+        "with --watch: warn on stderr when lag reaches this (0: never)",
+        intArg(0),
+        60,
+      ),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((opts) => mirrorCommand(ctx, opts)));
+
+  commonOptions(
+    program
+      .command("verify")
+      .description("check that every live file of a snapshot is on the store with the right size")
+      .argument("<store>", "the table's store (see Stores below)")
+      .option("--version <n>", "the snapshot to verify (default: HEAD)", intArg(1)),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));
+
+  const checkpoint = program
+    .command("checkpoint")
+    .description("checkpoint state (epoch=E/vnode=V/partial.bin, epoch=E/_COMMIT): ls, prune");
+  commonOptions(
+    checkpoint
+      .command("ls")
+      .description("list epochs: sealed (with their committer) and unsealed, and the latest committed epoch")
+      .argument("<store>", "the checkpoint store (see Stores below)"),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => checkpointCommand(ctx, "ls", store, opts)));
+  commonOptions(
+    checkpoint
+      .command("prune")
+      .description("delete every epoch below --before (default: the latest committed epoch, which is kept)")
+      .argument("<store>", "the checkpoint store (see Stores below)")
+      .option("--before <epoch>", "delete epochs below this one", intArg(0))
+      .option("--force", "allow --before above the latest committed epoch (deletes the latest checkpoint)"),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => checkpointCommand(ctx, "prune", store, opts)));
+
+  for (const cmd of [program, ...program.commands, ...checkpoint.commands]) {
+    cmd.exitOverride();
+    cmd.configureOutput({
+      writeOut: (s) => ctx.io.stdout(s),
+      // commander's own error lines are replaced by ours (see runCli).
+      writeErr: (s) => {
+        if (!s.startsWith("error:")) ctx.io.stderr(s);
+      },
+    });
+  }
+  return program;
+}
+
+/**
+ * Runs the command with `argv` (without `node` and the script) and returns
+ * its exit code; never throws, never calls `process.exit`.
+ */
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  const result: { code: number; opts: OutputOptions } = { code: EXIT.ok, opts: {} };
+  const program = buildProgram(ctx, result);
+  const json = argv.includes("--json");
+  const debug = argv.includes("--debug");
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0) {
+        return EXIT.ok;
+      }
+      if (e.code === "commander.help") return EXIT.usage; // `tidemark` alone: help on stderr
+      const message = e.message.replace(/^error:\s*/, "");
+      return reportError(ctx.io, new TidemarkError("InvalidArgument", `${message} (see tidemark --help)`), {
+        json,
+        debug,
+      });
+    }
+    return reportError(ctx.io, e, { json, debug });
+  }
+  return result.code;
+}

@@ -1,0 +1,674 @@
+/**
+ * `FileStore`: an {@link ObjectStore} on a local directory, for Node and Deno
+ * (Deno runs `node:` modules). The directory looks like the bucket: key
+ * `metadata/v1.manifest.bin` is the file `<dir>/metadata/v1.manifest.bin`, so
+ * a table written by another tool into a directory can be read as it is, and a
+ * mirror to a directory can be browsed with `ls`.
+ *
+ * ## Layout
+ *
+ * - A key is split on `/`; each segment is one path component, escaped only
+ *   where a file system needs it: `%` becomes `%25`, an empty segment `%e`,
+ *   the segments `.` and `..` become `%2E` and `%2E%2E`, and a leading `.` of
+ *   `.tidemark…` becomes `%2E` (the store's own directories start with it).
+ * - A segment longer than 200 UTF-8 bytes (file names stop at 255) is split
+ *   into near-equal chunks; all but the last are directories named
+ *   `<chunk>%+`. Keys up to the contract's 1,024 bytes therefore fit.
+ * - A key can be both an object and the prefix of other keys (`foo` and
+ *   `foo/a`), which a file system cannot hold under one name: when `foo` must
+ *   be a directory the object `foo` lives beside it as `foo%`. Escaping never
+ *   produces a trailing `%`, so the names cannot collide.
+ * - `.tidemark-tmp/` holds bodies being written; `.tidemark-meta/<inode>.json`
+ *   holds each object's etag, content type and user metadata, keyed by the
+ *   inode of its body file so body and metadata change together with one
+ *   rename (a sidecar named after the key could describe the wrong body after
+ *   a crash between two renames). Both directories are ignored by `list`.
+ *
+ * ## Guarantees
+ *
+ * - **Atomic writes**: a body is written to a temporary file (and fsynced
+ *   unless `durable: false`), then linked (create) or renamed (overwrite) into
+ *   place: a reader sees the old body or the new one, never a partial one.
+ * - **Create-only** is `link(2)`, which fails when the name exists: atomic
+ *   across processes too.
+ * - **Etags** are random (128 bits) per write and stored in the sidecar, so an
+ *   etag never repeats even if the file system reuses an inode within its
+ *   timestamp granularity. A file placed in the directory by another tool has
+ *   no sidecar; its etag is derived from inode, mtime and size.
+ * - **Compare-and-swap** (`ifMatch`) and overwrites are serialised by a lock
+ *   in this process (shared by every `FileStore` on the same directory). They
+ *   are **not** atomic against another process writing the same key: run one
+ *   writer process per directory (the mirror and checkpoint designs need
+ *   create-only, which is safe, and CAS only for their own single writer).
+ * - Listing walks the directory tree under the prefix and sorts in UTF-8 byte
+ *   order; it is a snapshot per directory, not of the whole store.
+ *
+ * Limits: keys that differ only in case collide on case-insensitive file
+ * systems (macOS default, Windows), and macOS may normalise Unicode names;
+ * `ino` must be meaningful (Linux, macOS).
+ *
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import type { Dirent, Stats } from "node:fs";
+import {
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { TidemarkError, toTidemarkError } from "../errors.ts";
+import { checkRange, discardBody, objectBody } from "../store/body.ts";
+import { compareKeys, validateKey, validatePrefix } from "../store/keys.ts";
+import type {
+  Body,
+  DeleteManyResult,
+  GetOptions,
+  ListOptions,
+  ObjectBody,
+  ObjectMeta,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  StoreCapabilities,
+} from "../store/types.ts";
+
+/** Options of {@link FileStore}. */
+export interface FileStoreOptions {
+  /**
+   * fsync each body before it becomes visible (default true). Off makes
+   * writes faster and loses only durability across an OS crash, never atomicity.
+   */
+  durable?: boolean;
+  /** A name for logs (default `file:<absolute dir>`). */
+  name?: string;
+}
+
+const TMP_DIR = ".tidemark-tmp";
+const META_DIR = ".tidemark-meta";
+const INTERNAL = ".tidemark-";
+/** Segments longer than this many encoded bytes are split (NAME_MAX is 255). */
+const MAX_NAME_BYTES = 200;
+const CONTINUATION = "%+";
+const SELF = "%";
+const READ_CHUNK = 64 * 1024;
+
+const encoder = new TextEncoder();
+
+interface Sidecar {
+  key: string;
+  etag: string;
+  size: number;
+  mtimeMs: number;
+  contentType?: string;
+  metadata: Record<string, string>;
+}
+
+/** Escapes one key segment into a file name (see the module docs). */
+function encodeSegment(seg: string): string {
+  if (seg === "") return "%e";
+  const s = seg.replaceAll("%", "%25");
+  if (s === ".") return "%2E";
+  if (s === "..") return "%2E%2E";
+  if (s.startsWith(".tidemark")) return `%2E${s.slice(1)}`;
+  return s;
+}
+
+/** Inverse of {@link encodeSegment}. */
+function decodeSegment(name: string): string {
+  if (name === "%e") return "";
+  return name.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+}
+
+/** Splits an encoded segment into path components of at most ~200 bytes, never inside a character. */
+function chunkName(name: string): string[] {
+  const bytes = encoder.encode(name).length;
+  if (bytes <= MAX_NAME_BYTES) return [name];
+  // Near-equal chunks, so none is tiny (a 1-byte "." chunk would be a special name).
+  const n = Math.ceil(bytes / MAX_NAME_BYTES);
+  const target = Math.ceil(bytes / n);
+  const out: string[] = [];
+  let cur = "";
+  let curBytes = 0;
+  for (const ch of name) {
+    const b = encoder.encode(ch).length;
+    if (curBytes + b > target && out.length < n - 1) {
+      out.push(cur);
+      cur = "";
+      curBytes = 0;
+    }
+    cur += ch;
+    curBytes += b;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** The path components of a directory named by a (full) key segment. */
+function dirComponents(seg: string): string[] {
+  const chunks = chunkName(encodeSegment(seg));
+  return chunks.map((c, i) => (i < chunks.length - 1 ? c + CONTINUATION : c));
+}
+
+/** Path components of a key: the parent directories and the plain file name. */
+function keyComponents(key: string): { dirs: string[]; file: string } {
+  const segs = key.split("/");
+  const last = segs.pop() ?? "";
+  const dirs = segs.flatMap(dirComponents);
+  const lastChunks = dirComponents(last);
+  const file = lastChunks.pop() ?? "";
+  return { dirs: [...dirs, ...lastChunks], file };
+}
+
+function errno(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null ? (e as { code?: string }).code : undefined;
+}
+
+/** Maps a file-system error to a TidemarkError (never with the absolute path of a temp file). */
+function fsError(e: unknown, key: string | undefined, what: string): TidemarkError {
+  if (e instanceof TidemarkError) return e;
+  const code = errno(e);
+  const opts = key === undefined ? { cause: e } : { key, cause: e };
+  const msg = `${what}: ${code ?? (e as Error)?.message ?? String(e)}`;
+  switch (code) {
+    case "ENOENT":
+      return new TidemarkError("NotFound", msg, opts);
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return new TidemarkError("PermissionDenied", msg, opts);
+    case "EMFILE":
+    case "ENFILE":
+    case "EAGAIN":
+    case "EBUSY":
+    case "EINTR":
+      return new TidemarkError("Transient", msg, opts);
+    default:
+      return new TidemarkError("Unknown", msg, opts);
+  }
+}
+
+async function statOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (e) {
+    if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+async function unlinkQuietly(path: string): Promise<void> {
+  await unlink(path).catch(() => {});
+}
+
+// One lock per directory per process: every FileStore on the same directory
+// shares it, so two instances (a CLI mirroring a directory into itself, tests
+// opening a store per case) still serialise their renames.
+const locks = new Map<string, Promise<void>>();
+
+async function withLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(root) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => {
+    release = r;
+  });
+  const tail = prev.then(() => mine);
+  locks.set(root, tail);
+  await prev;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (locks.get(root) === tail) locks.delete(root);
+  }
+}
+
+/**
+ * An object store on a local directory (Node and Deno). See the module docs
+ * for the layout and for which guarantees hold across processes.
+ *
+ * Throws the contract's codes; file-system errors map to `NotFound`
+ * (ENOENT), `PermissionDenied` (EACCES, EPERM, EROFS), `Transient` (EMFILE,
+ * EAGAIN, EBUSY) or `Unknown`.
+ */
+export class FileStore implements ObjectStore {
+  readonly name: string;
+  readonly capabilities: Partial<StoreCapabilities> = {};
+  /** The absolute root directory. */
+  readonly dir: string;
+  readonly #durable: boolean;
+  #ready: Promise<void> | undefined;
+
+  /** A store on `dir` (created on first write if missing). */
+  constructor(dir: string, opts: FileStoreOptions = {}) {
+    this.dir = resolve(dir);
+    this.name = opts.name ?? `file:${this.dir}`;
+    this.#durable = opts.durable ?? true;
+  }
+
+  #ensureDirs(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(join(this.dir, TMP_DIR), { recursive: true });
+      await mkdir(join(this.dir, META_DIR), { recursive: true });
+    })().catch((e) => {
+      this.#ready = undefined;
+      throw fsError(e, undefined, "cannot create the store directory");
+    });
+    return this.#ready;
+  }
+
+  #plainPath(key: string): { dirPath: string; file: string; dirs: string[] } {
+    const { dirs, file } = keyComponents(key);
+    return { dirPath: join(this.dir, ...dirs), file, dirs };
+  }
+
+  #metaPath(ino: number): string {
+    return join(this.dir, META_DIR, `${ino}.json`);
+  }
+
+  /** The file holding `key` and its stats, or undefined. */
+  async #locate(key: string): Promise<{ path: string; st: Stats } | undefined> {
+    const { dirPath, file } = this.#plainPath(key);
+    const plain = join(dirPath, file);
+    // Twice: a concurrent conversion (plain file renamed to `name%`) can move it between our stats.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const st = await statOrUndefined(plain);
+      if (st?.isFile()) return { path: plain, st };
+      const alt = await statOrUndefined(plain + SELF);
+      if (alt?.isFile()) return { path: plain + SELF, st: alt };
+      if (st === undefined) return undefined;
+    }
+    return undefined;
+  }
+
+  async #sidecar(key: string, st: Stats): Promise<Sidecar | undefined> {
+    try {
+      const s = JSON.parse(await readFile(this.#metaPath(st.ino), "utf8")) as Sidecar;
+      // A sidecar left by a deleted file whose inode was reused, or copied with
+      // the directory, describes another body: trust it only when it matches.
+      if (s.key === key && s.size === st.size && s.mtimeMs === st.mtimeMs) return s;
+    } catch {
+      // Missing or unreadable: a file put here by another tool.
+    }
+    return undefined;
+  }
+
+  async #meta(key: string, st: Stats, withMetadata: boolean): Promise<ObjectMeta> {
+    const side = await this.#sidecar(key, st);
+    const etag =
+      side?.etag ??
+      `f${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}`;
+    const meta: ObjectMeta = { key, size: st.size, etag, lastModified: st.mtime };
+    if (withMetadata) meta.metadata = { ...side?.metadata };
+    return meta;
+  }
+
+  /** Reads an object or a range of it; the body streams from an open file, so a concurrent overwrite cannot tear it. */
+  async get(key: string, opts: GetOptions = {}): Promise<ObjectBody> {
+    validateKey(key);
+    for (let attempt = 0; ; attempt++) {
+      const loc = await this.#locate(key).catch((e) => {
+        throw fsError(e, key, "cannot read object");
+      });
+      if (!loc) throw new TidemarkError("NotFound", `no object at ${JSON.stringify(key)}`, { key });
+      let fh: Awaited<ReturnType<typeof open>>;
+      try {
+        fh = await open(loc.path, "r");
+      } catch (e) {
+        // Replaced or deleted between stat and open: look again once.
+        if (errno(e) === "ENOENT" && attempt === 0) continue;
+        throw fsError(e, key, "cannot open object");
+      }
+      try {
+        const st = await fh.stat();
+        const meta = await this.#meta(key, st, true);
+        let start = 0;
+        let end = st.size;
+        if (opts.range) ({ start, end } = checkRange(opts.range, st.size, key));
+        return objectBody({ ...meta, size: end - start }, fileStream(fh, start, end));
+      } catch (e) {
+        await fh.close().catch(() => {});
+        throw fsError(e, key, "cannot read object");
+      }
+    }
+  }
+
+  async head(key: string): Promise<ObjectMeta> {
+    validateKey(key);
+    try {
+      const loc = await this.#locate(key);
+      if (!loc) throw new TidemarkError("NotFound", `no object at ${JSON.stringify(key)}`, { key });
+      return await this.#meta(key, loc.st, true);
+    } catch (e) {
+      throw fsError(e, key, "cannot stat object");
+    }
+  }
+
+  async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
+    try {
+      validateKey(key);
+      if (body instanceof ReadableStream) {
+        if (opts.size === undefined || !Number.isSafeInteger(opts.size) || opts.size < 0) {
+          throw new TidemarkError(
+            "InvalidArgument",
+            "a ReadableStream body needs PutOptions.size (a non-negative integer)",
+            { key },
+          );
+        }
+      }
+      await this.#ensureDirs();
+    } catch (e) {
+      discardBody(body);
+      throw e;
+    }
+    const tmp = join(this.dir, TMP_DIR, `${randomBytes(12).toString("hex")}.part`);
+    let metaPath: string | undefined;
+    try {
+      const st = await this.#writeTemp(tmp, body, opts.size, key);
+      const etag = randomBytes(16).toString("hex");
+      const side: Sidecar = {
+        key,
+        etag,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        metadata: { ...opts.metadata },
+        ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
+      };
+      metaPath = this.#metaPath(st.ino);
+      // Nothing visible has this inode yet (the temp file holds it), so a plain write is safe.
+      await writeFile(metaPath, JSON.stringify(side));
+      await withLock(this.dir, () => this.#publish(key, tmp, opts.mode ?? "overwrite"));
+      metaPath = undefined; // published: the sidecar now belongs to the visible file
+      return { etag };
+    } catch (e) {
+      throw fsError(e, key, "cannot write object");
+    } finally {
+      await unlinkQuietly(tmp);
+      if (metaPath !== undefined) await unlinkQuietly(metaPath);
+    }
+  }
+
+  /** Writes the body to `tmp` (checking a stream's declared size) and returns the file's stats. */
+  async #writeTemp(tmp: string, body: Body, size: number | undefined, key: string): Promise<Stats> {
+    const fh = await open(tmp, "wx");
+    try {
+      let written = 0;
+      if (body instanceof ReadableStream) {
+        const reader = body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          written += value.length;
+          if (written > (size ?? 0)) {
+            await reader.cancel().catch(() => {});
+            break;
+          }
+          await fh.write(value);
+        }
+      } else {
+        const bytes = typeof body === "string" ? encoder.encode(body) : body;
+        if (size !== undefined && size !== bytes.length) {
+          throw new TidemarkError(
+            "InvalidArgument",
+            `size ${size} does not match body length ${bytes.length}`,
+            {
+              key,
+            },
+          );
+        }
+        written = bytes.length;
+        if (bytes.length > 0) await fh.write(bytes);
+      }
+      if (size !== undefined && written !== size) {
+        throw new TidemarkError(
+          "InvalidArgument",
+          `stream delivered ${written}+ bytes, declared size ${size}`,
+          {
+            key,
+          },
+        );
+      }
+      if (this.#durable) await fh.sync();
+      return await fh.stat();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Makes the temp file visible under `key` according to `mode`. Runs under the directory lock. */
+  async #publish(key: string, tmp: string, mode: NonNullable<PutOptions["mode"]>): Promise<void> {
+    const { dirPath, file } = await this.#makeParents(key);
+    const plain = join(dirPath, file);
+    const plainSt = await statOrUndefined(plain);
+    const altSt = await statOrUndefined(plain + SELF);
+    // The object lives beside a same-named directory, or already lives there.
+    const useAlt = plainSt?.isDirectory() === true || altSt !== undefined;
+    const target = useAlt ? plain + SELF : plain;
+    const current = useAlt ? altSt : plainSt?.isFile() ? plainSt : undefined;
+    if (mode === "create") {
+      if (current)
+        throw new TidemarkError("AlreadyExists", `object ${JSON.stringify(key)} already exists`, { key });
+      try {
+        await link(tmp, target);
+      } catch (e) {
+        // Another process won the race (link is atomic across processes).
+        if (errno(e) === "EEXIST") {
+          throw new TidemarkError("AlreadyExists", `object ${JSON.stringify(key)} already exists`, { key });
+        }
+        throw e;
+      }
+      return;
+    }
+    if (typeof mode === "object") {
+      const etag = current ? (await this.#meta(key, current, false)).etag : undefined;
+      if (etag !== mode.ifMatch) {
+        throw new TidemarkError(
+          "PreconditionFailed",
+          current
+            ? `etag of ${JSON.stringify(key)} changed`
+            : `no object at ${JSON.stringify(key)} to replace`,
+          { key },
+        );
+      }
+    }
+    await rename(tmp, target);
+    if (current) await unlinkQuietly(this.#metaPath(current.ino));
+  }
+
+  /**
+   * Creates the parent directories of `key`. A component that is a file is an
+   * object whose key is also a prefix (`foo` when writing `foo/a`): it moves
+   * beside the new directory as `foo%`. Runs under the directory lock.
+   */
+  async #makeParents(key: string): Promise<{ dirPath: string; file: string }> {
+    const { dirs, file } = keyComponents(key);
+    let dir = this.dir;
+    for (const c of dirs) {
+      dir = join(dir, c);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await mkdir(dir);
+          break;
+        } catch (e) {
+          if (errno(e) !== "EEXIST" || attempt > 2) throw e;
+          const st = await statOrUndefined(dir);
+          if (st?.isDirectory()) break;
+          if (st?.isFile()) await rename(dir, dir + SELF);
+        }
+      }
+    }
+    return { dirPath: dir, file };
+  }
+
+  async delete(key: string): Promise<void> {
+    validateKey(key);
+    try {
+      await withLock(this.dir, () => this.#deleteLocked(key));
+    } catch (e) {
+      throw fsError(e, key, "cannot delete object");
+    }
+  }
+
+  async #deleteLocked(key: string): Promise<void> {
+    const loc = await this.#locate(key);
+    if (!loc) return;
+    try {
+      await unlink(loc.path);
+    } catch (e) {
+      if (errno(e) === "ENOENT") return;
+      throw e;
+    }
+    await unlinkQuietly(this.#metaPath(loc.st.ino));
+    // Remove directories left empty, up to the root, so listings and `ls` stay tidy.
+    const { dirs } = keyComponents(key);
+    for (let i = dirs.length; i > 0; i--) {
+      try {
+        await rmdir(join(this.dir, ...dirs.slice(0, i)));
+      } catch {
+        break; // not empty (or gone): stop
+      }
+    }
+  }
+
+  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+    const all: string[] = [];
+    for await (const key of keys) all.push(key);
+    for (const key of all) validateKey(key);
+    let deleted = 0;
+    const errors: DeleteManyResult["errors"] = [];
+    for (const key of all) {
+      try {
+        await this.delete(key);
+        deleted++;
+      } catch (e) {
+        const err = toTidemarkError(e);
+        errors.push({ key, code: err.code, message: err.message });
+      }
+    }
+    return { deleted, errors };
+  }
+
+  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    validatePrefix(prefix);
+    const { startAfter, delimiter } = opts;
+    // Walk only the deepest directory the prefix fully names.
+    const cut = prefix.lastIndexOf("/");
+    const base = cut >= 0 ? prefix.slice(0, cut + 1) : "";
+    const baseDirs = base === "" ? [] : base.slice(0, -1).split("/").flatMap(dirComponents);
+    const found: { key: string; path: string }[] = [];
+    try {
+      await this.#walk(join(this.dir, ...baseDirs), base, "", baseDirs.length === 0, found);
+    } catch (e) {
+      throw fsError(e, undefined, "cannot list");
+    }
+    const keys = found
+      .filter(
+        (f) => f.key.startsWith(prefix) && (startAfter === undefined || compareKeys(f.key, startAfter) > 0),
+      )
+      .sort((a, b) => compareKeys(a.key, b.key));
+    let lastPrefix: string | undefined;
+    for (const f of keys) {
+      if (delimiter) {
+        const at = f.key.indexOf(delimiter, prefix.length);
+        if (at >= 0) {
+          const common = f.key.slice(0, at + delimiter.length);
+          if (common !== lastPrefix) {
+            lastPrefix = common;
+            yield { key: common, size: 0, etag: "", isPrefix: true };
+          }
+          continue;
+        }
+      }
+      const st = await statOrUndefined(f.path);
+      if (st?.isFile()) yield await this.#meta(f.key, st, false);
+    }
+  }
+
+  async #walk(
+    dir: string,
+    keyPrefix: string,
+    pending: string,
+    root: boolean,
+    out: { key: string; path: string }[],
+  ): Promise<void> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return;
+      throw e;
+    }
+    for (const ent of entries) {
+      const name = ent.name;
+      if (root && name.startsWith(INTERNAL)) continue;
+      const path = join(dir, name);
+      let isDir = ent.isDirectory();
+      let isFile = ent.isFile();
+      if (ent.isSymbolicLink()) {
+        const st = await statOrUndefined(path);
+        isDir = st?.isDirectory() === true;
+        isFile = st?.isFile() === true;
+      }
+      if (isDir) {
+        if (name.endsWith(CONTINUATION)) {
+          await this.#walk(path, keyPrefix, pending + name.slice(0, -CONTINUATION.length), false, out);
+        } else {
+          await this.#walk(path, `${keyPrefix}${decodeSegment(pending + name)}/`, "", false, out);
+        }
+      } else if (isFile) {
+        const plain = name.endsWith(SELF) ? name.slice(0, -SELF.length) : name;
+        out.push({ key: keyPrefix + decodeSegment(pending + plain), path });
+      }
+    }
+  }
+}
+
+/** A byte stream of `[start, end)` of an open file; closes the file when done or cancelled. */
+function fileStream(
+  fh: Awaited<ReturnType<typeof open>>,
+  start: number,
+  end: number,
+): ReadableStream<Uint8Array> {
+  let pos = start;
+  let closed = false;
+  const close = async () => {
+    if (!closed) {
+      closed = true;
+      await fh.close().catch(() => {});
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (pos >= end) {
+          await close();
+          controller.close();
+          return;
+        }
+        const n = Math.min(READ_CHUNK, end - pos);
+        const buf = new Uint8Array(n);
+        const { bytesRead } = await fh.read(buf, 0, n, pos);
+        if (bytesRead === 0) {
+          await close();
+          controller.error(new TidemarkError("Corrupt", "file shrank while being read"));
+          return;
+        }
+        pos += bytesRead;
+        controller.enqueue(bytesRead === n ? buf : buf.subarray(0, bytesRead));
+      } catch (e) {
+        await close();
+        controller.error(fsError(e, undefined, "cannot read object"));
+      }
+    },
+    async cancel() {
+      await close();
+    },
+  });
+}

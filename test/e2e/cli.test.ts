@@ -1,0 +1,386 @@
+/**
+ * The real `tidemark` binary, as users run it: built dist/ under the system
+ * Node (20) and the source under Deno, against local directories, memory:demo
+ * and Ceph RGW (S3). Tables and checkpoints are written in-process through
+ * the library, then inspected, mirrored, verified and pruned by the binary.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { Catalog, CheckpointStore, type ObjectStore, S3Store } from "../../src/index.ts";
+import { FileStore } from "../../src/node/index.ts";
+import { randomId } from "../support/harness.ts";
+import { rgwConfig } from "../support/rgw.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const systemNode = "/usr/bin/node";
+const denoBin = existsSync(join(root, "node_modules/.bin/deno"))
+  ? join(root, "node_modules/.bin/deno")
+  : "deno";
+const tmp = mkdtempSync(join(tmpdir(), "tidemark-cli-"));
+const rgw = rgwConfig((k) => process.env[k]);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** How each runtime starts the CLI. */
+const runtimes: Record<string, string[]> = {
+  "node20 dist": [systemNode, join(root, "dist/cli/bin.js")],
+  "deno source": [denoBin, "run", "-A", join(root, "src/cli/bin.ts")],
+};
+
+// No AWS_* or S3_* from the caller's environment: each test passes what it means.
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_") && !k.startsWith("S3_")),
+) as Record<string, string>;
+
+function run(argv: string[], args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const [cmd, ...pre] = argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd ?? "", [...pre, ...args], {
+      cwd: root,
+      env: { ...baseEnv, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Asserts the one-line error contract: `tidemark: [Code] ...`, no stack trace. */
+function assertOneLineError(r: Run, code: string): void {
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0] ?? "", new RegExp(`^tidemark: \\[${code}\\] `));
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+}
+
+const enc = new TextEncoder();
+
+/** A table of three snapshots on `store` (files before manifests, as a primary writes). */
+async function seedTable(store: ObjectStore, tag: string): Promise<void> {
+  const c = await Catalog.open(store);
+  for (let i = 1; i <= 3; i++) {
+    const path = `data/${tag}-${i}.parquet`;
+    const bytes = enc.encode(`${path} `.repeat(50 * i));
+    await store.put(path, bytes, { mode: "create" });
+    await c.commit({ add: [{ path, fileSize: bytes.length, numRows: i * 10 }] });
+  }
+}
+
+/** Three sealed epochs and one unsealed, two vnodes each. */
+async function seedCheckpoints(store: ObjectStore): Promise<void> {
+  const cp = new CheckpointStore(store, { instanceId: "job-a", vnodeCapacity: 2 });
+  for (let epoch = 1; epoch <= 4; epoch++) {
+    for (const v of [0, 1]) await cp.writePartial(v, epoch, 1, enc.encode(`e${epoch}v${v}`));
+    if (epoch < 4) assert.equal(await cp.sealEpoch(epoch, [0, 1]), true);
+  }
+}
+
+beforeAll(() => {
+  const r = spawnSync("npm", ["run", "-s", "build"], { cwd: root, encoding: "utf8" });
+  assert.equal(r.status, 0, `npm run build failed:\n${r.stdout}\n${r.stderr}`);
+}, 60_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+it("runs from source under Node 24 too", async () => {
+  const r = await run([process.execPath, join(root, "src/cli/bin.ts")], ["inspect", "memory:demo", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).head, 3);
+});
+
+for (const [runtime, argv] of Object.entries(runtimes)) {
+  describe(runtime, () => {
+    it("--help works for every command and lists stores and exit codes", async () => {
+      const commands = [
+        [],
+        ["inspect"],
+        ["mirror"],
+        ["verify"],
+        ["checkpoint"],
+        ["checkpoint", "ls"],
+        ["checkpoint", "prune"],
+      ];
+      const results = await Promise.all(commands.map((c) => run(argv, [...c, "--help"])));
+      results.forEach((r, i) => {
+        const name = ["tidemark", ...(commands[i] ?? [])].join(" ");
+        assert.equal(r.code, 0, `${name} --help: ${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`Usage: ${name}`), name);
+        assert.equal(r.stderr, "");
+      });
+      assert.match(results[0]?.stdout ?? "", /Exit codes:[\s\S]*2 {2}usage error/);
+      assert.match(results[1]?.stdout ?? "", /s3:\/\/bucket\/prefix/);
+      const version = await run(argv, ["--version"]);
+      assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+    });
+
+    it("usage errors: one line, [InvalidArgument], exit 2, no stack trace; --json still parses", async () => {
+      const cases = [
+        ["inspect", "ftp://example.com/x"],
+        ["inspect"],
+        ["mirror", "--from", "memory:demo"],
+        ["verify", join(tmp, "nothing"), "--version", "abc"],
+        ["inspect", "memory:demo", "--bogus"],
+        ["mirror", "--from", "memory:demo", "--to", "memory:x", "--once", "--watch"],
+      ];
+      for (const c of cases) {
+        const r = await run(argv, c);
+        assert.equal(r.code, 2, `${c.join(" ")}: exit ${r.code}\n${r.stderr}`);
+        assertOneLineError(r, "InvalidArgument");
+      }
+      const j = await run(argv, ["inspect", "s3://bucket/p?endpoint=http://127.0.0.1:1", "--json"]);
+      assert.equal(j.code, 2);
+      assertOneLineError(j, "InvalidArgument");
+      assert.equal(JSON.parse(j.stdout).error.code, "InvalidArgument");
+      // --debug adds the stack.
+      const d = await run(argv, ["inspect", "ftp://x", "--debug"]);
+      assert.equal(d.code, 2);
+      assert.match(d.stderr, /\n\s+at /);
+    });
+
+    it("credentials on the command line are refused and never echoed", async () => {
+      const secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
+      for (const url of [
+        `s3://bucket/p?secret_access_key=${secret}`,
+        `s3://AKIAEXAMPLE:${secret}@bucket/p`,
+        `https://host/base?X-Amz-Signature=${secret}`,
+      ]) {
+        const r = await run(argv, ["inspect", url, "--json"]);
+        assert.equal(r.code, 2, url);
+        assertOneLineError(r, "InvalidArgument");
+        assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), "the secret is not printed");
+      }
+    });
+
+    it("a missing table, a missing snapshot and an unwritable target are one-line errors", async () => {
+      const empty = join(tmp, `empty-${randomId()}`);
+      const i = await run(argv, ["inspect", empty, "--json"]);
+      assert.equal(i.code, 0, i.stderr);
+      assert.equal(JSON.parse(i.stdout).head, 0);
+      const v = await run(argv, ["verify", "memory:demo", "--version", "9"]);
+      assert.equal(v.code, 1);
+      assertOneLineError(v, "NotFound");
+      const m = await run(argv, ["mirror", "--from", "memory:demo", "--to", "https://127.0.0.1:9/x"]);
+      assert.equal(m.code, 2);
+      assertOneLineError(m, "InvalidArgument");
+    });
+
+    it("memory:demo: inspect, mirror into memory, checkpoint ls within one process", async () => {
+      const i = await run(argv, ["inspect", "memory:demo", "--files"]);
+      assert.equal(i.code, 0, i.stderr);
+      assert.match(i.stdout, /HEAD\s+v3/);
+      assert.match(i.stdout, /data\/part-00004\.parquet/);
+      const m = await run(argv, ["mirror", "--from", "memory:demo", "--to", "memory:copy", "--json"]);
+      assert.equal(m.code, 0, m.stderr);
+      assert.equal(JSON.parse(m.stdout).mirrorSeq, 3);
+      const c = await run(argv, ["checkpoint", "ls", "memory:demo", "--json"]);
+      assert.equal(JSON.parse(c.stdout).latestCommittedEpoch, 3);
+    });
+
+    it("local directories: mirror --once, inspect --source, verify, checkpoint ls/prune", async () => {
+      const src = join(tmp, `src-${randomId()}`);
+      const dst = `file://${join(tmp, `dst-${randomId()}`)}`;
+      await seedTable(new FileStore(src), "t");
+      await seedCheckpoints(new FileStore(src));
+
+      const m = await run(argv, [
+        "mirror",
+        "--from",
+        src,
+        "--to",
+        dst,
+        "--once",
+        "--parallel",
+        "2",
+        "--json",
+      ]);
+      assert.equal(m.code, 0, m.stderr);
+      const ms = JSON.parse(m.stdout);
+      assert.deepEqual(
+        [ms.mirrorSeq, ms.sourceHead, ms.caughtUp, ms.snapshots, ms.filesCopied],
+        [3, 3, true, 3, 3],
+      );
+      // Again: nothing to do.
+      const again = JSON.parse((await run(argv, ["mirror", "--from", src, "--to", dst, "--json"])).stdout);
+      assert.equal(again.snapshots, 0);
+
+      const i = await run(argv, ["inspect", dst, "--source", src, "--json", "--files"]);
+      assert.equal(i.code, 0, i.stderr);
+      const is = JSON.parse(i.stdout);
+      assert.equal(is.head, 3);
+      assert.deepEqual(
+        is.chain.map((s: { version: number }) => s.version),
+        [3, 2, 1],
+      );
+      assert.equal(is.files.length, 3);
+      assert.deepEqual(is.source, { store: src, head: 3, lagVersions: 0, lagSeconds: 0 });
+
+      // A new commit on the source: the mirror lags by one version until mirrored.
+      const c = await Catalog.open(new FileStore(src));
+      await new FileStore(src).put("data/t-4.parquet", "four", { mode: "create" });
+      await c.commit({ add: [{ path: "data/t-4.parquet", fileSize: 4, numRows: 1 }] });
+      const lag = JSON.parse((await run(argv, ["inspect", dst, "--source", src, "--json"])).stdout);
+      assert.equal(lag.source.lagVersions, 1);
+      assert.ok(lag.source.lagSeconds >= 0);
+      const text = await run(argv, ["inspect", dst, "--source", src]);
+      assert.match(text.stdout, /1 version\(s\) behind/);
+
+      const v = await run(argv, ["verify", dst, "--json"]);
+      assert.equal(v.code, 0, v.stderr);
+      assert.deepEqual(JSON.parse(v.stdout).ok, true);
+      assert.equal((await run(argv, ["verify", dst, "--version", "1"])).code, 0);
+      // Damage the mirror: verify fails with exit 1 and names the file.
+      unlinkSync(join(dst.slice("file://".length), "data/t-2.parquet"));
+      const bad = await run(argv, ["verify", dst]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /missing\s+data\/t-2\.parquet/);
+      assert.match(bad.stderr, /^tidemark: verify failed/);
+
+      const ls = await run(argv, ["checkpoint", "ls", src, "--json"]);
+      assert.equal(ls.code, 0, ls.stderr);
+      const lj = JSON.parse(ls.stdout);
+      assert.equal(lj.latestCommittedEpoch, 3);
+      assert.deepEqual(
+        lj.epochs.map((e: { epoch: number; sealed: boolean; committer?: string }) => [
+          e.epoch,
+          e.sealed,
+          e.committer ?? null,
+        ]),
+        [
+          [1, true, "job-a"],
+          [2, true, "job-a"],
+          [3, true, "job-a"],
+          [4, false, null],
+        ],
+      );
+      const refused = await run(argv, ["checkpoint", "prune", src, "--before", "4"]);
+      assert.equal(refused.code, 2);
+      assertOneLineError(refused, "InvalidArgument");
+      const p = await run(argv, ["checkpoint", "prune", src, "--json"]);
+      assert.equal(p.code, 0, p.stderr);
+      assert.equal(JSON.parse(p.stdout).before, 3);
+      assert.equal(JSON.parse(p.stdout).deleted, 6); // epochs 1 and 2: 2 partials + 1 marker each
+      const after = JSON.parse((await run(argv, ["checkpoint", "ls", src, "--json"])).stdout);
+      assert.deepEqual(
+        after.epochs.map((e: { epoch: number }) => e.epoch),
+        [3, 4],
+      );
+    });
+
+    it("S3 (Ceph RGW): mirror a directory to s3://, inspect, verify, checkpoint ls/prune", async (t) => {
+      if (!rgw) {
+        t.skip();
+        return;
+      }
+      const prefix = `cli-${randomId()}`;
+      const url = `s3://${rgw.bucket}/${prefix}?endpoint=${encodeURIComponent(rgw.endpoint)}&region=${rgw.region}&path-style=true`;
+      const env = { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey };
+      const src = join(tmp, `s3src-${randomId()}`);
+      await seedTable(new FileStore(src), "s");
+      const m = await run(argv, ["mirror", "--from", src, "--to", url, "--json"], env);
+      assert.equal(m.code, 0, m.stderr);
+      assert.equal(JSON.parse(m.stdout).mirrorSeq, 3);
+      const i = JSON.parse((await run(argv, ["inspect", url, "--source", src, "--json"], env)).stdout);
+      assert.equal(i.head, 3);
+      assert.equal(i.lowWater, 3);
+      assert.equal(i.source.lagVersions, 0);
+      const v = await run(argv, ["verify", url], env);
+      assert.equal(v.code, 0, v.stderr);
+      // And back from S3 to a directory.
+      const back = join(tmp, `s3back-${randomId()}`);
+      assert.equal((await run(argv, ["mirror", "--from", url, "--to", back], env)).code, 0);
+      assert.equal((await run(argv, ["verify", back])).code, 0);
+
+      const s3 = new S3Store({ ...rgw, prefix: `${prefix}-cp`, forcePathStyle: true });
+      await seedCheckpoints(s3);
+      const cpUrl = url.replace(`/${prefix}?`, `/${prefix}-cp?`);
+      const ls = JSON.parse((await run(argv, ["checkpoint", "ls", cpUrl, "--json"], env)).stdout);
+      assert.equal(ls.latestCommittedEpoch, 3);
+      const p = await run(argv, ["checkpoint", "prune", cpUrl, "--before", "3"], env);
+      assert.equal(p.code, 0, p.stderr);
+      assert.match(p.stdout, /deleted 6 object/);
+      // Wrong credentials: PermissionDenied, one line, the secret not printed.
+      const denied = await run(argv, ["inspect", url], {
+        ...env,
+        AWS_SECRET_ACCESS_KEY: "not-the-secret-123",
+      });
+      assert.equal(denied.code, 1);
+      assertOneLineError(denied, "PermissionDenied");
+      assert.ok(!denied.stderr.includes("not-the-secret-123"));
+    });
+  });
+}
+
+it("mirror --watch follows new commits and stops cleanly on SIGTERM (node20 dist)", async () => {
+  const src = join(tmp, `watch-src-${randomId()}`);
+  const dst = join(tmp, `watch-dst-${randomId()}`);
+  const store = new FileStore(src);
+  await seedTable(store, "w");
+  const child = spawn(
+    systemNode,
+    [
+      join(root, "dist/cli/bin.js"),
+      "mirror",
+      "--from",
+      src,
+      "--to",
+      dst,
+      "--watch",
+      "--poll-interval",
+      "50",
+      "--json",
+    ],
+    { cwd: root, env: baseEnv, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const events: { event: string; mirrorSeq: number }[] = [];
+  let buf = "";
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const waitFor = (pred: () => boolean, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const t0 = Date.now();
+      const check = setInterval(() => {
+        if (pred()) {
+          clearInterval(check);
+          resolve();
+        } else if (Date.now() - t0 > 15_000) {
+          clearInterval(check);
+          reject(new Error(`timed out waiting for ${what}; stderr: ${stderr}`));
+        }
+      }, 20);
+    });
+  child.stdout.on("data", (d: Buffer) => {
+    buf += d.toString();
+    let nl = buf.indexOf("\n");
+    while (nl >= 0) {
+      events.push(JSON.parse(buf.slice(0, nl)));
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf("\n");
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  await waitFor(() => events.some((e) => e.mirrorSeq === 3), "v3");
+  const c = await Catalog.open(store);
+  await store.put("data/w-4.parquet", "4", { mode: "create" });
+  await c.commit({ add: [{ path: "data/w-4.parquet", fileSize: 1, numRows: 1 }] });
+  await waitFor(() => events.some((e) => e.mirrorSeq === 4), "v4");
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0, stderr);
+  assert.equal(events[events.length - 1]?.event, "stopped");
+});
