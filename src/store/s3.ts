@@ -19,6 +19,7 @@ import {
   guardStream,
   metadataFromHeaders,
   metadataHeaders,
+  noRedirect,
   parseContentRange,
   rangeHeader,
   sliceStream,
@@ -270,7 +271,11 @@ export class S3Store implements ObjectStore {
         cause: sanitizeCause(e, this.#scrub),
       });
     }
-    const init: RequestInit & { duplex?: "half" } = { method: r.method, headers: signed.headers };
+    const init: RequestInit & { duplex?: "half" } = {
+      method: r.method,
+      headers: signed.headers,
+      redirect: noRedirect(),
+    };
     if (r.body !== undefined) {
       init.body = r.body as BodyInit;
       if (r.body instanceof ReadableStream) init.duplex = "half";
