@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build, version as esbuildVersion, type Metafile } from "esbuild";
+import { BROWSER_BUNDLE } from "../scripts/build-inspector.ts";
 
 /** Pinned: `npm view @aws-sdk/client-s3 version` on 2026-11-21. */
 const AWS_SDK_VERSION = "3.1169.0";
@@ -30,17 +31,7 @@ const AWS_SDK_VERSION = "3.1169.0";
 const root = join(import.meta.dirname, "..");
 const json = process.argv.includes("--json");
 
-const common = {
-  bundle: true,
-  minify: true,
-  format: "esm",
-  platform: "browser",
-  target: "es2022",
-  legalComments: "none",
-  logLevel: "warning",
-  write: false,
-  metafile: true,
-} as const;
+const common = { ...BROWSER_BUNDLE, write: false, metafile: true } as const;
 
 interface Measured {
   name: string;

@@ -21,7 +21,8 @@ export interface BundleSizes {
   reader: { min: number; gzip: number };
 }
 
-const common = {
+/** esbuild options of every browser bundle we ship or measure (bench/bundle.ts reuses them). */
+export const BROWSER_BUNDLE = {
   bundle: true,
   minify: true,
   format: "esm",
@@ -34,7 +35,7 @@ const common = {
 /** Builds worker/public/inspector.js and measures the reader; returns the sizes. */
 export async function buildInspector(): Promise<BundleSizes> {
   const out = await build({
-    ...common,
+    ...BROWSER_BUNDLE,
     entryPoints: [join(root, "worker/public/inspector.ts")],
     outfile: join(root, "worker/public/inspector.js"),
     write: true,
@@ -47,7 +48,7 @@ export async function buildInspector(): Promise<BundleSizes> {
 
   // The reader alone: what an application embedding tidemark's browser reader pays.
   const reader = await build({
-    ...common,
+    ...BROWSER_BUNDLE,
     stdin: {
       contents: 'export { HttpStore, openMirror, verifyMirror } from "./src/index.ts";',
       resolveDir: root,
