@@ -6,6 +6,7 @@
  * @module
  */
 export {
+  freshMirrorProgress,
   type LagAlert,
   Mirror,
   type MirrorCounters,
@@ -16,6 +17,7 @@ export {
 } from "./mirror.ts";
 export { type MirrorReader, openMirror, type VerifyResult, verifyMirror } from "./reader.ts";
 export {
+  DEFAULT_LIST_THRESHOLD,
   DEFAULT_PARALLELISM,
   type MirrorSnapshotOptions,
   type MirrorSnapshotResult,

@@ -2,9 +2,14 @@ import { advanceLowWater, discoverHead, manifestKey } from "../catalog/index.ts"
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { decodeManifest, type LiveFile, type Manifest } from "../manifest/index.ts";
 import { backoffDelay } from "../store/retry.ts";
-import type { ObjectStore } from "../store/types.ts";
+import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 import { oldestFrom } from "./probe.ts";
-import { DEFAULT_PARALLELISM, mirrorSnapshot, readSourceManifest } from "./snapshot.ts";
+import {
+  DEFAULT_PARALLELISM,
+  type MirrorSnapshotOptions,
+  mirrorSnapshot,
+  readSourceManifest,
+} from "./snapshot.ts";
 
 /**
  * A mirror's durable progress: JSON-serialisable, saved through a
@@ -63,8 +68,14 @@ export interface MirrorOptions {
   target: ObjectStore;
   /** Delay between ticks when caught up, in ms (default 5,000). */
   pollIntervalMs?: number;
-  /** Files copied at once (default 4). */
+  /** Files copied at once (default 8, {@link DEFAULT_PARALLELISM}). */
   parallelism?: number;
+  /**
+   * From this many files to check in one snapshot (the first one mirrored,
+   * or a big commit), list the target once instead of one HEAD per file
+   * (default 100; `Infinity`: never). See {@link MirrorSnapshotOptions.listThreshold}.
+   */
+  listThreshold?: number;
   /** Lag, in seconds, at which `onLagAlert` fires, at most once per this many seconds (default 60; 0: never). */
   lagAlertSecs?: number;
   /** Called when the lag reaches `lagAlertSecs` (once per window while it stays there). */
@@ -115,7 +126,8 @@ interface Waiter {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-function freshProgress(): MirrorProgress {
+/** The progress of a mirror that has done nothing yet (a fresh target, or no saved state). */
+export function freshMirrorProgress(): MirrorProgress {
   return {
     mirrorSeq: 0,
     counters: {
@@ -163,6 +175,14 @@ class TickBudget {
     return true;
   }
 
+  /** Whether a step needing `requests` and `bytes` would fit now (reserves nothing). */
+  fits(requests: number, bytes: number): boolean {
+    return (
+      this.#used() + this.#reservedRequests + requests <= this.#requests &&
+      this.#bytesUsed + this.#reservedBytes + bytes <= this.#bytes
+    );
+  }
+
   /** Ends a step begun with `begin(requests, bytes)`, having moved `moved` bytes. */
   end(requests: number, bytes: number, moved: number): void {
     this.#reservedRequests -= requests;
@@ -200,7 +220,7 @@ export class Mirror {
   readonly #opts: MirrorOptions;
   readonly #now: () => number;
 
-  #progress: MirrorProgress = freshProgress();
+  #progress: MirrorProgress = freshMirrorProgress();
   #initialised = false;
   #previous: Manifest | undefined;
   #previousVersion = -1;
@@ -507,6 +527,10 @@ export class Mirror {
       version,
       previous,
       parallelism: this.#parallelism,
+      ...(this.#opts.listThreshold !== undefined ? { listThreshold: this.#opts.listThreshold } : {}),
+      // A listing page is one request: list only while the page and one file
+      // copy after it still fit, so a tick always gets a file done (progress).
+      beforeListPage: () => budget.fits(1 + FILE_REQUESTS, 0),
       manifestBytes: bytes,
       alreadyUploaded: inProgress.uploaded,
       // After a gap, readers probing from the old low_water would not find
@@ -521,9 +545,12 @@ export class Mirror {
       },
       onFile: (path, copied, n) => {
         inProgress.uploaded.push(path);
-        const size = reserved.get(path) ?? 0;
-        budget.end(FILE_REQUESTS, size, n);
-        reserved.delete(path);
+        // A file a listing found on the target was never reserved (no request of its own).
+        const size = reserved.get(path);
+        if (size !== undefined) {
+          budget.end(FILE_REQUESTS, size, n);
+          reserved.delete(path);
+        }
         copiedBytes += n;
         if (copied) {
           p.counters.files++;
@@ -722,10 +749,12 @@ type CountedStore = ObjectStore & { readonly counts: { read: number; write: numb
 /**
  * `store` with its requests counted by class (GET/HEAD read; PUT, DELETE,
  * LIST write). Lighter than `metered`: bodies are passed through untouched
- * (no per-chunk transform on the copy path). A listing counts as one request.
+ * (no per-chunk transform on the copy path). A listing counts one request per
+ * page of the store's `listPageSize` keys, as `metered` does (at least one).
  */
 function counted(store: ObjectStore): CountedStore {
   const counts = { read: 0, write: 0 };
+  const pageSize = Math.max(1, capabilitiesOf(store).listPageSize);
   return {
     name: store.name,
     ...(store.capabilities ? { capabilities: store.capabilities } : {}),
@@ -750,10 +779,16 @@ function counted(store: ObjectStore): CountedStore {
       counts.write++;
       return store.deleteMany(ks);
     },
-    list: (p, o) => {
-      counts.write++;
-      return store.list(p, o);
-    },
+    list: (p, o) =>
+      (async function* () {
+        counts.write++;
+        let n = 0;
+        for await (const m of store.list(p, o)) {
+          if (n > 0 && n % pageSize === 0) counts.write++;
+          n++;
+          yield m;
+        }
+      })(),
   };
 }
 

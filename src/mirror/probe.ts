@@ -1,17 +1,5 @@
-import { manifestKey } from "../catalog/index.ts";
-import { isTidemarkError } from "../errors.ts";
+import { manifestExists } from "../catalog/index.ts";
 import type { ObjectStore } from "../store/types.ts";
-
-/** True when snapshot `v`'s manifest exists on `store` (one HEAD). Errors other than `NotFound` propagate. */
-export async function manifestExists(store: ObjectStore, v: number): Promise<boolean> {
-  try {
-    await store.head(manifestKey(v));
-    return true;
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return false;
-    throw e;
-  }
-}
 
 /**
  * The oldest version in `[from, head]` whose manifest exists, given that
