@@ -15,6 +15,7 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type Body,
+  freshMirrorProgress,
   Mirror,
   type MirrorProgress,
   type MirrorProgressStore,
@@ -69,21 +70,6 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>;
 }
 
-function zeroProgress(): MirrorProgress {
-  return {
-    mirrorSeq: 0,
-    counters: {
-      snapshots: 0,
-      files: 0,
-      bytes: 0,
-      skippedFiles: 0,
-      failures: 0,
-      requests: { read: 0, write: 0 },
-    },
-    gaps: [],
-  };
-}
-
 /**
  * Test-only: counts puts per key on `store` (`TIDEMARK_TEST_HOOKS=1`), so the
  * tests can prove no file is uploaded twice across evictions.
@@ -107,7 +93,7 @@ function recordingPuts(store: ObjectStore, counts: Record<string, number>): Obje
 /** The Durable Object holding one table's mirror loop. RPC: `status`, `kick`, `awaitMirror`. */
 export class MirrorObject extends DurableObject<Env> {
   #table: string | undefined;
-  #progress: MirrorProgress = zeroProgress();
+  #progress: MirrorProgress = freshMirrorProgress();
   #failures = 0;
   #mirror: Mirror | undefined;
   #testPuts: Record<string, number> | undefined;
@@ -123,7 +109,7 @@ export class MirrorObject extends DurableObject<Env> {
       const name = ctx.id.name;
       this.#table = stored ?? name;
       if (stored === undefined && name !== undefined) await ctx.storage.put(K_TABLE, name);
-      this.#progress = (await ctx.storage.get<MirrorProgress>(K_PROGRESS)) ?? zeroProgress();
+      this.#progress = (await ctx.storage.get<MirrorProgress>(K_PROGRESS)) ?? freshMirrorProgress();
       this.#failures = (await ctx.storage.get<number>(K_FAILURES)) ?? 0;
       if (env.TIDEMARK_TEST_HOOKS === "1") {
         this.#testPuts = (await ctx.storage.get<Record<string, number>>(K_TEST_PUTS)) ?? {};

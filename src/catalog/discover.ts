@@ -1,6 +1,6 @@
-import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { TidemarkError } from "../errors.ts";
 import type { ObjectStore } from "../store/types.ts";
-import { LOW_WATER_KEY, manifestKey, readLowWater } from "./layout.ts";
+import { LOW_WATER_KEY, manifestExists, manifestKey, readLowWater } from "./layout.ts";
 
 /** Options of {@link discoverHead}. */
 export interface DiscoverHeadOptions {
@@ -53,15 +53,9 @@ export async function discoverHead(
   opts: DiscoverHeadOptions = {},
 ): Promise<HeadDiscovery> {
   let probes = 0;
-  const exists = async (v: number): Promise<boolean> => {
+  const exists = (v: number): Promise<boolean> => {
     probes++;
-    try {
-      await store.head(manifestKey(v));
-      return true;
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return false;
-      throw e;
-    }
+    return manifestExists(store, v);
   };
 
   let lowWater = 0;

@@ -19,6 +19,7 @@ export {
   LOW_WATER_KEY,
   type LowWaterState,
   METADATA_PREFIX,
+  manifestExists,
   manifestKey,
   parseLowWater,
   parseManifestKey,

@@ -26,6 +26,20 @@ export function manifestKey(v: number): string {
   return `${METADATA_PREFIX}v${v}.manifest.bin`;
 }
 
+/**
+ * True when snapshot `v`'s manifest exists on `store` (one HEAD). Errors other
+ * than `NotFound` propagate: a transient failure is not "missing".
+ */
+export async function manifestExists(store: ObjectStore, v: number): Promise<boolean> {
+  try {
+    await store.head(manifestKey(v));
+    return true;
+  } catch (e) {
+    if (isTidemarkError(e, "NotFound")) return false;
+    throw e;
+  }
+}
+
 /** The version of a manifest key (see {@link manifestKey}), or `undefined` if it is not one. */
 export function parseManifestKey(key: string): number | undefined {
   const m = MANIFEST_KEY_RE.exec(key);

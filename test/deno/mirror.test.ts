@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { MemoryStore, Mirror, prefixed, S3Store } from "../../src/index.ts";
-import { mirrorContract } from "../contract/mirror.contract.ts";
+import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
 import { createBucket, type RgwService } from "../services/rgw.ts";
 import { randomId, uniquePrefix } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
@@ -63,12 +63,7 @@ if (cfg) {
     },
     {
       timeoutMs: 60_000,
-      skip: {
-        "an idle primary has lag 0 and fires no alert over a simulated hour":
-          "1,440 idle HEADs: the logic is store-independent, run on memory",
-        "a lagging mirror alerts once per threshold window, then stops when caught up":
-          "store-independent, run on memory",
-      },
+      skip: RGW_MIRROR_SKIPS,
     },
   );
 }

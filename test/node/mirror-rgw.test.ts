@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "vitest";
 import { Mirror, prefixed, S3Store, verifyMirror } from "../../src/index.ts";
-import { mirrorContract } from "../contract/mirror.contract.ts";
+import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
 import { createBucket, type RgwService } from "../services/rgw.ts";
 import { type Harness, randomId, uniquePrefix } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
@@ -48,12 +48,7 @@ describe.skipIf(!cfg)("mirror between two RGW buckets", () => {
     },
     {
       timeoutMs: 60_000,
-      skip: {
-        "an idle primary has lag 0 and fires no alert over a simulated hour":
-          "1,440 idle HEADs: the logic is store-independent, run on memory",
-        "a lagging mirror alerts once per threshold window, then stops when caught up":
-          "store-independent, run on memory",
-      },
+      skip: RGW_MIRROR_SKIPS,
     },
   );
 
