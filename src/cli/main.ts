@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
+import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
 import { checkpointCommand } from "./commands/checkpoint.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
@@ -115,7 +116,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .requiredOption("--to <store>", "the mirror's store")
       .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
       .addOption(new Option("--watch", "keep mirroring new snapshots until SIGINT/SIGTERM").conflicts("once"))
-      .option("--parallel <n>", "files copied at once", intArg(1), 4)
+      .option("--parallel <n>", "files copied at once", intArg(1), DEFAULT_PARALLELISM)
       .option("--poll-interval <ms>", "with --watch: delay between polls when caught up", intArg(10), 5000)
       .option(
         "--lag-alert <secs>",
