@@ -35,6 +35,8 @@ export default defineConfig({
               bindings: {
                 TIDEMARK_TEST_HOOKS: "1",
                 ADMIN_TOKEN: "test-admin-token",
+                // The admin commit route (the demo writer) is off unless this is "1".
+                DEMO_WRITER: "1",
                 // A small per-alarm budget, so a big snapshot takes many alarms.
                 BUDGET_REQUESTS: "300",
               },

@@ -3,7 +3,8 @@
  *
  * 1. builds the browser inspector bundle (worker/public/inspector.js);
  * 2. copies .dev.vars.example to .dev.vars if there is none (the admin token);
- * 3. runs `wrangler dev` on 127.0.0.1 with local R2 and Durable Objects,
+ * 3. runs `wrangler dev` on 127.0.0.1 with local R2 and Durable Objects and
+ *    `DEMO_WRITER=1` (the admin commit route is off without it),
  *    persisted to a fresh temporary directory (removed on exit), with
  *    Cloudflare's `Request.cf` fetch and metrics off: no network, no credentials;
  * 4. once it answers, commits a synthetic snapshot into SOURCE every few
@@ -107,6 +108,9 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
       String(inspectorPort),
       "--persist-to",
       persist,
+      // The admin commit route (this demo writer's) is off unless DEMO_WRITER=1.
+      "--var",
+      "DEMO_WRITER:1",
       "--show-interactive-dev-session=false",
       "--log-level",
       process.env.WRANGLER_LOG_LEVEL ?? "error",

@@ -22,7 +22,7 @@ export interface Env {
   TABLES?: string;
   /** Parallel uploads within a tick. */
   PARALLELISM?: string;
-  /** "1": the demo writer (cron or the start script) may commit synthetic snapshots. */
+  /** "1": `POST /api/tables/:table/commit` (the demo writer of `npm start`) is on; otherwise it answers 501. */
   DEMO_WRITER?: string;
   /** Test-only: meter MIRROR writes inside the Durable Object. */
   TIDEMARK_TEST_HOOKS?: string;

@@ -14,7 +14,14 @@
  */
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
-import { decodeObjectKey, EXPOSED_HEADERS, errorResponse, inspectApp, serveObject } from "../src/index.ts";
+import {
+  decodeObjectKey,
+  EXPOSED_HEADERS,
+  errorResponse,
+  inspectApp,
+  serveObject,
+  TidemarkError,
+} from "../src/index.ts";
 import { isAuthorized } from "./auth.ts";
 import { type DemoCommitOptions, demoCommit } from "./demo.ts";
 import type { Env } from "./env.ts";
@@ -64,9 +71,49 @@ app.post("/api/tables/:table/kick", admin, async (c) => {
   return c.json(await mirrorObject(c.env, table).kick(table));
 });
 
+/**
+ * The demo writer's options from a request body: empty means the defaults;
+ * anything but a JSON object of integers is refused, so a malformed request
+ * commits nothing rather than a default snapshot (or a 500).
+ */
+async function demoOptions(req: Request): Promise<DemoCommitOptions> {
+  const text = await req.text();
+  if (text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new TidemarkError(
+      "InvalidArgument",
+      "the commit body must be JSON: { files?, bytes?, compactAt? }",
+    );
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new TidemarkError(
+      "InvalidArgument",
+      "the commit body must be a JSON object: { files?, bytes?, compactAt? }",
+    );
+  }
+  for (const [k, v] of Object.entries(body)) {
+    if (k === "files" || k === "bytes" || k === "compactAt") {
+      if (!Number.isSafeInteger(v))
+        throw new TidemarkError("InvalidArgument", `commit option ${k} must be an integer`);
+    }
+  }
+  return body as DemoCommitOptions;
+}
+
 app.post("/api/tables/:table/commit", admin, async (c) => {
   const table = validateTable(c.req.param("table") ?? "");
-  const opts = (await c.req.json().catch(() => ({}))) as DemoCommitOptions;
+  // Synthetic snapshots must never land in a real table by accident: the
+  // route exists only where the demo writer is switched on (npm start, tests).
+  if (c.env.DEMO_WRITER !== "1") {
+    throw new TidemarkError(
+      "NotSupported",
+      "the demo writer is off (set DEMO_WRITER=1 to enable the commit route)",
+    );
+  }
+  const opts = await demoOptions(c.req.raw);
   const version = await demoCommit(sourceStore(c.env, table), opts);
   await mirrorObject(c.env, table).kick(table);
   return c.json({ table, version });
@@ -91,8 +138,11 @@ app.route(
 
 app.on(["GET", "HEAD"], "/objects/:table/*", async (c) => {
   const table = validateTable(c.req.param("table") ?? "");
+  // The key is what follows the raw (maybe percent-encoded) table segment:
+  // slicing by the decoded name's length would cut the key wrongly.
   const path = new URL(c.req.url).pathname;
-  const key = decodeObjectKey(path.slice(`/objects/${table}/`.length));
+  const afterTable = path.indexOf("/", "/objects/".length);
+  const key = decodeObjectKey(afterTable < 0 ? "" : path.slice(afterTable + 1));
   return serveObject(mirrorStore(c.env, table), key, c.req.raw);
 });
 

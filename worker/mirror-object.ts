@@ -100,6 +100,8 @@ export class MirrorObject extends DurableObject<Env> {
   readonly #waiters = new Set<Waiter>();
   #ticking: Promise<void> | undefined;
   #tickFailed = false;
+  /** A kick or awaitMirror came in while a tick was in flight (it may have read HEAD too early). */
+  #wokenDuringTick = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -197,6 +199,7 @@ export class MirrorObject extends DurableObject<Env> {
     this.#ticking = (async () => {
       const mirror = this.#getMirror(table);
       this.#tickFailed = false;
+      this.#wokenDuringTick = false;
       // Mirror.tick never throws: a failure is recorded in its progress
       // (lastError, counters.failures), reported through onError, and turns
       // nextDelayMs into a jittered backoff.
@@ -205,9 +208,14 @@ export class MirrorObject extends DurableObject<Env> {
       this.#failures = this.#tickFailed ? this.#failures + 1 : 0;
       // nextDelayMs: 0 while work remains (the budget ran out), the poll
       // interval when caught up, a backoff after a failure.
+      // A wake during the tick set an alarm for now; the setAlarm below would
+      // replace it with the poll interval, and the snapshot that caused the
+      // kick (committed after this tick read HEAD) would wait a whole poll.
       const delay = this.#tickFailed
         ? Math.max(st.nextDelayMs, failureBackoffMs(this.#failures))
-        : st.nextDelayMs;
+        : this.#wokenDuringTick
+          ? 0
+          : st.nextDelayMs;
       const writes: Promise<unknown>[] = [
         this.ctx.storage.put(K_FAILURES, this.#failures),
         this.ctx.storage.setAlarm(Date.now() + delay),
@@ -233,6 +241,7 @@ export class MirrorObject extends DurableObject<Env> {
 
   /** Makes the next alarm fire now (unless one is due sooner). */
   async #wake(): Promise<void> {
+    if (this.#ticking) this.#wokenDuringTick = true;
     const at = await this.ctx.storage.getAlarm();
     const now = Date.now();
     if (at === null || at > now) await this.ctx.storage.setAlarm(now);
@@ -244,7 +253,9 @@ export class MirrorObject extends DurableObject<Env> {
     const p = this.#progress;
     // No tick yet in this instance: report the persisted progress.
     const st = this.#mirror?.status();
-    if ((await this.ctx.storage.getAlarm()) === null) await this.#wake();
+    // An object with no alarm (never kicked) starts its loop; during a tick
+    // the tick itself sets the next alarm, and a status read is no kick.
+    if (!this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
     return {
       table: t,
       mirrorSeq: st?.mirrorSeq ?? p.mirrorSeq,
@@ -279,6 +290,10 @@ export class MirrorObject extends DurableObject<Env> {
     await this.#ensureTable(table);
     if (!Number.isSafeInteger(version) || version < 0) {
       throw new TidemarkError("InvalidArgument", "awaitMirror needs a non-negative integer version");
+    }
+    // setTimeout would treat NaN, a negative or an infinite delay as "now".
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new TidemarkError("InvalidArgument", "awaitMirror needs a finite, non-negative timeoutMs");
     }
     const seq = this.#mirror?.status().mirrorSeq ?? this.#progress.mirrorSeq;
     if (seq >= version) return seq;

@@ -64,6 +64,14 @@ function refuseCredentials(url: URL, what: string): void {
   }
 }
 
+/**
+ * `spec` fit to quote in an error: a URL that failed to parse may still carry
+ * user info (`KEY:SECRET@`) or a query (a signature), so both are cut out.
+ */
+function quoted(spec: string): string {
+  return JSON.stringify(spec.replace(/\/\/[^/?#]*@/, "//***@").replace(/[?#].*$/s, "?..."));
+}
+
 function parseBool(v: string, name: string): boolean {
   if (v === "true" || v === "1" || v === "") return true;
   if (v === "false" || v === "0") return false;
@@ -89,7 +97,7 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
       try {
         path = fileURLToPath(spec);
       } catch {
-        throw usage(`bad file URL ${JSON.stringify(spec)}: use file:///absolute/path or a plain path`);
+        throw usage(`bad file URL ${quoted(spec)}: use file:///absolute/path or a plain path`);
       }
       return { kind: "file", store: new FileStore(path), label: path };
     }
@@ -111,7 +119,7 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
       try {
         url = new URL(spec);
       } catch {
-        throw usage(`bad URL ${JSON.stringify(spec)}`);
+        throw usage(`bad URL ${quoted(spec)}`);
       }
       refuseCredentials(url, "http store URL");
       if (url.hash !== "") {
@@ -134,7 +142,7 @@ function openS3(spec: string, env: Env): ParsedStore {
   try {
     url = new URL(spec);
   } catch {
-    throw usage(`bad s3 URL ${JSON.stringify(spec)}: use s3://bucket/prefix?endpoint=...&region=...`);
+    throw usage(`bad s3 URL ${quoted(spec)}: use s3://bucket/prefix?endpoint=...&region=...`);
   }
   refuseCredentials(url, "s3 store URL");
   for (const name of url.searchParams.keys()) {
@@ -144,7 +152,12 @@ function openS3(spec: string, env: Env): ParsedStore {
   }
   const bucket = url.hostname;
   if (bucket === "") throw usage("s3 store URL needs a bucket: s3://bucket/prefix");
-  const prefix = decodeURIComponent(url.pathname.replace(/^\/+/, ""));
+  let prefix: string;
+  try {
+    prefix = decodeURIComponent(url.pathname.replace(/^\/+/, ""));
+  } catch {
+    throw usage("s3 store URL: malformed percent-encoding in the prefix");
+  }
   const endpoint =
     url.searchParams.get("endpoint") ??
     env("AWS_ENDPOINT_URL_S3") ??
@@ -157,7 +170,7 @@ function openS3(spec: string, env: Env): ParsedStore {
       throw usage("s3 endpoint: credentials in the URL are refused");
   } catch (e) {
     if (e instanceof TidemarkError) throw e;
-    throw usage(`s3 store URL: bad endpoint ${JSON.stringify(endpoint)} (an http or https URL)`);
+    throw usage(`s3 store URL: bad endpoint ${quoted(endpoint)} (an http or https URL)`);
   }
   const region =
     url.searchParams.get("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1";

@@ -136,6 +136,8 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         ["verify", join(tmp, "nothing"), "--version", "abc"],
         ["inspect", "memory:demo", "--bogus"],
         ["mirror", "--from", "memory:demo", "--to", "memory:x", "--once", "--watch"],
+        // Malformed percent-encoding in the prefix: a usage error, not [Unknown] exit 1.
+        ["inspect", "s3://bucket/%zz"],
       ];
       for (const c of cases) {
         const r = await run(argv, c);
@@ -158,6 +160,10 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         `s3://bucket/p?secret_access_key=${secret}`,
         `s3://AKIAEXAMPLE:${secret}@bucket/p`,
         `https://host/base?X-Amz-Signature=${secret}`,
+        // Malformed URLs (a bad port) that carry credentials: the parse error must not echo them.
+        `s3://AKIAEXAMPLE:${secret}@bucket:99999/p`,
+        `https://AKIAEXAMPLE:${secret}@host:99999/base`,
+        `file://AKIAEXAMPLE:${secret}@host:99999/dir`,
       ]) {
         const r = await run(argv, ["inspect", url, "--json"]);
         assert.equal(r.code, 2, url);

@@ -4,7 +4,7 @@
  * twice; awaitMirror over RPC.
  */
 
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
@@ -134,6 +134,24 @@ describe("MirrorObject", () => {
     assert.equal(await seq, 1);
     assert.equal(await stub.awaitMirror(1, 10, table), 1);
     assert.equal(await rpcError(() => stub.awaitMirror(5, 50, table)), "Transient");
+    // A timeout that is not a finite, non-negative number of ms is a caller's mistake, not a wait.
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.equal(await rpcError(() => stub.awaitMirror(5, bad, table)), "InvalidArgument", String(bad));
+    }
+  });
+
+  it("a kick that arrives while a tick is in flight is not lost to the tick's poll-interval alarm", async () => {
+    const table = `kick-${randomId()}`;
+    const stub = stubOf(table);
+    await stub.status(table); // binds the object; its table is empty, so a tick ends caught up
+    await runInDurableObject(stub, async (instance) => {
+      const tick = instance.alarm(); // the tick starts synchronously and awaits R2
+      await instance.kick(table); // e.g. the commit route after a new snapshot
+      await tick;
+      const next = (await instance.status(table)).nextAlarmMs ?? Number.POSITIVE_INFINITY;
+      // Without the kick the next alarm would be POLL_INTERVAL_MS (5 s) away.
+      assert.ok(next <= Date.now() + 1_000, `next alarm in ${next - Date.now()} ms`);
+    });
   });
 
   it("rejects a table name that does not match the object's own", async () => {

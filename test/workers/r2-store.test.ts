@@ -61,6 +61,56 @@ describe("R2Store specifics (workerd, local R2)", () => {
     assert.equal(await codeOf(s.put(`${p}once`, "theirs", { mode: "create" })), "AlreadyExists");
   });
 
+  it("R2's 429 on a hot key (10058) waits at least a second before each retry", async () => {
+    const p = uniquePrefix();
+    const slept: number[] = [];
+    let calls = 0;
+    // R2 takes about one write per second per key: a 50 ms backoff just burns the attempts.
+    const hot: R2BucketLike = {
+      head: (k) => env.MIRROR.head(k),
+      get: (k, o) => env.MIRROR.get(k, o) as ReturnType<R2BucketLike["get"]>,
+      delete: (k) => env.MIRROR.delete(k),
+      list: (o) => env.MIRROR.list(o),
+      put: async (k, v, o) => {
+        if (++calls <= 2)
+          throw new Error("put: Reduce your concurrent request rate for the same object. (10058)");
+        return env.MIRROR.put(k, v, o);
+      },
+    };
+    const s = new R2Store(hot, {
+      retry: {
+        sleep: async (ms) => {
+          slept.push(ms);
+        },
+      },
+    });
+    await s.put(`${p}low_water.txt`, "7");
+    assert.equal(calls, 3);
+    assert.equal(slept.length, 2);
+    for (const ms of slept) assert.ok(ms >= 1000, `slept only ${ms} ms`);
+  });
+
+  it("a compare-and-swap whose answer was lost is Transient, not PreconditionFailed", async () => {
+    const p = uniquePrefix();
+    let calls = 0;
+    const lossy: R2BucketLike = {
+      head: (k) => env.MIRROR.head(k),
+      get: (k, o) => env.MIRROR.get(k, o) as ReturnType<R2BucketLike["get"]>,
+      delete: (k) => env.MIRROR.delete(k),
+      list: (o) => env.MIRROR.list(o),
+      put: async (k, v, o) => {
+        const r = await env.MIRROR.put(k, v, o);
+        if (o?.onlyIf && ++calls === 1) throw new Error("Network connection lost.");
+        return r;
+      },
+    };
+    const s = new R2Store(lossy, { retry: { baseDelayMs: 1 } });
+    const v1 = await s.put(`${p}c`, "1");
+    // The first CAS landed; its retry fails on that very write.
+    assert.equal(await codeOf(s.put(`${p}c`, "2", { mode: { ifMatch: v1.etag } })), "Transient");
+    assert.equal(await (await s.get(`${p}c`)).text(), "2");
+  });
+
   it("binding errors map to tidemark codes", () => {
     const code = (e: unknown) => mapR2Error(e, "put", "k").code;
     assert.equal(

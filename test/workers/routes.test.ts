@@ -3,11 +3,12 @@
  * object route (ETag, 304, Range), admin auth, 404s and /metrics.
  */
 
-import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { beforeAll, describe, it } from "vitest";
-import { HttpStore, openMirror, verifyMirror } from "../../src/index.ts";
+import { discoverHead, HttpStore, openMirror, R2Store, verifyMirror } from "../../src/index.ts";
+import worker from "../../worker/index.ts";
 import { randomId } from "../support/harness.ts";
 
 const BASE = "http://tidemark.test";
@@ -199,6 +200,44 @@ describe("worker routes", () => {
     const ok = await post(`/api/tables/${table}/kick`, auth);
     assert.equal(ok.status, 200);
     assert.equal((await json(ok)).table, table);
+  });
+
+  it("the commit route refuses a malformed body with 400 and commits nothing", async () => {
+    const source = new R2Store(env.SOURCE, { prefix: `tables/${table}/` });
+    const before = (await discoverHead(source)).version;
+    for (const body of ["null", "{not json", "[1,2]", '"text"', '{"files":"many"}']) {
+      const r = await SELF.fetch(`${BASE}/api/tables/${table}/commit`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...auth },
+        body,
+      });
+      assert.equal(r.status, 400, `${body}: ${await r.clone().text()}`);
+      assert.equal((await json(r)).error, "InvalidArgument", body);
+    }
+    assert.equal((await discoverHead(source)).version, before, "nothing committed");
+  });
+
+  it("the commit route is off unless DEMO_WRITER=1, even with the admin token", async () => {
+    const req = () =>
+      new Request(`${BASE}/api/tables/${table}/commit`, { method: "POST", headers: auth, body: "{}" });
+    const source = new R2Store(env.SOURCE, { prefix: `tables/${table}/` });
+    const before = (await discoverHead(source)).version;
+    for (const DEMO_WRITER of [undefined, "0", ""]) {
+      const r = await worker.fetch(req(), { ...env, DEMO_WRITER }, createExecutionContext());
+      assert.equal(r.status, 501, String(DEMO_WRITER));
+      assert.equal((await json(r)).error, "NotSupported");
+    }
+    assert.equal((await discoverHead(source)).version, before, "nothing committed");
+  });
+
+  it("the object route finds the key when the table segment is percent-encoded", async () => {
+    const encoded = `%${table.charCodeAt(0).toString(16)}${table.slice(1)}`;
+    const r = await get(`/objects/${encoded}/metadata/v1.manifest.bin`);
+    assert.equal(r.status, 200, await r.clone().text());
+    const plain = await get(`/objects/${table}/metadata/v1.manifest.bin`);
+    assert.equal(r.headers.get("ETag"), plain.headers.get("ETag"));
+    await r.body?.cancel();
+    await plain.body?.cancel();
   });
 
   it("unknown routes, bad tables, bad and missing versions and objects are JSON errors", async () => {
