@@ -336,7 +336,9 @@ export class Catalog {
       partitionSpecId: base?.partitionSpecId ?? 0,
       dataFiles,
       deleteFiles: base?.deleteFiles ?? [],
-      tableUuid: base?.tableUuid || this.#newUuid(),
+      // Set on v1 only: giving an existing table (one written without a uuid) a new
+      // identity would make its mirrors see another table (SplitBrain).
+      tableUuid: base ? base.tableUuid : this.#newUuid(),
       // Writers' clocks differ: never let the timestamp go backwards along the chain.
       lastUpdatedMs: base && base.lastUpdatedMs > now ? base.lastUpdatedMs : now,
       properties: props,

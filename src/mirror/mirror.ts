@@ -154,7 +154,13 @@ class TickBudget {
   #bytesUsed = 0;
   #reservedRequests = 0;
   #reservedBytes = 0;
-  #steps = 0;
+  /**
+   * A file copy started or a snapshot completed this tick. Until then any
+   * step is allowed: a snapshot's own reservation must not count as the
+   * tick's one step, or a file bigger than the byte budget (or a request
+   * budget below a snapshot plus a file) would never move, tick after tick.
+   */
+  #progressed = false;
 
   constructor(limits: { requests?: number; bytes?: number } | undefined, used: () => number) {
     this.#requests = limits?.requests || Number.POSITIVE_INFINITY;
@@ -162,17 +168,23 @@ class TickBudget {
     this.#used = used;
   }
 
-  /** Whether a step needing `requests` and `bytes` may start; reserves them if so. */
-  begin(requests: number, bytes: number): boolean {
-    const fits =
-      this.#used() + this.#reservedRequests + requests <= this.#requests &&
-      this.#bytesUsed + this.#reservedBytes + bytes <= this.#bytes;
-    // Always allow the first step of a tick, or a big file would never move.
-    if (!fits && this.#steps > 0) return false;
-    this.#steps++;
+  /**
+   * Whether a step needing `requests` and `bytes` may start; reserves them if
+   * so. `progress`: the step itself moves the mirror forward (a file copy),
+   * as opposed to opening a snapshot (see {@link progressed}).
+   */
+  begin(requests: number, bytes: number, progress = true): boolean {
+    // Always allow a tick's first step of progress, or a big file would never move.
+    if (!this.fits(requests, bytes) && this.#progressed) return false;
+    if (progress) this.#progressed = true;
     this.#reservedRequests += requests;
     this.#reservedBytes += bytes;
     return true;
+  }
+
+  /** Records progress made without a file step (a snapshot completed). */
+  progressed(): void {
+    this.#progressed = true;
   }
 
   /** Whether a step needing `requests` and `bytes` would fit now (reserves nothing). */
@@ -440,7 +452,7 @@ export class Mirror {
         const same =
           theirs !== undefined
             ? sameBytes(theirs, ours)
-            : previous.tableUuid === decodeManifest(await readSourceManifest(this.#source, head)).tableUuid;
+            : sameTable(previous, decodeManifest(await readSourceManifest(this.#source, head)));
         if (!same) {
           throw new TidemarkError(
             "SplitBrain",
@@ -470,7 +482,7 @@ export class Mirror {
     if (p.mirrorSeq < head && this.#pendingSinceMs === undefined) this.#pendingSinceMs = this.#now();
     while (p.mirrorSeq < head) {
       if (this.#closed) return;
-      if (!budget.begin(SNAPSHOT_REQUESTS, 0)) {
+      if (!budget.begin(SNAPSHOT_REQUESTS, 0, false)) {
         this.#workRemains = true;
         return;
       }
@@ -481,6 +493,7 @@ export class Mirror {
         budget.end(SNAPSHOT_REQUESTS, 0, moved);
       }
       if (this.#workRemains) return;
+      budget.progressed();
     }
   }
 
@@ -504,7 +517,7 @@ export class Mirror {
     }
     const manifest = decodeManifest(bytes);
     const previous = await this.#previousManifest();
-    if (previous && previous.tableUuid !== manifest.tableUuid) {
+    if (previous && !sameTable(previous, manifest)) {
       throw new TidemarkError(
         "SplitBrain",
         `source v${version} belongs to table ${manifest.tableUuid}, the target's v${p.mirrorSeq} to ${previous.tableUuid}`,
@@ -790,6 +803,11 @@ function counted(store: ObjectStore): CountedStore {
         }
       })(),
   };
+}
+
+/** Whether two manifests may be of one table: an empty table_uuid (a writer that sets none) says nothing. */
+function sameTable(a: Manifest, b: Manifest): boolean {
+  return a.tableUuid === "" || b.tableUuid === "" || a.tableUuid === b.tableUuid;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

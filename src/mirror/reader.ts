@@ -64,7 +64,16 @@ export function openMirror(store: ObjectStore): MirrorReader {
         }
         yield { version, manifest: m };
         const prev = m.previousSnapshotId;
-        version = prev === undefined ? undefined : Number(prev);
+        if (prev === undefined) return;
+        // A link that does not go back (a damaged or hostile manifest) would loop forever.
+        if (!(prev < BigInt(version))) {
+          throw new TidemarkError(
+            "Corrupt",
+            `${manifestKey(version)}: previous_snapshot_id ${prev} does not precede it`,
+            { key: manifestKey(version) },
+          );
+        }
+        version = Number(prev);
       }
     },
     manifest,
