@@ -7,7 +7,7 @@ import {
   type Manifest,
   ManifestSchema,
 } from "../manifest/gen/manifest_pb.ts";
-import { isLive, liveFiles } from "../manifest/live.ts";
+import { isLive, referencedFiles } from "../manifest/live.ts";
 import { pathProblem } from "../manifest/paths.ts";
 import { backoffDelay, type RetryPolicy, sleep } from "../store/retry.ts";
 import type { DeleteError, ObjectStore } from "../store/types.ts";
@@ -412,7 +412,7 @@ export class Catalog {
     };
     if (cutoff < oldStart) return none;
 
-    const refs = (m: Manifest): string[] => [...liveFiles(m), ...m.deleteFiles.map((f) => f.path)];
+    const refs = (m: Manifest): string[] => referencedFiles(m).map((f) => f.path);
     const retained = new Set<string>();
     for (let v = cutoff + 1; v <= head; v++) {
       for (const p of refs(await this.manifest(v))) retained.add(p);

@@ -36,5 +36,6 @@ export {
   liveFileInfo,
   liveFiles,
   type ManifestDiff,
+  referencedFiles,
 } from "./live.ts";
 export { isValidPath, pathProblem } from "./paths.ts";

@@ -24,11 +24,14 @@ export function liveFiles(m: Manifest): string[] {
 export interface LiveFile {
   /** Path relative to the table root. */
   path: string;
-  /** `data`: a data file entry; `dv`: a deletion-vector file named by entries' `dv_path`. */
-  kind: "data" | "dv";
   /**
-   * The exact size in bytes: a data file's `file_size`. Undefined for a
-   * deletion-vector file: the manifest does not record its size.
+   * `data`: a data file entry; `dv`: a deletion-vector file named by entries'
+   * `dv_path`; `delete`: a delete file (`delete_files`; only in {@link referencedFiles}).
+   */
+  kind: "data" | "dv" | "delete";
+  /**
+   * The exact size in bytes: a data or delete file's `file_size`. Undefined
+   * for a deletion-vector file: the manifest does not record its size.
    */
   size?: number;
   /**
@@ -62,6 +65,25 @@ export function liveFileInfo(m: Manifest): LiveFile[] {
     }
   }
   return [...byPath.values()];
+}
+
+/**
+ * Every file snapshot `m` points at: its live files ({@link liveFileInfo}) and
+ * its delete files (`delete_files`, position or equality deletes), each once.
+ * This is what a mirror must copy before the manifest and what `verifyMirror`
+ * checks, so a reader never meets a manifest naming a missing file; and what
+ * expiry must keep.
+ */
+export function referencedFiles(m: Manifest): LiveFile[] {
+  const files = liveFileInfo(m);
+  const seen = new Set(files.map((f) => f.path));
+  for (const d of m.deleteFiles) {
+    if (seen.has(d.path)) continue;
+    seen.add(d.path);
+    const size = Number(d.fileSize);
+    files.push({ path: d.path, kind: "delete", size, minSize: size });
+  }
+  return files;
 }
 
 /** The live files added and removed between two snapshots (see {@link diffManifests}). */

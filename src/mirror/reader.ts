@@ -3,10 +3,10 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import {
   decodeManifest,
   diffManifests,
-  liveFileInfo,
   liveFiles,
   type Manifest,
   type ManifestDiff,
+  referencedFiles,
 } from "../manifest/index.ts";
 import { forEachLimit } from "../store/batch.ts";
 import type { ObjectStore } from "../store/types.ts";
@@ -110,7 +110,7 @@ export async function verifyMirror(store: ObjectStore, version?: number): Promis
   const reader = openMirror(store);
   const v = version ?? (await reader.head());
   if (v === 0) return { version: 0, ok: true, missing: [], wrongSize: [] };
-  const files = liveFileInfo(await reader.manifest(v));
+  const files = referencedFiles(await reader.manifest(v));
   const missing = new Set<string>();
   const wrongSize = new Set<string>();
   await forEachLimit(files, 8, async (f) => {

@@ -1,6 +1,6 @@
 import { advanceLowWater, manifestKey } from "../catalog/index.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { decodeManifest, type LiveFile, liveFileInfo, liveFiles, type Manifest } from "../manifest/index.ts";
+import { decodeManifest, type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
@@ -377,9 +377,11 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
   const { source, target, version } = opts;
   const manifestBytes = opts.manifestBytes ?? (await readSourceManifest(source, version));
   const manifest = decodeManifest(manifestBytes);
-  const had = new Set(opts.previous ? liveFiles(opts.previous) : []);
+  // Every file the manifest points at: live data files, deletion vectors and
+  // delete files (a reader must never meet a manifest naming a missing file).
+  const had = new Set(opts.previous ? referencedFiles(opts.previous).map((f) => f.path) : []);
   const done = new Set(opts.alreadyUploaded ?? []);
-  const todo = liveFileInfo(manifest).filter((f) => !had.has(f.path));
+  const todo = referencedFiles(manifest).filter((f) => !had.has(f.path));
   const result: MirrorSnapshotResult = {
     uploadedFiles: 0,
     skippedFiles: 0,
