@@ -650,7 +650,13 @@ export class CheckpointStore {
       if (!badMarkers.has(key)) continue;
       const e = epochOfKey(key);
       for (const k of (e !== undefined && others.get(e)) || []) {
-        failed.push({ key: k, code: "Skipped", message: "kept: the epoch's marker could not be deleted" });
+        // Not attempted: its precondition (the marker gone first) did not hold.
+        // A TidemarkError code, like every other entry of `failed`.
+        failed.push({
+          key: k,
+          code: "PreconditionFailed",
+          message: "kept: the epoch's marker could not be deleted",
+        });
       }
     }
     await remove(rest);
