@@ -1,4 +1,4 @@
-import { TidemarkError } from "../errors.ts";
+import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Body, ObjectBody, ObjectMeta } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -81,7 +81,15 @@ export function bodySize(body: Body, size: number | undefined, key: string): num
 export async function collectBody(body: Body, size: number | undefined, key: string): Promise<Uint8Array> {
   const expected = bodySize(body, size, key);
   if (!(body instanceof ReadableStream)) return bodyBytes(body);
-  const bytes = await readAll(body);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readAll(body);
+  } catch (e) {
+    // The caller's own stream failed: still a TidemarkError (the contract), with
+    // the source's error kept as the cause.
+    if (isTidemarkError(e)) throw e;
+    throw new TidemarkError("Unknown", `the body stream of ${JSON.stringify(key)} failed`, { key, cause: e });
+  }
   if (bytes.length !== expected) {
     throw new TidemarkError(
       "InvalidArgument",

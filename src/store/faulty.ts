@@ -88,6 +88,10 @@ export function faulty(store: ObjectStore, plan: FaultPlan): FaultyStore {
     const result = await op();
     if (fate === "lose") {
       injected++;
+      // The caller never sees this body: cancel it, or an HTTP store's
+      // connection stays checked out until garbage collection.
+      const body = (result as { body?: unknown } | undefined)?.body;
+      if (body instanceof ReadableStream) await body.cancel().catch(() => {});
       throw new TidemarkError("Transient", `injected lost response at request ${n} (${kind})`, { key });
     }
     return result;

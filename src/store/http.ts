@@ -185,7 +185,8 @@ export class HttpStore implements ObjectStore {
     // 200: the whole object (no range asked, or the server ignores Range).
     const total = Number.isFinite(length) ? length : undefined;
     if (rh && range) {
-      if (total !== undefined && range.offset >= total) {
+      // Offset 0 of an empty object is an empty read (the contract), not past the end.
+      if (total !== undefined && range.offset >= total && !(range.offset === 0 && total === 0)) {
         await body.cancel().catch(() => {});
         throw new TidemarkError(
           "InvalidArgument",

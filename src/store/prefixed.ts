@@ -1,4 +1,5 @@
 import { TidemarkError } from "../errors.ts";
+import { discardBody } from "./body.ts";
 import type { Body, GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions } from "./types.ts";
 
 /**
@@ -22,7 +23,16 @@ export function prefixed(store: ObjectStore, prefix: string): ObjectStore {
     ...(store.capabilities ? { capabilities: store.capabilities } : {}),
     get: async (key: string, opts?: GetOptions) => strip(await store.get(full(key), opts)),
     head: async (key: string) => strip(await store.head(full(key))),
-    put: async (key: string, body: Body, opts?: PutOptions) => store.put(full(key), body, opts),
+    put: async (key: string, body: Body, opts?: PutOptions) => {
+      let k: string;
+      try {
+        k = full(key);
+      } catch (e) {
+        discardBody(body); // refused before the inner store could own the stream
+        throw e;
+      }
+      return store.put(k, body, opts);
+    },
     delete: async (key: string) => store.delete(full(key)),
     deleteMany: async (keys) =>
       store.deleteMany(

@@ -66,6 +66,17 @@ export async function withRetry<T>(
   }
 }
 
+// Errors whose server asked for a minimum wait before the next attempt (R2's
+// one-write-per-second-per-key 429): a short jittered backoff would spend every
+// attempt inside the window the server refuses.
+const RETRY_AFTER = new WeakMap<object, number>();
+
+/** Marks `e` so that {@link withRetry} waits at least `ms` before the next attempt; returns `e`. */
+export function retryAfter<E extends object>(e: E, ms: number): E {
+  RETRY_AFTER.set(e, ms);
+  return e;
+}
+
 /** `policy` with defaults filled in and checked. */
 export function resolvePolicy(policy: RetryPolicy = {}): Required<RetryPolicy> {
   const p = { ...DEFAULT_RETRY, ...policy };
@@ -87,6 +98,7 @@ export function retryDelay(
   p: Required<RetryPolicy>,
 ): number | undefined {
   if (!isTidemarkError(e, "Transient") || attempt >= p.maxAttempts) return undefined;
-  const delay = backoffDelay(attempt, p);
+  const floor = typeof e === "object" && e !== null ? (RETRY_AFTER.get(e) ?? 0) : 0;
+  const delay = Math.max(floor, backoffDelay(attempt, p));
   return p.now() + delay - started > p.maxElapsedMs ? undefined : delay;
 }

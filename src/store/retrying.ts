@@ -1,7 +1,7 @@
 import { compareKeys } from "./keys.ts";
 import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "./retry.ts";
 import type { Body, GetOptions, ListOptions, ObjectStore, PutOptions } from "./types.ts";
-import { createWithRetry } from "./writer-token.ts";
+import { casWithRetry, createWithRetry } from "./writer-token.ts";
 
 /**
  * Wraps `store` so every request is retried on `Transient` errors under
@@ -29,6 +29,7 @@ export function retrying(store: ObjectStore, policy: RetryPolicy = {}): ObjectSt
           policy,
         );
       }
+      if (typeof opts.mode === "object") return casWithRetry(() => store.put(key, body, opts), policy);
       return withRetry(() => store.put(key, body, opts), policy);
     },
     delete: (key: string) => withRetry(() => store.delete(key), policy),

@@ -184,6 +184,12 @@ export class S3Store implements ObjectStore {
     if (!opts.bucket) throw new TidemarkError("InvalidArgument", "S3Store needs a bucket");
     if (!opts.region)
       throw new TidemarkError("InvalidArgument", "S3Store needs a region (e.g. us-east-1, auto)");
+    // Typically an unset environment variable; aws4fetch would throw a bare
+    // TypeError for undefined and sign with an empty key for "".
+    if (typeof opts.accessKeyId !== "string" || opts.accessKeyId === "")
+      throw new TidemarkError("InvalidArgument", "S3Store needs an accessKeyId");
+    if (typeof opts.secretAccessKey !== "string" || opts.secretAccessKey === "")
+      throw new TidemarkError("InvalidArgument", "S3Store needs a secretAccessKey");
     const prefix = opts.prefix ?? "";
     if (prefix.startsWith("/"))
       throw new TidemarkError("InvalidArgument", "a store prefix must not start with '/'");

@@ -32,7 +32,10 @@ export async function createWithRetry(
   metadata: Record<string, string> | undefined,
   policy: RetryPolicy | undefined,
 ): Promise<PutResult> {
-  const token = newWriterToken();
+  // A token already in `metadata` comes from an outer layer doing the same
+  // (`retrying(s3Store)`): keep it, or the object would carry our token and the
+  // outer retry would take its own landed create for someone else's.
+  const token = metadata?.[WRITER_TOKEN_KEY] || newWriterToken();
   const withToken = { ...metadata, [WRITER_TOKEN_KEY]: token };
   return withRetry(async (attempt) => {
     try {
@@ -47,4 +50,42 @@ export async function createWithRetry(
       throw e;
     }
   }, policy);
+}
+
+/** Carries an error out of a retry loop that must not retry it. */
+class Ambiguous {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+/**
+ * A compare-and-swap (`{ ifMatch }`) put retried on `Transient` errors. A
+ * retry answered `PreconditionFailed` after a `Transient` failure cannot tell
+ * a lost race from its own first attempt having landed (the etag it matched
+ * is gone because of that very write): the earlier `Transient` is thrown
+ * instead, so the caller re-reads rather than believing the write was refused
+ * (a CAS loop would then apply its update twice). Same outcome as `S3Store`,
+ * which does not retry an ambiguous CAS failure at all.
+ */
+export async function casWithRetry(
+  put: () => Promise<PutResult>,
+  policy: RetryPolicy | undefined,
+): Promise<PutResult> {
+  let transient: unknown;
+  try {
+    return await withRetry(async () => {
+      try {
+        return await put();
+      } catch (e) {
+        if (transient !== undefined && isTidemarkError(e, "PreconditionFailed"))
+          throw new Ambiguous(transient);
+        if (isTidemarkError(e, "Transient")) transient = e;
+        throw e;
+      }
+    }, policy);
+  } catch (e) {
+    throw e instanceof Ambiguous ? e.error : e;
+  }
 }

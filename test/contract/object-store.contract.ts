@@ -147,6 +147,10 @@ export function objectStoreContract(
     assert.equal((await s.head(`${p}empty`)).size, 0);
     await s.put(`${p}empty2`, "", { mode: "create" });
     assert.equal((await (await s.get(`${p}empty2`, { range: { offset: 0 } })).bytes()).length, 0);
+    // A bounded range at offset 0 of an empty object is empty too, on every store.
+    const bounded = await s.get(`${p}empty2`, { range: { offset: 0, length: 5 } });
+    assert.equal((await bounded.bytes()).length, 0);
+    assert.equal(bounded.size, 0);
     const listed = await collect(s.list(p));
     assert.deepEqual(
       listed.map((m) => [m.key, m.size]),
@@ -170,6 +174,22 @@ export function objectStoreContract(
     assert.equal(await (await s.get(`${p}s`)).text(), "stream-ed body");
     assert.equal(await codeOf(s.put(`${p}s2`, stream())), "InvalidArgument");
     assert.equal(await codeOf(s.head(`${p}s2`)), "NotFound");
+  });
+
+  test("a stream body that fails midway is a tidemark error and stores nothing", async (s, p) => {
+    let sent = false;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent) c.error(new Error("source broke"));
+        else {
+          sent = true;
+          c.enqueue(enc.encode("part"));
+        }
+      },
+    });
+    // Any code will do, but it must be a TidemarkError, never the source's raw error.
+    await codeOf(s.put(`${p}broken`, broken, { size: 10 }));
+    assert.equal(await codeOf(s.head(`${p}broken`)), "NotFound");
   });
 
   test("delete removes; deleting a missing key is not an error", async (s, p) => {

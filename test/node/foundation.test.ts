@@ -9,6 +9,7 @@ import {
   isTidemarkError,
   MemoryStore,
   metered,
+  objectBody,
   prefixed,
   retrying,
   TidemarkError,
@@ -198,6 +199,33 @@ describe("faulty", () => {
     assert.equal(await (await inner.get("a")).text(), "1");
   });
 
+  it("a lost get response cancels the body it drops (no leaked stream or connection)", async () => {
+    const inner = new MemoryStore();
+    await inner.put("a", "1");
+    let cancelled = false;
+    const tracked = {
+      ...inner,
+      name: "tracked",
+      head: inner.head.bind(inner),
+      put: inner.put.bind(inner),
+      delete: inner.delete.bind(inner),
+      deleteMany: inner.deleteMany.bind(inner),
+      list: inner.list.bind(inner),
+      get: async (key: string) => {
+        const b = await inner.get(key);
+        const body = new ReadableStream<Uint8Array>({
+          cancel() {
+            cancelled = true;
+          },
+        });
+        return objectBody(b, body);
+      },
+    };
+    const f = faulty(tracked, { lostResponseAt: [1] });
+    assert.equal(await codeOf(f.get("a")), "Transient");
+    assert.ok(cancelled, "the dropped body was cancelled");
+  });
+
   it("crashAt fails every request from N on", async () => {
     const f = faulty(new MemoryStore(), { crashAt: 3 });
     await f.put("a", "1");
@@ -249,6 +277,21 @@ describe("retrying + writer token", () => {
     assert.equal(await (await inner.get("m")).text(), "theirs");
   });
 
+  it("a compare-and-swap whose response was lost is not reported as a lost race", async () => {
+    const inner = new MemoryStore();
+    const v1 = await inner.put("c", "1");
+    const store = retrying(faulty(inner, { lostResponseAt: [1] }), { sleep: async () => {} });
+    // The write landed; the retry's PreconditionFailed is its own doing. Claiming
+    // "someone else changed it" would make a CAS loop apply its update twice.
+    assert.equal(await codeOf(store.put("c", "2", { mode: { ifMatch: v1.etag } })), "Transient");
+    assert.equal(await (await inner.get("c")).text(), "2");
+    // A failure without effect is still retried to success.
+    const v2 = await inner.head("c");
+    const flaky = retrying(faulty(inner, { failAt: [1] }), { sleep: async () => {} });
+    await flaky.put("c", "3", { mode: { ifMatch: v2.etag } });
+    assert.equal(await (await inner.get("c")).text(), "3");
+  });
+
   it("a listing that fails midway resumes after the last entry", async () => {
     const inner = new MemoryStore();
     for (let i = 0; i < 5; i++) await inner.put(`k${i}`, "");
@@ -291,5 +334,19 @@ describe("prefixed", () => {
       ["metadata/v1.manifest.bin"],
     );
     assert.throws(() => prefixed(inner, "/abs"), /InvalidArgument/);
+  });
+
+  it("a put refused for an empty key cancels its stream body", async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      cancel() {
+        cancelled = true;
+      },
+    });
+    assert.equal(
+      await codeOf(prefixed(new MemoryStore(), "t").put("", body, { size: 1 })),
+      "InvalidArgument",
+    );
+    assert.ok(cancelled);
   });
 });

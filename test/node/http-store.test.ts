@@ -149,6 +149,10 @@ describe("HttpStore against node:http", () => {
       assert.equal(mid.size, 3);
       assert.equal(await mid.text(), "234");
       assert.equal(await codeOf(s.get("r", { range: { offset: 10 } })), "InvalidArgument");
+      // An empty object read at offset 0 is empty, as when the server honours Range.
+      const empty = await s.get("empty", { range: { offset: 0, length: 4 } });
+      assert.equal(empty.size, 0);
+      assert.equal((await empty.bytes()).length, 0);
     } finally {
       ignoreRange = false;
     }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { md5 } from "@noble/hashes/legacy.js";
 import { describe, it } from "vitest";
-import { classifyS3Error, type FetchLike, parseS3Error, S3Store } from "../../src/index.ts";
+import { classifyS3Error, type FetchLike, faulty, parseS3Error, retrying, S3Store } from "../../src/index.ts";
 import { codeOf, collect } from "../support/harness.ts";
 
 interface Call {
@@ -193,6 +193,25 @@ describe("S3Store against canned answers", () => {
     );
     assert.deepEqual(await conflict.store.put("k", "v", { mode: "create" }), { etag: "e2" });
     assert.equal(conflict.calls.length, 2);
+  });
+
+  it("retrying(faulty(S3Store)): a create whose response was lost is ours (one writer token across layers)", async () => {
+    let stored: string | undefined;
+    const { store } = fake((c) => {
+      if (c.method === "PUT") {
+        if (stored !== undefined) return { status: 412, body: xmlError("PreconditionFailed") };
+        stored = c.headers.get("x-amz-meta-tidemark-writer") ?? "";
+        return { status: 200, headers: { etag: '"e1"' } };
+      }
+      if (stored === undefined) return { status: 404 };
+      return {
+        status: 200,
+        headers: { etag: '"e1"', "content-length": "1", "x-amz-meta-tidemark-writer": stored },
+      };
+    });
+    // The outer retry's token must be the one stored, or its own write looks like a conflict.
+    const s = retrying(faulty(store, { lostResponseAt: [1] }), { baseDelayMs: 1 });
+    assert.deepEqual(await s.put("k", "v", { mode: "create" }), { etag: "e1" });
   });
 
   it("a retried create that finds another writer's object is AlreadyExists", async () => {

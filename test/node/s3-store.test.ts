@@ -292,6 +292,24 @@ describe("S3Store URL building", () => {
       await codeOf((async () => new S3Store({ ...base, endpoint: "http://h", maxKeys: 5000 }))()),
       "InvalidArgument",
     );
+    assert.equal(
+      await codeOf((async () => new S3Store({ ...base, endpoint: "http://h", partSize: -1 }))()),
+      "InvalidArgument",
+    );
+    // Credentials read from an unset environment variable: a clear error, not aws4fetch's TypeError.
+    const unset = undefined as unknown as string;
+    for (const creds of [
+      { accessKeyId: unset },
+      { secretAccessKey: unset },
+      { accessKeyId: "" },
+      { secretAccessKey: "" },
+    ]) {
+      assert.equal(
+        await codeOf((async () => new S3Store({ ...base, endpoint: "http://h", ...creds }))()),
+        "InvalidArgument",
+        JSON.stringify(creds),
+      );
+    }
   });
 });
 
