@@ -32,6 +32,9 @@ const K_FAILURES = "consecutiveFailures";
 const K_TEST_PUTS = "test:puts";
 
 /** Defaults of the vars in wrangler.toml. */
+/** The shortest poll interval honoured (see `#pollMs`). */
+export const MIN_POLL_INTERVAL_MS = 100;
+
 export const DEFAULTS = {
   pollIntervalMs: 5_000,
   lagAlertSecs: 300,
@@ -127,7 +130,9 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   get #pollMs(): number {
-    return intVar(this.env.POLL_INTERVAL_MS, DEFAULTS.pollIntervalMs);
+    // At least 100 ms: 0 would re-alarm a caught-up table at once, forever
+    // (2 HEADs per alarm, billed, for nothing).
+    return Math.max(MIN_POLL_INTERVAL_MS, intVar(this.env.POLL_INTERVAL_MS, DEFAULTS.pollIntervalMs));
   }
 
   /**

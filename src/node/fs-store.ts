@@ -66,6 +66,7 @@ import {
 import { join, resolve } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
+import { stripEtag } from "../store/http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "../store/keys.ts";
 import type {
   Body,
@@ -468,7 +469,8 @@ export class FileStore implements ObjectStore {
     }
     if (typeof mode === "object") {
       const etag = current ? (await this.#meta(key, current, false)).etag : undefined;
-      if (etag !== mode.ifMatch) {
+      // A quoted etag (as HTTP gives it) means the same as the unquoted one.
+      if (etag !== stripEtag(mode.ifMatch)) {
         throw new TidemarkError(
           "PreconditionFailed",
           current

@@ -1,5 +1,6 @@
 import { TidemarkError } from "../errors.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
+import { stripEtag } from "./http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
 import { sleep } from "./retry.ts";
 import type {
@@ -108,7 +109,8 @@ export class MemoryStore implements ObjectStore {
     if (mode === "create" && current) {
       throw new TidemarkError("AlreadyExists", `object ${JSON.stringify(key)} already exists`, { key });
     }
-    if (typeof mode === "object" && current?.etag !== mode.ifMatch) {
+    // Etags are unquoted in tidemark, but a quoted one (as HTTP gives it) means the same.
+    if (typeof mode === "object" && current?.etag !== stripEtag(mode.ifMatch)) {
       throw new TidemarkError(
         "PreconditionFailed",
         current ? `etag of ${JSON.stringify(key)} changed` : `no object at ${JSON.stringify(key)} to replace`,

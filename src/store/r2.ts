@@ -1,6 +1,7 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { batches, DELETE_BATCH } from "./batch.ts";
 import { bodyBytes, bodySize, checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
+import { stripEtag } from "./http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
 import { type RetryPolicy, retryAfter, withRetry } from "./retry.ts";
 import type {
@@ -331,8 +332,15 @@ export class R2Store implements ObjectStore {
       );
     }
     if (typeof mode === "object") {
+      // The binding refuses quoted etags in R2Conditional (a TypeError): strip
+      // them, as the other adapters accept both forms. An empty etag matches nothing.
+      const want = stripEtag(mode.ifMatch);
+      if (want === "") {
+        discardBody(body);
+        throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(key)} changed`, { key });
+      }
       return casWithRetry(async () => {
-        const r = await attempt(opts.metadata, { etagMatches: mode.ifMatch });
+        const r = await attempt(opts.metadata, { etagMatches: want });
         // null: the etag changed, or the key is missing (R2 does not tell which).
         if (!r) {
           throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(key)} did not match`, {

@@ -663,9 +663,15 @@ export class S3Store implements ObjectStore {
       deleted += xmlSafe.length - res.length;
       errors.push(...res);
     };
+    // Validate every key before deleting anything, as every adapter does: a
+    // bad key late in a long sequence must not leave earlier batches deleted.
+    const all: string[] = [];
     for await (const key of keys) {
       this.#full(key);
       encodeKeyPath(this.#prefix + key);
+      all.push(key);
+    }
+    for (const key of all) {
       batch.push(key);
       if (batch.length >= DELETE_BATCH) await flush();
     }

@@ -92,7 +92,8 @@ export function objectStoreContract(
 
   test("ifMatch with the current etag replaces; stale or missing throws PreconditionFailed", async (s, p) => {
     const v1 = await s.put(`${p}cas`, "v1");
-    const v2 = await s.put(`${p}cas`, "v2", { mode: { ifMatch: v1.etag } });
+    // A quoted etag (as HTTP's ETag header gives it) is accepted like the unquoted one.
+    const v2 = await s.put(`${p}cas`, "v2", { mode: { ifMatch: `"${v1.etag}"` } });
     assert.notEqual(v2.etag, v1.etag);
     assert.equal(await codeOf(s.put(`${p}cas`, "v3", { mode: { ifMatch: v1.etag } })), "PreconditionFailed");
     assert.equal(await (await s.get(`${p}cas`)).text(), "v2");
@@ -315,6 +316,11 @@ export function objectStoreContract(
       assert.equal(await codeOf(s.delete(k)), "InvalidArgument");
     }
     assert.equal(await codeOf(s.deleteMany([`${p}ok`, "bad\u0000"])), "InvalidArgument");
+    // Validation comes before any delete: a bad key after more than one batch deletes nothing.
+    await s.put(`${p}kept`, "still here");
+    const many = [`${p}kept`, ...Array.from({ length: 1500 }, (_, i) => `${p}absent-${i}`), "bad\u0001"];
+    assert.equal(await codeOf(s.deleteMany(many)), "InvalidArgument");
+    assert.equal(await (await s.get(`${p}kept`)).text(), "still here");
     const ok = `${p}${"k".repeat((opts.maxKeyBytes ?? 1024) - p.length)}`;
     await s.put(ok, "max length key");
     assert.equal(await (await s.get(ok)).text(), "max length key");
