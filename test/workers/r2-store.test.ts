@@ -7,6 +7,17 @@ import { codeOf, type Harness, uniquePrefix } from "../support/harness.ts";
 
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };
 
+/** The MIRROR binding with its `put` replaced (to inject R2 failures around real writes). */
+function withPut(put: R2BucketLike["put"]): R2BucketLike {
+  return {
+    head: (k) => env.MIRROR.head(k),
+    get: (k, o) => env.MIRROR.get(k, o) as ReturnType<R2BucketLike["get"]>,
+    delete: (k) => env.MIRROR.delete(k),
+    list: (o) => env.MIRROR.list(o),
+    put,
+  };
+}
+
 describe("R2Store contract (workerd, local R2)", () => {
   objectStoreContract(vitestHarness, () => new R2Store(env.MIRROR));
 });
@@ -41,18 +52,12 @@ describe("R2Store specifics (workerd, local R2)", () => {
     const p = uniquePrefix();
     let calls = 0;
     // The first put lands, but the caller sees R2's "too many writes to one key" error.
-    const flaky: R2BucketLike = {
-      head: (k) => env.MIRROR.head(k),
-      get: (k, o) => env.MIRROR.get(k, o) as ReturnType<R2BucketLike["get"]>,
-      delete: (k) => env.MIRROR.delete(k),
-      list: (o) => env.MIRROR.list(o),
-      put: async (k, v, o) => {
-        const r = await env.MIRROR.put(k, v, o);
-        if (++calls === 1)
-          throw new Error("put: Reduce your concurrent request rate for the same object. (10058)");
-        return r;
-      },
-    };
+    const flaky = withPut(async (k, v, o) => {
+      const r = await env.MIRROR.put(k, v, o);
+      if (++calls === 1)
+        throw new Error("put: Reduce your concurrent request rate for the same object. (10058)");
+      return r;
+    });
     const s = new R2Store(flaky, { retry: { baseDelayMs: 1 } });
     const r = await s.put(`${p}once`, "mine", { mode: "create" });
     assert.equal(calls, 2);
@@ -66,17 +71,11 @@ describe("R2Store specifics (workerd, local R2)", () => {
     const slept: number[] = [];
     let calls = 0;
     // R2 takes about one write per second per key: a 50 ms backoff just burns the attempts.
-    const hot: R2BucketLike = {
-      head: (k) => env.MIRROR.head(k),
-      get: (k, o) => env.MIRROR.get(k, o) as ReturnType<R2BucketLike["get"]>,
-      delete: (k) => env.MIRROR.delete(k),
-      list: (o) => env.MIRROR.list(o),
-      put: async (k, v, o) => {
-        if (++calls <= 2)
-          throw new Error("put: Reduce your concurrent request rate for the same object. (10058)");
-        return env.MIRROR.put(k, v, o);
-      },
-    };
+    const hot = withPut(async (k, v, o) => {
+      if (++calls <= 2)
+        throw new Error("put: Reduce your concurrent request rate for the same object. (10058)");
+      return env.MIRROR.put(k, v, o);
+    });
     const s = new R2Store(hot, {
       retry: {
         sleep: async (ms) => {
@@ -93,17 +92,11 @@ describe("R2Store specifics (workerd, local R2)", () => {
   it("a compare-and-swap whose answer was lost is Transient, not PreconditionFailed", async () => {
     const p = uniquePrefix();
     let calls = 0;
-    const lossy: R2BucketLike = {
-      head: (k) => env.MIRROR.head(k),
-      get: (k, o) => env.MIRROR.get(k, o) as ReturnType<R2BucketLike["get"]>,
-      delete: (k) => env.MIRROR.delete(k),
-      list: (o) => env.MIRROR.list(o),
-      put: async (k, v, o) => {
-        const r = await env.MIRROR.put(k, v, o);
-        if (o?.onlyIf && ++calls === 1) throw new Error("Network connection lost.");
-        return r;
-      },
-    };
+    const lossy = withPut(async (k, v, o) => {
+      const r = await env.MIRROR.put(k, v, o);
+      if (o?.onlyIf && ++calls === 1) throw new Error("Network connection lost.");
+      return r;
+    });
     const s = new R2Store(lossy, { retry: { baseDelayMs: 1 } });
     const v1 = await s.put(`${p}c`, "1");
     // The first CAS landed; its retry fails on that very write.
