@@ -39,6 +39,14 @@ export default defineConfig({
                 DEMO_WRITER: "1",
                 // A small per-alarm budget, so a big snapshot takes many alarms.
                 BUDGET_REQUESTS: "300",
+                // The Ceph RGW that scripts/test.ts starts, for S3Store inside workerd
+                // (test/workers/s3-store.test.ts); CI decides skip (local) vs failure.
+                CI: process.env.CI ?? "",
+                ...Object.fromEntries(
+                  ["S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_BUCKET", "S3_REGION"]
+                    .filter((k) => process.env[k] !== undefined)
+                    .map((k) => [`TEST_${k}`, process.env[k] as string]),
+                ),
               },
             },
           }),

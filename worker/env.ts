@@ -24,6 +24,21 @@ export interface Env {
   PARALLELISM?: string;
   /** "1": `POST /api/tables/:table/commit` (the demo writer of `npm start`) is on; otherwise it answers 501. */
   DEMO_WRITER?: string;
+  /**
+   * An S3 mirror target instead of the `MIRROR` binding (DESIGN: "or an S3
+   * target from secrets"): set all of endpoint, bucket and the two keys (the
+   * keys as secrets: `wrangler secret put MIRROR_S3_SECRET_ACCESS_KEY`). Tables
+   * live under `MIRROR_S3_PREFIX` (default none) + `tables/{table}/`.
+   */
+  MIRROR_S3_ENDPOINT?: string;
+  MIRROR_S3_BUCKET?: string;
+  /** Default `auto` (R2's S3 API); AWS wants the bucket's region. */
+  MIRROR_S3_REGION?: string;
+  MIRROR_S3_ACCESS_KEY_ID?: string;
+  MIRROR_S3_SECRET_ACCESS_KEY?: string;
+  MIRROR_S3_PREFIX?: string;
+  /** "1": path-style URLs (needed for IP endpoints and many S3-compatible servers). */
+  MIRROR_S3_PATH_STYLE?: string;
   /** Test-only: meter MIRROR writes inside the Durable Object. */
   TIDEMARK_TEST_HOOKS?: string;
 }

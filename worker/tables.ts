@@ -3,7 +3,7 @@
  * in both buckets (SOURCE and MIRROR), read and written through prefixed
  * R2 stores, so one pair of buckets holds many tables.
  */
-import { type ObjectStore, R2Store, TidemarkError } from "../src/index.ts";
+import { type ObjectStore, R2Store, S3Store, TidemarkError } from "../src/index.ts";
 import type { Env } from "./env.ts";
 
 /** Where tables live in both buckets. */
@@ -27,12 +27,32 @@ export function sourceStore(env: Env, table: string): ObjectStore {
   });
 }
 
-/** The mirror store of `table`. */
+/**
+ * The mirror store of `table`: the `MIRROR` R2 binding, or an S3-compatible
+ * bucket when `MIRROR_S3_ENDPOINT` is set (see {@link Env}). A partial S3
+ * configuration is an error (`InvalidArgument`), never a silent fallback to R2.
+ */
 export function mirrorStore(env: Env, table: string): ObjectStore {
-  return new R2Store(env.MIRROR, {
-    prefix: `${TABLES_PREFIX}${validateTable(table)}/`,
-    name: `mirror/${table}`,
-  });
+  const prefix = `${TABLES_PREFIX}${validateTable(table)}/`;
+  if (env.MIRROR_S3_ENDPOINT) {
+    const { MIRROR_S3_BUCKET: bucket, MIRROR_S3_ACCESS_KEY_ID: id, MIRROR_S3_SECRET_ACCESS_KEY: key } = env;
+    if (!bucket || !id || !key) {
+      throw new TidemarkError(
+        "InvalidArgument",
+        "MIRROR_S3_ENDPOINT is set: MIRROR_S3_BUCKET, MIRROR_S3_ACCESS_KEY_ID and MIRROR_S3_SECRET_ACCESS_KEY are needed too",
+      );
+    }
+    return new S3Store({
+      endpoint: env.MIRROR_S3_ENDPOINT,
+      bucket,
+      region: env.MIRROR_S3_REGION || "auto",
+      accessKeyId: id,
+      secretAccessKey: key,
+      prefix: `${env.MIRROR_S3_PREFIX ?? ""}${prefix}`,
+      forcePathStyle: env.MIRROR_S3_PATH_STYLE === "1",
+    });
+  }
+  return new R2Store(env.MIRROR, { prefix, name: `mirror/${table}` });
 }
 
 /** The tables named in the `TABLES` var (comma-separated), valid ones only. */
