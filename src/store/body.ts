@@ -105,19 +105,27 @@ export function discardBody(body: Body): void {
   if (body instanceof ReadableStream && !body.locked) body.cancel().catch(() => {});
 }
 
+/**
+ * Checks a range's own numbers (`InvalidArgument`): for stores that learn the
+ * size only from the server; {@link checkRange} adds the size check.
+ */
+export function checkRangeArgs(range: { offset: number; length?: number }, key: string): void {
+  if (!Number.isSafeInteger(range.offset) || range.offset < 0) {
+    throw new TidemarkError("InvalidArgument", "range offset must be a non-negative integer", { key });
+  }
+  if (range.length !== undefined && (!Number.isSafeInteger(range.length) || range.length < 1)) {
+    throw new TidemarkError("InvalidArgument", "range length must be a positive integer", { key });
+  }
+}
+
 /** Checks a byte range against an object size; `InvalidArgument` when it falls outside. */
 export function checkRange(
   range: { offset: number; length?: number },
   size: number,
   key: string,
 ): { start: number; end: number } {
+  checkRangeArgs(range, key);
   const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw new TidemarkError("InvalidArgument", "range offset must be a non-negative integer", { key });
-  }
-  if (length !== undefined && (!Number.isSafeInteger(length) || length < 1)) {
-    throw new TidemarkError("InvalidArgument", "range length must be a positive integer", { key });
-  }
   if (offset > size || (offset === size && size > 0)) {
     throw new TidemarkError("InvalidArgument", `range offset ${offset} is past the end (${size} bytes)`, {
       key,

@@ -102,16 +102,6 @@ export function parseContentRange(
   return out;
 }
 
-/** Checks a range's own numbers (the size check happens where the size is known). */
-export function checkRangeArgs(range: { offset: number; length?: number }, key: string): void {
-  if (!Number.isSafeInteger(range.offset) || range.offset < 0) {
-    throw new TidemarkError("InvalidArgument", "range offset must be a non-negative integer", { key });
-  }
-  if (range.length !== undefined && (!Number.isSafeInteger(range.length) || range.length < 1)) {
-    throw new TidemarkError("InvalidArgument", "range length must be a positive integer", { key });
-  }
-}
-
 /**
  * The `Range` header for a range, or `undefined` when the whole object is
  * wanted (offset 0, no length): no header then, so an empty object reads

@@ -5,9 +5,8 @@
  * @module
  */
 import { type ErrorCode, isTidemarkError, TidemarkError } from "../errors.ts";
-import { discardBody, objectBody } from "./body.ts";
+import { checkRangeArgs, discardBody, objectBody } from "./body.ts";
 import {
-  checkRangeArgs,
   emptyStream,
   encodeKeyPath,
   type FetchLike,

@@ -55,8 +55,3 @@ export function compareKeys(a: string, b: string): number {
   }
   return a.length - b.length;
 }
-
-/** UTF-8 byte length of a string. */
-export function utf8Length(s: string): number {
-  return encoder.encode(s).length;
-}

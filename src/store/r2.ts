@@ -1,6 +1,15 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { batches, DELETE_BATCH } from "./batch.ts";
-import { bodyBytes, bodySize, checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
+import {
+  bodyBytes,
+  bodySize,
+  checkRange,
+  checkRangeArgs,
+  collectBody,
+  discardBody,
+  objectBody,
+  streamOf,
+} from "./body.ts";
 import { stripEtag } from "./http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
 import { type RetryPolicy, retryAfter, withRetry } from "./retry.ts";
@@ -228,7 +237,7 @@ export class R2Store implements ObjectStore {
     const range = opts.range;
     if (range) {
       // Local checks first: workerd's messages for bad ranges vary by version.
-      checkRange(range, Number.MAX_SAFE_INTEGER, key);
+      checkRangeArgs(range, key);
     }
     // A range from 0 to the end is the whole object; asking R2 for it would
     // fail on a zero-byte object (no byte 0 to start at).

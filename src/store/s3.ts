@@ -7,10 +7,9 @@
 import { md5 } from "@noble/hashes/legacy.js";
 import { AwsClient } from "aws4fetch";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { bodyBytes, bodySize, collectBody, discardBody, objectBody } from "./body.ts";
+import { bodyBytes, bodySize, checkRangeArgs, collectBody, discardBody, objectBody } from "./body.ts";
 import {
   base64,
-  checkRangeArgs,
   emptyStream,
   encodeKeyPath,
   encodeRfc3986,
