@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { decodeManifest, encodeManifest, FILE_STATUS } from "../manifest/codec.ts";
+import { encodeManifest, FILE_STATUS } from "../manifest/codec.ts";
 import {
   type DataFileRef,
   DataFileRefSchema,
@@ -9,11 +9,27 @@ import {
 } from "../manifest/gen/manifest_pb.ts";
 import { isLive, referencedFiles } from "../manifest/live.ts";
 import { pathProblem } from "../manifest/paths.ts";
+import { checkNumber, numberOption } from "../options.ts";
 import { backoffDelay, type RetryPolicy, sleep } from "../store/retry.ts";
-import type { DeleteError, ObjectStore } from "../store/types.ts";
+import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
 import { newWriterToken } from "../store/writer-token.ts";
-import { discoverHead } from "./discover.ts";
-import { advanceLowWater, manifestKey, readLowWater } from "./layout.ts";
+import {
+  type ManifestFile,
+  manifestDigest,
+  PREVIOUS_LINK_PROPERTY,
+  readManifestFile,
+  readManifestIfExists,
+  walkChain,
+} from "./chain.ts";
+import { discoverHead, type HeadDiscovery } from "./discover.ts";
+import {
+  advanceLowWater,
+  METADATA_PREFIX,
+  manifestKey,
+  parseManifestKey,
+  readBoundary,
+  readLowWater,
+} from "./layout.ts";
 
 /** A data file to add in a commit. Sizes and counts may be `number` or `bigint`. */
 export interface DataFileInput {
@@ -65,13 +81,17 @@ export interface CatalogOptions {
 
 /** The result of {@link Catalog.expire}. */
 export interface ExpireResult {
-  /** Manifests deleted (those found among the expired versions). */
+  /** Manifests deleted: the expired versions and leftovers below low_water from earlier expires. */
   deletedManifests: number;
-  /** Files deleted: referenced by an expired snapshot and by no retained one. */
+  /**
+   * Files deleted: referenced by a deleted manifest and by no retained one, nor by a
+   * manifest the store refused to delete (those keep their files until a later expire
+   * deletes them).
+   */
   deletedFiles: number;
   /** The new low_water (the oldest retained version), or the old one when nothing expired. */
   lowWater: number;
-  /** Keys the store refused to delete (they stay; a later expire does not retry them). */
+  /** Keys the store refused to delete (they stay below low_water; the next expire retries them). */
   errors: DeleteError[];
 }
 
@@ -116,11 +136,12 @@ export class Catalog {
   private constructor(store: ObjectStore, opts: CatalogOptions) {
     this.store = store;
     this.#now = opts.now ?? (() => Date.now());
-    this.#maxAttempts = opts.maxCommitAttempts ?? 32;
-    if (!Number.isInteger(this.#maxAttempts) || this.#maxAttempts < 1) {
-      throw new TidemarkError("InvalidArgument", "maxCommitAttempts must be an integer >= 1");
-    }
-    this.#backoff = { baseDelayMs: 2, maxDelayMs: 200, ...opts.backoff };
+    this.#maxAttempts = numberOption("maxCommitAttempts", opts.maxCommitAttempts, 32, { min: 1 });
+    this.#backoff = {
+      ...opts.backoff,
+      baseDelayMs: numberOption("backoff.baseDelayMs", opts.backoff?.baseDelayMs, 2, { min: 0 }),
+      maxDelayMs: numberOption("backoff.maxDelayMs", opts.backoff?.maxDelayMs, 200, { min: 0 }),
+    };
     this.#newUuid = opts.newTableUuid ?? (() => crypto.randomUUID());
   }
 
@@ -138,14 +159,19 @@ export class Catalog {
 
   /**
    * The current HEAD version (0 for an empty table), re-discovered from the
-   * last one seen: about two `head` requests when nothing changed.
+   * last one seen: two `head` requests and a read of low_water when nothing
+   * changed (the cached HEAD is never trusted below low_water).
    *
    * @throws TidemarkError as {@link discoverHead}.
    */
   async head(): Promise<number> {
+    return (await this.#discover()).version;
+  }
+
+  async #discover(): Promise<HeadDiscovery> {
     const d = await discoverHead(this.store, this.#head > 0 ? { from: this.#head } : {});
     this.#head = d.version;
-    return d.version;
+    return d;
   }
 
   /**
@@ -155,20 +181,16 @@ export class Catalog {
    *   `InvalidArgument` for a bad version, store errors.
    */
   async manifest(version: number): Promise<Manifest> {
-    const key = manifestKey(version);
-    const body = await this.store.get(key);
-    const bytes = await body.bytes();
-    try {
-      return decodeManifest(bytes);
-    } catch (e) {
-      if (isTidemarkError(e, "Corrupt")) {
-        throw new TidemarkError("Corrupt", `${key}: ${(e as Error).message.replace(/^\[Corrupt\] /, "")}`, {
-          key,
-          cause: e,
-        });
-      }
-      throw e;
-    }
+    return (await readManifestFile(this.store, version)).manifest;
+  }
+
+  /**
+   * Snapshot `version`'s manifest file, bytes as stored.
+   *
+   * @throws TidemarkError as {@link Catalog.manifest}.
+   */
+  async manifestBytes(version: number): Promise<Uint8Array> {
+    return (await readManifestFile(this.store, version)).bytes;
   }
 
   /**
@@ -182,15 +204,29 @@ export class Catalog {
    * Maintains `snapshot_id` (= version), `previous_snapshot_id`,
    * `sequence_number` (strictly increasing, at least the largest `seq_max`
    * added), `last_updated_ms` (the clock, never below the previous value),
-   * `table_uuid` (set on v1, kept) and row lineage: the snapshot's
-   * `first_row_id` is the previous `next_row_id`, each added file gets the next
-   * `first_row_id`, and `next_row_id` grows by the rows added.
+   * `table_uuid` (set on v1, kept), row lineage (the snapshot's
+   * `first_row_id` is the previous `next_row_id`, each added file gets the
+   * next `first_row_id`, and `next_row_id` grows by the rows added), and the
+   * link to the manifest it was built on ({@link PREVIOUS_LINK_PROPERTY}).
+   *
+   * **The GC boundary.** A create succeeds whenever the key is free, and a
+   * version expire deleted is free again: a writer that stalled between
+   * reading HEAD and its create could write an expired number, which no
+   * fresh reader would ever see. So after the create, low_water is read
+   * (SlateDB's RFC-0026 boundary check); a version below it is withdrawn
+   * (deleted) and the commit fails, never acknowledged. The first commit of
+   * a table lists `metadata/` once and refuses to start a history where
+   * manifests exist without low_water to find them.
    *
    * @returns the committed version.
    * @throws TidemarkError `InvalidArgument` (bad path, duplicate path, bad
    *   number); `PreconditionFailed` when a removed path is not live in HEAD
-   *   (removed concurrently, or never there) or an added path already is;
-   *   `Transient` when contention outlasts the attempts; store errors.
+   *   (removed concurrently, or never there) or an added path already is, or
+   *   when the commit landed below the GC boundary (an expire ran while this
+   *   writer stalled: its added files may have been deleted with the withdrawn
+   *   version; upload them again before committing again); `Corrupt` when the
+   *   table has manifests HEAD discovery cannot reach (low_water missing or
+   *   garbage); `Transient` when contention outlasts the attempts; store errors.
    */
   async commit(txn: CommitInput): Promise<number> {
     const add = txn.add ?? [];
@@ -209,43 +245,44 @@ export class Catalog {
         throw new TidemarkError("InvalidArgument", `cannot commit: ${p} both added and removed`);
     }
     // Build once against an empty base to reject bad numbers before any request.
-    this.#build(undefined, 1, add, [], txn.properties);
+    this.#build(undefined, 1, add, [], txn.properties, undefined);
 
     const token = newWriterToken();
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       const head = await this.head();
-      let base: Manifest | undefined;
+      let base: ManifestFile | undefined;
       if (head > 0) {
-        try {
-          base = await this.manifest(head);
-        } catch (e) {
-          if (!isTidemarkError(e, "NotFound")) throw e;
-          continue; // HEAD moved on and was expired meanwhile: look again.
-        }
+        base = await readManifestIfExists(this.store, head);
+        if (base === undefined) continue; // HEAD moved on and was expired meanwhile: look again.
+      } else {
+        await this.#refuseHiddenHistory();
       }
       const version = head + 1;
-      const bytes = encodeManifest(this.#build(base, version, add, remove, txn.properties));
+      const link = base ? await manifestDigest(base.bytes) : undefined;
+      const bytes = encodeManifest(this.#build(base?.manifest, version, add, remove, txn.properties, link));
       const key = manifestKey(version);
+      let created = false;
       try {
         await this.store.put(key, bytes, {
           mode: "create",
           contentType: "application/octet-stream",
           metadata: { [COMMIT_TOKEN_KEY]: token },
         });
-        this.#head = version;
-        return version;
+        created = true;
       } catch (e) {
         const lost = isTidemarkError(e, "AlreadyExists");
         if (!lost && !isTidemarkError(e, "Transient")) throw e;
-        // Ours already (a retried create whose first response was lost)? Then it is committed;
+        // Ours already (a retried create whose first response was lost)? Then it is created;
         // rebasing would commit the same files twice.
-        if (await this.#isOurs(key, token)) {
-          this.#head = version;
-          return version;
-        }
-        if (!lost) throw e;
+        created = await this.#isOurs(key, token);
+        if (!created && !lost) throw e;
         // The winner's version exists: re-discover from there.
-        if (version > this.#head) this.#head = version;
+        if (!created && version > this.#head) this.#head = version;
+      }
+      if (created) {
+        await this.#checkBoundary(version);
+        this.#head = version;
+        return version;
       }
       await (this.#backoff.sleep ?? sleep)(backoffDelay(attempt, this.#backoff));
     }
@@ -253,6 +290,46 @@ export class Catalog {
       "Transient",
       `cannot commit: lost the race for the next version ${this.#maxAttempts} times`,
     );
+  }
+
+  /**
+   * After creating `version`: is it at or above the GC boundary? Below it, it
+   * reused a number expire had deleted: withdraw it and fail the commit.
+   */
+  async #checkBoundary(version: number): Promise<void> {
+    const boundary = (await readBoundary(this.store)).version ?? 0;
+    if (version >= boundary) return;
+    // Best effort: a withdrawn manifest left behind is below low_water, where
+    // no discovery starts and no expire keeps it.
+    await this.store.delete(manifestKey(version)).catch(() => {});
+    this.#head = 0;
+    throw new TidemarkError(
+      "PreconditionFailed",
+      `cannot commit: v${version} was created below the table's GC boundary (low_water ${boundary}): ` +
+        "an expire ran while this writer stalled, so the commit was withdrawn; its added files may have been " +
+        "deleted with the expired version: upload them again, then commit again",
+      { key: manifestKey(version) },
+    );
+  }
+
+  /**
+   * Before the first commit of a table: a store that has manifests but no
+   * way to find them (low_water missing while v1 is gone) is not an empty
+   * table. One listing of `metadata/`, once per table (skipped by a store
+   * that cannot list).
+   */
+  async #refuseHiddenHistory(): Promise<void> {
+    if (!capabilitiesOf(this.store).list) return;
+    for await (const m of this.store.list(`${METADATA_PREFIX}v`)) {
+      const v = parseManifestKey(m.key);
+      if (v === undefined) continue;
+      throw new TidemarkError(
+        "Corrupt",
+        `cannot commit: ${m.key} exists but HEAD discovery finds no table (low_water missing and v1 gone): ` +
+          "refusing to start a second history over it; restore metadata/low_water.txt to the oldest version kept",
+        { key: m.key },
+      );
+    }
   }
 
   async #isOurs(key: string, token: string): Promise<boolean> {
@@ -270,6 +347,7 @@ export class Catalog {
     add: DataFileInput[],
     remove: string[],
     properties: Record<string, string | null> | undefined,
+    link: string | undefined,
   ): Manifest {
     const carried = base ? base.dataFiles.filter(isLive) : [];
     const live = new Set(carried.map((f) => f.path));
@@ -325,9 +403,14 @@ export class Catalog {
     }
     const props: Record<string, string> = { ...base?.properties };
     for (const [k, v] of Object.entries(properties ?? {})) {
+      if (k === PREVIOUS_LINK_PROPERTY) {
+        throw new TidemarkError("InvalidArgument", `cannot commit: property ${k} is set by the catalog`);
+      }
       if (v === null) delete props[k];
       else props[k] = v;
     }
+    if (link === undefined) delete props[PREVIOUS_LINK_PROPERTY];
+    else props[PREVIOUS_LINK_PROPERTY] = link;
     const now = BigInt(Math.floor(this.#now()));
     const m = create(ManifestSchema, {
       snapshotId: BigInt(version),
@@ -353,94 +436,108 @@ export class Catalog {
   }
 
   /**
-   * The snapshot chain, newest first: from HEAD back through
-   * `previous_snapshot_id` until a manifest is missing (expired, or never
-   * mirrored). Needs no listing.
+   * The table's retained history, newest first: from HEAD back through
+   * `previous_snapshot_id` while manifests exist, down to low_water (the
+   * oldest version expire keeps; anything below it is expired, or a leftover
+   * of an expire that could not delete it). A manifest that is not the one
+   * its successor was built on ends the walk too (see `walkChain`). Needs no
+   * listing.
    *
    * @throws TidemarkError `Corrupt` when a manifest's `previous_snapshot_id`
    *   does not go backwards; store errors.
    */
   async *snapshots(): AsyncIterable<{ version: number; manifest: Manifest }> {
-    let v: number | undefined = await this.head();
-    while (v !== undefined && v >= 1) {
-      let manifest: Manifest;
-      try {
-        manifest = await this.manifest(v);
-      } catch (e) {
-        if (isTidemarkError(e, "NotFound")) return;
-        throw e;
-      }
-      yield { version: v, manifest };
-      const prev = manifest.previousSnapshotId;
-      if (prev === undefined) return;
-      const p = Number(prev);
-      if (!(p < v)) {
-        throw new TidemarkError(
-          "Corrupt",
-          `${manifestKey(v)}: previous_snapshot_id ${prev} does not precede it`,
-        );
-      }
-      v = p;
+    const d = await this.#discover();
+    for await (const f of walkChain(this.store, d.version, { stopBelow: d.lowWater })) {
+      yield { version: f.version, manifest: f.manifest };
     }
   }
 
   /**
    * Expires all but the last `keepLast` snapshots, in the order that keeps
-   * readers safe (merutable's LESSONS): first low_water advances to the
-   * oldest retained version, then the expired manifests are deleted, then the
-   * files that an expired snapshot referenced and no retained one does.
-   * A crash between the last two steps leaks those files (nothing references
-   * them; a later expire does not find them again).
+   * readers and writers safe:
+   *
+   * 1. low_water advances to the oldest retained version (the GC boundary:
+   *    discovery never starts below it, and a commit that lands below it is
+   *    withdrawn), before anything is deleted;
+   * 2. the manifests below it are deleted: the expired versions, and leftovers
+   *    from earlier expires that could not delete them (found by one listing
+   *    of `metadata/` where the store can list);
+   * 3. then the files those manifests referenced that no retained manifest,
+   *    and no manifest the store refused to delete, references.
+   *
+   * A manifest the store refuses to delete keeps its files, so a manifest on
+   * the store always has its files; the next expire retries it. A crash
+   * between steps 2 and 3 leaks the files of the manifests deleted (nothing
+   * references them any more).
    *
    * @throws TidemarkError `InvalidArgument` unless `keepLast` is an integer >= 1;
    *   store errors.
    */
   async expire(opts: { keepLast: number }): Promise<ExpireResult> {
-    const { keepLast } = opts;
-    if (!Number.isSafeInteger(keepLast) || keepLast < 1) {
-      throw new TidemarkError("InvalidArgument", `keepLast must be an integer >= 1, got ${keepLast}`);
-    }
+    const keepLast = checkNumber("keepLast", opts?.keepLast, { min: 1 });
     const head = await this.head();
     const lw = await readLowWater(this.store);
     const oldStart = Math.max(1, lw.version ?? 1);
     const cutoff = head - keepLast;
+    const newLowWater = Math.max(oldStart, cutoff + 1);
+
+    // Everything below the new boundary goes: expired versions and old leftovers.
+    const expired = new Set<number>();
+    if (capabilitiesOf(this.store).list) {
+      for await (const m of this.store.list(`${METADATA_PREFIX}v`)) {
+        const v = parseManifestKey(m.key);
+        if (v !== undefined && v < newLowWater) expired.add(v);
+      }
+    } else {
+      for (let v = oldStart; v < newLowWater; v++) expired.add(v);
+    }
     const none: ExpireResult = {
       deletedManifests: 0,
       deletedFiles: 0,
       lowWater: lw.version ?? 0,
       errors: [],
     };
-    if (cutoff < oldStart) return none;
+    if (expired.size === 0) return none;
 
     const refs = (m: Manifest): string[] => referencedFiles(m).map((f) => f.path);
     const retained = new Set<string>();
-    for (let v = cutoff + 1; v <= head; v++) {
+    for (let v = newLowWater; v <= head; v++) {
       for (const p of refs(await this.manifest(v))) retained.add(p);
     }
-    const expiredVersions: number[] = [];
-    const candidates = new Set<string>();
-    for (let v = oldStart; v <= cutoff; v++) {
-      let m: Manifest;
+    const expiredFiles = new Map<number, string[]>();
+    for (const v of [...expired].sort((a, b) => a - b)) {
+      let f: ManifestFile | undefined;
       try {
-        m = await this.manifest(v);
+        f = await readManifestIfExists(this.store, v);
       } catch (e) {
-        if (isTidemarkError(e, "NotFound")) continue;
-        throw e;
+        // An undecodable manifest below the boundary: delete it, its files are unknown.
+        if (!isTidemarkError(e, "Corrupt")) throw e;
+        expiredFiles.set(v, []);
+        continue;
       }
-      expiredVersions.push(v);
-      for (const p of refs(m)) if (!retained.has(p)) candidates.add(p);
+      if (f !== undefined) expiredFiles.set(v, refs(f.manifest));
     }
 
-    const lowWater = await advanceLowWater(this.store, cutoff + 1);
+    const lowWater =
+      newLowWater > (lw.version ?? 0) ? await advanceLowWater(this.store, newLowWater) : oldStart;
     const errors: DeleteError[] = [];
-    const manifestsResult = await this.store.deleteMany(expiredVersions.map(manifestKey));
+    const manifests = [...expiredFiles.keys()];
+    const manifestsResult = await this.store.deleteMany(manifests.map(manifestKey));
     errors.push(...manifestsResult.errors);
+    // A manifest that stays keeps its files: a reader may still meet it.
+    const stayed = new Set(manifestsResult.errors.map((e) => parseManifestKey(e.key)));
+    for (const v of stayed) for (const p of (v !== undefined && expiredFiles.get(v)) || []) retained.add(p);
+    const candidates = new Set<string>();
+    for (const [v, paths] of expiredFiles) {
+      if (stayed.has(v)) continue;
+      for (const p of paths) if (!retained.has(p)) candidates.add(p);
+    }
     const filesResult = await this.store.deleteMany(candidates);
     errors.push(...filesResult.errors);
-    const deletedFiles = candidates.size - filesResult.errors.length;
     return {
-      deletedManifests: expiredVersions.length - manifestsResult.errors.length,
-      deletedFiles,
+      deletedManifests: manifests.length - manifestsResult.errors.length,
+      deletedFiles: candidates.size - filesResult.errors.length,
       lowWater,
       errors,
     };

@@ -12,6 +12,17 @@ export {
   type DataFileInput,
   type ExpireResult,
 } from "./catalog.ts";
+export {
+  builtOn,
+  decodeAt,
+  type ManifestFile,
+  manifestDigest,
+  PREVIOUS_LINK_PROPERTY,
+  readManifestFile,
+  readManifestIfExists,
+  type WalkChainOptions,
+  walkChain,
+} from "./chain.ts";
 export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./discover.ts";
 export {
   type AdvanceLowWaterOptions,
@@ -23,5 +34,6 @@ export {
   manifestKey,
   parseLowWater,
   parseManifestKey,
+  readBoundary,
   readLowWater,
 } from "./layout.ts";

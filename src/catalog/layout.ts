@@ -92,6 +92,27 @@ export async function readLowWater(store: ObjectStore): Promise<LowWaterState> {
   return { version, etag, status: "ok" };
 }
 
+/**
+ * The table's GC boundary: low_water's version, 0 when the file is missing.
+ * Versions below it may be deleted by expire; versions at or above it never are.
+ *
+ * @throws TidemarkError `Corrupt` when low_water is not a decimal version
+ *   (never guessed: merutable refuses the same way); store errors.
+ */
+export async function readBoundary(
+  store: ObjectStore,
+): Promise<LowWaterState & { status: "ok" | "missing" }> {
+  const lw = await readLowWater(store);
+  if (lw.status === "garbage") {
+    throw new TidemarkError(
+      "Corrupt",
+      `${LOW_WATER_KEY} is not a decimal version (${JSON.stringify(lw.raw)}): refusing to guess where the table's history starts`,
+      { key: LOW_WATER_KEY },
+    );
+  }
+  return lw as LowWaterState & { status: "ok" | "missing" };
+}
+
 /** Options of {@link advanceLowWater}. */
 export interface AdvanceLowWaterOptions {
   /** Attempts before giving up under contention (default 16). */

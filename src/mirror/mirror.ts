@@ -1,57 +1,35 @@
-import { advanceLowWater, discoverHead, manifestKey } from "../catalog/index.ts";
-import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
-import { decodeManifest, type LiveFile, type Manifest } from "../manifest/index.ts";
-import { backoffDelay } from "../store/retry.ts";
-import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
-import { oldestFrom } from "./probe.ts";
 import {
-  DEFAULT_PARALLELISM,
-  type MirrorSnapshotOptions,
-  mirrorSnapshot,
-  readSourceManifest,
-} from "./snapshot.ts";
+  advanceLowWater,
+  builtOn,
+  discoverHead,
+  type ManifestFile,
+  manifestKey,
+  readManifestFile,
+  readManifestIfExists,
+} from "../catalog/index.ts";
+import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
+import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
+import { checkNumber, numberOption } from "../options.ts";
+import { backoffDelay } from "../store/retry.ts";
+import { capabilitiesOf, type ObjectStore, storeId, wrapperOf } from "../store/types.ts";
+import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
+import { LagClock } from "./lag.ts";
+import { nextExisting } from "./probe.ts";
+import {
+  boundTo,
+  cloneProgress,
+  freshMirrorProgress,
+  handledThrough,
+  type MirrorCounters,
+  type MirrorGap,
+  type MirrorProgress,
+  type MirrorProgressStore,
+  recordGap,
+} from "./progress.ts";
+import { DEFAULT_LIST_THRESHOLD, DEFAULT_PARALLELISM, mirrorSnapshot } from "./snapshot.ts";
 
-/**
- * A mirror's durable progress: JSON-serialisable, saved through a
- * {@link MirrorProgressStore} (the Durable Object keeps it in its storage), so
- * a fresh `Mirror` resumes where the last one stopped, mid-snapshot included.
- */
-export interface MirrorProgress {
-  /** The last version fully mirrored (its files and manifest are on the target). */
-  mirrorSeq: number;
-  /** Files of `version` (= mirrorSeq + 1, or the first version after a gap) already on the target. */
-  inProgress?: { version: number; uploaded: string[] };
-  /** `last_updated_ms` of the newest source manifest the mirror has read. */
-  lastSourceCommitMs?: number;
-  /** Running totals since the progress was created. */
-  counters: MirrorCounters;
-  /** The last failure, kept until the next success. */
-  lastError?: { message: string; atMs: number };
-  /** Versions the source had expired before they could be mirrored (inclusive ranges). */
-  gaps: Array<{ from: number; to: number }>;
-}
-
-/** Running totals of a mirror. */
-export interface MirrorCounters {
-  /** Snapshots mirrored. */
-  snapshots: number;
-  /** Files copied. */
-  files: number;
-  /** Bytes copied (files and manifests). */
-  bytes: number;
-  /** Files found on the target already and not copied. */
-  skippedFiles: number;
-  /** Failed ticks. */
-  failures: number;
-  /** Requests to source and target: read class (GET, HEAD), write class (PUT, DELETE, LIST). */
-  requests: { read: number; write: number };
-}
-
-/** Where a {@link Mirror} keeps its {@link MirrorProgress}. */
-export interface MirrorProgressStore {
-  load(): Promise<MirrorProgress | undefined>;
-  save(p: MirrorProgress): Promise<void>;
-}
+export type { MirrorCounters, MirrorGap, MirrorProgress, MirrorProgressStore };
+export { freshMirrorProgress };
 
 /** What a lag alert says. */
 export interface LagAlert {
@@ -107,14 +85,15 @@ export interface MirrorStatus {
   mirrorSeq: number;
   /** The source's HEAD as last seen, `null` before the first successful look. */
   sourceHead: number | null;
-  /** `mirrorSeq` has reached `sourceHead`. */
+  /** Every version up to `sourceHead` is mirrored or skipped as a gap, and the last tick succeeded. */
   caughtUp: boolean;
   /** See {@link Mirror.lagSeconds}. */
   lagSeconds: number | null;
   inProgress?: { version: number; uploaded: string[] };
   counters: MirrorCounters;
   lastError?: { message: string; atMs: number };
-  gaps: Array<{ from: number; to: number }>;
+  /** Source versions skipped, and why (see {@link MirrorGap}). */
+  gaps: MirrorGap[];
   /** When to tick next: the poll interval when caught up, 0 when work remains, a backoff after a failure. */
   nextDelayMs: number;
 }
@@ -126,86 +105,6 @@ interface Waiter {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-/** The progress of a mirror that has done nothing yet (a fresh target, or no saved state). */
-export function freshMirrorProgress(): MirrorProgress {
-  return {
-    mirrorSeq: 0,
-    counters: {
-      snapshots: 0,
-      files: 0,
-      bytes: 0,
-      skippedFiles: 0,
-      failures: 0,
-      requests: { read: 0, write: 0 },
-    },
-    gaps: [],
-  };
-}
-
-function cloneProgress(p: MirrorProgress): MirrorProgress {
-  return JSON.parse(JSON.stringify(p)) as MirrorProgress;
-}
-
-/** Tracks one tick's use of its budget. */
-class TickBudget {
-  readonly #requests: number;
-  readonly #bytes: number;
-  readonly #used: () => number;
-  #bytesUsed = 0;
-  #reservedRequests = 0;
-  #reservedBytes = 0;
-  /**
-   * A file copy started or a snapshot completed this tick. Until then any
-   * step is allowed: a snapshot's own reservation must not count as the
-   * tick's one step, or a file bigger than the byte budget (or a request
-   * budget below a snapshot plus a file) would never move, tick after tick.
-   */
-  #progressed = false;
-
-  constructor(limits: { requests?: number; bytes?: number } | undefined, used: () => number) {
-    this.#requests = limits?.requests || Number.POSITIVE_INFINITY;
-    this.#bytes = limits?.bytes || Number.POSITIVE_INFINITY;
-    this.#used = used;
-  }
-
-  /**
-   * Whether a step needing `requests` and `bytes` may start; reserves them if
-   * so. `progress`: the step itself moves the mirror forward (a file copy),
-   * as opposed to opening a snapshot (see {@link progressed}).
-   */
-  begin(requests: number, bytes: number, progress = true): boolean {
-    // Always allow a tick's first step of progress, or a big file would never move.
-    if (!this.fits(requests, bytes) && this.#progressed) return false;
-    if (progress) this.#progressed = true;
-    this.#reservedRequests += requests;
-    this.#reservedBytes += bytes;
-    return true;
-  }
-
-  /** Records progress made without a file step (a snapshot completed). */
-  progressed(): void {
-    this.#progressed = true;
-  }
-
-  /** Whether a step needing `requests` and `bytes` would fit now (reserves nothing). */
-  fits(requests: number, bytes: number): boolean {
-    return (
-      this.#used() + this.#reservedRequests + requests <= this.#requests &&
-      this.#bytesUsed + this.#reservedBytes + bytes <= this.#bytes
-    );
-  }
-
-  /** Ends a step begun with `begin(requests, bytes)`, having moved `moved` bytes. */
-  end(requests: number, bytes: number, moved: number): void {
-    this.#reservedRequests -= requests;
-    this.#reservedBytes -= bytes;
-    this.#bytesUsed += moved;
-  }
-}
-
-const SNAPSHOT_REQUESTS = 4; // source GET manifest, target PUT manifest, low_water GET + PUT
-const FILE_REQUESTS = 3; // target HEAD, source GET, target PUT
-
 /**
  * The mirror loop: copies every snapshot of `source` to `target` in order,
  * without gaps while the source still has the intermediate manifests (so time
@@ -216,29 +115,50 @@ const FILE_REQUESTS = 3; // target HEAD, source GET, target PUT
  * `shutdown()` to stop) or call `tick()` yourself (the Durable Object, from
  * its alarm, rescheduling after `status().nextDelayMs`).
  *
+ * What it guarantees (see docs/layout.md):
+ * - a reader of the target never meets a manifest whose files are not there
+ *   with the source's bytes: files go first, and a file already on the target
+ *   is accepted only when proven the source's (never on size alone);
+ * - a version is mirrored only when it is the source's HEAD or its successor
+ *   was built on it, so a leftover or a withdrawn stale commit below the
+ *   source's GC boundary is never copied; versions the source no longer has
+ *   (expired, or whose files were deleted) become recorded gaps, never a stall;
+ * - saved progress is bound to the source's and target's identity and checked
+ *   against the target before it is trusted;
+ * - lag is measured on the mirror's clock, and grows while ticks fail.
+ *
  * Improvements over merutable's worker: lag is the age of the oldest source
  * commit not yet mirrored (0 on an idle primary, not "time since the last
  * upload"); every snapshot is mirrored, not just the latest; a manifest
- * conflict with different bytes is `SplitBrain`; a tick costs one or two
- * HEADs when idle; low_water is written once per tick, not once per snapshot
+ * conflict with different bytes is `SplitBrain`; a tick costs two HEADs and a
+ * GET when idle; low_water is written once per tick, not once per snapshot
  * (R2 allows about one write per second per key), except right after a gap.
  */
 export class Mirror {
   readonly #source: CountedStore;
   readonly #target: CountedStore;
+  readonly #binding: { source: string; target: string };
   readonly #pollIntervalMs: number;
   readonly #parallelism: number;
+  readonly #listThreshold: number;
   readonly #lagAlertSecs: number;
+  readonly #budgetLimits: { requests: number; bytes: number };
+  readonly #backoff: { baseDelayMs: number; maxDelayMs: number };
+  readonly #shutdownTimeoutMs: number;
   readonly #opts: MirrorOptions;
   readonly #now: () => number;
 
-  #progress: MirrorProgress = freshMirrorProgress();
+  #progress: MirrorProgress;
   #initialised = false;
-  #previous: Manifest | undefined;
+  readonly #lag: LagClock;
+  /** The manifest of `mirrorSeq` on the target (undefined: none, or not read yet). */
+  #previous: ManifestFile | undefined;
   #previousVersion = -1;
+  /** Files this instance put on the target for the version in progress (trusted without a request). */
+  #uploadedHere = new Set<string>();
   #sourceHead: number | null = null;
-  /** When the oldest unmirrored source snapshot was committed (or first seen). */
-  #pendingSinceMs: number | undefined;
+  /** The source's HEAD manifest, read when a missing file needs telling apart from garbage-collected. */
+  #headFile: ManifestFile | undefined;
   /** Versions were mirrored since low_water was last advanced (true at start: check it once). */
   #lowWaterDirty = true;
   #failureStreak = 0;
@@ -258,14 +178,42 @@ export class Mirror {
   /** The target's history was checked against the source's (once per instance). */
   #verified = false;
 
+  /**
+   * @throws TidemarkError `InvalidArgument` naming the option for a bad
+   *   number (`NaN`, `Infinity` where no limit makes no sense, a fraction, a
+   *   negative) or a missing store.
+   */
   constructor(opts: MirrorOptions) {
+    if (!opts?.source || !opts.target) {
+      throw new TidemarkError("InvalidArgument", "a Mirror needs a source and a target store");
+    }
     this.#opts = opts;
+    this.#pollIntervalMs = numberOption("pollIntervalMs", opts.pollIntervalMs, 5_000, { min: 1 });
+    this.#parallelism = numberOption("parallelism", opts.parallelism, DEFAULT_PARALLELISM, {
+      min: 1,
+      max: 1024,
+    });
+    this.#listThreshold = numberOption("listThreshold", opts.listThreshold, DEFAULT_LIST_THRESHOLD, {
+      min: 1,
+      infinity: true,
+    });
+    this.#lagAlertSecs = numberOption("lagAlertSecs", opts.lagAlertSecs, 60, { min: 0, integer: false });
+    this.#budgetLimits = {
+      requests: numberOption("budget.requests", opts.budget?.requests, 0, { min: 0 }),
+      bytes: numberOption("budget.bytes", opts.budget?.bytes, 0, { min: 0 }),
+    };
+    const baseDelayMs = numberOption("backoff.baseDelayMs", opts.backoff?.baseDelayMs, 1_000, { min: 0 });
+    this.#backoff = {
+      baseDelayMs,
+      maxDelayMs: numberOption("backoff.maxDelayMs", opts.backoff?.maxDelayMs, 60_000, { min: baseDelayMs }),
+    };
+    this.#shutdownTimeoutMs = numberOption("shutdownTimeoutMs", opts.shutdownTimeoutMs, 30_000, { min: 0 });
     this.#source = counted(opts.source);
     this.#target = counted(opts.target);
-    this.#pollIntervalMs = opts.pollIntervalMs ?? 5_000;
-    this.#parallelism = opts.parallelism ?? DEFAULT_PARALLELISM;
-    this.#lagAlertSecs = opts.lagAlertSecs ?? 60;
+    this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
+    this.#progress = freshMirrorProgress(this.#binding);
     this.#now = opts.now ?? (() => Date.now());
+    this.#lag = new LagClock(this.#now);
   }
 
   /** The last version fully mirrored (0: none yet). */
@@ -274,22 +222,22 @@ export class Mirror {
   }
 
   /**
-   * Seconds since the oldest source commit that is not mirrored yet (its
-   * manifest's `last_updated_ms`, or when the mirror first saw it if unset);
-   * 0 when caught up; `null` before the first tick has looked at the source.
-   * An idle primary therefore has lag 0, however long ago its last commit.
+   * Seconds since the oldest source commit that is not mirrored yet, on the
+   * mirror's clock (see `LagClock`: a writer's clock is clamped to when the
+   * mirror saw the version appear); 0 when caught up; while ticks fail, at
+   * least the time since the last successful look at the source; `null`
+   * before the first tick. An idle primary has lag 0, however long ago its
+   * last commit.
    */
   lagSeconds(): number | null {
-    if (this.#sourceHead === null) return null;
-    if (this.#progress.mirrorSeq >= this.#sourceHead) return 0;
-    if (this.#pendingSinceMs === undefined) return 0;
-    return Math.max(0, (this.#now() - this.#pendingSinceMs) / 1000);
+    const ms = this.#lag.lagMs(handledThrough(this.#progress));
+    return ms === null ? null : ms / 1000;
   }
 
   /** A copy of the mirror's state. */
   status(): MirrorStatus {
     const p = cloneProgress(this.#progress);
-    const caughtUp = this.#sourceHead !== null && p.mirrorSeq >= this.#sourceHead;
+    const caughtUp = this.#caughtUp();
     const s: MirrorStatus = {
       mirrorSeq: p.mirrorSeq,
       sourceHead: this.#sourceHead,
@@ -299,23 +247,32 @@ export class Mirror {
       gaps: p.gaps,
       nextDelayMs: this.#nextDelayMs(caughtUp),
     };
-    if (p.inProgress) s.inProgress = p.inProgress;
+    if (p.inProgress) s.inProgress = { version: p.inProgress.version, uploaded: p.inProgress.uploaded };
     if (p.lastError) s.lastError = p.lastError;
     return s;
   }
 
+  /** Every source version up to the last HEAD seen is mirrored or skipped, and the last tick did not fail. */
+  #caughtUp(): boolean {
+    return (
+      this.#sourceHead !== null &&
+      this.#failureStreak === 0 &&
+      !this.#workRemains &&
+      handledThrough(this.#progress) >= this.#sourceHead
+    );
+  }
+
   #nextDelayMs(caughtUp: boolean): number {
     if (this.#failureStreak > 0) {
-      const base = this.#opts.backoff?.baseDelayMs ?? 1_000;
-      const max = this.#opts.backoff?.maxDelayMs ?? 60_000;
+      const { baseDelayMs: base, maxDelayMs: max } = this.#backoff;
       return Math.max(base, backoffDelay(this.#failureStreak, { baseDelayMs: base, maxDelayMs: max }));
     }
     return this.#workRemains || !caughtUp ? 0 : this.#pollIntervalMs;
   }
 
   /**
-   * One pass: finds the source HEAD, then mirrors the versions after
-   * `mirrorSeq` in order until caught up, the budget is spent, or
+   * One pass: finds the source HEAD, then mirrors the versions after the
+   * last one handled, in order, until caught up, the budget is spent, or
    * `shutdown()` is called; saves progress. Concurrent calls share one pass.
    *
    * Never throws: a failure is recorded (`status().lastError`,
@@ -336,12 +293,11 @@ export class Mirror {
   }
 
   async #tick(): Promise<number> {
-    const budget = new TickBudget(this.#opts.budget, () => this.#requestsThisTick());
+    const budget = new TickBudget(this.#budgetLimits, () => this.#requestsThisTick());
     const startCounts = this.#requestCounts();
     this.#tickStart = startCounts.read + startCounts.write;
     let failed: TidemarkError | undefined;
     try {
-      await this.#init();
       await this.#mirrorPending(budget);
       if (this.#lowWaterDirty && this.#progress.mirrorSeq > 0) {
         await advanceLowWater(this.#target, this.#progress.mirrorSeq);
@@ -357,11 +313,16 @@ export class Mirror {
       this.#progress.lastError = { message: failed.message, atMs: this.#now() };
     }
     this.#syncRequestCounters();
-    try {
-      await this.#opts.progress?.save(cloneProgress(this.#progress));
-    } catch (e) {
-      failed ??= toTidemarkError(e);
+    const check = this.#lag.lastCheck;
+    if (check) this.#progress.lastSourceCheck = check;
+    if (this.#initialised) {
+      try {
+        await this.#opts.progress?.save(cloneProgress(this.#progress));
+      } catch (e) {
+        failed ??= toTidemarkError(e);
+      }
     }
+    this.#lag.tickEnded(failed === undefined);
     this.#checkLag();
     if (failed) {
       if (isTidemarkError(failed, "SplitBrain")) {
@@ -395,35 +356,41 @@ export class Mirror {
     this.#counted = c;
   }
 
+  /**
+   * Loads saved progress, once: trusted only when it was made with this
+   * source and target (their `storeId`s) and the target still holds the
+   * manifest it says was mirrored last (a wiped or swapped bucket does not).
+   * Otherwise the target's own HEAD says how far it got.
+   */
   async #init(): Promise<void> {
     if (this.#initialised) return;
     const saved = await this.#opts.progress?.load();
-    if (saved) {
-      this.#progress = cloneProgress(saved);
-      this.#progress.gaps ??= [];
-    } else {
-      // No saved progress: the target's own HEAD says how far it got.
-      this.#progress.mirrorSeq = (await discoverHead(this.#target)).version;
+    let p: MirrorProgress | undefined;
+    if (saved && boundTo(saved, this.#binding)) {
+      p = cloneProgress(saved);
+      p.gaps ??= [];
+      if (p.mirrorSeq > 0 && (await this.#previousManifest(p.mirrorSeq)) === undefined) p = undefined;
     }
+    if (p === undefined) {
+      p = freshMirrorProgress(this.#binding);
+      if (saved) {
+        // Keep the running totals (they describe this mirror, not the target).
+        p.counters = cloneProgress(saved).counters;
+      }
+      p.mirrorSeq = (await discoverHead(this.#target)).version;
+    }
+    this.#progress = p;
+    if (p.lastSourceCheck) this.#lag.restore(p.lastSourceCheck);
     this.#initialised = true;
   }
 
-  /** The manifest of `mirrorSeq`, read back from the target (undefined: none, or unreadable as such). */
-  async #previousManifest(): Promise<Manifest | undefined> {
-    const seq = this.#progress.mirrorSeq;
+  /** The manifest of `seq` on the target, cached (undefined: not there). */
+  async #previousManifest(seq: number): Promise<ManifestFile | undefined> {
     if (this.#previousVersion === seq) return this.#previous;
-    let m: Manifest | undefined;
-    if (seq > 0) {
-      try {
-        m = decodeManifest(await (await this.#target.get(manifestKey(seq))).bytes());
-      } catch (e) {
-        // Missing on the target (progress from elsewhere): check every file instead of trusting it.
-        if (!isTidemarkError(e, "NotFound")) throw e;
-      }
-    }
-    this.#previous = m;
+    const f = seq > 0 ? await readManifestIfExists(this.#target, seq) : undefined;
+    this.#previous = f;
     this.#previousVersion = seq;
-    return m;
+    return f;
   }
 
   /**
@@ -440,19 +407,13 @@ export class Mirror {
           `the target is at v${seq}, past the source's HEAD v${head}: it mirrors another history`,
         );
       }
-      const previous = await this.#previousManifest();
-      if (previous) {
-        let theirs: Uint8Array | undefined;
-        try {
-          theirs = await readSourceManifest(this.#source, seq);
-        } catch (e) {
-          if (!isTidemarkError(e, "NotFound")) throw e; // expired: the uuid check below will do
-        }
-        const ours = await (await this.#target.get(manifestKey(seq))).bytes();
+      const ours = await this.#previousManifest(seq);
+      if (ours) {
+        const theirs = await readManifestIfExists(this.#source, seq);
         const same =
           theirs !== undefined
-            ? sameBytes(theirs, ours)
-            : sameTable(previous, decodeManifest(await readSourceManifest(this.#source, head)));
+            ? sameBytes(theirs.bytes, ours.bytes)
+            : sameTable(ours.manifest, (await readManifestFile(this.#source, head)).manifest);
         if (!same) {
           throw new TidemarkError(
             "SplitBrain",
@@ -466,21 +427,30 @@ export class Mirror {
     this.#settleWaiters();
   }
 
-  /** Finds the source HEAD from what is known, cheaply (one or two HEADs when nothing changed). */
+  /**
+   * Finds the source HEAD from what is known, cheaply: two HEADs and a read of
+   * the source's low_water when nothing changed (a hint below the source's GC
+   * boundary, or one a racing expire passed, is never trusted).
+   */
   async #findSourceHead(): Promise<number> {
-    const known = Math.max(this.#sourceHead ?? 0, this.#progress.mirrorSeq);
+    const known = Math.max(this.#sourceHead ?? 0, this.#initialised ? this.#progress.mirrorSeq : 0);
     const found = (await discoverHead(this.#source, known > 0 ? { from: known } : {})).version;
     if (this.#sourceHead === null || found > this.#sourceHead) this.#sourceHead = found;
+    this.#lag.sourceChecked(this.#sourceHead, this.#initialised ? handledThrough(this.#progress) : 0);
     return this.#sourceHead;
   }
 
   async #mirrorPending(budget: TickBudget): Promise<void> {
     this.#workRemains = false;
+    this.#headFile = undefined;
+    // The source first: its HEAD (and so the lag) is known even when the target is down.
     const head = await this.#findSourceHead();
-    const p = this.#progress;
+    await this.#init();
+    this.#lag.handled(handledThrough(this.#progress));
     if (!this.#verified) await this.#checkSameHistory(head);
-    if (p.mirrorSeq < head && this.#pendingSinceMs === undefined) this.#pendingSinceMs = this.#now();
-    while (p.mirrorSeq < head) {
+    const p = this.#progress;
+    let lookahead: ManifestFile | undefined;
+    while (handledThrough(p) < head) {
       if (this.#closed) return;
       if (!budget.begin(SNAPSHOT_REQUESTS, 0, false)) {
         this.#workRemains = true;
@@ -488,7 +458,25 @@ export class Mirror {
       }
       let moved = 0;
       try {
-        moved = await this.#mirrorNext(budget, head);
+        const version = handledThrough(p) + 1;
+        const file =
+          lookahead?.version === version ? lookahead : await readManifestIfExists(this.#source, version);
+        lookahead = undefined;
+        if (file === undefined) {
+          // Expired on the source before we got here: skip to the next version it has.
+          const next = await nextExisting(this.#source, version, head);
+          this.#skip({ from: version, to: next - 1, reason: "expired" });
+          continue;
+        }
+        // Only a version the source's history is built on: its HEAD, or one its successor names.
+        if (version < head) {
+          lookahead = await readManifestIfExists(this.#source, version + 1);
+          if (lookahead === undefined || !(await builtOn(lookahead.manifest, file))) {
+            this.#skip({ from: version, to: version, reason: "unconfirmed" });
+            continue;
+          }
+        }
+        moved = await this.#mirrorVersion(budget, file, head);
       } finally {
         budget.end(SNAPSHOT_REQUESTS, 0, moved);
       }
@@ -497,85 +485,106 @@ export class Mirror {
     }
   }
 
-  /** Mirrors the version after `mirrorSeq` (or the oldest the source still has). Returns bytes moved. */
-  async #mirrorNext(budget: TickBudget, head: number): Promise<number> {
+  /** Records skipped versions; what was in progress for them is dropped. */
+  #skip(gap: MirrorGap): void {
     const p = this.#progress;
-    let version = p.mirrorSeq + 1;
-    let bytes: Uint8Array;
-    try {
-      bytes = await readSourceManifest(this.#source, version);
-    } catch (e) {
-      if (!isTidemarkError(e, "NotFound")) throw e;
-      // The source expired it before we got here: jump to the oldest it still has.
-      const oldest = await oldestFrom(this.#source, version, head);
-      if (oldest <= version) throw e; // it vanished under us and reappeared? let the next tick look again
-      const gap = { from: version, to: oldest - 1 };
-      const last = p.gaps.at(-1);
-      if (!last || last.from !== gap.from || last.to !== gap.to) p.gaps.push(gap);
-      version = oldest;
-      bytes = await readSourceManifest(this.#source, version);
-    }
-    const manifest = decodeManifest(bytes);
-    const previous = await this.#previousManifest();
-    if (previous && !sameTable(previous, manifest)) {
+    recordGap(p, gap);
+    if (p.inProgress && p.inProgress.version <= gap.to) delete p.inProgress;
+    this.#uploadedHere.clear();
+    this.#lag.handled(handledThrough(p));
+    this.#settleWaiters();
+  }
+
+  /**
+   * Mirrors one source version (files, manifest; low_water at once after a
+   * gap). Returns the manifest's bytes moved (files are counted as they go).
+   * A source file that is gone and not in the source's HEAD was garbage
+   * collected: the version becomes a gap.
+   */
+  async #mirrorVersion(budget: TickBudget, file: ManifestFile, head: number): Promise<number> {
+    const p = this.#progress;
+    const version = file.version;
+    const manifest = file.manifest;
+    const previous = await this.#previousManifest(p.mirrorSeq);
+    if (previous && !sameTable(previous.manifest, manifest)) {
       throw new TidemarkError(
         "SplitBrain",
-        `source v${version} belongs to table ${manifest.tableUuid}, the target's v${p.mirrorSeq} to ${previous.tableUuid}`,
+        `source v${version} belongs to table ${manifest.tableUuid}, the target's v${p.mirrorSeq} to ${previous.manifest.tableUuid}`,
         { key: manifestKey(version) },
       );
     }
     const committed = Number(manifest.lastUpdatedMs);
-    if (committed > 0) {
-      this.#pendingSinceMs = committed;
-      p.lastSourceCommitMs = Math.max(p.lastSourceCommitMs ?? 0, committed);
-    }
+    this.#lag.committed(version, committed);
+    if (committed > 0) p.lastSourceCommitMs = Math.max(p.lastSourceCommitMs ?? 0, committed);
     const afterGap = version !== p.mirrorSeq + 1;
-    if (p.inProgress?.version !== version) p.inProgress = { version, uploaded: [] };
+    if (p.inProgress?.version !== version) {
+      p.inProgress = { version, uploaded: [], etags: {} };
+      this.#uploadedHere.clear();
+    }
     const inProgress = p.inProgress;
+    inProgress.etags ??= {};
+    const etags = inProgress.etags;
     const reserved = new Map<string, number>();
     let copiedBytes = 0;
-    const res = await mirrorSnapshot({
-      source: this.#source,
-      target: this.#target,
-      version,
-      previous,
-      parallelism: this.#parallelism,
-      ...(this.#opts.listThreshold !== undefined ? { listThreshold: this.#opts.listThreshold } : {}),
-      // A listing page is one request: list only while the page and one file
-      // copy after it still fit, so a tick always gets a file done (progress).
-      beforeListPage: () => budget.fits(1 + FILE_REQUESTS, 0),
-      manifestBytes: bytes,
-      alreadyUploaded: inProgress.uploaded,
-      // After a gap, readers probing from the old low_water would not find
-      // the new version: advance low_water right away, not at the end of the tick.
-      advanceLowWater: afterGap,
-      shouldContinue: (f: LiveFile) => {
-        if (this.#closed) return false;
-        const size = f.size ?? f.minSize;
-        if (!budget.begin(FILE_REQUESTS, size)) return false;
-        reserved.set(f.path, size);
-        return true;
-      },
-      onFile: (path, copied, n) => {
-        inProgress.uploaded.push(path);
-        // A file a listing found on the target was never reserved (no request of its own).
-        const size = reserved.get(path);
-        if (size !== undefined) {
-          budget.end(FILE_REQUESTS, size, n);
-          reserved.delete(path);
-        }
-        copiedBytes += n;
-        if (copied) {
-          p.counters.files++;
-          p.counters.bytes += n;
-        } else {
-          p.counters.skippedFiles++;
-        }
-      },
-    }).finally(() => {
+    let res: Awaited<ReturnType<typeof mirrorSnapshot>>;
+    try {
+      res = await mirrorSnapshot({
+        source: this.#source,
+        target: this.#target,
+        sourceId: this.#binding.source,
+        version,
+        previous: previous?.manifest,
+        parallelism: this.#parallelism,
+        listThreshold: this.#listThreshold,
+        // A listing page is one request: list only while the page and one file
+        // copy after it still fit, so a tick always gets a file done (progress).
+        beforeListPage: () => budget.fits(1 + FILE_REQUESTS, 0),
+        manifestBytes: file.bytes,
+        // Files this instance put there are trusted; files an earlier process
+        // recorded are checked against the etags it recorded.
+        alreadyUploaded: [...this.#uploadedHere],
+        knownEtags: etags,
+        // After a gap, readers probing from the old low_water would not find
+        // the new version: advance low_water right away, not at the end of the tick.
+        advanceLowWater: afterGap,
+        shouldContinue: (f: LiveFile) => {
+          if (this.#closed) return false;
+          const size = f.size ?? f.minSize;
+          if (!budget.begin(FILE_REQUESTS, size)) return false;
+          reserved.set(f.path, size);
+          return true;
+        },
+        onFile: (path, copied, n, etag) => {
+          if (!this.#uploadedHere.has(path)) {
+            this.#uploadedHere.add(path);
+            if (!(path in etags)) inProgress.uploaded.push(path);
+          }
+          etags[path] = etag;
+          // A file a listing found on the target was never reserved (no request of its own).
+          const size = reserved.get(path);
+          if (size !== undefined) {
+            budget.end(FILE_REQUESTS, size, n);
+            reserved.delete(path);
+          }
+          copiedBytes += n;
+          if (copied) {
+            p.counters.files++;
+            p.counters.bytes += n;
+          } else {
+            p.counters.skippedFiles++;
+          }
+        },
+      });
+    } catch (e) {
+      if (await this.#garbageCollected(e, manifest, version, head)) {
+        this.#skip({ from: version, to: version, reason: "files-gone" });
+        return 0;
+      }
+      throw e;
+    } finally {
       // Release what failed copies reserved.
       for (const size of reserved.values()) budget.end(FILE_REQUESTS, size, 0);
-    });
+    }
     if (!res.complete) {
       this.#workRemains = true;
       return 0;
@@ -584,15 +593,28 @@ export class Mirror {
     p.counters.bytes += manifestBytes;
     p.mirrorSeq = version;
     delete p.inProgress;
+    this.#uploadedHere.clear();
     p.counters.snapshots++;
-    this.#previous = res.manifest;
+    this.#previous = file;
     this.#previousVersion = version;
     this.#lowWaterDirty = !res.lowWaterAdvanced;
-    // Still behind: keep this snapshot's commit time until the next manifest is
-    // read (it bounds the next one's age from above); caught up: no lag.
-    if (p.mirrorSeq >= head) this.#pendingSinceMs = undefined;
+    this.#lag.handled(version);
     this.#settleWaiters();
     return manifestBytes;
+  }
+
+  /**
+   * Whether `e` is a file of `version` missing on the source that the
+   * source's HEAD no longer has either: garbage collected after a compaction
+   * (merutable deletes such files 5 minutes later), so the version can never
+   * be mirrored. A missing file that HEAD still has is a real error.
+   */
+  async #garbageCollected(e: unknown, manifest: Manifest, version: number, head: number): Promise<boolean> {
+    if (!isTidemarkError(e, "NotFound") || version >= head) return false;
+    const key = e.key;
+    if (key === undefined || !referencedFiles(manifest).some((f) => f.path === key)) return false;
+    this.#headFile ??= await readManifestFile(this.#source, head);
+    return !referencedFiles(this.#headFile.manifest).some((f) => f.path === key);
   }
 
   #checkLag(): void {
@@ -618,15 +640,24 @@ export class Mirror {
 
   /**
    * Resolves with `mirrorSeq` once `version` (default: the source HEAD at the
-   * time of the call) is mirrored, kicking the loop. The waiter is registered
-   * before the kick, so an advance in between is never missed.
+   * time of the call) is mirrored or skipped as a gap, kicking the loop. The
+   * waiter is registered before the kick, so an advance in between is never
+   * missed.
    *
-   * @throws TidemarkError `Transient` after `timeoutMs`, or when the mirror
-   *   shuts down first; `SplitBrain` when mirroring hits one; store errors
-   *   from reading the source HEAD.
+   * @throws TidemarkError `InvalidArgument` for a bad version or timeout;
+   *   `Transient` after `timeoutMs`, or when the mirror shuts down first;
+   *   `SplitBrain` when mirroring hits one; store errors from reading the
+   *   source HEAD.
    */
   awaitMirror(version?: number, opts: { timeoutMs?: number } = {}): Promise<number> {
     return new Promise<number>((resolve, reject) => {
+      try {
+        if (version !== undefined) checkNumber("version", version, { min: 0 });
+        if (opts.timeoutMs !== undefined) checkNumber("timeoutMs", opts.timeoutMs, { min: 0 });
+      } catch (e) {
+        reject(e);
+        return;
+      }
       const waiter: Waiter = { version, resolve, reject };
       if (this.#closed) {
         reject(this.#closedError(version));
@@ -679,9 +710,10 @@ export class Mirror {
   }
 
   #settleWaiters(): void {
+    const handled = handledThrough(this.#progress);
     for (const w of this.#waiters) {
       // Only once the target's history is known to be the source's.
-      if (w.version !== undefined && this.#verified && w.version <= this.#progress.mirrorSeq) {
+      if (w.version !== undefined && this.#verified && w.version <= handled) {
         this.#finish(w);
         w.resolve(this.#progress.mirrorSeq);
       }
@@ -750,9 +782,7 @@ export class Mirror {
       w.reject(this.#closedError(w.version));
     }
     const pending = this.#loop ?? this.#current;
-    this.#shutdown = pending
-      ? boundedWait(pending, this.#opts.shutdownTimeoutMs ?? 30_000)
-      : Promise.resolve();
+    this.#shutdown = pending ? boundedWait(pending, this.#shutdownTimeoutMs) : Promise.resolve();
     return this.#shutdown;
   }
 }
@@ -769,8 +799,7 @@ function counted(store: ObjectStore): CountedStore {
   const counts = { read: 0, write: 0 };
   const pageSize = Math.max(1, capabilitiesOf(store).listPageSize);
   return {
-    name: store.name,
-    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    ...wrapperOf(store),
     counts,
     get: (k, o) => {
       counts.read++;

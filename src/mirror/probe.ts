@@ -2,13 +2,24 @@ import { manifestExists } from "../catalog/index.ts";
 import type { ObjectStore } from "../store/types.ts";
 
 /**
- * The oldest version in `[from, head]` whose manifest exists, given that
- * `head` exists and that the existing versions form a suffix of the range
- * (a primary expires oldest first). Binary search: O(log(head - from)) HEADs.
+ * The first version after `from` (which is missing) whose manifest exists,
+ * given that `head` exists: probes `from + 1`, `+ 2`, `+ 4`, ... up to
+ * `head`, then binary-searches the last step. O(log gap) HEADs. Where the
+ * missing versions are not one run (a mirror of a mirror with several gaps),
+ * an existing version inside the searched step can be passed over: it is
+ * then skipped like the gap around it, never mirrored out of order.
  */
-export async function oldestFrom(store: ObjectStore, from: number, head: number): Promise<number> {
-  let lo = from - 1; // treated as missing
+export async function nextExisting(store: ObjectStore, from: number, head: number): Promise<number> {
+  let lo = from; // missing
   let hi = head; // exists
+  for (let step = 1; from + step < head; step *= 2) {
+    const v = from + step;
+    if (await manifestExists(store, v)) {
+      hi = v;
+      break;
+    }
+    lo = v;
+  }
   while (hi - lo > 1) {
     const mid = lo + Math.floor((hi - lo) / 2);
     if (await manifestExists(store, mid)) hi = mid;

@@ -1,7 +1,6 @@
-import { discoverHead, manifestKey } from "../catalog/index.ts";
-import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { discoverHead, readManifestFile, walkChain } from "../catalog/index.ts";
+import { isTidemarkError } from "../errors.ts";
 import {
-  decodeManifest,
   diffManifests,
   liveFiles,
   type Manifest,
@@ -9,7 +8,8 @@ import {
   referencedFiles,
 } from "../manifest/index.ts";
 import { forEachLimit } from "../store/batch.ts";
-import type { ObjectStore } from "../store/types.ts";
+import { type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+import { proveOrigin } from "./origin.ts";
 
 /**
  * A read-only view of a mirrored (or primary) table. Uses only `get` and
@@ -20,7 +20,8 @@ export interface MirrorReader {
   head(): Promise<number>;
   /**
    * Snapshots from HEAD backwards through `previous_snapshot_id`, until one is
-   * missing (expired on the primary before it was mirrored, or never mirrored).
+   * missing (expired on the primary before it was mirrored, or never
+   * mirrored) or is not the manifest its successor was built on.
    */
   snapshots(): AsyncIterable<{ version: number; manifest: Manifest }>;
   /** Snapshot `version`'s manifest. `NotFound` if it is not on the store; `Corrupt` if it does not decode. */
@@ -36,44 +37,15 @@ export interface MirrorReader {
  * Nothing is read until a method is called.
  */
 export function openMirror(store: ObjectStore): MirrorReader {
-  const manifest = async (version: number): Promise<Manifest> => {
-    const key = manifestKey(version);
-    try {
-      return decodeManifest(await (await store.get(key)).bytes());
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) {
-        throw new TidemarkError("NotFound", `snapshot v${version} is not on ${store.name} (${key})`, {
-          key,
-          cause: e,
-        });
-      }
-      throw e;
-    }
-  };
+  const manifest = async (version: number): Promise<Manifest> =>
+    (await readManifestFile(store, version)).manifest;
   return {
     head: async () => (await discoverHead(store)).version,
     async *snapshots() {
-      let version: number | undefined = (await discoverHead(store)).version;
-      while (version !== undefined && version >= 1) {
-        let m: Manifest;
-        try {
-          m = await manifest(version);
-        } catch (e) {
-          if (isTidemarkError(e, "NotFound")) return;
-          throw e;
-        }
-        yield { version, manifest: m };
-        const prev = m.previousSnapshotId;
-        if (prev === undefined) return;
-        // A link that does not go back (a damaged or hostile manifest) would loop forever.
-        if (!(prev < BigInt(version))) {
-          throw new TidemarkError(
-            "Corrupt",
-            `${manifestKey(version)}: previous_snapshot_id ${prev} does not precede it`,
-            { key: manifestKey(version) },
-          );
-        }
-        version = Number(prev);
+      // On a mirror, low_water is the latest version mirrored, not a retention
+      // boundary: the history below it is the mirror's time travel.
+      for await (const f of walkChain(store, (await discoverHead(store)).version)) {
+        yield { version: f.version, manifest: f.manifest };
       }
     },
     manifest,
@@ -86,37 +58,60 @@ export function openMirror(store: ObjectStore): MirrorReader {
 export interface VerifyResult {
   /** The version checked (0: the store has no snapshot; then `ok`). */
   version: number;
-  /** Every live file is present with the right size. */
+  /** Every referenced file is present with the right size (and, given a source, its bytes). */
   ok: boolean;
-  /** Live files that are not on the store. */
+  /** Referenced files that are not on the store. */
   missing: string[];
   /**
-   * Live files of the wrong size: a data file whose size differs from its
-   * manifest `file_size`, or a deletion-vector file smaller than the largest
-   * `dv_offset + dv_length` pointing into it.
+   * Referenced files of the wrong size: a data file whose size differs from
+   * its manifest `file_size`, or a deletion-vector file smaller than the
+   * largest `dv_offset + dv_length` pointing into it.
    */
   wrongSize: string[];
+  /**
+   * With `opts.source`: files of the right size whose bytes are not proven
+   * the source's (another table's file, or one the source re-wrote).
+   */
+  foreign: string[];
+}
+
+/** Options of {@link verifyMirror}. */
+export interface VerifyOptions {
+  /**
+   * The mirror's source: each file is also proven to hold the source's bytes
+   * (the etag the mirror recorded, equal content digests, or the bytes
+   * themselves; see `proveOrigin`), not only the right size.
+   */
+  source?: ObjectStore;
+  /** The source identity the mirror recorded on its copies (default `storeId(source)`). */
+  sourceId?: string;
 }
 
 /**
  * Checks that snapshot `version` (default: HEAD) is fully readable on `store`:
- * one HEAD per live file (8 at once), sizes checked against the manifest.
- * Read-only; works over `HttpStore`.
+ * one HEAD per referenced file (8 at once), sizes checked against the
+ * manifest; with a `source`, origins too. Read-only; works over `HttpStore`.
  *
  * @throws TidemarkError `NotFound` when the manifest of `version` is missing;
  *   `Corrupt` when it does not decode; store errors.
  */
-export async function verifyMirror(store: ObjectStore, version?: number): Promise<VerifyResult> {
+export async function verifyMirror(
+  store: ObjectStore,
+  version?: number,
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
   const reader = openMirror(store);
   const v = version ?? (await reader.head());
-  if (v === 0) return { version: 0, ok: true, missing: [], wrongSize: [] };
+  if (v === 0) return { version: 0, ok: true, missing: [], wrongSize: [], foreign: [] };
   const files = referencedFiles(await reader.manifest(v));
   const missing = new Set<string>();
   const wrongSize = new Set<string>();
+  const foreign = new Set<string>();
+  const source = opts.source;
   await forEachLimit(files, 8, async (f) => {
-    let size: number;
+    let meta: ObjectMeta;
     try {
-      size = (await store.head(f.path)).size;
+      meta = await store.head(f.path);
     } catch (e) {
       if (isTidemarkError(e, "NotFound")) {
         missing.add(f.path);
@@ -124,14 +119,32 @@ export async function verifyMirror(store: ObjectStore, version?: number): Promis
       }
       throw e;
     }
-    if (f.size !== undefined ? size !== f.size : size < f.minSize) wrongSize.add(f.path);
+    if (f.size !== undefined ? meta.size !== f.size : meta.size < f.minSize) {
+      wrongSize.add(f.path);
+      return;
+    }
+    if (source === undefined) return;
+    try {
+      await proveOrigin({
+        source,
+        target: store,
+        sourceId: opts.sourceId ?? storeId(source),
+        file: f,
+        version: v,
+        onTarget: meta,
+      });
+    } catch (e) {
+      if (!isTidemarkError(e, "SplitBrain") && !isTidemarkError(e, "NotFound")) throw e;
+      foreign.add(f.path);
+    }
   });
   // Report in manifest order, whatever order the HEADs finished in.
   const order = (s: Set<string>) => files.map((f) => f.path).filter((p) => s.has(p));
   return {
     version: v,
-    ok: missing.size === 0 && wrongSize.size === 0,
+    ok: missing.size === 0 && wrongSize.size === 0 && foreign.size === 0,
     missing: order(missing),
     wrongSize: order(wrongSize),
+    foreign: order(foreign),
   };
 }

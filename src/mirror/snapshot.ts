@@ -1,9 +1,11 @@
-import { advanceLowWater, manifestKey } from "../catalog/index.ts";
+import { advanceLowWater, decodeAt, manifestKey } from "../catalog/index.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { decodeManifest, type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
+import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
+import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { compareKeys } from "../store/keys.ts";
-import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
+import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+import { originMetadata, proveOrigin } from "./origin.ts";
 
 /**
  * Default number of files copied at once. 8, not 4: between two RGW buckets
@@ -72,12 +74,26 @@ export interface MirrorSnapshotOptions {
   /** The source manifest's bytes, if the caller has read them already (saves one GET). */
   manifestBytes?: Uint8Array;
   /**
-   * Files known to be on the target already (from an interrupted attempt at
-   * this version): skipped without any request.
+   * Files this same process put on the target for this version (an attempt
+   * interrupted by a budget): skipped without any request.
    */
   alreadyUploaded?: Iterable<string>;
-  /** Called once per file as soon as it is on the target (copied now, or found there). */
-  onFile?: (path: string, copied: boolean, bytes: number) => void;
+  /**
+   * Etags recorded when this mirror wrote files of this version (saved
+   * progress of an earlier process): a file on the target with the recorded
+   * etag is proven the source's without asking the source.
+   */
+  knownEtags?: Record<string, string>;
+  /**
+   * The source's identity recorded on every copy (default: `storeId(source)`),
+   * by which a later run proves a file on the target came from this source.
+   */
+  sourceId?: string;
+  /**
+   * Called once per file as soon as it is on the target (copied now, or found
+   * there and proven the source's), with the target's etag of it.
+   */
+  onFile?: (path: string, copied: boolean, bytes: number, etag: string) => void;
   /**
    * Asked before each file copy starts (with what the manifest says of it);
    * `false` stops the snapshot cleanly: files in flight finish, the manifest
@@ -92,7 +108,7 @@ export interface MirrorSnapshotOptions {
 export interface MirrorSnapshotResult {
   /** Files copied from source to target. */
   uploadedFiles: number;
-  /** Files found on the target already (right size, or listed in `alreadyUploaded`): not copied. */
+  /** Files found on the target already (proven the source's, or listed in `alreadyUploaded`): not copied. */
   skippedFiles: number;
   /** Bytes copied (files and the manifest). */
   bytes: number;
@@ -145,33 +161,53 @@ function wrongSize(file: LiveFile, size: number, version: number): TidemarkError
   );
 }
 
+/** What one snapshot's file copies share. */
+interface CopyContext {
+  source: ObjectStore;
+  target: ObjectStore;
+  sourceId: string;
+  version: number;
+  knownEtags: Record<string, string> | undefined;
+}
+
+/**
+ * Accepts a file found on the target: the right size, and proven the
+ * source's bytes (see {@link proveOrigin}). Returns its etag.
+ */
+async function acceptFound(ctx: CopyContext, file: LiveFile, onTarget: ObjectMeta): Promise<string> {
+  if (!sizeFits(file, onTarget.size)) throw wrongSize(file, onTarget.size, ctx.version);
+  await proveOrigin({ ...ctx, file, onTarget, knownEtag: ctx.knownEtags?.[file.path] });
+  return onTarget.etag;
+}
+
 /**
  * Copies one file source → target unless the target has it already: one HEAD
  * on the target (unless a listing just showed it missing), then a streamed
- * GET → create-only PUT, so the body is never held whole in memory (the S3
- * adapter goes multipart above its threshold).
+ * GET → create-only PUT that records the file's origin in its metadata, so
+ * the body is never held whole in memory (the S3 adapter goes multipart above
+ * its threshold). A file found on the target is accepted only when proven the
+ * source's bytes.
  *
  * @param listedMissing a listing of the target did not show the file: no
  *   HEAD (the create-only PUT settles a race), except for a file too big for
  *   a create-only PUT, which is always HEADed right before its overwrite.
- * @returns bytes copied, or `undefined` when the file was found on the target.
+ * @returns bytes copied (`undefined` when the file was found on the target)
+ *   and the target's etag.
  */
 async function copyFile(
-  source: ObjectStore,
-  target: ObjectStore,
+  ctx: CopyContext,
   file: LiveFile,
-  version: number,
   listedMissing: boolean,
-): Promise<number | undefined> {
-  const checkTarget = async (): Promise<boolean> => {
+): Promise<{ copied: number | undefined; etag: string }> {
+  const { source, target, version } = ctx;
+  const checkTarget = async (): Promise<string | undefined> => {
     const onTarget = await headOrUndefined(target, file.path);
-    if (onTarget === undefined) return false;
-    if (sizeFits(file, onTarget)) return true;
-    throw wrongSize(file, onTarget, version);
+    return onTarget === undefined ? undefined : acceptFound(ctx, file, onTarget);
   };
   let headed = false;
   if (!listedMissing || file.minSize > MAX_CREATE_BYTES) {
-    if (await checkTarget()) return undefined;
+    const etag = await checkTarget();
+    if (etag !== undefined) return { copied: undefined, etag };
     headed = true;
   }
   let body: Awaited<ReturnType<ObjectStore["get"]>>;
@@ -197,40 +233,41 @@ async function copyFile(
   }
   const mode = body.size > MAX_CREATE_BYTES ? "overwrite" : "create";
   // An overwrite is not create-only: look right before it, never on a listing's word.
-  if (
-    mode === "overwrite" &&
-    !headed &&
-    (await checkTarget().catch((e: unknown) => {
+  if (mode === "overwrite" && !headed) {
+    let etag: string | undefined;
+    try {
+      etag = await checkTarget();
+    } catch (e) {
       body.body.cancel().catch(() => {});
       throw e;
-    }))
-  ) {
-    body.body.cancel().catch(() => {});
-    return undefined;
+    }
+    if (etag !== undefined) {
+      body.body.cancel().catch(() => {});
+      return { copied: undefined, etag };
+    }
   }
   try {
-    await target.put(file.path, body.body, { size: body.size, mode });
+    const put = await target.put(file.path, body.body, {
+      size: body.size,
+      mode,
+      metadata: originMetadata(ctx.sourceId, body.etag),
+    });
+    return { copied: body.size, etag: put.etag };
   } catch (e) {
     if (!body.body.locked) body.body.cancel().catch(() => {});
     // A racing mirror (or our own create whose response was lost, retried by
-    // the store) put it there first: fine if it is the same file.
+    // the store) put it there first: fine if it is the source's file.
     if (isTidemarkError(e, "AlreadyExists")) {
-      const size = await headOrUndefined(target, file.path);
-      if (size !== undefined && sizeFits(file, size)) return undefined;
-      throw new TidemarkError(
-        "SplitBrain",
-        `target has ${file.path} with ${size} bytes, snapshot v${version} says ${describeSize(file)}`,
-        { key: file.path, cause: e },
-      );
+      const onTarget = await headOrUndefined(target, file.path);
+      if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
     }
     throw e;
   }
-  return body.size;
 }
 
-async function headOrUndefined(store: ObjectStore, key: string): Promise<number | undefined> {
+async function headOrUndefined(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
   try {
-    return (await store.head(key)).size;
+    return await store.head(key);
   } catch (e) {
     if (isTidemarkError(e, "NotFound")) return undefined;
     throw e;
@@ -255,8 +292,8 @@ function commonPrefix(a: string, b: string): string {
 
 /** What one listing of the target says about the files to check. */
 interface Listed {
-  /** Sizes of the files the listing showed. */
-  sizes: Map<string, number>;
+  /** The files the listing showed (without user metadata: listings carry none). */
+  found: Map<string, ObjectMeta>;
   /** Whether the listing answers for `path` (else it must be HEADed). */
   covers(path: string): boolean;
 }
@@ -280,7 +317,7 @@ async function listTarget(
   const wanted = new Set(paths);
   const prefix = commonPrefix(first, last);
   const startAfter = dropLastCodePoint(first);
-  const sizes = new Map<string, number>();
+  const found = new Map<string, ObjectMeta>();
   const pageSize = Math.max(1, capabilitiesOf(target).listPageSize);
   const it = target
     .list(prefix, startAfter.length > prefix.length ? { startAfter } : {})
@@ -309,7 +346,7 @@ async function listTarget(
         complete = true;
         break;
       }
-      if (wanted.has(key)) sizes.set(key, r.value.size);
+      if (wanted.has(key)) found.set(key, r.value);
       lastSeen = key;
     }
   } finally {
@@ -318,7 +355,7 @@ async function listTarget(
   }
   const upTo = lastSeen;
   return {
-    sizes,
+    found,
     covers: complete ? () => true : (path) => upTo !== undefined && compareKeys(path, upTo) <= 0,
   };
 }
@@ -375,8 +412,24 @@ async function putManifest(target: ObjectStore, version: number, bytes: Uint8Arr
  */
 export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<MirrorSnapshotResult> {
   const { source, target, version } = opts;
+  const parallelism = numberOption("parallelism", opts.parallelism, DEFAULT_PARALLELISM, {
+    min: 1,
+    max: 1024,
+  });
+  const threshold = numberOption("listThreshold", opts.listThreshold, DEFAULT_LIST_THRESHOLD, {
+    min: 1,
+    infinity: true,
+  });
+  checkNumber("version", version, { min: 1 });
   const manifestBytes = opts.manifestBytes ?? (await readSourceManifest(source, version));
-  const manifest = decodeManifest(manifestBytes);
+  const manifest = decodeAt(manifestKey(version), manifestBytes);
+  const ctx: CopyContext = {
+    source,
+    target,
+    sourceId: opts.sourceId ?? storeId(source),
+    version,
+    knownEtags: opts.knownEtags,
+  };
   // Every file the manifest points at: live data files, deletion vectors and
   // delete files (a reader must never meet a manifest naming a missing file).
   const had = new Set(opts.previous ? referencedFiles(opts.previous).map((f) => f.path) : []);
@@ -393,38 +446,44 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
   const toCheck = todo.filter((f) => !done.has(f.path));
   result.skippedFiles += todo.length - toCheck.length;
   let listed: Listed | undefined;
-  const threshold = opts.listThreshold ?? DEFAULT_LIST_THRESHOLD;
   if (toCheck.length > 0 && toCheck.length >= threshold && capabilitiesOf(target).list) {
     const maxPages = Math.max(1, Math.floor(toCheck.length / FILES_PER_LIST_PAGE));
     listed = await listTarget(target, toCheck, maxPages, opts.beforeListPage);
   }
-  const copies: LiveFile[] = [];
+  const work: Array<{ file: LiveFile; found: ObjectMeta | undefined }> = [];
   for (const file of toCheck) {
-    const size = listed?.sizes.get(file.path);
-    if (size === undefined) {
-      copies.push(file);
+    const found = listed?.found.get(file.path);
+    if (found === undefined) {
+      work.push({ file, found });
       continue;
     }
-    // On the target already: nothing to copy; the wrong size is another history.
-    if (!sizeFits(file, size)) throw wrongSize(file, size, version);
-    result.skippedFiles++;
-    opts.onFile?.(file.path, false, 0);
+    // On the target already, with the wrong size: another history, before any write.
+    if (!sizeFits(file, found.size)) throw wrongSize(file, found.size, version);
+    // Written by this mirror (the etag it recorded): proven without a request.
+    if (opts.knownEtags?.[file.path] === found.etag) {
+      result.skippedFiles++;
+      opts.onFile?.(file.path, false, 0, found.etag);
+      continue;
+    }
+    work.push({ file, found });
   }
-  await forEachLimit(copies, opts.parallelism ?? DEFAULT_PARALLELISM, async (file) => {
+  await forEachLimit(work, parallelism, async ({ file, found }) => {
     if (!result.complete) return;
     if (opts.shouldContinue && !opts.shouldContinue(file)) {
       result.complete = false;
       return;
     }
-    const listedMissing = listed?.covers(file.path) ?? false;
-    const copied = await copyFile(source, target, file, version, listedMissing);
-    if (copied !== undefined) {
+    const r =
+      found !== undefined
+        ? { copied: undefined, etag: await acceptFound(ctx, file, found) }
+        : await copyFile(ctx, file, listed?.covers(file.path) ?? false);
+    if (r.copied !== undefined) {
       result.uploadedFiles++;
-      result.bytes += copied;
+      result.bytes += r.copied;
     } else {
       result.skippedFiles++;
     }
-    opts.onFile?.(file.path, copied !== undefined, copied ?? 0);
+    opts.onFile?.(file.path, r.copied !== undefined, r.copied ?? 0, r.etag);
   });
   if (!result.complete) return result;
   result.bytes += await putManifest(target, version, manifestBytes);

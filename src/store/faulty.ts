@@ -1,7 +1,14 @@
 import { type ErrorCode, TidemarkError } from "../errors.ts";
 import { discardBody } from "./body.ts";
 import { sleep } from "./retry.ts";
-import type { Body, GetOptions, ListOptions, ObjectStore, PutOptions } from "./types.ts";
+import {
+  type Body,
+  type GetOptions,
+  type ListOptions,
+  type ObjectStore,
+  type PutOptions,
+  wrapperOf,
+} from "./types.ts";
 
 /**
  * Which requests of a {@link faulty} store fail, and how. Requests are
@@ -98,8 +105,7 @@ export function faulty(store: ObjectStore, plan: FaultPlan): FaultyStore {
   };
 
   return {
-    name: store.name,
-    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    ...wrapperOf(store),
     requests: () => n,
     injected: () => injected,
     get: (key: string, opts?: GetOptions) => run("get", key, () => store.get(key, opts)),

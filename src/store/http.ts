@@ -73,6 +73,8 @@ export function httpErrorCode(status: number | undefined): ErrorCode {
  */
 export class HttpStore implements ObjectStore {
   readonly name: string;
+  /** The base URL without query, fragment or credentials. */
+  readonly id: string;
   readonly capabilities: Partial<StoreCapabilities> = { write: false, list: false, compareAndSwap: false };
   readonly #base: URL;
   readonly #fetch: FetchLike;
@@ -94,6 +96,8 @@ export class HttpStore implements ObjectStore {
     this.#fetch = opts.fetch ?? globalFetch;
     this.#headers = { ...opts.headers };
     this.name = `${base.protocol}//${base.host}`;
+    // Without query (a token) or credentials: an identity is never a secret.
+    this.id = `${base.protocol}//${base.host}${base.pathname.replace(/\/+$/, "")}`;
   }
 
   /** The URL of `key` (not secret-free if the base URL carries a token: never logged by tidemark). */

@@ -41,6 +41,8 @@ interface Entry {
  */
 export class MemoryStore implements ObjectStore {
   readonly name: string;
+  /** `memory:<uuid>`: every MemoryStore is a store of its own. */
+  readonly id: string = `memory:${crypto.randomUUID()}`;
   readonly capabilities: Partial<StoreCapabilities> = {};
   readonly #entries = new Map<string, Entry>();
   readonly #latencyMs: number;

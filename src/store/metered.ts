@@ -1,6 +1,13 @@
 import { objectBody } from "./body.ts";
-import type { Body, GetOptions, ListOptions, ObjectStore, PutOptions } from "./types.ts";
-import { capabilitiesOf } from "./types.ts";
+import {
+  type Body,
+  capabilitiesOf,
+  type GetOptions,
+  type ListOptions,
+  type ObjectStore,
+  type PutOptions,
+  wrapperOf,
+} from "./types.ts";
 
 /** Request counts of a {@link metered} store. */
 export interface RequestCounts {
@@ -70,8 +77,7 @@ export function metered(store: ObjectStore): MeteredStore {
     else c.writeClass += n;
   };
   return {
-    name: store.name,
-    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    ...wrapperOf(store),
     counts: () => ({ ...c }),
     reset: () => {
       c = zero();

@@ -1,6 +1,15 @@
 import { TidemarkError } from "../errors.ts";
 import { discardBody } from "./body.ts";
-import type { Body, GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions } from "./types.ts";
+import {
+  type Body,
+  type GetOptions,
+  type ListOptions,
+  type ObjectMeta,
+  type ObjectStore,
+  type PutOptions,
+  storeId,
+  wrapperOf,
+} from "./types.ts";
 
 /**
  * A view of `store` under `prefix`: every key is stored as `prefix + key`, and
@@ -19,8 +28,9 @@ export function prefixed(store: ObjectStore, prefix: string): ObjectStore {
     return p + key;
   };
   return {
+    ...wrapperOf(store),
     name: p ? `${store.name}/${p.slice(0, -1)}` : store.name,
-    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    id: p ? `${storeId(store)}/${p.slice(0, -1)}` : storeId(store),
     get: async (key: string, opts?: GetOptions) => strip(await store.get(full(key), opts)),
     head: async (key: string) => strip(await store.head(full(key))),
     put: async (key: string, body: Body, opts?: PutOptions) => {

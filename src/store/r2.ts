@@ -195,6 +195,8 @@ function toMeta(o: R2ObjectLike, key: string): ObjectMeta {
  */
 export class R2Store implements ObjectStore {
   readonly name: string;
+  /** `r2:` and the name (a binding cannot tell which bucket it is bound to). */
+  readonly id: string;
   readonly capabilities: Partial<StoreCapabilities> = { listPageSize: 1000 };
   readonly #bucket: R2BucketLike;
   readonly #prefix: string;
@@ -209,6 +211,7 @@ export class R2Store implements ObjectStore {
     this.#prefix = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
     this.#retry = opts.retry ?? {};
     this.name = opts.name ?? (this.#prefix ? `r2/${this.#prefix.slice(0, -1)}` : "r2");
+    this.id = `r2:${this.name}`;
   }
 
   #full(key: string): string {

@@ -1,6 +1,13 @@
 import { compareKeys } from "./keys.ts";
 import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "./retry.ts";
-import type { Body, GetOptions, ListOptions, ObjectStore, PutOptions } from "./types.ts";
+import {
+  type Body,
+  type GetOptions,
+  type ListOptions,
+  type ObjectStore,
+  type PutOptions,
+  wrapperOf,
+} from "./types.ts";
 import { casWithRetry, createWithRetry } from "./writer-token.ts";
 
 /**
@@ -15,8 +22,7 @@ import { casWithRetry, createWithRetry } from "./writer-token.ts";
  */
 export function retrying(store: ObjectStore, policy: RetryPolicy = {}): ObjectStore {
   return {
-    name: store.name,
-    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    ...wrapperOf(store),
     get: (key: string, opts?: GetOptions) => withRetry(() => store.get(key, opts), policy),
     head: (key: string) => withRetry(() => store.head(key), policy),
     put(key: string, body: Body, opts: PutOptions = {}) {

@@ -126,6 +126,16 @@ const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 // XML 1.0 cannot carry these (control characters are refused by validateKey).
 const NOT_XML = /[\ufffe\uffff]/;
 
+/** An endpoint URL as an identity: scheme, host, port and path; never user info or query. */
+function endpointId(endpoint: string): string {
+  try {
+    const u = new URL(endpoint);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return "invalid-endpoint";
+  }
+}
+
 /**
  * An {@link ObjectStore} on any S3-compatible endpoint.
  *
@@ -154,6 +164,8 @@ const NOT_XML = /[\ufffe\uffff]/;
  */
 export class S3Store implements ObjectStore {
   readonly name: string;
+  /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
+  readonly id: string;
   readonly capabilities: Partial<StoreCapabilities>;
   readonly #client: AwsClient;
   readonly #fetch: FetchLike;
@@ -233,6 +245,7 @@ export class S3Store implements ObjectStore {
     this.#client = new AwsClient(clientOpts);
     this.#scrub = makeScrubber([opts.secretAccessKey, opts.sessionToken, opts.accessKeyId]);
     this.name = `s3://${opts.bucket}${this.#prefix ? `/${this.#prefix.slice(0, -1)}` : ""}`;
+    this.id = `s3:${endpointId(opts.endpoint)}/${opts.bucket}${this.#prefix ? `/${this.#prefix.slice(0, -1)}` : ""}`;
     this.capabilities = { write: true, list: true, compareAndSwap: true, listPageSize: this.#maxKeys };
   }
 

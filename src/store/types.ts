@@ -116,6 +116,14 @@ export interface ListOptions {
 export interface ObjectStore {
   /** A human-readable name (never a secret). */
   readonly name: string;
+  /**
+   * Where the keys live, stable across processes and restarts: two stores
+   * with the same id read and write the same objects (endpoint, bucket and
+   * prefix; a directory's real path). Never a secret. A mirror binds its
+   * saved progress to its source's and target's ids. Absent: {@link storeId}
+   * falls back to `name`.
+   */
+  readonly id?: string;
   /** What the store supports; absent means everything (see {@link capabilitiesOf}). */
   readonly capabilities?: Partial<StoreCapabilities>;
   /** Reads an object (or a range of it). `NotFound` if missing. */
@@ -142,4 +150,21 @@ const DEFAULT_CAPABILITIES: StoreCapabilities = {
 /** The store's capabilities, with defaults for what it does not declare. */
 export function capabilitiesOf(store: ObjectStore): StoreCapabilities {
   return { ...DEFAULT_CAPABILITIES, ...store.capabilities };
+}
+
+/** The identity of `store`: its `id`, or its `name` when it declares none. */
+export function storeId(store: ObjectStore): string {
+  return store.id ?? store.name;
+}
+
+/**
+ * What a wrapper of `store` says about itself: the inner store's name,
+ * identity and capabilities (spread into the wrapper object).
+ */
+export function wrapperOf(store: ObjectStore): Pick<ObjectStore, "name" | "id" | "capabilities"> {
+  return {
+    name: store.name,
+    ...(store.id !== undefined ? { id: store.id } : {}),
+    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+  };
 }

@@ -10,8 +10,10 @@ import {
   faulty,
   LOW_WATER_KEY,
   liveFiles,
+  manifestDigest,
   manifestKey,
   type ObjectStore,
+  PREVIOUS_LINK_PROPERTY,
   type PutOptions,
   readLowWater,
 } from "../../src/index.ts";
@@ -42,6 +44,67 @@ function recording(store: ObjectStore): ObjectStore & { creates: Map<string, num
       if (isManifest) creates.set(key, (creates.get(key) ?? 0) + 1);
       return r;
     },
+    delete: (k) => store.delete(k),
+    deleteMany: (ks) => store.deleteMany(ks),
+    list: (p, o) => store.list(p, o),
+  };
+}
+
+/** A store whose bulk deletes refuse `refuse` (per-key errors, as S3 DeleteObjects reports them). */
+function refusingDeletes(store: ObjectStore, refuse: Set<string>): ObjectStore {
+  return {
+    ...passThrough(store),
+    async deleteMany(keys) {
+      const all: string[] = [];
+      for await (const k of keys) all.push(k);
+      const r = await store.deleteMany(all.filter((k) => !refuse.has(k)));
+      const refused = all.filter((k) => refuse.has(k));
+      return {
+        deleted: r.deleted,
+        errors: [...r.errors, ...refused.map((key) => ({ key, code: "AccessDenied", message: "refused" }))],
+      };
+    },
+  };
+}
+
+/** A store whose next create of `key` waits for `release()` (a writer stalled right before its commit point). */
+function stallingCreate(
+  store: ObjectStore,
+  key: string,
+): { store: ObjectStore; reached: Promise<void>; release(): void } {
+  let release = () => {};
+  let reach = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const reached = new Promise<void>((r) => {
+    reach = r;
+  });
+  let armed = true;
+  return {
+    store: {
+      ...passThrough(store),
+      async put(k, body, opts) {
+        if (armed && k === key && opts?.mode === "create") {
+          armed = false;
+          reach();
+          await gate;
+        }
+        return store.put(k, body, opts);
+      },
+    },
+    reached,
+    release: () => release(),
+  };
+}
+
+function passThrough(store: ObjectStore): ObjectStore {
+  return {
+    name: store.name,
+    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    get: (k, o) => store.get(k, o),
+    head: (k) => store.head(k),
+    put: (k, b, o) => store.put(k, b, o),
     delete: (k) => store.delete(k),
     deleteMany: (ks) => store.deleteMany(ks),
     list: (p, o) => store.list(p, o),
@@ -125,7 +188,15 @@ export function catalogContract(
     assert.ok(m2.sequenceNumber > m1.sequenceNumber);
     assert.equal(m2.sequenceNumber, 1000n); // at least the largest seq_max added
     assert.equal(m2.lastUpdatedMs, 1000n); // never backwards along the chain
-    assert.deepEqual(m2.properties, { mode: "append" });
+    // v2 names the manifest it was built on: the SHA-256 of v1's file, bytes as stored.
+    assert.deepEqual(m2.properties, {
+      mode: "append",
+      [PREVIOUS_LINK_PROPERTY]: await manifestDigest(await c.manifestBytes(1)),
+    });
+    assert.equal(
+      await codeOf(c.commit({ properties: { [PREVIOUS_LINK_PROPERTY]: "x" } })),
+      "InvalidArgument",
+    );
     assert.deepEqual(
       m2.dataFiles.map((f) => [f.path, f.status, f.firstRowId]),
       [
@@ -295,21 +366,22 @@ export function catalogContract(
       assert.equal(d.lowWater, start);
       const gap = Math.max(1, head - start);
       assert.ok(d.probes <= 2 * Math.log2(gap) + 4, `gap ${gap}: ${d.probes} probes`);
-      // A cached HEAD as hint: two probes when nothing changed, and no low_water read.
+      // A cached HEAD as hint: two probes when nothing changed, and one low_water read
+      // after them (a hint is never trusted below the boundary).
       const again = await discoverHead(s, { from: head });
-      assert.deepEqual([again.version, again.probes, again.lowWaterStatus], [head, 2, "skipped"]);
+      assert.deepEqual([again.version, again.probes, again.lowWater], [head, 2, start]);
     }
   });
 
-  test("low_water: missing or garbage starts at 1 (garbage warns); naming a missing manifest is Corrupt", async (s) => {
+  test("low_water: missing starts at 1; garbage or naming a missing manifest is Corrupt, and commit refuses", async (s) => {
     await s.put(manifestKey(1), "m");
     await s.put(manifestKey(2), "m");
-    let d = await discoverHead(s);
-    assert.deepEqual([d.version, d.lowWaterStatus, d.warning], [2, "missing", undefined]);
+    const d = await discoverHead(s);
+    assert.deepEqual([d.version, d.lowWaterStatus], [2, "missing"]);
     await s.put(LOW_WATER_KEY, "not a number");
-    d = await discoverHead(s);
-    assert.deepEqual([d.version, d.lowWaterStatus], [2, "garbage"]);
-    assert.match(d.warning ?? "", /low_water\.txt is not a decimal version/);
+    assert.equal(await codeOf(discoverHead(s)), "Corrupt");
+    // A writer never starts a second history over the one garbage hides.
+    assert.equal(await codeOf(Catalog.open(s)), "Corrupt");
     await s.put(LOW_WATER_KEY, "7\n");
     assert.equal(await codeOf(discoverHead(s)), "Corrupt");
   });
@@ -342,5 +414,102 @@ export function catalogContract(
     assert.equal(await c.commit({ add: [file("data/b")] }), 2);
     assert.equal(await c.head(), 2);
     assert.deepEqual(liveFiles(await c.manifest(2)), ["data/a", "data/b"]);
+  });
+
+  test("a leftover of a failed expire is never taken for HEAD: its version number is not used again", async (s) => {
+    const writer = await Catalog.open(s);
+    const other = await Catalog.open(s);
+    for (let i = 1; i <= 3; i++) await writer.commit({ add: [file(`data/w${i}`)] });
+    // v4 drops w3: from then on only v3 references it.
+    for (let i = 4; i <= 6; i++)
+      await other.commit({ add: [file(`data/o${i}`)], remove: i === 4 ? ["data/w3"] : [] });
+    for (const p of ["w1", "w2", "w3", "o4", "o5", "o6"]) await s.put(`data/${p}`, "x");
+    // The store refuses to delete v3's manifest: it stays below low_water while v4 goes.
+    const r = await (await Catalog.open(refusingDeletes(s, new Set([manifestKey(3)])))).expire({
+      keepLast: 2,
+    });
+    assert.equal(r.lowWater, 5);
+    assert.deepEqual(
+      r.errors.map((e) => e.key),
+      [manifestKey(3)],
+    );
+    await s.head(manifestKey(3)); // the leftover
+    assert.equal(await codeOf(s.head(manifestKey(4))), "NotFound");
+    // A manifest the store kept keeps its files: w3 is referenced by the leftover only.
+    await s.head("data/w3");
+    // The writer's cached HEAD is v3: it must neither see HEAD 3 nor create v4 again.
+    assert.equal(await writer.head(), 6);
+    assert.equal(await writer.commit({ add: [file("data/w7")] }), 7);
+    assert.equal(await codeOf(s.head(manifestKey(4))), "NotFound");
+    const fresh = await Catalog.open(s);
+    assert.equal(await fresh.head(), 7);
+    assert.deepEqual(
+      (await collect(fresh.snapshots())).map((x) => x.version),
+      [7, 6, 5],
+    );
+    // The next expire removes the leftover, then the files only it referenced.
+    const again = await fresh.expire({ keepLast: 3 });
+    assert.deepEqual([again.deletedManifests, again.lowWater, again.errors], [1, 5, []]);
+    assert.equal(await codeOf(s.head(manifestKey(3))), "NotFound");
+    assert.equal(await codeOf(s.head("data/w3")), "NotFound");
+  });
+
+  test("a writer that stalls past an expire has its commit withdrawn, never acknowledged", async (s) => {
+    const setup = await Catalog.open(s);
+    for (let i = 1; i <= 3; i++) await setup.commit({ add: [file(`data/a${i}`)] });
+    const stall = stallingCreate(s, manifestKey(4));
+    const stalled = await Catalog.open(stall.store);
+    const pending = stalled.commit({ add: [file("data/late")] });
+    await stall.reached; // it read HEAD 3 and is about to create v4
+    const other = await Catalog.open(s);
+    for (let i = 4; i <= 8; i++) await other.commit({ add: [file(`data/b${i}`)] });
+    await other.expire({ keepLast: 2 }); // low_water 7; v1..v6 deleted, so v4 is free again
+    stall.release();
+    assert.equal(await codeOf(pending), "PreconditionFailed");
+    assert.equal(await codeOf(s.head(manifestKey(4))), "NotFound", "the stale v4 is withdrawn");
+    const fresh = await Catalog.open(s);
+    assert.equal(await fresh.head(), 8);
+    assert.deepEqual(
+      (await collect(fresh.snapshots())).map((x) => x.version),
+      [8, 7],
+    );
+    // The writer itself commits on the real HEAD next time.
+    assert.equal(await stalled.commit({ add: [file("data/late")] }), 9);
+  });
+
+  test("a hint below low_water and an expire racing the probes never give a stale HEAD", async (s) => {
+    const c = await Catalog.open(s);
+    for (let i = 1; i <= 10; i++) await c.commit({ add: [file(`data/f${i}`)] });
+    await s.put(LOW_WATER_KEY, "6");
+    // v3 is a leftover below low_water; v4 and v5 are gone.
+    for (const v of [1, 2, 4, 5]) await s.delete(manifestKey(v));
+    const d = await discoverHead(s, { from: 3 });
+    assert.deepEqual([d.version, d.lowWater], [10, 6]);
+    // An expire that moves low_water to 9 and deletes v6..v8 while the probes run.
+    let raced = false;
+    const racing: ObjectStore = {
+      ...passThrough(s),
+      async head(k) {
+        if (!raced && k === manifestKey(8)) {
+          raced = true;
+          await s.put(LOW_WATER_KEY, "9");
+          for (const v of [6, 7, 8]) await s.delete(manifestKey(v));
+        }
+        return s.head(k);
+      },
+    };
+    const d2 = await discoverHead(racing, { from: 6 });
+    assert.ok(raced);
+    assert.deepEqual([d2.version, d2.lowWater], [10, 9]);
+  });
+
+  test("manifests without low_water to find them are not an empty table to commit on", async (s) => {
+    const c = await Catalog.open(s);
+    for (let i = 1; i <= 3; i++) await c.commit({ add: [file(`data/f${i}`)] });
+    await s.delete(manifestKey(1)); // low_water was never written; v1 is gone
+    const reopened = await Catalog.open(s);
+    assert.equal(await reopened.head(), 0);
+    assert.equal(await codeOf(reopened.commit({ add: [file("data/new")] })), "Corrupt");
+    assert.equal(await codeOf(s.head(manifestKey(1))), "NotFound", "no second history begun");
   });
 }

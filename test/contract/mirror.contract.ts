@@ -462,7 +462,7 @@ export function mirrorContract(
     await primary.commitMany(8, 1, 64, "g");
     await primary.catalog.expire({ keepLast: 3 }); // keeps v8..v10
     assert.equal(await m.tick(), 10);
-    assert.deepEqual(m.status().gaps, [{ from: 3, to: 7 }]);
+    assert.deepEqual(m.status().gaps, [{ from: 3, to: 7, reason: "expired" }]);
     const reader = openMirror(target);
     assert.equal(await reader.head(), 10);
     assert.deepEqual(
@@ -473,7 +473,7 @@ export function mirrorContract(
     // A fresh target behind the same source starts at the oldest version it still has.
     const fresh = new Mirror({ source, target: (await makeStores()).target });
     assert.equal(await fresh.tick(), 10);
-    assert.deepEqual(fresh.status().gaps, [{ from: 1, to: 7 }]);
+    assert.deepEqual(fresh.status().gaps, [{ from: 1, to: 7, reason: "expired" }]);
   });
 
   test("openMirror and verifyMirror work over a read-only store (no list, no writes)", async ({
@@ -489,7 +489,13 @@ export function mirrorContract(
     const reader = openMirror(ro);
     assert.equal(await reader.head(), 2);
     assert.deepEqual(await reader.files(2), ["data/a.parquet", "data/a.puffin", "data/b.parquet"]);
-    assert.deepEqual(await verifyMirror(ro), { version: 2, ok: true, missing: [], wrongSize: [] });
+    assert.deepEqual(await verifyMirror(ro), {
+      version: 2,
+      ok: true,
+      missing: [],
+      wrongSize: [],
+      foreign: [],
+    });
     assert.equal(await codeOf(reader.manifest(3)), "NotFound");
     // Damage the target: verifyMirror names what is wrong.
     await target.delete("data/a.puffin");
@@ -499,9 +505,16 @@ export function mirrorContract(
       ok: false,
       missing: ["data/a.puffin"],
       wrongSize: ["data/b.parquet"],
+      foreign: [],
     });
     const empty = recording(another(), { readOnly: true });
-    assert.deepEqual(await verifyMirror(empty), { version: 0, ok: true, missing: [], wrongSize: [] });
+    assert.deepEqual(await verifyMirror(empty), {
+      version: 0,
+      ok: true,
+      missing: [],
+      wrongSize: [],
+      foreign: [],
+    });
   });
 
   // --- faults ---

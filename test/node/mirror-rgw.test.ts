@@ -66,7 +66,7 @@ describe.skipIf(!cfg)("mirror between two RGW buckets", () => {
     assert.equal(await m.tick(), 21);
     assert.equal(m.status().lastError, undefined);
     const v = await verifyMirror(t);
-    assert.deepEqual(v, { version: 21, ok: true, missing: [], wrongSize: [] });
+    assert.deepEqual(v, { version: 21, ok: true, missing: [], wrongSize: [], foreign: [] });
     for (let version = 1; version <= 21; version++) assert.equal((await verifyMirror(t, version)).ok, true);
 
     const rcloneEnv: Record<string, string> = {};

@@ -105,7 +105,13 @@ describe("MirrorObject", () => {
       "no file uploaded twice",
     );
     assert.equal(puts["metadata/v1.manifest.bin"], 1);
-    assert.deepEqual(await verifyMirror(target, 1), { version: 1, ok: true, missing: [], wrongSize: [] });
+    assert.deepEqual(await verifyMirror(target, 1), {
+      version: 1,
+      ok: true,
+      missing: [],
+      wrongSize: [],
+      foreign: [],
+    });
     assert.equal(st.counters.files, 2000);
 
     // The next snapshot costs only its new files; awaitMirror over RPC waits for it.

@@ -137,7 +137,7 @@ describe("worker routes", () => {
     assert.match(one.manifest.dataFiles[0]?.keyMin ?? "", /^[0-9a-f]+$/);
 
     const v = await json(await get(`/api/tables/${table}/verify/2`));
-    assert.deepEqual(v, { version: 2, ok: true, missing: [], wrongSize: [] });
+    assert.deepEqual(v, { version: 2, ok: true, missing: [], wrongSize: [], foreign: [] });
   });
 
   it("the object route serves ETag, 304 on If-None-Match, 206 ranges, 416 and HEAD", async () => {

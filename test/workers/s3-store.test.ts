@@ -48,7 +48,13 @@ describe.skipIf(!cfg)("the worker's S3 mirror target (MIRROR_S3_* secrets)", () 
     assert.ok(target.name.startsWith(`s3://${cfg!.bucket}/worker-test/tables/${table}`), target.name);
     const mirror = new Mirror({ source, target });
     assert.equal(await mirror.tick(), 3);
-    assert.deepEqual(await verifyMirror(target), { version: 3, ok: true, missing: [], wrongSize: [] });
+    assert.deepEqual(await verifyMirror(target), {
+      version: 3,
+      ok: true,
+      missing: [],
+      wrongSize: [],
+      foreign: [],
+    });
     // The objects really are in the S3 bucket, under the configured prefix.
     const raw = new S3Store({ ...cfg!, forcePathStyle: true });
     assert.equal((await raw.head(`worker-test/tables/${table}/data/L0/f2.parquet`)).size, 1002);

@@ -100,7 +100,6 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
       lowWater: found.lowWater,
       lowWaterStatus: found.lowWaterStatus,
       probes: found.probes,
-      ...(found.warning ? { warning: found.warning } : {}),
       tableUuid: headManifest?.tableUuid ?? null,
       liveFiles: files.length,
       liveBytes,
@@ -125,7 +124,6 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
     );
     out.push(`live files  ${files.length}, ${formatBytes(liveBytes)}`);
   }
-  if (found.warning) out.push(`warning     ${found.warning}`);
   if (source) {
     const lag =
       source.lagVersions === 0

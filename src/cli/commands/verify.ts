@@ -64,6 +64,7 @@ export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyO
     const lines = [`${label}: v${result.version} FAILED`];
     for (const p of result.missing) lines.push(`  missing     ${p}`);
     for (const p of result.wrongSize) lines.push(`  wrong size  ${p}`);
+    for (const p of result.foreign) lines.push(`  foreign     ${p}`);
     ctx.io.stdout(`${lines.join("\n")}\n`);
   }
   if (!result.ok) {

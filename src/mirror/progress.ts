@@ -1,0 +1,113 @@
+/**
+ * A mirror's durable progress: JSON-serialisable, saved through a
+ * {@link MirrorProgressStore} (the Durable Object keeps it in its storage), so
+ * a fresh `Mirror` resumes where the last one stopped, mid-snapshot included.
+ *
+ * Progress is bound to the source and target it was made with: a mirror
+ * whose source or target differs (a new bucket, a new prefix, R2 instead of
+ * S3) never trusts it, since files it says are on "the target" may only be on
+ * the old one.
+ */
+export interface MirrorProgress {
+  /** The identities (`storeId`) of the source and target this progress is about. */
+  binding?: { source: string; target: string };
+  /** The last version fully mirrored (its files and manifest are on the target). */
+  mirrorSeq: number;
+  /**
+   * Files of `version` (the version after the last one handled) already on the
+   * target, with the etag each had there (`etags`) when this mirror wrote or
+   * proved it.
+   */
+  inProgress?: { version: number; uploaded: string[]; etags?: Record<string, string> };
+  /** `last_updated_ms` of the newest source manifest the mirror has read (the writer's clock). */
+  lastSourceCommitMs?: number;
+  /** The last successful look at the source HEAD, on the mirror's clock (for lag across restarts). */
+  lastSourceCheck?: { atMs: number; head: number };
+  /** Running totals since the progress was created. */
+  counters: MirrorCounters;
+  /** The last failure, kept until the next success. */
+  lastError?: { message: string; atMs: number };
+  /** Source versions skipped, in order (inclusive ranges), and why. */
+  gaps: MirrorGap[];
+}
+
+/**
+ * Source versions a mirror skipped, and why:
+ * - `expired`: the manifests were gone (expired on the primary before they were
+ *   mirrored, or never on a source that is itself a mirror with a gap);
+ * - `files-gone`: the manifest was there but files it names were deleted
+ *   (merutable deletes compacted files 5 minutes after a compaction) and are
+ *   not in the source's HEAD;
+ * - `unconfirmed`: the manifest is not the one its successor was built on, or
+ *   its successor is gone, so it cannot be proven part of the history (a
+ *   leftover below the source's GC boundary, or a withdrawn stale commit).
+ */
+export interface MirrorGap {
+  from: number;
+  to: number;
+  reason?: "expired" | "files-gone" | "unconfirmed";
+}
+
+/** Running totals of a mirror. */
+export interface MirrorCounters {
+  /** Snapshots mirrored. */
+  snapshots: number;
+  /** Files copied. */
+  files: number;
+  /** Bytes copied (files and manifests). */
+  bytes: number;
+  /** Files found on the target already (proven the source's) and not copied. */
+  skippedFiles: number;
+  /** Failed ticks. */
+  failures: number;
+  /** Requests to source and target: read class (GET, HEAD), write class (PUT, DELETE, LIST). */
+  requests: { read: number; write: number };
+}
+
+/** Where a `Mirror` keeps its {@link MirrorProgress}. */
+export interface MirrorProgressStore {
+  load(): Promise<MirrorProgress | undefined>;
+  save(p: MirrorProgress): Promise<void>;
+}
+
+/** The progress of a mirror that has done nothing yet (a fresh target, or no saved state). */
+export function freshMirrorProgress(binding?: { source: string; target: string }): MirrorProgress {
+  return {
+    ...(binding ? { binding } : {}),
+    mirrorSeq: 0,
+    counters: {
+      snapshots: 0,
+      files: 0,
+      bytes: 0,
+      skippedFiles: 0,
+      failures: 0,
+      requests: { read: 0, write: 0 },
+    },
+    gaps: [],
+  };
+}
+
+/** A deep copy (progress is plain JSON). */
+export function cloneProgress(p: MirrorProgress): MirrorProgress {
+  return JSON.parse(JSON.stringify(p)) as MirrorProgress;
+}
+
+/** Whether saved progress was made with this source and target. */
+export function boundTo(p: MirrorProgress, binding: { source: string; target: string }): boolean {
+  return p.binding?.source === binding.source && p.binding.target === binding.target;
+}
+
+/** The newest source version handled: mirrored, or skipped as a gap. */
+export function handledThrough(p: MirrorProgress): number {
+  return Math.max(p.mirrorSeq, p.gaps.at(-1)?.to ?? 0);
+}
+
+/** Records skipped versions, merging with the last gap when they follow it for the same reason. */
+export function recordGap(p: MirrorProgress, gap: MirrorGap): void {
+  const last = p.gaps.at(-1);
+  if (last && last.reason === gap.reason && last.to + 1 >= gap.from) {
+    last.to = Math.max(last.to, gap.to);
+    return;
+  }
+  p.gaps.push(gap);
+}
