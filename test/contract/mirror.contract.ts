@@ -387,6 +387,11 @@ export function mirrorContract(
     }
     assert.equal(alerts.length, 0);
     assert.equal(mt.counts().head / 720, 2, "an idle tick costs two HEADs on the source");
+    assert.equal(
+      mt.counts().get / 720,
+      1,
+      "and one read of its low_water (a hint is checked against the GC boundary)",
+    );
     assert.equal(idle.status().nextDelayMs, 5_000);
   });
 
@@ -735,5 +740,288 @@ export function mirrorContract(
     assert.equal(await m.tick(), 2);
     assert.equal(m.status().lastError, undefined);
     await assertSameTable(target, source);
+  });
+
+  // --- history integrity and target identity ---
+
+  test("a leftover manifest whose files are gone on the source is a gap, never a stall", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(3, 1);
+    await primary.commit([{ path: "data/d.parquet", size: 5 }]);
+    await primary.commit([{ path: "data/e.parquet", size: 6 }], ["data/d.parquet"]);
+    await primary.commit([{ path: "data/f.parquet", size: 7 }]);
+    const v4 = await (await source.get(manifestKey(4))).bytes();
+    await primary.catalog.expire({ keepLast: 2 }); // keeps v5, v6; deletes d with v4
+    // A leftover of an expire by another tool: v4's manifest stayed, its file d did not.
+    await source.put(manifestKey(4), v4);
+    assert.equal(await codeOf(source.head("data/d.parquet")), "NotFound");
+    const m = new Mirror({ source, target });
+    await m.tick();
+    const s = m.status();
+    assert.equal(s.mirrorSeq, 6);
+    assert.ok(s.caughtUp, "caught up: nothing left that can be mirrored");
+    assert.equal(s.lastError, undefined);
+    assert.deepEqual(await assertReadable(target, source), [5, 6]);
+  });
+
+  test("a version whose files were garbage collected after a compaction is a recorded gap", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commit([{ path: "data/L0/a.parquet", size: 5 }]);
+    await primary.commit([{ path: "data/L0/b.parquet", size: 6 }]);
+    // A compaction: a and b merge into c; 5 minutes later merutable deletes a and b.
+    await primary.commit(
+      [{ path: "data/L1/c.parquet", size: 11 }],
+      ["data/L0/a.parquet", "data/L0/b.parquet"],
+    );
+    await source.delete("data/L0/a.parquet");
+    await source.delete("data/L0/b.parquet");
+    const m = new Mirror({ source, target });
+    assert.equal(await m.tick(), 3);
+    assert.deepEqual(m.status().gaps, [{ from: 1, to: 2, reason: "files-gone" }]);
+    assert.ok(m.status().caughtUp);
+    assert.deepEqual(await assertReadable(target, source), [3]);
+    // A file HEAD still needs is an error (retried), never a gap.
+    await primary.commit([{ path: "data/L0/d.parquet", size: 3 }]);
+    await source.delete("data/L0/d.parquet");
+    const errors: TidemarkError[] = [];
+    const m2 = new Mirror({ source, target, onError: (e) => errors.push(e) });
+    await m2.tick();
+    assert.equal(m2.mirrorSeq, 3);
+    assert.ok(errors.length === 1 && isTidemarkError(errors[0], "NotFound"));
+    assert.equal(m2.status().caughtUp, false);
+  });
+
+  test("a mirror of a mirror with a gap follows past the gap, never caught up at it", async ({
+    source,
+    target,
+    another,
+  }) => {
+    const second = another();
+    const primary = await Primary.open(source);
+    await primary.commitMany(2, 1);
+    const m1 = new Mirror({ source, target });
+    const m2 = new Mirror({ source: target, target: second });
+    await m1.tick();
+    await m2.tick();
+    await primary.commitMany(8, 1, 64, "g");
+    await primary.catalog.expire({ keepLast: 3 }); // v8..v10 kept: the first mirror gets a gap
+    await m1.tick();
+    assert.deepEqual(
+      m1.status().gaps.map((g) => [g.from, g.to]),
+      [[3, 7]],
+    );
+    const waited = m2.awaitMirror(10, { timeoutMs: 5_000 });
+    await m2.tick();
+    assert.equal(await waited, 10);
+    const s = m2.status();
+    assert.deepEqual([s.mirrorSeq, s.sourceHead, s.caughtUp], [10, 10, true]);
+    assert.deepEqual(s.gaps, [{ from: 3, to: 7, reason: "expired" }]);
+    assert.deepEqual(await assertReadable(second, source), [1, 2, 8, 9, 10]);
+  });
+
+  test("saved progress is bound to the target: a new target or a wiped one never inherits it", async ({
+    source,
+    target,
+    another,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(2, 3);
+    const progress = memoryProgress();
+    await runToCompletion(new Mirror({ source, target, progress }));
+    // Half of v3 reaches the old target, then the progress store moves to a new target.
+    await primary.commitMany(1, 6, 64, "h");
+    const half = new Mirror({ source, target, progress, parallelism: 1, budget: { requests: 8 } });
+    await half.tick();
+    assert.ok((progress.saved?.inProgress?.uploaded.length ?? 0) > 0, "v3 is in progress");
+    const moved = another();
+    await runToCompletion(new Mirror({ source, target: moved, progress }));
+    assert.deepEqual(await assertReadable(moved, source), [1, 2, 3]);
+    assert.equal((await verifyMirror(moved)).ok, true);
+    assert.equal(progress.saved?.binding?.target, moved.id ?? moved.name);
+    // The same target wiped: the progress names v3, which is not there any more.
+    for (const m of await collect(moved.list(""))) await moved.delete(m.key);
+    await runToCompletion(new Mirror({ source, target: moved, progress }));
+    assert.deepEqual(await assertReadable(moved, source), [1, 2, 3]);
+  });
+
+  test("a file of another table with the same name and size is never taken for the source's", async ({
+    source,
+    target,
+    another,
+  }) => {
+    // Table B's mirror stops mid-snapshot: its files are on the target, its manifest is not.
+    const other = another();
+    const b = await Primary.open(other, { uuid: "00000000-0000-4000-8000-00000000000b" });
+    await b.commit([
+      { path: "data/x.parquet", size: 8, seed: "table b" },
+      { path: "data/y.parquet", size: 9 },
+    ]);
+    const mb = new Mirror({ source: other, target, parallelism: 1, budget: { requests: 6 } });
+    await mb.tick();
+    assert.equal(await codeOf(target.head(manifestKey(1))), "NotFound");
+    await target.head("data/x.parquet");
+    // Table A has a file of the same name and size, other bytes.
+    const a = await Primary.open(source);
+    await a.commit([{ path: "data/x.parquet", size: 8, seed: "table a" }]);
+    const errors: TidemarkError[] = [];
+    const ma = new Mirror({ source, target, onError: (e) => errors.push(e) });
+    await ma.tick();
+    assert.ok(errors.length === 1 && isTidemarkError(errors[0], "SplitBrain"), String(errors[0]));
+    assert.match(errors[0]?.message ?? "", /data\/x\.parquet/);
+    assert.equal(await codeOf(target.head(manifestKey(1))), "NotFound", "no manifest names B's bytes");
+    // verifyMirror with the source finds such a file even where only sizes agree.
+    const t2 = another();
+    await new Mirror({ source, target: t2 }).tick();
+    await t2.delete("data/x.parquet");
+    await t2.put("data/x.parquet", fileBytes("table b", 8));
+    const v = await verifyMirror(t2, undefined, { source });
+    assert.deepEqual([v.ok, v.foreign, (await verifyMirror(t2)).ok], [false, ["data/x.parquet"], true]);
+  });
+
+  test("a path the source re-used with other bytes is detected, never served", async ({ source, target }) => {
+    const primary = await Primary.open(source);
+    await primary.commit([{ path: "data/r.parquet", size: 10, seed: "first" }]);
+    await primary.commit([{ path: "data/s.parquet", size: 3 }], ["data/r.parquet"]);
+    const errors: TidemarkError[] = [];
+    const m = new Mirror({ source, target, onError: (e) => errors.push(e) });
+    await m.tick();
+    assert.equal(m.mirrorSeq, 2);
+    await primary.commit([{ path: "data/r.parquet", size: 10, seed: "second" }]);
+    await m.tick();
+    assert.equal(m.mirrorSeq, 2);
+    assert.ok(errors.length === 1 && isTidemarkError(errors[0], "SplitBrain"), String(errors[0]));
+    assert.match(errors[0]?.message ?? "", /re-used/);
+    assert.equal(await codeOf(target.head(manifestKey(3))), "NotFound");
+    assert.deepEqual(await (await target.get("data/r.parquet")).bytes(), fileBytes("first", 10));
+  });
+
+  test("lag is on the mirror's clock: a fast writer clock never hides an outage, a slow one never alarms", async ({
+    source,
+    target,
+  }) => {
+    const clock = manualClock();
+    const fast = await Primary.open(source, { now: () => clock.now() + 2 * 3_600_000 });
+    await fast.commit([{ path: "data/a.parquet", size: 5 }]);
+    const alerts: LagAlert[] = [];
+    let down = false;
+    const flaky: ObjectStore = {
+      ...target,
+      name: target.name,
+      get: (k, o) => (down ? Promise.reject(new Error("down")) : target.get(k, o)),
+      head: (k) => (down ? Promise.reject(new Error("down")) : target.head(k)),
+      put: (k, b, o) => (down ? Promise.reject(new Error("down")) : target.put(k, b, o)),
+      delete: (k) => target.delete(k),
+      deleteMany: (ks) => target.deleteMany(ks),
+      list: (p, o) => target.list(p, o),
+    };
+    const m = new Mirror({
+      source,
+      target: flaky,
+      now: clock.now,
+      lagAlertSecs: 60,
+      onLagAlert: (a) => alerts.push(a),
+    });
+    await m.tick();
+    assert.equal(m.lagSeconds(), 0);
+    // The target goes down for an hour; the writer (2 h fast) keeps committing.
+    down = true;
+    clock.advance(5_000);
+    await fast.commit([{ path: "data/b.parquet", size: 5 }]);
+    for (let i = 0; i < 720; i++) {
+      clock.advance(5_000);
+      await m.tick();
+    }
+    const lag = m.lagSeconds() ?? 0;
+    assert.ok(lag >= 3_590 && lag <= 3_600, `lag ${lag}`);
+    assert.ok(alerts.length >= 50, `alerts ${alerts.length}`);
+    assert.equal(m.status().caughtUp, false);
+    down = false;
+    await m.tick();
+    assert.deepEqual([m.mirrorSeq, m.lagSeconds()], [2, 0]);
+    // A writer a day slow: a commit the mirror sees within one poll has a lag of one poll.
+    const slow = await Primary.open(source, { now: () => clock.now() - 86_400_000 });
+    alerts.length = 0;
+    clock.advance(5_000);
+    await slow.commit([{ path: "data/c.parquet", size: 5 }]);
+    clock.advance(5_000);
+    const behind = new Mirror({
+      source,
+      target: flaky,
+      now: clock.now,
+      lagAlertSecs: 60,
+      onLagAlert: (a) => alerts.push(a),
+    });
+    await behind.tick();
+    assert.equal(behind.mirrorSeq, 3);
+    assert.equal(alerts.length, 0);
+  });
+
+  test("a target that is down from the start reports growing lag and alerts, never null", async ({
+    source,
+    target,
+  }) => {
+    const clock = manualClock();
+    const primary = await Primary.open(source, { now: clock.now });
+    await primary.commit([{ path: "data/a.parquet", size: 5 }]);
+    const alerts: LagAlert[] = [];
+    const down = faulty(target, { crashAt: 1 });
+    const m = new Mirror({
+      source,
+      target: down,
+      now: clock.now,
+      lagAlertSecs: 60,
+      onLagAlert: (a) => alerts.push(a),
+    });
+    for (let i = 0; i < 24; i++) {
+      await m.tick();
+      clock.advance(5_000);
+    }
+    const s = m.status();
+    assert.equal(s.sourceHead, 1);
+    assert.ok((s.lagSeconds ?? 0) >= 115, `lag ${s.lagSeconds}`);
+    assert.equal(s.caughtUp, false);
+    assert.ok(alerts.length >= 1);
+  });
+
+  test("numeric options are validated: InvalidArgument naming the option", async ({ source, target }) => {
+    const bad: Array<[string, Partial<MirrorOptions>]> = [
+      ["parallelism", { parallelism: Number.NaN }],
+      ["parallelism", { parallelism: Number.POSITIVE_INFINITY }],
+      ["parallelism", { parallelism: 0 }],
+      ["parallelism", { parallelism: 1.5 }],
+      ["pollIntervalMs", { pollIntervalMs: Number.NaN }],
+      ["pollIntervalMs", { pollIntervalMs: -1 }],
+      ["listThreshold", { listThreshold: Number.NaN }],
+      ["lagAlertSecs", { lagAlertSecs: Number.NaN }],
+      ["budget.requests", { budget: { requests: Number.NaN } }],
+      ["budget.bytes", { budget: { bytes: -5 } }],
+      ["backoff.baseDelayMs", { backoff: { baseDelayMs: Number.POSITIVE_INFINITY } }],
+      ["shutdownTimeoutMs", { shutdownTimeoutMs: Number.NaN }],
+    ];
+    for (const [name, o] of bad) {
+      assert.throws(
+        () => new Mirror({ source, target, ...o }),
+        (e: unknown) => isTidemarkError(e, "InvalidArgument") && (e as Error).message.includes(name),
+        name,
+      );
+    }
+    const primary = await Primary.open(source);
+    await primary.commit([{ path: "data/a.parquet", size: 5 }]);
+    for (const parallelism of [Number.NaN, Number.POSITIVE_INFINITY, 0]) {
+      assert.equal(
+        await codeOf(mirrorSnapshot({ source, target, version: 1, parallelism })),
+        "InvalidArgument",
+      );
+    }
+    assert.equal(await codeOf(target.head("data/a.parquet")), "NotFound", "nothing was written");
+    const m = new Mirror({ source, target });
+    assert.equal(await codeOf(m.awaitMirror(Number.NaN)), "InvalidArgument");
+    assert.equal(await codeOf(m.awaitMirror(1, { timeoutMs: Number.NaN })), "InvalidArgument");
   });
 }
