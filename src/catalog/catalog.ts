@@ -24,6 +24,7 @@ import {
 import { discoverHead, type HeadDiscovery } from "./discover.ts";
 import {
   advanceLowWater,
+  LOW_WATER_KEY,
   METADATA_PREFIX,
   manifestKey,
   parseManifestKey,
@@ -254,8 +255,17 @@ export class Catalog {
       if (head > 0) {
         base = await readManifestIfExists(this.store, head);
         if (base === undefined) continue; // HEAD moved on and was expired meanwhile: look again.
-      } else {
-        await this.#refuseHiddenHistory();
+      } else if (await this.#hiddenHistory()) {
+        // A first commit raced ours since we looked: look again. Still none
+        // found: the manifests are there, but no reader can find them.
+        const again = await this.head();
+        if (again > 0) continue;
+        throw new TidemarkError(
+          "Corrupt",
+          "cannot commit: metadata/ holds manifests but HEAD discovery finds no table (low_water missing and v1 gone): " +
+            "refusing to start a second history over it; restore metadata/low_water.txt to the oldest version kept",
+          { key: LOW_WATER_KEY },
+        );
       }
       const version = head + 1;
       const link = base ? await manifestDigest(base.bytes) : undefined;
@@ -313,23 +323,17 @@ export class Catalog {
   }
 
   /**
-   * Before the first commit of a table: a store that has manifests but no
-   * way to find them (low_water missing while v1 is gone) is not an empty
-   * table. One listing of `metadata/`, once per table (skipped by a store
-   * that cannot list).
+   * Before the first commit of a table: does the store hold manifests that
+   * discovery did not find (low_water missing while v1 is gone)? Then it is
+   * not an empty table. One listing of `metadata/v`, only when HEAD is 0
+   * (skipped by a store that cannot list).
    */
-  async #refuseHiddenHistory(): Promise<void> {
-    if (!capabilitiesOf(this.store).list) return;
+  async #hiddenHistory(): Promise<boolean> {
+    if (!capabilitiesOf(this.store).list) return false;
     for await (const m of this.store.list(`${METADATA_PREFIX}v`)) {
-      const v = parseManifestKey(m.key);
-      if (v === undefined) continue;
-      throw new TidemarkError(
-        "Corrupt",
-        `cannot commit: ${m.key} exists but HEAD discovery finds no table (low_water missing and v1 gone): ` +
-          "refusing to start a second history over it; restore metadata/low_water.txt to the oldest version kept",
-        { key: m.key },
-      );
+      if (parseManifestKey(m.key) !== undefined) return true;
     }
+    return false;
   }
 
   async #isOurs(key: string, token: string): Promise<boolean> {

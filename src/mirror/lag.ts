@@ -42,6 +42,16 @@ export class LagClock {
     this.#windows.unshift({ upTo: earlier.head, notBefore: undefined, seenAt: earlier.atMs });
   }
 
+  /**
+   * Forgets which versions were seen when (the mirror dropped what it believed
+   * of its target): the versions after `handled` up to `head` are pending
+   * again, as of now, until their manifests say when they were committed.
+   */
+  reopen(head: number, handled: number): void {
+    this.#windows = head > handled ? [{ upTo: head, notBefore: undefined, seenAt: this.#now() }] : [];
+    this.#oldestCommit = undefined;
+  }
+
   /** The last successful look at the source, to persist. */
   get lastCheck(): { atMs: number; head: number } | undefined {
     return this.#lastCheck ? { atMs: this.#lastCheck.at, head: this.#lastCheck.head } : undefined;

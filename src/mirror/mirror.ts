@@ -384,6 +384,42 @@ export class Mirror {
     this.#initialised = true;
   }
 
+  /**
+   * Before each tick of an instance that ticked before: is the target still
+   * what this instance believes? A bucket wiped or swapped under a live
+   * mirror would otherwise get manifests naming files it no longer has. One
+   * HEAD: the last file put for the version in progress (with the etag
+   * recorded), else the manifest mirrored last.
+   */
+  async #targetAsBelieved(): Promise<boolean> {
+    const p = this.#progress;
+    const last = p.inProgress?.uploaded.at(-1);
+    const key = last ?? (p.mirrorSeq > 0 ? manifestKey(p.mirrorSeq) : undefined);
+    if (key === undefined) return true;
+    try {
+      const meta = await this.#target.head(key);
+      const etag = last === undefined ? undefined : p.inProgress?.etags?.[last];
+      return etag === undefined || etag === meta.etag;
+    } catch (e) {
+      if (isTidemarkError(e, "NotFound")) return false;
+      throw e;
+    }
+  }
+
+  /** Drops what this instance believed of the target; its own HEAD says how far it got. */
+  async #forgetTarget(): Promise<void> {
+    const p = freshMirrorProgress(this.#binding);
+    p.counters = this.#progress.counters;
+    if (this.#progress.lastSourceCheck) p.lastSourceCheck = this.#progress.lastSourceCheck;
+    p.mirrorSeq = (await discoverHead(this.#target)).version;
+    this.#progress = p;
+    this.#uploadedHere.clear();
+    this.#previous = undefined;
+    this.#previousVersion = -1;
+    this.#verified = false;
+    this.#lowWaterDirty = true;
+  }
+
   /** The manifest of `seq` on the target, cached (undefined: not there). */
   async #previousManifest(seq: number): Promise<ManifestFile | undefined> {
     if (this.#previousVersion === seq) return this.#previous;
@@ -445,7 +481,12 @@ export class Mirror {
     this.#headFile = undefined;
     // The source first: its HEAD (and so the lag) is known even when the target is down.
     const head = await this.#findSourceHead();
+    const resumed = this.#initialised;
     await this.#init();
+    if (resumed && !(await this.#targetAsBelieved())) {
+      await this.#forgetTarget();
+      this.#lag.reopen(head, handledThrough(this.#progress));
+    }
     this.#lag.handled(handledThrough(this.#progress));
     if (!this.#verified) await this.#checkSameHistory(head);
     const p = this.#progress;

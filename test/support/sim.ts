@@ -1,0 +1,901 @@
+/**
+ * The history-integrity simulation: a model-based test (fast-check's
+ * `fc.commands` + `fc.asyncModelRun`) that drives two tables, their writers,
+ * an expirer, three mirrors (one of them a mirror of a mirror, one aimed at
+ * another table's target) and readers through random command sequences with
+ * faults, and checks after every command:
+ *
+ * 1. no reader of any mirror sees a manifest whose files are missing or hold
+ *    other bytes than the source's;
+ * 2. every acknowledged commit is visible to a fresh reader until expire
+ *    removes it by policy;
+ * 3. no version number is used twice (by acknowledgements, or by what any
+ *    reader of any store sees);
+ * 4. a mirror that is behind never reports `caughtUp` or lag 0;
+ * 5. no byte of another table appears in a mirror's view.
+ *
+ * Faults: a crash at a request (every request from there fails), a lost
+ * response, a pause at a request (a stalled writer, or a reader racing an
+ * expire), per-key refusals of bulk deletes, writer clocks hours off, a
+ * target switched under saved progress, a wiped target, files deleted by the
+ * primary's garbage collector, a path re-used with new bytes.
+ *
+ * Used by test/node/simulation.test.ts (`npm test`) and scripts/sim.ts
+ * (`npm run sim`, the soak).
+ */
+import assert from "node:assert/strict";
+import * as fc from "fast-check";
+import {
+  Catalog,
+  decodeManifest,
+  type Manifest,
+  MemoryStore,
+  Mirror,
+  type MirrorProgress,
+  type MirrorProgressStore,
+  manifestKey,
+  type ObjectStore,
+  openMirror,
+  parseManifestKey,
+  referencedFiles,
+  retrying,
+  TidemarkError,
+  wrapperOf,
+} from "../../src/index.ts";
+
+// ---------------------------------------------------------------------------
+// The clock and the stores
+
+/** Simulated time: every store request takes 1 ms; commands let time pass. */
+class Clock {
+  ms = 1_800_000_000_000;
+  now = (): number => this.ms;
+}
+
+/** A raw store that advances the clock per request and remembers whether it changed. */
+function timed(store: ObjectStore, clock: Clock, onWrite: () => void): ObjectStore {
+  const tick = () => {
+    clock.ms += 1;
+  };
+  return {
+    ...wrapperOf(store),
+    get: (k, o) => (tick(), store.get(k, o)),
+    head: (k) => (tick(), store.head(k)),
+    put: (k, b, o) => (tick(), onWrite(), store.put(k, b, o)),
+    delete: (k) => (tick(), onWrite(), store.delete(k)),
+    deleteMany: (ks) => (tick(), onWrite(), store.deleteMany(ks)),
+    list: (p, o) => (tick(), store.list(p, o)),
+  };
+}
+
+/** A fault to inject into an actor's next operation: at its `at`-th request. */
+export interface Fault {
+  kind: "none" | "crash" | "lose" | "pause";
+  at: number;
+}
+
+/**
+ * One actor's view of a store: the fault of its current operation applied
+ * (a crash from request `at`, a lost response at `at`, a pause before `at`
+ * until released), and bulk-delete refusals.
+ */
+class Gate {
+  readonly clock: Clock;
+  fault: Fault = { kind: "none", at: 0 };
+  refuse = new Set<string>();
+  #n = 0;
+  #release: (() => void) | undefined;
+  #reached: (() => void) | undefined;
+  reached: Promise<void> = Promise.resolve();
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  arm(fault: Fault): void {
+    this.fault = fault;
+    this.#n = 0;
+    this.reached = new Promise<void>((r) => {
+      this.#reached = r;
+    });
+  }
+
+  release(): void {
+    this.fault = { kind: "none", at: 0 };
+    this.#release?.();
+    this.#release = undefined;
+  }
+
+  clear(): void {
+    this.release();
+    this.refuse = new Set();
+  }
+
+  async #enter(): Promise<"ok" | "lose"> {
+    const i = ++this.#n;
+    // A request takes time, even one that fails.
+    this.clock.ms += 1;
+    const f = this.fault;
+    if (f.kind === "crash" && i >= f.at) throw new TidemarkError("Transient", `sim: crash at request ${i}`);
+    if (f.kind === "pause" && i === f.at) {
+      const gate = new Promise<void>((r) => {
+        this.#release = r;
+      });
+      this.#reached?.();
+      await gate;
+    }
+    return f.kind === "lose" && i === f.at ? "lose" : "ok";
+  }
+
+  wrap(store: ObjectStore): ObjectStore {
+    const run = async <T>(op: () => Promise<T>): Promise<T> => {
+      const fate = await this.#enter();
+      const r = await op();
+      if (fate === "lose") {
+        const body = (r as { body?: unknown } | undefined)?.body;
+        if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+        throw new TidemarkError("Transient", "sim: lost response");
+      }
+      return r;
+    };
+    const gate = this;
+    return {
+      ...wrapperOf(store),
+      get: (k, o) => run(() => store.get(k, o)),
+      head: (k) => run(() => store.head(k)),
+      put: (k, b, o) => run(() => store.put(k, b, o)),
+      delete: (k) => run(() => store.delete(k)),
+      deleteMany: (ks) =>
+        run(async () => {
+          const all: string[] = [];
+          for await (const k of ks) all.push(k);
+          const r = await store.deleteMany(all.filter((k) => !gate.refuse.has(k)));
+          const refused = all.filter((k) => gate.refuse.has(k));
+          return {
+            deleted: r.deleted,
+            errors: [...r.errors, ...refused.map((key) => ({ key, code: "AccessDenied", message: "sim" }))],
+          };
+        }),
+      list(p, o) {
+        return (async function* () {
+          await gate.#enter();
+          yield* store.list(p, o);
+        })();
+      },
+    };
+  }
+}
+
+function memoryProgress(): MirrorProgressStore {
+  let saved: string | undefined;
+  return {
+    load: async () => (saved === undefined ? undefined : (JSON.parse(saved) as MirrorProgress)),
+    save: async (p) => {
+      saved = JSON.stringify(p);
+    },
+  };
+}
+
+const noSleep = async () => {};
+
+// ---------------------------------------------------------------------------
+// The world
+
+type TableName = "A" | "B";
+const UUID: Record<TableName, string> = {
+  A: "00000000-0000-4000-8000-00000000000a",
+  B: "00000000-0000-4000-8000-00000000000b",
+};
+const TARGETS = ["T1", "T2", "T3", "T4"] as const;
+type TargetName = (typeof TARGETS)[number];
+
+interface Writer {
+  table: TableName;
+  gate: Gate;
+  skewMs: number;
+  catalog: Catalog | undefined;
+  pending: Promise<number> | undefined;
+  pendingFiles: string[];
+}
+
+interface MirrorActor {
+  /** The mirror's source: a table's primary, or a target (a mirror of a mirror). */
+  from: TableName | TargetName;
+  to: TargetName;
+  sourceGate: Gate;
+  targetGate: Gate;
+  progress: MirrorProgressStore;
+  mirror: Mirror | undefined;
+}
+
+/** What one table's history is known to be (the oracle). */
+interface History {
+  /** Versions acknowledged by `commit`, with the manifest bytes acknowledged. */
+  acked: Map<number, Uint8Array>;
+  /** The bytes of each version as first seen by a reader (or acknowledged). */
+  seen: Map<number, Uint8Array>;
+  /** The bytes of each file a version named, as the source had them when the version was first seen. */
+  files: Map<number, Map<string, Uint8Array>>;
+  /** Versions below this may be gone: expire's policy removed them. */
+  policyBoundary: number;
+  /** Files written so far, by table-local number. */
+  nextFile: number;
+}
+
+export class World {
+  readonly clock = new Clock();
+  readonly raw: Record<TableName | TargetName, MemoryStore>;
+  readonly stores: Record<TableName | TargetName, ObjectStore>;
+  readonly dirty = new Set<string>();
+  readonly writers: Writer[];
+  readonly expirer = new Gate(this.clock);
+  readonly mirrors: MirrorActor[];
+  readonly history: Record<TableName, History>;
+  reader: { gate: Gate; pending: Promise<number>; atLeast: number } | undefined;
+  log: string[] = [];
+  readonly verbose: boolean;
+
+  constructor(verbose = false) {
+    this.verbose = verbose;
+    const names = ["A", "B", ...TARGETS] as const;
+    this.raw = Object.fromEntries(names.map((n) => [n, new MemoryStore({ name: n })])) as World["raw"];
+    this.stores = Object.fromEntries(
+      names.map((n) => [n, timed(this.raw[n], this.clock, () => this.dirty.add(n))]),
+    ) as World["stores"];
+    for (const n of names) this.dirty.add(n);
+    const writer = (table: TableName): Writer => ({
+      table,
+      gate: new Gate(this.clock),
+      skewMs: 0,
+      catalog: undefined,
+      pending: undefined,
+      pendingFiles: [],
+    });
+    this.writers = [writer("A"), writer("A"), writer("B")];
+    const mirror = (from: MirrorActor["from"], to: TargetName): MirrorActor => ({
+      from,
+      to,
+      sourceGate: new Gate(this.clock),
+      targetGate: new Gate(this.clock),
+      progress: memoryProgress(),
+      mirror: undefined,
+    });
+    // M0: A → T1 (switchable to T2); M1: T1 → T3, a mirror of a mirror; M2: B → T4, or aimed at T1.
+    this.mirrors = [mirror("A", "T1"), mirror("T1", "T3"), mirror("B", "T4")];
+    const history = (): History => ({
+      acked: new Map(),
+      seen: new Map(),
+      files: new Map(),
+      policyBoundary: 0,
+      nextFile: 0,
+    });
+    this.history = { A: history(), B: history() };
+  }
+
+  async catalogOf(w: Writer): Promise<Catalog> {
+    w.catalog ??= await Catalog.open(
+      retrying(w.gate.wrap(this.stores[w.table]), { maxAttempts: 3, sleep: noSleep }),
+      {
+        now: () => this.clock.now() + w.skewMs,
+        newTableUuid: () => UUID[w.table],
+        backoff: { sleep: noSleep },
+        maxCommitAttempts: 8,
+      },
+    );
+    return w.catalog;
+  }
+
+  mirrorOf(m: MirrorActor, budget: number): Mirror {
+    if (m.mirror === undefined) {
+      m.mirror = new Mirror({
+        source: m.sourceGate.wrap(this.stores[m.from]),
+        target: m.targetGate.wrap(this.stores[m.to]),
+        progress: m.progress,
+        now: this.clock.now,
+        lagAlertSecs: 0,
+        listThreshold: 4,
+        parallelism: 2,
+        ...(budget > 0 ? { budget: { requests: budget } } : {}),
+      });
+    }
+    return m.mirror;
+  }
+
+  /** Table-local file contents: the same names and sizes in both tables, other bytes. */
+  fileBytes(table: TableName, n: number, generation = 0): Uint8Array {
+    const size = 3 + (n % 5);
+    const b = new Uint8Array(size);
+    for (let i = 0; i < size; i++)
+      b[i] = (table.charCodeAt(0) * 31 + n * 7 + i * 13 + generation * 101) & 0xff;
+    return b;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Invariants
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+async function rawBytes(store: ObjectStore, key: string): Promise<Uint8Array | undefined> {
+  try {
+    return await (await store.get(key)).bytes();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The highest manifest version on `store` (a listing: the oracle's view, not a reader's). */
+async function maxVersion(store: ObjectStore): Promise<number> {
+  let max = 0;
+  for await (const m of store.list("metadata/v")) max = Math.max(max, parseManifestKey(m.key) ?? 0);
+  return max;
+}
+
+/**
+ * The HEAD a reader of `store` can find, computed independently of
+ * `discoverHead`: the last of the versions that follow on from low_water
+ * (missing: 1) without a hole. A manifest above a hole is not published yet
+ * (a mirror writes low_water after the first version past a gap).
+ */
+async function visibleHead(store: ObjectStore): Promise<number> {
+  const versions = new Set<number>();
+  for await (const m of store.list("metadata/v")) {
+    const v = parseManifestKey(m.key);
+    if (v !== undefined) versions.add(v);
+  }
+  const lw = Number(
+    (await rawBytes(store, "metadata/low_water.txt").then((b) => (b ? new TextDecoder().decode(b) : "0"))) ||
+      0,
+  );
+  let head = 0;
+  for (let v = Math.max(1, lw); versions.has(v); v++) head = v;
+  return head;
+}
+
+function tableOf(m: Manifest): TableName | undefined {
+  return m.tableUuid === UUID.A ? "A" : m.tableUuid === UUID.B ? "B" : undefined;
+}
+
+/** Records (or checks against) what a reader saw of `table`'s version `v`. */
+async function see(w: World, table: TableName, v: number, bytes: Uint8Array, where: string): Promise<void> {
+  const h = w.history[table];
+  const known = h.seen.get(v);
+  if (known !== undefined) {
+    assert.ok(sameBytes(known, bytes), `invariant 3: ${where} shows table ${table}'s v${v} with other bytes`);
+    return;
+  }
+  h.seen.set(v, bytes);
+}
+
+/** Readers of each primary: record first sightings and their files; acknowledged commits stay visible. */
+async function checkPrimary(w: World, table: TableName): Promise<void> {
+  const store = w.raw[table];
+  const h = w.history[table];
+  const walked = new Set<number>();
+  for await (const s of openMirror(store).snapshots()) {
+    walked.add(s.version);
+    const bytes = (await rawBytes(store, manifestKey(s.version))) as Uint8Array;
+    await see(w, table, s.version, bytes, `the primary ${table}`);
+    if (!h.files.has(s.version)) {
+      const files = new Map<string, Uint8Array>();
+      for (const f of referencedFiles(s.manifest)) {
+        const b = await rawBytes(store, f.path);
+        if (b !== undefined) files.set(f.path, b);
+      }
+      h.files.set(s.version, files);
+    }
+  }
+  // 2: every acknowledged commit not yet expired by policy is in the table's retained history.
+  const retained = new Set<number>();
+  for await (const s of (await Catalog.open(store)).snapshots()) retained.add(s.version);
+  for (const [v, bytes] of h.acked) {
+    if (v < h.policyBoundary) continue;
+    assert.ok(
+      retained.has(v) && walked.has(v),
+      `invariant 2: acknowledged ${table} v${v} is not visible to a fresh reader`,
+    );
+    assert.ok(
+      sameBytes(h.seen.get(v) as Uint8Array, bytes),
+      `invariant 3: ${table} v${v} is not what was acknowledged`,
+    );
+  }
+}
+
+/** Readers of each target: complete snapshots of one table, with that table's bytes. */
+async function checkTarget(w: World, t: TargetName): Promise<void> {
+  const store = w.raw[t];
+  let table: TableName | undefined;
+  for await (const s of openMirror(store).snapshots()) {
+    const owner = tableOf(s.manifest);
+    assert.ok(owner !== undefined, `${t} v${s.version} belongs to no table of the simulation`);
+    table ??= owner;
+    assert.equal(owner, table, `invariant 5: ${t}'s history mixes tables`);
+    const bytes = (await rawBytes(store, manifestKey(s.version))) as Uint8Array;
+    await see(w, owner, s.version, bytes, `mirror ${t}`);
+    const truth = w.history[owner].files.get(s.version);
+    assert.ok(
+      truth !== undefined,
+      `invariant 3: ${t} holds ${owner} v${s.version}, which no reader of the primary saw`,
+    );
+    for (const f of referencedFiles(s.manifest)) {
+      const got = await rawBytes(store, f.path);
+      assert.ok(got !== undefined, `invariant 1: ${t} v${s.version} names ${f.path}, which is missing`);
+      const want = truth.get(f.path);
+      assert.ok(
+        want !== undefined && sameBytes(got, want),
+        `invariant 1/5: ${t} v${s.version}'s ${f.path} holds other bytes than table ${owner}'s`,
+      );
+    }
+  }
+}
+
+/** After a tick: a mirror that is behind says so (4). */
+async function checkMirrorStatus(w: World, m: MirrorActor): Promise<void> {
+  const mirror = m.mirror;
+  if (!mirror) return;
+  const source = await visibleHead(w.raw[m.from]);
+  const target = await visibleHead(w.raw[m.to]);
+  if (source <= target) return;
+  const s = mirror.status();
+  assert.ok(!s.caughtUp, `invariant 4: ${m.from}→${m.to} reports caughtUp at v${target} behind v${source}`);
+  assert.ok(
+    s.lagSeconds !== null && s.lagSeconds > 0,
+    `invariant 4: ${m.from}→${m.to} is behind (v${target} < v${source}) with lag ${s.lagSeconds}`,
+  );
+}
+
+/** What `--verbose` prints after each command: the stores' manifests and the mirrors' status. */
+async function describeWorld(w: World): Promise<void> {
+  for (const n of ["A", "B", ...TARGETS] as const) {
+    const versions: string[] = [];
+    for await (const o of w.raw[n].list("metadata/")) {
+      const v = parseManifestKey(o.key);
+      if (v === undefined) {
+        versions.push(`lw=${await (await w.raw[n].get(o.key)).text()}`);
+        continue;
+      }
+      const bytes = (await rawBytes(w.raw[n], o.key)) as Uint8Array;
+      versions.push(`v${v}:${tableOf(decodeManifest(bytes)) ?? "?"}`);
+    }
+    console.log(`    ${n}: ${versions.join(" ")}`);
+  }
+  for (const m of w.mirrors) {
+    const s = m.mirror?.status();
+    if (!s) continue;
+    const { counters: _c, ...rest } = s;
+    console.log(`    ${m.from}->${m.to}: ${JSON.stringify(rest)}`);
+  }
+}
+
+export async function checkAll(w: World): Promise<void> {
+  for (const t of ["A", "B"] as const) if (w.dirty.has(t)) await checkPrimary(w, t);
+  for (const t of TARGETS) if (w.dirty.has(t)) await checkTarget(w, t);
+  w.dirty.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+
+type Model = { pendingWriters: Set<number>; pendingReader: boolean };
+
+const OK_CODES = new Set(["Transient", "PreconditionFailed", "SplitBrain", "NotFound"]);
+
+/** An operation's error must be one a caller can act on, never a bug's. */
+function expectedFailure(e: unknown, what: string): void {
+  const code = (e as { code?: string }).code;
+  if (e instanceof TidemarkError || (e as Error).name === "TidemarkError") {
+    if (code !== undefined && OK_CODES.has(code)) return;
+  }
+  throw new Error(`${what} failed unexpectedly: ${String(e)}`);
+}
+
+class Cmd implements fc.AsyncCommand<Model, World> {
+  readonly name: string;
+  readonly applies: (m: Readonly<Model>) => boolean;
+  readonly act: (m: Model, w: World) => Promise<void>;
+  constructor(name: string, applies: Cmd["applies"], act: Cmd["act"]) {
+    this.name = name;
+    this.applies = applies;
+    this.act = act;
+  }
+  check(m: Readonly<Model>): boolean {
+    return this.applies(m);
+  }
+  async run(m: Model, w: World): Promise<void> {
+    w.log.push(this.name);
+    if (w.verbose) console.log(`> ${this.name}`);
+    await this.act(m, w);
+    if (w.verbose) await describeWorld(w);
+    await checkAll(w);
+  }
+  toString(): string {
+    return this.name;
+  }
+}
+
+const faultArb: fc.Arbitrary<Fault> = fc.oneof(
+  { weight: 5, arbitrary: fc.constant<Fault>({ kind: "none", at: 0 }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant<"crash">("crash"), at: fc.integer({ min: 1, max: 12 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant<"lose">("lose"), at: fc.integer({ min: 1, max: 12 }) }),
+  },
+);
+
+const show = (f: Fault) => (f.kind === "none" ? "" : ` [${f.kind}@${f.at}]`);
+
+/**
+ * Opens the writer's catalog and uploads the files of a commit (no faults
+ * there); returns the commit itself, to run under a fault.
+ */
+async function prepareCommit(
+  w: World,
+  i: number,
+  adds: number,
+  remove: boolean,
+): Promise<(fault: Fault) => Promise<number>> {
+  const writer = w.writers[i] as Writer;
+  const store = w.stores[writer.table];
+  const h = w.history[writer.table];
+  const catalog = await w.catalogOf(writer);
+  const add: Array<{ path: string; fileSize: number; numRows: number }> = [];
+  for (let k = 0; k < adds; k++) {
+    const n = ++h.nextFile;
+    const bytes = w.fileBytes(writer.table, n);
+    const path = `data/f${n}.parquet`;
+    await store.put(path, bytes); // files before the commit
+    add.push({ path, fileSize: bytes.length, numRows: 1 });
+  }
+  let removePaths: string[] = [];
+  if (remove) {
+    const head = await maxVersion(w.raw[writer.table]);
+    const m = head > 0 ? await rawBytes(w.raw[writer.table], manifestKey(head)) : undefined;
+    removePaths = m
+      ? referencedFiles(decodeManifest(m))
+          .map((f) => f.path)
+          .slice(0, 1)
+      : [];
+  }
+  return (fault) => {
+    writer.gate.arm(fault);
+    return catalog.commit({ add, remove: removePaths });
+  };
+}
+
+async function acked(w: World, table: TableName, v: number): Promise<void> {
+  const h = w.history[table];
+  assert.ok(!h.acked.has(v), `invariant 3: ${table} v${v} acknowledged twice`);
+  const bytes = await rawBytes(w.raw[table], manifestKey(v));
+  assert.ok(bytes !== undefined, `invariant 2: acknowledged ${table} v${v} is not on the store`);
+  h.acked.set(v, bytes);
+}
+
+/**
+ * The command arbitraries, weighted by repetition (fc.commands picks among
+ * them uniformly): commits and mirror ticks are most of the traffic.
+ */
+export function commandArbs(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
+  const [commit, stall, resume, expire, tick, ...rest] = commandKinds();
+  const weighted = (a: fc.Arbitrary<fc.AsyncCommand<Model, World>> | undefined, n: number) =>
+    a === undefined ? [] : Array.from({ length: n }, () => a);
+  return [
+    ...weighted(commit, 6),
+    ...weighted(stall, 1),
+    ...weighted(resume, 2),
+    ...weighted(expire, 2),
+    ...weighted(tick, 6),
+    ...rest,
+  ];
+}
+
+function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
+  const writerIdx = fc.integer({ min: 0, max: 2 });
+  return [
+    // Commits, some with a fault.
+    fc.tuple(writerIdx, fc.integer({ min: 1, max: 3 }), fc.boolean(), faultArb).map(
+      ([i, adds, remove, fault]) =>
+        new Cmd(
+          `commit(w${i}, +${adds}${remove ? ", -1" : ""})${show(fault)}`,
+          (m) => !m.pendingWriters.has(i),
+          async (_m, w) => {
+            const writer = w.writers[i] as Writer;
+            try {
+              const commit = await prepareCommit(w, i, adds, remove);
+              await acked(w, writer.table, await commit(fault));
+            } catch (e) {
+              expectedFailure(e, "commit");
+            } finally {
+              writer.gate.release();
+            }
+          },
+        ),
+    ),
+    // A writer that reads HEAD, then stalls right before its commit point.
+    fc.tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 6 })).map(
+      ([i, at]) =>
+        new Cmd(
+          `stall(w${i}) at request ${at}`,
+          (m) => !m.pendingWriters.has(i),
+          async (m, w) => {
+            const writer = w.writers[i] as Writer;
+            let done: Promise<number>;
+            try {
+              done = (await prepareCommit(w, i, 1, false))({ kind: "pause", at });
+            } catch (e) {
+              expectedFailure(e, "open");
+              return;
+            }
+            // Wait until it is paused, or finished (it made fewer requests than `at`).
+            await Promise.race([writer.gate.reached, done.catch(() => {})]);
+            writer.pending = done;
+            m.pendingWriters.add(i);
+          },
+        ),
+    ),
+    fc.integer({ min: 0, max: 1 }).map(
+      (i) =>
+        new Cmd(
+          `resume(w${i})`,
+          (m) => m.pendingWriters.has(i),
+          async (m, w) => {
+            const writer = w.writers[i] as Writer;
+            m.pendingWriters.delete(i);
+            writer.gate.release();
+            const p = writer.pending as Promise<number>;
+            writer.pending = undefined;
+            try {
+              await acked(w, writer.table, await p);
+            } catch (e) {
+              expectedFailure(e, "stalled commit");
+            }
+          },
+        ),
+    ),
+    // Expire table A, with some keys the store refuses to delete.
+    fc
+      .tuple(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 3 }),
+        fc.boolean(),
+        faultArb,
+      )
+      .map(
+        ([keepLast, refuse, refuseFiles, fault]) =>
+          new Cmd(
+            `expire(keep ${keepLast}${refuse.length ? `, refuse v${refuse.join(",v")}${refuseFiles ? " and files" : ""}` : ""})${show(fault)}`,
+            () => true,
+            async (_m, w) => {
+              const head = await maxVersion(w.raw.A);
+              const h = w.history.A;
+              h.policyBoundary = Math.max(h.policyBoundary, head - keepLast + 1);
+              w.expirer.refuse = new Set(
+                refuse.flatMap((v) => [manifestKey(v), ...(refuseFiles ? [`data/f${v}.parquet`] : [])]),
+              );
+              w.expirer.arm(fault);
+              try {
+                const c = await Catalog.open(w.expirer.wrap(w.stores.A));
+                await c.expire({ keepLast });
+              } catch (e) {
+                expectedFailure(e, "expire");
+              } finally {
+                w.expirer.clear();
+              }
+            },
+          ),
+      ),
+    // Mirror ticks, with a budget and faults on either side.
+    fc.tuple(fc.integer({ min: 0, max: 2 }), fc.constantFrom(0, 0, 6, 12), faultArb, faultArb).map(
+      ([i, budget, sf, tf]) =>
+        new Cmd(
+          `tick(m${i}${budget ? `, budget ${budget}` : ""})${show(sf)}${show(tf)}`,
+          () => true,
+          async (_m, w) => {
+            const m = w.mirrors[i] as MirrorActor;
+            const mirror = w.mirrorOf(m, budget);
+            m.sourceGate.arm(sf);
+            m.targetGate.arm(tf);
+            await mirror.tick(); // never throws
+            m.sourceGate.release();
+            m.targetGate.release();
+            w.dirty.add(m.to);
+            await checkMirrorStatus(w, m);
+          },
+        ),
+    ),
+    fc.integer({ min: 0, max: 2 }).map(
+      (i) =>
+        new Cmd(
+          `restart(m${i})`,
+          () => true,
+          async (_m, w) => {
+            const m = w.mirrors[i] as MirrorActor;
+            await m.mirror?.shutdown();
+            m.mirror = undefined;
+          },
+        ),
+    ),
+    // The first mirror's target changes under its saved progress.
+    fc.constant(
+      new Cmd(
+        "switch m0's target (T1 <-> T2)",
+        () => true,
+        async (_m, w) => {
+          const m = w.mirrors[0] as MirrorActor;
+          await m.mirror?.shutdown();
+          m.mirror = undefined;
+          m.to = m.to === "T1" ? "T2" : "T1";
+        },
+      ),
+    ),
+    // The third mirror (table B) is aimed at the first mirror's target, or back at its own.
+    fc.constant(
+      new Cmd(
+        "aim m2 at T1 <-> T4",
+        () => true,
+        async (_m, w) => {
+          const m = w.mirrors[2] as MirrorActor;
+          await m.mirror?.shutdown();
+          m.mirror = undefined;
+          m.to = m.to === "T4" ? "T1" : "T4";
+        },
+      ),
+    ),
+    fc.constantFrom<TargetName>("T2", "T4").map(
+      (t) =>
+        new Cmd(
+          `wipe ${t}`,
+          () => true,
+          async (_m, w) => {
+            for await (const o of w.raw[t].list("")) await w.raw[t].delete(o.key);
+            w.dirty.add(t);
+          },
+        ),
+    ),
+    // merutable's garbage collector: files no longer in HEAD go, manifests stay.
+    fc.constant(
+      new Cmd(
+        "gc table A's files not in HEAD",
+        () => true,
+        async (_m, w) => {
+          const head = await maxVersion(w.raw.A);
+          if (head === 0) return;
+          const bytes = await rawBytes(w.raw.A, manifestKey(head));
+          if (!bytes) return;
+          const live = new Set(referencedFiles(decodeManifest(bytes)).map((f) => f.path));
+          for await (const o of w.raw.A.list("data/")) if (!live.has(o.key)) await w.raw.A.delete(o.key);
+          w.dirty.add("A");
+        },
+      ),
+    ),
+    // A reader racing the other commands: it pauses mid-discovery.
+    fc.integer({ min: 1, max: 5 }).map(
+      (at) =>
+        new Cmd(
+          `reader pauses at request ${at}`,
+          (m) => !m.pendingReader,
+          async (m, w) => {
+            const gate = new Gate(w.clock);
+            gate.arm({ kind: "pause", at });
+            const atLeast = Math.max(0, ...[...w.history.A.acked.keys()]);
+            w.reader = { gate, pending: openMirror(gate.wrap(w.raw.A)).head(), atLeast };
+            await Promise.race([gate.reached, w.reader.pending.catch(() => {})]);
+            m.pendingReader = true;
+          },
+        ),
+    ),
+    fc.constant(
+      new Cmd(
+        "reader resumes",
+        (m) => m.pendingReader,
+        async (m, w) => {
+          m.pendingReader = false;
+          const r = w.reader as NonNullable<World["reader"]>;
+          w.reader = undefined;
+          r.gate.release();
+          const head = await r.pending;
+          const max = await maxVersion(w.raw.A);
+          assert.ok(
+            head >= r.atLeast,
+            `invariant 2: a reader racing the others saw HEAD v${head} below acknowledged v${r.atLeast}`,
+          );
+          assert.ok(head <= max, `a reader saw HEAD v${head} above the highest version v${max}`);
+        },
+      ),
+    ),
+    // Time passes; writer clocks drift.
+    fc.integer({ min: 1, max: 7_200_000 }).map(
+      (ms) =>
+        new Cmd(
+          `wait ${ms} ms`,
+          () => true,
+          async (_m, w) => {
+            w.clock.ms += ms;
+          },
+        ),
+    ),
+    fc.tuple(writerIdx, fc.constantFrom(0, 2 * 3_600_000, -86_400_000)).map(
+      ([i, skew]) =>
+        new Cmd(
+          `clock of w${i} off by ${skew} ms`,
+          (m) => !m.pendingWriters.has(i),
+          async (_m, w) => {
+            const writer = w.writers[i] as Writer;
+            writer.skewMs = skew;
+            writer.catalog = undefined;
+          },
+        ),
+    ),
+  ];
+}
+
+/** Options of {@link simulationProperty}. */
+export interface SimulationOptions {
+  /** Print each command, the stores' manifests and the mirrors' status after it. */
+  verbose?: boolean;
+  /** Called after each sequence (progress of a soak). */
+  onRun?: () => void;
+  /** Fewest commands in a sequence (default 30). */
+  minCommands?: number;
+  /** Most commands in a sequence (default 60). */
+  maxCommands?: number;
+  replayPath?: string;
+}
+
+/**
+ * `inner`'s values that satisfy `ok` when generated, while shrinking goes
+ * through `inner` unfiltered: a failing sequence of 30 commands shrinks to
+ * the few that matter (`Arbitrary.filter` would keep every shrink at 30).
+ */
+class GeneratedAtLeast<T> extends fc.Arbitrary<T> {
+  readonly #inner: fc.Arbitrary<T>;
+  readonly #ok: (t: T) => boolean;
+  constructor(inner: fc.Arbitrary<T>, ok: (t: T) => boolean) {
+    super();
+    this.#inner = inner;
+    this.#ok = ok;
+  }
+  generate(mrng: fc.Random, biasFactor: number | undefined): fc.Value<T> {
+    for (;;) {
+      const v = this.#inner.generate(mrng, biasFactor);
+      if (this.#ok(v.value)) return v;
+    }
+  }
+  canShrinkWithoutContext(value: unknown): value is T {
+    return this.#inner.canShrinkWithoutContext(value);
+  }
+  shrink(value: T, context: unknown): fc.Stream<fc.Value<T>> {
+    return this.#inner.shrink(value, context);
+  }
+}
+
+/** The property: any command sequence keeps the five invariants. */
+export function simulationProperty(
+  opts: SimulationOptions = {},
+): fc.IAsyncProperty<[Iterable<fc.AsyncCommand<Model, World>>]> {
+  const min = opts.minCommands ?? 30;
+  const cmds = new GeneratedAtLeast(
+    fc.commands(commandArbs(), {
+      maxCommands: opts.maxCommands ?? 60,
+      size: "max",
+      ...(opts.replayPath !== undefined ? { replayPath: opts.replayPath } : {}),
+    }),
+    (c) => [...c].length >= min,
+  );
+  return fc.asyncProperty(cmds, async (c) => {
+    const world = new World(opts.verbose);
+    const setup = () => ({ model: { pendingWriters: new Set<number>(), pendingReader: false }, real: world });
+    try {
+      await fc.asyncModelRun(setup, c);
+    } finally {
+      // Let paused operations finish, so nothing outlives the run.
+      for (const w of world.writers) w.gate.release();
+      world.reader?.gate.release();
+      await Promise.allSettled([...world.writers.map((w) => w.pending), world.reader?.pending]);
+      for (const m of world.mirrors) await m.mirror?.shutdown();
+      opts.onRun?.();
+    }
+  });
+}
