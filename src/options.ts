@@ -32,7 +32,8 @@ function describe(rule: NumberRule): string {
 
 function show(value: unknown): string {
   if (typeof value === "number" || typeof value === "bigint") return String(value);
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   return typeof value;
 }
 
