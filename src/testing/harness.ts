@@ -7,6 +7,7 @@
  * @module
  */
 import { errorCodeOf } from "../errors.ts";
+import { newWriterToken } from "../store/writer-token.ts";
 
 /**
  * Registers one test with the caller's framework. Examples:
@@ -20,9 +21,7 @@ export interface Harness {
 
 /** A short random hex string for per-test key prefixes (never "delete everything"). */
 export function randomId(): string {
-  const b = new Uint8Array(6);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return newWriterToken().slice(0, 12);
 }
 
 /** A unique key prefix for one test: `<label>-<random>/`. */

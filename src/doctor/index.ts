@@ -1,0 +1,10 @@
+export {
+  checkTitle,
+  DOCTOR_CHECKS,
+  type DoctorCheckId,
+  type DoctorCheckResult,
+  type DoctorStatus,
+  vendorAnswerOf,
+} from "./checks.ts";
+export { type DoctorOptions, type DoctorReport, doctor, validateCheckIds } from "./doctor.ts";
+export { type EnsureSafeStoreOptions, ensureSafeStore, SAFE_STORE_CHECKS } from "./safe-store.ts";
