@@ -86,6 +86,37 @@ export function validateCheckIds(ids: readonly string[], what = "checks"): Docto
 }
 
 /**
+ * The checks to run from comma-separated lists (a CLI flag, a query
+ * parameter): `only` (default: every check) minus `skip`, in
+ * {@link DOCTOR_CHECKS} order.
+ *
+ * @throws TidemarkError `InvalidArgument` naming an unknown check and the list it came from.
+ */
+export function selectChecks(
+  only: string | undefined,
+  skip: string | undefined,
+  names: { only: string; skip: string } = { only: "checks", skip: "skip" },
+): DoctorCheckId[] {
+  const parse = (text: string, what: string) =>
+    validateCheckIds(
+      text
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+      what,
+    );
+  const chosen = new Set(only === undefined ? DOCTOR_CHECKS : parse(only, names.only));
+  const skipped = new Set(skip === undefined ? [] : parse(skip, names.skip));
+  return DOCTOR_CHECKS.filter((id) => chosen.has(id) && !skipped.has(id));
+}
+
+/**
+ * A secret no store has: the CLI and the worker sign `auth-failure`'s request
+ * with it to see what the store's auth failure looks like.
+ */
+export const DOCTOR_WRONG_SECRET = "tidemark-doctor-deliberately-wrong-secret-0000";
+
+/**
  * A store that records every key written through it (so the scratch prefix
  * can be cleaned up even where listing is broken or missing).
  */

@@ -6,5 +6,12 @@ export {
   type DoctorStatus,
   vendorAnswerOf,
 } from "./checks.ts";
-export { type DoctorOptions, type DoctorReport, doctor, validateCheckIds } from "./doctor.ts";
+export {
+  DOCTOR_WRONG_SECRET,
+  type DoctorOptions,
+  type DoctorReport,
+  doctor,
+  selectChecks,
+  validateCheckIds,
+} from "./doctor.ts";
 export { type EnsureSafeStoreOptions, ensureSafeStore, SAFE_STORE_CHECKS } from "./safe-store.ts";

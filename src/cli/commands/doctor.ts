@@ -11,11 +11,11 @@
 import type { Command } from "commander";
 import {
   DOCTOR_CHECKS,
-  type DoctorCheckId,
+  DOCTOR_WRONG_SECRET,
   type DoctorCheckResult,
   type DoctorOptions,
   doctor,
-  validateCheckIds,
+  selectChecks,
 } from "../../doctor/index.ts";
 import { parseNumberOption } from "../../options.ts";
 import type { CliContext } from "../main.ts";
@@ -41,19 +41,6 @@ export function doctorOptions(cmd: Command): Command {
     );
 }
 
-// A secret no store has: what an auth failure looks like, for auth-failure.
-const WRONG_SECRET = "tidemark-doctor-deliberately-wrong-secret-0000";
-
-function idList(text: string, flag: string): DoctorCheckId[] {
-  return validateCheckIds(
-    text
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s !== ""),
-    flag,
-  );
-}
-
 const LABEL: Record<DoctorCheckResult["status"], string> = {
   ok: "ok",
   failed: "FAILED",
@@ -65,12 +52,7 @@ function row(r: DoctorCheckResult): string {
 }
 
 export async function doctorCommand(ctx: CliContext, spec: string, opts: DoctorCliOptions): Promise<number> {
-  let checks: DoctorCheckId[] =
-    opts.checks === undefined ? [...DOCTOR_CHECKS] : idList(opts.checks, "--checks");
-  if (opts.skip !== undefined) {
-    const skip = new Set(idList(opts.skip, "--skip"));
-    checks = checks.filter((id) => !skip.has(id));
-  }
+  const checks = selectChecks(opts.checks, opts.skip, { only: "--checks", skip: "--skip" });
   const { store, kind, label } = await openStoreUrl(spec, ctx.env);
   const options: DoctorOptions = { checks };
   if (opts.concurrency !== undefined) {
@@ -79,7 +61,7 @@ export async function doctorCommand(ctx: CliContext, spec: string, opts: DoctorC
   if (opts.pageKeys !== undefined) options.listPageKeys = parseNumberOption("--page-keys", opts.pageKeys, 0);
   if (kind === "s3") {
     // The same URL and key id, signed with a secret that cannot be right.
-    const wrong = (name: string) => (name === "AWS_SECRET_ACCESS_KEY" ? WRONG_SECRET : ctx.env(name));
+    const wrong = (name: string) => (name === "AWS_SECRET_ACCESS_KEY" ? DOCTOR_WRONG_SECRET : ctx.env(name));
     options.badCredentials = (await openStoreUrl(spec, wrong)).store;
   }
   if (!opts.json) {
