@@ -1,10 +1,9 @@
 /**
- * What users install is what we test (DESIGN.md "Packaging"): build, `npm
- * pack`, install the tarball into a scratch project (offline, from this
- * machine's npm cache), then import `tidemark`, `tidemark/node` and
- * `tidemark/testing` under the system Node (20) and under Deno (the store
- * contract run by node:test and by Deno.test), and run the installed
- * `tidemark` bin.
+ * What users install is what we test: build, `npm pack`, install the tarball
+ * into a scratch project (offline, from this machine's npm cache), then
+ * import `tidemark`, `tidemark/node` and `tidemark/testing` under the system
+ * Node (20) and under Deno (the store contract run by node:test and by
+ * Deno.test), and run the installed `tidemark` bin.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
