@@ -1,8 +1,8 @@
 /**
  * Failing closed: `ensureSafeStore(store, checks)` runs the doctor checks a
  * component depends on, once per store instance, and refuses a store that
- * fails one. `Mirror`, `Catalog` and `CheckpointStore` call it (with
- * {@link SAFE_STORE_CHECKS}) when given `requireSafeStore: true`.
+ * fails one. {@link SAFE_STORE_CHECKS} lists the checks of the catalog, the
+ * mirror's target and the checkpoint store.
  *
  * @module
  */
