@@ -143,7 +143,7 @@ function recordingWrites(store: ObjectStore, written: Set<string>): ObjectStore 
  * for what the store does: a refusal, a wrong answer or an error is a
  * `failed` row naming the step and the vendor's answer.
  *
- * Costs (S3): about 60 requests plus `listPageKeys` puts for
+ * Costs (S3): about 70 requests plus `listPageKeys` puts for
  * `list-pagination` (1,001 by default) and one DeleteObjects per 1,000 keys.
  *
  * @throws TidemarkError `InvalidArgument` for bad options (an unknown check,
