@@ -2,7 +2,8 @@
  * `npm run build`: compiles src/ to plain JavaScript and declarations in
  * dist/ (what the npm package ships: Node refuses to strip types inside
  * node_modules, and Node 20 cannot at all), makes the `tidemark` bin
- * executable, and checks that it starts under the system Node (20).
+ * executable, and checks under the system Node (20) that it starts and that
+ * every entry point of package.json `exports` imports.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -38,8 +39,28 @@ if (systemNode) {
     console.error(`build: ${systemNode} dist/cli/bin.js --help failed (exit ${r.status}):\n${r.stderr}`);
     process.exit(1);
   }
+  // Every entry point a user can import (tidemark, tidemark/node, tidemark/testing, ...).
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    exports: Record<string, string | { default?: string }>;
+  };
+  for (const [entry, target] of Object.entries(pkg.exports)) {
+    const file = typeof target === "string" ? target : target.default;
+    if (!file?.endsWith(".js")) continue;
+    const imp = spawnSync(
+      systemNode,
+      ["--input-type=module", "-e", `await import(${JSON.stringify(file)})`],
+      {
+        cwd: root,
+        encoding: "utf8",
+      },
+    );
+    if (imp.status !== 0) {
+      console.error(`build: export ${entry} (${file}) does not import under ${systemNode}:\n${imp.stderr}`);
+      process.exit(1);
+    }
+  }
   const v = spawnSync(systemNode, ["--version"], { encoding: "utf8" }).stdout.trim();
-  console.log(`build: dist/ ready; dist/cli/bin.js --help runs under ${systemNode} ${v}`);
+  console.log(`build: dist/ ready; the bin and every export run under ${systemNode} ${v}`);
 } else {
   console.log("build: dist/ ready (no system node found to smoke-test the bin)");
 }

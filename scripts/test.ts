@@ -2,18 +2,21 @@
  * `npm test`: every check, in order, with the services they need.
  *
  * 1. static checks: generated code is current, types, lint;
- * 2. starts Ceph RGW (S3) on loopback (CI=true: failing to start fails the run;
- *    locally the S3 suites skip loudly, naming the missing package);
+ * 2. starts the S3 servers on loopback: Ceph RGW and moto (two: signatures
+ *    unchecked and checked), side by side (CI=true: a server failing to start
+ *    fails the run; locally its suites skip loudly, naming what is missing);
  * 3. vitest: the projects "node", "workers" (inside workerd) and "e2e" (real
  *    binaries, packaging, Chromium, `npm start`);
  * 4. deno test;
- * and always stops RGW. Ends with one line "N passed, N failed".
+ * 5. checks that docs/conformance.md is what this run's doctor reports say;
+ * and always stops the servers. Ends with one line "N passed, N failed".
  *
  * `node scripts/test.ts --only vitest,deno` runs a subset of the steps.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type MotoService, missingMoto, startMoto } from "../test/services/moto.ts";
 import { missingRgwBinaries, type RgwService, startRgw } from "../test/services/rgw.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -59,10 +62,12 @@ const command = (name: string, cmd: string, args: string[], env?: Record<string,
   });
 
 let rgw: RgwService | undefined;
+let moto: MotoService | undefined;
 const stopAll = async () => {
-  const r = rgw;
+  const [r, m] = [rgw, moto];
   rgw = undefined;
-  await r?.stop();
+  moto = undefined;
+  await Promise.all([r?.stop(), m?.stop()]);
 };
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
@@ -77,25 +82,40 @@ try {
   await command("typecheck", "npm", ["run", "-s", "typecheck"]);
   await command("lint", "npm", ["run", "-s", "lint"]);
 
-  const needsRgw = !only || only.has("vitest") || only.has("deno");
+  const needsServices = !only || only.has("vitest") || only.has("deno");
   let serviceEnv: Record<string, string> = {};
-  if (needsRgw) {
-    const missing = missingRgwBinaries();
+  /** Starts one server beside the others; under CI=true a failure to start fails the run. */
+  const service = async <T extends { env: Record<string, string> }>(
+    name: string,
+    start: () => Promise<T>,
+    missing: () => string[],
+    flag: string,
+  ): Promise<T | undefined> => {
+    const absent = missing();
+    const t0 = Date.now();
     try {
-      const t0 = Date.now();
-      rgw = await startRgw();
-      serviceEnv = { ...rgw.env, TIDEMARK_RGW: "1" };
-      console.log(`RGW ready at ${rgw.endpoint} in ${Date.now() - t0} ms`);
+      const s = await start();
+      console.log(`${name} ready in ${Date.now() - t0} ms`);
+      serviceEnv = { ...serviceEnv, ...s.env, [flag]: "1" };
+      return s;
     } catch (e) {
-      const why = missing.length ? `missing Debian packages: ${missing.join(" ")}` : (e as Error).message;
+      const why = absent.length ? `missing: ${absent.join(" ")}` : (e as Error).message;
       if (ci) {
-        console.error(`FAIL: Ceph RGW did not start and CI=true (${why})`);
+        console.error(`FAIL: ${name} did not start and CI=true (${why})`);
         failed++;
-        failures.push("rgw");
+        failures.push(name);
       } else {
-        console.warn(`\n!!!!!! Ceph RGW did not start (${why}): the S3 suites will be SKIPPED !!!!!!\n`);
+        console.warn(`\n!!!!!! ${name} did not start (${why}): its suites will be SKIPPED !!!!!!\n`);
       }
+      return undefined;
     }
+  };
+  if (needsServices) {
+    // Side by side: RGW takes ~2 s, moto ~1 s.
+    [rgw, moto] = await Promise.all([
+      service("Ceph RGW", () => startRgw(), missingRgwBinaries, "TIDEMARK_RGW"),
+      service("moto", () => startMoto(), missingMoto, "TIDEMARK_MOTO"),
+    ]);
   }
 
   await step("vitest", async () => {
@@ -141,6 +161,10 @@ try {
     }
     return code === 0;
   });
+
+  // The conformance matrix is generated from this run (test/support/conformance.ts):
+  // the page must say what the doctor just measured.
+  await command("conformance", "node", ["scripts/conformance.ts", "--check", join(outDir, "vitest.json")]);
 } finally {
   await stopAll();
 }

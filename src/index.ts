@@ -7,6 +7,7 @@
 
 export * from "./catalog/index.ts";
 export * from "./checkpoint/index.ts";
+export * from "./doctor/index.ts";
 export * from "./errors.ts";
 export * from "./http/index.ts";
 export * from "./manifest/index.ts";

@@ -10,7 +10,8 @@
  *   table's mirror, plus the Durable Object's status;
  * - `GET|HEAD /objects/:table/*`: mirror objects (ETag, Range, If-None-Match) for `HttpStore`;
  * - `GET /metrics`: Prometheus text, one `table` label per series;
- * - `POST /api/tables/:table/kick`, `POST /api/tables/:table/commit` (demo writer): admin only.
+ * - `POST /api/tables/:table/kick`, `POST /api/tables/:table/commit` (demo writer),
+ *   `POST /api/tables/:table/doctor` (probe the mirror store, worker/doctor.ts): admin only.
  */
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
@@ -24,6 +25,7 @@ import {
 } from "../src/index.ts";
 import { isAuthorized } from "./auth.ts";
 import { type DemoCommitOptions, demoCommit } from "./demo.ts";
+import { doctorMirror } from "./doctor.ts";
 import type { Env } from "./env.ts";
 import { mirrorMetrics } from "./metrics.ts";
 import type { MirrorObjectStatus } from "./mirror-object.ts";
@@ -117,6 +119,11 @@ app.post("/api/tables/:table/commit", admin, async (c) => {
   const version = await demoCommit(sourceStore(c.env, table), opts);
   await mirrorObject(c.env, table).kick(table);
   return c.json({ table, version });
+});
+
+app.post("/api/tables/:table/doctor", admin, async (c) => {
+  const report = await doctorMirror(c.env, c.req.param("table") ?? "", new URL(c.req.url).searchParams);
+  return c.json(report, report.ok ? 200 : 502);
 });
 
 app.use("/api/tables/:table/*", async (c, next) => {

@@ -1,5 +1,5 @@
 /**
- * The `tidemark` command: `inspect`, `mirror`, `verify`, `checkpoint ls|prune`.
+ * The `tidemark` command: `inspect`, `mirror`, `verify`, `doctor`, `checkpoint ls|prune`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
  * @module
@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { TidemarkError } from "../errors.ts";
 import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
 import { checkpointCommand } from "./commands/checkpoint.ts";
+import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
 import { verifyCommand } from "./commands/verify.ts";
@@ -137,6 +138,22 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));
+
+  commonOptions(
+    doctorOptions(
+      program
+        .command("doctor")
+        .description(
+          "probe a live store (create-only, compare-and-swap, listings, ranges, clock, auth): one row per check",
+        )
+        .argument(
+          "<store>",
+          "the store (see Stores below); scratch objects go under _tidemark-doctor/, deleted after",
+        ),
+    ),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => doctorCommand(ctx, store, opts)));
 
   const checkpoint = program
     .command("checkpoint")

@@ -159,11 +159,16 @@ const NOT_FOUND_CODES = new Set(["NoSuchKey", "NoSuchBucket", "NoSuchUpload"]);
  * - AWS answers 409 ConditionalRequestConflict to racing conditional writes and
  *   asks for a retry: `Transient`.
  *   https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
- * - `If-Match` on a missing key: AWS answers 404 NoSuchKey, RGW 16 and R2 412:
- *   both are `PreconditionFailed` (the contract: a CAS on a missing key fails
- *   its precondition). https://github.com/minio/minio/issues/21526
+ * - `If-Match` on a missing key: AWS answers 404 NoSuchKey, and so does moto
+ *   (which follows AWS), while RGW 16 and R2 answer 412: both are
+ *   `PreconditionFailed` (the contract: a CAS on a missing key fails its
+ *   precondition); the condition decides, since a plain 404 is `NotFound`.
+ *   Both answers are seen on real servers by `doctor`'s `if-match-missing`.
+ *   https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+ *   https://github.com/getmoto/moto/blob/master/moto/s3/responses.py (put_object)
+ *   https://github.com/minio/minio/issues/21526
  * - RGW 16 answers 500 to concurrent `If-Match` writers that lost the race:
- *   5xx is `Transient` (re-read and try again; see TOOLCHAIN.md).
+ *   5xx is `Transient` (re-read and try again; measured on RGW 16.2.15).
  * - 403 (and the auth error codes, some of which come as 400) is `PermissionDenied`.
  * - 429, 5xx, `SlowDown` (503, or 429 on R2 for >1 write/s per key), network
  *   errors (`status` undefined): `Transient`.

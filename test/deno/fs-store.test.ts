@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prefixed } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import { denoHarness } from "./harness.ts";
 
 // Temp directories are left for the OS to clean: Deno has no afterAll, and a

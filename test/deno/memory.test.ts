@@ -1,5 +1,5 @@
 import { MemoryStore, prefixed } from "../../src/index.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import { denoHarness } from "./harness.ts";
 
 objectStoreContract(denoHarness("MemoryStore"), () => new MemoryStore());

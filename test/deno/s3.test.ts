@@ -3,7 +3,7 @@
  * Run: npx node scripts/with-rgw.ts -- env DENO_NO_UPDATE_CHECK=1 npx deno test -A --no-check test/deno/s3.test.ts
  */
 import { S3Store } from "../../src/index.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import { rgwConfig } from "../support/rgw.ts";
 import { denoEnv, denoHarness } from "./harness.ts";
 

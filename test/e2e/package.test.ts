@@ -1,8 +1,9 @@
 /**
- * What users install is what we test (DESIGN.md "Packaging"): build, `npm
- * pack`, install the tarball into a scratch project (offline, from this
- * machine's npm cache), then import `tidemark` and `tidemark/node` under the
- * system Node (20) and under Deno, and run the installed `tidemark` bin.
+ * What users install is what we test: build, `npm pack`, install the tarball
+ * into a scratch project (offline, from this machine's npm cache), then
+ * import `tidemark`, `tidemark/node` and `tidemark/testing` under the system
+ * Node (20) and under Deno (the store contract run by node:test and by
+ * Deno.test), and run the installed `tidemark` bin.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -59,6 +60,28 @@ if (v !== 1 || head !== 1 || !ok) throw new Error("catalog on FileStore: " + JSO
 console.log("SMOKE OK " + (globalThis.Deno ? "deno " + Deno.version.deno : "node " + process.version));
 `;
 
+// A user proving a store with tidemark/testing: the contract on node:test (Node 20).
+const CONTRACT_NODE_TEST = `
+import { test } from "node:test";
+import { MemoryStore } from "tidemark";
+import { faulty, objectStoreContract } from "tidemark/testing";
+let registered = 0;
+objectStoreContract({ test: (name, fn, o) => { registered++; test(name, { timeout: o?.timeoutMs }, fn); } }, () => new MemoryStore());
+registered++;
+test("faulty comes with it", async () => {
+  const f = faulty(new MemoryStore(), { failAt: [1] });
+  await f.put("k", "v").then(() => { throw new Error("no fault injected"); }, (e) => { if (!e.message.startsWith("[Transient]")) throw e; });
+});
+console.log("REGISTERED " + registered);
+`;
+
+// The same on Deno.test.
+const CONTRACT_DENO_TEST = `
+import { MemoryStore } from "tidemark";
+import { objectStoreContract } from "tidemark/testing";
+objectStoreContract({ test: (name, fn) => Deno.test(name, fn) }, () => new MemoryStore());
+`;
+
 beforeAll(() => {
   const build = sh("npm", ["run", "-s", "build"], root);
   assert.equal(build.code, 0, `build failed:\n${build.stdout}\n${build.stderr}`);
@@ -71,6 +94,8 @@ beforeAll(() => {
     "dist/index.js",
     "dist/index.d.ts",
     "dist/node/index.js",
+    "dist/testing/index.js",
+    "dist/testing/index.d.ts",
     "dist/cli/bin.js",
     "package.json",
     "README.md",
@@ -89,6 +114,8 @@ beforeAll(() => {
   );
   writeFileSync(join(project, "deno.json"), JSON.stringify({ nodeModulesDir: "manual", lock: false }));
   writeFileSync(join(project, "smoke.mjs"), SMOKE);
+  writeFileSync(join(project, "contract.node-test.mjs"), CONTRACT_NODE_TEST);
+  writeFileSync(join(project, "contract.deno-test.mjs"), CONTRACT_DENO_TEST);
   const tgz = join(tmp, info.filename);
   const flags = ["--no-audit", "--no-fund", "--no-save", "--loglevel=error"];
   // Offline: the runtime dependencies are in this machine's npm cache from its own install.
@@ -118,6 +145,21 @@ describe("the packed tarball", () => {
     const r = sh(denoBin, ["run", "-A", "smoke.mjs"], project);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /SMOKE OK deno 2\./);
+  });
+
+  it("tidemark/testing: the store contract passes on MemoryStore under node:test (Node 20)", () => {
+    const r = sh(systemNode, ["--test-reporter=tap", "contract.node-test.mjs"], project);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const registered = Number(/REGISTERED (\d+)/.exec(r.stdout)?.[1]);
+    assert.ok(registered > 15, `registered ${registered} tests`);
+    assert.match(r.stdout, new RegExp(`# pass ${registered}\n`));
+    assert.match(r.stdout, /# fail 0\n/);
+  });
+
+  it("tidemark/testing: the store contract passes on MemoryStore under Deno.test", () => {
+    const r = sh(denoBin, ["test", "-A", "contract.deno-test.mjs"], project);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /ok \| (1\d|[2-9]\d) passed \| 0 failed/);
   });
 
   it("runs the installed tidemark bin under Node 20 (shebang, executable)", () => {

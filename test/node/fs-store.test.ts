@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { prefixed } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness } from "../support/harness.ts";
 
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };

@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
 import { MemoryStore, prefixed, retrying } from "../../src/index.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import type { Harness } from "../support/harness.ts";
 
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { type FetchLike, S3Store, type S3StoreOptions } from "../../src/index.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";
 

@@ -12,13 +12,17 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Connection facts of a running RGW, also exported as `S3_*` environment variables. */
-export interface RgwService {
+/** What a client needs to reach an S3 endpoint (RGW, moto). */
+export interface S3Connection {
   endpoint: string;
   accessKeyId: string;
   secretAccessKey: string;
-  bucket: string;
   region: string;
+}
+
+/** Connection facts of a running RGW, also exported as `S3_*` environment variables. */
+export interface RgwService extends S3Connection {
+  bucket: string;
   stateDir: string;
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -93,8 +97,8 @@ export async function startRgw(opts: { memstoreBytes?: number; bucket?: string }
   };
 }
 
-/** Creates another bucket on a running RGW (SigV4-signed via curl, as the start script does). */
-export function createBucket(rgw: RgwService, bucket: string): void {
+/** Creates another bucket on a running RGW or moto (SigV4-signed via curl, as the start script does). */
+export function createBucket(rgw: S3Connection, bucket: string): void {
   const r = spawnSync(
     "curl",
     [

@@ -1,45 +1,6 @@
 /**
- * A test-framework-neutral harness: shared suites call `h.test(...)`, and each
- * runner (vitest in Node, vitest inside workerd, `deno test`) supplies it.
- * Modelled on hono's `runTest({ newRouter, skip })`.
+ * The test harness and helpers the shared suites use: those of
+ * `tidemark/testing` (src/testing/harness.ts), so the store contract users run
+ * and tidemark's own suites share one implementation.
  */
-export interface Harness {
-  test(name: string, fn: () => Promise<void>, opts?: { timeoutMs?: number }): void;
-}
-
-/** A short random string for per-test key prefixes (never "delete everything"). */
-export function randomId(): string {
-  const b = new Uint8Array(6);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/** A unique key prefix for one test: `t-<random>/`. */
-export function uniquePrefix(label = "t"): string {
-  return `${label}-${randomId()}/`;
-}
-
-/** Collects an async iterable into an array. */
-export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
-/**
- * Awaits `p` and returns its error's tidemark code, failing the test when it
- * resolves or throws something that is not a tidemark error.
- */
-export async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    const name = (e as { name?: string }).name;
-    const code = (e as { code?: string }).code;
-    const m = /^\[([A-Za-z]+)\] /.exec((e as Error).message ?? "");
-    if (name === "TidemarkError" && code) return code;
-    if (m?.[1]) return m[1];
-    throw new Error(`expected a TidemarkError, got ${String(e)}`);
-  }
-  throw new Error("expected a rejection, but the promise resolved");
-}
+export { codeOf, collect, type Harness, randomId, uniquePrefix } from "../../src/testing/harness.ts";

@@ -1,8 +1,8 @@
 /**
- * The S3 (Ceph RGW) connection for suites that need a real S3 server, read
- * from the `S3_*` variables scripts/test.ts exports. Without them: under
- * CI=true a failure (a missing service is never a silent skip), locally a
- * loud skip naming the missing packages.
+ * The S3 servers for suites that need a real one: Ceph RGW from the `S3_*`
+ * variables, moto from `MOTO_*` (see test/support/moto.ts), as scripts/test.ts
+ * exports them. Without them: under CI=true a failure (a missing service is
+ * never a silent skip), locally a loud skip naming what is missing.
  */
 export interface RgwConfig {
   endpoint: string;
@@ -17,19 +17,28 @@ export type EnvGetter = (name: string) => string | undefined;
 export const RGW_MISSING =
   "no S3 server: run the tests through `npm test` (it starts Ceph RGW; Debian packages ceph-mon ceph-osd radosgw ceph-common)";
 
-/** The RGW config, or `undefined` (locally) when it is not running; throws under CI=true. */
-export function rgwConfig(env: EnvGetter): RgwConfig | undefined {
-  const endpoint = env("S3_ENDPOINT");
+/**
+ * The connection exported as `<prefix>_ENDPOINT`, `_ACCESS_KEY_ID`,
+ * `_SECRET_ACCESS_KEY`, `_BUCKET`, `_REGION`, or `undefined` (locally, with a
+ * loud warning) when it is not there; throws under CI=true.
+ */
+export function serviceConfig(env: EnvGetter, prefix: string, missing: string): RgwConfig | undefined {
+  const endpoint = env(`${prefix}_ENDPOINT`);
   if (!endpoint) {
-    if (env("CI") === "true") throw new Error(`CI=true and ${RGW_MISSING}`);
-    console.warn(`\n!!! SKIPPING S3 suite: ${RGW_MISSING} !!!\n`);
+    if (env("CI") === "true") throw new Error(`CI=true and ${missing}`);
+    console.warn(`\n!!! SKIPPING S3 suite: ${missing} !!!\n`);
     return undefined;
   }
   return {
     endpoint,
-    accessKeyId: env("S3_ACCESS_KEY_ID") ?? "",
-    secretAccessKey: env("S3_SECRET_ACCESS_KEY") ?? "",
-    bucket: env("S3_BUCKET") ?? "test-bucket",
-    region: env("S3_REGION") ?? "us-east-1",
+    accessKeyId: env(`${prefix}_ACCESS_KEY_ID`) ?? "",
+    secretAccessKey: env(`${prefix}_SECRET_ACCESS_KEY`) ?? "",
+    bucket: env(`${prefix}_BUCKET`) ?? "test-bucket",
+    region: env(`${prefix}_REGION`) ?? "us-east-1",
   };
+}
+
+/** The RGW config, or `undefined` (locally) when it is not running; throws under CI=true. */
+export function rgwConfig(env: EnvGetter): RgwConfig | undefined {
+  return serviceConfig(env, "S3", RGW_MISSING);
 }

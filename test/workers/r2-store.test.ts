@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { mapR2Error, type R2BucketLike, R2Store } from "../../src/index.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, type Harness, uniquePrefix } from "../support/harness.ts";
 
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };

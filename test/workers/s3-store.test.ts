@@ -8,9 +8,9 @@ import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { Catalog, Mirror, S3Store, verifyMirror } from "../../src/index.ts";
+import { objectStoreContract } from "../../src/testing/index.ts";
 import type { Env } from "../../worker/env.ts";
 import { mirrorStore, sourceStore } from "../../worker/tables.ts";
-import { objectStoreContract } from "../contract/object-store.contract.ts";
 import type { Harness } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";
 

@@ -1,14 +1,18 @@
 /**
  * The object-store contract: one suite every adapter runs (memory, prefixed,
- * S3 on Ceph RGW, R2 inside workerd, in Node and in Deno). Modelled on
+ * FileStore, S3 on Ceph RGW and on moto, R2 inside workerd; in Node, Deno and
+ * workerd), and that users run against their own stores. Modelled on
  * object_store's conformance functions (`put_get_delete_list`, `put_opts`
  * ending in 5 tasks x 10 CAS increments = 50, `list_paginated`, unicode keys).
  * Every test works under its own random prefix.
+ *
+ * @module
  */
-import assert from "node:assert/strict";
-import type { ObjectStore } from "../../src/index.ts";
-import { codeOf, collect, type Harness, uniquePrefix } from "../support/harness.ts";
+import type { ObjectStore } from "../store/types.ts";
+import { assert } from "./assert.ts";
+import { codeOf, collect, type Harness, uniquePrefix } from "./harness.ts";
 
+/** Options of {@link objectStoreContract}. */
 export interface ContractOptions {
   /** Tests to skip, each with the reason (printed). */
   skip?: Record<string, string>;
@@ -21,6 +25,14 @@ export interface ContractOptions {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/**
+ * Registers the store contract's tests with `h` (see {@link Harness} for
+ * vitest, node:test and Deno.test). `makeStore` is called once per test and
+ * may return the same store every time: each test works under its own random
+ * key prefix and leaves other keys alone. A store passes when every test
+ * passes; `opts.skip` names tests that cannot apply, each with its reason (the
+ * test is then registered as passing, its title carrying the reason).
+ */
 export function objectStoreContract(
   h: Harness,
   makeStore: () => ObjectStore | Promise<ObjectStore>,

@@ -1,0 +1,17 @@
+export {
+  checkTitle,
+  DOCTOR_CHECKS,
+  type DoctorCheckId,
+  type DoctorCheckResult,
+  type DoctorStatus,
+  vendorAnswerOf,
+} from "./checks.ts";
+export {
+  DOCTOR_WRONG_SECRET,
+  type DoctorOptions,
+  type DoctorReport,
+  doctor,
+  selectChecks,
+  validateCheckIds,
+} from "./doctor.ts";
+export { type EnsureSafeStoreOptions, ensureSafeStore, SAFE_STORE_CHECKS } from "./safe-store.ts";

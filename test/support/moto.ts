@@ -1,0 +1,20 @@
+/**
+ * The moto servers (test/services/moto.ts) for suites that run on a second
+ * S3 implementation, from the `MOTO_*` variables scripts/test.ts and
+ * scripts/with-moto.ts export. Missing: a failure under CI=true, locally a
+ * loud skip.
+ */
+import { type EnvGetter, type RgwConfig, serviceConfig } from "./rgw.ts";
+
+export const MOTO_MISSING =
+  "no moto server: run the tests through `npm test` or `node scripts/with-moto.ts -- <command>` (Python packages moto[server] and boto3)";
+
+/** The moto server that checks no signatures (where the suites run). */
+export function motoConfig(env: EnvGetter): RgwConfig | undefined {
+  return serviceConfig(env, "MOTO", MOTO_MISSING);
+}
+
+/** The moto server that checks every signature (auth failures; no `/` in query values there). */
+export function motoAuthConfig(env: EnvGetter): RgwConfig | undefined {
+  return serviceConfig(env, "MOTO_AUTH", MOTO_MISSING);
+}
