@@ -110,7 +110,7 @@ function checkPlan(plan: FaultPlan): CheckedPlan {
  *
  * @throws TidemarkError `InvalidArgument` for a bad `plan` (naming the field):
  *   request numbers are integers >= 1, rates in [0, 1], `latencyMs` an integer
- *   in 0..2^31 - 1, `seed` an integer.
+ *   in 0..2^31 - 1, `seed` an integer, `code` and `kinds` known names.
  */
 export function faulty(store: ObjectStore, faultPlan: FaultPlan): FaultyStore {
   const plan = checkPlan(faultPlan);
