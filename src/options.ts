@@ -7,7 +7,15 @@
  *
  * @module
  */
-import { TidemarkError } from "./errors.ts";
+import { TidemarkError, type TidemarkErrorOptions } from "./errors.ts";
+
+/**
+ * The longest delay a timer can wait: `setTimeout` (browsers, Node, Deno,
+ * workerd) stores it as a signed 32-bit number of milliseconds and fires a
+ * longer one at once, so a delay option above it would become a busy loop.
+ * https://developer.mozilla.org/en-US/docs/Web/API/Window/setTimeout#maximum_delay_value
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a numeric option may be. */
 export interface NumberRule {
@@ -40,9 +48,15 @@ function show(value: unknown): string {
 /**
  * Returns `value` if it is a number that satisfies `rule`.
  *
+ * @param context carried by the error (e.g. the object `key` a range was for).
  * @throws TidemarkError `InvalidArgument` naming `name` otherwise.
  */
-export function checkNumber(name: string, value: unknown, rule: NumberRule = {}): number {
+export function checkNumber(
+  name: string,
+  value: unknown,
+  rule: NumberRule = {},
+  context: Pick<TidemarkErrorOptions, "key"> = {},
+): number {
   const ok =
     typeof value === "number" &&
     !Number.isNaN(value) &&
@@ -52,7 +66,11 @@ export function checkNumber(name: string, value: unknown, rule: NumberRule = {})
         (rule.max === undefined || value <= rule.max)
       : rule.infinity === true && value === Number.POSITIVE_INFINITY);
   if (!ok) {
-    throw new TidemarkError("InvalidArgument", `${name} must be ${describe(rule)}, got ${show(value)}`);
+    throw new TidemarkError(
+      "InvalidArgument",
+      `${name} must be ${describe(rule)}, got ${show(value)}`,
+      context,
+    );
   }
   return value as number;
 }

@@ -4,15 +4,15 @@
  * files; now and then it compacts the level-0 files into one level-1 file
  * (removing them), so snapshots both add and remove files.
  */
-import { Catalog, type DataFileInput, type ObjectStore } from "../src/index.ts";
+import { Catalog, type DataFileInput, numberOption, type ObjectStore } from "../src/index.ts";
 
 /** Options of {@link demoCommit}. */
 export interface DemoCommitOptions {
-  /** New level-0 files per commit (default 2, at most 2,000). */
+  /** New level-0 files per commit (default 2; 1 to 2,000). */
   files?: number;
-  /** Bytes per new file (default 2,048, at most 1 MiB). */
+  /** Bytes per new file (default 2,048; 1 to 1 MiB). */
   bytes?: number;
-  /** Compact when this many level-0 files are live (default 8; 0: never). */
+  /** Compact when this many level-0 files are live (default 8; 0: never; at most 10,000). */
   compactAt?: number;
 }
 
@@ -22,16 +22,15 @@ function keyBytes(n: number): Uint8Array {
   return encoder.encode(`k${String(n).padStart(8, "0")}`);
 }
 
-function clamp(x: unknown, lo: number, hi: number, dflt: number): number {
-  const n = typeof x === "number" && Number.isSafeInteger(x) ? x : dflt;
-  return Math.min(hi, Math.max(lo, n));
-}
-
-/** Writes the data files of one snapshot to `source`, commits it, and returns the new version. */
+/**
+ * Writes the data files of one snapshot to `source`, commits it, and returns
+ * the new version. `InvalidArgument` naming an option out of its range (never
+ * clamped: a request for 5,000 files is refused, not served 2,000).
+ */
 export async function demoCommit(source: ObjectStore, opts: DemoCommitOptions = {}): Promise<number> {
-  const files = clamp(opts.files, 1, 2000, 2);
-  const bytes = clamp(opts.bytes, 1, 1 << 20, 2048);
-  const compactAt = clamp(opts.compactAt, 0, 10_000, 8);
+  const files = numberOption("files", opts.files, 2, { min: 1, max: 2000 });
+  const bytes = numberOption("bytes", opts.bytes, 2048, { min: 1, max: 1 << 20 });
+  const compactAt = numberOption("compactAt", opts.compactAt, 8, { min: 0, max: 10_000 });
   const catalog = await Catalog.open(source);
   const head = await catalog.head();
   const add: DataFileInput[] = [];

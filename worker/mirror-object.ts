@@ -5,7 +5,9 @@
  * progress in Durable Object storage, and reschedules itself: at once while
  * work remains, after the poll interval when caught up, with backoff after
  * failures. After an eviction or a crash the next alarm resumes from the
- * persisted progress, so finished files are not uploaded again.
+ * persisted progress, so finished files are not uploaded again. A bad var
+ * (or a half-configured S3 target) fails the tick with `InvalidArgument`:
+ * logged, shown as the status's `lastError`, retried with the same backoff.
  *
  * Two instances can briefly overlap (network partition, deploy); correctness
  * never rests on the single-instance guarantee: the mirror writes files and
@@ -15,35 +17,25 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type Body,
+  checkNumber,
   freshMirrorProgress,
+  MAX_TIMER_MS,
   Mirror,
   type MirrorProgress,
   type MirrorProgressStore,
   type ObjectStore,
   type PutOptions,
   TidemarkError,
+  toTidemarkError,
 } from "../src/index.ts";
 import type { Env } from "./env.ts";
-import { intVar, mirrorStore, sourceStore, validateTable } from "./tables.ts";
+import { mirrorSetup, validateTable } from "./tables.ts";
+import type { MirrorVars } from "./vars.ts";
 
 const K_TABLE = "table";
 const K_PROGRESS = "progress";
 const K_FAILURES = "consecutiveFailures";
 const K_TEST_PUTS = "test:puts";
-
-/** Defaults of the vars in wrangler.toml. */
-/** The shortest poll interval honoured (see `#pollMs`). */
-export const MIN_POLL_INTERVAL_MS = 100;
-
-export const DEFAULTS = {
-  pollIntervalMs: 5_000,
-  lagAlertSecs: 300,
-  // Free-plan Workers allow 50 subrequests per invocation (paid: 10,000); an
-  // alarm is one invocation. https://developers.cloudflare.com/workers/platform/limits/
-  budgetRequests: 40,
-  budgetBytes: 64 * 1024 * 1024,
-  parallelism: 6, // at most 6 simultaneous outgoing connections per invocation
-} as const;
 
 /** Backoff after `n` consecutive failed alarms: 1 s, 2 s, 4 s, ... capped at 5 minutes. */
 export function failureBackoffMs(n: number): number {
@@ -63,7 +55,8 @@ export interface MirrorObjectStatus {
   gaps: Array<{ from: number; to: number }>;
   nextAlarmMs: number | null;
   consecutiveFailures: number;
-  budget: { requests: number; bytes: number };
+  /** The per-alarm budget from the vars; `null` when the configuration is bad (`lastError` says why). */
+  budget: MirrorVars["budget"] | null;
 }
 
 interface Waiter {
@@ -105,6 +98,8 @@ export class MirrorObject extends DurableObject<Env> {
   #tickFailed = false;
   /** A kick or awaitMirror came in while a tick was in flight (it may have read HEAD too early). */
   #wokenDuringTick = false;
+  /** Why the last tick could not start (a bad var, a half-configured S3 target), for `status().lastError`. */
+  #setupError: { message: string; atMs: number } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -120,19 +115,6 @@ export class MirrorObject extends DurableObject<Env> {
         this.#testPuts = (await ctx.storage.get<Record<string, number>>(K_TEST_PUTS)) ?? {};
       }
     });
-  }
-
-  get #budget(): { requests: number; bytes: number } {
-    return {
-      requests: Math.max(1, intVar(this.env.BUDGET_REQUESTS, DEFAULTS.budgetRequests)),
-      bytes: Math.max(1, intVar(this.env.BUDGET_BYTES, DEFAULTS.budgetBytes)),
-    };
-  }
-
-  get #pollMs(): number {
-    // At least 100 ms: 0 would re-alarm a caught-up table at once, forever
-    // (2 HEADs per alarm, billed, for nothing).
-    return Math.max(MIN_POLL_INTERVAL_MS, intVar(this.env.POLL_INTERVAL_MS, DEFAULTS.pollIntervalMs));
   }
 
   /**
@@ -163,8 +145,8 @@ export class MirrorObject extends DurableObject<Env> {
 
   #getMirror(table: string): Mirror {
     if (this.#mirror) return this.#mirror;
-    let target = mirrorStore(this.env, table);
-    if (this.#testPuts) target = recordingPuts(target, this.#testPuts);
+    const { vars, source, target: store } = mirrorSetup(this.env, table);
+    const target = this.#testPuts ? recordingPuts(store, this.#testPuts) : store;
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
       save: async (p) => {
@@ -173,11 +155,11 @@ export class MirrorObject extends DurableObject<Env> {
       },
     };
     this.#mirror = new Mirror({
-      source: sourceStore(this.env, table),
+      source,
       target,
-      pollIntervalMs: this.#pollMs,
-      parallelism: Math.max(1, intVar(this.env.PARALLELISM, DEFAULTS.parallelism)),
-      lagAlertSecs: intVar(this.env.LAG_ALERT_SECS, DEFAULTS.lagAlertSecs),
+      pollIntervalMs: vars.pollIntervalMs,
+      parallelism: vars.parallelism,
+      lagAlertSecs: vars.lagAlertSecs,
       onLagAlert: (a) =>
         console.warn(
           `tidemark: table ${table} mirror v${a.mirrorSeq} lags source v${a.sourceHead} by ${Math.round(a.lagSeconds)} s`,
@@ -187,7 +169,7 @@ export class MirrorObject extends DurableObject<Env> {
         console.warn(`tidemark: table ${table} mirror tick failed: ${e.message}`);
       },
       progress,
-      budget: this.#budget,
+      budget: vars.budget,
     });
     return this.#mirror;
   }
@@ -202,7 +184,13 @@ export class MirrorObject extends DurableObject<Env> {
   #tick(table: string): Promise<void> {
     if (this.#ticking) return this.#ticking;
     this.#ticking = (async () => {
-      const mirror = this.#getMirror(table);
+      let mirror: Mirror;
+      try {
+        mirror = this.#getMirror(table);
+      } catch (e) {
+        await this.#setupFailed(table, e);
+        return;
+      }
       this.#tickFailed = false;
       this.#wokenDuringTick = false;
       // Mirror.tick never throws: a failure is recorded in its progress
@@ -234,6 +222,28 @@ export class MirrorObject extends DurableObject<Env> {
     return this.#ticking;
   }
 
+  /**
+   * A tick that could not start (a bad var): no tick can run until the
+   * deployment is fixed, which restarts the object. Logged, kept for
+   * `status().lastError`, and retried with the failure backoff; not thrown,
+   * or the runtime would retry the alarm a few times and then drop it.
+   */
+  async #setupFailed(table: string, e: unknown): Promise<void> {
+    const err = toTidemarkError(e);
+    this.#setupError = { message: err.message, atMs: Date.now() };
+    console.error(`tidemark: table ${table}: cannot mirror: ${err.message}`);
+    this.#failures++;
+    for (const w of this.#waiters) {
+      clearTimeout(w.timer);
+      this.#waiters.delete(w);
+      w.reject(err);
+    }
+    await Promise.all([
+      this.ctx.storage.put(K_FAILURES, this.#failures),
+      this.ctx.storage.setAlarm(Date.now() + failureBackoffMs(this.#failures)),
+    ]);
+  }
+
   #settleWaiters(mirrorSeq: number): void {
     for (const w of this.#waiters) {
       if (w.version <= mirrorSeq) {
@@ -256,6 +266,14 @@ export class MirrorObject extends DurableObject<Env> {
   async status(table?: string): Promise<MirrorObjectStatus> {
     const t = await this.#ensureTable(table);
     const p = this.#progress;
+    // A bad var is reported, not thrown: status is how an operator finds it.
+    let budget: MirrorVars["budget"] | null = null;
+    let setupError: { message: string; atMs: number } | undefined;
+    try {
+      budget = mirrorSetup(this.env, t).vars.budget;
+    } catch (e) {
+      setupError = this.#setupError ?? { message: toTidemarkError(e).message, atMs: Date.now() };
+    }
     // No tick yet in this instance: report the persisted progress.
     const st = this.#mirror?.status();
     // An object with no alarm (never kicked) starts its loop; during a tick
@@ -271,17 +289,17 @@ export class MirrorObject extends DurableObject<Env> {
         ? { version: p.inProgress.version, uploaded: p.inProgress.uploaded.length }
         : null,
       counters: structuredClone(p.counters),
-      lastError: p.lastError ?? null,
+      lastError: setupError ?? p.lastError ?? null,
       gaps: [...p.gaps],
       nextAlarmMs: await this.ctx.storage.getAlarm(),
       consecutiveFailures: this.#failures,
-      budget: this.#budget,
+      budget,
     };
   }
 
   /** Asks for a tick now (RPC), e.g. after a commit to the source. */
   async kick(table?: string): Promise<MirrorObjectStatus> {
-    await this.#ensureTable(table);
+    mirrorSetup(this.env, await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
     this.#mirror?.kick();
     await this.#wake();
     return this.status();
@@ -289,17 +307,15 @@ export class MirrorObject extends DurableObject<Env> {
 
   /**
    * Resolves with the mirrored version once `version` is mirrored (RPC).
-   * `Transient` after `timeoutMs` (default 30 s) without getting there.
+   * `Transient` after `timeoutMs` (default 30 s) without getting there;
+   * `InvalidArgument` for a bad version or timeout, or a bad var.
    */
   async awaitMirror(version: number, timeoutMs = 30_000, table?: string): Promise<number> {
-    await this.#ensureTable(table);
-    if (!Number.isSafeInteger(version) || version < 0) {
-      throw new TidemarkError("InvalidArgument", "awaitMirror needs a non-negative integer version");
-    }
-    // setTimeout would treat NaN, a negative or an infinite delay as "now".
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      throw new TidemarkError("InvalidArgument", "awaitMirror needs a finite, non-negative timeoutMs");
-    }
+    const t = await this.#ensureTable(table);
+    checkNumber("version", version, { min: 0 });
+    // setTimeout would treat NaN, a negative or a too long delay as "now".
+    checkNumber("timeoutMs", timeoutMs, { min: 0, max: MAX_TIMER_MS });
+    mirrorSetup(this.env, t); // a bad var would only run into the timeout
     const seq = this.#mirror?.status().mirrorSeq ?? this.#progress.mirrorSeq;
     if (seq >= version) return seq;
     await this.#wake();

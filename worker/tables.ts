@@ -5,6 +5,7 @@
  */
 import { type ObjectStore, R2Store, S3Store, TidemarkError } from "../src/index.ts";
 import type { Env } from "./env.ts";
+import { type MirrorVars, mirrorVars } from "./vars.ts";
 
 /** Where tables live in both buckets. */
 export const TABLES_PREFIX = "tables/";
@@ -78,9 +79,17 @@ export async function listTables(env: Env): Promise<string[]> {
   return [...names].sort();
 }
 
-/** Parses a non-negative integer var, falling back to `dflt` when unset or invalid. */
-export function intVar(value: string | undefined, dflt: number): number {
-  if (value === undefined || value.trim() === "") return dflt;
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : dflt;
+/**
+ * What a table's mirror needs from the environment: the vars and both
+ * stores. No I/O. The Durable Object calls it before each tick; routes that
+ * would wake the mirror call it first, so a bad configuration is refused
+ * before anything is written.
+ *
+ * @throws TidemarkError `InvalidArgument` naming a bad var or a half-configured S3 target.
+ */
+export function mirrorSetup(
+  env: Env,
+  table: string,
+): { vars: MirrorVars; source: ObjectStore; target: ObjectStore } {
+  return { vars: mirrorVars(env), source: sourceStore(env, table), target: mirrorStore(env, table) };
 }

@@ -9,7 +9,7 @@ import {
 } from "../manifest/gen/manifest_pb.ts";
 import { isLive, referencedFiles } from "../manifest/live.ts";
 import { pathProblem } from "../manifest/paths.ts";
-import { checkNumber, numberOption } from "../options.ts";
+import { checkNumber, MAX_TIMER_MS, numberOption } from "../options.ts";
 import { backoffDelay, type RetryPolicy, sleep } from "../store/retry.ts";
 import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
 import { newWriterToken } from "../store/writer-token.ts";
@@ -140,8 +140,14 @@ export class Catalog {
     this.#maxAttempts = numberOption("maxCommitAttempts", opts.maxCommitAttempts, 32, { min: 1 });
     this.#backoff = {
       ...opts.backoff,
-      baseDelayMs: numberOption("backoff.baseDelayMs", opts.backoff?.baseDelayMs, 2, { min: 0 }),
-      maxDelayMs: numberOption("backoff.maxDelayMs", opts.backoff?.maxDelayMs, 200, { min: 0 }),
+      baseDelayMs: numberOption("backoff.baseDelayMs", opts.backoff?.baseDelayMs, 2, {
+        min: 0,
+        max: MAX_TIMER_MS,
+      }),
+      maxDelayMs: numberOption("backoff.maxDelayMs", opts.backoff?.maxDelayMs, 200, {
+        min: 0,
+        max: MAX_TIMER_MS,
+      }),
     };
     this.#newUuid = opts.newTableUuid ?? (() => crypto.randomUUID());
   }

@@ -5,9 +5,10 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
 import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
+import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
 import { checkpointCommand } from "./commands/checkpoint.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
@@ -24,14 +25,14 @@ export interface CliContext {
   waitForStop: () => Promise<void>;
 }
 
-/** Parses a non-negative integer option (a usage error otherwise). */
-export function intArg(min: number): (v: string) => number {
-  return (v) => {
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < min) {
-      throw new InvalidArgumentError(`expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-    }
-    return Number(v);
-  };
+/**
+ * The parser of a numeric flag: the library's own check (`parseNumberOption`),
+ * so a bad value is `InvalidArgument` naming the flag, a usage error (exit 2).
+ */
+export function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
+  // parseNumberOption reads blank text as "unset"; on a command line it is a
+  // mistake (`--parallel "$N"` with N unset), never the default.
+  return (v) => (v.trim() === "" ? checkNumber(flag, v, rule) : parseNumberOption(flag, v, 0, rule));
 }
 
 /** Adds the options every command takes. */
@@ -103,7 +104,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .description("show a table's HEAD, snapshot chain, live files and sizes (and lag behind a source)")
       .argument("<store>", "the table's store (see Stores below)")
       .option("--source <store>", "also report how far this store (a mirror) lags behind <store>")
-      .option("--limit <n>", "snapshots of the chain to show (0: all)", intArg(0), 20)
+      .option("--limit <n>", "snapshots of the chain to show (0: all)", numberFlag("--limit", { min: 0 }), 20)
       .option("--files", "list every live file of HEAD (default: only counts and sizes)"),
   )
     .addHelpText("after", STORES_HELP)
@@ -117,12 +118,23 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .requiredOption("--to <store>", "the mirror's store")
       .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
       .addOption(new Option("--watch", "keep mirroring new snapshots until SIGINT/SIGTERM").conflicts("once"))
-      .option("--parallel <n>", "files copied at once", intArg(1), DEFAULT_PARALLELISM)
-      .option("--poll-interval <ms>", "with --watch: delay between polls when caught up", intArg(10), 5000)
+      .option(
+        "--parallel <n>",
+        "files copied at once",
+        numberFlag("--parallel", { min: 1 }),
+        DEFAULT_PARALLELISM,
+      )
+      .option(
+        "--poll-interval <ms>",
+        "with --watch: delay between polls when caught up",
+        // A longer timer fires at once: a poll loop instead of a pause.
+        numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
+        5000,
+      )
       .option(
         "--lag-alert <secs>",
         "with --watch: warn on stderr when lag reaches this (0: never)",
-        intArg(0),
+        numberFlag("--lag-alert", { min: 0 }),
         60,
       ),
   )
@@ -134,7 +146,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .command("verify")
       .description("check that every live file of a snapshot is on the store with the right size")
       .argument("<store>", "the table's store (see Stores below)")
-      .option("--version <n>", "the snapshot to verify (default: HEAD)", intArg(1)),
+      .option("--version <n>", "the snapshot to verify (default: HEAD)", numberFlag("--version", { min: 1 })),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));
@@ -171,7 +183,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .command("prune")
       .description("delete every epoch below --before (default: the latest committed epoch, which is kept)")
       .argument("<store>", "the checkpoint store (see Stores below)")
-      .option("--before <epoch>", "delete epochs below this one", intArg(0))
+      .option("--before <epoch>", "delete epochs below this one", numberFlag("--before", { min: 0 }))
       .option("--force", "allow --before above the latest committed epoch (deletes the latest checkpoint)"),
   )
     .addHelpText("after", STORES_HELP)

@@ -9,7 +9,7 @@ import {
 } from "../catalog/index.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
-import { checkNumber, numberOption } from "../options.ts";
+import { checkNumber, MAX_TIMER_MS, numberOption } from "../options.ts";
 import { backoffDelay } from "../store/retry.ts";
 import { capabilitiesOf, type ObjectStore, storeId, wrapperOf } from "../store/types.ts";
 import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
@@ -188,7 +188,10 @@ export class Mirror {
       throw new TidemarkError("InvalidArgument", "a Mirror needs a source and a target store");
     }
     this.#opts = opts;
-    this.#pollIntervalMs = numberOption("pollIntervalMs", opts.pollIntervalMs, 5_000, { min: 1 });
+    this.#pollIntervalMs = numberOption("pollIntervalMs", opts.pollIntervalMs, 5_000, {
+      min: 1,
+      max: MAX_TIMER_MS,
+    });
     this.#parallelism = numberOption("parallelism", opts.parallelism, DEFAULT_PARALLELISM, {
       min: 1,
       max: 1024,
@@ -202,12 +205,21 @@ export class Mirror {
       requests: numberOption("budget.requests", opts.budget?.requests, 0, { min: 0 }),
       bytes: numberOption("budget.bytes", opts.budget?.bytes, 0, { min: 0 }),
     };
-    const baseDelayMs = numberOption("backoff.baseDelayMs", opts.backoff?.baseDelayMs, 1_000, { min: 0 });
+    const baseDelayMs = numberOption("backoff.baseDelayMs", opts.backoff?.baseDelayMs, 1_000, {
+      min: 0,
+      max: MAX_TIMER_MS,
+    });
     this.#backoff = {
       baseDelayMs,
-      maxDelayMs: numberOption("backoff.maxDelayMs", opts.backoff?.maxDelayMs, 60_000, { min: baseDelayMs }),
+      maxDelayMs: numberOption("backoff.maxDelayMs", opts.backoff?.maxDelayMs, 60_000, {
+        min: baseDelayMs,
+        max: MAX_TIMER_MS,
+      }),
     };
-    this.#shutdownTimeoutMs = numberOption("shutdownTimeoutMs", opts.shutdownTimeoutMs, 30_000, { min: 0 });
+    this.#shutdownTimeoutMs = numberOption("shutdownTimeoutMs", opts.shutdownTimeoutMs, 30_000, {
+      min: 0,
+      max: MAX_TIMER_MS,
+    });
     this.#source = counted(opts.source);
     this.#target = counted(opts.target);
     this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
@@ -694,7 +706,8 @@ export class Mirror {
     return new Promise<number>((resolve, reject) => {
       try {
         if (version !== undefined) checkNumber("version", version, { min: 0 });
-        if (opts.timeoutMs !== undefined) checkNumber("timeoutMs", opts.timeoutMs, { min: 0 });
+        if (opts.timeoutMs !== undefined)
+          checkNumber("timeoutMs", opts.timeoutMs, { min: 0, max: MAX_TIMER_MS });
       } catch (e) {
         reject(e);
         return;

@@ -1,4 +1,5 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { checkNumber } from "../options.ts";
 import type { Body, ObjectBody, ObjectMeta } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -56,15 +57,12 @@ export function bodyBytes(body: Uint8Array | string): Uint8Array {
  */
 export function bodySize(body: Body, size: number | undefined, key: string): number {
   if (body instanceof ReadableStream) {
-    if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
-      throw new TidemarkError(
-        "InvalidArgument",
-        "a ReadableStream body needs PutOptions.size (a non-negative integer)",
-        { key },
-      );
+    if (size === undefined) {
+      throw new TidemarkError("InvalidArgument", "a ReadableStream body needs PutOptions.size", { key });
     }
-    return size;
+    return checkNumber("PutOptions.size", size, { min: 0 }, { key });
   }
+  if (size !== undefined) checkNumber("PutOptions.size", size, { min: 0 }, { key });
   const n = typeof body === "string" ? encoder.encode(body).length : body.length;
   if (size !== undefined && size !== n) {
     throw new TidemarkError("InvalidArgument", `size ${size} does not match body length ${n}`, {
@@ -110,12 +108,8 @@ export function discardBody(body: Body): void {
  * size only from the server; {@link checkRange} adds the size check.
  */
 export function checkRangeArgs(range: { offset: number; length?: number }, key: string): void {
-  if (!Number.isSafeInteger(range.offset) || range.offset < 0) {
-    throw new TidemarkError("InvalidArgument", "range offset must be a non-negative integer", { key });
-  }
-  if (range.length !== undefined && (!Number.isSafeInteger(range.length) || range.length < 1)) {
-    throw new TidemarkError("InvalidArgument", "range length must be a positive integer", { key });
-  }
+  checkNumber("range.offset", range.offset, { min: 0 }, { key });
+  if (range.length !== undefined) checkNumber("range.length", range.length, { min: 1 }, { key });
 }
 
 /** Checks a byte range against an object size; `InvalidArgument` when it falls outside. */

@@ -1,4 +1,5 @@
 import { TidemarkError } from "../errors.ts";
+import { MAX_TIMER_MS, numberOption } from "../options.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
 import { stripEtag } from "./http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
@@ -18,7 +19,7 @@ import type {
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
-  /** Added before every request, in ms (default 0). */
+  /** Added before every request, in ms (default 0; an integer, at most 2^31 - 1). */
   latencyMs?: number;
   /** A name for logs and metrics (default "memory"). */
   name?: string;
@@ -48,9 +49,10 @@ export class MemoryStore implements ObjectStore {
   readonly #latencyMs: number;
   #seq = 0;
 
+  /** Throws `InvalidArgument` for a `latencyMs` that is not an integer in 0..2^31 - 1. */
   constructor(opts: MemoryStoreOptions = {}) {
     this.name = opts.name ?? "memory";
-    this.#latencyMs = opts.latencyMs ?? 0;
+    this.#latencyMs = numberOption("latencyMs", opts.latencyMs, 0, { min: 0, max: MAX_TIMER_MS });
   }
 
   /** Number of stored objects. */

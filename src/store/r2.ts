@@ -12,7 +12,7 @@ import {
 } from "./body.ts";
 import { stripEtag } from "./http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
-import { type RetryPolicy, retryAfter, withRetry } from "./retry.ts";
+import { type RetryPolicy, resolvePolicy, retryAfter, withRetry } from "./retry.ts";
 import type {
   Body,
   DeleteManyResult,
@@ -202,6 +202,7 @@ export class R2Store implements ObjectStore {
   readonly #prefix: string;
   readonly #retry: RetryPolicy;
 
+  /** Throws `InvalidArgument` for a prefix starting with `/` or a bad `retry` policy. */
   constructor(bucket: R2BucketLike, opts: R2StoreOptions = {}) {
     const prefix = opts.prefix ?? "";
     if (prefix.startsWith("/")) {
@@ -209,7 +210,7 @@ export class R2Store implements ObjectStore {
     }
     this.#bucket = bucket;
     this.#prefix = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-    this.#retry = opts.retry ?? {};
+    this.#retry = resolvePolicy(opts.retry); // a bad policy fails here, not at the first retry
     this.name = opts.name ?? (this.#prefix ? `r2/${this.#prefix.slice(0, -1)}` : "r2");
     this.id = `r2:${this.name}`;
   }

@@ -1,4 +1,5 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { MAX_TIMER_MS, numberOption } from "../options.ts";
 
 /**
  * The one retry policy of tidemark: jittered exponential backoff ("full
@@ -7,13 +8,16 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
  * https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
  */
 export interface RetryPolicy {
-  /** Attempts in total, the first included (default 5; 1 = no retry). */
+  /** Attempts in total, the first included (default 5; 1 = no retry; `Infinity`: until `maxElapsedMs`). */
   maxAttempts?: number;
-  /** Base delay before the first retry, in ms (default 50). */
+  /** Base delay before the first retry, in ms (default 50; an integer, at most 2^31 - 1). */
   baseDelayMs?: number;
-  /** Cap on one delay, in ms (default 2,000). */
+  /** Cap on one delay, in ms (default 2,000; an integer, at most 2^31 - 1). */
   maxDelayMs?: number;
-  /** Give up when the next retry would start after this much time, in ms (default 20,000). */
+  /**
+   * Give up when the next retry would start after this much time, in ms
+   * (default 20,000; `Infinity`: only `maxAttempts` limits).
+   */
   maxElapsedMs?: number;
   /** Uniform random in [0, 1) (default `Math.random`). */
   random?: () => number;
@@ -37,9 +41,13 @@ export const DEFAULT_RETRY: Required<RetryPolicy> = {
   now: () => Date.now(),
 };
 
-/** The delay before retry number `retry` (1-based) under `policy`. */
+/**
+ * The delay before retry number `retry` (1-based) under `policy`.
+ *
+ * @throws TidemarkError `InvalidArgument` for a bad policy (see {@link resolvePolicy}).
+ */
 export function backoffDelay(retry: number, policy: RetryPolicy = {}): number {
-  const p = { ...DEFAULT_RETRY, ...policy };
+  const p = resolvePolicy(policy);
   const cap = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** (retry - 1));
   return Math.floor(p.random() * cap);
 }
@@ -77,13 +85,37 @@ export function retryAfter<E extends object>(e: E, ms: number): E {
   return e;
 }
 
-/** `policy` with defaults filled in and checked. */
+function fnOption<T>(name: string, value: T | undefined, dflt: T): T {
+  if (value === undefined) return dflt;
+  if (typeof value !== "function") throw new TidemarkError("InvalidArgument", `${name} must be a function`);
+  return value;
+}
+
+/**
+ * `policy` with defaults filled in and checked. Stores and wrappers that
+ * take a policy call it when constructed, so a bad policy fails there, not
+ * at the first retry (which may be never).
+ *
+ * @throws TidemarkError `InvalidArgument` naming the field (`retry.maxAttempts`...).
+ */
 export function resolvePolicy(policy: RetryPolicy = {}): Required<RetryPolicy> {
-  const p = { ...DEFAULT_RETRY, ...policy };
-  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1) {
-    throw new TidemarkError("InvalidArgument", "retry maxAttempts must be an integer >= 1");
-  }
-  return p;
+  const d = DEFAULT_RETRY;
+  const delay = { min: 0, max: MAX_TIMER_MS };
+  return {
+    maxAttempts: numberOption("retry.maxAttempts", policy.maxAttempts, d.maxAttempts, {
+      min: 1,
+      infinity: true,
+    }),
+    baseDelayMs: numberOption("retry.baseDelayMs", policy.baseDelayMs, d.baseDelayMs, delay),
+    maxDelayMs: numberOption("retry.maxDelayMs", policy.maxDelayMs, d.maxDelayMs, delay),
+    maxElapsedMs: numberOption("retry.maxElapsedMs", policy.maxElapsedMs, d.maxElapsedMs, {
+      min: 0,
+      infinity: true,
+    }),
+    random: fnOption("retry.random", policy.random, d.random),
+    sleep: fnOption("retry.sleep", policy.sleep, d.sleep),
+    now: fnOption("retry.now", policy.now, d.now),
+  };
 }
 
 /**

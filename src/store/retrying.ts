@@ -19,12 +19,16 @@ import { casWithRetry, createWithRetry } from "./writer-token.ts";
  *
  * The S3 and R2 adapters retry internally already; this wrapper is for stores
  * that do not (memory, the HTTP store, user adapters) and for fault tests.
+ *
+ * @throws TidemarkError `InvalidArgument` for a bad `policy` (naming the field).
  */
 export function retrying(store: ObjectStore, policy: RetryPolicy = {}): ObjectStore {
+  // Checked now, not at the first retry; the checked copy is what every call uses.
+  const p = resolvePolicy(policy);
   return {
     ...wrapperOf(store),
-    get: (key: string, opts?: GetOptions) => withRetry(() => store.get(key, opts), policy),
-    head: (key: string) => withRetry(() => store.head(key), policy),
+    get: (key: string, opts?: GetOptions) => withRetry(() => store.get(key, opts), p),
+    head: (key: string) => withRetry(() => store.head(key), p),
     put(key: string, body: Body, opts: PutOptions = {}) {
       if (body instanceof ReadableStream) return store.put(key, body, opts);
       if (opts.mode === "create") {
@@ -32,21 +36,20 @@ export function retrying(store: ObjectStore, policy: RetryPolicy = {}): ObjectSt
           (metadata) => store.put(key, body, { ...opts, metadata }),
           () => store.head(key),
           opts.metadata,
-          policy,
+          p,
         );
       }
-      if (typeof opts.mode === "object") return casWithRetry(() => store.put(key, body, opts), policy);
-      return withRetry(() => store.put(key, body, opts), policy);
+      if (typeof opts.mode === "object") return casWithRetry(() => store.put(key, body, opts), p);
+      return withRetry(() => store.put(key, body, opts), p);
     },
-    delete: (key: string) => withRetry(() => store.delete(key), policy),
+    delete: (key: string) => withRetry(() => store.delete(key), p),
     deleteMany: async (keys) => {
       const all: string[] = [];
       for await (const k of keys) all.push(k);
-      return withRetry(() => store.deleteMany(all), policy);
+      return withRetry(() => store.deleteMany(all), p);
     },
     list(prefix: string, opts: ListOptions = {}) {
       return (async function* () {
-        const p = resolvePolicy(policy);
         const started = p.now();
         let last: string | undefined;
         for (let failures = 1; ; failures++) {

@@ -7,6 +7,7 @@
 import { md5 } from "@noble/hashes/legacy.js";
 import { AwsClient } from "aws4fetch";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { numberOption } from "../options.ts";
 import { bodyBytes, bodySize, checkRangeArgs, collectBody, discardBody, objectBody } from "./body.ts";
 import {
   base64,
@@ -25,7 +26,7 @@ import {
   stripEtag,
 } from "./http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
-import { type RetryPolicy, withRetry } from "./retry.ts";
+import { type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
 import {
   isAmbiguousFailure,
   makeScrubber,
@@ -59,6 +60,8 @@ const MiB = 1024 * 1024;
 export const MIN_PART_SIZE = 5 * MiB;
 /** S3's largest single PUT (5 GiB). */
 export const MAX_SINGLE_PUT = 5 * 1024 * MiB;
+/** S3's largest part (5 GiB). https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
+const MAX_PART_SIZE = 5 * 1024 * MiB;
 const MAX_PARTS = 10_000;
 const DELETE_BATCH = 1000;
 
@@ -84,11 +87,17 @@ export interface S3StoreOptions {
   fetch?: FetchLike;
   /** Retry policy for `Transient` failures (see `withRetry`). */
   retry?: RetryPolicy;
-  /** Overwrites larger than this many bytes use multipart upload (default 100 MiB). */
+  /**
+   * Overwrites larger than this many bytes use multipart upload (default 100
+   * MiB; at most 5 GiB, S3's largest single PUT).
+   */
   multipartThreshold?: number;
-  /** Part size of multipart uploads (default 8 MiB, at least 5 MiB; grown to stay within 10,000 parts). */
+  /**
+   * Part size of multipart uploads (default 8 MiB; S3's limits: 5 MiB to
+   * 5 GiB). Grown to stay within 10,000 parts.
+   */
   partSize?: number;
-  /** Parts uploaded at once (default 4); memory use is about `(concurrency + 1) × partSize`. */
+  /** Parts uploaded at once (default 4, at least 1); memory use is about `(concurrency + 1) × partSize`. */
   multipartConcurrency?: number;
   /** Keys per ListObjectsV2 page (1–1000, default 1000). */
   maxKeys?: number;
@@ -181,7 +190,10 @@ export class S3Store implements ObjectStore {
   readonly #maxKeys: number;
   readonly #streaming: boolean;
 
-  /** Throws `InvalidArgument` for a malformed endpoint, an empty bucket or out-of-range sizes. */
+  /**
+   * Throws `InvalidArgument` for a malformed endpoint, an empty bucket,
+   * missing credentials, or a numeric option outside its range (naming it).
+   */
   constructor(opts: S3StoreOptions) {
     let endpoint: URL;
     try {
@@ -212,24 +224,18 @@ export class S3Store implements ObjectStore {
     this.#pathStyle =
       opts.forcePathStyle ?? (IP_OR_LOCAL.test(endpoint.hostname) || !DNS_BUCKET.test(opts.bucket));
     this.#fetch = opts.fetch ?? globalFetch;
-    this.#retry = opts.retry ?? {};
-    this.#threshold = opts.multipartThreshold ?? 100 * MiB;
-    this.#partSize = opts.partSize ?? 8 * MiB;
-    this.#concurrency = opts.multipartConcurrency ?? 4;
-    this.#maxKeys = opts.maxKeys ?? 1000;
+    this.#retry = resolvePolicy(opts.retry); // a bad policy fails here, not at the first retry
+    this.#threshold = numberOption("multipartThreshold", opts.multipartThreshold, 100 * MiB, {
+      min: 0,
+      max: MAX_SINGLE_PUT,
+    });
+    this.#partSize = numberOption("partSize", opts.partSize, 8 * MiB, {
+      min: MIN_PART_SIZE,
+      max: MAX_PART_SIZE,
+    });
+    this.#concurrency = numberOption("multipartConcurrency", opts.multipartConcurrency, 4, { min: 1 });
+    this.#maxKeys = numberOption("maxKeys", opts.maxKeys, 1000, { min: 1, max: 1000 });
     this.#streaming = opts.streamingUploads ?? !("Deno" in globalThis);
-    if (!Number.isSafeInteger(this.#partSize) || this.#partSize < MIN_PART_SIZE) {
-      throw new TidemarkError("InvalidArgument", `S3Store partSize must be at least ${MIN_PART_SIZE} bytes`);
-    }
-    if (!Number.isSafeInteger(this.#threshold) || this.#threshold < 0) {
-      throw new TidemarkError("InvalidArgument", "S3Store multipartThreshold must be a non-negative integer");
-    }
-    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
-      throw new TidemarkError("InvalidArgument", "S3Store multipartConcurrency must be an integer >= 1");
-    }
-    if (!Number.isInteger(this.#maxKeys) || this.#maxKeys < 1 || this.#maxKeys > 1000) {
-      throw new TidemarkError("InvalidArgument", "S3Store maxKeys must be an integer in 1..1000");
-    }
     // aws4fetch guesses service and region from AWS/R2 host names only; any
     // other host (Ceph, MinIO, loopback) would be signed for service "" and
     // "us-east-1". Its retries (on 5xx/429) cannot replay streams and skip
@@ -437,6 +443,14 @@ export class S3Store implements ObjectStore {
         );
       }
     } else if (size > this.#threshold) {
+      if (size > MAX_PARTS * MAX_PART_SIZE) {
+        discardBody(body);
+        throw new TidemarkError(
+          "NotSupported",
+          `s3 put ${JSON.stringify(key)}: ${size} bytes do not fit in S3's 10,000 parts of at most 5 GiB`,
+          { key },
+        );
+      }
       return this.#putMultipart(key, body, size, opts);
     }
     if (body instanceof ReadableStream && !this.#streaming) body = await collectBody(body, size, key);

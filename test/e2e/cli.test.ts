@@ -154,6 +154,39 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       assert.match(d.stderr, /\n\s+at /);
     });
 
+    it("every numeric flag refuses a bad value: exit 2, one line naming the flag, nothing done", async () => {
+      const target = join(tmp, `flags-${runtime.replace(/\W/g, "")}`);
+      const mirror = ["mirror", "--from", "memory:demo", "--to", target];
+      // Never a number: NaN, Infinity, a fraction, a negative, units, exponent or hex, blank, unsafe.
+      const bad = ["NaN", "Infinity", "1.5", "-1", "8x", "1e3", "0x10", "", " ", "9007199254740993"];
+      const flags: Array<[string[], string, string[]]> = [
+        [["inspect", "memory:demo"], "--limit", bad],
+        [mirror, "--parallel", [...bad, "0"]],
+        // Above 2^31-1 ms a timer fires at once: a poll loop, not a pause.
+        [mirror, "--poll-interval", [...bad, "9", "2147483648"]],
+        [mirror, "--lag-alert", bad],
+        [["verify", "memory:demo"], "--version", [...bad, "0"]],
+        [["checkpoint", "prune", "memory:demo"], "--before", bad],
+      ];
+      const cases = flags.flatMap(([pre, flag, values]) => values.map((v) => [...pre, flag, v]));
+      const results: Run[] = [];
+      for (let i = 0; i < cases.length; i += 8) {
+        results.push(...(await Promise.all(cases.slice(i, i + 8).map((c) => run(argv, c)))));
+      }
+      results.forEach((r, i) => {
+        const c = cases[i] ?? [];
+        const flag = c.at(-2) ?? "";
+        assert.equal(r.code, 2, `${JSON.stringify(c)}: exit ${r.code}\n${r.stderr}`);
+        assertOneLineError(r, "InvalidArgument");
+        assert.match(
+          r.stderr,
+          new RegExp(`\\[InvalidArgument\\] ${flag} must be an integer`),
+          JSON.stringify(c),
+        );
+      });
+      assert.ok(!existsSync(target), "no mirror was started");
+    });
+
     it("credentials on the command line are refused and never echoed", async () => {
       const secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
       for (const url of [

@@ -2,22 +2,30 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
   backoffDelay,
+  batches,
   compareKeys,
   errorCodeOf,
+  type FaultPlan,
   faulty,
+  forEachLimit,
   httpStatusOf,
   isTidemarkError,
   MemoryStore,
   metered,
+  type ObjectStore,
   objectBody,
   prefixed,
+  type R2BucketLike,
+  R2Store,
+  type RetryPolicy,
   retrying,
+  streamOf,
   TidemarkError,
   toTidemarkError,
   WRITER_TOKEN_KEY,
   withRetry,
 } from "../../src/index.ts";
-import { codeOf, collect } from "../support/harness.ts";
+import { assertRejectsOption, codeOf, collect } from "../support/harness.ts";
 
 describe("TidemarkError", () => {
   it("prefixes the message with [Code] and is recognised by name", () => {
@@ -348,5 +356,121 @@ describe("prefixed", () => {
       "InvalidArgument",
     );
     assert.ok(cancelled);
+  });
+});
+
+describe("numeric options are validated", () => {
+  // The same bad values for every option, plus each option's own range.
+  const BAD = [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, "8"];
+  const BAD_DELAY = [...BAD, 2 ** 31]; // above setTimeout's maximum, a delay fires at once
+  const BAD_COUNT = [...BAD, 0];
+  const BAD_RATE = [Number.NaN, Number.POSITIVE_INFINITY, -0.1, 1.5, "0.5"];
+  const BAD_LIST = [[Number.NaN], [Number.POSITIVE_INFINITY], [-1], [0], [1.5], ["8"], 3, "3"];
+  // Each use makes one request, so an option validated lazily (or not at all) is caught too.
+  const probe = (s: ObjectStore) =>
+    s.head("k").catch((e: unknown) => (isTidemarkError(e, "NotFound") ? 0 : Promise.reject(e)));
+
+  it("MemoryStore latencyMs is InvalidArgument naming it", async () => {
+    await assertRejectsOption("latencyMs", BAD_DELAY, (v) => probe(new MemoryStore({ latencyMs: v })));
+  });
+
+  it("every FaultPlan number is InvalidArgument naming it", async () => {
+    const use = (plan: FaultPlan) => probe(faulty(new MemoryStore(), plan));
+    await assertRejectsOption("crashAt", BAD_COUNT, (v) => use({ crashAt: v }));
+    await assertRejectsOption("failAt", BAD_LIST, (v) => use({ failAt: v }));
+    await assertRejectsOption("lostResponseAt", BAD_LIST, (v) => use({ lostResponseAt: v }));
+    await assertRejectsOption("failRate", BAD_RATE, (v) => use({ failRate: v }));
+    await assertRejectsOption("lostResponseRate", BAD_RATE, (v) => use({ lostResponseRate: v }));
+    await assertRejectsOption("latencyMs", BAD_DELAY, (v) => use({ latencyMs: v }));
+    await assertRejectsOption("seed", [Number.NaN, Number.POSITIVE_INFINITY, 1.5, "8"], (v) =>
+      use({ seed: v }),
+    );
+    // Not numbers, but a typo there would silently never inject anything either.
+    await assertRejectsOption("kinds", ["get", ["gets"]], (v) => use({ kinds: v }));
+    await assertRejectsOption("code", ["Bogus"], (v) => use({ code: v }));
+    // The bounds themselves are fine: rates 0 and 1, request 1, no latency.
+    const f = faulty(new MemoryStore(), {
+      failRate: 0,
+      lostResponseRate: 1,
+      crashAt: 1e9,
+      failAt: [1],
+      latencyMs: 0,
+      seed: -5,
+    });
+    assert.equal(await codeOf(f.head("k")), "Transient");
+  });
+
+  it("every RetryPolicy number is InvalidArgument naming it, when the policy is given", async () => {
+    const policies: Array<[string, unknown[], (v: never) => RetryPolicy]> = [
+      ["retry.maxAttempts", [Number.NaN, 0, -1, 1.5, "8"], (v) => ({ maxAttempts: v })],
+      ["retry.baseDelayMs", BAD_DELAY, (v) => ({ baseDelayMs: v })],
+      ["retry.maxDelayMs", BAD_DELAY, (v) => ({ maxDelayMs: v })],
+      ["retry.maxElapsedMs", [Number.NaN, -1, 1.5, "8"], (v) => ({ maxElapsedMs: v })],
+      ["retry.random", [0.5, "x"], (v) => ({ random: v })],
+      ["retry.sleep", [0, "x"], (v) => ({ sleep: v })],
+      ["retry.now", [0, "x"], (v) => ({ now: v })],
+    ];
+    const bucket = {} as R2BucketLike; // never called: the constructor refuses first
+    for (const [name, values, policy] of policies) {
+      await assertRejectsOption(name, values, (v) => withRetry(async () => 1, policy(v)));
+      // Wrappers and adapters refuse it when constructed, not at their first retry.
+      await assertRejectsOption(name, values, (v) => void retrying(new MemoryStore(), policy(v)));
+      await assertRejectsOption(name, values, (v) => void new R2Store(bucket, { retry: policy(v) }));
+    }
+    await assertRejectsOption("retry.baseDelayMs", [Number.NaN], (v) => backoffDelay(1, { baseDelayMs: v }));
+    // Infinity means "no limit" for attempts and total time; the clock still ends it.
+    let now = 0;
+    let calls = 0;
+    const p = withRetry(
+      async () => {
+        calls++;
+        throw new TidemarkError("Transient", "down");
+      },
+      {
+        maxAttempts: Number.POSITIVE_INFINITY,
+        maxElapsedMs: 1000,
+        now: () => now,
+        sleep: async (ms) => {
+          now += ms + 100;
+        },
+      },
+    );
+    assert.equal(await codeOf(p), "Transient");
+    assert.ok(calls > 1 && calls <= 11, `calls ${calls}`);
+  });
+
+  it("forEachLimit refuses a limit that would run nothing, and an Infinity or huge limit runs each item once", async () => {
+    await assertRejectsOption(
+      "limit",
+      BAD_COUNT.filter((v) => v !== Number.POSITIVE_INFINITY),
+      (v) => forEachLimit([1, 2, 3], v, async () => {}),
+    );
+    for (const limit of [Number.POSITIVE_INFINITY, 2 ** 32]) {
+      const seen: number[] = [];
+      let inFlight = 0;
+      let most = 0;
+      await forEachLimit([1, 2, 3], limit, async (n) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        seen.push(n);
+        inFlight--;
+      });
+      assert.deepEqual(seen.sort(), [1, 2, 3], String(limit));
+      assert.equal(most, 3);
+    }
+    await assertRejectsOption("size", [...BAD_COUNT], (v) => collect(batches([1, 2, 3], v)));
+  });
+
+  it("a put's size and a get's range are InvalidArgument naming the field, with the key", async () => {
+    const s = new MemoryStore();
+    await s.put("k", "abc");
+    await assertRejectsOption("size", BAD, (v) => s.put("k2", streamOf(new Uint8Array(1)), { size: v }));
+    await assertRejectsOption("size", BAD, (v) => s.put("k2", "x", { size: v }));
+    await assertRejectsOption("range.offset", BAD, (v) => s.get("k", { range: { offset: v } }));
+    await assertRejectsOption("range.length", [...BAD_COUNT], (v) =>
+      s.get("k", { range: { offset: 0, length: v } }),
+    );
+    const e = await s.get("k", { range: { offset: Number.NaN } }).catch((x: unknown) => x);
+    assert.equal((e as TidemarkError).key, "k");
   });
 });

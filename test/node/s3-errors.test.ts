@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { md5 } from "@noble/hashes/legacy.js";
 import { describe, it } from "vitest";
 import { classifyS3Error, type FetchLike, faulty, parseS3Error, retrying, S3Store } from "../../src/index.ts";
-import { codeOf, collect } from "../support/harness.ts";
+import { assertRejectsOption, codeOf, collect } from "../support/harness.ts";
 
 interface Call {
   method: string;
@@ -560,5 +560,56 @@ describe("multipart answers", () => {
       };
     }, opts);
     assert.deepEqual(await store.put("k", big), { etag: "done-3" });
+  });
+});
+
+describe("S3Store options", () => {
+  const MiB = 1024 * 1024;
+  const GiB = 1024 * MiB;
+  const base = {
+    endpoint: "http://s3.test",
+    bucket: "b",
+    region: "us-east-1",
+    accessKeyId: "AKID",
+    secretAccessKey: "secret-key-value",
+  };
+  const BAD = [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, "8"];
+
+  it("every numeric option is InvalidArgument naming it, within S3's real limits", async () => {
+    const make = (extra: Record<string, unknown>) => () => new S3Store({ ...base, ...extra });
+    // Above 5 GiB a single PUT cannot carry the object: the threshold must send it as parts.
+    await assertRejectsOption("multipartThreshold", [...BAD, 5 * GiB + 1], (v) =>
+      make({ multipartThreshold: v })(),
+    );
+    // S3 parts are 5 MiB to 5 GiB (all but the last).
+    await assertRejectsOption("partSize", [...BAD, 5 * MiB - 1, 5 * GiB + 1], (v) => make({ partSize: v })());
+    await assertRejectsOption("multipartConcurrency", [...BAD, 0], (v) =>
+      make({ multipartConcurrency: v })(),
+    );
+    await assertRejectsOption("maxKeys", [...BAD, 0, 1001], (v) => make({ maxKeys: v })());
+    await assertRejectsOption("retry.maxAttempts", [Number.NaN, 0, 1.5, "8"], (v) =>
+      make({ retry: { maxAttempts: v } })(),
+    );
+    await assertRejectsOption("retry.baseDelayMs", [...BAD, 2 ** 31], (v) =>
+      make({ retry: { baseDelayMs: v } })(),
+    );
+    // The limits themselves are accepted.
+    make({ multipartThreshold: 5 * GiB, partSize: 5 * GiB, maxKeys: 1, multipartConcurrency: 1 })();
+    make({ multipartThreshold: 0, partSize: 5 * MiB, maxKeys: 1000 })();
+  });
+
+  it("a put larger than 10,000 parts of 5 GiB is NotSupported before any request", async () => {
+    const { store, calls } = fake(() => ({ status: 500 }));
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const e = await store.put("huge", body, { size: 10_000 * 5 * GiB + 1 }).catch((x: unknown) => x);
+    assert.equal(await codeOf(Promise.reject(e)), "NotSupported");
+    assert.match((e as Error).message, /10,000 parts/);
+    assert.equal(calls.length, 0);
+    assert.ok(cancelled, "the body is cancelled");
   });
 });

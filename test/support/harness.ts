@@ -4,3 +4,35 @@
  * and tidemark's own suites share one implementation.
  */
 export { codeOf, collect, type Harness, randomId, uniquePrefix } from "../../src/testing/harness.ts";
+
+/** A value as a test message shows it (`"8"` for the string, `8` for the number). */
+export function showValue(v: unknown): string {
+  return typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(showValue)}]` : String(v);
+}
+
+/**
+ * Asserts that `use(value)` (sync or async) fails with `InvalidArgument`
+ * whose message names the option `name`, for every value of `values`: a bad
+ * option is refused, never silently used or replaced by a default.
+ */
+export async function assertRejectsOption(
+  name: string,
+  values: readonly unknown[],
+  use: (value: never) => unknown,
+): Promise<void> {
+  for (const v of values) {
+    const got = await Promise.resolve()
+      .then(() => use(v as never))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    const label = `${name} = ${showValue(v)}`;
+    if (got === undefined) throw new Error(`${label}: accepted, expected InvalidArgument`);
+    const message = (got as Error).message ?? String(got);
+    if (!message.startsWith("[InvalidArgument] ")) {
+      throw new Error(`${label}: expected InvalidArgument, got ${message}`);
+    }
+    if (!message.includes(name)) throw new Error(`${label}: the message does not name ${name}: ${message}`);
+  }
+}

@@ -7,7 +7,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
-import { describe, it } from "vitest";
+import { describe, it, vi } from "vitest";
 import {
   Catalog,
   type DataFileInput,
@@ -18,7 +18,10 @@ import {
   readLowWater,
   verifyMirror,
 } from "../../src/index.ts";
-import { randomId } from "../support/harness.ts";
+import type { Env } from "../../worker/env.ts";
+import { MirrorObject } from "../../worker/mirror-object.ts";
+import { mirrorVars } from "../../worker/vars.ts";
+import { assertRejectsOption, randomId } from "../support/harness.ts";
 
 const prefixOf = (table: string) => `tables/${table}/`;
 const stubOf = (table: string) => env.MIRROR_OBJECT.get(env.MIRROR_OBJECT.idFromName(table));
@@ -93,7 +96,7 @@ describe("MirrorObject", () => {
     assert.ok(evictedAt !== undefined && evictedAt < 2000, `evicted mid-snapshot (at ${evictedAt})`);
     // BUDGET_REQUESTS=300 in the test env: about 100 files per alarm.
     assert.ok(alarms >= 10, `took ${alarms} alarms`);
-    assert.ok(st.budget.requests === 300);
+    assert.equal(st.budget?.requests, 300);
 
     const puts = await stub.testPutCounts();
     // Keys are relative to the table root (the object meters its table's store).
@@ -209,5 +212,74 @@ describe("MirrorObject", () => {
     }
     for (let v = 1; v <= 3; v++) assert.equal((await verifyMirror(target, v)).ok, true);
     assert.equal((await readLowWater(target)).version, 3);
+  });
+});
+
+describe("numeric vars", () => {
+  const BAD = ["NaN", "Infinity", "-1", "1.5", "8x", "1e3", "0x10", "9007199254740993"];
+  const VARS: Array<[keyof Env, string[]]> = [
+    ["POLL_INTERVAL_MS", [...BAD, "99", "2147483648"]],
+    ["LAG_ALERT_SECS", BAD],
+    ["BUDGET_REQUESTS", [...BAD, "0"]],
+    ["BUDGET_BYTES", [...BAD, "0"]],
+    ["PARALLELISM", [...BAD, "0"]],
+  ];
+
+  it("a bad value is InvalidArgument naming the var; unset or blank is the default", async () => {
+    for (const [name, values] of VARS) {
+      await assertRejectsOption(name, values, (v) => mirrorVars({ ...env, [name]: v }));
+    }
+    const dflt = { ...env } as Env;
+    for (const [name] of VARS) delete dflt[name];
+    assert.deepEqual(mirrorVars(dflt), {
+      pollIntervalMs: 5_000,
+      lagAlertSecs: 300,
+      budget: { requests: 40, bytes: 64 * 1024 * 1024 },
+      parallelism: 6,
+    });
+    assert.deepEqual(mirrorVars({ ...dflt, PARALLELISM: " ", LAG_ALERT_SECS: "0" }).lagAlertSecs, 0);
+  });
+
+  it("the Durable Object's tick fails with InvalidArgument in status lastError, logged; kick and awaitMirror refuse", async () => {
+    const table = `vars-${randomId()}`;
+    const stub = stubOf(table);
+    await stub.status(table);
+    await runInDurableObject(stub, async (_instance, state) => {
+      // The same storage, but the vars of a deployment with a typo in PARALLELISM.
+      const bad = new MirrorObject(state, { ...env, PARALLELISM: "six" } as Env);
+      // Before any tick, status already says why nothing will be mirrored.
+      const first = await bad.status(table);
+      assert.match(first.lastError?.message ?? "", /PARALLELISM/);
+      assert.equal(first.budget, null);
+      const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+      let logged: string[];
+      try {
+        await bad.alarm();
+      } finally {
+        logged = spy.mock.calls.map((c) => c.join(" "));
+        spy.mockRestore();
+      }
+      const st = await bad.status(table);
+      assert.match(
+        st.lastError?.message ?? "",
+        /^\[InvalidArgument\] PARALLELISM must be an integer >= 1, got "six"/,
+      );
+      assert.ok(
+        logged.some((l) => l.includes("PARALLELISM")),
+        `logged: ${logged.join("; ")}`,
+      );
+      assert.equal(st.budget, null);
+      assert.equal(st.consecutiveFailures, 1);
+      // Retried with backoff, not at once and not never (a fixed deployment restarts the object).
+      const next = (st.nextAlarmMs ?? 0) - Date.now();
+      assert.ok(next >= 500 && next <= 2_000, `next alarm in ${next} ms`);
+      for (const call of [() => bad.kick(table), () => bad.awaitMirror(1, 1_000, table)]) {
+        const e = await call().then(
+          () => undefined,
+          (x: unknown) => x as Error,
+        );
+        assert.match(e?.message ?? "accepted", /^\[InvalidArgument\] PARALLELISM /);
+      }
+    });
   });
 });

@@ -205,7 +205,20 @@ describe("worker routes", () => {
   it("the commit route refuses a malformed body with 400 and commits nothing", async () => {
     const source = new R2Store(env.SOURCE, { prefix: `tables/${table}/` });
     const before = (await discoverHead(source)).version;
-    for (const body of ["null", "{not json", "[1,2]", '"text"', '{"files":"many"}']) {
+    for (const body of [
+      "null",
+      "{not json",
+      "[1,2]",
+      '"text"',
+      '{"files":"many"}',
+      // Out of range or misspelt: refused, never clamped or ignored.
+      '{"files":0}',
+      '{"files":2001}',
+      '{"bytes":1.5}',
+      '{"bytes":1048577}',
+      '{"compactAt":-1}',
+      '{"filez":3}',
+    ]) {
       const r = await SELF.fetch(`${BASE}/api/tables/${table}/commit`, {
         method: "POST",
         headers: { "Content-Type": "application/json", ...auth },
@@ -213,6 +226,23 @@ describe("worker routes", () => {
       });
       assert.equal(r.status, 400, `${body}: ${await r.clone().text()}`);
       assert.equal((await json(r)).error, "InvalidArgument", body);
+    }
+    assert.equal((await discoverHead(source)).version, before, "nothing committed");
+  });
+
+  it("a bad numeric var: the commit route answers 400 naming it and commits nothing", async () => {
+    const source = new R2Store(env.SOURCE, { prefix: `tables/${table}/` });
+    const before = (await discoverHead(source)).version;
+    for (const [name, value] of [
+      ["BUDGET_BYTES", "64MiB"],
+      ["POLL_INTERVAL_MS", "0"],
+    ] as const) {
+      const req = new Request(`${BASE}/api/tables/${table}/commit`, { method: "POST", headers: auth });
+      const r = await worker.fetch(req, { ...env, [name]: value }, createExecutionContext());
+      const body = await json(r);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(body.error, "InvalidArgument");
+      assert.match(String(body.message), new RegExp(`^${name} must be an integer`));
     }
     assert.equal((await discoverHead(source)).version, before, "nothing committed");
   });

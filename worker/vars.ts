@@ -1,0 +1,60 @@
+/**
+ * The worker's numeric vars (wrangler.toml `[vars]`), read in one place by
+ * the library's own check: a bad value is `InvalidArgument` naming the var,
+ * never a silent fallback to the default (a typo in `PARALLELISM` once
+ * mirrored at the default parallelism with nothing to say so).
+ */
+import { MAX_TIMER_MS, parseNumberOption } from "../src/index.ts";
+import type { Env } from "./env.ts";
+
+/**
+ * The shortest poll interval accepted: 0 would re-alarm a caught-up table at
+ * once, forever (2 HEADs per alarm, billed, for nothing).
+ */
+export const MIN_POLL_INTERVAL_MS = 100;
+
+/** Defaults of the vars in wrangler.toml. */
+export const DEFAULTS = {
+  pollIntervalMs: 5_000,
+  lagAlertSecs: 300,
+  // Free-plan Workers allow 50 subrequests per invocation (paid: 10,000); an
+  // alarm is one invocation. https://developers.cloudflare.com/workers/platform/limits/
+  budgetRequests: 40,
+  budgetBytes: 64 * 1024 * 1024,
+  parallelism: 6, // at most 6 simultaneous outgoing connections per invocation
+} as const;
+
+/** The mirror settings the vars give. */
+export interface MirrorVars {
+  /** `POLL_INTERVAL_MS`: 100 to 2^31 - 1 (a longer alarm delay would be a timer that fires at once). */
+  pollIntervalMs: number;
+  /** `LAG_ALERT_SECS`: >= 0 (0: no alert). */
+  lagAlertSecs: number;
+  /** `BUDGET_REQUESTS` and `BUDGET_BYTES`: >= 1 each. */
+  budget: { requests: number; bytes: number };
+  /** `PARALLELISM`: >= 1. */
+  parallelism: number;
+}
+
+/**
+ * Reads the numeric vars: decimal digits only, within range; unset or blank
+ * is the default.
+ *
+ * @throws TidemarkError `InvalidArgument` naming the first bad var.
+ */
+export function mirrorVars(env: Env): MirrorVars {
+  return {
+    pollIntervalMs: parseNumberOption("POLL_INTERVAL_MS", env.POLL_INTERVAL_MS, DEFAULTS.pollIntervalMs, {
+      min: MIN_POLL_INTERVAL_MS,
+      max: MAX_TIMER_MS,
+    }),
+    lagAlertSecs: parseNumberOption("LAG_ALERT_SECS", env.LAG_ALERT_SECS, DEFAULTS.lagAlertSecs, { min: 0 }),
+    budget: {
+      requests: parseNumberOption("BUDGET_REQUESTS", env.BUDGET_REQUESTS, DEFAULTS.budgetRequests, {
+        min: 1,
+      }),
+      bytes: parseNumberOption("BUDGET_BYTES", env.BUDGET_BYTES, DEFAULTS.budgetBytes, { min: 1 }),
+    },
+    parallelism: parseNumberOption("PARALLELISM", env.PARALLELISM, DEFAULTS.parallelism, { min: 1 }),
+  };
+}
