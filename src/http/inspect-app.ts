@@ -40,8 +40,19 @@ export interface SnapshotSummary {
   rows: number;
 }
 
-/** Headers a browser reading objects cross-origin must be allowed to see. */
-export const EXPOSED_HEADERS = ["ETag", "Content-Range", "Content-Length", "Accept-Ranges", "Last-Modified"];
+/**
+ * Headers a browser reading objects cross-origin must be allowed to see
+ * (`Content-Encoding`: so `HttpStore` can tell a compressed length, which a
+ * CDN may add, from the object's size).
+ */
+export const EXPOSED_HEADERS = [
+  "ETag",
+  "Content-Range",
+  "Content-Length",
+  "Content-Encoding",
+  "Accept-Ranges",
+  "Last-Modified",
+];
 
 /** Summary numbers of a snapshot. */
 export function summarize(version: number, m: Manifest): SnapshotSummary {
