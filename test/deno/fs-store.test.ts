@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prefixed } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";
+import { fileStoreContract } from "../contract/file-store.contract.ts";
 import { objectStoreContract } from "../contract/object-store.contract.ts";
 import { denoHarness } from "./harness.ts";
 
@@ -16,3 +17,4 @@ objectStoreContract(
   () => prefixed(new FileStore(join(root, "prefixed")), "tenant-a"),
   { maxKeyBytes: 1024 - "tenant-a/".length },
 );
+fileStoreContract(denoHarness("FileStore extras"), join(root, "extras"));
