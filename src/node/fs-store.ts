@@ -18,8 +18,9 @@
  *   `foo/a`), which a file system cannot hold under one name: when `foo` must
  *   be a directory the object `foo` lives beside it as `foo%`. Escaping never
  *   produces a trailing `%`, so the names cannot collide.
- * - A name that is not exactly how FileStore escapes a segment (a file
- *   another tool placed, `50%off.txt`, `x%41`) stands for the key spelled
+ * - A name that is not exactly how FileStore spells a segment (a file
+ *   another tool placed, `50%off.txt`, `x%41`, or a name over 200 bytes,
+ *   which FileStore would have split) stands for the key spelled
  *   literally: `list` shows it under that key, `get` and `head` read it
  *   when the escaped name is absent, a write to the key replaces it with
  *   the escaped name, `delete` removes both. When both spellings exist the
@@ -107,8 +108,10 @@ export interface FileStoreOptions {
 const TMP_DIR = ".tidemark-tmp";
 const META_DIR = ".tidemark-meta";
 const INTERNAL = ".tidemark-";
-/** Segments longer than this many encoded bytes are split (NAME_MAX is 255). */
+/** Segments longer than this many encoded bytes are split. */
 const MAX_NAME_BYTES = 200;
+/** The longest file name Linux and macOS file systems take, in bytes. */
+const NAME_MAX = 255;
 const CONTINUATION = "%+";
 const SELF = "%";
 const READ_CHUNK = 64 * 1024;
@@ -142,27 +145,30 @@ function decodeSegment(name: string): string {
 
 /**
  * The key segment a file or directory name stands for: the decoded segment
- * when the name is exactly how {@link encodeSegment} writes it, else the
- * name itself (a file placed by another tool, e.g. `50%off.txt` or `x%41`,
- * whose key is its name).
+ * when the name is exactly how FileStore spells it, else the name itself (a
+ * file placed by another tool, e.g. `50%off.txt`, `x%41`, or a name over 200
+ * bytes, which FileStore would have split: its key is its name). `single`:
+ * `name` is one path component, not chunks joined (those are always ours).
  */
-function nameToSegment(name: string): string {
+function nameToSegment(name: string, single = true): string {
   const decoded = decodeSegment(name);
-  return encodeSegment(decoded) === name ? decoded : name;
+  const ours = encodeSegment(decoded) === name && (!single || encoder.encode(name).length <= MAX_NAME_BYTES);
+  return ours ? decoded : name;
 }
 
 /**
  * Whether `seg` may also be stored under its literal name (see
- * {@link nameToSegment}): it holds a `%`, so its escaped name differs; the
- * literal name reads back as `seg` (not a valid escape of another key, and
- * not ending in the marker its position gives a meaning: `%` for a file,
- * `%+` for a directory); and it is short enough to be one name.
+ * {@link nameToSegment}): that name differs from FileStore's own spelling
+ * (a `%`, or over 200 bytes); it reads back as `seg` (not a valid escape of
+ * another key, not ending in the marker its position gives a meaning: `%`
+ * for a file, `%+` for a directory); and it can be a file name at all.
  */
 function literalSpelling(seg: string, isFile: boolean): boolean {
+  const bytes = encoder.encode(seg).length;
   return (
-    seg.includes("%") &&
+    (seg.includes("%") || bytes > MAX_NAME_BYTES) &&
+    bytes <= NAME_MAX &&
     !seg.endsWith(isFile ? SELF : CONTINUATION) &&
-    encoder.encode(seg).length <= MAX_NAME_BYTES &&
     nameToSegment(seg) === seg
   );
 }
@@ -785,11 +791,17 @@ export class FileStore implements ObjectStore {
         if (name.endsWith(CONTINUATION)) {
           await this.#walk(path, keyPrefix, pending + name.slice(0, -CONTINUATION.length), false, out);
         } else {
-          await this.#walk(path, `${keyPrefix}${nameToSegment(pending + name)}/`, "", false, out);
+          await this.#walk(
+            path,
+            `${keyPrefix}${nameToSegment(pending + name, pending === "")}/`,
+            "",
+            false,
+            out,
+          );
         }
       } else if (isFile) {
         const plain = name.endsWith(SELF) ? name.slice(0, -SELF.length) : name;
-        out.push({ key: keyPrefix + nameToSegment(pending + plain), path });
+        out.push({ key: keyPrefix + nameToSegment(pending + plain, pending === ""), path });
       }
     }
   }

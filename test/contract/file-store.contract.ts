@@ -114,6 +114,26 @@ export function fileStoreContract(h: Harness, root: string): void {
   );
 
   h.test(
+    "a file another tool named with more than 200 bytes (FileStore would split it) reads back under its name",
+    async () => {
+      const dir = fresh();
+      const long = `${"é".repeat(110)}.parquet`; // 228 UTF-8 bytes: one name on disk, two chunks for FileStore
+      const longPct = `${"a".repeat(215)}%zz`;
+      writeFileSync(join(dir, long), "long");
+      writeFileSync(join(dir, longPct), "long%");
+      const s = new FileStore(dir);
+      await s.put(`${"b".repeat(230)}`, "own"); // FileStore's own: split into <chunk>%+/<chunk>
+      const keys = (await collect(s.list(""))).map((m) => m.key);
+      assert.deepEqual(keys, [longPct, "b".repeat(230), long]);
+      assert.equal(await (await s.get(long)).text(), "long");
+      assert.equal(await (await s.get(longPct)).text(), "long%");
+      assert.equal(await (await s.get("b".repeat(230))).text(), "own");
+      await s.delete(long);
+      assert.equal(await codeOf(s.get(long)), "NotFound");
+    },
+  );
+
+  h.test(
     "a name that is both escaped and literal on disk is listed once, as the escaped one reads",
     async () => {
       const dir = fresh();
