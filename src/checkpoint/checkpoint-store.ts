@@ -2,26 +2,25 @@
  * Streaming checkpoint state on an object store: per-epoch, per-vnode partial
  * state files, an epoch sealed by a create-only `_COMMIT` marker naming its
  * committer (split-brain detection), a fencing assignment version, an
- * incremental prune, and a cheap "latest committed epoch".
+ * incremental prune, and the latest committed epoch.
  *
  * A port of LaminarDB's `ObjectStoreBackend`
  * (laminardb/laminardb `crates/laminar-core/src/state/object_store.rs`), with
- * the same layout, so either can read the other's epochs:
+ * the same layout, so either can read and seal the other's epochs:
  *
  * ```
  * epoch={E}/vnode={V}/partial.bin   one vnode's state for epoch E (plain put)
  * epoch={E}/_COMMIT                 the seal; body = the committer's instance id (create-only)
- * _LATEST                           tidemark only: the latest-epoch hint (decimal; CAS, never backwards)
  * ```
+ *
+ * Nothing outside `epoch=` is read or written (LaminarDB ignores it too).
  *
  * @module
  */
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { checkNumber } from "../options.ts";
 import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "../store/retry.ts";
-import type { DeleteError, ObjectStore, PutResult } from "../store/types.ts";
-
-/** The key of the latest-epoch hint (outside `epoch=`, so prune never touches it). */
-export const CHECKPOINT_HINT_KEY = "_LATEST";
+import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
 
 /** The key of vnode `vnode`'s partial state for `epoch`. */
 export function checkpointPartialKey(epoch: number, vnode: number): string {
@@ -37,29 +36,24 @@ export function checkpointCommitKey(epoch: number): string {
 export interface CheckpointStoreOptions {
   /**
    * This committer's id, written as the body of the `_COMMIT` markers it
-   * creates. Must differ between processes that may race to seal the same
-   * epoch (a restarted process may reuse its id: its own markers stay its own).
+   * creates (its UTF-8 bytes) and compared byte for byte with the body of a
+   * marker it finds, as LaminarDB does. Must differ between processes that
+   * may race to seal the same epoch (a restarted process may reuse its id:
+   * its own markers stay its own). Non-empty, and text that survives a UTF-8
+   * round trip: no lone surrogate, no leading byte-order mark (U+FEFF, which
+   * a default `TextDecoder` drops).
    */
   instanceId: string;
-  /** Vnodes are `0 .. vnodeCapacity - 1`. */
+  /** Vnodes are `0 .. vnodeCapacity - 1` (an integer in 1..2^32). */
   vnodeCapacity: number;
-  /** The first prune and every `fullScanEvery`-th one list the whole layout (default 32). */
+  /** The first prune and every `fullScanEvery`-th one list the whole layout (an integer >= 1; default 32). */
   fullScanEvery?: number;
   /**
    * Retry policy of the store calls whose outcome this class must resolve
-   * itself (the marker create and its re-read, the hint CAS). Default: the
-   * library default.
+   * itself (the marker create and its re-read, the marker HEADs). Default:
+   * the library default.
    */
   retry?: RetryPolicy;
-  /**
-   * Minimum time between two hint updates after contiguous seals, in ms
-   * (default 0: every seal). R2 takes about one write per second per key:
-   * with sub-second seals there, set 1,000; readers then probe a few more
-   * epochs above a slightly stale hint. A seal after a gap always updates it.
-   */
-  hintIntervalMs?: number;
-  /** Milliseconds clock for `hintIntervalMs` (default `Date.now`). */
-  now?: () => number;
 }
 
 /** What one {@link CheckpointStore.pruneBefore} pass did. */
@@ -80,45 +74,63 @@ export interface PruneResult {
 export interface CheckpointStats {
   /** `pruneBefore` calls so far. */
   prunePasses: number;
-  /** Post-seal hint updates that failed (harmless: readers probe upward past a stale hint). */
-  hintFailures: number;
-  /** `latestCommittedEpoch` calls that needed a listing (hint missing or wrong). */
+  /**
+   * `latestCommittedEpoch` calls that listed every key of the layout, because
+   * more than 8 epochs above the latest sealed one were unsealed.
+   */
   latestFallbacks: number;
 }
 
 // An incremental prune lists one prefix per epoch of its window; past this
 // many epochs one full listing (1 request per 1,000 objects) is cheaper.
 const MAX_PRUNE_WINDOW = 256;
-// How far `latestCommittedEpoch` probes below a hint whose marker is absent
-// (a gap seal in flight or crashed midway) before it falls back to a listing.
-const DOWNWARD_PROBES = 2;
-// How many HEADs the listing fallback spends on the topmost epochs before it
-// lists every key of the layout instead.
-const FALLBACK_HEADS = 8;
-// Attempts of the hint compare-and-swap under contention.
-const HINT_ATTEMPTS = 8;
+// How many HEADs `latestCommittedEpoch` spends on the topmost epochs before
+// it lists every key of the layout instead.
+const LATEST_HEADS = 8;
 
 const CANONICAL = /^(0|[1-9][0-9]*)$/;
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const encoder = new TextEncoder();
+// For messages only; `ignoreBOM` keeps a leading U+FEFF visible (markers are compared as bytes).
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** `epoch=N/...` → N, for canonical decimal N only (`epoch=007/` is not our layout). */
 function epochOfKey(key: string): number | undefined {
   if (!key.startsWith("epoch=")) return undefined;
   const slash = key.indexOf("/");
   if (slash < 0) return undefined;
-  return parseEpoch(key.slice("epoch=".length, slash));
-}
-
-function parseEpoch(s: string): number | undefined {
+  const s = key.slice("epoch=".length, slash);
   if (!CANONICAL.test(s)) return undefined;
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-function checkNonNegative(what: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new TidemarkError("InvalidArgument", `${what} must be a non-negative safe integer, got ${n}`);
+const NON_NEGATIVE = { min: 0 };
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * `id` checked to be a non-empty string that a marker body carries exactly:
+ * its UTF-8 encoding decodes back to it. A lone surrogate is encoded as
+ * U+FFFD, and a default `TextDecoder` drops a leading BOM, so either would
+ * make the committer's own marker read back as someone else's (a false
+ * `SplitBrain` on its own repeat seal), or read differently by a tool that
+ * decodes the body.
+ */
+function checkInstanceId(id: unknown): string {
+  if (typeof id !== "string" || id === "") {
+    throw new TidemarkError("InvalidArgument", "instanceId must be a non-empty string");
   }
+  if (new TextDecoder().decode(encoder.encode(id)) !== id) {
+    throw new TidemarkError(
+      "InvalidArgument",
+      "instanceId must survive a UTF-8 round trip (no lone surrogate, no leading U+FEFF byte-order mark)",
+    );
+  }
+  return id;
 }
 
 /**
@@ -127,20 +139,23 @@ function checkNonNegative(what: string, n: number): void {
  *
  * Sealing: {@link sealEpoch} lists `epoch={E}/` once and, when every vnode's
  * partial is there, creates `epoch={E}/_COMMIT` create-only with this
- * instance's id as body. Whoever finds a marker reads it: its own id means
- * "sealed, by me" (idempotent), another id is `SplitBrain`.
+ * instance's id as body. Whoever finds a marker compares its bytes with its
+ * own id: equal means "sealed, by me" (idempotent), anything else is
+ * `SplitBrain`.
  *
  * Fencing: {@link writePartial} rejects writes stamped with an assignment
  * version below {@link authoritativeVersion} (`StaleVersion`). As in
  * LaminarDB the authoritative version lives in this process only; a deposed
  * process that never learns the new version is caught by the `_COMMIT` body.
  *
- * Latest epoch: the `_LATEST` hint makes {@link latestCommittedEpoch} 3
- * requests instead of a listing of every key (see there).
+ * Latest epoch: {@link latestCommittedEpoch} takes the highest sealed epoch
+ * the store holds, as LaminarDB does, from one listing of epoch prefixes (see
+ * there); it needs a store that can list.
  */
 export class CheckpointStore {
   readonly #store: ObjectStore;
   readonly #id: string;
+  readonly #idBytes: Uint8Array;
   readonly #capacity: number;
   readonly #fullScanEvery: number;
   readonly #retry: RetryPolicy;
@@ -148,44 +163,22 @@ export class CheckpointStore {
   #cursor = 0;
   #baseline = false;
   #prunePasses = 0;
-  #hintFailures = 0;
   #latestFallbacks = 0;
-  /** The hint as this instance last wrote or read it (its epoch never decreases on the store). */
-  #hint: { epoch: number; etag: string } | undefined;
-  /** The highest epoch this instance sealed or confirmed as its own, -1 if none. */
-  #lastSealed = -1;
-  readonly #hintIntervalMs: number;
-  readonly #clock: () => number;
-  #hintWrittenAt = Number.NEGATIVE_INFINITY;
 
   /**
-   * @throws TidemarkError `InvalidArgument` for an empty `instanceId`, a
-   *   `vnodeCapacity` outside 1..2^32, a `fullScanEvery` below 1, a bad
-   *   `hintIntervalMs` or retry policy.
+   * @throws TidemarkError `InvalidArgument` for an empty `instanceId` or one
+   *   that does not survive a UTF-8 round trip, a `vnodeCapacity` that is
+   *   not an integer in 1..2^32, a `fullScanEvery` that is not an integer
+   *   >= 1, or a bad retry policy (each message names the option).
    */
   constructor(store: ObjectStore, opts: CheckpointStoreOptions) {
-    if (typeof opts.instanceId !== "string" || opts.instanceId === "") {
-      throw new TidemarkError("InvalidArgument", "instanceId must be a non-empty string");
-    }
-    if (!Number.isInteger(opts.vnodeCapacity) || opts.vnodeCapacity < 1 || opts.vnodeCapacity > 2 ** 32) {
-      throw new TidemarkError("InvalidArgument", `vnodeCapacity must be an integer in 1..2^32`);
-    }
-    const every = opts.fullScanEvery ?? 32;
-    if (!Number.isInteger(every) || every < 1) {
-      throw new TidemarkError("InvalidArgument", "fullScanEvery must be an integer >= 1");
-    }
+    this.#id = checkInstanceId(opts.instanceId);
+    this.#idBytes = encoder.encode(this.#id);
+    this.#capacity = checkNumber("vnodeCapacity", opts.vnodeCapacity, { min: 1, max: 2 ** 32 });
+    this.#fullScanEvery = checkNumber("fullScanEvery", opts.fullScanEvery ?? 32, { min: 1 });
     this.#store = store;
-    this.#id = opts.instanceId;
-    this.#capacity = opts.vnodeCapacity;
-    this.#fullScanEvery = every;
     this.#retry = opts.retry ?? {};
     resolvePolicy(this.#retry);
-    const interval = opts.hintIntervalMs ?? 0;
-    if (!Number.isFinite(interval) || interval < 0) {
-      throw new TidemarkError("InvalidArgument", "hintIntervalMs must be a finite number >= 0");
-    }
-    this.#hintIntervalMs = interval;
-    this.#clock = opts.now ?? (() => Date.now());
   }
 
   /** This committer's id. */
@@ -213,11 +206,7 @@ export class CheckpointStore {
 
   /** Counters for tests and metrics. */
   get stats(): CheckpointStats {
-    return {
-      prunePasses: this.#prunePasses,
-      hintFailures: this.#hintFailures,
-      latestFallbacks: this.#latestFallbacks,
-    };
+    return { prunePasses: this.#prunePasses, latestFallbacks: this.#latestFallbacks };
   }
 
   /**
@@ -227,14 +216,12 @@ export class CheckpointStore {
    * @throws TidemarkError `InvalidArgument` unless `version` is a non-negative safe integer.
    */
   setAuthoritativeVersion(version: number): void {
-    checkNonNegative("assignment version", version);
+    checkNumber("version", version, NON_NEGATIVE);
     if (version > this.#authoritative) this.#authoritative = version;
   }
 
-  #checkVnode(vnode: number): void {
-    if (!Number.isInteger(vnode) || vnode < 0 || vnode >= this.#capacity) {
-      throw new TidemarkError("InvalidArgument", `vnode ${vnode} out of range (capacity ${this.#capacity})`);
-    }
+  #checkVnode(vnode: unknown): number {
+    return checkNumber("vnode", vnode, { min: 0, max: this.#capacity - 1 });
   }
 
   /**
@@ -242,8 +229,9 @@ export class CheckpointStore {
    * write is harmless).
    *
    * @throws TidemarkError `InvalidArgument` for a vnode out of range or a bad
-   *   epoch or version; `StaleVersion` when `assignmentVersion` is below the
-   *   authoritative version (unless that is 0, fence off); store errors.
+   *   epoch or assignment version (named in the message); `StaleVersion`
+   *   when `assignmentVersion` is below the authoritative version (unless
+   *   that is 0, fence off); store errors.
    */
   async writePartial(
     vnode: number,
@@ -252,8 +240,8 @@ export class CheckpointStore {
     bytes: Uint8Array,
   ): Promise<void> {
     this.#checkVnode(vnode);
-    checkNonNegative("epoch", epoch);
-    checkNonNegative("assignment version", assignmentVersion);
+    checkNumber("epoch", epoch, NON_NEGATIVE);
+    checkNumber("assignmentVersion", assignmentVersion, NON_NEGATIVE);
     if (!(bytes instanceof Uint8Array)) {
       throw new TidemarkError("InvalidArgument", "partial state must be a Uint8Array");
     }
@@ -279,7 +267,7 @@ export class CheckpointStore {
    */
   async readPartial(vnode: number, epoch: number): Promise<Uint8Array | null> {
     this.#checkVnode(vnode);
-    checkNonNegative("epoch", epoch);
+    checkNumber("epoch", epoch, NON_NEGATIVE);
     try {
       return await (await this.#store.get(checkpointPartialKey(epoch, vnode))).bytes();
     } catch (e) {
@@ -295,33 +283,28 @@ export class CheckpointStore {
    *
    * Returns `false` while a partial is missing, `true` once the epoch is
    * sealed by this instance (again on every later call: idempotent). A marker
-   * written by another committer is `SplitBrain`, whether it was there before
-   * the listing or won the race to the create. A create whose response was
-   * lost (a `Transient` after the write landed) is resolved by re-reading the
+   * whose body is not exactly this instance's id (byte for byte, as
+   * LaminarDB compares) is `SplitBrain`, whether it was there before the
+   * listing or won the race to the create. A create whose response was lost
+   * (a `Transient` after the write landed) is resolved by re-reading the
    * marker: its body names us, so it is never mistaken for a split brain.
    *
-   * Before creating the marker of an epoch whose predecessor is not sealed (a
-   * gap), the `_LATEST` hint is raised to `epoch` first; after a contiguous
-   * seal it is raised afterwards, best-effort (see {@link latestCommittedEpoch}).
-   *
-   * Cost with 1,000 vnodes: a poll while a partial is missing, 1 list; a seal
-   * in steady state (this instance sealed the previous epoch), 1 list + 1
-   * create + 1 hint CAS (its etag cached); after a restart or a gap, 1 HEAD
-   * of the previous epoch's marker and 1 GET of the hint more; a repeat call
-   * on a sealed epoch, 1 list page + 1 GET of the marker.
+   * Cost with 1,000 vnodes: a poll while a partial is missing, 1 list; a
+   * seal, 1 list page + 1 create (whatever came before: a restart, a gap);
+   * a repeat call on a sealed epoch, 1 list page + 1 GET of the marker.
    *
    * @throws TidemarkError `SplitBrain` (the message names both committers);
    *   `InvalidArgument` for a vnode out of range or a bad epoch; `Corrupt`
-   *   for a marker body that is not UTF-8; `Transient` when the store stays
-   *   unavailable (calling again is safe); other store errors.
+   *   for a foreign marker body that is not UTF-8; `Transient` when the store
+   *   stays unavailable (calling again is safe); other store errors.
    */
   async sealEpoch(epoch: number, vnodes: Iterable<number>): Promise<boolean> {
-    checkNonNegative("epoch", epoch);
-    const wanted = new Set<number>();
-    for (const v of vnodes) {
-      this.#checkVnode(v);
-      wanted.add(v);
+    checkNumber("epoch", epoch, NON_NEGATIVE);
+    if (typeof (vnodes as Iterable<number> | null)?.[Symbol.iterator] !== "function") {
+      throw new TidemarkError("InvalidArgument", "vnodes must be an iterable of vnode numbers");
     }
+    const wanted = new Set<number>();
+    for (const v of vnodes) wanted.add(this.#checkVnode(v));
     const commit = checkpointCommitKey(epoch);
     const found = new Set<string>();
     let marked = false;
@@ -347,19 +330,7 @@ export class CheckpointStore {
     for (const v of wanted) {
       if (!found.has(checkpointPartialKey(epoch, v))) return false;
     }
-    const gap = epoch > 0 && this.#lastSealed !== epoch - 1 && !(await this.#isSealed(epoch - 1));
-    // Readers probe upward from the hint through contiguous sealed epochs, so
-    // a seal after a gap must be covered by the hint before it exists.
-    if (gap) await this.#advanceHint(epoch);
-    const sealed = await this.#createMarker(epoch);
-    if (!gap && this.#clock() - this.#hintWrittenAt >= this.#hintIntervalMs) {
-      try {
-        await this.#advanceHint(epoch);
-      } catch {
-        this.#hintFailures++;
-      }
-    }
-    return sealed;
+    return this.#createMarker(epoch);
   }
 
   async #isSealed(epoch: number): Promise<boolean> {
@@ -372,33 +343,34 @@ export class CheckpointStore {
     }
   }
 
-  /** The marker's body (the committer), or `null` when there is no marker. */
-  async #readMarker(epoch: number): Promise<string | null> {
-    const key = checkpointCommitKey(epoch);
-    let bytes: Uint8Array;
+  /** The marker's body (the committer's id, as bytes), or `null` when there is no marker. */
+  async #readMarker(epoch: number): Promise<Uint8Array | null> {
     try {
-      bytes = await withRetry(async () => (await this.#store.get(key)).bytes(), this.#retry);
+      return await withRetry(
+        async () => (await this.#store.get(checkpointCommitKey(epoch))).bytes(),
+        this.#retry,
+      );
     } catch (e) {
       if (isTidemarkError(e, "NotFound")) return null;
       throw e;
     }
+  }
+
+  /** `true` when `owner` is exactly this instance's id; `SplitBrain` (or `Corrupt`) otherwise. */
+  #decide(epoch: number, owner: Uint8Array): true {
+    if (sameBytes(owner, this.#idBytes)) return true;
+    const key = checkpointCommitKey(epoch);
+    let text: string;
     try {
-      return decoder.decode(bytes);
+      text = decoder.decode(owner);
     } catch (e) {
       throw new TidemarkError("Corrupt", `commit marker of epoch ${epoch} is not UTF-8`, { key, cause: e });
     }
-  }
-
-  #decide(epoch: number, owner: string): true {
-    if (owner !== this.#id) {
-      throw new TidemarkError(
-        "SplitBrain",
-        `epoch ${epoch} was sealed by ${JSON.stringify(owner)}, not by this committer ${JSON.stringify(this.#id)}`,
-        { key: checkpointCommitKey(epoch) },
-      );
-    }
-    if (epoch > this.#lastSealed) this.#lastSealed = epoch;
-    return true;
+    throw new TidemarkError(
+      "SplitBrain",
+      `epoch ${epoch} was sealed by ${JSON.stringify(text)}, not by this committer ${JSON.stringify(this.#id)}`,
+      { key },
+    );
   }
 
   async #createMarker(epoch: number): Promise<boolean> {
@@ -407,8 +379,11 @@ export class CheckpointStore {
     const started = p.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#store.put(key, this.#id, { mode: "create", contentType: "text/plain; charset=utf-8" });
-        return this.#decide(epoch, this.#id);
+        await this.#store.put(key, this.#idBytes, {
+          mode: "create",
+          contentType: "text/plain; charset=utf-8",
+        });
+        return true;
       } catch (e) {
         // A peer (or our own earlier attempt) got there first: the body decides.
         if (isTidemarkError(e, "AlreadyExists")) {
@@ -430,118 +405,49 @@ export class CheckpointStore {
     }
   }
 
-  /** The hint on the store, or `null` if missing; a garbage body reads as epoch -1. */
-  async #readHint(): Promise<{ epoch: number; etag: string } | null> {
-    try {
-      return await withRetry(async () => {
-        const b = await this.#store.get(CHECKPOINT_HINT_KEY);
-        const text = await b.text();
-        return { epoch: parseEpoch(text.trim()) ?? -1, etag: b.etag };
-      }, this.#retry);
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return null;
-      throw e;
-    }
-  }
-
-  /** Raises `_LATEST` to at least `epoch` by compare-and-swap; never lowers it. */
-  async #advanceHint(epoch: number): Promise<void> {
-    // A cached etag saves the read: one conditional put per seal in steady state.
-    let cur: { epoch: number; etag: string } | null | undefined = this.#hint;
-    for (let attempt = 1; attempt <= HINT_ATTEMPTS; attempt++) {
-      if (cur === undefined) cur = await this.#readHint();
-      if (cur !== null && cur.epoch >= epoch) {
-        this.#hint = cur;
-        return;
-      }
-      let r: PutResult;
-      try {
-        r = await this.#store.put(CHECKPOINT_HINT_KEY, String(epoch), {
-          mode: cur === null ? "create" : { ifMatch: cur.etag },
-          contentType: "text/plain; charset=utf-8",
-        });
-      } catch (e) {
-        // Lost the race, or lost the response (RGW also answers a lost
-        // If-Match race with a 500): re-read and decide again.
-        if (
-          isTidemarkError(e, "PreconditionFailed") ||
-          isTidemarkError(e, "AlreadyExists") ||
-          isTidemarkError(e, "Transient")
-        ) {
-          cur = undefined;
-          this.#hint = undefined;
-          continue;
-        }
-        throw e;
-      }
-      this.#hint = { epoch, etag: r.etag };
-      this.#hintWrittenAt = this.#clock();
-      return;
-    }
-    throw new TidemarkError("Transient", `could not advance ${CHECKPOINT_HINT_KEY} to ${epoch}`, {
-      key: CHECKPOINT_HINT_KEY,
-    });
-  }
-
   /**
-   * The highest sealed epoch, or `null` when none is.
+   * The highest sealed epoch, or `null` when none is: what LaminarDB's
+   * `latest_committed_epoch` answers, whoever sealed the epochs (LaminarDB
+   * abandons epochs, so sealed epochs can have gaps above any remembered one).
    *
-   * LaminarDB lists every key of the store. Here: read the `_LATEST` hint H,
-   * HEAD `epoch={H}/_COMMIT`, then HEAD `epoch={H+1}/_COMMIT`, `{H+2}`, ...
-   * until a miss: 3 requests when the hint is current, whatever the number of
-   * epochs and vnodes.
+   * LaminarDB lists every key of the store. Here: one listing of `epoch=`
+   * with delimiter `/` (one entry per epoch, not per object: 1 request per
+   * 1,000 retained epochs), then a HEAD of `epoch={E}/_COMMIT` for each
+   * listed epoch from the highest down (numerically: `epoch=10` sorts before
+   * `epoch=9` as text) until one exists. With a prune keeping the store small
+   * that is 1 list + 1 HEAD when the newest epoch is sealed, + 1 HEAD per
+   * unsealed epoch above it (a seal in flight, an abandoned epoch). After 8
+   * such HEADs it lists every key of the layout instead and takes the highest
+   * `_COMMIT` (counted in `stats.latestFallbacks`). Only canonical decimal
+   * epochs count (`epoch=007/` is not this layout); keys outside `epoch=` are
+   * ignored, as by LaminarDB.
    *
-   * Why the probe is enough: {@link sealEpoch} seals an epoch whose
-   * predecessor is not sealed (a gap, e.g. 3 then 7) only after raising the
-   * hint to it, while a contiguous seal raises the hint afterwards,
-   * best-effort. So every sealed epoch above a sealed hint is reached through
-   * a contiguous run from the hint, even when the committer crashed before
-   * raising the hint; and when the hint's own marker is absent (a gap seal in
-   * flight, or one that crashed between hint and marker), no sealed epoch lies
-   * above it, and probing {@link DOWNWARD_PROBES} epochs below usually finds
-   * the answer.
+   * A store that cannot list (`capabilities.list === false`, e.g. `HttpStore`)
+   * gets `NotSupported`: without a listing no reader can know about an epoch
+   * sealed far above the ones it remembers, and a guess is the stale answer
+   * this method must not give.
    *
-   * Falls back to a listing when the hint is missing or garbage, or when
-   * neither its marker nor the few below it exist (pruned, or written by a
-   * writer that keeps no hint, like LaminarDB itself): one delimiter listing
-   * of `epoch=` (one entry per epoch, not per object), then HEADs from the
-   * highest epoch down, and a listing of every key only if those do not
-   * settle it. Epochs are compared numerically (`epoch=10` after `epoch=9`).
-   * Reads only: the hint is repaired by the next seal.
-   *
-   * @throws TidemarkError store errors (`Transient` after retries, ...).
+   * @throws TidemarkError `NotSupported` on a store that cannot list; store
+   *   errors (`Transient` after retries, ...).
    */
   async latestCommittedEpoch(): Promise<number | null> {
-    const hint = await this.#readHint();
-    if (hint !== null && hint.epoch >= 0) {
-      if (await this.#isSealed(hint.epoch)) {
-        let top = hint.epoch;
-        while (await this.#isSealed(top + 1)) top++;
-        return top;
-      }
-      for (let e = hint.epoch - 1; e >= 0 && e >= hint.epoch - DOWNWARD_PROBES; e--) {
-        if (await this.#isSealed(e)) return e;
-      }
+    if (capabilitiesOf(this.#store).list === false) {
+      throw new TidemarkError(
+        "NotSupported",
+        `latestCommittedEpoch needs a store that can list; ${this.#store.name} cannot (read partials of a known epoch instead)`,
+      );
     }
-    this.#latestFallbacks++;
-    return this.#latestByListing();
-  }
-
-  async #latestByListing(): Promise<number | null> {
     const epochs: number[] = [];
     for await (const m of this.#store.list("epoch=", { delimiter: "/" })) {
       const e = epochOfKey(m.key);
       if (e !== undefined) epochs.push(e);
     }
     epochs.sort((a, b) => b - a);
-    if (epochs.length <= FALLBACK_HEADS) {
-      for (const e of epochs) if (await this.#isSealed(e)) return e;
-      return null;
-    }
-    for (const e of epochs.slice(0, FALLBACK_HEADS)) if (await this.#isSealed(e)) return e;
-    let highest: number | null = null;
-    for (const e of await this.#sealedByListing()) if (highest === null || e > highest) highest = e;
-    return highest;
+    for (const e of epochs.slice(0, LATEST_HEADS)) if (await this.#isSealed(e)) return e;
+    if (epochs.length <= LATEST_HEADS) return null;
+    this.#latestFallbacks++;
+    const sealed = await this.#sealedByListing();
+    return sealed.length === 0 ? null : (sealed[sealed.length - 1] ?? null);
   }
 
   /** Every sealed epoch, from one listing of the layout, in numeric order. */
@@ -563,7 +469,7 @@ export class CheckpointStore {
    * @throws TidemarkError `InvalidArgument` for a bad `after`; store errors.
    */
   async *sealedEpochs(after?: number): AsyncIterableIterator<number> {
-    if (after !== undefined) checkNonNegative("epoch", after);
+    if (after !== undefined) checkNumber("after", after, NON_NEGATIVE);
     for (const e of await this.#sealedByListing()) {
       if (after === undefined || e > after) yield e;
     }
@@ -571,7 +477,7 @@ export class CheckpointStore {
 
   /**
    * Deletes every object of every epoch below `before` (partials, markers and
-   * anything else under `epoch={E}/`; never the `_LATEST` hint).
+   * anything else under `epoch={E}/`; never a key outside `epoch=`).
    *
    * The first call, every `fullScanEvery`-th call, and any call before a
    * clean pass list the whole layout (`epoch=`); the others list only the
@@ -592,7 +498,7 @@ export class CheckpointStore {
    *   errors; bulk-delete errors other than `Transient`.
    */
   async pruneBefore(before: number): Promise<PruneResult> {
-    checkNonNegative("epoch", before);
+    checkNumber("before", before, NON_NEGATIVE);
     const pass = this.#prunePasses++;
     const start = this.#cursor;
     const fullScan = !this.#baseline || pass % this.#fullScanEvery === 0 || before - start > MAX_PRUNE_WINDOW;
@@ -661,7 +567,6 @@ export class CheckpointStore {
     }
     await remove(rest);
 
-    if (this.#lastSealed < before) this.#lastSealed = -1;
     if (failed.length === 0) {
       this.#cursor = Math.max(this.#cursor, before);
       this.#baseline = true;

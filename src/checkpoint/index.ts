@@ -5,7 +5,6 @@
  * @module
  */
 export {
-  CHECKPOINT_HINT_KEY,
   type CheckpointStats,
   CheckpointStore,
   type CheckpointStoreOptions,

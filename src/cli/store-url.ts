@@ -17,6 +17,12 @@
  * URL carrying one (user info, or a query parameter named like a key, secret,
  * token, signature or password) is refused with `InvalidArgument`.
  *
+ * Nothing typed is silently dropped: a fragment (`#...`, even an empty one)
+ * is refused in every URL form (a literal `#` in a name is written `%23`; a
+ * plain path keeps it as it is), a query in a `file:` URL too, and in an
+ * `s3:` URL a port after the bucket (`s3://bucket:9000/`: the endpoint goes in
+ * `?endpoint=`), an unknown, repeated or empty parameter.
+ *
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -72,6 +78,15 @@ function quoted(spec: string): string {
   return JSON.stringify(spec.replace(/\/\/[^/?#]*@/, "//***@").replace(/[?#].*$/s, "?..."));
 }
 
+/** Refuses a fragment: `URL` drops an empty one (`x#`) without a trace, so the text is checked. */
+function refuseFragment(spec: string, what: string): void {
+  if (spec.includes("#")) {
+    throw usage(
+      `${what}: a fragment ("#...") is not part of a store URL; write a literal # in a name as %23`,
+    );
+  }
+}
+
 function parseBool(v: string, name: string): boolean {
   if (v === "true" || v === "1" || v === "") return true;
   if (v === "false" || v === "0") return false;
@@ -93,6 +108,12 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
   }
   switch (scheme) {
     case "file": {
+      refuseFragment(spec, "file store URL");
+      if (spec.includes("?")) {
+        throw usage(
+          'file store URL: a query ("?...") is not part of a store URL; write a literal ? in a name as %3F, or give a plain path',
+        );
+      }
       let path: string;
       try {
         path = fileURLToPath(spec);
@@ -122,9 +143,8 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
         throw usage(`bad URL ${quoted(spec)}`);
       }
       refuseCredentials(url, "http store URL");
-      if (url.hash !== "") {
-        throw usage("http store URL: a base URL takes no fragment (object keys are appended to its path)");
-      }
+      // A base URL takes no fragment: object keys are appended to its path.
+      refuseFragment(spec, "http store URL");
       // The label drops the query: a non-credential parameter is still nobody's business in logs.
       return { kind: "http", store: new HttpStore(url.href), label: `${url.origin}${url.pathname}` };
     }
@@ -145,9 +165,23 @@ function openS3(spec: string, env: Env): ParsedStore {
     throw usage(`bad s3 URL ${quoted(spec)}: use s3://bucket/prefix?endpoint=...&region=...`);
   }
   refuseCredentials(url, "s3 store URL");
-  for (const name of url.searchParams.keys()) {
+  refuseFragment(spec, "s3 store URL");
+  // `URL` keeps a port apart from the host name (and drops an empty one), so
+  // `s3://bucket:9000/` would read bucket "bucket" and lose the port.
+  if (/^s3:\/\/[^/?#]*:/i.test(spec)) {
+    throw usage(
+      "s3 store URL: a port after the bucket name is not allowed (the host part is the bucket); give the server as ?endpoint=http://host:port",
+    );
+  }
+  for (const name of new Set(url.searchParams.keys())) {
     if (!S3_PARAMS.has(name)) {
       throw usage(`s3 store URL: unknown parameter "${name}" (known: endpoint, region, path-style)`);
+    }
+    if (url.searchParams.getAll(name).length > 1) {
+      throw usage(`s3 store URL: parameter "${name}" is given more than once`);
+    }
+    if (name !== "path-style" && url.searchParams.get(name) === "") {
+      throw usage(`s3 store URL: parameter "${name}" is empty`);
     }
   }
   const bucket = url.hostname;

@@ -14,6 +14,7 @@ export {
   parseVersion,
   type SnapshotSummary,
   summarize,
+  wildcardTail,
 } from "./inspect-app.ts";
 export { type Json, toJsonSafe } from "./json.ts";
 export { parseRange, serveObject } from "./objects.ts";

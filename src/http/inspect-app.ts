@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
+import { routePath } from "hono/route";
 import { errorCodeOf, httpStatusOf, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { liveDataFiles, liveFiles } from "../manifest/live.ts";
@@ -39,8 +40,19 @@ export interface SnapshotSummary {
   rows: number;
 }
 
-/** Headers a browser reading objects cross-origin must be allowed to see. */
-export const EXPOSED_HEADERS = ["ETag", "Content-Range", "Content-Length", "Accept-Ranges", "Last-Modified"];
+/**
+ * Headers a browser reading objects cross-origin must be allowed to see
+ * (`Content-Encoding`: so `HttpStore` can tell a compressed length, which a
+ * CDN may add, from the object's size).
+ */
+export const EXPOSED_HEADERS = [
+  "ETag",
+  "Content-Range",
+  "Content-Length",
+  "Content-Encoding",
+  "Accept-Ranges",
+  "Last-Modified",
+];
 
 /** Summary numbers of a snapshot. */
 export function summarize(version: number, m: Manifest): SnapshotSummary {
@@ -92,7 +104,10 @@ export function errorResponse(c: Context, e: unknown): Response {
  * - `GET /snapshots?limit=N`: the snapshot chain from HEAD backwards (summaries);
  * - `GET /snapshots/:v`: manifest `v` as JSON (int64 as numbers when safe, else strings; bytes as hex);
  * - `GET /verify/:v`: `verifyMirror` of snapshot `v` (every referenced file present, right size);
- * - `GET|HEAD /objects/*`: the raw objects (ETag, Range → 206, If-None-Match → 304), for `HttpStore`.
+ * - `GET|HEAD /objects/*`: the raw objects (ETag, Range → 206, If-None-Match → 304), for `HttpStore`;
+ *   the key is the path below this route's own `/objects/` (each segment
+ *   percent-decoded once), wherever the app is mounted, even under a path
+ *   or a parameter value that contains `/objects/` itself.
  *
  * CORS is on (`*`) by default. Errors are JSON with the status DESIGN.md
  * assigns to their code; unknown routes are 404 JSON.
@@ -150,15 +165,28 @@ export function inspectApp(opts: InspectAppOptions): Hono {
 
   app.on(["GET", "HEAD"], "/objects/*", async (c) => {
     const store = await storeOf(c);
-    const path = new URL(c.req.url).pathname;
-    const at = path.indexOf("/objects/");
-    const key = decodeObjectKey(path.slice(at + "/objects/".length));
-    return serveObject(store, key, c.req.raw);
+    return serveObject(store, decodeObjectKey(wildcardTail(c)), c.req.raw);
   });
 
   app.notFound((c) => c.json({ error: "NotFound", message: "no such route" }, 404));
   app.onError((e, c) => errorResponse(c, e));
   return app;
+}
+
+/**
+ * The raw (still percent-encoded) part of the request path that the trailing
+ * `*` of the matched route stands for. Counted in segments of the route's own
+ * full pattern (mount path included: `/t/objects/x/objects/*`,
+ * `/:table/objects/*`), because each static or `:param` segment of a pattern
+ * matches exactly one path segment; searching the URL for `/objects/` would
+ * stop at a mount path or a parameter value containing it. The raw path is
+ * used (not hono's decoded one) so that {@link decodeObjectKey} decodes each
+ * segment exactly once. A mount pattern whose parameter regex spans `/` is
+ * not supported.
+ */
+export function wildcardTail(c: Context): string {
+  const fixed = routePath(c).replace(/\/\*$/, "").split("/").length;
+  return new URL(c.req.url).pathname.split("/").slice(fixed).join("/");
 }
 
 /**

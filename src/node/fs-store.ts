@@ -18,6 +18,13 @@
  *   `foo/a`), which a file system cannot hold under one name: when `foo` must
  *   be a directory the object `foo` lives beside it as `foo%`. Escaping never
  *   produces a trailing `%`, so the names cannot collide.
+ * - A name that is not exactly how FileStore spells a segment (a file
+ *   another tool placed, `50%off.txt`, `x%41`, or a name over 200 bytes,
+ *   which FileStore would have split) stands for the key spelled
+ *   literally: `list` shows it under that key, `get` and `head` read it
+ *   when the escaped name is absent, a write to the key replaces it with
+ *   the escaped name, `delete` removes both. When both spellings exist the
+ *   escaped one is the object and the key is listed once.
  * - `.tidemark-tmp/` holds bodies being written; `.tidemark-meta/<inode>.json`
  *   holds each object's etag, content type and user metadata, keyed by the
  *   inode of its body file so body and metadata change together with one
@@ -29,6 +36,9 @@
  * - **Atomic writes**: a body is written to a temporary file (and fsynced
  *   unless `durable: false`), then linked (create) or renamed (overwrite) into
  *   place: a reader sees the old body or the new one, never a partial one.
+ * - **Durable names** (unless `durable: false`): the directory is fsynced
+ *   after the link or rename, and a directory's parent after creating it, so
+ *   an acknowledged create or replace survives an OS crash.
  * - **Create-only** is `link(2)`, which fails when the name exists: atomic
  *   across processes too.
  * - **Etags** are random (128 bits) per write and stored in the sidecar, so an
@@ -36,10 +46,12 @@
  *   timestamp granularity. A file placed in the directory by another tool has
  *   no sidecar; its etag is derived from inode, mtime and size.
  * - **Compare-and-swap** (`ifMatch`) and overwrites are serialised by a lock
- *   in this process (shared by every `FileStore` on the same directory). They
- *   are **not** atomic against another process writing the same key: run one
- *   writer process per directory (the mirror and checkpoint designs need
- *   create-only, which is safe, and CAS only for their own single writer).
+ *   in this process, keyed by the real path of the object's directory: every
+ *   `FileStore` reaching that directory shares it (the same path, a symlink
+ *   to it, a store rooted above or below it). They are **not** atomic
+ *   against another process writing the same key: run one writer process per
+ *   directory (the mirror and checkpoint designs need create-only, which is
+ *   safe, and CAS only for their own single writer).
  * - Listing walks the directory tree under the prefix and sorts in UTF-8 byte
  *   order; it is a snapshot per directory, not of the whole store.
  *
@@ -57,13 +69,14 @@ import {
   open,
   readdir,
   readFile,
+  realpath,
   rename,
   rmdir,
   stat,
   unlink,
   writeFile,
 } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
 import { stripEtag } from "../store/http-common.ts";
@@ -95,8 +108,10 @@ export interface FileStoreOptions {
 const TMP_DIR = ".tidemark-tmp";
 const META_DIR = ".tidemark-meta";
 const INTERNAL = ".tidemark-";
-/** Segments longer than this many encoded bytes are split (NAME_MAX is 255). */
+/** Segments longer than this many encoded bytes are split. */
 const MAX_NAME_BYTES = 200;
+/** The longest file name Linux and macOS file systems take, in bytes. */
+const NAME_MAX = 255;
 const CONTINUATION = "%+";
 const SELF = "%";
 const READ_CHUNK = 64 * 1024;
@@ -122,10 +137,40 @@ function encodeSegment(seg: string): string {
   return s;
 }
 
-/** Inverse of {@link encodeSegment}. */
+/** Inverse of {@link encodeSegment} on the names it produces. */
 function decodeSegment(name: string): string {
   if (name === "%e") return "";
   return name.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+}
+
+/**
+ * The key segment a file or directory name stands for: the decoded segment
+ * when the name is exactly how FileStore spells it, else the name itself (a
+ * file placed by another tool, e.g. `50%off.txt`, `x%41`, or a name over 200
+ * bytes, which FileStore would have split: its key is its name). `single`:
+ * `name` is one path component, not chunks joined (those are always ours).
+ */
+function nameToSegment(name: string, single = true): string {
+  const decoded = decodeSegment(name);
+  const ours = encodeSegment(decoded) === name && (!single || encoder.encode(name).length <= MAX_NAME_BYTES);
+  return ours ? decoded : name;
+}
+
+/**
+ * Whether `seg` may also be stored under its literal name (see
+ * {@link nameToSegment}): that name differs from FileStore's own spelling
+ * (a `%`, or over 200 bytes); it reads back as `seg` (not a valid escape of
+ * another key, not ending in the marker its position gives a meaning: `%`
+ * for a file, `%+` for a directory); and it can be a file name at all.
+ */
+function literalSpelling(seg: string, isFile: boolean): boolean {
+  const bytes = encoder.encode(seg).length;
+  return (
+    (seg.includes("%") || bytes > MAX_NAME_BYTES) &&
+    bytes <= NAME_MAX &&
+    !seg.endsWith(isFile ? SELF : CONTINUATION) &&
+    nameToSegment(seg) === seg
+  );
 }
 
 /** Splits an encoded segment into path components of at most ~200 bytes, never inside a character. */
@@ -209,25 +254,46 @@ async function unlinkQuietly(path: string): Promise<void> {
   await unlink(path).catch(() => {});
 }
 
-// One lock per directory per process: every FileStore on the same directory
-// shares it, so two instances (a CLI mirroring a directory into itself, tests
-// opening a store per case) still serialise their renames.
+// Compare-and-swap and overwrites are serialised per directory, keyed by its
+// real path: every FileStore reaching that directory (the same path, a
+// symlink to it, or a store rooted above or below it) shares the lock, so no
+// two of them can both pass an etag check and then both rename.
 const locks = new Map<string, Promise<void>>();
 
-async function withLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(root) ?? Promise.resolve();
+async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(key) ?? Promise.resolve();
   let release!: () => void;
   const mine = new Promise<void>((r) => {
     release = r;
   });
   const tail = prev.then(() => mine);
-  locks.set(root, tail);
+  locks.set(key, tail);
   await prev;
   try {
     return await fn();
   } finally {
     release();
-    if (locks.get(root) === tail) locks.delete(root);
+    if (locks.get(key) === tail) locks.delete(key);
+  }
+}
+
+/** Runs `fn` under the lock of directory `dir` (which must exist), keyed by its real path. */
+async function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(await realpath(dir), fn);
+}
+
+/**
+ * fsyncs a directory, so that names just linked, renamed or created in it
+ * survive an OS crash (a file's own fsync does not cover its directory
+ * entry; merutable fsyncs its metadata directory after each commit for the
+ * same reason).
+ */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -265,19 +331,43 @@ export class FileStore implements ObjectStore {
     return this.#ready;
   }
 
-  #plainPath(key: string): { dirPath: string; file: string; dirs: string[] } {
-    const { dirs, file } = keyComponents(key);
-    return { dirPath: join(this.dir, ...dirs), file, dirs };
-  }
-
   #metaPath(ino: number): string {
     return join(this.dir, META_DIR, `${ino}.json`);
   }
 
-  /** The file holding `key` and its stats, or undefined. */
+  /**
+   * The file holding `key` and its stats, or undefined. The escaped spelling
+   * first; then, for segments with a `%` that is not an escape, the literal
+   * names another tool would have used (only where such a directory exists,
+   * so a key without them costs what it always did).
+   */
   async #locate(key: string): Promise<{ path: string; st: Stats } | undefined> {
-    const { dirPath, file } = this.#plainPath(key);
-    const plain = join(dirPath, file);
+    const segs = key.split("/");
+    const find = async (dir: string, i: number): Promise<{ path: string; st: Stats } | undefined> => {
+      const seg = segs[i] ?? "";
+      const last = i === segs.length - 1;
+      const spellings = [dirComponents(seg)];
+      if (literalSpelling(seg, last)) spellings.push([seg]);
+      if (last) {
+        for (const parts of spellings) {
+          const found = await this.#fileAt(join(dir, ...parts));
+          if (found) return found;
+        }
+        return undefined;
+      }
+      for (const parts of spellings) {
+        const sub = join(dir, ...parts);
+        if (spellings.length > 1 && !(await statOrUndefined(sub))?.isDirectory()) continue;
+        const found = await find(sub, i + 1);
+        if (found) return found;
+      }
+      return undefined;
+    };
+    return find(this.dir, 0);
+  }
+
+  /** The object file at `plain` (or beside a same-named directory, as `plain%`). */
+  async #fileAt(plain: string): Promise<{ path: string; st: Stats } | undefined> {
     // Twice: a concurrent conversion (plain file renamed to `name%`) can move it between our stats.
     for (let attempt = 0; attempt < 2; attempt++) {
       const st = await statOrUndefined(plain);
@@ -385,9 +475,21 @@ export class FileStore implements ObjectStore {
       metaPath = this.#metaPath(st.ino);
       // Nothing visible has this inode yet (the temp file holds it), so a plain write is safe.
       await writeFile(metaPath, JSON.stringify(side));
-      await withLock(this.dir, () => this.#publish(key, tmp, opts.mode ?? "overwrite"));
-      metaPath = undefined; // published: the sidecar now belongs to the visible file
-      return { etag };
+      const mode = opts.mode ?? "overwrite";
+      for (let attempt = 1; ; attempt++) {
+        const { dirPath, file } = await this.#makeParents(key);
+        try {
+          await withDirLock(dirPath, () => this.#publish(key, tmp, mode, dirPath, file));
+        } catch (e) {
+          // A delete emptied and removed the directory between its creation and
+          // our link or rename: create it again.
+          if (errno(e) === "ENOENT" && attempt < 4) continue;
+          throw e;
+        }
+        metaPath = undefined; // published: the sidecar now belongs to the visible file
+        if (this.#durable) await syncDir(dirPath);
+        return { etag };
+      }
     } catch (e) {
       throw fsError(e, key, "cannot write object");
     } finally {
@@ -443,16 +545,28 @@ export class FileStore implements ObjectStore {
     }
   }
 
-  /** Makes the temp file visible under `key` according to `mode`. Runs under the directory lock. */
-  async #publish(key: string, tmp: string, mode: NonNullable<PutOptions["mode"]>): Promise<void> {
-    const { dirPath, file } = await this.#makeParents(key);
+  /**
+   * Makes the temp file visible as `dirPath/file` (the escaped spelling of
+   * `key`) according to `mode`, under the lock of `dirPath`. The current
+   * object is whatever `get` reads: the escaped file, or else a file another
+   * tool placed under the key's literal name, which a replace removes so the
+   * key keeps one file.
+   */
+  async #publish(
+    key: string,
+    tmp: string,
+    mode: NonNullable<PutOptions["mode"]>,
+    dirPath: string,
+    file: string,
+  ): Promise<void> {
     const plain = join(dirPath, file);
     const plainSt = await statOrUndefined(plain);
     const altSt = await statOrUndefined(plain + SELF);
     // The object lives beside a same-named directory, or already lives there.
     const useAlt = plainSt?.isDirectory() === true || altSt !== undefined;
     const target = useAlt ? plain + SELF : plain;
-    const current = useAlt ? altSt : plainSt?.isFile() ? plainSt : undefined;
+    const escaped = useAlt ? altSt : plainSt?.isFile() ? plainSt : undefined;
+    const current = escaped ? { path: target, st: escaped } : await this.#locate(key);
     if (mode === "create") {
       if (current)
         throw new TidemarkError("AlreadyExists", `object ${JSON.stringify(key)} already exists`, { key });
@@ -468,7 +582,7 @@ export class FileStore implements ObjectStore {
       return;
     }
     if (typeof mode === "object") {
-      const etag = current ? (await this.#meta(key, current, false)).etag : undefined;
+      const etag = current ? (await this.#meta(key, current.st, false)).etag : undefined;
       // A quoted etag (as HTTP gives it) means the same as the unquoted one.
       if (etag !== stripEtag(mode.ifMatch)) {
         throw new TidemarkError(
@@ -481,62 +595,84 @@ export class FileStore implements ObjectStore {
       }
     }
     await rename(tmp, target);
-    if (current) await unlinkQuietly(this.#metaPath(current.ino));
+    if (current) {
+      if (current.path !== target) await unlinkQuietly(current.path);
+      await unlinkQuietly(this.#metaPath(current.st.ino));
+    }
   }
 
   /**
-   * Creates the parent directories of `key`. A component that is a file is an
-   * object whose key is also a prefix (`foo` when writing `foo/a`): it moves
-   * beside the new directory as `foo%`. Runs under the directory lock.
+   * Creates the parent directories of `key` (fsyncing the directory each new
+   * one is created in, when durable). A component that is a file is an object
+   * whose key is also a prefix (`foo` when writing `foo/a`): it moves beside
+   * the new directory as `foo%`, under the lock of the directory holding it.
    */
   async #makeParents(key: string): Promise<{ dirPath: string; file: string }> {
     const { dirs, file } = keyComponents(key);
     let dir = this.dir;
     for (const c of dirs) {
+      const parent = dir;
       dir = join(dir, c);
       for (let attempt = 0; ; attempt++) {
         try {
           await mkdir(dir);
+          if (this.#durable) await syncDir(parent);
           break;
         } catch (e) {
           if (errno(e) !== "EEXIST" || attempt > 2) throw e;
           const st = await statOrUndefined(dir);
           if (st?.isDirectory()) break;
-          if (st?.isFile()) await rename(dir, dir + SELF);
+          if (st?.isFile()) {
+            await withDirLock(parent, async () => {
+              if ((await statOrUndefined(dir))?.isFile()) await rename(dir, dir + SELF);
+            });
+            if (this.#durable) await syncDir(parent);
+          }
         }
       }
     }
     return { dirPath: dir, file };
   }
 
+  /** Deletes `key`: every file that spells it (the escaped one and a literal one another tool placed). */
   async delete(key: string): Promise<void> {
     validateKey(key);
     try {
-      await withLock(this.dir, () => this.#deleteLocked(key));
+      const dir = join(this.dir, ...keyComponents(key).dirs);
+      const removed = await withDirLock(dir, () => this.#deleteLocked(key)).catch((e: unknown) => {
+        // No escaped directory: nothing of ours to race with; a literal spelling may remain.
+        if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return this.#deleteLocked(key);
+        throw e;
+      });
+      // Remove directories left empty, up to the root, so listings and `ls` stay tidy.
+      for (const path of removed) {
+        for (let d = dirname(path); d.startsWith(this.dir + sep); d = dirname(d)) {
+          try {
+            await rmdir(d);
+          } catch {
+            break; // not empty (or gone): stop
+          }
+        }
+      }
     } catch (e) {
       throw fsError(e, key, "cannot delete object");
     }
   }
 
-  async #deleteLocked(key: string): Promise<void> {
-    const loc = await this.#locate(key);
-    if (!loc) return;
-    try {
-      await unlink(loc.path);
-    } catch (e) {
-      if (errno(e) === "ENOENT") return;
-      throw e;
-    }
-    await unlinkQuietly(this.#metaPath(loc.st.ino));
-    // Remove directories left empty, up to the root, so listings and `ls` stay tidy.
-    const { dirs } = keyComponents(key);
-    for (let i = dirs.length; i > 0; i--) {
+  async #deleteLocked(key: string): Promise<string[]> {
+    const removed: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const loc = await this.#locate(key);
+      if (!loc) break;
       try {
-        await rmdir(join(this.dir, ...dirs.slice(0, i)));
-      } catch {
-        break; // not empty (or gone): stop
+        await unlink(loc.path);
+      } catch (e) {
+        if (errno(e) !== "ENOENT") throw e;
       }
+      await unlinkQuietly(this.#metaPath(loc.st.ino));
+      removed.push(loc.path);
     }
+    return removed;
   }
 
   async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
@@ -560,13 +696,18 @@ export class FileStore implements ObjectStore {
   async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
     validatePrefix(prefix);
     const { startAfter, delimiter } = opts;
-    // Walk only the deepest directory the prefix fully names.
+    // Walk only the deepest directory the prefix fully names (each of its
+    // spellings on disk: escaped, or literal when another tool made it).
     const cut = prefix.lastIndexOf("/");
     const base = cut >= 0 ? prefix.slice(0, cut + 1) : "";
-    const baseDirs = base === "" ? [] : base.slice(0, -1).split("/").flatMap(dirComponents);
     const found: { key: string; path: string }[] = [];
     try {
-      await this.#walk(join(this.dir, ...baseDirs), base, "", baseDirs.length === 0, found);
+      if (base === "") await this.#walk(this.dir, "", "", true, found);
+      else {
+        for (const dir of await this.#dirSpellings(base.slice(0, -1).split("/"))) {
+          await this.#walk(dir, base, "", false, found);
+        }
+      }
     } catch (e) {
       throw fsError(e, undefined, "cannot list");
     }
@@ -576,7 +717,8 @@ export class FileStore implements ObjectStore {
       )
       .sort((a, b) => compareKeys(a.key, b.key));
     let lastPrefix: string | undefined;
-    for (const f of keys) {
+    for (let i = 0; i < keys.length; i++) {
+      const f = keys[i] as { key: string; path: string };
       if (delimiter) {
         const at = f.key.indexOf(delimiter, prefix.length);
         if (at >= 0) {
@@ -588,9 +730,36 @@ export class FileStore implements ObjectStore {
           continue;
         }
       }
+      if (keys[i + 1]?.key === f.key || keys[i - 1]?.key === f.key) {
+        // Two spellings of one key (escaped, and literal by another tool): list
+        // it once, as `get` reads it.
+        if (keys[i - 1]?.key === f.key) continue;
+        const loc = await this.#locate(f.key).catch(() => undefined);
+        if (loc) yield await this.#meta(f.key, loc.st, false);
+        continue;
+      }
       const st = await statOrUndefined(f.path);
       if (st?.isFile()) yield await this.#meta(f.key, st, false);
     }
+  }
+
+  /**
+   * The directories that spell the key segments `segs`: the escaped one, and
+   * literal ones (see {@link literalSpelling}) that exist.
+   */
+  async #dirSpellings(segs: string[]): Promise<string[]> {
+    let dirs = [this.dir];
+    for (const seg of segs) {
+      const next: string[] = [];
+      for (const d of dirs) {
+        next.push(join(d, ...dirComponents(seg)));
+        if (literalSpelling(seg, false) && (await statOrUndefined(join(d, seg)))?.isDirectory()) {
+          next.push(join(d, seg));
+        }
+      }
+      dirs = next;
+    }
+    return dirs;
   }
 
   async #walk(
@@ -622,11 +791,17 @@ export class FileStore implements ObjectStore {
         if (name.endsWith(CONTINUATION)) {
           await this.#walk(path, keyPrefix, pending + name.slice(0, -CONTINUATION.length), false, out);
         } else {
-          await this.#walk(path, `${keyPrefix}${decodeSegment(pending + name)}/`, "", false, out);
+          await this.#walk(
+            path,
+            `${keyPrefix}${nameToSegment(pending + name, pending === "")}/`,
+            "",
+            false,
+            out,
+          );
         }
       } else if (isFile) {
         const plain = name.endsWith(SELF) ? name.slice(0, -SELF.length) : name;
-        out.push({ key: keyPrefix + decodeSegment(pending + plain), path });
+        out.push({ key: keyPrefix + nameToSegment(pending + plain, pending === ""), path });
       }
     }
   }

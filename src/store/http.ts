@@ -5,7 +5,8 @@
  * @module
  */
 import { type ErrorCode, isTidemarkError, TidemarkError } from "../errors.ts";
-import { checkRangeArgs, discardBody, objectBody } from "./body.ts";
+import { numberOption } from "../options.ts";
+import { checkRange, checkRangeArgs, discardBody, objectBody } from "./body.ts";
 import {
   emptyStream,
   encodeKeyPath,
@@ -35,8 +36,35 @@ import type {
 export interface HttpStoreOptions {
   /** The `fetch` to use (default: the global one). */
   fetch?: FetchLike;
-  /** Headers sent with every request (e.g. `Authorization` for a private route). Never put in errors. */
+  /**
+   * Headers sent with every request (e.g. `Authorization` for a private
+   * route). Never put in errors. `Accept-Encoding` is always `identity`.
+   */
   headers?: Record<string, string>;
+  /**
+   * When a server sends a whole object without a usable length (chunked, or
+   * compressed), a `get` reads up to this many bytes into memory to learn
+   * the size; a longer body is streamed, its size found by {@link
+   * HttpStore.head} (an integer >= 0; default 8 MiB).
+   */
+  maxBufferBytes?: number;
+}
+
+/** The default of {@link HttpStoreOptions.maxBufferBytes}. */
+export const DEFAULT_MAX_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The object's byte length a response declares: `Content-Length`, unless
+ * the body is content-encoded (then it counts compressed bytes, while
+ * `fetch` hands out decoded ones). `undefined` when not declared.
+ */
+function declaredLength(h: Headers): number | undefined {
+  const encoding = h.get("content-encoding");
+  if (encoding !== null && encoding.trim().toLowerCase() !== "identity") return undefined;
+  const text = h.get("content-length");
+  if (text === null || !/^\s*\d+\s*$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** The HTTP status → code map of the HTTP store (one place, like `classifyS3Error` for S3). */
@@ -62,9 +90,17 @@ export function httpErrorCode(status: number | undefined): ErrorCode {
  *   conditional headers in `headers`). Not retried here: wrap it in
  *   `retrying()` for that.
  * - Ranges use `Range: bytes=a-b`; a server that ignores it (200) is sliced
- *   locally. The etag comes from `ETag` (quotes and `W/` removed), the size
- *   from `Content-Length` or `Content-Range`, user metadata from
- *   `x-amz-meta-*` headers when the server sends them.
+ *   locally. The etag comes from `ETag` (quotes and `W/` removed), user
+ *   metadata from `x-amz-meta-*` headers when the server sends them.
+ * - Sizes: every request sends `Accept-Encoding: identity` (a re-compressing
+ *   proxy would otherwise replace `Content-Length` with the compressed size).
+ *   The size is `Content-Range`'s for a 206, else `Content-Length` unless the
+ *   body is content-encoded. A whole-object response without either
+ *   (chunked, compressed anyway) is read into memory up to `maxBufferBytes`
+ *   and measured; a longer one streams, its size from {@link head} (HEAD, a
+ *   one-byte range, or as a last resort a second read, counted). A body
+ *   that turns out longer or shorter than the size given is `Corrupt`, never
+ *   handed out under a wrong size.
  * - `put`, `delete`, `deleteMany` and `list` throw `NotSupported`;
  *   `capabilities` says `{ write: false, list: false, compareAndSwap: false }`.
  *
@@ -79,8 +115,9 @@ export class HttpStore implements ObjectStore {
   readonly #base: URL;
   readonly #fetch: FetchLike;
   readonly #headers: Record<string, string>;
+  readonly #maxBuffer: number;
 
-  /** Throws `InvalidArgument` when `baseUrl` is not an http(s) URL. */
+  /** Throws `InvalidArgument` when `baseUrl` is not an http(s) URL or `maxBufferBytes` is not an integer >= 0. */
   constructor(baseUrl: string, opts: HttpStoreOptions = {}) {
     let base: URL;
     try {
@@ -95,6 +132,9 @@ export class HttpStore implements ObjectStore {
     this.#base = base;
     this.#fetch = opts.fetch ?? globalFetch;
     this.#headers = { ...opts.headers };
+    this.#maxBuffer = numberOption("maxBufferBytes", opts.maxBufferBytes, DEFAULT_MAX_BUFFER_BYTES, {
+      min: 0,
+    });
     this.name = `${base.protocol}//${base.host}`;
     // Without query (a token) or credentials: an identity is never a secret.
     this.id = `${base.protocol}//${base.host}${base.pathname.replace(/\/+$/, "")}`;
@@ -122,16 +162,18 @@ export class HttpStore implements ObjectStore {
     return new TidemarkError(code, `http ${op} ${JSON.stringify(key)}: ${why}`, options);
   }
 
-  async #request(
-    op: string,
-    key: string,
-    method: string,
-    headers: Record<string, string>,
-  ): Promise<Response> {
+  async #request(op: string, key: string, method: string, extra: Record<string, string>): Promise<Response> {
     const url = this.url(key);
+    const headers = new Headers(this.#headers);
+    for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+    // A proxy that re-compresses a response replaces Content-Length with the
+    // compressed size (and drops Range support); identity asks it not to.
+    // Browsers refuse to let a script set this header and drop it: there the
+    // size checks below still hold.
+    headers.set("accept-encoding", "identity");
     let res: Response;
     try {
-      res = await this.#fetch(url, { method, headers: { ...this.#headers, ...headers } });
+      res = await this.#fetch(url, { method, headers });
     } catch (e) {
       throw this.#error(op, key, undefined, e);
     }
@@ -152,7 +194,16 @@ export class HttpStore implements ObjectStore {
     return meta;
   }
 
-  /** Reads an object or a byte range of it (see the class notes for the codes). */
+  #guard(key: string, res: Response): ReadableStream<Uint8Array> {
+    return res.body
+      ? guardStream(res.body, (e) => this.#error("get body", key, undefined, e))
+      : emptyStream();
+  }
+
+  /**
+   * Reads an object or a byte range of it (see the class notes for the codes
+   * and for how the size is found when the server does not declare it).
+   */
   async get(key: string, opts: { range?: { offset: number; length?: number } } = {}): Promise<ObjectBody> {
     validateKey(key);
     const range = opts.range;
@@ -171,62 +222,90 @@ export class HttpStore implements ObjectStore {
       throw e;
     }
     const h = res.headers;
-    let body = res.body
-      ? guardStream(res.body, (e) => this.#error("get body", key, undefined, e))
-      : emptyStream();
-    const length = Number(h.get("content-length") ?? Number.NaN);
+    let body = this.#guard(key, res);
     if (res.status === 206) {
       const cr = parseContentRange(h.get("content-range"));
-      const size =
-        cr?.start !== undefined && cr.end !== undefined
-          ? cr.end - cr.start + 1
-          : Number.isFinite(length)
-            ? length
-            : 0;
-      return objectBody(this.#meta(key, h, size), body);
+      let size = cr?.start !== undefined && cr.end !== undefined ? cr.end - cr.start + 1 : declaredLength(h);
+      if (size === undefined) {
+        const part = await readUpTo(body, Number.POSITIVE_INFINITY);
+        size = part.length;
+        body = part.stream;
+      }
+      return objectBody(this.#meta(key, h, size), exactLength(body, size, key));
     }
     // 200: the whole object (no range asked, or the server ignores Range).
-    const total = Number.isFinite(length) ? length : undefined;
-    if (rh && range) {
-      // Offset 0 of an empty object is an empty read (the contract), not past the end.
-      if (total !== undefined && range.offset >= total && !(range.offset === 0 && total === 0)) {
-        await body.cancel().catch(() => {});
-        throw new TidemarkError(
-          "InvalidArgument",
-          `range offset ${range.offset} is past the end (${total} bytes)`,
-          {
-            key,
-          },
-        );
+    let total = declaredLength(h);
+    if (total === undefined) {
+      // No usable length: the bytes themselves tell, within maxBufferBytes;
+      // past that the body streams on and the size comes from a HEAD.
+      const read = await readUpTo(body, this.#maxBuffer);
+      body = read.stream;
+      if (read.complete) total = read.length;
+      else {
+        const meta = await this.head(key).catch(async (e: unknown) => {
+          await body.cancel().catch(() => {});
+          throw e;
+        });
+        const etag = stripEtag(h.get("etag"));
+        if (etag !== "" && meta.etag !== "" && meta.etag !== etag) {
+          await body.cancel().catch(() => {});
+          throw new TidemarkError(
+            "Transient",
+            `http get ${JSON.stringify(key)}: object changed while reading`,
+            {
+              key,
+            },
+          );
+        }
+        total = meta.size;
       }
-      const end =
-        range.length === undefined ? (total ?? Number.MAX_SAFE_INTEGER) : range.offset + range.length;
-      const stop = total === undefined ? end : Math.min(end, total);
-      body = sliceStream(body, range.offset, stop);
-      return objectBody(this.#meta(key, h, total === undefined ? 0 : stop - range.offset), body);
     }
-    return objectBody(this.#meta(key, h, total ?? 0), body);
+    body = exactLength(body, total, key);
+    if (rh && range) {
+      let cut: { start: number; end: number };
+      try {
+        cut = checkRange(range, total, key);
+      } catch (e) {
+        await body.cancel().catch(() => {});
+        throw e;
+      }
+      return objectBody(this.#meta(key, h, cut.end - cut.start), sliceStream(body, cut.start, cut.end));
+    }
+    return objectBody(this.#meta(key, h, total), body);
   }
 
   /**
-   * Reads an object's metadata with `HEAD`; when the server sends no
-   * `Content-Length`, a one-byte range `GET` gives the size from `Content-Range`.
+   * Reads an object's metadata with `HEAD`. When the server declares no
+   * usable length (none, or a content-encoded one), a one-byte range `GET`
+   * gives it from `Content-Range`; a server that ignores the range and
+   * declares no length either has the whole body counted (read and dropped,
+   * never held).
    */
   async head(key: string): Promise<ObjectMeta> {
     validateKey(key);
     const res = await this.#request("head", key, "HEAD", {});
-    const len = res.headers.get("content-length");
-    if (len !== null && Number.isFinite(Number(len))) return this.#meta(key, res.headers, Number(len));
+    const len = declaredLength(res.headers);
+    if (len !== undefined) return this.#meta(key, res.headers, len);
     const probe = await this.#request("head", key, "GET", { range: "bytes=0-0" }).catch((e: unknown) => {
       // An empty object cannot satisfy bytes=0-0.
       if (isTidemarkError(e, "InvalidArgument")) return undefined;
       throw e;
     });
     if (!probe) return this.#meta(key, res.headers, 0);
-    await probe.body?.cancel().catch(() => {});
-    const total = parseContentRange(probe.headers.get("content-range"))?.total;
-    const plen = probe.headers.get("content-length");
-    return this.#meta(key, res.headers, total ?? (plen === null ? 0 : Number(plen)));
+    const size =
+      probe.status === 206
+        ? parseContentRange(probe.headers.get("content-range"))?.total
+        : declaredLength(probe.headers);
+    if (size !== undefined) {
+      await probe.body?.cancel().catch(() => {});
+      return this.#meta(key, res.headers, size);
+    }
+    let whole = probe;
+    if (probe.status === 206) {
+      await probe.body?.cancel().catch(() => {});
+      whole = await this.#request("head", key, "GET", {});
+    }
+    return this.#meta(key, res.headers, await countBytes(this.#guard(key, whole)));
   }
 
   /** Always `NotSupported`: the HTTP store is read-only. */
@@ -263,6 +342,93 @@ function notSupported(op: string, key?: string): TidemarkError {
     `http ${op}${key === undefined ? "" : ` ${JSON.stringify(key)}`}: the HTTP store is read-only`,
     key === undefined ? {} : { key },
   );
+}
+
+/** A stream's first bytes, up to `limit` (or all of it), and the stream itself, still whole. */
+async function readUpTo(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<{ complete: boolean; length: number; stream: ReadableStream<Uint8Array> }> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  let complete = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        complete = true;
+        break;
+      }
+      chunks.push(value);
+      length += value.length;
+      if (length > limit) break;
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => {});
+    throw e;
+  }
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const next = chunks.shift();
+      if (next !== undefined) return c.enqueue(next);
+      if (complete) return c.close();
+      const { done, value } = await reader.read();
+      if (done) c.close();
+      else c.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return { complete, length, stream };
+}
+
+/** Reads `body` to its end, keeping nothing, and returns its length. */
+async function countBytes(body: ReadableStream<Uint8Array>): Promise<number> {
+  const reader = body.getReader();
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return n;
+    n += value.length;
+  }
+}
+
+/** `body`, failing with `Corrupt` when it delivers more or fewer than `size` bytes. */
+function exactLength(
+  body: ReadableStream<Uint8Array>,
+  size: number,
+  key: string,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let seen = 0;
+  const wrong = () =>
+    new TidemarkError(
+      "Corrupt",
+      `http get ${JSON.stringify(key)}: the body is not the ${size} bytes the server declared (${seen > size ? "more" : `only ${seen}`}; re-compressed by a proxy?)`,
+      { key },
+    );
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const { done, value } = await reader.read();
+      if (done) {
+        if (seen !== size) c.error(wrong());
+        else c.close();
+        return;
+      }
+      seen += value.length;
+      if (seen > size) {
+        c.error(wrong());
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      c.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 // A network error message could quote the URL (and a presigned URL's query).

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  CHECKPOINT_HINT_KEY,
   CheckpointStore,
   type CheckpointStoreOptions,
   checkpointCommitKey,
@@ -196,10 +195,9 @@ export function checkpointContract(
     assert.deepEqual(await collect(cp.sealedEpochs()), [3, 7]);
   });
 
-  test("latest committed epoch with seals out of order (7 then 3): the hint never moves back", async (s) => {
+  test("latest committed epoch with seals out of order (7 then 3) is 7", async (s) => {
     const cp = cpOf(s);
     for (const e of [7, 3]) await sealWith(cp, e, [0, 1]);
-    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "7");
     assert.equal(await cp.latestCommittedEpoch(), 7);
     assert.deepEqual(await collect(cp.sealedEpochs()), [3, 7]);
   });
@@ -211,9 +209,7 @@ export function checkpointContract(
     assert.deepEqual(await collect(cp.sealedEpochs()), [2, 9, 10]);
     assert.deepEqual(await collect(cp.sealedEpochs(9)), [10]);
     assert.deepEqual(await collect(cp.sealedEpochs(2)), [9, 10]);
-    await s.delete(CHECKPOINT_HINT_KEY);
-    assert.equal(await cp.latestCommittedEpoch(), 10, "the listing fallback parses numbers too");
-    assert.equal(cp.stats.latestFallbacks, 1);
+    assert.equal(await cpOf(s, "reader").latestCommittedEpoch(), 10, "a fresh reader parses numbers too");
   });
 
   test("prune deletes old epochs", async (s) => {
@@ -278,17 +274,18 @@ export function checkpointContract(
 
   // --- Beyond LaminarDB ---------------------------------------------------------
 
-  test("prune deletes the markers of pruned epochs but never the hint", async (s) => {
+  test("prune deletes the markers of pruned epochs and never a key outside epoch=", async (s) => {
     const cp = cpOf(s);
     for (let e = 1; e <= 4; e++) await sealWith(cp, e, [0, 1]);
+    // A root-level key, e.g. the _LATEST hint earlier tidemark versions wrote.
+    await s.put("_LATEST", "2");
     const r = await cp.pruneBefore(3);
     assert.equal(r.deleted, 6, "2 markers + 4 partials");
     assert.deepEqual(await collect(cp.sealedEpochs()), [3, 4]);
-    assert.equal(await exists(s, CHECKPOINT_HINT_KEY), true);
     assert.equal(await cp.latestCommittedEpoch(), 4);
     await cp.pruneBefore(10);
     assert.equal(await cp.latestCommittedEpoch(), null, "everything pruned");
-    assert.deepEqual(await collect(s.list("")).then((l) => l.map((m) => m.key)), [CHECKPOINT_HINT_KEY]);
+    assert.deepEqual(await collect(s.list("")).then((l) => l.map((m) => m.key)), ["_LATEST"]);
   });
 
   test("4 committers racing to seal the same epoch: exactly one wins, the others get SplitBrain", async (s) => {
@@ -398,19 +395,22 @@ export function checkpointContract(
   });
 
   test(
-    "sealEpoch with 1,000 vnodes: one listing and one create (+ the hint CAS)",
+    "sealEpoch with 1,000 vnodes: one listing and one create",
     async (s) => {
       const m = metered(s);
       const cp = new CheckpointStore(m, { instanceId: "node-0", vnodeCapacity: 1000, retry: fast });
       const vnodes = Array.from({ length: 1000 }, (_, i) => i);
-      // First seal ever (epoch 0: no predecessor): list, create, then create the hint.
       assert.equal(await cp.sealEpoch(0, []), true);
-      assert.deepEqual(pick(m.counts()), { list: 1, get: 1, head: 0, put: 2, delete: 0, deleteMany: 0 });
+      assert.deepEqual(pick(m.counts()), { list: 1, get: 0, head: 0, put: 1, delete: 0, deleteMany: 0 });
       await forEachLimit(vnodes, 16, (v) => cp.writePartial(v, 1, 0, b("p")));
       m.reset();
       assert.equal(await cp.sealEpoch(1, vnodes), true);
-      // Steady state: 1 list page, the create, the hint CAS with its cached etag.
-      assert.deepEqual(pick(m.counts()), { list: 1, get: 0, head: 0, put: 2, delete: 0, deleteMany: 0 });
+      assert.deepEqual(pick(m.counts()), { list: 1, get: 0, head: 0, put: 1, delete: 0, deleteMany: 0 });
+      await forEachLimit(vnodes, 16, (v) => cp.writePartial(v, 5, 0, b("p")));
+      m.reset();
+      const cold = new CheckpointStore(m, { instanceId: "node-0", vnodeCapacity: 1000, retry: fast });
+      assert.equal(await cold.sealEpoch(5, vnodes), true, "after a restart and a gap: the same");
+      assert.deepEqual(pick(m.counts()), { list: 1, get: 0, head: 0, put: 1, delete: 0, deleteMany: 0 });
       m.reset();
       assert.equal(await cp.sealEpoch(1, vnodes), true);
       // Repeat call: the marker sorts first, so the listing stops on its first page.
@@ -419,85 +419,165 @@ export function checkpointContract(
     slow,
   );
 
-  test("latest committed epoch costs 3 requests when the hint is current", async (s) => {
+  test("latest committed epoch costs one delimited listing and one HEAD per epoch from the top down to a sealed one", async (s) => {
     const m = metered(s);
     const cp = cpOf(m);
     for (let e = 1; e <= 10; e++) await sealWith(cp, e, [0, 1, 2, 3]);
     m.reset();
     const reader = cpOf(m, "reader");
     assert.equal(await reader.latestCommittedEpoch(), 10);
-    assert.deepEqual(pick(m.counts()), { list: 0, get: 1, head: 2, put: 0, delete: 0, deleteMany: 0 });
+    assert.deepEqual(pick(m.counts()), { list: 1, get: 0, head: 1, put: 0, delete: 0, deleteMany: 0 });
+    // Epoch 11 in flight (partials, no marker yet): one HEAD more.
+    await cp.writePartial(0, 11, 0, b("x"));
+    m.reset();
+    assert.equal(await reader.latestCommittedEpoch(), 10);
+    assert.deepEqual(pick(m.counts()), { list: 1, get: 0, head: 2, put: 0, delete: 0, deleteMany: 0 });
+    assert.equal(reader.stats.latestFallbacks, 0);
   });
 
-  test("hintIntervalMs throttles hint updates after contiguous seals, never after a gap", async (s) => {
-    let now = 0;
-    const cp = cpOf(s, "node-0", { hintIntervalMs: 1000, now: () => now });
-    await sealWith(cp, 0, [0]);
-    await sealWith(cp, 1, [0]);
-    await sealWith(cp, 2, [0]);
-    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "0", "throttled");
-    assert.equal(await cp.latestCommittedEpoch(), 2, "the probe walks up from the stale hint");
-    now = 1000;
-    await sealWith(cp, 3, [0]);
-    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "3");
-    await sealWith(cp, 6, [0]);
-    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "6", "a gap seal always raises it");
-    assert.equal(await cp.latestCommittedEpoch(), 6);
-  });
-
-  test("a stale-low hint (sealed, then crashed before the hint) is caught by probing upward", async (s) => {
+  test("latest committed epoch finds epochs a writer without a hint sealed past an abandoned one (LaminarDB: 4 and 6, not 5)", async (s) => {
     const cp = cpOf(s);
-    for (let e = 1; e <= 3; e++) await sealWith(cp, e, [0]);
-    // The hint update fails as if the process died right after creating the marker.
-    const noHint = wrap(s, {
+    for (let e = 1; e <= 3; e++) await sealWith(cp, e, [0, 1]);
+    assert.equal(await cp.latestCommittedEpoch(), 3);
+    // LaminarDB's backend: plain partial puts, a create-only marker, no hint.
+    const laminar = async (epoch: number, seal: boolean) => {
+      for (const v of [0, 1]) await s.put(`epoch=${epoch}/vnode=${v}/partial.bin`, b("l"));
+      if (seal) await s.put(checkpointCommitKey(epoch), "laminar-node-2", { mode: "create" });
+    };
+    await laminar(4, true);
+    await laminar(5, false); // abandoned
+    await laminar(6, true);
+    assert.equal(await cp.latestCommittedEpoch(), 6);
+    assert.equal(await cpOf(s, "reader").latestCommittedEpoch(), 6, "a fresh reader agrees");
+    // epoch=10 sorts before epoch=4 as text; the answer is numeric.
+    await laminar(9, false);
+    await laminar(10, true);
+    assert.equal(await cp.latestCommittedEpoch(), 10);
+    assert.deepEqual(await collect(cp.sealedEpochs(3)), [4, 6, 10]);
+  });
+
+  test("a leftover _LATEST hint is ignored, whether stale-low, stale-high or garbage", async (s) => {
+    const cp = cpOf(s);
+    for (const e of [3, 7]) await sealWith(cp, e, [0]);
+    const reader = cpOf(s, "reader");
+    for (const hint of ["3", "9", "50", "garbage"]) {
+      await s.put("_LATEST", hint);
+      assert.equal(await reader.latestCommittedEpoch(), 7, `hint ${hint}`);
+    }
+    await s.delete("_LATEST");
+    assert.equal(await reader.latestCommittedEpoch(), 7);
+    await sealWith(cp, 8, [0]);
+    assert.equal(await exists(s, "_LATEST"), false, "sealing writes no hint");
+    assert.equal(await reader.latestCommittedEpoch(), 8);
+  });
+
+  test("latest committed epoch on a store that cannot list is NotSupported, never a guess", async (s) => {
+    const noList: ObjectStore = {
+      ...wrap(s, {
+        list: () => ({
+          [Symbol.asyncIterator]: () => ({
+            next: () => Promise.reject(new TidemarkError("NotSupported", "this store cannot list")),
+          }),
+        }),
+      }),
+      capabilities: { list: false },
+    };
+    const cp = cpOf(s);
+    for (let e = 1; e <= 2; e++) await sealWith(cp, e, [0]);
+    await s.put("_LATEST", "2");
+    const msg = await messageOf(cpOf(noList, "reader").latestCommittedEpoch(), "NotSupported");
+    assert.match(msg, /latestCommittedEpoch/);
+    assert.match(msg, /list/);
+  });
+
+  test("an instanceId that does not survive a UTF-8 round trip, or is empty, is InvalidArgument naming instanceId", async (s) => {
+    // A BOM is dropped by a default TextDecoder; a lone surrogate becomes U+FFFD:
+    // such an id would read back from its own marker as someone else's.
+    for (const id of ["", "\uFEFFnode-0", "node\uD800", "\uDC00node", "a\uDBFFb", 42 as unknown as string]) {
+      assert.throws(
+        () => new CheckpointStore(s, { instanceId: id, vnodeCapacity: 4 }),
+        (e: Error) => /InvalidArgument/.test(e.message) && /instanceId/.test(e.message),
+        JSON.stringify(id),
+      );
+    }
+    // Ids that round-trip are fine, however exotic.
+    for (const id of ["node-0", "ünï 日本 🦀", "mid\uFEFFdle"]) {
+      const cp = cpOf(s, id);
+      await sealWith(cp, 1, [0]);
+      assert.equal(await cp.sealEpoch(1, [0]), true, `repeat seal by ${JSON.stringify(id)}`);
+      await cp.pruneBefore(2);
+    }
+  });
+
+  test("a marker whose bytes differ from this committer's id only by a BOM is SplitBrain (bytes compared exactly, as LaminarDB)", async (s) => {
+    const cp = cpOf(s, "node-0");
+    await cp.writePartial(0, 3, 0, b("x"));
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...b("node-0")]);
+    await s.put(checkpointCommitKey(3), bom, { mode: "create" });
+    await messageOf(cp.sealEpoch(3, [0]), "SplitBrain");
+    // The lost-race path compares the same way.
+    await cp.writePartial(0, 4, 0, b("x"));
+    const racy = wrap(s, {
       put: async (k, body, o) => {
-        if (k === CHECKPOINT_HINT_KEY) throw new TidemarkError("Transient", "crashed");
+        if (k === checkpointCommitKey(4)) await s.put(k, bom, { mode: "create" });
         return s.put(k, body, o);
       },
     });
-    const crashy = cpOf(noHint);
-    for (let e = 4; e <= 5; e++) await sealWith(crashy, e, [0]);
-    assert.equal(crashy.stats.hintFailures, 2);
-    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "3");
-    const reader = cpOf(s, "reader");
-    assert.equal(await reader.latestCommittedEpoch(), 5);
-    assert.equal(reader.stats.latestFallbacks, 0);
-    // A gap seal cannot complete without raising the hint first.
-    await crashy.writePartial(0, 9, 0, b("x"));
-    assert.equal(await codeOf(crashy.sealEpoch(9, [0])), "Transient");
-    assert.equal(await exists(s, checkpointCommitKey(9)), false);
-    assert.equal(await reader.latestCommittedEpoch(), 5);
+    await messageOf(cpOf(racy, "node-0").sealEpoch(4, [0]), "SplitBrain");
   });
 
-  test("a gap seal raises the hint first; a hint whose marker is absent probes down, then lists", async (s) => {
+  test("every numeric option and argument is checked: NaN, Infinity, fractions, negatives are InvalidArgument naming it", async (s) => {
     const cp = cpOf(s);
-    await sealWith(cp, 3, [0]);
-    await sealWith(cp, 7, [0]);
-    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "7");
-    const reader = cpOf(s, "reader");
-    // The hint raised for 9, then the committer died before the marker.
-    await s.put(CHECKPOINT_HINT_KEY, "9");
-    assert.equal(await reader.latestCommittedEpoch(), 7);
-    assert.equal(reader.stats.latestFallbacks, 0, "two probes below the hint found it");
-    await s.put(CHECKPOINT_HINT_KEY, "50");
-    assert.equal(await reader.latestCommittedEpoch(), 7);
-    assert.equal(reader.stats.latestFallbacks, 1);
-    await s.put(CHECKPOINT_HINT_KEY, "garbage");
-    assert.equal(await reader.latestCommittedEpoch(), 7);
-    await s.delete(CHECKPOINT_HINT_KEY);
-    assert.equal(await reader.latestCommittedEpoch(), 7);
-    assert.equal(reader.stats.latestFallbacks, 3);
-    // The next seal repairs the hint.
-    await sealWith(cp, 8, [0]);
-    assert.equal(await (await s.get(CHECKPOINT_HINT_KEY)).text(), "8");
+    const bad = [Number.NaN, Number.POSITIVE_INFINITY, 1.5, -1, 2 ** 53, "1" as unknown as number];
+    const expectNamed = async (name: string, fn: () => unknown) => {
+      let err: unknown;
+      try {
+        await fn();
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof Error, `${name}: expected an error`);
+      assert.equal(await codeOf(Promise.reject(err)), "InvalidArgument", `${name}: ${String(err)}`);
+      assert.match(err.message, new RegExp(`\\b${name}\\b`), `${name}: ${err.message}`);
+    };
+    for (const x of bad) {
+      const tag = String(x);
+      await expectNamed("vnodeCapacity", () => new CheckpointStore(s, { instanceId: "a", vnodeCapacity: x }));
+      await expectNamed(
+        "fullScanEvery",
+        () => new CheckpointStore(s, { instanceId: "a", vnodeCapacity: 4, fullScanEvery: x }),
+      );
+      await expectNamed("vnode", () => cp.writePartial(x, 1, 0, b(tag)));
+      await expectNamed("epoch", () => cp.writePartial(0, x, 0, b(tag)));
+      await expectNamed("assignmentVersion", () => cp.writePartial(0, 1, x, b(tag)));
+      await expectNamed("vnode", () => cp.readPartial(x, 1));
+      await expectNamed("epoch", () => cp.readPartial(0, x));
+      await expectNamed("epoch", () => cp.sealEpoch(x, [0]));
+      await expectNamed("vnode", () => cp.sealEpoch(1, [0, x]));
+      await expectNamed("before", () => cp.pruneBefore(x));
+      await expectNamed("after", () => collect(cp.sealedEpochs(x)));
+      await expectNamed("version", () => cp.setAuthoritativeVersion(x));
+    }
+    await expectNamed(
+      "fullScanEvery",
+      () => new CheckpointStore(s, { instanceId: "a", vnodeCapacity: 4, fullScanEvery: 0 }),
+    );
+    await expectNamed(
+      "vnodeCapacity",
+      () => new CheckpointStore(s, { instanceId: "a", vnodeCapacity: 2 ** 32 + 1 }),
+    );
+    await expectNamed("vnode", () => cp.writePartial(4, 1, 0, b("x")));
+    await expectNamed("vnodes", () => cp.sealEpoch(1, 7 as unknown as number[]));
+    assert.equal(cp.authoritativeVersion, 0);
+    assert.deepEqual(await collect(s.list("")), [], "nothing was written");
   });
 
-  test("the listing fallback copes with many unsealed epochs above the latest sealed", async (s) => {
+  test("many unsealed epochs above the latest sealed: a few HEADs, then one listing of the layout", async (s) => {
     const cp = cpOf(s);
     await sealWith(cp, 1, [0]);
     for (let e = 2; e <= 12; e++) await cp.writePartial(0, e, 0, b("unsealed"));
-    await s.delete(CHECKPOINT_HINT_KEY);
     assert.equal(await cp.latestCommittedEpoch(), 1);
+    assert.equal(cp.stats.latestFallbacks, 1);
     // Foreign keys that do not follow the layout are ignored.
     await s.put("epoch=007/_COMMIT", "x");
     await s.put("epoch=x/_COMMIT", "x");

@@ -1,7 +1,11 @@
 /**
  * HttpStore against a real HTTP server (node:http serving a temp directory
  * with ETag, Range → 206, 304 on If-None-Match, 404), contract-style reads;
- * writes and list are NotSupported.
+ * writes and list are NotSupported. The same directory is also served the
+ * ways that hide an object's size: chunked without Content-Length
+ * (`/chunked/`), gzip-compressed when the client allows it (`/gzip/`), and
+ * gzip-compressed whatever the client asks, as a misbehaving proxy
+ * (`/gzip-always/`); the last two ignore Range, as compressing servers do.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -9,13 +13,27 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { capabilitiesOf, HttpStore, retrying } from "../../src/index.ts";
+import {
+  capabilitiesOf,
+  createDataFileRef,
+  createManifest,
+  encodeManifest,
+  HttpStore,
+  MemoryStore,
+  manifestKey,
+  mirrorSnapshot,
+  retrying,
+  verifyMirror,
+} from "../../src/index.ts";
 import { codeOf, collect } from "../support/harness.ts";
 
 let dir: string;
 let server: Server;
 let base: string;
+/** The base URL of the same objects served in `mode` (see the module docs). */
+const baseOf = (mode: "chunked" | "gzip" | "gzip-always") => base.replace("/objects?", `/${mode}?`);
 const requests: { method: string; url: string; headers: Record<string, string | string[] | undefined> }[] =
   [];
 let ignoreRange = false;
@@ -24,7 +42,8 @@ function serve(): Promise<void> {
   server = createServer((req, res) => {
     requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
     const u = new URL(req.url ?? "/", "http://x");
-    if (!u.pathname.startsWith("/objects/")) {
+    const mode = /^\/(objects|chunked|gzip|gzip-always)\//.exec(u.pathname)?.[1];
+    if (mode === undefined) {
       res.writeHead(404).end();
       return;
     }
@@ -32,7 +51,11 @@ function serve(): Promise<void> {
       res.writeHead(403).end("forbidden");
       return;
     }
-    const rel = u.pathname.slice("/objects/".length).split("/").map(decodeURIComponent).join("/");
+    const rel = u.pathname
+      .slice(mode.length + 2)
+      .split("/")
+      .map(decodeURIComponent)
+      .join("/");
     const file = resolve(dir, rel);
     if (!file.startsWith(`${dir}/`)) {
       res.writeHead(400).end();
@@ -55,6 +78,24 @@ function serve(): Promise<void> {
     };
     if (req.headers["if-none-match"] === etag) {
       res.writeHead(304, common).end();
+      return;
+    }
+    if (mode === "chunked") {
+      // No Content-Length anywhere (HEAD included), Range ignored: a streaming server.
+      res.writeHead(200, common);
+      if (req.method !== "HEAD" && bytes.length > 0) {
+        res.write(bytes.subarray(0, 3));
+        res.write(bytes.subarray(3));
+      }
+      res.end();
+      return;
+    }
+    const accepts = String(req.headers["accept-encoding"] ?? "");
+    if (mode === "gzip-always" || (mode === "gzip" && /gzip/.test(accepts))) {
+      // Compressed on the fly: Content-Length is the compressed size; Range ignored.
+      const z = gzipSync(bytes);
+      res.writeHead(200, { ...common, "content-encoding": "gzip", "content-length": z.length });
+      res.end(req.method === "HEAD" ? undefined : z);
       return;
     }
     const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ""));
@@ -221,5 +262,104 @@ describe("HttpStore against node:http", () => {
   it("a bad base URL is InvalidArgument", async () => {
     assert.equal(await codeOf((async () => new HttpStore("not a url"))()), "InvalidArgument");
     assert.equal(await codeOf((async () => new HttpStore("ftp://x/"))()), "InvalidArgument");
+  });
+  it("a chunked response without Content-Length reports the real size (get, ranged get, head)", async () => {
+    const s = new HttpStore(baseOf("chunked"));
+    const whole = await s.get("r");
+    assert.equal(whole.size, 10);
+    assert.equal(await whole.text(), "0123456789");
+    const mid = await s.get("r", { range: { offset: 2, length: 3 } });
+    assert.equal(mid.size, 3);
+    assert.equal(await mid.text(), "234");
+    const tail = await s.get("r", { range: { offset: 7 } });
+    assert.equal(tail.size, 3);
+    assert.equal(await tail.text(), "789");
+    assert.equal(await codeOf(s.get("r", { range: { offset: 10 } })), "InvalidArgument");
+    assert.equal((await s.head("r")).size, 10);
+    assert.equal((await s.head("a.bin")).size, 6);
+    assert.equal((await s.head("empty")).size, 0);
+    const empty = await s.get("empty");
+    assert.equal(empty.size, 0);
+    assert.equal((await empty.bytes()).length, 0);
+  });
+
+  it("every request asks for Accept-Encoding: identity, so a server that honours it sends plain sizes", async () => {
+    const s = new HttpStore(baseOf("gzip"), { headers: { "accept-encoding": "gzip" } });
+    requests.length = 0;
+    const got = await s.get("r");
+    assert.equal(got.size, 10);
+    assert.equal(await got.text(), "0123456789");
+    assert.equal((await s.head("r")).size, 10);
+    assert.ok(requests.length >= 2);
+    for (const r of requests) assert.equal(r.headers["accept-encoding"], "identity", `${r.method} ${r.url}`);
+  });
+
+  it("a proxy that compresses anyway: the compressed Content-Length is never taken for the size", async () => {
+    const s = new HttpStore(baseOf("gzip-always"));
+    assert.ok(gzipSync(Buffer.from("0123456789")).length !== 10);
+    const got = await s.get("r");
+    assert.equal(got.size, 10);
+    assert.equal(await got.text(), "0123456789");
+    const mid = await s.get("r", { range: { offset: 2, length: 3 } });
+    assert.equal(mid.size, 3);
+    assert.equal(await mid.text(), "234");
+    assert.equal((await s.head("r")).size, 10);
+    assert.equal((await s.head("a.bin")).size, 6);
+    assert.deepEqual(await (await s.get("a.bin")).bytes(), new Uint8Array([0, 1, 2, 250, 251, 255]));
+  });
+
+  it("an object larger than maxBufferBytes from a server without sizes streams, its size learned otherwise", async () => {
+    put(
+      "big.bin",
+      new Uint8Array(100_000).map((_, i) => i % 251),
+    );
+    for (const mode of ["chunked", "gzip-always"] as const) {
+      const s = new HttpStore(baseOf(mode), { maxBufferBytes: 1024 });
+      const got = await s.get("big.bin");
+      assert.equal(got.size, 100_000, mode);
+      const bytes = await got.bytes();
+      assert.equal(bytes.length, 100_000, mode);
+      assert.equal(bytes[99_999], 99_999 % 251, mode);
+    }
+    for (const bad of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () => new HttpStore(base, { maxBufferBytes: bad }),
+        (e: Error) => /InvalidArgument/.test(e.message) && /maxBufferBytes/.test(e.message),
+      );
+    }
+  });
+
+  it("a table mirrors from a chunked or compressing HTTP source", async () => {
+    const data = new Uint8Array(5000).map((_, i) => i % 7);
+    put("table/data/f1.parquet", data);
+    const manifest = createManifest({
+      snapshotId: 1n,
+      sequenceNumber: 1n,
+      tableUuid: "00000000-0000-4000-8000-000000000011",
+      dataFiles: [createDataFileRef({ path: "data/f1.parquet", fileSize: 5000n, numRows: 5n, status: 1 })],
+    });
+    put(`table/${manifestKey(1)}`, encodeManifest(manifest));
+    for (const mode of ["chunked", "gzip-always"] as const) {
+      const source = new HttpStore(baseOf(mode).replace(`/${mode}?`, `/${mode}/table?`));
+      const target = new MemoryStore();
+      const r = await mirrorSnapshot({ source, target, version: 1 });
+      assert.equal(r.uploadedFiles, 1, mode);
+      assert.deepEqual(await (await target.get("data/f1.parquet")).bytes(), data, mode);
+      assert.deepEqual(await verifyMirror(target, 1), { version: 1, ok: true, missing: [], wrongSize: [] });
+    }
+  });
+  it("a body whose length differs from the declared one is Corrupt, never handed out under a wrong size", async () => {
+    // What a browser sees cross-origin: Content-Encoding is not CORS-safelisted,
+    // so the compressed Content-Length looks like the object's.
+    const hidden = new HttpStore(baseOf("gzip-always"), {
+      fetch: async (input, init) => {
+        const r = await fetch(input, init);
+        const h = new Headers(r.headers);
+        h.delete("content-encoding");
+        return new Response(r.body, { status: r.status, headers: h });
+      },
+    });
+    const got = await hidden.get("r");
+    assert.equal(await codeOf(got.bytes()), "Corrupt");
   });
 });

@@ -1,0 +1,88 @@
+/**
+ * Store URLs of the CLI (src/cli/store-url.ts): nothing a user typed is
+ * silently dropped. A fragment, a port after an S3 bucket, a repeated or
+ * empty parameter are usage errors (InvalidArgument) that say what to write
+ * instead; what is accepted reaches the store.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, describe, it } from "vitest";
+import { openStoreUrl } from "../../src/cli/store-url.ts";
+import { FileStore } from "../../src/node/index.ts";
+import { HttpStore } from "../../src/store/http.ts";
+import { S3Store } from "../../src/store/s3.ts";
+
+const creds: Record<string, string> = { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "SECRETKEY" };
+const env = (k: string) => creds[k];
+const root = mkdtempSync(join(tmpdir(), "tidemark-url-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The InvalidArgument message `spec` is refused with. */
+async function refused(spec: string): Promise<string> {
+  try {
+    await openStoreUrl(spec, env);
+  } catch (e) {
+    assert.equal((e as { code?: string }).code, "InvalidArgument", String(e));
+    assert.doesNotMatch((e as Error).message, /SECRETKEY/);
+    return (e as Error).message;
+  }
+  throw new Error(`${spec} was accepted`);
+}
+
+describe("s3:// store URLs", () => {
+  it("a fragment is refused, even an empty one; an escaped # is part of the prefix", async () => {
+    assert.match(await refused("s3://bucket/tables/orders#v2"), /fragment.*%23/);
+    assert.match(await refused("s3://bucket/tables/orders#"), /fragment/);
+    assert.match(await refused("s3://bucket/tables/orders?region=eu-west-1#x"), /fragment/);
+    const ok = await openStoreUrl("s3://bucket/tables/orders%23v2", env);
+    assert.equal(ok.label, "s3://bucket/tables/orders#v2");
+    assert.equal(ok.store.name, "s3://bucket/tables/orders#v2");
+  });
+
+  it("a port after the bucket is refused, pointing at ?endpoint=, never dropped", async () => {
+    const msg = await refused("s3://bucket:9000/tables/orders");
+    assert.match(msg, /port/);
+    assert.match(msg, /endpoint=/);
+    assert.match(await refused("s3://bucket:/tables/orders"), /port/);
+    assert.match(await refused("s3://bucket:9000"), /port/);
+    const ok = await openStoreUrl(
+      "s3://bucket/tables/orders?endpoint=http://127.0.0.1:9000&region=eu-west-1",
+      env,
+    );
+    assert.ok(ok.store instanceof S3Store);
+    assert.equal(ok.store.name, "s3://bucket/tables/orders");
+  });
+
+  it("a repeated or empty parameter is refused, not resolved by picking one", async () => {
+    assert.match(await refused("s3://bucket/p?region=eu-west-1&region=us-east-1"), /region.*more than once/);
+    assert.match(await refused("s3://bucket/p?region="), /region.*empty/);
+    assert.match(await refused("s3://bucket/p?endpoint="), /endpoint.*empty/);
+    assert.match(await refused("s3://bucket/p?path-style=maybe"), /path-style/);
+    // The s3 grammar has no numeric parameters; an unknown one (a typo, or one
+    // that looks numeric) is refused rather than ignored.
+    assert.match(await refused("s3://bucket/p?part-size=NaN"), /unknown parameter "part-size"/);
+  });
+});
+
+describe("file and http store URLs", () => {
+  it("a file URL with a fragment or a query is refused; plain paths keep # literally", async () => {
+    const dir = join(root, "a");
+    assert.match(await refused(`${pathToFileURL(dir).href}#x`), /fragment/);
+    assert.match(await refused(`${pathToFileURL(dir).href}?mode=ro`), /query/);
+    const escaped = await openStoreUrl(pathToFileURL(join(root, "b#c")).href, env);
+    assert.ok(escaped.store instanceof FileStore);
+    assert.equal(escaped.store.dir, join(root, "b#c"));
+    const plain = await openStoreUrl(join(root, "b#c"), env);
+    assert.equal((plain.store as FileStore).dir, join(root, "b#c"));
+  });
+
+  it("an http URL with a fragment is refused, even an empty one", async () => {
+    assert.match(await refused("https://example.test/objects/t#frag"), /fragment/);
+    assert.match(await refused("https://example.test/objects/t#"), /fragment/);
+    const ok = await openStoreUrl("https://example.test/objects/t", env);
+    assert.ok(ok.store instanceof HttpStore);
+  });
+});
