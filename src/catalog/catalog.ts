@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { encodeManifest, FILE_STATUS } from "../manifest/codec.ts";
 import {
@@ -78,6 +79,14 @@ export interface CatalogOptions {
   backoff?: RetryPolicy;
   /** A new table's UUID, set on v1 (default `crypto.randomUUID`). */
   newTableUuid?: () => string;
+  /**
+   * Fail closed: before the first write (`commit`, `expire`), probe the store
+   * once with the `doctor` checks a table's safety rests on (create-only,
+   * concurrent creators, compare-and-swap, read-after-write, delete of a
+   * missing key) and refuse it (`NotSupported` naming the check) if it fails
+   * one. About 30 requests, once per store instance. Default false.
+   */
+  requireSafeStore?: boolean;
 }
 
 /** The result of {@link Catalog.expire}. */
@@ -132,6 +141,7 @@ export class Catalog {
   readonly #maxAttempts: number;
   readonly #backoff: RetryPolicy;
   readonly #newUuid: () => string;
+  readonly #safe: () => Promise<void>;
   #head = 0;
 
   private constructor(store: ObjectStore, opts: CatalogOptions) {
@@ -150,6 +160,7 @@ export class Catalog {
       }),
     };
     this.#newUuid = opts.newTableUuid ?? (() => crypto.randomUUID());
+    this.#safe = safetyGate(opts.requireSafeStore, store, "catalog", "Catalog");
   }
 
   /**
@@ -253,6 +264,7 @@ export class Catalog {
     }
     // Build once against an empty base to reject bad numbers before any request.
     this.#build(undefined, 1, add, [], txn.properties, undefined);
+    await this.#safe();
 
     const token = newWriterToken();
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
@@ -486,6 +498,7 @@ export class Catalog {
    */
   async expire(opts: { keepLast: number }): Promise<ExpireResult> {
     const keepLast = checkNumber("keepLast", opts?.keepLast, { min: 1 });
+    await this.#safe();
     const head = await this.head();
     const lw = await readLowWater(this.store);
     const oldStart = Math.max(1, lw.version ?? 1);

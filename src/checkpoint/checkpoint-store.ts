@@ -17,6 +17,8 @@
  *
  * @module
  */
+
+import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { checkNumber } from "../options.ts";
 import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "../store/retry.ts";
@@ -54,6 +56,15 @@ export interface CheckpointStoreOptions {
    * the library default.
    */
   retry?: RetryPolicy;
+  /**
+   * Fail closed: before the first write (`writePartial`, `sealEpoch`,
+   * `pruneBefore`), probe the store once with the `doctor` checks the seal
+   * and prune rest on (create-only, concurrent creators, read-after-write,
+   * listings, delete of a missing key) and refuse it (`NotSupported` naming
+   * the check) if it fails one. About 30 requests, once per store instance.
+   * Default false.
+   */
+  requireSafeStore?: boolean;
 }
 
 /** What one {@link CheckpointStore.pruneBefore} pass did. */
@@ -159,6 +170,7 @@ export class CheckpointStore {
   readonly #capacity: number;
   readonly #fullScanEvery: number;
   readonly #retry: RetryPolicy;
+  readonly #safe: () => Promise<void>;
   #authoritative = 0;
   #cursor = 0;
   #baseline = false;
@@ -179,6 +191,7 @@ export class CheckpointStore {
     this.#store = store;
     this.#retry = opts.retry ?? {};
     resolvePolicy(this.#retry);
+    this.#safe = safetyGate(opts.requireSafeStore, store, "checkpoint", "CheckpointStore");
   }
 
   /** This committer's id. */
@@ -245,6 +258,7 @@ export class CheckpointStore {
     if (!(bytes instanceof Uint8Array)) {
       throw new TidemarkError("InvalidArgument", "partial state must be a Uint8Array");
     }
+    await this.#safe();
     const authoritative = this.#authoritative;
     if (authoritative > 0 && assignmentVersion < authoritative) {
       throw new TidemarkError(
@@ -303,6 +317,7 @@ export class CheckpointStore {
     if (typeof (vnodes as Iterable<number> | null)?.[Symbol.iterator] !== "function") {
       throw new TidemarkError("InvalidArgument", "vnodes must be an iterable of vnode numbers");
     }
+    await this.#safe();
     const wanted = new Set<number>();
     for (const v of vnodes) wanted.add(this.#checkVnode(v));
     const commit = checkpointCommitKey(epoch);
@@ -499,6 +514,7 @@ export class CheckpointStore {
    */
   async pruneBefore(before: number): Promise<PruneResult> {
     checkNumber("before", before, NON_NEGATIVE);
+    await this.#safe();
     const pass = this.#prunePasses++;
     const start = this.#cursor;
     const fullScan = !this.#baseline || pass % this.#fullScanEvery === 0 || before - start > MAX_PRUNE_WINDOW;

@@ -21,10 +21,9 @@ import { type DoctorOptions, doctor, validateCheckIds } from "./doctor.ts";
  *   Durable Object instances that can overlap; low_water by compare-and-swap;
  *   one listing with `startAfter` (merged in byte order) replaces a HEAD per
  *   file; big files are streamed with their size.
- * - `checkpoint`: `_COMMIT` is create-only and contended; the latest-epoch
- *   hint moves by create and compare-and-swap; a seal lists the partials it
- *   just saw written; the latest committed epoch is a delimiter listing;
- *   prune deletes in batches that may name missing keys.
+ * - `checkpoint`: `_COMMIT` is create-only and contended; a seal lists the
+ *   partials it just saw written; the latest committed epoch is a delimiter
+ *   listing; prune deletes in batches that may name missing keys.
  *
  * `list-pagination` is left out (it writes a page of objects, 1,001 on S3):
  * run `tidemark doctor` once per store for it.
@@ -52,8 +51,6 @@ export const SAFE_STORE_CHECKS = {
   checkpoint: [
     "create-only",
     "concurrent-create",
-    "stale-if-match",
-    "if-match-missing",
     "read-after-write",
     "list-after-write",
     "list-delimiter",
@@ -138,4 +135,19 @@ export async function ensureSafeStore(
       `${who}store ${store.name} is not safe to use: check ${id} ${row.status === "failed" ? "failed" : "is unsupported"} (${row.title}): ${row.detail}${vendor}`,
     );
   }
+}
+
+/**
+ * The gate a component runs before its first write: `ensureSafeStore` with
+ * its checks when `require` is set (the `requireSafeStore` option of
+ * `Catalog`, `Mirror` and `CheckpointStore`), else nothing.
+ */
+export function safetyGate(
+  require: boolean | undefined,
+  store: ObjectStore,
+  component: keyof typeof SAFE_STORE_CHECKS,
+  purpose: string,
+): () => Promise<void> {
+  if (!require) return async () => {};
+  return () => ensureSafeStore(store, SAFE_STORE_CHECKS[component], { purpose });
 }

@@ -7,6 +7,7 @@ import {
   readManifestFile,
   readManifestIfExists,
 } from "../catalog/index.ts";
+import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { checkNumber, MAX_TIMER_MS, numberOption } from "../options.ts";
@@ -78,6 +79,16 @@ export interface MirrorOptions {
   now?: () => number;
   /** Sleep between ticks of the `start()` loop (default: a timer that `kick()` and `shutdown()` cancel). */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Fail closed: before the first tick writes, probe the target once with the
+   * `doctor` checks the mirror's guarantees rest on (create-only, concurrent
+   * creators, compare-and-swap, read-after-write, listing order and
+   * `startAfter`, a streamed upload) and refuse a target that fails one: every
+   * tick then fails with `NotSupported` naming the check, and `awaitMirror`
+   * rejects with it. About 50 requests, once per target store instance, outside
+   * the tick's budget. Default false.
+   */
+  requireSafeStore?: boolean;
 }
 
 /** A snapshot of a mirror's state; see {@link Mirror.status}. */
@@ -147,6 +158,7 @@ export class Mirror {
   readonly #shutdownTimeoutMs: number;
   readonly #opts: MirrorOptions;
   readonly #now: () => number;
+  readonly #safe: () => Promise<void>;
 
   #progress: MirrorProgress;
   #initialised = false;
@@ -226,6 +238,7 @@ export class Mirror {
     this.#progress = freshMirrorProgress(this.#binding);
     this.#now = opts.now ?? (() => Date.now());
     this.#lag = new LagClock(this.#now);
+    this.#safe = safetyGate(opts.requireSafeStore, opts.target, "mirror", "Mirror target");
   }
 
   /** The last version fully mirrored (0: none yet). */
@@ -310,6 +323,7 @@ export class Mirror {
     this.#tickStart = startCounts.read + startCounts.write;
     let failed: TidemarkError | undefined;
     try {
+      await this.#safe();
       await this.#mirrorPending(budget);
       if (this.#lowWaterDirty && this.#progress.mirrorSeq > 0) {
         await advanceLowWater(this.#target, this.#progress.mirrorSeq);
@@ -337,7 +351,7 @@ export class Mirror {
     this.#lag.tickEnded(failed === undefined);
     this.#checkLag();
     if (failed) {
-      if (isTidemarkError(failed, "SplitBrain")) {
+      if (isTidemarkError(failed, "SplitBrain") || isTidemarkError(failed, "NotSupported")) {
         this.#fatal = failed;
         this.#rejectAll(failed);
       }

@@ -345,7 +345,13 @@ describe("HttpStore against node:http", () => {
       const r = await mirrorSnapshot({ source, target, version: 1 });
       assert.equal(r.uploadedFiles, 1, mode);
       assert.deepEqual(await (await target.get("data/f1.parquet")).bytes(), data, mode);
-      assert.deepEqual(await verifyMirror(target, 1), { version: 1, ok: true, missing: [], wrongSize: [], foreign: [] });
+      assert.deepEqual(await verifyMirror(target, 1), {
+        version: 1,
+        ok: true,
+        missing: [],
+        wrongSize: [],
+        foreign: [],
+      });
     }
   });
   it("a body whose length differs from the declared one is Corrupt, never handed out under a wrong size", async () => {
