@@ -67,7 +67,7 @@ Stores:
 
 Exit codes:
   0  ok
-  1  failure (an operation failed, or verify found missing or wrong-size files)
+  1  failure (an operation failed, or verify found missing, wrong-size or foreign files)
   2  usage error (bad option, bad store URL, credentials on the command line)
   3  another writer is active (SplitBrain, StaleVersion)
   4  store unavailable (Transient after retries): safe to run again later
@@ -144,9 +144,12 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
   commonOptions(
     program
       .command("verify")
-      .description("check that every live file of a snapshot is on the store with the right size")
+      .description(
+        "check that every file a snapshot references is on the store with the right size (and, with --source, the source's bytes)",
+      )
       .argument("<store>", "the table's store (see Stores below)")
-      .option("--version <n>", "the snapshot to verify (default: HEAD)", numberFlag("--version", { min: 1 })),
+      .option("--version <n>", "the snapshot to verify (default: HEAD)", numberFlag("--version", { min: 1 }))
+      .option("--source <store>", "the mirror's source: also prove each file holds the source's bytes"),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));

@@ -19,11 +19,13 @@ export interface MirrorReader {
   /** The HEAD version (0: nothing mirrored yet): low_water, then O(log gap) HEAD probes. */
   head(): Promise<number>;
   /**
-   * Snapshots from HEAD backwards through `previous_snapshot_id`, until one is
-   * missing (expired on the primary before it was mirrored, or never
-   * mirrored) or is not the manifest its successor was built on.
+   * Snapshots from HEAD (or from version `from`, e.g. a HEAD just read with
+   * `head()`, so both describe one moment) backwards through
+   * `previous_snapshot_id`, until one is missing (expired on the primary
+   * before it was mirrored, or never mirrored) or is not the manifest its
+   * successor was built on.
    */
-  snapshots(): AsyncIterable<{ version: number; manifest: Manifest }>;
+  snapshots(from?: number): AsyncIterable<{ version: number; manifest: Manifest }>;
   /** Snapshot `version`'s manifest. `NotFound` if it is not on the store; `Corrupt` if it does not decode. */
   manifest(version: number): Promise<Manifest>;
   /** Snapshot `version`'s live files (data files and deletion vectors). */
@@ -41,10 +43,11 @@ export function openMirror(store: ObjectStore): MirrorReader {
     (await readManifestFile(store, version)).manifest;
   return {
     head: async () => (await discoverHead(store)).version,
-    async *snapshots() {
+    async *snapshots(from?: number) {
       // On a mirror, low_water is the latest version mirrored, not a retention
       // boundary: the history below it is the mirror's time travel.
-      for await (const f of walkChain(store, (await discoverHead(store)).version)) {
+      const head = from ?? (await discoverHead(store)).version;
+      for await (const f of walkChain(store, head)) {
         yield { version: f.version, manifest: f.manifest };
       }
     },

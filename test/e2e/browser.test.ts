@@ -91,11 +91,13 @@ describe("browser inspector", () => {
           timeout: 30_000,
         },
       );
-      assert.equal(
-        await page.locator("#sel-version").textContent(),
-        `v${await headOf()}`,
-        "the page follows HEAD",
-      );
+      // The page follows HEAD: the selected snapshot is the HEAD shown (read in one go: the
+      // demo keeps committing between two reads of the page).
+      const shown = await page.evaluate(() => ({
+        selected: document.querySelector("#sel-version")?.textContent,
+        head: document.querySelector("#head")?.getAttribute("data-version"),
+      }));
+      assert.equal(shown.selected, `v${shown.head}`, "the page follows HEAD");
 
       // The page shows the snapshot's files, the chain and the per-level chart.
       assert.ok((await page.locator("#files tr").count()) >= 2);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -282,6 +282,19 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       assert.equal(v.code, 0, v.stderr);
       assert.deepEqual(JSON.parse(v.stdout).ok, true);
       assert.equal((await run(argv, ["verify", dst, "--version", "1"])).code, 0);
+      assert.equal((await run(argv, ["verify", dst, "--source", src])).code, 0);
+      // Another tool's bytes of the same size: only --source tells.
+      const dstDir = dst.slice("file://".length);
+      const original = readFileSync(join(dstDir, "data/t-1.parquet"));
+      writeFileSync(
+        join(dstDir, "data/t-1.parquet"),
+        original.map((b) => b ^ 0xff),
+      );
+      assert.equal((await run(argv, ["verify", dst])).code, 0);
+      const foreign = await run(argv, ["verify", dst, "--source", src]);
+      assert.equal(foreign.code, 1, foreign.stderr);
+      assert.match(foreign.stdout, /foreign\s+data\/t-1\.parquet/);
+      writeFileSync(join(dstDir, "data/t-1.parquet"), original);
       // Damage the mirror: verify fails with exit 1 and names the file.
       unlinkSync(join(dst.slice("file://".length), "data/t-2.parquet"));
       const bad = await run(argv, ["verify", dst]);

@@ -101,7 +101,8 @@ async function refresh(): Promise<void> {
       const snaps: View["snapshots"] = [];
       // Reuse manifests already read: a snapshot never changes once written.
       const known = new Map(v.snapshots.map((s) => [s.version, s]));
-      for await (const s of head === 0 ? [] : v.reader.snapshots()) {
+      // From the HEAD just read: a second discovery could race a commit ahead of it.
+      for await (const s of head === 0 ? [] : v.reader.snapshots(head)) {
         const k = known.get(s.version);
         snaps.push(k ?? s);
         if (snaps.length >= MAX_SNAPSHOTS) break;

@@ -1,6 +1,8 @@
 /**
- * `tidemark verify <store> [--version N]`: every live file of a snapshot is
- * on the store with the right size (one HEAD per file). Exit 1 on a mismatch.
+ * `tidemark verify <store> [--version N] [--source URL]`: every file a
+ * snapshot references is on the store with the right size (one HEAD per
+ * file) and, with `--source`, proven to hold the source's bytes. Exit 1 on a
+ * mismatch.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import { openStoreUrl } from "../store-url.ts";
 
 interface VerifyOptions extends OutputOptions {
   version?: number;
+  source?: string;
 }
 
 /**
@@ -37,6 +40,7 @@ function countingHeads(store: ObjectStore, onHead: () => void): ObjectStore {
 
 export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyOptions): Promise<number> {
   const { store, label } = await openStoreUrl(spec, ctx.env);
+  const source = opts.source === undefined ? undefined : (await openStoreUrl(opts.source, ctx.env)).store;
   const bar: Progress = progressBar(ctx.io, opts);
   let checked = 0;
   let result: Awaited<ReturnType<typeof verifyMirror>>;
@@ -50,7 +54,7 @@ export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyO
       bar.start(total, `verifying v${v}`);
       target = countingHeads(store, () => bar.update(Math.min(++checked, total)));
     }
-    result = await verifyMirror(target, opts.version);
+    result = await verifyMirror(target, opts.version, source ? { source } : {});
   } finally {
     bar.stop();
   }
@@ -59,7 +63,8 @@ export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyO
   } else if (result.version === 0) {
     ctx.io.stdout(`${label}: no snapshot to verify\n`);
   } else if (result.ok) {
-    ctx.io.stdout(`${label}: v${result.version} ok: every live file is present with the right size\n`);
+    const what = source ? "the right size and the source's bytes" : "the right size";
+    ctx.io.stdout(`${label}: v${result.version} ok: every referenced file is present with ${what}\n`);
   } else {
     const lines = [`${label}: v${result.version} FAILED`];
     for (const p of result.missing) lines.push(`  missing     ${p}`);
@@ -69,7 +74,7 @@ export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyO
   }
   if (!result.ok) {
     ctx.io.stderr(
-      `tidemark: verify failed: ${result.missing.length} missing, ${result.wrongSize.length} of the wrong size\n`,
+      `tidemark: verify failed: ${result.missing.length} missing, ${result.wrongSize.length} of the wrong size, ${result.foreign.length} foreign\n`,
     );
   }
   return result.ok ? EXIT.ok : EXIT.failure;
