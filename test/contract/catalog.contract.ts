@@ -512,4 +512,27 @@ export function catalogContract(
     assert.equal(await codeOf(reopened.commit({ add: [file("data/new")] })), "Corrupt");
     assert.equal(await codeOf(s.head(manifestKey(1))), "NotFound", "no second history begun");
   });
+
+  test("a first commit racing ours on an empty table is rebased onto, not taken for hidden history", async (s) => {
+    const other = await Catalog.open(s);
+    let raced = false;
+    // The racing commit lands after our writer found HEAD 0, before it looks for manifests.
+    const racing: ObjectStore = {
+      ...passThrough(s),
+      list(prefix, o) {
+        if (!raced) {
+          raced = true;
+          return (async function* () {
+            await other.commit({ add: [file("data/theirs")] });
+            yield* s.list(prefix, o);
+          })();
+        }
+        return s.list(prefix, o);
+      },
+    };
+    const mine = await Catalog.open(racing);
+    assert.equal(await mine.commit({ add: [file("data/mine")] }), 2);
+    assert.ok(raced);
+    assert.deepEqual(liveFiles(await mine.manifest(2)), ["data/theirs", "data/mine"]);
+  });
 }

@@ -1024,4 +1024,31 @@ export function mirrorContract(
     assert.equal(await codeOf(m.awaitMirror(Number.NaN)), "InvalidArgument");
     assert.equal(await codeOf(m.awaitMirror(1, { timeoutMs: Number.NaN })), "InvalidArgument");
   });
+
+  test("a target wiped under a live mirror is noticed at the next tick and mirrored again, idle or mid-snapshot", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(2, 3);
+    const m = new Mirror({ source, target });
+    await m.tick();
+    assert.equal(m.mirrorSeq, 2);
+    const wipe = async () => {
+      for (const o of await collect(target.list(""))) await target.delete(o.key);
+    };
+    await wipe(); // while idle
+    await m.tick();
+    assert.ok(m.status().caughtUp);
+    assert.deepEqual(await assertReadable(target, source), [1, 2]);
+    // Mid-snapshot: the first tick copies some files of v3, then the target is wiped.
+    await primary.commitMany(1, 6, 64, "w");
+    const other = (await makeStores()).target;
+    const half = new Mirror({ source, target: other, parallelism: 1, budget: { requests: 12 } });
+    await half.tick();
+    assert.ok((half.status().inProgress?.uploaded.length ?? 0) > 0);
+    for (const o of await collect(other.list(""))) await other.delete(o.key);
+    await runToCompletion(half);
+    assert.deepEqual(await assertReadable(other, source), [1, 2, 3]);
+  });
 }
