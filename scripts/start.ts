@@ -174,7 +174,7 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
       const r = await fetch(`${base}/api/tables/${table}/commit`, {
         method: "POST",
         headers: { Authorization: `Bearer ${token ?? ""}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ files: 2, bytes: 4096 }),
+        body: JSON.stringify({ files: 2, rows: 100 }),
       });
       const body = (await r.json()) as { version?: number; message?: string };
       if (r.ok) log(`tidemark: demo writer committed ${table} v${body.version}`);

@@ -86,22 +86,19 @@ async function demoOptions(req: Request): Promise<DemoCommitOptions> {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new TidemarkError(
-      "InvalidArgument",
-      "the commit body must be JSON: { files?, bytes?, compactAt? }",
-    );
+    throw new TidemarkError("InvalidArgument", "the commit body must be JSON: { files?, rows?, compactAt? }");
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new TidemarkError(
       "InvalidArgument",
-      "the commit body must be a JSON object: { files?, bytes?, compactAt? }",
+      "the commit body must be a JSON object: { files?, rows?, compactAt? }",
     );
   }
   for (const k of Object.keys(body)) {
-    if (k !== "files" && k !== "bytes" && k !== "compactAt")
+    if (k !== "files" && k !== "rows" && k !== "compactAt")
       throw new TidemarkError(
         "InvalidArgument",
-        `unknown commit option ${JSON.stringify(k)} (known: files, bytes, compactAt)`,
+        `unknown commit option ${JSON.stringify(k)} (known: files, rows, compactAt)`,
       );
   }
   return body as DemoCommitOptions;

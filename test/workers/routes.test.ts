@@ -60,7 +60,7 @@ let version = 0;
 beforeAll(async () => {
   // Two demo commits through the admin route, then drive the table's alarms until mirrored.
   for (let i = 0; i < 2; i++) {
-    const r = await post(`/api/tables/${table}/commit`, auth, { files: 3, bytes: 100 });
+    const r = await post(`/api/tables/${table}/commit`, auth, { files: 3, rows: 10 });
     assert.equal(r.status, 200, await r.clone().text());
     version = (await json(r)).version as number;
   }
@@ -111,11 +111,18 @@ describe("worker routes", () => {
       head: number;
       snapshots: Array<{ version: number; liveFiles: number; bytes: number }>;
     };
+    // The demo writer's files are real Parquet: their sizes are whatever the rows encode to.
+    const sizes = new Map<string, number>();
+    for (const o of (await env.MIRROR.list({ prefix: `tables/${table}/data/` })).objects)
+      sizes.set(o.key, o.size);
+    const v1 = (await env.MIRROR.list({ prefix: `tables/${table}/data/L0/1-` })).objects;
+    const total = (objects: R2Object[]) => objects.reduce((s, o) => s + o.size, 0);
+    assert.equal(sizes.size, 6);
     assert.deepEqual(
       list.snapshots.map((s) => [s.version, s.liveFiles, s.bytes]),
       [
-        [2, 6, 600],
-        [1, 3, 300],
+        [2, 6, [...sizes.values()].reduce((a, b) => a + b, 0)],
+        [1, 3, total(v1)],
       ],
     );
     const limited = (await json(await get(`/api/tables/${table}/snapshots?limit=1`))) as {
@@ -214,8 +221,10 @@ describe("worker routes", () => {
       // Out of range or misspelt: refused, never clamped or ignored.
       '{"files":0}',
       '{"files":2001}',
-      '{"bytes":1.5}',
-      '{"bytes":1048577}',
+      '{"rows":1.5}',
+      '{"rows":10001}',
+      // The option before real Parquet files: unknown now.
+      '{"bytes":100}',
       '{"compactAt":-1}',
       '{"filez":3}',
     ]) {
