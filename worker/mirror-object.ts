@@ -29,6 +29,7 @@ import {
   toTidemarkError,
 } from "../src/index.ts";
 import type { Env } from "./env.ts";
+import { type LagSample, recordLag } from "./lag-history.ts";
 import { mirrorSetup, validateTable } from "./tables.ts";
 import type { MirrorVars } from "./vars.ts";
 
@@ -36,6 +37,7 @@ const K_TABLE = "table";
 const K_PROGRESS = "progress";
 const K_FAILURES = "consecutiveFailures";
 const K_TEST_PUTS = "test:puts";
+const K_LAG = "lagHistory";
 
 /** Backoff after `n` consecutive failed alarms: 1 s, 2 s, 4 s, ... capped at 5 minutes. */
 export function failureBackoffMs(n: number): number {
@@ -57,6 +59,8 @@ export interface MirrorObjectStatus {
   consecutiveFailures: number;
   /** The per-alarm budget from the vars; `null` when the configuration is bad (`lastError` says why). */
   budget: MirrorVars["budget"] | null;
+  /** The last hour of lag, oldest first: the worst lag measured by the ticks of each 30 s (lag-history.ts). */
+  lagHistory: LagSample[];
 }
 
 interface Waiter {
@@ -100,6 +104,7 @@ export class MirrorObject extends DurableObject<Env> {
   #wokenDuringTick = false;
   /** Why the last tick could not start (a bad var, a half-configured S3 target), for `status().lastError`. */
   #setupError: { message: string; atMs: number } | undefined;
+  #lagHistory: LagSample[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -111,6 +116,7 @@ export class MirrorObject extends DurableObject<Env> {
       if (stored === undefined && name !== undefined) await ctx.storage.put(K_TABLE, name);
       this.#progress = (await ctx.storage.get<MirrorProgress>(K_PROGRESS)) ?? freshMirrorProgress();
       this.#failures = (await ctx.storage.get<number>(K_FAILURES)) ?? 0;
+      this.#lagHistory = (await ctx.storage.get<LagSample[]>(K_LAG)) ?? [];
       if (env.TIDEMARK_TEST_HOOKS === "1") {
         this.#testPuts = (await ctx.storage.get<Record<string, number>>(K_TEST_PUTS)) ?? {};
       }
@@ -209,8 +215,10 @@ export class MirrorObject extends DurableObject<Env> {
         : this.#wokenDuringTick
           ? 0
           : st.nextDelayMs;
+      this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
       const writes: Promise<unknown>[] = [
         this.ctx.storage.put(K_FAILURES, this.#failures),
+        this.ctx.storage.put(K_LAG, this.#lagHistory),
         this.ctx.storage.setAlarm(Date.now() + delay),
       ];
       if (this.#testPuts) writes.push(this.ctx.storage.put(K_TEST_PUTS, this.#testPuts));
@@ -294,6 +302,7 @@ export class MirrorObject extends DurableObject<Env> {
       nextAlarmMs: await this.ctx.storage.getAlarm(),
       consecutiveFailures: this.#failures,
       budget,
+      lagHistory: [...this.#lagHistory],
     };
   }
 
