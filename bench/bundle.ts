@@ -5,8 +5,15 @@
  * 1. tidemark's browser reader: `openMirror` + `HttpStore` + `verifyMirror`;
  * 2. tidemark's S3 writer for browsers: `S3Store` alone (aws4fetch +
  *    fast-xml-parser + md5), and `S3Store` + `openMirror`;
- * 3. the whole inspector page (worker/public/inspector.ts, reader + UI);
- * 4. `@aws-sdk/client-s3` (pinned below): S3Client + Put/Get/ListObjectsV2
+ * 3. the inspector page's script (worker/public/inspector.ts: reader, UI and
+ *    the Parquet row preview), and the whole page (that script plus
+ *    index.html with its inline CSS, each gzipped as a server sends them;
+ *    goal: under 50 KB);
+ * 4. the Parquet preview alone (worker/public/parquet-preview.ts: Range
+ *    reads and hyparquet's decoders), and for comparison hyparquet's full
+ *    reader (`parquetMetadataAsync` + `parquetReadObjects`, with its query
+ *    planner), which the page does not use;
+ * 5. `@aws-sdk/client-s3` (pinned below): S3Client + Put/Get/ListObjectsV2
  *    commands, and the minimal S3Client + PutObjectCommand. It is not a
  *    project dependency: it is installed into a temporary directory at run
  *    time and removed afterwards. If the install fails, only tidemark's
@@ -18,7 +25,7 @@
  *   npx node bench/bundle.ts [--json]
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -129,8 +136,29 @@ results.push(
   ),
   await measure("S3 writer: S3Store", 'export { S3Store } from "./src/index.ts";', root),
   await measure("S3Store + openMirror", 'export { openMirror, S3Store } from "./src/index.ts";', root),
-  await measure("inspector page (worker/public/inspector.ts)", join(root, "worker/public/inspector.ts")),
+  await measure(
+    "inspector page script (worker/public/inspector.ts)",
+    join(root, "worker/public/inspector.ts"),
+  ),
+  await measure(
+    "Parquet preview (worker/public/parquet-preview.ts)",
+    'export { previewParquet } from "./worker/public/parquet-preview.ts";',
+    root,
+  ),
+  await measure(
+    "hyparquet full reader (not used by the page)",
+    'export { parquetMetadataAsync, parquetReadObjects } from "hyparquet";',
+    root,
+  ),
 );
+// The whole page: the script above plus index.html (its CSS inline), each gzipped.
+const html = readFileSync(join(root, "worker/public/index.html"));
+const script = results[3]!;
+const page = {
+  name: "whole inspector page (script + index.html)",
+  min: script.min + html.length,
+  gzip: script.gzip + gzipSync(html, { level: 9 }).length,
+};
 
 const install = installAwsSdk();
 let sdkNote: string;
@@ -169,7 +197,12 @@ if (json) {
     JSON.stringify({
       esbuild: esbuildVersion,
       awsSdk: "dir" in install ? AWS_SDK_VERSION : null,
-      bundles: results.map(({ name, min, gzip }) => ({ name, min, gzip, ratio: gzip / reader.gzip })),
+      bundles: [...results, page].map(({ name, min, gzip }) => ({
+        name,
+        min,
+        gzip,
+        ratio: gzip / reader.gzip,
+      })),
       readerTopInputs: readerInputs.slice(0, 5),
       readerPackages: Object.fromEntries(packages),
       s3StorePackages: Object.fromEntries(writerPackages),
@@ -179,14 +212,14 @@ if (json) {
 } else {
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
   const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(0)}%`;
-  const w = Math.max(...results.map((r) => r.name.length));
+  const w = Math.max(...[...results, page].map((r) => r.name.length));
   console.log(`esbuild ${esbuildVersion}, minify, ESM, platform browser, target es2022; gzip level 9`);
   console.log(sdkNote);
   console.log();
   console.log(
     `${"bundle".padEnd(w)}  ${"min (bytes)".padStart(18)}  ${"min+gzip (bytes)".padStart(18)}  ${"× reader".padStart(8)}`,
   );
-  for (const r of results) {
+  for (const r of [...results, page]) {
     console.log(
       `${r.name.padEnd(w)}  ${`${r.min} (${kb(r.min)})`.padStart(18)}  ` +
         `${`${r.gzip} (${kb(r.gzip)})`.padStart(18)}  ${(r.gzip / reader.gzip).toFixed(2).padStart(8)}`,

@@ -1,7 +1,9 @@
 /**
  * Builds the browser inspector bundle (worker/public/inspector.js) with
- * esbuild, and measures the library's browser reader (openMirror +
- * HttpStore + verifyMirror, no UI) minified and gzipped.
+ * esbuild, and measures it, the whole page (the bundle plus index.html with
+ * its inline CSS, each gzipped as a server sends them) and the library's
+ * browser reader (openMirror + HttpStore + verifyMirror, no UI), minified
+ * and gzipped.
  *
  *   node scripts/build-inspector.ts            build, print sizes
  *   node scripts/build-inspector.ts --json     build, print sizes as JSON
@@ -17,7 +19,10 @@ const root = join(import.meta.dirname, "..");
 
 /** Sizes in bytes. */
 export interface BundleSizes {
+  /** worker/public/inspector.js: the page's script, the Parquet preview included. */
   inspector: { min: number; gzip: number };
+  /** What a browser downloads for the page: inspector.js and index.html. */
+  page: { bytes: number; gzip: number };
   reader: { min: number; gzip: number };
 }
 
@@ -45,6 +50,11 @@ export async function buildInspector(): Promise<BundleSizes> {
   const inspectorMin = outputs.reduce((s, o) => s + o.bytes, 0);
   const { readFileSync } = await import("node:fs");
   const inspectorGzip = gzipSync(readFileSync(join(root, "worker/public/inspector.js")), { level: 9 }).length;
+  const html = readFileSync(join(root, "worker/public/index.html"));
+  const page = {
+    bytes: inspectorMin + html.length,
+    gzip: inspectorGzip + gzipSync(html, { level: 9 }).length,
+  };
 
   // The reader alone: what an application embedding tidemark's browser reader pays.
   const reader = await build({
@@ -60,6 +70,7 @@ export async function buildInspector(): Promise<BundleSizes> {
   const readerBytes = reader.outputFiles[0]?.contents ?? new Uint8Array();
   return {
     inspector: { min: inspectorMin, gzip: inspectorGzip },
+    page,
     reader: { min: readerBytes.length, gzip: gzipSync(readerBytes, { level: 9 }).length },
   };
 }
@@ -72,7 +83,8 @@ if (import.meta.main) {
   } else {
     const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
     console.log(
-      `inspector bundle: ${kb(sizes.inspector.min)} min, ${kb(sizes.inspector.gzip)} min+gzip; ` +
+      `inspector bundle: ${kb(sizes.inspector.min)} min, ${kb(sizes.inspector.gzip)} min+gzip ` +
+        `(whole page with index.html: ${kb(sizes.page.gzip)}); ` +
         `reader (openMirror + HttpStore + verifyMirror): ${kb(sizes.reader.min)} min, ${kb(sizes.reader.gzip)} min+gzip ` +
         `(${Date.now() - t0} ms)`,
     );

@@ -189,7 +189,7 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
   log(
     `tidemark: ready at ${base}/ in ${readySeconds.toFixed(1)} s ` +
-      `(inspector bundle ${kb(sizes.inspector.gzip)} min+gzip; state in ${persist}; Ctrl-C stops)`,
+      `(inspector page ${kb(sizes.page.gzip)} min+gzip; state in ${persist}; Ctrl-C stops)`,
   );
   if (intervalMs > 0) {
     if (!token) log("tidemark: no ADMIN_TOKEN in .dev.vars: the demo writer will be refused");

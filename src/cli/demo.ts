@@ -84,7 +84,7 @@ const KEYS = 1000;
 /** merutable's `SEQNUM_MAX` (56 bits): tags store `SEQNUM_MAX - seq`, so newer sorts first. */
 const SEQNUM_MAX = (1n << 56n) - 1n;
 
-const CUSTOMERS = ["alice", "bob", "carol", "dave", "Zoë Ångström", "李雷", "O'Brien & Sons", "eve"];
+const CUSTOMERS = ["alice", "bob", "carol", "dave", "Zoë Ångström", "Łukasz Żółć", "O'Brien & Sons", "eve"];
 
 /** One row of the demo table as merutable stores it. */
 interface DemoRow {

@@ -6,13 +6,23 @@ compare with what tidemark shows:
   null, true/false, {"i": "<decimal>"} (integers), {"f": <float>},
   {"b": "<hex>"} (binary), {"s": "<text>"} (strings)
 
-Usage: parquet-peer.py FILE [LIMIT]
+It also writes files as an independent writer: merutable's columns
+(`_merutable_ikey` with its Int64 key encoding and tag, `_merutable_seq`,
+`_merutable_op`), then user columns, Snappy, with pyarrow's own choices
+(dictionary encoding, statistics, its page layout).
+
+Usage: parquet-peer.py read FILE [LIMIT]
+       parquet-peer.py write FILE ROWS [ROW_GROUP_SIZE] [nested]
 """
 import json
+import struct
 import sys
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+SEQNUM_MAX = (1 << 56) - 1
 
 
 def canon(v):
@@ -28,12 +38,37 @@ def canon(v):
         return {"b": bytes(v).hex()}
     if isinstance(v, str):
         return {"s": v}
+    if isinstance(v, list):
+        return {"l": [canon(x) for x in v]}
     raise TypeError(f"unexpected value type {type(v).__name__}")
 
 
+def write(path, rows, row_group_size, nested):
+    ids = list(range(rows))
+    seqs = [1000 + i for i in ids]
+    ikeys = [struct.pack(">QQ", (i ^ (1 << 63)) & (2**64 - 1), ((SEQNUM_MAX - s) << 8) | 1) for i, s in zip(ids, seqs)]
+    table = pa.table(
+        {
+            "_merutable_ikey": pa.array(ikeys, pa.binary()),
+            "_merutable_seq": pa.array(seqs, pa.int64()),
+            "_merutable_op": pa.array([1] * rows, pa.int32()),
+            "id": pa.array(ids, pa.int64()),
+            "name": pa.array([None if i % 5 == 0 else f"name {i}" for i in ids], pa.string()),
+            "score": pa.array([i / 8 for i in ids], pa.float64()),
+            "flag": pa.array([i % 3 == 0 for i in ids], pa.bool_()),
+            **({"tags": pa.array([[f"t{i}"] * (i % 3) for i in ids], pa.list_(pa.string()))} if nested else {}),
+        }
+    )
+    pq.write_table(table, path, compression="snappy", row_group_size=row_group_size)
+
+
 def main():
-    path = sys.argv[1]
-    limit = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    if sys.argv[1] == "write":
+        rows = int(sys.argv[3])
+        write(sys.argv[2], rows, int(sys.argv[4]) if len(sys.argv) > 4 else rows, "nested" in sys.argv[5:])
+        return
+    path = sys.argv[2]
+    limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
     f = pq.ParquetFile(path)
     md = f.metadata
     names = f.schema_arrow.names

@@ -65,7 +65,14 @@ export function interopPython(): string | undefined {
 }
 
 /** A value in the peer's canonical form. */
-export type PeerValue = null | boolean | { i: string } | { f: number } | { b: string } | { s: string };
+export type PeerValue =
+  | null
+  | boolean
+  | { i: string }
+  | { f: number }
+  | { b: string }
+  | { s: string }
+  | { l: PeerValue[] };
 
 /** What pyarrow (metadata, rows) and duckdb (rows again) read from a file. */
 export interface PeerRead {
@@ -82,11 +89,29 @@ export interface PeerRead {
 
 /** Reads `file` (a local path) with pyarrow and duckdb; the first `limit` rows. */
 export function readParquetPeer(python: string, file: string, limit?: number): PeerRead {
-  const r = spawnSync(python, [script, file, ...(limit === undefined ? [] : [String(limit)])], {
+  const r = spawnSync(python, [script, "read", file, ...(limit === undefined ? [] : [String(limit)])], {
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
     timeout: 60_000,
   });
   if (r.status !== 0) throw new Error(`parquet-peer.py ${file} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as PeerRead;
+}
+
+/**
+ * Writes `file` with pyarrow: `rows` rows in merutable's columns (an Int64
+ * key `id`, seq 1000 + id, all puts) plus `name` (string, every 5th NULL),
+ * `score` (double), `flag` (bool), and with `nested` a `tags` list of
+ * strings; Snappy; row groups of `rowGroupSize`.
+ */
+export function writeParquetPeer(
+  python: string,
+  file: string,
+  rows: number,
+  rowGroupSize = rows,
+  nested = false,
+): void {
+  const args = [script, "write", file, String(rows), String(rowGroupSize), ...(nested ? ["nested"] : [])];
+  const r = spawnSync(python, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`parquet-peer.py write ${file} failed: ${r.stderr}`);
 }
