@@ -10,13 +10,13 @@
 import {
   type DataFileRef,
   diffManifests,
+  errorCodeOf,
   HttpStore,
   liveDataFiles,
   type Manifest,
   type MirrorReader,
   openMirror,
   retrying,
-  TidemarkError,
   verifyMirror,
 } from "../../src/index.ts";
 import {
@@ -175,8 +175,7 @@ async function refresh(): Promise<void> {
 /** An error as a person should read it. */
 function explain(e: unknown): string {
   const m = (e as Error).message;
-  if (!(e instanceof TidemarkError)) return m;
-  switch (e.code) {
+  switch (errorCodeOf(e)) {
     case "PermissionDenied":
       return `Not authorised (HTTP 401/403): this mirror needs a read credential. ${m}`;
     case "NotFound":
@@ -447,7 +446,7 @@ function clearPreview(message: string, kind?: string): void {
 
 /** A file's preview error as the page names it: unauthorised, not found, not Parquet, corrupt, unreachable. */
 function previewError(e: unknown, path: string): [kind: string, message: string] {
-  const code = e instanceof TidemarkError ? e.code : "Unknown";
+  const code = errorCodeOf(e);
   if (code === "PermissionDenied") return ["unauthorised", `Not authorised to read ${path} (HTTP 401/403).`];
   if (code === "NotFound") {
     return [

@@ -27,7 +27,7 @@ import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
 import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
-import { httpErrorCode, TidemarkError } from "../../src/index.ts";
+import { errorCodeOf, httpErrorCode, isTidemarkError, TidemarkError } from "../../src/index.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;
@@ -54,7 +54,7 @@ const NOT_PARQUET = "not a Parquet file";
 
 /** True when `e` says the file is not Parquet at all (as opposed to a corrupt one). */
 export function isNotParquet(e: unknown): boolean {
-  return e instanceof TidemarkError && e.code === "Corrupt" && e.message.includes(NOT_PARQUET);
+  return errorCodeOf(e) === "Corrupt" && (e as Error).message.includes(NOT_PARQUET);
 }
 
 interface Pending {
@@ -232,7 +232,7 @@ export async function previewParquet(src: FileSource): Promise<Preview> {
     metadata = await parquetMetadataAsync(file, { initialFetchSize: TAIL_BYTES });
     rows = await firstRows(file, metadata, PREVIEW_ROWS);
   } catch (e) {
-    if (e instanceof TidemarkError) throw e;
+    if (isTidemarkError(e)) throw e;
     throw new TidemarkError("Corrupt", `cannot decode ${key}: ${(e as Error).message}`, { key });
   }
   const leaves = leavesOf(parquetSchema(metadata));
