@@ -1,25 +1,26 @@
 /**
  * Parquet row preview for the inspector: reads a data file of a mirrored
- * table straight from the mirror with HTTP Range requests (hyparquet), and
- * decodes what merutable puts in it (its internal key, its schema).
+ * table straight from the mirror with HTTP Range requests, decodes its
+ * first rows with hyparquet, and makes readable what merutable puts in it
+ * (its internal key, its schema).
  *
  * Requests: the file's size comes from the manifest (no HEAD). The first
  * request reads the last 512 KiB (the whole file when smaller): the footer
- * and, for a small file, every row. Concurrent reads hyparquet makes are
- * merged into one request when they are at most 64 KiB apart, and nothing
- * is read twice. So a file of one row group costs 1 request when under
- * 512 KiB, 2 while its first row group's columns lie within 2 MiB
- * (hyparquet reads up to 2 MiB of neighbouring column chunks at once), and
- * 3 when the footer is longer than 512 KiB. Above that, the first rows are
- * read page by page through the offset index when the file has one: the
- * pages holding the first rows of each column, merged as above.
+ * and, for a small file, every row. Reads issued together are merged into
+ * one request when at most 64 KiB apart, and nothing is read twice. A row
+ * group of up to 2 MiB is read whole (its column chunks are contiguous: one
+ * request, less what the first read holds); a larger one page by page
+ * through its offset index when the file has one (the pages holding the
+ * first rows of each column, merged as above). So a file of one row group
+ * costs 1 request under 512 KiB, 2 above, 3 when the footer alone is longer
+ * than 512 KiB; more only for a row group over 2 MiB whose columns' first
+ * pages lie apart, or for row groups under 100 rows (the next groups are
+ * read until there are 100 rows).
  *
  * It uses hyparquet's metadata and column decoders (the `hyparquet/src/*.js`
- * modules its exports map offers), not its query planner: the page's
- * Parquet code is 8.5 KB min+gzip instead of 17. The first rows come from
- * the first row group, then the next ones while fewer than 100 (files of
- * tiny row groups cost a request or two more per group). Flat columns only:
- * a nested column (a list, a map, a struct) is listed, not previewed.
+ * modules its exports map offers; hyparquet is pinned exactly), not its
+ * query planner: 8.5 KB min+gzip instead of 17 for the page. Flat columns
+ * only: a nested column (a list, a map, a struct) is listed, not previewed.
  */
 import type { ColumnChunk, DecodedArray, FileMetaData, RowGroup, SchemaElement, SchemaTree } from "hyparquet";
 import { readColumn } from "hyparquet/src/column.js";
@@ -85,6 +86,8 @@ export class RangeFile {
   }
 
   slice(start: number, end = this.byteLength): Promise<ArrayBuffer> {
+    // An empty range is no request (and `bytes=a-(a-1)` is no valid Range).
+    if (end <= start) return Promise.resolve(new ArrayBuffer(0));
     const hit = this.#chunks.find((c) => c.start <= start && end <= c.end);
     if (hit) return hit.data.then((b) => b.slice(start - hit.start, end - hit.start));
     return new Promise((resolve, reject) => {
@@ -122,7 +125,10 @@ export class RangeFile {
         );
       }
       // A failed read is not cached: a retry reads again.
-      data.catch(() => this.#chunks.splice(this.#chunks.indexOf(chunk), 1));
+      data.catch(() => {
+        const at = this.#chunks.indexOf(chunk);
+        if (at >= 0) this.#chunks.splice(at, 1);
+      });
       i = j;
     }
   }
