@@ -54,17 +54,22 @@ class Clock {
 
 /** A raw store that advances the clock per request and remembers whether it changed. */
 function timed(store: ObjectStore, clock: Clock, onWrite: () => void): ObjectStore {
-  const tick = () => {
+  const read = <T>(op: () => T): T => {
     clock.ms += 1;
+    return op();
+  };
+  const write = <T>(op: () => T): T => {
+    onWrite();
+    return read(op);
   };
   return {
     ...wrapperOf(store),
-    get: (k, o) => (tick(), store.get(k, o)),
-    head: (k) => (tick(), store.head(k)),
-    put: (k, b, o) => (tick(), onWrite(), store.put(k, b, o)),
-    delete: (k) => (tick(), onWrite(), store.delete(k)),
-    deleteMany: (ks) => (tick(), onWrite(), store.deleteMany(ks)),
-    list: (p, o) => (tick(), store.list(p, o)),
+    get: (k, o) => read(() => store.get(k, o)),
+    head: (k) => read(() => store.head(k)),
+    put: (k, b, o) => write(() => store.put(k, b, o)),
+    delete: (k) => write(() => store.delete(k)),
+    deleteMany: (ks) => write(() => store.deleteMany(ks)),
+    list: (p, o) => read(() => store.list(p, o)),
   };
 }
 
