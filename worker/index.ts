@@ -49,7 +49,7 @@ export { mirrorObject } from "./tables.ts";
 type App = { Bindings: Env; Variables: { grant: ReadGrant } };
 
 /** Longest `timeoutMs` the await route accepts (5 minutes: a client holds the request open). */
-export const MAX_AWAIT_MS = 300_000;
+const MAX_AWAIT_MS = 300_000;
 
 const app = new Hono<App>();
 

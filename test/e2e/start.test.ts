@@ -1,7 +1,9 @@
 /**
  * `npm start` smoke test: runs the real command, waits for readiness (< 15 s),
- * checks through the API that the demo writer commits and the Durable Object
- * mirrors, then stops it by signalling its process group.
+ * takes the authorised inspector URL it prints (reads are private: the read
+ * token rides in the URL fragment), checks through the API with that token
+ * that the demo writer commits and the Durable Object mirrors (and that
+ * without it the API answers 401), then stops it by signalling its process group.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -37,7 +39,7 @@ afterAll(() => {
 });
 
 describe("npm start", () => {
-  it("is ready within 15 s, the demo writer commits, the mirror follows, SIGINT stops everything", async () => {
+  it("is ready within 15 s and prints an authorised inspector URL; the demo writer commits, the mirror follows, SIGINT stops everything", async () => {
     const port = await freePort();
     const t0 = Date.now();
     const out: string[] = [];
@@ -59,6 +61,19 @@ describe("npm start", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const readyMs = Date.now() - t0;
+    let inspector: RegExpExecArray | null = null;
+    while (!inspector) {
+      assert.ok(Date.now() - t0 < 20_000, `no inspector URL printed:\n${out.join("")}`);
+      inspector = /inspector \(authorised[^)]*\): (http:\/\/\S+#token=(\S+))/.exec(out.join(""));
+      if (!inspector) await new Promise((r) => setTimeout(r, 100));
+    }
+    const inspectorUrl = new URL(inspector[1] ?? "");
+    assert.equal(inspectorUrl.origin, base);
+    assert.equal(inspectorUrl.searchParams.get("table"), "demo");
+    const auth = { Authorization: `Bearer ${decodeURIComponent(inspector[2] ?? "")}` };
+    const denied = await fetch(`${base}/api/tables/demo/status`);
+    assert.equal(denied.status, 401, "reads are private without the token");
+    await denied.body?.cancel();
 
     // The mirror advances: at least two snapshots mirrored and verified through the API.
     let status: { head: number; mirror: { mirrorSeq: number; sourceHead: number | null } } | undefined;
@@ -68,17 +83,17 @@ describe("npm start", () => {
         `mirror did not advance: ${JSON.stringify(status)}\n${out.join("")}`,
       );
       await new Promise((r) => setTimeout(r, 250));
-      const r = await fetch(`${base}/api/tables/demo/status`);
+      const r = await fetch(`${base}/api/tables/demo/status`, { headers: auth });
       if (r.ok) status = (await r.json()) as typeof status;
     }
     assert.ok(status.head >= 2);
     const verify = (await (
-      await fetch(`${base}/api/tables/demo/verify/${status.mirror.mirrorSeq}`)
+      await fetch(`${base}/api/tables/demo/verify/${status.mirror.mirrorSeq}`, { headers: auth })
     ).json()) as {
       ok: boolean;
     };
     assert.equal(verify.ok, true);
-    const page = await fetch(`${base}/`);
+    const page = await fetch(inspectorUrl);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /tidemark inspector/);
 

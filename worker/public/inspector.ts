@@ -4,6 +4,12 @@
  * route (`/objects/{table}/`) or from any public bucket URL (`?url=`). The
  * worker's status API adds source HEAD and lag when available. Bundled by
  * scripts/build-inspector.ts into inspector.js.
+ *
+ * The worker's reads are private: the page carries a read token taken from
+ * its URL fragment (`#token=...`, which `npm start` prints; a fragment is
+ * never sent to a server) into sessionStorage, and sends it as
+ * `Authorization: Bearer` to the worker's own API and object route only,
+ * never to a `?url=` bucket. Behind Cloudflare Access no token is needed.
  */
 import {
   HttpStore,
@@ -16,6 +22,25 @@ import {
 } from "../../src/index.ts";
 
 const REFRESH_MS = 2_000;
+const TOKEN_KEY = "tidemark.readToken";
+
+/** The read token: from `#token=` (then dropped from the address bar), else this tab's sessionStorage. */
+function readToken(): string | undefined {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m?.[1]) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", `${location.pathname}${location.search}`);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
+const token = readToken();
+/** Headers of requests to the worker itself (its API, its object route, its sign route). */
+const authHeaders: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+/** A GET of the worker's API with the page's credential. */
+const api = (path: string) => fetch(path, { headers: authHeaders });
+const NEEDS_TOKEN =
+  "this page needs a read token: open the URL npm start printed, or add #token=<READ_TOKEN> to the address";
 const MAX_SNAPSHOTS = 40;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -69,7 +94,8 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 
 function open(table: string | undefined, url: string): void {
   // Retried: a browser on a flaky network sees Transient errors now and then.
-  const store = new HttpStore(url);
+  // The credential goes to the worker's own object route only.
+  const store = new HttpStore(url, table ? { headers: authHeaders } : {});
   view = {
     table,
     store,
@@ -120,7 +146,8 @@ async function refresh(): Promise<void> {
     await renderStatus();
     $("error").textContent = "";
   } catch (e) {
-    $("error").textContent = (e as Error).message;
+    const denied = /PermissionDenied/.test((e as Error).message) && v.table;
+    $("error").textContent = denied ? NEEDS_TOKEN : (e as Error).message;
   }
   if (view === v) timer = setTimeout(() => void refresh(), REFRESH_MS);
 }
@@ -143,7 +170,7 @@ async function renderStatus(): Promise<void> {
     for (const id of ["source-head", "lag", "uploaded"]) $(id).textContent = "n/a";
     return;
   }
-  const r = await fetch(`/api/tables/${encodeURIComponent(v.table)}/status`);
+  const r = await api(`/api/tables/${encodeURIComponent(v.table)}/status`);
   if (!r.ok) return;
   const st = (await r.json()) as {
     mirror?: {
@@ -295,8 +322,9 @@ async function main(): Promise<void> {
   const objectsUrl = (t: string) => new URL(`/objects/${encodeURIComponent(t)}/`, location.href).href;
   let tables: string[] = [];
   try {
-    const r = await fetch("/api/tables");
+    const r = await api("/api/tables");
     if (r.ok) tables = ((await r.json()) as { tables: string[] }).tables;
+    else if (r.status === 401) $("error").textContent = NEEDS_TOKEN;
   } catch {
     // Served from somewhere without the worker API: a bucket URL only.
   }
