@@ -276,6 +276,7 @@ export function bindingOf(setup: Pick<TableSetup, "source" | "target">): { sourc
  * @throws TidemarkError `InvalidArgument` when the var is not a JSON object or names a bad table.
  */
 export function staticTables(env: Env): Record<string, unknown> {
+  refuseIgnoredVars(env);
   const raw = env.TABLE_CONFIG;
   if (raw === undefined || raw === "") return {};
   let parsed: unknown = raw;
@@ -293,6 +294,30 @@ export function staticTables(env: Env): Record<string, unknown> {
       throw invalid(`TABLE_CONFIG: ${JSON.stringify(t)} is not a table name (1-64 of [a-z0-9_-])`);
   }
   return parsed;
+}
+
+/**
+ * Vars this worker would otherwise ignore, refused so that a deployment
+ * never silently mirrors less than it was configured to: the `MIRROR_S3_*`
+ * target of earlier versions (a target is a store URL now; its secrets keep
+ * their names as `credentials: "MIRROR_S3"`), and `TABLES` without the
+ * layout it belongs to.
+ */
+function refuseIgnoredVars(env: Env): void {
+  const vars = env as unknown as Record<string, unknown>;
+  const retired = Object.keys(vars).filter(
+    (k) => k.startsWith("MIRROR_S3_") && !/_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(k),
+  );
+  if (retired.length > 0) {
+    throw invalid(
+      `${retired.sort().join(", ")}: the MIRROR_S3_* target was replaced by table configurations; name the bucket as a target URL, e.g. TABLE_CONFIG {"t": {"source": "r2://SOURCE/tables/t", "target": {"url": "s3://BUCKET/tables/t?endpoint=...", "credentials": "MIRROR_S3"}}}`,
+    );
+  }
+  if ((env.TABLES ?? "").trim() !== "" && !sourceTablesOn(env)) {
+    throw invalid(
+      "TABLES lists tables of the SOURCE_TABLES layout: set SOURCE_TABLES=1, or configure the tables in TABLE_CONFIG",
+    );
+  }
 }
 
 /** `SOURCE_TABLES=1`: table `t` is `r2://SOURCE/tables/t/` mirrored to `r2://MIRROR/tables/t/` (the demo's layout). */

@@ -84,7 +84,7 @@ describe("POST /api/tables/:table/await", () => {
       assert.equal(r.status, 400, `${query}: ${JSON.stringify(body)}`);
       assert.match(String(body.message), message, query);
     }
-    const off = { ...env, SOURCE_TABLES: "0" } as Env;
+    const off = { ...env, SOURCE_TABLES: "0", TABLES: "" } as Env;
     const req = new Request(`${BASE}/api/tables/${table}/await?version=1`, { method: "POST", headers: READ });
     const r = await worker.fetch(req, off, createExecutionContext());
     assert.equal(r.status, 404);

@@ -188,7 +188,7 @@ describe("tables configured by URL, mirrored inside workerd", () => {
 
     // Where SOURCE_TABLES is off, nothing else names the table: no alarm, kick is NotFound.
     await runInDurableObject(stubOf(table), async (_i, state) => {
-      const off = new MirrorObject(state, { ...env, SOURCE_TABLES: "0" } as Env);
+      const off = new MirrorObject(state, { ...env, SOURCE_TABLES: "0", TABLES: "" } as Env);
       await off.configure(table, config);
       assert.notEqual(await state.storage.getAlarm(), null);
       assert.equal(await off.unconfigure(table), true);
@@ -269,6 +269,28 @@ describe("TABLE_CONFIG (static tables)", () => {
     assert.match(String((await json(r)).message), /^TABLE_CONFIG\.s\.source: no R2 bucket is bound as NOPE/);
     const name = await call({ ...env, TABLE_CONFIG: '{"Bad Name": {}}' } as Env, "GET", "/api/tables");
     assert.match(String((await json(name)).message), /"Bad Name" is not a table name/);
+  });
+
+  it("vars this worker would ignore are refused, never silently dropped", async () => {
+    // The S3 target of earlier versions: now a target URL (its secrets keep their names).
+    const old = { ...env, MIRROR_S3_ENDPOINT: "https://s3.example.test", MIRROR_S3_BUCKET: "b" } as Env;
+    const r = await call(old, "GET", "/api/tables");
+    assert.equal(r.status, 400);
+    assert.match(
+      String((await json(r)).message),
+      /^MIRROR_S3_BUCKET, MIRROR_S3_ENDPOINT: the MIRROR_S3_\* target was replaced/,
+    );
+    // TABLES belongs to the SOURCE_TABLES layout.
+    const orphan = await call(
+      { ...env, SOURCE_TABLES: "0", TABLES: "demo" } as Env,
+      "GET",
+      "/api/tables/demo/status",
+    );
+    assert.equal(orphan.status, 400);
+    assert.match(String((await json(orphan)).message), /TABLES lists tables of the SOURCE_TABLES layout/);
+    // The credentials of a MIRROR_S3 store are secrets like any other: not refused.
+    const keys = { ...env, MIRROR_S3_ACCESS_KEY_ID: "a", MIRROR_S3_SECRET_ACCESS_KEY: "b" } as Env;
+    assert.equal((await call(keys, "GET", "/api/tables")).status, 200);
   });
 });
 
