@@ -35,6 +35,12 @@ export default defineConfig({
               bindings: {
                 TIDEMARK_TEST_HOOKS: "1",
                 ADMIN_TOKEN: "test-admin-token",
+                // Reads are private: the tests read with this token (or sign, or Access JWTs).
+                READ_TOKEN: "test-read-token",
+                SIGNING_KEY: "test-signing-key-0123456789abcdef0123",
+                // The demo's layout: table t is tables/t/ in SOURCE, mirrored to MIRROR.
+                SOURCE_TABLES: "1",
+                TABLES: "demo",
                 // The admin commit route (the demo writer) is off unless this is "1".
                 DEMO_WRITER: "1",
                 // A small per-alarm budget, so a big snapshot takes many alarms.
@@ -42,8 +48,15 @@ export default defineConfig({
                 // The Ceph RGW that scripts/test.ts starts, for S3Store inside workerd
                 // (test/workers/s3-store.test.ts); CI decides skip (local) vs failure.
                 CI: process.env.CI ?? "",
+                // And moto (scripts/with-moto.ts), for S3 tables configured by URL in workerd
+                // (test/workers/tables.test.ts): their keys are secrets named TEST_S3 / TEST_MOTO.
                 ...Object.fromEntries(
-                  ["S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_BUCKET", "S3_REGION"]
+                  ["S3", "MOTO"]
+                    .flatMap((p) =>
+                      ["ENDPOINT", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "BUCKET", "REGION"].map(
+                        (k) => `${p}_${k}`,
+                      ),
+                    )
                     .filter((k) => process.env[k] !== undefined)
                     .map((k) => [`TEST_${k}`, process.env[k] as string]),
                 ),

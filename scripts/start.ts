@@ -2,22 +2,28 @@
  * `npm start`: the worker locally, offline, with a demo writer.
  *
  * 1. builds the browser inspector bundle (worker/public/inspector.js);
- * 2. copies .dev.vars.example to .dev.vars if there is none (the admin token);
- * 3. runs `wrangler dev` on 127.0.0.1 with local R2 and Durable Objects and
- *    `DEMO_WRITER=1` (the admin commit route is off without it),
+ * 2. copies .dev.vars.example to .dev.vars if there is none (the admin token),
+ *    and adds a random local `READ_TOKEN` and `SIGNING_KEY` if it has none
+ *    (reads are private: the printed inspector URL carries the read token in
+ *    its fragment, which the browser never sends to a server);
+ * 3. runs `wrangler dev` on 127.0.0.1 with local R2 and Durable Objects,
+ *    `DEMO_WRITER=1` (the admin commit route is off without it) and the demo
+ *    layout (`SOURCE_TABLES=1`: table t is tables/t/ in SOURCE, mirrored to MIRROR),
  *    persisted to a fresh temporary directory (removed on exit), with
  *    Cloudflare's `Request.cf` fetch and metrics off: no network, no credentials;
  * 4. once it answers, commits a synthetic snapshot into SOURCE every few
  *    seconds through the admin commit route; the table's MirrorObject mirrors
  *    each into MIRROR, and the inspector page shows it live;
- * 5. prints the URL. Ctrl-C (SIGINT) or SIGTERM stops everything.
+ * 5. prints the URL, and the inspector URL already authorised. Ctrl-C
+ *    (SIGINT) or SIGTERM stops everything.
  *
  * Environment: PORT (default 8787, or a free one if taken), DEMO_TABLE
  * (default "demo"), DEMO_INTERVAL_MS (default 3000; 0 = no demo writer),
  * KEEP_STATE=1 keeps the persistence directory.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +56,21 @@ function devVar(name: string): string | undefined {
   return m?.[1];
 }
 
+/**
+ * Adds `name` with a random value to .dev.vars unless it is there: local
+ * secrets a developer never has to invent, and never shared between checkouts.
+ */
+function ensureDevVar(name: string, bytes: number, log: (l: string) => void): string {
+  const have = devVar(name);
+  if (have) return have;
+  const value = randomBytes(bytes).toString("base64url");
+  const file = join(root, ".dev.vars");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  appendFileSync(file, `${text === "" || text.endsWith("\n") ? "" : "\n"}${name}=${value}\n`);
+  log(`tidemark: added a random local ${name} to .dev.vars`);
+  return value;
+}
+
 /** Options of {@link startDev}. */
 export interface StartOptions {
   /** Preferred port (default 8787; a free one if taken; 0: any free one). */
@@ -68,6 +89,10 @@ export interface StartOptions {
 export interface DevServer {
   /** `http://127.0.0.1:PORT` */
   url: string;
+  /** The inspector, authorised: `http://127.0.0.1:PORT/#token=READ_TOKEN` (the fragment never leaves the browser). */
+  inspectorUrl: string;
+  /** The local read token (.dev.vars), for `Authorization: Bearer` on the read routes. */
+  readToken: string;
   /** Seconds from the call to readiness. */
   readySeconds: number;
   /** Stops the demo writer and wrangler (its whole process group); idempotent. */
@@ -88,6 +113,8 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
     log("tidemark: created .dev.vars from .dev.vars.example (local admin token)");
   }
   const token = devVar("ADMIN_TOKEN");
+  const readToken = ensureDevVar("READ_TOKEN", 24, log);
+  ensureDevVar("SIGNING_KEY", 32, log);
   const port = await freePort(opts.port ?? 8787);
   const inspectorPort = await freePort();
   const persist = mkdtempSync(join(tmpdir(), "tidemark-dev-"));
@@ -111,6 +138,11 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
       // The admin commit route (this demo writer's) is off unless DEMO_WRITER=1.
       "--var",
       "DEMO_WRITER:1",
+      // The demo's layout: tables under tables/ in SOURCE, the demo table listed before its first commit.
+      "--var",
+      "SOURCE_TABLES:1",
+      "--var",
+      `TABLES:${table}`,
       "--show-interactive-dev-session=false",
       "--log-level",
       process.env.WRANGLER_LOG_LEVEL ?? "error",
@@ -157,7 +189,7 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
     if (child.exitCode !== null)
       throw new Error(`wrangler dev exited (${child.exitCode}) before it was ready`);
     try {
-      const r = await fetch(`${base}/api/tables`);
+      const r = await fetch(`${base}/api/tables`, { headers: { Authorization: `Bearer ${readToken}` } });
       if (r.ok) break;
     } catch {
       // not listening yet
@@ -187,15 +219,18 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
 
   const readySeconds = (Date.now() - t0) / 1000;
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+  const inspectorUrl = `${base}/?table=${encodeURIComponent(table)}#token=${encodeURIComponent(readToken)}`;
   log(
     `tidemark: ready at ${base}/ in ${readySeconds.toFixed(1)} s ` +
       `(inspector page ${kb(sizes.page.gzip)} min+gzip; state in ${persist}; Ctrl-C stops)`,
   );
+  // The local read token, on purpose: this URL is for the developer's own browser.
+  log(`tidemark: inspector (authorised with the local READ_TOKEN): ${inspectorUrl}`);
   if (intervalMs > 0) {
     if (!token) log("tidemark: no ADMIN_TOKEN in .dev.vars: the demo writer will be refused");
     void commitOnce();
   }
-  return { url: base, readySeconds, stop, exited };
+  return { url: base, inspectorUrl, readToken, readySeconds, stop, exited };
 }
 
 if (import.meta.main) {

@@ -1,13 +1,14 @@
 /**
  * The admin route `POST /api/tables/:table/doctor`: `doctor` on the table's
- * mirror store (the `MIRROR` R2 binding or the S3 target of `MIRROR_S3_*`),
- * under a scratch prefix it deletes afterwards. Query: `checks` and `skip`,
- * comma-separated check ids. Answers the report as JSON: 200 when no check
- * failed, 502 when one did (the store behind the worker answered wrongly).
+ * target store (whatever its configuration names: an R2 binding, an S3
+ * bucket), under a scratch prefix it deletes afterwards. Query: `checks` and
+ * `skip`, comma-separated check ids. Answers the report as JSON: 200 when no
+ * check failed, 502 when one did (the store behind the worker answered wrongly).
  */
 import { DOCTOR_WRONG_SECRET, type DoctorReport, doctor, selectChecks } from "../src/index.ts";
+import { openRef } from "./config.ts";
 import type { Env } from "./env.ts";
-import { mirrorStore, validateTable } from "./tables.ts";
+import { resolveTable } from "./tables.ts";
 
 /**
  * Skipped unless asked for with `checks`: `list-pagination` writes 1,001
@@ -16,18 +17,23 @@ import { mirrorStore, validateTable } from "./tables.ts";
  */
 export const WORKER_DOCTOR_SKIP = "list-pagination";
 
-/** Probes `table`'s mirror store with the checks `query` selects. */
+/** Probes `table`'s target store with the checks `query` selects. */
 export async function doctorMirror(env: Env, table: string, query: URLSearchParams): Promise<DoctorReport> {
-  const t = validateTable(table);
   const only = query.get("checks") ?? undefined;
   const checks = selectChecks(
     only,
     query.get("skip") ?? (only === undefined ? WORKER_DOCTOR_SKIP : undefined),
   );
-  const store = mirrorStore(env, t);
+  const { target, config } = await resolveTable(env, table);
   // An S3 target has credentials to falsify; an R2 binding has none (auth-failure: unsupported).
-  const badCredentials = env.MIRROR_S3_ENDPOINT
-    ? () => mirrorStore({ ...env, MIRROR_S3_SECRET_ACCESS_KEY: DOCTOR_WRONG_SECRET }, t)
-    : undefined;
-  return doctor(store, badCredentials ? { checks, badCredentials } : { checks });
+  const badCredentials =
+    config.target.credentials !== undefined
+      ? () =>
+          openRef(env, config.target, "target", (name) =>
+            name.endsWith("_SECRET_ACCESS_KEY")
+              ? DOCTOR_WRONG_SECRET
+              : ((env as unknown as Record<string, string | undefined>)[name] ?? undefined),
+          ).store
+      : undefined;
+  return doctor(target, badCredentials ? { checks, badCredentials } : { checks });
 }

@@ -1,15 +1,39 @@
-/** The bindings and vars of the tidemark worker (wrangler.toml, .dev.vars). */
+/** The bindings, vars and secrets of the tidemark worker (wrangler.toml, `wrangler secret put`, .dev.vars). */
 export interface Env {
-  /** The primary tables: `tables/{table}/...`. */
-  SOURCE: R2Bucket;
-  /** The mirror the Durable Object writes: same layout. */
-  MIRROR: R2Bucket;
-  /** One `MirrorObject` per table (`idFromName(table)`). */
+  /** The primary tables of the `SOURCE_TABLES` layout (`tables/{table}/...`); any R2 binding can be named by `r2://BINDING/...`. */
+  SOURCE?: R2Bucket;
+  /** The mirror bucket of the `SOURCE_TABLES` layout, and the usual `r2://MIRROR/...` target. */
+  MIRROR?: R2Bucket;
+  /** One `MirrorObject` per table (`idFromName(table)`): the mirror loop, its progress and the table's admin configuration. */
   MIRROR_OBJECT: DurableObjectNamespace<import("./mirror-object.ts").MirrorObject>;
+  /** The names of the admin-configured tables (one instance). */
+  TABLE_REGISTRY: DurableObjectNamespace<import("./registry.ts").TableRegistry>;
   /** The inspector's static files (worker/public). */
   ASSETS: Fetcher;
-  /** Bearer token of the admin routes (a secret; a dev default in .dev.vars). */
+  /**
+   * Static tables: a JSON object of table name to `{ source, target,
+   * pollIntervalMs?, lagAlertSecs?, parallelism?, budget? }` (worker/config.ts),
+   * as a string or a table in wrangler.toml's `[vars]`.
+   */
+  TABLE_CONFIG?: string | Record<string, unknown>;
+  /** "1": table `t` is `r2://SOURCE/tables/t/` mirrored to `r2://MIRROR/tables/t/` (the demo's layout). */
+  SOURCE_TABLES?: string;
+  /** Comma-separated tables listed under `SOURCE_TABLES=1` before they have data (e.g. the demo table). */
+  TABLES?: string;
+  /** Bearer token of the admin routes (a secret). */
   ADMIN_TOKEN?: string;
+  /** Bearer token of the read routes (a secret). */
+  READ_TOKEN?: string;
+  /** Comma-separated tables `READ_TOKEN` may read (default: every table). */
+  READ_TOKEN_TABLES?: string;
+  /** "1": the read routes answer anyone (a public mirror). */
+  PUBLIC_READ?: string;
+  /** The HMAC key of signed object URLs (a secret, at least 32 characters). */
+  SIGNING_KEY?: string;
+  /** Cloudflare Access: the team domain (`myteam.cloudflareaccess.com`); with `ACCESS_AUD`, an Access JWT is a read credential. */
+  ACCESS_TEAM_DOMAIN?: string;
+  /** Cloudflare Access: the application's audience (AUD) tag. */
+  ACCESS_AUD?: string;
   /** Poll interval when caught up, ms. */
   POLL_INTERVAL_MS?: string;
   /** Lag above which the mirror reports an alert, s. */
@@ -18,27 +42,10 @@ export interface Env {
   BUDGET_REQUESTS?: string;
   /** Bytes one alarm may copy. */
   BUDGET_BYTES?: string;
-  /** Comma-separated tables the worker knows without listing (e.g. the demo table). */
-  TABLES?: string;
   /** Parallel uploads within a tick. */
   PARALLELISM?: string;
   /** "1": `POST /api/tables/:table/commit` (the demo writer of `npm start`) is on; otherwise it answers 501. */
   DEMO_WRITER?: string;
-  /**
-   * An S3 mirror target instead of the `MIRROR` binding (DESIGN: "or an S3
-   * target from secrets"): set all of endpoint, bucket and the two keys (the
-   * keys as secrets: `wrangler secret put MIRROR_S3_SECRET_ACCESS_KEY`). Tables
-   * live under `MIRROR_S3_PREFIX` (default none) + `tables/{table}/`.
-   */
-  MIRROR_S3_ENDPOINT?: string;
-  MIRROR_S3_BUCKET?: string;
-  /** Default `auto` (R2's S3 API); AWS wants the bucket's region. */
-  MIRROR_S3_REGION?: string;
-  MIRROR_S3_ACCESS_KEY_ID?: string;
-  MIRROR_S3_SECRET_ACCESS_KEY?: string;
-  MIRROR_S3_PREFIX?: string;
-  /** "1": path-style URLs (needed for IP endpoints and many S3-compatible servers). */
-  MIRROR_S3_PATH_STYLE?: string;
-  /** Test-only: meter MIRROR writes inside the Durable Object. */
+  /** Test-only: meter target writes inside the Durable Object. */
   TIDEMARK_TEST_HOOKS?: string;
 }

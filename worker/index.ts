@@ -1,75 +1,156 @@
 /**
- * The tidemark Cloudflare Worker: the read-only inspection API (CORS on), the
- * object route browsers read a private mirror through, `/metrics`, admin
- * routes behind a bearer token, the browser inspector (static assets), and
- * the `MirrorObject` Durable Object (one per table).
+ * The tidemark Cloudflare Worker: the inspection API, the object route
+ * browsers and Parquet readers read a mirror through, `/metrics`, admin
+ * routes, the browser inspector (static assets), and the Durable Objects
+ * (`MirrorObject`, one per table; `TableRegistry`).
  *
- * Routes:
- * - `GET /api/tables`: `{ tables }` (tables in SOURCE plus the `TABLES` var);
- * - `GET /api/tables/:table/status | /snapshots | /snapshots/:v | /verify/:v`: `inspectApp` over the
- *   table's mirror, plus the Durable Object's status;
- * - `GET|HEAD /objects/:table/*`: mirror objects (ETag, Range, If-None-Match) for `HttpStore`;
+ * Read routes need a read credential unless `PUBLIC_READ=1` (worker/auth.ts);
+ * admin routes need `ADMIN_TOKEN`. Routes:
+ * - `GET /api/tables`: `{ tables }` (those the credential may read);
+ * - `GET /api/tables/:table`: its configuration (URLs and secret names, never a secret);
+ * - `GET /api/tables/:table/status | /snapshots | /snapshots/:v | /verify/:v`: `inspectApp` over
+ *   the table's target, plus the Durable Object's status;
+ * - `GET /api/tables/:table/sign?key=K[&ttl=S]`: `{ url, expiresAt }`, a signed object URL;
+ * - `POST /api/tables/:table/await?version=N[&timeoutMs=T]`: 200 `{ table, mirrorSeq }` once the
+ *   mirror holds N, 408 at the timeout (the read-your-writes barrier);
+ * - `GET|HEAD /objects/:table/*`: target objects (ETag, Range, If-None-Match) for `HttpStore`,
+ *   with a read credential or a signed URL;
  * - `GET /metrics`: Prometheus text, one `table` label per series;
- * - `POST /api/tables/:table/kick`, `POST /api/tables/:table/commit` (demo writer),
- *   `POST /api/tables/:table/doctor` (probe the mirror store, worker/doctor.ts): admin only.
+ * - admin: `PUT|DELETE /api/tables/:table` (configure, remove), `POST /api/tables/:table/kick`,
+ *   `.../commit` (demo writer), `.../doctor` (probe the target, worker/doctor.ts).
  */
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type Next } from "hono";
 import { cors } from "hono/cors";
 import {
   decodeObjectKey,
   EXPOSED_HEADERS,
+  errorCodeOf,
   errorResponse,
   inspectApp,
+  parseNumberOption,
   serveObject,
   TidemarkError,
 } from "../src/index.ts";
-import { isAuthorized } from "./auth.ts";
+import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./auth.ts";
+import { openTable, parseTableConfig, staticTables } from "./config.ts";
 import { type DemoCommitOptions, demoCommit } from "./demo.ts";
 import { doctorMirror } from "./doctor.ts";
 import type { Env } from "./env.ts";
 import { mirrorMetrics } from "./metrics.ts";
 import type { MirrorObjectStatus } from "./mirror-object.ts";
-import { listTables, mirrorSetup, mirrorStore, sourceStore, validateTable } from "./tables.ts";
+import { checkSignedUrl, isSigned, signObjectUrl } from "./signed-url.ts";
+import { listTables, mirrorObject, resolveTable, tableRegistry, validateTable } from "./tables.ts";
 
 export type { Env } from "./env.ts";
 export { MirrorObject } from "./mirror-object.ts";
+export { TableRegistry } from "./registry.ts";
+export { mirrorObject } from "./tables.ts";
 
-type App = { Bindings: Env };
+type App = { Bindings: Env; Variables: { grant: ReadGrant } };
 
-/** The Durable Object of `table`. */
-export function mirrorObject(env: Env, table: string) {
-  return env.MIRROR_OBJECT.get(env.MIRROR_OBJECT.idFromName(validateTable(table)));
-}
+/** Longest `timeoutMs` the await route accepts (5 minutes: a client holds the request open). */
+const MAX_AWAIT_MS = 300_000;
 
 const app = new Hono<App>();
 
+// CORS `*` is safe with private reads: credentials travel in headers a page
+// must set itself (a bearer token) or in a signed URL, never in cookies, so
+// another origin cannot borrow a visitor's session.
 app.use(
   "*",
   cors({
     origin: "*",
-    allowMethods: ["GET", "HEAD", "POST", "OPTIONS"],
+    allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
     allowHeaders: ["Authorization", "Content-Type", "Range", "If-None-Match"],
     exposeHeaders: EXPOSED_HEADERS,
     maxAge: 600,
   }),
 );
 
+const refuse = (c: Context<App>, status: 401 | 403, message: string) => {
+  if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="tidemark"');
+  return c.json({ error: "PermissionDenied", message }, status);
+};
+
 // Admin routes: a bearer token compared in constant time; 401 JSON otherwise.
-const admin = async (c: Context<App>, next: () => Promise<void>) => {
+const admin = async (c: Context<App>, next: Next) => {
   if (!(await isAuthorized(c.req.header("Authorization"), c.env.ADMIN_TOKEN))) {
-    c.header("WWW-Authenticate", 'Bearer realm="tidemark"');
-    return c.json(
-      { error: "PermissionDenied", message: "admin routes need Authorization: Bearer <token>" },
-      401,
-    );
+    return refuse(c, 401, "admin routes need Authorization: Bearer <ADMIN_TOKEN>");
   }
   await next();
 };
 
-app.get("/api/tables", async (c) => c.json({ tables: await listTables(c.env) }));
+/** Read routes: a read credential (worker/auth.ts); for a `:table` route, one that covers the table. */
+const read = async (c: Context<App>, next: Next) => {
+  const grant = await readGrant(c.req.raw, c.env);
+  if (isRefusal(grant)) return refuse(c, grant.status, grant.message);
+  const table = c.req.param("table");
+  if (table !== undefined && !canRead(grant, validateTable(table))) {
+    return refuse(c, 403, `this credential does not cover table ${table}`);
+  }
+  c.set("grant", grant);
+  await next();
+};
+
+const tableParam = (c: Context<App>) => validateTable(c.req.param("table") ?? "");
+
+app.get("/api/tables", read, async (c) => {
+  const grant = c.get("grant");
+  return c.json({ tables: (await listTables(c.env)).filter((t) => canRead(grant, t)) });
+});
+
+/** What `GET`/`PUT /api/tables/:table` answer: the configuration, never a secret. */
+async function describeTable(env: Env, table: string) {
+  const setup = await resolveTable(env, table);
+  return {
+    table,
+    origin: setup.origin,
+    config: setup.config,
+    source: setup.source.name,
+    target: setup.target.name,
+    settings: setup.vars,
+  };
+}
+
+app.get("/api/tables/:table", read, async (c) => c.json(await describeTable(c.env, tableParam(c))));
+
+/** A JSON request body: empty is `undefined`; anything else must parse. */
+async function jsonBody(req: Request, what: string): Promise<unknown> {
+  const text = await req.text();
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TidemarkError("InvalidArgument", `the ${what} body must be JSON`);
+  }
+}
+
+app.put("/api/tables/:table", admin, async (c) => {
+  const table = tableParam(c);
+  if (Object.hasOwn(staticTables(c.env), table)) {
+    throw new TidemarkError("AlreadyExists", `table ${table} is configured in TABLE_CONFIG; change it there`);
+  }
+  // Checked here first (a bad URL, an unbound bucket, a missing secret: 400,
+  // nothing stored), then by the table's object, which keeps it.
+  const config = parseTableConfig(await jsonBody(c.req.raw, "table configuration"));
+  openTable(c.env, table, config, "admin");
+  await mirrorObject(c.env, table).configure(table, config);
+  await tableRegistry(c.env).add(table);
+  return c.json(await describeTable(c.env, table));
+});
+
+app.delete("/api/tables/:table", admin, async (c) => {
+  const table = tableParam(c);
+  if (Object.hasOwn(staticTables(c.env), table)) {
+    throw new TidemarkError("AlreadyExists", `table ${table} is configured in TABLE_CONFIG; remove it there`);
+  }
+  const removed = await mirrorObject(c.env, table).unconfigure(table);
+  await tableRegistry(c.env).remove(table);
+  return c.json({ table, removed });
+});
 
 app.post("/api/tables/:table/kick", admin, async (c) => {
-  const table = validateTable(c.req.param("table") ?? "");
+  const table = tableParam(c);
   return c.json(await mirrorObject(c.env, table).kick(table));
 });
 
@@ -80,14 +161,10 @@ app.post("/api/tables/:table/kick", admin, async (c) => {
  * values are checked by `demoCommit`.
  */
 async function demoOptions(req: Request): Promise<DemoCommitOptions> {
-  const text = await req.text();
-  if (text.trim() === "") return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
+  const body = await jsonBody(req, "commit").catch(() => {
     throw new TidemarkError("InvalidArgument", "the commit body must be JSON: { files?, rows?, compactAt? }");
-  }
+  });
+  if (body === undefined) return {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new TidemarkError(
       "InvalidArgument",
@@ -105,7 +182,7 @@ async function demoOptions(req: Request): Promise<DemoCommitOptions> {
 }
 
 app.post("/api/tables/:table/commit", admin, async (c) => {
-  const table = validateTable(c.req.param("table") ?? "");
+  const table = tableParam(c);
   // Synthetic snapshots must never land in a real table by accident: the
   // route exists only where the demo writer is switched on (npm start, tests).
   if (c.env.DEMO_WRITER !== "1") {
@@ -115,27 +192,61 @@ app.post("/api/tables/:table/commit", admin, async (c) => {
     );
   }
   const opts = await demoOptions(c.req.raw);
-  // The kick below needs the mirror's configuration: a bad var is refused before anything is written.
-  mirrorSetup(c.env, table);
-  const version = await demoCommit(sourceStore(c.env, table), opts);
+  // The kick below needs the table's configuration: a bad one is refused before anything is written.
+  const { source } = await resolveTable(c.env, table);
+  const version = await demoCommit(source, opts);
   await mirrorObject(c.env, table).kick(table);
+  // The version is the writer's read-your-writes token: POST .../await?version=N.
   return c.json({ table, version });
 });
 
 app.post("/api/tables/:table/doctor", admin, async (c) => {
-  const report = await doctorMirror(c.env, c.req.param("table") ?? "", new URL(c.req.url).searchParams);
+  const report = await doctorMirror(c.env, tableParam(c), new URL(c.req.url).searchParams);
   return c.json(report, report.ok ? 200 : 502);
 });
 
-app.use("/api/tables/:table/*", async (c, next) => {
-  validateTable(c.req.param("table") ?? "");
-  await next();
+app.post("/api/tables/:table/await", read, async (c) => {
+  const table = tableParam(c);
+  const versionText = c.req.query("version");
+  if (!versionText)
+    throw new TidemarkError("InvalidArgument", "await needs ?version=N (the version a commit returned)");
+  const version = parseNumberOption("version", versionText, 0, { min: 1 });
+  const timeoutMs = parseNumberOption("timeoutMs", c.req.query("timeoutMs"), 30_000, {
+    min: 0,
+    max: MAX_AWAIT_MS,
+  });
+  await resolveTable(c.env, table); // NotFound / InvalidArgument before waiting
+  try {
+    const mirrorSeq = await mirrorObject(c.env, table).awaitMirror(version, timeoutMs, table);
+    return c.json({ table, mirrorSeq });
+  } catch (e) {
+    if (errorCodeOf(e) !== "Transient") throw e;
+    const st = await mirrorObject(c.env, table).status(table);
+    return c.json(
+      {
+        error: "Transient",
+        message: `the mirror did not reach v${version} within ${timeoutMs} ms`,
+        mirrorSeq: st.mirrorSeq,
+      },
+      408,
+    );
+  }
 });
+
+app.get("/api/tables/:table/sign", read, async (c) => {
+  const table = tableParam(c);
+  const key = c.req.query("key");
+  if (!key) throw new TidemarkError("InvalidArgument", "sign needs ?key=<object key>");
+  await resolveTable(c.env, table); // a signed URL for a table that does not exist is a 404 now
+  return c.json(await signObjectUrl(c.env, c.req.url, table, key, c.req.query("ttl")));
+});
+
+app.on(["GET", "HEAD"], "/api/tables/:table/*", read);
 
 app.route(
   "/api/tables/:table",
   inspectApp({
-    store: (c) => mirrorStore(c.env as Env, c.req.param("table") ?? ""),
+    store: async (c) => (await resolveTable(c.env as Env, c.req.param("table") ?? "")).target,
     mirror: (c) => {
       const table = c.req.param("table") ?? "";
       return { status: () => mirrorObject(c.env as Env, table).status(table) };
@@ -145,17 +256,26 @@ app.route(
 );
 
 app.on(["GET", "HEAD"], "/objects/:table/*", async (c) => {
-  const table = validateTable(c.req.param("table") ?? "");
+  const table = tableParam(c);
   // The key is what follows the raw (maybe percent-encoded) table segment:
   // slicing by the decoded name's length would cut the key wrongly.
-  const path = new URL(c.req.url).pathname;
-  const afterTable = path.indexOf("/", "/objects/".length);
-  const key = decodeObjectKey(afterTable < 0 ? "" : path.slice(afterTable + 1));
-  return serveObject(mirrorStore(c.env, table), key, c.req.raw);
+  const url = new URL(c.req.url);
+  const afterTable = url.pathname.indexOf("/", "/objects/".length);
+  const key = decodeObjectKey(afterTable < 0 ? "" : url.pathname.slice(afterTable + 1));
+  if (isSigned(url.searchParams)) {
+    const why = await checkSignedUrl(c.env, table, key, url.searchParams);
+    if (why !== undefined) return refuse(c, 403, why);
+  } else {
+    const grant = await readGrant(c.req.raw, c.env);
+    if (isRefusal(grant)) return refuse(c, grant.status, grant.message);
+    if (!canRead(grant, table)) return refuse(c, 403, `this credential does not cover table ${table}`);
+  }
+  return serveObject((await resolveTable(c.env, table)).target, key, c.req.raw);
 });
 
-app.get("/metrics", async (c) => {
-  const tables = await listTables(c.env);
+app.get("/metrics", read, async (c) => {
+  const grant = c.get("grant");
+  const tables = (await listTables(c.env)).filter((t) => canRead(grant, t));
   const statuses = await Promise.all(
     tables.map(async (table) => {
       let status: MirrorObjectStatus | undefined;
@@ -170,8 +290,9 @@ app.get("/metrics", async (c) => {
   return c.body(mirrorMetrics(statuses), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
 });
 
-// The inspector page and bundle are static assets, served before the worker
-// in production; these routes make the worker serve them too when called
+// The inspector page and bundle are static assets (no data: the page reads
+// through the API with its credential), served before the worker in
+// production; these routes make the worker serve them too when called
 // directly (tests, a worker-first setup).
 app.get("/", (c) => c.env.ASSETS.fetch(c.req.raw));
 app.get("/inspector.js", (c) => c.env.ASSETS.fetch(c.req.raw));

@@ -6,8 +6,14 @@
  * work remains, after the poll interval when caught up, with backoff after
  * failures. After an eviction or a crash the next alarm resumes from the
  * persisted progress, so finished files are not uploaded again. A bad var
- * (or a half-configured S3 target) fails the tick with `InvalidArgument`:
- * logged, shown as the status's `lastError`, retried with the same backoff.
+ * or table configuration fails the tick with `InvalidArgument`: logged, shown
+ * as the status's `lastError`, retried with the same backoff.
+ *
+ * The object also keeps the table's admin configuration (`configure`,
+ * `unconfigure`: `PUT`/`DELETE /api/tables/:table`) beside the progress.
+ * Progress is bound to the identities of the source and target it was made
+ * with (`MirrorProgress.binding`): after a change of either, the object
+ * neither reports nor resumes the old progress.
  *
  * Two instances can briefly overlap (network partition, deploy); correctness
  * never rests on the single-instance guarantee: the mirror writes files and
@@ -17,6 +23,7 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type Body,
+  boundTo,
   checkNumber,
   freshMirrorProgress,
   MAX_TIMER_MS,
@@ -27,13 +34,23 @@ import {
   type PutOptions,
   TidemarkError,
   toTidemarkError,
+  wrapperOf,
 } from "../src/index.ts";
+import {
+  bindingOf,
+  type ConfigOrigin,
+  parseTableConfig,
+  type TableConfig,
+  type TableSetup,
+  tableSetup,
+  validateTable,
+} from "./config.ts";
 import type { Env } from "./env.ts";
 import { type LagSample, recordLag } from "./lag-history.ts";
-import { mirrorSetup, validateTable } from "./tables.ts";
 import type { MirrorVars } from "./vars.ts";
 
 const K_TABLE = "table";
+const K_CONFIG = "config";
 const K_PROGRESS = "progress";
 const K_FAILURES = "consecutiveFailures";
 const K_TEST_PUTS = "test:puts";
@@ -47,6 +64,11 @@ export function failureBackoffMs(n: number): number {
 /** What `status()` returns over RPC (plain data: structured-clonable). */
 export interface MirrorObjectStatus {
   table: string | null;
+  /** Where the table's configuration comes from; `null` when it has none or a bad one (`lastError` says why). */
+  origin: ConfigOrigin | null;
+  /** The names of the source and target stores (never a credential). */
+  source: string | null;
+  target: string | null;
   mirrorSeq: number;
   sourceHead: number | null;
   caughtUp: boolean;
@@ -76,8 +98,7 @@ interface Waiter {
  */
 function recordingPuts(store: ObjectStore, counts: Record<string, number>): ObjectStore {
   return {
-    name: store.name,
-    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    ...wrapperOf(store), // the same identity: progress stays bound to the real target
     get: (k, o) => store.get(k, o),
     head: (k) => store.head(k),
     put: (k: string, b: Body, o?: PutOptions) => {
@@ -93,6 +114,8 @@ function recordingPuts(store: ObjectStore, counts: Record<string, number>): Obje
 /** The Durable Object holding one table's mirror loop. RPC: `status`, `kick`, `awaitMirror`. */
 export class MirrorObject extends DurableObject<Env> {
   #table: string | undefined;
+  /** The admin configuration (`configure`), if any. */
+  #config: TableConfig | undefined;
   #progress: MirrorProgress = freshMirrorProgress();
   #failures = 0;
   #mirror: Mirror | undefined;
@@ -115,6 +138,7 @@ export class MirrorObject extends DurableObject<Env> {
       this.#table = stored ?? name;
       if (stored === undefined && name !== undefined) await ctx.storage.put(K_TABLE, name);
       this.#progress = (await ctx.storage.get<MirrorProgress>(K_PROGRESS)) ?? freshMirrorProgress();
+      this.#config = await ctx.storage.get<TableConfig>(K_CONFIG);
       this.#failures = (await ctx.storage.get<number>(K_FAILURES)) ?? 0;
       this.#lagHistory = (await ctx.storage.get<LagSample[]>(K_LAG)) ?? [];
       if (env.TIDEMARK_TEST_HOOKS === "1") {
@@ -149,9 +173,29 @@ export class MirrorObject extends DurableObject<Env> {
     return this.#table;
   }
 
+  /** The table's setup from its configuration (static, admin, or the SOURCE_TABLES layout). No I/O. */
+  #setup(table: string): TableSetup {
+    return tableSetup(this.env, table, this.#config);
+  }
+
+  /**
+   * The saved progress if it was made with `setup`'s stores, else a fresh
+   * one bound to them (the running totals kept): what status and
+   * awaitMirror report, so a changed target never inherits the old one's
+   * mirrorSeq.
+   */
+  #progressFor(setup: TableSetup): MirrorProgress {
+    const binding = bindingOf(setup);
+    if (boundTo(this.#progress, binding)) return this.#progress;
+    const fresh = freshMirrorProgress(binding);
+    fresh.counters = structuredClone(this.#progress.counters);
+    return fresh;
+  }
+
   #getMirror(table: string): Mirror {
+    // Rebuilt after configure/unconfigure (which drop it); the vars cannot change within an instance.
     if (this.#mirror) return this.#mirror;
-    const { vars, source, target: store } = mirrorSetup(this.env, table);
+    const { vars, source, target: store } = this.#setup(table);
     const target = this.#testPuts ? recordingPuts(store, this.#testPuts) : store;
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
@@ -197,6 +241,7 @@ export class MirrorObject extends DurableObject<Env> {
         await this.#setupFailed(table, e);
         return;
       }
+      this.#setupError = undefined;
       this.#tickFailed = false;
       this.#wokenDuringTick = false;
       // Mirror.tick never throws: a failure is recorded in its progress
@@ -210,11 +255,16 @@ export class MirrorObject extends DurableObject<Env> {
       // A wake during the tick set an alarm for now; the setAlarm below would
       // replace it with the poll interval, and the snapshot that caused the
       // kick (committed after this tick read HEAD) would wait a whole poll.
-      const delay = this.#tickFailed
-        ? Math.max(st.nextDelayMs, failureBackoffMs(this.#failures))
-        : this.#wokenDuringTick
-          ? 0
-          : st.nextDelayMs;
+      // A configuration changed during the tick (configure dropped the
+      // mirror) wants a tick on the new stores at once.
+      const current = this.#mirror === mirror;
+      const delay = !current
+        ? 0
+        : this.#tickFailed
+          ? Math.max(st.nextDelayMs, failureBackoffMs(this.#failures))
+          : this.#wokenDuringTick
+            ? 0
+            : st.nextDelayMs;
       this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
       const writes: Promise<unknown>[] = [
         this.ctx.storage.put(K_FAILURES, this.#failures),
@@ -223,29 +273,41 @@ export class MirrorObject extends DurableObject<Env> {
       ];
       if (this.#testPuts) writes.push(this.ctx.storage.put(K_TEST_PUTS, this.#testPuts));
       await Promise.all(writes);
-      this.#settleWaiters(st.mirrorSeq);
+      // The old stores' mirrorSeq says nothing about the new target.
+      if (current) this.#settleWaiters(st.mirrorSeq);
     })().finally(() => {
       this.#ticking = undefined;
     });
     return this.#ticking;
   }
 
-  /**
-   * A tick that could not start (a bad var): no tick can run until the
-   * deployment is fixed, which restarts the object. Logged, kept for
-   * `status().lastError`, and retried with the failure backoff; not thrown,
-   * or the runtime would retry the alarm a few times and then drop it.
-   */
-  async #setupFailed(table: string, e: unknown): Promise<void> {
-    const err = toTidemarkError(e);
-    this.#setupError = { message: err.message, atMs: Date.now() };
-    console.error(`tidemark: table ${table}: cannot mirror: ${err.message}`);
-    this.#failures++;
+  #rejectWaiters(err: TidemarkError): void {
     for (const w of this.#waiters) {
       clearTimeout(w.timer);
       this.#waiters.delete(w);
       w.reject(err);
     }
+  }
+
+  /**
+   * A tick that could not start. A bad var or configuration: no tick can
+   * run until it is fixed (a deployment restarts the object, `configure`
+   * replaces the configuration); logged, kept for `status().lastError`, and
+   * retried with the failure backoff; not thrown, or the runtime would retry
+   * the alarm a few times and then drop it. No configuration at all (the
+   * table was removed): nothing to retry, the loop stops.
+   */
+  async #setupFailed(table: string, e: unknown): Promise<void> {
+    const err = toTidemarkError(e);
+    this.#rejectWaiters(err);
+    if (err.code === "NotFound") {
+      this.#setupError = undefined;
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    this.#setupError = { message: err.message, atMs: Date.now() };
+    console.error(`tidemark: table ${table}: cannot mirror: ${err.message}`);
+    this.#failures++;
     await Promise.all([
       this.ctx.storage.put(K_FAILURES, this.#failures),
       this.ctx.storage.setAlarm(Date.now() + failureBackoffMs(this.#failures)),
@@ -273,22 +335,25 @@ export class MirrorObject extends DurableObject<Env> {
   /** The mirror's status (RPC). Binds the object to `table` on first use. */
   async status(table?: string): Promise<MirrorObjectStatus> {
     const t = await this.#ensureTable(table);
-    const p = this.#progress;
-    // A bad var is reported, not thrown: status is how an operator finds it.
-    let budget: MirrorVars["budget"] | null = null;
+    // A bad var or configuration is reported, not thrown: status is how an operator finds it.
+    let setup: TableSetup | undefined;
     let setupError: { message: string; atMs: number } | undefined;
     try {
-      budget = mirrorSetup(this.env, t).vars.budget;
+      setup = this.#setup(t);
     } catch (e) {
       setupError = this.#setupError ?? { message: toTidemarkError(e).message, atMs: Date.now() };
     }
-    // No tick yet in this instance: report the persisted progress.
+    const p = setup ? this.#progressFor(setup) : this.#progress;
+    // No tick yet in this instance: report the persisted progress (if it is about these stores).
     const st = this.#mirror?.status();
     // An object with no alarm (never kicked) starts its loop; during a tick
     // the tick itself sets the next alarm, and a status read is no kick.
-    if (!this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
+    if (setup && !this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
     return {
       table: t,
+      origin: setup?.origin ?? null,
+      source: setup?.source.name ?? null,
+      target: setup?.target.name ?? null,
       mirrorSeq: st?.mirrorSeq ?? p.mirrorSeq,
       sourceHead: st?.sourceHead ?? null,
       caughtUp: st?.caughtUp ?? false,
@@ -301,14 +366,14 @@ export class MirrorObject extends DurableObject<Env> {
       gaps: [...p.gaps],
       nextAlarmMs: await this.ctx.storage.getAlarm(),
       consecutiveFailures: this.#failures,
-      budget,
+      budget: setup?.vars.budget ?? null,
       lagHistory: [...this.#lagHistory],
     };
   }
 
-  /** Asks for a tick now (RPC), e.g. after a commit to the source. */
+  /** Asks for a tick now (RPC), e.g. after a commit to the source. `NotFound` for an unconfigured table. */
   async kick(table?: string): Promise<MirrorObjectStatus> {
-    mirrorSetup(this.env, await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
+    this.#setup(await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
     this.#mirror?.kick();
     await this.#wake();
     return this.status();
@@ -317,15 +382,16 @@ export class MirrorObject extends DurableObject<Env> {
   /**
    * Resolves with the mirrored version once `version` is mirrored (RPC).
    * `Transient` after `timeoutMs` (default 30 s) without getting there;
-   * `InvalidArgument` for a bad version or timeout, or a bad var.
+   * `InvalidArgument` for a bad version or timeout, or a bad var;
+   * `NotFound` for an unconfigured table.
    */
   async awaitMirror(version: number, timeoutMs = 30_000, table?: string): Promise<number> {
     const t = await this.#ensureTable(table);
     checkNumber("version", version, { min: 0 });
     // setTimeout would treat NaN, a negative or a too long delay as "now".
     checkNumber("timeoutMs", timeoutMs, { min: 0, max: MAX_TIMER_MS });
-    mirrorSetup(this.env, t); // a bad var would only run into the timeout
-    const seq = this.#mirror?.status().mirrorSeq ?? this.#progress.mirrorSeq;
+    const setup = this.#setup(t); // a bad var would only run into the timeout
+    const seq = this.#mirror?.status().mirrorSeq ?? this.#progressFor(setup).mirrorSeq;
     if (seq >= version) return seq;
     await this.#wake();
     return new Promise<number>((resolve, reject) => {
@@ -342,7 +408,58 @@ export class MirrorObject extends DurableObject<Env> {
     });
   }
 
-  /** Test-only (`TIDEMARK_TEST_HOOKS=1`): puts per MIRROR key since the object was created. */
+  /** The admin configuration of the table (RPC), `null` when it has none. */
+  async adminConfig(table: string): Promise<TableConfig | null> {
+    await this.#ensureTable(table);
+    return this.#config ?? null;
+  }
+
+  /**
+   * Sets the table's admin configuration (RPC; `PUT /api/tables/:table`)
+   * after checking it, and wakes the loop. The mirror is rebuilt on the new
+   * stores; progress made with other stores is not reused (see
+   * {@link MirrorObject}).
+   *
+   * @throws TidemarkError `InvalidArgument` for a bad configuration (nothing
+   *   changes); `AlreadyExists` for a table configured in `TABLE_CONFIG`.
+   */
+  async configure(table: string, input: unknown): Promise<MirrorObjectStatus> {
+    const t = await this.#ensureTable(table);
+    const config = parseTableConfig(input);
+    if (tableSetup(this.env, t, config).origin === "static") {
+      throw new TidemarkError("AlreadyExists", `table ${t} is configured in TABLE_CONFIG; change it there`);
+    }
+    await this.ctx.storage.put(K_CONFIG, config);
+    this.#config = config;
+    this.#mirror = undefined; // a tick in flight keeps its own, and its waiters are not settled by it
+    this.#setupError = undefined;
+    await this.#wake();
+    return this.status(t);
+  }
+
+  /**
+   * Removes the table's admin configuration (RPC; `DELETE
+   * /api/tables/:table`); true when there was one. The loop stops unless
+   * another configuration still names the table. Progress is kept (bound to
+   * its stores: configuring the same stores again resumes it).
+   */
+  async unconfigure(table: string): Promise<boolean> {
+    const t = await this.#ensureTable(table);
+    const had = this.#config !== undefined;
+    await this.ctx.storage.delete(K_CONFIG);
+    this.#config = undefined;
+    this.#mirror = undefined;
+    try {
+      this.#setup(t);
+      await this.#wake();
+    } catch (e) {
+      this.#rejectWaiters(toTidemarkError(e));
+      await this.ctx.storage.deleteAlarm();
+    }
+    return had;
+  }
+
+  /** Test-only (`TIDEMARK_TEST_HOOKS=1`): puts per target key since the object was created. */
   async testPutCounts(): Promise<Record<string, number>> {
     if (!this.#testPuts) throw new TidemarkError("NotSupported", "test hooks are off");
     return { ...this.#testPuts };

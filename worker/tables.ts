@@ -1,95 +1,69 @@
 /**
- * Tables of the worker: a table name maps to the key prefix `tables/{table}/`
- * in both buckets (SOURCE and MIRROR), read and written through prefixed
- * R2 stores, so one pair of buckets holds many tables.
+ * The worker's tables: which exist, and the setup (stores and settings) of
+ * one, from its configuration (worker/config.ts): a `TABLE_CONFIG` entry, an
+ * admin configuration kept by the table's `MirrorObject`, or the
+ * `SOURCE_TABLES` layout.
  */
-import { type ObjectStore, R2Store, S3Store, TidemarkError } from "../src/index.ts";
+import { R2Store } from "../src/index.ts";
+import {
+  isTableName,
+  sourceTablesOn,
+  staticTables,
+  TABLES_PREFIX,
+  type TableSetup,
+  tableSetup,
+  validateTable,
+} from "./config.ts";
 import type { Env } from "./env.ts";
-import { type MirrorVars, mirrorVars } from "./vars.ts";
 
-/** Where tables live in both buckets. */
-export const TABLES_PREFIX = "tables/";
+export { type TableSetup, validateTable } from "./config.ts";
 
-const TABLE_NAME = /^[a-z0-9_-]{1,64}$/;
-
-/** Throws `InvalidArgument` unless `table` is 1–64 of `[a-z0-9_-]` (safe in keys, URLs and metric labels). */
-export function validateTable(table: string): string {
-  if (!TABLE_NAME.test(table)) {
-    throw new TidemarkError("InvalidArgument", "table names are 1-64 characters of [a-z0-9_-]");
-  }
-  return table;
+/** The Durable Object of `table`. */
+export function mirrorObject(env: Env, table: string) {
+  return env.MIRROR_OBJECT.get(env.MIRROR_OBJECT.idFromName(validateTable(table)));
 }
 
-/** The source (primary) store of `table`. */
-export function sourceStore(env: Env, table: string): ObjectStore {
-  return new R2Store(env.SOURCE, {
-    prefix: `${TABLES_PREFIX}${validateTable(table)}/`,
-    name: `source/${table}`,
-  });
+/** The registry of admin-configured tables. */
+export function tableRegistry(env: Env) {
+  return env.TABLE_REGISTRY.get(env.TABLE_REGISTRY.idFromName("tables"));
 }
 
 /**
- * The mirror store of `table`: the `MIRROR` R2 binding, or an S3-compatible
- * bucket when `MIRROR_S3_ENDPOINT` is set (see {@link Env}). A partial S3
- * configuration is an error (`InvalidArgument`), never a silent fallback to R2.
+ * The setup of `table`. A static table is opened from the vars alone; any
+ * other asks its `MirrorObject` for an admin configuration (one RPC).
+ *
+ * @throws TidemarkError `NotFound` for a table nobody configured;
+ *   `InvalidArgument` for a bad configuration.
  */
-export function mirrorStore(env: Env, table: string): ObjectStore {
-  const prefix = `${TABLES_PREFIX}${validateTable(table)}/`;
-  if (env.MIRROR_S3_ENDPOINT) {
-    const { MIRROR_S3_BUCKET: bucket, MIRROR_S3_ACCESS_KEY_ID: id, MIRROR_S3_SECRET_ACCESS_KEY: key } = env;
-    if (!bucket || !id || !key) {
-      throw new TidemarkError(
-        "InvalidArgument",
-        "MIRROR_S3_ENDPOINT is set: MIRROR_S3_BUCKET, MIRROR_S3_ACCESS_KEY_ID and MIRROR_S3_SECRET_ACCESS_KEY are needed too",
-      );
-    }
-    return new S3Store({
-      endpoint: env.MIRROR_S3_ENDPOINT,
-      bucket,
-      region: env.MIRROR_S3_REGION || "auto",
-      accessKeyId: id,
-      secretAccessKey: key,
-      prefix: `${env.MIRROR_S3_PREFIX ?? ""}${prefix}`,
-      forcePathStyle: env.MIRROR_S3_PATH_STYLE === "1",
-    });
-  }
-  return new R2Store(env.MIRROR, { prefix, name: `mirror/${table}` });
+export async function resolveTable(env: Env, table: string): Promise<TableSetup> {
+  validateTable(table);
+  if (Object.hasOwn(staticTables(env), table)) return tableSetup(env, table, undefined);
+  const admin = await mirrorObject(env, table).adminConfig(table);
+  return tableSetup(env, table, admin ?? undefined);
 }
 
-/** The tables named in the `TABLES` var (comma-separated), valid ones only. */
-export function configuredTables(env: Env): string[] {
+/** The names in the `TABLES` var (comma-separated), valid ones only. */
+export function namedTables(env: Env): string[] {
   return (env.TABLES ?? "")
     .split(",")
     .map((t) => t.trim())
-    .filter((t) => TABLE_NAME.test(t));
+    .filter(isTableName);
 }
 
 /**
- * Every table: those in SOURCE (one delimited listing of `tables/`) and the
- * configured ones, sorted and deduplicated.
+ * Every table, sorted: the static ones, the admin-configured ones, and under
+ * `SOURCE_TABLES=1` those in `SOURCE` (one delimited listing of `tables/`)
+ * and those the `TABLES` var names.
  */
 export async function listTables(env: Env): Promise<string[]> {
-  const names = new Set(configuredTables(env));
-  const source = new R2Store(env.SOURCE);
-  for await (const m of source.list(TABLES_PREFIX, { delimiter: "/" })) {
-    if (!m.isPrefix) continue;
-    const name = m.key.slice(TABLES_PREFIX.length, -1);
-    if (TABLE_NAME.test(name)) names.add(name);
+  const names = new Set([...Object.keys(staticTables(env)), ...(await tableRegistry(env).list())]);
+  if (sourceTablesOn(env) && env.SOURCE) {
+    for (const t of namedTables(env)) names.add(t);
+    for await (const m of new R2Store(env.SOURCE).list(TABLES_PREFIX, { delimiter: "/" })) {
+      if (!m.isPrefix) continue;
+      const name = m.key.slice(TABLES_PREFIX.length, -1);
+      if (isTableName(name)) names.add(name);
+    }
   }
   return [...names].sort();
-}
-
-/**
- * What a table's mirror needs from the environment: the vars and both
- * stores. No I/O. The Durable Object calls it before each tick; routes that
- * would wake the mirror call it first, so a bad configuration is refused
- * before anything is written.
- *
- * @throws TidemarkError `InvalidArgument` naming a bad var or a half-configured S3 target.
- */
-export function mirrorSetup(
-  env: Env,
-  table: string,
-): { vars: MirrorVars; source: ObjectStore; target: ObjectStore } {
-  return { vars: mirrorVars(env), source: sourceStore(env, table), target: mirrorStore(env, table) };
 }

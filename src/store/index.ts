@@ -28,4 +28,14 @@ export {
   type S3Failure,
 } from "./s3-errors.ts";
 export * from "./types.ts";
+export {
+  checkS3Endpoint,
+  type ParseStoreUrlOptions,
+  parseStoreUrl,
+  quoteStoreUrl,
+  type S3Credentials,
+  type StoreUrl,
+  type StoreUrlKind,
+  s3StoreOptions,
+} from "./url.ts";
 export { createWithRetry, newWriterToken, WRITER_TOKEN_KEY } from "./writer-token.ts";

@@ -118,6 +118,9 @@ const bytesOf = (requests: Array<{ range: string | undefined }>) =>
     return n + (b ?? -1) - (a ?? 0) + 1;
   }, 0)} bytes read`;
 
+/** The read credential `npm start` made (reads are private). */
+const authOf = (s: { readToken: string }) => ({ Authorization: `Bearer ${s.readToken}` });
+
 /** Previews `path` by keyboard: focus its button, press Enter; waits for the outcome. */
 async function previewByKeyboard(page: Page, path: string): Promise<string> {
   await page.locator(`#files button[data-path="${path}"]`).focus();
@@ -156,7 +159,8 @@ describe.skipIf(!run)("browser inspector", () => {
     assert.ok(haveChromium, `CI=true and no Chromium at ${CHROMIUM}`);
     assert.ok(server);
     const { page, errors } = await newPage();
-    await page.goto(`${server.url}/?table=demo`);
+    // The authorised URL npm start prints: reads are private, the token rides in the fragment.
+    await page.goto(server.inspectorUrl);
     await waitHead(page, 1);
     const first = await headOf(page);
     await waitHead(page, first + 1);
@@ -198,7 +202,8 @@ describe.skipIf(!run)("browser inspector", () => {
         if (r.url().includes("/data/"))
           fileRequests.push({ url: r.url(), method: r.method(), range: r.headers().range });
       });
-      await page.goto(`${server.url}/?table=demo`);
+      // The authorised URL npm start prints: reads are private, the token rides in the fragment.
+      await page.goto(server.inspectorUrl);
       await waitHead(page, 2);
       // Freeze on one snapshot, so the file stays selected while the demo commits on.
       const version = await headOf(page);
@@ -236,7 +241,9 @@ describe.skipIf(!run)("browser inspector", () => {
       assert.ok(shown.visible.every(Boolean));
 
       // An independent reader of the same bytes.
-      const bytes = new Uint8Array(await (await fetch(`${server.url}/objects/demo/${path}`)).arrayBuffer());
+      const bytes = new Uint8Array(
+        await (await fetch(`${server.url}/objects/demo/${path}`, { headers: authOf(server) })).arrayBuffer(),
+      );
       const local = join(tmp, "preview.parquet");
       writeFileSync(local, bytes);
       const peer = readParquetPeer(python, local, 100);
@@ -279,14 +286,15 @@ describe.skipIf(!run)("browser inspector", () => {
   it("history: two snapshots show the files added and removed and the row-count change", async () => {
     assert.ok(server);
     const { page, errors } = await newPage();
-    await page.goto(`${server.url}/?table=demo`);
+    // The authorised URL npm start prints: reads are private, the token rides in the fragment.
+    await page.goto(server.inspectorUrl);
     await waitHead(page, 6);
     const head = await headOf(page);
     // Far enough apart to span a compaction (the demo writer compacts at 8 level-0 files).
     const from = Math.max(1, head - 5);
     await page.selectOption("#from", String(from));
     await page.selectOption("#to", String(head));
-    const reader = openMirror(new HttpStore(`${server.url}/objects/demo/`));
+    const reader = openMirror(new HttpStore(`${server.url}/objects/demo/`, { headers: authOf(server) }));
     const [a, b] = await Promise.all([reader.manifest(from), reader.manifest(head)]);
     const d = diffManifests(a, b);
     const rows = (m: typeof a) => liveDataFiles(m).reduce((s, f) => s + Number(f.numRows), 0);
@@ -310,11 +318,14 @@ describe.skipIf(!run)("browser inspector", () => {
   it("the lag chart draws the last hour from the durable object's status", async () => {
     assert.ok(server);
     const { page, errors } = await newPage();
-    await page.goto(`${server.url}/?table=demo`);
+    // The authorised URL npm start prints: reads are private, the token rides in the fragment.
+    await page.goto(server.inspectorUrl);
     await page.waitForFunction(() => document.querySelectorAll("#lag-chart circle").length >= 1, null, {
       timeout: 45_000,
     });
-    const status = (await (await fetch(`${server.url}/api/tables/demo/status`)).json()) as {
+    const status = (await (
+      await fetch(`${server.url}/api/tables/demo/status`, { headers: authOf(server) })
+    ).json()) as {
       mirror: { lagHistory: Array<{ atMs: number; lagSeconds: number | null }> };
     };
     const samples = status.mirror.lagHistory.filter((s) => s.lagSeconds !== null);
@@ -378,7 +389,8 @@ describe.skipIf(!run)("browser inspector", () => {
   it("at 375 px: no horizontal scrolling, keyboard reaches the controls, no layout shift while loading", async () => {
     assert.ok(server);
     const { page, errors } = await newPage({ width: 375, height: 812 });
-    await page.goto(`${server.url}/?table=demo`);
+    // The authorised URL npm start prints: reads are private, the token rides in the fragment.
+    await page.goto(server.inspectorUrl);
     await waitHead(page, 2);
     await page.locator("#timeline circle").first().waitFor();
     // A preview loaded without user input (a script click): its shifts count.
@@ -394,7 +406,10 @@ describe.skipIf(!run)("browser inspector", () => {
       cls: (window as unknown as { __cls: number }).__cls,
     }));
     assert.ok(layout.scrollWidth <= 375, `page is ${layout.scrollWidth} px wide`);
-    assert.ok(layout.cls < 0.01, `cumulative layout shift ${layout.cls.toFixed(4)} (good is < 0.1; this page: < 0.01)`);
+    assert.ok(
+      layout.cls < 0.01,
+      `cumulative layout shift ${layout.cls.toFixed(4)} (good is < 0.1; this page: < 0.01)`,
+    );
     console.log(
       `375 px: page ${layout.scrollWidth} px wide, cumulative layout shift ${layout.cls.toFixed(4)}`,
     );

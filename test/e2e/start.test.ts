@@ -1,9 +1,11 @@
 /**
  * `npm start` smoke test: runs the real command, waits for readiness (< 15 s),
- * checks through the API that the demo writer commits and the Durable Object
- * mirrors, that the mirror serves real rows (a Parquet file read as the
- * inspector reads it) within seconds of the start, then stops it by
- * signalling its process group.
+ * takes the authorised inspector URL it prints (reads are private: the read
+ * token rides in the URL fragment), checks through the API with that token
+ * that the demo writer commits and the Durable Object mirrors (and that
+ * without it the API answers 401), that the mirror serves real rows (a
+ * Parquet file read as the inspector reads it, through a signed URL) within
+ * seconds of the start, then stops it by signalling its process group.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -41,7 +43,7 @@ afterAll(() => {
 });
 
 describe("npm start", () => {
-  it("is ready within 15 s, the demo writer commits, the mirror follows with real rows, SIGINT stops everything", async () => {
+  it("is ready within 15 s and prints an authorised inspector URL; the demo writer commits, the mirror follows with real rows, SIGINT stops everything", async () => {
     const port = await freePort();
     const t0 = Date.now();
     const out: string[] = [];
@@ -63,6 +65,19 @@ describe("npm start", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const readyMs = Date.now() - t0;
+    let inspector: RegExpExecArray | null = null;
+    while (!inspector) {
+      assert.ok(Date.now() - t0 < 20_000, `no inspector URL printed:\n${out.join("")}`);
+      inspector = /inspector \(authorised[^)]*\): (http:\/\/\S+#token=(\S+))/.exec(out.join(""));
+      if (!inspector) await new Promise((r) => setTimeout(r, 100));
+    }
+    const inspectorUrl = new URL(inspector[1] ?? "");
+    assert.equal(inspectorUrl.origin, base);
+    assert.equal(inspectorUrl.searchParams.get("table"), "demo");
+    const auth = { Authorization: `Bearer ${decodeURIComponent(inspector[2] ?? "")}` };
+    const denied = await fetch(`${base}/api/tables/demo/status`);
+    assert.equal(denied.status, 401, "reads are private without the token");
+    await denied.body?.cancel();
 
     // The mirror advances: at least two snapshots mirrored and verified through the API.
     let status: { head: number; mirror: { mirrorSeq: number; sourceHead: number | null } } | undefined;
@@ -72,29 +87,32 @@ describe("npm start", () => {
         `mirror did not advance: ${JSON.stringify(status)}\n${out.join("")}`,
       );
       await new Promise((r) => setTimeout(r, 250));
-      const r = await fetch(`${base}/api/tables/demo/status`);
+      const r = await fetch(`${base}/api/tables/demo/status`, { headers: auth });
       if (r.ok) status = (await r.json()) as typeof status;
     }
     assert.ok(status.head >= 2);
-    // Real rows on the mirror, read as the inspector reads them (Range requests on the object route).
-    const reader = openMirror(new HttpStore(`${base}/objects/demo/`));
+    // Real rows on the mirror, read as the inspector reads them (Range requests on a signed URL).
+    const reader = openMirror(new HttpStore(`${base}/objects/demo/`, { headers: auth }));
     const file = liveDataFiles(await reader.manifest(status.mirror.mirrorSeq))[0];
     assert.ok(file);
-    const rows = await previewParquet({
-      key: file.path,
-      size: Number(file.fileSize),
-      url: async () => `${base}/objects/demo/${file.path}`,
-    });
+    const sign = async () => {
+      const r = await fetch(`${base}/api/tables/demo/sign?key=${encodeURIComponent(file.path)}`, {
+        headers: auth,
+      });
+      assert.equal(r.status, 200);
+      return new URL(((await r.json()) as { url: string }).url, base).href;
+    };
+    const rows = await previewParquet({ key: file.path, size: Number(file.fileSize), url: sign });
     const rowsMs = Date.now() - t0;
     assert.ok(rows.rows.length > 0 && rows.columns.some((c) => c.name === "customer"));
     assert.ok(rowsMs < 30_000, `real rows ${rowsMs} ms after npm start`);
     const verify = (await (
-      await fetch(`${base}/api/tables/demo/verify/${status.mirror.mirrorSeq}`)
+      await fetch(`${base}/api/tables/demo/verify/${status.mirror.mirrorSeq}`, { headers: auth })
     ).json()) as {
       ok: boolean;
     };
     assert.equal(verify.ok, true);
-    const page = await fetch(`${base}/`);
+    const page = await fetch(inspectorUrl);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /tidemark inspector/);
 

@@ -14,6 +14,7 @@ import { openStoreUrl } from "../../src/cli/store-url.ts";
 import { FileStore } from "../../src/node/index.ts";
 import { HttpStore } from "../../src/store/http.ts";
 import { S3Store } from "../../src/store/s3.ts";
+import { parseStoreUrl } from "../../src/store/url.ts";
 
 const creds: Record<string, string> = { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "SECRETKEY" };
 const env = (k: string) => creds[k];
@@ -84,5 +85,67 @@ describe("file and http store URLs", () => {
     assert.match(await refused("https://example.test/objects/t#"), /fragment/);
     const ok = await openStoreUrl("https://example.test/objects/t", env);
     assert.ok(ok.store instanceof HttpStore);
+  });
+});
+
+describe("the shared grammar (parseStoreUrl, used by the CLI and the worker)", () => {
+  const refusedBy = (spec: string, kinds?: Parameters<typeof parseStoreUrl>[1]) => {
+    try {
+      parseStoreUrl(spec, kinds);
+    } catch (e) {
+      assert.equal((e as { code?: string }).code, "InvalidArgument", String(e));
+      assert.doesNotMatch((e as Error).message, /SECRETKEY/);
+      return (e as Error).message;
+    }
+    throw new Error(`${spec} was accepted`);
+  };
+
+  it("r2 URLs name a binding (case kept) and a prefix ending in /", () => {
+    assert.deepEqual(parseStoreUrl("r2://MIRROR/tables/orders"), {
+      kind: "r2",
+      binding: "MIRROR",
+      prefix: "tables/orders/",
+      label: "r2://MIRROR/tables/orders/",
+    });
+    assert.equal((parseStoreUrl("r2://Mirror_2") as { prefix: string }).prefix, "");
+    assert.equal((parseStoreUrl("r2://B/a%20b/") as { prefix: string }).prefix, "a b/");
+  });
+
+  it("r2 URLs with a query, a fragment, a port, credentials or a bad binding name are refused", () => {
+    assert.match(refusedBy("r2://MIRROR/t?x=1"), /query/);
+    assert.match(refusedBy("r2://MIRROR/t#x"), /fragment/);
+    assert.match(refusedBy("r2://MIRROR:8080/t"), /port/);
+    assert.match(refusedBy("r2://AKID:SECRETKEY@MIRROR/t"), /credentials/);
+    assert.match(refusedBy("r2://9BUCKET/t"), /binding name/);
+    assert.match(refusedBy("r2://my-bucket/t"), /binding name/);
+    assert.match(refusedBy("r2:///t"), /binding name/);
+  });
+
+  it("a caller's kinds limit what parses, and the refusal lists what it takes", () => {
+    const worker = { kinds: ["s3", "r2", "http"] as const };
+    assert.match(
+      refusedBy("/var/data", worker),
+      /needs a scheme \(use s3:\/\/bucket\/prefix, r2:\/\/BINDING\/prefix, http\(s\):\/\/\.\.\.\)/,
+    );
+    assert.match(refusedBy("memory:demo", worker), /unknown store URL scheme "memory:"/);
+    assert.match(refusedBy("r2://MIRROR/t", { kinds: ["s3"] }), /unknown store URL scheme "r2:"/);
+  });
+
+  it("an s3 URL keeps endpoint, region and path-style; a credential parameter is refused with the caller's hint", () => {
+    assert.deepEqual(
+      parseStoreUrl("s3://b/p/q?endpoint=http://127.0.0.1:9000&region=eu-west-1&path-style=true"),
+      {
+        kind: "s3",
+        bucket: "b",
+        prefix: "p/q",
+        endpoint: "http://127.0.0.1:9000",
+        region: "eu-west-1",
+        pathStyle: true,
+        label: "s3://b/p/q",
+      },
+    );
+    const msg = refusedBy("s3://b/p?aws_secret=SECRETKEY", { credentialsHint: "name a secret instead" });
+    assert.match(msg, /looks like a credential.*name a secret instead/);
+    assert.match(refusedBy("s3://b/p?endpoint=ftp://x"), /bad endpoint/);
   });
 });

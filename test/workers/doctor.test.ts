@@ -1,7 +1,7 @@
 /**
  * `doctor` inside workerd: every check on the R2 binding (the matrix's R2
  * column), and the worker's admin route `POST /api/tables/:table/doctor` on
- * the mirror store (R2, and the S3 target of MIRROR_S3_* on Ceph RGW).
+ * the table's target store (R2, and an S3 target configured by URL on Ceph RGW).
  */
 import { createExecutionContext, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -54,7 +54,7 @@ describe("POST /api/tables/:table/doctor", () => {
     assert.equal(r.status, 200);
     const report = (await r.json()) as DoctorReport;
     assert.equal(report.ok, true);
-    assert.equal(report.store, `mirror/${table}`);
+    assert.equal(report.store, `MIRROR/tables/${table}`);
     assert.deepEqual(
       report.checks.map((c) => c.id),
       DOCTOR_CHECKS.filter((id) => id !== "list-pagination"),
@@ -87,15 +87,18 @@ describe("POST /api/tables/:table/doctor", () => {
       timeout: 60_000,
     },
     async () => {
+      // The table's target is an S3 bucket configured by URL, its keys the secrets TEST_S3_*.
       const s3env = {
         ...(env as unknown as Env),
-        MIRROR_S3_ENDPOINT: rgw!.endpoint,
-        MIRROR_S3_BUCKET: rgw!.bucket,
-        MIRROR_S3_REGION: rgw!.region,
-        MIRROR_S3_ACCESS_KEY_ID: rgw!.accessKeyId,
-        MIRROR_S3_SECRET_ACCESS_KEY: rgw!.secretAccessKey,
-        MIRROR_S3_PATH_STYLE: "1",
-        MIRROR_S3_PREFIX: "worker-doctor/",
+        TABLE_CONFIG: JSON.stringify({
+          doc: {
+            source: "r2://SOURCE/tables/doc",
+            target: {
+              url: `s3://${rgw!.bucket}/worker-doctor/?endpoint=${encodeURIComponent(rgw!.endpoint)}&region=${rgw!.region}&path-style=true`,
+              credentials: "TEST_S3",
+            },
+          },
+        }),
       };
       const req = new Request(`${BASE}/api/tables/doc/doctor`, { method: "POST", headers: auth });
       const r = await worker.fetch(req, s3env, createExecutionContext());

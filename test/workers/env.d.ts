@@ -3,7 +3,11 @@
 type TidemarkWorkerEnv = import("../../worker/env.ts").Env;
 
 declare namespace Cloudflare {
-  interface Env extends TidemarkWorkerEnv {}
+  // wrangler.toml binds both buckets (the worker's Env has them optional).
+  interface Env extends TidemarkWorkerEnv {
+    SOURCE: R2Bucket;
+    MIRROR: R2Bucket;
+  }
 }
 
 // The shared contract suites import node:assert (workerd provides it under
@@ -18,6 +22,7 @@ declare module "node:assert/strict" {
     deepEqual<T>(actual: unknown, expected: T, message?: string): asserts actual is T;
     notDeepEqual(actual: unknown, expected: unknown, message?: string): void;
     match(value: string, regexp: RegExp, message?: string): void;
+    doesNotMatch(value: string, regexp: RegExp, message?: string): void;
     rejects(
       block: Promise<unknown> | (() => Promise<unknown>),
       error?: unknown,

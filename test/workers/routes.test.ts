@@ -15,7 +15,10 @@ const BASE = "http://tidemark.test";
 const TOKEN = "test-admin-token"; // vitest.config.ts
 const table = `routes-${randomId()}`;
 const auth = { Authorization: `Bearer ${TOKEN}` };
-const get = (path: string, headers: Record<string, string> = {}) => SELF.fetch(`${BASE}${path}`, { headers });
+/** The read token of vitest.config.ts: reads are private (auth.test.ts covers who may read). */
+const readAuth = { Authorization: "Bearer test-read-token" };
+const get = (path: string, headers: Record<string, string> = {}) =>
+  SELF.fetch(`${BASE}${path}`, { headers: { ...readAuth, ...headers } });
 const post = (path: string, headers: Record<string, string> = {}, body?: unknown) =>
   SELF.fetch(`${BASE}${path}`, {
     method: "POST",
@@ -172,7 +175,7 @@ describe("worker routes", () => {
     assert.equal(past.status, 416);
     assert.equal(past.headers.get("Content-Range"), `bytes */${bytes.length}`);
 
-    const head = await SELF.fetch(`${BASE}${path}`, { method: "HEAD" });
+    const head = await SELF.fetch(`${BASE}${path}`, { method: "HEAD", headers: readAuth });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get("ETag"), etag);
     assert.equal(Number(head.headers.get("Content-Length")), bytes.length);
@@ -181,6 +184,7 @@ describe("worker routes", () => {
   it("HttpStore over the object route reads the mirror like any store", async () => {
     const store = new HttpStore(`${BASE}/objects/${table}/`, {
       fetch: (input, init) => SELF.fetch(input, init),
+      headers: readAuth,
     });
     const reader = openMirror(store);
     assert.equal(await reader.head(), version);

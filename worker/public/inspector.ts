@@ -6,6 +6,14 @@
  * row groups, compression, first rows, read with Range requests); History
  * compares two snapshots; the worker's status API adds source HEAD, lag and
  * the lag of the last hour. Bundled by scripts/build-inspector.ts.
+ *
+ * The worker's reads are private: the page carries a read token taken from
+ * its URL fragment (`#token=...`, which `npm start` prints; a fragment is
+ * never sent to a server) into sessionStorage, and sends it as
+ * `Authorization: Bearer` to the worker's own API and object route only,
+ * never to a `?url=` bucket; data files of the worker's tables are read
+ * through short-lived signed URLs (`/api/tables/:table/sign`), which need no
+ * header. Behind Cloudflare Access no token is needed.
  */
 import {
   type DataFileRef,
@@ -17,6 +25,7 @@ import {
   type MirrorReader,
   openMirror,
   retrying,
+  TidemarkError,
   verifyMirror,
 } from "../../src/index.ts";
 import {
@@ -34,6 +43,25 @@ import {
 } from "./parquet-preview.ts";
 
 const REFRESH_MS = 2_000;
+const TOKEN_KEY = "tidemark.readToken";
+
+/** The read token: from `#token=` (then dropped from the address bar), else this tab's sessionStorage. */
+function readToken(): string | undefined {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m?.[1]) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", `${location.pathname}${location.search}`);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
+const token = readToken();
+/** Headers of requests to the worker itself (its API, its object route, its sign route). */
+const authHeaders: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+/** A GET of the worker's API with the page's credential. */
+const api = (path: string) => fetch(path, { headers: authHeaders });
+const NEEDS_TOKEN =
+  "this page needs a read token: open the URL npm start printed, or add #token=<READ_TOKEN> to the address";
 const MAX_SNAPSHOTS = 40;
 const HOUR_MS = 3_600_000;
 
@@ -94,12 +122,32 @@ interface View {
 let view: View | undefined;
 let timer: ReturnType<typeof setTimeout> | undefined;
 
+/** Signed URLs of the worker's data files, by table and key, until shortly before they expire. */
+const signedUrls = new Map<string, { url: string; expiresAt: number }>();
+
 /**
- * The URL a data file is read from: the mirror's object route or the bucket
- * URL typed in. The one place to point at signed object URLs.
+ * The URL a data file is read from: for a table of this worker, a
+ * short-lived signed URL (GET/HEAD/Range without a header, so the Parquet
+ * reader needs no credential); for a bucket URL typed in, the object's URL.
  */
 async function fileUrl(v: View, key: string): Promise<string> {
-  return v.store.url(key);
+  if (!v.table) return v.store.url(key);
+  const id = `${v.table}\n${key}`;
+  const known = signedUrls.get(id);
+  if (known && known.expiresAt - Date.now() > 30_000) return known.url;
+  const r = await api(`/api/tables/${encodeURIComponent(v.table)}/sign?key=${encodeURIComponent(key)}`);
+  // No signing key configured (501): the object route with the page's credential cannot be
+  // used by a plain fetch, so say what is missing.
+  if (!r.ok) {
+    throw new TidemarkError(
+      r.status === 401 || r.status === 403 ? "PermissionDenied" : "NotSupported",
+      `cannot sign a URL for ${key}: HTTP ${r.status}`,
+      { key },
+    );
+  }
+  const { url, expiresAt } = (await r.json()) as { url: string; expiresAt: string };
+  signedUrls.set(id, { url: new URL(url, location.href).href, expiresAt: Date.parse(expiresAt) });
+  return new URL(url, location.href).href;
 }
 
 /** merutable's schema of snapshot `s` (the manifest property), if it has one. */
@@ -109,7 +157,8 @@ const schemaOf = (s: Snapshot | undefined): MeruSchema | undefined =>
 function open(table: string | undefined, url: string): void {
   let store: HttpStore;
   try {
-    store = new HttpStore(url);
+    // The credential goes to the worker's own object route only.
+    store = new HttpStore(url, table ? { headers: authHeaders } : {});
   } catch (e) {
     $("error").textContent = (e as Error).message;
     return;
@@ -167,7 +216,7 @@ async function refresh(): Promise<void> {
     $("error").textContent = "";
     await renderStatus();
   } catch (e) {
-    $("error").textContent = explain(e);
+    $("error").textContent = v.table && errorCodeOf(e) === "PermissionDenied" ? NEEDS_TOKEN : explain(e);
   }
   if (view === v) timer = setTimeout(() => void refresh(), REFRESH_MS);
 }
@@ -214,10 +263,9 @@ async function renderStatus(): Promise<void> {
     renderLagChart(undefined);
     return;
   }
-  const r = await fetch(`/api/tables/${encodeURIComponent(v.table)}/status`);
+  const r = await api(`/api/tables/${encodeURIComponent(v.table)}/status`);
   if (!r.ok) {
-    if (r.status === 401 || r.status === 403)
-      $("error").textContent = "Not authorised to read the mirror's status.";
+    if (r.status === 401 || r.status === 403) $("error").textContent = NEEDS_TOKEN;
     return;
   }
   const m = ((await r.json()) as { mirror?: MirrorStatusJson }).mirror;
@@ -647,8 +695,9 @@ async function main(): Promise<void> {
   const objectsUrl = (t: string) => new URL(`/objects/${encodeURIComponent(t)}/`, location.href).href;
   let tables: string[] = [];
   try {
-    const r = await fetch("/api/tables");
+    const r = await api("/api/tables");
     if (r.ok) tables = ((await r.json()) as { tables: string[] }).tables;
+    else if (r.status === 401) $("error").textContent = NEEDS_TOKEN;
   } catch {
     // Served from somewhere without the worker API: a bucket URL only.
   }

@@ -1,0 +1,361 @@
+/**
+ * A table's configuration: its source and target as store URLs (the
+ * library's grammar, `parseStoreUrl`: `s3://`, `http(s)://`, and
+ * `r2://BINDING/prefix` for a bucket bound to the worker), S3 credentials
+ * named by secret (never written in the URL or the configuration), and
+ * per-table settings that default to the worker's vars. Validated with no
+ * I/O: a bad URL, an unbound bucket or a missing secret is `InvalidArgument`
+ * naming it, before anything is mirrored.
+ */
+import {
+  checkNumber,
+  HttpStore,
+  MAX_TIMER_MS,
+  type ObjectStore,
+  parseStoreUrl,
+  type R2BucketLike,
+  R2Store,
+  S3Store,
+  type StoreUrl,
+  s3StoreOptions,
+  storeId,
+  TidemarkError,
+} from "../src/index.ts";
+import type { Env } from "./env.ts";
+import { MIN_POLL_INTERVAL_MS, type MirrorVars, mirrorVars } from "./vars.ts";
+
+/** One end of a table: a store URL, and for `s3://` the name of its credentials. */
+export interface StoreRef {
+  url: string;
+  /**
+   * `NAME`: the secrets `NAME_ACCESS_KEY_ID`, `NAME_SECRET_ACCESS_KEY` and,
+   * if set, `NAME_SESSION_TOKEN` (`wrangler secret put NAME_SECRET_ACCESS_KEY`).
+   */
+  credentials?: string;
+}
+
+/** A table's configuration, normalised (what `PUT /api/tables/:table` stores and `GET` shows). */
+export interface TableConfig {
+  source: StoreRef;
+  target: StoreRef;
+  /** Per-table settings; absent ones are the worker's vars. */
+  pollIntervalMs?: number;
+  lagAlertSecs?: number;
+  parallelism?: number;
+  budget?: { requests?: number; bytes?: number };
+}
+
+/** Where a table's configuration comes from. */
+export type ConfigOrigin = "static" | "admin" | "source-tables";
+
+/** A table ready to mirror and read: its configuration, settings and both stores. */
+export interface TableSetup {
+  table: string;
+  origin: ConfigOrigin;
+  config: TableConfig;
+  vars: MirrorVars;
+  source: ObjectStore;
+  target: ObjectStore;
+}
+
+const TABLE_NAME = /^[a-z0-9_-]{1,64}$/;
+const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
+const KEYS = new Set(["source", "target", "pollIntervalMs", "lagAlertSecs", "parallelism", "budget"]);
+const WORKER_KINDS = ["s3", "r2", "http"] as const;
+
+function invalid(message: string): TidemarkError {
+  return new TidemarkError("InvalidArgument", message);
+}
+
+/** Throws `InvalidArgument` unless `table` is 1–64 of `[a-z0-9_-]` (safe in keys, URLs and metric labels). */
+export function validateTable(table: string): string {
+  if (!TABLE_NAME.test(table)) throw invalid("table names are 1-64 characters of [a-z0-9_-]");
+  return table;
+}
+
+/** True when `table` is a valid table name. */
+export function isTableName(table: string): boolean {
+  return TABLE_NAME.test(table);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+function parseRef(v: unknown, name: string): StoreRef {
+  if (typeof v === "string") return { url: v };
+  if (!isObject(v)) throw invalid(`${name} must be a store URL or { url, credentials? }`);
+  for (const k of Object.keys(v)) {
+    if (k !== "url" && k !== "credentials")
+      throw invalid(`${name}: unknown key ${JSON.stringify(k)} (known: url, credentials)`);
+  }
+  if (typeof v.url !== "string") throw invalid(`${name}.url must be a store URL`);
+  if (v.credentials === undefined) return { url: v.url };
+  if (typeof v.credentials !== "string" || !SECRET_NAME.test(v.credentials)) {
+    throw invalid(`${name}.credentials must name secrets: 1-64 of [A-Z0-9_], starting with a letter`);
+  }
+  return { url: v.url, credentials: v.credentials };
+}
+
+/**
+ * Checks the shape of a table configuration (a `PUT` body, an entry of
+ * `TABLE_CONFIG`) and normalises it. `where` prefixes every name an error
+ * gives (`TABLE_CONFIG.orders.`).
+ *
+ * @throws TidemarkError `InvalidArgument` naming the first bad field.
+ */
+export function parseTableConfig(input: unknown, where = ""): TableConfig {
+  if (!isObject(input))
+    throw invalid(`${where || "a table configuration "}must be a JSON object: { source, target, ... }`);
+  for (const k of Object.keys(input)) {
+    if (!KEYS.has(k))
+      throw invalid(`${where}unknown key ${JSON.stringify(k)} (known: ${[...KEYS].join(", ")})`);
+  }
+  if (input.source === undefined) throw invalid(`${where}source is required (a store URL)`);
+  if (input.target === undefined) throw invalid(`${where}target is required (a store URL)`);
+  const config: TableConfig = {
+    source: parseRef(input.source, `${where}source`),
+    target: parseRef(input.target, `${where}target`),
+  };
+  if (input.pollIntervalMs !== undefined)
+    config.pollIntervalMs = checkNumber(`${where}pollIntervalMs`, input.pollIntervalMs, {
+      min: MIN_POLL_INTERVAL_MS,
+      max: MAX_TIMER_MS,
+    });
+  if (input.lagAlertSecs !== undefined)
+    config.lagAlertSecs = checkNumber(`${where}lagAlertSecs`, input.lagAlertSecs, { min: 0 });
+  if (input.parallelism !== undefined)
+    config.parallelism = checkNumber(`${where}parallelism`, input.parallelism, { min: 1 });
+  if (input.budget !== undefined) {
+    const b = input.budget;
+    if (!isObject(b)) throw invalid(`${where}budget must be { requests?, bytes? }`);
+    for (const k of Object.keys(b)) {
+      if (k !== "requests" && k !== "bytes")
+        throw invalid(`${where}budget: unknown key ${JSON.stringify(k)} (known: requests, bytes)`);
+    }
+    config.budget = {
+      ...(b.requests !== undefined
+        ? { requests: checkNumber(`${where}budget.requests`, b.requests, { min: 1 }) }
+        : {}),
+      ...(b.bytes !== undefined ? { bytes: checkNumber(`${where}budget.bytes`, b.bytes, { min: 1 }) } : {}),
+    };
+  }
+  return config;
+}
+
+/** A secret (or var) of the environment by name, when it is a non-empty string. */
+function secret(env: Env, name: string): string | undefined {
+  const v = (env as unknown as Record<string, unknown>)[name];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function isBucket(v: unknown): v is R2BucketLike {
+  const b = v as Partial<Record<keyof R2BucketLike, unknown>> | null;
+  return (
+    typeof b === "object" &&
+    b !== null &&
+    typeof b.head === "function" &&
+    typeof b.get === "function" &&
+    typeof b.put === "function" &&
+    typeof b.list === "function"
+  );
+}
+
+/**
+ * Opens one end of a table. R2 stores are named `BINDING/prefix`, so their
+ * identity (`r2:BINDING/prefix`), to which saved progress is bound, changes
+ * when the binding or the prefix does.
+ *
+ * @param secrets where credentials are read (default: `env`); the doctor passes wrong ones.
+ */
+export function openRef(
+  env: Env,
+  ref: StoreRef,
+  name: string,
+  secrets: (name: string) => string | undefined = (n) => secret(env, n),
+): { store: ObjectStore; url: StoreUrl } {
+  const url = parseStoreUrl(ref.url, {
+    kinds: WORKER_KINDS,
+    credentialsHint: `name them in ${name}.credentials (secrets NAME_ACCESS_KEY_ID and NAME_SECRET_ACCESS_KEY)`,
+  });
+  if (url.kind !== "s3" && ref.credentials !== undefined) {
+    throw invalid(`${name}: credentials are for s3:// stores; ${url.label} takes none`);
+  }
+  switch (url.kind) {
+    case "r2": {
+      const bucket = (env as unknown as Record<string, unknown>)[url.binding];
+      if (!isBucket(bucket)) {
+        throw invalid(
+          `${name}: no R2 bucket is bound as ${url.binding} (add [[r2_buckets]] binding = "${url.binding}" to wrangler.toml)`,
+        );
+      }
+      const label = `${url.binding}${url.prefix ? `/${url.prefix.slice(0, -1)}` : ""}`;
+      return { store: new R2Store(bucket, { prefix: url.prefix, name: label }), url };
+    }
+    case "s3": {
+      const cred = ref.credentials;
+      if (cred === undefined) {
+        throw invalid(
+          `${name}: an s3:// store needs credentials: { "url": ..., "credentials": "NAME" } naming the secrets NAME_ACCESS_KEY_ID and NAME_SECRET_ACCESS_KEY`,
+        );
+      }
+      const missing = [`${cred}_ACCESS_KEY_ID`, `${cred}_SECRET_ACCESS_KEY`].filter(
+        (n) => secrets(n) === undefined,
+      );
+      if (missing.length > 0) {
+        throw invalid(`${name}: secret ${missing.join(" and ")} not set (wrangler secret put ${missing[0]})`);
+      }
+      const sessionToken = secrets(`${cred}_SESSION_TOKEN`);
+      const store = new S3Store(
+        s3StoreOptions(url, {
+          accessKeyId: secrets(`${cred}_ACCESS_KEY_ID`) ?? "",
+          secretAccessKey: secrets(`${cred}_SECRET_ACCESS_KEY`) ?? "",
+          ...(sessionToken ? { sessionToken } : {}),
+        }),
+      );
+      return { store, url };
+    }
+    case "http":
+      return { store: new HttpStore(url.url), url };
+    default:
+      throw invalid(`${name}: unsupported store URL`);
+  }
+}
+
+/**
+ * Opens a table from its configuration: both stores and the settings (the
+ * table's own, else the vars). No I/O.
+ *
+ * @throws TidemarkError `InvalidArgument` for a bad URL, an unbound bucket, a
+ *   missing secret, a read-only target, a target that is the source, or a bad var.
+ */
+export function openTable(
+  env: Env,
+  table: string,
+  config: TableConfig,
+  origin: ConfigOrigin,
+  where = "",
+): TableSetup {
+  validateTable(table);
+  const vars = mirrorVars(env);
+  const source = openRef(env, config.source, `${where}source`).store;
+  const { store: target, url } = openRef(env, config.target, `${where}target`);
+  if (url.kind === "http") {
+    throw invalid(`${where}target: an http(s) store is read-only; it can be a source, not a target`);
+  }
+  if (storeId(source) === storeId(target)) {
+    throw invalid(`${where}source and target are the same store (${target.name})`);
+  }
+  return {
+    table,
+    origin,
+    config,
+    source,
+    target,
+    vars: {
+      pollIntervalMs: config.pollIntervalMs ?? vars.pollIntervalMs,
+      lagAlertSecs: config.lagAlertSecs ?? vars.lagAlertSecs,
+      parallelism: config.parallelism ?? vars.parallelism,
+      budget: {
+        requests: config.budget?.requests ?? vars.budget.requests,
+        bytes: config.budget?.bytes ?? vars.budget.bytes,
+      },
+    },
+  };
+}
+
+/** The progress binding of a setup: what `Mirror` binds saved progress to. */
+export function bindingOf(setup: Pick<TableSetup, "source" | "target">): { source: string; target: string } {
+  return { source: storeId(setup.source), target: storeId(setup.target) };
+}
+
+/**
+ * The static tables: the `TABLE_CONFIG` var, a JSON object of table name to
+ * configuration (a string of JSON, or a table in wrangler.toml's `[vars]`).
+ * Entries are checked when their table is opened.
+ *
+ * @throws TidemarkError `InvalidArgument` when the var is not a JSON object or names a bad table.
+ */
+export function staticTables(env: Env): Record<string, unknown> {
+  refuseIgnoredVars(env);
+  const raw = env.TABLE_CONFIG;
+  if (raw === undefined || raw === "") return {};
+  let parsed: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw invalid("TABLE_CONFIG must be a JSON object of table name to { source, target, ... }");
+    }
+  }
+  if (!isObject(parsed))
+    throw invalid("TABLE_CONFIG must be a JSON object of table name to { source, target, ... }");
+  for (const t of Object.keys(parsed)) {
+    if (!isTableName(t))
+      throw invalid(`TABLE_CONFIG: ${JSON.stringify(t)} is not a table name (1-64 of [a-z0-9_-])`);
+  }
+  return parsed;
+}
+
+/**
+ * Vars this worker would otherwise ignore, refused so that a deployment
+ * never silently mirrors less than it was configured to: the `MIRROR_S3_*`
+ * target of earlier versions (a target is a store URL now; its secrets keep
+ * their names as `credentials: "MIRROR_S3"`), and `TABLES` without the
+ * layout it belongs to.
+ */
+function refuseIgnoredVars(env: Env): void {
+  const vars = env as unknown as Record<string, unknown>;
+  const retired = Object.keys(vars).filter(
+    (k) => k.startsWith("MIRROR_S3_") && !/_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(k),
+  );
+  if (retired.length > 0) {
+    throw invalid(
+      `${retired.sort().join(", ")}: the MIRROR_S3_* target was replaced by table configurations; name the bucket as a target URL, e.g. TABLE_CONFIG {"t": {"source": "r2://SOURCE/tables/t", "target": {"url": "s3://BUCKET/tables/t?endpoint=...", "credentials": "MIRROR_S3"}}}`,
+    );
+  }
+  if ((env.TABLES ?? "").trim() !== "" && !sourceTablesOn(env)) {
+    throw invalid(
+      "TABLES lists tables of the SOURCE_TABLES layout: set SOURCE_TABLES=1, or configure the tables in TABLE_CONFIG",
+    );
+  }
+}
+
+/** `SOURCE_TABLES=1`: table `t` is `r2://SOURCE/tables/t/` mirrored to `r2://MIRROR/tables/t/` (the demo's layout). */
+export function sourceTablesOn(env: Env): boolean {
+  const v = env.SOURCE_TABLES;
+  if (v === undefined || v === "" || v === "0") return false;
+  if (v === "1") {
+    if (!env.SOURCE || !env.MIRROR) throw invalid("SOURCE_TABLES=1 needs the R2 bindings SOURCE and MIRROR");
+    return true;
+  }
+  throw invalid(`SOURCE_TABLES must be 1 or 0, got ${JSON.stringify(v)}`);
+}
+
+/** Where tables live in the `SOURCE` and `MIRROR` buckets under `SOURCE_TABLES=1`. */
+export const TABLES_PREFIX = "tables/";
+
+/** The configuration `SOURCE_TABLES=1` gives `table`. */
+export function sourceTableConfig(table: string): TableConfig {
+  const p = `${TABLES_PREFIX}${validateTable(table)}/`;
+  return { source: { url: `r2://SOURCE/${p}` }, target: { url: `r2://MIRROR/${p}` } };
+}
+
+/**
+ * The setup of `table`, given its admin configuration (if any): a static
+ * entry (`TABLE_CONFIG`) first, then the admin's (`PUT /api/tables/:table`),
+ * then the `SOURCE_TABLES` layout.
+ *
+ * @throws TidemarkError `NotFound` when no configuration names the table;
+ *   `InvalidArgument` for a bad one.
+ */
+export function tableSetup(env: Env, table: string, admin: TableConfig | undefined): TableSetup {
+  validateTable(table);
+  const statics = staticTables(env);
+  if (Object.hasOwn(statics, table)) {
+    const where = `TABLE_CONFIG.${table}.`;
+    return openTable(env, table, parseTableConfig(statics[table], where), "static", where);
+  }
+  if (admin !== undefined) return openTable(env, table, admin, "admin");
+  if (sourceTablesOn(env)) return openTable(env, table, sourceTableConfig(table), "source-tables");
+  throw new TidemarkError("NotFound", `no table ${table} is configured`);
+}
