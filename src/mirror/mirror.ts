@@ -559,15 +559,7 @@ export class Mirror {
           continue;
         }
         if (file === undefined) {
-          if (version === head) {
-            // Discovery found it: a source whose pointer names a missing manifest (a posix
-            // table copied out of order, say) is damaged or catching up, never a gap.
-            throw new TidemarkError(
-              "NotFound",
-              `the source's HEAD v${head} has no manifest (${this.#sourceTable.manifestKey(head)})`,
-              { key: this.#sourceTable.manifestKey(head) },
-            );
-          }
+          if (version === head) throw this.#headMissing(head);
           // Expired on the source before we got here: skip to the next version it has.
           const next = await nextExisting(this.#sourceTable, version, head);
           this.#skip({ from: version, to: next - 1, reason: "expired" });
@@ -577,6 +569,7 @@ export class Mirror {
         if (version < head) {
           const next = await this.#readSource(version + 1);
           lookahead = next === "legacy" ? undefined : next;
+          if (next === undefined && version + 1 === head) throw this.#headMissing(head);
           if (lookahead === undefined || !(await builtOn(lookahead.manifest, file))) {
             this.#skip({ from: version, to: version, reason: "unconfirmed" });
             continue;
@@ -589,6 +582,16 @@ export class Mirror {
       if (this.#workRemains) return;
       budget.progressed();
     }
+  }
+
+  /**
+   * The source's HEAD has no manifest: discovery found it (on an object-store
+   * source, by its manifest), so its pointer names a missing one (a posix
+   * table copied out of order, say): damaged or catching up, never a gap.
+   */
+  #headMissing(head: number): TidemarkError {
+    const key = this.#sourceTable.manifestKey(head);
+    return new TidemarkError("NotFound", `the source's HEAD v${head} has no manifest (${key})`, { key });
   }
 
   /**
