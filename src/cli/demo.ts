@@ -13,7 +13,17 @@ const encoder = new TextEncoder();
 
 /** Fills `store` with the demo table and checkpoint epochs. */
 export async function seedDemo(store: ObjectStore): Promise<void> {
-  const catalog = await Catalog.open(store);
+  // merutable's table schema, so the demo table restores into something merutable opens.
+  const catalog = await Catalog.open(store, {
+    schema: {
+      table_name: "demo",
+      columns: [
+        { name: "id", col_type: "Int64", nullable: false },
+        { name: "payload", col_type: "ByteArray", nullable: true },
+      ],
+      primary_key: [0],
+    },
+  });
   const file = async (path: string, size: number) => {
     const bytes = new Uint8Array(size);
     bytes.set(encoder.encode(path).subarray(0, size));
