@@ -44,47 +44,7 @@ export class PosixPrimary {
 
   /** The manifest of the next version: HEAD's live entries minus `remove`, plus `add`. */
   build(add: FileSpec[], remove: string[] = []): Manifest {
-    const base = this.#current;
-    const version = this.head + 1;
-    const removed = new Set(remove);
-    const entries: DataFileRef[] = [];
-    let cursor = base?.nextRowId ?? 0n;
-    for (const e of base?.dataFiles ?? []) {
-      if (e.status === FILE_STATUS.deleted || removed.has(e.path)) continue;
-      entries.push(createDataFileRef({ ...e }));
-    }
-    for (const f of add) {
-      const ref = createDataFileRef({
-        path: f.path,
-        fileSize: BigInt(f.size),
-        numRows: 1n,
-        level: f.path.includes("/L1/") ? 1 : 0,
-        seqMin: BigInt(version),
-        seqMax: BigInt(version),
-        status: FILE_STATUS.added,
-        firstRowId: cursor,
-      });
-      if (f.dv) {
-        ref.dvPath = f.dv.path;
-        ref.dvOffset = 0n;
-        ref.dvLength = BigInt(f.dv.size);
-      }
-      cursor += 1n;
-      entries.push(ref);
-    }
-    const m = createManifest({
-      snapshotId: BigInt(version),
-      sequenceNumber: BigInt(version),
-      dataFiles: entries,
-      tableUuid: this.uuid,
-      lastUpdatedMs: BigInt(this.#now()),
-      properties: { [SCHEMA_PROPERTY]: MERUTABLE_SCHEMA_JSON, "merutable.format_version": "3" },
-      lastColumnId: 2,
-      nextRowId: cursor,
-      firstRowId: base?.nextRowId ?? 0n,
-    });
-    if (base) m.previousSnapshotId = base.snapshotId;
-    return m;
+    return nextPosixManifest(this.#current, add, remove, this.uuid, this.#now());
   }
 
   /**
@@ -131,4 +91,60 @@ export class PosixPrimary {
     for (const p of gone) await this.store.delete(p);
     return gone;
   }
+}
+
+/**
+ * The manifest merutable's `Manifest::apply` builds on `base` (undefined: the
+ * first commit): `base`'s live entries minus `remove` (carried with their
+ * status), plus `add` (status added, row ids allocated), snapshot and
+ * sequence number one up, `previous_snapshot_id` the base's, the schema
+ * properties merutable writes.
+ */
+export function nextPosixManifest(
+  base: Manifest | undefined,
+  add: FileSpec[],
+  remove: string[],
+  uuid: string,
+  nowMs: number,
+): Manifest {
+  const version = Number(base?.snapshotId ?? 0n) + 1;
+  const removed = new Set(remove);
+  const entries: DataFileRef[] = [];
+  let cursor = base?.nextRowId ?? 0n;
+  for (const e of base?.dataFiles ?? []) {
+    if (e.status === FILE_STATUS.deleted || removed.has(e.path)) continue;
+    entries.push(createDataFileRef({ ...e }));
+  }
+  for (const f of add) {
+    const ref = createDataFileRef({
+      path: f.path,
+      fileSize: BigInt(f.size),
+      numRows: 1n,
+      level: f.path.includes("/L1/") ? 1 : 0,
+      seqMin: BigInt(version),
+      seqMax: BigInt(version),
+      status: FILE_STATUS.added,
+      firstRowId: cursor,
+    });
+    if (f.dv) {
+      ref.dvPath = f.dv.path;
+      ref.dvOffset = 0n;
+      ref.dvLength = BigInt(f.dv.size);
+    }
+    cursor += 1n;
+    entries.push(ref);
+  }
+  const m = createManifest({
+    snapshotId: BigInt(version),
+    sequenceNumber: BigInt(version),
+    dataFiles: entries,
+    tableUuid: uuid,
+    lastUpdatedMs: BigInt(nowMs),
+    properties: { [SCHEMA_PROPERTY]: MERUTABLE_SCHEMA_JSON, "merutable.format_version": "3" },
+    lastColumnId: 2,
+    nextRowId: cursor,
+    firstRowId: base?.nextRowId ?? 0n,
+  });
+  if (base) m.previousSnapshotId = base.snapshotId;
+  return m;
 }
