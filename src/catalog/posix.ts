@@ -2,8 +2,9 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { ObjectStore } from "../store/types.ts";
 
 /**
- * merutable's primary layout, the POSIX catalog (`iceberg/catalog.rs` of
- * salesforce-misc/merutable): `version-hint.text` names the current version,
+ * merutable's primary layout, the POSIX catalog
+ * (https://github.com/salesforce-misc/merutable/blob/41101e3/crates/merutable/src/iceberg/catalog.rs):
+ * `version-hint.text` names the current version,
  * `metadata/v{N}.metadata.pb` holds the MRUB-framed manifest of version N
  * (the same bytes as an object-store `metadata/v{N}.manifest.bin`), and old
  * catalogs may still hold legacy JSON manifests `metadata/v{N}.metadata.json`.

@@ -3,7 +3,8 @@ import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 
 /**
  * merutable's table schema, as its manifests carry it: the JSON of its
- * `TableSchema` (serde's form, `types/schema.rs` of salesforce-misc/merutable)
+ * `TableSchema` (serde's form:
+ * https://github.com/salesforce-misc/merutable/blob/41101e3/crates/merutable/src/types/schema.rs)
  * in the manifest property {@link SCHEMA_PROPERTY}. merutable refuses to
  * decode a manifest without it ("protobuf manifest missing
  * 'merutable.schema.json' property"), so a table merutable must open (a

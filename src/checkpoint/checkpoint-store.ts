@@ -5,8 +5,9 @@
  * incremental prune, and the latest committed epoch.
  *
  * A port of LaminarDB's `ObjectStoreBackend`
- * (laminardb/laminardb `crates/laminar-core/src/state/object_store.rs`), with
- * the same layout, so either can read and seal the other's epochs:
+ * (https://github.com/laminardb/laminardb/blob/ed43992/crates/laminar-core/src/state/object_store.rs,
+ * commit descriptors and source offsets included), with the same layout, so
+ * either can read and seal the other's epochs:
  *
  * ```
  * epoch={E}/vnode={V}/partial.bin   one vnode's state for epoch E (plain put)
