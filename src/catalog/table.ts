@@ -48,6 +48,8 @@ export interface TableHead {
 export interface TableSnapshot {
   version: number;
   manifest: Manifest;
+  /** The manifest file's bytes as stored. */
+  bytes: Uint8Array;
   /** Set when the manifest is not what its key promises (see `ChainEntry.anomaly`). */
   anomaly?: string;
 }
@@ -277,7 +279,7 @@ export class TableReader implements ManifestSource {
       return;
     }
     for await (const f of walkChain(this, head, opts)) {
-      const s: TableSnapshot = { version: f.version, manifest: f.manifest };
+      const s: TableSnapshot = { version: f.version, manifest: f.manifest, bytes: f.bytes };
       if (f.anomaly !== undefined) s.anomaly = f.anomaly;
       yield s;
     }

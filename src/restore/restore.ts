@@ -202,7 +202,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       continue;
     }
     const key = table.manifestKey(s.version);
-    if (s.anomaly !== undefined || s.version >= version) {
+    if (s.anomaly !== undefined) {
       skipped.push({ version: s.version, reason: "anomaly" });
       continue;
     }
@@ -225,11 +225,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       skipped.push({ version: s.version, reason: "files-gone" });
       continue;
     }
-    versions.set(s.version, {
-      version: s.version,
-      bytes: await table.manifestBytes(s.version),
-      manifest: s.manifest,
-    });
+    versions.set(s.version, s);
   }
 
   // 1. Files: everything the restored versions reference, once each.
