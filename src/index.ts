@@ -13,4 +13,5 @@ export * from "./http/index.ts";
 export * from "./manifest/index.ts";
 export * from "./mirror/index.ts";
 export { checkNumber, MAX_TIMER_MS, type NumberRule, numberOption, parseNumberOption } from "./options.ts";
+export * from "./restore/index.ts";
 export * from "./store/index.ts";

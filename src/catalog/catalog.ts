@@ -14,15 +14,7 @@ import { checkNumber, MAX_TIMER_MS, numberOption } from "../options.ts";
 import { backoffDelay, type RetryPolicy, sleep } from "../store/retry.ts";
 import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
 import { newWriterToken } from "../store/writer-token.ts";
-import {
-  type ManifestFile,
-  manifestDigest,
-  PREVIOUS_LINK_PROPERTY,
-  readManifestFile,
-  readManifestIfExists,
-  walkChain,
-} from "./chain.ts";
-import { discoverHead, type HeadDiscovery } from "./discover.ts";
+import { type ManifestFile, manifestDigest, PREVIOUS_LINK_PROPERTY, readManifestIfExists } from "./chain.ts";
 import {
   advanceLowWater,
   LOW_WATER_KEY,
@@ -32,6 +24,17 @@ import {
   readBoundary,
   readLowWater,
 } from "./layout.ts";
+import {
+  checkSchemaCompatible,
+  checkTableSchema,
+  FORMAT_VERSION_PROPERTY,
+  MERUTABLE_FORMAT_VERSION,
+  readTableSchema,
+  SCHEMA_PROPERTY,
+  schemaJson,
+  type TableSchema,
+} from "./schema.ts";
+import { findManifestKey, type TableHead, TableReader, type TableSnapshot } from "./table.ts";
 
 /** A data file to add in a commit. Sizes and counts may be `number` or `bigint`. */
 export interface DataFileInput {
@@ -87,6 +90,17 @@ export interface CatalogOptions {
    * one. About 30 requests, once per store instance. Default false.
    */
   requireSafeStore?: boolean;
+  /**
+   * The table's schema, merutable's `TableSchema` in its JSON shape (see
+   * {@link TableSchema}): every manifest this catalog commits carries it as
+   * `merutable.schema.json` (and `merutable.format_version`), so merutable
+   * can decode the manifests (and open a `restore` of the table). Validated
+   * and normalised as merutable does (field ids assigned). On an existing
+   * table it must be the table's schema, or extend it as merutable allows
+   * (columns appended, each nullable or with a default). Without it, a
+   * table keeps the schema it has (carried forward), or has none.
+   */
+  schema?: TableSchema;
 }
 
 /** The result of {@link Catalog.expire}. */
@@ -127,12 +141,17 @@ function checkInputPath(path: unknown, what: string): void {
 }
 
 /**
- * A table on an object store (layout in DESIGN.md): snapshots are manifests
- * at `metadata/v{N}.manifest.bin`, each written create-only (the commit
- * point), chained by `previous_snapshot_id`.
+ * A table on an object store (layout in docs/layout.md): snapshots are
+ * manifests at `metadata/v{N}.manifest.bin`, each written create-only (the
+ * commit point), chained by `previous_snapshot_id`.
  *
  * Several `Catalog`s, in several processes, may commit to one table at once:
  * the create-only PUT picks one winner per version and the others rebase.
+ *
+ * It reads through a {@link TableReader}, so it also reads merutable's
+ * primary (the posix layout, `version-hint.text`); it never writes one:
+ * `commit` and `expire` on a posix table are `NotSupported` (merutable's
+ * engine is that table's only writer, and it keeps its state in memory).
  */
 export class Catalog {
   /** The store holding the table (keys relative to the table root). */
@@ -142,10 +161,16 @@ export class Catalog {
   readonly #backoff: RetryPolicy;
   readonly #newUuid: () => string;
   readonly #safe: () => Promise<void>;
+  readonly #table: TableReader;
+  readonly #schema: TableSchema | undefined;
+  readonly #schemaJson: string | undefined;
   #head = 0;
 
   private constructor(store: ObjectStore, opts: CatalogOptions) {
     this.store = store;
+    this.#table = new TableReader(store);
+    this.#schema = opts.schema === undefined ? undefined : checkTableSchema(opts.schema);
+    this.#schemaJson = this.#schema && schemaJson(this.#schema);
     this.#now = opts.now ?? (() => Date.now());
     this.#maxAttempts = numberOption("maxCommitAttempts", opts.maxCommitAttempts, 32, { min: 1 });
     this.#backoff = {
@@ -164,15 +189,30 @@ export class Catalog {
   }
 
   /**
-   * Opens the table on `store` (which may be empty) and discovers its HEAD.
+   * Opens the table on `store` (which may be empty, or any layout: see
+   * `openTable`) and discovers its HEAD.
    *
-   * @throws TidemarkError `Corrupt` when low_water names a missing manifest;
-   *   store errors (`Transient`, `PermissionDenied`, ...).
+   * @throws TidemarkError `InvalidArgument` for a bad option, a malformed
+   *   `schema` (naming the field), or one the table's own schema rules out;
+   *   `Corrupt` when low_water or `version-hint.text` names a missing
+   *   manifest or is garbage, when posix manifests exist without
+   *   `version-hint.text`,
+   *   or when HEAD's schema property is malformed; store errors
+   *   (`Transient`, `PermissionDenied`, ...).
    */
   static async open(store: ObjectStore, opts: CatalogOptions = {}): Promise<Catalog> {
     const c = new Catalog(store, opts);
-    await c.head();
+    const head = await c.head();
+    if (c.#schema !== undefined && head > 0) {
+      const persisted = readTableSchema(await c.manifest(head), c.#table.manifestKey(head));
+      if (persisted !== undefined) checkSchemaCompatible(persisted, c.#schema);
+    }
     return c;
+  }
+
+  /** The table's layout, as the last HEAD discovery found it. */
+  get layout(): TableHead["layout"] {
+    return this.#table.layout;
   }
 
   /**
@@ -186,10 +226,20 @@ export class Catalog {
     return (await this.#discover()).version;
   }
 
-  async #discover(): Promise<HeadDiscovery> {
-    const d = await discoverHead(this.store, this.#head > 0 ? { from: this.#head } : {});
+  async #discover(): Promise<TableHead> {
+    const d = await this.#table.discover(this.#head > 0 ? { from: this.#head } : {});
     this.#head = d.version;
     return d;
+  }
+
+  /** `NotSupported` for a write to a posix table (merutable's engine is its only writer). */
+  #refusePosix(what: string): void {
+    if (this.#table.layout !== "posix") return;
+    throw new TidemarkError(
+      "NotSupported",
+      `cannot ${what}: ${this.store.name} is merutable's posix layout (version-hint.text), which merutable's engine writes; ` +
+        "tidemark reads it (inspect, mirror, restore) but does not write it",
+    );
   }
 
   /**
@@ -199,7 +249,7 @@ export class Catalog {
    *   `InvalidArgument` for a bad version, store errors.
    */
   async manifest(version: number): Promise<Manifest> {
-    return (await readManifestFile(this.store, version)).manifest;
+    return this.#table.manifest(version);
   }
 
   /**
@@ -208,7 +258,7 @@ export class Catalog {
    * @throws TidemarkError as {@link Catalog.manifest}.
    */
   async manifestBytes(version: number): Promise<Uint8Array> {
-    return (await readManifestFile(this.store, version)).bytes;
+    return this.#table.manifestBytes(version);
   }
 
   /**
@@ -236,6 +286,11 @@ export class Catalog {
    * a table lists `metadata/` once and refuses to start a history where
    * manifests exist without low_water to find them.
    *
+   * **The schema.** With a `schema` option the manifest carries it
+   * (`merutable.schema.json`, `merutable.format_version`, and its
+   * `schema_id` and `last_column_id`); without one, HEAD's schema is carried
+   * forward (validated).
+   *
    * @returns the committed version.
    * @throws TidemarkError `InvalidArgument` (bad path, duplicate path, bad
    *   number); `PreconditionFailed` when a removed path is not live in HEAD
@@ -244,7 +299,8 @@ export class Catalog {
    *   writer stalled: its added files may have been deleted with the withdrawn
    *   version; upload them again before committing again); `Corrupt` when the
    *   table has manifests HEAD discovery cannot reach (low_water missing or
-   *   garbage); `Transient` when contention outlasts the attempts; store errors.
+   *   garbage), or HEAD's schema property is malformed; `NotSupported` on a
+   *   posix table; `Transient` when contention outlasts the attempts; store errors.
    */
   async commit(txn: CommitInput): Promise<number> {
     const add = txn.add ?? [];
@@ -269,6 +325,7 @@ export class Catalog {
     const token = newWriterToken();
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       const head = await this.head();
+      this.#refusePosix("commit");
       let base: ManifestFile | undefined;
       if (head > 0) {
         base = await readManifestIfExists(this.store, head);
@@ -308,6 +365,7 @@ export class Catalog {
         if (!created && version > this.#head) this.#head = version;
       }
       if (created) {
+        this.#table.assumeLayout("object-store");
         await this.#checkBoundary(version);
         this.#head = version;
         return version;
@@ -342,16 +400,13 @@ export class Catalog {
 
   /**
    * Before the first commit of a table: does the store hold manifests that
-   * discovery did not find (low_water missing while v1 is gone)? Then it is
-   * not an empty table. One listing of `metadata/v`, only when HEAD is 0
-   * (skipped by a store that cannot list).
+   * discovery did not find (low_water missing while v1 is gone, or posix
+   * manifests without `version-hint.text`)? Then it is not an empty table.
+   * One listing of `metadata/v`, only when HEAD is 0 (skipped by a store
+   * that cannot list).
    */
   async #hiddenHistory(): Promise<boolean> {
-    if (!capabilitiesOf(this.store).list) return false;
-    for await (const m of this.store.list(`${METADATA_PREFIX}v`)) {
-      if (parseManifestKey(m.key) !== undefined) return true;
-    }
-    return false;
+    return (await findManifestKey(this.store)) !== undefined;
   }
 
   async #isOurs(key: string, token: string): Promise<boolean> {
@@ -428,16 +483,23 @@ export class Catalog {
       if (k === PREVIOUS_LINK_PROPERTY) {
         throw new TidemarkError("InvalidArgument", `cannot commit: property ${k} is set by the catalog`);
       }
+      if (k === SCHEMA_PROPERTY || k === FORMAT_VERSION_PROPERTY) {
+        throw new TidemarkError(
+          "InvalidArgument",
+          `cannot commit: property ${k} is set by the catalog from its schema option (Catalog.open(store, { schema }))`,
+        );
+      }
       if (v === null) delete props[k];
       else props[k] = v;
     }
     if (link === undefined) delete props[PREVIOUS_LINK_PROPERTY];
     else props[PREVIOUS_LINK_PROPERTY] = link;
+    const schema = this.#schemaOf(base, version - 1, props);
     const now = BigInt(Math.floor(this.#now()));
     const m = create(ManifestSchema, {
       snapshotId: BigInt(version),
       sequenceNumber: sequence,
-      schemaId: base?.schemaId ?? 0,
+      schemaId: schema ? (schema.schema_id ?? 0) : (base?.schemaId ?? 0),
       partitionSpecId: base?.partitionSpecId ?? 0,
       dataFiles,
       deleteFiles: base?.deleteFiles ?? [],
@@ -447,7 +509,7 @@ export class Catalog {
       // Writers' clocks differ: never let the timestamp go backwards along the chain.
       lastUpdatedMs: base && base.lastUpdatedMs > now ? base.lastUpdatedMs : now,
       properties: props,
-      lastColumnId: base?.lastColumnId ?? 0,
+      lastColumnId: schema ? (schema.last_column_id ?? 0) : (base?.lastColumnId ?? 0),
       nextRowId,
       firstRowId,
     });
@@ -458,6 +520,25 @@ export class Catalog {
   }
 
   /**
+   * The schema snapshot `version` carries, set into `props` (the new
+   * manifest's properties, copied from `base`'s): this catalog's schema when
+   * it has one (checked against the base's: another writer may have set
+   * one since `open`), else the base's, validated.
+   */
+  #schemaOf(
+    base: Manifest | undefined,
+    baseVersion: number,
+    props: Record<string, string>,
+  ): TableSchema | undefined {
+    const persisted = base && readTableSchema(base, manifestKey(baseVersion));
+    if (this.#schema === undefined || this.#schemaJson === undefined) return persisted;
+    if (persisted !== undefined) checkSchemaCompatible(persisted, this.#schema);
+    props[SCHEMA_PROPERTY] = this.#schemaJson;
+    props[FORMAT_VERSION_PROPERTY] ??= String(MERUTABLE_FORMAT_VERSION);
+    return this.#schema;
+  }
+
+  /**
    * The table's retained history, newest first: from HEAD back through
    * `previous_snapshot_id` while manifests exist, down to low_water (the
    * oldest version expire keeps; anything below it is expired, or a leftover
@@ -465,14 +546,14 @@ export class Catalog {
    * its successor was built on ends the walk too (see `walkChain`). Needs no
    * listing.
    *
-   * @throws TidemarkError `Corrupt` when a manifest's `previous_snapshot_id`
-   *   does not go backwards; store errors.
+   * A manifest that is not what its key promises comes with an `anomaly`
+   * (see `ChainEntry`), and the walk goes on.
+   *
+   * @throws TidemarkError `Corrupt` when a manifest does not decode; store errors.
    */
-  async *snapshots(): AsyncIterable<{ version: number; manifest: Manifest }> {
+  async *snapshots(): AsyncIterable<TableSnapshot> {
     const d = await this.#discover();
-    for await (const f of walkChain(this.store, d.version, { stopBelow: d.lowWater })) {
-      yield { version: f.version, manifest: f.manifest };
-    }
+    yield* this.#table.snapshots(d.version, { stopBelow: d.lowWater });
   }
 
   /**
@@ -500,6 +581,7 @@ export class Catalog {
     const keepLast = checkNumber("keepLast", opts?.keepLast, { min: 1 });
     await this.#safe();
     const head = await this.head();
+    this.#refusePosix("expire");
     const lw = await readLowWater(this.store);
     const oldStart = Math.max(1, lw.version ?? 1);
     const cutoff = head - keepLast;

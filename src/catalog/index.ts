@@ -1,6 +1,7 @@
 /**
- * A table on an object store: layout, HEAD discovery, commit, the snapshot
- * chain and expiry.
+ * A table on an object store: its two layouts (object-store, posix), the
+ * table reader, HEAD discovery, commit, the snapshot chain, expiry and
+ * merutable's table schema.
  *
  * @module
  */
@@ -14,9 +15,14 @@ export {
 } from "./catalog.ts";
 export {
   builtOn,
+  type ChainEnd,
+  type ChainEntry,
   decodeAt,
   type ManifestFile,
+  type ManifestSource,
+  manifestAnomaly,
   manifestDigest,
+  objectStoreManifests,
   PREVIOUS_LINK_PROPERTY,
   readManifestFile,
   readManifestIfExists,
@@ -37,3 +43,36 @@ export {
   readBoundary,
   readLowWater,
 } from "./layout.ts";
+export {
+  isLegacyManifestError,
+  legacyManifestKey,
+  parsePosixManifestKey,
+  parseVersionHint,
+  posixManifestKey,
+  readVersionHint,
+  VERSION_HINT_KEY,
+  type VersionHint,
+} from "./posix.ts";
+export {
+  type ColumnDef,
+  type ColumnType,
+  checkSchemaCompatible,
+  checkTableSchema,
+  type FieldValue,
+  FORMAT_VERSION_PROPERTY,
+  MERUTABLE_FORMAT_VERSION,
+  readTableSchema,
+  SCHEMA_PROPERTY,
+  schemaJson,
+  type TableSchema,
+} from "./schema.ts";
+export {
+  findManifestKey,
+  openTable,
+  type SnapshotsOptions,
+  type TableHead,
+  type TableLayout,
+  TableReader,
+  type TableSnapshot,
+  tableReader,
+} from "./table.ts";

@@ -5,11 +5,14 @@
  * incremental prune, and the latest committed epoch.
  *
  * A port of LaminarDB's `ObjectStoreBackend`
- * (laminardb/laminardb `crates/laminar-core/src/state/object_store.rs`), with
- * the same layout, so either can read and seal the other's epochs:
+ * (https://github.com/laminardb/laminardb/blob/ed43992/crates/laminar-core/src/state/object_store.rs,
+ * commit descriptors and source offsets included), with the same layout, so
+ * either can read and seal the other's epochs:
  *
  * ```
  * epoch={E}/vnode={V}/partial.bin   one vnode's state for epoch E (plain put)
+ * epoch={E}/commit/{key}            a sink's commit descriptor (LaminarDB: key node={N}/sink={S})
+ * epoch={E}/srcoff/{node}           a node's source offsets (LaminarDB: node node-{N}, a JSON map)
  * epoch={E}/_COMMIT                 the seal; body = the committer's instance id (create-only)
  * ```
  *
@@ -20,7 +23,9 @@
 
 import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { pathProblem } from "../manifest/paths.ts";
 import { checkNumber } from "../options.ts";
+import { forEachLimit } from "../store/batch.ts";
 import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "../store/retry.ts";
 import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
 
@@ -32,6 +37,45 @@ export function checkpointPartialKey(epoch: number, vnode: number): string {
 /** The key of `epoch`'s `_COMMIT` marker. */
 export function checkpointCommitKey(epoch: number): string {
   return `epoch=${epoch}/_COMMIT`;
+}
+
+/** `name` checked as a key below an epoch: relative, normalised, no control characters. */
+function checkSubKey(name: string, value: unknown): string {
+  const problem = typeof value === "string" ? pathProblem(value) : "is not a string";
+  if (problem !== undefined) {
+    throw new TidemarkError("InvalidArgument", `${name} ${JSON.stringify(value)} ${problem}`);
+  }
+  return value as string;
+}
+
+/**
+ * The key of a commit descriptor of `epoch`: `epoch={E}/commit/{key}`.
+ * LaminarDB names them `node={N}/sink={S}` (one per node and
+ * coordinated-commit sink).
+ *
+ * @throws TidemarkError `InvalidArgument` for a key that is not relative and
+ *   normalised (empty, `.`/`..` or empty segments, a leading `/`, a
+ *   backslash or control character).
+ */
+export function checkpointDescriptorKey(epoch: number, key: string): string {
+  return `epoch=${epoch}/commit/${checkSubKey("descriptor key", key)}`;
+}
+
+/**
+ * The key of a node's source offsets for `epoch`: `epoch={E}/srcoff/{nodeKey}`
+ * (LaminarDB: `node-{N}`, a JSON map of partition to offset).
+ *
+ * @throws TidemarkError `InvalidArgument` as {@link checkpointDescriptorKey}.
+ */
+export function checkpointSourceOffsetsKey(epoch: number, nodeKey: string): string {
+  return `epoch=${epoch}/srcoff/${checkSubKey("node key", nodeKey)}`;
+}
+
+/** One object below an epoch (a commit descriptor, a node's source offsets): its key there and bytes. */
+export interface EpochBlob {
+  /** The key below `epoch={E}/commit/` or `epoch={E}/srcoff/`. */
+  key: string;
+  bytes: Uint8Array;
 }
 
 /** Options of {@link CheckpointStore}. */
@@ -237,6 +281,18 @@ export class CheckpointStore {
     return checkNumber("vnode", vnode, { min: 0, max: this.#capacity - 1 });
   }
 
+  /** The fence: `StaleVersion` for a write stamped below the authoritative version (unless 0, fence off). */
+  #fence(assignmentVersion: number, what: string, key: string): void {
+    const authoritative = this.#authoritative;
+    if (authoritative > 0 && assignmentVersion < authoritative) {
+      throw new TidemarkError(
+        "StaleVersion",
+        `${what}: assignment version ${assignmentVersion} is below the authoritative version ${authoritative}`,
+        { key },
+      );
+    }
+  }
+
   /**
    * Stores vnode `vnode`'s state for `epoch` (a plain overwrite: a retried
    * write is harmless).
@@ -259,17 +315,119 @@ export class CheckpointStore {
       throw new TidemarkError("InvalidArgument", "partial state must be a Uint8Array");
     }
     await this.#safe();
-    const authoritative = this.#authoritative;
-    if (authoritative > 0 && assignmentVersion < authoritative) {
-      throw new TidemarkError(
-        "StaleVersion",
-        `vnode ${vnode} epoch ${epoch}: assignment version ${assignmentVersion} is below the authoritative version ${authoritative}`,
-        { key: checkpointPartialKey(epoch, vnode) },
-      );
-    }
+    this.#fence(assignmentVersion, `vnode ${vnode} epoch ${epoch}`, checkpointPartialKey(epoch, vnode));
     await this.#store.put(checkpointPartialKey(epoch, vnode), bytes, {
       contentType: "application/octet-stream",
     });
+  }
+
+  /**
+   * Stores a commit descriptor for `epoch` at `epoch={E}/commit/{key}` (a
+   * plain overwrite, fenced like partials), as LaminarDB's
+   * `write_commit_descriptor`: what a coordinated-commit sink needs to commit
+   * the epoch downstream once it is sealed. {@link sealEpoch} can require it.
+   *
+   * @throws TidemarkError `InvalidArgument` for a bad epoch, key (see
+   *   {@link checkpointDescriptorKey}), assignment version or body;
+   *   `StaleVersion` below the authoritative version; store errors.
+   */
+  async writeCommitDescriptor(
+    epoch: number,
+    key: string,
+    assignmentVersion: number,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    await this.#writeBlob(
+      checkpointDescriptorKey(epoch, key),
+      epoch,
+      assignmentVersion,
+      bytes,
+      `descriptor ${key}`,
+    );
+  }
+
+  /**
+   * The commit descriptors of `epoch`, in key order (one listing of
+   * `epoch={E}/commit/`, then a GET each, 8 at once), as LaminarDB's
+   * `read_commit_descriptors`. Empty when there are none.
+   *
+   * @throws TidemarkError `InvalidArgument` for a bad epoch; `NotSupported`
+   *   on a store that cannot list; store errors.
+   */
+  async readCommitDescriptors(epoch: number): Promise<EpochBlob[]> {
+    checkNumber("epoch", epoch, NON_NEGATIVE);
+    return this.#readBlobs(`epoch=${epoch}/commit/`);
+  }
+
+  /**
+   * Stores a node's source offsets for `epoch` at `epoch={E}/srcoff/{nodeKey}`
+   * (a plain overwrite, fenced like partials), as LaminarDB's
+   * `write_source_offsets`; LaminarDB writes a JSON map of partition to
+   * offset under `node-{N}`, and on a rotation unions every node's map of the
+   * latest sealed epoch.
+   *
+   * @throws TidemarkError as {@link writeCommitDescriptor}.
+   */
+  async writeSourceOffsets(
+    epoch: number,
+    nodeKey: string,
+    assignmentVersion: number,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    await this.#writeBlob(
+      checkpointSourceOffsetsKey(epoch, nodeKey),
+      epoch,
+      assignmentVersion,
+      bytes,
+      `source offsets of ${nodeKey}`,
+    );
+  }
+
+  /**
+   * Every node's source offsets for `epoch`, in key order (one listing of
+   * `epoch={E}/srcoff/`, then a GET each), as LaminarDB's
+   * `read_source_offsets` (which returns the bodies only).
+   *
+   * @throws TidemarkError as {@link readCommitDescriptors}.
+   */
+  async readSourceOffsets(epoch: number): Promise<EpochBlob[]> {
+    checkNumber("epoch", epoch, NON_NEGATIVE);
+    return this.#readBlobs(`epoch=${epoch}/srcoff/`);
+  }
+
+  async #writeBlob(key: string, epoch: number, assignmentVersion: number, bytes: Uint8Array, what: string) {
+    checkNumber("epoch", epoch, NON_NEGATIVE);
+    checkNumber("assignmentVersion", assignmentVersion, NON_NEGATIVE);
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TidemarkError("InvalidArgument", `${what} must be a Uint8Array`);
+    }
+    await this.#safe();
+    this.#fence(assignmentVersion, `${what} epoch ${epoch}`, key);
+    await this.#store.put(key, bytes, { contentType: "application/octet-stream" });
+  }
+
+  async #readBlobs(prefix: string): Promise<EpochBlob[]> {
+    if (capabilitiesOf(this.#store).list === false) {
+      throw new TidemarkError(
+        "NotSupported",
+        `reading ${prefix} needs a store that can list; ${this.#store.name} cannot`,
+      );
+    }
+    const keys: string[] = [];
+    for await (const m of this.#store.list(prefix)) keys.push(m.key);
+    const out: Array<EpochBlob | undefined> = new Array(keys.length);
+    await forEachLimit(
+      keys.map((k, i) => [k, i] as const),
+      8,
+      async ([k, i]) => {
+        try {
+          out[i] = { key: k.slice(prefix.length), bytes: await (await this.#store.get(k)).bytes() };
+        } catch (e) {
+          if (!isTidemarkError(e, "NotFound")) throw e; // pruned since the listing
+        }
+      },
+    );
+    return out.filter((b): b is EpochBlob => b !== undefined);
   }
 
   /**
@@ -291,11 +449,14 @@ export class CheckpointStore {
   }
 
   /**
-   * Seals `epoch` once every vnode of `vnodes` has its partial: one listing of
-   * `epoch={E}/` (not one HEAD per vnode; it also shows an existing marker),
-   * then a create-only `_COMMIT` whose body is this instance's id.
+   * Seals `epoch` once every vnode of `vnodes` has its partial and every
+   * commit descriptor of `requiredDescriptors` is there (LaminarDB's
+   * `epoch_complete`: a coordinated-commit sink's descriptor must be durable
+   * before the epoch is): one listing of `epoch={E}/` (not one HEAD per
+   * vnode; it also shows an existing marker and the descriptors), then a
+   * create-only `_COMMIT` whose body is this instance's id.
    *
-   * Returns `false` while a partial is missing, `true` once the epoch is
+   * Returns `false` while a partial or a required descriptor is missing, `true` once the epoch is
    * sealed by this instance (again on every later call: idempotent). A marker
    * whose body is not exactly this instance's id (byte for byte, as
    * LaminarDB compares) is `SplitBrain`, whether it was there before the
@@ -308,18 +469,28 @@ export class CheckpointStore {
    * a repeat call on a sealed epoch, 1 list page + 1 GET of the marker.
    *
    * @throws TidemarkError `SplitBrain` (the message names both committers);
-   *   `InvalidArgument` for a vnode out of range or a bad epoch; `Corrupt`
+   *   `InvalidArgument` for a vnode out of range, a bad epoch or descriptor key; `Corrupt`
    *   for a foreign marker body that is not UTF-8; `Transient` when the store
    *   stays unavailable (calling again is safe); other store errors.
    */
-  async sealEpoch(epoch: number, vnodes: Iterable<number>): Promise<boolean> {
+  async sealEpoch(
+    epoch: number,
+    vnodes: Iterable<number>,
+    requiredDescriptors: Iterable<string> = [],
+  ): Promise<boolean> {
     checkNumber("epoch", epoch, NON_NEGATIVE);
-    if (typeof (vnodes as Iterable<number> | null)?.[Symbol.iterator] !== "function") {
-      throw new TidemarkError("InvalidArgument", "vnodes must be an iterable of vnode numbers");
+    for (const [name, it] of [
+      ["vnodes", vnodes],
+      ["requiredDescriptors", requiredDescriptors],
+    ] as const) {
+      if (typeof (it as Iterable<unknown> | null)?.[Symbol.iterator] !== "function") {
+        throw new TidemarkError("InvalidArgument", `${name} must be an iterable`);
+      }
     }
-    await this.#safe();
     const wanted = new Set<number>();
     for (const v of vnodes) wanted.add(this.#checkVnode(v));
+    const descriptors = [...requiredDescriptors].map((k) => checkpointDescriptorKey(epoch, k));
+    await this.#safe();
     const commit = checkpointCommitKey(epoch);
     const found = new Set<string>();
     let marked = false;
@@ -345,6 +516,7 @@ export class CheckpointStore {
     for (const v of wanted) {
       if (!found.has(checkpointPartialKey(epoch, v))) return false;
     }
+    for (const k of descriptors) if (!found.has(k)) return false;
     return this.#createMarker(epoch);
   }
 

@@ -1,6 +1,6 @@
 /**
- * Checkpoint state: epoch partials, sealed commits, split-brain detection,
- * fencing, prune, latest committed epoch.
+ * Checkpoint state: epoch partials, commit descriptors, source offsets,
+ * sealed commits, split-brain detection, fencing, prune, latest committed epoch.
  *
  * @module
  */
@@ -9,6 +9,9 @@ export {
   CheckpointStore,
   type CheckpointStoreOptions,
   checkpointCommitKey,
+  checkpointDescriptorKey,
   checkpointPartialKey,
+  checkpointSourceOffsetsKey,
+  type EpochBlob,
   type PruneResult,
 } from "./checkpoint-store.ts";

@@ -26,33 +26,15 @@
  */
 import { parquetReadObjects } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { Catalog, type DataFileInput } from "../catalog/index.ts";
+import { Catalog, type DataFileInput, type TableSchema } from "../catalog/index.ts";
 import { CheckpointStore } from "../checkpoint/index.ts";
 import { TidemarkError } from "../errors.ts";
 import { liveDataFiles } from "../manifest/index.ts";
 import { numberOption } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
 
-/** A column of merutable's `TableSchema` JSON (serde's form, `types/schema.rs`). */
-export interface MerutableColumn {
-  name: string;
-  col_type: "Boolean" | "Int32" | "Int64" | "Float" | "Double" | "ByteArray" | { FixedLenByteArray: number };
-  nullable: boolean;
-  field_id?: number | null;
-}
-
-/** merutable's `TableSchema` JSON: what the manifest property `merutable.schema.json` holds. */
-export interface MerutableSchema {
-  table_name: string;
-  columns: MerutableColumn[];
-  /** Indexes into `columns`; those columns are non-nullable. */
-  primary_key: number[];
-  schema_id?: number;
-  last_column_id?: number;
-}
-
 /** The demo table's schema: an Int64 key and four user columns of other types. */
-export const DEMO_SCHEMA: MerutableSchema = {
+export const DEMO_SCHEMA: TableSchema = {
   table_name: "demo",
   columns: [
     { name: "id", col_type: "Int64", nullable: false, field_id: 1 },
@@ -64,15 +46,6 @@ export const DEMO_SCHEMA: MerutableSchema = {
   primary_key: [0],
   schema_id: 0,
   last_column_id: 5,
-};
-
-/**
- * The manifest properties merutable's decoder needs (`iceberg/manifest.rs`):
- * the schema JSON and the format version (3, merutable's default).
- */
-export const DEMO_PROPERTIES: Readonly<Record<string, string>> = {
-  "merutable.schema.json": JSON.stringify(DEMO_SCHEMA),
-  "merutable.format_version": "3",
 };
 
 /** The property where the demo writer keeps the last sequence number it used. */
@@ -330,7 +303,7 @@ export interface DemoCommitOptions {
 /**
  * One demo snapshot on the table in `source`: a compaction when enough
  * level-0 files are live, then a flush of `files` new level-0 files;
- * returns the new version. The commit sets {@link DEMO_PROPERTIES}.
+ * returns the new version. The table's schema is {@link DEMO_SCHEMA} (every manifest carries it).
  *
  * @throws TidemarkError `InvalidArgument` naming an option out of its range
  * (never clamped: a request for 5,000 files is refused, not served 2,000);
@@ -341,7 +314,8 @@ export async function demoCommit(source: ObjectStore, opts: DemoCommitOptions = 
   const files = numberOption("files", opts.files, 2, { min: 1, max: 2000 });
   const rows = numberOption("rows", opts.rows, 100, { min: 1, max: 10_000 });
   const compactAt = numberOption("compactAt", opts.compactAt, 8, { min: 0, max: 10_000 });
-  const catalog = await Catalog.open(source);
+  // The schema makes every manifest carry merutable.schema.json and merutable.format_version.
+  const catalog = await Catalog.open(source, { schema: DEMO_SCHEMA });
   const head = await catalog.head();
   const base = head > 0 ? await catalog.manifest(head) : undefined;
   const live = base ? liveDataFiles(base) : [];
@@ -374,7 +348,7 @@ export async function demoCommit(source: ObjectStore, opts: DemoCommitOptions = 
   return catalog.commit({
     add,
     remove,
-    properties: { ...DEMO_PROPERTIES, [LAST_SEQ]: String(seq), writer: "tidemark-demo" },
+    properties: { [LAST_SEQ]: String(seq), writer: "tidemark-demo" },
   });
 }
 
@@ -384,10 +358,10 @@ export async function demoCommit(source: ObjectStore, opts: DemoCommitOptions = 
  * part-00004) and four checkpoint epochs, three of them sealed.
  */
 export async function seedDemo(store: ObjectStore): Promise<void> {
-  const catalog = await Catalog.open(store);
+  // merutable's table schema, so the demo table restores into something merutable opens.
+  const catalog = await Catalog.open(store, { schema: DEMO_SCHEMA });
   await catalog.commit({
     add: [await flush(store, "data/part-00001.parquet", 1, 40)],
-    properties: { ...DEMO_PROPERTIES },
   });
   await catalog.commit({
     add: [

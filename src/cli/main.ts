@@ -1,5 +1,5 @@
 /**
- * The `tidemark` command: `inspect`, `mirror`, `verify`, `doctor`, `checkpoint ls|prune`.
+ * The `tidemark` command: `inspect`, `mirror`, `restore`, `verify`, `doctor`, `checkpoint ls|prune`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
  * @module
@@ -13,6 +13,7 @@ import { checkpointCommand } from "./commands/checkpoint.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
+import { restoreCommand } from "./commands/restore.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { EXIT, type Io, type OutputOptions, reportError } from "./output.ts";
 import type { Env } from "./store-url.ts";
@@ -78,7 +79,9 @@ Docs: docs/cli.md`;
 /** Builds the command tree. Each action sets `result.code`. */
 function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptions }): Command {
   const program = new Command("tidemark")
-    .description("Inspect, mirror and verify tidemark tables and checkpoint state on object stores.")
+    .description(
+      "Inspect, mirror, restore and verify tables (merutable's layouts) and checkpoint state on object stores.",
+    )
     .version(version(), "-V, --version")
     // Program options only before the command: `verify --version N` is the snapshot, not ours.
     .enablePositionalOptions()
@@ -101,7 +104,9 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
   commonOptions(
     program
       .command("inspect")
-      .description("show a table's HEAD, snapshot chain, live files and sizes (and lag behind a source)")
+      .description(
+        "show a table's layout, HEAD, snapshot chain, schema, live files and sizes (and lag behind a source)",
+      )
       .argument("<store>", "the table's store (see Stores below)")
       .option("--source <store>", "also report how far this store (a mirror) lags behind <store>")
       .option("--limit <n>", "snapshots of the chain to show (0: all)", numberFlag("--limit", { min: 0 }), 20)
@@ -143,6 +148,25 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
 
   commonOptions(
     program
+      .command("restore")
+      .description(
+        "write a table (a mirror, or any table) as merutable's posix layout: files, then metadata/vN.metadata.pb, then version-hint.text",
+      )
+      .requiredOption("--from <store>", "the table to restore (a mirror)")
+      .requiredOption("--to <store>", "where merutable's table goes: an empty directory (or s3://...)")
+      .option("--version <n>", "the version to restore (default: HEAD)", numberFlag("--version", { min: 1 }))
+      .option(
+        "--parallel <n>",
+        "files copied at once",
+        numberFlag("--parallel", { min: 1, max: 1024 }),
+        DEFAULT_PARALLELISM,
+      ),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((opts) => restoreCommand(ctx, opts)));
+
+  commonOptions(
+    program
       .command("verify")
       .description(
         "check that every file a snapshot references is on the store with the right size (and, with --source, the source's bytes)",
@@ -172,7 +196,9 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
 
   const checkpoint = program
     .command("checkpoint")
-    .description("checkpoint state (epoch=E/vnode=V/partial.bin, epoch=E/_COMMIT): ls, prune");
+    .description(
+      "checkpoint state (epoch=E/vnode=V/partial.bin, epoch=E/commit/KEY, epoch=E/srcoff/NODE, epoch=E/_COMMIT): ls, prune",
+    );
   commonOptions(
     checkpoint
       .command("ls")

@@ -1,10 +1,12 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { routePath } from "hono/route";
+import { manifestAnomaly } from "../catalog/chain.ts";
+import { tableReader } from "../catalog/table.ts";
 import { errorCodeOf, httpStatusOf, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { liveDataFiles, liveFiles } from "../manifest/live.ts";
-import { openMirror, verifyMirror } from "../mirror/index.ts";
+import { verifyMirror } from "../mirror/index.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { toJsonSafe } from "./json.ts";
 import { serveObject } from "./objects.ts";
@@ -38,6 +40,8 @@ export interface SnapshotSummary {
   liveFiles: number;
   bytes: number;
   rows: number;
+  /** Set when the manifest is not what its key promises (a merutable mirror's race). */
+  anomaly?: string;
 }
 
 /**
@@ -100,8 +104,11 @@ export function errorResponse(c: Context, e: unknown): Response {
  * runs on Workers, Deno, Bun, and Node through an adapter). Routes, relative
  * to where it is mounted:
  *
- * - `GET /status`: HEAD version of the store, plus the mirror's status if given;
- * - `GET /snapshots?limit=N`: the snapshot chain from HEAD backwards (summaries);
+ * Every route reads the table through one table reader (`openTable`), so a
+ * store holding merutable's primary (the posix layout) is served like a mirror.
+ *
+ * - `GET /status`: the table's layout and HEAD version, plus the mirror's status if given;
+ * - `GET /snapshots?limit=N`: the snapshot chain from HEAD backwards (summaries, with any anomaly);
  * - `GET /snapshots/:v`: manifest `v` as JSON (int64 as numbers when safe, else strings; bytes as hex);
  * - `GET /verify/:v`: `verifyMirror` of snapshot `v` (every referenced file present, right size);
  * - `GET|HEAD /objects/*`: the raw objects (ETag, Range → 206, If-None-Match → 304), for `HttpStore`;
@@ -134,19 +141,23 @@ export function inspectApp(opts: InspectAppOptions): Hono {
 
   app.get("/status", async (c) => {
     const store = await storeOf(c);
-    const head = await openMirror(store).head();
+    const d = await tableReader(store).discover();
     const mirror = opts.mirror === undefined ? undefined : await resolve(opts.mirror, c);
     const status = mirror ? await mirror.status() : undefined;
-    return c.json(toJsonSafe({ store: store.name, head, mirror: status }) as object);
+    return c.json(
+      toJsonSafe({ store: store.name, head: d.version, layout: d.layout, mirror: status }) as object,
+    );
   });
 
   app.get("/snapshots", async (c) => {
     const limitParam = c.req.query("limit");
     const limit = limitParam === undefined ? max : Math.min(max, parseVersion(limitParam));
-    const reader = openMirror(await storeOf(c));
+    const table = tableReader(await storeOf(c));
     const out: SnapshotSummary[] = [];
-    for await (const { version, manifest } of reader.snapshots()) {
-      out.push(summarize(version, manifest));
+    for await (const { version, manifest, anomaly } of table.snapshots()) {
+      const s = summarize(version, manifest);
+      if (anomaly !== undefined) s.anomaly = anomaly;
+      out.push(s);
       if (out.length >= limit) break;
     }
     return c.json({ head: out[0]?.version ?? 0, snapshots: out });
@@ -154,8 +165,12 @@ export function inspectApp(opts: InspectAppOptions): Hono {
 
   app.get("/snapshots/:v", async (c) => {
     const v = parseVersion(c.req.param("v"));
-    const m = await openMirror(await storeOf(c)).manifest(v);
-    return c.json({ version: v, summary: summarize(v, m), manifest: toJsonSafe(m) as object });
+    const table = tableReader(await storeOf(c));
+    const f = await table.read(v);
+    const summary = summarize(v, f.manifest);
+    const anomaly = manifestAnomaly(f, table.manifestKey(v));
+    if (anomaly !== undefined) summary.anomaly = anomaly;
+    return c.json({ version: v, summary, manifest: toJsonSafe(f.manifest) as object });
   });
 
   app.get("/verify/:v", async (c) => {

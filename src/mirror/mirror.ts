@@ -2,10 +2,14 @@ import {
   advanceLowWater,
   builtOn,
   discoverHead,
+  isLegacyManifestError,
   type ManifestFile,
   manifestKey,
-  readManifestFile,
   readManifestIfExists,
+  readVersionHint,
+  type TableReader,
+  tableReader,
+  VERSION_HINT_KEY,
 } from "../catalog/index.ts";
 import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
@@ -41,7 +45,12 @@ export interface LagAlert {
 
 /** Options of {@link Mirror}. */
 export interface MirrorOptions {
-  /** The primary's store. */
+  /**
+   * The primary's store, in either of merutable's layouts (see `openTable`):
+   * an object-store table (a `Catalog`'s, or another mirror), or merutable's
+   * primary (`version-hint.text`, `metadata/v{N}.metadata.pb`), whose
+   * manifests are copied byte for byte into `v{N}.manifest.bin`.
+   */
   source: ObjectStore;
   /** The mirror's store. */
   target: ObjectStore;
@@ -117,7 +126,8 @@ interface Waiter {
 }
 
 /**
- * The mirror loop: copies every snapshot of `source` to `target` in order,
+ * The mirror loop: copies every snapshot of `source` (either layout) to
+ * `target` (always the object-store layout) in order,
  * without gaps while the source still has the intermediate manifests (so time
  * travel works on the mirror), uploading only the files the previous mirrored
  * snapshot lacked, so one snapshot costs O(new files), not O(live files).
@@ -142,11 +152,14 @@ interface Waiter {
  * commit not yet mirrored (0 on an idle primary, not "time since the last
  * upload"); every snapshot is mirrored, not just the latest; a manifest
  * conflict with different bytes is `SplitBrain`; a tick costs two HEADs and a
- * GET when idle; low_water is written once per tick, not once per snapshot
+ * GET on an idle object-store source, one GET (`version-hint.text`) on an
+ * idle posix source; low_water is written once per tick, not once per snapshot
  * (R2 allows about one write per second per key), except right after a gap.
  */
 export class Mirror {
   readonly #source: CountedStore;
+  /** The source's table (its layout detected on the first look). */
+  readonly #sourceTable: TableReader;
   readonly #target: CountedStore;
   readonly #binding: { source: string; target: string };
   readonly #pollIntervalMs: number;
@@ -233,6 +246,7 @@ export class Mirror {
       max: MAX_TIMER_MS,
     });
     this.#source = counted(opts.source);
+    this.#sourceTable = tableReader(this.#source);
     this.#target = counted(opts.target);
     this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
     this.#progress = freshMirrorProgress(this.#binding);
@@ -390,6 +404,16 @@ export class Mirror {
    */
   async #init(): Promise<void> {
     if (this.#initialised) return;
+    // A mirror writes the object-store layout: never into merutable's primary
+    // (or a restore of one), say with --from and --to swapped.
+    if ((await readVersionHint(this.#target)) !== undefined) {
+      throw new TidemarkError(
+        "NotSupported",
+        `the target ${this.#target.name} holds a posix table (${VERSION_HINT_KEY}: merutable's primary, or a restore): ` +
+          "a mirror writes the object-store layout, into an empty store or an earlier mirror of this source",
+        { key: VERSION_HINT_KEY },
+      );
+    }
     const saved = await this.#opts.progress?.load();
     let p: MirrorProgress | undefined;
     if (saved && boundTo(saved, this.#binding)) {
@@ -471,11 +495,11 @@ export class Mirror {
       }
       const ours = await this.#previousManifest(seq);
       if (ours) {
-        const theirs = await readManifestIfExists(this.#source, seq);
+        const theirs = await this.#readSource(seq);
         const same =
-          theirs !== undefined
+          theirs !== undefined && theirs !== "legacy"
             ? sameBytes(theirs.bytes, ours.bytes)
-            : sameTable(ours.manifest, (await readManifestFile(this.#source, head)).manifest);
+            : sameTable(ours.manifest, (await this.#sourceTable.read(head)).manifest);
         if (!same) {
           throw new TidemarkError(
             "SplitBrain",
@@ -490,13 +514,15 @@ export class Mirror {
   }
 
   /**
-   * Finds the source HEAD from what is known, cheaply: two HEADs and a read of
-   * the source's low_water when nothing changed (a hint below the source's GC
-   * boundary, or one a racing expire passed, is never trusted).
+   * Finds the source HEAD from what is known, cheaply: on an object-store
+   * source two HEADs and a read of its low_water when nothing changed (a hint
+   * below the source's GC boundary, or one a racing expire passed, is never
+   * trusted); on a posix source one GET of `version-hint.text`, which
+   * merutable replaces only after the manifest it names is written.
    */
   async #findSourceHead(): Promise<number> {
     const known = Math.max(this.#sourceHead ?? 0, this.#initialised ? this.#progress.mirrorSeq : 0);
-    const found = (await discoverHead(this.#source, known > 0 ? { from: known } : {})).version;
+    const found = (await this.#sourceTable.discover(known > 0 ? { from: known } : {})).version;
     if (this.#sourceHead === null || found > this.#sourceHead) this.#sourceHead = found;
     this.#lag.sourceChecked(this.#sourceHead, this.#initialised ? handledThrough(this.#progress) : 0);
     return this.#sourceHead;
@@ -526,18 +552,24 @@ export class Mirror {
       let moved = 0;
       try {
         const version = handledThrough(p) + 1;
-        const file =
-          lookahead?.version === version ? lookahead : await readManifestIfExists(this.#source, version);
+        const file = lookahead?.version === version ? lookahead : await this.#readSource(version);
         lookahead = undefined;
+        if (file === "legacy") {
+          this.#skip({ from: version, to: version, reason: "legacy" });
+          continue;
+        }
         if (file === undefined) {
+          if (version === head) throw this.#headMissing(head);
           // Expired on the source before we got here: skip to the next version it has.
-          const next = await nextExisting(this.#source, version, head);
+          const next = await nextExisting(this.#sourceTable, version, head);
           this.#skip({ from: version, to: next - 1, reason: "expired" });
           continue;
         }
         // Only a version the source's history is built on: its HEAD, or one its successor names.
         if (version < head) {
-          lookahead = await readManifestIfExists(this.#source, version + 1);
+          const next = await this.#readSource(version + 1);
+          lookahead = next === "legacy" ? undefined : next;
+          if (next === undefined && version + 1 === head) throw this.#headMissing(head);
           if (lookahead === undefined || !(await builtOn(lookahead.manifest, file))) {
             this.#skip({ from: version, to: version, reason: "unconfirmed" });
             continue;
@@ -549,6 +581,29 @@ export class Mirror {
       }
       if (this.#workRemains) return;
       budget.progressed();
+    }
+  }
+
+  /**
+   * The source's HEAD has no manifest: discovery found it (on an object-store
+   * source, by its manifest), so its pointer names a missing one (a posix
+   * table copied out of order, say): damaged or catching up, never a gap.
+   */
+  #headMissing(head: number): TidemarkError {
+    const key = this.#sourceTable.manifestKey(head);
+    return new TidemarkError("NotFound", `the source's HEAD v${head} has no manifest (${key})`, { key });
+  }
+
+  /**
+   * The source's manifest of `version`; `undefined` when it is not there;
+   * `"legacy"` when a posix source has only a legacy JSON manifest for it.
+   */
+  async #readSource(version: number): Promise<ManifestFile | "legacy" | undefined> {
+    try {
+      return await this.#sourceTable.readManifestIfExists(version);
+    } catch (e) {
+      if (isLegacyManifestError(e)) return "legacy";
+      throw e;
     }
   }
 
@@ -680,7 +735,7 @@ export class Mirror {
     if (!isTidemarkError(e, "NotFound") || version >= head) return false;
     const key = e.key;
     if (key === undefined || !referencedFiles(manifest).some((f) => f.path === key)) return false;
-    this.#headFile ??= await readManifestFile(this.#source, head);
+    this.#headFile ??= await this.#sourceTable.read(head);
     return !referencedFiles(this.#headFile.manifest).some((f) => f.path === key);
   }
 

@@ -40,12 +40,15 @@ export interface MirrorProgress {
  *   not in the source's HEAD;
  * - `unconfirmed`: the manifest is not the one its successor was built on, or
  *   its successor is gone, so it cannot be proven part of the history (a
- *   leftover below the source's GC boundary, or a withdrawn stale commit).
+ *   leftover below the source's GC boundary, or a withdrawn stale commit);
+ * - `legacy`: a posix source holds only a legacy JSON manifest for it
+ *   (`v{N}.metadata.json`, merutable before its protobuf manifests), which
+ *   the object-store layout cannot hold.
  */
 export interface MirrorGap {
   from: number;
   to: number;
-  reason?: "expired" | "files-gone" | "unconfirmed";
+  reason?: "expired" | "files-gone" | "unconfirmed" | "legacy";
 }
 
 /** Running totals of a mirror. */

@@ -1,31 +1,36 @@
-import { discoverHead, readManifestFile, walkChain } from "../catalog/index.ts";
+import { manifestAnomaly } from "../catalog/chain.ts";
+import { type TableLayout, type TableSnapshot, tableReader } from "../catalog/table.ts";
 import { isTidemarkError } from "../errors.ts";
-import {
-  diffManifests,
-  liveFiles,
-  type Manifest,
-  type ManifestDiff,
-  referencedFiles,
-} from "../manifest/index.ts";
+import { type Manifest, type ManifestDiff, referencedFiles } from "../manifest/index.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 import { proveOrigin } from "./origin.ts";
 
 /**
- * A read-only view of a mirrored (or primary) table. Uses only `get` and
- * `head`, never a listing or a write, so it works over `HttpStore` in a browser.
+ * A read-only view of a mirrored (or primary) table, of either layout (a
+ * mirror, a `Catalog`'s table, merutable's primary or a restore of it: see
+ * `openTable`). Uses only `get` and `head`, never a write (and a listing only
+ * when the table looks empty, to tell an empty table from a damaged one; never
+ * on a store that cannot list), so it works over `HttpStore` in a browser.
  */
 export interface MirrorReader {
-  /** The HEAD version (0: nothing mirrored yet): low_water, then O(log gap) HEAD probes. */
+  /**
+   * The HEAD version (0: nothing mirrored yet): low_water, then O(log gap)
+   * HEAD probes; on a posix table one GET of `version-hint.text`.
+   */
   head(): Promise<number>;
+  /** The layout the last read found (`empty` before the first). */
+  readonly layout: TableLayout;
   /**
    * Snapshots from HEAD (or from version `from`, e.g. a HEAD just read with
    * `head()`, so both describe one moment) backwards through
    * `previous_snapshot_id`, until one is missing (expired on the primary
    * before it was mirrored, or never mirrored) or is not the manifest its
-   * successor was built on.
+   * successor was built on. A manifest that is not what its key promises (a
+   * merutable mirror can hold snapshot N+1 in `v{N}.manifest.bin`) comes with
+   * an `anomaly`, and the walk goes on.
    */
-  snapshots(from?: number): AsyncIterable<{ version: number; manifest: Manifest }>;
+  snapshots(from?: number): AsyncIterable<TableSnapshot>;
   /** Snapshot `version`'s manifest. `NotFound` if it is not on the store; `Corrupt` if it does not decode. */
   manifest(version: number): Promise<Manifest>;
   /** Snapshot `version`'s live files (data files and deletion vectors). */
@@ -39,21 +44,18 @@ export interface MirrorReader {
  * Nothing is read until a method is called.
  */
 export function openMirror(store: ObjectStore): MirrorReader {
-  const manifest = async (version: number): Promise<Manifest> =>
-    (await readManifestFile(store, version)).manifest;
+  const table = tableReader(store);
   return {
-    head: async () => (await discoverHead(store)).version,
-    async *snapshots(from?: number) {
-      // On a mirror, low_water is the latest version mirrored, not a retention
-      // boundary: the history below it is the mirror's time travel.
-      const head = from ?? (await discoverHead(store)).version;
-      for await (const f of walkChain(store, head)) {
-        yield { version: f.version, manifest: f.manifest };
-      }
+    head: () => table.head(),
+    get layout() {
+      return table.layout;
     },
-    manifest,
-    files: async (version: number) => liveFiles(await manifest(version)),
-    diff: async (a: number, b: number) => diffManifests(await manifest(a), await manifest(b)),
+    // On a mirror, low_water is the latest version mirrored, not a retention
+    // boundary: the history below it is the mirror's time travel.
+    snapshots: (from?: number) => table.snapshots(from),
+    manifest: (version) => table.manifest(version),
+    files: (version) => table.files(version),
+    diff: (a, b) => table.diff(a, b),
   };
 }
 
@@ -76,6 +78,12 @@ export interface VerifyResult {
    * the source's (another table's file, or one the source re-wrote).
    */
   foreign: string[];
+  /**
+   * Set when the manifest is not what its key promises (a merutable mirror
+   * can hold snapshot N+1 in `v{N}.manifest.bin`): its files are checked all
+   * the same, and `ok` says only whether they are there.
+   */
+  anomaly?: string;
 }
 
 /** Options of {@link verifyMirror}. */
@@ -103,10 +111,12 @@ export async function verifyMirror(
   version?: number,
   opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
-  const reader = openMirror(store);
-  const v = version ?? (await reader.head());
+  const table = tableReader(store);
+  const v = version ?? (await table.head());
   if (v === 0) return { version: 0, ok: true, missing: [], wrongSize: [], foreign: [] };
-  const files = referencedFiles(await reader.manifest(v));
+  const file = await table.read(v);
+  const anomaly = manifestAnomaly(file, table.manifestKey(v));
+  const files = referencedFiles(file.manifest);
   const missing = new Set<string>();
   const wrongSize = new Set<string>();
   const foreign = new Set<string>();
@@ -149,5 +159,6 @@ export async function verifyMirror(
     missing: order(missing),
     wrongSize: order(wrongSize),
     foreign: order(foreign),
+    ...(anomaly !== undefined ? { anomaly } : {}),
   };
 }

@@ -572,6 +572,96 @@ export function checkpointContract(
     assert.deepEqual(await collect(s.list("")), [], "nothing was written");
   });
 
+  test("commit descriptors and source offsets round-trip at LaminarDB's keys (epoch=E/commit/{key}, epoch=E/srcoff/{node})", async (s) => {
+    const cp = cpOf(s);
+    await cp.writeCommitDescriptor(7, "node=1/sink=kafka-out", 0, b("txn-1"));
+    await cp.writeCommitDescriptor(7, "node=0/sink=kafka-out", 0, b("txn-0"));
+    await cp.writeSourceOffsets(7, "node-1", 0, b('{"events-0":"100"}'));
+    await cp.writeSourceOffsets(7, "node-2", 0, b('{"events-1":"200"}'));
+    assert.deepEqual(
+      (await collect(s.list("epoch=7/"))).map((m) => m.key),
+      [
+        "epoch=7/commit/node=0/sink=kafka-out",
+        "epoch=7/commit/node=1/sink=kafka-out",
+        "epoch=7/srcoff/node-1",
+        "epoch=7/srcoff/node-2",
+      ],
+    );
+    const show = (xs: Array<{ key: string; bytes: Uint8Array }>) =>
+      xs.map((x) => [x.key, dec.decode(x.bytes)]);
+    assert.deepEqual(show(await cp.readCommitDescriptors(7)), [
+      ["node=0/sink=kafka-out", "txn-0"],
+      ["node=1/sink=kafka-out", "txn-1"],
+    ]);
+    assert.deepEqual(show(await cp.readSourceOffsets(7)), [
+      ["node-1", '{"events-0":"100"}'],
+      ["node-2", '{"events-1":"200"}'],
+    ]);
+    assert.deepEqual(await cp.readCommitDescriptors(8), []);
+    assert.deepEqual(await cp.readSourceOffsets(8), []);
+    // A plain overwrite, as LaminarDB's put.
+    await cp.writeSourceOffsets(7, "node-1", 0, b('{"events-0":"150"}'));
+    assert.equal(dec.decode((await cp.readSourceOffsets(7))[0]?.bytes), '{"events-0":"150"}');
+  });
+
+  test("a seal waits for the required commit descriptors, as LaminarDB's epoch_complete", async (s) => {
+    const cp = cpOf(s);
+    for (const v of [0, 1]) await cp.writePartial(v, 3, 0, b("s"));
+    const required = ["node=0/sink=s1", "node=0/sink=s2"];
+    assert.equal(await cp.sealEpoch(3, [0, 1], required), false, "no descriptor yet");
+    await cp.writeCommitDescriptor(3, "node=0/sink=s1", 0, b("d1"));
+    assert.equal(await cp.sealEpoch(3, [0, 1], required), false, "one of two");
+    assert.equal(await exists(s, checkpointCommitKey(3)), false);
+    await cp.writeCommitDescriptor(3, "node=0/sink=s2", 0, b("d2"));
+    assert.equal(await cp.sealEpoch(3, [0, 1], required), true);
+    assert.equal(await cp.sealEpoch(3, [0, 1], required), true, "idempotent");
+    assert.equal(await cp.latestCommittedEpoch(), 3);
+    // An idle sink contributes no descriptor: none required, the partials seal the epoch.
+    for (const v of [0, 1]) await cp.writePartial(v, 4, 0, b("s"));
+    assert.equal(await cp.sealEpoch(4, [0, 1]), true);
+  });
+
+  test("descriptors and source offsets are fenced like partials and pruned with their epoch", async (s) => {
+    const cp = cpOf(s);
+    cp.setAuthoritativeVersion(5);
+    assert.equal(await codeOf(cp.writeCommitDescriptor(1, "node=0/sink=s", 4, b("old"))), "StaleVersion");
+    assert.equal(await codeOf(cp.writeSourceOffsets(1, "node-0", 4, b("{}"))), "StaleVersion");
+    assert.deepEqual(await collect(s.list("")), [], "nothing written");
+    await cp.writeCommitDescriptor(1, "node=0/sink=s", 5, b("d"));
+    await cp.writeSourceOffsets(1, "node-0", 6, b("{}"));
+    for (const e of [1, 2]) {
+      await cp.writePartial(0, e, 5, b("s"));
+      assert.equal(await cp.sealEpoch(e, [0]), true);
+    }
+    await cp.pruneBefore(2);
+    assert.deepEqual(await cp.readCommitDescriptors(1), []);
+    assert.deepEqual(await cp.readSourceOffsets(1), []);
+    assert.deepEqual(
+      (await collect(s.list(""))).map((m) => m.key),
+      ["epoch=2/_COMMIT", "epoch=2/vnode=0/partial.bin"],
+    );
+  });
+
+  test("descriptor and node keys that are not relative normalised paths are InvalidArgument, nothing written", async (s) => {
+    const cp = cpOf(s);
+    for (const key of ["", "/x", "a//b", "..", "a/./b", "a\\b", "x\u0001"]) {
+      assert.equal(
+        await codeOf(cp.writeCommitDescriptor(1, key, 0, b("d"))),
+        "InvalidArgument",
+        JSON.stringify(key),
+      );
+      assert.equal(
+        await codeOf(cp.writeSourceOffsets(1, key, 0, b("d"))),
+        "InvalidArgument",
+        JSON.stringify(key),
+      );
+      assert.equal(await codeOf(cp.sealEpoch(1, [], [key])), "InvalidArgument", JSON.stringify(key));
+    }
+    assert.equal(await codeOf(cp.writeCommitDescriptor(Number.NaN, "k", 0, b("d"))), "InvalidArgument");
+    assert.equal(await codeOf(cp.writeSourceOffsets(1, "k", -1, b("d"))), "InvalidArgument");
+    assert.deepEqual(await collect(s.list("")), [], "nothing written");
+  });
+
   test("many unsealed epochs above the latest sealed: a few HEADs, then one listing of the layout", async (s) => {
     const cp = cpOf(s);
     await sealWith(cp, 1, [0]);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { Catalog, CheckpointStore, type ObjectStore, S3Store } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";
 import { randomId } from "../support/harness.ts";
+import { PosixPrimary } from "../support/posix-fixture.ts";
 import { rgwConfig } from "../support/rgw.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -110,6 +111,7 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         [],
         ["inspect"],
         ["mirror"],
+        ["restore"],
         ["verify"],
         ["checkpoint"],
         ["checkpoint", "ls"],
@@ -166,6 +168,8 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         [mirror, "--poll-interval", [...bad, "9", "2147483648"]],
         [mirror, "--lag-alert", bad],
         [["verify", "memory:demo"], "--version", [...bad, "0"]],
+        [["restore", "--from", "memory:demo", "--to", target], "--version", [...bad, "0"]],
+        [["restore", "--from", "memory:demo", "--to", target], "--parallel", [...bad, "0"]],
         [["checkpoint", "prune", "memory:demo"], "--before", bad],
       ];
       const cases = flags.flatMap(([pre, flag, values]) => values.map((v) => [...pre, flag, v]));
@@ -331,6 +335,114 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         after.epochs.map((e: { epoch: number }) => e.epoch),
         [3, 4],
       );
+    });
+
+    it("a merutable primary directory: inspect it, mirror it (to s3:// too), restore the mirror into merutable's layout, refusals", async () => {
+      const primaryDir = join(tmp, `merutable-${randomId()}`);
+      const primary = new PosixPrimary(new FileStore(primaryDir));
+      await primary.commit([{ path: "data/L0/a.parquet", size: 40 }]);
+      await primary.commit([{ path: "data/L0/b.parquet", size: 50 }]);
+      await primary.commit(
+        [{ path: "data/L1/c.parquet", size: 90 }],
+        ["data/L0/a.parquet", "data/L0/b.parquet"],
+      );
+
+      const i = await run(argv, ["inspect", primaryDir, "--json"]);
+      assert.equal(i.code, 0, i.stderr);
+      const ij = JSON.parse(i.stdout);
+      assert.deepEqual(
+        [ij.layout, ij.head, ij.chainEnd, ij.schema?.table_name],
+        ["posix", 3, "start", "events"],
+      );
+      const shown = await run(argv, ["inspect", primaryDir]);
+      assert.match(shown.stdout, /layout\s+posix \(merutable's primary/);
+      assert.match(shown.stdout, /schema\s+events: id, payload \(key id\)/);
+
+      const mirrorDir = join(tmp, `merutable-mirror-${randomId()}`);
+      const m = await run(argv, ["mirror", "--from", primaryDir, "--to", mirrorDir, "--json"]);
+      assert.equal(m.code, 0, m.stderr);
+      assert.deepEqual([JSON.parse(m.stdout).mirrorSeq, JSON.parse(m.stdout).gaps], [3, []]);
+      for (const v of [1, 2, 3]) {
+        assert.deepEqual(
+          readFileSync(join(mirrorDir, `metadata/v${v}.manifest.bin`)),
+          readFileSync(join(primaryDir, `metadata/v${v}.metadata.pb`)),
+        );
+      }
+      // Swapped --from and --to: the primary is never written.
+      const swapped = await run(argv, ["mirror", "--from", mirrorDir, "--to", primaryDir]);
+      assert.equal(swapped.code, 1);
+      assertOneLineError(swapped, "NotSupported");
+      assert.ok(!existsSync(join(primaryDir, "metadata/v1.manifest.bin")));
+
+      const restored = join(tmp, `merutable-restored-${randomId()}`);
+      const r = await run(argv, ["restore", "--from", mirrorDir, "--to", restored, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const rj = JSON.parse(r.stdout);
+      assert.deepEqual([rj.ok, rj.version, rj.versions, rj.files], [true, 3, [1, 2, 3], 3]);
+      assert.equal(readFileSync(join(restored, "version-hint.text"), "utf8"), "3");
+      for (const k of ["metadata/v3.metadata.pb", "data/L1/c.parquet", "data/L0/a.parquet"]) {
+        assert.deepEqual(readFileSync(join(restored, k)), readFileSync(join(primaryDir, k)), k);
+      }
+      const text = await run(argv, [
+        "restore",
+        "--from",
+        mirrorDir,
+        "--to",
+        join(tmp, `older-${randomId()}`),
+        "--version",
+        "2",
+      ]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /^restored v2 of .*: 2 file\(s\) copied/);
+      assert.match(text.stdout, /manifests\s+v1-v2/);
+      // Another table there: refused, exit 1, one line.
+      const other = join(tmp, `other-${randomId()}`);
+      await new PosixPrimary(new FileStore(other), {
+        uuid: "99999999-0000-4000-8000-000000000000",
+      }).commitMany(1, 1);
+      const refused = await run(argv, ["restore", "--from", mirrorDir, "--to", other]);
+      assert.equal(refused.code, 1);
+      assertOneLineError(refused, "AlreadyExists");
+      // A table without merutable.schema.json: refused with merutable's reason.
+      const noSchema = join(tmp, `noschema-${randomId()}`);
+      await seedTable(new FileStore(noSchema), "n");
+      const ns = await run(argv, ["restore", "--from", noSchema, "--to", join(tmp, `x-${randomId()}`)]);
+      assert.equal(ns.code, 1);
+      assertOneLineError(ns, "NotSupported");
+      assert.match(ns.stderr, /merutable cannot open a table without it/);
+
+      if (rgw) {
+        const url = `s3://${rgw.bucket}/cli-posix-${randomId()}?endpoint=${encodeURIComponent(rgw.endpoint)}&region=${rgw.region}&path-style=true`;
+        const env = { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey };
+        const s3 = await run(argv, ["mirror", "--from", primaryDir, "--to", url, "--json"], env);
+        assert.equal(s3.code, 0, s3.stderr);
+        const back = join(tmp, `s3-restored-${randomId()}`);
+        const rb = await run(argv, ["restore", "--from", url, "--to", back], env);
+        assert.equal(rb.code, 0, rb.stderr);
+        assert.deepEqual(
+          readFileSync(join(back, "metadata/v3.metadata.pb")),
+          readFileSync(join(primaryDir, "metadata/v3.metadata.pb")),
+        );
+      }
+    });
+
+    it("checkpoint ls shows LaminarDB's commit descriptors and source offsets per epoch", async () => {
+      const dir = join(tmp, `cp-${randomId()}`);
+      const cp = new CheckpointStore(new FileStore(dir), { instanceId: "job-b", vnodeCapacity: 1 });
+      await cp.writePartial(0, 5, 1, enc.encode("state"));
+      await cp.writeCommitDescriptor(5, "node=1/sink=out", 1, enc.encode("txn"));
+      await cp.writeSourceOffsets(5, "node-1", 1, enc.encode('{"p0":"10"}'));
+      assert.equal(await cp.sealEpoch(5, [0], ["node=1/sink=out"]), true);
+      const ls = await run(argv, ["checkpoint", "ls", dir, "--json"]);
+      assert.equal(ls.code, 0, ls.stderr);
+      const e = JSON.parse(ls.stdout).epochs[0];
+      assert.deepEqual(
+        [e.epoch, e.sealed, e.partials, e.descriptors, e.sourceOffsets, e.committer],
+        [5, true, 1, ["node=1/sink=out"], ["node-1"], "job-b"],
+      );
+      const t = await run(argv, ["checkpoint", "ls", dir]);
+      assert.match(t.stdout, /epoch\s+state\s+partials\s+descr\s+srcoff/);
+      assert.match(t.stdout, /5\s+sealed\s+1\s+1\s+1\s/);
     });
 
     it("S3 (Ceph RGW): mirror a directory to s3://, inspect, verify, checkpoint ls/prune", async (t) => {

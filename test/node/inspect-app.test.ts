@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { describe, it } from "vitest";
 import { inspectApp } from "../../src/http/index.ts";
-import { HttpStore, MemoryStore } from "../../src/index.ts";
+import { HttpStore, LOW_WATER_KEY, MemoryStore, manifestKey, posixManifestKey } from "../../src/index.ts";
 import { codeOf } from "../support/harness.ts";
+import { PosixPrimary } from "../support/posix-fixture.ts";
 
 const ODD = "ünï/日本語 a+b%25=~*'()!#?.txt";
 
@@ -63,5 +64,54 @@ describe("inspectApp object route", () => {
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: string }).error, "InvalidArgument");
     assert.equal((await app.request("/objects/")).status, 404);
+  });
+});
+
+describe("inspectApp reads both of merutable's layouts", () => {
+  it("on a merutable primary, /status names the posix layout and HEAD; /snapshots, /snapshots/:v and /verify/:v read it", async () => {
+    const store = new MemoryStore();
+    await new PosixPrimary(store).commitMany(3, 1);
+    const app = inspectApp({ store });
+    const status = (await (await app.request("/status")).json()) as { head: number; layout: string };
+    assert.deepEqual([status.head, status.layout], [3, "posix"]);
+    const snaps = (await (await app.request("/snapshots")).json()) as {
+      snapshots: Array<{ version: number }>;
+    };
+    assert.deepEqual(
+      snaps.snapshots.map((s) => s.version),
+      [3, 2, 1],
+    );
+    const one = (await (await app.request("/snapshots/2")).json()) as { summary: { snapshotId: number } };
+    assert.equal(one.summary.snapshotId, 2);
+    const verify = (await (await app.request("/verify/3")).json()) as { ok: boolean };
+    assert.equal(verify.ok, true);
+  });
+
+  it("a merutable mirror holding snapshot N+1 in vN: /snapshots reports the anomaly and goes on", async () => {
+    const primary = new MemoryStore();
+    await new PosixPrimary(primary).commitMany(3, 1);
+    const store = new MemoryStore();
+    for (const k of ["data/L0/f-1-0.parquet", "data/L0/f-2-0.parquet", "data/L0/f-3-0.parquet"]) {
+      await store.put(k, await (await primary.get(k)).bytes());
+    }
+    const pb = async (v: number) => (await primary.get(posixManifestKey(v))).bytes();
+    await store.put(manifestKey(1), await pb(1));
+    await store.put(manifestKey(2), await pb(3));
+    await store.put(manifestKey(3), await pb(3));
+    await store.put(LOW_WATER_KEY, "3");
+    const app = inspectApp({ store });
+    const snaps = (await (await app.request("/snapshots")).json()) as {
+      snapshots: Array<{ version: number; anomaly?: string }>;
+    };
+    assert.deepEqual(
+      snaps.snapshots.map((s) => [s.version, s.anomaly !== undefined]),
+      [
+        [3, false],
+        [2, true],
+        [1, false],
+      ],
+    );
+    const two = (await (await app.request("/snapshots/2")).json()) as { summary: { anomaly?: string } };
+    assert.match(String(two.summary.anomaly), /holds snapshot 3, not 2/);
   });
 });

@@ -13,6 +13,7 @@ import {
   type MirrorProgressStore,
   type ObjectStore,
   parseManifestKey,
+  type TableSchema,
   TidemarkError,
 } from "../../src/index.ts";
 import { collect } from "./harness.ts";
@@ -49,11 +50,15 @@ export class Primary {
     this.catalog = catalog;
   }
 
-  static async open(store: ObjectStore, opts: { now?: () => number; uuid?: string } = {}): Promise<Primary> {
+  static async open(
+    store: ObjectStore,
+    opts: { now?: () => number; uuid?: string; schema?: TableSchema } = {},
+  ): Promise<Primary> {
     const uuid = opts.uuid ?? "00000000-0000-4000-8000-000000000001";
     const catalog = await Catalog.open(store, {
       now: opts.now ?? (() => 1_700_000_000_000),
       newTableUuid: () => uuid,
+      ...(opts.schema ? { schema: opts.schema } : {}),
     });
     return new Primary(store, catalog);
   }

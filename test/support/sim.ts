@@ -1,9 +1,11 @@
 /**
  * The history-integrity simulation: a model-based test (fast-check's
- * `fc.commands` + `fc.asyncModelRun`) that drives two tables, their writers,
- * an expirer, three mirrors (one of them a mirror of a mirror, one aimed at
- * another table's target) and readers through random command sequences with
- * faults, and checks after every command:
+ * `fc.commands` + `fc.asyncModelRun`) that drives three tables (two
+ * object-store tables written by `Catalog`s, one merutable primary in the
+ * posix layout written as merutable's catalog writes it), their writers, an
+ * expirer, four mirrors (one of them a mirror of a mirror, one aimed at
+ * another table's target, one of the posix primary) and readers through
+ * random command sequences with faults, and checks after every command:
  *
  * 1. no reader of any mirror sees a manifest whose files are missing or hold
  *    other bytes than the source's;
@@ -28,6 +30,7 @@ import * as fc from "fast-check";
 import {
   Catalog,
   decodeManifest,
+  encodeManifest,
   type Manifest,
   MemoryStore,
   Mirror,
@@ -37,11 +40,16 @@ import {
   type ObjectStore,
   openMirror,
   parseManifestKey,
+  parsePosixManifestKey,
+  posixManifestKey,
+  readVersionHint,
   referencedFiles,
   retrying,
   TidemarkError,
+  VERSION_HINT_KEY,
   wrapperOf,
 } from "../../src/index.ts";
+import { nextPosixManifest } from "./posix-fixture.ts";
 
 // ---------------------------------------------------------------------------
 // The clock and the stores
@@ -186,12 +194,18 @@ const noSleep = async () => {};
 // ---------------------------------------------------------------------------
 // The world
 
-type TableName = "A" | "B";
+type TableName = "A" | "B" | "C";
+const TABLES = ["A", "B", "C"] as const;
 const UUID: Record<TableName, string> = {
   A: "00000000-0000-4000-8000-00000000000a",
   B: "00000000-0000-4000-8000-00000000000b",
+  C: "00000000-0000-4000-8000-00000000000c",
 };
-const TARGETS = ["T1", "T2", "T3", "T4"] as const;
+/** Table C is merutable's primary: the posix layout (`version-hint.text`, `v{N}.metadata.pb`). */
+const isPosix = (name: string) => name === "C";
+/** The key of version `v`'s manifest on the store `name`, in its layout. */
+const manifestKeyOf = (name: string, v: number) => (isPosix(name) ? posixManifestKey(v) : manifestKey(v));
+const TARGETS = ["T1", "T2", "T3", "T4", "T5"] as const;
 type TargetName = (typeof TARGETS)[number];
 
 interface Writer {
@@ -234,6 +248,8 @@ export class World {
   readonly dirty = new Set<string>();
   readonly writers: Writer[];
   readonly expirer = new Gate(this.clock);
+  /** merutable's engine writing table C (it rebuilds its state from the hint after a crash). */
+  readonly posixWriter = new Gate(this.clock);
   readonly mirrors: MirrorActor[];
   readonly history: Record<TableName, History>;
   reader: { gate: Gate; pending: Promise<number>; atLeast: number } | undefined;
@@ -242,7 +258,7 @@ export class World {
 
   constructor(verbose = false) {
     this.verbose = verbose;
-    const names = ["A", "B", ...TARGETS] as const;
+    const names = [...TABLES, ...TARGETS] as const;
     this.raw = Object.fromEntries(names.map((n) => [n, new MemoryStore({ name: n })])) as World["raw"];
     this.stores = Object.fromEntries(
       names.map((n) => [n, timed(this.raw[n], this.clock, () => this.dirty.add(n))]),
@@ -265,8 +281,9 @@ export class World {
       progress: memoryProgress(),
       mirror: undefined,
     });
-    // M0: A → T1 (switchable to T2); M1: T1 → T3, a mirror of a mirror; M2: B → T4, or aimed at T1.
-    this.mirrors = [mirror("A", "T1"), mirror("T1", "T3"), mirror("B", "T4")];
+    // M0: A → T1 (switchable to T2); M1: T1 → T3, a mirror of a mirror; M2: B → T4, or aimed at T1;
+    // M3: the posix primary C → T5.
+    this.mirrors = [mirror("A", "T1"), mirror("T1", "T3"), mirror("B", "T4"), mirror("C", "T5")];
     const history = (): History => ({
       acked: new Map(),
       seen: new Map(),
@@ -274,7 +291,7 @@ export class World {
       policyBoundary: 0,
       nextFile: 0,
     });
-    this.history = { A: history(), B: history() };
+    this.history = { A: history(), B: history(), C: history() };
   }
 
   async catalogOf(w: Writer): Promise<Catalog> {
@@ -336,6 +353,11 @@ async function maxVersion(store: ObjectStore): Promise<number> {
   return max;
 }
 
+/** Version `name`'s HEAD as the oracle sees it: the hint of a posix table, else the highest manifest. */
+async function headOf(w: World, name: TableName): Promise<number> {
+  return isPosix(name) ? ((await readVersionHint(w.raw[name]))?.version ?? 0) : maxVersion(w.raw[name]);
+}
+
 /**
  * The HEAD a reader of `store` can find, computed independently of
  * `discoverHead`: the last of the versions that follow on from low_water
@@ -343,6 +365,8 @@ async function maxVersion(store: ObjectStore): Promise<number> {
  * (a mirror writes low_water after the first version past a gap).
  */
 async function visibleHead(store: ObjectStore): Promise<number> {
+  const hint = await readVersionHint(store);
+  if (hint !== undefined) return hint.version; // a posix table: what its hint names
   const versions = new Set<number>();
   for await (const m of store.list("metadata/v")) {
     const v = parseManifestKey(m.key);
@@ -358,7 +382,7 @@ async function visibleHead(store: ObjectStore): Promise<number> {
 }
 
 function tableOf(m: Manifest): TableName | undefined {
-  return m.tableUuid === UUID.A ? "A" : m.tableUuid === UUID.B ? "B" : undefined;
+  return TABLES.find((t) => UUID[t] === m.tableUuid);
 }
 
 /** Records (or checks against) what a reader saw of `table`'s version `v`. */
@@ -379,7 +403,7 @@ async function checkPrimary(w: World, table: TableName): Promise<void> {
   const walked = new Set<number>();
   for await (const s of openMirror(store).snapshots()) {
     walked.add(s.version);
-    const bytes = (await rawBytes(store, manifestKey(s.version))) as Uint8Array;
+    const bytes = (await rawBytes(store, manifestKeyOf(table, s.version))) as Uint8Array;
     await see(w, table, s.version, bytes, `the primary ${table}`);
     if (!h.files.has(s.version)) {
       const files = new Map<string, Uint8Array>();
@@ -451,10 +475,11 @@ async function checkMirrorStatus(w: World, m: MirrorActor): Promise<void> {
 
 /** What `--verbose` prints after each command: the stores' manifests and the mirrors' status. */
 async function describeWorld(w: World): Promise<void> {
-  for (const n of ["A", "B", ...TARGETS] as const) {
+  for (const n of [...TABLES, ...TARGETS] as const) {
     const versions: string[] = [];
+    if (isPosix(n)) versions.push(`hint=${(await readVersionHint(w.raw[n]))?.version ?? "-"}`);
     for await (const o of w.raw[n].list("metadata/")) {
-      const v = parseManifestKey(o.key);
+      const v = parseManifestKey(o.key) ?? parsePosixManifestKey(o.key)?.version;
       if (v === undefined) {
         versions.push(`lw=${await (await w.raw[n].get(o.key)).text()}`);
         continue;
@@ -473,7 +498,7 @@ async function describeWorld(w: World): Promise<void> {
 }
 
 export async function checkAll(w: World): Promise<void> {
-  for (const t of ["A", "B"] as const) if (w.dirty.has(t)) await checkPrimary(w, t);
+  for (const t of TABLES) if (w.dirty.has(t)) await checkPrimary(w, t);
   for (const t of TARGETS) if (w.dirty.has(t)) await checkTarget(w, t);
   w.dirty.clear();
 }
@@ -573,7 +598,7 @@ async function prepareCommit(
 async function acked(w: World, table: TableName, v: number): Promise<void> {
   const h = w.history[table];
   assert.ok(!h.acked.has(v), `invariant 3: ${table} v${v} acknowledged twice`);
-  const bytes = await rawBytes(w.raw[table], manifestKey(v));
+  const bytes = await rawBytes(w.raw[table], manifestKeyOf(table, v));
   assert.ok(bytes !== undefined, `invariant 2: acknowledged ${table} v${v} is not on the store`);
   h.acked.set(v, bytes);
 }
@@ -583,7 +608,7 @@ async function acked(w: World, table: TableName, v: number): Promise<void> {
  * them uniformly): commits and mirror ticks are most of the traffic.
  */
 export function commandArbs(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
-  const [commit, stall, resume, expire, tick, ...rest] = commandKinds();
+  const [commit, stall, resume, expire, tick, posixCommit, ...rest] = commandKinds();
   const weighted = (a: fc.Arbitrary<fc.AsyncCommand<Model, World>> | undefined, n: number) =>
     a === undefined ? [] : Array.from({ length: n }, () => a);
   return [
@@ -592,6 +617,7 @@ export function commandArbs(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
     ...weighted(resume, 2),
     ...weighted(expire, 2),
     ...weighted(tick, 6),
+    ...weighted(posixCommit, 3),
     ...rest,
   ];
 }
@@ -692,7 +718,7 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
           ),
       ),
     // Mirror ticks, with a budget and faults on either side.
-    fc.tuple(fc.integer({ min: 0, max: 2 }), fc.constantFrom(0, 0, 6, 12), faultArb, faultArb).map(
+    fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom(0, 0, 6, 12), faultArb, faultArb).map(
       ([i, budget, sf, tf]) =>
         new Cmd(
           `tick(m${i}${budget ? `, budget ${budget}` : ""})${show(sf)}${show(tf)}`,
@@ -710,7 +736,50 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
           },
         ),
     ),
-    fc.integer({ min: 0, max: 2 }).map(
+    // merutable commits to table C: its files, then v{N}.metadata.pb, then version-hint.text (a
+    // fault between them leaves a manifest no hint names, which its next commit overwrites).
+    fc.tuple(fc.integer({ min: 1, max: 3 }), fc.boolean(), faultArb).map(
+      ([adds, remove, fault]) =>
+        new Cmd(
+          `merutable commits C (+${adds}${remove ? ", -1" : ""})${show(fault)}`,
+          () => true,
+          async (_m, w) => {
+            const raw = w.raw.C;
+            const h = w.history.C;
+            // Its state after a restart: the manifest the hint names.
+            const hint = await readVersionHint(raw);
+            const base =
+              hint && decodeManifest((await rawBytes(raw, posixManifestKey(hint.version))) as Uint8Array);
+            const add = Array.from({ length: adds }, () => {
+              const n = ++h.nextFile;
+              return { path: `data/f${n}.parquet`, size: w.fileBytes("C", n).length, n };
+            });
+            for (const f of add) await w.stores.C.put(f.path, w.fileBytes("C", f.n));
+            const drop =
+              remove && base
+                ? referencedFiles(base)
+                    .slice(0, 1)
+                    .map((f) => f.path)
+                : [];
+            const m = nextPosixManifest(base, add, drop, UUID.C, w.clock.now());
+            const v = Number(m.snapshotId);
+            // No fault in the first commit: a v1 manifest without a hint is a directory merutable
+            // itself refuses to open again (and so does every reader: Corrupt).
+            w.posixWriter.arm(v === 1 ? { kind: "none", at: 0 } : fault);
+            const s = w.posixWriter.wrap(w.stores.C);
+            try {
+              await s.put(posixManifestKey(v), encodeManifest(m));
+              await s.put(VERSION_HINT_KEY, String(v));
+              await acked(w, "C", v);
+            } catch (e) {
+              expectedFailure(e, "merutable's commit");
+            } finally {
+              w.posixWriter.release();
+            }
+          },
+        ),
+    ),
+    fc.integer({ min: 0, max: 3 }).map(
       (i) =>
         new Cmd(
           `restart(m${i})`,
@@ -760,20 +829,21 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
         ),
     ),
     // merutable's garbage collector: files no longer in HEAD go, manifests stay.
-    fc.constant(
-      new Cmd(
-        "gc table A's files not in HEAD",
-        () => true,
-        async (_m, w) => {
-          const head = await maxVersion(w.raw.A);
-          if (head === 0) return;
-          const bytes = await rawBytes(w.raw.A, manifestKey(head));
-          if (!bytes) return;
-          const live = new Set(referencedFiles(decodeManifest(bytes)).map((f) => f.path));
-          for await (const o of w.raw.A.list("data/")) if (!live.has(o.key)) await w.raw.A.delete(o.key);
-          w.dirty.add("A");
-        },
-      ),
+    fc.constantFrom<TableName>("A", "C").map(
+      (t) =>
+        new Cmd(
+          `gc table ${t}'s files not in HEAD`,
+          () => true,
+          async (_m, w) => {
+            const head = await headOf(w, t);
+            if (head === 0) return;
+            const bytes = await rawBytes(w.raw[t], manifestKeyOf(t, head));
+            if (!bytes) return;
+            const live = new Set(referencedFiles(decodeManifest(bytes)).map((f) => f.path));
+            for await (const o of w.raw[t].list("data/")) if (!live.has(o.key)) await w.raw[t].delete(o.key);
+            w.dirty.add(t);
+          },
+        ),
     ),
     // A reader racing the other commands: it pauses mid-discovery.
     fc.integer({ min: 1, max: 5 }).map(

@@ -1,6 +1,7 @@
 /**
  * `tidemark checkpoint ls|prune <store>`: the LaminarDB-compatible layout
- * (`epoch={E}/vnode={V}/partial.bin`, `epoch={E}/_COMMIT`).
+ * (`epoch={E}/vnode={V}/partial.bin`, `epoch={E}/commit/{key}`,
+ * `epoch={E}/srcoff/{node}`, `epoch={E}/_COMMIT`).
  *
  * @module
  */
@@ -22,6 +23,11 @@ interface EpochRow {
   sealed: boolean;
   committer?: string | null;
   partials: number;
+  /** Commit descriptors (`commit/{key}`), by key. */
+  descriptors: string[];
+  /** Nodes with source offsets (`srcoff/{node}`). */
+  sourceOffsets: string[];
+  /** Bytes of partials, descriptors and source offsets. */
   bytes: number;
 }
 
@@ -37,12 +43,19 @@ async function epochs(store: ObjectStore): Promise<EpochRow[]> {
     const epoch = Number(match[1]);
     let row = rows.get(epoch);
     if (!row) {
-      row = { epoch, sealed: false, partials: 0, bytes: 0 };
+      row = { epoch, sealed: false, partials: 0, descriptors: [], sourceOffsets: [], bytes: 0 };
       rows.set(epoch, row);
     }
-    if (match[2] === "_COMMIT") row.sealed = true;
-    else if (/^vnode=\d+\/partial\.bin$/.test(match[2] ?? "")) {
+    const rest = match[2] ?? "";
+    if (rest === "_COMMIT") row.sealed = true;
+    else if (/^vnode=\d+\/partial\.bin$/.test(rest)) {
       row.partials++;
+      row.bytes += m.size;
+    } else if (rest.startsWith("commit/")) {
+      row.descriptors.push(rest.slice("commit/".length));
+      row.bytes += m.size;
+    } else if (rest.startsWith("srcoff/")) {
+      row.sourceOffsets.push(rest.slice("srcoff/".length));
       row.bytes += m.size;
     }
   }
@@ -81,10 +94,10 @@ export async function checkpointCommand(
     }
     const out = [`store                   ${label}`, `latest committed epoch  ${latest ?? "none"}`];
     if (rows.length > 0) {
-      out.push("", "epoch     state     partials  bytes       committer");
+      out.push("", "epoch     state     partials  descr  srcoff  bytes       committer");
       for (const r of rows) {
         out.push(
-          `${String(r.epoch).padEnd(9)} ${(r.sealed ? "sealed" : "unsealed").padEnd(9)} ${String(r.partials).padEnd(9)} ${formatBytes(r.bytes).padEnd(11)} ${r.committer ?? (r.sealed ? "(not read)" : "-")}`,
+          `${String(r.epoch).padEnd(9)} ${(r.sealed ? "sealed" : "unsealed").padEnd(9)} ${String(r.partials).padEnd(9)} ${String(r.descriptors.length).padEnd(6)} ${String(r.sourceOffsets.length).padEnd(7)} ${formatBytes(r.bytes).padEnd(11)} ${r.committer ?? (r.sealed ? "(not read)" : "-")}`,
         );
       }
     } else {

@@ -1,14 +1,14 @@
 /**
- * `tidemark inspect <store>`: HEAD, low_water, the snapshot chain, HEAD's
- * live files and sizes, and (with `--source`) the lag behind a primary.
- * Reads only (`get`/`head`, no listing), so it works on HTTP stores.
+ * `tidemark inspect <store>`: the table's layout, HEAD, low_water, the
+ * snapshot chain (with anomalies), HEAD's schema, live files and sizes, and
+ * (with `--source`) the lag behind a primary. Reads only (`get`/`head`; a
+ * listing only when the table looks empty), so it works on HTTP stores.
  *
  * @module
  */
-import { discoverHead } from "../../catalog/index.ts";
+import { type ChainEnd, openTable, readTableSchema, type TableSchema } from "../../catalog/index.ts";
 import { isTidemarkError } from "../../errors.ts";
 import { liveFileInfo, type Manifest } from "../../manifest/index.ts";
-import { openMirror } from "../../mirror/index.ts";
 import type { CliContext } from "../main.ts";
 import { EXIT, formatBytes, formatTime, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
@@ -29,6 +29,12 @@ interface SnapshotRow {
   liveBytes: number;
 }
 
+const LAYOUT_TEXT = {
+  posix: "posix (merutable's primary: version-hint.text, metadata/vN.metadata.pb)",
+  "object-store": "object-store (metadata/vN.manifest.bin, low_water.txt)",
+  empty: "empty",
+} as const;
+
 function summarise(version: number, m: Manifest): SnapshotRow {
   const files = liveFileInfo(m);
   return {
@@ -41,21 +47,37 @@ function summarise(version: number, m: Manifest): SnapshotRow {
   };
 }
 
+/** Why the chain shown ends: where the walk stopped, or `limit` (`--limit`). */
+type ChainEndShown = ChainEnd["reason"] | "limit" | "empty";
+
+const CHAIN_END_TEXT: Partial<Record<ChainEndShown, string>> = {
+  missing: "older snapshots are not on this store: expired, or never mirrored",
+  boundary: "older snapshots are below low_water",
+  "not-built-on":
+    "the next older manifest is not the one its successor was built on (a leftover or a withdrawn commit)",
+  legacy: "older snapshots are legacy JSON manifests (merutable before protobuf): not read",
+};
+
 export async function inspectCommand(ctx: CliContext, spec: string, opts: InspectOptions): Promise<number> {
   const { store, label } = await openStoreUrl(spec, ctx.env);
-  const reader = openMirror(store);
-  const found = await discoverHead(store);
+  const table = await openTable(store);
+  const found = await table.discover();
   const head = found.version;
   const bar = progressBar(ctx.io, opts);
 
   const chain: SnapshotRow[] = [];
+  const anomalies: Array<{ version: number; message: string }> = [];
   let headManifest: Manifest | undefined;
-  let chainEnd: "start" | "missing" | "limit" = "start";
+  let chainEnd: ChainEndShown = "empty";
   if (head > 0) {
     const want = opts.limit === 0 ? head : Math.min(opts.limit, head);
     bar.start(want, "reading manifests");
-    for await (const { version, manifest } of reader.snapshots()) {
+    const onEnd = (e: ChainEnd) => {
+      chainEnd = e.reason;
+    };
+    for await (const { version, manifest, anomaly } of table.snapshots(head, { onEnd })) {
       if (version === head) headManifest = manifest;
+      if (anomaly !== undefined) anomalies.push({ version, message: anomaly });
       chain.push(summarise(version, manifest));
       bar.update(chain.length);
       if (opts.limit !== 0 && chain.length >= opts.limit) {
@@ -64,24 +86,32 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
       }
     }
     bar.stop();
-    // The walk stops at the first missing manifest: expired on the primary, or never mirrored.
-    const last = chain[chain.length - 1];
-    if (chainEnd !== "limit" && last !== undefined && last.version > 1) chainEnd = "missing";
-    headManifest ??= await reader.manifest(head);
+    headManifest ??= await table.manifest(head);
   }
   const files = headManifest ? liveFileInfo(headManifest) : [];
   const liveBytes = files.reduce((n, f) => n + (f.size ?? f.minSize), 0);
+  let schema: TableSchema | undefined;
+  let schemaProblem: string | undefined;
+  if (headManifest) {
+    try {
+      schema = readTableSchema(headManifest, table.manifestKey(head));
+    } catch (e) {
+      if (!isTidemarkError(e, "Corrupt")) throw e;
+      schemaProblem = e.message;
+    }
+  }
 
   let source: { store: string; head: number; lagVersions: number; lagSeconds: number | null } | undefined;
   if (opts.source !== undefined) {
     const src = await openStoreUrl(opts.source, ctx.env);
-    const srcHead = (await discoverHead(src.store)).version;
+    const srcTable = await openTable(src.store);
+    const srcHead = await srcTable.head();
     const lagVersions = Math.max(0, srcHead - head);
     // As Mirror.lagSeconds: the age of the oldest source commit not on this store (0 when caught up).
     let lagSeconds: number | null = 0;
     if (lagVersions > 0) {
       try {
-        const next = await openMirror(src.store).manifest(head + 1);
+        const next = await srcTable.manifest(head + 1);
         const ms = Number(next.lastUpdatedMs);
         lagSeconds = ms > 0 ? Math.max(0, (Date.now() - ms) / 1000) : null;
       } catch (e) {
@@ -96,15 +126,19 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
     printJson(ctx.io, {
       ok: true,
       store: label,
+      layout: found.layout,
       head,
       lowWater: found.lowWater,
       lowWaterStatus: found.lowWaterStatus,
       probes: found.probes,
       tableUuid: headManifest?.tableUuid ?? null,
+      schema: schema ?? null,
+      ...(schemaProblem !== undefined ? { schemaProblem } : {}),
       liveFiles: files.length,
       liveBytes,
       chain,
-      chainEnd: head === 0 ? "empty" : chainEnd,
+      chainEnd,
+      anomalies,
       ...(opts.files
         ? { files: files.map((f) => ({ path: f.path, kind: f.kind, size: f.size ?? null })) }
         : {}),
@@ -118,9 +152,19 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
   if (head === 0) {
     out.push("HEAD        none (no snapshot on this store)");
   } else {
+    out.push(`layout      ${LAYOUT_TEXT[found.layout]}`);
     out.push(`HEAD        v${head}  (table ${headManifest?.tableUuid || "-"})`);
+    if (found.layout === "object-store") {
+      out.push(
+        `low_water   ${found.lowWaterStatus === "ok" ? found.lowWater : found.lowWaterStatus}  (${found.probes} probes)`,
+      );
+    }
     out.push(
-      `low_water   ${found.lowWaterStatus === "ok" ? found.lowWater : found.lowWaterStatus}  (${found.probes} probes)`,
+      `schema      ${
+        schema
+          ? `${schema.table_name}: ${schema.columns.map((c) => c.name).join(", ")} (key ${schema.primary_key.map((i) => schema?.columns[i]?.name).join(", ")})`
+          : (schemaProblem ?? "none (no merutable.schema.json: merutable cannot open this table)")
+      }`,
     );
     out.push(`live files  ${files.length}, ${formatBytes(liveBytes)}`);
   }
@@ -139,9 +183,10 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
       );
     }
     if (chainEnd === "limit") out.push(`... (older snapshots not shown: --limit ${opts.limit}, 0 for all)`);
-    if (chainEnd === "missing")
-      out.push("(older snapshots are not on this store: expired, or never mirrored)");
+    const why = CHAIN_END_TEXT[chainEnd];
+    if (why !== undefined && (chain.at(-1)?.version ?? 0) > 1) out.push(`(${why})`);
   }
+  for (const a of anomalies) out.push(`anomaly     v${a.version}: ${a.message}`);
   if (opts.files && files.length > 0) {
     out.push("", "live files of HEAD:");
     for (const f of files)

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { discoverHead } from "../../catalog/index.ts";
+import { openTable } from "../../catalog/index.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import { Mirror, type MirrorStatus } from "../../mirror/index.ts";
 import { capabilitiesOf } from "../../store/types.ts";
@@ -40,9 +40,16 @@ function summary(s: MirrorStatus): Record<string, unknown> {
   };
 }
 
+const GAP_TEXT = {
+  expired: "expired on the source",
+  "files-gone": "files deleted on the source",
+  unconfirmed: "not part of the source's history",
+  legacy: "legacy JSON manifests",
+} as const;
+
 function describe(s: MirrorStatus): string {
   const gaps = s.gaps.length
-    ? `; skipped versions expired on the source: ${s.gaps.map((g) => (g.from === g.to ? `v${g.from}` : `v${g.from}-v${g.to}`)).join(", ")}`
+    ? `; skipped: ${s.gaps.map((g) => `${g.from === g.to ? `v${g.from}` : `v${g.from}-v${g.to}`} (${GAP_TEXT[g.reason ?? "expired"]})`).join(", ")}`
     : "";
   return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}`;
 }
@@ -83,9 +90,9 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
     let timer: ReturnType<typeof setInterval> | undefined;
     let start = 0;
     if (bar.active) {
-      const [src, dst] = await Promise.all([discoverHead(from.store), discoverHead(to.store)]);
-      start = dst.version;
-      bar.start(Math.max(0, src.version - start), "mirroring snapshots");
+      const [src, dst] = await Promise.all([openTable(from.store), openTable(to.store)]);
+      start = await dst.head();
+      bar.start(Math.max(0, (await src.head()) - start), "mirroring snapshots");
       timer = setInterval(() => bar.update(Math.max(0, mirror.mirrorSeq - start)), 200);
     }
     try {

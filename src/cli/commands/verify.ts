@@ -72,6 +72,7 @@ export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyO
     for (const p of result.foreign) lines.push(`  foreign     ${p}`);
     ctx.io.stdout(`${lines.join("\n")}\n`);
   }
+  if (result.anomaly !== undefined) ctx.io.stderr(`tidemark: warning: ${result.anomaly}\n`);
   if (!result.ok) {
     ctx.io.stderr(
       `tidemark: verify failed: ${result.missing.length} missing, ${result.wrongSize.length} of the wrong size, ${result.foreign.length} foreign\n`,

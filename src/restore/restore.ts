@@ -1,0 +1,461 @@
+import { decodeAt, type ManifestFile, manifestAnomaly } from "../catalog/chain.ts";
+import { LOW_WATER_KEY, parseManifestKey } from "../catalog/layout.ts";
+import {
+  parsePosixManifestKey,
+  posixManifestKey,
+  readVersionHint,
+  VERSION_HINT_KEY,
+  type VersionHint,
+} from "../catalog/posix.ts";
+import { readTableSchema, SCHEMA_PROPERTY } from "../catalog/schema.ts";
+import { openTable } from "../catalog/table.ts";
+import { isTidemarkError, TidemarkError } from "../errors.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { type LiveFile, referencedFiles } from "../manifest/live.ts";
+import { originMetadata, proveOrigin } from "../mirror/origin.ts";
+import { checkNumber, numberOption } from "../options.ts";
+import { forEachLimit } from "../store/batch.ts";
+import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+
+/** Options of {@link restore}. */
+export interface RestoreOptions {
+  /** The table to restore: a mirror (object-store layout) or any table `openTable` reads. */
+  from: ObjectStore;
+  /** Where merutable's posix layout is written: a directory (`FileStore`), or a bucket prefix. */
+  to: ObjectStore;
+  /** The version of `from` to restore (default: its HEAD). */
+  version?: number;
+  /** Files copied at once (default 8). */
+  parallelism?: number;
+  /** Told how far the restore is, after each step (the CLI draws a progress bar with it). */
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+/** How far a {@link restore} is. */
+export interface RestoreProgress {
+  /** `files` (data files, deletion vectors), then `manifests`, then `hint` (`version-hint.text`). */
+  phase: "files" | "manifests" | "hint";
+  /** Files on the target so far (copied, or found there and proven the source's). */
+  filesDone: number;
+  filesTotal: number;
+  /** Bytes copied so far. */
+  bytes: number;
+}
+
+/** A version {@link restore} did not write, and why. */
+export interface RestoreSkip {
+  version: number;
+  /**
+   * - `files-gone`: files it references are not on the source (merutable
+   *   deleted them after a compaction, before they were mirrored);
+   * - `no-schema`: it carries no valid `merutable.schema.json`, so merutable
+   *   could not decode it;
+   * - `anomaly`: its manifest is not what its key promises (see `ChainEntry.anomaly`).
+   */
+  reason: "files-gone" | "no-schema" | "anomaly";
+}
+
+/** What {@link restore} did. */
+export interface RestoreResult {
+  /** The version `version-hint.text` names now: the restored HEAD. */
+  version: number;
+  /**
+   * The source version it came from: `version`, unless the source's manifest
+   * held another snapshot than its key (a merutable mirror's race: then the
+   * manifest is restored under the snapshot id it carries).
+   */
+  sourceVersion: number;
+  /** Files copied. */
+  files: number;
+  /** Files found on the target already, proven the source's bytes (a continued restore). */
+  skippedFiles: number;
+  /** Bytes copied (files and manifests). */
+  bytes: number;
+  /** The versions whose `metadata/v{N}.metadata.pb` the target holds from this restore, ascending. */
+  versions: number[];
+  /** Older versions of the chain that were not restored, and why. */
+  skipped: RestoreSkip[];
+  /** The version an earlier restore of this table had left on the target (continued from it). */
+  continued?: number;
+  /** The source manifest's anomaly, when it held another snapshot than its key. */
+  anomaly?: string;
+}
+
+/** The largest single PUT S3 takes: a bigger file is copied with a plain put after a HEAD found it missing. */
+const MAX_CREATE_BYTES = 5 * 1024 ** 3;
+
+function sizeFits(file: LiveFile, size: number): boolean {
+  return file.size !== undefined ? size === file.size : size >= file.minSize;
+}
+
+function describeSize(file: LiveFile): string {
+  return file.size !== undefined ? `${file.size} bytes` : `at least ${file.minSize} bytes`;
+}
+
+async function headOrUndefined(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
+  try {
+    return await store.head(key);
+  } catch (e) {
+    if (isTidemarkError(e, "NotFound")) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The schema check merutable makes when it opens a table: its HEAD manifest
+ * must carry `merutable.schema.json` (and a valid one).
+ */
+function requireSchema(m: Manifest, key: string, fromName: string): void {
+  if (readTableSchema(m, key) !== undefined) return;
+  throw new TidemarkError(
+    "NotSupported",
+    `cannot restore ${key} of ${fromName} for merutable: it carries no ${SCHEMA_PROPERTY} property, and merutable cannot open ` +
+      "a table without it (\"protobuf manifest missing 'merutable.schema.json' property\"); a table tidemark writes carries it " +
+      "when it is created with a schema: Catalog.open(store, { schema })",
+    { key },
+  );
+}
+
+/**
+ * Restores a table into merutable's posix layout (its primary's catalog), so
+ * that merutable opens it: `metadata/v{N}.metadata.pb` holding the manifest
+ * bytes verbatim and `version-hint.text` naming N (decimal, no newline).
+ *
+ * Order (a reader, or merutable, never meets a pointer to a manifest whose
+ * files are missing):
+ * 1. every file the restored versions reference (data files, deletion
+ *    vectors, delete files) is put on the target, create-only, streamed, its
+ *    size checked against the manifest (a file already there, from an
+ *    interrupted run, is accepted only when proven the source's bytes, and
+ *    only then skipped);
+ * 2. then the manifests, create-only, oldest first: version N, and every
+ *    older version of its chain whose files are all on the source and that
+ *    carries a schema, so merutable's time travel keeps working;
+ * 3. then `version-hint.text` last.
+ *
+ * A target that already holds a table is refused, unless it is this table at
+ * an older (or the same) version, left by an earlier restore: then the
+ * restore continues from it (files and manifests already there are checked,
+ * not copied again, and the hint is replaced with `If-Match` on the one read).
+ * Run it again after a crash: it resumes.
+ *
+ * @throws TidemarkError `InvalidArgument` for a bad option or a read-only
+ *   target; `NotFound` when the source has no snapshot, or not `version`;
+ *   `NotSupported` when the manifest carries no `merutable.schema.json`
+ *   (merutable cannot open it); `Corrupt` when that schema is malformed, a
+ *   source file's size disagrees with its manifest, or the target's
+ *   `version-hint.text` is garbage; `AlreadyExists` when the target holds
+ *   another table, this table at a newer version, or an object-store table;
+ *   `SplitBrain` when a file or manifest on the target holds other bytes than
+ *   the source's; `PreconditionFailed` when `version-hint.text` changed under
+ *   the restore; store errors.
+ */
+export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
+  const { from, to } = opts ?? {};
+  if (!from || !to) throw new TidemarkError("InvalidArgument", "restore needs a from and a to store");
+  if (opts.version !== undefined) checkNumber("version", opts.version, { min: 1 });
+  const parallelism = numberOption("parallelism", opts.parallelism, 8, { min: 1, max: 1024 });
+  if (!capabilitiesOf(to).write) {
+    throw new TidemarkError("InvalidArgument", `cannot restore into ${to.name}: it is read-only`);
+  }
+
+  const table = await openTable(from);
+  const head = await table.head();
+  if (head === 0) throw new TidemarkError("NotFound", `nothing to restore: ${from.name} holds no snapshot`);
+  const sourceVersion = opts.version ?? head;
+  const top = await table.read(sourceVersion);
+  const topKey = table.manifestKey(sourceVersion);
+  const anomaly = manifestAnomaly(top, topKey);
+  const version = Number(top.manifest.snapshotId);
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new TidemarkError(
+      "Corrupt",
+      `${topKey} holds snapshot ${top.manifest.snapshotId}, not a version merutable can name`,
+      {
+        key: topKey,
+      },
+    );
+  }
+  requireSchema(top.manifest, topKey, from.name);
+  const uuid = top.manifest.tableUuid;
+
+  // The target: empty, or this table at an older version (an earlier restore).
+  const hint = await checkTarget(to, uuid, version);
+
+  // The versions to restore: the top one, and the older ones of its chain that merutable can open.
+  const versions = new Map<number, ManifestFile>([[version, top]]);
+  const skipped: RestoreSkip[] = [];
+  const onSource = new Map<string, boolean>();
+  const present = async (f: LiveFile): Promise<boolean> => {
+    let known = onSource.get(f.path);
+    if (known === undefined) {
+      const meta = await headOrUndefined(from, f.path);
+      known = meta !== undefined && sizeFits(f, meta.size);
+      onSource.set(f.path, known);
+    }
+    return known;
+  };
+  let first = true;
+  for await (const s of table.snapshots(sourceVersion)) {
+    if (first) {
+      first = false;
+      continue;
+    }
+    const key = table.manifestKey(s.version);
+    if (s.anomaly !== undefined) {
+      skipped.push({ version: s.version, reason: "anomaly" });
+      continue;
+    }
+    let schema: unknown;
+    try {
+      schema = readTableSchema(s.manifest, key);
+    } catch (e) {
+      if (!isTidemarkError(e, "Corrupt")) throw e;
+    }
+    if (schema === undefined) {
+      skipped.push({ version: s.version, reason: "no-schema" });
+      continue;
+    }
+    const files = referencedFiles(s.manifest);
+    const found = new Set<string>();
+    await forEachLimit(files, parallelism, async (f) => {
+      if (await present(f)) found.add(f.path);
+    });
+    if (found.size !== files.length) {
+      skipped.push({ version: s.version, reason: "files-gone" });
+      continue;
+    }
+    versions.set(s.version, s);
+  }
+
+  // 1. Files: everything the restored versions reference, once each.
+  const files = new Map<string, LiveFile>();
+  for (const f of versions.values()) {
+    for (const r of referencedFiles(f.manifest)) {
+      const seen = files.get(r.path);
+      if (seen === undefined) files.set(r.path, r);
+      else if (seen.size === undefined)
+        files.set(r.path, r.size !== undefined ? r : { ...seen, minSize: Math.max(seen.minSize, r.minSize) });
+    }
+  }
+  const result: RestoreResult = {
+    version,
+    sourceVersion,
+    files: 0,
+    skippedFiles: 0,
+    bytes: 0,
+    versions: [...versions.keys()].sort((a, b) => a - b),
+    skipped,
+  };
+  if (hint !== undefined) result.continued = hint.version;
+  if (anomaly !== undefined) result.anomaly = anomaly;
+  const progress = (phase: RestoreProgress["phase"]) =>
+    opts.onProgress?.({
+      phase,
+      filesDone: result.files + result.skippedFiles,
+      filesTotal: files.size,
+      bytes: result.bytes,
+    });
+  progress("files");
+  const sourceId = storeId(from);
+  await forEachLimit([...files.values()], parallelism, async (f) => {
+    const copied = await copyFile(from, to, sourceId, f, sourceVersion);
+    if (copied === undefined) result.skippedFiles++;
+    else {
+      result.files++;
+      result.bytes += copied;
+    }
+    progress("files");
+  });
+
+  // 2. Manifests, oldest first, verbatim.
+  for (const v of result.versions) {
+    const f = versions.get(v) as ManifestFile;
+    result.bytes += await putManifest(to, v, f.bytes);
+    progress("manifests");
+  }
+
+  // 3. version-hint.text, last.
+  if (hint?.version !== version) await putHint(to, version, hint);
+  progress("hint");
+  return result;
+}
+
+/**
+ * The target is empty, or holds this table (`uuid`) at `version` or below
+ * (an earlier restore, finished or not): returns its `version-hint.text`, if
+ * any. Anything else is refused before a byte is written.
+ */
+async function checkTarget(to: ObjectStore, uuid: string, version: number): Promise<VersionHint | undefined> {
+  const refuse = (why: string, key?: string): never => {
+    throw new TidemarkError(
+      "AlreadyExists",
+      `cannot restore into ${to.name}: ${why}; restore into an empty directory or bucket prefix`,
+      key === undefined ? {} : { key },
+    );
+  };
+  const other = (key: string, theirs: Manifest) =>
+    refuse(
+      `it holds another table (${key} belongs to table ${theirs.tableUuid || "(no uuid)"}, the source to ${uuid || "(no uuid)"})`,
+      key,
+    );
+  const hint = await readVersionHint(to);
+  if (hint !== undefined) {
+    const key = posixManifestKey(hint.version);
+    const theirs = await readTargetManifest(to, key);
+    if (theirs === undefined) {
+      throw new TidemarkError(
+        "Corrupt",
+        `cannot restore into ${to.name}: its ${VERSION_HINT_KEY} names v${hint.version}, but ${key} is missing`,
+        { key },
+      );
+    }
+    if (theirs.tableUuid !== uuid) other(key, theirs);
+    if (hint.version > version) {
+      refuse(
+        `it holds this table at v${hint.version}, newer than v${version}: restoring it would roll merutable back`,
+        key,
+      );
+    }
+    return hint;
+  }
+  // No hint: an object-store table (a mirror), another table, or an interrupted restore of this one.
+  if (!capabilitiesOf(to).list) return undefined;
+  for await (const m of to.list("metadata/")) {
+    if (m.key === LOW_WATER_KEY || parseManifestKey(m.key) !== undefined) {
+      refuse(`it holds an object-store table (${m.key}: a mirror, or a tidemark Catalog)`, m.key);
+    }
+    const p = parsePosixManifestKey(m.key);
+    if (p === undefined) continue;
+    if (p.kind === "json") refuse(`it holds a merutable table (${m.key})`, m.key);
+    if (p.version > version) {
+      refuse(
+        `it holds ${m.key}, above v${version}, without ${VERSION_HINT_KEY} (an interrupted restore of a later version?)`,
+        m.key,
+      );
+    }
+    const theirs = await readTargetManifest(to, m.key);
+    if (theirs !== undefined && theirs.tableUuid !== uuid) other(m.key, theirs);
+  }
+  return undefined;
+}
+
+async function readTargetManifest(to: ObjectStore, key: string): Promise<Manifest | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await (await to.get(key)).bytes();
+  } catch (e) {
+    if (isTidemarkError(e, "NotFound")) return undefined;
+    throw e;
+  }
+  return decodeAt(key, bytes);
+}
+
+/**
+ * Copies one file unless the target has it, proven the source's bytes
+ * (`proveOrigin`). Returns the bytes copied, `undefined` when it was there.
+ */
+async function copyFile(
+  from: ObjectStore,
+  to: ObjectStore,
+  sourceId: string,
+  file: LiveFile,
+  version: number,
+): Promise<number | undefined> {
+  const accept = async (onTarget: ObjectMeta): Promise<undefined> => {
+    if (!sizeFits(file, onTarget.size)) {
+      throw new TidemarkError(
+        "SplitBrain",
+        `${to.name} already has ${file.path} with ${onTarget.size} bytes, v${version} says ${describeSize(file)}`,
+        { key: file.path },
+      );
+    }
+    await proveOrigin({ source: from, target: to, sourceId, file, version, onTarget });
+    return undefined;
+  };
+  const found = await headOrUndefined(to, file.path);
+  if (found !== undefined) return accept(found);
+  let body: Awaited<ReturnType<ObjectStore["get"]>>;
+  try {
+    body = await from.get(file.path);
+  } catch (e) {
+    if (isTidemarkError(e, "NotFound")) {
+      throw new TidemarkError("NotFound", `${file.path} of v${version} is missing on ${from.name}`, {
+        key: file.path,
+        cause: e,
+      });
+    }
+    throw e;
+  }
+  if (!sizeFits(file, body.size)) {
+    body.body.cancel().catch(() => {});
+    throw new TidemarkError(
+      "Corrupt",
+      `${file.path} has ${body.size} bytes on ${from.name}, v${version} says ${describeSize(file)}`,
+      { key: file.path },
+    );
+  }
+  try {
+    await to.put(file.path, body.body, {
+      size: body.size,
+      // Create-only is a single PUT on S3 (at most 5 GiB); a bigger file was just found missing.
+      mode: body.size > MAX_CREATE_BYTES ? "overwrite" : "create",
+      metadata: originMetadata(sourceId, body.etag),
+    });
+    return body.size;
+  } catch (e) {
+    if (!body.body.locked) body.body.cancel().catch(() => {});
+    if (isTidemarkError(e, "AlreadyExists")) {
+      const raced = await headOrUndefined(to, file.path);
+      if (raced !== undefined) return accept(raced);
+    }
+    throw e;
+  }
+}
+
+/** Writes version `v`'s manifest bytes create-only; identical bytes already there are fine. */
+async function putManifest(to: ObjectStore, v: number, bytes: Uint8Array): Promise<number> {
+  const key = posixManifestKey(v);
+  try {
+    await to.put(key, bytes, { mode: "create", contentType: "application/octet-stream" });
+    return bytes.length;
+  } catch (e) {
+    if (!isTidemarkError(e, "AlreadyExists")) throw e;
+    const existing = await (await to.get(key)).bytes();
+    if (existing.length === bytes.length && existing.every((b, i) => b === bytes[i])) return 0;
+    throw new TidemarkError(
+      "SplitBrain",
+      `${to.name} already has a different ${key}: another history was written there (did merutable commit to the restored table?)`,
+      { key, cause: e },
+    );
+  }
+}
+
+/**
+ * Writes `version-hint.text` = `version` (decimal, no newline, as merutable
+ * writes it): create-only on a fresh target; over an earlier restore's hint,
+ * with `If-Match` on the etag read before anything was written.
+ */
+async function putHint(to: ObjectStore, version: number, previous: VersionHint | undefined): Promise<void> {
+  const body = String(version);
+  const opts = { contentType: "text/plain" } as const;
+  try {
+    if (previous === undefined) {
+      await to.put(VERSION_HINT_KEY, body, { ...opts, mode: "create" });
+    } else if (capabilitiesOf(to).compareAndSwap) {
+      await to.put(VERSION_HINT_KEY, body, { ...opts, mode: { ifMatch: previous.etag } });
+    } else {
+      await to.put(VERSION_HINT_KEY, body, opts);
+    }
+  } catch (e) {
+    if (!isTidemarkError(e, "AlreadyExists") && !isTidemarkError(e, "PreconditionFailed")) throw e;
+    // Ours already (a retried write whose response was lost)? Else someone else wrote it.
+    const now = await readVersionHint(to);
+    if (now?.version === version) return;
+    throw new TidemarkError(
+      "PreconditionFailed",
+      `${VERSION_HINT_KEY} on ${to.name} changed during the restore (now ${now?.version ?? "missing"}): another restore, or merutable, wrote it`,
+      { key: VERSION_HINT_KEY, cause: e },
+    );
+  }
+}
