@@ -26,7 +26,13 @@
  */
 import { parquetReadObjects } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { Catalog, type DataFileInput, type TableSchema } from "../catalog/index.ts";
+import {
+  Catalog,
+  checkTableSchema,
+  type DataFileInput,
+  schemaJson,
+  type TableSchema,
+} from "../catalog/index.ts";
 import { CheckpointStore } from "../checkpoint/index.ts";
 import { TidemarkError } from "../errors.ts";
 import { liveDataFiles } from "../manifest/index.ts";
@@ -200,7 +206,8 @@ function parquetBytes(rows: DemoRow[], dual: boolean): Uint8Array {
     ],
     codec: "SNAPPY",
     rowGroupSize: Math.max(1, rows.length),
-    kvMetadata: [{ key: "merutable.schema", value: JSON.stringify(DEMO_SCHEMA) }],
+    // The same JSON the manifests carry (merutable's serde form).
+    kvMetadata: [{ key: "merutable.schema", value: schemaJson(checkTableSchema(DEMO_SCHEMA)) }],
     createdBy: "tidemark demo writer (merutable's data file layout)",
   });
   return new Uint8Array(buffer);

@@ -23,14 +23,23 @@ const SEQNUM_MAX = (1n << 56n) - 1n;
 const hexOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** The schema JSON merutable expects (types/schema.rs), written out here independently of the writer. */
+// merutable's serde form: every optional field present (`initial_default`, `write_default`: null).
+const col = (name: string, col_type: string, nullable: boolean, field_id: number) => ({
+  name,
+  col_type,
+  nullable,
+  field_id,
+  initial_default: null,
+  write_default: null,
+});
 const EXPECTED_SCHEMA = {
   table_name: "demo",
   columns: [
-    { name: "id", col_type: "Int64", nullable: false, field_id: 1 },
-    { name: "customer", col_type: "ByteArray", nullable: true, field_id: 2 },
-    { name: "amount", col_type: "Double", nullable: true, field_id: 3 },
-    { name: "quantity", col_type: "Int32", nullable: false, field_id: 4 },
-    { name: "paid", col_type: "Boolean", nullable: true, field_id: 5 },
+    col("id", "Int64", false, 1),
+    col("customer", "ByteArray", true, 2),
+    col("amount", "Double", true, 3),
+    col("quantity", "Int32", false, 4),
+    col("paid", "Boolean", true, 5),
   ],
   primary_key: [0],
   schema_id: 0,
