@@ -94,7 +94,7 @@ beforeAll(async () => {
     new Request(`${BASE}/api/tables/${table}/commit`, {
       method: "POST",
       headers: { ...ADMIN, "Content-Type": "application/json" },
-      body: JSON.stringify({ files: 1, bytes: 64 }),
+      body: JSON.stringify({ files: 1, rows: 10 }),
     }),
     env,
     createExecutionContext(),

@@ -23,7 +23,7 @@ const post = (path: string, headers: Record<string, string> = READ, body?: unkno
 const json = async (r: Response) => (await r.json()) as Record<string, unknown>;
 
 async function commit(table: string): Promise<number> {
-  const r = await post(`/api/tables/${table}/commit`, ADMIN, { files: 2, bytes: 100 });
+  const r = await post(`/api/tables/${table}/commit`, ADMIN, { files: 2, rows: 10 });
   const body = await json(r);
   assert.equal(r.status, 200, JSON.stringify(body));
   assert.equal(body.table, table);
