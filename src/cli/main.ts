@@ -15,16 +15,10 @@ import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
 import { restoreCommand } from "./commands/restore.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { EXIT, type Io, type OutputOptions, reportError } from "./output.ts";
-import type { Env } from "./store-url.ts";
+import type { CliContext } from "./context.ts";
+import { EXIT, type OutputOptions, reportError } from "./output.ts";
 
-/** What a command needs from its environment. */
-export interface CliContext {
-  io: Io;
-  env: Env;
-  /** Starts listening for SIGINT/SIGTERM; resolves on the first. Only `--watch` calls it. */
-  waitForStop: () => Promise<void>;
-}
+export type { CliContext } from "./context.ts";
 
 /**
  * The parser of a numeric flag: the library's own check (`parseNumberOption`),

@@ -5,7 +5,7 @@ import { manifestAnomaly } from "../catalog/chain.ts";
 import { tableReader } from "../catalog/table.ts";
 import { errorCodeOf, httpStatusOf, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
-import { liveDataFiles, liveFiles } from "../manifest/live.ts";
+import { snapshotTotals } from "../manifest/live.ts";
 import { verifyMirror } from "../mirror/index.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { toJsonSafe } from "./json.ts";
@@ -60,19 +60,14 @@ export const EXPOSED_HEADERS = [
 
 /** Summary numbers of a snapshot. */
 export function summarize(version: number, m: Manifest): SnapshotSummary {
-  let bytes = 0;
-  let rows = 0;
-  for (const f of liveDataFiles(m)) {
-    bytes += Number(f.fileSize);
-    rows += Number(f.numRows);
-  }
+  const { files, bytes, rows } = snapshotTotals(m);
   const j = (x: bigint) => toJsonSafe(x) as number | string;
   return {
     version,
     snapshotId: j(m.snapshotId),
     previousSnapshotId: m.previousSnapshotId === undefined ? null : j(m.previousSnapshotId),
     lastUpdatedMs: j(m.lastUpdatedMs),
-    liveFiles: liveFiles(m).length,
+    liveFiles: files,
     bytes,
     rows,
   };

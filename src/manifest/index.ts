@@ -37,5 +37,7 @@ export {
   liveFiles,
   type ManifestDiff,
   referencedFiles,
+  type SnapshotTotals,
+  snapshotTotals,
 } from "./live.ts";
 export { isValidPath, pathProblem } from "./paths.ts";

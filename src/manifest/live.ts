@@ -86,6 +86,29 @@ export function referencedFiles(m: Manifest): LiveFile[] {
   return files;
 }
 
+/** What a snapshot holds: the one set of totals every summary reports (CLI, inspection API, inspector page). */
+export interface SnapshotTotals {
+  /** Files the snapshot references ({@link referencedFiles}): live data files, deletion vectors, delete files. */
+  files: number;
+  /**
+   * Their bytes: a data or delete file's `file_size`; a deletion vector's
+   * size is not in the manifest, so the lower bound the entries give.
+   */
+  bytes: number;
+  /** Rows of the live data files (as the manifest counts them: every version and tombstone a file holds). */
+  rows: number;
+}
+
+/** The totals of snapshot `m` (see {@link SnapshotTotals}). */
+export function snapshotTotals(m: Manifest): SnapshotTotals {
+  const files = referencedFiles(m);
+  return {
+    files: files.length,
+    bytes: files.reduce((n, f) => n + (f.size ?? f.minSize), 0),
+    rows: liveDataFiles(m).reduce((n, f) => n + Number(f.numRows), 0),
+  };
+}
+
 /** The live files added and removed between two snapshots (see {@link diffManifests}). */
 export interface ManifestDiff {
   /** Live in `b`, not in `a`, in `b`'s order. */

@@ -25,6 +25,7 @@ import {
   type MirrorReader,
   openMirror,
   retrying,
+  snapshotTotals,
   TidemarkError,
   verifyMirror,
 } from "../../src/index.ts";
@@ -100,8 +101,6 @@ function fmtBytes(n: number): string {
 const fmtInt = (n: number | bigint) => n.toLocaleString("en-US");
 const signed = (n: number, f: (n: number) => string = fmtInt) =>
   n > 0 ? `+${f(n)}` : n < 0 ? `−${f(-n)}` : "±0";
-const sum = (files: DataFileRef[], f: (d: DataFileRef) => bigint | number) =>
-  files.reduce((s, d) => s + Number(f(d)), 0);
 
 interface Snapshot {
   version: number;
@@ -241,10 +240,11 @@ function renderHead(): void {
   if (!v) return;
   $("head").textContent = String(v.head);
   $("head").dataset.version = String(v.head);
-  const files = v.snapshots[0] ? liveDataFiles(v.snapshots[0].manifest) : [];
-  $("files-count").textContent = fmtInt(files.length);
-  $("rows-count").textContent = fmtInt(sum(files, (f) => f.numRows));
-  $("bytes").textContent = fmtBytes(sum(files, (f) => f.fileSize));
+  // The totals every summary reports (the CLI's inspect and the API's too).
+  const t = v.snapshots[0] ? snapshotTotals(v.snapshots[0].manifest) : { files: 0, rows: 0, bytes: 0 };
+  $("files-count").textContent = fmtInt(t.files);
+  $("rows-count").textContent = fmtInt(t.rows);
+  $("bytes").textContent = fmtBytes(t.bytes);
 }
 
 interface MirrorStatusJson {
@@ -660,13 +660,15 @@ function renderHistory(): void {
   const d = diffManifests(a.manifest, b.manifest);
   const before = liveDataFiles(a.manifest);
   const after = liveDataFiles(b.manifest);
-  const rows = sum(after, (f) => f.numRows) - sum(before, (f) => f.numRows);
-  const bytes = sum(after, (f) => f.fileSize) - sum(before, (f) => f.fileSize);
+  // The same totals as the header and the CLI (snapshotTotals), as differences.
+  const [ta, tb] = [snapshotTotals(a.manifest), snapshotTotals(b.manifest)];
+  const rows = tb.rows - ta.rows;
+  const bytes = tb.bytes - ta.bytes;
   out.textContent =
     a.version === b.version
       ? `v${a.version}: the same snapshot`
       : `v${a.version} → v${b.version}: ${d.added.length} files added, ${d.removed.length} removed; ` +
-        `rows ${signed(rows)} (${fmtInt(sum(before, (f) => f.numRows))} → ${fmtInt(sum(after, (f) => f.numRows))}), ` +
+        `rows ${signed(rows)} (${fmtInt(ta.rows)} → ${fmtInt(tb.rows)}), ` +
         `bytes ${signed(bytes, fmtBytes)}`;
   out.dataset.rows = String(rows);
   const list = (id: string, paths: string[], files: DataFileRef[]) => {

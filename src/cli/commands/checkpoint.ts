@@ -8,7 +8,7 @@
 import { CheckpointStore, checkpointCommitKey } from "../../checkpoint/index.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import type { ObjectStore } from "../../store/types.ts";
-import type { CliContext } from "../main.ts";
+import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 

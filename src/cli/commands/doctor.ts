@@ -18,7 +18,7 @@ import {
   selectChecks,
 } from "../../doctor/index.ts";
 import { parseNumberOption } from "../../options.ts";
-import type { CliContext } from "../main.ts";
+import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, printJson } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 

@@ -8,8 +8,8 @@
  */
 import { type ChainEnd, openTable, readTableSchema, type TableSchema } from "../../catalog/index.ts";
 import { isTidemarkError } from "../../errors.ts";
-import { liveFileInfo, type Manifest } from "../../manifest/index.ts";
-import type { CliContext } from "../main.ts";
+import { type Manifest, referencedFiles, snapshotTotals } from "../../manifest/index.ts";
+import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, formatTime, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 
@@ -36,14 +36,14 @@ const LAYOUT_TEXT = {
 } as const;
 
 function summarise(version: number, m: Manifest): SnapshotRow {
-  const files = liveFileInfo(m);
+  const totals = snapshotTotals(m);
   return {
     version,
     snapshotId: m.snapshotId,
     sequenceNumber: m.sequenceNumber,
     lastUpdatedMs: Number(m.lastUpdatedMs),
-    liveFiles: files.length,
-    liveBytes: files.reduce((n, f) => n + (f.size ?? f.minSize), 0),
+    liveFiles: totals.files,
+    liveBytes: totals.bytes,
   };
 }
 
@@ -88,8 +88,8 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
     bar.stop();
     headManifest ??= await table.manifest(head);
   }
-  const files = headManifest ? liveFileInfo(headManifest) : [];
-  const liveBytes = files.reduce((n, f) => n + (f.size ?? f.minSize), 0);
+  const files = headManifest ? referencedFiles(headManifest) : [];
+  const liveBytes = headManifest ? snapshotTotals(headManifest).bytes : 0;
   let schema: TableSchema | undefined;
   let schemaProblem: string | undefined;
   if (headManifest) {

@@ -11,7 +11,7 @@ import { openTable } from "../../catalog/index.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import { Mirror, type MirrorStatus } from "../../mirror/index.ts";
 import { capabilitiesOf } from "../../store/types.ts";
-import type { CliContext } from "../main.ts";
+import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 

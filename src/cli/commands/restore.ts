@@ -9,7 +9,7 @@
 import { TidemarkError } from "../../errors.ts";
 import { type RestoreResult, restore } from "../../restore/index.ts";
 import { capabilitiesOf } from "../../store/types.ts";
-import type { CliContext } from "../main.ts";
+import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 

@@ -9,7 +9,7 @@
 import { liveFiles } from "../../manifest/index.ts";
 import { openMirror, verifyMirror } from "../../mirror/index.ts";
 import type { ObjectStore } from "../../store/types.ts";
-import type { CliContext } from "../main.ts";
+import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, type Progress, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 
