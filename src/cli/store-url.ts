@@ -2,7 +2,7 @@
  * Store URLs of the `tidemark` command:
  *
  * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true`: an
- *   {@link S3Store}. Credentials come from `AWS_ACCESS_KEY_ID`,
+ *   {@link S3Store} (on Node over `nodeHttpTransport()`, under Deno over `fetch`). Credentials come from `AWS_ACCESS_KEY_ID`,
  *   `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` only; the endpoint and
  *   region default to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL` and
  *   `AWS_REGION`/`AWS_DEFAULT_REGION` (then `us-east-1`, AWS itself).
@@ -28,6 +28,7 @@
 import { fileURLToPath } from "node:url";
 import { TidemarkError } from "../errors.ts";
 import { FileStore } from "../node/fs-store.ts";
+import { type NodeHttpTransport, nodeHttpTransport } from "../node/http-transport.ts";
 import { HttpStore } from "../store/http.ts";
 import { MemoryStore } from "../store/memory.ts";
 import { S3Store } from "../store/s3.ts";
@@ -50,6 +51,25 @@ const S3_PARAMS = new Set(["endpoint", "region", "path-style"]);
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
 
 const memoryStores = new Map<string, MemoryStore>();
+
+let nodeTransport: NodeHttpTransport | undefined;
+
+/**
+ * The transport of every S3 store the command opens: on Node, one
+ * `nodeHttpTransport()` for the process (a file copied between two of its
+ * stores is piped socket to socket); under Deno, `fetch` (undefined).
+ * `TIDEMARK_S3_TRANSPORT=fetch` (or `node`) chooses.
+ */
+function s3Transport(env: Env): NodeHttpTransport | undefined {
+  const choice = env("TIDEMARK_S3_TRANSPORT");
+  if (choice !== undefined && choice !== "fetch" && choice !== "node") {
+    throw usage(`TIDEMARK_S3_TRANSPORT must be fetch or node, got ${JSON.stringify(choice)}`);
+  }
+  const onNode = !("Deno" in globalThis) && typeof process !== "undefined" && !!process.versions?.node;
+  if (choice === "fetch" || (choice === undefined && !onNode)) return undefined;
+  nodeTransport ??= nodeHttpTransport();
+  return nodeTransport;
+}
 
 function usage(message: string): TidemarkError {
   return new TidemarkError("InvalidArgument", message);
@@ -215,6 +235,7 @@ function openS3(spec: string, env: Env): ParsedStore {
   }
   const sessionToken = env("AWS_SESSION_TOKEN");
   const pathStyle = url.searchParams.get("path-style");
+  const transport = s3Transport(env);
   const store = new S3Store({
     endpoint,
     bucket,
@@ -224,6 +245,7 @@ function openS3(spec: string, env: Env): ParsedStore {
     ...(sessionToken ? { sessionToken } : {}),
     ...(prefix !== "" ? { prefix } : {}),
     ...(pathStyle !== null ? { forcePathStyle: parseBool(pathStyle, "path-style") } : {}),
+    ...(transport ? { transport } : {}),
   });
   return { kind: "s3", store, label: `s3://${bucket}/${prefix}` };
 }

@@ -27,5 +27,12 @@ export {
   type S3ErrorBody,
   type S3Failure,
 } from "./s3-errors.ts";
+export {
+  fetchTransport,
+  type HeadersLike,
+  type HttpTransport,
+  type TransportRequest,
+  type TransportResponse,
+} from "./transport.ts";
 export * from "./types.ts";
 export { createWithRetry, newWriterToken, WRITER_TOKEN_KEY } from "./writer-token.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { md5 } from "@noble/hashes/legacy.js";
-import { AwsClient } from "aws4fetch";
+import { AwsV4Signer } from "aws4fetch";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
 import { bodyBytes, bodySize, checkRangeArgs, collectBody, discardBody, objectBody } from "./body.ts";
@@ -15,11 +15,8 @@ import {
   encodeKeyPath,
   encodeRfc3986,
   type FetchLike,
-  globalFetch,
-  guardStream,
   metadataFromHeaders,
   metadataHeaders,
-  noRedirect,
   parseContentRange,
   rangeHeader,
   sliceStream,
@@ -40,6 +37,15 @@ import {
   xmlList,
   xmlText,
 } from "./s3-errors.ts";
+import {
+  bodyFailed,
+  bodyTooLong,
+  bodyTooShort,
+  fetchTransport,
+  type HeadersLike,
+  type HttpTransport,
+  type TransportResponse,
+} from "./transport.ts";
 import type {
   Body,
   DeleteError,
@@ -83,8 +89,14 @@ export interface S3StoreOptions {
    * bucket names that are not DNS labels, where only path-style can work.
    */
   forcePathStyle?: boolean;
-  /** The `fetch` to use (default: the global one). */
+  /** The `fetch` to use (default: the global one). Ignored when `transport` is given. */
   fetch?: FetchLike;
+  /**
+   * How requests are sent (default: `fetch`). `nodeHttpTransport()` from
+   * `tidemark/node` moves bodies with Node streams over `node:http`: less CPU
+   * and memory per byte on Node (the `tidemark` command uses it there).
+   */
+  transport?: HttpTransport;
   /** Retry policy for `Transient` failures (see `withRetry`). */
   retry?: RetryPolicy;
   /**
@@ -102,8 +114,8 @@ export interface S3StoreOptions {
   /** Keys per ListObjectsV2 page (1–1000, default 1000). */
   maxKeys?: number;
   /**
-   * Send `ReadableStream` bodies as streams (default: true, except under Deno,
-   * whose `fetch` drops `Content-Length` on a stream body and sends it
+   * Send `ReadableStream` bodies as streams (default: true, except with the
+   * `fetch` transport under Deno, whose `fetch` drops `Content-Length` on a stream body and sends it
    * chunked, which S3 refuses with 411). When false, a stream body is read
    * into memory first (then its PUT is retried like any other), or, for an
    * overwrite above `multipartThreshold`, uploaded in parts.
@@ -176,8 +188,15 @@ export class S3Store implements ObjectStore {
   /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
   readonly id: string;
   readonly capabilities: Partial<StoreCapabilities>;
-  readonly #client: AwsClient;
-  readonly #fetch: FetchLike;
+  readonly #signing: {
+    accessKeyId: string;
+    secretAccessKey: string;
+    sessionToken?: string;
+    service: string;
+    region: string;
+    cache: Map<string, ArrayBuffer>;
+  };
+  readonly #transport: HttpTransport;
   readonly #scrub: (s: string) => string;
   readonly #bucket: string;
   readonly #endpoint: URL;
@@ -223,7 +242,7 @@ export class S3Store implements ObjectStore {
     this.#endpoint = endpoint;
     this.#pathStyle =
       opts.forcePathStyle ?? (IP_OR_LOCAL.test(endpoint.hostname) || !DNS_BUCKET.test(opts.bucket));
-    this.#fetch = opts.fetch ?? globalFetch;
+    this.#transport = opts.transport ?? fetchTransport(opts.fetch);
     this.#retry = resolvePolicy(opts.retry); // a bad policy fails here, not at the first retry
     this.#threshold = numberOption("multipartThreshold", opts.multipartThreshold, 100 * MiB, {
       min: 0,
@@ -235,20 +254,21 @@ export class S3Store implements ObjectStore {
     });
     this.#concurrency = numberOption("multipartConcurrency", opts.multipartConcurrency, 4, { min: 1 });
     this.#maxKeys = numberOption("maxKeys", opts.maxKeys, 1000, { min: 1, max: 1000 });
-    this.#streaming = opts.streamingUploads ?? !("Deno" in globalThis);
+    this.#streaming = opts.streamingUploads ?? (opts.transport !== undefined || !("Deno" in globalThis));
     // aws4fetch guesses service and region from AWS/R2 host names only; any
     // other host (Ceph, MinIO, loopback) would be signed for service "" and
-    // "us-east-1". Its retries (on 5xx/429) cannot replay streams and skip
-    // network errors: off, ours instead.
-    const clientOpts: ConstructorParameters<typeof AwsClient>[0] = {
+    // "us-east-1". Its signer is used directly (not `AwsClient`, whose
+    // retries on 5xx/429 cannot replay streams and skip network errors, and
+    // whose `sign()` builds a `Request` per call); retries are ours.
+    this.#signing = {
       accessKeyId: opts.accessKeyId,
       secretAccessKey: opts.secretAccessKey,
       service: "s3",
       region: opts.region,
-      retries: 0,
+      // The derived signing key per day (aws4fetch's cache).
+      cache: new Map(),
     };
-    if (opts.sessionToken !== undefined) clientOpts.sessionToken = opts.sessionToken;
-    this.#client = new AwsClient(clientOpts);
+    if (opts.sessionToken !== undefined) this.#signing.sessionToken = opts.sessionToken;
     this.#scrub = makeScrubber([opts.secretAccessKey, opts.sessionToken, opts.accessKeyId]);
     this.name = `s3://${opts.bucket}${this.#prefix ? `/${this.#prefix.slice(0, -1)}` : ""}`;
     this.id = `s3:${endpointId(opts.endpoint)}/${opts.bucket}${this.#prefix ? `/${this.#prefix.slice(0, -1)}` : ""}`;
@@ -279,39 +299,53 @@ export class S3Store implements ObjectStore {
   }
 
   /** One signed request; throws the mapped `TidemarkError` unless the status is 2xx. */
-  async #send(r: Request0): Promise<Response> {
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(r.headers ?? {})) headers.set(k, v);
+  async #send(r: Request0): Promise<TransportResponse> {
+    const headers: Record<string, string> = { ...r.headers };
     // UNSIGNED-PAYLOAD: the payload is not part of the signature, so we sign
-    // the headers alone and hand the body to fetch ourselves (a stream is then
-    // never wrapped in an extra Request).
-    headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
-    let signed: Request;
+    // the headers alone and hand the body to the transport ourselves.
+    headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+    let url: string;
     try {
-      signed = await this.#client.sign(r.url, { method: r.method, headers });
+      const signed = await new AwsV4Signer({
+        ...this.#signing,
+        url: r.url,
+        method: r.method,
+        headers,
+      }).sign();
+      signed.headers.forEach((v, k) => {
+        headers[k] = v;
+      });
+      url = signed.url.toString();
     } catch (e) {
       throw new TidemarkError("InvalidArgument", this.#scrub(`s3 ${r.op}: cannot sign the request`), {
         ...(r.key === undefined ? {} : { key: r.key }),
         cause: sanitizeCause(e, this.#scrub),
       });
     }
-    const init: RequestInit & { duplex?: "half" } = {
-      method: r.method,
-      headers: signed.headers,
-      redirect: noRedirect(),
-    };
-    if (r.body !== undefined) {
-      init.body = r.body as BodyInit;
-      if (r.body instanceof ReadableStream) init.duplex = "half";
-    }
-    let res: Response;
+    let res: TransportResponse;
     try {
-      res = await this.#fetch(signed.url, init);
+      res = await this.#transport.request({
+        method: r.method,
+        url,
+        headers,
+        ...(r.body === undefined ? {} : { body: r.body }),
+        ...(r.key === undefined ? {} : { key: r.key }),
+        responseError: (e) =>
+          this.#fail(
+            { op: `${r.op} body`, ...(r.key === undefined ? {} : { key: r.key }) },
+            undefined,
+            undefined,
+            e,
+          ),
+      });
     } catch (e) {
+      // A problem of the request's own body (wrong size, a failed source stream) as it is.
+      if (isTidemarkError(e)) throw e;
       throw this.#fail(r, undefined, undefined, e);
     }
     if (res.status >= 200 && res.status < 300) return res;
     const text = r.method === "HEAD" ? "" : await res.text().catch(() => "");
+    if (r.method === "HEAD") await res.discard();
     const err = parseS3Error(text);
     throw this.#fail(r, res.status, {
       ...err,
@@ -349,7 +383,7 @@ export class S3Store implements ObjectStore {
     const headers: Record<string, string> = {};
     const rh = rangeHeader(range);
     if (rh) headers.range = rh;
-    let res: Response;
+    let res: TransportResponse;
     try {
       res = await this.#retrying(() =>
         this.#send({ op: "get", key, method: "GET", url: this.url(key), headers }),
@@ -364,9 +398,7 @@ export class S3Store implements ObjectStore {
       throw e;
     }
     const meta = this.#metaOf(key, res.headers);
-    let body = res.body
-      ? guardStream(res.body, (e) => this.#fail({ op: "get body", key }, undefined, undefined, e))
-      : emptyStream();
+    let body = res.body ?? emptyStream();
     if (rh && res.status === 200) {
       // The server ignored Range and sent everything: cut the range out ourselves.
       const total = meta.size;
@@ -386,7 +418,7 @@ export class S3Store implements ObjectStore {
     return objectBody(meta, body);
   }
 
-  #metaOf(key: string, h: Headers): ObjectMeta & { size: number } {
+  #metaOf(key: string, h: HeadersLike): ObjectMeta & { size: number } {
     const len = h.get("content-length");
     let size = len === null ? Number.NaN : Number(len);
     if (!Number.isFinite(size)) {
@@ -517,31 +549,9 @@ export class S3Store implements ObjectStore {
     if (mode) headers["if-match"] = stripEtag(mode.ifMatch);
     const r: Request0 = { op: "put", key, method: "PUT", url: this.url(key), headers };
     if (condition) r.condition = condition;
-    if (body instanceof ReadableStream) {
-      const counted = countedStream(body, size, key);
-      r.body = counted.stream;
-      // Workers send a plain ReadableStream chunked, whatever Content-Length
-      // says; a FixedLengthStream's readable half goes out with its length.
-      // https://developers.cloudflare.com/workers/runtime-apis/streams/transformstream/#fixedlengthstream
-      const Fixed = (
-        globalThis as { FixedLengthStream?: new (n: number) => TransformStream<Uint8Array, Uint8Array> }
-      ).FixedLengthStream;
-      if (Fixed) {
-        const fixed = new Fixed(size);
-        counted.stream.pipeTo(fixed.writable).catch(() => {});
-        r.body = fixed.readable;
-      }
-      try {
-        const res = await this.#send(r);
-        await res.body?.cancel().catch(() => {});
-        return { etag: stripEtag(res.headers.get("etag")) };
-      } catch (e) {
-        throw counted.problem() ?? e;
-      }
-    }
     r.body = body;
     const res = await this.#send(r);
-    await res.body?.cancel().catch(() => {});
+    await res.discard();
     return { etag: stripEtag(res.headers.get("etag")) };
   }
 
@@ -592,7 +602,7 @@ export class S3Store implements ObjectStore {
             headers: { "content-length": String(bytes.length) },
             body: bytes,
           });
-          await res.body?.cancel().catch(() => {});
+          await res.discard();
           const etag = res.headers.get("etag");
           if (!etag)
             throw this.#fail({ op: `upload part ${n} (no ETag in the answer)`, key }, res.status, undefined);
@@ -636,7 +646,7 @@ export class S3Store implements ObjectStore {
     } catch (e) {
       // Abort, so the parts do not linger (and cost) until a lifecycle rule.
       await this.#send({ op: "abort multipart upload", key, method: "DELETE", url: this.url(key, q("")) })
-        .then((res) => res.body?.cancel())
+        .then((res) => res.discard())
         .catch(() => {});
       throw e;
     }
@@ -649,7 +659,7 @@ export class S3Store implements ObjectStore {
       const res = await this.#retrying(() =>
         this.#send({ op: "delete", key, method: "DELETE", url: this.url(key) }),
       );
-      await res.body?.cancel().catch(() => {});
+      await res.discard();
     } catch (e) {
       // AWS answers 204 for a missing key; some S3-compatible stores 404 NoSuchKey.
       if (isTidemarkError(e, "NotFound") && !e.message.includes("NoSuchBucket")) return;
@@ -777,9 +787,8 @@ export class S3Store implements ObjectStore {
           method: "GET",
           url: this.url(undefined, query),
         });
-        const text = await res.text().catch((e: unknown) => {
-          throw this.#fail({ op: "list" }, undefined, undefined, e);
-        });
+        // A body cut off mid-page rejects with Transient (the transport's `responseError`).
+        const text = await res.text();
         const err = parseS3Error(text);
         if (err) throw this.#fail({ op: "list" }, res.status, err);
         const result = xmlChild(parseXml(text), "ListBucketResult");
@@ -846,69 +855,6 @@ function xmlEscape(s: string): string {
   );
 }
 
-/**
- * `body` passed through a counter: a stream that delivers more or fewer bytes
- * than declared errors, and `problem()` then says `InvalidArgument`; a stream
- * that fails by itself is reported as it failed.
- */
-function countedStream(
-  body: ReadableStream<Uint8Array>,
-  size: number,
-  key: string,
-): { stream: ReadableStream<Uint8Array>; problem(): unknown } {
-  const reader = body.getReader();
-  let seen = 0;
-  let problem: unknown;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(c) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        problem = sourceFailed(e, key);
-        c.error(problem);
-        return;
-      }
-      if (r.done) {
-        if (seen !== size) {
-          problem = new TidemarkError(
-            "InvalidArgument",
-            `stream delivered ${seen} bytes, declared size ${size}`,
-            { key },
-          );
-          c.error(problem);
-          return;
-        }
-        c.close();
-        return;
-      }
-      seen += r.value.length;
-      if (seen > size) {
-        problem = new TidemarkError(
-          "InvalidArgument",
-          `stream delivered more than the declared size ${size}`,
-          { key },
-        );
-        c.error(problem);
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      c.enqueue(r.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return { stream, problem: () => problem };
-}
-
-/** The error for a put whose own body stream failed (`Unknown`, unless the stream threw a tidemark error). */
-function sourceFailed(e: unknown, key: string): TidemarkError {
-  return isTidemarkError(e)
-    ? e
-    : new TidemarkError("Unknown", `the body stream of ${JSON.stringify(key)} failed`, { key, cause: e });
-}
-
 /** Splits a body into parts of `partSize` (the last shorter), reading a stream part by part. */
 async function* parts(body: Body, size: number, partSize: number, key: string): AsyncGenerator<Uint8Array> {
   if (!(body instanceof ReadableStream)) {
@@ -928,15 +874,13 @@ async function* parts(body: Body, size: number, partSize: number, key: string): 
         r = await reader.read();
       } catch (e) {
         finished = true; // the stream is errored already; nothing to cancel
-        throw sourceFailed(e, key);
+        throw bodyFailed(e, key);
       }
       if (r.done) break;
       let chunk = r.value;
       while (chunk.length > 0) {
         if (total + chunk.length > size) {
-          throw new TidemarkError("InvalidArgument", `stream delivered more than the declared size ${size}`, {
-            key,
-          });
+          throw bodyTooLong(size, key);
         }
         const n = Math.min(chunk.length, buf.length - fill);
         buf.set(chunk.subarray(0, n), fill);
@@ -952,9 +896,7 @@ async function* parts(body: Body, size: number, partSize: number, key: string): 
     }
     finished = true;
     if (total !== size) {
-      throw new TidemarkError("InvalidArgument", `stream delivered ${total} bytes, declared size ${size}`, {
-        key,
-      });
+      throw bodyTooShort(total, size, key);
     }
   } finally {
     // Stopped early (a part failed, or too many bytes): the rest is not wanted.

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { S3Store, type S3StoreOptions } from "../../src/index.ts";
+import { nodeHttpTransport } from "../../src/node/index.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId } from "../support/harness.ts";
 import { motoAuthConfig, motoConfig } from "../support/moto.ts";
@@ -19,6 +20,11 @@ const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutM
 
 describe.skipIf(!cfg)("S3Store on moto: contract", () => {
   objectStoreContract(vitestHarness, () => new S3Store({ ...cfg!, forcePathStyle: true }));
+});
+
+describe.skipIf(!cfg)("S3Store on moto over nodeHttpTransport: contract", () => {
+  const transport = nodeHttpTransport();
+  objectStoreContract(vitestHarness, () => new S3Store({ ...cfg!, forcePathStyle: true, transport }));
 });
 
 describe.skipIf(!auth)("S3Store on the moto that checks signatures", () => {
