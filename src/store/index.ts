@@ -1,5 +1,6 @@
 export { batches, DELETE_BATCH, forEachLimit } from "./batch.ts";
 export { collectBody, objectBody, readAll, streamOf } from "./body.ts";
+export { type CopySource, copySourceBody } from "./copy-source.ts";
 export { type FaultKind, type FaultPlan, type FaultyStore, faulty, seededRandom } from "./faulty.ts";
 export { HttpStore, type HttpStoreOptions, httpErrorCode } from "./http.ts";
 export type { FetchLike } from "./http-common.ts";

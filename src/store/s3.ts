@@ -9,6 +9,7 @@ import { AwsV4Signer } from "aws4fetch";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
 import { bodyBytes, bodySize, checkRangeArgs, collectBody, discardBody, objectBody } from "./body.ts";
+import { type CopySource, claimCopySource, copySourceOf } from "./copy-source.ts";
 import {
   base64,
   emptyStream,
@@ -46,18 +47,19 @@ import {
   type HttpTransport,
   type TransportResponse,
 } from "./transport.ts";
-import type {
-  Body,
-  DeleteError,
-  DeleteManyResult,
-  GetOptions,
-  ListOptions,
-  ObjectBody,
-  ObjectMeta,
-  ObjectStore,
-  PutOptions,
-  PutResult,
-  StoreCapabilities,
+import {
+  type Body,
+  type DeleteError,
+  type DeleteManyResult,
+  type GetOptions,
+  type ListOptions,
+  locate,
+  type ObjectBody,
+  type ObjectMeta,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  type StoreCapabilities,
 } from "./types.ts";
 import { createWithRetry, newWriterToken, WRITER_TOKEN_KEY } from "./writer-token.ts";
 
@@ -121,6 +123,33 @@ export interface S3StoreOptions {
    * overwrite above `multipartThreshold`, uploaded in parts.
    */
   streamingUploads?: boolean;
+  /**
+   * Server-side copies into this store (`copyFrom`, used by the mirror
+   * between two buckets of one endpoint): `"auto"` (default) uses them only
+   * where a copy can be create-only: AWS S3 (`If-None-Match: *` on
+   * CopyObject) and R2 (`cf-copy-destination-if-none-match: *`), from their
+   * documentation; any other endpoint is probed once, on the first copy
+   * (a copy onto an existing probe key must be refused). Ceph RGW 16 and
+   * moto 5.2 ignore both headers on a copy, so there the mirror streams.
+   * `"off"`: never.
+   */
+  serverSideCopy?: "auto" | "off";
+}
+
+/**
+ * The header that makes a CopyObject create-only on an endpoint, as its
+ * vendor documents it; `undefined` for an endpoint whose vendor is not known.
+ *
+ * - AWS S3 honours `If-None-Match: *` on CopyObject (destination; 412, or
+ *   409 for a racing write): https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+ * - R2 takes its own `cf-copy-destination-if-none-match: *` (beta; standard
+ *   `If-None-Match` on a copy is not documented there):
+ *   https://developers.cloudflare.com/r2/api/s3/extensions/#conditional-operations-in-copyobject-for-the-destination-object
+ */
+function documentedCopyCondition(hostname: string): string | undefined {
+  if (/(^|\.)amazonaws\.com(\.cn)?$/i.test(hostname)) return "if-none-match";
+  if (/\.r2\.cloudflarestorage\.com$/i.test(hostname)) return "cf-copy-destination-if-none-match";
+  return undefined;
 }
 
 interface Request0 {
@@ -208,6 +237,9 @@ export class S3Store implements ObjectStore {
   readonly #concurrency: number;
   readonly #maxKeys: number;
   readonly #streaming: boolean;
+  readonly #copyOption: "auto" | "off";
+  /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
+  #copyCondition: Promise<string | undefined> | undefined;
 
   /**
    * Throws `InvalidArgument` for a malformed endpoint, an empty bucket,
@@ -243,6 +275,14 @@ export class S3Store implements ObjectStore {
     this.#pathStyle =
       opts.forcePathStyle ?? (IP_OR_LOCAL.test(endpoint.hostname) || !DNS_BUCKET.test(opts.bucket));
     this.#transport = opts.transport ?? fetchTransport(opts.fetch);
+    if (
+      opts.serverSideCopy !== undefined &&
+      opts.serverSideCopy !== "auto" &&
+      opts.serverSideCopy !== "off"
+    ) {
+      throw new TidemarkError("InvalidArgument", 'serverSideCopy must be "auto" or "off"');
+    }
+    this.#copyOption = opts.serverSideCopy ?? "auto";
     this.#retry = resolvePolicy(opts.retry); // a bad policy fails here, not at the first retry
     this.#threshold = numberOption("multipartThreshold", opts.multipartThreshold, 100 * MiB, {
       min: 0,
@@ -465,6 +505,13 @@ export class S3Store implements ObjectStore {
       throw e;
     }
     const mode = opts.mode ?? "overwrite";
+    const from = mode === "create" ? copySourceOf(body) : undefined;
+    if (from !== undefined && from.size === size && size <= MAX_SINGLE_PUT) {
+      const src = locate(from.store, from.key);
+      if (src.store instanceof S3Store && (await this.canCopyFrom(from.store)) && claimCopySource(body)) {
+        return this.#copyFrom({ ...from, store: src.store }, src.key, key, opts.metadata);
+      }
+    }
     if (mode !== "overwrite") {
       if (size > MAX_SINGLE_PUT) {
         discardBody(body);
@@ -650,6 +697,131 @@ export class S3Store implements ObjectStore {
         .catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * Whether a create-only `put` of a `copySourceBody` of `source` is a
+   * server-side copy (CopyObject): `source` is (under key-renaming wrappers)
+   * an `S3Store` on the same endpoint, region and access key, and this
+   * endpoint makes a copy create-only (see `serverSideCopy`; probed once
+   * where undocumented). At most 5 GiB per object (CopyObject's limit).
+   */
+  async canCopyFrom(source: ObjectStore): Promise<boolean> {
+    const src = locate(source, "k").store;
+    if (!(src instanceof S3Store) || this.#copyOption === "off") return false;
+    if (
+      src.#endpoint.href !== this.#endpoint.href ||
+      src.#signing.region !== this.#signing.region ||
+      src.#signing.accessKeyId !== this.#signing.accessKeyId
+    ) {
+      return false;
+    }
+    this.#copyCondition ??= this.#decideCopyCondition();
+    return (await this.#copyCondition) !== undefined;
+  }
+
+  async #decideCopyCondition(): Promise<string | undefined> {
+    const documented = documentedCopyCondition(this.#endpoint.hostname);
+    if (documented !== undefined) return documented;
+    // Undocumented: copy onto an existing probe key; only a refusal that left
+    // the key as it was proves the condition is honoured.
+    const base = `.tidemark-probe/copy-${newWriterToken()}/`;
+    const [a, b] = [`${base}a`, `${base}b`];
+    try {
+      const made = await this.put(a, "a");
+      await this.put(b, "b");
+      try {
+        await this.#copyOnce(b, this.#copySource(this.#full(a)), made.etag, "if-none-match", undefined);
+        return undefined;
+      } catch (e) {
+        if (!isTidemarkError(e, "AlreadyExists")) return undefined;
+        return (await (await this.get(b)).text()) === "b" ? "if-none-match" : undefined;
+      }
+    } catch {
+      return undefined; // cannot tell: never copy server-side
+    } finally {
+      await this.deleteMany([a, b]).catch(() => {});
+    }
+  }
+
+  /** The `x-amz-copy-source` of a full key of this store (URL-encoded, as S3 wants it). */
+  #copySource(fullKey: string): string {
+    return `/${encodeRfc3986(this.#bucket)}/${encodeKeyPath(fullKey)}`;
+  }
+
+  /**
+   * A create-only `put` of a `copySourceBody` of an object of `source.store`
+   * (an `S3Store` this store can copy from, see {@link canCopyFrom}):
+   * CopyObject pinned to the source's etag (`x-amz-copy-source-if-match`),
+   * with `metadata` replacing the source's. `AlreadyExists` when `key`
+   * exists (a retry that finds its own copy succeeds: writer token),
+   * `PreconditionFailed` when the source is no longer that version.
+   */
+  async #copyFrom(
+    from: CopySource & { store: S3Store },
+    fromKey: string,
+    key: string,
+    metadata: Record<string, string> | undefined,
+  ): Promise<PutResult> {
+    const condition = await this.#copyCondition;
+    if (condition === undefined) throw new TypeError("#copyFrom without a copy condition");
+    const copySource = from.store.#copySource(from.store.#full(fromKey));
+    try {
+      return await createWithRetry(
+        (md) => this.#copyOnce(key, copySource, from.etag, condition, md),
+        () => this.head(key),
+        metadata,
+        this.#retry,
+      );
+    } catch (e) {
+      // 412 answers both conditions: the destination exists, or the source changed.
+      if (isTidemarkError(e, "AlreadyExists")) {
+        try {
+          await this.head(key);
+        } catch (h) {
+          if (!isTidemarkError(h, "NotFound")) throw h;
+          throw new TidemarkError(
+            "PreconditionFailed",
+            `s3 copy ${JSON.stringify(key)}: the source ${JSON.stringify(from.key)} is no longer etag ${from.etag}`,
+            { key, cause: e },
+          );
+        }
+      }
+      throw e;
+    }
+  }
+
+  async #copyOnce(
+    key: string,
+    copySource: string,
+    sourceEtag: string,
+    condition: string,
+    metadata: Record<string, string> | undefined,
+  ): Promise<PutResult> {
+    const res = await this.#send({
+      op: "copy",
+      key,
+      method: "PUT",
+      url: this.url(key),
+      headers: {
+        "content-length": "0",
+        "x-amz-copy-source": copySource,
+        "x-amz-copy-source-if-match": stripEtag(sourceEtag),
+        "x-amz-metadata-directive": "REPLACE",
+        [condition]: "*",
+        ...metadataHeaders(metadata, key),
+      },
+      condition: "create",
+    });
+    // CopyObject can answer 200 and fail in the body.
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+    const text = await res.text();
+    const err = parseS3Error(text);
+    if (err) throw this.#fail({ op: "copy", key, condition: "create" }, 200, err);
+    const etag = xmlText(xmlChild(parseXml(text), "CopyObjectResult"), "ETag");
+    // A cut-off answer: the outcome is unknown (a retry settles it by the writer token).
+    if (!etag) throw this.#fail({ op: "copy (no ETag in the answer)", key }, 503, undefined);
+    return { etag: stripEtag(etag) };
   }
 
   /** Deletes an object; a missing key is not an error. */
