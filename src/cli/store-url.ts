@@ -29,6 +29,7 @@ import { fileURLToPath } from "node:url";
 import { TidemarkError } from "../errors.ts";
 import { FileStore } from "../node/fs-store.ts";
 import { type NodeHttpTransport, nodeHttpTransport } from "../node/http-transport.ts";
+import { nodeSigner } from "../node/signer.ts";
 import { HttpStore } from "../store/http.ts";
 import { MemoryStore } from "../store/memory.ts";
 import { S3Store } from "../store/s3.ts";
@@ -57,7 +58,8 @@ let nodeTransport: NodeHttpTransport | undefined;
 /**
  * The transport of every S3 store the command opens: on Node, one
  * `nodeHttpTransport()` for the process (a file copied between two of its
- * stores is piped socket to socket); under Deno, `fetch` (undefined).
+ * stores is piped socket to socket), with `nodeSigner()`; under Deno,
+ * `fetch` and aws4fetch (undefined).
  * `TIDEMARK_S3_TRANSPORT=fetch` (or `node`) chooses.
  */
 function s3Transport(env: Env): NodeHttpTransport | undefined {
@@ -245,7 +247,7 @@ function openS3(spec: string, env: Env): ParsedStore {
     ...(sessionToken ? { sessionToken } : {}),
     ...(prefix !== "" ? { prefix } : {}),
     ...(pathStyle !== null ? { forcePathStyle: parseBool(pathStyle, "path-style") } : {}),
-    ...(transport ? { transport } : {}),
+    ...(transport ? { transport, signer: nodeSigner() } : {}),
   });
   return { kind: "s3", store, label: `s3://${bucket}/${prefix}` };
 }

@@ -445,9 +445,11 @@ async function putManifest(target: ObjectStore, version: number, bytes: Uint8Arr
  *
  * 1. every live data file and deletion vector the snapshot references that
  *    `previous` did not is put on the target (create-only, streamed, at most
- *    `parallelism` at once; a file already there with the right size costs one
- *    HEAD, or its share of one listing when `listThreshold` or more files are
- *    to be checked, and is not copied);
+ *    `parallelism` at once, or copied on the server where the target
+ *    `canCopyFrom` the source: a source HEAD and one create-only copy; a file
+ *    already there with the right size costs one HEAD, or its share of one
+ *    listing when `listThreshold` or more files are to be checked, and is
+ *    not copied);
  * 2. then the manifest, the source's bytes verbatim (a byte-identical mirror),
  *    create-only at `metadata/v{version}.manifest.bin`;
  * 3. then `metadata/low_water.txt` advances to `version`, never backwards

@@ -11,3 +11,4 @@ export {
   type NodeHttpTransportOptions,
   nodeHttpTransport,
 } from "./http-transport.ts";
+export { nodeSigner } from "./signer.ts";

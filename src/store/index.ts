@@ -28,6 +28,7 @@ export {
   type S3ErrorBody,
   type S3Failure,
 } from "./s3-errors.ts";
+export { type S3Signer, type SignableRequest, type SigningKey, webCryptoSigner } from "./signer.ts";
 export {
   fetchTransport,
   type HeadersLike,

@@ -10,10 +10,11 @@ import {
   type FetchLike,
   fetchTransport,
   type HttpTransport,
+  type S3Signer,
   S3Store,
   type S3StoreOptions,
 } from "../../src/index.ts";
-import { nodeHttpTransport } from "../../src/node/index.ts";
+import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";
@@ -22,15 +23,15 @@ const cfg = rgwConfig((k) => process.env[k]);
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };
 const MiB = 1024 * 1024;
 
-function store(extra: Partial<S3StoreOptions> = {}): S3Store {
+function storeOf(extra: Partial<S3StoreOptions> = {}): S3Store {
   if (!cfg) throw new Error("no RGW");
   return new S3Store({ ...cfg, forcePathStyle: true, ...extra });
 }
 
 /** The transports S3Store is tested over: `fetch` (every runtime) and `node:http` (tidemark/node). */
-const TRANSPORTS: Array<[string, () => HttpTransport]> = [
-  ["fetch", () => fetchTransport()],
-  ["node:http", () => nodeHttpTransport()],
+const TRANSPORTS: Array<[string, () => HttpTransport, () => S3Signer | undefined]> = [
+  ["fetch and aws4fetch", () => fetchTransport(), () => undefined],
+  ["node:http and aws4", () => nodeHttpTransport(), () => nodeSigner()],
 ];
 
 /** A transport that records method + URL of every request, then forwards to `inner`. */
@@ -104,13 +105,15 @@ async function expectedDigests(blocks: number): Promise<string[]> {
   return out;
 }
 
+const store = storeOf;
+
 describe.skipIf(!cfg)("S3Store on Ceph RGW: contract", () => {
   objectStoreContract(vitestHarness, () => store());
 });
 
-describe.skipIf(!cfg)("S3Store on Ceph RGW over nodeHttpTransport: contract", () => {
+describe.skipIf(!cfg)("S3Store on Ceph RGW over nodeHttpTransport and nodeSigner: contract", () => {
   const transport = nodeHttpTransport();
-  objectStoreContract(vitestHarness, () => store({ transport }));
+  objectStoreContract(vitestHarness, () => store({ transport, signer: nodeSigner() }));
 });
 
 describe.skipIf(!cfg)("S3Store on Ceph RGW: contract through the prefix option", () => {
@@ -124,7 +127,11 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: contract through the prefix option",
   });
 });
 
-describe.skipIf(!cfg).each(TRANSPORTS)("S3Store on Ceph RGW over %s: S3-only", (_, transport) => {
+describe.skipIf(!cfg).each(TRANSPORTS)("S3Store on Ceph RGW over %s: S3-only", (_, transport, signer) => {
+  const store = (extra: Partial<S3StoreOptions> = {}) => {
+    const sign = signer();
+    return storeOf({ ...(sign ? { signer: sign } : {}), ...extra });
+  };
   it("a wrong secret is PermissionDenied on every operation", async () => {
     const bad = store({ secretAccessKey: "not-the-secret-0123456789", transport: transport() });
     const p = uniquePrefix();
