@@ -67,7 +67,11 @@ export function copySourceBody(source: CopySource): ReadableStream<Uint8Array> {
     value: {
       source,
       // Once: the stream was neither read nor claimed before.
-      claim: () => (started ? false : ((started = true), true)),
+      claim: () => {
+        if (started) return false;
+        started = true;
+        return true;
+      },
     },
   });
   return stream;

@@ -60,7 +60,10 @@ describe("server-side copies on MemoryStore", () => {
       const gets: string[] = [];
       const watched: ObjectStore = {
         ...wrapperOf(source),
-        get: (k, o) => (gets.push(k), source.get(k, o)),
+        get: (k, o) => {
+          gets.push(k);
+          return source.get(k, o);
+        },
         head: (k) => source.head(k),
         put: (k, b, o) => source.put(k, b, o),
         delete: (k) => source.delete(k),

@@ -218,7 +218,13 @@ describe.skipIf(!moto)("server-side copy on moto", () => {
     const p = uniquePrefix();
     const gets: string[] = [];
     const inner = prefixed(behindProxy(src), p);
-    const source: ObjectStore = { ...inner, get: (k, o) => (gets.push(k), inner.get(k, o)) };
+    const source: ObjectStore = {
+      ...inner,
+      get: (k, o) => {
+        gets.push(k);
+        return inner.get(k, o);
+      },
+    };
     const target = metered(prefixed(behindProxy(dst), p));
     await table(prefixed(behindProxy(src), p), 4, 2000);
     assert.equal(await target.canCopyFrom?.(source), true); // its one probe copy, before counting
