@@ -14,7 +14,11 @@
  *    between two RGW buckets, and in a child process on memory stores (a
  *    generated source, a discarding target: the mirror's own buffering).
  *
- *   npx node bench/mirror.ts [--rgw]
+ * 4. (--workers) inside workerd, R2 → R2 under the worker's default per-alarm
+ *    budget: alarms, files and bytes per alarm, catch-up time of a backlog
+ *    (test/workers/mirror-throughput.test.ts prints the figures).
+ *
+ *   npx node bench/mirror.ts [--rgw] [--workers]
  */
 import { spawnSync } from "node:child_process";
 import {
@@ -289,6 +293,50 @@ const memoryRows = () => {
   // 4× the bytes: the live peak does not grow with the file.
   rssRow("memory (generated source, discarding target)", "memory", 1024, () => ({}));
 };
+
+// ---------------------------------------------------------------- 4: inside workerd (--workers)
+if (args.includes("--workers")) {
+  const here4 = new URL(".", import.meta.url).pathname;
+  const r = spawnSync(
+    "npx",
+    ["vitest", "run", "--project", "workers", "test/workers/mirror-throughput.test.ts"],
+    { cwd: `${here4}..`, encoding: "utf8", maxBuffer: 1 << 24 },
+  );
+  const lines = `${r.stdout}\n${r.stderr}`
+    .split("\n")
+    .map((l) => /\{"bench":"workers-backlog".*\}/.exec(l)?.[0])
+    .filter((l): l is string => l !== undefined)
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          label: string;
+          files: number;
+          bytes: number;
+          budget: { requests: number; bytes: number; parallelism: number };
+          ticks: number;
+          filesPerTick: number;
+          bytesPerTick: number;
+          ms: number;
+          medianTickMs: number;
+          maxTickMs: number;
+        },
+    );
+  if (r.status !== 0 || lines.length === 0) throw new Error(`workers bench failed: ${r.stdout.slice(-3000)}`);
+  const b = lines[0]?.budget;
+  console.log(
+    `## 4. R2 → R2 inside workerd, default per-alarm budget (${b?.requests} requests, ${fmt((b?.bytes ?? 0) / MiB, 0)} MiB, ${b?.parallelism} at once), one tick per alarm\n`,
+  );
+  console.log(
+    "| backlog | alarms (ticks) | files per alarm | MiB per alarm | median alarm (ms) | slowest alarm (ms) | catch-up (s) |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  for (const x of lines) {
+    console.log(
+      `| ${x.label} | ${x.ticks} | ${fmt(x.filesPerTick)} | ${fmt(x.bytesPerTick / MiB, 2)} | ${x.medianTickMs} | ${x.maxTickMs} | ${fmt(x.ms / 1000, 2)} |`,
+    );
+  }
+  console.log();
+}
 
 if (!args.includes("--rgw")) {
   rssHeader();
