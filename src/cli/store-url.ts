@@ -28,13 +28,12 @@
 import { fileURLToPath } from "node:url";
 import { TidemarkError } from "../errors.ts";
 import { FileStore } from "../node/fs-store.ts";
-import { type NodeHttpTransport, nodeHttpTransport } from "../node/http-transport.ts";
-import { nodeSigner } from "../node/signer.ts";
 import { HttpStore } from "../store/http.ts";
 import { MemoryStore } from "../store/memory.ts";
 import { S3Store } from "../store/s3.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { seedDemo } from "./demo.ts";
+import { s3SendOptions } from "./s3-send.ts";
 
 /** What a store URL names. */
 export interface ParsedStore {
@@ -52,26 +51,6 @@ const S3_PARAMS = new Set(["endpoint", "region", "path-style"]);
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
 
 const memoryStores = new Map<string, MemoryStore>();
-
-let nodeTransport: NodeHttpTransport | undefined;
-
-/**
- * The transport of every S3 store the command opens: on Node, one
- * `nodeHttpTransport()` for the process (a file copied between two of its
- * stores is piped socket to socket), with `nodeSigner()`; under Deno,
- * `fetch` and aws4fetch (undefined).
- * `TIDEMARK_S3_TRANSPORT=fetch` (or `node`) chooses.
- */
-function s3Transport(env: Env): NodeHttpTransport | undefined {
-  const choice = env("TIDEMARK_S3_TRANSPORT");
-  if (choice !== undefined && choice !== "fetch" && choice !== "node") {
-    throw usage(`TIDEMARK_S3_TRANSPORT must be fetch or node, got ${JSON.stringify(choice)}`);
-  }
-  const onNode = !("Deno" in globalThis) && typeof process !== "undefined" && !!process.versions?.node;
-  if (choice === "fetch" || (choice === undefined && !onNode)) return undefined;
-  nodeTransport ??= nodeHttpTransport();
-  return nodeTransport;
-}
 
 function usage(message: string): TidemarkError {
   return new TidemarkError("InvalidArgument", message);
@@ -237,7 +216,6 @@ function openS3(spec: string, env: Env): ParsedStore {
   }
   const sessionToken = env("AWS_SESSION_TOKEN");
   const pathStyle = url.searchParams.get("path-style");
-  const transport = s3Transport(env);
   const store = new S3Store({
     endpoint,
     bucket,
@@ -247,7 +225,7 @@ function openS3(spec: string, env: Env): ParsedStore {
     ...(sessionToken ? { sessionToken } : {}),
     ...(prefix !== "" ? { prefix } : {}),
     ...(pathStyle !== null ? { forcePathStyle: parseBool(pathStyle, "path-style") } : {}),
-    ...(transport ? { transport, signer: nodeSigner() } : {}),
+    ...s3SendOptions(env),
   });
   return { kind: "s3", store, label: `s3://${bucket}/${prefix}` };
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, it } from "vitest";
+import { s3SendOptions } from "../../src/cli/s3-send.ts";
 import { S3Store, type S3StoreOptions } from "../../src/index.ts";
 import { nodeHttpTransport } from "../../src/node/index.ts";
 import { assertRejectsOption, codeOf, uniquePrefix } from "../support/harness.ts";
@@ -55,6 +56,18 @@ const fakeCreds = {
   secretAccessKey: "SK",
   forcePathStyle: true,
 };
+
+describe("the command's S3 stores", () => {
+  it("use nodeHttpTransport and nodeSigner on Node; TIDEMARK_S3_TRANSPORT=fetch keeps the defaults", async () => {
+    const env = (v?: string) => (name: string) => (name === "TIDEMARK_S3_TRANSPORT" ? v : undefined);
+    const onNode = s3SendOptions(env());
+    assert.equal(onNode.transport?.name, "node:http");
+    assert.equal(onNode.signer?.name, "aws4");
+    assert.equal(s3SendOptions(env("node")).transport, onNode.transport, "one transport per process");
+    assert.deepEqual(s3SendOptions(env("fetch")), {});
+    assert.equal(await codeOf(Promise.resolve().then(() => s3SendOptions(env("undici")))), "InvalidArgument");
+  });
+});
 
 describe("nodeHttpTransport: options and broken peers", () => {
   it("bad timeoutMs and maxSockets are InvalidArgument naming the option", async () => {
