@@ -165,6 +165,12 @@ function pipeNative(
     over = true;
     readable.destroy();
   };
+  // Gone before the put began (its 'close' will not come again): fail now, not at the timeout.
+  if (readable.destroyed) {
+    over = true;
+    abort(bodyFailed(source.error(new Error("the source connection closed before the body was read")), key));
+    return stop;
+  }
   readable.on("data", (chunk: Buffer) => {
     if (over) return;
     seen += chunk.length;
@@ -320,6 +326,12 @@ function webBody(
       pull(c) {
         if (!wired) {
           wired = true;
+          // Gone before the first read (its 'close' will not come again).
+          if (res.destroyed && !res.complete) {
+            over = true;
+            c.error(error(new Error("the connection closed before the body was read")));
+            return;
+          }
           res.on("data", (chunk: Buffer) => {
             if (over) return;
             // A plain Uint8Array view (no copy): what every store gives.

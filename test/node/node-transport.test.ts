@@ -88,6 +88,20 @@ describe("nodeHttpTransport: options and broken peers", () => {
     assert.equal(await codeOf(got.bytes()), "Transient");
   });
 
+  it("a get whose connection dropped before its body is read fails Transient at the first read", {
+    timeout: 10_000,
+  }, async () => {
+    const endpoint = await peer((_req, res) => {
+      res.writeHead(200, { "content-length": String(MiB), etag: '"x"' });
+      res.write(new Uint8Array(1024));
+      setTimeout(() => res.socket?.destroy(), 10);
+    });
+    const s = new S3Store({ ...fakeCreds, endpoint, transport: nodeHttpTransport() });
+    const got = await s.get("k");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await codeOf(got.bytes()), "Transient");
+  });
+
   it("a server that never answers fails Transient after timeoutMs", async () => {
     const endpoint = await peer(() => {});
     const s = new S3Store({
@@ -163,6 +177,23 @@ describe.skipIf(!cfg)("nodeHttpTransport on Ceph RGW", () => {
     const key = `${uniquePrefix()}dst`;
     const got = await broken.get("k");
     assert.equal(await codeOf(s.put(key, got.body, { size: got.size, mode: "create" })), "Transient");
+    assert.equal(await codeOf(s.head(key)), "NotFound");
+  });
+
+  it("a piped body whose source connection dropped before the put started fails at once", async () => {
+    const endpoint = await peer((_req, res) => {
+      res.writeHead(200, { "content-length": String(4 * MiB), etag: '"x"' });
+      res.write(new Uint8Array(1024));
+      setTimeout(() => res.socket?.destroy(), 10);
+    });
+    const broken = new S3Store({ ...fakeCreds, endpoint, transport });
+    const s = store({ transport: nodeHttpTransport({ timeoutMs: 20_000 }) });
+    const key = `${uniquePrefix()}dst`;
+    const got = await broken.get("k");
+    await new Promise((r) => setTimeout(r, 200)); // the source is gone before the put begins
+    const t0 = performance.now();
+    assert.equal(await codeOf(s.put(key, got.body, { size: got.size, mode: "create" })), "Transient");
+    assert.ok(performance.now() - t0 < 5_000, "failed at once, not at the timeout");
     assert.equal(await codeOf(s.head(key)), "NotFound");
   });
 
