@@ -27,7 +27,8 @@ export interface MemoryStoreOptions {
   /** A name for logs and metrics (default "memory"). */
   name?: string;
   /**
-   * `copyFrom` another `MemoryStore` (default false): the in-process stand-in
+   * Copy from another `MemoryStore` on the "server" (a create-only put of a
+   * `copySourceBody` of it; default false): the in-process stand-in
    * of a store's server-side copy, so the mirror's copy path runs in tests
    * and simulations.
    */

@@ -130,8 +130,9 @@ export interface S3StoreOptions {
    */
   streamingUploads?: boolean;
   /**
-   * Server-side copies into this store (`copyFrom`, used by the mirror
-   * between two buckets of one endpoint): `"auto"` (default) uses them only
+   * Server-side copies into this store (a create-only put of a
+   * `copySourceBody`, as the mirror does between two buckets of one
+   * endpoint: one CopyObject): `"auto"` (default) uses them only
    * where a copy can be create-only: AWS S3 (`If-None-Match: *` on
    * CopyObject) and R2 (`cf-copy-destination-if-none-match: *`), from their
    * documentation; any other endpoint is probed once, on the first copy
@@ -208,10 +209,15 @@ function endpointId(endpoint: string): string {
  *   and `UNSIGNED-PAYLOAD`, and sent once: a stream cannot be replayed, so
  *   its `Transient` failures are returned, not retried. Under Deno (see
  *   `streamingUploads`) it is read into memory first, or sent in parts.
- * - Other requests are retried on `Transient` under `retry` (aws4fetch's own
- *   retries are off). A compare-and-swap whose failure is ambiguous (500,
- *   network error) is not retried: it throws `Transient` for the caller to
- *   re-read.
+ * - Other requests are retried on `Transient` under `retry` (tidemark's own
+ *   policy, the only one). A compare-and-swap whose failure is ambiguous
+ *   (500, network error) is not retried: it throws `Transient` for the
+ *   caller to re-read.
+ * - Requests go through `transport` (default `fetch`) signed by `signer`
+ *   (default aws4fetch); `tidemark/node` has faster ones for Node.
+ * - A create-only put of a `copySourceBody` of another `S3Store` on the same
+ *   endpoint, region and access key is one CopyObject where the endpoint
+ *   makes a copy create-only (see `serverSideCopy` and {@link canCopyFrom}).
  * - Errors: `NotFound`, `AlreadyExists`, `PreconditionFailed`,
  *   `PermissionDenied` (403, bad signature), `InvalidArgument` (bad key, bad
  *   range, stream size mismatch), `NotSupported`, `Transient` (429, 5xx,
