@@ -719,7 +719,7 @@ export class S3Store implements ObjectStore {
     if (documented !== undefined) return documented;
     // Undocumented: copy onto an existing probe key; only a refusal that left
     // the key as it was proves the condition is honoured.
-    const base = `.tidemark-probe/copy-${newWriterToken()}/`;
+    const base = `_tidemark-copy-probe/${newWriterToken()}/`;
     const [a, b] = [`${base}a`, `${base}b`];
     try {
       const made = await this.put(a, "a");

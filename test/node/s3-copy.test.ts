@@ -149,7 +149,7 @@ describe.skipIf(!rgw)("server-side copy on Ceph RGW 16 (ignores If-None-Match on
     assert.equal(await target.canCopyFrom(source), false);
     assert.equal(await target.canCopyFrom(source), false);
     assert.equal(copiesIn(rec.calls), 1, "one probe copy, decided once");
-    assert.deepEqual(await collect(target.list(".tidemark-probe/")), []);
+    assert.deepEqual(await collect(target.list("_tidemark-copy-probe/")), []);
     rec.calls.length = 0;
     const r = await mirrorSnapshot({ source, target, version: 1 });
     assert.equal(r.uploadedFiles, 3);
@@ -180,7 +180,7 @@ describe.skipIf(!moto)("server-side copy on moto", () => {
     const a = new S3Store({ ...moto!, bucket: src, forcePathStyle: true });
     const b = new S3Store({ ...moto!, bucket: dst, forcePathStyle: true });
     assert.equal(await b.canCopyFrom(a), false);
-    assert.deepEqual(await collect(b.list(".tidemark-probe/")), []);
+    assert.deepEqual(await collect(b.list("_tidemark-copy-probe/")), []);
   });
 
   it("behind the proxy the probe says yes; a copy is create-only and pinned to the source's etag", async () => {
