@@ -5,16 +5,20 @@
  *    per snapshot: tidemark's `Mirror` versus a faithful re-implementation of
  *    merutable's `mirror_snapshot` (put-if-absent of every live file, the
  *    manifest put-if-absent, low_water overwritten), on `metered` memory stores;
- * 2. (--rgw) wall time to mirror 500 × 1 MiB + 4 × 64 MiB between two buckets
- *    of a fresh Ceph RGW: tidemark versus `rclone copy`, same parallelism (8),
- *    three rounds in alternating order; tidemark as configured by default (one
- *    listing of the target) and with one HEAD per file (`listThreshold: Infinity`);
- * 3. peak RSS above idle while mirroring one 256 MiB file, in a child process:
- *    memory mode (a generated source, a discarding target: the mirror's own
- *    buffering), and with --rgw between two RGW buckets, as Node runs by
- *    default and (labelled) with `--max-semi-space-size=1`.
+ * 2. (--rgw) 500 × 1 MiB + 4 × 64 MiB between two buckets of a fresh Ceph RGW:
+ *    `tidemark mirror --once` (the built CLI, as a process) versus `rclone
+ *    copy`, same parallelism (8), wall time, CPU seconds and peak RSS from
+ *    /usr/bin/time, three rounds in alternating order with the load average
+ *    of each; then (2b) with server-side copy allowed on both sides;
+ * 3. peak RSS above idle copying one 256 MiB file: (--rgw) the CLI and rclone
+ *    between two RGW buckets, and in a child process on memory stores (a
+ *    generated source, a discarding target: the mirror's own buffering).
  *
- *   npx node bench/mirror.ts [--rgw]
+ * 4. (--workers) inside workerd, R2 → R2 under the worker's default per-alarm
+ *    budget: alarms, files and bytes per alarm, catch-up time of a backlog
+ *    (test/workers/mirror-throughput.test.ts prints the figures).
+ *
+ *   npx node bench/mirror.ts [--rgw] [--workers]
  */
 import { spawnSync } from "node:child_process";
 import {
@@ -41,22 +45,10 @@ const args = process.argv.slice(2);
 
 // ---------------------------------------------------------------- child: RSS
 if (args[0] === "--rss-child") {
-  const mode = args[1];
   const size = Number(args[3] || 256) * MiB;
   let source: ObjectStore;
   let target: ObjectStore;
-  if (mode === "rgw") {
-    const c = JSON.parse(process.env.BENCH_S3 ?? "{}") as {
-      endpoint: string;
-      accessKeyId: string;
-      secretAccessKey: string;
-      region: string;
-      src: string;
-      dst: string;
-    };
-    source = new S3Store({ ...c, bucket: c.src, forcePathStyle: true });
-    target = new S3Store({ ...c, bucket: c.dst, forcePathStyle: true });
-  } else {
+  {
     const meta = new MemoryStore();
     await commitFiles(meta, [{ path: "data/big.bin", size }]);
     source = generatedSource(meta, "data/big.bin", size);
@@ -255,7 +247,7 @@ interface RssResult {
 }
 
 function rssRun(
-  mode: "memory" | "rgw",
+  mode: "memory",
   env: Record<string, string>,
   nodeFlags: string[],
   sizeMiB: number,
@@ -275,7 +267,7 @@ function rssRun(
  */
 function rssRow(
   label: string,
-  mode: "memory" | "rgw",
+  mode: "memory",
   sizeMiB: number,
   env: () => Record<string, string>,
   nodeFlags: string[] = [],
@@ -302,6 +294,50 @@ const memoryRows = () => {
   rssRow("memory (generated source, discarding target)", "memory", 1024, () => ({}));
 };
 
+// ---------------------------------------------------------------- 4: inside workerd (--workers)
+if (args.includes("--workers")) {
+  const here4 = new URL(".", import.meta.url).pathname;
+  const r = spawnSync(
+    "npx",
+    ["vitest", "run", "--project", "workers", "test/workers/mirror-throughput.test.ts"],
+    { cwd: `${here4}..`, encoding: "utf8", maxBuffer: 1 << 24 },
+  );
+  const lines = `${r.stdout}\n${r.stderr}`
+    .split("\n")
+    .map((l) => /\{"bench":"workers-backlog".*\}/.exec(l)?.[0])
+    .filter((l): l is string => l !== undefined)
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          label: string;
+          files: number;
+          bytes: number;
+          budget: { requests: number; bytes: number; parallelism: number };
+          ticks: number;
+          filesPerTick: number;
+          bytesPerTick: number;
+          ms: number;
+          medianTickMs: number;
+          maxTickMs: number;
+        },
+    );
+  if (r.status !== 0 || lines.length === 0) throw new Error(`workers bench failed: ${r.stdout.slice(-3000)}`);
+  const b = lines[0]?.budget;
+  console.log(
+    `## 4. R2 → R2 inside workerd, default per-alarm budget (${b?.requests} requests, ${fmt((b?.bytes ?? 0) / MiB, 0)} MiB, ${b?.parallelism} at once), one tick per alarm\n`,
+  );
+  console.log(
+    "| backlog | alarms (ticks) | files per alarm | MiB per alarm | median alarm (ms) | slowest alarm (ms) | catch-up (s) |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  for (const x of lines) {
+    console.log(
+      `| ${x.label} | ${x.ticks} | ${fmt(x.filesPerTick)} | ${fmt(x.bytesPerTick / MiB, 2)} | ${x.medianTickMs} | ${x.maxTickMs} | ${fmt(x.ms / 1000, 2)} |`,
+    );
+  }
+  console.log();
+}
+
 if (!args.includes("--rgw")) {
   rssHeader();
   memoryRows();
@@ -309,59 +345,52 @@ if (!args.includes("--rgw")) {
 }
 
 // ---------------------------------------------------------------- 2 + 3 on RGW
+// Each tool runs as its own process under /usr/bin/time (wall, user + system
+// CPU, peak RSS of the process), tidemark as the built CLI (`npm run build`
+// first: dist/, as users run it), on a fresh Ceph RGW per part.
 const { startRgw, createBucket } = await import("../test/services/rgw.ts");
-const rgw = await startRgw({ memstoreBytes: 12 * 1024 ** 3 });
-try {
-  const conn = {
-    endpoint: rgw.endpoint,
-    accessKeyId: rgw.accessKeyId,
-    secretAccessKey: rgw.secretAccessKey,
-    region: rgw.region,
-  };
-  const s3 = (bucket: string, fetchOpt = {}) =>
-    new S3Store({ ...conn, bucket, forcePathStyle: true, ...fetchOpt });
-  const bucket = (name: string) => {
-    createBucket(rgw, name);
-    return s3(name);
-  };
-  const PAR = 8;
-  const files = [
-    ...Array.from({ length: 500 }, (_, i) => ({
-      path: `data/small-${String(i).padStart(3, "0")}.parquet`,
-      size: MiB,
-    })),
-    ...Array.from({ length: 4 }, (_, i) => ({ path: `data/large-${i}.parquet`, size: 64 * MiB })),
-  ];
-  const total = files.reduce((a, f) => a + f.size, 0);
-  const src = bucket("bench-src");
-  {
-    let next = 0;
-    const chunk = new Uint8Array(MiB);
-    await Promise.all(
-      Array.from({ length: PAR }, async () => {
-        while (next < files.length) {
-          const f = files[next++] as { path: string; size: number };
-          let sent = 0;
-          const stream = new ReadableStream<Uint8Array>({
-            pull(c) {
-              if (sent >= f.size) return c.close();
-              const b = chunk.slice();
-              b[0] = next & 0xff;
-              b[1] = sent >>> 20;
-              sent += b.length;
-              c.enqueue(b);
-            },
-          });
-          await src.put(f.path, stream, { size: f.size });
-        }
-      }),
-    );
-    await commitFiles(src, files);
-  }
+const { loadavg } = await import("node:os");
+const here = new URL(".", import.meta.url).pathname;
+const bin = `${here}../dist/cli/bin.js`;
+{
+  const b = spawnSync(process.execPath, [`${here}../scripts/build.ts`], { encoding: "utf8" });
+  if (b.status !== 0) throw new Error(`npm run build failed: ${b.stderr}`);
+}
 
-  const rcloneEnv: Record<string, string> = {};
+interface Run {
+  wall: number;
+  cpu: number;
+  rssMiB: number;
+}
+
+/** Runs a command under /usr/bin/time; its wall time, CPU seconds (user + system) and peak RSS. */
+function timedRun(cmd: string, argv: string[], env: Record<string, string>): Run {
+  const r = spawnSync("/usr/bin/time", ["-f", "TIMING %e %U %S %M", cmd, ...argv], {
+    env,
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+  });
+  const m = /TIMING (\S+) (\S+) (\S+) (\d+)\s*$/.exec(r.stderr);
+  if (r.status !== 0 || !m)
+    throw new Error(`${cmd} ${argv.join(" ")} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024 };
+}
+
+const load = () => loadavg()[0]?.toFixed(2) ?? "?";
+
+type Rgw = Awaited<ReturnType<typeof startRgw>>;
+
+/** The environment of both tools against `rgw` (rclone remotes SRC and DST; AWS_* for tidemark). */
+function toolEnv(rgw: Rgw, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+    AWS_REGION: rgw.region,
+    ...extra,
+  };
   for (const name of ["SRC", "DST"]) {
-    Object.assign(rcloneEnv, {
+    Object.assign(env, {
       [`RCLONE_CONFIG_${name}_TYPE`]: "s3",
       [`RCLONE_CONFIG_${name}_PROVIDER`]: "Ceph",
       [`RCLONE_CONFIG_${name}_ENDPOINT`]: rgw.endpoint,
@@ -371,111 +400,247 @@ try {
       [`RCLONE_CONFIG_${name}_REGION`]: rgw.region,
     });
   }
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), ...rcloneEnv };
-  delete env.AWS_CA_BUNDLE; // breaks rclone here (TOOLCHAIN.md)
+  delete env.AWS_CA_BUNDLE; // breaks rclone here (LoadCustomCABundleError)
+  return env;
+}
 
-  const results: Array<{ round: number; tool: string; seconds: number }> = [];
-  const ROUNDS = 3;
-  for (let round = 1; round <= ROUNDS; round++) {
-    // The order alternates: no tool always gets the warmer (or fuller) cluster.
-    const tools = ["rclone", "tidemark", "tidemark-head"];
-    const order = round % 2 === 1 ? tools : [...tools].reverse();
-    for (const tool of order) {
-      const name = `bench-${tool}-${round}`;
-      const dst = bucket(name);
-      const t0 = performance.now();
-      if (tool === "rclone") {
-        const r = spawnSync(
-          "rclone",
-          [
-            "copy",
-            "SRC:bench-src/data",
-            `DST:${name}/data`,
-            "--transfers",
-            String(PAR),
-            "--checkers",
-            String(PAR),
-          ],
-          { env, encoding: "utf8" },
-        );
-        if (r.status !== 0) throw new Error(`rclone copy failed: ${r.stderr}`);
-      } else {
-        const m = new Mirror({
-          source: s3("bench-src"),
-          target: s3(name),
-          parallelism: PAR,
-          // "tidemark-head": the per-file HEAD path, for comparison with the listing.
-          ...(tool === "tidemark-head" ? { listThreshold: Number.POSITIVE_INFINITY } : {}),
+const s3url = (rgw: Rgw, bucket: string) =>
+  `s3://${bucket}?endpoint=${encodeURIComponent(rgw.endpoint)}&path-style=true`;
+
+/** `tidemark mirror --once` from one bucket to another, as a process of its own. */
+function tidemarkRun(
+  rgw: Rgw,
+  src: string,
+  dst: string,
+  par: number,
+  extra: Record<string, string> = {},
+): Run {
+  return timedRun(
+    process.execPath,
+    [bin, "mirror", "--from", s3url(rgw, src), "--to", s3url(rgw, dst), "--once", "--parallel", String(par)],
+    toolEnv(rgw, extra),
+  );
+}
+
+/** `rclone copy` of the source's data/ (with `--disable copy`: no server-side copy). */
+function rcloneRun(rgw: Rgw, src: string, dst: string, par: number, serverSide: boolean): Run {
+  const argv = [
+    "copy",
+    `SRC:${src}/data`,
+    `DST:${dst}/data`,
+    "--transfers",
+    String(par),
+    "--checkers",
+    String(par),
+  ];
+  if (!serverSide) argv.push("--disable", "copy");
+  return timedRun("rclone", argv, toolEnv(rgw));
+}
+
+/** Writes `files` (deterministic bytes, streamed) to `bucket` and commits them as snapshot 1. */
+async function seed(store: S3Store, files: Array<{ path: string; size: number }>, par: number) {
+  let next = 0;
+  const chunk = new Uint8Array(MiB);
+  await Promise.all(
+    Array.from({ length: par }, async () => {
+      while (next < files.length) {
+        const i = next++;
+        const f = files[i] as { path: string; size: number };
+        let sent = 0;
+        const stream = new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (sent >= f.size) return c.close();
+            const b = chunk.slice(0, Math.min(MiB, f.size - sent));
+            b[0] = i & 0xff;
+            b[1] = sent >>> 20;
+            sent += b.length;
+            c.enqueue(b);
+          },
         });
-        await m.tick();
-        const st = m.status();
-        if (st.mirrorSeq !== 1 || st.lastError)
-          throw new Error(`mirror failed: ${JSON.stringify(st.lastError)}`);
+        await store.put(f.path, stream, { size: f.size });
       }
-      const seconds = (performance.now() - t0) / 1000;
-      // A full memstore drops writes silently: check that everything landed.
-      if (tool !== "rclone") {
-        const v = await verifyMirror(dst);
-        if (!v.ok) throw new TidemarkError("Corrupt", `mirror incomplete: ${JSON.stringify(v)}`);
-      } else {
-        for (const f of files) {
-          if ((await dst.head(f.path)).size !== f.size) throw new Error(`rclone copy: ${f.path} wrong size`);
-        }
-      }
-      results.push({ round, tool, seconds });
-    }
-  }
-  console.log(
-    `## 2. Wall time, ${files.length} files (500 × 1 MiB + 4 × 64 MiB = ${fmt(total / MiB, 0)} MiB) between two RGW buckets, parallelism ${PAR}\n`,
+    }),
   );
-  console.log(
-    "| round | `rclone copy` (s) | tidemark `Mirror` (s) | ratio | tidemark, one HEAD per file (s) | ratio |",
-  );
-  console.log("|---:|---:|---:|---:|---:|---:|");
-  for (let round = 1; round <= ROUNDS; round++) {
-    const get = (tool: string) =>
-      results.find((x) => x.round === round && x.tool === tool)?.seconds ?? Number.NaN;
-    const r = get("rclone");
-    const t = get("tidemark");
-    const n = get("tidemark-head");
-    console.log(
-      `| ${round} | ${fmt(r, 2)} | ${fmt(t, 2)} | **${fmt(t / r, 2)}×** | ${fmt(n, 2)} | **${fmt(n / r, 2)}×** |`,
-    );
-  }
-  console.log();
+  await commitFiles(store, files);
+}
 
-  // 3 on RGW: a 256 MiB file in a fresh pair of buckets.
-  const big = bucket("bench-rss-src");
-  {
-    let sent = 0;
-    const size = 256 * MiB;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (sent >= size) return c.close();
-        const b = new Uint8Array(MiB);
-        b[0] = sent >>> 20;
-        sent += MiB;
-        c.enqueue(b);
-      },
-    });
-    await big.put("data/big.bin", stream, { size });
-    await commitFiles(big, [{ path: "data/big.bin", size }]);
+/** A full memstore drops writes silently: every copy is checked. */
+async function checkCopy(dst: S3Store, files: Array<{ path: string; size: number }>, tidemark: boolean) {
+  if (tidemark) {
+    const v = await verifyMirror(dst);
+    if (!v.ok) throw new TidemarkError("Corrupt", `mirror incomplete: ${JSON.stringify(v)}`);
+    return;
+  }
+  for (const f of files) {
+    if ((await dst.head(f.path)).size !== f.size) throw new Error(`rclone copy: ${f.path} wrong size`);
+  }
+}
+
+const PAR = 8;
+const files = [
+  ...Array.from({ length: 500 }, (_, i) => ({
+    path: `data/small-${String(i).padStart(3, "0")}.parquet`,
+    size: MiB,
+  })),
+  ...Array.from({ length: 4 }, (_, i) => ({ path: `data/large-${i}.parquet`, size: 64 * MiB })),
+];
+const total = files.reduce((a, f) => a + f.size, 0);
+const s3 = (rgw: Rgw, bucket: string) =>
+  new S3Store({
+    endpoint: rgw.endpoint,
+    accessKeyId: rgw.accessKeyId,
+    secretAccessKey: rgw.secretAccessKey,
+    region: rgw.region,
+    bucket,
+    forcePathStyle: true,
+  });
+const bucket = (rgw: Rgw, name: string) => {
+  createBucket(rgw, name);
+  return s3(rgw, name);
+};
+const cell = (x: Run) => `${fmt(x.wall, 2)} s, ${fmt(x.cpu, 2)} CPU-s, ${fmt(x.rssMiB, 0)} MiB`;
+
+// 2a: streamed copies, rclone --disable copy vs tidemark (node transport; fetch once for the record).
+{
+  const rgw = await startRgw({ memstoreBytes: 12 * 1024 ** 3 });
+  try {
+    await seed(bucket(rgw, "bench-src"), files, PAR);
+    const ROUNDS = 3;
+    const rows: string[] = [];
+    const sums = { rclone: { wall: 0, cpu: 0 }, tidemark: { wall: 0, cpu: 0 } };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const la = load();
+      // The order alternates: no tool always gets the warmer (or fuller) cluster.
+      const tools = round === 1 ? ["rclone", "tidemark", "tidemark-fetch"] : ["rclone", "tidemark"];
+      const order = round % 2 === 1 ? tools : [...tools].reverse();
+      const got: Record<string, Run> = {};
+      for (const tool of order) {
+        const name = `bench-${tool}-${round}`;
+        const dst = bucket(rgw, name);
+        got[tool] =
+          tool === "rclone"
+            ? rcloneRun(rgw, "bench-src", name, PAR, false)
+            : tidemarkRun(
+                rgw,
+                "bench-src",
+                name,
+                PAR,
+                tool === "tidemark-fetch" ? { TIDEMARK_S3_TRANSPORT: "fetch" } : {},
+              );
+        await checkCopy(dst, files, tool !== "rclone");
+      }
+      const r = got.rclone as Run;
+      const t = got.tidemark as Run;
+      sums.rclone.wall += r.wall;
+      sums.rclone.cpu += r.cpu;
+      sums.tidemark.wall += t.wall;
+      sums.tidemark.cpu += t.cpu;
+      const f = got["tidemark-fetch"];
+      rows.push(
+        `| ${round} | ${la} | ${cell(r)} | ${cell(t)} | **${fmt(t.wall / r.wall, 2)}×** | **${fmt(t.cpu / r.cpu, 2)}×** | ${f ? `${cell(f)} (${fmt(f.wall / r.wall, 2)}×, ${fmt(f.cpu / r.cpu, 2)}× CPU)` : "–"} |`,
+      );
+    }
+    console.log(
+      `## 2. ${files.length} files (500 × 1 MiB + 4 × 64 MiB = ${fmt(total / MiB, 0)} MiB) between two RGW buckets, ${PAR} at once, streamed\n`,
+    );
+    console.log(
+      "Each cell: wall time, CPU seconds (user + system), peak RSS of the process. tidemark: `tidemark mirror --once --parallel 8` (Node, `nodeHttpTransport`); rclone: `rclone copy --transfers 8 --checkers 8 --disable copy`.\n",
+    );
+    console.log(
+      "| round | load avg (1 min) | `rclone copy` | tidemark | wall ratio | CPU ratio | tidemark over `fetch` (`TIDEMARK_S3_TRANSPORT=fetch`) |",
+    );
+    console.log("|---:|---:|---|---|---:|---:|---|");
+    for (const row of rows) console.log(row);
+    console.log(
+      `| all | | ${fmt(sums.rclone.wall, 2)} s, ${fmt(sums.rclone.cpu, 2)} CPU-s | ${fmt(sums.tidemark.wall, 2)} s, ${fmt(sums.tidemark.cpu, 2)} CPU-s | **${fmt(sums.tidemark.wall / sums.rclone.wall, 2)}×** | **${fmt(sums.tidemark.cpu / sums.rclone.cpu, 2)}×** | |\n`,
+    );
+  } finally {
+    await rgw.stop();
+  }
+}
+
+// 2b: server-side copy allowed on both sides: plain `rclone copy` vs tidemark as configured.
+{
+  const rgw = await startRgw({ memstoreBytes: 8 * 1024 ** 3 });
+  try {
+    await seed(bucket(rgw, "bench-src"), files, PAR);
+    const rows: string[] = [];
+    for (let round = 1; round <= 2; round++) {
+      const la = load();
+      const order = round % 2 === 1 ? ["rclone", "tidemark"] : ["tidemark", "rclone"];
+      const got: Record<string, Run> = {};
+      for (const tool of order) {
+        const name = `bench-ssc-${tool}-${round}`;
+        const dst = bucket(rgw, name);
+        got[tool] =
+          tool === "rclone"
+            ? rcloneRun(rgw, "bench-src", name, PAR, true)
+            : tidemarkRun(rgw, "bench-src", name, PAR);
+        await checkCopy(dst, files, tool !== "rclone");
+      }
+      const r = got.rclone as Run;
+      const t = got.tidemark as Run;
+      rows.push(
+        `| ${round} | ${la} | ${cell(r)} | ${cell(t)} | **${fmt(t.wall / r.wall, 2)}×** | **${fmt(t.cpu / r.cpu, 2)}×** |`,
+      );
+    }
+    console.log(
+      "### 2b. The same copy with server-side copy allowed (plain `rclone copy`, its default between buckets of one endpoint)\n",
+    );
+    console.log(
+      "tidemark probes the endpoint once and copies server-side only where a copy can be create-only; Ceph RGW 16 ignores `If-None-Match` on CopyObject, so tidemark streams here, while rclone copies without a condition.\n",
+    );
+    console.log(
+      "| round | load avg (1 min) | `rclone copy` (server-side) | tidemark | wall ratio | CPU ratio |",
+    );
+    console.log("|---:|---:|---|---|---:|---:|");
+    for (const row of rows) console.log(row);
+    console.log();
+  } finally {
+    await rgw.stop();
+  }
+}
+
+// 3: peak RSS for one 256 MiB file (processes), and the mirror's own buffering (memory stores).
+{
+  const rgw = await startRgw({ memstoreBytes: 6 * 1024 ** 3 });
+  try {
+    const big = [{ path: "data/big.bin", size: 256 * MiB }];
+    await seed(bucket(rgw, "rss-src"), big, 1);
+    console.log(
+      "## 3. Peak RSS copying one 256 MiB file between two RGW buckets (whole process, /usr/bin/time)\n",
+    );
+    console.log(
+      "Idle: the same command again once the copy is there (it loads everything, reads the source, finds nothing to copy).\n",
+    );
+    console.log(
+      "| tool | run | load avg | peak RSS (MiB) | idle RSS (MiB) | **above idle (MiB)** | wall (s) | CPU-s |",
+    );
+    console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let n = 0;
+    for (const [label, run] of [
+      ["tidemark (`nodeHttpTransport`)", (d: string) => tidemarkRun(rgw, "rss-src", d, PAR)],
+      ["tidemark (`nodeHttpTransport`)", (d: string) => tidemarkRun(rgw, "rss-src", d, PAR)],
+      [
+        "tidemark over `fetch`",
+        (d: string) => tidemarkRun(rgw, "rss-src", d, PAR, { TIDEMARK_S3_TRANSPORT: "fetch" }),
+      ],
+      ["`rclone copy --disable copy`", (d: string) => rcloneRun(rgw, "rss-src", d, PAR, false)],
+    ] as const) {
+      const name = `rss-dst-${++n}`;
+      const dst = bucket(rgw, name);
+      const la = load();
+      const copy = run(name);
+      await checkCopy(dst, big, !label.startsWith("`rclone"));
+      const idle = run(name);
+      console.log(
+        `| ${label} | ${n} | ${la} | ${fmt(copy.rssMiB)} | ${fmt(idle.rssMiB)} | **${fmt(copy.rssMiB - idle.rssMiB)}** | ${fmt(copy.wall, 2)} | ${fmt(copy.cpu, 2)} |`,
+      );
+    }
+    console.log();
+  } finally {
+    await rgw.stop();
   }
   rssHeader();
   memoryRows();
-  let dst = 0;
-  const rgwEnv = () => {
-    const name = `bench-rss-dst-${++dst}`;
-    bucket(name);
-    return { BENCH_S3: JSON.stringify({ ...conn, src: "bench-rss-src", dst: name }) };
-  };
-  rssRow("RGW → RGW", "rgw", 256, rgwEnv);
-  rssRow("RGW → RGW", "rgw", 256, rgwEnv);
-  // Not the default: a smaller young generation, so the socket buffers (young
-  // ArrayBuffers) are freed by frequent scavenges. Shown for the record only.
-  rssRow("RGW → RGW, node `--max-semi-space-size=1` (GC flag)", "rgw", 256, rgwEnv, [
-    "--max-semi-space-size=1",
-  ]);
-} finally {
-  await rgw.stop();
 }

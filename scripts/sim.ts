@@ -5,6 +5,7 @@
  *   npm run sim -- --runs 5000 --seed 42         a given number and seed
  *   npm run sim -- --seed 42 --path "37:A"       replay one failure (printed on failure)
  *   npm run sim -- --seed 42 --path "37:A" --verbose   ... with each command and the mirrors' status
+ *   npm run sim -- --server-side-copy            every store copies server-side (the mirror's copy path)
  *
  * Prints the seed first, progress as it goes, and on failure the shrunk
  * counterexample and the one-line command that replays it. Exit 1 on failure.
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     path: { type: "string" },
     replay: { type: "string" },
     verbose: { type: "boolean", default: false },
+    "server-side-copy": { type: "boolean", default: false },
   },
 });
 const intFlag = (name: string, v: string | undefined, dflt: number): number => {
@@ -36,6 +38,7 @@ let done = 0;
 const t0 = Date.now();
 const opts: SimulationOptions = {
   verbose: values.verbose,
+  serverSideCopy: values["server-side-copy"],
   ...(values.replay ? { replayPath: values.replay } : {}),
   onRun: () => {
     done++;
@@ -47,7 +50,7 @@ const opts: SimulationOptions = {
 };
 
 console.log(
-  `sim: seed ${seed}, ${runs} sequences of 30 to 60 commands${values.path ? `, path ${values.path}` : ""}`,
+  `sim: seed ${seed}, ${runs} sequences of 30 to 60 commands${values["server-side-copy"] ? ", server-side copies" : ""}${values.path ? `, path ${values.path}` : ""}`,
 );
 const property = simulationProperty(opts);
 const details = await fc.check(property, {
@@ -68,6 +71,6 @@ console.log(fc.defaultReportMessage(details));
 const replay = /replayPath="([^"]*)"/.exec(String(details.counterexample?.[0]))?.[1];
 console.log(`\nsim: FAILED after ${details.numRuns} sequences in ${secs} s. Replay:`);
 console.log(
-  `  npm run sim -- --seed ${details.seed} --path "${details.counterexamplePath}"${replay ? ` --replay "${replay}"` : ""} --verbose`,
+  `  npm run sim -- --seed ${details.seed} --path "${details.counterexamplePath}"${replay ? ` --replay "${replay}"` : ""}${values["server-side-copy"] ? " --server-side-copy" : ""} --verbose`,
 );
 process.exit(1);

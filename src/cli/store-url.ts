@@ -2,7 +2,7 @@
  * Store URLs of the `tidemark` command:
  *
  * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true`: an
- *   {@link S3Store}. Credentials come from `AWS_ACCESS_KEY_ID`,
+ *   {@link S3Store} (on Node over `nodeHttpTransport()`, under Deno over `fetch`). Credentials come from `AWS_ACCESS_KEY_ID`,
  *   `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` only; the endpoint and
  *   region default to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL` and
  *   `AWS_REGION`/`AWS_DEFAULT_REGION` (then `us-east-1`, AWS itself).
@@ -29,6 +29,7 @@ import { S3Store } from "../store/s3.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { parseStoreUrl, quoteStoreUrl, s3StoreOptions } from "../store/url.ts";
 import { seedDemo } from "./demo.ts";
+import { s3SendOptions } from "./s3-send.ts";
 
 /** What a store URL names. */
 export interface ParsedStore {
@@ -98,13 +99,15 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
         throw usage("s3 store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
       }
       const sessionToken = env("AWS_SESSION_TOKEN");
-      const store = new S3Store(
-        s3StoreOptions(
+      const store = new S3Store({
+        ...s3StoreOptions(
           url,
           { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
           defaults,
         ),
-      );
+        // On Node, the node:http transport and aws4's signer (TIDEMARK_S3_TRANSPORT overrides).
+        ...s3SendOptions(env),
+      });
       return { kind: "s3", store, label: url.label };
     }
     default:

@@ -84,7 +84,8 @@ export async function proveOrigin(c: OriginCheck): Promise<void> {
   );
 }
 
-async function sourceHead(source: ObjectStore, file: LiveFile, version: number): Promise<ObjectMeta> {
+/** HEADs `file` on the source; `NotFound` names the file and the snapshot. */
+export async function sourceHead(source: ObjectStore, file: LiveFile, version: number): Promise<ObjectMeta> {
   try {
     return await source.head(file.path);
   } catch (e) {

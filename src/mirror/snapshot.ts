@@ -3,9 +3,10 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
+import { copySourceBody } from "../store/copy-source.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
-import { originMetadata, proveOrigin } from "./origin.ts";
+import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
 
 /**
  * Default number of files copied at once. 8, not 4: between two RGW buckets
@@ -168,6 +169,54 @@ interface CopyContext {
   sourceId: string;
   version: number;
   knownEtags: Record<string, string> | undefined;
+  /** The target copies the source's objects server-side, create-only (`target.canCopyFrom(source)`). */
+  serverSide: boolean;
+}
+
+/** CopyObject's limit (5 GiB); a bigger file is streamed. */
+const MAX_SERVER_COPY_BYTES = 5 * 1024 ** 3;
+
+/**
+ * Copies `file` server-side (the target `canCopyFrom` the source): one HEAD on
+ * the source (its size checked against the snapshot, its etag pinned and
+ * recorded as the origin), then a create-only `put` of a `copySourceBody`,
+ * which the target turns into one copy request. `undefined` when the file is
+ * too big for one copy (the caller streams it).
+ */
+async function serverCopy(
+  ctx: CopyContext,
+  file: LiveFile,
+): Promise<{ copied: number | undefined; etag: string } | undefined> {
+  const { source, target, version } = ctx;
+  const src = await sourceHead(source, file, version);
+  if (!sizeFits(file, src.size)) throw wrongSourceSize(file, src.size, version);
+  if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
+  const body = copySourceBody({ store: source, key: file.path, etag: src.etag, size: src.size });
+  try {
+    const put = await target.put(file.path, body, {
+      size: src.size,
+      mode: "create",
+      metadata: originMetadata(ctx.sourceId, src.etag),
+    });
+    return { copied: src.size, etag: put.etag };
+  } catch (e) {
+    if (!body.locked) body.cancel().catch(() => {});
+    // As for a streamed copy: fine if what is there is the source's file.
+    if (isTidemarkError(e, "AlreadyExists")) {
+      const onTarget = await headOrUndefined(target, file.path);
+      if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
+    }
+    throw e;
+  }
+}
+
+/** `Corrupt`: a source file whose size the snapshot rules out. */
+function wrongSourceSize(file: LiveFile, size: number, version: number): TidemarkError {
+  return new TidemarkError(
+    "Corrupt",
+    `source file ${file.path} has ${size} bytes, snapshot v${version} says ${describeSize(file)}`,
+    { key: file.path },
+  );
 }
 
 /**
@@ -185,8 +234,11 @@ async function acceptFound(ctx: CopyContext, file: LiveFile, onTarget: ObjectMet
  * on the target (unless a listing just showed it missing), then a streamed
  * GET → create-only PUT that records the file's origin in its metadata, so
  * the body is never held whole in memory (the S3 adapter goes multipart above
- * its threshold). A file found on the target is accepted only when proven the
- * source's bytes.
+ * its threshold); or, where the target copies from the source server-side
+ * and create-only (`ctx.serverSide`), a source HEAD and a create-only put of
+ * a `copySourceBody` (one copy request on the target) recording the same
+ * origin. A file found on the target is accepted only
+ * when proven the source's bytes.
  *
  * @param listedMissing a listing of the target did not show the file: no
  *   HEAD (the create-only PUT settles a race), except for a file too big for
@@ -210,6 +262,10 @@ async function copyFile(
     if (etag !== undefined) return { copied: undefined, etag };
     headed = true;
   }
+  if (ctx.serverSide) {
+    const r = await serverCopy(ctx, file);
+    if (r !== undefined) return r;
+  }
   let body: Awaited<ReturnType<ObjectStore["get"]>>;
   try {
     body = await source.get(file.path);
@@ -225,11 +281,7 @@ async function copyFile(
   }
   if (!sizeFits(file, body.size)) {
     body.body.cancel().catch(() => {});
-    throw new TidemarkError(
-      "Corrupt",
-      `source file ${file.path} has ${body.size} bytes, snapshot v${version} says ${describeSize(file)}`,
-      { key: file.path },
-    );
+    throw wrongSourceSize(file, body.size, version);
   }
   const mode = body.size > MAX_CREATE_BYTES ? "overwrite" : "create";
   // An overwrite is not create-only: look right before it, never on a listing's word.
@@ -393,9 +445,11 @@ async function putManifest(target: ObjectStore, version: number, bytes: Uint8Arr
  *
  * 1. every live data file and deletion vector the snapshot references that
  *    `previous` did not is put on the target (create-only, streamed, at most
- *    `parallelism` at once; a file already there with the right size costs one
- *    HEAD, or its share of one listing when `listThreshold` or more files are
- *    to be checked, and is not copied);
+ *    `parallelism` at once, or copied on the server where the target
+ *    `canCopyFrom` the source: a source HEAD and one create-only copy; a file
+ *    already there with the right size costs one HEAD, or its share of one
+ *    listing when `listThreshold` or more files are to be checked, and is
+ *    not copied);
  * 2. then the manifest, the source's bytes verbatim (a byte-identical mirror),
  *    create-only at `metadata/v{version}.manifest.bin`;
  * 3. then `metadata/low_water.txt` advances to `version`, never backwards
@@ -429,6 +483,7 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
     sourceId: opts.sourceId ?? storeId(source),
     version,
     knownEtags: opts.knownEtags,
+    serverSide: false,
   };
   // Every file the manifest points at: live data files, deletion vectors and
   // delete files (a reader must never meet a manifest naming a missing file).
@@ -466,6 +521,10 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
       continue;
     }
     work.push({ file, found });
+  }
+  // Asked only when there is something to copy: a store may probe for it once.
+  if (work.some((w) => w.found === undefined) && target.canCopyFrom) {
+    ctx.serverSide = await target.canCopyFrom(source);
   }
   await forEachLimit(work, parallelism, async ({ file, found }) => {
     if (!result.complete) return;

@@ -149,7 +149,9 @@ export function metadataHeaders(
 }
 
 /** User metadata from `x-amz-meta-*` response headers (keys lower-case, RFC 2047 values decoded). */
-export function metadataFromHeaders(headers: Headers): Record<string, string> {
+export function metadataFromHeaders(headers: {
+  forEach(cb: (value: string, name: string) => void): void;
+}): Record<string, string> {
   const out: Record<string, string> = {};
   headers.forEach((value, name) => {
     if (!name.startsWith(META_PREFIX)) return;

@@ -1,5 +1,6 @@
 export { batches, DELETE_BATCH, forEachLimit } from "./batch.ts";
 export { collectBody, objectBody, readAll, streamOf } from "./body.ts";
+export { type CopySource, copySourceBody } from "./copy-source.ts";
 export { type FaultKind, type FaultPlan, type FaultyStore, faulty, seededRandom } from "./faulty.ts";
 export { HttpStore, type HttpStoreOptions, httpErrorCode } from "./http.ts";
 export type { FetchLike } from "./http-common.ts";
@@ -27,6 +28,14 @@ export {
   type S3ErrorBody,
   type S3Failure,
 } from "./s3-errors.ts";
+export { type S3Signer, type SignableRequest, type SigningKey, webCryptoSigner } from "./signer.ts";
+export {
+  fetchTransport,
+  type HeadersLike,
+  type HttpTransport,
+  type TransportRequest,
+  type TransportResponse,
+} from "./transport.ts";
 export * from "./types.ts";
 export {
   checkS3Endpoint,

@@ -1,6 +1,7 @@
 import { TidemarkError } from "../errors.ts";
 import { MAX_TIMER_MS, numberOption } from "../options.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
+import { claimCopySource, copySourceOf } from "./copy-source.ts";
 import { stripEtag } from "./http-common.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
 import { sleep } from "./retry.ts";
@@ -12,10 +13,12 @@ import type {
   ObjectBody,
   ObjectMeta,
   ObjectStore,
+  PutMode,
   PutOptions,
   PutResult,
   StoreCapabilities,
 } from "./types.ts";
+import { locate } from "./types.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -23,6 +26,13 @@ export interface MemoryStoreOptions {
   latencyMs?: number;
   /** A name for logs and metrics (default "memory"). */
   name?: string;
+  /**
+   * Copy from another `MemoryStore` on the "server" (a create-only put of a
+   * `copySourceBody` of it; default false): the in-process stand-in
+   * of a store's server-side copy, so the mirror's copy path runs in tests
+   * and simulations.
+   */
+  serverSideCopy?: boolean;
 }
 
 interface Entry {
@@ -47,12 +57,23 @@ export class MemoryStore implements ObjectStore {
   readonly capabilities: Partial<StoreCapabilities> = {};
   readonly #entries = new Map<string, Entry>();
   readonly #latencyMs: number;
+  readonly #copies: boolean;
   #seq = 0;
 
   /** Throws `InvalidArgument` for a `latencyMs` that is not an integer in 0..2^31 - 1. */
   constructor(opts: MemoryStoreOptions = {}) {
     this.name = opts.name ?? "memory";
     this.#latencyMs = numberOption("latencyMs", opts.latencyMs, 0, { min: 0, max: MAX_TIMER_MS });
+    this.#copies = opts.serverSideCopy === true;
+  }
+
+  /**
+   * With `serverSideCopy`: whether `source` is (under key-renaming wrappers)
+   * a `MemoryStore`, so that a create-only `put` of a `copySourceBody` of it
+   * is copied in one step, atomically, without reading the body.
+   */
+  async canCopyFrom(source: ObjectStore): Promise<boolean> {
+    return this.#copies && locate(source, "k").store instanceof MemoryStore;
   }
 
   /** Number of stored objects. */
@@ -106,9 +127,35 @@ export class MemoryStore implements ObjectStore {
       discardBody(body);
       throw e;
     }
+    const mode = opts.mode ?? "overwrite";
+    const from = mode === "create" ? copySourceOf(body) : undefined;
+    const src = from && locate(from.store, from.key);
+    if (
+      from &&
+      src?.store instanceof MemoryStore &&
+      (await this.canCopyFrom(from.store)) &&
+      claimCopySource(body)
+    ) {
+      await this.#delay();
+      const e = src.store.#lookup(src.key);
+      if (e.etag !== from.etag) {
+        throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(src.key)} changed`, { key });
+      }
+      return this.#write(key, e.bytes, mode, opts.metadata, e.contentType);
+    }
     const bytes = await collectBody(body, opts.size, key);
     await this.#delay();
-    const mode = opts.mode ?? "overwrite";
+    return this.#write(key, bytes, mode, opts.metadata, opts.contentType);
+  }
+
+  /** Stores `bytes` at `key` under `mode`'s condition, atomically (no await). */
+  #write(
+    key: string,
+    bytes: Uint8Array,
+    mode: PutMode,
+    metadata: Record<string, string> | undefined,
+    contentType: string | undefined,
+  ): PutResult {
     const current = this.#entries.get(key);
     if (mode === "create" && current) {
       throw new TidemarkError("AlreadyExists", `object ${JSON.stringify(key)} already exists`, { key });
@@ -126,8 +173,8 @@ export class MemoryStore implements ObjectStore {
       bytes: bytes.slice(),
       etag,
       lastModified: new Date(),
-      metadata: { ...opts.metadata },
-      contentType: opts.contentType,
+      metadata: { ...metadata },
+      contentType,
     });
     return { etag };
   }

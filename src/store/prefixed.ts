@@ -2,6 +2,7 @@ import { TidemarkError } from "../errors.ts";
 import { discardBody } from "./body.ts";
 import {
   type Body,
+  copyMembers,
   type GetOptions,
   type ListOptions,
   type ObjectMeta,
@@ -29,6 +30,7 @@ export function prefixed(store: ObjectStore, prefix: string): ObjectStore {
   };
   return {
     ...wrapperOf(store),
+    ...copyMembers(store, full),
     name: p ? `${store.name}/${p.slice(0, -1)}` : store.name,
     id: p ? `${storeId(store)}/${p.slice(0, -1)}` : storeId(store),
     get: async (key: string, opts?: GetOptions) => strip(await store.get(full(key), opts)),

@@ -5,21 +5,18 @@
  * @module
  */
 import { md5 } from "@noble/hashes/legacy.js";
-import { AwsClient } from "aws4fetch";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
 import { bodyBytes, bodySize, checkRangeArgs, collectBody, discardBody, objectBody } from "./body.ts";
+import { type CopySource, claimCopySource, copySourceOf } from "./copy-source.ts";
 import {
   base64,
   emptyStream,
   encodeKeyPath,
   encodeRfc3986,
   type FetchLike,
-  globalFetch,
-  guardStream,
   metadataFromHeaders,
   metadataHeaders,
-  noRedirect,
   parseContentRange,
   rangeHeader,
   sliceStream,
@@ -40,18 +37,29 @@ import {
   xmlList,
   xmlText,
 } from "./s3-errors.ts";
-import type {
-  Body,
-  DeleteError,
-  DeleteManyResult,
-  GetOptions,
-  ListOptions,
-  ObjectBody,
-  ObjectMeta,
-  ObjectStore,
-  PutOptions,
-  PutResult,
-  StoreCapabilities,
+import { type S3Signer, type SigningKey, webCryptoSigner } from "./signer.ts";
+import {
+  bodyFailed,
+  bodyTooLong,
+  bodyTooShort,
+  fetchTransport,
+  type HeadersLike,
+  type HttpTransport,
+  type TransportResponse,
+} from "./transport.ts";
+import {
+  type Body,
+  type DeleteError,
+  type DeleteManyResult,
+  type GetOptions,
+  type ListOptions,
+  locate,
+  type ObjectBody,
+  type ObjectMeta,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  type StoreCapabilities,
 } from "./types.ts";
 import { createWithRetry, newWriterToken, WRITER_TOKEN_KEY } from "./writer-token.ts";
 
@@ -83,8 +91,20 @@ export interface S3StoreOptions {
    * bucket names that are not DNS labels, where only path-style can work.
    */
   forcePathStyle?: boolean;
-  /** The `fetch` to use (default: the global one). */
+  /** The `fetch` to use (default: the global one). Ignored when `transport` is given. */
   fetch?: FetchLike;
+  /**
+   * How requests are sent (default: `fetch`). `nodeHttpTransport()` from
+   * `tidemark/node` moves bodies with Node streams over `node:http`: less CPU
+   * and memory per byte on Node (the `tidemark` command uses it there).
+   */
+  transport?: HttpTransport;
+  /**
+   * How requests are signed (SigV4; default: aws4fetch, WebCrypto).
+   * `nodeSigner()` from `tidemark/node` signs with `node:crypto` (mhart's
+   * `aws4`): several times less CPU per request on Node.
+   */
+  signer?: S3Signer;
   /** Retry policy for `Transient` failures (see `withRetry`). */
   retry?: RetryPolicy;
   /**
@@ -102,13 +122,41 @@ export interface S3StoreOptions {
   /** Keys per ListObjectsV2 page (1–1000, default 1000). */
   maxKeys?: number;
   /**
-   * Send `ReadableStream` bodies as streams (default: true, except under Deno,
-   * whose `fetch` drops `Content-Length` on a stream body and sends it
+   * Send `ReadableStream` bodies as streams (default: true, except with the
+   * `fetch` transport under Deno, whose `fetch` drops `Content-Length` on a stream body and sends it
    * chunked, which S3 refuses with 411). When false, a stream body is read
    * into memory first (then its PUT is retried like any other), or, for an
    * overwrite above `multipartThreshold`, uploaded in parts.
    */
   streamingUploads?: boolean;
+  /**
+   * Server-side copies into this store (a create-only put of a
+   * `copySourceBody`, as the mirror does between two buckets of one
+   * endpoint: one CopyObject): `"auto"` (default) uses them only
+   * where a copy can be create-only: AWS S3 (`If-None-Match: *` on
+   * CopyObject) and R2 (`cf-copy-destination-if-none-match: *`), from their
+   * documentation; any other endpoint is probed once, on the first copy
+   * (a copy onto an existing probe key must be refused). Ceph RGW 16 and
+   * moto 5.2 ignore both headers on a copy, so there the mirror streams.
+   * `"off"`: never.
+   */
+  serverSideCopy?: "auto" | "off";
+}
+
+/**
+ * The header that makes a CopyObject create-only on an endpoint, as its
+ * vendor documents it; `undefined` for an endpoint whose vendor is not known.
+ *
+ * - AWS S3 honours `If-None-Match: *` on CopyObject (destination; 412, or
+ *   409 for a racing write): https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+ * - R2 takes its own `cf-copy-destination-if-none-match: *` (beta; standard
+ *   `If-None-Match` on a copy is not documented there):
+ *   https://developers.cloudflare.com/r2/api/s3/extensions/#conditional-operations-in-copyobject-for-the-destination-object
+ */
+function documentedCopyCondition(hostname: string): string | undefined {
+  if (/(^|\.)amazonaws\.com(\.cn)?$/i.test(hostname)) return "if-none-match";
+  if (/\.r2\.cloudflarestorage\.com$/i.test(hostname)) return "cf-copy-destination-if-none-match";
+  return undefined;
 }
 
 interface Request0 {
@@ -161,10 +209,15 @@ function endpointId(endpoint: string): string {
  *   and `UNSIGNED-PAYLOAD`, and sent once: a stream cannot be replayed, so
  *   its `Transient` failures are returned, not retried. Under Deno (see
  *   `streamingUploads`) it is read into memory first, or sent in parts.
- * - Other requests are retried on `Transient` under `retry` (aws4fetch's own
- *   retries are off). A compare-and-swap whose failure is ambiguous (500,
- *   network error) is not retried: it throws `Transient` for the caller to
- *   re-read.
+ * - Other requests are retried on `Transient` under `retry` (tidemark's own
+ *   policy, the only one). A compare-and-swap whose failure is ambiguous
+ *   (500, network error) is not retried: it throws `Transient` for the
+ *   caller to re-read.
+ * - Requests go through `transport` (default `fetch`) signed by `signer`
+ *   (default aws4fetch); `tidemark/node` has faster ones for Node.
+ * - A create-only put of a `copySourceBody` of another `S3Store` on the same
+ *   endpoint, region and access key is one CopyObject where the endpoint
+ *   makes a copy create-only (see `serverSideCopy` and {@link canCopyFrom}).
  * - Errors: `NotFound`, `AlreadyExists`, `PreconditionFailed`,
  *   `PermissionDenied` (403, bad signature), `InvalidArgument` (bad key, bad
  *   range, stream size mismatch), `NotSupported`, `Transient` (429, 5xx,
@@ -176,8 +229,9 @@ export class S3Store implements ObjectStore {
   /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
   readonly id: string;
   readonly capabilities: Partial<StoreCapabilities>;
-  readonly #client: AwsClient;
-  readonly #fetch: FetchLike;
+  readonly #signing: SigningKey;
+  readonly #signer: S3Signer;
+  readonly #transport: HttpTransport;
   readonly #scrub: (s: string) => string;
   readonly #bucket: string;
   readonly #endpoint: URL;
@@ -189,6 +243,9 @@ export class S3Store implements ObjectStore {
   readonly #concurrency: number;
   readonly #maxKeys: number;
   readonly #streaming: boolean;
+  readonly #copyOption: "auto" | "off";
+  /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
+  #copyCondition: Promise<string | undefined> | undefined;
 
   /**
    * Throws `InvalidArgument` for a malformed endpoint, an empty bucket,
@@ -223,7 +280,15 @@ export class S3Store implements ObjectStore {
     this.#endpoint = endpoint;
     this.#pathStyle =
       opts.forcePathStyle ?? (IP_OR_LOCAL.test(endpoint.hostname) || !DNS_BUCKET.test(opts.bucket));
-    this.#fetch = opts.fetch ?? globalFetch;
+    this.#transport = opts.transport ?? fetchTransport(opts.fetch);
+    if (
+      opts.serverSideCopy !== undefined &&
+      opts.serverSideCopy !== "auto" &&
+      opts.serverSideCopy !== "off"
+    ) {
+      throw new TidemarkError("InvalidArgument", 'serverSideCopy must be "auto" or "off"');
+    }
+    this.#copyOption = opts.serverSideCopy ?? "auto";
     this.#retry = resolvePolicy(opts.retry); // a bad policy fails here, not at the first retry
     this.#threshold = numberOption("multipartThreshold", opts.multipartThreshold, 100 * MiB, {
       min: 0,
@@ -235,20 +300,18 @@ export class S3Store implements ObjectStore {
     });
     this.#concurrency = numberOption("multipartConcurrency", opts.multipartConcurrency, 4, { min: 1 });
     this.#maxKeys = numberOption("maxKeys", opts.maxKeys, 1000, { min: 1, max: 1000 });
-    this.#streaming = opts.streamingUploads ?? !("Deno" in globalThis);
-    // aws4fetch guesses service and region from AWS/R2 host names only; any
+    this.#streaming = opts.streamingUploads ?? (opts.transport !== undefined || !("Deno" in globalThis));
+    // Signers guess service and region from AWS/R2 host names only; any
     // other host (Ceph, MinIO, loopback) would be signed for service "" and
-    // "us-east-1". Its retries (on 5xx/429) cannot replay streams and skip
-    // network errors: off, ours instead.
-    const clientOpts: ConstructorParameters<typeof AwsClient>[0] = {
+    // "us-east-1": both are always given.
+    this.#signing = {
       accessKeyId: opts.accessKeyId,
       secretAccessKey: opts.secretAccessKey,
       service: "s3",
       region: opts.region,
-      retries: 0,
     };
-    if (opts.sessionToken !== undefined) clientOpts.sessionToken = opts.sessionToken;
-    this.#client = new AwsClient(clientOpts);
+    this.#signer = opts.signer ?? webCryptoSigner();
+    if (opts.sessionToken !== undefined) this.#signing.sessionToken = opts.sessionToken;
     this.#scrub = makeScrubber([opts.secretAccessKey, opts.sessionToken, opts.accessKeyId]);
     this.name = `s3://${opts.bucket}${this.#prefix ? `/${this.#prefix.slice(0, -1)}` : ""}`;
     this.id = `s3:${endpointId(opts.endpoint)}/${opts.bucket}${this.#prefix ? `/${this.#prefix.slice(0, -1)}` : ""}`;
@@ -279,39 +342,44 @@ export class S3Store implements ObjectStore {
   }
 
   /** One signed request; throws the mapped `TidemarkError` unless the status is 2xx. */
-  async #send(r: Request0): Promise<Response> {
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(r.headers ?? {})) headers.set(k, v);
+  async #send(r: Request0): Promise<TransportResponse> {
+    const headers: Record<string, string> = { ...r.headers };
     // UNSIGNED-PAYLOAD: the payload is not part of the signature, so we sign
-    // the headers alone and hand the body to fetch ourselves (a stream is then
-    // never wrapped in an extra Request).
-    headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
-    let signed: Request;
+    // the headers alone and hand the body to the transport ourselves.
+    headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+    let signed: Record<string, string>;
     try {
-      signed = await this.#client.sign(r.url, { method: r.method, headers });
+      signed = await this.#signer.sign({ method: r.method, url: r.url, headers }, this.#signing);
     } catch (e) {
       throw new TidemarkError("InvalidArgument", this.#scrub(`s3 ${r.op}: cannot sign the request`), {
         ...(r.key === undefined ? {} : { key: r.key }),
         cause: sanitizeCause(e, this.#scrub),
       });
     }
-    const init: RequestInit & { duplex?: "half" } = {
-      method: r.method,
-      headers: signed.headers,
-      redirect: noRedirect(),
-    };
-    if (r.body !== undefined) {
-      init.body = r.body as BodyInit;
-      if (r.body instanceof ReadableStream) init.duplex = "half";
-    }
-    let res: Response;
+    let res: TransportResponse;
     try {
-      res = await this.#fetch(signed.url, init);
+      res = await this.#transport.request({
+        method: r.method,
+        url: r.url,
+        headers: signed,
+        ...(r.body === undefined ? {} : { body: r.body }),
+        ...(r.key === undefined ? {} : { key: r.key }),
+        responseError: (e) =>
+          this.#fail(
+            { op: `${r.op} body`, ...(r.key === undefined ? {} : { key: r.key }) },
+            undefined,
+            undefined,
+            e,
+          ),
+      });
     } catch (e) {
+      // A problem of the request's own body (wrong size, a failed source stream) as it is.
+      if (isTidemarkError(e)) throw e;
       throw this.#fail(r, undefined, undefined, e);
     }
     if (res.status >= 200 && res.status < 300) return res;
     const text = r.method === "HEAD" ? "" : await res.text().catch(() => "");
+    if (r.method === "HEAD") await res.discard();
     const err = parseS3Error(text);
     throw this.#fail(r, res.status, {
       ...err,
@@ -349,7 +417,7 @@ export class S3Store implements ObjectStore {
     const headers: Record<string, string> = {};
     const rh = rangeHeader(range);
     if (rh) headers.range = rh;
-    let res: Response;
+    let res: TransportResponse;
     try {
       res = await this.#retrying(() =>
         this.#send({ op: "get", key, method: "GET", url: this.url(key), headers }),
@@ -364,9 +432,7 @@ export class S3Store implements ObjectStore {
       throw e;
     }
     const meta = this.#metaOf(key, res.headers);
-    let body = res.body
-      ? guardStream(res.body, (e) => this.#fail({ op: "get body", key }, undefined, undefined, e))
-      : emptyStream();
+    let body = res.body ?? emptyStream();
     if (rh && res.status === 200) {
       // The server ignored Range and sent everything: cut the range out ourselves.
       const total = meta.size;
@@ -386,7 +452,7 @@ export class S3Store implements ObjectStore {
     return objectBody(meta, body);
   }
 
-  #metaOf(key: string, h: Headers): ObjectMeta & { size: number } {
+  #metaOf(key: string, h: HeadersLike): ObjectMeta & { size: number } {
     const len = h.get("content-length");
     let size = len === null ? Number.NaN : Number(len);
     if (!Number.isFinite(size)) {
@@ -433,6 +499,13 @@ export class S3Store implements ObjectStore {
       throw e;
     }
     const mode = opts.mode ?? "overwrite";
+    const from = mode === "create" ? copySourceOf(body) : undefined;
+    if (from !== undefined && from.size === size && size <= MAX_SINGLE_PUT) {
+      const src = locate(from.store, from.key);
+      if (src.store instanceof S3Store && (await this.canCopyFrom(from.store)) && claimCopySource(body)) {
+        return this.#copyFrom({ ...from, store: src.store }, src.key, key, opts.metadata);
+      }
+    }
     if (mode !== "overwrite") {
       if (size > MAX_SINGLE_PUT) {
         discardBody(body);
@@ -517,31 +590,9 @@ export class S3Store implements ObjectStore {
     if (mode) headers["if-match"] = stripEtag(mode.ifMatch);
     const r: Request0 = { op: "put", key, method: "PUT", url: this.url(key), headers };
     if (condition) r.condition = condition;
-    if (body instanceof ReadableStream) {
-      const counted = countedStream(body, size, key);
-      r.body = counted.stream;
-      // Workers send a plain ReadableStream chunked, whatever Content-Length
-      // says; a FixedLengthStream's readable half goes out with its length.
-      // https://developers.cloudflare.com/workers/runtime-apis/streams/transformstream/#fixedlengthstream
-      const Fixed = (
-        globalThis as { FixedLengthStream?: new (n: number) => TransformStream<Uint8Array, Uint8Array> }
-      ).FixedLengthStream;
-      if (Fixed) {
-        const fixed = new Fixed(size);
-        counted.stream.pipeTo(fixed.writable).catch(() => {});
-        r.body = fixed.readable;
-      }
-      try {
-        const res = await this.#send(r);
-        await res.body?.cancel().catch(() => {});
-        return { etag: stripEtag(res.headers.get("etag")) };
-      } catch (e) {
-        throw counted.problem() ?? e;
-      }
-    }
     r.body = body;
     const res = await this.#send(r);
-    await res.body?.cancel().catch(() => {});
+    await res.discard();
     return { etag: stripEtag(res.headers.get("etag")) };
   }
 
@@ -592,7 +643,7 @@ export class S3Store implements ObjectStore {
             headers: { "content-length": String(bytes.length) },
             body: bytes,
           });
-          await res.body?.cancel().catch(() => {});
+          await res.discard();
           const etag = res.headers.get("etag");
           if (!etag)
             throw this.#fail({ op: `upload part ${n} (no ETag in the answer)`, key }, res.status, undefined);
@@ -636,10 +687,135 @@ export class S3Store implements ObjectStore {
     } catch (e) {
       // Abort, so the parts do not linger (and cost) until a lifecycle rule.
       await this.#send({ op: "abort multipart upload", key, method: "DELETE", url: this.url(key, q("")) })
-        .then((res) => res.body?.cancel())
+        .then((res) => res.discard())
         .catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * Whether a create-only `put` of a `copySourceBody` of `source` is a
+   * server-side copy (CopyObject): `source` is (under key-renaming wrappers)
+   * an `S3Store` on the same endpoint, region and access key, and this
+   * endpoint makes a copy create-only (see `serverSideCopy`; probed once
+   * where undocumented). At most 5 GiB per object (CopyObject's limit).
+   */
+  async canCopyFrom(source: ObjectStore): Promise<boolean> {
+    const src = locate(source, "k").store;
+    if (!(src instanceof S3Store) || this.#copyOption === "off") return false;
+    if (
+      src.#endpoint.href !== this.#endpoint.href ||
+      src.#signing.region !== this.#signing.region ||
+      src.#signing.accessKeyId !== this.#signing.accessKeyId
+    ) {
+      return false;
+    }
+    this.#copyCondition ??= this.#decideCopyCondition();
+    return (await this.#copyCondition) !== undefined;
+  }
+
+  async #decideCopyCondition(): Promise<string | undefined> {
+    const documented = documentedCopyCondition(this.#endpoint.hostname);
+    if (documented !== undefined) return documented;
+    // Undocumented: copy onto an existing probe key; only a refusal that left
+    // the key as it was proves the condition is honoured.
+    const base = `_tidemark-copy-probe/${newWriterToken()}/`;
+    const [a, b] = [`${base}a`, `${base}b`];
+    try {
+      const made = await this.put(a, "a");
+      await this.put(b, "b");
+      try {
+        await this.#copyOnce(b, this.#copySource(this.#full(a)), made.etag, "if-none-match", undefined);
+        return undefined;
+      } catch (e) {
+        if (!isTidemarkError(e, "AlreadyExists")) return undefined;
+        return (await (await this.get(b)).text()) === "b" ? "if-none-match" : undefined;
+      }
+    } catch {
+      return undefined; // cannot tell: never copy server-side
+    } finally {
+      await this.deleteMany([a, b]).catch(() => {});
+    }
+  }
+
+  /** The `x-amz-copy-source` of a full key of this store (URL-encoded, as S3 wants it). */
+  #copySource(fullKey: string): string {
+    return `/${encodeRfc3986(this.#bucket)}/${encodeKeyPath(fullKey)}`;
+  }
+
+  /**
+   * A create-only `put` of a `copySourceBody` of an object of `source.store`
+   * (an `S3Store` this store can copy from, see {@link canCopyFrom}):
+   * CopyObject pinned to the source's etag (`x-amz-copy-source-if-match`),
+   * with `metadata` replacing the source's. `AlreadyExists` when `key`
+   * exists (a retry that finds its own copy succeeds: writer token),
+   * `PreconditionFailed` when the source is no longer that version.
+   */
+  async #copyFrom(
+    from: CopySource & { store: S3Store },
+    fromKey: string,
+    key: string,
+    metadata: Record<string, string> | undefined,
+  ): Promise<PutResult> {
+    const condition = await this.#copyCondition;
+    if (condition === undefined) throw new TypeError("#copyFrom without a copy condition");
+    const copySource = from.store.#copySource(from.store.#full(fromKey));
+    try {
+      return await createWithRetry(
+        (md) => this.#copyOnce(key, copySource, from.etag, condition, md),
+        () => this.head(key),
+        metadata,
+        this.#retry,
+      );
+    } catch (e) {
+      // 412 answers both conditions: the destination exists, or the source changed.
+      if (isTidemarkError(e, "AlreadyExists")) {
+        try {
+          await this.head(key);
+        } catch (h) {
+          if (!isTidemarkError(h, "NotFound")) throw h;
+          throw new TidemarkError(
+            "PreconditionFailed",
+            `s3 copy ${JSON.stringify(key)}: the source ${JSON.stringify(from.key)} is no longer etag ${from.etag}`,
+            { key, cause: e },
+          );
+        }
+      }
+      throw e;
+    }
+  }
+
+  async #copyOnce(
+    key: string,
+    copySource: string,
+    sourceEtag: string,
+    condition: string,
+    metadata: Record<string, string> | undefined,
+  ): Promise<PutResult> {
+    const res = await this.#send({
+      op: "copy",
+      key,
+      method: "PUT",
+      url: this.url(key),
+      headers: {
+        "content-length": "0",
+        "x-amz-copy-source": copySource,
+        "x-amz-copy-source-if-match": stripEtag(sourceEtag),
+        "x-amz-metadata-directive": "REPLACE",
+        [condition]: "*",
+        ...metadataHeaders(metadata, key),
+      },
+      condition: "create",
+    });
+    // CopyObject can answer 200 and fail in the body.
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+    const text = await res.text();
+    const err = parseS3Error(text);
+    if (err) throw this.#fail({ op: "copy", key, condition: "create" }, 200, err);
+    const etag = xmlText(xmlChild(parseXml(text), "CopyObjectResult"), "ETag");
+    // A cut-off answer: the outcome is unknown (a retry settles it by the writer token).
+    if (!etag) throw this.#fail({ op: "copy (no ETag in the answer)", key }, 503, undefined);
+    return { etag: stripEtag(etag) };
   }
 
   /** Deletes an object; a missing key is not an error. */
@@ -649,7 +825,7 @@ export class S3Store implements ObjectStore {
       const res = await this.#retrying(() =>
         this.#send({ op: "delete", key, method: "DELETE", url: this.url(key) }),
       );
-      await res.body?.cancel().catch(() => {});
+      await res.discard();
     } catch (e) {
       // AWS answers 204 for a missing key; some S3-compatible stores 404 NoSuchKey.
       if (isTidemarkError(e, "NotFound") && !e.message.includes("NoSuchBucket")) return;
@@ -777,9 +953,8 @@ export class S3Store implements ObjectStore {
           method: "GET",
           url: this.url(undefined, query),
         });
-        const text = await res.text().catch((e: unknown) => {
-          throw this.#fail({ op: "list" }, undefined, undefined, e);
-        });
+        // A body cut off mid-page rejects with Transient (the transport's `responseError`).
+        const text = await res.text();
         const err = parseS3Error(text);
         if (err) throw this.#fail({ op: "list" }, res.status, err);
         const result = xmlChild(parseXml(text), "ListBucketResult");
@@ -846,69 +1021,6 @@ function xmlEscape(s: string): string {
   );
 }
 
-/**
- * `body` passed through a counter: a stream that delivers more or fewer bytes
- * than declared errors, and `problem()` then says `InvalidArgument`; a stream
- * that fails by itself is reported as it failed.
- */
-function countedStream(
-  body: ReadableStream<Uint8Array>,
-  size: number,
-  key: string,
-): { stream: ReadableStream<Uint8Array>; problem(): unknown } {
-  const reader = body.getReader();
-  let seen = 0;
-  let problem: unknown;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(c) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        problem = sourceFailed(e, key);
-        c.error(problem);
-        return;
-      }
-      if (r.done) {
-        if (seen !== size) {
-          problem = new TidemarkError(
-            "InvalidArgument",
-            `stream delivered ${seen} bytes, declared size ${size}`,
-            { key },
-          );
-          c.error(problem);
-          return;
-        }
-        c.close();
-        return;
-      }
-      seen += r.value.length;
-      if (seen > size) {
-        problem = new TidemarkError(
-          "InvalidArgument",
-          `stream delivered more than the declared size ${size}`,
-          { key },
-        );
-        c.error(problem);
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      c.enqueue(r.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return { stream, problem: () => problem };
-}
-
-/** The error for a put whose own body stream failed (`Unknown`, unless the stream threw a tidemark error). */
-function sourceFailed(e: unknown, key: string): TidemarkError {
-  return isTidemarkError(e)
-    ? e
-    : new TidemarkError("Unknown", `the body stream of ${JSON.stringify(key)} failed`, { key, cause: e });
-}
-
 /** Splits a body into parts of `partSize` (the last shorter), reading a stream part by part. */
 async function* parts(body: Body, size: number, partSize: number, key: string): AsyncGenerator<Uint8Array> {
   if (!(body instanceof ReadableStream)) {
@@ -928,15 +1040,13 @@ async function* parts(body: Body, size: number, partSize: number, key: string): 
         r = await reader.read();
       } catch (e) {
         finished = true; // the stream is errored already; nothing to cancel
-        throw sourceFailed(e, key);
+        throw bodyFailed(e, key);
       }
       if (r.done) break;
       let chunk = r.value;
       while (chunk.length > 0) {
         if (total + chunk.length > size) {
-          throw new TidemarkError("InvalidArgument", `stream delivered more than the declared size ${size}`, {
-            key,
-          });
+          throw bodyTooLong(size, key);
         }
         const n = Math.min(chunk.length, buf.length - fill);
         buf.set(chunk.subarray(0, n), fill);
@@ -952,9 +1062,7 @@ async function* parts(body: Body, size: number, partSize: number, key: string): 
     }
     finished = true;
     if (total !== size) {
-      throw new TidemarkError("InvalidArgument", `stream delivered ${total} bytes, declared size ${size}`, {
-        key,
-      });
+      throw bodyTooShort(total, size, key);
     }
   } finally {
     // Stopped early (a part failed, or too many bytes): the rest is not wanted.

@@ -99,6 +99,12 @@ export interface DeleteManyResult {
   errors: DeleteError[];
 }
 
+/** Where a key really lives, under any wrappers that only rename keys (see {@link ObjectStore.locate}). */
+export interface Located {
+  store: ObjectStore;
+  key: string;
+}
+
 /** Options of {@link ObjectStore.list}. */
 export interface ListOptions {
   /** Only keys strictly after this one (byte order). */
@@ -138,6 +144,24 @@ export interface ObjectStore {
   deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult>;
   /** Lists keys starting with `prefix`, in UTF-8 byte order. */
   list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectMeta>;
+  /**
+   * Whether a create-only `put` of a {@link copySourceBody} of `source` is
+   * copied on the server side, without the bytes passing through this
+   * process: the same service and credentials, and a service known (or
+   * probed, once) to refuse a copy onto an existing key. Absent: never.
+   */
+  canCopyFrom?(source: ObjectStore): Promise<boolean>;
+  /**
+   * The store and key that `key` names once wrappers that only rename keys
+   * (`prefixed`) are peeled off: how a server-side copy finds its source.
+   * Absent: the store itself.
+   */
+  locate?(key: string): Located;
+}
+
+/** Where `key` of `store` really lives (see {@link ObjectStore.locate}). */
+export function locate(store: ObjectStore, key: string): Located {
+  return store.locate?.(key) ?? { store, key };
 }
 
 const DEFAULT_CAPABILITIES: StoreCapabilities = {
@@ -159,12 +183,35 @@ export function storeId(store: ObjectStore): string {
 
 /**
  * What a wrapper of `store` says about itself: the inner store's name,
- * identity and capabilities (spread into the wrapper object).
+ * identity and capabilities, and `locate`/`canCopyFrom` forwarded (spread
+ * into the wrapper object). A wrapper that renames keys overrides `locate`
+ * (`prefixed` does, with {@link copyMembers}); one that changes bytes must
+ * drop `canCopyFrom` (a server-side copy would skip it).
  */
-export function wrapperOf(store: ObjectStore): Pick<ObjectStore, "name" | "id" | "capabilities"> {
+export function wrapperOf(
+  store: ObjectStore,
+): Pick<ObjectStore, "name" | "id" | "capabilities" | "locate" | "canCopyFrom"> {
   return {
     name: store.name,
     ...(store.id !== undefined ? { id: store.id } : {}),
     ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    ...copyMembers(store),
+  };
+}
+
+/**
+ * The server-side-copy members of a wrapper of `store`: `locate` (through
+ * `key`, which maps a key of the wrapper to the inner store's, e.g. a
+ * prefix) and `canCopyFrom` when `store` has it.
+ */
+export function copyMembers(
+  store: ObjectStore,
+  key: (key: string) => string = (k) => k,
+): Pick<ObjectStore, "locate" | "canCopyFrom"> {
+  return {
+    locate: (k) => locate(store, key(k)),
+    ...(store.canCopyFrom
+      ? { canCopyFrom: (source: ObjectStore) => store.canCopyFrom?.(source) ?? Promise.resolve(false) }
+      : {}),
   };
 }

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "vitest";
-import { Mirror, prefixed, S3Store, verifyMirror } from "../../src/index.ts";
+import { Mirror, prefixed, S3Store, type S3StoreOptions, verifyMirror } from "../../src/index.ts";
+import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
 import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
 import { createBucket, type RgwService } from "../services/rgw.ts";
 import { type Harness, randomId, uniquePrefix } from "../support/harness.ts";
@@ -17,8 +18,8 @@ import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
 const cfg = rgwConfig((k) => process.env[k]);
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };
 
-function bucketStore(c: RgwConfig, bucket: string): S3Store {
-  return new S3Store({ ...c, bucket, forcePathStyle: true });
+function bucketStore(c: RgwConfig, bucket: string, extra: Partial<S3StoreOptions> = {}): S3Store {
+  return new S3Store({ ...c, bucket, forcePathStyle: true, ...extra });
 }
 
 function makeBuckets(c: RgwConfig): { src: string; dst: string } {
@@ -51,6 +52,25 @@ describe.skipIf(!cfg)("mirror between two RGW buckets", () => {
       skip: RGW_MIRROR_SKIPS,
     },
   );
+
+  describe("over nodeHttpTransport and nodeSigner (what the CLI uses on Node)", () => {
+    const transport = nodeHttpTransport();
+    const node = { transport, signer: nodeSigner() };
+    const nsource = bucketStore(cfg, src, node);
+    const ntarget = bucketStore(cfg, dst, node);
+    mirrorContract(
+      vitestHarness,
+      () => {
+        const p = uniquePrefix("mirror-node");
+        return {
+          source: prefixed(nsource, p),
+          target: prefixed(ntarget, p),
+          another: () => prefixed(ntarget, uniquePrefix("other")),
+        };
+      },
+      { timeoutMs: 60_000, skip: RGW_MIRROR_SKIPS },
+    );
+  });
 
   it("20 snapshots end to end: verifyMirror and rclone check agree", { timeout: 120_000 }, async () => {
     const p = uniquePrefix("e2e");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, it } from "vitest";
 import {
+  Catalog,
   createDataFileRef,
   createDeleteFileRef,
   createManifest,
@@ -9,8 +10,10 @@ import {
   MemoryStore,
   manifestKey,
   mirrorSnapshot,
+  type ObjectStore,
   referencedFiles,
   verifyMirror,
+  wrapperOf,
 } from "../../src/index.ts";
 import { mirrorContract } from "../contract/mirror.contract.ts";
 import type { Harness } from "../support/harness.ts";
@@ -26,6 +29,55 @@ describe("mirror on MemoryStore", () => {
   );
   afterAll(() => {
     if (crashPoints) console.log(`mirror crash-point sweep: ${crashPoints} crash points`);
+  });
+});
+
+describe("mirror on MemoryStore with server-side copies (the copy path)", () => {
+  let points = 0;
+  mirrorContract(
+    vitestHarness,
+    () => {
+      const copying = () => new MemoryStore({ serverSideCopy: true });
+      return { source: copying(), target: copying(), another: copying };
+    },
+    { exhaustive: true, onCrashPoints: (n) => (points = n) },
+  );
+  afterAll(() => {
+    if (points) console.log(`mirror crash-point sweep, server-side copies: ${points} crash points`);
+  });
+});
+
+describe("server-side copies on MemoryStore", () => {
+  it("a target that copies from the source reads no file body; one that cannot gets the bytes streamed", async () => {
+    for (const copies of [true, false]) {
+      const source = new MemoryStore({ serverSideCopy: true });
+      const target = new MemoryStore({ serverSideCopy: copies });
+      const catalog = await Catalog.open(source);
+      for (let i = 0; i < 3; i++) await source.put(`data/f${i}.bin`, new Uint8Array(10 + i).fill(i));
+      await catalog.commit({
+        add: [0, 1, 2].map((i) => ({ path: `data/f${i}.bin`, fileSize: 10 + i, numRows: 1 })),
+      });
+      const gets: string[] = [];
+      const watched: ObjectStore = {
+        ...wrapperOf(source),
+        get: (k, o) => {
+          gets.push(k);
+          return source.get(k, o);
+        },
+        head: (k) => source.head(k),
+        put: (k, b, o) => source.put(k, b, o),
+        delete: (k) => source.delete(k),
+        deleteMany: (ks) => source.deleteMany(ks),
+        list: (p, o) => source.list(p, o),
+      };
+      const r = await mirrorSnapshot({ source: watched, target, version: 1 });
+      assert.equal(r.uploadedFiles, 3);
+      assert.equal(gets.filter((k) => k.startsWith("data/")).length, copies ? 0 : 3);
+      assert.equal((await verifyMirror(target, 1)).ok, true);
+      const meta = await target.head("data/f2.bin");
+      assert.equal(meta.metadata?.["tidemark-source"], source.id);
+      assert.equal(meta.metadata?.["tidemark-source-etag"], (await source.head("data/f2.bin")).etag);
+    }
   });
 });
 

@@ -7,6 +7,7 @@
  */
 import { describe, it } from "vitest";
 import { prefixed, S3Store } from "../../src/index.ts";
+import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
 import { catalogContract } from "../contract/catalog.contract.ts";
 import { checkpointContract } from "../contract/checkpoint.contract.ts";
 import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
@@ -29,13 +30,16 @@ describe.skipIf(!cfg)("CheckpointStore on S3Store (moto)", () => {
   });
 });
 
-describe.skipIf(!cfg)("mirror between two moto buckets", () => {
+describe.skipIf(!cfg).each([
+  ["fetch and aws4fetch", {}],
+  ["nodeHttpTransport and nodeSigner", { transport: nodeHttpTransport(), signer: nodeSigner() }],
+] as const)("mirror between two moto buckets over %s", (_, send) => {
   if (!cfg) return;
   const id = randomId();
   const [src, dst] = [`mirror-src-${id}`, `mirror-dst-${id}`];
   for (const b of [src, dst]) createBucket(cfg, b);
-  const source = new S3Store({ ...cfg, bucket: src, forcePathStyle: true });
-  const target = new S3Store({ ...cfg, bucket: dst, forcePathStyle: true });
+  const source = new S3Store({ ...cfg, bucket: src, forcePathStyle: true, ...send });
+  const target = new S3Store({ ...cfg, bucket: dst, forcePathStyle: true, ...send });
   mirrorContract(
     vitestHarness,
     () => {

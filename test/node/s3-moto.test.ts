@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { S3Store, type S3StoreOptions } from "../../src/index.ts";
+import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId } from "../support/harness.ts";
 import { motoAuthConfig, motoConfig } from "../support/moto.ts";
@@ -19,6 +20,14 @@ const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutM
 
 describe.skipIf(!cfg)("S3Store on moto: contract", () => {
   objectStoreContract(vitestHarness, () => new S3Store({ ...cfg!, forcePathStyle: true }));
+});
+
+describe.skipIf(!cfg)("S3Store on moto over nodeHttpTransport and nodeSigner: contract", () => {
+  const transport = nodeHttpTransport();
+  objectStoreContract(
+    vitestHarness,
+    () => new S3Store({ ...cfg!, forcePathStyle: true, transport, signer: nodeSigner() }),
+  );
 });
 
 describe.skipIf(!auth)("S3Store on the moto that checks signatures", () => {
@@ -67,6 +76,21 @@ describe.skipIf(!auth)("S3Store on the moto that checks signatures", () => {
     assert.equal(await codeOf(bad.head(`${p}k`)), "PermissionDenied");
     assert.equal(await (await good.get(`${p}k`)).text(), "kept", "nothing the bad requests did stuck");
     await good.delete(`${p}k`);
+  });
+
+  it("nodeSigner's signatures are checked too: the right key works, a wrong secret is PermissionDenied", async () => {
+    const node = (extra: Partial<S3StoreOptions> = {}) =>
+      store({ transport: nodeHttpTransport(), signer: nodeSigner(), ...extra });
+    const p = flat();
+    await node().put(`${p}a`, "one", { mode: "create" });
+    assert.equal(await (await node().get(`${p}a`)).text(), "one");
+    assert.deepEqual(
+      (await collect(node().list(p))).map((m) => m.key),
+      [`${p}a`],
+    );
+    const bad = node({ secretAccessKey: "not-the-secret-0123456789" });
+    assert.equal(await codeOf(bad.get(`${p}a`)), "PermissionDenied");
+    assert.equal(await codeOf(bad.put(`${p}b`, "x")), "PermissionDenied");
   });
 
   it("an unknown access key is PermissionDenied (403 InvalidAccessKeyId)", async () => {

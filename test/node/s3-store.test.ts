@@ -6,7 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { type FetchLike, S3Store, type S3StoreOptions } from "../../src/index.ts";
+import {
+  type FetchLike,
+  fetchTransport,
+  type HttpTransport,
+  type S3Signer,
+  S3Store,
+  type S3StoreOptions,
+} from "../../src/index.ts";
+import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";
@@ -15,20 +23,28 @@ const cfg = rgwConfig((k) => process.env[k]);
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };
 const MiB = 1024 * 1024;
 
-function store(extra: Partial<S3StoreOptions> = {}): S3Store {
+function storeOf(extra: Partial<S3StoreOptions> = {}): S3Store {
   if (!cfg) throw new Error("no RGW");
   return new S3Store({ ...cfg, forcePathStyle: true, ...extra });
 }
 
-/** A fetch that records method + URL of every request, then forwards. */
-function recording(): { fetch: FetchLike; calls: string[] } {
+/** The transports S3Store is tested over: `fetch` (every runtime) and `node:http` (tidemark/node). */
+const TRANSPORTS: Array<[string, () => HttpTransport, () => S3Signer | undefined]> = [
+  ["fetch and aws4fetch", () => fetchTransport(), () => undefined],
+  ["node:http and aws4", () => nodeHttpTransport(), () => nodeSigner()],
+];
+
+/** A transport that records method + URL of every request, then forwards to `inner`. */
+function recording(inner: HttpTransport): { transport: HttpTransport; calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
-    fetch: (input, init) => {
-      const url = input instanceof Request ? input.url : String(input);
-      calls.push(`${init?.method ?? "GET"} ${url}`);
-      return fetch(input, init);
+    transport: {
+      name: inner.name,
+      request: (r) => {
+        calls.push(`${r.method} ${r.url}`);
+        return inner.request(r);
+      },
     },
   };
 }
@@ -89,8 +105,15 @@ async function expectedDigests(blocks: number): Promise<string[]> {
   return out;
 }
 
+const store = storeOf;
+
 describe.skipIf(!cfg)("S3Store on Ceph RGW: contract", () => {
   objectStoreContract(vitestHarness, () => store());
+});
+
+describe.skipIf(!cfg)("S3Store on Ceph RGW over nodeHttpTransport and nodeSigner: contract", () => {
+  const transport = nodeHttpTransport();
+  objectStoreContract(vitestHarness, () => store({ transport, signer: nodeSigner() }));
 });
 
 describe.skipIf(!cfg)("S3Store on Ceph RGW: contract through the prefix option", () => {
@@ -104,9 +127,13 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: contract through the prefix option",
   });
 });
 
-describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
+describe.skipIf(!cfg).each(TRANSPORTS)("S3Store on Ceph RGW over %s: S3-only", (_, transport, signer) => {
+  const store = (extra: Partial<S3StoreOptions> = {}) => {
+    const sign = signer();
+    return storeOf({ ...(sign ? { signer: sign } : {}), ...extra });
+  };
   it("a wrong secret is PermissionDenied on every operation", async () => {
-    const bad = store({ secretAccessKey: "not-the-secret-0123456789" });
+    const bad = store({ secretAccessKey: "not-the-secret-0123456789", transport: transport() });
     const p = uniquePrefix();
     assert.equal(await codeOf(bad.get(`${p}k`)), "PermissionDenied");
     assert.equal(await codeOf(bad.head(`${p}k`)), "PermissionDenied");
@@ -117,8 +144,8 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
   });
 
   it("a 64 MiB streamed object round-trips byte-exactly in one PUT", { timeout: 120_000 }, async () => {
-    const rec = recording();
-    const s = store({ fetch: rec.fetch });
+    const rec = recording(transport());
+    const s = store({ transport: rec.transport });
     const key = `${uniquePrefix()}big-stream.bin`;
     const put = await s.put(key, blockStream(64), { size: 64 * MiB });
     assert.ok(!put.etag.includes("-"), "single-part etag");
@@ -137,9 +164,9 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
   it("a 40 MiB object goes multipart above the threshold and round-trips byte-exactly", {
     timeout: 120_000,
   }, async () => {
-    const rec = recording();
+    const rec = recording(transport());
     const s = store({
-      fetch: rec.fetch,
+      transport: rec.transport,
       multipartThreshold: 16 * MiB,
       partSize: 8 * MiB,
       multipartConcurrency: 3,
@@ -162,8 +189,8 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
   });
 
   it("a failing multipart upload is aborted and leaves no object", { timeout: 60_000 }, async () => {
-    const rec = recording();
-    const s = store({ fetch: rec.fetch, multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+    const rec = recording(transport());
+    const s = store({ transport: rec.transport, multipartThreshold: 5 * MiB, partSize: 5 * MiB });
     const key = `${uniquePrefix()}broken.bin`;
     let i = 0;
     const failing = new ReadableStream<Uint8Array>({
@@ -184,8 +211,8 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
   });
 
   it("create above the multipart threshold is one conditional PUT", async () => {
-    const rec = recording();
-    const s = store({ fetch: rec.fetch, multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+    const rec = recording(transport());
+    const s = store({ transport: rec.transport, multipartThreshold: 5 * MiB, partSize: 5 * MiB });
     const key = `${uniquePrefix()}create-big.bin`;
     const bytes = block(1, 6 * MiB);
     await s.put(key, bytes, { mode: "create" });
@@ -198,8 +225,8 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
   it("2,500 keys list in pages of maxKeys and bulk-delete in batches of 1,000", {
     timeout: 120_000,
   }, async () => {
-    const rec = recording();
-    const s = store({ fetch: rec.fetch, maxKeys: 500 });
+    const rec = recording(transport());
+    const s = store({ transport: rec.transport, maxKeys: 500 });
     assert.equal(s.capabilities.listPageSize, 500);
     const p = uniquePrefix();
     const keys = Array.from({ length: 2500 }, (_, i) => `${p}k/${String(i).padStart(5, "0")} x+y`);
@@ -223,7 +250,7 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
   });
 
   it("keys with . or .. segments are refused (URLs cannot carry them)", async () => {
-    const s = store();
+    const s = store({ transport: transport() });
     const p = uniquePrefix();
     assert.equal(await codeOf(s.put(`${p}a/../b`, "x")), "InvalidArgument");
     assert.equal(await codeOf(s.get(`${p}./b`)), "InvalidArgument");
@@ -232,7 +259,7 @@ describe.skipIf(!cfg)("S3Store on Ceph RGW: S3-only", () => {
   });
 
   it("non-ASCII metadata values round-trip (RFC 2047 on the wire)", async () => {
-    const s = store();
+    const s = store({ transport: transport() });
     const key = `${uniquePrefix()}meta`;
     await s.put(key, "x", { metadata: { who: "Zoë 🦀", plain: "a b=c" } });
     const m = await s.head(key);

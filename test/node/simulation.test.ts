@@ -14,4 +14,12 @@ describe("history integrity simulation", () => {
   it(`${RUNS} random sequences of 30+ commands keep the five invariants (seed ${SEED})`, async () => {
     await fc.assert(simulationProperty(), { numRuns: RUNS, seed: SEED, endOnFailure: false });
   }, 600_000);
+
+  it(`${RUNS / 4} sequences with server-side copies (the mirror's copy path) keep them too (seed ${SEED})`, async () => {
+    await fc.assert(simulationProperty({ serverSideCopy: true }), {
+      numRuns: RUNS / 4,
+      seed: SEED,
+      endOnFailure: false,
+    });
+  }, 600_000);
 });

@@ -256,10 +256,12 @@ export class World {
   log: string[] = [];
   readonly verbose: boolean;
 
-  constructor(verbose = false) {
+  constructor(verbose = false, serverSideCopy = false) {
     this.verbose = verbose;
     const names = [...TABLES, ...TARGETS] as const;
-    this.raw = Object.fromEntries(names.map((n) => [n, new MemoryStore({ name: n })])) as World["raw"];
+    this.raw = Object.fromEntries(
+      names.map((n) => [n, new MemoryStore({ name: n, serverSideCopy })]),
+    ) as World["raw"];
     this.stores = Object.fromEntries(
       names.map((n) => [n, timed(this.raw[n], this.clock, () => this.dirty.add(n))]),
     ) as World["stores"];
@@ -917,6 +919,8 @@ export interface SimulationOptions {
   /** Most commands in a sequence (default 60). */
   maxCommands?: number;
   replayPath?: string;
+  /** Every store copies server-side (`MemoryStore` `serverSideCopy`): the mirror's copy path. */
+  serverSideCopy?: boolean;
 }
 
 /**
@@ -960,7 +964,7 @@ export function simulationProperty(
     (c) => [...c].length >= min,
   );
   return fc.asyncProperty(cmds, async (c) => {
-    const world = new World(opts.verbose);
+    const world = new World(opts.verbose, opts.serverSideCopy);
     const setup = () => ({ model: { pendingWriters: new Set<number>(), pendingReader: false }, real: world });
     try {
       await fc.asyncModelRun(setup, c);
