@@ -26,7 +26,7 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { pathProblem } from "../manifest/paths.ts";
 import { checkNumber } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "../store/retry.ts";
+import { type RetryPolicy, resolvePolicy, withRetry } from "../store/retry.ts";
 import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
 
 /** The key of vnode `vnode`'s partial state for `epoch`. */
@@ -562,34 +562,41 @@ export class CheckpointStore {
 
   async #createMarker(epoch: number): Promise<boolean> {
     const key = checkpointCommitKey(epoch);
-    const p = resolvePolicy(this.#retry);
-    const started = p.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#store.put(key, this.#idBytes, {
-          mode: "create",
-          contentType: "text/plain; charset=utf-8",
-        });
-        return true;
-      } catch (e) {
-        // A peer (or our own earlier attempt) got there first: the body decides.
-        if (isTidemarkError(e, "AlreadyExists")) {
-          const owner = await this.#readMarker(epoch);
-          if (owner === null) {
-            throw new TidemarkError("Transient", `marker of epoch ${epoch} vanished while sealing`, { key });
+    // A marker that vanished between our lost create and our read of it
+    // (pruned meanwhile) is not retried: the caller decides.
+    let vanished = false;
+    return withRetry(
+      async () => {
+        try {
+          await this.#store.put(key, this.#idBytes, {
+            mode: "create",
+            contentType: "text/plain; charset=utf-8",
+          });
+          return true;
+        } catch (e) {
+          // A peer (or our own earlier attempt) got there first: the body decides.
+          if (isTidemarkError(e, "AlreadyExists")) {
+            const owner = await this.#readMarker(epoch);
+            if (owner === null) {
+              vanished = true;
+              throw new TidemarkError("Transient", `marker of epoch ${epoch} vanished while sealing`, {
+                key,
+              });
+            }
+            return this.#decide(epoch, owner);
           }
-          return this.#decide(epoch, owner);
+          // The create may have landed with only its response lost; its body
+          // names its writer, so re-reading tells ours from a peer's.
+          if (isTidemarkError(e, "Transient")) {
+            const owner = await this.#readMarker(epoch);
+            if (owner !== null) return this.#decide(epoch, owner);
+          }
+          throw e;
         }
-        if (!isTidemarkError(e, "Transient")) throw e;
-        // The create may have landed with only its response lost; its body
-        // names its writer, so re-reading tells ours from a peer's.
-        const owner = await this.#readMarker(epoch);
-        if (owner !== null) return this.#decide(epoch, owner);
-        const delay = retryDelay(e, attempt, started, p);
-        if (delay === undefined) throw e;
-        await p.sleep(delay);
-      }
-    }
+      },
+      this.#retry,
+      { retryable: () => !vanished },
+    );
   }
 
   /**

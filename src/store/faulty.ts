@@ -159,6 +159,8 @@ export function faulty(store: ObjectStore, faultPlan: FaultPlan): FaultyStore {
 
   return {
     ...wrapperOf(store),
+    // Its failures happen above any retries of the inner store: nobody below retries them.
+    capabilities: { ...store.capabilities, retries: false },
     requests: () => n,
     injected: () => injected,
     get: (key: string, opts?: GetOptions) => run("get", key, () => store.get(key, opts)),

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ErrorCode, isTidemarkError, TidemarkError } from "../errors.ts";
+import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
 import { checkRange, checkRangeArgs, discardBody, objectBody } from "./body.ts";
 import {
@@ -19,7 +19,9 @@ import {
   sliceStream,
   stripEtag,
 } from "./http-common.ts";
+import { codeOfHttpStatus } from "./http-status.ts";
 import { validateKey } from "./keys.ts";
+import { makeScrubber, sanitizeCause } from "./redact.ts";
 import type {
   Body,
   DeleteManyResult,
@@ -65,18 +67,6 @@ function declaredLength(h: Headers): number | undefined {
   if (text === null || !/^\s*\d+\s*$/.test(text)) return undefined;
   const n = Number(text);
   return Number.isSafeInteger(n) ? n : undefined;
-}
-
-/** The HTTP status → code map of the HTTP store (one place, like `classifyS3Error` for S3). */
-export function httpErrorCode(status: number | undefined): ErrorCode {
-  if (status === undefined) return "Transient"; // fetch threw: network error
-  if (status === 404 || status === 410) return "NotFound";
-  if (status === 401 || status === 403) return "PermissionDenied";
-  if (status === 416 || status === 400) return "InvalidArgument";
-  if (status === 412) return "PreconditionFailed";
-  if (status === 405 || status === 501) return "NotSupported";
-  if (status === 408 || status === 429 || status >= 500) return "Transient";
-  return "Unknown";
 }
 
 /**
@@ -149,16 +139,12 @@ export class HttpStore implements ObjectStore {
   }
 
   #error(op: string, key: string, status: number | undefined, cause?: unknown): TidemarkError {
-    const code = httpErrorCode(status);
+    const code = codeOfHttpStatus(status);
     const why = status === undefined ? "network error" : `HTTP ${status}`;
     const options: { key: string; cause?: unknown } = { key };
-    // Keep only the name and message of a network error: runtimes can attach the request.
-    if (cause !== undefined) {
-      const c = cause as { name?: unknown; message?: unknown };
-      const e = new Error(typeof c.message === "string" ? scrubUrl(c.message) : "fetch failed");
-      e.name = typeof c.name === "string" ? c.name : "Error";
-      options.cause = e;
-    }
+    // Names and messages only (runtimes can attach the request), without URLs
+    // (a presigned URL's query is a credential).
+    if (cause !== undefined) options.cause = sanitizeCause(cause, SCRUB_URLS);
     return new TidemarkError(code, `http ${op} ${JSON.stringify(key)}: ${why}`, options);
   }
 
@@ -432,6 +418,4 @@ function exactLength(
 }
 
 // A network error message could quote the URL (and a presigned URL's query).
-function scrubUrl(s: string): string {
-  return s.replace(/https?:\/\/\S+/g, "<url>");
-}
+const SCRUB_URLS = makeScrubber([], { urls: true });

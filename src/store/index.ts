@@ -2,8 +2,9 @@ export { batches, DELETE_BATCH, forEachLimit } from "./batch.ts";
 export { collectBody, objectBody, readAll, streamOf } from "./body.ts";
 export { type CopySource, copySourceBody } from "./copy-source.ts";
 export { type FaultKind, type FaultPlan, type FaultyStore, faulty, seededRandom } from "./faulty.ts";
-export { HttpStore, type HttpStoreOptions, httpErrorCode } from "./http.ts";
+export { HttpStore, type HttpStoreOptions } from "./http.ts";
 export type { FetchLike } from "./http-common.ts";
+export { codeOfHttpStatus } from "./http-status.ts";
 export { compareKeys, MAX_KEY_BYTES, validateKey } from "./keys.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
 export { type MeteredStore, metered, type RequestCounts } from "./metered.ts";
@@ -20,14 +21,15 @@ export {
 } from "./r2.ts";
 export { backoffDelay, DEFAULT_RETRY, type RetryPolicy, retryDelay, sleep, withRetry } from "./retry.ts";
 export { retrying } from "./retrying.ts";
-export { S3Store, type S3StoreOptions } from "./s3.ts";
 export {
   classifyS3Error,
   parseS3Error,
   type S3Condition,
   type S3ErrorBody,
   type S3Failure,
-} from "./s3-errors.ts";
+  S3Store,
+  type S3StoreOptions,
+} from "./s3/index.ts";
 export { type S3Signer, type SignableRequest, type SigningKey, webCryptoSigner } from "./signer.ts";
 export {
   fetchTransport,

@@ -55,3 +55,52 @@ export function compareKeys(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+/**
+ * A key prefix: the one implementation of "every key of this store lives
+ * under a prefix", shared by the `prefixed` wrapper, `S3Store` and `R2Store`,
+ * so all three refuse and translate keys the same way.
+ */
+export class KeyPrefix {
+  /** The prefix: `""`, or ending with `/` (one is appended if missing). */
+  readonly value: string;
+
+  /** @throws TidemarkError `InvalidArgument` for a prefix that starts with `/`. */
+  constructor(prefix: string) {
+    if (prefix.startsWith("/")) {
+      throw new TidemarkError("InvalidArgument", "a store prefix must not start with '/'");
+    }
+    this.value = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
+  }
+
+  /**
+   * The stored key of `key`. An empty `key` is refused (it would name the
+   * prefix itself), and so is a stored key that is not a valid key.
+   *
+   * @throws TidemarkError `InvalidArgument`.
+   */
+  full(key: string): string {
+    if (key === "") throw new TidemarkError("InvalidArgument", "object key must be a non-empty string");
+    const full = this.value + key;
+    validateKey(full);
+    return full;
+  }
+
+  /** The stored form of a listing prefix (which may be empty); `InvalidArgument` when it is not valid. */
+  fullPrefix(prefix: string): string {
+    validatePrefix(prefix);
+    const full = this.value + prefix;
+    if (full !== "") validateKey(full);
+    return full;
+  }
+
+  /** The caller's key of a stored key under the prefix. */
+  strip(full: string): string {
+    return full.slice(this.value.length);
+  }
+
+  /** `/` and the prefix without its trailing slash (`""` for none): what names and ids append. */
+  get suffix(): string {
+    return this.value ? `/${this.value.slice(0, -1)}` : "";
+  }
+}

@@ -1,5 +1,5 @@
-import { TidemarkError } from "../errors.ts";
 import { discardBody } from "./body.ts";
+import { KeyPrefix } from "./keys.ts";
 import {
   type Body,
   copyMembers,
@@ -17,22 +17,15 @@ import {
  * listings strip it again. A non-empty prefix gets a trailing `/` if it lacks one.
  */
 export function prefixed(store: ObjectStore, prefix: string): ObjectStore {
-  if (prefix.startsWith("/")) {
-    throw new TidemarkError("InvalidArgument", "a store prefix must not start with '/'");
-  }
-  const p = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-  const strip = <T extends ObjectMeta>(m: T): T => ({ ...m, key: m.key.slice(p.length) });
-  // Keys are validated by the inner store on the full key; an empty relative
-  // key must still be refused, or it would name the prefix itself.
-  const full = (key: string): string => {
-    if (key === "") throw new TidemarkError("InvalidArgument", "object key must be a non-empty string");
-    return p + key;
-  };
+  const kp = new KeyPrefix(prefix);
+  const p = kp.value;
+  const strip = <T extends ObjectMeta>(m: T): T => ({ ...m, key: kp.strip(m.key) });
+  const full = (key: string): string => kp.full(key);
   return {
     ...wrapperOf(store),
     ...copyMembers(store, full),
-    name: p ? `${store.name}/${p.slice(0, -1)}` : store.name,
-    id: p ? `${storeId(store)}/${p.slice(0, -1)}` : storeId(store),
+    name: `${store.name}${kp.suffix}`,
+    id: `${storeId(store)}${kp.suffix}`,
     get: async (key: string, opts?: GetOptions) => strip(await store.get(full(key), opts)),
     head: async (key: string) => strip(await store.head(full(key))),
     put: async (key: string, body: Body, opts?: PutOptions) => {

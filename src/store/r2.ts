@@ -11,8 +11,8 @@ import {
   streamOf,
 } from "./body.ts";
 import { stripEtag } from "./http-common.ts";
-import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
-import { type RetryPolicy, resolvePolicy, retryAfter, withRetry } from "./retry.ts";
+import { compareKeys, KeyPrefix } from "./keys.ts";
+import { type RetryControl, type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
 import type {
   Body,
   DeleteManyResult,
@@ -145,10 +145,6 @@ export function mapR2Error(e: unknown, op: string, key?: string): TidemarkError 
   const opts = { cause: e, ...(key === undefined ? {} : { key }) };
   const text = `r2 ${op} failed: ${message}`;
   if (r2code !== undefined) {
-    if (r2code === HOT_KEY) {
-      // About one write per second per key: retrying sooner only meets another 429.
-      return retryAfter(new TidemarkError("Transient", text, opts), 1000);
-    }
     if (TRANSIENT_R2.has(r2code)) return new TidemarkError("Transient", text, opts);
     const mapped = R2_CODES[r2code];
     if (mapped) return new TidemarkError(mapped, text, opts);
@@ -164,6 +160,22 @@ export function mapR2Error(e: unknown, op: string, key?: string): TidemarkError 
   }
   return new TidemarkError("Unknown", text, opts);
 }
+
+/** R2's code of the error behind a mapped `TidemarkError`, if it had one. */
+function r2CodeOf(e: unknown): number | undefined {
+  const cause = (e as { cause?: unknown }).cause;
+  const raw = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof raw === "number") return raw;
+  const m = /\((\d{5})\)\s*$/.exec(cause instanceof Error ? cause.message : "");
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+/**
+ * How R2's answers are retried: R2 allows about one write per second per key
+ * (10058, 429), so after one a retry waits a second; sooner only meets
+ * another 429. https://developers.cloudflare.com/r2/api/error-codes/
+ */
+const R2_RETRY: RetryControl = { minDelayMs: (e) => (r2CodeOf(e) === HOT_KEY ? 1000 : 0) };
 
 function toMeta(o: R2ObjectLike, key: string): ObjectMeta {
   const meta: ObjectMeta = { key, size: o.size, etag: o.etag };
@@ -197,43 +209,40 @@ export class R2Store implements ObjectStore {
   readonly name: string;
   /** `r2:` and the name (a binding cannot tell which bucket it is bound to). */
   readonly id: string;
-  readonly capabilities: Partial<StoreCapabilities> = { listPageSize: 1000 };
+  readonly capabilities: Partial<StoreCapabilities> = { listPageSize: 1000, retries: true };
   readonly #bucket: R2BucketLike;
-  readonly #prefix: string;
+  readonly #prefix: KeyPrefix;
   readonly #retry: RetryPolicy;
 
   /** Throws `InvalidArgument` for a prefix starting with `/` or a bad `retry` policy. */
   constructor(bucket: R2BucketLike, opts: R2StoreOptions = {}) {
-    const prefix = opts.prefix ?? "";
-    if (prefix.startsWith("/")) {
-      throw new TidemarkError("InvalidArgument", "an R2Store prefix must not start with '/'");
-    }
+    this.#prefix = new KeyPrefix(opts.prefix ?? "");
     this.#bucket = bucket;
-    this.#prefix = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
     this.#retry = resolvePolicy(opts.retry); // a bad policy fails here, not at the first retry
-    this.name = opts.name ?? (this.#prefix ? `r2/${this.#prefix.slice(0, -1)}` : "r2");
+    this.name = opts.name ?? `r2${this.#prefix.suffix}`;
     this.id = `r2:${this.name}`;
   }
 
   #full(key: string): string {
-    validateKey(key);
-    const full = this.#prefix + key;
-    if (this.#prefix) validateKey(full);
-    return full;
+    return this.#prefix.full(key);
   }
 
   #rel(full: string): string {
-    return full.slice(this.#prefix.length);
+    return this.#prefix.strip(full);
   }
 
   #call<T>(op: string, key: string | undefined, fn: () => Promise<T>, policy = this.#retry): Promise<T> {
-    return withRetry(async () => {
-      try {
-        return await fn();
-      } catch (e) {
-        throw mapR2Error(e, op, key);
-      }
-    }, policy);
+    return withRetry(
+      async () => {
+        try {
+          return await fn();
+        } catch (e) {
+          throw mapR2Error(e, op, key);
+        }
+      },
+      policy,
+      R2_RETRY,
+    );
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<ObjectBody> {
@@ -342,6 +351,7 @@ export class R2Store implements ObjectStore {
         () => this.head(key),
         opts.metadata,
         policy,
+        R2_RETRY,
       );
     }
     if (typeof mode === "object") {
@@ -352,22 +362,30 @@ export class R2Store implements ObjectStore {
         discardBody(body);
         throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(key)} changed`, { key });
       }
-      return casWithRetry(async () => {
-        const r = await attempt(opts.metadata, { etagMatches: want });
-        // null: the etag changed, or the key is missing (R2 does not tell which).
-        if (!r) {
-          throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(key)} did not match`, {
-            key,
-          });
-        }
-        return r;
-      }, policy);
+      return casWithRetry(
+        async () => {
+          const r = await attempt(opts.metadata, { etagMatches: want });
+          // null: the etag changed, or the key is missing (R2 does not tell which).
+          if (!r) {
+            throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(key)} did not match`, {
+              key,
+            });
+          }
+          return r;
+        },
+        policy,
+        R2_RETRY,
+      );
     }
-    return withRetry(async () => {
-      const r = await attempt(opts.metadata, undefined);
-      if (!r) throw new TidemarkError("Unknown", "r2 put returned no object", { key });
-      return r;
-    }, policy);
+    return withRetry(
+      async () => {
+        const r = await attempt(opts.metadata, undefined);
+        if (!r) throw new TidemarkError("Unknown", "r2 put returned no object", { key });
+        return r;
+      },
+      policy,
+      R2_RETRY,
+    );
   }
 
   /** The value to hand the binding for a body, and a promise of the pipe's end. */
@@ -412,10 +430,9 @@ export class R2Store implements ObjectStore {
   }
 
   async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
-    validatePrefix(prefix);
-    const full = this.#prefix + prefix;
+    const full = this.#prefix.fullPrefix(prefix);
     const { delimiter } = opts;
-    const startAfter = opts.startAfter === undefined ? undefined : this.#prefix + opts.startAfter;
+    const startAfter = opts.startAfter === undefined ? undefined : this.#prefix.value + opts.startAfter;
     let cursor: string | undefined;
     let lastPrefix: string | undefined;
     for (;;) {

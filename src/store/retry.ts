@@ -53,13 +53,34 @@ export function backoffDelay(retry: number, policy: RetryPolicy = {}): number {
 }
 
 /**
+ * What the caller of {@link withRetry} knows about its request that an error
+ * alone does not say: decided once per request, by its owner (the adapter
+ * that sends it), never carried on error objects.
+ */
+export interface RetryControl {
+  /**
+   * Whether failure `e` may be retried (default: any `Transient`): false, say,
+   * for a compare-and-swap whose failure may have written (a retry could fail
+   * on its own first attempt's write).
+   */
+  retryable?: (e: unknown) => boolean;
+  /**
+   * The shortest wait before the attempt after `e`, in ms (default 0): a
+   * server's own rate limit (R2 takes about one write per second per key,
+   * and a short backoff would spend every attempt inside that window).
+   */
+  minDelayMs?: (e: unknown) => number;
+}
+
+/**
  * Runs `fn` (given the 1-based attempt number) until it succeeds, throws a
- * non-`Transient` error, or the policy's attempts or time run out; then the
- * last error is thrown as it was.
+ * non-`Transient` error (or one `control.retryable` refuses), or the policy's
+ * attempts or time run out; then the last error is thrown as it was.
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
   policy: RetryPolicy = {},
+  control: RetryControl = {},
 ): Promise<T> {
   const p = resolvePolicy(policy);
   const started = p.now();
@@ -67,22 +88,11 @@ export async function withRetry<T>(
     try {
       return await fn(attempt);
     } catch (e) {
-      const delay = retryDelay(e, attempt, started, p);
+      const delay = retryDelay(e, attempt, started, p, control);
       if (delay === undefined) throw e;
       await p.sleep(delay);
     }
   }
-}
-
-// Errors whose server asked for a minimum wait before the next attempt (R2's
-// one-write-per-second-per-key 429): a short jittered backoff would spend every
-// attempt inside the window the server refuses.
-const RETRY_AFTER = new WeakMap<object, number>();
-
-/** Marks `e` so that {@link withRetry} waits at least `ms` before the next attempt; returns `e`. */
-export function retryAfter<E extends object>(e: E, ms: number): E {
-  RETRY_AFTER.set(e, ms);
-  return e;
 }
 
 function fnOption<T>(name: string, value: T | undefined, dflt: T): T {
@@ -121,16 +131,17 @@ export function resolvePolicy(policy: RetryPolicy = {}): Required<RetryPolicy> {
 /**
  * The decision after failed attempt number `attempt` (1-based) of an operation
  * started at `started`: the delay before the next attempt, or `undefined` to
- * give up (not `Transient`, or attempts or time used up).
+ * give up (not `Transient`, refused by `control`, or attempts or time used up).
  */
 export function retryDelay(
   e: unknown,
   attempt: number,
   started: number,
   p: Required<RetryPolicy>,
+  control: RetryControl = {},
 ): number | undefined {
   if (!isTidemarkError(e, "Transient") || attempt >= p.maxAttempts) return undefined;
-  const floor = typeof e === "object" && e !== null ? (RETRY_AFTER.get(e) ?? 0) : 0;
-  const delay = Math.max(floor, backoffDelay(attempt, p));
+  if (control.retryable && !control.retryable(e)) return undefined;
+  const delay = Math.max(control.minDelayMs?.(e) ?? 0, backoffDelay(attempt, p));
   return p.now() + delay - started > p.maxElapsedMs ? undefined : delay;
 }

@@ -2,6 +2,7 @@ import { compareKeys } from "./keys.ts";
 import { type RetryPolicy, resolvePolicy, retryDelay, withRetry } from "./retry.ts";
 import {
   type Body,
+  capabilitiesOf,
   type GetOptions,
   type ListOptions,
   type ObjectStore,
@@ -17,14 +18,19 @@ import { casWithRetry, createWithRetry } from "./writer-token.ts";
  * `createWithRetry`). Stream bodies are sent once (a stream cannot be
  * replayed). A listing that fails midway resumes after the last entry it gave.
  *
- * The S3 and R2 adapters retry internally already; this wrapper is for stores
- * that do not (memory, the HTTP store, user adapters) and for fault tests.
+ * Retries have one owner: a store that retries its own failures (its
+ * capabilities say `retries`: `S3Store`, `R2Store`, and wrappers of them) is
+ * returned as it is, since a second layer would multiply the attempts and hide
+ * them from whoever counts requests. This wrapper is for stores that do not
+ * retry (memory, the HTTP store, user adapters) and for fault tests (`faulty`
+ * fails above any store's own retries).
  *
  * @throws TidemarkError `InvalidArgument` for a bad `policy` (naming the field).
  */
 export function retrying(store: ObjectStore, policy: RetryPolicy = {}): ObjectStore {
   // Checked now, not at the first retry; the checked copy is what every call uses.
   const p = resolvePolicy(policy);
+  if (capabilitiesOf(store).retries) return store;
   return {
     ...wrapperOf(store),
     get: (key: string, opts?: GetOptions) => withRetry(() => store.get(key, opts), p),

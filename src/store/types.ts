@@ -17,6 +17,12 @@ export interface StoreCapabilities {
   compareAndSwap: boolean;
   /** Entries per list page on the wire (used to count list requests). */
   listPageSize: number;
+  /**
+   * The store retries its own `Transient` failures (S3Store, R2Store, under
+   * their `retry` policy), deciding per request what may be retried: the one
+   * owner of retries. `retrying` leaves such a store as it is.
+   */
+  retries: boolean;
 }
 
 /** Metadata of a stored object. */
@@ -169,6 +175,7 @@ const DEFAULT_CAPABILITIES: StoreCapabilities = {
   list: true,
   compareAndSwap: true,
   listPageSize: 1000,
+  retries: false,
 };
 
 /** The store's capabilities, with defaults for what it does not declare. */

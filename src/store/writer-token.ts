@@ -1,5 +1,5 @@
 import { isTidemarkError } from "../errors.ts";
-import { type RetryPolicy, withRetry } from "./retry.ts";
+import { type RetryControl, type RetryPolicy, withRetry } from "./retry.ts";
 import type { ObjectMeta, PutResult } from "./types.ts";
 
 /**
@@ -31,33 +31,30 @@ export async function createWithRetry(
   head: () => Promise<ObjectMeta>,
   metadata: Record<string, string> | undefined,
   policy: RetryPolicy | undefined,
+  control: RetryControl = {},
 ): Promise<PutResult> {
   // A token already in `metadata` comes from an outer layer doing the same
   // (`retrying(s3Store)`): keep it, or the object would carry our token and the
   // outer retry would take its own landed create for someone else's.
   const token = metadata?.[WRITER_TOKEN_KEY] || newWriterToken();
   const withToken = { ...metadata, [WRITER_TOKEN_KEY]: token };
-  return withRetry(async (attempt) => {
-    try {
-      return await put(withToken);
-    } catch (e) {
-      if (attempt > 1 && isTidemarkError(e, "AlreadyExists")) {
-        const meta = await head();
-        if (meta.metadata?.[WRITER_TOKEN_KEY] === token) {
-          return { etag: meta.etag };
+  return withRetry(
+    async (attempt) => {
+      try {
+        return await put(withToken);
+      } catch (e) {
+        if (attempt > 1 && isTidemarkError(e, "AlreadyExists")) {
+          const meta = await head();
+          if (meta.metadata?.[WRITER_TOKEN_KEY] === token) {
+            return { etag: meta.etag };
+          }
         }
+        throw e;
       }
-      throw e;
-    }
-  }, policy);
-}
-
-/** Carries an error out of a retry loop that must not retry it. */
-class Ambiguous {
-  readonly error: unknown;
-  constructor(error: unknown) {
-    this.error = error;
-  }
+    },
+    policy,
+    control,
+  );
 }
 
 /**
@@ -72,20 +69,25 @@ class Ambiguous {
 export async function casWithRetry(
   put: () => Promise<PutResult>,
   policy: RetryPolicy | undefined,
+  control: RetryControl = {},
 ): Promise<PutResult> {
   let transient: unknown;
   try {
-    return await withRetry(async () => {
-      try {
-        return await put();
-      } catch (e) {
-        if (transient !== undefined && isTidemarkError(e, "PreconditionFailed"))
-          throw new Ambiguous(transient);
-        if (isTidemarkError(e, "Transient")) transient = e;
-        throw e;
-      }
-    }, policy);
+    return await withRetry(
+      async () => {
+        try {
+          return await put();
+        } catch (e) {
+          if (isTidemarkError(e, "Transient")) transient = e;
+          throw e;
+        }
+      },
+      policy,
+      control,
+    );
   } catch (e) {
-    throw e instanceof Ambiguous ? e.error : e;
+    // PreconditionFailed is never retried, so it ends the loop: after a
+    // Transient it may be our own landed write, and the caller must re-read.
+    throw transient !== undefined && isTidemarkError(e, "PreconditionFailed") ? transient : e;
   }
 }

@@ -15,7 +15,7 @@ import {
   prefixed,
   retrying,
 } from "../../src/index.ts";
-import { S3Store } from "../../src/store/s3.ts";
+import { S3Store } from "../../src/store/s3/index.ts";
 import { catalogContract } from "../contract/catalog.contract.ts";
 import { codeOf, type Harness, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";

@@ -15,6 +15,8 @@ import {
   type S3StoreOptions,
 } from "../../src/index.ts";
 import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
+import { S3Client } from "../../src/store/s3/client.ts";
+import { resolveS3Options } from "../../src/store/s3/options.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";
@@ -271,8 +273,17 @@ describe.skipIf(!cfg).each(TRANSPORTS)("S3Store on Ceph RGW over %s: S3-only", (
 
 describe("S3Store URL building", () => {
   const base = { bucket: "my-bucket", region: "us-east-1", accessKeyId: "AK", secretAccessKey: "SK" };
+  /** The URLs an S3Store with `opts` sends to: its client's, with the store's prefix. */
+  const urls = (opts: S3StoreOptions) => {
+    const cfg = resolveS3Options(opts);
+    const client = new S3Client(cfg);
+    return {
+      url: (key?: string, query = "") =>
+        client.url(key === undefined ? undefined : cfg.prefix.full(key), query),
+    };
+  };
   it("path-style puts the bucket in the path and encodes each key segment", () => {
-    const s = new S3Store({ ...base, endpoint: "http://127.0.0.1:7480", forcePathStyle: true });
+    const s = urls({ ...base, endpoint: "http://127.0.0.1:7480", forcePathStyle: true });
     assert.equal(
       s.url("a b/c+d/é/100%/x!'()*"),
       "http://127.0.0.1:7480/my-bucket/a%20b/c%2Bd/%C3%A9/100%25/x%21%27%28%29%2A",
@@ -280,34 +291,29 @@ describe("S3Store URL building", () => {
     assert.equal(s.url(undefined, "list-type=2"), "http://127.0.0.1:7480/my-bucket?list-type=2");
   });
   it("virtual-hosted puts the bucket in the host name", () => {
-    const s = new S3Store({ ...base, endpoint: "https://s3.eu-west-1.amazonaws.com", forcePathStyle: false });
+    const s = urls({ ...base, endpoint: "https://s3.eu-west-1.amazonaws.com", forcePathStyle: false });
     assert.equal(s.url("dir/a?b#c"), "https://my-bucket.s3.eu-west-1.amazonaws.com/dir/a%3Fb%23c");
     assert.equal(s.url(undefined, "delete="), "https://my-bucket.s3.eu-west-1.amazonaws.com/?delete=");
   });
   it("defaults: virtual-hosted for DNS names, path-style for IPs, localhost and dotted buckets", () => {
     assert.match(
-      new S3Store({ ...base, endpoint: "https://acc.r2.cloudflarestorage.com" }).url("k"),
+      urls({ ...base, endpoint: "https://acc.r2.cloudflarestorage.com" }).url("k"),
       /^https:\/\/my-bucket\.acc/,
     );
     assert.match(
-      new S3Store({ ...base, endpoint: "http://localhost:9000" }).url("k"),
+      urls({ ...base, endpoint: "http://localhost:9000" }).url("k"),
       /^http:\/\/localhost:9000\/my-bucket\/k$/,
     );
-    assert.match(new S3Store({ ...base, endpoint: "http://[::1]:9000" }).url("k"), /\/my-bucket\/k$/);
+    assert.match(urls({ ...base, endpoint: "http://[::1]:9000" }).url("k"), /\/my-bucket\/k$/);
     assert.match(
-      new S3Store({ ...base, bucket: "a.b.c", endpoint: "https://s3.amazonaws.com" }).url("k"),
+      urls({ ...base, bucket: "a.b.c", endpoint: "https://s3.amazonaws.com" }).url("k"),
       /^https:\/\/s3\.amazonaws\.com\/a\.b\.c\/k$/,
     );
   });
   it("the prefix option and an endpoint path are kept", () => {
-    const s = new S3Store({
-      ...base,
-      endpoint: "https://gw.example.com/s3/",
-      prefix: "t1",
-      forcePathStyle: true,
-    });
-    assert.equal(s.url("k"), "https://gw.example.com/s3/my-bucket/t1/k");
-    assert.equal(s.name, "s3://my-bucket/t1");
+    const opts = { ...base, endpoint: "https://gw.example.com/s3/", prefix: "t1", forcePathStyle: true };
+    assert.equal(urls(opts).url("k"), "https://gw.example.com/s3/my-bucket/t1/k");
+    assert.equal(new S3Store(opts).name, "s3://my-bucket/t1");
   });
   it("bad options are InvalidArgument", async () => {
     assert.equal(await codeOf((async () => new S3Store({ ...base, endpoint: "nope" }))()), "InvalidArgument");

@@ -28,7 +28,7 @@ import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
 import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
-import { errorCodeOf, httpErrorCode, isTidemarkError, TidemarkError } from "../../src/index.ts";
+import { codeOfHttpStatus, errorCodeOf, isTidemarkError, TidemarkError } from "../../src/index.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;
@@ -145,7 +145,7 @@ export class RangeFile {
     }
     if (res.status !== 200 && res.status !== 206) {
       await res.body?.cancel().catch(() => {});
-      throw new TidemarkError(httpErrorCode(res.status), `${what}: HTTP ${res.status}`, { key });
+      throw new TidemarkError(codeOfHttpStatus(res.status), `${what}: HTTP ${res.status}`, { key });
     }
     const body = await res.arrayBuffer();
     const total =

@@ -1,101 +1,12 @@
 /**
- * S3 error handling in one place: the XML parser settings, the error-body
- * parser, the ONE function that maps an HTTP status and an S3 error code to a
- * tidemark {@link ErrorCode} (vendor quirks commented there), and scrubbing of
- * secrets from anything that ends up in an error.
+ * THE mapping of S3 answers to tidemark error codes (every S3 failure goes
+ * through {@link classifyS3Error}; vendor quirks are normalised there, with
+ * links), and the error a failed exchange becomes.
  *
  * @module
  */
-import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { type ErrorCode, TidemarkError } from "../errors.ts";
-
-// Elements that repeat; fast-xml-parser would make a single one a plain value.
-const ARRAYS = new Set([
-  "ListBucketResult.Contents",
-  "ListBucketResult.CommonPrefixes",
-  "DeleteResult.Deleted",
-  "DeleteResult.Error",
-]);
-
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  // Keys like "00012" must stay strings, and keys may start or end with spaces.
-  parseTagValue: false,
-  trimValues: false,
-  // Numeric character references (&#x1F600;) in keys and messages.
-  htmlEntities: true,
-  isArray: (_name, jpath) => ARRAYS.has(String(jpath)),
-});
-
-/** A parsed XML document (element name → string | element | element[]). */
-export type XmlNode = { [name: string]: XmlValue };
-/** A value in an {@link XmlNode}. */
-export type XmlValue = string | XmlNode | XmlValue[];
-
-/**
- * Parses an S3 XML document; `undefined` when it is not well-formed (a
- * truncated body: "a 200 OK response can contain valid or invalid XML", AWS
- * API reference) or empty.
- */
-export function parseXml(text: string): XmlNode | undefined {
-  if (text.trim() === "" || XMLValidator.validate(text) !== true) return undefined;
-  try {
-    return parser.parse(text) as XmlNode;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The text of a child element (`""` for an empty one), or `undefined` when absent. */
-export function xmlText(node: XmlValue | undefined, name: string): string | undefined {
-  if (node === undefined || typeof node === "string" || Array.isArray(node)) return undefined;
-  const v = node[name];
-  if (v === undefined) return undefined;
-  if (typeof v === "string") return v;
-  // An element with only whitespace text around nothing: `#text`, or empty.
-  if (!Array.isArray(v)) return typeof v["#text"] === "string" ? v["#text"] : "";
-  return undefined;
-}
-
-/** A child element as an object (`undefined` when absent or text). */
-export function xmlChild(node: XmlValue | undefined, name: string): XmlNode | undefined {
-  if (node === undefined || typeof node === "string" || Array.isArray(node)) return undefined;
-  const v = node[name];
-  return v !== undefined && typeof v === "object" && !Array.isArray(v) ? v : undefined;
-}
-
-/** Child elements that repeat, always as an array of objects. */
-export function xmlList(node: XmlValue | undefined, name: string): XmlNode[] {
-  if (node === undefined || typeof node === "string" || Array.isArray(node)) return [];
-  const v = node[name];
-  const all = v === undefined ? [] : Array.isArray(v) ? v : [v];
-  return all.filter((x): x is XmlNode => typeof x === "object" && x !== null && !Array.isArray(x));
-}
-
-/** What an S3 `<Error>` body says. */
-export interface S3ErrorBody {
-  code?: string;
-  message?: string;
-  requestId?: string;
-}
-
-/**
- * The `<Error>` of an S3 response body, or `undefined` when the body is not
- * an error document (empty, truncated, HTML from a proxy, or a success).
- */
-export function parseS3Error(text: string): S3ErrorBody | undefined {
-  const doc = parseXml(text);
-  const err = xmlChild(doc, "Error");
-  if (!err) return undefined;
-  const out: S3ErrorBody = {};
-  const code = xmlText(err, "Code");
-  const message = xmlText(err, "Message");
-  const requestId = xmlText(err, "RequestId");
-  if (code) out.code = code;
-  if (message) out.message = message;
-  if (requestId) out.requestId = requestId;
-  return out;
-}
+import { type ErrorCode, TidemarkError } from "../../errors.ts";
+import { codeOfHttpStatus } from "../http-status.ts";
 
 /** The conditional header a request carried, which changes what 412/404 mean. */
 export type S3Condition = "create" | "ifMatch";
@@ -179,7 +90,7 @@ const NOT_FOUND_CODES = new Set(["NoSuchKey", "NoSuchBucket", "NoSuchUpload"]);
 export function classifyS3Error(f: Pick<S3Failure, "status" | "s3Code" | "condition">): ErrorCode {
   const { status, condition } = f;
   const code = f.s3Code ?? "";
-  if (status === undefined) return "Transient";
+  if (status === undefined) return codeOfHttpStatus(status);
   if (condition === "create" && (status === 412 || status === 304 || code === "PreconditionFailed")) {
     return "AlreadyExists";
   }
@@ -192,29 +103,8 @@ export function classifyS3Error(f: Pick<S3Failure, "status" | "s3Code" | "condit
   if (code === "InvalidRange") return "InvalidArgument";
   if (code === "NotImplemented") return "NotSupported";
   if (code === "PreconditionFailed") return "PreconditionFailed";
-  switch (status) {
-    case 400:
-    case 411:
-    case 413:
-    case 414:
-    case 416:
-      return "InvalidArgument";
-    case 401:
-    case 403:
-      return "PermissionDenied";
-    case 404:
-      return "NotFound";
-    case 405:
-    case 501:
-      return "NotSupported";
-    case 408:
-    case 429:
-      return "Transient";
-    case 412:
-      return "PreconditionFailed";
-  }
-  if (status >= 500) return "Transient";
-  return "Unknown";
+  // Everything else by HTTP status alone, as every HTTP adapter maps it.
+  return codeOfHttpStatus(status);
 }
 
 /**
@@ -260,43 +150,4 @@ export function s3Error(
   if (f.key !== undefined) options.key = f.key;
   if (cause !== undefined) options.cause = cause;
   return new TidemarkError(code, scrub(`${what}: ${explain}${why}`), options);
-}
-
-/**
- * A function that removes secrets from text: the given secret strings
- * (secret key, session token, access key id) and anything shaped like a SigV4
- * signature, credential scope, `Authorization` value or presigned-URL query.
- */
-export function makeScrubber(secrets: ReadonlyArray<string | undefined>): (s: string) => string {
-  const literal = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
-  return (text: string) => {
-    let out = text;
-    for (const s of literal) out = out.split(s).join("[redacted]");
-    return out
-      .replace(/(X-Amz-(?:Signature|Credential|Security-Token|SignedHeaders)=)[^&\s"'<>]*/gi, "$1[redacted]")
-      .replace(/AWS4-HMAC-SHA256[^\n"<]*/g, "AWS4-HMAC-SHA256 [redacted]")
-      .replace(/(Signature=)[0-9a-f]+/gi, "$1[redacted]")
-      .replace(/(Credential=)[^,\s&]+/gi, "$1[redacted]");
-  };
-}
-
-/**
- * A copy of an error (and its `cause` chain, and an AggregateError's
- * `errors`) with secrets scrubbed from names, messages and codes, and nothing
- * else kept: runtime errors can carry request objects, headers or URLs.
- */
-export function sanitizeCause(e: unknown, scrub: (s: string) => string, depth = 0): unknown {
-  if (depth > 5) return undefined;
-  if (typeof e !== "object" || e === null) return e === undefined ? undefined : scrub(String(e));
-  const src = e as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown; errors?: unknown };
-  const cause = src.cause === undefined ? undefined : sanitizeCause(src.cause, scrub, depth + 1);
-  const out = new Error(
-    scrub(typeof src.message === "string" ? src.message : String(e)),
-    cause === undefined ? undefined : { cause },
-  ) as Error & { code?: string; errors?: unknown[] };
-  out.name = scrub(typeof src.name === "string" ? src.name : "Error");
-  if (typeof src.code === "string" || typeof src.code === "number") out.code = scrub(String(src.code));
-  if (Array.isArray(src.errors))
-    out.errors = src.errors.slice(0, 10).map((x) => sanitizeCause(x, scrub, depth + 1));
-  return out;
 }

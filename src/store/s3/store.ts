@@ -1,0 +1,581 @@
+/**
+ * `S3Store`: any S3-compatible endpoint (AWS S3, R2's S3 API, Ceph RGW,
+ * MinIO-family, Tigris), signed with SigV4 by a maintained library, over a
+ * pluggable transport (`fetch` by default).
+ *
+ * The folder is laid out like object_store's `aws/`: `options.ts` (options
+ * and limits), `client.ts` (URLs, signing, sending, errors, the retry of each
+ * request), `errors.ts` (the one mapping of S3 answers to codes), `xml.ts`,
+ * `multipart.ts`, `copy.ts`, and this store.
+ *
+ * @module
+ */
+import { md5 } from "@noble/hashes/legacy.js";
+import { isTidemarkError, TidemarkError } from "../../errors.ts";
+import { bodyBytes, bodySize, checkRangeArgs, collectBody, discardBody, objectBody } from "../body.ts";
+import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
+import {
+  base64,
+  emptyStream,
+  encodeKeyPath,
+  encodeRfc3986,
+  metadataFromHeaders,
+  metadataHeaders,
+  parseContentRange,
+  rangeHeader,
+  sliceStream,
+  stripEtag,
+} from "../http-common.ts";
+import { compareKeys } from "../keys.ts";
+import type { HeadersLike } from "../transport.ts";
+import {
+  type Body,
+  type DeleteError,
+  type DeleteManyResult,
+  type GetOptions,
+  type ListOptions,
+  locate,
+  type ObjectBody,
+  type ObjectMeta,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  type StoreCapabilities,
+} from "../types.ts";
+import { createWithRetry } from "../writer-token.ts";
+import { S3Client, type S3Request } from "./client.ts";
+import { documentedCopyCondition, probeCopyCondition } from "./copy.ts";
+import type { S3Condition } from "./errors.ts";
+import { putMultipart } from "./multipart.ts";
+import {
+  DELETE_BATCH,
+  endpointId,
+  MAX_PART_SIZE,
+  MAX_PARTS,
+  MAX_SINGLE_PUT,
+  resolveS3Options,
+  type S3Config,
+  type S3StoreOptions,
+} from "./options.ts";
+import {
+  deleteRequestXml,
+  parseDeleteResult,
+  parseListPage,
+  parseS3Error,
+  parseXml,
+  xmlChild,
+  xmlText,
+} from "./xml.ts";
+
+// XML 1.0 cannot carry these (control characters are refused by validateKey).
+const NOT_XML = /[\ufffe\uffff]/;
+
+/**
+ * An {@link ObjectStore} on any S3-compatible endpoint.
+ *
+ * - Conditional modes: `"create"` sends `If-None-Match: *` (with a writer
+ *   token in `x-amz-meta-tidemark-writer`, so a retried create that finds its
+ *   own object succeeds); `{ ifMatch }` sends `If-Match` with the unquoted
+ *   etag (Ceph RGW 16 matches only unquoted etags; AWS and R2 take both).
+ *   Conditional puts are always single PUTs (at most 5 GiB, else
+ *   `NotSupported`): CompleteMultipartUpload ignores `If-None-Match` on RGW 16
+ *   and has no documented condition on R2.
+ * - Overwrites above `multipartThreshold` use multipart upload (parts of
+ *   `partSize`, `multipartConcurrency` at once, aborted on failure).
+ * - A `ReadableStream` body (with `size`) is streamed with `Content-Length`
+ *   and `UNSIGNED-PAYLOAD`, and sent once: a stream cannot be replayed, so
+ *   its `Transient` failures are returned, not retried. Under Deno (see
+ *   `streamingUploads`) it is read into memory first, or sent in parts.
+ * - Every other request is retried by the store itself, once, by what it is
+ *   (`client.ts`, `Retry`): reads and idempotent writes on `Transient` under
+ *   `retry`; a compare-and-swap only when its failure proves nothing was
+ *   written (else `Transient` for the caller to re-read). Do not wrap an
+ *   `S3Store` in `retrying`: that would retry twice.
+ * - Requests go through `transport` (default `fetch`) signed by `signer`
+ *   (default aws4fetch); `tidemark/node` has faster ones for Node.
+ * - A create-only put of a `copySourceBody` of another `S3Store` on the same
+ *   endpoint, region and access key is one CopyObject where the endpoint
+ *   makes a copy create-only (see `serverSideCopy` and {@link canCopyFrom}).
+ * - Errors: `NotFound`, `AlreadyExists`, `PreconditionFailed`,
+ *   `PermissionDenied` (403, bad signature), `InvalidArgument` (bad key, bad
+ *   range, stream size mismatch), `NotSupported`, `Transient` (429, 5xx,
+ *   network), `Unknown`. Messages name the operation, key, HTTP status and S3
+ *   error code; they never contain credentials, signatures or URLs.
+ */
+export class S3Store implements ObjectStore {
+  readonly name: string;
+  /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
+  readonly id: string;
+  readonly capabilities: Partial<StoreCapabilities>;
+  readonly #cfg: S3Config;
+  readonly #client: S3Client;
+  /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
+  #copyCondition: Promise<string | undefined> | undefined;
+
+  /**
+   * Throws `InvalidArgument` for a malformed endpoint, an empty bucket,
+   * missing credentials, or a numeric option outside its range (naming it).
+   */
+  constructor(opts: S3StoreOptions) {
+    this.#cfg = resolveS3Options(opts);
+    this.#client = new S3Client(this.#cfg);
+    const where = `${opts.bucket}${this.#cfg.prefix.suffix}`;
+    this.name = `s3://${where}`;
+    this.id = `s3:${endpointId(this.#cfg.endpoint)}/${where}`;
+    this.capabilities = {
+      write: true,
+      list: true,
+      compareAndSwap: true,
+      listPageSize: this.#cfg.maxKeys,
+      retries: true,
+    };
+  }
+
+  #url(key?: string, query = ""): string {
+    return this.#client.url(key === undefined ? undefined : this.#cfg.prefix.full(key), query);
+  }
+
+  /** Reads an object or a byte range of it. `NotFound`; `InvalidArgument` for a range past the end. */
+  async get(key: string, opts: GetOptions = {}): Promise<ObjectBody> {
+    const url = this.#url(key);
+    const range = opts.range;
+    if (range) checkRangeArgs(range, key);
+    const headers: Record<string, string> = {};
+    const rh = rangeHeader(range);
+    if (rh) headers.range = rh;
+    let res: Awaited<ReturnType<S3Client["send"]>>;
+    try {
+      res = await this.#client.call({ op: "get", key, method: "GET", url, headers }, "idempotent");
+    } catch (e) {
+      // `bytes=0-N` of an empty object is unsatisfiable (416) on S3, but the
+      // contract reads an empty object's range at offset 0 as empty.
+      if (range?.offset === 0 && isTidemarkError(e, "InvalidArgument")) {
+        const meta = await this.head(key);
+        if (meta.size === 0) return objectBody(meta, emptyStream());
+      }
+      throw e;
+    }
+    const meta = metaOf(key, res.headers);
+    let body = res.body ?? emptyStream();
+    if (rh && res.status === 200) {
+      // The server ignored Range and sent everything: cut the range out ourselves.
+      const total = meta.size;
+      const offset = range?.offset ?? 0;
+      if (offset >= total && !(offset === 0 && total === 0)) {
+        await body.cancel().catch(() => {});
+        throw new TidemarkError(
+          "InvalidArgument",
+          `range offset ${offset} is past the end (${total} bytes)`,
+          {
+            key,
+          },
+        );
+      }
+      const end = range?.length === undefined ? total : Math.min(total, offset + range.length);
+      body = sliceStream(body, offset, end);
+      meta.size = end - offset;
+    }
+    return objectBody(meta, body);
+  }
+
+  /** Reads an object's metadata. `NotFound` if missing. */
+  async head(key: string): Promise<ObjectMeta> {
+    const url = this.#url(key);
+    const res = await this.#client.call({ op: "head", key, method: "HEAD", url }, "idempotent");
+    return metaOf(key, res.headers);
+  }
+
+  /**
+   * Writes an object. `"create"`: `AlreadyExists` if present; `{ ifMatch }`:
+   * `PreconditionFailed` if the etag differs or the object is missing. A
+   * stream body needs `size` (`InvalidArgument` otherwise, or when the stream
+   * delivers another number of bytes).
+   */
+  async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
+    let size: number;
+    try {
+      this.#cfg.prefix.full(key);
+      size = bodySize(body, opts.size, key);
+      metadataHeaders(opts.metadata, key); // checks metadata keys before any request
+    } catch (e) {
+      discardBody(body);
+      throw e;
+    }
+    const mode = opts.mode ?? "overwrite";
+    const from = mode === "create" ? copySourceOf(body) : undefined;
+    if (from !== undefined && from.size === size && size <= MAX_SINGLE_PUT) {
+      const src = locate(from.store, from.key);
+      if (src.store instanceof S3Store && (await this.canCopyFrom(from.store)) && claimCopySource(body)) {
+        return this.#copyFrom({ ...from, store: src.store }, src.key, key, opts.metadata);
+      }
+    }
+    if (mode !== "overwrite") {
+      if (size > MAX_SINGLE_PUT) {
+        discardBody(body);
+        throw new TidemarkError(
+          "NotSupported",
+          `s3 put ${JSON.stringify(key)}: a conditional put is a single PUT, at most 5 GiB (multipart uploads cannot be create-only or compare-and-swap on every S3 store)`,
+          { key },
+        );
+      }
+    } else if (size > this.#cfg.multipartThreshold) {
+      if (size > MAX_PARTS * MAX_PART_SIZE) {
+        discardBody(body);
+        throw new TidemarkError(
+          "NotSupported",
+          `s3 put ${JSON.stringify(key)}: ${size} bytes do not fit in S3's 10,000 parts of at most 5 GiB`,
+          { key },
+        );
+      }
+      return putMultipart(
+        {
+          client: this.#client,
+          cfg: this.#cfg,
+          fullKey: this.#cfg.prefix.full(key),
+          key,
+          head: (k) => this.head(k),
+        },
+        body,
+        size,
+        opts,
+      );
+    }
+    if (body instanceof ReadableStream && !this.#cfg.streaming) body = await collectBody(body, size, key);
+    // A stream cannot be replayed: sent once.
+    const retryOf = (r: "idempotent" | "cas") => (body instanceof ReadableStream ? "once" : r);
+    const payload = body instanceof ReadableStream ? body : bodyBytes(body);
+    if (mode === "create") {
+      if (payload instanceof ReadableStream)
+        return this.#putOnce(key, payload, size, opts, opts.metadata, "create");
+      // Retried by createWithRetry, whose attempts carry one writer token.
+      return createWithRetry(
+        (metadata) => this.#putOnce(key, payload, size, opts, metadata, "create"),
+        () => this.head(key),
+        opts.metadata,
+        this.#cfg.retry,
+      );
+    }
+    if (mode === "overwrite") {
+      return this.#putOnce(
+        key,
+        payload,
+        size,
+        opts,
+        opts.metadata,
+        undefined,
+        undefined,
+        retryOf("idempotent"),
+      );
+    }
+    if (stripEtag(mode.ifMatch) === "") {
+      // RGW 16 compares If-Match as a prefix: an empty etag would match anything.
+      discardBody(payload);
+      throw new TidemarkError("PreconditionFailed", `s3 put ${JSON.stringify(key)}: empty ifMatch etag`, {
+        key,
+      });
+    }
+    return this.#putOnce(key, payload, size, opts, opts.metadata, "ifMatch", mode, retryOf("cas"));
+  }
+
+  /** One PUT of `body`, retried as `retry` says (a create is retried by its caller). */
+  async #putOnce(
+    key: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    size: number,
+    opts: PutOptions,
+    metadata: Record<string, string> | undefined,
+    condition: S3Condition | undefined,
+    mode?: { ifMatch: string },
+    retry: "idempotent" | "cas" | "once" = "once",
+  ): Promise<PutResult> {
+    const headers: Record<string, string> = {
+      "content-length": String(size),
+      ...metadataHeaders(metadata, key),
+    };
+    if (opts.contentType) headers["content-type"] = opts.contentType;
+    if (condition === "create") headers["if-none-match"] = "*";
+    // RGW 16 matches only an unquoted etag (a quoted one always fails, measured
+    // on 16.2.15); AWS and R2 accept it unquoted too.
+    if (mode) headers["if-match"] = stripEtag(mode.ifMatch);
+    const r: S3Request = { op: "put", key, method: "PUT", url: this.#url(key), headers, body };
+    if (condition) r.condition = condition;
+    const res = await this.#client.call(r, retry);
+    await res.discard();
+    return { etag: stripEtag(res.headers.get("etag")) };
+  }
+
+  /**
+   * Whether a create-only `put` of a `copySourceBody` of `source` is a
+   * server-side copy (CopyObject): `source` is (under key-renaming wrappers)
+   * an `S3Store` on the same endpoint, region and access key, and this
+   * endpoint makes a copy create-only (see `serverSideCopy`; probed once
+   * where undocumented). At most 5 GiB per object (CopyObject's limit).
+   */
+  async canCopyFrom(source: ObjectStore): Promise<boolean> {
+    const src = locate(source, "k").store;
+    if (!(src instanceof S3Store) || this.#cfg.serverSideCopy === "off") return false;
+    const [a, b] = [src.#cfg, this.#cfg];
+    if (
+      a.endpoint.href !== b.endpoint.href ||
+      a.signing.region !== b.signing.region ||
+      a.signing.accessKeyId !== b.signing.accessKeyId
+    ) {
+      return false;
+    }
+    this.#copyCondition ??=
+      documentedCopyCondition(b.endpoint.hostname) !== undefined
+        ? Promise.resolve(documentedCopyCondition(b.endpoint.hostname))
+        : probeCopyCondition(this, (from, etag, to, condition) =>
+            this.#copyOnce(
+              to,
+              this.#client.copySource(this.#cfg.prefix.full(from)),
+              etag,
+              condition,
+              undefined,
+            ),
+          );
+    return (await this.#copyCondition) !== undefined;
+  }
+
+  /**
+   * A create-only `put` of a `copySourceBody` of an object of `from.store`
+   * (an `S3Store` this store can copy from, see {@link canCopyFrom}):
+   * CopyObject pinned to the source's etag (`x-amz-copy-source-if-match`),
+   * with `metadata` replacing the source's. `AlreadyExists` when `key`
+   * exists (a retry that finds its own copy succeeds: writer token),
+   * `PreconditionFailed` when the source is no longer that version.
+   */
+  async #copyFrom(
+    from: CopySource & { store: S3Store },
+    fromKey: string,
+    key: string,
+    metadata: Record<string, string> | undefined,
+  ): Promise<PutResult> {
+    const condition = await this.#copyCondition;
+    if (condition === undefined) throw new TypeError("#copyFrom without a copy condition");
+    const copySource = from.store.#client.copySource(from.store.#cfg.prefix.full(fromKey));
+    try {
+      return await createWithRetry(
+        (md) => this.#copyOnce(key, copySource, from.etag, condition, md),
+        () => this.head(key),
+        metadata,
+        this.#cfg.retry,
+      );
+    } catch (e) {
+      // 412 answers both conditions: the destination exists, or the source changed.
+      if (isTidemarkError(e, "AlreadyExists")) {
+        try {
+          await this.head(key);
+        } catch (h) {
+          if (!isTidemarkError(h, "NotFound")) throw h;
+          throw new TidemarkError(
+            "PreconditionFailed",
+            `s3 copy ${JSON.stringify(key)}: the source ${JSON.stringify(from.key)} is no longer etag ${from.etag}`,
+            { key, cause: e },
+          );
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** One CopyObject, create-only by `condition`, pinned to the source's etag (retried by its caller). */
+  async #copyOnce(
+    key: string,
+    copySource: string,
+    sourceEtag: string,
+    condition: string,
+    metadata: Record<string, string> | undefined,
+  ): Promise<PutResult> {
+    const res = await this.#client.send({
+      op: "copy",
+      key,
+      method: "PUT",
+      url: this.#url(key),
+      headers: {
+        "content-length": "0",
+        "x-amz-copy-source": copySource,
+        "x-amz-copy-source-if-match": stripEtag(sourceEtag),
+        "x-amz-metadata-directive": "REPLACE",
+        [condition]: "*",
+        ...metadataHeaders(metadata, key),
+      },
+      condition: "create",
+    });
+    // CopyObject can answer 200 and fail in the body.
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+    const text = await res.text();
+    const err = parseS3Error(text);
+    if (err) throw this.#client.fail({ op: "copy", key, condition: "create" }, 200, err);
+    const etag = xmlText(xmlChild(parseXml(text), "CopyObjectResult"), "ETag");
+    // A cut-off answer: the outcome is unknown (a retry settles it by the writer token).
+    if (!etag) throw this.#client.fail({ op: "copy (no ETag in the answer)", key }, 503, undefined);
+    return { etag: stripEtag(etag) };
+  }
+
+  /** Deletes an object; a missing key is not an error. */
+  async delete(key: string): Promise<void> {
+    const url = this.#url(key);
+    try {
+      const res = await this.#client.call({ op: "delete", key, method: "DELETE", url }, "idempotent");
+      await res.discard();
+    } catch (e) {
+      // AWS answers 204 for a missing key; some S3-compatible stores 404 NoSuchKey.
+      if (isTidemarkError(e, "NotFound") && !e.message.includes("NoSuchBucket")) return;
+      throw e;
+    }
+  }
+
+  /**
+   * Deletes keys with DeleteObjects, 1,000 per request (with `Content-MD5`,
+   * which AWS and MinIO-family stores demand). Keys the store refused are in
+   * `errors` (S3 reports them per key under HTTP 200); a missing key counts as
+   * deleted. `InvalidArgument` for an invalid key, before anything is deleted.
+   */
+  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+    const prefix = this.#cfg.prefix;
+    // Validate every key before deleting anything, as every adapter does: a
+    // bad key late in a long sequence must not leave earlier batches deleted.
+    const all: string[] = [];
+    for await (const key of keys) {
+      encodeKeyPath(prefix.full(key));
+      all.push(key);
+    }
+    let deleted = 0;
+    const errors: DeleteError[] = [];
+    for (let at = 0; at < all.length; at += DELETE_BATCH) {
+      const batch = all.slice(at, at + DELETE_BATCH);
+      // XML 1.0 cannot carry U+FFFE/U+FFFF: delete such keys one by one.
+      for (const k of batch.filter((k) => NOT_XML.test(prefix.full(k)))) {
+        try {
+          await this.delete(k);
+          deleted++;
+        } catch (e) {
+          if (!isTidemarkError(e)) throw e;
+          errors.push({ key: k, code: e.code, message: e.message });
+        }
+      }
+      const xmlSafe = batch.filter((k) => !NOT_XML.test(prefix.full(k)));
+      if (xmlSafe.length === 0) continue;
+      const failed = await this.#deleteBatch(xmlSafe);
+      deleted += xmlSafe.length - failed.length;
+      errors.push(...failed);
+    }
+    return { deleted, errors };
+  }
+
+  async #deleteBatch(keys: string[]): Promise<DeleteError[]> {
+    const { prefix, scrub } = this.#cfg;
+    const payload = new TextEncoder().encode(deleteRequestXml(keys.map((k) => prefix.full(k))));
+    const headers = { "content-type": "application/xml", "content-md5": base64(md5(payload)) };
+    return this.#client.retrying(async () => {
+      const res = await this.#client.send({
+        op: "delete many",
+        method: "POST",
+        url: this.#client.url(undefined, "delete="),
+        headers,
+        body: payload,
+      });
+      const text = await res.text();
+      const err = parseS3Error(text);
+      if (err) throw this.#client.fail({ op: "delete many" }, res.status, err);
+      const failed = parseDeleteResult(text);
+      if (!failed) throw this.#client.fail({ op: "delete many (unreadable answer)" }, 503, undefined);
+      return failed.map((e) => ({
+        key: e.key.startsWith(prefix.value) ? prefix.strip(e.key) : e.key,
+        code: e.code,
+        message: scrub(e.message),
+      }));
+    });
+  }
+
+  /**
+   * Lists keys under `prefix` in UTF-8 byte order with ListObjectsV2 (pages of
+   * `maxKeys`, `encoding-type=url` so any key survives XML), lazily, one page
+   * request at a time. With a delimiter, common prefixes come as `isPrefix`
+   * entries in order among the keys. Listings carry no user metadata.
+   */
+  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    const kp = this.#cfg.prefix;
+    // Checked on the first next(), like every other failure of a listing.
+    const fullPrefix = kp.fullPrefix(prefix);
+    if (opts.startAfter !== undefined && opts.startAfter !== "") kp.full(opts.startAfter);
+    let token: string | undefined;
+    let startAfter = opts.startAfter === undefined ? undefined : kp.value + opts.startAfter;
+    for (;;) {
+      const params: [string, string][] = [
+        ["list-type", "2"],
+        ["encoding-type", "url"],
+        ["max-keys", String(this.#cfg.maxKeys)],
+        ["prefix", fullPrefix],
+      ];
+      if (opts.delimiter) params.push(["delimiter", opts.delimiter]);
+      if (token !== undefined) params.push(["continuation-token", token]);
+      else if (startAfter !== undefined) params.push(["start-after", startAfter]);
+      const query = params.map(([k, v]) => `${k}=${encodeRfc3986(v)}`).join("&");
+      const page = await this.#client.retrying(async () => {
+        const res = await this.#client.send({
+          op: "list",
+          key: kp.strip(fullPrefix),
+          method: "GET",
+          url: this.#client.url(undefined, query),
+        });
+        // A body cut off mid-page rejects with Transient (the transport's `responseError`).
+        const text = await res.text();
+        const err = parseS3Error(text);
+        if (err) throw this.#client.fail({ op: "list" }, res.status, err);
+        const p = parseListPage(text);
+        // "A 200 OK response can contain valid or invalid XML": a cut-off page.
+        if (!p) throw this.#client.fail({ op: "list (unreadable page)" }, 503, undefined);
+        return p;
+      });
+      const objects: ObjectMeta[] = page.objects.map((o) => ({
+        ...o,
+        key: kp.strip(o.key),
+        etag: stripEtag(o.etag),
+      }));
+      const prefixes: ObjectMeta[] = page.prefixes.map((p) => ({
+        key: kp.strip(p),
+        size: 0,
+        etag: "",
+        isPrefix: true,
+      }));
+      // Contents and CommonPrefixes are each sorted; interleave them.
+      const merged =
+        prefixes.length === 0 ? objects : [...objects, ...prefixes].sort((a, b) => compareKeys(a.key, b.key));
+      for (const m of merged) yield m;
+      if (!page.truncated) return;
+      if (page.nextToken) {
+        token = page.nextToken;
+      } else {
+        // Truncated without a token (old or odd servers): continue after the last entry.
+        const last = merged.at(-1);
+        if (!last) return;
+        token = undefined;
+        startAfter = kp.value + last.key;
+      }
+    }
+  }
+}
+
+/** An object's metadata from a GET or HEAD answer's headers. */
+function metaOf(key: string, h: HeadersLike): ObjectMeta & { size: number } {
+  const len = h.get("content-length");
+  let size = len === null ? Number.NaN : Number(len);
+  if (!Number.isFinite(size)) {
+    const cr = parseContentRange(h.get("content-range"));
+    size = cr?.start !== undefined && cr.end !== undefined ? cr.end - cr.start + 1 : 0;
+  }
+  const meta: ObjectMeta & { size: number } = {
+    key,
+    size,
+    etag: stripEtag(h.get("etag")),
+    metadata: metadataFromHeaders(h),
+  };
+  const lm = h.get("last-modified");
+  if (lm) {
+    const d = new Date(lm);
+    if (!Number.isNaN(d.getTime())) meta.lastModified = d;
+  }
+  return meta;
+}
