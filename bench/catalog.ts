@@ -19,13 +19,13 @@ import {
   isTidemarkError,
   LOW_WATER_KEY,
   type Manifest,
-  ManifestSchema,
   MemoryStore,
   manifestKey,
   metered,
   type ObjectStore,
-  seededRandom,
 } from "../src/index.ts";
+import { ManifestSchema } from "../src/manifest/index.ts";
+import { seededRandom } from "../src/testing/index.ts";
 
 /** The naive discovery: probe low_water, low_water+1, ... until one is missing. */
 async function linearHead(store: ObjectStore): Promise<number> {

@@ -15,13 +15,13 @@
 import {
   CheckpointStore,
   checkpointCommitKey,
-  forEachLimit,
   MemoryStore,
   type MeteredStore,
   metered,
   type ObjectStore,
   type RequestCounts,
 } from "../src/index.ts";
+import { forEachLimit } from "../src/store/index.ts";
 
 const EPOCHS = 100;
 const VNODES = 64;

@@ -34,11 +34,11 @@ import {
   mirrorSnapshot,
   type ObjectMeta,
   type ObjectStore,
-  objectBody,
   S3Store,
   TidemarkError,
   verifyMirror,
 } from "../src/index.ts";
+import { objectBody } from "../src/store/index.ts";
 
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2);

@@ -1,17 +1,180 @@
 /**
  * tidemark: versioned table snapshots and checkpoint state on object storage,
- * mirrored between stores. The isomorphic core: web-standard globals only.
+ * mirrored between stores. The isomorphic core (web-standard globals only):
+ * what a user of the library needs, by concern. The other entry points:
+ * `tidemark/http` (the hono apps and object serving), `tidemark/testing`
+ * (the store contract, `faulty`), `tidemark/node` (`FileStore`, the Node
+ * transport and signer). Internals are not exported.
  *
  * @module
  */
 
-export * from "./catalog/index.ts";
-export * from "./checkpoint/index.ts";
-export * from "./doctor/index.ts";
-export * from "./errors.ts";
-export * from "./http/index.ts";
-export * from "./manifest/index.ts";
-export * from "./mirror/index.ts";
+// Tables: either layout read through openTable; the object-store layout written by Catalog.
+export {
+  Catalog,
+  type CatalogOptions,
+  type CommitInput,
+  type DataFileInput,
+  type ExpireResult,
+} from "./catalog/catalog.ts";
+export { PREVIOUS_LINK_PROPERTY } from "./catalog/chain.ts";
+export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./catalog/discover.ts";
+export { LOW_WATER_KEY, manifestKey } from "./catalog/layout.ts";
+export { posixManifestKey, VERSION_HINT_KEY } from "./catalog/posix.ts";
+export {
+  type ColumnDef,
+  type ColumnType,
+  checkTableSchema,
+  FORMAT_VERSION_PROPERTY,
+  readTableSchema,
+  SCHEMA_PROPERTY,
+  type TableSchema,
+} from "./catalog/schema.ts";
+export {
+  openTable,
+  type SnapshotsOptions,
+  type TableHead,
+  type TableLayout,
+  type TableReader,
+  type TableSnapshot,
+} from "./catalog/table.ts";
+// Checkpoints (LaminarDB's layout).
+export {
+  type CheckpointStats,
+  CheckpointStore,
+  type CheckpointStoreOptions,
+  checkpointCommitKey,
+  checkpointDescriptorKey,
+  checkpointPartialKey,
+  checkpointSourceOffsetsKey,
+  type EpochBlob,
+  type PruneResult,
+} from "./checkpoint/checkpoint-store.ts";
+// Probing a live store.
+export {
+  DOCTOR_CHECKS,
+  type DoctorCheckId,
+  type DoctorCheckResult,
+  type DoctorStatus,
+} from "./doctor/checks.ts";
+export {
+  DOCTOR_WRONG_SECRET,
+  type DoctorOptions,
+  type DoctorReport,
+  doctor,
+  selectChecks,
+} from "./doctor/doctor.ts";
+export { type EnsureSafeStoreOptions, ensureSafeStore, SAFE_STORE_CHECKS } from "./doctor/safe-store.ts";
+// Errors.
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  errorCodeOf,
+  httpStatusOf,
+  isTidemarkError,
+  TidemarkError,
+  type TidemarkErrorOptions,
+  toTidemarkError,
+} from "./errors.ts";
+// Manifests.
+export {
+  createDataFileRef,
+  createDeleteFileRef,
+  createManifest,
+  DELETE_CONTENT,
+  decodeManifest,
+  encodeManifest,
+  FILE_FORMAT,
+  FILE_STATUS,
+  type ManifestInit,
+} from "./manifest/codec.ts";
+export type { DataFileRef, DeleteFileRef, Manifest } from "./manifest/gen/manifest_pb.ts";
+export {
+  diffManifests,
+  type LiveFile,
+  liveDataFiles,
+  liveFileInfo,
+  liveFiles,
+  type ManifestDiff,
+  referencedFiles,
+  type SnapshotTotals,
+  snapshotTotals,
+} from "./manifest/live.ts";
+export { pathProblem } from "./manifest/paths.ts";
+// Mirrors.
+export {
+  type LagAlert,
+  Mirror,
+  type MirrorCounters,
+  type MirrorGap,
+  type MirrorOptions,
+  type MirrorProgress,
+  type MirrorProgressStore,
+  type MirrorStatus,
+} from "./mirror/mirror.ts";
+export { boundTo, freshMirrorProgress } from "./mirror/progress.ts";
+export {
+  type MirrorReader,
+  openMirror,
+  type VerifyOptions,
+  type VerifyResult,
+  verifyMirror,
+} from "./mirror/reader.ts";
+export {
+  DEFAULT_LIST_THRESHOLD,
+  DEFAULT_PARALLELISM,
+  type MirrorSnapshotOptions,
+  type MirrorSnapshotResult,
+  mirrorSnapshot,
+} from "./mirror/snapshot.ts";
+// Options: the checks every numeric option goes through (for applications that read their own).
 export { checkNumber, MAX_TIMER_MS, type NumberRule, numberOption, parseNumberOption } from "./options.ts";
-export * from "./restore/index.ts";
-export * from "./store/index.ts";
+// Restore into merutable's layout.
+export {
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreResult,
+  type RestoreSkip,
+  restore,
+} from "./restore/restore.ts";
+// Stores: the contract, the adapters, the wrappers, store URLs.
+export { HttpStore, type HttpStoreOptions } from "./store/http.ts";
+export type { FetchLike } from "./store/http-common.ts";
+export { codeOfHttpStatus } from "./store/http-status.ts";
+export { validateKey } from "./store/keys.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./store/memory.ts";
+export { type MeteredStore, metered, type RequestCounts } from "./store/metered.ts";
+export { prefixed } from "./store/prefixed.ts";
+export { type R2BucketLike, R2Store, type R2StoreOptions } from "./store/r2.ts";
+export type { RetryPolicy } from "./store/retry.ts";
+export { retrying } from "./store/retrying.ts";
+export { S3Store, type S3StoreOptions } from "./store/s3/index.ts";
+export type { S3Signer, SignableRequest, SigningKey } from "./store/signer.ts";
+export type { HeadersLike, HttpTransport, TransportRequest, TransportResponse } from "./store/transport.ts";
+export {
+  type Body,
+  type ByteRange,
+  capabilitiesOf,
+  type DeleteError,
+  type DeleteManyResult,
+  type GetOptions,
+  type ListOptions,
+  type ObjectBody,
+  type ObjectMeta,
+  type ObjectStore,
+  type PutMode,
+  type PutOptions,
+  type PutResult,
+  type StoreCapabilities,
+  storeId,
+  wrapperOf,
+} from "./store/types.ts";
+export {
+  type ParseStoreUrlOptions,
+  parseStoreUrl,
+  quoteStoreUrl,
+  type S3Credentials,
+  type StoreUrl,
+  type StoreUrlKind,
+  s3StoreOptions,
+} from "./store/url.ts";

@@ -24,13 +24,11 @@ import { cors } from "hono/cors";
 import {
   decodeObjectKey,
   EXPOSED_HEADERS,
-  errorCodeOf,
   errorResponse,
   inspectApp,
-  parseNumberOption,
   serveObject,
-  TidemarkError,
-} from "../src/index.ts";
+} from "../src/http/index.ts";
+import { errorCodeOf, parseNumberOption, TidemarkError } from "../src/index.ts";
 import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./auth.ts";
 import { openTable, parseTableConfig, staticTables } from "./config.ts";
 import { type DemoCommitOptions, demoCommit } from "./demo.ts";

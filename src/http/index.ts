@@ -1,5 +1,9 @@
 /**
- * The read-only HTTP layer: the `inspectApp` hono app and its helpers.
+ * `tidemark/http`: the read-only HTTP layer, usable on every runtime hono
+ * runs on: `inspectApp` (a table's status, snapshots and verification as
+ * JSON, and its objects for browsers), `serveObject` (GET/HEAD with `ETag`,
+ * `Range` and `If-None-Match` from any store), and the helpers the Worker
+ * builds its own routes from.
  *
  * @module
  */

@@ -3,20 +3,18 @@
  * S3 on Ceph RGW). `makeStore` must return an empty store (a fresh prefix).
  */
 import assert from "node:assert/strict";
+import { advanceLowWater, manifestDigest, readLowWater } from "../../src/catalog/index.ts";
 import {
-  advanceLowWater,
   Catalog,
   discoverHead,
-  faulty,
   LOW_WATER_KEY,
   liveFiles,
-  manifestDigest,
   manifestKey,
   type ObjectStore,
   PREVIOUS_LINK_PROPERTY,
   type PutOptions,
-  readLowWater,
 } from "../../src/index.ts";
+import { faulty } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness } from "../support/harness.ts";
 
 export interface CatalogContractOptions {

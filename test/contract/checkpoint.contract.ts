@@ -10,8 +10,6 @@ import {
   CheckpointStore,
   type CheckpointStoreOptions,
   checkpointCommitKey,
-  faulty,
-  forEachLimit,
   metered,
   type ObjectStore,
   prefixed,
@@ -19,6 +17,8 @@ import {
   retrying,
   TidemarkError,
 } from "../../src/index.ts";
+import { forEachLimit } from "../../src/store/index.ts";
+import { faulty } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, uniquePrefix } from "../support/harness.ts";
 
 export interface CheckpointContractOptions {

@@ -7,15 +7,14 @@
  * racing mirrors, idle-primary lag, resume, expired gaps.
  */
 import assert from "node:assert/strict";
+import { legacyManifestKey } from "../../src/catalog/index.ts";
 import {
   Catalog,
   createManifest,
   encodeManifest,
-  faulty,
   isTidemarkError,
   type LagAlert,
   LOW_WATER_KEY,
-  legacyManifestKey,
   Mirror,
   type MirrorOptions,
   manifestKey,
@@ -28,6 +27,7 @@ import {
   VERSION_HINT_KEY,
   verifyMirror,
 } from "../../src/index.ts";
+import { faulty } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness } from "../support/harness.ts";
 import {
   assertReadable,

@@ -6,20 +6,20 @@
  * without ever leaving a hint that points at missing files.
  */
 import assert from "node:assert/strict";
+import { readVersionHint } from "../../src/catalog/index.ts";
 import {
-  faulty,
   LOW_WATER_KEY,
   Mirror,
   manifestKey,
   type ObjectStore,
   openTable,
   posixManifestKey,
-  readVersionHint,
   referencedFiles,
   restore,
   type TableSchema,
   VERSION_HINT_KEY,
 } from "../../src/index.ts";
+import { faulty } from "../../src/testing/index.ts";
 import { assertRejectsOption, codeOf, collect, type Harness } from "../support/harness.ts";
 import { contents, fileBytes, Primary } from "../support/mirror-fixture.ts";
 import { PosixPrimary } from "../support/posix-fixture.ts";

@@ -4,12 +4,12 @@
  * `Catalog`s), on any store (memory, a directory, S3, R2). Run by each runtime.
  */
 import assert from "node:assert/strict";
+import { legacyManifestKey } from "../../src/catalog/index.ts";
 import {
   Catalog,
   createManifest,
   encodeManifest,
   LOW_WATER_KEY,
-  legacyManifestKey,
   MemoryStore,
   manifestKey,
   metered,

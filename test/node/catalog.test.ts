@@ -7,7 +7,6 @@ import {
   discoverHead,
   encodeManifest,
   LOW_WATER_KEY,
-  ManifestSchema,
   MemoryStore,
   manifestKey,
   metered,
@@ -15,6 +14,7 @@ import {
   prefixed,
   retrying,
 } from "../../src/index.ts";
+import { ManifestSchema } from "../../src/manifest/index.ts";
 import { S3Store } from "../../src/store/s3/index.ts";
 import { catalogContract } from "../contract/catalog.contract.ts";
 import { codeOf, type Harness, uniquePrefix } from "../support/harness.ts";

@@ -1,30 +1,31 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
-  backoffDelay,
-  batches,
-  compareKeys,
   errorCodeOf,
-  type FaultPlan,
-  faulty,
-  forEachLimit,
   httpStatusOf,
   isTidemarkError,
   MemoryStore,
   metered,
   type ObjectStore,
-  objectBody,
   prefixed,
   type R2BucketLike,
   R2Store,
   type RetryPolicy,
   retrying,
-  streamOf,
   TidemarkError,
   toTidemarkError,
+} from "../../src/index.ts";
+import {
+  backoffDelay,
+  batches,
+  compareKeys,
+  forEachLimit,
+  objectBody,
+  streamOf,
   WRITER_TOKEN_KEY,
   withRetry,
-} from "../../src/index.ts";
+} from "../../src/store/index.ts";
+import { type FaultPlan, faulty } from "../../src/testing/index.ts";
 import { assertRejectsOption, codeOf, collect } from "../support/harness.ts";
 
 describe("TidemarkError", () => {

@@ -7,7 +7,6 @@ import { describe, expect, it } from "vitest";
 import {
   createDataFileRef,
   createManifest,
-  DataFileRefSchema,
   decodeManifest,
   diffManifests,
   encodeManifest,
@@ -16,9 +15,9 @@ import {
   liveFileInfo,
   liveFiles,
   type Manifest,
-  ManifestSchema,
-  seededRandom,
 } from "../../src/index.ts";
+import { DataFileRefSchema, ManifestSchema } from "../../src/manifest/index.ts";
+import { seededRandom } from "../../src/testing/index.ts";
 
 const root = join(import.meta.dirname, "../..");
 const fixtures = join(root, "test/fixtures");

@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   Catalog,
-  copySourceBody,
   type HttpTransport,
   MemoryStore,
   Mirror,
@@ -23,6 +22,7 @@ import {
   verifyMirror,
 } from "../../src/index.ts";
 import { nodeHttpTransport } from "../../src/node/index.ts";
+import { copySourceBody } from "../../src/store/index.ts";
 import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
 import { createBucket } from "../services/rgw.ts";
 import { type CopyProxy, startCopyProxy } from "../support/copy-proxy.ts";

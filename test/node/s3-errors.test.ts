@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { md5 } from "@noble/hashes/legacy.js";
 import { describe, it } from "vitest";
-import { classifyS3Error, type FetchLike, faulty, parseS3Error, retrying, S3Store } from "../../src/index.ts";
+import { type FetchLike, retrying, S3Store } from "../../src/index.ts";
+import { classifyS3Error, parseS3Error } from "../../src/store/index.ts";
+import { faulty } from "../../src/testing/index.ts";
 import { assertRejectsOption, codeOf, collect } from "../support/harness.ts";
 
 interface Call {

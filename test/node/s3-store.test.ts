@@ -8,13 +8,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
   type FetchLike,
-  fetchTransport,
   type HttpTransport,
   type S3Signer,
   S3Store,
   type S3StoreOptions,
 } from "../../src/index.ts";
 import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
+import { fetchTransport } from "../../src/store/index.ts";
 import { S3Client } from "../../src/store/s3/client.ts";
 import { resolveS3Options } from "../../src/store/s3/options.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "vitest";
+import { schemaJson } from "../../src/catalog/index.ts";
 import {
   Catalog,
   checkTableSchema,
@@ -18,7 +19,6 @@ import {
   manifestKey,
   readTableSchema,
   SCHEMA_PROPERTY,
-  schemaJson,
   type TableSchema,
 } from "../../src/index.ts";
 import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";

@@ -4,6 +4,7 @@
  * reader of the target can see.
  */
 import assert from "node:assert/strict";
+import { parseManifestKey } from "../../src/catalog/index.ts";
 import {
   Catalog,
   decodeManifest,
@@ -12,7 +13,6 @@ import {
   type MirrorProgress,
   type MirrorProgressStore,
   type ObjectStore,
-  parseManifestKey,
   type TableSchema,
   TidemarkError,
 } from "../../src/index.ts";

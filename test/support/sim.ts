@@ -27,6 +27,7 @@
  */
 import assert from "node:assert/strict";
 import * as fc from "fast-check";
+import { parseManifestKey, parsePosixManifestKey, readVersionHint } from "../../src/catalog/index.ts";
 import {
   Catalog,
   decodeManifest,
@@ -39,10 +40,7 @@ import {
   manifestKey,
   type ObjectStore,
   openMirror,
-  parseManifestKey,
-  parsePosixManifestKey,
   posixManifestKey,
-  readVersionHint,
   referencedFiles,
   retrying,
   TidemarkError,

@@ -8,6 +8,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it, vi } from "vitest";
+import { readLowWater } from "../../src/catalog/index.ts";
 import {
   Catalog,
   type DataFileInput,
@@ -15,7 +16,6 @@ import {
   Mirror,
   metered,
   R2Store,
-  readLowWater,
   verifyMirror,
 } from "../../src/index.ts";
 import type { Env } from "../../worker/env.ts";

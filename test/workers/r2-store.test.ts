@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { mapR2Error, type R2BucketLike, R2Store } from "../../src/index.ts";
+import { type R2BucketLike, R2Store } from "../../src/index.ts";
+import { mapR2Error } from "../../src/store/index.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, type Harness, uniquePrefix } from "../support/harness.ts";
 
