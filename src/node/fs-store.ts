@@ -63,19 +63,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Dirent, Stats } from "node:fs";
-import {
-  link,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  realpath,
-  rename,
-  rmdir,
-  stat,
-  unlink,
-  writeFile,
-} from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
@@ -93,6 +81,20 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "../store/types.ts";
+import { errno, fileStream, fsError, statOrUndefined, syncDir, unlinkQuietly, withDirLock } from "./fs-io.ts";
+import {
+  CONTINUATION,
+  dirComponents,
+  encoder,
+  INTERNAL,
+  keyComponents,
+  literalSpelling,
+  META_DIR,
+  nameToSegment,
+  SELF,
+  type Sidecar,
+  TMP_DIR,
+} from "./fs-names.ts";
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
@@ -103,198 +105,6 @@ export interface FileStoreOptions {
   durable?: boolean;
   /** A name for logs (default `file:<absolute dir>`). */
   name?: string;
-}
-
-const TMP_DIR = ".tidemark-tmp";
-const META_DIR = ".tidemark-meta";
-const INTERNAL = ".tidemark-";
-/** Segments longer than this many encoded bytes are split. */
-const MAX_NAME_BYTES = 200;
-/** The longest file name Linux and macOS file systems take, in bytes. */
-const NAME_MAX = 255;
-const CONTINUATION = "%+";
-const SELF = "%";
-const READ_CHUNK = 64 * 1024;
-
-const encoder = new TextEncoder();
-
-interface Sidecar {
-  key: string;
-  etag: string;
-  size: number;
-  mtimeMs: number;
-  contentType?: string;
-  metadata: Record<string, string>;
-}
-
-/** Escapes one key segment into a file name (see the module docs). */
-function encodeSegment(seg: string): string {
-  if (seg === "") return "%e";
-  const s = seg.replaceAll("%", "%25");
-  if (s === ".") return "%2E";
-  if (s === "..") return "%2E%2E";
-  if (s.startsWith(".tidemark")) return `%2E${s.slice(1)}`;
-  return s;
-}
-
-/** Inverse of {@link encodeSegment} on the names it produces. */
-function decodeSegment(name: string): string {
-  if (name === "%e") return "";
-  return name.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
-}
-
-/**
- * The key segment a file or directory name stands for: the decoded segment
- * when the name is exactly how FileStore spells it, else the name itself (a
- * file placed by another tool, e.g. `50%off.txt`, `x%41`, or a name over 200
- * bytes, which FileStore would have split: its key is its name). `single`:
- * `name` is one path component, not chunks joined (those are always ours).
- */
-function nameToSegment(name: string, single = true): string {
-  const decoded = decodeSegment(name);
-  const ours = encodeSegment(decoded) === name && (!single || encoder.encode(name).length <= MAX_NAME_BYTES);
-  return ours ? decoded : name;
-}
-
-/**
- * Whether `seg` may also be stored under its literal name (see
- * {@link nameToSegment}): that name differs from FileStore's own spelling
- * (a `%`, or over 200 bytes); it reads back as `seg` (not a valid escape of
- * another key, not ending in the marker its position gives a meaning: `%`
- * for a file, `%+` for a directory); and it can be a file name at all.
- */
-function literalSpelling(seg: string, isFile: boolean): boolean {
-  const bytes = encoder.encode(seg).length;
-  return (
-    (seg.includes("%") || bytes > MAX_NAME_BYTES) &&
-    bytes <= NAME_MAX &&
-    !seg.endsWith(isFile ? SELF : CONTINUATION) &&
-    nameToSegment(seg) === seg
-  );
-}
-
-/** Splits an encoded segment into path components of at most ~200 bytes, never inside a character. */
-function chunkName(name: string): string[] {
-  const bytes = encoder.encode(name).length;
-  if (bytes <= MAX_NAME_BYTES) return [name];
-  // Near-equal chunks, so none is tiny (a 1-byte "." chunk would be a special name).
-  const n = Math.ceil(bytes / MAX_NAME_BYTES);
-  const target = Math.ceil(bytes / n);
-  const out: string[] = [];
-  let cur = "";
-  let curBytes = 0;
-  for (const ch of name) {
-    const b = encoder.encode(ch).length;
-    if (curBytes + b > target && out.length < n - 1) {
-      out.push(cur);
-      cur = "";
-      curBytes = 0;
-    }
-    cur += ch;
-    curBytes += b;
-  }
-  out.push(cur);
-  return out;
-}
-
-/** The path components of a directory named by a (full) key segment. */
-function dirComponents(seg: string): string[] {
-  const chunks = chunkName(encodeSegment(seg));
-  return chunks.map((c, i) => (i < chunks.length - 1 ? c + CONTINUATION : c));
-}
-
-/** Path components of a key: the parent directories and the plain file name. */
-function keyComponents(key: string): { dirs: string[]; file: string } {
-  const segs = key.split("/");
-  const last = segs.pop() ?? "";
-  const dirs = segs.flatMap(dirComponents);
-  const lastChunks = dirComponents(last);
-  const file = lastChunks.pop() ?? "";
-  return { dirs: [...dirs, ...lastChunks], file };
-}
-
-function errno(e: unknown): string | undefined {
-  return typeof e === "object" && e !== null ? (e as { code?: string }).code : undefined;
-}
-
-/** Maps a file-system error to a TidemarkError (never with the absolute path of a temp file). */
-function fsError(e: unknown, key: string | undefined, what: string): TidemarkError {
-  if (e instanceof TidemarkError) return e;
-  const code = errno(e);
-  const opts = key === undefined ? { cause: e } : { key, cause: e };
-  const msg = `${what}: ${code ?? (e as Error)?.message ?? String(e)}`;
-  switch (code) {
-    case "ENOENT":
-      return new TidemarkError("NotFound", msg, opts);
-    case "EACCES":
-    case "EPERM":
-    case "EROFS":
-      return new TidemarkError("PermissionDenied", msg, opts);
-    case "EMFILE":
-    case "ENFILE":
-    case "EAGAIN":
-    case "EBUSY":
-    case "EINTR":
-      return new TidemarkError("Transient", msg, opts);
-    default:
-      return new TidemarkError("Unknown", msg, opts);
-  }
-}
-
-async function statOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch (e) {
-    if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return undefined;
-    throw e;
-  }
-}
-
-async function unlinkQuietly(path: string): Promise<void> {
-  await unlink(path).catch(() => {});
-}
-
-// Compare-and-swap and overwrites are serialised per directory, keyed by its
-// real path: every FileStore reaching that directory (the same path, a
-// symlink to it, or a store rooted above or below it) shares the lock, so no
-// two of them can both pass an etag check and then both rename.
-const locks = new Map<string, Promise<void>>();
-
-async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((r) => {
-    release = r;
-  });
-  const tail = prev.then(() => mine);
-  locks.set(key, tail);
-  await prev;
-  try {
-    return await fn();
-  } finally {
-    release();
-    if (locks.get(key) === tail) locks.delete(key);
-  }
-}
-
-/** Runs `fn` under the lock of directory `dir` (which must exist), keyed by its real path. */
-async function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  return withLock(await realpath(dir), fn);
-}
-
-/**
- * fsyncs a directory, so that names just linked, renamed or created in it
- * survive an OS crash (a file's own fsync does not cover its directory
- * entry; merutable fsyncs its metadata directory after each commit for the
- * same reason).
- */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
@@ -805,47 +615,4 @@ export class FileStore implements ObjectStore {
       }
     }
   }
-}
-
-/** A byte stream of `[start, end)` of an open file; closes the file when done or cancelled. */
-function fileStream(
-  fh: Awaited<ReturnType<typeof open>>,
-  start: number,
-  end: number,
-): ReadableStream<Uint8Array> {
-  let pos = start;
-  let closed = false;
-  const close = async () => {
-    if (!closed) {
-      closed = true;
-      await fh.close().catch(() => {});
-    }
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        if (pos >= end) {
-          await close();
-          controller.close();
-          return;
-        }
-        const n = Math.min(READ_CHUNK, end - pos);
-        const buf = new Uint8Array(n);
-        const { bytesRead } = await fh.read(buf, 0, n, pos);
-        if (bytesRead === 0) {
-          await close();
-          controller.error(new TidemarkError("Corrupt", "file shrank while being read"));
-          return;
-        }
-        pos += bytesRead;
-        controller.enqueue(bytesRead === n ? buf : buf.subarray(0, bytesRead));
-      } catch (e) {
-        await close();
-        controller.error(fsError(e, undefined, "cannot read object"));
-      }
-    },
-    async cancel() {
-      await close();
-    },
-  });
 }

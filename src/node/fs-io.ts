@@ -1,0 +1,138 @@
+/**
+ * File-system helpers of `FileStore`: errno mapping, in-process locks keyed
+ * by real path, directory fsync and a byte stream of an open file.
+ *
+ * @module
+ */
+import type { Stats } from "node:fs";
+import { open, realpath, stat, unlink } from "node:fs/promises";
+import { TidemarkError } from "../errors.ts";
+
+const READ_CHUNK = 64 * 1024;
+
+export function errno(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null ? (e as { code?: string }).code : undefined;
+}
+
+/** Maps a file-system error to a TidemarkError (never with the absolute path of a temp file). */
+export function fsError(e: unknown, key: string | undefined, what: string): TidemarkError {
+  if (e instanceof TidemarkError) return e;
+  const code = errno(e);
+  const opts = key === undefined ? { cause: e } : { key, cause: e };
+  const msg = `${what}: ${code ?? (e as Error)?.message ?? String(e)}`;
+  switch (code) {
+    case "ENOENT":
+      return new TidemarkError("NotFound", msg, opts);
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return new TidemarkError("PermissionDenied", msg, opts);
+    case "EMFILE":
+    case "ENFILE":
+    case "EAGAIN":
+    case "EBUSY":
+    case "EINTR":
+      return new TidemarkError("Transient", msg, opts);
+    default:
+      return new TidemarkError("Unknown", msg, opts);
+  }
+}
+
+export async function statOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (e) {
+    if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+export async function unlinkQuietly(path: string): Promise<void> {
+  await unlink(path).catch(() => {});
+}
+
+// Compare-and-swap and overwrites are serialised per directory, keyed by its
+// real path: every FileStore reaching that directory (the same path, a
+// symlink to it, or a store rooted above or below it) shares the lock, so no
+// two of them can both pass an etag check and then both rename.
+const locks = new Map<string, Promise<void>>();
+
+export async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => {
+    release = r;
+  });
+  const tail = prev.then(() => mine);
+  locks.set(key, tail);
+  await prev;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (locks.get(key) === tail) locks.delete(key);
+  }
+}
+
+/** Runs `fn` under the lock of directory `dir` (which must exist), keyed by its real path. */
+export async function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(await realpath(dir), fn);
+}
+
+/**
+ * fsyncs a directory, so that names just linked, renamed or created in it
+ * survive an OS crash (a file's own fsync does not cover its directory
+ * entry; merutable fsyncs its metadata directory after each commit for the
+ * same reason).
+ */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A byte stream of `[start, end)` of an open file; closes the file when done or cancelled. */
+export function fileStream(
+  fh: Awaited<ReturnType<typeof open>>,
+  start: number,
+  end: number,
+): ReadableStream<Uint8Array> {
+  let pos = start;
+  let closed = false;
+  const close = async () => {
+    if (!closed) {
+      closed = true;
+      await fh.close().catch(() => {});
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (pos >= end) {
+          await close();
+          controller.close();
+          return;
+        }
+        const n = Math.min(READ_CHUNK, end - pos);
+        const buf = new Uint8Array(n);
+        const { bytesRead } = await fh.read(buf, 0, n, pos);
+        if (bytesRead === 0) {
+          await close();
+          controller.error(new TidemarkError("Corrupt", "file shrank while being read"));
+          return;
+        }
+        pos += bytesRead;
+        controller.enqueue(bytesRead === n ? buf : buf.subarray(0, bytesRead));
+      } catch (e) {
+        await close();
+        controller.error(fsError(e, undefined, "cannot read object"));
+      }
+    },
+    async cancel() {
+      await close();
+    },
+  });
+}
