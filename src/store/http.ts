@@ -104,6 +104,7 @@ export class HttpStore implements ObjectStore {
   readonly capabilities: Partial<StoreCapabilities> = { write: false, list: false, compareAndSwap: false };
   readonly #base: URL;
   readonly #fetch: FetchLike;
+  #sent = 0;
   readonly #headers: Record<string, string>;
   readonly #maxBuffer: number;
 
@@ -148,6 +149,11 @@ export class HttpStore implements ObjectStore {
     return new TidemarkError(code, `http ${op} ${JSON.stringify(key)}: ${why}`, options);
   }
 
+  /** Requests sent so far (see {@link ObjectStore.requestsSent}). */
+  requestsSent(): number {
+    return this.#sent;
+  }
+
   async #request(op: string, key: string, method: string, extra: Record<string, string>): Promise<Response> {
     const url = this.url(key);
     const headers = new Headers(this.#headers);
@@ -159,6 +165,7 @@ export class HttpStore implements ObjectStore {
     headers.set("accept-encoding", "identity");
     let res: Response;
     try {
+      this.#sent++;
       res = await this.#fetch(url, { method, headers });
     } catch (e) {
       throw this.#error(op, key, undefined, e);

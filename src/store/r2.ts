@@ -213,6 +213,7 @@ export class R2Store implements ObjectStore {
   readonly #bucket: R2BucketLike;
   readonly #prefix: KeyPrefix;
   readonly #retry: RetryPolicy;
+  #sent = 0;
 
   /** Throws `InvalidArgument` for a prefix starting with `/` or a bad `retry` policy. */
   constructor(bucket: R2BucketLike, opts: R2StoreOptions = {}) {
@@ -221,6 +222,11 @@ export class R2Store implements ObjectStore {
     this.#retry = resolvePolicy(opts.retry); // a bad policy fails here, not at the first retry
     this.name = opts.name ?? `r2${this.#prefix.suffix}`;
     this.id = `r2:${this.name}`;
+  }
+
+  /** Calls made on the binding so far (see {@link ObjectStore.requestsSent}). */
+  requestsSent(): number {
+    return this.#sent;
   }
 
   #full(key: string): string {
@@ -235,6 +241,7 @@ export class R2Store implements ObjectStore {
     return withRetry(
       async () => {
         try {
+          this.#sent++;
           return await fn();
         } catch (e) {
           throw mapR2Error(e, op, key);
@@ -324,6 +331,7 @@ export class R2Store implements ObjectStore {
       if (metadata) options.customMetadata = metadata;
       if (httpMetadata) options.httpMetadata = httpMetadata;
       try {
+        this.#sent++;
         const o = await this.#bucket.put(full, value.stream, options);
         // A refused conditional put may leave the pipe unfinished: do not wait on it.
         if (!o) return null;

@@ -163,6 +163,17 @@ export interface ObjectStore {
    * Absent: the store itself.
    */
   locate?(key: string): Located;
+  /**
+   * How many requests this store has sent to its service since it was made:
+   * every attempt of a retried request, and the requests one call makes on
+   * its own (the HEAD that settles an ambiguous create, multipart parts, a
+   * listing's pages). Stores that talk to a service themselves have it
+   * (S3Store, R2Store, HttpStore); a caller that budgets requests (the
+   * mirror) counts these, which are what a service bills and a Worker's
+   * subrequest limit counts, rather than its own calls. Absent: one request
+   * per call.
+   */
+  requestsSent?(): number;
 }
 
 /** Where `key` of `store` really lives (see {@link ObjectStore.locate}). */
@@ -190,18 +201,19 @@ export function storeId(store: ObjectStore): string {
 
 /**
  * What a wrapper of `store` says about itself: the inner store's name,
- * identity and capabilities, and `locate`/`canCopyFrom` forwarded (spread
+ * identity and capabilities, and `locate`/`canCopyFrom`/`requestsSent` forwarded (spread
  * into the wrapper object). A wrapper that renames keys overrides `locate`
  * (`prefixed` does, with {@link copyMembers}); one that changes bytes must
  * drop `canCopyFrom` (a server-side copy would skip it).
  */
 export function wrapperOf(
   store: ObjectStore,
-): Pick<ObjectStore, "name" | "id" | "capabilities" | "locate" | "canCopyFrom"> {
+): Pick<ObjectStore, "name" | "id" | "capabilities" | "locate" | "canCopyFrom" | "requestsSent"> {
   return {
     name: store.name,
     ...(store.id !== undefined ? { id: store.id } : {}),
     ...(store.capabilities ? { capabilities: store.capabilities } : {}),
+    ...(store.requestsSent ? { requestsSent: () => store.requestsSent?.() ?? 0 } : {}),
     ...copyMembers(store),
   };
 }

@@ -243,7 +243,10 @@ describe("HttpStore against node:http", () => {
     const flaky = new HttpStore(base, {
       fetch: (input, init) => (++n < 2 ? Promise.reject(new TypeError("fetch failed")) : fetch(input, init)),
     });
-    assert.equal(await (await retrying(flaky, { baseDelayMs: 1 }).get("r")).text(), "0123456789");
+    const retried = retrying(flaky, { baseDelayMs: 1 });
+    assert.equal(await (await retried.get("r")).text(), "0123456789");
+    assert.equal(flaky.requestsSent(), 2, "the failed attempt was sent too");
+    assert.equal(retried.requestsSent?.(), 2, "wrappers report the inner store's count");
   });
 
   it("writes and list are NotSupported; capabilities say so", async () => {

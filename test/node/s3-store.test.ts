@@ -406,6 +406,9 @@ describe("S3Store errors never carry secrets", () => {
       assert.ok((e as Error).cause, "keeps a (sanitized) cause");
       scan(e, forbidden);
     }
+    // Each of the four calls went out twice (create-only puts are retried by
+    // their writer-token loop, listings and bulk deletes page by page).
+    assert.equal(s.requestsSent(), 8, "every attempt is counted as sent");
   });
 
   it("a fetch that throws errors quoting the signed request is scrubbed", async () => {

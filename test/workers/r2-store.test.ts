@@ -62,6 +62,8 @@ describe("R2Store specifics (workerd, local R2)", () => {
     const s = new R2Store(flaky, { retry: { baseDelayMs: 1 } });
     const r = await s.put(`${p}once`, "mine", { mode: "create" });
     assert.equal(calls, 2);
+    // Two puts and the HEAD that found its own token: what the budget counts.
+    assert.equal(s.requestsSent(), 3);
     assert.equal(r.etag, (await s.head(`${p}once`)).etag);
     // Someone else's object is still a conflict.
     assert.equal(await codeOf(s.put(`${p}once`, "theirs", { mode: "create" })), "AlreadyExists");

@@ -55,6 +55,7 @@ export interface S3ErrorInfo {
 /** An S3 endpoint and bucket as `S3Store` talks to it. */
 export class S3Client {
   readonly #cfg: S3Config;
+  #sent = 0;
 
   constructor(cfg: S3Config) {
     this.#cfg = cfg;
@@ -79,6 +80,11 @@ export class S3Client {
   /** The `x-amz-copy-source` of a stored key of this bucket (URL-encoded, as S3 wants it). */
   copySource(fullKey: string): string {
     return `/${encodeRfc3986(this.#cfg.bucket)}/${encodeKeyPath(fullKey)}`;
+  }
+
+  /** Requests handed to the transport so far, every attempt counted. */
+  get sent(): number {
+    return this.#sent;
   }
 
   /** Sends `r` and retries it as `retry` says (see {@link Retry}). */
@@ -129,6 +135,7 @@ export class S3Client {
     }
     let res: TransportResponse;
     try {
+      this.#sent++;
       res = await transport.request({
         method: r.method,
         url: r.url,

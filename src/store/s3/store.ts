@@ -131,6 +131,11 @@ export class S3Store implements ObjectStore {
     };
   }
 
+  /** Requests sent to the endpoint so far (see {@link ObjectStore.requestsSent}). */
+  requestsSent(): number {
+    return this.#client.sent;
+  }
+
   #url(key?: string, query = ""): string {
     return this.#client.url(key === undefined ? undefined : this.#cfg.prefix.full(key), query);
   }
