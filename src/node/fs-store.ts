@@ -68,7 +68,7 @@ import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
 import { stripEtag } from "../store/http-common.ts";
-import { compareKeys, validateKey, validatePrefix } from "../store/keys.ts";
+import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "../store/keys.ts";
 import type {
   Body,
   DeleteManyResult,
@@ -486,9 +486,7 @@ export class FileStore implements ObjectStore {
   }
 
   async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
-    const all: string[] = [];
-    for await (const key of keys) all.push(key);
-    for (const key of all) validateKey(key);
+    const all = await checkedKeys(keys);
     let deleted = 0;
     const errors: DeleteManyResult["errors"] = [];
     for (const key of all) {
@@ -526,19 +524,13 @@ export class FileStore implements ObjectStore {
         (f) => f.key.startsWith(prefix) && (startAfter === undefined || compareKeys(f.key, startAfter) > 0),
       )
       .sort((a, b) => compareKeys(a.key, b.key));
-    let lastPrefix: string | undefined;
+    const rollUp = new RollUp(prefix, delimiter);
     for (let i = 0; i < keys.length; i++) {
       const f = keys[i] as { key: string; path: string };
-      if (delimiter) {
-        const at = f.key.indexOf(delimiter, prefix.length);
-        if (at >= 0) {
-          const common = f.key.slice(0, at + delimiter.length);
-          if (common !== lastPrefix) {
-            lastPrefix = common;
-            yield { key: common, size: 0, etag: "", isPrefix: true };
-          }
-          continue;
-        }
+      const rolled = rollUp.entry(f.key);
+      if (rolled !== undefined) {
+        if (rolled) yield rolled;
+        continue;
       }
       if (keys[i + 1]?.key === f.key || keys[i - 1]?.key === f.key) {
         // Two spellings of one key (escaped, and literal by another tool): list

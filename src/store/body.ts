@@ -128,3 +128,80 @@ export function checkRange(
   const end = length === undefined ? size : Math.min(size, offset + length);
   return { start: offset, end };
 }
+
+/**
+ * After a ranged get failed with `e`: the contract reads a range at offset 0
+ * of an empty object as empty, but servers refuse it (S3 and HTTP answer 416,
+ * R2 an error), so a failure at offset 0 HEADs the object and returns its
+ * empty body; any other failure is thrown as it was.
+ */
+export async function emptyObjectOr(
+  e: unknown,
+  range: { offset: number } | undefined,
+  head: () => Promise<ObjectMeta>,
+): Promise<ObjectBody> {
+  if (range?.offset !== 0) throw e;
+  const meta = await head();
+  if (meta.size !== 0) throw e;
+  return objectBody(meta, streamOf(new Uint8Array(0)));
+}
+
+/**
+ * `range` of a whole-object `body` of `total` bytes, cut out locally (a
+ * server that ignores Range answers 200 with everything): the bytes and their
+ * size, or `InvalidArgument` (the body cancelled) for a range past the end.
+ */
+export async function sliceWhole(
+  body: ReadableStream<Uint8Array>,
+  range: { offset: number; length?: number },
+  total: number,
+  key: string,
+): Promise<{ body: ReadableStream<Uint8Array>; size: number }> {
+  let cut: { start: number; end: number };
+  try {
+    cut = checkRange(range, total, key);
+  } catch (e) {
+    await body.cancel().catch(() => {});
+    throw e;
+  }
+  return { body: sliceStream(body, cut.start, cut.end), size: cut.end - cut.start };
+}
+
+/**
+ * Bytes `[start, end)` of `body` (for a server that answered a range request
+ * with the whole object, 200 instead of 206).
+ */
+export function sliceStream(
+  body: ReadableStream<Uint8Array>,
+  start: number,
+  end: number,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      for (;;) {
+        if (at >= end) {
+          c.close();
+          await reader.cancel().catch(() => {});
+          return;
+        }
+        const { done, value } = await reader.read();
+        if (done) {
+          c.close();
+          return;
+        }
+        const from = Math.max(0, start - at);
+        const to = Math.min(value.length, end - at);
+        at += value.length;
+        if (to > from) {
+          c.enqueue(value.subarray(from, to));
+          return;
+        }
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}

@@ -6,7 +6,7 @@
  */
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
-import { checkRange, checkRangeArgs, discardBody, objectBody } from "./body.ts";
+import { checkRangeArgs, discardBody, emptyObjectOr, objectBody, sliceWhole } from "./body.ts";
 import {
   emptyStream,
   encodeKeyPath,
@@ -16,7 +16,6 @@ import {
   metadataFromHeaders,
   parseContentRange,
   rangeHeader,
-  sliceStream,
   stripEtag,
 } from "./http-common.ts";
 import { codeOfHttpStatus } from "./http-status.ts";
@@ -206,13 +205,8 @@ export class HttpStore implements ObjectStore {
     try {
       res = await this.#request("get", key, "GET", rh ? { range: rh } : {});
     } catch (e) {
-      // A range of an empty object is unsatisfiable (416); the contract reads
-      // an empty object at offset 0 as empty.
-      if (range?.offset === 0 && isTidemarkError(e, "InvalidArgument")) {
-        const meta = await this.head(key);
-        if (meta.size === 0) return objectBody(meta, emptyStream());
-      }
-      throw e;
+      if (!isTidemarkError(e, "InvalidArgument")) throw e;
+      return emptyObjectOr(e, range, () => this.head(key));
     }
     const h = res.headers;
     let body = this.#guard(key, res);
@@ -255,14 +249,8 @@ export class HttpStore implements ObjectStore {
     }
     body = exactLength(body, total, key);
     if (rh && range) {
-      let cut: { start: number; end: number };
-      try {
-        cut = checkRange(range, total, key);
-      } catch (e) {
-        await body.cancel().catch(() => {});
-        throw e;
-      }
-      return objectBody(this.#meta(key, h, cut.end - cut.start), sliceStream(body, cut.start, cut.end));
+      const cut = await sliceWhole(body, range, total, key);
+      return objectBody(this.#meta(key, h, cut.size), cut.body);
     }
     return objectBody(this.#meta(key, h, total), body);
   }

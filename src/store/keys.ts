@@ -1,4 +1,5 @@
 import { TidemarkError } from "../errors.ts";
+import type { ObjectMeta } from "./types.ts";
 
 /** The longest key S3 and R2 accept, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -54,6 +55,54 @@ export function compareKeys(a: string, b: string): number {
     return x < y ? -1 : 1;
   }
   return a.length - b.length;
+}
+
+/**
+ * Every key of `keys`, each passed through `check` (validation, and the
+ * stored form where a store has one) before any is used: a bulk delete
+ * checks them all first, so a bad key late in a long sequence fails the call
+ * with nothing deleted (the contract's all-or-none on bad keys).
+ */
+export async function checkedKeys<T = string>(
+  keys: AsyncIterable<string> | Iterable<string>,
+  check: (key: string) => T = (key) => {
+    validateKey(key);
+    return key as T;
+  },
+): Promise<T[]> {
+  const all: T[] = [];
+  for await (const key of keys) all.push(check(key));
+  return all;
+}
+
+/**
+ * A delimiter listing's roll-up over keys met in order: the keys that share
+ * `prefix + … + delimiter` become one `isPrefix` entry, handed out once.
+ */
+export class RollUp {
+  readonly #prefix: string;
+  readonly #delimiter: string | undefined;
+  #last: string | undefined;
+
+  constructor(prefix: string, delimiter: string | undefined) {
+    this.#prefix = prefix;
+    this.#delimiter = delimiter || undefined;
+  }
+
+  /**
+   * What `key` contributes to the listing: `undefined` when it is listed
+   * itself, its common prefix's entry the first time that prefix is met, and
+   * `null` when it rolls into a prefix already handed out.
+   */
+  entry(key: string): ObjectMeta | null | undefined {
+    if (this.#delimiter === undefined) return undefined;
+    const at = key.indexOf(this.#delimiter, this.#prefix.length);
+    if (at < 0) return undefined;
+    const common = key.slice(0, at + this.#delimiter.length);
+    if (common === this.#last) return null;
+    this.#last = common;
+    return { key: common, size: 0, etag: "", isPrefix: true };
+  }
 }
 
 /**

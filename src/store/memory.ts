@@ -3,7 +3,7 @@ import { MAX_TIMER_MS, numberOption } from "../options.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
 import { claimCopySource, copySourceOf } from "./copy-source.ts";
 import { stripEtag } from "./http-common.ts";
-import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
+import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "./keys.ts";
 import { sleep } from "./retry.ts";
 import type {
   Body,
@@ -187,9 +187,7 @@ export class MemoryStore implements ObjectStore {
 
   async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
     let deleted = 0;
-    const all: string[] = [];
-    for await (const key of keys) all.push(key);
-    for (const key of all) validateKey(key);
+    const all = await checkedKeys(keys);
     await this.#delay();
     for (const key of all) {
       this.#entries.delete(key);
@@ -206,18 +204,12 @@ export class MemoryStore implements ObjectStore {
     const keys = [...this.#entries.keys()]
       .filter((k) => k.startsWith(prefix) && (startAfter === undefined || compareKeys(k, startAfter) > 0))
       .sort(compareKeys);
-    let lastPrefix: string | undefined;
+    const rollUp = new RollUp(prefix, delimiter);
     for (const key of keys) {
-      if (delimiter) {
-        const at = key.indexOf(delimiter, prefix.length);
-        if (at >= 0) {
-          const common = key.slice(0, at + delimiter.length);
-          if (common !== lastPrefix) {
-            lastPrefix = common;
-            yield { key: common, size: 0, etag: "", isPrefix: true };
-          }
-          continue;
-        }
+      const rolled = rollUp.entry(key);
+      if (rolled !== undefined) {
+        if (rolled) yield rolled;
+        continue;
       }
       const e = this.#entries.get(key);
       if (e) yield this.#meta(key, e);

@@ -12,7 +12,16 @@
  */
 import { md5 } from "@noble/hashes/legacy.js";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { bodyBytes, bodySize, checkRangeArgs, collectBody, discardBody, objectBody } from "../body.ts";
+import {
+  bodyBytes,
+  bodySize,
+  checkRangeArgs,
+  collectBody,
+  discardBody,
+  emptyObjectOr,
+  objectBody,
+  sliceWhole,
+} from "../body.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
 import {
   base64,
@@ -23,10 +32,9 @@ import {
   metadataHeaders,
   parseContentRange,
   rangeHeader,
-  sliceStream,
   stripEtag,
 } from "../http-common.ts";
-import { compareKeys } from "../keys.ts";
+import { checkedKeys, compareKeys } from "../keys.ts";
 import type { HeadersLike } from "../transport.ts";
 import {
   type Body,
@@ -152,33 +160,14 @@ export class S3Store implements ObjectStore {
     try {
       res = await this.#client.call({ op: "get", key, method: "GET", url, headers }, "idempotent");
     } catch (e) {
-      // `bytes=0-N` of an empty object is unsatisfiable (416) on S3, but the
-      // contract reads an empty object's range at offset 0 as empty.
-      if (range?.offset === 0 && isTidemarkError(e, "InvalidArgument")) {
-        const meta = await this.head(key);
-        if (meta.size === 0) return objectBody(meta, emptyStream());
-      }
-      throw e;
+      if (!isTidemarkError(e, "InvalidArgument")) throw e;
+      return emptyObjectOr(e, range, () => this.head(key));
     }
     const meta = metaOf(key, res.headers);
     let body = res.body ?? emptyStream();
-    if (rh && res.status === 200) {
+    if (rh && range && res.status === 200) {
       // The server ignored Range and sent everything: cut the range out ourselves.
-      const total = meta.size;
-      const offset = range?.offset ?? 0;
-      if (offset >= total && !(offset === 0 && total === 0)) {
-        await body.cancel().catch(() => {});
-        throw new TidemarkError(
-          "InvalidArgument",
-          `range offset ${offset} is past the end (${total} bytes)`,
-          {
-            key,
-          },
-        );
-      }
-      const end = range?.length === undefined ? total : Math.min(total, offset + range.length);
-      body = sliceStream(body, offset, end);
-      meta.size = end - offset;
+      ({ body, size: meta.size } = await sliceWhole(body, range, meta.size, key));
     }
     return objectBody(meta, body);
   }
@@ -439,13 +428,10 @@ export class S3Store implements ObjectStore {
    */
   async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
     const prefix = this.#cfg.prefix;
-    // Validate every key before deleting anything, as every adapter does: a
-    // bad key late in a long sequence must not leave earlier batches deleted.
-    const all: string[] = [];
-    for await (const key of keys) {
+    const all = await checkedKeys(keys, (key) => {
       encodeKeyPath(prefix.full(key));
-      all.push(key);
-    }
+      return key;
+    });
     let deleted = 0;
     const errors: DeleteError[] = [];
     for (let at = 0; at < all.length; at += DELETE_BATCH) {
