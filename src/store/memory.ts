@@ -1,10 +1,8 @@
 import { TidemarkError } from "../errors.ts";
-import { MAX_TIMER_MS, numberOption } from "../options.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
 import { claimCopySource, copySourceOf } from "./copy-source.ts";
 import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "./keys.ts";
-import { sleep } from "./retry.ts";
 import type {
   Body,
   DeleteManyResult,
@@ -22,8 +20,6 @@ import { locate } from "./types.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
-  /** Added before every request, in ms (default 0; an integer, at most 2^31 - 1). */
-  latencyMs?: number;
   /** A name for logs and metrics (default "memory"). */
   name?: string;
   /**
@@ -56,14 +52,11 @@ export class MemoryStore implements ObjectStore {
   readonly id: string = `memory:${crypto.randomUUID()}`;
   readonly capabilities: Partial<StoreCapabilities> = {};
   readonly #entries = new Map<string, Entry>();
-  readonly #latencyMs: number;
   readonly #copies: boolean;
   #seq = 0;
 
-  /** Throws `InvalidArgument` for a `latencyMs` that is not an integer in 0..2^31 - 1. */
   constructor(opts: MemoryStoreOptions = {}) {
     this.name = opts.name ?? "memory";
-    this.#latencyMs = numberOption("latencyMs", opts.latencyMs, 0, { min: 0, max: MAX_TIMER_MS });
     this.#copies = opts.serverSideCopy === true;
   }
 
@@ -79,10 +72,6 @@ export class MemoryStore implements ObjectStore {
   /** Number of stored objects. */
   get size(): number {
     return this.#entries.size;
-  }
-
-  async #delay(): Promise<void> {
-    if (this.#latencyMs > 0) await sleep(this.#latencyMs);
   }
 
   #meta(key: string, e: Entry): ObjectMeta {
@@ -103,7 +92,6 @@ export class MemoryStore implements ObjectStore {
 
   async get(key: string, opts: GetOptions = {}): Promise<ObjectBody> {
     validateKey(key);
-    await this.#delay();
     const e = this.#lookup(key);
     let bytes = e.bytes;
     if (opts.range) {
@@ -116,7 +104,6 @@ export class MemoryStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectMeta> {
     validateKey(key);
-    await this.#delay();
     return this.#meta(key, this.#lookup(key));
   }
 
@@ -136,7 +123,6 @@ export class MemoryStore implements ObjectStore {
       (await this.canCopyFrom(from.store)) &&
       claimCopySource(body)
     ) {
-      await this.#delay();
       const e = src.store.#lookup(src.key);
       if (e.etag !== from.etag) {
         throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(src.key)} changed`, { key });
@@ -144,7 +130,6 @@ export class MemoryStore implements ObjectStore {
       return this.#write(key, e.bytes, mode, opts.metadata, e.contentType);
     }
     const bytes = await collectBody(body, opts.size, key);
-    await this.#delay();
     return this.#write(key, bytes, mode, opts.metadata, opts.contentType);
   }
 
@@ -181,14 +166,12 @@ export class MemoryStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     validateKey(key);
-    await this.#delay();
     this.#entries.delete(key);
   }
 
   async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
     let deleted = 0;
     const all = await checkedKeys(keys);
-    await this.#delay();
     for (const key of all) {
       this.#entries.delete(key);
       deleted++;
@@ -198,7 +181,6 @@ export class MemoryStore implements ObjectStore {
 
   async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
     validatePrefix(prefix);
-    await this.#delay();
     const { startAfter, delimiter } = opts;
     // A snapshot of the matching keys: writes during iteration do not disturb it.
     const keys = [...this.#entries.keys()]

@@ -371,10 +371,6 @@ describe("numeric options are validated", () => {
   const probe = (s: ObjectStore) =>
     s.head("k").catch((e: unknown) => (isTidemarkError(e, "NotFound") ? 0 : Promise.reject(e)));
 
-  it("MemoryStore latencyMs is InvalidArgument naming it", async () => {
-    await assertRejectsOption("latencyMs", BAD_DELAY, (v) => probe(new MemoryStore({ latencyMs: v })));
-  });
-
   it("every FaultPlan number is InvalidArgument naming it", async () => {
     const use = (plan: FaultPlan) => probe(faulty(new MemoryStore(), plan));
     await assertRejectsOption("crashAt", BAD_COUNT, (v) => use({ crashAt: v }));
