@@ -69,6 +69,8 @@ export default defineConfig({
           include: ["test/workers/**/*.test.ts"],
           // Builds worker/public/inspector.js (served by the [assets] of wrangler.toml).
           globalSetup: ["./scripts/build-inspector.ts"],
+          // No Durable Object alarm outlives its test (the pool does not reset them).
+          setupFiles: ["./test/workers/setup.ts"],
           testTimeout: 60_000,
         },
       },
