@@ -136,7 +136,7 @@ export function boundTo(p: MirrorProgress, binding: { source: string; target: st
 }
 
 /** The newest source version handled: mirrored, or skipped as a gap. */
-export function handledThrough(p: MirrorProgress): number {
+export function handledThrough(p: Pick<MirrorProgress, "mirrorSeq" | "gaps">): number {
   return Math.max(p.mirrorSeq, p.gaps.at(-1)?.to ?? 0);
 }
 
