@@ -10,12 +10,48 @@
  * here; its RSS is an upper bound of what one isolate holds in production,
  * where Cloudflare places objects as it likes (128 MB per isolate).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Catalog, MemoryStore, readManifestFile } from "../src/index.ts";
 
 const root = join(import.meta.dirname, "..");
 const MiB = 1024 * 1024;
+
+/**
+ * `--manifest-memory` (run with --expose-gc): the memory a `MirrorObject`
+ * keeps between ticks is its table's last mirrored manifest, decoded
+ * (`Mirror` caches it to diff the next snapshot against). workerd gives no
+ * heap figure from inside (`process.memoryUsage()` is zeros), so it is
+ * measured here, in Node's V8: heap and ArrayBuffers per decoded manifest of
+ * 10,000 live files, 20 kept alive.
+ */
+async function manifestMemory(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("run with --expose-gc");
+  const store = new MemoryStore();
+  const catalog = await Catalog.open(store);
+  const add = Array.from({ length: 10_000 }, (_, i) => ({
+    path: `data/l0/f-${String(i).padStart(6, "0")}.parquet`,
+    fileSize: 1 << 20,
+    numRows: 1000,
+    keyMin: new Uint8Array(16),
+    keyMax: new Uint8Array(16),
+  }));
+  await catalog.commit({ add });
+  gc();
+  const used = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const before = used();
+  const kept = [];
+  for (let i = 0; i < 20; i++) kept.push(await readManifestFile(store, 1));
+  gc();
+  const perManifest = (used() - before) / kept.length;
+  console.log(JSON.stringify({ files: 10_000, encodedBytes: kept[0]?.bytes.length, perManifest }));
+}
+if (process.argv.includes("--manifest-memory")) {
+  await manifestMemory();
+  process.exit(0);
+}
 
 /** Every process below `pid` (from /proc). */
 function descendants(pid: number): number[] {
@@ -129,12 +165,13 @@ for (const l of lines.filter((x) => x.kind === "setup")) {
   );
 }
 
-console.log("\n### An idle table, per poll and per hour\n");
+console.log("\n### An idle table, per poll and per hour; one commit\n");
 console.log(
-  "| wake-up | poll every (s) | per poll: source read-class | target read-class | write-class | rows written | active (ms) | per hour: read-class | write-class | Durable Object requests | rows written |",
+  "| wake-up | poll every (s) | per poll: source read-class | target read-class | write-class | rows written | active (ms) | per idle hour: read-class | write-class | Durable Object requests | rows written |",
 );
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const l of lines.filter((x) => x.kind === "idle")) {
+const idleLines = lines.filter((x) => x.kind === "idle");
+for (const l of idleLines) {
   const p = l.perPoll as Record<string, number>;
   const perHour = 3_600_000 / (l.pollIntervalMs as number);
   const reads = (p.sourceRead ?? 0) + (p.targetRead ?? 0);
@@ -143,6 +180,44 @@ for (const l of lines.filter((x) => x.kind === "idle")) {
     `| ${l.mode === "push" ? "pushed" : "polled"} | ${s(l.pollIntervalMs as number)} | ${fmt(p.sourceRead ?? 0)} | ${fmt(p.targetRead ?? 0)} | ${fmt(writes)} | ${fmt(p.doRowsWritten ?? 0)} | ${fmt(p.doActiveMs ?? 0)} | **${fmt(reads * perHour, 0)}** | **${fmt(writes * perHour, 0)}** | ${fmt(perHour + 1, 0)} | ${fmt((p.doRowsWritten ?? 0) * perHour, 0)} |`,
   );
 }
+console.log(
+  "\n| wake-up | one commit of one file: source read / write | target read / write | Durable Object requests | rows written | active (ms) | queue messages |",
+);
+console.log("|---|---|---|---:|---:|---:|---:|");
+for (const l of idleLines) {
+  const c = l.perCommit as Record<string, number>;
+  console.log(
+    `| ${l.mode === "push" ? "pushed" : "polled"} | ${fmt(c.sourceRead ?? 0)} / ${fmt(c.sourceWrite ?? 0)} | ${fmt(c.targetRead ?? 0)} / ${fmt(c.targetWrite ?? 0)} | ${fmt(c.doRequests ?? 0)} | ${fmt(c.doRowsWritten ?? 0)} | ${fmt(c.doActiveMs ?? 0)} | ${fmt(c.queueMessages ?? 0)} |`,
+  );
+}
+
+// Memory at the phases the bench marked: the first sample after each mark.
+const rssAt = (atMs: number) => live.find((x) => x.atMs >= atMs)?.rss ?? Number.NaN;
+console.log(
+  "\n### workerd's memory (RSS; the Worker, every Durable Object, local R2 and the queue in one process)\n",
+);
+console.log("| moment | tables alive | RSS (MiB) |");
+console.log("|---|---:|---:|");
+console.log(`| before the first test | 0 | ${fmt(idle / MiB)} |`);
+let alive = 0;
+for (const l of lines.filter((x) => x.kind === "phase")) {
+  const name = String(l.name);
+  if (name.endsWith("-setup-done") || name === "lag-done" || name === "idle-done")
+    alive += l.tables as number;
+  if (name === "all-evicted") alive = 0;
+  console.log(`| ${name} | ${alive} | ${fmt(rssAt(l.atMs) / MiB)} |`);
+}
+const mm = spawnSync(process.execPath, ["--expose-gc", import.meta.filename, "--manifest-memory"], {
+  encoding: "utf8",
+});
+const m = JSON.parse(mm.stdout.trim().split("\n").at(-1) ?? "{}") as {
+  files: number;
+  encodedBytes: number;
+  perManifest: number;
+};
+console.log(
+  `\nA decoded manifest of ${m.files.toLocaleString("en-US")} live files (${fmt(m.encodedBytes / 1000, 0)} KB encoded) holds ${fmt(m.perManifest / MiB, 2)} MiB of heap and ArrayBuffers (Node's V8, with a GC before each reading).`,
+);
 console.log(
   `\nworkerd RSS: ${fmt(idle / MiB)} MiB at start, peak ${fmt(peak / MiB)} MiB over the run (${live.length} samples every 250 ms).`,
 );

@@ -15,7 +15,7 @@
  * Prints one JSON line per result (`{"bench":"workers-scale",...}`) for the
  * runner; asserts only that every table caught up.
  */
-import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
@@ -36,7 +36,12 @@ interface BenchTable {
   catalog: Catalog;
   stub: ReturnType<typeof stubOf>;
   head: number;
+  /** Status reads this bench made of the table (each is a Durable Object request, not the table's cost). */
+  reads: number;
 }
+
+/** Every table this bench made (to evict them at the end). */
+const all: BenchTable[] = [];
 
 async function makeTable(label: string, push: boolean): Promise<BenchTable> {
   const table = `${label}-${randomId()}`;
@@ -48,7 +53,18 @@ async function makeTable(label: string, push: boolean): Promise<BenchTable> {
   });
   assert.equal(r.status, 200, await r.text());
   const source = new R2Store(env.PUSHED, { prefix });
-  return { table, prefix, push, source, catalog: await Catalog.open(source), stub: stubOf(table), head: 0 };
+  const t: BenchTable = {
+    table,
+    prefix,
+    push,
+    source,
+    catalog: await Catalog.open(source),
+    stub: stubOf(table),
+    head: 0,
+    reads: 0,
+  };
+  all.push(t);
+  return t;
 }
 
 /** Commits one snapshot of `files` new 4 KiB files; returns its version. */
@@ -79,7 +95,10 @@ async function notify(events: unknown[]): Promise<void> {
   }
 }
 
-const status = (t: BenchTable) => t.stub.status(t.table);
+const status = (t: BenchTable) => {
+  t.reads++;
+  return t.stub.status(t.table);
+};
 
 /** Waits until every table's mirror holds its head; returns when the last one got there. */
 async function allCaughtUp(tables: BenchTable[], timeoutMs: number): Promise<number> {
@@ -100,21 +119,25 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
 };
 
-/** A table's use so far: store requests per side and class, the object's own, the queue messages. */
-function use(st: MirrorObjectStatus) {
+/**
+ * A table's use so far: store requests per side and class, the object's own
+ * (less the status reads of this bench), the queue messages. Reads `t`'s status.
+ */
+async function use(t: BenchTable) {
+  const st: MirrorObjectStatus = await status(t);
   const u = st.cost.usage;
   return {
     sourceRead: u.source.readClass,
     sourceWrite: u.source.writeClass,
     targetRead: u.target.readClass,
     targetWrite: u.target.writeClass,
-    doRequests: u.durableObject.requests,
+    doRequests: u.durableObject.requests - t.reads,
     doRowsWritten: u.durableObject.rowsWritten,
     doActiveMs: u.durableObject.activeMs,
     queueMessages: u.queueMessages,
   };
 }
-type Use = ReturnType<typeof use>;
+type Use = Awaited<ReturnType<typeof use>>;
 const minus = (a: Use, b: Use): Use =>
   Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - b[k as keyof Use]])) as Use;
 const mean = (xs: Use[]): Use =>
@@ -126,6 +149,7 @@ describe("the Worker at scale", () => {
   it("lag from commit to mirrored: pushed vs polled", async () => {
     const perMode = 20;
     const rounds = 5;
+    report("phase", { name: "lag-start", tables: 0 });
     const tables = [
       ...(await Promise.all(Array.from({ length: perMode }, () => makeTable("lag-push", true)))),
       ...(await Promise.all(Array.from({ length: perMode }, () => makeTable("lag-poll", false)))),
@@ -146,6 +170,7 @@ describe("the Worker at scale", () => {
         }),
       );
     }
+    report("phase", { name: "lag-done", tables: 2 * perMode });
     for (const mode of ["push", "poll"] as const) {
       const xs = lags[mode];
       report("lag", {
@@ -167,13 +192,15 @@ describe("the Worker at scale", () => {
       const commits = 3;
       const filesPerCommit = 2;
       const t0 = Date.now();
+      report("phase", { name: `${mode}-start`, tables: 0 });
       const tables = await Promise.all(
         Array.from({ length: n }, (_, i) => makeTable(`scale-${mode}-${i}`, push)),
       );
       for (const t of tables) await commit(t);
       await allCaughtUp(tables, 300_000);
       report("setup", { mode, tables: n, ms: Date.now() - t0 });
-      const before = await Promise.all(tables.map(async (t) => use(await status(t))));
+      report("phase", { name: `${mode}-setup-done`, tables: n });
+      const before = await Promise.all(tables.map((t) => use(t)));
       // The burst: every table commits `commits` snapshots at once; a pushed
       // one's notifications go out as they would from R2, one per manifest.
       const burstStart = Date.now();
@@ -191,7 +218,8 @@ describe("the Worker at scale", () => {
       const caughtUpAt = await allCaughtUp(tables, 600_000);
       // Let alarms the burst scheduled settle before reading the counts.
       await sleep(1_000);
-      const after = await Promise.all(tables.map(async (t) => use(await status(t))));
+      const after = await Promise.all(tables.map((t) => use(t)));
+      report("phase", { name: `${mode}-burst-done`, tables: n });
       const perTable = mean(after.map((a, i) => minus(a, before[i] as Use)));
       report("burst", {
         mode,
@@ -207,32 +235,44 @@ describe("the Worker at scale", () => {
     }, 1_200_000);
   }
 
-  it("an idle table: requests, Durable Object requests and storage rows per poll, pushed and polled", async () => {
-    const ticks = 10;
+  it("an idle table, and one commit: requests, Durable Object requests and storage rows, pushed and polled", async () => {
     for (const push of [true, false]) {
+      const mode = push ? "push" : "poll";
       const tables = await Promise.all(Array.from({ length: 5 }, (_, i) => makeTable(`idle-${i}`, push)));
       for (const t of tables) await commit(t);
       await allCaughtUp(tables, 120_000);
-      const perTick: Use[] = [];
+      const perPoll: Use[] = [];
+      const perCommit: Use[] = [];
       for (const t of tables) {
         await runDurableObjectAlarm(t.stub); // settled
-        const b = use(await status(t));
-        for (let i = 0; i < ticks; i++) assert.equal(await runDurableObjectAlarm(t.stub), true);
-        const a = use(await status(t));
+        const b = await use(t);
+        for (let i = 0; i < 10; i++) assert.equal(await runDurableObjectAlarm(t.stub), true);
+        const a = await use(t);
+        // A polled table's own alarm may also have fired in between: count the ticks that ran.
         const d = minus(a, b);
-        // The status read is not the table's idle cost; a polled table's own
-        // alarm may also have fired in between: count the ticks that ran.
-        d.doRequests -= 1;
-        const ran = d.doRequests;
-        perTick.push(Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v / ran])) as Use);
+        perPoll.push(Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v / d.doRequests])) as Use);
+        // One commit of one file, woken as its mode wakes it.
+        const c0 = await use(t);
+        const v = await commit(t);
+        if (push) await notify([manifestEvent(t, v)]);
+        else assert.equal(await runDurableObjectAlarm(t.stub), true);
+        while ((await status(t)).mirrorSeq < v) await sleep(20);
+        perCommit.push(minus(await use(t), c0));
       }
       const st = await status(tables[0] as BenchTable);
       report("idle", {
-        mode: push ? "push" : "poll",
+        mode,
         pollIntervalMs: push ? DEFAULTS.pushPollIntervalMs : DEFAULTS.pollIntervalMs,
         nextPollInMs: (st.nextAlarmMs ?? 0) - Date.now(),
-        perPoll: mean(perTick),
+        perPoll: mean(perPoll),
+        perCommit: mean(perCommit),
       });
     }
+    report("phase", { name: "idle-done", tables: 10 });
+    // What the objects hold: evict them all (their state is in storage), then look again.
+    for (const t of all) await evictDurableObject(t.stub).catch(() => {}); // one not running: nothing to evict
+    await sleep(2_000);
+    report("phase", { name: "all-evicted", tables: -all.length });
+    await sleep(1_000); // a sample after the mark
   });
 });
