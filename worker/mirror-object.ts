@@ -281,7 +281,10 @@ export class MirrorObject extends DurableObject<Env> {
     const failures = await this.#get<number>(LEGACY.failures);
     const lag = await this.#get<LagSample[]>(LEGACY.lag);
     const testPuts = await this.#get<Record<string, number>>(LEGACY.testPuts);
-    this.#legacy = Object.values(LEGACY);
+    const found = { progress, failures, lag, testPuts };
+    this.#legacy = (Object.keys(LEGACY) as (keyof typeof LEGACY)[])
+      .filter((k) => found[k] !== undefined)
+      .map((k) => LEGACY[k]);
     return {
       progress: progress ?? freshMirrorProgress(),
       failures: failures ?? 0,
