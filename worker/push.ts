@@ -178,6 +178,8 @@ export interface PushBatchResult {
   /** Tables woken, and tables told of versions they already had. */
   woken: number;
   stale: number;
+  /** Buckets that sent a manifest or hint but are not in `PUSH_BUCKETS` (a var forgotten: logged). */
+  unlisted: string[];
 }
 
 /**
@@ -188,7 +190,8 @@ export interface PushBatchResult {
  * failed with anything but a configuration error (which a retry cannot fix).
  */
 export async function handlePushBatch(batch: MessageBatch<unknown>, env: Env): Promise<PushBatchResult> {
-  const result: PushBatchResult = { routed: 0, dropped: 0, retried: 0, woken: 0, stale: 0 };
+  const result: PushBatchResult = { routed: 0, dropped: 0, retried: 0, woken: 0, stale: 0, unlisted: [] };
+  const unlisted = new Set<string>();
   const pb = pushBuckets(env);
   // Location -> the messages about it and what they name.
   const pending = new Map<
@@ -199,6 +202,7 @@ export async function handlePushBatch(batch: MessageBatch<unknown>, env: Env): P
     const event = parseR2Event(m.body);
     const wake = event && CREATE_ACTIONS.has(event.action) ? wakeOf(event.object.key) : undefined;
     const locations = event && wake ? eventLocations(event.bucket, wake.prefix, pb) : [];
+    if (event && wake && locations.length === 0) unlisted.add(event.bucket);
     for (const location of locations) {
       const p = pending.get(location) ?? { messages: [], version: undefined, hint: false };
       p.messages.push(m);
@@ -244,6 +248,12 @@ export async function handlePushBatch(batch: MessageBatch<unknown>, env: Env): P
     if (routed.has(m)) result.routed++;
     else result.dropped++;
     m.ack();
+  }
+  result.unlisted = [...unlisted].sort();
+  if (result.unlisted.length > 0) {
+    console.warn(
+      `tidemark: event notifications of new manifests from bucket(s) ${result.unlisted.join(", ")} were dropped: not in PUSH_BUCKETS`,
+    );
   }
   return result;
 }

@@ -18,7 +18,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
-import { describe, it } from "vitest";
+import { describe, it, vi } from "vitest";
 import { Catalog, freshMirrorProgress, R2Store, TidemarkError, verifyMirror } from "../../src/index.ts";
 import { pushBuckets, sourceLocation } from "../../worker/config.ts";
 import { cronVisit } from "../../worker/cron.ts";
@@ -196,7 +196,20 @@ describe("pushed wake-ups", () => {
       "not an event",
       { action: "PutObject", bucket: BUCKET },
     ];
-    const r = await consume(bodies);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    let r: Awaited<ReturnType<typeof consume>>;
+    let warned: string[];
+    try {
+      r = await consume(bodies);
+    } finally {
+      warned = warn.mock.calls.map((c) => c.join(" "));
+      warn.mockRestore();
+    }
+    // A bucket that sends manifests without being listed is a configuration to fix: logged.
+    assert.ok(
+      warned.some((l) => /bucket\(s\) another-bucket were dropped: not in PUSH_BUCKETS/.test(l)),
+      warned.join("\n"),
+    );
     assert.equal(r.explicitAcks.length, bodies.length);
     assert.deepEqual(r.retryMessages, []);
     const st = await t.stub.status(t.table);
