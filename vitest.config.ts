@@ -2,9 +2,8 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // Projects: "node" (unit and integration tests in Node), "e2e" (real binaries,
-// browsers, packaging; run one file at a time), and "workers" (inside workerd
-// through @cloudflare/vitest-plugin: the R2 adapter, the Worker and its
-// Durable Object, with the bindings of wrangler.toml simulated locally).
+// browsers, packaging; run one file at a time), and "workers" (inside workerd,
+// see workersProject below).
 export default defineConfig({
   test: {
     projects: [
@@ -24,56 +23,86 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
-      {
-        plugins: [
-          cloudflareTest({
-            main: "./worker/index.ts",
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              // Test-only: the Durable Object meters its MIRROR writes so tests can
-              // prove no file is uploaded twice across evictions.
-              bindings: {
-                TIDEMARK_TEST_HOOKS: "1",
-                ADMIN_TOKEN: "test-admin-token",
-                // Reads are private: the tests read with this token (or sign, or Access JWTs).
-                READ_TOKEN: "test-read-token",
-                SIGNING_KEY: "test-signing-key-0123456789abcdef0123",
-                // The demo's layout: table t is tables/t/ in SOURCE, mirrored to MIRROR.
-                SOURCE_TABLES: "1",
-                TABLES: "demo",
-                // The admin commit route (the demo writer) is off unless this is "1".
-                DEMO_WRITER: "1",
-                // A small per-alarm budget, so a big snapshot takes many alarms.
-                BUDGET_REQUESTS: "300",
-                // The Ceph RGW that scripts/test.ts starts, for S3Store inside workerd
-                // (test/workers/s3-store.test.ts); CI decides skip (local) vs failure.
-                CI: process.env.CI ?? "",
-                // And moto (scripts/with-moto.ts), for S3 tables configured by URL in workerd
-                // (test/workers/tables.test.ts): their keys are secrets named TEST_S3 / TEST_MOTO.
-                ...Object.fromEntries(
-                  ["S3", "MOTO"]
-                    .flatMap((p) =>
-                      ["ENDPOINT", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "BUCKET", "REGION"].map(
-                        (k) => `${p}_${k}`,
-                      ),
-                    )
-                    .filter((k) => process.env[k] !== undefined)
-                    .map((k) => [`TEST_${k}`, process.env[k] as string]),
-                ),
-              },
-            },
-          }),
-        ],
-        test: {
-          name: "workers",
-          include: ["test/workers/**/*.test.ts"],
-          // Builds worker/public/inspector.js (served by the [assets] of wrangler.toml).
-          globalSetup: ["./scripts/build-inspector.ts"],
-          // No Durable Object alarm outlives its test (the pool does not reset them).
-          setupFiles: ["./test/workers/setup.ts"],
-          testTimeout: 60_000,
-        },
-      },
+      workersProject("workers", ["test/workers/**/*.test.ts"], 60_000),
+      ...(process.env.TIDEMARK_BENCH === "1"
+        ? // The worker's own defaults (wrangler.toml): the per-alarm budget of 40 requests.
+          [
+            workersProject("workers-bench", ["bench/workers/**/*.test.ts"], 1_800_000, {
+              BUDGET_REQUESTS: "",
+            }),
+          ]
+        : []),
     ],
   },
 });
+
+/**
+ * A project inside workerd through @cloudflare/vitest-plugin: the R2 adapter,
+ * the Worker and its Durable Objects, with the bindings of wrangler.toml
+ * simulated locally. `workers` runs the tests; `workers-bench` (only with
+ * TIDEMARK_BENCH=1: bench/workers.ts) the long measurements.
+ */
+function workersProject(
+  name: string,
+  include: string[],
+  testTimeout: number,
+  overrides: Record<string, string> = {},
+) {
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "./worker/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // Pushed wake-ups: a bucket whose event notifications reach the queue
+          // (PUSH_BUCKETS), and a producer the tests send R2-shaped events with.
+          r2Buckets: ["PUSHED"],
+          queueProducers: { TEST_EVENTS: { queueName: "tidemark-events" } },
+          // Test-only: the Durable Object meters its MIRROR writes so tests can
+          // prove no file is uploaded twice across evictions.
+          bindings: {
+            TIDEMARK_TEST_HOOKS: "1",
+            ADMIN_TOKEN: "test-admin-token",
+            // Reads are private: the tests read with this token (or sign, or Access JWTs).
+            READ_TOKEN: "test-read-token",
+            SIGNING_KEY: "test-signing-key-0123456789abcdef0123",
+            // The demo's layout: table t is tables/t/ in SOURCE, mirrored to MIRROR.
+            SOURCE_TABLES: "1",
+            TABLES: "demo",
+            // The admin commit route (the demo writer) is off unless this is "1".
+            DEMO_WRITER: "1",
+            // A small per-alarm budget, so a big snapshot takes many alarms.
+            BUDGET_REQUESTS: "300",
+            // Tables whose source is r2://PUSHED/... have their wake-ups pushed.
+            PUSH_BUCKETS: "PUSHED=tidemark-pushed",
+            // The Ceph RGW that scripts/test.ts starts, for S3Store inside workerd
+            // (test/workers/s3-store.test.ts); CI decides skip (local) vs failure.
+            CI: process.env.CI ?? "",
+            // And moto (scripts/with-moto.ts), for S3 tables configured by URL in workerd
+            // (test/workers/tables.test.ts): their keys are secrets named TEST_S3 / TEST_MOTO.
+            ...Object.fromEntries(
+              ["S3", "MOTO"]
+                .flatMap((p) =>
+                  ["ENDPOINT", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "BUCKET", "REGION"].map(
+                    (k) => `${p}_${k}`,
+                  ),
+                )
+                .filter((k) => process.env[k] !== undefined)
+                .map((k) => [`TEST_${k}`, process.env[k] as string]),
+            ),
+            ...overrides,
+          },
+        },
+      }),
+    ],
+    test: {
+      name,
+      include,
+      // Builds worker/public/inspector.js (served by the [assets] of wrangler.toml).
+      globalSetup: ["./scripts/build-inspector.ts"],
+      // No Durable Object alarm outlives its test (the pool does not reset them).
+      setupFiles: ["./test/workers/setup.ts"],
+      testTimeout,
+    },
+  };
+}

@@ -21,6 +21,7 @@ import {
   storeId,
   TidemarkError,
 } from "../src/index.ts";
+import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { MIN_POLL_INTERVAL_MS, type MirrorVars, mirrorVars } from "./vars.ts";
 
@@ -38,6 +39,12 @@ export interface StoreRef {
 export interface TableConfig {
   source: StoreRef;
   target: StoreRef;
+  /**
+   * `false`: poll even though the source's bucket sends event notifications
+   * (`PUSH_BUCKETS`); `true`: insist that it does (else `InvalidArgument`).
+   * Absent: pushed exactly when the source's bucket is in `PUSH_BUCKETS`.
+   */
+  push?: boolean;
   /** Per-table settings; absent ones are the worker's vars. */
   pollIntervalMs?: number;
   lagAlertSecs?: number;
@@ -53,14 +60,23 @@ export interface TableSetup {
   table: string;
   origin: ConfigOrigin;
   config: TableConfig;
+  /** The settings in force (`vars.pollIntervalMs` is the fallback poll when pushed). */
   vars: MirrorVars;
   source: ObjectStore;
   target: ObjectStore;
+  /** Who bills each store's requests. */
+  providers: { source: Provider; target: Provider };
+  /** The prices of the cost projection (the list prices, overridden by the `PRICES` var). */
+  prices: Prices;
+  /** Where the source lives, for routing event notifications (`sourceLocation`); `undefined` for http. */
+  location: string | undefined;
+  /** Wake-ups are pushed: the source's bucket sends event notifications to the worker's queue. */
+  push: boolean;
 }
 
 const TABLE_NAME = /^[a-z0-9_-]{1,64}$/;
 const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
-const KEYS = new Set(["source", "target", "pollIntervalMs", "lagAlertSecs", "parallelism", "budget"]);
+const KEYS = new Set(["source", "target", "push", "pollIntervalMs", "lagAlertSecs", "parallelism", "budget"]);
 const WORKER_KINDS = ["s3", "r2", "http"] as const;
 
 function invalid(message: string): TidemarkError {
@@ -116,6 +132,10 @@ export function parseTableConfig(input: unknown, where = ""): TableConfig {
     source: parseRef(input.source, `${where}source`),
     target: parseRef(input.target, `${where}target`),
   };
+  if (input.push !== undefined) {
+    if (typeof input.push !== "boolean") throw invalid(`${where}push must be true or false`);
+    config.push = input.push;
+  }
   if (input.pollIntervalMs !== undefined)
     config.pollIntervalMs = checkNumber(`${where}pollIntervalMs`, input.pollIntervalMs, {
       min: MIN_POLL_INTERVAL_MS,
@@ -237,7 +257,7 @@ export function openTable(
 ): TableSetup {
   validateTable(table);
   const vars = mirrorVars(env);
-  const source = openRef(env, config.source, `${where}source`).store;
+  const { store: source, url: sourceUrl } = openRef(env, config.source, `${where}source`);
   const { store: target, url } = openRef(env, config.target, `${where}target`);
   if (url.kind === "http") {
     throw invalid(`${where}target: an http(s) store is read-only; it can be a source, not a target`);
@@ -245,14 +265,27 @@ export function openTable(
   if (storeId(source) === storeId(target)) {
     throw invalid(`${where}source and target are the same store (${target.name})`);
   }
+  const notifies = pushedBucket(sourceUrl, pushBuckets(env)) !== undefined;
+  if (config.push === true && !notifies) {
+    throw invalid(
+      `${where}push: the source's bucket is not in PUSH_BUCKETS (list it as ${sourceUrl.kind === "r2" ? `${sourceUrl.binding}=BUCKET_NAME` : "its bucket name"} once its event notifications reach the worker's queue)`,
+    );
+  }
+  const push = notifies && config.push !== false;
   return {
     table,
     origin,
     config,
     source,
     target,
+    providers: { source: providerOf(sourceUrl), target: providerOf(url) },
+    prices: prices(env),
+    location: sourceLocation(sourceUrl),
+    push,
     vars: {
-      pollIntervalMs: config.pollIntervalMs ?? vars.pollIntervalMs,
+      pushPollIntervalMs: vars.pushPollIntervalMs,
+      // Pushed: the poll is only a fallback for a lost notification.
+      pollIntervalMs: config.pollIntervalMs ?? (push ? vars.pushPollIntervalMs : vars.pollIntervalMs),
       lagAlertSecs: config.lagAlertSecs ?? vars.lagAlertSecs,
       parallelism: config.parallelism ?? vars.parallelism,
       budget: {
@@ -358,4 +391,81 @@ export function tableSetup(env: Env, table: string, admin: TableConfig | undefin
   if (admin !== undefined) return openTable(env, table, admin, "admin");
   if (sourceTablesOn(env)) return openTable(env, table, sourceTableConfig(table), "source-tables");
   throw new TidemarkError("NotFound", `no table ${table} is configured`);
+}
+
+/**
+ * `PUSH_BUCKETS`: the source buckets whose R2 event notifications reach the
+ * worker's queue (`wrangler r2 bucket notification create ... --queue`).
+ * Comma-separated entries: `BINDING=bucket-name` for an R2 bucket bound to
+ * the worker (an event names the bucket, a table's `r2://` URL the binding:
+ * this says which is which, as `bucket_name` does in wrangler.toml), or
+ * `bucket-name` for a source named by an `s3://` URL (R2's S3 API).
+ */
+export interface PushBuckets {
+  /** Binding name to bucket name. */
+  bindings: Map<string, string>;
+  /** Bucket names of `s3://` sources. */
+  buckets: Set<string>;
+}
+
+/** An R2 bucket name: 3-63 of lower-case letters, digits and hyphens. https://developers.cloudflare.com/r2/buckets/create-buckets/ */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Reads `PUSH_BUCKETS` (unset or blank: none).
+ *
+ * @throws TidemarkError `InvalidArgument` naming the var for a bad entry or a
+ *   binding that is not an R2 bucket of the worker.
+ */
+export function pushBuckets(env: Env): PushBuckets {
+  const out: PushBuckets = { bindings: new Map(), buckets: new Set() };
+  for (const raw of (env.PUSH_BUCKETS ?? "").split(",")) {
+    const entry = raw.trim();
+    if (entry === "") continue;
+    const eq = entry.indexOf("=");
+    const binding = eq < 0 ? undefined : entry.slice(0, eq).trim();
+    const bucket = (eq < 0 ? entry : entry.slice(eq + 1)).trim();
+    if (!BUCKET_NAME.test(bucket)) {
+      throw invalid(
+        `PUSH_BUCKETS: ${JSON.stringify(bucket)} is not a bucket name (3-63 of a-z, 0-9 and -); entries are BINDING=bucket-name or bucket-name`,
+      );
+    }
+    if (binding === undefined) {
+      out.buckets.add(bucket);
+      continue;
+    }
+    if (!BINDING_NAME.test(binding) || !isBucket((env as unknown as Record<string, unknown>)[binding])) {
+      throw invalid(`PUSH_BUCKETS: no R2 bucket is bound as ${JSON.stringify(binding)}`);
+    }
+    out.bindings.set(binding, bucket);
+  }
+  return out;
+}
+
+/**
+ * Where a source lives, independent of `PUSH_BUCKETS`: `r2:BINDING/prefix`
+ * or `s3:bucket/prefix` (the prefix as the store uses it: empty, or ending in
+ * `/`); `undefined` for an http source (no notifications).
+ */
+export function sourceLocation(url: StoreUrl): string | undefined {
+  const prefix = (p: string) => (p === "" || p.endsWith("/") ? p : `${p}/`);
+  if (url.kind === "r2") return `r2:${url.binding}/${prefix(url.prefix)}`;
+  if (url.kind === "s3") return `s3:${url.bucket}/${prefix(url.prefix)}`;
+  return undefined;
+}
+
+/** The bucket name a source's events carry, when that bucket is in `PUSH_BUCKETS`. */
+export function pushedBucket(url: StoreUrl, pb: PushBuckets): string | undefined {
+  if (url.kind === "r2") return pb.bindings.get(url.binding);
+  if (url.kind === "s3") return pb.buckets.has(url.bucket) ? url.bucket : undefined;
+  return undefined;
+}
+
+/** The source locations an event of `bucket` under `prefix` can be about. */
+export function eventLocations(bucket: string, prefix: string, pb: PushBuckets): string[] {
+  const out: string[] = [];
+  if (pb.buckets.has(bucket)) out.push(`s3:${bucket}/${prefix}`);
+  for (const [binding, name] of pb.bindings) if (name === bucket) out.push(`r2:${binding}/${prefix}`);
+  return out;
 }

@@ -36,6 +36,15 @@ export interface Env {
   ACCESS_AUD?: string;
   /** Poll interval when caught up, ms. */
   POLL_INTERVAL_MS?: string;
+  /** Poll interval of a table whose wake-ups are pushed (its source's bucket is in `PUSH_BUCKETS`), ms. */
+  PUSH_POLL_INTERVAL_MS?: string;
+  /**
+   * Source buckets whose R2 event notifications reach the worker's queue:
+   * comma-separated `BINDING=bucket-name` (an R2 binding) or `bucket-name` (an `s3://` source).
+   */
+  PUSH_BUCKETS?: string;
+  /** Overrides of the list prices of the cost projection (worker/cost.ts): a JSON object of price names to US dollars. */
+  PRICES?: string | Record<string, unknown>;
   /** Lag above which the mirror reports an alert, s. */
   LAG_ALERT_SECS?: string;
   /** Store requests one alarm may make. */

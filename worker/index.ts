@@ -18,6 +18,10 @@
  * - `GET /metrics`: Prometheus text, one `table` label per series;
  * - admin: `PUT|DELETE /api/tables/:table` (configure, remove), `POST /api/tables/:table/kick`,
  *   `.../commit` (demo writer), `.../doctor` (probe the target, worker/doctor.ts).
+ *
+ * Besides requests: the queue consumer of R2 event notifications (pushed
+ * wake-ups, worker/push.ts) and a cron that makes sure every table's loop runs
+ * (worker/cron.ts).
  */
 import { type Context, Hono, type Next } from "hono";
 import { cors } from "hono/cors";
@@ -31,13 +35,16 @@ import {
 import { errorCodeOf, parseNumberOption, TidemarkError } from "../src/index.ts";
 import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./auth.ts";
 import { openTable, parseTableConfig, staticTables } from "./config.ts";
+import { PRICE_SOURCES } from "./cost.ts";
+import { cronVisit } from "./cron.ts";
 import { type DemoCommitOptions, demoCommit } from "./demo.ts";
 import { doctorMirror } from "./doctor.ts";
 import type { Env } from "./env.ts";
 import { mirrorMetrics } from "./metrics.ts";
 import type { MirrorObjectStatus } from "./mirror-object.ts";
+import { handlePushBatch } from "./push.ts";
 import { checkSignedUrl, isSigned, signObjectUrl } from "./signed-url.ts";
-import { listTables, mirrorObject, resolveTable, tableRegistry, validateTable } from "./tables.ts";
+import { listTables, mirrorObject, resolveTable, validateTable } from "./tables.ts";
 
 export type { Env } from "./env.ts";
 export { MirrorObject } from "./mirror-object.ts";
@@ -106,7 +113,8 @@ async function describeTable(env: Env, table: string) {
     config: setup.config,
     source: setup.source.name,
     target: setup.target.name,
-    settings: setup.vars,
+    settings: { ...setup.vars, push: setup.push },
+    cost: { providers: setup.providers, prices: setup.prices, priceSources: PRICE_SOURCES },
   };
 }
 
@@ -132,8 +140,8 @@ app.put("/api/tables/:table", admin, async (c) => {
   // nothing stored), then by the table's object, which keeps it.
   const config = parseTableConfig(await jsonBody(c.req.raw, "table configuration"));
   openTable(c.env, table, config, "admin");
+  // The table's object keeps it and records the table in the registry.
   await mirrorObject(c.env, table).configure(table, config);
-  await tableRegistry(c.env).add(table);
   return c.json(await describeTable(c.env, table));
 });
 
@@ -143,7 +151,6 @@ app.delete("/api/tables/:table", admin, async (c) => {
     throw new TidemarkError("AlreadyExists", `table ${table} is configured in TABLE_CONFIG; remove it there`);
   }
   const removed = await mirrorObject(c.env, table).unconfigure(table);
-  await tableRegistry(c.env).remove(table);
   return c.json({ table, removed });
 });
 
@@ -300,9 +307,12 @@ app.onError((e, c) => errorResponse(c, e));
 
 export default {
   fetch: app.fetch,
-  /** Cron: wakes every table's mirror (tables committed by writers that do not kick). */
-  async scheduled(_controller, env, ctx) {
-    const tables = await listTables(env);
-    ctx.waitUntil(Promise.allSettled(tables.map((t) => mirrorObject(env, t).kick(t))));
+  /** Cron: makes sure every table's loop runs (new tables at once, each table once an hour; worker/cron.ts). */
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(cronVisit(env, controller.scheduledTime));
+  },
+  /** Queue consumer: R2 event notifications wake the tables they are about (worker/push.ts). */
+  async queue(batch, env) {
+    await handlePushBatch(batch, env);
   },
 } satisfies ExportedHandler<Env>;

@@ -2,6 +2,7 @@
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), one
  * label `table` per series. https://prometheus.io/docs/instrumenting/exposition_formats/
  */
+import { billingClasses, classNames } from "./cost.ts";
 import type { MirrorObjectStatus } from "./mirror-object.ts";
 
 interface Family {
@@ -73,6 +74,46 @@ export function mirrorMetrics(
     "Version ranges the mirror skipped (expired on the source first).",
     "gauge",
   );
+  const storeRequests = fam(
+    "tidemark_store_requests_total",
+    "Store requests of the mirror by side and billing class (R2: class_a, class_b; S3: put, get; free: deletes).",
+    "counter",
+  );
+  const storeBytes = fam(
+    "tidemark_store_bytes_total",
+    "Bytes the mirror read from (direction=read) and wrote to (direction=written) each side.",
+    "counter",
+  );
+  const doRequests = fam(
+    "tidemark_durable_object_requests_total",
+    "Requests the table's Durable Object received (RPC calls, alarms), as it counts them.",
+    "counter",
+  );
+  const doActive = fam(
+    "tidemark_durable_object_active_seconds_total",
+    "Wall time the table's Durable Object spent handling requests (what duration is billed on).",
+    "counter",
+  );
+  const doRows = fam(
+    "tidemark_durable_object_rows_total",
+    "Storage rows the table's Durable Object wrote (op=written: each key put or deleted, each alarm set) and read (op=read).",
+    "counter",
+  );
+  const pushEnabled = fam(
+    "tidemark_push_enabled",
+    "1 when the table's wake-ups are pushed (its source's bucket is in PUSH_BUCKETS).",
+    "gauge",
+  );
+  const push = fam(
+    "tidemark_push_total",
+    "Pushed wake-ups by outcome: messages routed here, wakes, stale (already mirrored), ignored (not its source), missed (a poll found what no push announced).",
+    "counter",
+  );
+  const cost = fam(
+    "tidemark_cost_monthly_usd",
+    "The last one to two hours of the table's use projected to 30 days at list prices, by item (worker/cost.ts).",
+    "gauge",
+  );
   for (const { table, status: s } of statuses) {
     const l = { table };
     up.samples.push({ labels: l, value: s ? 1 : 0 });
@@ -89,6 +130,36 @@ export function mirrorMetrics(
     requests.samples.push({ labels: { table, class: "write" }, value: s.counters.requests.write });
     failures.samples.push({ labels: l, value: s.counters.failures });
     gaps.samples.push({ labels: l, value: s.gaps.length });
+    const { usage, providers, monthlyUsd } = s.cost;
+    for (const side of ["source", "target"] as const) {
+      const provider = providers?.[side];
+      if (provider !== undefined) {
+        const k = billingClasses(usage[side]);
+        const names = classNames(provider);
+        for (const [cls, value] of [
+          [names.write, k.write],
+          [names.read, k.read],
+          ["free", k.free],
+        ] as const) {
+          storeRequests.samples.push({ labels: { table, side, provider, class: cls }, value });
+        }
+      }
+      storeBytes.samples.push({ labels: { table, side, direction: "read" }, value: usage[side].bytesIn });
+      storeBytes.samples.push({ labels: { table, side, direction: "written" }, value: usage[side].bytesOut });
+    }
+    doRequests.samples.push({ labels: l, value: usage.durableObject.requests });
+    doActive.samples.push({ labels: l, value: usage.durableObject.activeMs / 1000 });
+    doRows.samples.push({ labels: { table, op: "written" }, value: usage.durableObject.rowsWritten });
+    doRows.samples.push({ labels: { table, op: "read" }, value: usage.durableObject.rowsRead });
+    pushEnabled.samples.push({ labels: l, value: s.push.enabled ? 1 : 0 });
+    for (const outcome of ["messages", "wakes", "stale", "ignored", "missed"] as const) {
+      push.samples.push({ labels: { table, outcome }, value: s.push[outcome] });
+    }
+    if (monthlyUsd) {
+      for (const [item, value] of Object.entries(monthlyUsd)) {
+        if (item !== "total") cost.samples.push({ labels: { table, item }, value });
+      }
+    }
   }
   return renderMetrics([
     up,
@@ -103,5 +174,13 @@ export function mirrorMetrics(
     requests,
     failures,
     gaps,
+    storeRequests,
+    storeBytes,
+    doRequests,
+    doActive,
+    doRows,
+    pushEnabled,
+    push,
+    cost,
   ]);
 }

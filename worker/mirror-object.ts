@@ -15,6 +15,17 @@
  * with (`MirrorProgress.binding`): after a change of either, the object
  * neither reports nor resumes the old progress.
  *
+ * Wake-ups can be pushed (`push`, from the queue consumer of R2 event
+ * notifications): the poll then only backs them up, every
+ * `PUSH_POLL_INTERVAL_MS`. A push only wakes the loop; the mirror still
+ * follows the source's manifest chain, so duplicate and out-of-order
+ * messages are harmless (one about a version already mirrored wakes nothing).
+ *
+ * The object counts what it costs: its store requests (the mirror's
+ * counters), its own requests, active time and storage rows, and the queue
+ * messages it was sent; `status().cost` projects them to a month. Everything
+ * a tick changes is one storage row (plus the alarm): rows written are billed.
+ *
  * Two instances can briefly overlap (network partition, deploy); correctness
  * never rests on the single-instance guarantee: the mirror writes files and
  * manifests create-only and low_water only forwards.
@@ -26,6 +37,8 @@ import {
   boundTo,
   checkNumber,
   freshMirrorProgress,
+  handledThrough,
+  isTidemarkError,
   MAX_TIMER_MS,
   Mirror,
   type MirrorProgress,
@@ -35,6 +48,7 @@ import {
   TidemarkError,
   toTidemarkError,
   wrapperOf,
+  zeroRequestCounts,
 } from "../src/index.ts";
 import {
   bindingOf,
@@ -45,16 +59,85 @@ import {
   tableSetup,
   validateTable,
 } from "./config.ts";
+import {
+  type DurableObjectUsage,
+  type MonthlyCost,
+  monthlyCost,
+  type Provider,
+  type Usage,
+  usageSince,
+} from "./cost.ts";
 import type { Env } from "./env.ts";
 import { type LagSample, recordLag } from "./lag-history.ts";
+import type { PushEvent, PushOutcome } from "./push.ts";
+import { tableRegistry } from "./tables.ts";
 import type { MirrorVars } from "./vars.ts";
 
 const K_TABLE = "table";
 const K_CONFIG = "config";
-const K_PROGRESS = "progress";
-const K_FAILURES = "consecutiveFailures";
-const K_TEST_PUTS = "test:puts";
-const K_LAG = "lagHistory";
+/** Everything a tick changes ({@link TickState}), in one row: SQLite-backed storage bills rows written. */
+const K_STATE = "state";
+/** The source location this object registered with the `TableRegistry` (admin tables). */
+const K_REGISTERED = "registered";
+/** Before {@link K_STATE}: one key each, read once and deleted at the next write. */
+const LEGACY = {
+  progress: "progress",
+  failures: "consecutiveFailures",
+  lag: "lagHistory",
+  testPuts: "test:puts",
+};
+
+/** How long one cost window runs before the next starts; a projection covers one to two of them. */
+export const COST_WINDOW_MS = 3_600_000;
+
+/** Pushed wake-ups, as this object saw them. */
+export interface PushStats {
+  /** Queue messages routed here. */
+  messages: number;
+  /** Pushes that woke the loop. */
+  wakes: number;
+  /** Pushes about versions already mirrored (duplicates, late deliveries): nothing to do. */
+  stale: number;
+  /** Pushes about a location that is not this table's source (a configuration changed since). */
+  ignored: number;
+  /**
+   * Scheduled polls that found new versions no push had announced while the
+   * loop was caught up: notifications that did not arrive (a rule's prefix
+   * or suffix that misses this table, a queue that dropped them). Counted
+   * only while the table is pushed.
+   */
+  missed: number;
+  /** When the last push arrived, epoch ms. */
+  lastMs: number | null;
+}
+
+/** Cumulative usage at the start of a cost window. */
+interface CostMark {
+  atMs: number;
+  usage: Usage;
+}
+
+/** What a tick persists, as one storage row. */
+interface TickState {
+  progress: MirrorProgress;
+  failures: number;
+  lagHistory: LagSample[];
+  durableObject: DurableObjectUsage;
+  push: PushStats;
+  /** The starts of the current and the previous cost window, oldest first. */
+  costMarks: CostMark[];
+  testPuts?: Record<string, number>;
+}
+
+const freshPushStats = (): PushStats => ({
+  messages: 0,
+  wakes: 0,
+  stale: 0,
+  ignored: 0,
+  missed: 0,
+  lastMs: null,
+});
+const freshUsage = (): DurableObjectUsage => ({ requests: 0, activeMs: 0, rowsWritten: 0, rowsRead: 0 });
 
 /** Backoff after `n` consecutive failed alarms: 1 s, 2 s, 4 s, ... capped at 5 minutes. */
 export function failureBackoffMs(n: number): number {
@@ -83,6 +166,22 @@ export interface MirrorObjectStatus {
   budget: MirrorVars["budget"] | null;
   /** The last hour of lag, oldest first: the worst lag measured by the ticks of each 30 s (lag-history.ts). */
   lagHistory: LagSample[];
+  /** Whether wake-ups are pushed (the source's bucket is in `PUSH_BUCKETS`), and what they did. */
+  push: PushStats & { enabled: boolean };
+  /** What the table's mirror used and costs (worker/cost.ts). */
+  cost: MirrorObjectCost;
+}
+
+/** The cost part of a {@link MirrorObjectStatus}. */
+export interface MirrorObjectCost {
+  /** Who bills each store; `null` when the configuration is bad. */
+  providers: { source: Provider; target: Provider } | null;
+  /** Cumulative use since the object started counting. */
+  usage: Usage;
+  /** The window of the projection: from the start of the previous cost window (one to two hours) to now. */
+  window: { fromMs: number; toMs: number };
+  /** The window's use projected to 30 days at the prices in force, US dollars; `null` before any time passed or for a bad configuration. */
+  monthlyUsd: MonthlyCost | null;
 }
 
 interface Waiter {
@@ -111,7 +210,10 @@ function recordingPuts(store: ObjectStore, counts: Record<string, number>): Obje
   };
 }
 
-/** The Durable Object holding one table's mirror loop. RPC: `status`, `kick`, `awaitMirror`. */
+/**
+ * The Durable Object holding one table's mirror loop. RPC: `status`, `kick`,
+ * `awaitMirror`, `push`, `ensure`, `adminConfig`, `configure`, `unconfigure`.
+ */
 export class MirrorObject extends DurableObject<Env> {
   #table: string | undefined;
   /** The admin configuration (`configure`), if any. */
@@ -119,32 +221,159 @@ export class MirrorObject extends DurableObject<Env> {
   #progress: MirrorProgress = freshMirrorProgress();
   #failures = 0;
   #mirror: Mirror | undefined;
+  /** The mirror's wake-ups are pushed (set with the mirror, from its setup). */
+  #pushOn = false;
   #testPuts: Record<string, number> | undefined;
   readonly #waiters = new Set<Waiter>();
   #ticking: Promise<void> | undefined;
   #tickFailed = false;
   /** A kick or awaitMirror came in while a tick was in flight (it may have read HEAD too early). */
   #wokenDuringTick = false;
+  /** What woke the loop since the last tick started (`undefined`: the alarm was a scheduled poll). */
+  #wokenBy: "push" | "kick" | undefined;
+  /** The last tick in this instance ended caught up. */
+  #lastTickCaughtUp = false;
   /** Why the last tick could not start (a bad var, a half-configured S3 target), for `status().lastError`. */
   #setupError: { message: string; atMs: number } | undefined;
   #lagHistory: LagSample[] = [];
+  #usage: DurableObjectUsage = freshUsage();
+  #push: PushStats = freshPushStats();
+  #costMarks: CostMark[] = [];
+  /** The location registered with the TableRegistry (`null`: none; `undefined`: not known). */
+  #registered: string | null | undefined;
+  /** Legacy keys to delete at the next write of the state. */
+  #legacy: string[] = [];
+  /** Requests being handled now, and since when (the object is billed while one is). */
+  #active = 0;
+  #activeSince = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Load state before any event is delivered (RPC or alarm).
     void ctx.blockConcurrencyWhile(async () => {
-      const stored = await ctx.storage.get<string>(K_TABLE);
+      const stored = await this.#get<string>(K_TABLE);
       const name = ctx.id.name;
       this.#table = stored ?? name;
-      if (stored === undefined && name !== undefined) await ctx.storage.put(K_TABLE, name);
-      this.#progress = (await ctx.storage.get<MirrorProgress>(K_PROGRESS)) ?? freshMirrorProgress();
-      this.#config = await ctx.storage.get<TableConfig>(K_CONFIG);
-      this.#failures = (await ctx.storage.get<number>(K_FAILURES)) ?? 0;
-      this.#lagHistory = (await ctx.storage.get<LagSample[]>(K_LAG)) ?? [];
-      if (env.TIDEMARK_TEST_HOOKS === "1") {
-        this.#testPuts = (await ctx.storage.get<Record<string, number>>(K_TEST_PUTS)) ?? {};
-      }
+      if (stored === undefined && name !== undefined) await this.#put({ [K_TABLE]: name });
+      this.#config = await this.#get<TableConfig>(K_CONFIG);
+      this.#registered = await this.#get<string | null>(K_REGISTERED);
+      const state = (await this.#get<TickState>(K_STATE)) ?? (await this.#legacyState());
+      this.#progress = state.progress;
+      this.#failures = state.failures;
+      this.#lagHistory = state.lagHistory;
+      // What loading itself read and wrote, on top of the counts it loaded.
+      const loading = this.#usage;
+      this.#usage = { ...freshUsage(), ...state.durableObject };
+      this.#usage.rowsRead += loading.rowsRead;
+      this.#usage.rowsWritten += loading.rowsWritten;
+      this.#push = { ...freshPushStats(), ...state.push };
+      this.#costMarks =
+        state.costMarks.length > 0
+          ? state.costMarks
+          : [{ atMs: Date.now(), usage: this.#usageOf(state.progress) }];
+      if (env.TIDEMARK_TEST_HOOKS === "1") this.#testPuts = state.testPuts ?? {};
     });
+  }
+
+  /** The state an object kept before {@link K_STATE}: one key each (deleted at the next write). */
+  async #legacyState(): Promise<TickState> {
+    const progress = await this.#get<MirrorProgress>(LEGACY.progress);
+    const failures = await this.#get<number>(LEGACY.failures);
+    const lag = await this.#get<LagSample[]>(LEGACY.lag);
+    const testPuts = await this.#get<Record<string, number>>(LEGACY.testPuts);
+    const found = { progress, failures, lag, testPuts };
+    this.#legacy = (Object.keys(LEGACY) as (keyof typeof LEGACY)[])
+      .filter((k) => found[k] !== undefined)
+      .map((k) => LEGACY[k]);
+    return {
+      progress: progress ?? freshMirrorProgress(),
+      failures: failures ?? 0,
+      lagHistory: lag ?? [],
+      durableObject: freshUsage(),
+      push: freshPushStats(),
+      costMarks: [],
+      ...(testPuts ? { testPuts } : {}),
+    };
+  }
+
+  // --- storage, counted (rows read and written are billed) ---
+
+  async #get<T>(key: string): Promise<T | undefined> {
+    this.#usage.rowsRead++;
+    return this.ctx.storage.get<T>(key);
+  }
+
+  #put(entries: Record<string, unknown>): Promise<void> {
+    this.#usage.rowsWritten += Object.keys(entries).length;
+    return this.ctx.storage.put(entries);
+  }
+
+  #delete(keys: string[]): Promise<number> {
+    this.#usage.rowsWritten += keys.length;
+    return this.ctx.storage.delete(keys);
+  }
+
+  #setAlarm(atMs: number): Promise<void> {
+    this.#usage.rowsWritten++; // "Each setAlarm() is billed as a single row written."
+    return this.ctx.storage.setAlarm(atMs);
+  }
+
+  #deleteAlarm(): Promise<void> {
+    this.#usage.rowsWritten++;
+    return this.ctx.storage.deleteAlarm();
+  }
+
+  /**
+   * Persists everything a tick changes as one row, with the next alarm (two
+   * rows written), and moves the cost window on.
+   */
+  async #persist(nextAlarmMs: number): Promise<void> {
+    const now = Date.now();
+    // Counted before the state is built, so the state holds its own write.
+    this.#usage.rowsWritten += 2 + this.#legacy.length;
+    const last = this.#costMarks.at(-1);
+    if (last === undefined || now - last.atMs >= COST_WINDOW_MS) {
+      this.#costMarks = [...this.#costMarks, { atMs: now, usage: this.#usageOf(this.#progress) }].slice(-2);
+    }
+    const state: TickState = {
+      progress: this.#progress,
+      failures: this.#failures,
+      lagHistory: this.#lagHistory,
+      durableObject: this.#usage,
+      push: this.#push,
+      costMarks: this.#costMarks,
+      ...(this.#testPuts ? { testPuts: this.#testPuts } : {}),
+    };
+    const legacy = this.#legacy;
+    this.#legacy = [];
+    await Promise.all([
+      this.ctx.storage.put(K_STATE, state),
+      this.ctx.storage.setAlarm(nextAlarmMs),
+      ...(legacy.length > 0 ? [this.ctx.storage.delete(legacy)] : []),
+    ]);
+  }
+
+  // --- requests, counted (each RPC call and alarm is a billed request; the object is billed while one runs) ---
+
+  async #request<T>(fn: () => Promise<T>): Promise<T> {
+    this.#usage.requests++;
+    if (this.#active++ === 0) this.#activeSince = Date.now();
+    try {
+      return await fn();
+    } finally {
+      if (--this.#active === 0) this.#usage.activeMs += Date.now() - this.#activeSince;
+    }
+  }
+
+  /** What the table used so far, the mirror's store counts from `progress`. */
+  #usageOf(progress: MirrorProgress): Usage {
+    const active = this.#active > 0 ? Date.now() - this.#activeSince : 0;
+    return {
+      source: { ...(progress.counters.source ?? zeroRequestCounts()) },
+      target: { ...(progress.counters.target ?? zeroRequestCounts()) },
+      durableObject: { ...this.#usage, activeMs: this.#usage.activeMs + active },
+      queueMessages: this.#push.messages,
+    };
   }
 
   /**
@@ -156,7 +385,7 @@ export class MirrorObject extends DurableObject<Env> {
     if (table !== undefined) validateTable(table);
     if (this.#table === undefined && table !== undefined) {
       this.#table = table;
-      await this.ctx.storage.put(K_TABLE, table);
+      await this.#put({ [K_TABLE]: table });
     }
     if (this.#table === undefined) {
       throw new TidemarkError(
@@ -195,15 +424,16 @@ export class MirrorObject extends DurableObject<Env> {
   #getMirror(table: string): Mirror {
     // Rebuilt after configure/unconfigure (which drop it); the vars cannot change within an instance.
     if (this.#mirror) return this.#mirror;
-    const { vars, source, target: store } = this.#setup(table);
+    const { vars, source, target: store, push } = this.#setup(table);
     const target = this.#testPuts ? recordingPuts(store, this.#testPuts) : store;
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
+      // Kept in memory: the tick persists it with the rest of its state, in one row.
       save: async (p) => {
         this.#progress = p;
-        await this.ctx.storage.put(K_PROGRESS, p);
       },
     };
+    this.#pushOn = push;
     this.#mirror = new Mirror({
       source,
       target,
@@ -226,8 +456,10 @@ export class MirrorObject extends DurableObject<Env> {
 
   /** The alarm: one budgeted tick, then the next alarm. Never throws (we schedule our own retries). */
   override async alarm(): Promise<void> {
-    if (this.#table === undefined) return; // never bound to a table: nothing to mirror
-    await this.#tick(this.#table);
+    await this.#request(async () => {
+      if (this.#table === undefined) return; // never bound to a table: nothing to mirror
+      await this.#tick(this.#table);
+    });
   }
 
   /** Runs one tick (one at a time per instance) and schedules the next alarm. */
@@ -244,12 +476,21 @@ export class MirrorObject extends DurableObject<Env> {
       this.#setupError = undefined;
       this.#tickFailed = false;
       this.#wokenDuringTick = false;
+      const wokenBy = this.#wokenBy;
+      this.#wokenBy = undefined;
+      const headBefore = mirror.status().sourceHead;
+      const wasCaughtUp = this.#lastTickCaughtUp;
       // Mirror.tick never throws: a failure is recorded in its progress
       // (lastError, counters.failures), reported through onError, and turns
       // nextDelayMs into a jittered backoff.
       await mirror.tick();
       const st = mirror.status();
       this.#failures = this.#tickFailed ? this.#failures + 1 : 0;
+      // A scheduled poll of a pushed table that finds what no push announced.
+      if (this.#pushOn && wokenBy === undefined && wasCaughtUp && headBefore !== null) {
+        if ((st.sourceHead ?? 0) > headBefore) this.#push.missed++;
+      }
+      this.#lastTickCaughtUp = st.caughtUp;
       // nextDelayMs: 0 while work remains (the budget ran out), the poll
       // interval when caught up, a backoff after a failure.
       // A wake during the tick set an alarm for now; the setAlarm below would
@@ -266,13 +507,7 @@ export class MirrorObject extends DurableObject<Env> {
             ? 0
             : st.nextDelayMs;
       this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
-      const writes: Promise<unknown>[] = [
-        this.ctx.storage.put(K_FAILURES, this.#failures),
-        this.ctx.storage.put(K_LAG, this.#lagHistory),
-        this.ctx.storage.setAlarm(Date.now() + delay),
-      ];
-      if (this.#testPuts) writes.push(this.ctx.storage.put(K_TEST_PUTS, this.#testPuts));
-      await Promise.all(writes);
+      await this.#persist(Date.now() + delay);
       // The old stores' mirrorSeq says nothing about the new target.
       if (current) this.#settleWaiters(st.mirrorSeq);
     })().finally(() => {
@@ -302,16 +537,13 @@ export class MirrorObject extends DurableObject<Env> {
     this.#rejectWaiters(err);
     if (err.code === "NotFound") {
       this.#setupError = undefined;
-      await this.ctx.storage.deleteAlarm();
+      await this.#deleteAlarm();
       return;
     }
     this.#setupError = { message: err.message, atMs: Date.now() };
     console.error(`tidemark: table ${table}: cannot mirror: ${err.message}`);
     this.#failures++;
-    await Promise.all([
-      this.ctx.storage.put(K_FAILURES, this.#failures),
-      this.ctx.storage.setAlarm(Date.now() + failureBackoffMs(this.#failures)),
-    ]);
+    await this.#persist(Date.now() + failureBackoffMs(this.#failures));
   }
 
   #settleWaiters(mirrorSeq: number): void {
@@ -325,15 +557,34 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   /** Makes the next alarm fire now (unless one is due sooner). */
-  async #wake(): Promise<void> {
+  async #wake(by: "push" | "kick" = "kick"): Promise<void> {
+    this.#wokenBy = by;
     if (this.#ticking) this.#wokenDuringTick = true;
     const at = await this.ctx.storage.getAlarm();
     const now = Date.now();
-    if (at === null || at > now) await this.ctx.storage.setAlarm(now);
+    if (at === null || at > now) await this.#setAlarm(now);
+  }
+
+  /**
+   * Records, for an admin-configured table, where its source lives in the
+   * `TableRegistry` (the queue consumer looks tables up there), once per
+   * change: tables configured before locations were kept get theirs at
+   * their next `ensure` (the cron's visit).
+   */
+  async #register(table: string, location: string | undefined): Promise<void> {
+    const want = location ?? null;
+    if (this.#registered === want) return;
+    await tableRegistry(this.env).add(table, location);
+    this.#registered = want;
+    await this.#put({ [K_REGISTERED]: want });
   }
 
   /** The mirror's status (RPC). Binds the object to `table` on first use. */
-  async status(table?: string): Promise<MirrorObjectStatus> {
+  status(table?: string): Promise<MirrorObjectStatus> {
+    return this.#request(() => this.#status(table));
+  }
+
+  async #status(table?: string): Promise<MirrorObjectStatus> {
     const t = await this.#ensureTable(table);
     // A bad var or configuration is reported, not thrown: status is how an operator finds it.
     let setup: TableSetup | undefined;
@@ -349,6 +600,10 @@ export class MirrorObject extends DurableObject<Env> {
     // An object with no alarm (never kicked) starts its loop; during a tick
     // the tick itself sets the next alarm, and a status read is no kick.
     if (setup && !this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
+    const usage = this.#usageOf(st ? { ...p, counters: st.counters } : p);
+    const base = this.#costMarks[0] ?? { atMs: Date.now(), usage };
+    const now = Date.now();
+    const seconds = (now - base.atMs) / 1000;
     return {
       table: t,
       origin: setup?.origin ?? null,
@@ -361,22 +616,88 @@ export class MirrorObject extends DurableObject<Env> {
       inProgress: p.inProgress
         ? { version: p.inProgress.version, uploaded: p.inProgress.uploaded.length }
         : null,
-      counters: structuredClone(p.counters),
+      counters: structuredClone(st?.counters ?? p.counters),
       lastError: setupError ?? p.lastError ?? null,
       gaps: [...p.gaps],
       nextAlarmMs: await this.ctx.storage.getAlarm(),
       consecutiveFailures: this.#failures,
       budget: setup?.vars.budget ?? null,
       lagHistory: [...this.#lagHistory],
+      push: { enabled: setup?.push ?? false, ...this.#push },
+      cost: {
+        providers: setup?.providers ?? null,
+        usage,
+        window: { fromMs: base.atMs, toMs: now },
+        monthlyUsd:
+          setup && seconds > 0
+            ? monthlyCost(usageSince(usage, base.usage), seconds, setup.providers, setup.prices)
+            : null,
+      },
     };
   }
 
   /** Asks for a tick now (RPC), e.g. after a commit to the source. `NotFound` for an unconfigured table. */
-  async kick(table?: string): Promise<MirrorObjectStatus> {
-    this.#setup(await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
-    this.#mirror?.kick();
-    await this.#wake();
-    return this.status();
+  kick(table?: string): Promise<MirrorObjectStatus> {
+    return this.#request(async () => {
+      this.#setup(await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
+      this.#mirror?.kick();
+      await this.#wake();
+      return this.#status();
+    });
+  }
+
+  /**
+   * A pushed wake-up (RPC, from the queue consumer): messages about a new
+   * manifest (or `version-hint.text`) at `event.location`. Wakes the loop
+   * unless the event names a version already mirrored (`"stale"`: a
+   * duplicate or late delivery) or the location is not this table's source
+   * (`"ignored"`). Never a store request: the tick it causes finds the
+   * source's HEAD itself.
+   *
+   * @throws TidemarkError `NotFound` for an unconfigured table;
+   *   `InvalidArgument` for a bad configuration or event.
+   */
+  push(table: string, event: PushEvent): Promise<PushOutcome> {
+    return this.#request(async () => {
+      const setup = this.#setup(await this.#ensureTable(table));
+      checkNumber("messages", event.messages, { min: 0 });
+      if (event.version !== undefined) checkNumber("version", event.version, { min: 1 });
+      this.#push.messages += event.messages;
+      this.#push.lastMs = Date.now();
+      if (!setup.push || setup.location !== event.location) {
+        this.#push.ignored++;
+        return "ignored";
+      }
+      const handled = handledThrough(this.#mirror?.status() ?? this.#progressFor(setup));
+      if (event.version !== undefined && event.version <= handled) {
+        this.#push.stale++;
+        return "stale";
+      }
+      this.#push.wakes++;
+      await this.#wake("push");
+      return "woken";
+    });
+  }
+
+  /**
+   * Makes sure the table's loop runs (RPC, from the cron): starts it when no
+   * alarm is set (a table nobody has touched yet, an alarm the runtime gave
+   * up on), and registers an admin table's source location. Never ticks a
+   * loop that runs, so it costs no store request.
+   */
+  ensure(table: string): Promise<void> {
+    return this.#request(async () => {
+      const t = await this.#ensureTable(table);
+      let setup: TableSetup | undefined;
+      try {
+        setup = this.#setup(t);
+      } catch (e) {
+        if (isTidemarkError(e, "NotFound")) return; // removed: nothing to run
+        // A bad configuration: let a tick record it (and back off).
+      }
+      if (setup?.origin === "admin") await this.#register(t, setup.location);
+      if (!this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
+    });
   }
 
   /**
@@ -385,78 +706,93 @@ export class MirrorObject extends DurableObject<Env> {
    * `InvalidArgument` for a bad version or timeout, or a bad var;
    * `NotFound` for an unconfigured table.
    */
-  async awaitMirror(version: number, timeoutMs = 30_000, table?: string): Promise<number> {
-    const t = await this.#ensureTable(table);
-    checkNumber("version", version, { min: 0 });
-    // setTimeout would treat NaN, a negative or a too long delay as "now".
-    checkNumber("timeoutMs", timeoutMs, { min: 0, max: MAX_TIMER_MS });
-    const setup = this.#setup(t); // a bad var would only run into the timeout
-    const seq = this.#mirror?.status().mirrorSeq ?? this.#progressFor(setup).mirrorSeq;
-    if (seq >= version) return seq;
-    await this.#wake();
-    return new Promise<number>((resolve, reject) => {
-      const w: Waiter = {
-        version,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#waiters.delete(w);
-          reject(new TidemarkError("Transient", `mirror did not reach v${version} within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      this.#waiters.add(w);
+  awaitMirror(version: number, timeoutMs = 30_000, table?: string): Promise<number> {
+    return this.#request(async () => {
+      const t = await this.#ensureTable(table);
+      checkNumber("version", version, { min: 0 });
+      // setTimeout would treat NaN, a negative or a too long delay as "now".
+      checkNumber("timeoutMs", timeoutMs, { min: 0, max: MAX_TIMER_MS });
+      const setup = this.#setup(t); // a bad var would only run into the timeout
+      const seq = this.#mirror?.status().mirrorSeq ?? this.#progressFor(setup).mirrorSeq;
+      if (seq >= version) return seq;
+      await this.#wake();
+      return new Promise<number>((resolve, reject) => {
+        const w: Waiter = {
+          version,
+          resolve,
+          reject,
+          timer: setTimeout(() => {
+            this.#waiters.delete(w);
+            reject(new TidemarkError("Transient", `mirror did not reach v${version} within ${timeoutMs} ms`));
+          }, timeoutMs),
+        };
+        this.#waiters.add(w);
+      });
     });
   }
 
   /** The admin configuration of the table (RPC), `null` when it has none. */
-  async adminConfig(table: string): Promise<TableConfig | null> {
-    await this.#ensureTable(table);
-    return this.#config ?? null;
+  adminConfig(table: string): Promise<TableConfig | null> {
+    return this.#request(async () => {
+      await this.#ensureTable(table);
+      return this.#config ?? null;
+    });
   }
 
   /**
    * Sets the table's admin configuration (RPC; `PUT /api/tables/:table`)
-   * after checking it, and wakes the loop. The mirror is rebuilt on the new
+   * after checking it, records the table (and where its source lives) in the
+   * `TableRegistry`, and wakes the loop. The mirror is rebuilt on the new
    * stores; progress made with other stores is not reused (see
    * {@link MirrorObject}).
    *
    * @throws TidemarkError `InvalidArgument` for a bad configuration (nothing
    *   changes); `AlreadyExists` for a table configured in `TABLE_CONFIG`.
    */
-  async configure(table: string, input: unknown): Promise<MirrorObjectStatus> {
-    const t = await this.#ensureTable(table);
-    const config = parseTableConfig(input);
-    if (tableSetup(this.env, t, config).origin === "static") {
-      throw new TidemarkError("AlreadyExists", `table ${t} is configured in TABLE_CONFIG; change it there`);
-    }
-    await this.ctx.storage.put(K_CONFIG, config);
-    this.#config = config;
-    this.#mirror = undefined; // a tick in flight keeps its own, and its waiters are not settled by it
-    this.#setupError = undefined;
-    await this.#wake();
-    return this.status(t);
+  configure(table: string, input: unknown): Promise<MirrorObjectStatus> {
+    return this.#request(async () => {
+      const t = await this.#ensureTable(table);
+      const config = parseTableConfig(input);
+      const setup = tableSetup(this.env, t, config);
+      if (setup.origin === "static") {
+        throw new TidemarkError("AlreadyExists", `table ${t} is configured in TABLE_CONFIG; change it there`);
+      }
+      await this.#put({ [K_CONFIG]: config });
+      this.#config = config;
+      this.#mirror = undefined; // a tick in flight keeps its own, and its waiters are not settled by it
+      this.#setupError = undefined;
+      await this.#register(t, setup.location);
+      await this.#wake();
+      return this.#status(t);
+    });
   }
 
   /**
    * Removes the table's admin configuration (RPC; `DELETE
-   * /api/tables/:table`); true when there was one. The loop stops unless
-   * another configuration still names the table. Progress is kept (bound to
-   * its stores: configuring the same stores again resumes it).
+   * /api/tables/:table`) and its entry in the `TableRegistry`; true when
+   * there was one. The loop stops unless another configuration still names
+   * the table. Progress is kept (bound to its stores: configuring the same
+   * stores again resumes it).
    */
-  async unconfigure(table: string): Promise<boolean> {
-    const t = await this.#ensureTable(table);
-    const had = this.#config !== undefined;
-    await this.ctx.storage.delete(K_CONFIG);
-    this.#config = undefined;
-    this.#mirror = undefined;
-    try {
-      this.#setup(t);
-      await this.#wake();
-    } catch (e) {
-      this.#rejectWaiters(toTidemarkError(e));
-      await this.ctx.storage.deleteAlarm();
-    }
-    return had;
+  unconfigure(table: string): Promise<boolean> {
+    return this.#request(async () => {
+      const t = await this.#ensureTable(table);
+      const had = this.#config !== undefined;
+      await this.#delete([K_CONFIG]);
+      this.#config = undefined;
+      this.#mirror = undefined;
+      await tableRegistry(this.env).remove(t);
+      this.#registered = undefined;
+      await this.#delete([K_REGISTERED]);
+      try {
+        this.#setup(t);
+        await this.#wake();
+      } catch (e) {
+        this.#rejectWaiters(toTidemarkError(e));
+        await this.#deleteAlarm();
+      }
+      return had;
+    });
   }
 
   /** Test-only (`TIDEMARK_TEST_HOOKS=1`): puts per target key since the object was created. */

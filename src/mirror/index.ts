@@ -15,7 +15,7 @@ export {
   type MirrorProgressStore,
   type MirrorStatus,
 } from "./mirror.ts";
-export { boundTo } from "./progress.ts";
+export { boundTo, handledThrough, zeroRequestCounts } from "./progress.ts";
 export { type MirrorReader, openMirror, type VerifyResult, verifyMirror } from "./reader.ts";
 export {
   DEFAULT_LIST_THRESHOLD,

@@ -15,12 +15,14 @@ import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { checkNumber, MAX_TIMER_MS, numberOption } from "../options.ts";
+import type { RequestCounts } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";
 import { capabilitiesOf, type ObjectStore, storeId, wrapperOf } from "../store/types.ts";
 import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
 import { LagClock } from "./lag.ts";
 import { nextExisting } from "./probe.ts";
 import {
+  addRequestCounts,
   boundTo,
   cloneProgress,
   freshMirrorProgress,
@@ -30,6 +32,7 @@ import {
   type MirrorProgress,
   type MirrorProgressStore,
   recordGap,
+  zeroRequestCounts,
 } from "./progress.ts";
 import { DEFAULT_LIST_THRESHOLD, DEFAULT_PARALLELISM, mirrorSnapshot } from "./snapshot.ts";
 
@@ -189,7 +192,8 @@ export class Mirror {
   #failureStreak = 0;
   #workRemains = false;
   #lastAlertMs: number | undefined;
-  #counted = { read: 0, write: 0 };
+  /** The stores' counts as last added to the progress's counters. */
+  #counted = { source: zeroRequestCounts(), target: zeroRequestCounts() };
   #tickStart = 0;
 
   #current: Promise<number> | undefined;
@@ -381,7 +385,7 @@ export class Mirror {
   #requestCounts(): { read: number; write: number } {
     const s = this.#source.counts;
     const t = this.#target.counts;
-    return { read: s.read + t.read, write: s.write + t.write };
+    return { read: s.readClass + t.readClass, write: s.writeClass + t.writeClass };
   }
 
   #requestsThisTick(): number {
@@ -389,11 +393,17 @@ export class Mirror {
     return c.read + c.write - this.#tickStart;
   }
 
+  /** Adds what both stores did since the last call to the progress's counters. */
   #syncRequestCounters(): void {
-    const c = this.#requestCounts();
-    this.#progress.counters.requests.read += c.read - this.#counted.read;
-    this.#progress.counters.requests.write += c.write - this.#counted.write;
-    this.#counted = c;
+    const counters = this.#progress.counters;
+    for (const side of ["source", "target"] as const) {
+      const now = { ...(side === "source" ? this.#source : this.#target).counts };
+      const delta = addRequestCounts({ ...now }, this.#counted[side], -1);
+      counters.requests.read += delta.readClass;
+      counters.requests.write += delta.writeClass;
+      counters[side] = addRequestCounts(counters[side] ?? zeroRequestCounts(), delta);
+      this.#counted[side] = now;
+    }
   }
 
   /**
@@ -910,46 +920,73 @@ export class Mirror {
   }
 }
 
-type CountedStore = ObjectStore & { readonly counts: { read: number; write: number } };
+type CountedStore = ObjectStore & { readonly counts: RequestCounts };
+
+const encoder = new TextEncoder();
 
 /**
- * `store` with its requests counted by class (GET/HEAD read; PUT, DELETE,
- * LIST write). Lighter than `metered`: bodies are passed through untouched
- * (no per-chunk transform on the copy path). A listing counts one request per
- * page of the store's `listPageSize` keys, as `metered` does (at least one).
+ * `store` with its requests counted by kind and class as `metered` counts
+ * them (GET/HEAD read; PUT, DELETE, LIST write), and the bytes asked of it
+ * and sent to it. Lighter than `metered`: bodies are passed through untouched
+ * (no per-chunk transform on the copy path), so a GET counts the bytes the
+ * store was asked to send (the object, or the range), whether or not the
+ * caller reads them all. A listing counts one request per page of the
+ * store's `listPageSize` keys, as `metered` does (at least one); a bulk
+ * delete one per 1,000 keys.
  */
 function counted(store: ObjectStore): CountedStore {
-  const counts = { read: 0, write: 0 };
+  const counts = zeroRequestCounts();
   const pageSize = Math.max(1, capabilitiesOf(store).listPageSize);
+  const bump = (kind: "get" | "head" | "put" | "delete" | "list" | "deleteMany"): void => {
+    counts[kind]++;
+    if (kind === "get" || kind === "head") counts.readClass++;
+    else counts.writeClass++;
+  };
   return {
     ...wrapperOf(store),
     counts,
-    get: (k, o) => {
-      counts.read++;
-      return store.get(k, o);
+    get: async (k, o) => {
+      bump("get");
+      const b = await store.get(k, o);
+      const from = Math.min(o?.range?.offset ?? 0, b.size);
+      counts.bytesIn += Math.min(o?.range?.length ?? b.size - from, b.size - from);
+      return b;
     },
     head: (k) => {
-      counts.read++;
+      bump("head");
       return store.head(k);
     },
     put: (k, b, o) => {
-      counts.write++;
+      bump("put");
+      counts.bytesOut +=
+        typeof b === "string"
+          ? encoder.encode(b).length
+          : b instanceof Uint8Array
+            ? b.length
+            : (o?.size ?? 0);
       return store.put(k, b, o);
     },
     delete: (k) => {
-      counts.write++;
+      bump("delete");
       return store.delete(k);
     },
-    deleteMany: (ks) => {
-      counts.write++;
-      return store.deleteMany(ks);
-    },
+    deleteMany: (ks) =>
+      store.deleteMany(
+        (async function* () {
+          let n = 0;
+          for await (const k of ks) {
+            if (n % 1000 === 0) bump("deleteMany");
+            n++;
+            yield k;
+          }
+        })(),
+      ),
     list: (p, o) =>
       (async function* () {
-        counts.write++;
+        bump("list");
         let n = 0;
         for await (const m of store.list(p, o)) {
-          if (n > 0 && n % pageSize === 0) counts.write++;
+          if (n > 0 && n % pageSize === 0) bump("list");
           n++;
           yield m;
         }

@@ -1,3 +1,5 @@
+import type { RequestCounts } from "../store/metered.ts";
+
 /**
  * A mirror's durable progress: JSON-serialisable, saved through a
  * {@link MirrorProgressStore} (the Durable Object keeps it in its storage), so
@@ -65,6 +67,37 @@ export interface MirrorCounters {
   failures: number;
   /** Requests to source and target: read class (GET, HEAD), write class (PUT, DELETE, LIST). */
   requests: { read: number; write: number };
+  /**
+   * The source's requests by kind and the bytes read from and written to it,
+   * as `metered` counts them (what a store bills: R2 class A and B, S3
+   * PUT-class and GET-class, egress). Absent in progress saved before they
+   * were counted (then they count from the next tick on).
+   */
+  source?: RequestCounts;
+  /** The target's requests and bytes, as for {@link MirrorCounters.source}. */
+  target?: RequestCounts;
+}
+
+/** Request counts of a store that has made no request yet. */
+export function zeroRequestCounts(): RequestCounts {
+  return {
+    get: 0,
+    head: 0,
+    put: 0,
+    delete: 0,
+    list: 0,
+    deleteMany: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    writeClass: 0,
+    readClass: 0,
+  };
+}
+
+/** Adds `b` to `a` (in place), field by field. */
+export function addRequestCounts(a: RequestCounts, b: RequestCounts, sign: 1 | -1 = 1): RequestCounts {
+  for (const k of Object.keys(a) as (keyof RequestCounts)[]) a[k] += sign * b[k];
+  return a;
 }
 
 /** Where a `Mirror` keeps its {@link MirrorProgress}. */
@@ -85,6 +118,8 @@ export function freshMirrorProgress(binding?: { source: string; target: string }
       skippedFiles: 0,
       failures: 0,
       requests: { read: 0, write: 0 },
+      source: zeroRequestCounts(),
+      target: zeroRequestCounts(),
     },
     gaps: [],
   };
@@ -101,7 +136,7 @@ export function boundTo(p: MirrorProgress, binding: { source: string; target: st
 }
 
 /** The newest source version handled: mirrored, or skipped as a gap. */
-export function handledThrough(p: MirrorProgress): number {
+export function handledThrough(p: Pick<MirrorProgress, "mirrorSeq" | "gaps">): number {
   return Math.max(p.mirrorSeq, p.gaps.at(-1)?.to ?? 0);
 }
 

@@ -342,6 +342,54 @@ export function mirrorContract(
     assert.equal(s.caughtUp, true);
   });
 
+  test("the counters give each store's requests by kind and its bytes, as metered counts them", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(3, 2);
+    const src = metered(source);
+    const dst = metered(target);
+    const m = new Mirror({ source: src, target: dst });
+    await m.tick();
+    await primary.commitMany(1, 3, 64, "g");
+    await m.tick();
+    await m.tick(); // idle
+    const c = m.status().counters;
+    assert.deepEqual(c.source, src.counts());
+    assert.deepEqual(c.target, dst.counts());
+    // The totals of both stores keep their meaning.
+    assert.equal(c.requests.read, src.counts().readClass + dst.counts().readClass);
+    assert.equal(c.requests.write, src.counts().writeClass + dst.counts().writeClass);
+    assert.equal(c.source?.writeClass, 0, "a mirror never writes to its source");
+    assert.ok((c.target?.bytesOut ?? 0) >= c.bytes, "every byte copied was sent to the target");
+  });
+
+  test("progress saved before per-store counters counts them from the next tick, keeping its totals", async ({
+    source,
+    target,
+  }) => {
+    const primary = await Primary.open(source);
+    await primary.commitMany(2, 1);
+    const progress = memoryProgress();
+    await new Mirror({ source, target, progress }).tick();
+    const saved = progress.saved;
+    assert.ok(saved);
+    delete saved.counters.source;
+    delete saved.counters.target;
+    const before = { ...saved.counters.requests };
+    await primary.commitMany(1, 1, 64, "g");
+    const src = metered(source);
+    const dst = metered(target);
+    const m = new Mirror({ source: src, target: dst, progress });
+    await m.tick();
+    const c = m.status().counters;
+    assert.deepEqual(c.source, src.counts());
+    assert.deepEqual(c.target, dst.counts());
+    assert.equal(c.requests.read, before.read + src.counts().readClass + dst.counts().readClass);
+    assert.equal(c.requests.write, before.write + src.counts().writeClass + dst.counts().writeClass);
+  });
+
   test("awaitMirror resolves once mirrored, times out with Transient, rejects on shutdown", async ({
     source,
     target,

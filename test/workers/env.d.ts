@@ -7,6 +7,10 @@ declare namespace Cloudflare {
   interface Env extends TidemarkWorkerEnv {
     SOURCE: R2Bucket;
     MIRROR: R2Bucket;
+    /** A source bucket whose event notifications reach the queue (PUSH_BUCKETS in vitest.config.ts). */
+    PUSHED: R2Bucket;
+    /** A producer of the worker's queue, for R2-shaped events (vitest.config.ts). */
+    TEST_EVENTS: Queue;
   }
 }
 

@@ -219,6 +219,7 @@ describe("numeric vars", () => {
   const BAD = ["NaN", "Infinity", "-1", "1.5", "8x", "1e3", "0x10", "9007199254740993"];
   const VARS: Array<[keyof Env, string[]]> = [
     ["POLL_INTERVAL_MS", [...BAD, "99", "2147483648"]],
+    ["PUSH_POLL_INTERVAL_MS", [...BAD, "99", "2147483648"]],
     ["LAG_ALERT_SECS", BAD],
     ["BUDGET_REQUESTS", [...BAD, "0"]],
     ["BUDGET_BYTES", [...BAD, "0"]],
@@ -233,6 +234,7 @@ describe("numeric vars", () => {
     for (const [name] of VARS) delete dflt[name];
     assert.deepEqual(mirrorVars(dflt), {
       pollIntervalMs: 5_000,
+      pushPollIntervalMs: 300_000,
       lagAlertSecs: 300,
       budget: { requests: 40, bytes: 64 * 1024 * 1024 },
       parallelism: 6,

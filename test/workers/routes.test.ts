@@ -325,6 +325,33 @@ describe("worker routes", () => {
     assert.ok((of("tidemark_mirror_requests_total", { class: "read" }) ?? 0) > 0);
     assert.ok((of("tidemark_mirror_requests_total", { class: "write" }) ?? 0) > 0);
     assert.equal(of("tidemark_mirror_failures_total"), 0);
+    // Cost: requests per side and billing class, bytes, the Durable Object's own use, the projection.
+    const r2 = (side: string, cls: string) =>
+      of("tidemark_store_requests_total", { side, provider: "r2", class: cls });
+    assert.ok((r2("source", "class_b") ?? 0) > 0);
+    assert.equal(r2("source", "class_a"), 0, "a mirror never writes to its source");
+    assert.ok((r2("target", "class_a") ?? 0) >= 8, "6 files, the manifests, low_water");
+    assert.equal(r2("target", "free"), 0);
+    assert.equal(
+      (r2("source", "class_b") ?? 0) + (r2("target", "class_b") ?? 0),
+      of("tidemark_mirror_requests_total", { class: "read" }),
+    );
+    assert.ok((of("tidemark_store_bytes_total", { side: "target", direction: "written" }) ?? 0) >= 600);
+    assert.ok((of("tidemark_store_bytes_total", { side: "source", direction: "read" }) ?? 0) >= 600);
+    assert.ok((of("tidemark_durable_object_requests_total") ?? 0) > 0);
+    assert.ok((of("tidemark_durable_object_rows_total", { op: "written" }) ?? 0) > 0);
+    assert.equal(of("tidemark_push_enabled"), 0);
+    assert.equal(of("tidemark_push_total", { outcome: "messages" }), 0);
+    for (const item of [
+      "sourceRequests",
+      "sourceEgress",
+      "targetRequests",
+      "durableObjectRequests",
+      "queue",
+    ]) {
+      assert.ok((of("tidemark_cost_monthly_usd", { item }) ?? -1) >= 0, item);
+    }
+    assert.equal(of("tidemark_cost_monthly_usd", { item: "sourceEgress" }), 0, "R2 egress is free");
   });
 
   it("GET / serves the inspector page", async () => {
