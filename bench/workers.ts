@@ -13,7 +13,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Catalog, MemoryStore, readManifestFile } from "../src/index.ts";
+import { readManifestFile } from "../src/catalog/chain.ts";
+import { Catalog, MemoryStore } from "../src/index.ts";
 
 const root = join(import.meta.dirname, "..");
 const MiB = 1024 * 1024;

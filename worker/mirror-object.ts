@@ -37,7 +37,6 @@ import {
   boundTo,
   checkNumber,
   freshMirrorProgress,
-  handledThrough,
   isTidemarkError,
   MAX_TIMER_MS,
   Mirror,
@@ -48,8 +47,8 @@ import {
   TidemarkError,
   toTidemarkError,
   wrapperOf,
-  zeroRequestCounts,
 } from "../src/index.ts";
+import { handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
 import {
   bindingOf,
   type ConfigOrigin,

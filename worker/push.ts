@@ -12,13 +12,8 @@
  * already mirrored costs one Durable Object request and no store request.
  * https://developers.cloudflare.com/r2/buckets/event-notifications/
  */
-import {
-  METADATA_PREFIX,
-  parseManifestKey,
-  parseStoreUrl,
-  toTidemarkError,
-  VERSION_HINT_KEY,
-} from "../src/index.ts";
+import { METADATA_PREFIX, parseManifestKey } from "../src/catalog/layout.ts";
+import { parseStoreUrl, toTidemarkError, VERSION_HINT_KEY } from "../src/index.ts";
 import {
   eventLocations,
   isTableName,

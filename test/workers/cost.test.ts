@@ -6,7 +6,8 @@
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { parseStoreUrl, zeroRequestCounts } from "../../src/index.ts";
+import { parseStoreUrl } from "../../src/index.ts";
+import { zeroRequestCounts } from "../../src/mirror/progress.ts";
 import {
   billingClasses,
   LIST_PRICES,

@@ -10,7 +10,8 @@ import { env } from "cloudflare:workers";
 import { afterAll, afterEach } from "vitest";
 
 async function deleteAlarms(): Promise<void> {
-  for (const ns of [env.MIRROR_OBJECT, env.TABLE_REGISTRY]) {
+  const namespaces: DurableObjectNamespace[] = [env.MIRROR_OBJECT, env.TABLE_REGISTRY];
+  for (const ns of namespaces) {
     for (const id of await listDurableObjectIds(ns)) {
       await runInDurableObject(ns.get(id), (_instance, state) => state.storage.deleteAlarm());
     }
