@@ -51,17 +51,15 @@ function workersProject(
   return {
     plugins: [
       cloudflareTest({
-        main: "./worker/index.ts",
+        // The production worker, with a MirrorObject that records its puts (test/workers/entry.ts).
+        main: "./test/workers/entry.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           // Pushed wake-ups: a bucket whose event notifications reach the queue
           // (PUSH_BUCKETS), and a producer the tests send R2-shaped events with.
           r2Buckets: ["PUSHED"],
           queueProducers: { TEST_EVENTS: { queueName: "tidemark-events" } },
-          // Test-only: the Durable Object meters its MIRROR writes so tests can
-          // prove no file is uploaded twice across evictions.
           bindings: {
-            TIDEMARK_TEST_HOOKS: "1",
             ADMIN_TOKEN: "test-admin-token",
             // Reads are private: the tests read with this token (or sign, or Access JWTs).
             READ_TOKEN: "test-read-token",

@@ -55,6 +55,4 @@ export interface Env {
   PARALLELISM?: string;
   /** "1": `POST /api/tables/:table/commit` (the demo writer of `npm start`) is on; otherwise it answers 501. */
   DEMO_WRITER?: string;
-  /** Test-only: meter target writes inside the Durable Object. */
-  TIDEMARK_TEST_HOOKS?: string;
 }

@@ -33,7 +33,6 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
-  type Body,
   boundTo,
   checkNumber,
   freshMirrorProgress,
@@ -43,12 +42,12 @@ import {
   type MirrorProgress,
   type MirrorProgressStore,
   type ObjectStore,
-  type PutOptions,
   TidemarkError,
   toTidemarkError,
-  wrapperOf,
 } from "../src/index.ts";
+import type { MirrorStatus } from "../src/mirror/mirror.ts";
 import { handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
+import { Waiters } from "../src/mirror/waiters.ts";
 import {
   bindingOf,
   type ConfigOrigin,
@@ -83,7 +82,6 @@ const LEGACY = {
   progress: "progress",
   failures: "consecutiveFailures",
   lag: "lagHistory",
-  testPuts: "test:puts",
 };
 
 /** How long one cost window runs before the next starts; a projection covers one to two of them. */
@@ -125,7 +123,6 @@ interface TickState {
   push: PushStats;
   /** The starts of the current and the previous cost window, oldest first. */
   costMarks: CostMark[];
-  testPuts?: Record<string, number>;
 }
 
 const freshPushStats = (): PushStats => ({
@@ -143,22 +140,17 @@ export function failureBackoffMs(n: number): number {
   return Math.min(300_000, 1_000 * 2 ** Math.max(0, n - 1));
 }
 
-/** What `status()` returns over RPC (plain data: structured-clonable). */
-export interface MirrorObjectStatus {
+/**
+ * What `status()` returns over RPC (plain data: structured-clonable): the
+ * mirror's own status (`nextDelayMs`: until the next alarm), and the object's.
+ */
+export interface MirrorObjectStatus extends MirrorStatus {
   table: string | null;
   /** Where the table's configuration comes from; `null` when it has none or a bad one (`lastError` says why). */
   origin: ConfigOrigin | null;
   /** The names of the source and target stores (never a credential). */
   source: string | null;
   target: string | null;
-  mirrorSeq: number;
-  sourceHead: number | null;
-  caughtUp: boolean;
-  lagSeconds: number | null;
-  inProgress: { version: number; uploaded: number } | null;
-  counters: MirrorProgress["counters"];
-  lastError: { message: string; atMs: number } | null;
-  gaps: Array<{ from: number; to: number }>;
   nextAlarmMs: number | null;
   consecutiveFailures: number;
   /** The per-alarm budget from the vars; `null` when the configuration is bad (`lastError` says why). */
@@ -183,32 +175,6 @@ export interface MirrorObjectCost {
   monthlyUsd: MonthlyCost | null;
 }
 
-interface Waiter {
-  version: number;
-  resolve: (v: number) => void;
-  reject: (e: unknown) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-/**
- * Test-only: counts puts per key on `store` (`TIDEMARK_TEST_HOOKS=1`), so the
- * tests can prove no file is uploaded twice across evictions.
- */
-function recordingPuts(store: ObjectStore, counts: Record<string, number>): ObjectStore {
-  return {
-    ...wrapperOf(store), // the same identity: progress stays bound to the real target
-    get: (k, o) => store.get(k, o),
-    head: (k) => store.head(k),
-    put: (k: string, b: Body, o?: PutOptions) => {
-      counts[k] = (counts[k] ?? 0) + 1;
-      return store.put(k, b, o);
-    },
-    delete: (k) => store.delete(k),
-    deleteMany: (ks) => store.deleteMany(ks),
-    list: (p, o) => store.list(p, o),
-  };
-}
-
 /**
  * The Durable Object holding one table's mirror loop. RPC: `status`, `kick`,
  * `awaitMirror`, `push`, `ensure`, `adminConfig`, `configure`, `unconfigure`.
@@ -222,8 +188,7 @@ export class MirrorObject extends DurableObject<Env> {
   #mirror: Mirror | undefined;
   /** The mirror's wake-ups are pushed (set with the mirror, from its setup). */
   #pushOn = false;
-  #testPuts: Record<string, number> | undefined;
-  readonly #waiters = new Set<Waiter>();
+  readonly #waiters = new Waiters();
   #ticking: Promise<void> | undefined;
   #tickFailed = false;
   /** A kick or awaitMirror came in while a tick was in flight (it may have read HEAD too early). */
@@ -270,7 +235,6 @@ export class MirrorObject extends DurableObject<Env> {
         state.costMarks.length > 0
           ? state.costMarks
           : [{ atMs: Date.now(), usage: this.#usageOf(state.progress) }];
-      if (env.TIDEMARK_TEST_HOOKS === "1") this.#testPuts = state.testPuts ?? {};
     });
   }
 
@@ -279,8 +243,7 @@ export class MirrorObject extends DurableObject<Env> {
     const progress = await this.#get<MirrorProgress>(LEGACY.progress);
     const failures = await this.#get<number>(LEGACY.failures);
     const lag = await this.#get<LagSample[]>(LEGACY.lag);
-    const testPuts = await this.#get<Record<string, number>>(LEGACY.testPuts);
-    const found = { progress, failures, lag, testPuts };
+    const found = { progress, failures, lag };
     this.#legacy = (Object.keys(LEGACY) as (keyof typeof LEGACY)[])
       .filter((k) => found[k] !== undefined)
       .map((k) => LEGACY[k]);
@@ -291,7 +254,6 @@ export class MirrorObject extends DurableObject<Env> {
       durableObject: freshUsage(),
       push: freshPushStats(),
       costMarks: [],
-      ...(testPuts ? { testPuts } : {}),
     };
   }
 
@@ -341,7 +303,6 @@ export class MirrorObject extends DurableObject<Env> {
       durableObject: this.#usage,
       push: this.#push,
       costMarks: this.#costMarks,
-      ...(this.#testPuts ? { testPuts: this.#testPuts } : {}),
     };
     const legacy = this.#legacy;
     this.#legacy = [];
@@ -423,8 +384,7 @@ export class MirrorObject extends DurableObject<Env> {
   #getMirror(table: string): Mirror {
     // Rebuilt after configure/unconfigure (which drop it); the vars cannot change within an instance.
     if (this.#mirror) return this.#mirror;
-    const { vars, source, target: store, push } = this.#setup(table);
-    const target = this.#testPuts ? recordingPuts(store, this.#testPuts) : store;
+    const { vars, source, target, push } = this.#setup(table);
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
       // Kept in memory: the tick persists it with the rest of its state, in one row.
@@ -435,7 +395,7 @@ export class MirrorObject extends DurableObject<Env> {
     this.#pushOn = push;
     this.#mirror = new Mirror({
       source,
-      target,
+      target: this.mirrorTarget(target),
       pollIntervalMs: vars.pollIntervalMs,
       parallelism: vars.parallelism,
       lagAlertSecs: vars.lagAlertSecs,
@@ -451,6 +411,15 @@ export class MirrorObject extends DurableObject<Env> {
       budget: vars.budget,
     });
     return this.#mirror;
+  }
+
+  /**
+   * The store the mirror writes: the configured target. A subclass may wrap
+   * it (to meter or record what the mirror writes) with `wrapperOf`, so
+   * progress stays bound to the real target.
+   */
+  protected mirrorTarget(target: ObjectStore): ObjectStore {
+    return target;
   }
 
   /** The alarm: one budgeted tick, then the next alarm. Never throws (we schedule our own retries). */
@@ -516,11 +485,7 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   #rejectWaiters(err: TidemarkError): void {
-    for (const w of this.#waiters) {
-      clearTimeout(w.timer);
-      this.#waiters.delete(w);
-      w.reject(err);
-    }
+    this.#waiters.rejectAll(() => err);
   }
 
   /**
@@ -546,13 +511,7 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   #settleWaiters(mirrorSeq: number): void {
-    for (const w of this.#waiters) {
-      if (w.version <= mirrorSeq) {
-        clearTimeout(w.timer);
-        this.#waiters.delete(w);
-        w.resolve(mirrorSeq);
-      }
-    }
+    this.#waiters.settle(mirrorSeq, mirrorSeq);
   }
 
   /** Makes the next alarm fire now (unless one is due sooner). */
@@ -603,6 +562,7 @@ export class MirrorObject extends DurableObject<Env> {
     const base = this.#costMarks[0] ?? { atMs: Date.now(), usage };
     const now = Date.now();
     const seconds = (now - base.atMs) / 1000;
+    const nextAlarmMs = await this.ctx.storage.getAlarm();
     return {
       table: t,
       origin: setup?.origin ?? null,
@@ -617,8 +577,9 @@ export class MirrorObject extends DurableObject<Env> {
         : null,
       counters: structuredClone(st?.counters ?? p.counters),
       lastError: setupError ?? p.lastError ?? null,
-      gaps: [...p.gaps],
-      nextAlarmMs: await this.ctx.storage.getAlarm(),
+      gaps: structuredClone(p.gaps),
+      nextDelayMs: nextAlarmMs === null ? 0 : Math.max(0, nextAlarmMs - now),
+      nextAlarmMs,
       consecutiveFailures: this.#failures,
       budget: setup?.vars.budget ?? null,
       lagHistory: [...this.#lagHistory],
@@ -714,19 +675,14 @@ export class MirrorObject extends DurableObject<Env> {
       const setup = this.#setup(t); // a bad var would only run into the timeout
       const seq = this.#mirror?.status().mirrorSeq ?? this.#progressFor(setup).mirrorSeq;
       if (seq >= version) return seq;
+      // Registered before the wake, so a tick that gets there first settles it.
+      const waiter = this.#waiters.add(
+        version,
+        timeoutMs,
+        () => new TidemarkError("Transient", `mirror did not reach v${version} within ${timeoutMs} ms`),
+      );
       await this.#wake();
-      return new Promise<number>((resolve, reject) => {
-        const w: Waiter = {
-          version,
-          resolve,
-          reject,
-          timer: setTimeout(() => {
-            this.#waiters.delete(w);
-            reject(new TidemarkError("Transient", `mirror did not reach v${version} within ${timeoutMs} ms`));
-          }, timeoutMs),
-        };
-        this.#waiters.add(w);
-      });
+      return waiter.promise;
     });
   }
 
@@ -792,11 +748,5 @@ export class MirrorObject extends DurableObject<Env> {
       }
       return had;
     });
-  }
-
-  /** Test-only (`TIDEMARK_TEST_HOOKS=1`): puts per target key since the object was created. */
-  async testPutCounts(): Promise<Record<string, number>> {
-    if (!this.#testPuts) throw new TidemarkError("NotSupported", "test hooks are off");
-    return { ...this.#testPuts };
   }
 }

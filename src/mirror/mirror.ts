@@ -15,11 +15,12 @@ import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { checkNumber, MAX_TIMER_MS, numberOption } from "../options.ts";
-import type { RequestCounts } from "../store/metered.ts";
+import { type MeteredStore, metered } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";
-import { capabilitiesOf, type ObjectStore, storeId, wrapperOf } from "../store/types.ts";
+import { type ObjectStore, storeId } from "../store/types.ts";
 import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
 import { LagClock } from "./lag.ts";
+import { TickLoop } from "./loop.ts";
 import { nextExisting } from "./probe.ts";
 import {
   addRequestCounts,
@@ -35,6 +36,7 @@ import {
   zeroRequestCounts,
 } from "./progress.ts";
 import { DEFAULT_LIST_THRESHOLD, DEFAULT_PARALLELISM, mirrorSnapshot } from "./snapshot.ts";
+import { Waiters } from "./waiters.ts";
 
 export type { MirrorCounters, MirrorGap, MirrorProgress, MirrorProgressStore };
 export { freshMirrorProgress };
@@ -112,20 +114,15 @@ export interface MirrorStatus {
   caughtUp: boolean;
   /** See {@link Mirror.lagSeconds}. */
   lagSeconds: number | null;
-  inProgress?: { version: number; uploaded: string[] };
+  /** The version being copied and how many of its files are on the target; `null` between versions. */
+  inProgress: { version: number; uploaded: number } | null;
   counters: MirrorCounters;
-  lastError?: { message: string; atMs: number };
+  /** The last tick's failure; `null` once a tick succeeds. */
+  lastError: { message: string; atMs: number } | null;
   /** Source versions skipped, and why (see {@link MirrorGap}). */
   gaps: MirrorGap[];
   /** When to tick next: the poll interval when caught up, 0 when work remains, a backoff after a failure. */
   nextDelayMs: number;
-}
-
-interface Waiter {
-  version: number | undefined;
-  resolve: (seq: number) => void;
-  reject: (e: TidemarkError) => void;
-  timer?: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -160,10 +157,10 @@ interface Waiter {
  * (R2 allows about one write per second per key), except right after a gap.
  */
 export class Mirror {
-  readonly #source: CountedStore;
+  readonly #source: MeteredStore;
   /** The source's table (its layout detected on the first look). */
   readonly #sourceTable: TableReader;
-  readonly #target: CountedStore;
+  readonly #target: MeteredStore;
   readonly #binding: { source: string; target: string };
   readonly #pollIntervalMs: number;
   readonly #parallelism: number;
@@ -197,12 +194,10 @@ export class Mirror {
   #tickStart = 0;
 
   #current: Promise<number> | undefined;
-  #loop: Promise<void> | undefined;
+  readonly #loop: TickLoop;
   #closed = false;
   #shutdown: Promise<void> | undefined;
-  #kicked = false;
-  #wake: (() => void) | undefined;
-  readonly #waiters = new Set<Waiter>();
+  readonly #waiters = new Waiters();
   #fatal: TidemarkError | undefined;
   /** The target's history was checked against the source's (once per instance). */
   #verified = false;
@@ -249,14 +244,20 @@ export class Mirror {
       min: 0,
       max: MAX_TIMER_MS,
     });
-    this.#source = counted(opts.source);
+    // Bodies pass through untouched: bytes are counted as asked, not per chunk on the copy path.
+    this.#source = metered(opts.source, { bytesIn: "requested" });
     this.#sourceTable = tableReader(this.#source);
-    this.#target = counted(opts.target);
+    this.#target = metered(opts.target, { bytesIn: "requested" });
     this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
     this.#progress = freshMirrorProgress(this.#binding);
     this.#now = opts.now ?? (() => Date.now());
     this.#lag = new LagClock(this.#now);
     this.#safe = safetyGate(opts.requireSafeStore, opts.target, "mirror", "Mirror target");
+    this.#loop = new TickLoop({
+      tick: () => this.tick(),
+      nextDelayMs: () => this.status().nextDelayMs,
+      ...(opts.sleep ? { sleep: opts.sleep } : {}),
+    });
   }
 
   /** The last version fully mirrored (0: none yet). */
@@ -281,18 +282,19 @@ export class Mirror {
   status(): MirrorStatus {
     const p = cloneProgress(this.#progress);
     const caughtUp = this.#caughtUp();
-    const s: MirrorStatus = {
+    return {
       mirrorSeq: p.mirrorSeq,
       sourceHead: this.#sourceHead,
       caughtUp,
       lagSeconds: this.lagSeconds(),
+      inProgress: p.inProgress
+        ? { version: p.inProgress.version, uploaded: p.inProgress.uploaded.length }
+        : null,
       counters: p.counters,
+      lastError: p.lastError ?? null,
       gaps: p.gaps,
       nextDelayMs: this.#nextDelayMs(caughtUp),
     };
-    if (p.inProgress) s.inProgress = { version: p.inProgress.version, uploaded: p.inProgress.uploaded };
-    if (p.lastError) s.lastError = p.lastError;
-    return s;
   }
 
   /** Every source version up to the last HEAD seen is mirrored or skipped, and the last tick did not fail. */
@@ -336,9 +338,8 @@ export class Mirror {
   }
 
   async #tick(): Promise<number> {
-    const budget = new TickBudget(this.#budgetLimits, () => this.#requestsThisTick());
-    const startCounts = this.#requestCounts();
-    this.#tickStart = startCounts.read + startCounts.write;
+    const budget = new TickBudget(this.#budgetLimits, () => this.#requestsSent() - this.#tickStart);
+    this.#tickStart = this.#requestsSent();
     let failed: TidemarkError | undefined;
     try {
       await this.#safe();
@@ -382,22 +383,32 @@ export class Mirror {
     return this.#progress.mirrorSeq;
   }
 
-  #requestCounts(): { read: number; write: number } {
-    const s = this.#source.counts;
-    const t = this.#target.counts;
-    return { read: s.readClass + t.readClass, write: s.writeClass + t.writeClass };
-  }
-
-  #requestsThisTick(): number {
-    const c = this.#requestCounts();
-    return c.read + c.write - this.#tickStart;
+  /**
+   * Requests both stores sent so far, for the budget: what went on the wire
+   * (every attempt of a retried request, each page) when a store reports it
+   * (`requestsSent`), else the calls made of it. Two views of one store
+   * instance (prefixes of one bucket) each report the instance's total: the
+   * budget then counts high, and stops early, never late.
+   */
+  #requestsSent(): number {
+    let n = 0;
+    for (const store of [this.#source, this.#target]) {
+      const sent = store.requestsSent?.();
+      if (sent !== undefined) {
+        n += sent;
+      } else {
+        const c = store.counts();
+        n += c.readClass + c.writeClass;
+      }
+    }
+    return n;
   }
 
   /** Adds what both stores did since the last call to the progress's counters. */
   #syncRequestCounters(): void {
     const counters = this.#progress.counters;
     for (const side of ["source", "target"] as const) {
-      const now = { ...(side === "source" ? this.#source : this.#target).counts };
+      const now = (side === "source" ? this.#source : this.#target).counts();
       const delta = addRequestCounts({ ...now }, this.#counted[side], -1);
       counters.requests.read += delta.readClass;
       counters.requests.write += delta.writeClass;
@@ -782,52 +793,37 @@ export class Mirror {
    *   source HEAD.
    */
   awaitMirror(version?: number, opts: { timeoutMs?: number } = {}): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      try {
-        if (version !== undefined) checkNumber("version", version, { min: 0 });
-        if (opts.timeoutMs !== undefined)
-          checkNumber("timeoutMs", opts.timeoutMs, { min: 0, max: MAX_TIMER_MS });
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      const waiter: Waiter = { version, resolve, reject };
-      if (this.#closed) {
-        reject(this.#closedError(version));
-        return;
-      }
-      if (this.#fatal) {
-        reject(this.#fatal);
-        return;
-      }
-      if (opts.timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
-          this.#waiters.delete(waiter);
-          reject(
-            new TidemarkError(
-              "Transient",
-              `awaitMirror(${waiter.version ?? "HEAD"}): timed out after ${opts.timeoutMs} ms at mirrorSeq ${this.mirrorSeq}`,
-            ),
-          );
-        }, opts.timeoutMs);
-      }
-      this.#waiters.add(waiter);
-      if (version === undefined) {
-        this.#findSourceHead().then(
-          (head) => {
-            waiter.version = head;
-            this.#settleWaiters();
-          },
-          (e: unknown) => {
-            this.#finish(waiter);
-            reject(toTidemarkError(e));
-          },
-        );
-      } else {
-        this.#settleWaiters();
-      }
-      this.kick();
-    });
+    try {
+      if (version !== undefined) checkNumber("version", version, { min: 0 });
+      if (opts.timeoutMs !== undefined)
+        checkNumber("timeoutMs", opts.timeoutMs, { min: 0, max: MAX_TIMER_MS });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.#closed) return Promise.reject(this.#closedError(version));
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    const waiter = this.#waiters.add(
+      version,
+      opts.timeoutMs,
+      (w) =>
+        new TidemarkError(
+          "Transient",
+          `awaitMirror(${w.version ?? "HEAD"}): timed out after ${opts.timeoutMs} ms at mirrorSeq ${this.mirrorSeq}`,
+        ),
+    );
+    if (version === undefined) {
+      this.#findSourceHead().then(
+        (head) => {
+          waiter.version = head;
+          this.#settleWaiters();
+        },
+        (e: unknown) => this.#waiters.reject(waiter, toTidemarkError(e)),
+      );
+    } else {
+      this.#settleWaiters();
+    }
+    this.kick();
+    return waiter.promise;
   }
 
   #closedError(version: number | undefined): TidemarkError {
@@ -837,27 +833,13 @@ export class Mirror {
     );
   }
 
-  #finish(w: Waiter): void {
-    this.#waiters.delete(w);
-    if (w.timer !== undefined) clearTimeout(w.timer);
-  }
-
   #settleWaiters(): void {
-    const handled = handledThrough(this.#progress);
-    for (const w of this.#waiters) {
-      // Only once the target's history is known to be the source's.
-      if (w.version !== undefined && this.#verified && w.version <= handled) {
-        this.#finish(w);
-        w.resolve(this.#progress.mirrorSeq);
-      }
-    }
+    // Only once the target's history is known to be the source's.
+    if (this.#verified) this.#waiters.settle(handledThrough(this.#progress), this.#progress.mirrorSeq);
   }
 
   #rejectAll(e: TidemarkError): void {
-    for (const w of this.#waiters) {
-      this.#finish(w);
-      w.reject(e);
-    }
+    this.#waiters.rejectAll(() => e);
   }
 
   /**
@@ -866,38 +848,13 @@ export class Mirror {
    * nothing: whoever drives `tick()` (the Durable Object) schedules it.
    */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#loop.kick();
   }
 
   /** Starts the loop: tick, wait `status().nextDelayMs` (or a kick), repeat, until `shutdown()`. */
   start(): void {
-    if (this.#loop || this.#closed) return;
-    this.#loop = this.#run();
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#closed) {
-      this.#kicked = false;
-      await this.tick();
-      if (this.#closed) break;
-      if (this.#kicked) continue;
-      await this.#wait(this.status().nextDelayMs);
-    }
-  }
-
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      this.#wake = done;
-      if (this.#opts.sleep) this.#opts.sleep(ms).then(done, done);
-      else timer = setTimeout(done, ms);
-    });
+    if (this.#closed) return;
+    this.#loop.start();
   }
 
   /**
@@ -909,89 +866,12 @@ export class Mirror {
   shutdown(): Promise<void> {
     if (this.#shutdown) return this.#shutdown;
     this.#closed = true;
-    this.#wake?.();
-    for (const w of this.#waiters) {
-      this.#finish(w);
-      w.reject(this.#closedError(w.version));
-    }
-    const pending = this.#loop ?? this.#current;
+    const loop = this.#loop.stop();
+    this.#waiters.rejectAll((w) => this.#closedError(w.version));
+    const pending = loop ?? this.#current;
     this.#shutdown = pending ? boundedWait(pending, this.#shutdownTimeoutMs) : Promise.resolve();
     return this.#shutdown;
   }
-}
-
-type CountedStore = ObjectStore & { readonly counts: RequestCounts };
-
-const encoder = new TextEncoder();
-
-/**
- * `store` with its requests counted by kind and class as `metered` counts
- * them (GET/HEAD read; PUT, DELETE, LIST write), and the bytes asked of it
- * and sent to it. Lighter than `metered`: bodies are passed through untouched
- * (no per-chunk transform on the copy path), so a GET counts the bytes the
- * store was asked to send (the object, or the range), whether or not the
- * caller reads them all. A listing counts one request per page of the
- * store's `listPageSize` keys, as `metered` does (at least one); a bulk
- * delete one per 1,000 keys.
- */
-function counted(store: ObjectStore): CountedStore {
-  const counts = zeroRequestCounts();
-  const pageSize = Math.max(1, capabilitiesOf(store).listPageSize);
-  const bump = (kind: "get" | "head" | "put" | "delete" | "list" | "deleteMany"): void => {
-    counts[kind]++;
-    if (kind === "get" || kind === "head") counts.readClass++;
-    else counts.writeClass++;
-  };
-  return {
-    ...wrapperOf(store),
-    counts,
-    get: async (k, o) => {
-      bump("get");
-      const b = await store.get(k, o);
-      const from = Math.min(o?.range?.offset ?? 0, b.size);
-      counts.bytesIn += Math.min(o?.range?.length ?? b.size - from, b.size - from);
-      return b;
-    },
-    head: (k) => {
-      bump("head");
-      return store.head(k);
-    },
-    put: (k, b, o) => {
-      bump("put");
-      counts.bytesOut +=
-        typeof b === "string"
-          ? encoder.encode(b).length
-          : b instanceof Uint8Array
-            ? b.length
-            : (o?.size ?? 0);
-      return store.put(k, b, o);
-    },
-    delete: (k) => {
-      bump("delete");
-      return store.delete(k);
-    },
-    deleteMany: (ks) =>
-      store.deleteMany(
-        (async function* () {
-          let n = 0;
-          for await (const k of ks) {
-            if (n % 1000 === 0) bump("deleteMany");
-            n++;
-            yield k;
-          }
-        })(),
-      ),
-    list: (p, o) =>
-      (async function* () {
-        bump("list");
-        let n = 0;
-        for await (const m of store.list(p, o)) {
-          if (n > 0 && n % pageSize === 0) bump("list");
-          n++;
-          yield m;
-        }
-      })(),
-  };
 }
 
 /** Whether two manifests may be of one table: an empty table_uuid (a writer that sets none) says nothing. */

@@ -54,14 +54,28 @@ function zero(): RequestCounts {
   };
 }
 
+/** Options of {@link metered}. */
+export interface MeteredOptions {
+  /**
+   * How `bytesIn` counts a GET: `"read"` (default) the bytes the caller
+   * consumed, through a counting stream; `"requested"` the bytes the store
+   * was asked for (the object, or the range), with the body passed through
+   * untouched: no per-chunk transform on a copy path that moves gigabytes.
+   */
+  bytesIn?: "read" | "requested";
+}
+
 /**
  * Wraps `store` and counts requests by kind and class, and bytes in and out:
  * the basis of every cost figure and of `/metrics`. A request is counted when
  * it is made, whether it succeeds or not (stores bill failed requests too).
+ * These are the calls made of the store; what went on the wire (retries
+ * included) is the store's own `requestsSent()`, forwarded.
  */
-export function metered(store: ObjectStore): MeteredStore {
+export function metered(store: ObjectStore, opts: MeteredOptions = {}): MeteredStore {
   let c = zero();
-  const pageSize = capabilitiesOf(store).listPageSize;
+  const pageSize = Math.max(1, capabilitiesOf(store).listPageSize);
+  const requested = opts.bytesIn === "requested";
   const countBytesIn = (stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> =>
     stream.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
@@ -85,7 +99,10 @@ export function metered(store: ObjectStore): MeteredStore {
     async get(key: string, opts?: GetOptions) {
       bump("get");
       const b = await store.get(key, opts);
-      return objectBody(b, countBytesIn(b.body));
+      if (!requested) return objectBody(b, countBytesIn(b.body));
+      const from = Math.min(opts?.range?.offset ?? 0, b.size);
+      c.bytesIn += Math.min(opts?.range?.length ?? b.size - from, b.size - from);
+      return b;
     },
     head(key: string) {
       bump("head");

@@ -84,7 +84,7 @@ describe.skipIf(!cfg)("mirror between two RGW buckets", () => {
     }
     await primary.commit([{ path: "data/big.parquet", size: 3 * 1024 * 1024 }], ["data/s0-0-0.parquet"]);
     assert.equal(await m.tick(), 21);
-    assert.equal(m.status().lastError, undefined);
+    assert.equal(m.status().lastError, null);
     const v = await verifyMirror(t);
     assert.deepEqual(v, { version: 21, ok: true, missing: [], wrongSize: [], foreign: [] });
     for (let version = 1; version <= 21; version++) assert.equal((await verifyMirror(t, version)).ok, true);

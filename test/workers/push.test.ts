@@ -429,7 +429,8 @@ describe("the object's storage", () => {
     assert.equal(st.lagHistory[0]?.lagSeconds, 7);
     assert.equal(await runDurableObjectAlarm(t.stub), true);
     await runInDurableObject(t.stub, async (_i, state) => {
-      const keys = [...(await state.storage.list()).keys()].sort();
+      // test:puts is the tests' own (entry.ts records the mirror's puts).
+      const keys = [...(await state.storage.list()).keys()].filter((k) => k !== "test:puts").sort();
       assert.deepEqual(keys, ["config", "registered", "state", "table"]);
     });
     assert.equal((await t.stub.status(t.table)).consecutiveFailures, 0);

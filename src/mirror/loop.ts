@@ -1,0 +1,78 @@
+/** Options of {@link TickLoop}. */
+export interface TickLoopOptions {
+  /** One pass; never throws (a failure is the pass's to record). */
+  tick: () => Promise<unknown>;
+  /** How long to wait after a pass, in ms. */
+  nextDelayMs: () => number;
+  /** Sleep between passes (default: a timer that `kick()` and `stop()` cancel). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Runs `tick` over and over on a timer, in-process (Node, Deno, a browser):
+ * tick, wait `nextDelayMs()` (or until a kick), repeat, until stopped. The
+ * Durable Object drives its ticks from alarms instead, and so has no loop.
+ */
+export class TickLoop {
+  readonly #opts: TickLoopOptions;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+  #kicked = false;
+  #wake: (() => void) | undefined;
+
+  constructor(opts: TickLoopOptions) {
+    this.#opts = opts;
+  }
+
+  /** Whether the loop runs (started and not stopped). */
+  get running(): boolean {
+    return this.#loop !== undefined && !this.#stopped;
+  }
+
+  /** Starts the loop (a no-op when it runs or was stopped). */
+  start(): void {
+    if (this.#loop || this.#stopped) return;
+    this.#loop = this.#run();
+  }
+
+  /** Ticks as soon as possible: ends the wait, or makes the loop tick again right after the tick in flight. */
+  kick(): void {
+    this.#kicked = true;
+    this.#wake?.();
+  }
+
+  /**
+   * Stops the loop: no new tick starts, and the wait ends. Returns the loop's
+   * promise, which settles when the tick in flight (if any) has ended;
+   * `undefined` when the loop never started.
+   */
+  stop(): Promise<void> | undefined {
+    this.#stopped = true;
+    this.#wake?.();
+    return this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      this.#kicked = false;
+      await this.#opts.tick();
+      if (this.#stopped) break;
+      if (this.#kicked) continue;
+      await this.#wait(this.#opts.nextDelayMs());
+    }
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      this.#wake = done;
+      if (this.#opts.sleep) this.#opts.sleep(ms).then(done, done);
+      else timer = setTimeout(done, ms);
+    });
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The Worker as the workers tests run it (vitest.config.ts `main`): the
+ * production entry, with a `MirrorObject` that also records the puts its
+ * mirror makes per target key, kept in the object's storage so the count
+ * survives evictions: the tests prove no file is uploaded twice.
+ */
+import { type Body, type ObjectStore, type PutOptions, wrapperOf } from "../../src/index.ts";
+import type { Env } from "../../worker/env.ts";
+import { MirrorObject as ProductionMirrorObject } from "../../worker/mirror-object.ts";
+
+export * from "../../worker/index.ts";
+export { default } from "../../worker/index.ts";
+
+const K_PUTS = "test:puts";
+
+export class MirrorObject extends ProductionMirrorObject {
+  #puts: Record<string, number> = {};
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.#puts = (await ctx.storage.get<Record<string, number>>(K_PUTS)) ?? {};
+    });
+  }
+
+  protected override mirrorTarget(target: ObjectStore): ObjectStore {
+    const store = super.mirrorTarget(target);
+    return {
+      ...wrapperOf(store), // the same identity: progress stays bound to the real target
+      get: (k, o) => store.get(k, o),
+      head: (k) => store.head(k),
+      put: (k: string, b: Body, o?: PutOptions) => {
+        this.#puts[k] = (this.#puts[k] ?? 0) + 1;
+        // Not awaited: the object's storage writes are ordered and coalesced.
+        void this.ctx.storage.put(K_PUTS, this.#puts);
+        return store.put(k, b, o);
+      },
+      delete: (k) => store.delete(k),
+      deleteMany: (ks) => store.deleteMany(ks),
+      list: (p, o) => store.list(p, o),
+    };
+  }
+
+  /** Puts per target key since the object was created. */
+  async testPutCounts(): Promise<Record<string, number>> {
+    return { ...this.#puts };
+  }
+}
