@@ -29,6 +29,8 @@ export default defineConfig({
           [
             workersProject("workers-bench", ["bench/workers/**/*.test.ts"], 1_800_000, {
               BUDGET_REQUESTS: "",
+              // Tables per burst (bench/workers.ts --tables; empty: the bench's 100).
+              BENCH_TABLES: process.env.TIDEMARK_BENCH_TABLES ?? "",
             }),
           ]
         : []),

@@ -31,6 +31,7 @@ import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build, version as esbuildVersion, type Metafile } from "esbuild";
 import { BROWSER_BUNDLE } from "../scripts/build-inspector.ts";
+import { headline } from "./result.ts";
 
 /** Pinned: `npm view @aws-sdk/client-s3 version` on 2026-11-21. */
 const AWS_SDK_VERSION = "3.1169.0";
@@ -191,6 +192,13 @@ const packages = packagesOf(reader.metafile);
 const writer = results[1]!;
 const writerPackages = packagesOf(writer.metafile);
 const elapsed = Math.round(performance.now() - t0);
+const sdkPut = results.find((r) => r.name === "@aws-sdk/client-s3: S3Client + PutObjectCommand");
+headline({
+  "reader min+gzip (bytes)": reader.gzip,
+  "S3Store min+gzip (bytes)": writer.gzip,
+  "inspector page min+gzip (bytes)": page.gzip,
+  "@aws-sdk S3Client + Put min+gzip (bytes)": sdkPut?.gzip ?? "not measured",
+});
 
 if (json) {
   console.log(

@@ -7,8 +7,12 @@
  * 2. encode + decode time and size of a 100,000-entry manifest versus
  *    JSON.stringify / JSON.parse of the same data (its proto3 JSON form).
  *
- *   npx node bench/catalog.ts
+ *   npx node bench/catalog.ts [--entries N]
+ *
+ * `--entries` sizes the manifest of part 2 (default 100,000; `npm run bench
+ * -- --quick` passes 10,000).
  */
+import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import {
@@ -23,9 +27,14 @@ import {
   manifestKey,
   metered,
   type ObjectStore,
+  parseNumberOption,
 } from "../src/index.ts";
 import { ManifestSchema } from "../src/manifest/index.ts";
 import { seededRandom } from "../src/testing/index.ts";
+import { headline, round } from "./result.ts";
+
+const { values } = parseArgs({ options: { entries: { type: "string" } } });
+const N = parseNumberOption("--entries", values.entries, 100_000, { min: 1 });
 
 /** The naive discovery: probe low_water, low_water+1, ... until one is missing. */
 async function linearHead(store: ObjectStore): Promise<number> {
@@ -70,10 +79,10 @@ for (const gap of [1, 100, 10_000]) {
   console.log(
     `| ${gap} | ${fast.head} | ${fast.get} | ${slow.head} | ${bound} | ${cached.head} HEADs, ${cached.get} GET |`,
   );
+  if (gap === 10_000) headline({ "discoverHead HEADs at gap 10,000": fast.head });
 }
 
-// A 100,000-entry manifest shaped like a real LSM table's.
-const N = 100_000;
+// A 100,000-entry manifest (by default) shaped like a real LSM table's.
 const rand = seededRandom(42);
 const key = () => Uint8Array.from({ length: 16 }, () => Math.floor(rand() * 256));
 let row = 0n;
@@ -171,3 +180,9 @@ console.log(
   `| JSON with conversion (toJson + stringify / parse + fromJson: Manifest to Manifest) | ${mb(jsonBytes)} MB | ${mb(gzipSync(json).length)} MB | ${strFullMs.toFixed(0)} | ${parseFullMs.toFixed(0)} | ${(strFullMs + parseFullMs).toFixed(0)} |`,
 );
 console.log(`\nnode ${process.version}, ${process.platform} ${process.arch}`);
+headline({
+  "manifest entries": N,
+  "MRUB encode+decode (ms)": round(encMs + decMs, 0),
+  "JSON stringify+parse (ms)": round(strMs + parseMs, 0),
+  "MRUB size (MB)": round(bin.length / 1e6),
+});

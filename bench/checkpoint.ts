@@ -22,6 +22,7 @@ import {
   type RequestCounts,
 } from "../src/index.ts";
 import { forEachLimit } from "../src/store/index.ts";
+import { headline } from "./result.ts";
 
 const EPOCHS = 100;
 const VNODES = 64;
@@ -29,12 +30,13 @@ const BIG = 1000;
 const bytes = new Uint8Array(256);
 const HINT = "_LATEST";
 
+const total = (c: RequestCounts) => c.list + c.head + c.get + c.put + c.delete + c.deleteMany;
+
 function fmt(c: RequestCounts): string {
   const parts = (["list", "head", "get", "put", "deleteMany"] as const)
     .filter((k) => c[k] > 0)
     .map((k) => `${c[k]} ${k}`);
-  const total = c.list + c.head + c.get + c.put + c.delete + c.deleteMany;
-  return `${total} (${parts.join(" + ") || "none"}; ${c.readClass} read, ${c.writeClass} write/list)`;
+  return `${total(c)} (${parts.join(" + ") || "none"}; ${c.readClass} read, ${c.writeClass} write/list)`;
 }
 
 async function measure(
@@ -131,8 +133,16 @@ const same = (x: unknown, want: unknown, what: string) => {
     same(lam.r, want, `${label} (LaminarDB)`);
     const oldCell = old.r === want ? fmt(old.c) : `${fmt(old.c)} WRONG: ${String(old.r)}`;
     rows.push([label, `${fmt(ours.c)} -> ${String(ours.r)}`, oldCell, `${fmt(lam.c)} -> ${String(lam.r)}`]);
+    return { ours: ours.c, lam: lam.c };
   };
-  await row(`latestCommittedEpoch, ${EPOCHS} sealed epochs x ${VNODES} vnodes (old: hint current)`, EPOCHS);
+  const common = await row(
+    `latestCommittedEpoch, ${EPOCHS} sealed epochs x ${VNODES} vnodes (old: hint current)`,
+    EPOCHS,
+  );
+  headline({
+    "latestCommittedEpoch requests": total(common.ours),
+    "LaminarDB requests": total(common.lam),
+  });
 
   await forEachLimit(all, 16, (v) => writer.writePartial(v, EPOCHS + 1, 0, bytes));
   await row("  same, epoch 101 in flight (partials, no marker yet)", EPOCHS);
@@ -210,6 +220,7 @@ const OLD_SEAL = {
 
   const steady = await measure(m, () => cp.sealEpoch(2, all));
   const lamSteady = await measure(lam, () => laminarEpochComplete(lam, "node-0", 2, all));
+  headline({ [`sealEpoch requests (${BIG} vnodes, steady)`]: total(steady.c) });
   rows.push([
     `sealEpoch, ${BIG} vnodes, steady state (predecessor sealed by us)`,
     fmt(steady.c),

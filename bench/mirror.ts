@@ -39,6 +39,7 @@ import {
   verifyMirror,
 } from "../src/index.ts";
 import { objectBody } from "../src/store/index.ts";
+import { headline, round } from "./result.ts";
 
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2);
@@ -235,6 +236,10 @@ const fmt = (n: number, d = 1) =>
   row("bytes sent to the target", (x) => fmt(x.bytes / SNAPSHOTS, 0));
   row("time per snapshot, memory stores (ms)", (x) => fmt(x.ms / SNAPSHOTS));
   console.log();
+  headline({
+    "write-class per snapshot: tidemark": sums.t.write / SNAPSHOTS,
+    "write-class per snapshot: merutable": sums.m.write / SNAPSHOTS,
+  });
 }
 
 // ---------------------------------------------------------------- 3: RSS
@@ -271,13 +276,14 @@ function rssRow(
   sizeMiB: number,
   env: () => Record<string, string>,
   nodeFlags: string[] = [],
-) {
+): { natural: RssResult; live: RssResult } {
   const natural = rssRun(mode, env(), nodeFlags, sizeMiB);
   const live = rssRun(mode, { ...env(), BENCH_FORCE_GC: "1" }, nodeFlags, sizeMiB);
   const above = (x: RssResult) => fmt((x.peak - x.idle) / MiB);
   console.log(
     `| ${label} | ${fmt(sizeMiB, 0)} MiB | ${fmt(natural.idle / MiB)} | **${above(natural)}** | **${above(live)}** | ${fmt(live.heap / MiB)} | ${fmt(natural.seconds, 2)} |`,
   );
+  return { natural, live };
 }
 
 const rssHeader = () => {
@@ -289,7 +295,10 @@ const rssHeader = () => {
 };
 
 const memoryRows = () => {
-  rssRow("memory (generated source, discarding target)", "memory", 256, () => ({}));
+  const r = rssRow("memory (generated source, discarding target)", "memory", 256, () => ({}));
+  headline({
+    "memory copy of 256 MiB: peak RSS above idle (MiB)": round((r.natural.peak - r.natural.idle) / MiB, 1),
+  });
   // 4× the bytes: the live peak does not grow with the file.
   rssRow("memory (generated source, discarding target)", "memory", 1024, () => ({}));
 };
@@ -336,6 +345,7 @@ if (args.includes("--workers")) {
     );
   }
   console.log();
+  headline({ "workerd: files per alarm": round(lines[0]?.filesPerTick ?? Number.NaN, 1) });
 }
 
 if (!args.includes("--rgw")) {
@@ -551,6 +561,10 @@ const cell = (x: Run) => `${fmt(x.wall, 2)} s, ${fmt(x.cpu, 2)} CPU-s, ${fmt(x.r
     );
     console.log("|---:|---:|---|---|---:|---:|---|");
     for (const row of rows) console.log(row);
+    headline({
+      "RGW copy vs rclone: wall (×)": round(sums.tidemark.wall / sums.rclone.wall),
+      "RGW copy vs rclone: CPU (×)": round(sums.tidemark.cpu / sums.rclone.cpu),
+    });
     console.log(
       `| all | | ${fmt(sums.rclone.wall, 2)} s, ${fmt(sums.rclone.cpu, 2)} CPU-s | ${fmt(sums.tidemark.wall, 2)} s, ${fmt(sums.tidemark.cpu, 2)} CPU-s | **${fmt(sums.tidemark.wall / sums.rclone.wall, 2)}×** | **${fmt(sums.tidemark.cpu / sums.rclone.cpu, 2)}×** | |\n`,
     );

@@ -21,10 +21,12 @@ import {
   restore,
 } from "../src/index.ts";
 import { PosixPrimary } from "../test/support/posix-fixture.ts";
+import { headline } from "./result.ts";
 
 const { values } = parseArgs({ options: { versions: { type: "string" } } });
 const versions = parseNumberOption("--versions", values.versions, 200, { min: 10 });
 
+const requests = (c: RequestCounts) => c.readClass + c.writeClass;
 const show = (c: RequestCounts) =>
   `GET ${c.get}, HEAD ${c.head}, PUT ${c.put}, LIST ${c.list}, DELETE ${c.delete + c.deleteMany}`;
 
@@ -54,6 +56,7 @@ console.log(
   `1. first mirror of ${versions} versions: mirrorSeq ${s.mirrorSeq}, ${s.counters.snapshots} mirrored, ${gapped} files-gone gap versions, ${(performance.now() - t0).toFixed(0)} ms`,
 );
 console.log(`   source: ${show(src.counts())}`);
+const firstSource = requests(src.counts());
 console.log(`   target: ${show(dst.counts())}`);
 
 src.reset();
@@ -61,6 +64,11 @@ dst.reset();
 const idle = 100;
 for (let i = 0; i < idle; i++) await mirror.tick();
 console.log(`2. ${idle} idle ticks: source ${show(src.counts())}; target ${show(dst.counts())}`);
+headline({
+  versions,
+  "first mirror: source requests": firstSource,
+  "requests per idle tick": (requests(src.counts()) + requests(dst.counts())) / idle,
+});
 
 dst.reset();
 const to = metered(new MemoryStore());

@@ -4,7 +4,10 @@
  * project, on only with TIDEMARK_BENCH=1) while sampling the resident memory
  * of the workerd processes it starts, and prints the tables.
  *
- *   npx node bench/workers.ts
+ *   npx node bench/workers.ts [--tables N]
+ *
+ * `--tables` sets the tables of each burst (default 100; `npm run bench --
+ * --quick` passes 10).
  *
  * workerd runs every table's Durable Object and the Worker in one process
  * here; its RSS is an upper bound of what one isolate holds in production,
@@ -13,8 +16,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { readManifestFile } from "../src/catalog/chain.ts";
-import { Catalog, MemoryStore } from "../src/index.ts";
+import { Catalog, MemoryStore, parseNumberOption } from "../src/index.ts";
+import { headline, round } from "./result.ts";
 
 const root = join(import.meta.dirname, "..");
 const MiB = 1024 * 1024;
@@ -49,10 +54,14 @@ async function manifestMemory(): Promise<void> {
   const perManifest = (used() - before) / kept.length;
   console.log(JSON.stringify({ files: 10_000, encodedBytes: kept[0]?.bytes.length, perManifest }));
 }
-if (process.argv.includes("--manifest-memory")) {
+const { values } = parseArgs({
+  options: { tables: { type: "string" }, "manifest-memory": { type: "boolean" } },
+});
+if (values["manifest-memory"]) {
   await manifestMemory();
   process.exit(0);
 }
+const tables = parseNumberOption("--tables", values.tables, 100, { min: 1 });
 
 /** Every process below `pid` (from /proc). */
 function descendants(pid: number): number[] {
@@ -97,7 +106,7 @@ function workerdRss(pid: number): number {
 
 const child = spawn("npx", ["vitest", "run", "--project", "workers-bench"], {
   cwd: root,
-  env: { ...process.env, TIDEMARK_BENCH: "1", NO_COLOR: "1" },
+  env: { ...process.env, TIDEMARK_BENCH: "1", TIDEMARK_BENCH_TABLES: String(tables), NO_COLOR: "1" },
   stdio: ["ignore", "pipe", "pipe"],
 });
 const samples: Array<{ atMs: number; rss: number }> = [];
@@ -148,7 +157,7 @@ for (const l of lines.filter((x) => x.kind === "lag")) {
   );
 }
 
-console.log("\n### 100 tables side by side: a burst of 3 commits × 2 files to every table\n");
+console.log(`\n### ${tables} tables side by side: a burst of 3 commits × 2 files to every table\n`);
 console.log(
   "| wake-up | burst (s) | all caught up after the burst (s) | workerd RSS peak (MiB) | per table: source read / write | target read / write | Durable Object requests | rows written | queue messages |",
 );
@@ -222,3 +231,19 @@ console.log(
 console.log(
   `\nworkerd RSS: ${fmt(idle / MiB)} MiB at start, peak ${fmt(peak / MiB)} MiB over the run (${live.length} samples every 250 ms).`,
 );
+// The headline figures for bench/run.ts (a figure the run did not report is NaN, null in JSON).
+const num = (x: unknown) => (typeof x === "number" ? x : Number.NaN);
+const one = (kind: string, mode: string) => lines.find((x) => x.kind === kind && x.mode === mode);
+const idlePush = one("idle", "push");
+const idlePerPoll = (idlePush?.perPoll ?? {}) as Record<string, number>;
+headline({
+  "lag p50 pushed (s)": round(num(one("lag", "push")?.p50) / 1000),
+  "lag p50 polled (s)": round(num(one("lag", "poll")?.p50) / 1000),
+  [`${tables} tables caught up after a burst, pushed (s)`]: round(
+    num(one("burst", "push")?.catchUpMs) / 1000,
+  ),
+  "idle pushed table: read-class per hour": Math.round(
+    (num(idlePerPoll.sourceRead) + num(idlePerPoll.targetRead)) * (3_600_000 / num(idlePush?.pollIntervalMs)),
+  ),
+  "workerd RSS peak (MiB)": round(peak / MiB, 1),
+});

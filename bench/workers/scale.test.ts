@@ -8,7 +8,7 @@
  * between a commit and R2's notification is not in these figures).
  *
  * 1. lag from commit to mirrored, pushed vs polled (POLL_INTERVAL_MS 5 s);
- * 2. 100 tables side by side: a burst of commits to every table at once, the
+ * 2. 100 tables (`bench/workers.ts --tables N`) side by side: a burst of commits to every table at once, the
  *    time until all are caught up, requests per table and per commit;
  * 3. an idle table: requests per poll, and so per hour, pushed and polled.
  *
@@ -24,6 +24,9 @@ import { randomId } from "../../test/support/harness.ts";
 import { ADMIN, BASE, sleep, stubOf } from "../../test/workers/support.ts";
 import type { MirrorObjectStatus } from "../../worker/mirror-object.ts";
 import { DEFAULTS } from "../../worker/vars.ts";
+
+/** Tables per burst: BENCH_TABLES (from `bench/workers.ts --tables`, validated there), or 100. */
+const TABLES = Number(env.BENCH_TABLES || 100);
 
 const report = (kind: string, data: Record<string, unknown>) =>
   console.log(JSON.stringify({ bench: "workers-scale", kind, atMs: Date.now(), ...data }));
@@ -187,8 +190,8 @@ describe("the Worker at scale", () => {
 
   for (const push of [true, false]) {
     const mode = push ? "push" : "poll";
-    it(`100 tables side by side (${mode}): a burst of commits to every table, until all are caught up`, async () => {
-      const n = 100;
+    it(`${TABLES} tables side by side (${mode}): a burst of commits to every table, until all are caught up`, async () => {
+      const n = TABLES;
       const commits = 3;
       const filesPerCommit = 2;
       const t0 = Date.now();

@@ -30,7 +30,16 @@ export interface RgwService extends S3Connection {
 
 /** The Debian packages RGW needs, and whether each is installed. */
 export function missingRgwBinaries(): string[] {
-  const need = { "ceph-mon": "ceph-mon", "ceph-osd": "ceph-osd", radosgw: "radosgw", ceph: "ceph-common" };
+  return missingCommands({
+    "ceph-mon": "ceph-mon",
+    "ceph-osd": "ceph-osd",
+    radosgw: "radosgw",
+    ceph: "ceph-common",
+  });
+}
+
+/** The packages (values) of the commands (keys) not on PATH. */
+export function missingCommands(need: Record<string, string>): string[] {
   return Object.entries(need)
     .filter(([bin]) => spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0)
     .map(([, pkg]) => pkg);

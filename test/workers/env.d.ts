@@ -11,6 +11,8 @@ declare namespace Cloudflare {
     PUSHED: R2Bucket;
     /** A producer of the worker's queue, for R2-shaped events (vitest.config.ts). */
     TEST_EVENTS: Queue;
+    /** The workers-bench project only: tables per burst (`bench/workers.ts --tables`; empty: 100). */
+    BENCH_TABLES?: string;
   }
 }
 
