@@ -103,3 +103,44 @@ export class LagClock {
     return since === undefined ? 0 : Math.max(0, now - since);
   }
 }
+
+/** What a lag alert says. */
+export interface LagAlert {
+  lagSeconds: number;
+  mirrorSeq: number;
+  sourceHead: number;
+}
+
+/**
+ * Fires a mirror's `onLagAlert` when the lag reaches `alertSecs`, at most
+ * once per `alertSecs` while it stays there, and again after it came back
+ * to 0 (0 `alertSecs`: never).
+ */
+export class LagAlerts {
+  readonly #alertSecs: number;
+  readonly #now: () => number;
+  readonly #onAlert: ((alert: LagAlert) => void) | undefined;
+  #lastAlertMs: number | undefined;
+
+  constructor(alertSecs: number, now: () => number, onAlert: ((alert: LagAlert) => void) | undefined) {
+    this.#alertSecs = alertSecs;
+    this.#now = now;
+    this.#onAlert = onAlert;
+  }
+
+  check(lagSeconds: number | null, mirrorSeq: number, sourceHead: number): void {
+    if (lagSeconds === null) return;
+    if (this.#alertSecs <= 0 || lagSeconds < this.#alertSecs) {
+      if (lagSeconds === 0) this.#lastAlertMs = undefined;
+      return;
+    }
+    const now = this.#now();
+    if (this.#lastAlertMs !== undefined && now - this.#lastAlertMs < this.#alertSecs * 1000) return;
+    this.#lastAlertMs = now;
+    try {
+      this.#onAlert?.({ lagSeconds, mirrorSeq, sourceHead });
+    } catch {
+      // A throwing callback must not break the loop.
+    }
+  }
+}
