@@ -43,13 +43,15 @@ export {
   type CheckpointStats,
   CheckpointStore,
   type CheckpointStoreOptions,
+} from "./checkpoint/checkpoint-store.ts";
+export {
   checkpointCommitKey,
   checkpointDescriptorKey,
   checkpointPartialKey,
   checkpointSourceOffsetsKey,
-  type EpochBlob,
-  type PruneResult,
-} from "./checkpoint/checkpoint-store.ts";
+} from "./checkpoint/layout.ts";
+export type { PruneResult } from "./checkpoint/prune.ts";
+export type { EpochBlob } from "./checkpoint/reads.ts";
 // Probing a live store.
 export {
   DOCTOR_CHECKS,

@@ -18,65 +18,29 @@
  *
  * Nothing outside `epoch=` is read or written (LaminarDB ignores it too).
  *
+ * This file holds the class, its options and its state (fencing version,
+ * prune cursor, counters); the key names are in `layout.ts`, the seal and the
+ * fence in `seal.ts`, the listings and latest-epoch discovery in `reads.ts`,
+ * and a prune pass in `prune.ts`.
+ *
  * @module
  */
 
 import { safetyGate } from "../doctor/safe-store.ts";
-import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { pathProblem } from "../manifest/paths.ts";
+import { TidemarkError } from "../errors.ts";
 import { checkNumber } from "../options.ts";
-import { forEachLimit } from "../store/batch.ts";
-import { type RetryPolicy, resolvePolicy, withRetry } from "../store/retry.ts";
-import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
-
-/** The key of vnode `vnode`'s partial state for `epoch`. */
-export function checkpointPartialKey(epoch: number, vnode: number): string {
-  return `epoch=${epoch}/vnode=${vnode}/partial.bin`;
-}
-
-/** The key of `epoch`'s `_COMMIT` marker. */
-export function checkpointCommitKey(epoch: number): string {
-  return `epoch=${epoch}/_COMMIT`;
-}
-
-/** `name` checked as a key below an epoch: relative, normalised, no control characters. */
-function checkSubKey(name: string, value: unknown): string {
-  const problem = typeof value === "string" ? pathProblem(value) : "is not a string";
-  if (problem !== undefined) {
-    throw new TidemarkError("InvalidArgument", `${name} ${JSON.stringify(value)} ${problem}`);
-  }
-  return value as string;
-}
-
-/**
- * The key of a commit descriptor of `epoch`: `epoch={E}/commit/{key}`.
- * LaminarDB names them `node={N}/sink={S}` (one per node and
- * coordinated-commit sink).
- *
- * @throws TidemarkError `InvalidArgument` for a key that is not relative and
- *   normalised (empty, `.`/`..` or empty segments, a leading `/`, a
- *   backslash or control character).
- */
-export function checkpointDescriptorKey(epoch: number, key: string): string {
-  return `epoch=${epoch}/commit/${checkSubKey("descriptor key", key)}`;
-}
-
-/**
- * The key of a node's source offsets for `epoch`: `epoch={E}/srcoff/{nodeKey}`
- * (LaminarDB: `node-{N}`, a JSON map of partition to offset).
- *
- * @throws TidemarkError `InvalidArgument` as {@link checkpointDescriptorKey}.
- */
-export function checkpointSourceOffsetsKey(epoch: number, nodeKey: string): string {
-  return `epoch=${epoch}/srcoff/${checkSubKey("node key", nodeKey)}`;
-}
-
-/** One object below an epoch (a commit descriptor, a node's source offsets): its key there and bytes. */
-export interface EpochBlob {
-  /** The key below `epoch={E}/commit/` or `epoch={E}/srcoff/`. */
-  key: string;
-  bytes: Uint8Array;
-}
+import { type RetryPolicy, resolvePolicy } from "../store/retry.ts";
+import type { ObjectStore } from "../store/types.ts";
+import {
+  checkpointDescriptorKey,
+  checkpointPartialKey,
+  checkpointSourceOffsetsKey,
+  descriptorsPrefix,
+  sourceOffsetsPrefix,
+} from "./layout.ts";
+import { type PruneResult, prunePass } from "./prune.ts";
+import { type EpochBlob, ifFound, latestCommitted, readBlobs, sealedByListing } from "./reads.ts";
+import { type Committer, checkInstanceId, committerOf, fence, seal } from "./seal.ts";
 
 /** Options of {@link CheckpointStore}. */
 export interface CheckpointStoreOptions {
@@ -111,20 +75,6 @@ export interface CheckpointStoreOptions {
   requireSafeStore?: boolean;
 }
 
-/** What one {@link CheckpointStore.pruneBefore} pass did. */
-export interface PruneResult {
-  /** True when this pass listed the whole layout (`epoch=`), not the window. */
-  fullScan: boolean;
-  /** Objects found below the horizon. */
-  listed: number;
-  /** Objects deleted (or already gone). */
-  deleted: number;
-  /** Deletes that failed; they are retried by the next pass (the cursor did not advance). */
-  failed: DeleteError[];
-  /** The cursor after this pass. */
-  cursor: number;
-}
-
 /** Counters for tests and metrics. */
 export interface CheckpointStats {
   /** `pruneBefore` calls so far. */
@@ -136,57 +86,7 @@ export interface CheckpointStats {
   latestFallbacks: number;
 }
 
-// An incremental prune lists one prefix per epoch of its window; past this
-// many epochs one full listing (1 request per 1,000 objects) is cheaper.
-const MAX_PRUNE_WINDOW = 256;
-// How many HEADs `latestCommittedEpoch` spends on the topmost epochs before
-// it lists every key of the layout instead.
-const LATEST_HEADS = 8;
-
-const CANONICAL = /^(0|[1-9][0-9]*)$/;
-const encoder = new TextEncoder();
-// For messages only; `ignoreBOM` keeps a leading U+FEFF visible (markers are compared as bytes).
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** `epoch=N/...` → N, for canonical decimal N only (`epoch=007/` is not our layout). */
-function epochOfKey(key: string): number | undefined {
-  if (!key.startsWith("epoch=")) return undefined;
-  const slash = key.indexOf("/");
-  if (slash < 0) return undefined;
-  const s = key.slice("epoch=".length, slash);
-  if (!CANONICAL.test(s)) return undefined;
-  const n = Number(s);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
 const NON_NEGATIVE = { min: 0 };
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/**
- * `id` checked to be a non-empty string that a marker body carries exactly:
- * its UTF-8 encoding decodes back to it. A lone surrogate is encoded as
- * U+FFFD, and a default `TextDecoder` drops a leading BOM, so either would
- * make the committer's own marker read back as someone else's (a false
- * `SplitBrain` on its own repeat seal), or read differently by a tool that
- * decodes the body.
- */
-function checkInstanceId(id: unknown): string {
-  if (typeof id !== "string" || id === "") {
-    throw new TidemarkError("InvalidArgument", "instanceId must be a non-empty string");
-  }
-  if (new TextDecoder().decode(encoder.encode(id)) !== id) {
-    throw new TidemarkError(
-      "InvalidArgument",
-      "instanceId must survive a UTF-8 round trip (no lone surrogate, no leading U+FEFF byte-order mark)",
-    );
-  }
-  return id;
-}
 
 /**
  * Checkpoint state of one streaming job on `store` (give each job its own
@@ -209,11 +109,9 @@ function checkInstanceId(id: unknown): string {
  */
 export class CheckpointStore {
   readonly #store: ObjectStore;
-  readonly #id: string;
-  readonly #idBytes: Uint8Array;
+  readonly #committer: Committer;
   readonly #capacity: number;
   readonly #fullScanEvery: number;
-  readonly #retry: RetryPolicy;
   readonly #safe: () => Promise<void>;
   #authoritative = 0;
   #cursor = 0;
@@ -228,19 +126,19 @@ export class CheckpointStore {
    *   >= 1, or a bad retry policy (each message names the option).
    */
   constructor(store: ObjectStore, opts: CheckpointStoreOptions) {
-    this.#id = checkInstanceId(opts.instanceId);
-    this.#idBytes = encoder.encode(this.#id);
+    const id = checkInstanceId(opts.instanceId);
     this.#capacity = checkNumber("vnodeCapacity", opts.vnodeCapacity, { min: 1, max: 2 ** 32 });
     this.#fullScanEvery = checkNumber("fullScanEvery", opts.fullScanEvery ?? 32, { min: 1 });
     this.#store = store;
-    this.#retry = opts.retry ?? {};
-    resolvePolicy(this.#retry);
+    const retry = opts.retry ?? {};
+    resolvePolicy(retry);
+    this.#committer = committerOf(store, id, retry);
     this.#safe = safetyGate(opts.requireSafeStore, store, "checkpoint", "CheckpointStore");
   }
 
   /** This committer's id. */
   get instanceId(): string {
-    return this.#id;
+    return this.#committer.id;
   }
 
   /** The vnode range: `0 .. vnodeCapacity - 1`. */
@@ -281,18 +179,6 @@ export class CheckpointStore {
     return checkNumber("vnode", vnode, { min: 0, max: this.#capacity - 1 });
   }
 
-  /** The fence: `StaleVersion` for a write stamped below the authoritative version (unless 0, fence off). */
-  #fence(assignmentVersion: number, what: string, key: string): void {
-    const authoritative = this.#authoritative;
-    if (authoritative > 0 && assignmentVersion < authoritative) {
-      throw new TidemarkError(
-        "StaleVersion",
-        `${what}: assignment version ${assignmentVersion} is below the authoritative version ${authoritative}`,
-        { key },
-      );
-    }
-  }
-
   /**
    * Stores vnode `vnode`'s state for `epoch` (a plain overwrite: a retried
    * write is harmless).
@@ -309,16 +195,14 @@ export class CheckpointStore {
     bytes: Uint8Array,
   ): Promise<void> {
     this.#checkVnode(vnode);
-    checkNumber("epoch", epoch, NON_NEGATIVE);
-    checkNumber("assignmentVersion", assignmentVersion, NON_NEGATIVE);
-    if (!(bytes instanceof Uint8Array)) {
-      throw new TidemarkError("InvalidArgument", "partial state must be a Uint8Array");
-    }
-    await this.#safe();
-    this.#fence(assignmentVersion, `vnode ${vnode} epoch ${epoch}`, checkpointPartialKey(epoch, vnode));
-    await this.#store.put(checkpointPartialKey(epoch, vnode), bytes, {
-      contentType: "application/octet-stream",
-    });
+    await this.#writeBlob(
+      checkpointPartialKey(epoch, vnode),
+      epoch,
+      assignmentVersion,
+      bytes,
+      `vnode ${vnode}`,
+      "partial state",
+    );
   }
 
   /**
@@ -356,7 +240,7 @@ export class CheckpointStore {
    */
   async readCommitDescriptors(epoch: number): Promise<EpochBlob[]> {
     checkNumber("epoch", epoch, NON_NEGATIVE);
-    return this.#readBlobs(`epoch=${epoch}/commit/`);
+    return readBlobs(this.#store, descriptorsPrefix(epoch));
   }
 
   /**
@@ -392,42 +276,30 @@ export class CheckpointStore {
    */
   async readSourceOffsets(epoch: number): Promise<EpochBlob[]> {
     checkNumber("epoch", epoch, NON_NEGATIVE);
-    return this.#readBlobs(`epoch=${epoch}/srcoff/`);
+    return readBlobs(this.#store, sourceOffsetsPrefix(epoch));
   }
 
-  async #writeBlob(key: string, epoch: number, assignmentVersion: number, bytes: Uint8Array, what: string) {
+  /**
+   * The one stamped write (partials, descriptors, source offsets): checks
+   * the epoch, version and body (`body` names it, default `what`), passes
+   * the safety gate and the fence, then a plain put.
+   */
+  async #writeBlob(
+    key: string,
+    epoch: number,
+    assignmentVersion: number,
+    bytes: Uint8Array,
+    what: string,
+    body: string = what,
+  ): Promise<void> {
     checkNumber("epoch", epoch, NON_NEGATIVE);
     checkNumber("assignmentVersion", assignmentVersion, NON_NEGATIVE);
     if (!(bytes instanceof Uint8Array)) {
-      throw new TidemarkError("InvalidArgument", `${what} must be a Uint8Array`);
+      throw new TidemarkError("InvalidArgument", `${body} must be a Uint8Array`);
     }
     await this.#safe();
-    this.#fence(assignmentVersion, `${what} epoch ${epoch}`, key);
+    fence(this.#authoritative, assignmentVersion, `${what} epoch ${epoch}`, key);
     await this.#store.put(key, bytes, { contentType: "application/octet-stream" });
-  }
-
-  async #readBlobs(prefix: string): Promise<EpochBlob[]> {
-    if (capabilitiesOf(this.#store).list === false) {
-      throw new TidemarkError(
-        "NotSupported",
-        `reading ${prefix} needs a store that can list; ${this.#store.name} cannot`,
-      );
-    }
-    const keys: string[] = [];
-    for await (const m of this.#store.list(prefix)) keys.push(m.key);
-    const out: Array<EpochBlob | undefined> = new Array(keys.length);
-    await forEachLimit(
-      keys.map((k, i) => [k, i] as const),
-      8,
-      async ([k, i]) => {
-        try {
-          out[i] = { key: k.slice(prefix.length), bytes: await (await this.#store.get(k)).bytes() };
-        } catch (e) {
-          if (!isTidemarkError(e, "NotFound")) throw e; // pruned since the listing
-        }
-      },
-    );
-    return out.filter((b): b is EpochBlob => b !== undefined);
   }
 
   /**
@@ -440,12 +312,7 @@ export class CheckpointStore {
   async readPartial(vnode: number, epoch: number): Promise<Uint8Array | null> {
     this.#checkVnode(vnode);
     checkNumber("epoch", epoch, NON_NEGATIVE);
-    try {
-      return await (await this.#store.get(checkpointPartialKey(epoch, vnode))).bytes();
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return null;
-      throw e;
-    }
+    return ifFound((async () => (await this.#store.get(checkpointPartialKey(epoch, vnode))).bytes())());
   }
 
   /**
@@ -491,112 +358,7 @@ export class CheckpointStore {
     for (const v of vnodes) wanted.add(this.#checkVnode(v));
     const descriptors = [...requiredDescriptors].map((k) => checkpointDescriptorKey(epoch, k));
     await this.#safe();
-    const commit = checkpointCommitKey(epoch);
-    const found = new Set<string>();
-    let marked = false;
-    for await (const m of this.#store.list(`epoch=${epoch}/`)) {
-      // `_COMMIT` sorts before `vnode=...` (0x5F < 0x76): an existing marker
-      // ends the listing on its first page.
-      if (m.key === commit) {
-        marked = true;
-        break;
-      }
-      found.add(m.key);
-    }
-    if (marked) {
-      const owner = await this.#readMarker(epoch);
-      // Present in the listing, gone now: a concurrent prune removed the epoch.
-      if (owner === null) {
-        throw new TidemarkError("Transient", `marker of epoch ${epoch} vanished while sealing`, {
-          key: commit,
-        });
-      }
-      return this.#decide(epoch, owner);
-    }
-    for (const v of wanted) {
-      if (!found.has(checkpointPartialKey(epoch, v))) return false;
-    }
-    for (const k of descriptors) if (!found.has(k)) return false;
-    return this.#createMarker(epoch);
-  }
-
-  async #isSealed(epoch: number): Promise<boolean> {
-    try {
-      await withRetry(() => this.#store.head(checkpointCommitKey(epoch)), this.#retry);
-      return true;
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return false;
-      throw e;
-    }
-  }
-
-  /** The marker's body (the committer's id, as bytes), or `null` when there is no marker. */
-  async #readMarker(epoch: number): Promise<Uint8Array | null> {
-    try {
-      return await withRetry(
-        async () => (await this.#store.get(checkpointCommitKey(epoch))).bytes(),
-        this.#retry,
-      );
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return null;
-      throw e;
-    }
-  }
-
-  /** `true` when `owner` is exactly this instance's id; `SplitBrain` (or `Corrupt`) otherwise. */
-  #decide(epoch: number, owner: Uint8Array): true {
-    if (sameBytes(owner, this.#idBytes)) return true;
-    const key = checkpointCommitKey(epoch);
-    let text: string;
-    try {
-      text = decoder.decode(owner);
-    } catch (e) {
-      throw new TidemarkError("Corrupt", `commit marker of epoch ${epoch} is not UTF-8`, { key, cause: e });
-    }
-    throw new TidemarkError(
-      "SplitBrain",
-      `epoch ${epoch} was sealed by ${JSON.stringify(text)}, not by this committer ${JSON.stringify(this.#id)}`,
-      { key },
-    );
-  }
-
-  async #createMarker(epoch: number): Promise<boolean> {
-    const key = checkpointCommitKey(epoch);
-    // A marker that vanished between our lost create and our read of it
-    // (pruned meanwhile) is not retried: the caller decides.
-    let vanished = false;
-    return withRetry(
-      async () => {
-        try {
-          await this.#store.put(key, this.#idBytes, {
-            mode: "create",
-            contentType: "text/plain; charset=utf-8",
-          });
-          return true;
-        } catch (e) {
-          // A peer (or our own earlier attempt) got there first: the body decides.
-          if (isTidemarkError(e, "AlreadyExists")) {
-            const owner = await this.#readMarker(epoch);
-            if (owner === null) {
-              vanished = true;
-              throw new TidemarkError("Transient", `marker of epoch ${epoch} vanished while sealing`, {
-                key,
-              });
-            }
-            return this.#decide(epoch, owner);
-          }
-          // The create may have landed with only its response lost; its body
-          // names its writer, so re-reading tells ours from a peer's.
-          if (isTidemarkError(e, "Transient")) {
-            const owner = await this.#readMarker(epoch);
-            if (owner !== null) return this.#decide(epoch, owner);
-          }
-          throw e;
-        }
-      },
-      this.#retry,
-      { retryable: () => !vanished },
-    );
+    return seal(this.#committer, epoch, wanted, descriptors);
   }
 
   /**
@@ -625,34 +387,9 @@ export class CheckpointStore {
    *   errors (`Transient` after retries, ...).
    */
   async latestCommittedEpoch(): Promise<number | null> {
-    if (capabilitiesOf(this.#store).list === false) {
-      throw new TidemarkError(
-        "NotSupported",
-        `latestCommittedEpoch needs a store that can list; ${this.#store.name} cannot (read partials of a known epoch instead)`,
-      );
-    }
-    const epochs: number[] = [];
-    for await (const m of this.#store.list("epoch=", { delimiter: "/" })) {
-      const e = epochOfKey(m.key);
-      if (e !== undefined) epochs.push(e);
-    }
-    epochs.sort((a, b) => b - a);
-    for (const e of epochs.slice(0, LATEST_HEADS)) if (await this.#isSealed(e)) return e;
-    if (epochs.length <= LATEST_HEADS) return null;
-    this.#latestFallbacks++;
-    const sealed = await this.#sealedByListing();
-    return sealed.length === 0 ? null : (sealed[sealed.length - 1] ?? null);
-  }
-
-  /** Every sealed epoch, from one listing of the layout, in numeric order. */
-  async #sealedByListing(): Promise<number[]> {
-    const out: number[] = [];
-    for await (const m of this.#store.list("epoch=")) {
-      if (!m.key.endsWith("/_COMMIT")) continue;
-      const e = epochOfKey(m.key);
-      if (e !== undefined && m.key === checkpointCommitKey(e)) out.push(e);
-    }
-    return out.sort((a, b) => a - b);
+    return latestCommitted(this.#store, this.#committer.retry, () => {
+      this.#latestFallbacks++;
+    });
   }
 
   /**
@@ -664,7 +401,7 @@ export class CheckpointStore {
    */
   async *sealedEpochs(after?: number): AsyncIterableIterator<number> {
     if (after !== undefined) checkNumber("after", after, NON_NEGATIVE);
-    for (const e of await this.#sealedByListing()) {
+    for (const e of await sealedByListing(this.#store)) {
       if (after === undefined || e > after) yield e;
     }
   }
@@ -694,74 +431,12 @@ export class CheckpointStore {
   async pruneBefore(before: number): Promise<PruneResult> {
     checkNumber("before", before, NON_NEGATIVE);
     await this.#safe();
-    const pass = this.#prunePasses++;
-    const start = this.#cursor;
-    const fullScan = !this.#baseline || pass % this.#fullScanEvery === 0 || before - start > MAX_PRUNE_WINDOW;
-    const markers: string[] = [];
-    const others = new Map<number, string[]>();
-    let listed = 0;
-    const add = (key: string, epoch: number): void => {
-      listed++;
-      if (key === checkpointCommitKey(epoch)) markers.push(key);
-      else {
-        const list = others.get(epoch);
-        if (list) list.push(key);
-        else others.set(epoch, [key]);
-      }
-    };
-    if (fullScan) {
-      for await (const m of this.#store.list("epoch=")) {
-        const e = epochOfKey(m.key);
-        if (e !== undefined && e < before) add(m.key, e);
-      }
-    } else {
-      for (let e = start; e < before; e++) {
-        for await (const m of this.#store.list(`epoch=${e}/`)) add(m.key, e);
-      }
-    }
-
-    const failed: DeleteError[] = [];
-    let deleted = 0;
-    const remove = async (keys: string[]): Promise<Set<string>> => {
-      const bad = new Set<string>();
-      if (keys.length === 0) return bad;
-      try {
-        const r = await this.#store.deleteMany(keys);
-        for (const err of r.errors) {
-          bad.add(err.key);
-          failed.push(err);
-        }
-        deleted += keys.length - r.errors.length;
-      } catch (e) {
-        if (!isTidemarkError(e, "Transient")) throw e;
-        for (const key of keys) {
-          bad.add(key);
-          failed.push({ key, code: "Transient", message: (e as Error).message });
-        }
-      }
-      return bad;
-    };
-    const badMarkers = await remove(markers);
-    const rest: string[] = [];
-    for (const [e, keys] of others) {
-      if (!badMarkers.has(checkpointCommitKey(e))) rest.push(...keys);
-    }
-    // An epoch whose marker could not be deleted keeps its partials this pass.
-    for (const key of markers) {
-      if (!badMarkers.has(key)) continue;
-      const e = epochOfKey(key);
-      for (const k of (e !== undefined && others.get(e)) || []) {
-        // Not attempted: its precondition (the marker gone first) did not hold.
-        // A TidemarkError code, like every other entry of `failed`.
-        failed.push({
-          key: k,
-          code: "PreconditionFailed",
-          message: "kept: the epoch's marker could not be deleted",
-        });
-      }
-    }
-    await remove(rest);
-
+    const { fullScan, listed, deleted, failed } = await prunePass(this.#store, before, {
+      start: this.#cursor,
+      baseline: this.#baseline,
+      pass: this.#prunePasses++,
+      fullScanEvery: this.#fullScanEvery,
+    });
     if (failed.length === 0) {
       this.#cursor = Math.max(this.#cursor, before);
       this.#baseline = true;

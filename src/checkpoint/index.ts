@@ -4,14 +4,12 @@
  *
  * @module
  */
+export { type CheckpointStats, CheckpointStore, type CheckpointStoreOptions } from "./checkpoint-store.ts";
 export {
-  type CheckpointStats,
-  CheckpointStore,
-  type CheckpointStoreOptions,
   checkpointCommitKey,
   checkpointDescriptorKey,
   checkpointPartialKey,
   checkpointSourceOffsetsKey,
-  type EpochBlob,
-  type PruneResult,
-} from "./checkpoint-store.ts";
+} from "./layout.ts";
+export type { PruneResult } from "./prune.ts";
+export type { EpochBlob } from "./reads.ts";
