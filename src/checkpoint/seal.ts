@@ -1,3 +1,4 @@
+import { sameBytes } from "../store/body.ts";
 /**
  * The commit path: the committer's identity (an instance id that survives a
  * UTF-8 round trip, so its own marker reads back as its own), the fence on
@@ -31,12 +32,6 @@ export interface Committer {
 const encoder = new TextEncoder();
 // For messages only; `ignoreBOM` keeps a leading U+FEFF visible (markers are compared as bytes).
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * `id` checked to be a non-empty string that a marker body carries exactly:

@@ -3,6 +3,7 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
+import { sameBytes } from "../store/body.ts";
 import { copySourceBody } from "../store/copy-source.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
@@ -119,12 +120,6 @@ export interface MirrorSnapshotResult {
   manifest: Manifest;
   /** Whether low_water was advanced. */
   lowWaterAdvanced: boolean;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Whether an object of `size` bytes on the target can stand for `file`. */

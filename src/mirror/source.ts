@@ -1,6 +1,7 @@
 import { isLegacyManifestError, type ManifestFile, type TableReader, tableReader } from "../catalog/index.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { type Manifest, referencedFiles } from "../manifest/index.ts";
+import { sameBytes } from "../store/body.ts";
 import type { ObjectStore } from "../store/types.ts";
 
 /**
@@ -94,10 +95,4 @@ export class MirrorSource {
 /** Whether two manifests may be of one table: an empty table_uuid (a writer that sets none) says nothing. */
 export function sameTable(a: Manifest, b: Manifest): boolean {
   return a.tableUuid === "" || b.tableUuid === "" || a.tableUuid === b.tableUuid;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -5,6 +5,13 @@ import type { Body, ObjectBody, ObjectMeta } from "./types.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Whether two byte arrays hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** A one-chunk stream of `bytes`. */
 export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
