@@ -41,7 +41,7 @@ import { type DemoCommitOptions, demoCommit } from "./demo.ts";
 import { doctorMirror } from "./doctor.ts";
 import type { Env } from "./env.ts";
 import { mirrorMetrics } from "./metrics.ts";
-import type { MirrorObjectStatus } from "./mirror-object.ts";
+import type { MirrorObjectStatus } from "./object-state.ts";
 import { handlePushBatch } from "./push.ts";
 import { checkSignedUrl, isSigned, signObjectUrl } from "./signed-url.ts";
 import { listTables, mirrorObject, resolveTable, validateTable } from "./tables.ts";

@@ -3,7 +3,7 @@
  * label `table` per series. https://prometheus.io/docs/instrumenting/exposition_formats/
  */
 import { billingClasses, classNames } from "./cost.ts";
-import type { MirrorObjectStatus } from "./mirror-object.ts";
+import type { MirrorObjectStatus } from "./object-state.ts";
 
 interface Family {
   name: string;

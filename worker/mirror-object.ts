@@ -45,135 +45,36 @@ import {
   TidemarkError,
   toTidemarkError,
 } from "../src/index.ts";
-import type { MirrorStatus } from "../src/mirror/mirror.ts";
 import { handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { Waiters } from "../src/mirror/waiters.ts";
 import {
   bindingOf,
-  type ConfigOrigin,
   parseTableConfig,
   type TableConfig,
   type TableSetup,
   tableSetup,
   validateTable,
 } from "./config.ts";
-import {
-  type DurableObjectUsage,
-  type MonthlyCost,
-  monthlyCost,
-  type Provider,
-  type Usage,
-  usageSince,
-} from "./cost.ts";
+import { type DurableObjectUsage, monthlyCost, type Usage, usageSince } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { type LagSample, recordLag } from "./lag-history.ts";
+import {
+  COST_WINDOW_MS,
+  type CostMark,
+  failureBackoffMs,
+  freshPushStats,
+  freshUsage,
+  K_CONFIG,
+  K_REGISTERED,
+  K_STATE,
+  K_TABLE,
+  LEGACY,
+  type MirrorObjectStatus,
+  type PushStats,
+  type TickState,
+} from "./object-state.ts";
 import type { PushEvent, PushOutcome } from "./push.ts";
 import { tableRegistry } from "./tables.ts";
-import type { MirrorVars } from "./vars.ts";
-
-const K_TABLE = "table";
-const K_CONFIG = "config";
-/** Everything a tick changes ({@link TickState}), in one row: SQLite-backed storage bills rows written. */
-const K_STATE = "state";
-/** The source location this object registered with the `TableRegistry` (admin tables). */
-const K_REGISTERED = "registered";
-/** Before {@link K_STATE}: one key each, read once and deleted at the next write. */
-const LEGACY = {
-  progress: "progress",
-  failures: "consecutiveFailures",
-  lag: "lagHistory",
-};
-
-/** How long one cost window runs before the next starts; a projection covers one to two of them. */
-export const COST_WINDOW_MS = 3_600_000;
-
-/** Pushed wake-ups, as this object saw them. */
-export interface PushStats {
-  /** Queue messages routed here. */
-  messages: number;
-  /** Pushes that woke the loop. */
-  wakes: number;
-  /** Pushes about versions already mirrored (duplicates, late deliveries): nothing to do. */
-  stale: number;
-  /** Pushes about a location that is not this table's source (a configuration changed since). */
-  ignored: number;
-  /**
-   * Scheduled polls that found new versions no push had announced while the
-   * loop was caught up: notifications that did not arrive (a rule's prefix
-   * or suffix that misses this table, a queue that dropped them). Counted
-   * only while the table is pushed.
-   */
-  missed: number;
-  /** When the last push arrived, epoch ms. */
-  lastMs: number | null;
-}
-
-/** Cumulative usage at the start of a cost window. */
-interface CostMark {
-  atMs: number;
-  usage: Usage;
-}
-
-/** What a tick persists, as one storage row. */
-interface TickState {
-  progress: MirrorProgress;
-  failures: number;
-  lagHistory: LagSample[];
-  durableObject: DurableObjectUsage;
-  push: PushStats;
-  /** The starts of the current and the previous cost window, oldest first. */
-  costMarks: CostMark[];
-}
-
-const freshPushStats = (): PushStats => ({
-  messages: 0,
-  wakes: 0,
-  stale: 0,
-  ignored: 0,
-  missed: 0,
-  lastMs: null,
-});
-const freshUsage = (): DurableObjectUsage => ({ requests: 0, activeMs: 0, rowsWritten: 0, rowsRead: 0 });
-
-/** Backoff after `n` consecutive failed alarms: 1 s, 2 s, 4 s, ... capped at 5 minutes. */
-export function failureBackoffMs(n: number): number {
-  return Math.min(300_000, 1_000 * 2 ** Math.max(0, n - 1));
-}
-
-/**
- * What `status()` returns over RPC (plain data: structured-clonable): the
- * mirror's own status (`nextDelayMs`: until the next alarm), and the object's.
- */
-export interface MirrorObjectStatus extends MirrorStatus {
-  table: string | null;
-  /** Where the table's configuration comes from; `null` when it has none or a bad one (`lastError` says why). */
-  origin: ConfigOrigin | null;
-  /** The names of the source and target stores (never a credential). */
-  source: string | null;
-  target: string | null;
-  nextAlarmMs: number | null;
-  consecutiveFailures: number;
-  /** The per-alarm budget from the vars; `null` when the configuration is bad (`lastError` says why). */
-  budget: MirrorVars["budget"] | null;
-  /** The last hour of lag, oldest first: the worst lag measured by the ticks of each 30 s (lag-history.ts). */
-  lagHistory: LagSample[];
-  /** Whether wake-ups are pushed (the source's bucket is in `PUSH_BUCKETS`), and what they did. */
-  push: PushStats & { enabled: boolean };
-  /** What the table's mirror used and costs (worker/cost.ts). */
-  cost: MirrorObjectCost;
-}
-
-/** The cost part of a {@link MirrorObjectStatus}. */
-export interface MirrorObjectCost {
-  /** Who bills each store; `null` when the configuration is bad. */
-  providers: { source: Provider; target: Provider } | null;
-  /** Cumulative use since the object started counting. */
-  usage: Usage;
-  /** The window of the projection: from the start of the previous cost window (one to two hours) to now. */
-  window: { fromMs: number; toMs: number };
-  /** The window's use projected to 30 days at the prices in force, US dollars; `null` before any time passed or for a bad configuration. */
-  monthlyUsd: MonthlyCost | null;
-}
 
 /**
  * The Durable Object holding one table's mirror loop. RPC: `status`, `kick`,

@@ -22,7 +22,7 @@ import { describe, it } from "vitest";
 import { Catalog, R2Store } from "../../src/index.ts";
 import { randomId } from "../../test/support/harness.ts";
 import { ADMIN, BASE, sleep, stubOf } from "../../test/workers/support.ts";
-import type { MirrorObjectStatus } from "../../worker/mirror-object.ts";
+import type { MirrorObjectStatus } from "../../worker/object-state.ts";
 import { DEFAULTS } from "../../worker/vars.ts";
 
 /** Tables per burst: BENCH_TABLES (from `bench/workers.ts --tables`, validated there), or 100. */

@@ -24,7 +24,7 @@ import { pushBuckets, sourceLocation } from "../../worker/config.ts";
 import { cronVisit } from "../../worker/cron.ts";
 import type { Env } from "../../worker/env.ts";
 import worker from "../../worker/index.ts";
-import type { MirrorObjectStatus } from "../../worker/mirror-object.ts";
+import type { MirrorObjectStatus } from "../../worker/object-state.ts";
 import { handlePushBatch, tablesAt, wakeOf } from "../../worker/push.ts";
 import { CRON_ROUND_MINUTES, cronMinute } from "../../worker/registry.ts";
 import { tableRegistry } from "../../worker/tables.ts";
