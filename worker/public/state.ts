@@ -1,0 +1,120 @@
+/**
+ * The inspector's state and how it reaches a table: the read token and the
+ * worker's API (`api`, `authHeaders`), the table being viewed (`view`: its
+ * store, reader, HEAD and snapshots, the selected snapshot and previewed
+ * file), the signed URLs data files are read from (`fileUrl`), the snapshot's
+ * merutable schema, and errors worded for a person. The worker's reads are
+ * private: the page carries a read token taken from its URL fragment
+ * (`#token=...`, which `npm start` prints; a fragment is never sent to a
+ * server) into sessionStorage, and sends it as `Authorization: Bearer` to the
+ * worker's own API and object route only, never to a `?url=` bucket; data
+ * files of the worker's tables are read through short-lived signed URLs
+ * (`/api/tables/:table/sign`), which need no header. Behind Cloudflare Access
+ * no token is needed.
+ */
+import {
+  errorCodeOf,
+  type HttpStore,
+  type Manifest,
+  type MirrorReader,
+  TidemarkError,
+} from "../../src/index.ts";
+import { type MeruSchema, parseMeruSchema } from "./parquet-preview.ts";
+
+const TOKEN_KEY = "tidemark.readToken";
+
+/** The read token: from `#token=` (then dropped from the address bar), else this tab's sessionStorage. */
+function readToken(): string | undefined {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m?.[1]) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", `${location.pathname}${location.search}`);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
+const token = readToken();
+/** Headers of requests to the worker itself (its API, its object route, its sign route). */
+export const authHeaders: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+/** A GET of the worker's API with the page's credential. */
+export const api = (path: string) => fetch(path, { headers: authHeaders });
+export const NEEDS_TOKEN =
+  "this page needs a read token: open the URL npm start printed, or add #token=<READ_TOKEN> to the address";
+
+export interface Snapshot {
+  version: number;
+  manifest: Manifest;
+}
+
+export interface View {
+  table: string | undefined;
+  store: HttpStore;
+  reader: MirrorReader;
+  head: number;
+  snapshots: Snapshot[];
+  selected: number | undefined;
+  /** The data file being previewed. */
+  file: string | undefined;
+}
+
+export let view: View | undefined;
+
+/** Replaces the table being viewed (`view` is read-only to importers). */
+export function setView(v: View): void {
+  view = v;
+}
+
+/** Signed URLs of the worker's data files, by table and key, until shortly before they expire. */
+const signedUrls = new Map<string, { url: string; expiresAt: number }>();
+
+/**
+ * The URL a data file is read from: for a table of this worker, a
+ * short-lived signed URL (GET/HEAD/Range without a header, so the Parquet
+ * reader needs no credential); for a bucket URL typed in, the object's URL.
+ */
+export async function fileUrl(v: View, key: string): Promise<string> {
+  if (!v.table) return v.store.url(key);
+  const id = `${v.table}\n${key}`;
+  const known = signedUrls.get(id);
+  if (known && known.expiresAt - Date.now() > 30_000) return known.url;
+  const r = await api(`/api/tables/${encodeURIComponent(v.table)}/sign?key=${encodeURIComponent(key)}`);
+  // No signing key configured (501): the object route with the page's credential cannot be
+  // used by a plain fetch, so say what is missing.
+  if (!r.ok) {
+    throw new TidemarkError(
+      r.status === 401 || r.status === 403 ? "PermissionDenied" : "NotSupported",
+      `cannot sign a URL for ${key}: HTTP ${r.status}`,
+      { key },
+    );
+  }
+  const { url, expiresAt } = (await r.json()) as { url: string; expiresAt: string };
+  signedUrls.set(id, { url: new URL(url, location.href).href, expiresAt: Date.parse(expiresAt) });
+  return new URL(url, location.href).href;
+}
+
+/** merutable's schema of snapshot `s` (the manifest property), if it has one. */
+export const schemaOf = (s: Snapshot | undefined): MeruSchema | undefined =>
+  parseMeruSchema(s?.manifest.properties["merutable.schema.json"]);
+
+/** An error as a person should read it. */
+export function explain(e: unknown): string {
+  const m = (e as Error).message;
+  switch (errorCodeOf(e)) {
+    case "PermissionDenied":
+      return `Not authorised (HTTP 401/403): this mirror needs a read credential. ${m}`;
+    case "NotFound":
+      return `Not found (HTTP 404): ${m}`;
+    case "Transient":
+      return `The mirror cannot be reached right now (network error, HTTP 429 or 5xx); retrying. ${m}`;
+    default:
+      return m;
+  }
+}
+
+export interface MirrorStatusJson {
+  sourceHead: number | null;
+  lagSeconds: number | null;
+  counters: { files: number };
+  lastError: { message: string } | null;
+  lagHistory?: Array<{ atMs: number; lagSeconds: number | null }>;
+}
