@@ -165,20 +165,21 @@ async function main(): Promise<void> {
   const pick = $<HTMLSelectElement>("table");
   const q = new URLSearchParams(location.search);
   const objectsUrl = (t: string) => new URL(`/objects/${encodeURIComponent(t)}/`, location.href).href;
-  let tables: string[] = [];
-  try {
-    const r = await api("/api/tables");
-    if (r.ok) tables = ((await r.json()) as { tables: string[] }).tables;
-    else if (r.status === 401) $("error").textContent = NEEDS_TOKEN;
-  } catch {
-    // Served from somewhere without the worker API: a bucket URL only.
-  }
-  for (const t of tables) pick.append(new Option(t, t));
-  pick.addEventListener("change", () => open(pick.value, objectsUrl(pick.value)));
+  // The controls work before the table list arrives: a URL submitted while
+  // it loads must not reach the browser's own form submission (a reload),
+  // nor be replaced by the first table when the list comes.
+  let chosen = false;
+  pick.addEventListener("change", () => {
+    chosen = true;
+    open(pick.value, objectsUrl(pick.value));
+  });
   $("url-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const url = $<HTMLInputElement>("url").value.trim();
-    if (url) open(undefined, url);
+    if (url) {
+      chosen = true;
+      open(undefined, url);
+    }
   });
   $("verify").addEventListener("click", () => void verify());
   // Charts are drawn at their box's width: redraw them when it changes.
@@ -201,11 +202,22 @@ async function main(): Promise<void> {
     });
   }
   const url = q.get("url");
-  const table = q.get("table") ?? tables[0];
   if (url) {
+    chosen = true;
     $<HTMLInputElement>("url").value = url;
     open(undefined, url);
-  } else if (table) {
+  }
+  let tables: string[] = [];
+  try {
+    const r = await api("/api/tables");
+    if (r.ok) tables = ((await r.json()) as { tables: string[] }).tables;
+    else if (r.status === 401) $("error").textContent = NEEDS_TOKEN;
+  } catch {
+    // Served from somewhere without the worker API: a bucket URL only.
+  }
+  for (const t of tables) pick.append(new Option(t, t));
+  const table = q.get("table") ?? tables[0];
+  if (!chosen && table) {
     pick.value = table;
     open(table, objectsUrl(table));
   }
