@@ -94,7 +94,11 @@ export function toTidemarkError(e: unknown): TidemarkError {
   return new TidemarkError("Unknown", message, { cause: e });
 }
 
-/** The HTTP status DESIGN.md assigns to each code. */
+/**
+ * The HTTP status of each code: NotFound 404, AlreadyExists and SplitBrain
+ * 409, PreconditionFailed 412, InvalidArgument 400, PermissionDenied 403,
+ * NotSupported 501, Transient 503, else 500.
+ */
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case "NotFound":

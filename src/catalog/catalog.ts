@@ -38,7 +38,7 @@ import { findManifestKey, type TableHead, TableReader, type TableSnapshot } from
 
 /** A data file to add in a commit. Sizes and counts may be `number` or `bigint`. */
 export interface DataFileInput {
-  /** Path relative to the table root (normalised; see DESIGN.md). */
+  /** Path relative to the table root (normalised: see `pathProblem`, docs/layout.md). */
   path: string;
   fileSize: number | bigint;
   numRows: number | bigint;

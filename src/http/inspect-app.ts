@@ -83,7 +83,7 @@ export function parseVersion(s: string | undefined): number {
 }
 
 /**
- * A JSON error response for `e`: status from the error code (DESIGN.md), body
+ * A JSON error response for `e`: status from the error code (`httpStatusOf`), body
  * `{ error: code, message }`; never a stack trace. Unexpected (non-tidemark)
  * errors say only "internal error": their messages are not vetted for secrets.
  */
@@ -111,7 +111,7 @@ export function errorResponse(c: Context, e: unknown): Response {
  *   percent-decoded once), wherever the app is mounted, even under a path
  *   or a parameter value that contains `/objects/` itself.
  *
- * CORS is on (`*`) by default. Errors are JSON with the status DESIGN.md
+ * CORS is on (`*`) by default. Errors are JSON with the status `httpStatusOf`
  * assigns to their code; unknown routes are 404 JSON.
  */
 export function inspectApp(opts: InspectAppOptions): Hono {

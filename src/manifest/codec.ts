@@ -62,7 +62,7 @@ function checkPaths(m: Manifest, mode: "encode" | "decode"): void {
  * written back.
  *
  * @throws TidemarkError `InvalidArgument` when an entry path is not relative
- *   and normalised (see DESIGN.md), or the payload exceeds 4 GiB.
+ *   and normalised (`pathProblem`: docs/layout.md), or the payload exceeds 4 GiB.
  */
 export function encodeManifest(m: Manifest): Uint8Array {
   checkPaths(m, "encode");

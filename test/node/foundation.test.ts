@@ -51,7 +51,7 @@ describe("TidemarkError", () => {
     assert.ok(!isTidemarkError("NotFound"));
   });
 
-  it("maps codes to HTTP statuses as DESIGN.md says", () => {
+  it("maps codes to HTTP statuses (404, 409, 412, 400, 403, 501, 503, else 500)", () => {
     assert.deepEqual(
       (
         [

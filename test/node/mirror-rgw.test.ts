@@ -106,7 +106,7 @@ describe.skipIf(!cfg)("mirror between two RGW buckets", () => {
       });
     }
     const env: Record<string, string> = { ...(process.env as Record<string, string>), ...rcloneEnv };
-    delete env.AWS_CA_BUNDLE; // breaks rclone here (TOOLCHAIN.md)
+    delete env.AWS_CA_BUNDLE; // this environment sets it, and rclone then fails with LoadCustomCABundleError
     const r = spawnSync(
       "rclone",
       ["check", `SRC:${src}/${p}data`, `DST:${dst}/${p}data`, "--one-way=false"],
