@@ -10,15 +10,11 @@
  */
 
 // Tables: either layout read through openTable; the object-store layout written by Catalog.
-export {
-  Catalog,
-  type CatalogOptions,
-  type CommitInput,
-  type DataFileInput,
-  type ExpireResult,
-} from "./catalog/catalog.ts";
+export { Catalog, type CatalogOptions } from "./catalog/catalog.ts";
 export { PREVIOUS_LINK_PROPERTY } from "./catalog/chain.ts";
+export type { CommitInput, DataFileInput } from "./catalog/commit.ts";
 export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./catalog/discover.ts";
+export type { ExpireResult } from "./catalog/expire.ts";
 export { LOW_WATER_KEY, manifestKey } from "./catalog/layout.ts";
 export { posixManifestKey, VERSION_HINT_KEY } from "./catalog/posix.ts";
 export {

@@ -1,68 +1,31 @@
-import { create } from "@bufbuild/protobuf";
 import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { encodeManifest, FILE_STATUS } from "../manifest/codec.ts";
-import {
-  type DataFileRef,
-  DataFileRefSchema,
-  type Manifest,
-  ManifestSchema,
-} from "../manifest/gen/manifest_pb.ts";
-import { isLive, referencedFiles } from "../manifest/live.ts";
-import { pathProblem } from "../manifest/paths.ts";
+import { encodeManifest } from "../manifest/codec.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { checkNumber, MAX_TIMER_MS, numberOption } from "../options.ts";
 import { backoffDelay, type RetryPolicy, sleep } from "../store/retry.ts";
-import { capabilitiesOf, type DeleteError, type ObjectStore } from "../store/types.ts";
+import type { ObjectStore } from "../store/types.ts";
 import { newWriterToken } from "../store/writer-token.ts";
 import { type ManifestFile, manifestDigest, PREVIOUS_LINK_PROPERTY, readManifestIfExists } from "./chain.ts";
 import {
-  advanceLowWater,
-  LOW_WATER_KEY,
-  METADATA_PREFIX,
-  manifestKey,
-  parseManifestKey,
-  readBoundary,
-  readLowWater,
-} from "./layout.ts";
+  buildManifest,
+  COMMIT_TOKEN_KEY,
+  type CommitInput,
+  checkBoundary,
+  checkCommitPaths,
+  isOurCommit,
+  type ManifestSettings,
+} from "./commit.ts";
+import { type ExpireResult, expireSnapshots } from "./expire.ts";
+import { LOW_WATER_KEY, manifestKey } from "./layout.ts";
 import {
   checkSchemaCompatible,
   checkTableSchema,
-  FORMAT_VERSION_PROPERTY,
-  MERUTABLE_FORMAT_VERSION,
   readTableSchema,
-  SCHEMA_PROPERTY,
   schemaJson,
   type TableSchema,
 } from "./schema.ts";
 import { findManifestKey, type TableHead, TableReader, type TableSnapshot } from "./table.ts";
-
-/** A data file to add in a commit. Sizes and counts may be `number` or `bigint`. */
-export interface DataFileInput {
-  /** Path relative to the table root (normalised: see `pathProblem`, docs/layout.md). */
-  path: string;
-  fileSize: number | bigint;
-  numRows: number | bigint;
-  level?: number;
-  seqMin?: number | bigint;
-  seqMax?: number | bigint;
-  keyMin?: Uint8Array;
-  keyMax?: Uint8Array;
-  /** Deletion-vector (puffin) file of this data file, and the blob's place in it. */
-  dvPath?: string;
-  dvOffset?: number | bigint;
-  dvLength?: number | bigint;
-  /** 0 columnar, 1 dual. */
-  format?: number;
-}
-
-/** One commit: files to add, live files to remove, table properties to set. */
-export interface CommitInput {
-  add?: DataFileInput[];
-  /** Paths of live data files to drop from the snapshot. */
-  remove?: string[];
-  /** Properties to set; `null` deletes one. */
-  properties?: Record<string, string | null>;
-}
 
 /** Options of {@link Catalog.open}. */
 export interface CatalogOptions {
@@ -103,43 +66,6 @@ export interface CatalogOptions {
   schema?: TableSchema;
 }
 
-/** The result of {@link Catalog.expire}. */
-export interface ExpireResult {
-  /** Manifests deleted: the expired versions and leftovers below low_water from earlier expires. */
-  deletedManifests: number;
-  /**
-   * Files deleted: referenced by a deleted manifest and by no retained one, nor by a
-   * manifest the store refused to delete (those keep their files until a later expire
-   * deletes them).
-   */
-  deletedFiles: number;
-  /** The new low_water (the oldest retained version), or the old one when nothing expired. */
-  lowWater: number;
-  /** Keys the store refused to delete (they stay below low_water; the next expire retries them). */
-  errors: DeleteError[];
-}
-
-/**
- * User-metadata key of the token each `commit` call puts on its manifest, to
- * recognise its own create after a lost response. Distinct from the store
- * wrappers' writer token, which `retrying` replaces with its own.
- */
-export const COMMIT_TOKEN_KEY = "tidemark-commit";
-
-const toBig = (x: number | bigint, what: string): bigint => {
-  if (typeof x === "bigint") return x;
-  if (!Number.isSafeInteger(x))
-    throw new TidemarkError("InvalidArgument", `${what} must be an integer, got ${x}`);
-  return BigInt(x);
-};
-
-function checkInputPath(path: unknown, what: string): void {
-  const problem = typeof path === "string" ? pathProblem(path) : "is not a string";
-  if (problem !== undefined) {
-    throw new TidemarkError("InvalidArgument", `cannot commit: ${what} ${JSON.stringify(path)} ${problem}`);
-  }
-}
-
 /**
  * A table on an object store (layout in docs/layout.md): snapshots are
  * manifests at `metadata/v{N}.manifest.bin`, each written create-only (the
@@ -156,22 +82,23 @@ function checkInputPath(path: unknown, what: string): void {
 export class Catalog {
   /** The store holding the table (keys relative to the table root). */
   readonly store: ObjectStore;
-  readonly #now: () => number;
   readonly #maxAttempts: number;
   readonly #backoff: RetryPolicy;
-  readonly #newUuid: () => string;
   readonly #safe: () => Promise<void>;
   readonly #table: TableReader;
-  readonly #schema: TableSchema | undefined;
-  readonly #schemaJson: string | undefined;
+  readonly #settings: ManifestSettings;
   #head = 0;
 
   private constructor(store: ObjectStore, opts: CatalogOptions) {
     this.store = store;
     this.#table = new TableReader(store);
-    this.#schema = opts.schema === undefined ? undefined : checkTableSchema(opts.schema);
-    this.#schemaJson = this.#schema && schemaJson(this.#schema);
-    this.#now = opts.now ?? (() => Date.now());
+    const schema = opts.schema === undefined ? undefined : checkTableSchema(opts.schema);
+    this.#settings = {
+      schema,
+      schemaJson: schema && schemaJson(schema),
+      now: opts.now ?? (() => Date.now()),
+      newTableUuid: opts.newTableUuid ?? (() => crypto.randomUUID()),
+    };
     this.#maxAttempts = numberOption("maxCommitAttempts", opts.maxCommitAttempts, 32, { min: 1 });
     this.#backoff = {
       ...opts.backoff,
@@ -184,7 +111,6 @@ export class Catalog {
         max: MAX_TIMER_MS,
       }),
     };
-    this.#newUuid = opts.newTableUuid ?? (() => crypto.randomUUID());
     this.#safe = safetyGate(opts.requireSafeStore, store, "catalog", "Catalog");
   }
 
@@ -203,9 +129,10 @@ export class Catalog {
   static async open(store: ObjectStore, opts: CatalogOptions = {}): Promise<Catalog> {
     const c = new Catalog(store, opts);
     const head = await c.head();
-    if (c.#schema !== undefined && head > 0) {
+    const schema = c.#settings.schema;
+    if (schema !== undefined && head > 0) {
       const persisted = readTableSchema(await c.manifest(head), c.#table.manifestKey(head));
-      if (persisted !== undefined) checkSchemaCompatible(persisted, c.#schema);
+      if (persisted !== undefined) checkSchemaCompatible(persisted, schema);
     }
     return c;
   }
@@ -305,21 +232,9 @@ export class Catalog {
   async commit(txn: CommitInput): Promise<number> {
     const add = txn.add ?? [];
     const remove = txn.remove ?? [];
-    const seen = new Set<string>();
-    for (const f of add) {
-      checkInputPath(f.path, "added path");
-      if (f.dvPath !== undefined) checkInputPath(f.dvPath, "added dv_path");
-      if (seen.has(f.path))
-        throw new TidemarkError("InvalidArgument", `cannot commit: ${f.path} added twice`);
-      seen.add(f.path);
-    }
-    for (const p of remove) {
-      checkInputPath(p, "removed path");
-      if (seen.has(p))
-        throw new TidemarkError("InvalidArgument", `cannot commit: ${p} both added and removed`);
-    }
+    checkCommitPaths(add, remove);
     // Build once against an empty base to reject bad numbers before any request.
-    this.#build(undefined, 1, add, [], txn.properties, undefined);
+    buildManifest(undefined, 1, add, [], txn.properties, undefined, this.#settings);
     await this.#safe();
 
     const token = newWriterToken();
@@ -344,7 +259,9 @@ export class Catalog {
       }
       const version = head + 1;
       const link = base ? await manifestDigest(base.bytes) : undefined;
-      const bytes = encodeManifest(this.#build(base?.manifest, version, add, remove, txn.properties, link));
+      const bytes = encodeManifest(
+        buildManifest(base?.manifest, version, add, remove, txn.properties, link, this.#settings),
+      );
       const key = manifestKey(version);
       let created = false;
       try {
@@ -359,14 +276,18 @@ export class Catalog {
         if (!lost && !isTidemarkError(e, "Transient")) throw e;
         // Ours already (a retried create whose first response was lost)? Then it is created;
         // rebasing would commit the same files twice.
-        created = await this.#isOurs(key, token);
+        created = await isOurCommit(this.store, key, token);
         if (!created && !lost) throw e;
         // The winner's version exists: re-discover from there.
         if (!created && version > this.#head) this.#head = version;
       }
       if (created) {
         this.#table.assumeLayout("object-store");
-        await this.#checkBoundary(version);
+        const withdrawn = await checkBoundary(this.store, version);
+        if (withdrawn) {
+          this.#head = 0;
+          throw withdrawn;
+        }
         this.#head = version;
         return version;
       }
@@ -379,26 +300,6 @@ export class Catalog {
   }
 
   /**
-   * After creating `version`: is it at or above the GC boundary? Below it, it
-   * reused a number expire had deleted: withdraw it and fail the commit.
-   */
-  async #checkBoundary(version: number): Promise<void> {
-    const boundary = (await readBoundary(this.store)).version ?? 0;
-    if (version >= boundary) return;
-    // Best effort: a withdrawn manifest left behind is below low_water, where
-    // no discovery starts and no expire keeps it.
-    await this.store.delete(manifestKey(version)).catch(() => {});
-    this.#head = 0;
-    throw new TidemarkError(
-      "PreconditionFailed",
-      `cannot commit: v${version} was created below the table's GC boundary (low_water ${boundary}): ` +
-        "an expire ran while this writer stalled, so the commit was withdrawn; its added files may have been " +
-        "deleted with the expired version: upload them again, then commit again",
-      { key: manifestKey(version) },
-    );
-  }
-
-  /**
    * Before the first commit of a table: does the store hold manifests that
    * discovery did not find (low_water missing while v1 is gone, or posix
    * manifests without `version-hint.text`)? Then it is not an empty table.
@@ -407,135 +308,6 @@ export class Catalog {
    */
   async #hiddenHistory(): Promise<boolean> {
     return (await findManifestKey(this.store)) !== undefined;
-  }
-
-  async #isOurs(key: string, token: string): Promise<boolean> {
-    try {
-      return (await this.store.head(key)).metadata?.[COMMIT_TOKEN_KEY] === token;
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return false;
-      throw e;
-    }
-  }
-
-  #build(
-    base: Manifest | undefined,
-    version: number,
-    add: DataFileInput[],
-    remove: string[],
-    properties: Record<string, string | null> | undefined,
-    link: string | undefined,
-  ): Manifest {
-    const carried = base ? base.dataFiles.filter(isLive) : [];
-    const live = new Set(carried.map((f) => f.path));
-    for (const p of remove) {
-      if (!live.has(p)) {
-        throw new TidemarkError(
-          "PreconditionFailed",
-          `cannot commit: ${p} is not live in snapshot ${version - 1} (removed concurrently, or never added)`,
-        );
-      }
-    }
-    for (const f of add) {
-      if (live.has(f.path)) {
-        throw new TidemarkError(
-          "PreconditionFailed",
-          `cannot commit: ${f.path} is already live in snapshot ${version - 1}`,
-        );
-      }
-    }
-    const removed = new Set(remove);
-    const firstRowId = base?.nextRowId ?? 0n;
-    let nextRowId = firstRowId;
-    let sequence = (base?.sequenceNumber ?? 0n) + 1n;
-    const dataFiles: DataFileRef[] = [];
-    for (const f of carried) {
-      if (removed.has(f.path)) continue;
-      dataFiles.push(create(DataFileRefSchema, { ...f, status: FILE_STATUS.existing }));
-    }
-    for (const f of add) {
-      const rows = toBig(f.numRows, "numRows");
-      const size = toBig(f.fileSize, "fileSize");
-      if (rows < 0n || size < 0n)
-        throw new TidemarkError("InvalidArgument", `cannot commit: ${f.path} has a negative size`);
-      const ref = create(DataFileRefSchema, {
-        path: f.path,
-        fileSize: size,
-        numRows: rows,
-        level: f.level ?? 0,
-        seqMin: toBig(f.seqMin ?? 0, "seqMin"),
-        seqMax: toBig(f.seqMax ?? 0, "seqMax"),
-        keyMin: f.keyMin ?? new Uint8Array(0),
-        keyMax: f.keyMax ?? new Uint8Array(0),
-        status: FILE_STATUS.added,
-        firstRowId: nextRowId,
-      });
-      if (f.dvPath !== undefined) ref.dvPath = f.dvPath;
-      if (f.dvOffset !== undefined) ref.dvOffset = toBig(f.dvOffset, "dvOffset");
-      if (f.dvLength !== undefined) ref.dvLength = toBig(f.dvLength, "dvLength");
-      if (f.format !== undefined) ref.format = f.format;
-      if (ref.seqMax > sequence) sequence = ref.seqMax;
-      nextRowId += rows;
-      dataFiles.push(ref);
-    }
-    const props: Record<string, string> = { ...base?.properties };
-    for (const [k, v] of Object.entries(properties ?? {})) {
-      if (k === PREVIOUS_LINK_PROPERTY) {
-        throw new TidemarkError("InvalidArgument", `cannot commit: property ${k} is set by the catalog`);
-      }
-      if (k === SCHEMA_PROPERTY || k === FORMAT_VERSION_PROPERTY) {
-        throw new TidemarkError(
-          "InvalidArgument",
-          `cannot commit: property ${k} is set by the catalog from its schema option (Catalog.open(store, { schema }))`,
-        );
-      }
-      if (v === null) delete props[k];
-      else props[k] = v;
-    }
-    if (link === undefined) delete props[PREVIOUS_LINK_PROPERTY];
-    else props[PREVIOUS_LINK_PROPERTY] = link;
-    const schema = this.#schemaOf(base, version - 1, props);
-    const now = BigInt(Math.floor(this.#now()));
-    const m = create(ManifestSchema, {
-      snapshotId: BigInt(version),
-      sequenceNumber: sequence,
-      schemaId: schema ? (schema.schema_id ?? 0) : (base?.schemaId ?? 0),
-      partitionSpecId: base?.partitionSpecId ?? 0,
-      dataFiles,
-      deleteFiles: base?.deleteFiles ?? [],
-      // Set on v1 only: giving an existing table (one written without a uuid) a new
-      // identity would make its mirrors see another table (SplitBrain).
-      tableUuid: base ? base.tableUuid : this.#newUuid(),
-      // Writers' clocks differ: never let the timestamp go backwards along the chain.
-      lastUpdatedMs: base && base.lastUpdatedMs > now ? base.lastUpdatedMs : now,
-      properties: props,
-      lastColumnId: schema ? (schema.last_column_id ?? 0) : (base?.lastColumnId ?? 0),
-      nextRowId,
-      firstRowId,
-    });
-    if (base) m.previousSnapshotId = base.snapshotId;
-    // Keep fields this version of tidemark does not know (a newer writer's).
-    if (base?.$unknown) m.$unknown = base.$unknown;
-    return m;
-  }
-
-  /**
-   * The schema snapshot `version` carries, set into `props` (the new
-   * manifest's properties, copied from `base`'s): this catalog's schema when
-   * it has one (checked against the base's: another writer may have set
-   * one since `open`), else the base's, validated.
-   */
-  #schemaOf(
-    base: Manifest | undefined,
-    baseVersion: number,
-    props: Record<string, string>,
-  ): TableSchema | undefined {
-    const persisted = base && readTableSchema(base, manifestKey(baseVersion));
-    if (this.#schema === undefined || this.#schemaJson === undefined) return persisted;
-    if (persisted !== undefined) checkSchemaCompatible(persisted, this.#schema);
-    props[SCHEMA_PROPERTY] = this.#schemaJson;
-    props[FORMAT_VERSION_PROPERTY] ??= String(MERUTABLE_FORMAT_VERSION);
-    return this.#schema;
   }
 
   /**
@@ -582,69 +354,6 @@ export class Catalog {
     await this.#safe();
     const head = await this.head();
     this.#refusePosix("expire");
-    const lw = await readLowWater(this.store);
-    const oldStart = Math.max(1, lw.version ?? 1);
-    const cutoff = head - keepLast;
-    const newLowWater = Math.max(oldStart, cutoff + 1);
-
-    // Everything below the new boundary goes: expired versions and old leftovers.
-    const expired = new Set<number>();
-    if (capabilitiesOf(this.store).list) {
-      for await (const m of this.store.list(`${METADATA_PREFIX}v`)) {
-        const v = parseManifestKey(m.key);
-        if (v !== undefined && v < newLowWater) expired.add(v);
-      }
-    } else {
-      for (let v = oldStart; v < newLowWater; v++) expired.add(v);
-    }
-    const none: ExpireResult = {
-      deletedManifests: 0,
-      deletedFiles: 0,
-      lowWater: lw.version ?? 0,
-      errors: [],
-    };
-    if (expired.size === 0) return none;
-
-    const refs = (m: Manifest): string[] => referencedFiles(m).map((f) => f.path);
-    const retained = new Set<string>();
-    for (let v = newLowWater; v <= head; v++) {
-      for (const p of refs(await this.manifest(v))) retained.add(p);
-    }
-    const expiredFiles = new Map<number, string[]>();
-    for (const v of [...expired].sort((a, b) => a - b)) {
-      let f: ManifestFile | undefined;
-      try {
-        f = await readManifestIfExists(this.store, v);
-      } catch (e) {
-        // An undecodable manifest below the boundary: delete it, its files are unknown.
-        if (!isTidemarkError(e, "Corrupt")) throw e;
-        expiredFiles.set(v, []);
-        continue;
-      }
-      if (f !== undefined) expiredFiles.set(v, refs(f.manifest));
-    }
-
-    const lowWater =
-      newLowWater > (lw.version ?? 0) ? await advanceLowWater(this.store, newLowWater) : oldStart;
-    const errors: DeleteError[] = [];
-    const manifests = [...expiredFiles.keys()];
-    const manifestsResult = await this.store.deleteMany(manifests.map(manifestKey));
-    errors.push(...manifestsResult.errors);
-    // A manifest that stays keeps its files: a reader may still meet it.
-    const stayed = new Set(manifestsResult.errors.map((e) => parseManifestKey(e.key)));
-    for (const v of stayed) for (const p of (v !== undefined && expiredFiles.get(v)) || []) retained.add(p);
-    const candidates = new Set<string>();
-    for (const [v, paths] of expiredFiles) {
-      if (stayed.has(v)) continue;
-      for (const p of paths) if (!retained.has(p)) candidates.add(p);
-    }
-    const filesResult = await this.store.deleteMany(candidates);
-    errors.push(...filesResult.errors);
-    return {
-      deletedManifests: manifests.length - manifestsResult.errors.length,
-      deletedFiles: candidates.size - filesResult.errors.length,
-      lowWater,
-      errors,
-    };
+    return expireSnapshots(this.store, head, keepLast, (v) => this.manifest(v));
   }
 }

@@ -5,14 +5,7 @@
  *
  * @module
  */
-export {
-  Catalog,
-  type CatalogOptions,
-  COMMIT_TOKEN_KEY,
-  type CommitInput,
-  type DataFileInput,
-  type ExpireResult,
-} from "./catalog.ts";
+export { Catalog, type CatalogOptions } from "./catalog.ts";
 export {
   builtOn,
   type ChainEnd,
@@ -29,7 +22,9 @@ export {
   type WalkChainOptions,
   walkChain,
 } from "./chain.ts";
+export { COMMIT_TOKEN_KEY, type CommitInput, type DataFileInput } from "./commit.ts";
 export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./discover.ts";
+export type { ExpireResult } from "./expire.ts";
 export {
   type AdvanceLowWaterOptions,
   advanceLowWater,

@@ -1,10 +1,10 @@
+export { vendorAnswerOf } from "./checks/probe.ts";
 export {
   checkTitle,
   DOCTOR_CHECKS,
   type DoctorCheckId,
   type DoctorCheckResult,
   type DoctorStatus,
-  vendorAnswerOf,
 } from "./checks.ts";
 export {
   DOCTOR_WRONG_SECRET,
