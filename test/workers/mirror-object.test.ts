@@ -4,25 +4,18 @@
  * twice; awaitMirror over RPC.
  */
 
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it, vi } from "vitest";
 import { readLowWater } from "../../src/catalog/index.ts";
-import {
-  Catalog,
-  type DataFileInput,
-  errorCodeOf,
-  Mirror,
-  metered,
-  R2Store,
-  verifyMirror,
-} from "../../src/index.ts";
+import { Catalog, type DataFileInput, Mirror, metered, R2Store, verifyMirror } from "../../src/index.ts";
 import type { Env } from "../../worker/env.ts";
 import { MirrorObject } from "../../worker/mirror-object.ts";
 import { mirrorVars } from "../../worker/vars.ts";
 import { assertRejectsOption, randomId } from "../support/harness.ts";
 import type { MirrorObject as TestMirrorObject } from "./entry.ts";
+import { driveAlarms, rpcError } from "./support.ts";
 
 const prefixOf = (table: string) => `tables/${table}/`;
 // The tests' MirrorObject (entry.ts) also answers testPutCounts.
@@ -30,45 +23,12 @@ const stubOf = (table: string) =>
   env.MIRROR_OBJECT.get(
     env.MIRROR_OBJECT.idFromName(table),
   ) as unknown as DurableObjectStub<TestMirrorObject>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function writeFiles(source: R2Store, paths: string[], size: number): Promise<DataFileInput[]> {
   for (let i = 0; i < paths.length; i += 50) {
     await Promise.all(paths.slice(i, i + 50).map((p) => source.put(p, new Uint8Array(size).fill(7))));
   }
   return paths.map((path, i) => ({ path, fileSize: size, numRows: 10, level: i % 3 }));
-}
-
-/**
- * The code of the error an RPC call rejects with (the `[Code]` message
- * prefix survives RPC). Awaited inside try: an RPC promise handed to
- * assert.rejects is reported as an unhandled rejection.
- */
-async function rpcError(call: () => Promise<unknown>): Promise<string> {
-  try {
-    await call();
-  } catch (e) {
-    return errorCodeOf(e) ?? `not a tidemark error: ${String(e)}`;
-  }
-  throw new Error("expected the call to reject");
-}
-
-/** Runs alarms until `done()`; returns how many ran. Alarms due now also fire on their own. */
-async function driveAlarms(
-  stub: ReturnType<typeof stubOf>,
-  done: () => Promise<boolean>,
-  each?: (n: number) => Promise<void>,
-): Promise<number> {
-  let ran = 0;
-  for (let i = 0; i < 2_000 && !(await done()); i++) {
-    if (await runDurableObjectAlarm(stub)) {
-      ran++;
-      await each?.(ran);
-    } else {
-      await sleep(10);
-    }
-  }
-  return ran;
 }
 
 describe("MirrorObject", () => {

@@ -19,7 +19,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs alarms until `done()`; returns how many ran. Alarms due now also fire on their own. */
 export async function driveAlarms(
-  stub: ReturnType<typeof stubOf>,
+  stub: Parameters<typeof runDurableObjectAlarm>[0],
   done: () => Promise<boolean>,
   each?: (n: number) => Promise<void>,
 ): Promise<number> {
