@@ -1,4 +1,7 @@
-import type { RequestCounts } from "../store/metered.ts";
+import { type RequestCounts, zeroRequestCounts } from "../store/metered.ts";
+
+// Re-exported: the Durable Object and its tests build a mirror's counters from here.
+export { zeroRequestCounts };
 
 /**
  * A mirror's durable progress: JSON-serialisable, saved through a
@@ -76,22 +79,6 @@ export interface MirrorCounters {
   source?: RequestCounts;
   /** The target's requests and bytes, as for {@link MirrorCounters.source}. */
   target?: RequestCounts;
-}
-
-/** Request counts of a store that has made no request yet. */
-export function zeroRequestCounts(): RequestCounts {
-  return {
-    get: 0,
-    head: 0,
-    put: 0,
-    delete: 0,
-    list: 0,
-    deleteMany: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    writeClass: 0,
-    readClass: 0,
-  };
 }
 
 /** Adds `b` to `a` (in place), field by field. */

@@ -39,7 +39,8 @@ export interface MeteredStore extends ObjectStore {
 
 const encoder = new TextEncoder();
 
-function zero(): RequestCounts {
+/** Request counts of a store that has made no request yet. */
+export function zeroRequestCounts(): RequestCounts {
   return {
     get: 0,
     head: 0,
@@ -73,7 +74,7 @@ export interface MeteredOptions {
  * included) is the store's own `requestsSent()`, forwarded.
  */
 export function metered(store: ObjectStore, opts: MeteredOptions = {}): MeteredStore {
-  let c = zero();
+  let c = zeroRequestCounts();
   const pageSize = Math.max(1, capabilitiesOf(store).listPageSize);
   const requested = opts.bytesIn === "requested";
   const countBytesIn = (stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> =>
@@ -94,7 +95,7 @@ export function metered(store: ObjectStore, opts: MeteredOptions = {}): MeteredS
     ...wrapperOf(store),
     counts: () => ({ ...c }),
     reset: () => {
-      c = zero();
+      c = zeroRequestCounts();
     },
     async get(key: string, opts?: GetOptions) {
       bump("get");
