@@ -3,7 +3,7 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { sameBytes } from "../store/body.ts";
+import { createOrSame } from "../store/body.ts";
 import { copySourceBody } from "../store/copy-source.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
@@ -417,21 +417,14 @@ async function listTarget(
  * @returns bytes written (0 when the identical manifest was there already).
  */
 async function putManifest(target: ObjectStore, version: number, bytes: Uint8Array): Promise<number> {
-  const key = manifestKey(version);
-  try {
-    await target.put(key, bytes, { mode: "create", contentType: "application/octet-stream" });
-    return bytes.length;
-  } catch (e) {
-    if (!isTidemarkError(e, "AlreadyExists")) throw e;
-    const existing = await (await target.get(key)).bytes();
-    if (sameBytes(existing, bytes)) return 0;
-    throw new TidemarkError(
-      "SplitBrain",
+  return createOrSame(
+    target,
+    manifestKey(version),
+    bytes,
+    (existing) =>
       `target already has a different manifest v${version} (${existing.length} bytes, source's is ${bytes.length}): ` +
-        "another writer mirrored a different history here",
-      { key, cause: e },
-    );
-  }
+      "another writer mirrored a different history here",
+  );
 }
 
 /**

@@ -15,6 +15,7 @@ import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { originMetadata, proveOrigin } from "../mirror/origin.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
+import { createOrSame } from "../store/body.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */
@@ -416,19 +417,13 @@ async function copyFile(
 /** Writes version `v`'s manifest bytes create-only; identical bytes already there are fine. */
 async function putManifest(to: ObjectStore, v: number, bytes: Uint8Array): Promise<number> {
   const key = posixManifestKey(v);
-  try {
-    await to.put(key, bytes, { mode: "create", contentType: "application/octet-stream" });
-    return bytes.length;
-  } catch (e) {
-    if (!isTidemarkError(e, "AlreadyExists")) throw e;
-    const existing = await (await to.get(key)).bytes();
-    if (existing.length === bytes.length && existing.every((b, i) => b === bytes[i])) return 0;
-    throw new TidemarkError(
-      "SplitBrain",
+  return createOrSame(
+    to,
+    key,
+    bytes,
+    () =>
       `${to.name} already has a different ${key}: another history was written there (did merutable commit to the restored table?)`,
-      { key, cause: e },
-    );
-  }
+  );
 }
 
 /**
