@@ -99,6 +99,57 @@ export function mirrorContract(
     h.test(name, async () => fn(await makeStores()), t);
   };
 
+  /**
+   * Mirrors the 3 commits `commitsOf` makes on a fresh pair's source, once
+   * cleanly to count the target's requests, then once per request with the
+   * target crashing from it on; a fresh mirror then finishes on the healthy
+   * target and `check` runs. Per mode: "steady" ticks after every commit
+   * (else one catch-up tick, where low_water is written once at the end);
+   * "+list" checks every snapshot's files with one listing of the target
+   * (listThreshold 1), the path a big snapshot takes. Returns the crash
+   * points swept.
+   */
+  const sweepTargetCrashes = async (
+    modes: readonly string[],
+    commitsOf: (source: ObjectStore) => Promise<Array<() => Promise<unknown>>>,
+    check: (pair: StorePair, label: string) => Promise<void>,
+  ): Promise<number> => {
+    let points = 0;
+    for (const mode of modes) {
+      const listThreshold = mode.endsWith("+list") ? 1 : Number.POSITIVE_INFINITY;
+      const run = async (pair: StorePair, target: ObjectStore) => {
+        const commits = await commitsOf(pair.source);
+        const m = new Mirror({ source: pair.source, target, listThreshold });
+        for (const commit of commits) {
+          await commit();
+          if (mode.startsWith("steady")) {
+            await m.tick();
+            await assertReadable(pair.target, pair.source);
+          }
+        }
+        await m.tick();
+        await assertReadable(pair.target, pair.source);
+        return m;
+      };
+      const cleanPair = await makeStores();
+      const clean = faulty(cleanPair.target, {});
+      assert.equal((await run(cleanPair, clean)).mirrorSeq, 3);
+      const K = clean.requests();
+      assert.ok(K > 10, `${mode}: ${K} requests`);
+      for (let k = 1; k <= K; k++) {
+        const pair = await makeStores();
+        const m = await run(pair, faulty(pair.target, { crashAt: k }));
+        assert.ok(m.status().counters.failures > 0, `${mode} k=${k}: the crash happened`);
+        // Restart on the healthy target.
+        const restarted = new Mirror({ source: pair.source, target: pair.target, listThreshold });
+        await runToCompletion(restarted);
+        await check(pair, `${mode} k=${k}`);
+      }
+      points += K;
+    }
+    return points;
+  };
+
   // --- merutable's tests, ported ---
 
   test("start and shutdown are bounded; mirrorSeq stays 0 on an empty source", async ({ source, target }) => {
@@ -585,17 +636,12 @@ export function mirrorContract(
   test(
     "a crash at every request of the target, then a fresh mirror: readers only ever see complete snapshots",
     async () => {
-      let points = 0;
-      // A 3-snapshot scenario (a file dropped, a dv added), mirrored one tick
-      // per commit ("steady") and in one catch-up tick ("batch", where low_water
-      // is written once at the end).
-      // "+list": every snapshot's files are checked with one listing of the
-      // target instead of HEADs (listThreshold 1), the path a big snapshot takes.
-      for (const mode of ["steady", "batch", "steady+list", "batch+list"] as const) {
-        const listThreshold = mode.endsWith("+list") ? 1 : Number.POSITIVE_INFINITY;
-        const run = async (pair: StorePair, target: ObjectStore) => {
-          const primary = await Primary.open(pair.source);
-          const commits = [
+      // A 3-snapshot scenario: a file dropped, a dv added.
+      const points = await sweepTargetCrashes(
+        ["steady", "batch", "steady+list", "batch+list"],
+        async (source) => {
+          const primary = await Primary.open(source);
+          return [
             () =>
               primary.commit([
                 { path: "data/a.parquet", size: 7 },
@@ -608,38 +654,14 @@ export function mirrorContract(
               ),
             () => primary.commit([{ path: "data/d.parquet", size: 13 }]),
           ];
-          const m = new Mirror({ source: pair.source, target, listThreshold });
-          for (const commit of commits) {
-            await commit();
-            if (mode.startsWith("steady")) {
-              await m.tick();
-              await assertReadable(pair.target, pair.source);
-            }
-          }
-          await m.tick();
-          await assertReadable(pair.target, pair.source);
-          return m;
-        };
-        // The clean run counts the target's requests.
-        const cleanPair = await makeStores();
-        const clean = faulty(cleanPair.target, {});
-        assert.equal((await run(cleanPair, clean)).mirrorSeq, 3);
-        const K = clean.requests();
-        assert.ok(K > 10);
-        for (let k = 1; k <= K; k++) {
-          const pair = await makeStores();
-          const m = await run(pair, faulty(pair.target, { crashAt: k }));
-          assert.ok(m.status().counters.failures > 0, `${mode} k=${k}: the crash happened`);
-          // Restart on the healthy target.
-          const restarted = new Mirror({ source: pair.source, target: pair.target, listThreshold });
-          await runToCompletion(restarted);
+        },
+        async (pair, label) => {
           await assertReadable(pair.target, pair.source);
           await assertSameTable(pair.target, pair.source);
-          assert.equal(await text(pair.target, LOW_WATER_KEY), "3", `${mode} k=${k}`);
+          assert.equal(await text(pair.target, LOW_WATER_KEY), "3", label);
           assert.equal((await verifyMirror(pair.target)).ok, true);
-        }
-        points += K;
-      }
+        },
+      );
       opts.onCrashPoints?.(points);
     },
     { exhaustive: true },
@@ -1170,15 +1192,7 @@ export function mirrorContract(
     target,
   }) => {
     const primary = new PosixPrimary(source);
-    await primary.commit([{ path: "data/L0/a.parquet", size: 7 }]);
-    await primary.commit([{ path: "data/L0/b.parquet", size: 9 }]);
-    // A compaction: a and b into c; 5 minutes later merutable deletes a and b (never the manifests).
-    await primary.commit(
-      [{ path: "data/L1/c.parquet", size: 16 }],
-      ["data/L0/a.parquet", "data/L0/b.parquet"],
-    );
-    await primary.commit([{ path: "data/L0/d.parquet", size: 4 }]);
-    await primary.gc(["data/L0/a.parquet", "data/L0/b.parquet"]);
+    await primary.commitCompactedAndCollected();
     const m = new Mirror({ source, target });
     await runToCompletion(m);
     assert.equal(m.mirrorSeq, 4);
@@ -1249,11 +1263,11 @@ export function mirrorContract(
   test(
     "a crash at every request of the target mirroring a posix primary, then a fresh mirror: readers only ever see complete snapshots",
     async () => {
-      let points = 0;
-      for (const mode of ["steady", "batch"] as const) {
-        const run = async (pair: StorePair, target: ObjectStore) => {
-          const primary = new PosixPrimary(pair.source);
-          const commits = [
+      const points = await sweepTargetCrashes(
+        ["steady", "batch"],
+        async (source) => {
+          const primary = new PosixPrimary(source);
+          return [
             () =>
               primary.commit([
                 { path: "data/L0/a.parquet", size: 7 },
@@ -1266,33 +1280,12 @@ export function mirrorContract(
               ),
             () => primary.commit([{ path: "data/L0/d.parquet", size: 13 }]),
           ];
-          const m = new Mirror({ source: pair.source, target });
-          for (const commit of commits) {
-            await commit();
-            if (mode === "steady") {
-              await m.tick();
-              await assertReadable(pair.target, pair.source);
-            }
-          }
-          await m.tick();
-          await assertReadable(pair.target, pair.source);
-          return m;
-        };
-        const cleanPair = await makeStores();
-        const clean = faulty(cleanPair.target, {});
-        assert.equal((await run(cleanPair, clean)).mirrorSeq, 3);
-        const K = clean.requests();
-        for (let k = 1; k <= K; k++) {
-          const pair = await makeStores();
-          const m = await run(pair, faulty(pair.target, { crashAt: k }));
-          assert.ok(m.status().counters.failures > 0, `${mode} k=${k}: the crash happened`);
-          const restarted = new Mirror({ source: pair.source, target: pair.target });
-          await runToCompletion(restarted);
-          assert.deepEqual(await assertMirrorsPosix(pair.target, pair.source), [1, 2, 3], `${mode} k=${k}`);
-          assert.equal(await text(pair.target, LOW_WATER_KEY), "3", `${mode} k=${k}`);
-        }
-        points += K;
-      }
+        },
+        async (pair, label) => {
+          assert.deepEqual(await assertMirrorsPosix(pair.target, pair.source), [1, 2, 3], label);
+          assert.equal(await text(pair.target, LOW_WATER_KEY), "3", label);
+        },
+      );
       opts.onCrashPoints?.(points);
     },
     { exhaustive: true },

@@ -202,14 +202,7 @@ export function restoreContract(
     target,
   }) => {
     const primary = new PosixPrimary(source);
-    await primary.commit([{ path: "data/L0/a.parquet", size: 7 }]);
-    await primary.commit([{ path: "data/L0/b.parquet", size: 9 }]);
-    await primary.commit(
-      [{ path: "data/L1/c.parquet", size: 16 }],
-      ["data/L0/a.parquet", "data/L0/b.parquet"],
-    );
-    await primary.commit([{ path: "data/L0/d.parquet", size: 4 }]);
-    await primary.gc(["data/L0/a.parquet", "data/L0/b.parquet"]);
+    await primary.commitCompactedAndCollected();
     const r = await restore({ from: source, to: target });
     assert.deepEqual(r.versions, [3, 4]);
     assert.deepEqual(r.skipped, [

@@ -84,6 +84,19 @@ export class PosixPrimary {
     return this.head;
   }
 
+  /**
+   * Four versions, the first two of them garbage-collected: a and b flushed
+   * to L0 (v1, v2), compacted into c (v3), d flushed (v4); then merutable's
+   * GC (5 minutes after the compaction) deletes a and b, never the manifests.
+   */
+  async commitCompactedAndCollected(): Promise<void> {
+    await this.commit([{ path: "data/L0/a.parquet", size: 7 }]);
+    await this.commit([{ path: "data/L0/b.parquet", size: 9 }]);
+    await this.commit([{ path: "data/L1/c.parquet", size: 16 }], ["data/L0/a.parquet", "data/L0/b.parquet"]);
+    await this.commit([{ path: "data/L0/d.parquet", size: 4 }]);
+    await this.gc(["data/L0/a.parquet", "data/L0/b.parquet"]);
+  }
+
   /** merutable's garbage collector: deletes every data file HEAD does not reference. */
   async gc(everyFileEver: Iterable<string>): Promise<string[]> {
     const live = new Set(this.#current ? referencedFiles(this.#current).map((f) => f.path) : []);
