@@ -24,11 +24,6 @@ export class TickLoop {
     this.#opts = opts;
   }
 
-  /** Whether the loop runs (started and not stopped). */
-  get running(): boolean {
-    return this.#loop !== undefined && !this.#stopped;
-  }
-
   /** Starts the loop (a no-op when it runs or was stopped). */
   start(): void {
     if (this.#loop || this.#stopped) return;

@@ -88,7 +88,6 @@ export class Mirror {
   #failureStreak = 0;
   #workRemains = false;
   readonly #alerts: LagAlerts;
-  #tickStart = 0;
 
   #current: Promise<number> | undefined;
   readonly #loop: TickLoop;
@@ -204,8 +203,8 @@ export class Mirror {
   }
 
   async #tick(): Promise<number> {
-    const budget = new TickBudget(this.#settings.budget, () => this.#meters.requestsSent() - this.#tickStart);
-    this.#tickStart = this.#meters.requestsSent();
+    const sentBefore = this.#meters.requestsSent();
+    const budget = new TickBudget(this.#settings.budget, () => this.#meters.requestsSent() - sentBefore);
     let failed: TidemarkError | undefined;
     try {
       await this.#safe();
