@@ -1,0 +1,375 @@
+/**
+ * One data file of a merutable table, read through a {@link RangeFile}:
+ * its footer (parsed once, kept) and its row groups (only the columns asked
+ * for: the internal key and user columns; never `_merutable_value`); and
+ * deletion vectors ({@link readDeletionVector}). Each row group costs one request (its column chunks are
+ * contiguous, merged); the footer one, or none when the first read of the
+ * file's tail holds it with the data.
+ *
+ * It also gives the per-file facts a deep verification needs: the footer,
+ * the row groups' key and position ranges, the key and sequence ranges
+ * (statistics of `_merutable_ikey` and `_merutable_seq`), the deletion
+ * vector and its bounds.
+ *
+ * @module
+ */
+import type { ColumnChunk, DecodedArray, FileMetaData, SchemaElement, SchemaTree } from "hyparquet";
+import { readColumn } from "hyparquet/src/column.js";
+import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
+import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
+import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
+import { isTidemarkError, TidemarkError } from "../errors.ts";
+import type { DataFileRef } from "../manifest/gen/manifest_pb.ts";
+import { type DeletionVector, decodeDeletionVector } from "./deletion-vector.ts";
+import { compareBytes } from "./ikey.ts";
+import type { RangeFile } from "./range-file.ts";
+
+/** The internal-key column every merutable data file has. */
+export const IKEY_COLUMN = "_merutable_ikey";
+/** The sequence-number column. */
+export const SEQ_COLUMN = "_merutable_seq";
+/** The op column (0 delete, 1 put). */
+export const OP_COLUMN = "_merutable_op";
+/** The postcard row blob (level-0 "dual" files); never read here. */
+export const VALUE_COLUMN = "_merutable_value";
+
+/** Bytes of the first read of a file's tail (its footer; a small file whole). */
+export const DEFAULT_FOOTER_BYTES = 64 * 1024;
+
+/** Bytes kept as bytes: hyparquet would decode text columns and byte statistics as strings. */
+const PARSERS = { ...DEFAULT_PARSERS, stringFromBytes: (b: Uint8Array) => b } as typeof DEFAULT_PARSERS;
+
+/** A live data file of a version, as its manifest entry describes it. */
+export interface DataFileEntry {
+  path: string;
+  size: number;
+  numRows: number;
+  level: number;
+  /** User-key range (no tag); empty when the manifest does not say. */
+  keyMin: Uint8Array;
+  keyMax: Uint8Array;
+  seqMin: bigint;
+  seqMax: bigint;
+  /** The deletion vector: a blob of `dv.path` at `dv.offset` for `dv.length` bytes. */
+  dv?: { path: string; offset: number; length: number };
+}
+
+/**
+ * The manifest entry `f` as a {@link DataFileEntry}.
+ *
+ * @throws TidemarkError `Corrupt` for a deletion vector with some of its
+ *   coordinates missing (merutable refuses the same).
+ */
+export function dataFileEntry(f: DataFileRef): DataFileEntry {
+  const e: DataFileEntry = {
+    path: f.path,
+    size: Number(f.fileSize),
+    numRows: Number(f.numRows),
+    level: f.level,
+    keyMin: f.keyMin,
+    keyMax: f.keyMax,
+    seqMin: f.seqMin,
+    seqMax: f.seqMax,
+  };
+  const coords = [f.dvPath, f.dvOffset, f.dvLength].filter((x) => x !== undefined).length;
+  if (coords === 3) {
+    e.dv = { path: f.dvPath as string, offset: Number(f.dvOffset), length: Number(f.dvLength) };
+  } else if (coords !== 0) {
+    throw new TidemarkError(
+      "Corrupt",
+      `${f.path}: inconsistent deletion-vector coordinates in the manifest`,
+      {
+        key: f.path,
+      },
+    );
+  }
+  return e;
+}
+
+/** One row group, from the footer. */
+export interface RowGroupInfo {
+  index: number;
+  numRows: number;
+  /** File-global position of its first row. */
+  firstPosition: number;
+  /** Bounds of its internal keys from the statistics (a bound, maybe inexact); absent without statistics. */
+  minIkey?: Uint8Array;
+  maxIkey?: Uint8Array;
+}
+
+/** What a file's footer says. */
+export interface FileFooter {
+  numRows: number;
+  rowGroups: RowGroupInfo[];
+  /** Leaf columns by name: their schema element. */
+  columns: Map<string, SchemaElement>;
+  /** `_merutable_seq` range from the statistics, when there are any. */
+  seqMin?: bigint;
+  seqMax?: bigint;
+  /** Key-value metadata of the footer. */
+  kv: Record<string, string>;
+  createdBy: string;
+  /** hyparquet's parse of the footer (for deep verification). */
+  metadata: FileMetaData;
+}
+
+/** The decoded columns of one row group. */
+export interface GroupData {
+  index: number;
+  firstPosition: number;
+  numRows: number;
+  ikeys: ArrayLike<Uint8Array>;
+  /** Decoded user columns by name (those asked for). */
+  columns: Map<string, ArrayLike<unknown>>;
+}
+
+function asBytes(v: unknown): Uint8Array | undefined {
+  return v instanceof Uint8Array ? v : undefined;
+}
+
+function asBigint(v: unknown): bigint | undefined {
+  return typeof v === "bigint" ? v : typeof v === "number" ? BigInt(v) : undefined;
+}
+
+/** A data file and its deletion vector, read on demand. */
+export class DataFile {
+  readonly entry: DataFileEntry;
+  readonly file: RangeFile;
+  readonly #footerBytes: number;
+  #footer: Promise<FileFooter> | undefined;
+  /** The footer once parsed (for synchronous use after {@link DataFile.footer}). */
+  loadedFooter: FileFooter | undefined;
+  #tree?: SchemaTree;
+
+  constructor(entry: DataFileEntry, file: RangeFile, footerBytes = DEFAULT_FOOTER_BYTES) {
+    this.entry = entry;
+    this.file = file;
+    this.#footerBytes = footerBytes;
+  }
+
+  get path(): string {
+    return this.entry.path;
+  }
+
+  #corrupt(why: string, cause?: unknown): TidemarkError {
+    return new TidemarkError("Corrupt", `${this.path}: ${why}`, {
+      key: this.path,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
+  /**
+   * The footer, parsed once.
+   *
+   * @throws TidemarkError `Corrupt` when the file is not Parquet, its footer
+   *   does not parse, it has no `_merutable_ikey` binary column, or its row
+   *   count is not the manifest's; the store's errors.
+   */
+  footer(): Promise<FileFooter> {
+    if (!this.#footer) {
+      const p = this.#readFooter();
+      this.#footer = p;
+      p.catch(() => {
+        if (this.#footer === p) this.#footer = undefined;
+      });
+    }
+    return this.#footer;
+  }
+
+  async #readFooter(): Promise<FileFooter> {
+    if (this.entry.size < 12) throw this.#corrupt(`${this.entry.size} bytes is not a Parquet file`);
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(this.file, {
+        initialFetchSize: this.#footerBytes,
+        parsers: PARSERS,
+        geoparquet: false,
+      });
+    } catch (e) {
+      if (isTidemarkError(e)) throw e;
+      throw this.#corrupt(`cannot decode the Parquet footer: ${(e as Error).message}`, e);
+    }
+    const tree = parquetSchema(metadata);
+    this.#tree = tree;
+    const columns = new Map<string, SchemaElement>();
+    for (const c of tree.children) if (c.children.length === 0) columns.set(c.element.name, c.element);
+    const ikey = columns.get(IKEY_COLUMN);
+    if (ikey?.type !== "BYTE_ARRAY") throw this.#corrupt(`no ${IKEY_COLUMN} binary column`);
+    const numRows = Number(metadata.num_rows);
+    if (numRows !== this.entry.numRows) {
+      throw this.#corrupt(`${numRows} rows, its manifest entry says ${this.entry.numRows}`);
+    }
+    const ikeyAt = metadata.row_groups[0]?.columns.findIndex(
+      (c) => c.meta_data?.path_in_schema[0] === IKEY_COLUMN,
+    );
+    const seqAt = metadata.row_groups[0]?.columns.findIndex(
+      (c) => c.meta_data?.path_in_schema[0] === SEQ_COLUMN,
+    );
+    let position = 0;
+    let seqMin: bigint | undefined;
+    let seqMax: bigint | undefined;
+    let seqKnown = metadata.row_groups.length > 0;
+    const rowGroups = metadata.row_groups.map((g, index) => {
+      const info: RowGroupInfo = { index, numRows: Number(g.num_rows), firstPosition: position };
+      position += info.numRows;
+      const stats =
+        ikeyAt !== undefined && ikeyAt >= 0 ? g.columns[ikeyAt]?.meta_data?.statistics : undefined;
+      const min = asBytes(stats?.min_value);
+      const max = asBytes(stats?.max_value);
+      if (min && max) {
+        info.minIkey = min;
+        info.maxIkey = max;
+      }
+      const s = seqAt !== undefined && seqAt >= 0 ? g.columns[seqAt]?.meta_data?.statistics : undefined;
+      const lo = asBigint(s?.min_value);
+      const hi = asBigint(s?.max_value);
+      if (lo === undefined || hi === undefined) seqKnown = false;
+      else {
+        if (seqMin === undefined || lo < seqMin) seqMin = lo;
+        if (seqMax === undefined || hi > seqMax) seqMax = hi;
+      }
+      return info;
+    });
+    const footer: FileFooter = {
+      numRows,
+      rowGroups,
+      columns,
+      kv: Object.fromEntries((metadata.key_value_metadata ?? []).map((p) => [p.key, p.value ?? ""])),
+      createdBy: metadata.created_by ?? "",
+      metadata,
+    };
+    if (seqKnown && seqMin !== undefined && seqMax !== undefined) {
+      footer.seqMin = seqMin;
+      footer.seqMax = seqMax;
+    }
+    this.loadedFooter = footer;
+    return footer;
+  }
+
+  /**
+   * Reads row group `index`: `_merutable_ikey` and the user columns named
+   * (those the file has), in one request (their chunks merged).
+   *
+   * @throws TidemarkError `Corrupt` when a chunk does not decode or holds a
+   *   different number of values than the group has rows.
+   */
+  async readGroup(index: number, columns: readonly string[]): Promise<GroupData> {
+    const footer = await this.footer();
+    const g = footer.metadata.row_groups[index];
+    const info = footer.rowGroups[index];
+    if (!g || !info) throw new TidemarkError("InvalidArgument", `${this.path} has no row group ${index}`);
+    const wanted = new Set([IKEY_COLUMN, ...columns]);
+    const chunks = g.columns.filter((c) => wanted.has(c.meta_data?.path_in_schema[0] ?? ""));
+    const ranges = chunks.map((c) => this.#chunkRange(c));
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = 0;
+    for (const [a, b] of ranges) {
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, b);
+    }
+    // Issued together, so the RangeFile merges them (and the gap of the value blob stays unread
+    // when it is larger than the merge gap).
+    const buffers = await Promise.all(ranges.map(([a, b]) => this.file.slice(a, b)));
+    this.file.release(lo, hi);
+    const decoded = new Map<string, ArrayLike<unknown>>();
+    chunks.forEach((c, i) => {
+      const name = c.meta_data?.path_in_schema[0] as string;
+      decoded.set(name, this.#decode(c, buffers[i] as ArrayBuffer, info.numRows));
+    });
+    const ikeys = decoded.get(IKEY_COLUMN) as ArrayLike<unknown>;
+    decoded.delete(IKEY_COLUMN);
+    for (let i = 0; i < ikeys.length; i++) {
+      if (!(ikeys[i] instanceof Uint8Array)) throw this.#corrupt(`row group ${index}: a null ${IKEY_COLUMN}`);
+    }
+    return {
+      index,
+      firstPosition: info.firstPosition,
+      numRows: info.numRows,
+      ikeys: ikeys as ArrayLike<Uint8Array>,
+      columns: decoded,
+    };
+  }
+
+  #chunkRange(c: ColumnChunk): [number, number] {
+    const m = c.meta_data;
+    if (!m) throw this.#corrupt("a column chunk without metadata");
+    const start = Number(m.dictionary_page_offset || m.data_page_offset);
+    const end = start + Number(m.total_compressed_size);
+    if (!(start >= 4 && end <= this.entry.size)) {
+      throw this.#corrupt(`column ${m.path_in_schema.join(".")} lies outside the file (${start}-${end})`);
+    }
+    return [start, end];
+  }
+
+  #decode(c: ColumnChunk, buffer: ArrayBuffer, rows: number): ArrayLike<unknown> {
+    const m = c.meta_data!;
+    const name = m.path_in_schema.join(".");
+    try {
+      const schemaPath = getTreePath(this.#tree as SchemaTree, m.path_in_schema);
+      if (!isFlatColumn(schemaPath)) throw new Error("a nested column");
+      const decoder = {
+        pathInSchema: m.path_in_schema,
+        type: m.type,
+        element: schemaPath[schemaPath.length - 1]!.element,
+        schemaPath,
+        codec: m.codec,
+        parsers: PARSERS,
+        utf8: false,
+      };
+      const reader = { view: new DataView(buffer), offset: 0 };
+      const select = { groupStart: 0, selectStart: 0, selectEnd: rows, groupRows: rows };
+      const parts = readColumn(reader, select, decoder).data as DecodedArray[];
+      const out = parts.length === 1 ? (parts[0] as DecodedArray) : concat(parts);
+      if (out.length !== rows) throw new Error(`${out.length} values for ${rows} rows`);
+      return out;
+    } catch (e) {
+      if (isTidemarkError(e)) throw e;
+      throw this.#corrupt(`cannot decode column ${name}: ${(e as Error).message}`, e);
+    }
+  }
+}
+
+/**
+ * The deletion vector `dv` of the data file `dataPath` (of `numRows` rows),
+ * read from its Puffin file `file` (one request for the blob).
+ *
+ * @throws TidemarkError `Corrupt` when the range lies outside the Puffin
+ *   file, the blob does not decode, or it marks a position at or past the
+ *   file's row count; the store's errors.
+ */
+export async function readDeletionVector(
+  file: RangeFile,
+  dv: { path: string; offset: number; length: number },
+  dataPath: string,
+  numRows: number,
+): Promise<DeletionVector> {
+  const corrupt = (why: string) => new TidemarkError("Corrupt", `${dataPath}: ${why}`, { key: dataPath });
+  if (dv.offset < 0 || dv.length < 0 || dv.offset + dv.length > file.byteLength) {
+    throw corrupt(`its deletion vector's range ${dv.offset}+${dv.length} is outside ${dv.path}`);
+  }
+  const v = decodeDeletionVector(new Uint8Array(await file.slice(dv.offset, dv.offset + dv.length)), dv.path);
+  if (v.max >= numRows)
+    throw corrupt(`its deletion vector (${dv.path}) marks row ${v.max}, the file has ${numRows}`);
+  return v;
+}
+
+function concat(parts: DecodedArray[]): unknown[] {
+  const out: unknown[] = [];
+  for (const p of parts) for (let i = 0; i < p.length; i++) out.push(p[i]);
+  return out;
+}
+
+/**
+ * Index of the first row of `ikeys` from `from` on whose internal key is
+ * at least `bound` (a user key or an internal key): binary search.
+ */
+export function lowerBound(ikeys: ArrayLike<Uint8Array>, bound: Uint8Array, from = 0): number {
+  let lo = from;
+  let hi = ikeys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytes(ikeys[mid] as Uint8Array, bound) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
