@@ -53,6 +53,7 @@ export function tag(v: FixtureValue): Tagged {
 export function tagRow(schema: TableSchema, values: readonly FixtureValue[]): Tagged[] {
   return values.map((v, i) => {
     const t = schema.columns[i]?.col_type;
+    if (typeof v === "number" && t === "Int32") return { i: String(v) };
     if (typeof v === "number" && (t === "Float" || t === "Double")) {
       if (Number.isNaN(v)) return { f: "nan" };
       if (!Number.isFinite(v)) return { f: v > 0 ? "inf" : "-inf" };
@@ -150,7 +151,12 @@ export class RowsFixture {
       return { values: o.del, seq, op: 0 };
     });
     const path = `data/L0/f${++this.#n}.parquet`;
-    this.files.set(path, { path, level: 0, rows, ...(opts.rowGroupSize ? { rowGroupSize: opts.rowGroupSize } : {}) });
+    this.files.set(path, {
+      path,
+      level: 0,
+      rows,
+      ...(opts.rowGroupSize ? { rowGroupSize: opts.rowGroupSize } : {}),
+    });
     const version = this.versions.length + 1;
     const live = this.#live.map((r) => ({ ...r }));
     for (const target of opts.dvOver ?? []) {
@@ -166,7 +172,9 @@ export class RowsFixture {
    * (only when compacting every live file, as merutable drops them only at
    * the bottom). Deletion vectors of the inputs apply (their rows are gone).
    */
-  compact(opts: { inputs?: string[]; level?: number; dropTombstones?: boolean; rowGroupSize?: number } = {}): number {
+  compact(
+    opts: { inputs?: string[]; level?: number; dropTombstones?: boolean; rowGroupSize?: number } = {},
+  ): number {
     const inputs = opts.inputs ?? this.#live.map((r) => r.path);
     const newest = new Map<string, PlannedRow>();
     for (const p of inputs) {
@@ -259,14 +267,19 @@ export class RowsFixture {
     for (const p of this.#dvPlans) {
       // A new deletion vector replaces the file's previous one (their union).
       const earlier = this.versions[p.version - 2]?.find((r) => r.path === p.target)?.dv?.positions ?? [];
-      const positions = [...new Set([...earlier, ...this.#shadowed(p.target, p.shadowers)])].sort((a, b) => a - b);
+      const positions = [...new Set([...earlier, ...this.#shadowed(p.target, p.shadowers)])].sort(
+        (a, b) => a - b,
+      );
       for (let v = p.version; v <= this.versions.length; v++) {
         const ref = this.versions[v - 1]?.find((r) => r.path === p.target);
         if (ref) ref.dv = { path: p.puffin, positions };
       }
       lines.push(`${p.puffin}\t${positions.join(",")}`);
     }
-    const r = spawnSync("java", ["-cp", roaringJar(), javaDv, dir], { input: `${lines.join("\n")}\n`, encoding: "utf8" });
+    const r = spawnSync("java", ["-cp", roaringJar(), javaDv, dir], {
+      input: `${lines.join("\n")}\n`,
+      encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`DeletionVectors.java failed: ${r.stderr}`);
     for (const line of r.stdout.trim().split("\n")) {
       const [path, offset, length] = line.split("\t");
@@ -286,7 +299,9 @@ export class RowsFixture {
       const e =
         `data_files { path: ${textString(ref.path)} file_size: ${w.size} num_rows: ${w.rows} level: ${f.level} ` +
         `seq_min: ${w.seqMin} seq_max: ${w.seqMax} key_min: ${textString(unhex(w.keyMin))} key_max: ${textString(unhex(w.keyMax))} ` +
-        (ref.dv && dv ? `dv_path: ${textString(ref.dv.path)} dv_offset: ${dv.offset} dv_length: ${dv.length} ` : "") +
+        (ref.dv && dv
+          ? `dv_path: ${textString(ref.dv.path)} dv_offset: ${dv.offset} dv_length: ${dv.length} `
+          : "") +
         `status: 0 format: ${f.level === 0 ? 1 : 0} first_row_id: ${rowId} }`;
       rowId += w.rows;
       return e;
@@ -338,7 +353,11 @@ function seqOf(ikeyHex: string): number {
 }
 
 function runJson(cmd: string, args: string[], input: unknown): unknown {
-  const r = spawnSync(cmd, args, { input: JSON.stringify(input), maxBuffer: 512 * 1024 * 1024, encoding: "utf8" });
+  const r = spawnSync(cmd, args, {
+    input: JSON.stringify(input),
+    maxBuffer: 512 * 1024 * 1024,
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr.slice(-3000)}`);
   return JSON.parse(r.stdout);
 }
