@@ -137,6 +137,8 @@ export class DataFile {
   readonly file: RangeFile;
   readonly #footerBytes: number;
   #footer: Promise<FileFooter> | undefined;
+  /** Row groups read so far. */
+  groupsRead = 0;
   /** The footer once parsed (for synchronous use after {@link DataFile.footer}). */
   loadedFooter: FileFooter | undefined;
   #tree?: SchemaTree;
@@ -270,6 +272,7 @@ export class DataFile {
     // Issued together, so the RangeFile merges them (and the gap of the value blob stays unread
     // when it is larger than the merge gap).
     const buffers = await Promise.all(ranges.map(([a, b]) => this.file.slice(a, b)));
+    this.groupsRead++;
     this.file.release(lo, hi);
     const decoded = new Map<string, ArrayLike<unknown>>();
     chunks.forEach((c, i) => {

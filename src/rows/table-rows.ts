@@ -158,6 +158,8 @@ export interface ReadStats {
   bytesRead: number;
   /** Footers parsed. */
   footers: number;
+  /** Row groups read. */
+  rowGroups: number;
 }
 
 function fileId(e: DataFileEntry): string {
@@ -196,16 +198,18 @@ export class TableRows {
     let requests = 0;
     let bytesRead = 0;
     let footers = 0;
+    let rowGroups = 0;
     for (const f of this.#files.values()) {
       requests += f.file.requests;
       bytesRead += f.file.bytesRead;
+      rowGroups += f.groupsRead;
       if (f.loadedFooter) footers++;
     }
     for (const p of this.#puffins.values()) {
       requests += p.requests;
       bytesRead += p.bytesRead;
     }
-    return { requests, bytesRead, footers };
+    return { requests, bytesRead, footers, rowGroups };
   }
 
   /**
@@ -216,33 +220,36 @@ export class TableRows {
    *   `merutable.schema.json` (its rows cannot be decoded); `Corrupt` for a
    *   bad schema or deletion-vector coordinates.
    */
-  version(version?: number): Promise<VersionView> {
-    if (version !== undefined) numberOption("version", version, 1, { min: 1 });
-    const load = async (): Promise<VersionView> => {
-      const v = version ?? (await this.table.head());
-      if (v === 0) {
+  async version(version?: number): Promise<VersionView> {
+    if (version === undefined) {
+      const head = await this.table.head();
+      if (head === 0) {
         throw new TidemarkError("NotFound", `the table on ${this.table.store.name} has no version yet`);
       }
-      const manifest = await this.table.manifest(v);
-      const key = this.table.manifestKey(v);
-      const schema = readTableSchema(manifest, key);
-      if (!schema) {
-        throw new TidemarkError(
-          "NotSupported",
-          `${key} carries no merutable.schema.json: its rows cannot be decoded (merutable cannot open it either)`,
-          { key },
-        );
-      }
-      return { version: v, manifest, schema, files: liveDataFiles(manifest).map(dataFileEntry) };
-    };
-    if (version === undefined) return load();
+      return this.version(head);
+    }
+    numberOption("version", version, 1, { min: 1 });
     let p = this.#versions.get(version);
     if (!p) {
-      p = load();
+      p = this.#load(version);
       this.#versions.set(version, p);
       p.catch(() => this.#versions.delete(version));
     }
     return p;
+  }
+
+  async #load(v: number): Promise<VersionView> {
+    const manifest = await this.table.manifest(v);
+    const key = this.table.manifestKey(v);
+    const schema = readTableSchema(manifest, key);
+    if (!schema) {
+      throw new TidemarkError(
+        "NotSupported",
+        `${key} carries no merutable.schema.json: its rows cannot be decoded (merutable cannot open it either)`,
+        { key },
+      );
+    }
+    return { version: v, manifest, schema, files: liveDataFiles(manifest).map(dataFileEntry) };
   }
 
   /** The data file `entry` (its footer read at most once per table). */
@@ -358,8 +365,15 @@ export class TableRows {
     async function* rows(): AsyncGenerator<TableRow> {
       if (limit === 0) return;
       let n = 0;
-      for await (const batch of mergeKeyGroups(sources, { columns, bounds, ...(onRows ? { onRows } : {}) })) {
-        for (const g of batch) {
+      // Batches no larger than the page: a merge never reads ahead of what is asked.
+      const batch = Math.min(512, limit);
+      for await (const groups of mergeKeyGroups(sources, {
+        columns,
+        bounds,
+        batch,
+        ...(onRows ? { onRows } : {}),
+      })) {
+        for (const g of groups) {
           const w = winner(g, 0);
           if (!w || w.op !== OP_PUT) continue;
           yield { userKey: g.userKey, values: self.#values(w, schema, g.userKey), seq: w.seq };
@@ -414,9 +428,10 @@ export class TableRows {
     async function* changes(): AsyncGenerator<RowChange> {
       if (limit === 0) return;
       let n = 0;
-      const merge = mergeKeyGroups(dense, { columns, bounds, sparse, ...(onRows ? { onRows } : {}) });
-      for await (const batch of merge) {
-        for (const g of batch) {
+      const batch = Math.min(512, limit);
+      const merge = mergeKeyGroups(dense, { columns, bounds, sparse, batch, ...(onRows ? { onRows } : {}) });
+      for await (const groups of merge) {
+        for (const g of groups) {
           const c = self.#change(g, schema);
           if (!c) continue;
           yield c;
