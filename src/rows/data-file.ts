@@ -22,7 +22,7 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { DataFileRef } from "../manifest/gen/manifest_pb.ts";
 import { type DeletionVector, decodeDeletionVector } from "./deletion-vector.ts";
 import { compareBytes } from "./ikey.ts";
-import type { RangeFile } from "./range-file.ts";
+import { MERGE_GAP, type RangeFile } from "./range-file.ts";
 
 /** The internal-key column every merutable data file has. */
 export const IKEY_COLUMN = "_merutable_ikey";
@@ -113,14 +113,78 @@ export interface FileFooter {
   metadata: FileMetaData;
 }
 
+/** A decoded column of a row group. */
+export interface ColumnData {
+  readonly length: number;
+  /** The value at row `i` (`null` for a null). */
+  get(i: number): unknown;
+}
+
+/**
+ * Byte values packed into one buffer with offsets: hyparquet gives one
+ * `Uint8Array` view per value, about 70 bytes of heap each; a row group
+ * held for the length of a merge keeps 20 per value instead.
+ */
+export class PackedBytes implements ColumnData {
+  readonly length: number;
+  readonly #data: Uint8Array;
+  /** Value i is bytes `offsets[i]` to `offsets[i + 1]`; a null has offset -1 at i. */
+  readonly #offsets: Int32Array;
+
+  constructor(values: ArrayLike<unknown>) {
+    this.length = values.length;
+    let total = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v instanceof Uint8Array) total += v.length;
+    }
+    this.#data = new Uint8Array(total);
+    this.#offsets = new Int32Array(values.length + 1);
+    let at = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v instanceof Uint8Array) {
+        this.#offsets[i] = at;
+        this.#data.set(v, at);
+        at += v.length;
+      } else this.#offsets[i] = -1;
+    }
+    this.#offsets[values.length] = at;
+  }
+
+  get(i: number): Uint8Array | null {
+    const start = this.#offsets[i] as number;
+    if (start < 0) return null;
+    let end = this.#offsets[i + 1] as number;
+    // The next value's start, skipping nulls.
+    for (let j = i + 2; end < 0; j++) end = this.#offsets[j] as number;
+    return this.#data.subarray(start, end);
+  }
+}
+
+/** Any other decoded column (typed arrays, booleans): read as it is. */
+class PlainColumn implements ColumnData {
+  readonly length: number;
+  readonly #values: ArrayLike<unknown>;
+
+  constructor(values: ArrayLike<unknown>) {
+    this.#values = values;
+    this.length = values.length;
+  }
+
+  get(i: number): unknown {
+    return this.#values[i] ?? null;
+  }
+}
+
 /** The decoded columns of one row group. */
 export interface GroupData {
   index: number;
   firstPosition: number;
   numRows: number;
-  ikeys: ArrayLike<Uint8Array>;
+  ikeys: PackedBytes;
   /** Decoded user columns by name (those asked for). */
-  columns: Map<string, ArrayLike<unknown>>;
+  columns: Map<string, ColumnData>;
 }
 
 function asBytes(v: unknown): Uint8Array | undefined {
@@ -269,28 +333,45 @@ export class DataFile {
       lo = Math.min(lo, a);
       hi = Math.max(hi, b);
     }
-    // Issued together, so the RangeFile merges them (and the gap of the value blob stays unread
-    // when it is larger than the merge gap).
-    const buffers = await Promise.all(ranges.map(([a, b]) => this.file.slice(a, b)));
+    // One request per row group: the wanted chunks are read as spans that take in the gaps between
+    // them (`_merutable_seq`, `_merutable_op`) unless a gap is a large part of what is wanted (the
+    // value blob of a level-0 file, about as large as the user columns: a second request then).
+    const wantedBytes = ranges.reduce((n, [a, b]) => n + (b - a), 0);
+    const gap = Math.max(MERGE_GAP, wantedBytes / 4);
+    const order = ranges.map((r, i) => ({ r, i })).sort((x, y) => x.r[0] - y.r[0]);
+    const spans: Array<{ start: number; end: number; members: number[] }> = [];
+    for (const { r, i } of order) {
+      const last = spans[spans.length - 1];
+      if (last && r[0] - last.end <= gap) {
+        last.end = Math.max(last.end, r[1]);
+        last.members.push(i);
+      } else spans.push({ start: r[0], end: r[1], members: [i] });
+    }
+    const read = await Promise.all(spans.map((sp) => this.file.slice(sp.start, sp.end)));
+    const buffers: ArrayBuffer[] = [];
+    spans.forEach((sp, k) => {
+      for (const i of sp.members) {
+        const [a, b] = ranges[i] as [number, number];
+        buffers[i] = (read[k] as ArrayBuffer).slice(a - sp.start, b - sp.start);
+      }
+    });
     this.groupsRead++;
     this.file.release(lo, hi);
-    const decoded = new Map<string, ArrayLike<unknown>>();
+    const decoded = new Map<string, ColumnData>();
+    let ikeys: PackedBytes | undefined;
     chunks.forEach((c, i) => {
       const name = c.meta_data?.path_in_schema[0] as string;
-      decoded.set(name, this.#decode(c, buffers[i] as ArrayBuffer, info.numRows));
+      const values = this.#decode(c, buffers[i] as ArrayBuffer, info.numRows);
+      const bytes = c.meta_data?.type === "BYTE_ARRAY" || c.meta_data?.type === "FIXED_LEN_BYTE_ARRAY";
+      const column = bytes ? new PackedBytes(values) : new PlainColumn(values);
+      if (name === IKEY_COLUMN) ikeys = column as PackedBytes;
+      else decoded.set(name, column);
     });
-    const ikeys = decoded.get(IKEY_COLUMN) as ArrayLike<unknown>;
-    decoded.delete(IKEY_COLUMN);
+    if (!ikeys) throw this.#corrupt(`row group ${index}: no ${IKEY_COLUMN} chunk`);
     for (let i = 0; i < ikeys.length; i++) {
-      if (!(ikeys[i] instanceof Uint8Array)) throw this.#corrupt(`row group ${index}: a null ${IKEY_COLUMN}`);
+      if (ikeys.get(i) === null) throw this.#corrupt(`row group ${index}: a null ${IKEY_COLUMN}`);
     }
-    return {
-      index,
-      firstPosition: info.firstPosition,
-      numRows: info.numRows,
-      ikeys: ikeys as ArrayLike<Uint8Array>,
-      columns: decoded,
-    };
+    return { index, firstPosition: info.firstPosition, numRows: info.numRows, ikeys, columns: decoded };
   }
 
   #chunkRange(c: ColumnChunk): [number, number] {
@@ -356,9 +437,23 @@ export async function readDeletionVector(
   return v;
 }
 
-function concat(parts: DecodedArray[]): unknown[] {
-  const out: unknown[] = [];
-  for (const p of parts) for (let i = 0; i < p.length; i++) out.push(p[i]);
+/** The pages of a column chunk as one array: typed arrays stay typed (a JS array of bigints is ten times larger). */
+function concat(parts: DecodedArray[]): ArrayLike<unknown> {
+  const first = parts[0];
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  if (ArrayBuffer.isView(first) && parts.every((p) => p.constructor === first.constructor)) {
+    const Typed = first.constructor as new (n: number) => { set(a: ArrayLike<unknown>, at: number): void };
+    const out = new Typed(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p as ArrayLike<unknown>, at);
+      at += p.length;
+    }
+    return out as unknown as ArrayLike<unknown>;
+  }
+  const out: unknown[] = new Array(total);
+  let at = 0;
+  for (const p of parts) for (let i = 0; i < p.length; i++) out[at++] = p[i];
   return out;
 }
 
@@ -366,12 +461,12 @@ function concat(parts: DecodedArray[]): unknown[] {
  * Index of the first row of `ikeys` from `from` on whose internal key is
  * at least `bound` (a user key or an internal key): binary search.
  */
-export function lowerBound(ikeys: ArrayLike<Uint8Array>, bound: Uint8Array, from = 0): number {
+export function lowerBound(ikeys: PackedBytes, bound: Uint8Array, from = 0): number {
   let lo = from;
   let hi = ikeys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareBytes(ikeys[mid] as Uint8Array, bound) < 0) lo = mid + 1;
+    if (compareBytes(ikeys.get(mid) as Uint8Array, bound) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -38,9 +38,29 @@ export interface MergeEntry {
   row: number;
   /** File-global row position (what deletion vectors and Iceberg position deletes name). */
   position: number;
-  seq: bigint;
+  /** {@link OP_PUT} or a delete. */
   op: number;
   ikey: Uint8Array;
+}
+
+/** The sequence number of a row (from its internal key's tag). */
+export function seqOf(e: MergeEntry): bigint {
+  return splitInternalKey(e.ikey).seq;
+}
+
+/** The op of an internal key (its last byte), checked. */
+function opOf(ikey: Uint8Array, path: string): number {
+  const op = ikey.length >= 8 ? (ikey[ikey.length - 1] as number) : -1;
+  if (op !== 0 && op !== OP_PUT) {
+    throw new TidemarkError(
+      "Corrupt",
+      `${path}: an internal key ${ikey.length < 8 ? "shorter than its tag" : `with op ${op}`}`,
+      {
+        key: path,
+      },
+    );
+  }
+  return op;
 }
 
 /** The rows of one user key, newest first. */
@@ -175,7 +195,7 @@ class Cursor {
         this.#data = data;
         this.#row = row;
         this.loaded = true;
-        this.#setKey(data.ikeys[row] as Uint8Array);
+        this.#setKey(data.ikeys.get(row) as Uint8Array);
         return;
       }
     }
@@ -208,18 +228,16 @@ class Cursor {
     const data = this.#data as GroupData;
     const row = this.#row;
     const ikey = this.key;
-    const { seq, op } = splitInternalKey(ikey, `${this.#path}: ${"_merutable_ikey"}`);
     const entry: MergeEntry = {
       source: this.source,
       group: data,
       row,
       position: data.firstPosition + row,
-      seq,
-      op,
+      op: opOf(ikey, this.#path),
       ikey,
     };
     this.#row++;
-    if (this.#row < data.numRows) this.#setKey(data.ikeys[this.#row] as Uint8Array);
+    if (this.#row < data.numRows) this.#setKey(data.ikeys.get(this.#row) as Uint8Array);
     else {
       // Rows left are in later groups: their statistics bound them, else the last key does.
       this.#data = undefined;
@@ -262,16 +280,14 @@ class Cursor {
       }
       const data = this.#data as GroupData;
       this.#row = lowerBound(data.ikeys, userKey, this.#row);
-      while (this.#row < data.numRows && hasUserKey(data.ikeys[this.#row] as Uint8Array, userKey)) {
-        const ikey = data.ikeys[this.#row] as Uint8Array;
-        const { seq, op } = splitInternalKey(ikey, `${this.#path}: _merutable_ikey`);
+      while (this.#row < data.numRows && hasUserKey(data.ikeys.get(this.#row) as Uint8Array, userKey)) {
+        const ikey = data.ikeys.get(this.#row) as Uint8Array;
         out.push({
           source: this.source,
           group: data,
           row: this.#row,
           position: data.firstPosition + this.#row,
-          seq,
-          op,
+          op: opOf(ikey, this.#path),
           ikey,
         });
         this.#row++;

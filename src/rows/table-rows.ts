@@ -37,6 +37,7 @@ import {
   type MergeSource,
   mergeKeyGroups,
   type RowVerdict,
+  seqOf,
   verdicts,
   winner,
 } from "./merge.ts";
@@ -98,8 +99,6 @@ export interface TableRow {
   userKey: Uint8Array;
   /** The user columns, in schema order. */
   values: Value[];
-  /** The sequence number of the write that made the row. */
-  seq: bigint;
 }
 
 /** The rows of a version. */
@@ -376,7 +375,7 @@ export class TableRows {
         for (const g of groups) {
           const w = winner(g, 0);
           if (!w || w.op !== OP_PUT) continue;
-          yield { userKey: g.userKey, values: self.#values(w, schema, g.userKey), seq: w.seq };
+          yield { userKey: g.userKey, values: self.#values(w, schema, g.userKey) };
           if (++n >= limit) return;
         }
       }
@@ -488,7 +487,7 @@ export class TableRows {
               position: e.position,
               verdict,
               userKey: g.userKey,
-              seq: e.seq,
+              seq: seqOf(e),
               op: e.op,
             };
           }

@@ -11,6 +11,7 @@
 import type { SchemaElement } from "hyparquet";
 import type { ColumnDef, ColumnType, FieldValue } from "../catalog/schema.ts";
 import { TidemarkError } from "../errors.ts";
+import type { ColumnData } from "./data-file.ts";
 import type { KeyValue } from "./ikey.ts";
 
 /** A value of a user column. */
@@ -90,7 +91,8 @@ export function planColumn(col: ColumnDef, e: SchemaElement | undefined, file: s
   return { name: col.name, type, text: type === "ByteArray" && isTextColumn(e), missing: false, fill: null };
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the value, never stripped.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The value at `row` of a decoded column (what hyparquet returned, with
@@ -101,12 +103,12 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function columnValue(
   plan: ColumnPlan,
-  data: ArrayLike<unknown> | undefined,
+  data: ColumnData | undefined,
   row: number,
   file: string,
 ): Value {
   if (plan.missing || !data) return plan.fill;
-  const v = data[row];
+  const v = data.get(row);
   if (v === null || v === undefined) return null;
   switch (typeof v) {
     case "boolean":

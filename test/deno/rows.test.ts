@@ -6,4 +6,8 @@ import { denoHarness } from "./harness.ts";
 
 // The rows contract under real Deno: tables written by pyarrow, Java and protoc, read by tidemark, checked against DuckDB.
 const python = interopPython();
-rowsContract(denoHarness("rows"), { python, dv: python !== undefined && javaRoaring(), storeOf: (d) => new FileStore(d) });
+rowsContract(denoHarness("rows"), {
+  python,
+  dv: python !== undefined && javaRoaring(),
+  storeOf: (d) => new FileStore(d),
+});

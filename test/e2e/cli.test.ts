@@ -314,7 +314,16 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         blob: "AQD/",
       });
       assert.equal(rows[1].region, "eu\u0000");
-      const c = await run(argv, ["rows", dir, "--format", "csv", "--version", "1", "--to-key", String.raw`"eu\u0000"`]);
+      const c = await run(argv, [
+        "rows",
+        dir,
+        "--format",
+        "csv",
+        "--version",
+        "1",
+        "--to-key",
+        String.raw`"eu\u0000"`,
+      ]);
       assert.equal(c.code, 0, c.stderr);
       assert.deepEqual(c.stdout.trimEnd().split("\n"), [
         "region,id,customer,amount,qty,paid,blob",

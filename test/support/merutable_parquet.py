@@ -1,4 +1,5 @@
 """Parquet files as merutable writes them, and an independent reader of them.
+(`bench-table`: the 1,000,000-row table of bench/rows.ts.)
 
 Two tools tidemark's tests do not write themselves: Apache Arrow's pyarrow
 (the reference Parquet writer) and DuckDB (an independent Parquet reader).
@@ -217,6 +218,87 @@ def table_files(spec):
     return out
 
 
+def bench_table(spec):
+    """A big table for bench/rows.ts, generated here (no JSON rows): Int64 key `id`,
+    customer (string), amount (double), qty (int32), paid (bool). `l1_files` level-1
+    files of the `rows` keys (version 1), then level-0 flushes of updates and
+    deletes (tombstones carry the old values) of distinct random keys, the last
+    flush `last_flush` keys; row groups as merutable sizes them (16384 rows at
+    level 0, 131072 at level 1). Prints the versions: [{"add": [file...]}]."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(spec.get("seed", 23))
+    n = spec["rows"]
+    schema = pa.schema(
+        [
+            pa.field("_merutable_ikey", pa.binary(), nullable=False),
+            pa.field("_merutable_seq", pa.int64(), nullable=False),
+            pa.field("_merutable_op", pa.int32(), nullable=False),
+            pa.field("id", pa.int64(), nullable=False),
+            pa.field("customer", pa.string(), nullable=True),
+            pa.field("amount", pa.float64(), nullable=True),
+            pa.field("qty", pa.int32(), nullable=False),
+            pa.field("paid", pa.bool_(), nullable=True),
+        ]
+    )
+    seq = [0]
+
+    def row(i, gen):
+        return (i, None if (i + gen) % 11 == 0 else "customer %d" % ((i * 7 + gen) % 5000), ((i * 31 + gen) % 100000) / 100, (i + gen) % 50, None if i % 9 == 0 else (i + gen) % 2 == 0)
+
+    def write(path, rows, group):
+        # rows: (id, seq, op, values); sorted by ikey = key asc, seq desc
+        rows.sort(key=lambda r: (r[0], -r[1]))
+        ikeys = [struct.pack(">Q", (r[0] & 0xFFFFFFFFFFFFFFFF) ^ (1 << 63)) + struct.pack(">Q", ((SEQNUM_MAX - r[1]) << 8) | r[2]) for r in rows]
+        cols = list(zip(*[r[3] for r in rows]))
+        t = pa.table(
+            [ikeys, [r[1] for r in rows], [r[2] for r in rows], list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]), list(cols[4])],
+            schema=schema,
+        )
+        full = os.path.join(spec["root"], path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        pq.write_table(t, full, compression="snappy", row_group_size=group, use_dictionary=["customer", "qty", "paid"])
+        return {
+            "path": path,
+            "size": os.path.getsize(full),
+            "rows": len(rows),
+            "key_min": ikeys[0][:8].hex(),
+            "key_max": ikeys[-1][:8].hex(),
+            "seq_min": min(r[1] for r in rows),
+            "seq_max": max(r[1] for r in rows),
+        }
+
+    def next_seq():
+        seq[0] += 1
+        return seq[0]
+
+    versions = []
+    per = n // spec["l1_files"]
+    first = []
+    for f in range(spec["l1_files"]):
+        ids = range(f * per, n if f == spec["l1_files"] - 1 else (f + 1) * per)
+        first.append(write("data/L1/base-%d.parquet" % f, [(i, next_seq(), 1, row(i, 0)) for i in ids], 131072))
+    versions.append({"add": first})
+    keys = rng.sample(range(n), spec["updated"] + spec["deleted"])
+    ops = [(k, 1) for k in keys[: spec["updated"]]] + [(k, 0) for k in keys[spec["updated"]:]]
+    rng.shuffle(ops)
+    last = ops[len(ops) - spec["last_flush"]:]
+    rest = ops[: len(ops) - spec["last_flush"]]
+    chunks = [rest[i :: spec["l0_files"] - 1] for i in range(spec["l0_files"] - 1)] + [last]
+    for f, chunk in enumerate(chunks):
+        rows = [(k, next_seq(), op, row(k, f + 1 if op == 1 else 0)) for k, op in chunk]
+        versions.append({"add": [write("data/L0/flush-%d.parquet" % f, rows, 16384)]})
+    if spec.get("clustered_flush"):
+        # Then a flush updating a contiguous range of keys (recent orders, say).
+        ids = range(n // 2, n // 2 + spec["clustered_flush"])
+        rows = [(k, next_seq(), 1, row(k, 99)) for k in ids]
+        versions.append({"add": [write("data/L0/flush-clustered.parquet", rows, 16384)]})
+    return versions
+
+
 def oracle(spec):
     import duckdb
 
@@ -262,5 +344,5 @@ def read(spec):
 
 if __name__ == "__main__":
     spec = json.load(sys.stdin)
-    result = {"write": write, "read": read, "table-files": table_files, "oracle": oracle}[sys.argv[1]](spec)
+    result = {"write": write, "read": read, "table-files": table_files, "oracle": oracle, "bench-table": bench_table}[sys.argv[1]](spec)
     json.dump(result, sys.stdout)

@@ -291,40 +291,18 @@ export class RowsFixture {
 
   #writeManifest(dir: string, v: number, layout: "posix" | "object-store"): void {
     const live = this.versions[v - 1] as LiveRef[];
-    let rowId = 0;
     const entries = live.map((ref) => {
       const f = this.files.get(ref.path) as PlannedFile;
       const w = this.#written.get(ref.path) as WrittenFile;
       const dv = ref.dv ? this.#puffins.get(ref.dv.path) : undefined;
-      const e =
-        `data_files { path: ${textString(ref.path)} file_size: ${w.size} num_rows: ${w.rows} level: ${f.level} ` +
-        `seq_min: ${w.seqMin} seq_max: ${w.seqMax} key_min: ${textString(unhex(w.keyMin))} key_max: ${textString(unhex(w.keyMax))} ` +
-        (ref.dv && dv
-          ? `dv_path: ${textString(ref.dv.path)} dv_offset: ${dv.offset} dv_length: ${dv.length} `
-          : "") +
-        `status: 0 format: ${f.level === 0 ? 1 : 0} first_row_id: ${rowId} }`;
-      rowId += w.rows;
-      return e;
+      return {
+        path: ref.path,
+        level: f.level,
+        ...w,
+        ...(ref.dv && dv ? { dv: { path: ref.dv.path, ...dv } } : {}),
+      };
     });
-    const text = [
-      `snapshot_id: ${v}`,
-      `sequence_number: ${v}`,
-      ...entries,
-      ...(v > 1 ? [`previous_snapshot_id: ${v - 1}`] : []),
-      `table_uuid: ${textString("0b7f6c1e-2d3a-4c5b-9e8f-7a6b5c4d3e2f")}`,
-      `last_updated_ms: ${1_767_000_000_000 + v * 1000}`,
-      `properties { key: "merutable.format_version" value: "3" }`,
-      `properties { key: "merutable.schema.json" value: ${textString(JSON.stringify(this.schema))} }`,
-      `last_column_id: ${this.schema.columns.length}`,
-      `next_row_id: ${rowId}`,
-    ].join("\n");
-    const bytes = frame(protocEncode(text));
-    if (layout === "posix") merutableCommit(dir, v, bytes);
-    else {
-      mkdirSync(join(dir, "metadata"), { recursive: true });
-      writeFileSync(join(dir, "metadata", `v${v}.manifest.bin`), bytes);
-      writeFileSync(join(dir, "metadata", "low_water.txt"), "1");
-    }
+    commitManifest(dir, v, layout, this.schema, entries);
   }
 
   /** The live data files of version `v` (paths under the table root). */
@@ -347,9 +325,72 @@ export class RowsFixture {
   }
 }
 
+/** A live data file as a manifest entry names it. */
+export interface ManifestEntryText {
+  path: string;
+  level: number;
+  size: number;
+  rows: number;
+  /** User keys, hex. */
+  keyMin: string;
+  keyMax: string;
+  seqMin: number;
+  seqMax: number;
+  dv?: { path: string; offset: number; length: number };
+}
+
+/**
+ * Commits version `v` of the table in `dir` as merutable does: the manifest
+ * in protobuf text format, encoded by protoc and framed, then
+ * `version-hint.text` (posix) or `metadata/v{v}.manifest.bin` and low_water
+ * (object-store layout).
+ */
+export function commitManifest(
+  dir: string,
+  v: number,
+  layout: "posix" | "object-store",
+  schema: TableSchema,
+  live: ManifestEntryText[],
+): void {
+  let rowId = 0;
+  const entries = live.map((w) => {
+    const e =
+      `data_files { path: ${textString(w.path)} file_size: ${w.size} num_rows: ${w.rows} level: ${w.level} ` +
+      `seq_min: ${w.seqMin} seq_max: ${w.seqMax} key_min: ${textString(unhex(w.keyMin))} key_max: ${textString(unhex(w.keyMax))} ` +
+      (w.dv ? `dv_path: ${textString(w.dv.path)} dv_offset: ${w.dv.offset} dv_length: ${w.dv.length} ` : "") +
+      `status: 0 format: ${w.level === 0 ? 1 : 0} first_row_id: ${rowId} }`;
+    rowId += w.rows;
+    return e;
+  });
+  const text = [
+    `snapshot_id: ${v}`,
+    `sequence_number: ${v}`,
+    ...entries,
+    ...(v > 1 ? [`previous_snapshot_id: ${v - 1}`] : []),
+    `table_uuid: ${textString("0b7f6c1e-2d3a-4c5b-9e8f-7a6b5c4d3e2f")}`,
+    `last_updated_ms: ${1_767_000_000_000 + v * 1000}`,
+    `properties { key: "merutable.format_version" value: "3" }`,
+    `properties { key: "merutable.schema.json" value: ${textString(JSON.stringify(schema))} }`,
+    `last_column_id: ${schema.columns.length}`,
+    `next_row_id: ${rowId}`,
+  ].join("\n");
+  const bytes = frame(protocEncode(text));
+  if (layout === "posix") merutableCommit(dir, v, bytes);
+  else {
+    mkdirSync(join(dir, "metadata"), { recursive: true });
+    writeFileSync(join(dir, "metadata", `v${v}.manifest.bin`), bytes);
+    writeFileSync(join(dir, "metadata", "low_water.txt"), "1");
+  }
+}
+
 function seqOf(ikeyHex: string): number {
   const tag = BigInt(`0x${ikeyHex.slice(-16)}`);
   return Number((1n << 56n) - 1n - (tag >> 8n));
+}
+
+/** Runs the Python helper's `command` with `input` as JSON; its JSON output. */
+export function runHelper(python: string, command: string, input: unknown): unknown {
+  return runJson(python, [helper, command], input);
 }
 
 function runJson(cmd: string, args: string[], input: unknown): unknown {

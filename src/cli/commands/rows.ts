@@ -58,7 +58,7 @@ export class LineWriter {
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A value as a person reads it in a text table. */
 export function cellText(v: Value, type: ColumnType | undefined): string {
