@@ -29,7 +29,13 @@ import { TableRows } from "../src/rows/table-rows.ts";
 import { HttpStore } from "../src/store/http.ts";
 import { serveBucket } from "../test/support/bucket-server.ts";
 import { interopPython } from "../test/support/interop.ts";
-import { commitManifest, type ManifestEntryText, runHelper } from "../test/support/rows-fixture.ts";
+import {
+  commitManifest,
+  factsOf,
+  type HelperFile,
+  type ManifestEntryText,
+  runHelper,
+} from "../test/support/rows-fixture.ts";
 import { headline, round } from "./result.ts";
 
 const SCHEMA: TableSchema = {
@@ -86,30 +92,11 @@ try {
     deleted: Math.round(rows * 0.05),
     last_flush: Math.round(rows * 0.01),
     clustered_flush: Math.round(rows * 0.01),
-  }) as Array<{
-    add: Array<{
-      path: string;
-      size: number;
-      rows: number;
-      key_min: string;
-      key_max: string;
-      seq_min: number;
-      seq_max: number;
-    }>;
-  }>;
+  }) as Array<{ add: HelperFile[] }>;
   const live: ManifestEntryText[] = [];
   versions.forEach((v, i) => {
     for (const f of v.add) {
-      live.push({
-        path: f.path,
-        level: f.path.includes("/L1/") ? 1 : 0,
-        size: f.size,
-        rows: f.rows,
-        keyMin: f.key_min,
-        keyMax: f.key_max,
-        seqMin: f.seq_min,
-        seqMax: f.seq_max,
-      });
+      live.push({ path: f.path, level: f.path.includes("/L1/") ? 1 : 0, ...factsOf(f) });
     }
     commitManifest(dir, i + 1, "posix", SCHEMA, live);
   });
@@ -138,6 +125,7 @@ try {
 import duckdb, json, sys, time
 files = json.loads(sys.argv[1])
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 t0 = time.perf_counter()
 t = con.execute("SELECT id, customer, amount, qty, paid FROM read_parquet(?) QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY _merutable_seq DESC) = 1 AND _merutable_op = 1 ORDER BY _merutable_ikey", [files]).fetch_arrow_table()
 ms = (time.perf_counter() - t0) * 1000

@@ -13,7 +13,14 @@
  *
  * @module
  */
-import type { ColumnChunk, DecodedArray, FileMetaData, SchemaElement, SchemaTree } from "hyparquet";
+import type {
+  ColumnChunk,
+  ColumnMetaData,
+  DecodedArray,
+  FileMetaData,
+  SchemaElement,
+  SchemaTree,
+} from "hyparquet";
 import { readColumn } from "hyparquet/src/column.js";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
@@ -389,17 +396,8 @@ export class DataFile {
     const m = c.meta_data!;
     const name = m.path_in_schema.join(".");
     try {
-      const schemaPath = getTreePath(this.#tree as SchemaTree, m.path_in_schema);
-      if (!isFlatColumn(schemaPath)) throw new Error("a nested column");
-      const decoder = {
-        pathInSchema: m.path_in_schema,
-        type: m.type,
-        element: schemaPath[schemaPath.length - 1]!.element,
-        schemaPath,
-        codec: m.codec,
-        parsers: PARSERS,
-        utf8: false,
-      };
+      const decoder = flatColumnDecoder(this.#tree as SchemaTree, m, PARSERS);
+      if (!decoder) throw new Error("a nested column");
       const reader = { view: new DataView(buffer), offset: 0 };
       const select = { groupStart: 0, selectStart: 0, selectEnd: rows, groupRows: rows };
       const parts = readColumn(reader, select, decoder).data as DecodedArray[];
@@ -411,6 +409,25 @@ export class DataFile {
       throw this.#corrupt(`cannot decode column ${name}: ${(e as Error).message}`, e);
     }
   }
+}
+
+/**
+ * What hyparquet's `readColumn` needs to decode a flat column chunk with
+ * metadata `m` (values of byte columns kept as bytes unless `parsers` say
+ * otherwise); `undefined` for a nested column (a list, a map, a struct).
+ */
+export function flatColumnDecoder(tree: SchemaTree, m: ColumnMetaData, parsers: typeof DEFAULT_PARSERS) {
+  const schemaPath = getTreePath(tree, m.path_in_schema);
+  if (!isFlatColumn(schemaPath)) return undefined;
+  return {
+    pathInSchema: m.path_in_schema,
+    type: m.type,
+    element: schemaPath[schemaPath.length - 1]!.element,
+    schemaPath,
+    codec: m.codec,
+    parsers,
+    utf8: false,
+  };
 }
 
 /**

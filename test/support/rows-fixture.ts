@@ -77,13 +77,44 @@ interface PlannedFile {
   rowGroupSize?: number;
 }
 
-interface WrittenFile {
+/** What the Python helper reports of a data file it wrote. */
+export interface HelperFile {
+  path: string;
   size: number;
   rows: number;
+  /** User keys, hex. */
+  key_min: string;
+  key_max: string;
+  seq_min: number;
+  seq_max: number;
+  /** Internal keys, hex, in file order (`table-files` only). */
+  positions?: string[];
+}
+
+/** A data file's facts, as manifest entries need them. */
+export interface FileFacts {
+  size: number;
+  rows: number;
+  /** User keys, hex. */
   keyMin: string;
   keyMax: string;
   seqMin: number;
   seqMax: number;
+}
+
+/** `f` as {@link FileFacts}. */
+export function factsOf(f: HelperFile): FileFacts {
+  return {
+    size: f.size,
+    rows: f.rows,
+    keyMin: f.key_min,
+    keyMax: f.key_max,
+    seqMin: f.seq_min,
+    seqMax: f.seq_max,
+  };
+}
+
+interface WrittenFile extends FileFacts {
   /** ikey hex per row, in file order. */
   positions: string[];
 }
@@ -216,27 +247,8 @@ export class RowsFixture {
       schema: this.schema,
       string_columns: this.stringColumns,
       files: specs,
-    }) as Array<{
-      path: string;
-      size: number;
-      rows: number;
-      key_min: string;
-      key_max: string;
-      seq_min: number;
-      seq_max: number;
-      positions: string[];
-    }>;
-    for (const w of out) {
-      this.#written.set(w.path, {
-        size: w.size,
-        rows: w.rows,
-        keyMin: w.key_min,
-        keyMax: w.key_max,
-        seqMin: w.seq_min,
-        seqMax: w.seq_max,
-        positions: w.positions,
-      });
-    }
+    }) as HelperFile[];
+    for (const w of out) this.#written.set(w.path, { ...factsOf(w), positions: w.positions ?? [] });
     this.#writeDeletionVectors(dir);
     for (let v = 1; v <= this.versions.length; v++) this.#writeManifest(dir, v, layout);
   }
@@ -326,16 +338,9 @@ export class RowsFixture {
 }
 
 /** A live data file as a manifest entry names it. */
-export interface ManifestEntryText {
+export interface ManifestEntryText extends FileFacts {
   path: string;
   level: number;
-  size: number;
-  rows: number;
-  /** User keys, hex. */
-  keyMin: string;
-  keyMax: string;
-  seqMin: number;
-  seqMax: number;
   dv?: { path: string; offset: number; length: number };
 }
 

@@ -30,8 +30,8 @@ import { readColumn } from "hyparquet/src/column.js";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
-import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { codeOfHttpStatus, errorCodeOf, isTidemarkError, TidemarkError } from "../../src/index.ts";
+import { flatColumnDecoder } from "../../src/rows/data-file.ts";
 import { RangeFile, type RangeSource } from "../../src/rows/range-file.ts";
 
 /** Bytes of the first (tail) read. */
@@ -242,18 +242,8 @@ async function groupRows(
   const ranges = await Promise.all(group.columns.map((c) => firstBytes(file, c, rows, whole)));
   const buffers = await Promise.all(ranges.map(([a, b]) => file.slice(a, b)));
   return group.columns.map((c, i) => {
-    const m = c.meta_data!;
-    const schemaPath = getTreePath(tree, m.path_in_schema);
-    if (!isFlatColumn(schemaPath)) return [];
-    const decoder = {
-      pathInSchema: m.path_in_schema,
-      type: m.type,
-      element: schemaPath[schemaPath.length - 1]!.element,
-      schemaPath,
-      codec: m.codec,
-      parsers: DEFAULT_PARSERS,
-      utf8: false,
-    };
+    const decoder = flatColumnDecoder(tree, c.meta_data!, DEFAULT_PARSERS);
+    if (!decoder) return [];
     const reader = { view: new DataView(buffers[i]!), offset: 0 };
     const select = { groupStart: 0, selectStart: 0, selectEnd: rows, groupRows: rows };
     return readColumn(reader, select, decoder).data.flatMap((d: DecodedArray) =>
