@@ -303,6 +303,7 @@ def oracle(spec):
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # it prints to stdout, which carries our JSON
     columns = spec["schema"]["columns"]
     q = lambda n: '"' + n.replace('"', '""') + '"'
     pk = ", ".join(q(columns[i]["name"]) for i in spec["schema"]["primary_key"])
