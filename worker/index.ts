@@ -159,6 +159,9 @@ app.post("/api/tables/:table/kick", admin, async (c) => {
   return c.json(await mirrorObject(c.env, table).kick(table));
 });
 
+/** The keys a demo commit's body may have (demoCommit checks their values). */
+const DEMO_COMMIT_OPTIONS = ["files", "rows", "compactAt", "schema"];
+
 /**
  * The demo writer's options from a request body: empty means the defaults;
  * anything but a JSON object of the known options is refused, so a malformed
@@ -167,20 +170,23 @@ app.post("/api/tables/:table/kick", admin, async (c) => {
  */
 async function demoOptions(req: Request): Promise<DemoCommitOptions> {
   const body = await jsonBody(req, "commit").catch(() => {
-    throw new TidemarkError("InvalidArgument", "the commit body must be JSON: { files?, rows?, compactAt? }");
+    throw new TidemarkError(
+      "InvalidArgument",
+      "the commit body must be JSON: { files?, rows?, compactAt?, schema? }",
+    );
   });
   if (body === undefined) return {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new TidemarkError(
       "InvalidArgument",
-      "the commit body must be a JSON object: { files?, rows?, compactAt? }",
+      "the commit body must be a JSON object: { files?, rows?, compactAt?, schema? }",
     );
   }
   for (const k of Object.keys(body)) {
-    if (k !== "files" && k !== "rows" && k !== "compactAt")
+    if (!DEMO_COMMIT_OPTIONS.includes(k))
       throw new TidemarkError(
         "InvalidArgument",
-        `unknown commit option ${JSON.stringify(k)} (known: files, rows, compactAt)`,
+        `unknown commit option ${JSON.stringify(k)} (known: ${DEMO_COMMIT_OPTIONS.join(", ")})`,
       );
   }
   return body as DemoCommitOptions;
