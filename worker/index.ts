@@ -11,6 +11,8 @@
  * - `GET /api/tables/:table/status | /snapshots | /snapshots/:v | /verify/:v`: `inspectApp` over
  *   the table's target, plus the Durable Object's status;
  * - `GET /api/tables/:table/sign?key=K[&ttl=S]`: `{ url, expiresAt }`, a signed object URL;
+ *   `POST` with `{ keys: [K...] }` (up to 1,000): `{ urls: { K: url }, expiresAt }`, many in one
+ *   request (the inspector signs the data files a read of rows opens at once);
  * - `POST /api/tables/:table/await?version=N[&timeoutMs=T]`: 200 `{ table, mirrorSeq }` once the
  *   mirror holds N, 408 at the timeout (the read-your-writes barrier);
  * - `GET|HEAD /objects/:table/*`: target objects (ETag, Range, If-None-Match) for `HttpStore`,
@@ -250,6 +252,37 @@ app.get("/api/tables/:table/sign", read, async (c) => {
   if (!key) throw new TidemarkError("InvalidArgument", "sign needs ?key=<object key>");
   await resolveTable(c.env, table); // a signed URL for a table that does not exist is a 404 now
   return c.json(await signObjectUrl(c.env, c.req.url, table, key, c.req.query("ttl")));
+});
+
+/** Keys one `POST .../sign` may sign. */
+const MAX_SIGN_KEYS = 1000;
+
+app.post("/api/tables/:table/sign", read, async (c) => {
+  const table = tableParam(c);
+  const body = await jsonBody(c.req.raw, "sign");
+  const keys = (body as { keys?: unknown } | undefined)?.keys;
+  if (
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    keys.length > MAX_SIGN_KEYS ||
+    !keys.every((k) => typeof k === "string") ||
+    Object.keys(body as object).some((k) => k !== "keys")
+  ) {
+    throw new TidemarkError(
+      "InvalidArgument",
+      `sign needs a JSON body { keys: [...] } of 1 to ${MAX_SIGN_KEYS} object keys`,
+    );
+  }
+  await resolveTable(c.env, table);
+  // One expiry for the batch: every URL lives as long as the others.
+  const now = Date.now();
+  const signed = await Promise.all(
+    (keys as string[]).map((k) => signObjectUrl(c.env, c.req.url, table, k, undefined, now)),
+  );
+  return c.json({
+    urls: Object.fromEntries(signed.map((s, i) => [keys[i], s.url])),
+    expiresAt: signed[0]?.expiresAt,
+  });
 });
 
 app.on(["GET", "HEAD"], "/api/tables/:table/*", read);
