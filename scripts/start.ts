@@ -215,7 +215,7 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
         const r = await fetch(`${base}/api/tables/${t.name}/commit`, {
           method: "POST",
           headers: { Authorization: `Bearer ${token ?? ""}`, "Content-Type": "application/json" },
-          body: JSON.stringify({ files: 2, rows: 100, schema: t.schema }),
+          body: JSON.stringify({ files: 2, rows: 100, compactAt: 4, schema: t.schema }),
         });
         const body = (await r.json()) as { version?: number; message?: string };
         if (r.ok) log(`tidemark: demo writer committed ${t.name} v${body.version}`);
