@@ -353,6 +353,11 @@ describe.skipIf(!run)("browser inspector", () => {
       const oracle = await oracleRows([BEFORE, AFTER]);
 
       // The row-level history from BEFORE to AFTER: the difference of DuckDB's rows at both.
+      await page.selectOption("#from", String(BEFORE));
+      await page.selectOption("#to", String(AFTER));
+      await waitStatus(page, "row-changes-status", new RegExp(`^v${BEFORE} → v${AFTER}: changes 1–`));
+      mkdirSync(out, { recursive: true });
+      await page.locator("#history").screenshot({ path: join(out, "inspector-row-history.png") });
       const shown = await readAllChanges(page, BEFORE, AFTER);
       const byKey = (v: number) => new Map((oracle.rows.get(v) ?? []).map((r) => [JSON.stringify(r[0]), r]));
       const [a, b] = [byKey(BEFORE), byKey(AFTER)];
@@ -393,8 +398,6 @@ describe.skipIf(!run)("browser inspector", () => {
       console.log(
         `v${BEFORE} → v${AFTER}: ${["insert", "update", "delete"].map((op) => `${ops.filter((o) => o === op).length} ${op}`).join(", ")}`,
       );
-      mkdirSync(out, { recursive: true });
-      await page.locator("#row-changes").screenshot({ path: join(out, "inspector-row-history.png") });
 
       // The rows at both versions, page after page. The history stays on its pair (no reads of its
       // own now), and the table view stops following HEAD first: no other read runs while pages count.

@@ -10,17 +10,15 @@ import { cellText, jsonValue } from "../../src/rows/json.ts";
 import type { Value } from "../../src/rows/values.ts";
 import { el } from "./dom.ts";
 
-/** The class of a value's cell: NULL muted, numbers right-aligned. */
-function classOf(v: Value): string {
-  if (v === null) return "null";
-  return typeof v === "number" || typeof v === "bigint" ? "num" : "";
-}
+/** Whether a column holds numbers (its cells right-aligned, NULL too). */
+const numeric = (t: ColumnType | undefined) =>
+  t === "Int32" || t === "Int64" || t === "Float" || t === "Double";
 
-/** The text and class of `v`, and its JSON in `data-value`, on `td`. */
+/** The text and class of `v` (NULL muted, numbers right-aligned), and its JSON in `data-value`, on `td`. */
 export function fillCell(td: HTMLElement, v: Value, type: ColumnType | undefined): void {
   td.textContent = cellText(v, type);
-  const cls = classOf(v);
-  if (cls) td.classList.add(cls);
+  if (v === null) td.classList.add("null");
+  if (numeric(type)) td.classList.add("num");
   td.dataset.value = JSON.stringify(jsonValue(v, type));
 }
 

@@ -65,6 +65,7 @@ function changeRow(c: RowChange, types: ColumnType[]): HTMLTableRowElement {
     fillCell(before, c.before?.[i] ?? null, types[i]);
     fillCell(after, value, types[i]);
     td.append(before, " → ", after);
+    if (after.classList.contains("num") || before.classList.contains("num")) td.classList.add("num");
     td.dataset.before = before.dataset.value;
     td.dataset.value = after.dataset.value;
     tr.append(td);
