@@ -10,21 +10,15 @@ import type { ColumnType } from "../../src/catalog/schema.ts";
 import type { RowChange } from "../../src/rows/table-rows.ts";
 import { fillCell, headerRow, valueCell } from "./cells.ts";
 import { $, el, fmtInt } from "./dom.ts";
+import { costText, readPage, setStatus } from "./page-status.ts";
 import { PAGE_ROWS, type PageCost } from "./rows-reader.ts";
-import { explain, type Snapshot, type View, view } from "./state.ts";
-import { costText } from "./table-view.ts";
+import { type Snapshot, type View, view } from "./state.ts";
 
 let shown: { view: View; from: number; to: number; page: number; last?: Uint8Array } | undefined;
 let generation = 0;
 
-function status(text: string, kind: "loading" | "ok" | "error", cost?: PageCost): void {
-  const s = $("row-changes-status");
-  s.textContent = text;
-  s.className = kind === "error" ? "line bad" : "line";
-  s.dataset.kind = kind;
-  if (cost) s.dataset.requests = String(cost.requests);
-  else delete s.dataset.requests;
-}
+const status = (text: string, kind: "loading" | "ok" | "error", cost?: PageCost) =>
+  setStatus("row-changes-status", text, kind, cost);
 
 /** Clears the row-level history (no pair of snapshots). */
 export function clearRowHistory(text = ""): void {
@@ -84,16 +78,13 @@ async function load(from: number, to: number, next: boolean): Promise<void> {
   const page = after ? (shown?.page ?? 0) + 1 : 0;
   shown = { view: v, from, to, page };
   status(`Reading what changed from v${from} to v${to}…`, "loading");
-  let got: Awaited<ReturnType<typeof v.changes.changesPage>>;
-  try {
-    got = await v.changes.changesPage(from, to, after ? { after } : {}, alive);
-  } catch (e) {
-    if (!alive()) return;
-    $("row-changes").replaceChildren(el("thead"), el("tbody"));
-    status(explain(e), "error");
-    return;
-  }
-  if (!alive()) return;
+  const got = await readPage(
+    () => v.changes.changesPage(from, to, after ? { after } : {}, alive),
+    alive,
+    "row-changes",
+    "row-changes-status",
+  );
+  if (!got) return;
   const { changes, cost } = got;
   const lastChange = changes.at(-1);
   if (lastChange) shown.last = lastChange.userKey;

@@ -13,9 +13,10 @@ import { errorCodeOf } from "../../src/errors.ts";
 import { encodeUserKey, equalBytes, type KeyValue } from "../../src/rows/ikey.ts";
 import { parseKey } from "../../src/rows/key-input.ts";
 import { headerRow, valueCell } from "./cells.ts";
-import { $, el, fmtBytes, fmtInt } from "./dom.ts";
+import { $, el, fmtInt } from "./dom.ts";
+import { costText, readPage, setStatus } from "./page-status.ts";
 import { PAGE_ROWS, type PageCost } from "./rows-reader.ts";
-import { explain, schemaOf, type View, view } from "./state.ts";
+import { schemaOf, type View, view } from "./state.ts";
 
 /** What the user asked for: the first rows, or the rows from a key. */
 interface Query {
@@ -44,31 +45,8 @@ function keyOf(text: string, schema: TableSchema): KeyValue[] {
   }
 }
 
-function status(text: string, kind: "loading" | "ok" | "error", cost?: PageCost): void {
-  const s = $("rows-status");
-  s.textContent = text;
-  s.className = kind === "error" ? "line bad" : "line";
-  s.dataset.kind = kind;
-  for (const k of ["requests", "footers", "rowGroups", "bytes"]) delete s.dataset[k];
-  if (cost) {
-    s.dataset.requests = String(cost.requests);
-    s.dataset.footers = String(cost.footers);
-    s.dataset.rowGroups = String(cost.rowGroups);
-    s.dataset.bytes = String(cost.bytesRead);
-  }
-}
-
-const plural = (n: number, one: string, many = `${one}s`) => `${fmtInt(n)} ${n === 1 ? one : many}`;
-
-/** A page's cost as the status line says it. */
-export function costText(c: PageCost): string {
-  const groups = `${plural(c.rowGroups, "row group")} decoded`;
-  if (c.requests === 0) return `no HTTP request (${groups} from bytes already read)`;
-  return (
-    `${plural(c.requests, "HTTP range request")} ` +
-    `(${fmtBytes(c.bytesRead)}; ${plural(c.footers, "footer")} read, ${groups})`
-  );
-}
+const status = (text: string, kind: "loading" | "ok" | "error", cost?: PageCost) =>
+  setStatus("rows-status", text, kind, cost);
 
 /** Shows the selected snapshot's rows, unless they are shown already (a HEAD that moved elsewhere, a resize). */
 export function renderTable(): void {
@@ -98,19 +76,14 @@ async function load(next: boolean): Promise<void> {
   const page = after ? (shown?.page ?? 0) + 1 : 0;
   shown = { view: v, version: s.version, query: q, page };
   status(`Reading the rows of v${s.version}…`, "loading");
-  let got: Awaited<ReturnType<typeof v.rows.rowsPage>>;
-  try {
-    got = await v.rows.rowsPage(
-      { version: s.version, ...(after ? { after } : q.key ? { from: q.key } : {}) },
-      alive,
-    );
-  } catch (e) {
-    if (!alive()) return;
-    $("table-rows").replaceChildren(el("thead"), el("tbody"));
-    status(explain(e), "error");
-    return;
-  }
-  if (!alive()) return;
+  const got = await readPage(
+    () =>
+      v.rows.rowsPage({ version: s.version, ...(after ? { after } : q.key ? { from: q.key } : {}) }, alive),
+    alive,
+    "table-rows",
+    "rows-status",
+  );
+  if (!got) return;
   const { schema, rows, cost } = got;
   const lastRow = rows.at(-1);
   if (lastRow) shown.last = lastRow.userKey;
