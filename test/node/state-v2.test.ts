@@ -12,6 +12,7 @@ import { FileStore } from "../../src/node/fs-store.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { prefixed } from "../../src/store/prefixed.ts";
 import { S3Store } from "../../src/store/s3/store.ts";
+import { checkpointMirrorContract } from "../contract/checkpoint-mirror.contract.ts";
 import { STORE_CASES, stateV2Contract } from "../contract/state-v2.contract.ts";
 import { type Harness, uniquePrefix } from "../support/harness.ts";
 import { motoConfig } from "../support/moto.ts";
@@ -67,4 +68,16 @@ describe.skipIf(!moto)("state-v2 on S3Store (moto)", () => {
   stateV2Contract(vitestHarness, bundle, () => prefixed(s3!, uniquePrefix("state-v2")), {
     cases: STORE_CASES,
   });
+});
+
+describe("checkpoint mirror on MemoryStore", () => {
+  checkpointMirrorContract(
+    vitestHarness,
+    bundle,
+    () => ({ source: new MemoryStore(), target: new MemoryStore(), another: () => new MemoryStore() }),
+    {
+      exhaustive: true,
+      onCrashPoints: (n) => console.log(`checkpoint mirror crash sweep: ${n} crash points`),
+    },
+  );
 });
