@@ -1,5 +1,5 @@
 /**
- * The `tidemark` command: `inspect`, `mirror`, `restore`, `verify`, `doctor`, `checkpoint ls|prune`.
+ * The `tidemark` command: `inspect`, `mirror`, `restore`, `verify`, `doctor`, `checkpoint ls|verify|mirror|prune`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
  * @module
@@ -10,6 +10,8 @@ import { TidemarkError } from "../errors.ts";
 import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
 import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
 import { checkpointCommand } from "./commands/checkpoint.ts";
+import { checkpointMirrorCommand } from "./commands/checkpoint-mirror.ts";
+import { checkpointVerifyCommand } from "./commands/checkpoint-verify.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
@@ -66,6 +68,7 @@ Exit codes:
   2  usage error (bad option, bad store URL, credentials on the command line)
   3  another writer is active (SplitBrain, StaleVersion)
   4  store unavailable (Transient after retries): safe to run again later
+  5  checkpoint verify could not check (no checkpoint state there, a store that cannot list, access refused)
 
 Errors are one line, "tidemark: [Code] message", on stderr (stack traces with --debug).
 Docs: docs/cli.md`;
@@ -191,16 +194,57 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
   const checkpoint = program
     .command("checkpoint")
     .description(
-      "checkpoint state (epoch=E/vnode=V/partial.bin, epoch=E/commit/KEY, epoch=E/srcoff/NODE, epoch=E/_COMMIT): ls, prune",
+      "LaminarDB checkpoint state, either layout (state-v2/, or epoch=E/ before it): ls, verify, mirror, prune",
     );
   commonOptions(
     checkpoint
       .command("ls")
-      .description("list epochs: sealed (with their committer) and unsealed, and the latest committed epoch")
+      .description(
+        "list attempts (state-v2: namespace, floor, seals, lineage) or epochs (sealed with their committer, unsealed), and the restore candidate",
+      )
       .argument("<store>", "the checkpoint store (see Stores below)"),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => checkpointCommand(ctx, "ls", store, opts)));
+  commonOptions(
+    checkpoint
+      .command("verify")
+      .description(
+        "check every object as LaminarDB's reader does, name each bad one by key, and say whether the newest sealed checkpoint is restorable (exit 0 intact, 1 damaged, 5 could not check)",
+      )
+      .argument("<store>", "the checkpoint store (see Stores below)")
+      .option(
+        "--headers-only",
+        "read only each object's header and size, not its payload (no SHA-256 check)",
+      ),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => checkpointVerifyCommand(ctx, store, opts)));
+  commonOptions(
+    checkpoint
+      .command("mirror")
+      .description(
+        "copy a state-v2 root: namespace first, each sealed attempt's objects before its seal, the floor after",
+      )
+      .requiredOption("--from <store>", "LaminarDB's checkpoint root")
+      .requiredOption("--to <store>", "the copy")
+      .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
+      .addOption(new Option("--watch", "keep mirroring until SIGINT/SIGTERM").conflicts("once"))
+      .option(
+        "--parallel <n>",
+        "objects copied at once",
+        numberFlag("--parallel", { min: 1, max: 1024 }),
+        DEFAULT_PARALLELISM,
+      )
+      .option(
+        "--poll-interval <ms>",
+        "with --watch: delay between polls when caught up",
+        numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
+        5000,
+      ),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((opts) => checkpointMirrorCommand(ctx, opts)));
   commonOptions(
     checkpoint
       .command("prune")

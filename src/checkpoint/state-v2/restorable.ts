@@ -138,7 +138,18 @@ export function restorability(epoch: bigint, facts: Map<bigint, AttemptFacts>): 
   if (restorable) {
     why = `every vnode's chain (${path}) is present, sealed, above the prune floor and intact`;
   } else {
-    const reasons = [...damaged.map((e) => `attempt ${e} is damaged`), ...breaks.map((b) => b.message)];
+    // One reason per broken link (its vnodes counted), not one per vnode.
+    const byLink = new Map<string, { message: string; n: number }>();
+    for (const b of breaks) {
+      const id = `${b.rule} ${b.key}`;
+      const seen = byLink.get(id);
+      if (seen) seen.n++;
+      else byLink.set(id, { message: b.message, n: 1 });
+    }
+    const reasons = [
+      ...damaged.map((e) => `attempt ${e} is damaged`),
+      ...[...byLink.values()].map((r) => (r.n > 1 ? `${r.message} (and ${r.n - 1} more vnode(s) alike)` : r.message)),
+    ];
     why = `not restorable: ${reasons.join("; ")}`;
   }
   return { attempt: attemptOf(epoch), restorable, chain, breaks, why };

@@ -19,7 +19,7 @@ import { isTidemarkError } from "../../errors.ts";
 import { numberOption } from "../../options.ts";
 import { forEachLimit } from "../../store/batch.ts";
 import type { ObjectStore } from "../../store/types.ts";
-import type { DescriptorAttestation } from "./descriptor-header.ts";
+import { DESCRIPTOR_HEADER_LEN, type DescriptorAttestation } from "./descriptor-header.ts";
 import { isFault } from "./fault.ts";
 import { formatUuid } from "./ids.ts";
 import { descriptorKey, NAMESPACE_KEY, PRUNE_FLOOR_KEY, partialKey } from "./keys.ts";
@@ -32,7 +32,7 @@ import {
   type StateNamespace,
 } from "./namespace.ts";
 import { checkDescriptor, checkPartial } from "./objects.ts";
-import type { PartialAttestation } from "./partial-header.ts";
+import { PARTIAL_HEADER_LEN, type PartialAttestation } from "./partial-header.ts";
 import { type CheckpointProblem, Findings } from "./problems.ts";
 import { type AttemptFacts, linksOf, type Restorability, restorability } from "./restorable.ts";
 import { decodeSeal, descriptorDifference, MAX_SEAL_BYTES, partialDifference, type Seal } from "./seal.ts";
@@ -47,6 +47,13 @@ export const DECISION_STORE_NOTE =
 export interface VerifyStateV2Options {
   /** Read every payload and check its SHA-256 (default true); false: headers and sizes only. */
   hashes?: boolean;
+  /**
+   * Read the partials and descriptors at all (default true). False: only the
+   * listing, the namespace, the floor and the seals (each object checked
+   * against its seal by presence and listed size, as LaminarDB's
+   * `verify_checkpoint_artifact_metadata` does): what `checkpoint ls` shows.
+   */
+  objects?: boolean;
   /** What the namespace must say (a mismatch is `namespace-mismatch`). */
   expect?: NamespaceExpectation;
   /** Objects read at once (default 8). */
@@ -208,6 +215,23 @@ function checkInventory(
   }
 }
 
+/** The seal's inventory against the listing only: each object present with the size its entry implies. */
+function checkListedSizes(a: AttemptListing, seal: Seal, found: Findings): void {
+  const what = `the seal of attempt ${a.attempt.epoch}`;
+  const check = (key: string, o: ListedObject | undefined, size: bigint) => {
+    if (o === undefined) found.add(key, "seal-missing", `${what} names ${key}, which is missing`);
+    else if (BigInt(o.size) !== size) {
+      found.add(key, "seal-inventory", `the object is ${o.size} bytes in the listing; ${what} implies ${size}`);
+    }
+  };
+  for (const e of seal.sealedPartials) {
+    check(partialKey(a.attempt, e.vnode), a.partials.get(e.vnode), BigInt(PARTIAL_HEADER_LEN) + e.payloadLen);
+  }
+  for (const e of seal.sealedDescriptors) {
+    check(descriptorKey(a.attempt, e.key), a.descriptors.get(e.key), BigInt(DESCRIPTOR_HEADER_LEN) + e.payloadLen);
+  }
+}
+
 /** Whether `prefix` has any key (one listing request, stopped at the first entry). */
 async function hasAny(store: ObjectStore, prefix: string): Promise<boolean> {
   for await (const _ of store.list(prefix)) return true;
@@ -284,6 +308,7 @@ export async function verifyStateV2(
     const ds = new Map<string, DescriptorAttestation | "bad" | null>();
     partials.set(a.attempt.epoch, ps);
     descriptors.set(a.attempt.epoch, ds);
+    if (opts.objects === false) continue;
     for (const [vnode, o] of a.partials) {
       jobs.push(async () => {
         const r = await checkPartial(store, o, a.attempt, vnode, hashes);
@@ -326,7 +351,8 @@ export async function verifyStateV2(
     const s = seals.get(a.attempt.epoch);
     const ps = partials.get(a.attempt.epoch);
     const ds = descriptors.get(a.attempt.epoch);
-    if (s && ps && ds) checkInventory(a, s, ps, ds, found);
+    if (s && opts.objects === false) checkListedSizes(a, s, found);
+    else if (s && ps && ds) checkInventory(a, s, ps, ds, found);
   }
 
   // Lineage: every link of every live seal, then each sealed attempt's chains.
