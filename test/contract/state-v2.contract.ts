@@ -18,8 +18,6 @@ export interface StateV2ContractOptions {
 
 /** Cases that exercise the store (listing, sizes, ranged and streamed reads) rather than the decoder. */
 export const STORE_CASES = [
-  "single-root",
-  "cluster-chain",
   "floor-leftovers",
   "big-epochs",
   "large-payload",

@@ -458,49 +458,41 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       ] as const) {
         await writeRoot(new FileStore(dir), rootOf(stateV2, stateV2.cases[name] as FixtureCase));
       }
-      const ls = await run(argv, ["checkpoint", "ls", good, "--json"]);
+      const legacy = join(tmp, `legacy-${randomId()}`);
+      await seedCheckpoints(new FileStore(legacy));
+      const copy = join(tmp, `v2-copy-${randomId()}`);
+      // Independent runs at once; the mirror, then a verify of its copy.
+      const [ls, ok, damaged, nothing, prune, lv, m] = await Promise.all([
+        run(argv, ["checkpoint", "ls", good, "--json"]),
+        run(argv, ["checkpoint", "verify", good]),
+        run(argv, ["checkpoint", "verify", bad]),
+        run(argv, ["checkpoint", "verify", join(tmp, `empty-${randomId()}`)]),
+        run(argv, ["checkpoint", "prune", good]),
+        run(argv, ["checkpoint", "verify", legacy, "--json"]),
+        run(argv, ["checkpoint", "mirror", "--from", good, "--to", copy, "--json"]),
+      ]);
       assert.equal(ls.code, 0, ls.stderr);
       const l = JSON.parse(ls.stdout);
       assert.deepEqual(
         [l.layout, l.candidate.epoch, l.restorable, l.attempts.map((a: { state: string }) => a.state)],
         ["state-v2", 11, true, ["below-floor", "below-floor", "sealed", "sealed"]],
       );
-      assert.match(
-        (await run(argv, ["checkpoint", "ls", good])).stdout,
-        /11\s+sealed\s+2\s+1\s.*delta of 10/,
-      );
-
-      const ok = await run(argv, ["checkpoint", "verify", good]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /candidate {2}attempt 11: restorable/);
       assert.match(ok.stdout, /verdict {4}intact, 2 warning\(s\)/);
-      const damaged = await run(argv, ["checkpoint", "verify", bad]);
       assert.equal(damaged.code, 1);
       assert.match(damaged.stdout, /^DAMAGED state-v2\/epoch=2\/checkpoint=2\/_SEAL: \[ancestor-missing\]/m);
       assert.match(damaged.stdout, /attempt 3: NOT restorable/);
-      const asJson = JSON.parse((await run(argv, ["checkpoint", "verify", bad, "--json"])).stdout);
-      assert.deepEqual(
-        asJson.problems.map((p: { key: string }) => p.key),
-        ["state-v2/epoch=2/checkpoint=2/_SEAL"],
-      );
-      const nothing = await run(argv, ["checkpoint", "verify", join(tmp, `empty-${randomId()}`)]);
       assert.equal(nothing.code, 5, "could not check");
       assertOneLineError(nothing, "NotFound");
-
-      const copy = join(tmp, `v2-copy-${randomId()}`);
-      const m = await run(argv, ["checkpoint", "mirror", "--from", good, "--to", copy, "--json"]);
-      assert.equal(m.code, 0, m.stderr);
-      assert.deepEqual([JSON.parse(m.stdout).newestCopied, JSON.parse(m.stdout).floor.target], ["11", "10"]);
-      assert.equal((await run(argv, ["checkpoint", "verify", copy])).code, 0);
-      const prune = await run(argv, ["checkpoint", "prune", good]);
       assert.equal(prune.code, 1);
       assertOneLineError(prune, "NotSupported");
-
-      const legacy = join(tmp, `legacy-${randomId()}`);
-      await seedCheckpoints(new FileStore(legacy));
-      const lv = await run(argv, ["checkpoint", "verify", legacy, "--json"]);
       assert.equal(lv.code, 0, lv.stderr);
       assert.deepEqual([JSON.parse(lv.stdout).layout, JSON.parse(lv.stdout).candidate.epoch], ["legacy", 3]);
+      assert.equal(m.code, 0, m.stderr);
+      assert.deepEqual([JSON.parse(m.stdout).newestCopied, JSON.parse(m.stdout).floor.target], ["11", "10"]);
+      const verified = JSON.parse((await run(argv, ["checkpoint", "verify", copy, "--json"])).stdout);
+      assert.deepEqual([verified.ok, verified.restorable, verified.problems], [true, true, []]);
     });
 
     it("S3 (Ceph RGW): mirror a directory to s3://, inspect, verify, checkpoint ls/prune", async (t) => {

@@ -1,7 +1,9 @@
 /**
- * LaminarDB's state-v2 checkpoint layout in Node: the fixture roots on memory
- * and directories (all cases) and on Ceph RGW and moto (the cases that
- * exercise the store), and the fixture file is what its Python generator writes.
+ * LaminarDB's state-v2 checkpoint layout in Node: the fixture roots read and
+ * verified, and the checkpoint mirror, on memory (every case, and the crash
+ * sweep), directories, Ceph RGW and moto (the cases that exercise the store);
+ * and the fixture file is what its Python generator writes.
+ * Run with the S3 servers: npx node scripts/with-rgw.ts -- npx node scripts/with-moto.ts -- npx vitest run test/node/state-v2.test.ts
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,7 +14,8 @@ import { FileStore } from "../../src/node/fs-store.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { prefixed } from "../../src/store/prefixed.ts";
 import { S3Store } from "../../src/store/s3/store.ts";
-import { checkpointMirrorContract } from "../contract/checkpoint-mirror.contract.ts";
+import type { ObjectStore } from "../../src/store/types.ts";
+import { checkpointMirrorContract, SERVICE_SKIPS } from "../contract/checkpoint-mirror.contract.ts";
 import { STORE_CASES, stateV2Contract } from "../contract/state-v2.contract.ts";
 import { type Harness, uniquePrefix } from "../support/harness.ts";
 import { motoConfig } from "../support/moto.ts";
@@ -37,39 +40,6 @@ describe("state-v2 on MemoryStore", () => {
   stateV2Contract(vitestHarness, bundle, () => new MemoryStore());
 });
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-describe("state-v2 on FileStore", () => {
-  stateV2Contract(
-    vitestHarness,
-    bundle,
-    () => {
-      const d = mkdtempSync(join(tmpdir(), "tidemark-state-v2-"));
-      dirs.push(d);
-      return new FileStore(d);
-    },
-    { cases: STORE_CASES },
-  );
-});
-
-const rgw = rgwConfig((k) => process.env[k]);
-describe.skipIf(!rgw)("state-v2 on S3Store (Ceph RGW)", () => {
-  const s3 = rgw ? new S3Store({ ...rgw, forcePathStyle: true }) : undefined;
-  stateV2Contract(vitestHarness, bundle, () => prefixed(s3!, uniquePrefix("state-v2")), {
-    cases: STORE_CASES,
-  });
-});
-
-const moto = motoConfig((k) => process.env[k]);
-describe.skipIf(!moto)("state-v2 on S3Store (moto)", () => {
-  const s3 = moto ? new S3Store({ ...moto, forcePathStyle: true }) : undefined;
-  stateV2Contract(vitestHarness, bundle, () => prefixed(s3!, uniquePrefix("state-v2")), {
-    cases: STORE_CASES,
-  });
-});
-
 describe("checkpoint mirror on MemoryStore", () => {
   checkpointMirrorContract(
     vitestHarness,
@@ -81,3 +51,41 @@ describe("checkpoint mirror on MemoryStore", () => {
     },
   );
 });
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const directory = () => {
+  const d = mkdtempSync(join(tmpdir(), "tidemark-state-v2-"));
+  dirs.push(d);
+  return new FileStore(d);
+};
+describe("state-v2 on FileStore", () => {
+  stateV2Contract(vitestHarness, bundle, directory, { cases: STORE_CASES });
+  checkpointMirrorContract(vitestHarness, bundle, () => ({
+    source: directory(),
+    target: directory(),
+    another: directory,
+  }));
+});
+
+for (const [name, cfg] of [
+  ["Ceph RGW", rgwConfig((k) => process.env[k])],
+  ["moto", motoConfig((k) => process.env[k])],
+] as const) {
+  describe.skipIf(!cfg)(`state-v2 on S3Store (${name})`, () => {
+    const s3 = cfg ? new S3Store({ ...cfg, forcePathStyle: true }) : undefined;
+    const fresh = (): ObjectStore => prefixed(s3!, uniquePrefix("state-v2"));
+    stateV2Contract(vitestHarness, bundle, fresh, { cases: STORE_CASES });
+    checkpointMirrorContract(
+      vitestHarness,
+      bundle,
+      () => ({ source: fresh(), target: fresh(), another: fresh }),
+      {
+        timeoutMs: 120_000,
+        skip: SERVICE_SKIPS,
+      },
+    );
+  });
+}
