@@ -40,6 +40,26 @@ export function commonOptions(cmd: Command): Command {
     .option("--no-progress", "never draw progress bars (they are drawn only when stderr is a terminal)");
 }
 
+/** The options of a mirror loop (`mirror`, `checkpoint mirror`): `--once`/`--watch`, `--parallel`, `--poll-interval`. */
+function loopOptions(cmd: Command, what: string, copies: string): Command {
+  return cmd
+    .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
+    .addOption(new Option("--watch", `keep mirroring new ${what} until SIGINT/SIGTERM`).conflicts("once"))
+    .option(
+      `--parallel <n>`,
+      `${copies} copied at once`,
+      numberFlag("--parallel", { min: 1, max: 1024 }),
+      DEFAULT_PARALLELISM,
+    )
+    .option(
+      "--poll-interval <ms>",
+      "with --watch: delay between polls when caught up",
+      // A longer timer fires at once: a poll loop instead of a pause.
+      numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
+      5000,
+    );
+}
+
 function version(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -113,32 +133,20 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     .action(wrap((store: string, opts) => inspectCommand(ctx, store, opts)));
 
   commonOptions(
-    program
-      .command("mirror")
-      .description("copy a table's snapshots from one store to another, files before manifests")
-      .requiredOption("--from <store>", "the primary's store")
-      .requiredOption("--to <store>", "the mirror's store")
-      .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
-      .addOption(new Option("--watch", "keep mirroring new snapshots until SIGINT/SIGTERM").conflicts("once"))
-      .option(
-        "--parallel <n>",
-        "files copied at once",
-        numberFlag("--parallel", { min: 1 }),
-        DEFAULT_PARALLELISM,
-      )
-      .option(
-        "--poll-interval <ms>",
-        "with --watch: delay between polls when caught up",
-        // A longer timer fires at once: a poll loop instead of a pause.
-        numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
-        5000,
-      )
-      .option(
-        "--lag-alert <secs>",
-        "with --watch: warn on stderr when lag reaches this (0: never)",
-        numberFlag("--lag-alert", { min: 0 }),
-        60,
-      ),
+    loopOptions(
+      program
+        .command("mirror")
+        .description("copy a table's snapshots from one store to another, files before manifests")
+        .requiredOption("--from <store>", "the primary's store")
+        .requiredOption("--to <store>", "the mirror's store"),
+      "snapshots",
+      "files",
+    ).option(
+      "--lag-alert <secs>",
+      "with --watch: warn on stderr when lag reaches this (0: never)",
+      numberFlag("--lag-alert", { min: 0 }),
+      60,
+    ),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((opts) => mirrorCommand(ctx, opts)));
@@ -221,27 +229,17 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => checkpointVerifyCommand(ctx, store, opts)));
   commonOptions(
-    checkpoint
-      .command("mirror")
-      .description(
-        "copy a state-v2 root: namespace first, each sealed attempt's objects before its seal, the floor after",
-      )
-      .requiredOption("--from <store>", "LaminarDB's checkpoint root")
-      .requiredOption("--to <store>", "the copy")
-      .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
-      .addOption(new Option("--watch", "keep mirroring until SIGINT/SIGTERM").conflicts("once"))
-      .option(
-        "--parallel <n>",
-        "objects copied at once",
-        numberFlag("--parallel", { min: 1, max: 1024 }),
-        DEFAULT_PARALLELISM,
-      )
-      .option(
-        "--poll-interval <ms>",
-        "with --watch: delay between polls when caught up",
-        numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
-        5000,
-      ),
+    loopOptions(
+      checkpoint
+        .command("mirror")
+        .description(
+          "copy a state-v2 root: namespace first, each sealed attempt's objects before its seal, the floor after",
+        )
+        .requiredOption("--from <store>", "LaminarDB's checkpoint root")
+        .requiredOption("--to <store>", "the copy"),
+      "checkpoints",
+      "objects",
+    ),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((opts) => checkpointMirrorCommand(ctx, opts)));

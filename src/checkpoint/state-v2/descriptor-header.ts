@@ -28,7 +28,7 @@
  * @module
  */
 
-import { type Fault, magicFault } from "./fault.ts";
+import { type Fault, type Frame, framePrelude } from "./fault.ts";
 import type { LeaderProof } from "./fence.ts";
 import { isCanonicalLeader } from "./fence.ts";
 import { equalBytes, hex, isZero, sha256OfText } from "./ids.ts";
@@ -36,6 +36,15 @@ import type { Attempt } from "./keys.ts";
 
 /** Bytes before a descriptor's payload. */
 export const DESCRIPTOR_HEADER_LEN = 204;
+
+const DESCRIPTOR_FRAME: Frame = {
+  magic: "LDBCD2\0\0",
+  older: {},
+  version: 2,
+  headerLen: DESCRIPTOR_HEADER_LEN,
+  kind: "descriptor",
+  what: "commit descriptor",
+};
 
 /** The cluster writer and authority of a descriptor (LaminarDB's `SealedCommitDescriptorWriter`). */
 export interface DescriptorWriter {
@@ -64,22 +73,8 @@ export function parseDescriptorHeader(
   attempt: Attempt,
   key: string,
 ): DescriptorAttestation | Fault {
-  const bad = magicFault(header, "LDBCD2\0\0", {}, "descriptor-magic", "the descriptor");
-  if (bad) return bad;
-  if (header.length < DESCRIPTOR_HEADER_LEN) {
-    return {
-      rule: "descriptor-size",
-      message: `the object is ${header.length} bytes, shorter than the ${DESCRIPTOR_HEADER_LEN}-byte descriptor header`,
-    };
-  }
-  const v = new DataView(header.buffer, header.byteOffset, DESCRIPTOR_HEADER_LEN);
-  const version = v.getUint32(8);
-  if (version !== 2) {
-    return {
-      rule: "descriptor-version",
-      message: `unsupported commit descriptor version ${version}; expected 2`,
-    };
-  }
+  const v = framePrelude(header, DESCRIPTOR_FRAME);
+  if (!(v instanceof DataView)) return v;
   const epoch = v.getBigUint64(12);
   const checkpointId = v.getBigUint64(20);
   const keyDigest = header.subarray(28, 60);

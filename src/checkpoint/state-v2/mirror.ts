@@ -44,7 +44,7 @@ import { createOrSame } from "../../store/body.ts";
 import { backoffDelay } from "../../store/retry.ts";
 import { type ObjectMeta, type ObjectStore, storeId } from "../../store/types.ts";
 import { DESCRIPTOR_HEADER_LEN, parseDescriptorHeader } from "./descriptor-header.ts";
-import { isFault } from "./fault.ts";
+import { type Fault, isFault } from "./fault.ts";
 import {
   type Attempt,
   attemptOf,
@@ -362,15 +362,7 @@ export class CheckpointMirror {
     if (this.#namespace) return this.#namespace;
     const bytes = await (await this.#source.get(NAMESPACE_KEY)).bytes();
     const ns = decodeNamespace(bytes);
-    if (isFault(ns)) {
-      throw new TidemarkError(
-        "Corrupt",
-        `the source's namespace marker is damaged (${ns.rule}): ${ns.message}`,
-        {
-          key: NAMESPACE_KEY,
-        },
-      );
-    }
+    if (isFault(ns)) throw damagedRootDocument(NAMESPACE_KEY, "namespace marker", ns);
     this.#namespace = bytes;
     return bytes;
   }
@@ -388,15 +380,7 @@ export class CheckpointMirror {
     }
     const bytes = await got.bytes();
     const floor = decodePruneFloor(bytes);
-    if (isFault(floor)) {
-      throw new TidemarkError(
-        "Corrupt",
-        `the source's prune floor is damaged (${floor.rule}): ${floor.message}`,
-        {
-          key: PRUNE_FLOOR_KEY,
-        },
-      );
-    }
+    if (isFault(floor)) throw damagedRootDocument(PRUNE_FLOOR_KEY, "prune floor", floor);
     this.#sourceFloor = { etag: got.etag, bytes, floor };
     return this.#sourceFloor;
   }
@@ -569,40 +553,55 @@ export class CheckpointMirror {
   }
 }
 
+/** `Corrupt`: the source's namespace or floor fails LaminarDB's checks (LaminarDB cannot read the root either). */
+function damagedRootDocument(key: string, what: string, f: Fault): TidemarkError {
+  return new TidemarkError("Corrupt", `the source's ${what} is damaged (${f.rule}): ${f.message}`, { key });
+}
+
+/** An object a seal names: its key, header length, and how its header is read and compared with the entry. */
+function sealed<A extends object, E extends { payloadLen: bigint; payloadSha256: string }>(
+  key: string,
+  headerLen: number,
+  entry: E,
+  parse: (header: Uint8Array) => A | Fault,
+  differs: (a: A, e: E) => string | undefined,
+): SealedObject {
+  return {
+    key,
+    size: headerLen + Number(entry.payloadLen),
+    headerLen,
+    payloadSha256: entry.payloadSha256,
+    headerFault: (h) => {
+      const a = parse(h);
+      if (isFault(a)) return a;
+      const field = differs(a, entry);
+      return field === undefined
+        ? undefined
+        : { rule: "seal-inventory", message: `its header differs from the seal in ${field}` };
+    },
+  };
+}
+
 /** The objects `seal` names, with what each must be. */
 export function sealedObjects(attempt: Attempt, seal: Seal): SealedObject[] {
-  const out: SealedObject[] = [];
-  for (const entry of seal.sealedPartials) {
-    out.push({
-      key: partialKey(attempt, entry.vnode),
-      size: PARTIAL_HEADER_LEN + Number(entry.payloadLen),
-      headerLen: PARTIAL_HEADER_LEN,
-      payloadSha256: entry.payloadSha256,
-      headerFault: (h) => {
-        const a = parsePartialHeader(h, attempt, entry.vnode);
-        if (isFault(a)) return a;
-        const field = partialDifference(a, entry);
-        return field === undefined
-          ? undefined
-          : { rule: "seal-inventory", message: `its header differs from the seal in ${field}` };
-      },
-    });
-  }
-  for (const entry of seal.sealedDescriptors) {
-    out.push({
-      key: descriptorKey(attempt, entry.key),
-      size: DESCRIPTOR_HEADER_LEN + Number(entry.payloadLen),
-      headerLen: DESCRIPTOR_HEADER_LEN,
-      payloadSha256: entry.payloadSha256,
-      headerFault: (h) => {
-        const a = parseDescriptorHeader(h, attempt, entry.key);
-        if (isFault(a)) return a;
-        const field = descriptorDifference(a, entry);
-        return field === undefined
-          ? undefined
-          : { rule: "seal-inventory", message: `its header differs from the seal in ${field}` };
-      },
-    });
-  }
-  return out;
+  return [
+    ...seal.sealedPartials.map((e) =>
+      sealed(
+        partialKey(attempt, e.vnode),
+        PARTIAL_HEADER_LEN,
+        e,
+        (h) => parsePartialHeader(h, attempt, e.vnode),
+        partialDifference,
+      ),
+    ),
+    ...seal.sealedDescriptors.map((e) =>
+      sealed(
+        descriptorKey(attempt, e.key),
+        DESCRIPTOR_HEADER_LEN,
+        e,
+        (h) => parseDescriptorHeader(h, attempt, e.key),
+        descriptorDifference,
+      ),
+    ),
+  ];
 }

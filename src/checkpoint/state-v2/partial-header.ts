@@ -24,7 +24,7 @@
  * @module
  */
 
-import { type Fault, magicFault } from "./fault.ts";
+import { type Fault, type Frame, framePrelude } from "./fault.ts";
 import { hex, isZero } from "./ids.ts";
 import type { Attempt } from "./keys.ts";
 import { type Lineage, lineageProblem } from "./lineage.ts";
@@ -32,12 +32,18 @@ import { type Lineage, lineageProblem } from "./lineage.ts";
 /** Bytes before a partial's payload. */
 export const PARTIAL_HEADER_LEN = 164;
 
-const MAGIC = "LDBVP3\0\0";
-// The wrappers of earlier LaminarDB revisions, named when found (LaminarDB's
-// current reader refuses them: "older V2 wrappers ... require an explicit state reset").
-const OLDER: Record<string, string> = {
-  "LDBVP2\0\0": "an LDBVP2 wrapper (136-byte header, LaminarDB before Core Cycle 9)",
-  "LDBVP1\0\0": "an LDBVP1 wrapper (128-byte header, early state-v2)",
+const PARTIAL_FRAME: Frame = {
+  magic: "LDBVP3\0\0",
+  // The wrappers of earlier LaminarDB revisions, named when found (LaminarDB's
+  // current reader refuses them: "older V2 wrappers ... require an explicit state reset").
+  older: {
+    "LDBVP2\0\0": "an LDBVP2 wrapper (136-byte header, LaminarDB before Core Cycle 9)",
+    "LDBVP1\0\0": "an LDBVP1 wrapper (128-byte header, early state-v2)",
+  },
+  version: 3,
+  headerLen: PARTIAL_HEADER_LEN,
+  kind: "partial",
+  what: "vnode partial",
 };
 
 /** A cluster writer of a partial (LaminarDB's `SealedVnodeWriter`). */
@@ -70,19 +76,8 @@ export function parsePartialHeader(
   attempt: Attempt,
   vnode: number,
 ): PartialAttestation | Fault {
-  const bad = magicFault(header, MAGIC, OLDER, "partial-magic", "the partial");
-  if (bad) return bad;
-  if (header.length < PARTIAL_HEADER_LEN) {
-    return {
-      rule: "partial-size",
-      message: `the object is ${header.length} bytes, shorter than the ${PARTIAL_HEADER_LEN}-byte partial header`,
-    };
-  }
-  const v = new DataView(header.buffer, header.byteOffset, PARTIAL_HEADER_LEN);
-  const version = v.getUint32(8);
-  if (version !== 3) {
-    return { rule: "partial-version", message: `unsupported vnode partial version ${version}; expected 3` };
-  }
+  const v = framePrelude(header, PARTIAL_FRAME);
+  if (!(v instanceof DataView)) return v;
   const epoch = v.getBigUint64(12);
   const checkpointId = v.getBigUint64(20);
   const headerVnode = v.getUint32(28);

@@ -148,7 +148,9 @@ export function restorability(epoch: bigint, facts: Map<bigint, AttemptFacts>): 
     }
     const reasons = [
       ...damaged.map((e) => `attempt ${e} is damaged`),
-      ...[...byLink.values()].map((r) => (r.n > 1 ? `${r.message} (and ${r.n - 1} more vnode(s) alike)` : r.message)),
+      ...[...byLink.values()].map((r) =>
+        r.n > 1 ? `${r.message} (and ${r.n - 1} more vnode(s) alike)` : r.message,
+      ),
     ];
     why = `not restorable: ${reasons.join("; ")}`;
   }

@@ -221,14 +221,22 @@ function checkListedSizes(a: AttemptListing, seal: Seal, found: Findings): void 
   const check = (key: string, o: ListedObject | undefined, size: bigint) => {
     if (o === undefined) found.add(key, "seal-missing", `${what} names ${key}, which is missing`);
     else if (BigInt(o.size) !== size) {
-      found.add(key, "seal-inventory", `the object is ${o.size} bytes in the listing; ${what} implies ${size}`);
+      found.add(
+        key,
+        "seal-inventory",
+        `the object is ${o.size} bytes in the listing; ${what} implies ${size}`,
+      );
     }
   };
   for (const e of seal.sealedPartials) {
     check(partialKey(a.attempt, e.vnode), a.partials.get(e.vnode), BigInt(PARTIAL_HEADER_LEN) + e.payloadLen);
   }
   for (const e of seal.sealedDescriptors) {
-    check(descriptorKey(a.attempt, e.key), a.descriptors.get(e.key), BigInt(DESCRIPTOR_HEADER_LEN) + e.payloadLen);
+    check(
+      descriptorKey(a.attempt, e.key),
+      a.descriptors.get(e.key),
+      BigInt(DESCRIPTOR_HEADER_LEN) + e.payloadLen,
+    );
   }
 }
 

@@ -12,17 +12,9 @@ import { CheckpointMirror, type CheckpointMirrorStatus } from "../../checkpoint/
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
-import { EXIT, formatBytes, type OutputOptions, printJson } from "../output.ts";
+import { EXIT, formatBytes, printJson } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
-
-interface CheckpointMirrorCliOptions extends OutputOptions {
-  from: string;
-  to: string;
-  once?: boolean;
-  watch?: boolean;
-  parallel: number;
-  pollInterval: number;
-}
+import { catchUp, type LoopCliOptions, TickErrors, watch } from "../watch.ts";
 
 function summary(s: CheckpointMirrorStatus): Record<string, unknown> {
   return {
@@ -54,10 +46,7 @@ function describe(s: CheckpointMirrorStatus): string {
   );
 }
 
-export async function checkpointMirrorCommand(
-  ctx: CliContext,
-  opts: CheckpointMirrorCliOptions,
-): Promise<number> {
+export async function checkpointMirrorCommand(ctx: CliContext, opts: LoopCliOptions): Promise<number> {
   const from = await openStoreUrl(opts.from, ctx.env);
   const to = await openStoreUrl(opts.to, ctx.env);
   if (!capabilitiesOf(to.store).write) {
@@ -73,48 +62,28 @@ export async function checkpointMirrorCommand(
       `${from.label} holds the checkpoint layout LaminarDB wrote before state-v2 (epoch=E/ at the root): checkpoint mirror copies state-v2 roots`,
     );
   }
-  let lastError: TidemarkError | undefined;
-  let fatal: ((e: TidemarkError) => void) | undefined;
-  const fatalError = new Promise<TidemarkError>((resolve) => {
-    fatal = resolve;
-  });
+  // Another deployment on the target, or a root LaminarDB itself refuses: retrying cannot fix it.
+  const errors = new TickErrors(
+    (e) =>
+      isTidemarkError(e, "SplitBrain") || isTidemarkError(e, "NotSupported") || isTidemarkError(e, "Corrupt"),
+  );
   const mirror = new CheckpointMirror({
     source: from.store,
     target: to.store,
     parallelism: opts.parallel,
     pollIntervalMs: opts.pollInterval,
-    onError: (e) => {
-      lastError = e;
-      // Another deployment on the target, or a root LaminarDB itself refuses: retrying cannot fix it.
-      if (
-        isTidemarkError(e, "SplitBrain") ||
-        isTidemarkError(e, "NotSupported") ||
-        isTidemarkError(e, "Corrupt")
-      ) {
-        fatal?.(e);
-      }
-    },
+    onError: errors.onError,
   });
 
   if (!opts.watch) {
-    try {
-      for (let i = 0; i < 100; i++) {
-        lastError = undefined;
-        await mirror.tick();
-        if (lastError || mirror.status().caughtUp) break;
-      }
-    } finally {
-      await mirror.shutdown();
-    }
-    if (lastError) throw lastError;
+    await catchUp(mirror, errors);
     const s = mirror.status();
     if (opts.json) printJson(ctx.io, { ok: true, from: from.label, to: to.label, ...summary(s) });
     else ctx.io.stdout(`${describe(s)}\n`);
     return EXIT.ok;
   }
 
-  const stop = ctx.waitForStop();
-  mirror.start();
+  // --watch: one line (text, or one JSON object per line) whenever the mirror handles a newer attempt.
   let printed: string | null | undefined;
   const report = () => {
     const s = mirror.status();
@@ -126,21 +95,7 @@ export async function checkpointMirrorCommand(
         `attempt ${s.newestCopied ?? "none"} on the target (source newest ${s.sourceNewest ?? "none"})\n`,
       );
   };
-  let lastReported: TidemarkError | undefined;
-  const timer = setInterval(() => {
-    report();
-    if (lastError && lastError !== lastReported) {
-      lastReported = lastError;
-      ctx.io.stderr(
-        `tidemark: ${lastError.message} (retrying in ${Math.round(mirror.status().nextDelayMs / 1000)} s)\n`,
-      );
-    }
-  }, 250);
-  const outcome = await Promise.race([stop.then(() => undefined), fatalError]);
-  clearInterval(timer);
-  await mirror.shutdown();
-  report();
-  if (outcome) throw outcome;
+  await watch(ctx, mirror, errors, report);
   const s = mirror.status();
   if (opts.json) ctx.io.stdout(`${JSON.stringify({ event: "stopped", ok: true, ...summary(s) })}\n`);
   else ctx.io.stdout(`stopped: ${describe(s)}\n`);
