@@ -32,7 +32,14 @@ import { metered } from "../../src/store/metered.ts";
 import type { ObjectStore } from "../../src/store/types.ts";
 import { collect, type Harness } from "../support/harness.ts";
 import { recording } from "../support/mirror-fixture.ts";
-import { applyStep, type FixtureBundle, rootOf, writeRoot } from "../support/state-v2-fixtures.ts";
+import {
+  applyStep,
+  bytesOf,
+  type FixtureBundle,
+  rootOf,
+  type Segment,
+  writeRoot,
+} from "../support/state-v2-fixtures.ts";
 
 /** Tests whose logic is store-independent: run on memory and directories, skipped on services (CI time). */
 export const SERVICE_SKIPS: Record<string, string> = {
@@ -44,6 +51,8 @@ export const SERVICE_SKIPS: Record<string, string> = {
     "store-independent, run on memory and directories",
   "a tick within a small request budget makes progress, and the ticks together finish the job":
     "store-independent, run on memory and directories",
+  "a seal whose put lost its response still keeps its chain from a later floor":
+    "the lost response is injected by a wrapper: store-independent, run on memory and directories",
   "lost responses on every create converge, with no false SplitBrain":
     "the faults are injected by a wrapper: store-independent, run on memory and directories",
 };
@@ -75,7 +84,7 @@ export async function mirrorToCompletion(m: CheckpointMirror, max = 50): Promise
   throw new Error(`checkpoint mirror not caught up after ${max} ticks: ${JSON.stringify(m.status())}`);
 }
 
-const bytesOf = async (s: ObjectStore, k: string) => (await s.get(k)).bytes();
+const readBytes = async (s: ObjectStore, k: string) => (await s.get(k)).bytes();
 
 /** The target's sealed attempts (epochs, ascending) and its floor's before_epoch. */
 async function targetHolds(target: ObjectStore): Promise<{ sealed: string[]; floor: string | null }> {
@@ -86,7 +95,7 @@ async function targetHolds(target: ObjectStore): Promise<{ sealed: string[]; flo
   }
   let floor: string | null = null;
   try {
-    const f = decodePruneFloor(await bytesOf(target, PRUNE_FLOOR_KEY));
+    const f = decodePruneFloor(await readBytes(target, PRUNE_FLOOR_KEY));
     if ("rule" in f) throw new Error(`target floor: ${f.message}`);
     floor = String(f.beforeEpoch);
   } catch (e) {
@@ -116,7 +125,7 @@ export async function assertTargetSound(target: ObjectStore, label: string): Pro
   for (const key of keys) {
     const k = parseStateKey(key);
     if (k.kind !== "seal") continue;
-    const seal = decodeSeal(await bytesOf(target, key), k.attempt);
+    const seal = decodeSeal(await readBytes(target, key), k.attempt);
     if ("rule" in seal) throw new Error(`${label}: ${key}: ${seal.message}`);
     for (const o of sealedObjects(k.attempt, seal))
       assert.ok(keys.has(o.key), `${label}: ${key} names ${o.key}, missing`);
@@ -128,12 +137,12 @@ async function assertSameBytes(source: ObjectStore, target: ObjectStore, label: 
   for (const m of await collect(target.list(STATE_V2_PREFIX))) {
     let src: Uint8Array;
     try {
-      src = await bytesOf(source, m.key);
+      src = await readBytes(source, m.key);
     } catch (e) {
       if (isTidemarkError(e, "NotFound")) continue; // swept on the source, kept (or not yet pruned) here
       throw e;
     }
-    assert.deepEqual(await bytesOf(target, m.key), src, `${label}: ${m.key}`);
+    assert.deepEqual(await readBytes(target, m.key), src, `${label}: ${m.key}`);
   }
 }
 
@@ -339,6 +348,36 @@ export function checkpointMirrorContract(
     assert.ok(lossy.injected() >= 14, `${lossy.injected()} lost responses`);
     await assertTargetSound(target, "lossy");
     await assertSameBytes(source, target, "lossy");
+  });
+
+  test("a seal whose put lost its response still keeps its chain from a later floor", async ({
+    source,
+    target,
+  }) => {
+    const pool = bundle.pools?.lineage;
+    assert.ok(pool);
+    const put = async (o: Record<string, Segment[]>) =>
+      writeRoot(source, new Map(Object.entries(o).map(([k, v]) => [k, bytesOf(v)])));
+    await put(pool.namespace);
+    for (const e of ["1", "2"]) {
+      const a = pool.attempts[e];
+      assert.ok(a);
+      await put(a.objects);
+      await put(a.seal);
+    }
+    // Every create lands and its response is lost: tick until attempt 2's seal is there.
+    const lossy = faulty(target, { lostResponseRate: 1, kinds: ["create"], seed: 5 });
+    const progress = memoryProgress();
+    const m = new CheckpointMirror({ source, target: lossy, progress });
+    for (let i = 0; i < 40 && (await targetHolds(target)).sealed.length < 2; i++) await m.tick();
+    assert.deepEqual((await targetHolds(target)).sealed, ["1", "2"]);
+    // LaminarDB publishes a floor that retires attempt 1, which attempt 2 is built on, and sweeps.
+    await put({ [PRUNE_FLOOR_KEY]: pool.floors["2/2"] as Segment[] });
+    await source.deleteMany((await collect(source.list("state-v2/epoch=1/"))).map((o) => o.key));
+    const healthy = new CheckpointMirror({ source, target, progress });
+    await mirrorToCompletion(healthy);
+    assert.equal(healthy.status().floor.held?.before, "2");
+    await assertTargetSound(target, "after the floor");
   });
 
   test(

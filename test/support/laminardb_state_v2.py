@@ -19,9 +19,10 @@ object_store.rs and backend.rs of https://github.com/laminardb/laminardb):
 and the layout LaminarDB wrote before (`epoch={E}/vnode={V}/partial.bin`, `epoch={E}/_COMMIT`).
 
 The bundle holds `cases` (a root and what a verifier must say of it: the damaged
-objects by key and rule, the warnings, the restore candidate) and `timelines`
+objects by key and rule, the warnings, the restore candidate), `timelines`
 (a source root changing step by step, and what a mirror of it must hold after
-each step). An object is a list of segments: {"b64": ...} or {"repeat": hex,
+each step) and `pools` (attempts, their seals and floors, for a model-based
+test to publish in any order LaminarDB could). An object is a list of segments: {"b64": ...} or {"repeat": hex,
 "count": n} (the bytes of hex repeated n times), so a large payload stays small here.
 """
 
@@ -791,14 +792,47 @@ def build_timelines():
     )
 
 
+POOLS = {}
+
+
+def build_pools():
+    """Attempts a model-based test publishes in any order LaminarDB could: each attempt's objects
+    and seal apart, with the parents its lineage names; and the floors it may publish."""
+    r = Root("pool").bind()
+    parents = {1: None, 2: 1, 3: 2, 4: None, 5: 4, 6: 3, 7: 5, 8: None, 9: 8, 10: 6}
+    descriptors = {3: ["sink=orders"], 7: ["participant=7/sink=orders", "sink=audit"], 9: ["sink=orders"]}
+    attempts = {}
+    for e, parent in parents.items():
+        before = set(r.objects)
+        r.attempt(e, [0, 1], parent=parent, descriptors=descriptors.get(e, []))
+        written = {k: r.objects[k] for k in r.objects if k not in before}
+        seal = {k: v for k, v in written.items() if k.endswith("/_SEAL")}
+        attempts[str(e)] = {
+            "parent": None if parent is None else str(parent),
+            "objects": {k: segments(v) for k, v in sorted(written.items()) if k not in seal},
+            "seal": {k: segments(v) for k, v in seal.items()},
+        }
+    floors = {}
+    for before in (2, 4, 6, 8, 10):
+        for swept in range(0, before + 1, 2):
+            floors["%d/%d" % (before, swept)] = segments(floor_bytes(before, swept))
+    POOLS["lineage"] = {
+        "namespace": {ROOT + "_NAMESPACE": segments(r.objects[ROOT + "_NAMESPACE"])},
+        "attempts": attempts,
+        "floors": floors,
+    }
+
+
 def bundle():
     build_cases()
     build_timelines()
+    build_pools()
     doc = {
         "generator": "test/support/laminardb_state_v2.py",
         "bases": {name: {k: segments(v) for k, v in sorted(objects.items())} for name, objects in BASES.items()},
         "cases": CASES,
         "timelines": TIMELINES,
+        "pools": POOLS,
     }
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 

@@ -43,11 +43,24 @@ export interface FixtureTimeline {
   }>;
 }
 
+/** Attempts to publish in any order LaminarDB could (a model-based test), with the floors it may publish. */
+export interface FixturePool {
+  namespace: Record<string, Segment[]>;
+  /** By epoch: the parent its lineage names, its objects, and its seal (apart). */
+  attempts: Record<
+    string,
+    { parent: string | null; objects: Record<string, Segment[]>; seal: Record<string, Segment[]> }
+  >;
+  /** By `before/swept`. */
+  floors: Record<string, Segment[]>;
+}
+
 /** The whole bundle. */
 export interface FixtureBundle {
   bases: Record<string, Record<string, Segment[]>>;
   cases: Record<string, FixtureCase>;
   timelines: Record<string, FixtureTimeline>;
+  pools?: Record<string, FixturePool>;
 }
 
 /** The bundle from its JSON text. */

@@ -45,6 +45,12 @@ export interface CheckpointMirrorProgress {
   /** The newest source epoch handled (copied, or skipped): attempts at or below it are not read again. */
   through: string | null;
   /**
+   * Source attempts below `through` that were not sealed when a newer one was
+   * handled: looked at again each tick until sealed (then copied) or below
+   * the floor.
+   */
+  unsealed: string[];
+  /**
    * The sealed attempts on the target, each with the parent epochs its
    * seal's lineage names (what the floor and the prune must never cut).
    */
@@ -83,6 +89,7 @@ export function freshCheckpointProgress(binding?: {
     ...(binding ? { binding } : {}),
     namespace: false,
     through: null,
+    unsealed: [],
     attempts: {},
     floor: null,
     prunePending: false,

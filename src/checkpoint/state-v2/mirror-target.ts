@@ -46,6 +46,8 @@ export class CheckpointTarget {
   progress: CheckpointMirrorProgress;
   /** `init()` ran: `progress` is what the target was checked to hold. */
   initialised = false;
+  /** `progress` was read from the target, not saved progress: what the mirror passed unsealed is unknown. */
+  derived = false;
 
   constructor(
     store: ObjectStore,
@@ -72,6 +74,7 @@ export class CheckpointTarget {
     const saved = await this.#saved?.load();
     if (saved && boundTo(saved, this.#binding) && (await this.#holds(saved, namespace))) {
       this.progress = cloneCheckpointProgress(saved);
+      this.progress.unsealed ??= [];
     } else {
       await this.#derive(namespace, saved);
     }
@@ -102,6 +105,7 @@ export class CheckpointTarget {
 
   /** Reads the target: its namespace, seals (and their parents) and floor. */
   async #derive(namespace: Uint8Array, previous: CheckpointMirrorProgress | undefined): Promise<void> {
+    this.derived = true;
     const p = freshCheckpointProgress(this.#binding);
     // The running totals describe this mirror, not the target: keep them.
     if (previous) p.counters = cloneCheckpointProgress(previous).counters;

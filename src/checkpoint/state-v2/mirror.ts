@@ -15,7 +15,8 @@
  *
  * Incremental: attempts are read in epoch order and one handled (copied, or
  * skipped because its source objects do not match its seal) is not read
- * again. Unsealed and abandoned attempts are not copied. Saved progress is
+ * again. Unsealed and abandoned attempts are not copied, but looked at again
+ * each tick until the floor passes them: one LaminarDB seals late is copied. Saved progress is
  * bound to the pair of stores and checked against the target before it is
  * trusted, as the table mirror's is; objects already on the target are
  * accepted only when proven the source's (`proveOrigin`).
@@ -25,8 +26,8 @@
  * `start()` runs ticks on a timer in-process.
  *
  * Costs: an idle tick is one delimited LIST of the source's `state-v2/` (its
- * epochs, and the floor's etag) plus one LIST per newer epoch that is not
- * sealed yet, and one HEAD on the target. An attempt with n objects: 3
+ * epochs, and the floor's etag) plus one LIST per unsealed attempt above the
+ * floor, and one HEAD on the target. An attempt with n objects: 3
  * requests (LIST, GET the seal, PUT it), one LIST of the target, and a GET
  * and a PUT per object.
  *
@@ -305,16 +306,24 @@ export class CheckpointMirror {
     const floor = await this.#readSourceFloor(src.floor);
     const before = floor?.floor.beforeEpoch ?? 0n;
     const through = p.through === null ? 0n : BigInt(p.through);
-    const pending = src.epochs.filter((e) => e > through && e >= before);
+    // Attempts passed unsealed (a newer one was handled) are looked at again until sealed or
+    // below the floor: LaminarDB may still seal one (a slow sealer); sealed ones are not read again.
+    const listed = new Set(src.epochs);
+    if (this.#t.derived) {
+      // Progress read from the target: every source attempt below it that the target lacks is looked at once more.
+      p.unsealed = src.epochs.filter((e) => e < through && p.attempts[String(e)] === undefined).map(String);
+      this.#t.derived = false;
+    }
+    p.unsealed = p.unsealed.filter((e) => BigInt(e) >= before && listed.has(BigInt(e)));
+    // Each epoch once, in order (an unsealed one is in both lists until it is handled).
+    const pending = [
+      ...new Set([...p.unsealed.map(BigInt), ...src.epochs.filter((e) => e > through && e >= before)]),
+    ].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     this.#pending = pending.length;
     for (const e of pending) {
-      if (this.#closed) {
+      if (this.#closed || !budget.begin(ATTEMPT_REQUESTS, 0, false)) {
         this.#workRemains = true;
-        return;
-      }
-      if (!budget.begin(ATTEMPT_REQUESTS, 0, false)) {
-        this.#workRemains = true;
-        return;
+        break;
       }
       let outcome: AttemptOutcome;
       try {
@@ -324,14 +333,20 @@ export class CheckpointMirror {
       }
       if (outcome === "incomplete") {
         this.#workRemains = true;
-        return;
+        break;
       }
       this.#pending--;
-      if (outcome !== "unsealed") {
-        p.through = String(e);
-        budget.progressed();
+      // Recorded at once: a tick that fails later must not forget an attempt it passed.
+      const i = p.unsealed.indexOf(String(e));
+      if (outcome === "unsealed") {
+        if (i < 0) p.unsealed.push(String(e));
+        continue;
       }
+      if (i >= 0) p.unsealed.splice(i, 1);
+      if (e > BigInt(p.through ?? "0")) p.through = String(e);
+      budget.progressed();
     }
+    if (this.#workRemains) return;
     // The floor after the attempts, outside the budget's accounting but not beyond it.
     if (!budget.fits(FLOOR_REQUESTS, 0)) {
       if (floor?.etag !== p.sourceFloorEtag || p.prunePending) this.#workRemains = true;
@@ -481,6 +496,10 @@ export class CheckpointMirror {
     });
     if (damaged) return this.#skip(epoch, `its objects do not match its seal: ${damaged.message}`);
     if (!complete) return "incomplete";
+    // Recorded before the seal's put: a put whose response is lost may have landed, and the floor
+    // and the prune must then keep this attempt's chain (recording one that did not land only holds
+    // a floor back until the next tick seals it, or the target is read again).
+    p.attempts[String(epoch)] = parents;
     p.counters.bytes += await createOrSame(
       this.#target,
       sealKey(attempt),
@@ -488,7 +507,6 @@ export class CheckpointMirror {
       () =>
         `the target already has another seal for attempt ${epoch}: another deployment's state was mirrored there`,
     );
-    p.attempts[String(epoch)] = parents;
     p.counters.attempts++;
     delete p.inProgress;
     return "copied";
