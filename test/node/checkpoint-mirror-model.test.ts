@@ -32,7 +32,7 @@ import {
   writeRoot,
 } from "../support/state-v2-fixtures.ts";
 
-const RUNS = Number(process.env.CHECKPOINT_MODEL_RUNS ?? 150);
+const RUNS = Number(process.env.CHECKPOINT_MODEL_RUNS ?? 100);
 const SEED = Number(process.env.CHECKPOINT_MODEL_SEED ?? 20261207);
 
 const root = join(import.meta.dirname, "..", "..");

@@ -16,7 +16,7 @@ import { prefixed } from "../../src/store/prefixed.ts";
 import { S3Store } from "../../src/store/s3/store.ts";
 import type { ObjectStore } from "../../src/store/types.ts";
 import { checkpointMirrorContract, SERVICE_SKIPS } from "../contract/checkpoint-mirror.contract.ts";
-import { STORE_CASES, stateV2Contract } from "../contract/state-v2.contract.ts";
+import { HEADERS_ONLY_CASES, STORE_CASES, stateV2Contract } from "../contract/state-v2.contract.ts";
 import { type Harness, uniquePrefix } from "../support/harness.ts";
 import { motoConfig } from "../support/moto.ts";
 import { rgwConfig } from "../support/rgw.ts";
@@ -77,7 +77,10 @@ for (const [name, cfg] of [
   describe.skipIf(!cfg)(`state-v2 on S3Store (${name})`, () => {
     const s3 = cfg ? new S3Store({ ...cfg, forcePathStyle: true }) : undefined;
     const fresh = (): ObjectStore => prefixed(s3!, uniquePrefix("state-v2"));
-    stateV2Contract(vitestHarness, bundle, fresh, { cases: STORE_CASES });
+    stateV2Contract(vitestHarness, bundle, fresh, {
+      cases: STORE_CASES,
+      headersOnlyCases: HEADERS_ONLY_CASES,
+    });
     checkpointMirrorContract(
       vitestHarness,
       bundle,

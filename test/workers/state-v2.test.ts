@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, it } from "vitest";
 import { R2Store } from "../../src/store/r2.ts";
 import { checkpointMirrorContract, SERVICE_SKIPS } from "../contract/checkpoint-mirror.contract.ts";
-import { STORE_CASES, stateV2Contract } from "../contract/state-v2.contract.ts";
+import { HEADERS_ONLY_CASES, STORE_CASES, stateV2Contract } from "../contract/state-v2.contract.ts";
 import bundleText from "../fixtures/laminardb-state-v2.json?raw";
 import { type Harness, uniquePrefix } from "../support/harness.ts";
 import { parseBundle } from "../support/state-v2-fixtures.ts";
@@ -18,7 +18,10 @@ const r2 = (bucket: "SOURCE" | "MIRROR") => () =>
   new R2Store(env[bucket], { prefix: uniquePrefix("checkpoints") });
 
 describe("state-v2 on R2Store (workerd, local R2)", () => {
-  stateV2Contract(vitestHarness, bundle, r2("MIRROR"), { cases: STORE_CASES });
+  stateV2Contract(vitestHarness, bundle, r2("MIRROR"), {
+    cases: STORE_CASES,
+    headersOnlyCases: HEADERS_ONLY_CASES,
+  });
 });
 
 describe("checkpoint mirror from R2 to R2 (workerd, local R2)", () => {
