@@ -14,11 +14,8 @@ import {
   parseStateKey,
   STATE_V2_PREFIX,
 } from "../../src/checkpoint/state-v2/keys.ts";
-import {
-  CheckpointMirror,
-  type CheckpointMirrorOptions,
-  sealedObjects,
-} from "../../src/checkpoint/state-v2/mirror.ts";
+import { CheckpointMirror, type CheckpointMirrorOptions } from "../../src/checkpoint/state-v2/mirror.ts";
+import { sealedObjects } from "../../src/checkpoint/state-v2/mirror-copy.ts";
 import type {
   CheckpointMirrorProgress,
   CheckpointMirrorProgressStore,

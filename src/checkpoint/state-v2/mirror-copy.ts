@@ -15,9 +15,13 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import { originMetadata, proveOrigin } from "../../mirror/origin.ts";
 import type { ObjectMeta, ObjectStore } from "../../store/types.ts";
-import type { Fault } from "./fault.ts";
+import { DESCRIPTOR_HEADER_LEN, parseDescriptorHeader } from "./descriptor-header.ts";
+import { type Fault, isFault } from "./fault.ts";
 import { readFramed } from "./framed.ts";
 import { hex } from "./ids.ts";
+import { type Attempt, descriptorKey, partialKey } from "./keys.ts";
+import { PARTIAL_HEADER_LEN, parsePartialHeader } from "./partial-header.ts";
+import { descriptorDifference, partialDifference, type Seal } from "./seal.ts";
 
 /** An object a seal names, and what its bytes must be. */
 export interface SealedObject {
@@ -217,4 +221,52 @@ export async function copySealedObject(
     }
     throw e;
   }
+}
+
+/** An object a seal names: its key, header length, and how its header is read and compared with the entry. */
+function sealed<A extends object, E extends { payloadLen: bigint; payloadSha256: string }>(
+  key: string,
+  headerLen: number,
+  entry: E,
+  parse: (header: Uint8Array) => A | Fault,
+  differs: (a: A, e: E) => string | undefined,
+): SealedObject {
+  return {
+    key,
+    size: headerLen + Number(entry.payloadLen),
+    headerLen,
+    payloadSha256: entry.payloadSha256,
+    headerFault: (h) => {
+      const a = parse(h);
+      if (isFault(a)) return a;
+      const field = differs(a, entry);
+      return field === undefined
+        ? undefined
+        : { rule: "seal-inventory", message: `its header differs from the seal in ${field}` };
+    },
+  };
+}
+
+/** The objects `seal` names, with what each must be. */
+export function sealedObjects(attempt: Attempt, seal: Seal): SealedObject[] {
+  return [
+    ...seal.sealedPartials.map((e) =>
+      sealed(
+        partialKey(attempt, e.vnode),
+        PARTIAL_HEADER_LEN,
+        e,
+        (h) => parsePartialHeader(h, attempt, e.vnode),
+        partialDifference,
+      ),
+    ),
+    ...seal.sealedDescriptors.map((e) =>
+      sealed(
+        descriptorKey(attempt, e.key),
+        DESCRIPTOR_HEADER_LEN,
+        e,
+        (h) => parseDescriptorHeader(h, attempt, e.key),
+        descriptorDifference,
+      ),
+    ),
+  ];
 }

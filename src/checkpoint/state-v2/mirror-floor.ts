@@ -23,23 +23,33 @@ import { byEpoch } from "./mirror-progress.ts";
 import { decodePruneFloor, type PruneFloor } from "./namespace.ts";
 
 /**
- * Why the floor `before` would hide an ancestor of an attempt the target
- * keeps (`attempts`: the target's sealed attempts and their parents), or
- * `undefined` when it hides none.
+ * The ancestors of the attempts kept at or above `before` (`attempts`: the
+ * target's sealed attempts and the parents their seals name), each with one
+ * kept attempt built on it: what a floor must not hide and a prune must not delete.
  */
-export function floorWouldCut(before: bigint, attempts: Record<string, string[]>): string | undefined {
+export function keptAncestors(before: bigint, attempts: Record<string, string[]>): Map<string, string> {
+  const out = new Map<string, string>();
   for (const [epoch, parents] of Object.entries(attempts)) {
     if (BigInt(epoch) < before) continue;
     const stack = [...parents];
-    const seen = new Set<string>();
     while (stack.length > 0) {
       const p = stack.pop() as string;
-      if (seen.has(p)) continue;
-      seen.add(p);
-      if (BigInt(p) < before && attempts[p] !== undefined) {
-        return `attempt ${epoch}, which the target keeps, is built on attempt ${p}, below ${before}`;
-      }
+      if (out.has(p)) continue;
+      out.set(p, epoch);
       stack.push(...(attempts[p] ?? []));
+    }
+  }
+  return out;
+}
+
+/**
+ * Why the floor `before` would hide an ancestor of an attempt the target
+ * keeps, or `undefined` when it hides none.
+ */
+export function floorWouldCut(before: bigint, attempts: Record<string, string[]>): string | undefined {
+  for (const [p, epoch] of keptAncestors(before, attempts)) {
+    if (BigInt(p) < before && attempts[p] !== undefined) {
+      return `attempt ${epoch}, which the target keeps, is built on attempt ${p}, below ${before}`;
     }
   }
   return undefined;

@@ -44,23 +44,19 @@ import { forEachLimit } from "../../store/batch.ts";
 import { createOrSame } from "../../store/body.ts";
 import { backoffDelay } from "../../store/retry.ts";
 import { type ObjectMeta, type ObjectStore, storeId } from "../../store/types.ts";
-import { DESCRIPTOR_HEADER_LEN, parseDescriptorHeader } from "./descriptor-header.ts";
 import { type Fault, isFault } from "./fault.ts";
 import {
-  type Attempt,
   attemptOf,
   attemptPrefix,
-  descriptorKey,
   epochOfPrefix,
   epochPrefix,
   NAMESPACE_KEY,
   PRUNE_FLOOR_KEY,
-  partialKey,
   STATE_V2_PREFIX,
   sealKey,
 } from "./keys.ts";
-import { type CopyContext, copySealedObject, DamagedSource, type SealedObject } from "./mirror-copy.ts";
-import { floorWouldCut, pruneBelow, putFloor } from "./mirror-floor.ts";
+import { type CopyContext, copySealedObject, DamagedSource, sealedObjects } from "./mirror-copy.ts";
+import { floorWouldCut, keptAncestors, pruneBelow, putFloor } from "./mirror-floor.ts";
 import {
   type CheckpointMirrorCounters,
   type CheckpointMirrorProgressStore,
@@ -70,8 +66,7 @@ import {
 } from "./mirror-progress.ts";
 import { CheckpointTarget, parentsOf } from "./mirror-target.ts";
 import { decodeNamespace, decodePruneFloor, type PruneFloor } from "./namespace.ts";
-import { PARTIAL_HEADER_LEN, parsePartialHeader } from "./partial-header.ts";
-import { decodeSeal, descriptorDifference, MAX_SEAL_BYTES, partialDifference, type Seal } from "./seal.ts";
+import { decodeSeal, MAX_SEAL_BYTES } from "./seal.ts";
 
 /** Options of {@link CheckpointMirror}: the table mirror's, where they mean the same. */
 export interface CheckpointMirrorOptions
@@ -534,17 +529,7 @@ export class CheckpointMirror {
   /** Deletes the target's attempts below `before` (never one a kept attempt is built on). */
   async #prune(before: bigint): Promise<void> {
     const p = this.#t.progress;
-    const keep = new Set<string>();
-    for (const [e, parents] of Object.entries(p.attempts)) {
-      if (BigInt(e) < before) continue;
-      const stack = [...parents];
-      while (stack.length > 0) {
-        const x = stack.pop() as string;
-        if (keep.has(x)) continue;
-        keep.add(x);
-        stack.push(...(p.attempts[x] ?? []));
-      }
-    }
+    const keep = new Set(keptAncestors(before, p.attempts).keys());
     p.counters.pruned += await pruneBelow(this.#target, before, keep);
     for (const e of Object.keys(p.attempts)) if (BigInt(e) < before && !keep.has(e)) delete p.attempts[e];
     p.prunePending = false;
@@ -574,52 +559,4 @@ export class CheckpointMirror {
 /** `Corrupt`: the source's namespace or floor fails LaminarDB's checks (LaminarDB cannot read the root either). */
 function damagedRootDocument(key: string, what: string, f: Fault): TidemarkError {
   return new TidemarkError("Corrupt", `the source's ${what} is damaged (${f.rule}): ${f.message}`, { key });
-}
-
-/** An object a seal names: its key, header length, and how its header is read and compared with the entry. */
-function sealed<A extends object, E extends { payloadLen: bigint; payloadSha256: string }>(
-  key: string,
-  headerLen: number,
-  entry: E,
-  parse: (header: Uint8Array) => A | Fault,
-  differs: (a: A, e: E) => string | undefined,
-): SealedObject {
-  return {
-    key,
-    size: headerLen + Number(entry.payloadLen),
-    headerLen,
-    payloadSha256: entry.payloadSha256,
-    headerFault: (h) => {
-      const a = parse(h);
-      if (isFault(a)) return a;
-      const field = differs(a, entry);
-      return field === undefined
-        ? undefined
-        : { rule: "seal-inventory", message: `its header differs from the seal in ${field}` };
-    },
-  };
-}
-
-/** The objects `seal` names, with what each must be. */
-export function sealedObjects(attempt: Attempt, seal: Seal): SealedObject[] {
-  return [
-    ...seal.sealedPartials.map((e) =>
-      sealed(
-        partialKey(attempt, e.vnode),
-        PARTIAL_HEADER_LEN,
-        e,
-        (h) => parsePartialHeader(h, attempt, e.vnode),
-        partialDifference,
-      ),
-    ),
-    ...seal.sealedDescriptors.map((e) =>
-      sealed(
-        descriptorKey(attempt, e.key),
-        DESCRIPTOR_HEADER_LEN,
-        e,
-        (h) => parseDescriptorHeader(h, attempt, e.key),
-        descriptorDifference,
-      ),
-    ),
-  ];
 }
