@@ -10,16 +10,12 @@
 import { TidemarkError } from "../errors.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 import { STATE_V2_PREFIX } from "./state-v2/keys.ts";
+import { hasAny } from "./state-v2/listing.ts";
 
 /** What a checkpoint root holds. */
 export interface CheckpointLayouts {
   stateV2: boolean;
   legacy: boolean;
-}
-
-async function hasAny(store: ObjectStore, prefix: string): Promise<boolean> {
-  for await (const _ of store.list(prefix)) return true;
-  return false;
 }
 
 /**

@@ -104,3 +104,9 @@ export async function listStateRoot(store: ObjectStore, prefix = STATE_V2_PREFIX
   );
   return out;
 }
+
+/** Whether `prefix` has any key (one listing request, stopped at the first entry). */
+export async function hasAny(store: ObjectStore, prefix: string): Promise<boolean> {
+  for await (const _ of store.list(prefix)) return true;
+  return false;
+}

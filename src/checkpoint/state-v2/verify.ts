@@ -23,7 +23,13 @@ import { DESCRIPTOR_HEADER_LEN, type DescriptorAttestation } from "./descriptor-
 import { isFault } from "./fault.ts";
 import { formatUuid } from "./ids.ts";
 import { descriptorKey, NAMESPACE_KEY, PRUNE_FLOOR_KEY, partialKey } from "./keys.ts";
-import { type AttemptListing, type ListedObject, listStateRoot, type RootListing } from "./listing.ts";
+import {
+  type AttemptListing,
+  hasAny,
+  type ListedObject,
+  listStateRoot,
+  type RootListing,
+} from "./listing.ts";
 import {
   decodeNamespace,
   decodePruneFloor,
@@ -238,12 +244,6 @@ function checkListedSizes(a: AttemptListing, seal: Seal, found: Findings): void 
       BigInt(DESCRIPTOR_HEADER_LEN) + e.payloadLen,
     );
   }
-}
-
-/** Whether `prefix` has any key (one listing request, stopped at the first entry). */
-async function hasAny(store: ObjectStore, prefix: string): Promise<boolean> {
-  for await (const _ of store.list(prefix)) return true;
-  return false;
 }
 
 /**
