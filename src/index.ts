@@ -156,6 +156,18 @@ export {
   type RestoreSkip,
   restore,
 } from "./restore/restore.ts";
+// A table's logical rows and row-level history (merutable's read semantics).
+export {
+  type DiffResult,
+  type DiffRowsOptions,
+  diffRows,
+  type ReadRowsAtOptions,
+  type RowChange,
+  type RowsResult,
+  readRows,
+  type TableRow,
+  TableRows,
+} from "./rows/table-rows.ts";
 // Stores: the contract, the adapters, the wrappers, store URLs.
 export { HttpStore, type HttpStoreOptions } from "./store/http.ts";
 export type { FetchLike } from "./store/http-common.ts";

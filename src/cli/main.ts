@@ -1,5 +1,6 @@
 /**
- * The `tidemark` command: `inspect`, `mirror`, `restore`, `verify`, `doctor`, `checkpoint ls|verify|mirror|prune`.
+ * The `tidemark` command: `inspect`, `rows`, `diff`, `mirror`, `restore`, `verify`, `doctor`,
+ * `checkpoint ls|verify|mirror|prune`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
  * @module
@@ -12,10 +13,12 @@ import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from ".
 import { checkpointCommand } from "./commands/checkpoint.ts";
 import { checkpointMirrorCommand } from "./commands/checkpoint-mirror.ts";
 import { checkpointVerifyCommand } from "./commands/checkpoint-verify.ts";
+import { DIFF_FORMATS, diffCommand } from "./commands/diff.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
 import { restoreCommand } from "./commands/restore.ts";
+import { ROW_FORMATS, rowsCommand } from "./commands/rows.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
@@ -131,6 +134,42 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => inspectCommand(ctx, store, opts)));
+
+  commonOptions(
+    program
+      .command("rows")
+      .description(
+        "print a table's rows at a version, in primary-key order: merutable's rows (newest per key, deleted keys absent), not its files' rows",
+      )
+      .argument("<store>", "the table's store (see Stores below)")
+      .option("--version <n>", "the version (default: HEAD)", numberFlag("--version", { min: 1 }))
+      .option("--limit <n>", "at most this many rows", numberFlag("--limit", { min: 0 }))
+      .option(
+        "--from-key <json>",
+        'first key, as JSON: 10, "eu", ["eu", 10] (a prefix of a composite key too)',
+      )
+      .option("--to-key <json>", "stop before this key (as JSON, as --from-key)")
+      .addOption(new Option("--format <format>", "output format").choices(ROW_FORMATS).default("table")),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => rowsCommand(ctx, store, opts)));
+
+  commonOptions(
+    program
+      .command("diff")
+      .description(
+        "print what changed in a table's rows between versions <a> and <b>: inserts, updates, deletes",
+      )
+      .argument("<store>", "the table's store (see Stores below)")
+      .argument("<a>", "the version before")
+      .argument("<b>", "the version after")
+      .option("--limit <n>", "at most this many changed keys", numberFlag("--limit", { min: 0 }))
+      .option("--from-key <json>", "only keys from this one (as JSON, as for rows)")
+      .option("--to-key <json>", "only keys before this one")
+      .addOption(new Option("--format <format>", "output format").choices(DIFF_FORMATS).default("table")),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, a: string, b: string, opts) => diffCommand(ctx, store, a, b, opts)));
 
   commonOptions(
     loopOptions(

@@ -49,6 +49,12 @@ export interface Io {
   stderrIsTTY: boolean;
   /** The stream cli-progress draws on (process.stderr). */
   progressStream?: NodeJS.WritableStream;
+  /**
+   * Resolves when stdout has room again (a pipe whose reader is slower than
+   * the command): long outputs wait on it, so what waits to be printed stays
+   * bounded. Absent: always room.
+   */
+  stdoutDrained?: () => Promise<void>;
 }
 
 /** Per-command output options. */

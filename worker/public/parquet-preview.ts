@@ -17,6 +17,9 @@
  * pages lie apart, or for row groups under 100 rows (the next groups are
  * read until there are 100 rows).
  *
+ * The range reads (merging, caching, counting) are the table reader's
+ * (src/rows/range-file.ts); this module supplies the HTTP part.
+ *
  * It uses hyparquet's metadata and column decoders (the `hyparquet/src/*.js`
  * modules its exports map offers; hyparquet is pinned exactly), not its
  * query planner: 8.5 KB min+gzip instead of 17 for the page. Flat columns
@@ -27,13 +30,12 @@ import { readColumn } from "hyparquet/src/column.js";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
-import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { codeOfHttpStatus, errorCodeOf, isTidemarkError, TidemarkError } from "../../src/index.ts";
+import { flatColumnDecoder } from "../../src/rows/data-file.ts";
+import { RangeFile, type RangeSource } from "../../src/rows/range-file.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;
-/** Reads issued together are merged across gaps up to this size. */
-const MERGE_GAP = 64 * 1024;
 /** A row group above this is read page by page for a preview (hyparquet's one-request run). */
 const ONE_REQUEST_GROUP = 2 * 1024 * 1024;
 /** Rows a preview shows. */
@@ -58,119 +60,55 @@ export function isNotParquet(e: unknown): boolean {
   return errorCodeOf(e) === "Corrupt" && (e as Error).message.includes(NOT_PARQUET);
 }
 
-interface Pending {
-  start: number;
-  end: number;
-  resolve: (b: ArrayBuffer) => void;
-  reject: (e: unknown) => void;
-}
-
 /**
- * hyparquet's `AsyncBuffer` over HTTP Range requests: merges the reads
- * issued in one turn, caches what it fetched, counts requests. Errors are
+ * The file `src` over HTTP Range requests, for {@link RangeFile}. Errors are
  * `TidemarkError`s naming the key and the HTTP status, never the URL (it may
- * be signed). A server that ignores `Range` (200) is served from the whole
- * body it sent.
+ * be signed). A server that ignores `Range` (200) sends the whole body,
+ * which the RangeFile keeps.
  */
-export class RangeFile {
-  readonly byteLength: number;
-  /** HTTP requests made so far. */
-  requests = 0;
-  readonly #src: FileSource;
-  readonly #chunks: Array<{ start: number; end: number; data: Promise<ArrayBuffer> }> = [];
-  #pending: Pending[] = [];
-
-  constructor(src: FileSource) {
-    this.#src = src;
-    this.byteLength = src.size;
-  }
-
-  slice(start: number, end = this.byteLength): Promise<ArrayBuffer> {
-    // An empty range is no request (and `bytes=a-(a-1)` is no valid Range).
-    if (end <= start) return Promise.resolve(new ArrayBuffer(0));
-    const hit = this.#chunks.find((c) => c.start <= start && end <= c.end);
-    if (hit) return hit.data.then((b) => b.slice(start - hit.start, end - hit.start));
-    return new Promise((resolve, reject) => {
-      if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
-      this.#pending.push({ start, end, resolve, reject });
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#pending.sort((a, b) => a.start - b.start);
-    this.#pending = [];
-    let i = 0;
-    while (i < batch.length) {
-      const first = batch[i]!;
-      let end = first.end;
-      let j = i + 1;
-      while (j < batch.length && batch[j]!.start - end <= MERGE_GAP) end = Math.max(end, batch[j++]!.end);
-      const start = first.start;
-      // A range whose end is already here (the tail read first) fetches only what is missing.
-      const known = this.#chunks.find((c) => c.start > start && c.start < end && end <= c.end);
-      const data = known
-        ? Promise.all([this.#fetch(start, known.start), known.data]).then(([a, b]) => {
-            const out = new Uint8Array(end - start);
-            out.set(new Uint8Array(a));
-            out.set(new Uint8Array(b, 0, end - known.start), a.byteLength);
-            return out.buffer;
-          })
-        : this.#fetch(start, end);
-      const chunk = { start, end, data };
-      this.#chunks.push(chunk);
-      for (const p of batch.slice(i, j)) {
-        data.then(
-          (b) => p.resolve(b.slice(p.start - start, p.end - start)),
-          (e: unknown) => p.reject(e),
+export function httpRangeSource(src: FileSource): RangeSource {
+  const { key, size } = src;
+  const what = `read ${JSON.stringify(key)}`;
+  return {
+    key,
+    size,
+    async read(start, end) {
+      let res: Response;
+      try {
+        res = await fetch(await src.url(), { headers: { Range: `bytes=${start}-${end - 1}` } });
+      } catch {
+        throw new TidemarkError("Transient", `${what}: network error`, { key });
+      }
+      if (res.status !== 200 && res.status !== 206) {
+        await res.body?.cancel().catch(() => {});
+        throw new TidemarkError(codeOfHttpStatus(res.status), `${what}: HTTP ${res.status}`, { key });
+      }
+      const body = await res.arrayBuffer();
+      const total =
+        res.status === 200
+          ? body.byteLength
+          : Number(/\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "")?.[1]);
+      if (Number.isSafeInteger(total) && total !== size) {
+        throw new TidemarkError(
+          "Corrupt",
+          `${what}: the mirror holds ${total} bytes, the manifest says ${size}: not the file this snapshot references`,
+          { key },
         );
       }
-      // A failed read is not cached: a retry reads again.
-      data.catch(() => {
-        const at = this.#chunks.indexOf(chunk);
-        if (at >= 0) this.#chunks.splice(at, 1);
-      });
-      i = j;
-    }
-  }
-
-  async #fetch(start: number, end: number): Promise<ArrayBuffer> {
-    const { key, size } = this.#src;
-    const what = `read ${JSON.stringify(key)}`;
-    this.requests++;
-    let res: Response;
-    try {
-      res = await fetch(await this.#src.url(), { headers: { Range: `bytes=${start}-${end - 1}` } });
-    } catch {
-      throw new TidemarkError("Transient", `${what}: network error`, { key });
-    }
-    if (res.status !== 200 && res.status !== 206) {
-      await res.body?.cancel().catch(() => {});
-      throw new TidemarkError(codeOfHttpStatus(res.status), `${what}: HTTP ${res.status}`, { key });
-    }
-    const body = await res.arrayBuffer();
-    const total =
-      res.status === 200
-        ? body.byteLength
-        : Number(/\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "")?.[1]);
-    if (Number.isSafeInteger(total) && total !== size) {
-      throw new TidemarkError(
-        "Corrupt",
-        `${what}: the mirror holds ${total} bytes, the manifest says ${size}: not the file this snapshot references`,
-        { key },
-      );
-    }
-    if (res.status === 200) {
-      // The server ignored Range and sent everything: keep it all.
-      this.#chunks.push({ start: 0, end: size, data: Promise.resolve(body) });
-      return body.slice(start, end);
-    }
-    if (body.byteLength !== end - start) {
-      throw new TidemarkError("Corrupt", `${what}: asked for ${end - start} bytes, got ${body.byteLength}`, {
-        key,
-      });
-    }
-    return body;
-  }
+      // The server ignored Range and sent everything.
+      if (res.status === 200) return { offset: 0, bytes: body };
+      if (body.byteLength !== end - start) {
+        throw new TidemarkError(
+          "Corrupt",
+          `${what}: asked for ${end - start} bytes, got ${body.byteLength}`,
+          {
+            key,
+          },
+        );
+      }
+      return { offset: start, bytes: body };
+    },
+  };
 }
 
 /** One column of the Parquet schema, as the preview lists it. */
@@ -221,7 +159,7 @@ function typeOf(e: SchemaElement): string {
  * corrupt one, or one whose size differs from the manifest's.
  */
 export async function previewParquet(src: FileSource): Promise<Preview> {
-  const file = new RangeFile(src);
+  const file = new RangeFile(httpRangeSource(src));
   const { key, size } = src;
   // The magic first, before hyparquet: "not Parquet" and "corrupt" are different answers.
   // Both ends when the first read holds the whole file; else the end, as hyparquet
@@ -304,18 +242,8 @@ async function groupRows(
   const ranges = await Promise.all(group.columns.map((c) => firstBytes(file, c, rows, whole)));
   const buffers = await Promise.all(ranges.map(([a, b]) => file.slice(a, b)));
   return group.columns.map((c, i) => {
-    const m = c.meta_data!;
-    const schemaPath = getTreePath(tree, m.path_in_schema);
-    if (!isFlatColumn(schemaPath)) return [];
-    const decoder = {
-      pathInSchema: m.path_in_schema,
-      type: m.type,
-      element: schemaPath[schemaPath.length - 1]!.element,
-      schemaPath,
-      codec: m.codec,
-      parsers: DEFAULT_PARSERS,
-      utf8: false,
-    };
+    const decoder = flatColumnDecoder(tree, c.meta_data!, DEFAULT_PARSERS);
+    if (!decoder) return [];
     const reader = { view: new DataView(buffers[i]!), offset: 0 };
     const select = { groupStart: 0, selectStart: 0, selectEnd: rows, groupRows: rows };
     return readColumn(reader, select, decoder).data.flatMap((d: DecodedArray) =>
