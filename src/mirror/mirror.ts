@@ -560,7 +560,8 @@ export class Mirror {
   }
 }
 
-async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
+/** Waits for `p` to settle, at most `ms` milliseconds (a shutdown that must not hang); never rejects. */
+export async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     p.then(
