@@ -23,6 +23,8 @@ interface MirrorCliOptions extends OutputOptions {
   parallel: number;
   pollInterval: number;
   lagAlert: number;
+  iceberg?: string;
+  icebergPrefix?: string;
 }
 
 function summary(s: MirrorStatus): Record<string, unknown> {
@@ -37,6 +39,7 @@ function summary(s: MirrorStatus): Record<string, unknown> {
     bytes: s.counters.bytes,
     requests: s.counters.requests,
     gaps: s.gaps,
+    ...(s.iceberg ? { iceberg: s.iceberg } : {}),
   };
 }
 
@@ -51,7 +54,10 @@ function describe(s: MirrorStatus): string {
   const gaps = s.gaps.length
     ? `; skipped: ${s.gaps.map((g) => `${g.from === g.to ? `v${g.from}` : `v${g.from}-v${g.to}`} (${GAP_TEXT[g.reason ?? "expired"]})`).join(", ")}`
     : "";
-  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}`;
+  const views = (s.iceberg ?? []).map(
+    (v) => `; Iceberg view at v${v.version} (${v.metadataLocation ?? "none"})`,
+  );
+  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}${views.join("")}`;
 }
 
 export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Promise<number> {
@@ -68,9 +74,20 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   const fatalError = new Promise<TidemarkError>((resolve) => {
     fatal = resolve;
   });
+  if (opts.icebergPrefix !== undefined && opts.iceberg === undefined) {
+    throw new TidemarkError("InvalidArgument", "--iceberg-prefix needs --iceberg");
+  }
   const mirror = new Mirror({
     source: from.store,
     target: to.store,
+    ...(opts.iceberg !== undefined
+      ? {
+          iceberg: {
+            location: opts.iceberg,
+            ...(opts.icebergPrefix !== undefined ? { prefix: opts.icebergPrefix } : {}),
+          },
+        }
+      : {}),
     parallelism: opts.parallel,
     pollIntervalMs: opts.pollInterval,
     lagAlertSecs: opts.watch ? opts.lagAlert : 0,
