@@ -86,6 +86,22 @@ export interface IcebergViewOptions {
    * readers open every live delete file of a snapshot.
    */
   maxDeleteFiles?: number;
+  /**
+   * Keep `metadata/version-hint.text` at the latest version (default true),
+   * written once per update (a mirror's tick), not per version: readers that
+   * open the table by its folder (icebird, DuckDB's `iceberg_scan`, Spark's
+   * Hadoop tables) find the latest metadata by it. Off when readers are given
+   * a metadata file or a catalog: one write less per update.
+   */
+  versionHint?: boolean;
+  /**
+   * Snapshots the latest metadata file lists (default 100; `Infinity`: all):
+   * the newest, each version's own. Every version's metadata file stays, and
+   * lists its own window: a version that left the list is still read through
+   * `v{N}.metadata.json`. Without a bound each version would rewrite the
+   * whole history (about 640 bytes a version) into its metadata file.
+   */
+  maxSnapshots?: number;
 }
 
 /** Where a view stands. */
@@ -191,6 +207,8 @@ async function uuidOf(text: string): Promise<string> {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
+const keepLast = <T>(xs: T[], n: number): T[] => (xs.length > n ? xs.slice(xs.length - n) : xs);
+
 const num = (v: bigint | number | null | undefined, fallback: number): number =>
   v === null || v === undefined ? fallback : Number(v);
 
@@ -206,6 +224,8 @@ export class IcebergView {
   /** The view's files: the mirror's store under the view's prefix. */
   readonly #files: ObjectStore;
   readonly #maxDeleteFiles: number;
+  readonly #versionHint: boolean;
+  readonly #maxSnapshots: number;
   #table: TableReader | undefined;
   #rows: TableRows | undefined;
   #rowsUses = 0;
@@ -230,6 +250,11 @@ export class IcebergView {
     this.#maxDeleteFiles = numberOption("iceberg.maxDeleteFiles", opts.maxDeleteFiles, 32, {
       min: 1,
       max: 100_000,
+    });
+    this.#versionHint = opts.versionHint ?? true;
+    this.#maxSnapshots = numberOption("iceberg.maxSnapshots", opts.maxSnapshots, 100, {
+      min: 1,
+      infinity: true,
     });
   }
 
@@ -325,7 +350,7 @@ export class IcebergView {
       written.push(v);
       opts.onVersion?.(v);
     }
-    if (s.version > 0) {
+    if (s.version > 0 && this.#versionHint) {
       this.#hint ??= (await readLowWater(this.#files, VERSION_HINT)).version ?? 0;
       if (this.#hint < s.version) {
         this.#hint = await advanceLowWater(this.#files, s.version, { key: VERSION_HINT });
@@ -631,8 +656,11 @@ export class IcebergView {
       },
       "current-snapshot-id": v,
       refs: { main: { "snapshot-id": v, type: "branch" } },
-      snapshots: [...(prev?.snapshots ?? []), snapshot],
-      "snapshot-log": [...(prev?.["snapshot-log"] ?? []), { "snapshot-id": v, "timestamp-ms": ts }],
+      snapshots: keepLast([...(prev?.snapshots ?? []), snapshot], this.#maxSnapshots),
+      "snapshot-log": keepLast(
+        [...(prev?.["snapshot-log"] ?? []), { "snapshot-id": v, "timestamp-ms": ts }],
+        this.#maxSnapshots,
+      ),
       "metadata-log": prev
         ? [
             ...prev["metadata-log"],

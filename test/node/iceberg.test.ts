@@ -34,13 +34,7 @@ import { SCENARIOS } from "../contract/rows.contract.ts";
 import { serveBucket } from "../support/bucket-server.ts";
 import { collect } from "../support/harness.ts";
 import { interopPython } from "../support/interop.ts";
-import {
-  type FixtureValue,
-  javaRoaring,
-  RowsFixture,
-  type Tagged,
-  tagRow,
-} from "../support/rows-fixture.ts";
+import { type FixtureValue, javaRoaring, RowsFixture, type Tagged, tagRow } from "../support/rows-fixture.ts";
 
 const python = interopPython();
 const dv = python !== undefined && javaRoaring();
@@ -259,7 +253,7 @@ describe.skipIf(python === undefined)("the Iceberg view, read by icebird, fastav
     const server = await serveBucket(store);
     try {
       const location = server.url.replace(/\/$/, "");
-      const res = await updateIcebergView(store, { location, maxDeleteFiles: 2 });
+      const res = await updateIcebergView(store, { location, maxDeleteFiles: 2, maxSnapshots: 3 });
       assert.deepEqual([res.written, res.skipped], [[1, 2, 3, 4, 5, 7], [6]]);
       const oracle = fx.oracle(python as string, dir, [1, 2, 3, 4, 5, 7]);
       assert.ok(
@@ -267,9 +261,15 @@ describe.skipIf(python === undefined)("the Iceberg view, read by icebird, fastav
         "key 3 came back at v5",
       );
       await assertIcebirdReadsOracle(fx, `${location}/iceberg`, oracle, new Set());
-      const md = JSON.parse(readFileSync(join(dir, "iceberg/metadata/v7.metadata.json"), "utf8"));
+      const metadata = (v: number) =>
+        JSON.parse(readFileSync(join(dir, `iceberg/metadata/v${v}.metadata.json`), "utf8"));
+      // Each version's snapshot, from its own metadata file (the latest lists only the last 3).
       const summary = (v: number) =>
-        md.snapshots.find((x: { "snapshot-id": number }) => x["snapshot-id"] === v);
+        metadata(v).snapshots.find((x: { "snapshot-id": number }) => x["snapshot-id"] === v);
+      assert.deepEqual(
+        metadata(7).snapshots.map((x: { "snapshot-id": number }) => x["snapshot-id"]),
+        [4, 5, 7],
+      );
       assert.equal(summary(7)["parent-snapshot-id"], 5, "the gap is a gap in the view's history");
       assert.ok(
         Number(summary(5).summary["removed-delete-files"]) > 0,
