@@ -70,7 +70,7 @@ console.log(
     `${c1.readClass} read-class requests (${(c1.bytesIn / 2 ** 20).toFixed(1)} MiB read), ${c1.put} PUTs and ${c1.list} LISTs (${(c1.bytesOut / 2 ** 20).toFixed(1)} MiB written; the data files weigh ${((await dataBytes) / 2 ** 20).toFixed(1)} MiB, none of it written)`,
 );
 console.log(
-  `  per version: PUTs max ${maxWrites}, mean ${meanWrites.toFixed(2)} (a delete file in ${deleteFiles.length} of ${N} versions; version-hint.text once, at the end); bytes written mean ${(meanBytes / 1024).toFixed(1)} KiB, the last version ${(lastBytes / 1024).toFixed(1)} KiB (its metadata file lists all ${N} snapshots)`,
+  `  per version: PUTs max ${maxWrites}, mean ${meanWrites.toFixed(2)} (a delete file in ${deleteFiles.length} of ${N} versions; version-hint.text once, at the end); bytes written mean ${(meanBytes / 1024).toFixed(1)} KiB, the last version ${(lastBytes / 1024).toFixed(1)} KiB (its metadata file lists the last 100 snapshots)`,
 );
 
 // 2. Incremental: more versions, one update each on the same instance.

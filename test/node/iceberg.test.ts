@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { icebergRead } from "icebird";
@@ -26,7 +26,9 @@ import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
 import { decodeAvroFile, encodeAvroFile } from "../../src/iceberg/avro.ts";
 import { IcebergView, updateIcebergView } from "../../src/iceberg/view.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
+import { verifyMirror } from "../../src/mirror/reader.ts";
 import { FileStore } from "../../src/node/fs-store.ts";
+import { restore } from "../../src/restore/restore.ts";
 import { TableRows } from "../../src/rows/table-rows.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import type { ObjectStore } from "../../src/store/types.ts";
@@ -42,7 +44,28 @@ const tmp = mkdtempSync(join(tmpdir(), "tidemark-iceberg-test-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const checker = join(import.meta.dirname, "../support/iceberg_check.py");
 
+/** fastavro is in the interop virtualenv (`.ci/run` installs it): a failure under CI=true, else a loud skip. */
+const fastavro = (() => {
+  if (python === undefined) return false;
+  if (spawnSync(python, ["-c", "import fastavro"]).status === 0) return true;
+  const why = `fastavro is missing: ${python} -m pip install --retries 0 --timeout 2 fastavro`;
+  if (process.env.CI === "true") throw new Error(`CI=true and ${why}`);
+  console.warn(`\n!!! SKIPPING the fastavro checks of the Iceberg view: ${why} !!!\n`);
+  return false;
+})();
+
 function runChecker(command: string, input: unknown): unknown {
+  if (command === "view" && !fastavro) {
+    return {
+      metadata: -1,
+      manifest_lists: 0,
+      manifests: 0,
+      data_files: 0,
+      delete_files: 0,
+      deletes: 0,
+      errors: [],
+    };
+  }
   const r = spawnSync(python as string, [checker, command], {
     input: JSON.stringify(input),
     encoding: "utf8",
@@ -210,9 +233,11 @@ describe.skipIf(python === undefined)("the Iceberg view, read by icebird, fastav
 
         const check = runChecker("view", { root: dir, prefix: "iceberg", location }) as ViewCheck;
         assert.deepEqual(check.errors, []);
-        assert.equal(check.metadata, fx.versions.length);
-        assert.ok(check.manifests >= fx.versions.length && check.data_files > 0);
-        if (s.name.startsWith("orders")) assert.ok(check.delete_files > 0 && check.deletes > 0);
+        if (fastavro) {
+          assert.equal(check.metadata, fx.versions.length);
+          assert.ok(check.manifests >= fx.versions.length && check.data_files > 0);
+          if (s.name.startsWith("orders")) assert.ok(check.delete_files > 0 && check.deletes > 0);
+        }
 
         // Idempotent: a second run writes nothing.
         const again = recordingPuts(files);
@@ -351,6 +376,17 @@ describe.skipIf(python === undefined)("the Iceberg view, read by icebird, fastav
         assert.equal(st.iceberg?.[0]?.version, head, `the view follows v${head}`);
       }
       await m.shutdown();
+      // The view is no key the mirror's readers take for the table: verify and restore see the table alone.
+      assert.equal((await verifyMirror(target)).ok, true);
+      const restored = mkdtempSync(join(tmp, "restored-"));
+      await restore({ from: target, to: new FileStore(restored) });
+      assert.deepEqual(
+        readdirSync(restored)
+          .filter((n) => !n.startsWith(".tidemark-"))
+          .sort(),
+        ["data", "metadata", "version-hint.text"],
+      );
+      assert.equal((await openTable(target)).layout, "object-store");
       const oracle = fx.oracle(python as string, primary);
       await assertIcebirdReadsOracle(fx, `${location}/iceberg`, oracle, binaryColumns(mirrorDir, 1));
 
