@@ -728,42 +728,18 @@ export class IcebergView {
   }
 
   #dataEntry(d: LiveData, status: number, v: number): ManifestEntry {
-    return {
-      status,
-      // New entries inherit the snapshot and sequence numbers from the manifest list; others carry theirs.
-      snapshot_id: status === ADDED ? null : status === DELETED ? v : d.snapshot,
-      sequence_number: status === ADDED ? null : d.seq,
-      file_sequence_number: status === ADDED ? null : d.seq,
-      data_file: {
-        content: CONTENT_DATA,
-        file_path: this.where.of(d.key),
-        file_format: "PARQUET",
-        partition: {},
-        record_count: d.records,
-        file_size_in_bytes: d.size,
-      },
-    };
+    return entry(d, status, v, { content: CONTENT_DATA, file_path: this.where.of(d.key) });
   }
 
   #deleteEntry(d: LiveDelete, status: number, v: number): ManifestEntry {
     const bound = (s: string) => [{ key: DELETE_FILE_PATH_ID, value: encoder.encode(s) }];
-    return {
-      status,
-      snapshot_id: status === ADDED ? null : status === DELETED ? v : d.snapshot,
-      sequence_number: status === ADDED ? null : d.seq,
-      file_sequence_number: status === ADDED ? null : d.seq,
-      data_file: {
-        content: CONTENT_POSITION_DELETES,
-        file_path: this.where.ofView(d.key),
-        file_format: "PARQUET",
-        partition: {},
-        record_count: d.records,
-        file_size_in_bytes: d.size,
-        lower_bounds: bound(d.lower),
-        upper_bounds: bound(d.upper),
-        referenced_data_file: d.lower === d.upper ? d.lower : null,
-      },
-    };
+    return entry(d, status, v, {
+      content: CONTENT_POSITION_DELETES,
+      file_path: this.where.ofView(d.key),
+      lower_bounds: bound(d.lower),
+      upper_bounds: bound(d.upper),
+      referenced_data_file: d.lower === d.upper ? d.lower : null,
+    });
   }
 
   /** Writes a manifest of `entries` for version `v`; its entry in a manifest list. */
@@ -830,6 +806,32 @@ export function icebergViews(
     prefixes.add(p);
   }
   return views;
+}
+
+/**
+ * The manifest entry of file `f` with `status` in version `v`'s manifest: a new
+ * entry inherits its snapshot and sequence numbers from the manifest list,
+ * an existing or deleted one carries them (a deleted one names `v`).
+ */
+function entry(
+  f: { snapshot: number; seq: number; records: number; size: number },
+  status: number,
+  v: number,
+  file: Pick<ManifestEntry["data_file"], "content" | "file_path"> & Partial<ManifestEntry["data_file"]>,
+): ManifestEntry {
+  return {
+    status,
+    snapshot_id: status === ADDED ? null : status === DELETED ? v : f.snapshot,
+    sequence_number: status === ADDED ? null : f.seq,
+    file_sequence_number: status === ADDED ? null : f.seq,
+    data_file: {
+      file_format: "PARQUET",
+      partition: {},
+      record_count: f.records,
+      file_size_in_bytes: f.size,
+      ...file,
+    },
+  };
 }
 
 /** The key of version `v`'s metadata file, relative to the view's prefix. */

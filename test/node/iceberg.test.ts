@@ -429,11 +429,7 @@ describe.skipIf(python === undefined)("the Iceberg view, read by icebird, fastav
 /** The files of a fixture's table, in memory (crash sweeps run fast there). */
 async function memoryCopy(dir: string, fx: RowsFixture): Promise<MemoryStore> {
   const m = new MemoryStore();
-  const keys = new Set<string>(["metadata/low_water.txt"]);
-  for (let v = 1; v <= fx.versions.length; v++) keys.add(`metadata/v${v}.manifest.bin`);
-  for (const f of fx.files.keys()) keys.add(f);
-  for (const vs of fx.versions) for (const r of vs) if (r.dv) keys.add(r.dv.path);
-  for (const k of keys) await m.put(k, new Uint8Array(readFileSync(join(dir, k))));
+  for (const k of fx.keys("object-store")) await m.put(k, new Uint8Array(readFileSync(join(dir, k))));
   return m;
 }
 
