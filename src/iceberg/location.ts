@@ -1,7 +1,8 @@
 /**
  * Where an Iceberg view's readers find the mirror: the absolute location of
  * its root (`s3://bucket/prefix` for S3 and R2, `https://host/path` for a
- * Worker's object route or a public bucket), and the view's own prefix in it.
+ * Worker's object route or a public bucket, `file:///dir` for a local
+ * directory), and the view's own prefix in it.
  * Paths in Iceberg metadata are absolute up to format version 3, so a view
  * is written for one location (apache/iceberg#14606, trinodb/trino#25499:
  * copies of Iceberg tables need their paths rewritten).
@@ -30,7 +31,11 @@ export class ViewLocation {
    *   under the table's own `metadata/`.
    */
   constructor(location: string, prefix = DEFAULT_VIEW_PREFIX) {
-    if (typeof location !== "string" || !/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]/.test(location)) {
+    // A scheme, then an authority (a bucket, a host); file: URIs have an empty one (file:///abs/dir).
+    if (
+      typeof location !== "string" ||
+      !/^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]|file:\/\/\/.)/.test(location)
+    ) {
       throw new TidemarkError(
         "InvalidArgument",
         `iceberg location must be an absolute URI such as s3://bucket/prefix or https://host/path, got ${JSON.stringify(String(location).slice(0, 100))}`,

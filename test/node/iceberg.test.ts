@@ -569,7 +569,7 @@ describe("the view's own parts", () => {
 
   it("locations and prefixes are checked: absolute, no credentials, one prefix per view", () => {
     const s = new MemoryStore();
-    for (const location of ["data/x", "/abs", "https://u:p@h/x", "s3://b/t?x=1", ""]) {
+    for (const location of ["data/x", "/abs", "https://u:p@h/x", "s3://b/t?x=1", "", "file://", "s3:///x"]) {
       assert.throws(
         () => new IcebergView(s, { location }),
         (e) => errorCodeOf(e) === "InvalidArgument",
@@ -598,6 +598,10 @@ describe("the view's own parts", () => {
     assert.equal(
       new IcebergView(s, { location: "s3://b/t" }).where.of("data/a b.parquet"),
       "s3://b/t/data/a b.parquet",
+    );
+    assert.equal(
+      new IcebergView(s, { location: "file:///srv/m/" }).where.of("data/x.parquet"),
+      "file:///srv/m/data/x.parquet",
     );
   });
 });
