@@ -30,6 +30,7 @@ import { verifyMirror } from "../../src/mirror/reader.ts";
 import { FileStore } from "../../src/node/fs-store.ts";
 import { restore } from "../../src/restore/restore.ts";
 import { TableRows } from "../../src/rows/table-rows.ts";
+import { faulty } from "../../src/store/faulty.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import type { ObjectStore } from "../../src/store/types.ts";
 import { SCENARIOS } from "../contract/rows.contract.ts";
@@ -499,28 +500,27 @@ describe.skipIf(python === undefined)("the Iceberg view under crashes", () => {
     }
   }, 60_000);
 
-  it("a crash at every write of a mirror with a view, then a fresh mirror: the view ends as a clean run's", async () => {
+  it("a crash at every request of a mirror's target with a view (faulty), then a fresh mirror: the view ends as a clean run's", async () => {
     const { fx, dir: primary } = written(2, "posix");
     const location = "s3://b/t";
     const cleanTarget = new MemoryStore();
-    const counted = crashAtWrite(cleanTarget, Number.POSITIVE_INFINITY);
+    const counted = faulty(cleanTarget, {});
     const cleanMirror = new Mirror({
       source: new FileStore(primary),
-      target: counted.store,
+      target: counted,
       iceberg: { location },
     });
     await cleanMirror.tick();
     assert.equal(cleanMirror.status().iceberg?.[0]?.version, fx.versions.length);
     const want = await viewFiles(cleanTarget);
-    const K = counted.writes();
-    assert.ok(K > 8, `${K} writes`);
+    const K = counted.requests();
+    assert.ok(K > 20, `${K} requests`);
     for (let k = 1; k <= K; k++) {
       const target = new MemoryStore();
       const crashed = new Mirror({
         source: new FileStore(primary),
-        target: crashAtWrite(target, k).store,
+        target: faulty(target, { crashAt: k }),
         iceberg: { location },
-        backoff: { baseDelayMs: 0, maxDelayMs: 0 },
       });
       await crashed.tick();
       assert.ok(crashed.status().counters.failures > 0, `k=${k}: the crash happened`);
