@@ -95,6 +95,15 @@ export {
   type TidemarkErrorOptions,
   toTidemarkError,
 } from "./errors.ts";
+// Apache Iceberg views of a mirror (docs/iceberg.md).
+export {
+  type IcebergUpdateOptions,
+  type IcebergUpdateResult,
+  IcebergView,
+  type IcebergViewOptions,
+  type IcebergViewStatus,
+  updateIcebergView,
+} from "./iceberg/view.ts";
 // Manifests.
 export {
   createDataFileRef,

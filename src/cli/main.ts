@@ -1,6 +1,6 @@
 /**
  * The `tidemark` command: `inspect`, `rows`, `diff`, `mirror`, `restore`, `verify`, `doctor`,
- * `checkpoint ls|verify|mirror|prune`.
+ * `checkpoint ls|verify|mirror|prune`, `iceberg`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
  * @module
@@ -15,6 +15,7 @@ import { checkpointMirrorCommand } from "./commands/checkpoint-mirror.ts";
 import { checkpointVerifyCommand } from "./commands/checkpoint-verify.ts";
 import { DIFF_FORMATS, diffCommand } from "./commands/diff.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
+import { icebergCommand } from "./commands/iceberg.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
 import { restoreCommand } from "./commands/restore.ts";
@@ -180,15 +181,34 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
         .requiredOption("--to <store>", "the mirror's store"),
       "snapshots",
       "files",
-    ).option(
-      "--lag-alert <secs>",
-      "with --watch: warn on stderr when lag reaches this (0: never)",
-      numberFlag("--lag-alert", { min: 0 }),
-      60,
-    ),
+    )
+      .option(
+        "--lag-alert <secs>",
+        "with --watch: warn on stderr when lag reaches this (0: never)",
+        numberFlag("--lag-alert", { min: 0 }),
+        60,
+      )
+      .option("--iceberg <location>", "also write an Iceberg view of the mirror for readers at this location")
+      .option(
+        "--iceberg-prefix <prefix>",
+        "with --iceberg: the view's prefix on the mirror (default iceberg)",
+      ),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((opts) => mirrorCommand(ctx, opts)));
+
+  commonOptions(
+    program
+      .command("iceberg")
+      .description(
+        "write (or bring up to date) an Apache Iceberg view of a mirror: a snapshot per version, no data copied",
+      )
+      .argument("<store>", "the mirror's store (see Stores below)")
+      .requiredOption("--location <uri>", "where readers reach the mirror: s3://bucket/prefix or https://...")
+      .option("--prefix <prefix>", "the view's prefix on the mirror (default iceberg)"),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => icebergCommand(ctx, store, opts)));
 
   commonOptions(
     program

@@ -180,6 +180,7 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         ["checkpoint", "verify"],
         ["checkpoint", "mirror"],
         ["checkpoint", "prune"],
+        ["iceberg"],
       ];
       const results = await Promise.all(commands.map((c) => run(argv, [...c, "--help"])));
       results.forEach((r, i) => {
@@ -411,6 +412,17 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       assert.equal(JSON.parse(m.stdout).mirrorSeq, 3);
       const c = await run(argv, ["checkpoint", "ls", "memory:demo", "--json"]);
       assert.equal(JSON.parse(c.stdout).latestCommittedEpoch, 3);
+    });
+
+    it("iceberg: an Iceberg view of memory:demo's three versions, the metadata file named", async () => {
+      const r = await run(argv, ["iceberg", "memory:demo", "--location", "s3://bucket/demo", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.deepEqual([out.ok, out.version, out.written], [true, 3, [1, 2, 3]]);
+      assert.equal(out.metadataLocation, "s3://bucket/demo/iceberg/metadata/v3.metadata.json");
+      const bad = await run(argv, ["iceberg", "memory:demo", "--location", "not-a-uri"]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /InvalidArgument.*absolute URI/);
     });
 
     it("local directories: mirror --once, inspect --source, verify, checkpoint ls/prune", async () => {

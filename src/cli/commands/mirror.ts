@@ -18,6 +18,8 @@ import { catchUp, type LoopCliOptions, TickErrors, watch } from "../watch.ts";
 
 interface MirrorCliOptions extends LoopCliOptions {
   lagAlert: number;
+  iceberg?: string;
+  icebergPrefix?: string;
 }
 
 function summary(s: MirrorStatus): Record<string, unknown> {
@@ -32,6 +34,7 @@ function summary(s: MirrorStatus): Record<string, unknown> {
     bytes: s.counters.bytes,
     requests: s.counters.requests,
     gaps: s.gaps,
+    ...(s.iceberg ? { iceberg: s.iceberg } : {}),
   };
 }
 
@@ -46,7 +49,10 @@ function describe(s: MirrorStatus): string {
   const gaps = s.gaps.length
     ? `; skipped: ${s.gaps.map((g) => `${g.from === g.to ? `v${g.from}` : `v${g.from}-v${g.to}`} (${GAP_TEXT[g.reason ?? "expired"]})`).join(", ")}`
     : "";
-  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}`;
+  const views = (s.iceberg ?? []).map(
+    (v) => `; Iceberg view at v${v.version} (${v.metadataLocation ?? "none"})`,
+  );
+  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}${views.join("")}`;
 }
 
 export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Promise<number> {
@@ -62,9 +68,20 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   const errors = new TickErrors(
     (e) => isTidemarkError(e, "SplitBrain") || isTidemarkError(e, "StaleVersion"),
   );
+  if (opts.icebergPrefix !== undefined && opts.iceberg === undefined) {
+    throw new TidemarkError("InvalidArgument", "--iceberg-prefix needs --iceberg");
+  }
   const mirror = new Mirror({
     source: from.store,
     target: to.store,
+    ...(opts.iceberg !== undefined
+      ? {
+          iceberg: {
+            location: opts.iceberg,
+            ...(opts.icebergPrefix !== undefined ? { prefix: opts.icebergPrefix } : {}),
+          },
+        }
+      : {}),
     parallelism: opts.parallel,
     pollIntervalMs: opts.pollInterval,
     lagAlertSecs: opts.watch ? opts.lagAlert : 0,
