@@ -40,14 +40,35 @@ export {
   CheckpointStore,
   type CheckpointStoreOptions,
 } from "./checkpoint/checkpoint-store.ts";
+// Checkpoints: LaminarDB's state-v2 layout (and the one before it) read, verified, mirrored.
+export { type CheckpointLayouts, detectCheckpointLayouts } from "./checkpoint/detect.ts";
 export {
   checkpointCommitKey,
   checkpointDescriptorKey,
   checkpointPartialKey,
   checkpointSourceOffsetsKey,
 } from "./checkpoint/layout.ts";
+export { type LegacyReport, verifyLegacyCheckpoints } from "./checkpoint/legacy-verify.ts";
 export type { PruneResult } from "./checkpoint/prune.ts";
 export type { EpochBlob } from "./checkpoint/reads.ts";
+export {
+  CheckpointMirror,
+  type CheckpointMirrorOptions,
+  type CheckpointMirrorStatus,
+} from "./checkpoint/state-v2/mirror.ts";
+export type {
+  CheckpointMirrorProgress,
+  CheckpointMirrorProgressStore,
+} from "./checkpoint/state-v2/mirror-progress.ts";
+export type { CheckpointProblem, CheckpointRule } from "./checkpoint/state-v2/problems.ts";
+export {
+  type AttemptReport,
+  DECISION_STORE_NOTE,
+  type StateV2Report,
+  type VerifyStateV2Options,
+  verifyStateV2,
+} from "./checkpoint/state-v2/verify.ts";
+export { type CheckpointReport, verifyCheckpoints } from "./checkpoint/verify.ts";
 // Probing a live store.
 export {
   DOCTOR_CHECKS,
@@ -74,6 +95,15 @@ export {
   type TidemarkErrorOptions,
   toTidemarkError,
 } from "./errors.ts";
+// Apache Iceberg views of a mirror (docs/iceberg.md).
+export {
+  type IcebergUpdateOptions,
+  type IcebergUpdateResult,
+  IcebergView,
+  type IcebergViewOptions,
+  type IcebergViewStatus,
+  updateIcebergView,
+} from "./iceberg/view.ts";
 // Manifests.
 export {
   createDataFileRef,

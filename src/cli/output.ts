@@ -19,6 +19,11 @@ export const EXIT = {
   conflict: 3,
   /** The store was unavailable (`Transient` after retries): safe to run again later. */
   unavailable: 4,
+  /**
+   * `checkpoint verify` could not check (no checkpoint state at the URL, a
+   * store that cannot list, access refused): nothing was judged, unlike 1.
+   */
+  unchecked: 5,
 } as const;
 
 /** The exit code for an error code. */

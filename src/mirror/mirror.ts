@@ -1,6 +1,7 @@
 import { advanceLowWater, builtOn, type ManifestFile, manifestKey } from "../catalog/index.ts";
 import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
+import { type IcebergView, icebergViews, VIEW_VERSION_REQUESTS } from "../iceberg/view.ts";
 import type { LiveFile } from "../manifest/index.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
@@ -95,6 +96,8 @@ export class Mirror {
   #shutdown: Promise<void> | undefined;
   readonly #waiters = new Waiters();
   #fatal: TidemarkError | undefined;
+  /** Iceberg views written after each version (the `iceberg` option). */
+  readonly #views: IcebergView[];
 
   /**
    * @throws TidemarkError `InvalidArgument` naming the option for a bad
@@ -114,6 +117,7 @@ export class Mirror {
     this.#target = this.#meters.target;
     this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
     this.#t = new MirrorTarget(this.#target, this.#binding, opts.progress);
+    this.#views = icebergViews(this.#target, opts.iceberg);
     this.#now = opts.now ?? (() => Date.now());
     this.#lag = new LagClock(this.#now);
     this.#alerts = new LagAlerts(this.#settings.lagAlertSecs, this.#now, opts.onLagAlert);
@@ -159,6 +163,7 @@ export class Mirror {
       lastError: p.lastError ?? null,
       gaps: p.gaps,
       nextDelayMs: this.#nextDelayMs(caughtUp),
+      ...(this.#views.length > 0 ? { iceberg: this.#views.map((v) => v.snapshotStatus()) } : {}),
     };
   }
 
@@ -213,6 +218,7 @@ export class Mirror {
         await advanceLowWater(this.#target, this.#t.progress.mirrorSeq);
         this.#t.lowWaterDirty = false;
       }
+      await this.#updateViews(budget);
       this.#failureStreak = 0;
       this.#fatal = undefined;
       delete this.#t.progress.lastError;
@@ -347,6 +353,27 @@ export class Mirror {
       }
       if (this.#workRemains) return;
       budget.progressed();
+    }
+  }
+
+  /**
+   * The Iceberg views follow the versions published (files, manifest,
+   * low_water), within the tick's budget: a view left behind catches up on
+   * the next tick.
+   */
+  async #updateViews(budget: TickBudget): Promise<void> {
+    for (const view of this.#views) {
+      const r = await view.update({
+        through: this.#t.progress.mirrorSeq,
+        // Requests are counted as they are sent: the reservation only asks whether a version fits.
+        shouldContinue: () => {
+          if (this.#closed || !budget.begin(VIEW_VERSION_REQUESTS, 0, false)) return false;
+          budget.end(VIEW_VERSION_REQUESTS, 0, 0);
+          return true;
+        },
+        onVersion: () => budget.progressed(),
+      });
+      if (!r.complete) this.#workRemains = true;
     }
   }
 
@@ -560,7 +587,8 @@ export class Mirror {
   }
 }
 
-async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
+/** Waits for `p` to settle, at most `ms` milliseconds (a shutdown that must not hang); never rejects. */
+export async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     p.then(

@@ -37,6 +37,8 @@ export interface OriginCheck {
   file: LiveFile;
   /** The snapshot being mirrored (for messages). */
   version: number;
+  /** What the file belongs to, for messages (default `snapshot v{version}`; a checkpoint attempt says its own). */
+  label?: string;
   /** What the target showed of the file (metadata absent when it came from a listing). */
   onTarget: ObjectMeta;
   /** The etag this mirror recorded when it wrote the file itself, if it did. */
@@ -65,7 +67,8 @@ export interface OriginCheck {
 export async function proveOrigin(c: OriginCheck): Promise<void> {
   const { source, target, file } = c;
   if (c.knownEtag !== undefined && c.knownEtag === c.onTarget.etag) return;
-  const src = await sourceHead(source, file, c.version);
+  const label = c.label ?? `snapshot v${c.version}`;
+  const src = await sourceHead(source, file, c.version, label);
   if (isContentEtag(src.etag) && src.etag === c.onTarget.etag) return;
   const metadata = c.onTarget.metadata ?? (await target.head(file.path)).metadata ?? {};
   if (
@@ -78,26 +81,27 @@ export async function proveOrigin(c: OriginCheck): Promise<void> {
   if (await sameContent(source, target, file.path)) return;
   throw new TidemarkError(
     "SplitBrain",
-    `${target.name} already has ${file.path} with other bytes than ${source.name}'s (snapshot v${c.version}): ` +
+    `${target.name} already has ${file.path} with other bytes than ${source.name}'s (${label}): ` +
       "a file of another table mirrored here, or a path the source re-used with new content",
     { key: file.path },
   );
 }
 
-/** HEADs `file` on the source; `NotFound` names the file and the snapshot. */
-export async function sourceHead(source: ObjectStore, file: LiveFile, version: number): Promise<ObjectMeta> {
+/** HEADs `file` on the source; `NotFound` names the file and what it belongs to (`label`, default the snapshot). */
+export async function sourceHead(
+  source: ObjectStore,
+  file: LiveFile,
+  version: number,
+  label = `snapshot v${version}`,
+): Promise<ObjectMeta> {
   try {
     return await source.head(file.path);
   } catch (e) {
     if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError(
-        "NotFound",
-        `source file ${file.path} of snapshot v${version} is missing on the source`,
-        {
-          key: file.path,
-          cause: e,
-        },
-      );
+      throw new TidemarkError("NotFound", `source file ${file.path} of ${label} is missing on the source`, {
+        key: file.path,
+        cause: e,
+      });
     }
     throw e;
   }

@@ -401,22 +401,7 @@ export class TableRows {
     if (keyShape(va.schema) !== keyShape(schema)) {
       throw new TidemarkError("NotSupported", `versions ${a} and ${b} have different primary keys`);
     }
-    const inA = new Map(va.files.map((e) => [fileId(e), e]));
-    const inB = new Map(vb.files.map((e) => [fileId(e), e]));
-    const dense: MergeSource[] = [];
-    const sparse: MergeSource[] = [];
-    for (const [id, ea] of inA) {
-      const eb = inB.get(id);
-      const dvA = await this.deletionVector(ea);
-      if (eb && dvId(eb) === dvId(ea)) {
-        sparse.push({ file: this.dataFile(ea), sides: 3, dvs: [dvA, dvA] });
-      } else dense.push({ file: this.dataFile(ea), sides: 1, dvs: [dvA, undefined] });
-    }
-    for (const [id, eb] of inB) {
-      const ea = inA.get(id);
-      if (ea && dvId(ea) === dvId(eb)) continue;
-      dense.push({ file: this.dataFile(eb), sides: 2, dvs: [undefined, await this.deletionVector(eb)] });
-    }
+    const { dense, sparse } = await this.#diffSources(va.files, vb.files);
     const bounds = this.#bounds(schema, opts);
     const onRows = this.#progress(
       dense.map((s) => s.file.entry),
@@ -439,6 +424,34 @@ export class TableRows {
       }
     }
     return { from: a, to: b, schema, columns, changes: changes() };
+  }
+
+  /**
+   * The sources of a merge of two versions' files: read whole (dense) the
+   * files live in one and not the other, or with another deletion vector;
+   * read only for the keys those hold (sparse) the files live in both.
+   */
+  async #diffSources(
+    a: DataFileEntry[],
+    b: DataFileEntry[],
+  ): Promise<{ dense: MergeSource[]; sparse: MergeSource[] }> {
+    const inA = new Map(a.map((e) => [fileId(e), e]));
+    const inB = new Map(b.map((e) => [fileId(e), e]));
+    const dense: MergeSource[] = [];
+    const sparse: MergeSource[] = [];
+    for (const [id, ea] of inA) {
+      const eb = inB.get(id);
+      const dvA = await this.deletionVector(ea);
+      if (eb && dvId(eb) === dvId(ea)) {
+        sparse.push({ file: this.dataFile(ea), sides: 3, dvs: [dvA, dvA] });
+      } else dense.push({ file: this.dataFile(ea), sides: 1, dvs: [dvA, undefined] });
+    }
+    for (const [id, eb] of inB) {
+      const ea = inA.get(id);
+      if (ea && dvId(ea) === dvId(eb)) continue;
+      dense.push({ file: this.dataFile(eb), sides: 2, dvs: [undefined, await this.deletionVector(eb)] });
+    }
+    return { dense, sparse };
   }
 
   #change(g: KeyGroup, schema: TableSchema): RowChange | undefined {
@@ -496,6 +509,54 @@ export class TableRows {
     }
     return { version: view.version, schema: view.schema, rows: rows() };
   }
+
+  /**
+   * The rows whose verdict (see {@link TableRows.classify}) differs between
+   * version `a` and version `b`, in key order: a row of a file live only in
+   * `b` (or with another deletion vector there) has no `before`; a row of a
+   * file live only in `a`, no `after`. Reads what {@link TableRows.diff}
+   * reads, and only `_merutable_ikey`: the files that differ whole, of the
+   * others the row groups holding their keys. What an Iceberg view needs to
+   * carry its position deletes from `a` to `b`.
+   *
+   * @throws TidemarkError as {@link TableRows.diff}.
+   */
+  async reclassify(a: number, b: number): Promise<AsyncIterable<ReclassifiedRow>> {
+    const [va, vb] = await Promise.all([this.version(a), this.version(b)]);
+    const { dense, sparse } = await this.#diffSources(va.files, vb.files);
+    async function* rows(): AsyncGenerator<ReclassifiedRow> {
+      for await (const batch of mergeKeyGroups(dense, { columns: [], sparse })) {
+        for (const g of batch) {
+          const byRow = new Map<string, ReclassifiedRow>();
+          for (const side of [0, 1] as const) {
+            for (const [e, verdict] of verdicts(g, side)) {
+              const id = `${e.source.file.path}\u0000${e.position}`;
+              let r = byRow.get(id);
+              if (!r) {
+                r = { path: e.source.file.path, position: e.position };
+                byRow.set(id, r);
+              }
+              if (side === 0) r.before = verdict;
+              else r.after = verdict;
+            }
+          }
+          for (const r of byRow.values()) if (r.before !== r.after) yield r;
+        }
+      }
+    }
+    return rows();
+  }
+}
+
+/** A row whose verdict differs between two versions (see {@link TableRows.reclassify}). */
+export interface ReclassifiedRow {
+  path: string;
+  /** File-global row position. */
+  position: number;
+  /** Its verdict in the first version; absent when its file is not live there. */
+  before?: RowVerdict;
+  /** Its verdict in the second version; absent when its file is not live there. */
+  after?: RowVerdict;
 }
 
 function show(v: Value): string {

@@ -18,6 +18,7 @@ import { interopPython } from "../support/interop.ts";
 import { PosixPrimary } from "../support/posix-fixture.ts";
 import { rgwConfig } from "../support/rgw.ts";
 import { RowsFixture } from "../support/rows-fixture.ts";
+import { type FixtureCase, parseBundle, rootOf, writeRoot } from "../support/state-v2-fixtures.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const systemNode = "/usr/bin/node";
@@ -26,6 +27,7 @@ const denoBin = existsSync(join(root, "node_modules/.bin/deno"))
   : "deno";
 const tmp = mkdtempSync(join(tmpdir(), "tidemark-cli-"));
 const rgw = rgwConfig((k) => process.env[k]);
+const stateV2 = parseBundle(readFileSync(join(root, "test/fixtures/laminardb-state-v2.json"), "utf8"));
 
 interface Run {
   code: number;
@@ -175,7 +177,10 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         ["verify"],
         ["checkpoint"],
         ["checkpoint", "ls"],
+        ["checkpoint", "verify"],
+        ["checkpoint", "mirror"],
         ["checkpoint", "prune"],
+        ["iceberg"],
       ];
       const results = await Promise.all(commands.map((c) => run(argv, [...c, "--help"])));
       results.forEach((r, i) => {
@@ -409,6 +414,17 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       assert.equal(JSON.parse(c.stdout).latestCommittedEpoch, 3);
     });
 
+    it("iceberg: an Iceberg view of memory:demo's three versions, the metadata file named", async () => {
+      const r = await run(argv, ["iceberg", "memory:demo", "--location", "s3://bucket/demo", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.deepEqual([out.ok, out.version, out.written], [true, 3, [1, 2, 3]]);
+      assert.equal(out.metadataLocation, "s3://bucket/demo/iceberg/metadata/v3.metadata.json");
+      const bad = await run(argv, ["iceberg", "memory:demo", "--location", "not-a-uri"]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /InvalidArgument.*absolute URI/);
+    });
+
     it("local directories: mirror --once, inspect --source, verify, checkpoint ls/prune", async () => {
       const src = join(tmp, `src-${randomId()}`);
       const dst = `file://${join(tmp, `dst-${randomId()}`)}`;
@@ -618,6 +634,52 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       const t = await run(argv, ["checkpoint", "ls", dir]);
       assert.match(t.stdout, /epoch\s+state\s+partials\s+descr\s+srcoff/);
       assert.match(t.stdout, /5\s+sealed\s+1\s+1\s+1\s/);
+    });
+
+    it("checkpoint ls, verify and mirror on LaminarDB's state-v2 roots (written by the Python generator), and verify on the layout before", async () => {
+      const good = join(tmp, `v2-good-${randomId()}`);
+      const bad = join(tmp, `v2-bad-${randomId()}`);
+      for (const [dir, name] of [
+        [good, "floor-leftovers"],
+        [bad, "missing-ancestor"],
+      ] as const) {
+        await writeRoot(new FileStore(dir), rootOf(stateV2, stateV2.cases[name] as FixtureCase));
+      }
+      const legacy = join(tmp, `legacy-${randomId()}`);
+      await seedCheckpoints(new FileStore(legacy));
+      const copy = join(tmp, `v2-copy-${randomId()}`);
+      // Independent runs at once; the mirror, then a verify of its copy.
+      const [ls, ok, damaged, nothing, prune, lv, m] = await Promise.all([
+        run(argv, ["checkpoint", "ls", good, "--json"]),
+        run(argv, ["checkpoint", "verify", good]),
+        run(argv, ["checkpoint", "verify", bad]),
+        run(argv, ["checkpoint", "verify", join(tmp, `empty-${randomId()}`)]),
+        run(argv, ["checkpoint", "prune", good]),
+        run(argv, ["checkpoint", "verify", legacy, "--json"]),
+        run(argv, ["checkpoint", "mirror", "--from", good, "--to", copy, "--json"]),
+      ]);
+      assert.equal(ls.code, 0, ls.stderr);
+      const l = JSON.parse(ls.stdout);
+      assert.deepEqual(
+        [l.layout, l.candidate.epoch, l.restorable, l.attempts.map((a: { state: string }) => a.state)],
+        ["state-v2", 11, true, ["below-floor", "below-floor", "sealed", "sealed"]],
+      );
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /candidate {2}attempt 11: restorable/);
+      assert.match(ok.stdout, /verdict {4}intact, 2 warning\(s\)/);
+      assert.equal(damaged.code, 1);
+      assert.match(damaged.stdout, /^DAMAGED state-v2\/epoch=2\/checkpoint=2\/_SEAL: \[ancestor-missing\]/m);
+      assert.match(damaged.stdout, /attempt 3: NOT restorable/);
+      assert.equal(nothing.code, 5, "could not check");
+      assertOneLineError(nothing, "NotFound");
+      assert.equal(prune.code, 1);
+      assertOneLineError(prune, "NotSupported");
+      assert.equal(lv.code, 0, lv.stderr);
+      assert.deepEqual([JSON.parse(lv.stdout).layout, JSON.parse(lv.stdout).candidate.epoch], ["legacy", 3]);
+      assert.equal(m.code, 0, m.stderr);
+      assert.deepEqual([JSON.parse(m.stdout).newestCopied, JSON.parse(m.stdout).floor.target], ["11", "10"]);
+      const verified = JSON.parse((await run(argv, ["checkpoint", "verify", copy, "--json"])).stdout);
+      assert.deepEqual([verified.ok, verified.restorable, verified.problems], [true, true, []]);
     });
 
     it("S3 (Ceph RGW): mirror a directory to s3://, inspect, verify, checkpoint ls/prune", async (t) => {

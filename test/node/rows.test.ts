@@ -51,11 +51,7 @@ function written(fx: RowsFixture, layout: "posix" | "object-store" = "posix") {
 /** Copies a directory's files into a memory store (for counting requests without the disk). */
 async function toMemory(dir: string, fx: RowsFixture): Promise<MemoryStore> {
   const m = new MemoryStore();
-  const keys = new Set<string>(["version-hint.text"]);
-  for (let v = 1; v <= fx.versions.length; v++) keys.add(`metadata/v${v}.metadata.pb`);
-  for (const f of fx.files.keys()) keys.add(f);
-  for (const vs of fx.versions) for (const r of vs) if (r.dv) keys.add(r.dv.path);
-  for (const k of keys) {
+  for (const k of fx.keys("posix")) {
     try {
       await m.put(k, new Uint8Array(readFileSync(join(dir, k))));
     } catch {

@@ -317,6 +317,17 @@ export class RowsFixture {
     commitManifest(dir, v, layout, this.schema, entries);
   }
 
+  /** Every key {@link RowsFixture.write} lays out in `layout`: data files, deletion vectors, manifests and pointers. */
+  keys(layout: "posix" | "object-store"): string[] {
+    const keys = new Set<string>([layout === "posix" ? "version-hint.text" : "metadata/low_water.txt"]);
+    for (let v = 1; v <= this.versions.length; v++) {
+      keys.add(layout === "posix" ? `metadata/v${v}.metadata.pb` : `metadata/v${v}.manifest.bin`);
+    }
+    for (const f of this.files.keys()) keys.add(f);
+    for (const vs of this.versions) for (const r of vs) if (r.dv) keys.add(r.dv.path);
+    return [...keys];
+  }
+
   /** The live data files of version `v` (paths under the table root). */
   filesOf(v: number): string[] {
     return (this.versions[v - 1] ?? []).map((r) => r.path);
