@@ -341,7 +341,7 @@ describe.skipIf(!run)("browser inspector", () => {
   }, 120_000);
 
   it.skipIf(!python && !ci)(
-    "the table view shows DuckDB's rows of the demo at two versions, a deleted key absent; the row-level history between them is their difference: inserts, updates with the changed cells marked, deletes",
+    "the table view shows DuckDB's rows of the demo at two versions, a deleted key absent, a composite text key found; the row-level history between them is their difference: inserts, updates with the changed cells marked, deletes",
     async () => {
       assert.ok(python, "pyarrow and duckdb are needed (CI=true)");
       assert.ok(server);
@@ -430,6 +430,27 @@ describe.skipIf(!run)("browser inspector", () => {
       await waitStatus(page, "rows-status", new RegExp(`Key ${gone} is in v${BEFORE}`));
       assert.equal(await page.locator("#table-rows tbody tr.found td").first().textContent(), gone);
       await page.locator("#table-view").screenshot({ path: join(out, "inspector-table.png") });
+
+      // The inventory table's composite text key: a key of its rows, searched as JSON, is found.
+      await page.selectOption("#table", "inventory");
+      await waitStatus(page, "rows-status", /^Rows 1–\d+ of v\d+ in key order:/);
+      const row = await page.evaluate(() =>
+        [...document.querySelectorAll("#table-rows tbody tr:nth-child(3) td")].map((td) =>
+          JSON.parse((td as HTMLElement).dataset.value ?? "null"),
+        ),
+      );
+      const key = JSON.stringify(row.slice(0, 2));
+      await page.locator("#key").fill(key);
+      await page.locator("#key").press("Enter");
+      await waitStatus(page, "rows-status", / is in v\d+\.$/);
+      assert.deepEqual(
+        await page.evaluate(() =>
+          [...document.querySelectorAll("#table-rows tbody tr.found td")].map((td) =>
+            JSON.parse((td as HTMLElement).dataset.value ?? "null"),
+          ),
+        ),
+        row,
+      );
       assert.deepEqual(errors, [], "no page errors");
       await page.close();
     },

@@ -105,7 +105,7 @@ async function signWaiting(table: string): Promise<void> {
   const keys = [...waiting.keys()];
   for (let i = 0; i < keys.length; i += SIGN_BATCH) {
     const batch = keys.slice(i, i + SIGN_BATCH);
-    let answer: Record<string, string | Error>;
+    const answer = new Map<string, string | Error>();
     try {
       const r = await fetch(`/api/tables/${encodeURIComponent(table)}/sign`, {
         method: "POST",
@@ -119,26 +119,26 @@ async function signWaiting(table: string): Promise<void> {
           r.status === 401 || r.status === 403 ? "PermissionDenied" : "NotSupported",
           `cannot sign URLs of ${table}'s files: HTTP ${r.status}`,
         );
-        answer = Object.fromEntries(batch.map((k) => [k, e]));
+        for (const k of batch) answer.set(k, e);
       } else {
         const { urls, expiresAt } = (await r.json()) as { urls: Record<string, string>; expiresAt: string };
-        answer = {};
         for (const k of batch) {
-          const url = urls[k];
+          const url = Object.hasOwn(urls, k) ? urls[k] : undefined;
           if (url === undefined) {
-            answer[k] = new TidemarkError("Corrupt", `the worker signed no URL for ${k}`, { key: k });
+            answer.set(k, new TidemarkError("Corrupt", `the worker signed no URL for ${k}`, { key: k }));
             continue;
           }
           const href = new URL(url, location.href).href;
           signedUrls.set(`${table}\n${k}`, { url: href, expiresAt: Date.parse(expiresAt) });
-          answer[k] = href;
+          answer.set(k, href);
         }
       }
     } catch {
       const e = new TidemarkError("Transient", `cannot reach the worker to sign URLs of ${table}'s files`);
-      answer = Object.fromEntries(batch.map((k) => [k, e]));
+      for (const k of batch) answer.set(k, e);
     }
-    for (const k of batch) for (const resolve of waiting.get(k) ?? []) resolve(answer[k] as string | Error);
+    for (const k of batch)
+      for (const resolve of waiting.get(k) ?? []) resolve(answer.get(k) as string | Error);
   }
 }
 

@@ -26,6 +26,8 @@ interface Query {
 }
 
 let query: Query = {};
+/** The table the query was typed for: another table starts from its first rows. */
+let queryView: View | undefined;
 /** What the table shows: which view, version and query, the page number and the last row's key. */
 let shown: { view: View; version: number; query: Query; page: number; last?: Uint8Array } | undefined;
 let generation = 0;
@@ -53,6 +55,11 @@ export function renderTable(): void {
   const v = view;
   const version = v?.selected;
   $("table-version").textContent = version === undefined ? "" : `v${version}`;
+  if (queryView !== v) {
+    query = {};
+    queryView = v;
+    $<HTMLInputElement>("key").value = "";
+  }
   if (shown && shown.view === v && shown.version === version && shown.query === query) return;
   void load(false);
 }
@@ -133,6 +140,7 @@ export function wireTable(): void {
       }
       try {
         query = { text, key: keyOf(text, schema) };
+        queryView = v;
       } catch (err) {
         status((err as Error).message, "error");
         return;
