@@ -12,7 +12,10 @@
  *    contiguous 1% (one more version after it): requests, bytes read, and
  *    their share of the table's bytes;
  * 3. one page of 100 rows from the middle of the table over HTTP (a local
- *    bucket server, HttpStore): requests, footers, row groups; then the next page.
+ *    bucket server, HttpStore): requests, footers, row groups; then the next page;
+ * 4. the same page as the browser inspector reads it (its code,
+ *    worker/public/rows-reader.ts: Range requests with fetch), the requests
+ *    counted by the bucket server; then the next page.
  *
  *   npx node bench/rows.ts [--rows N] [--rounds N]
  */
@@ -36,6 +39,7 @@ import {
   type ManifestEntryText,
   runHelper,
 } from "../test/support/rows-fixture.ts";
+import { httpTableRows, PageReader } from "../worker/public/rows-reader.ts";
 import { headline, round } from "./result.ts";
 
 const SCHEMA: TableSchema = {
@@ -196,6 +200,7 @@ print(json.dumps({"rows": t.num_rows, "ms": ms, "threads": con.execute("SELECT c
   // 3. A page of 100 rows from the middle, over HTTP.
   const server = await serveBucket(new FileStore(dir));
   let page: { requests: number; footers: number; rowGroups: number; next: number };
+  let inspector: Record<"first" | "next", { served: number; footers: number; rowGroups: number }>;
   try {
     const t = new TableRows(await openTable(new HttpStore(server.url)));
     await t.version(head);
@@ -212,6 +217,26 @@ print(json.dumps({"rows": t.num_rows, "ms": ms, "threads": con.execute("SELECT c
     console.log(
       `\n3. one page of 100 rows from key ${Math.floor(rows / 2)} over HTTP: ${first.requests} requests ` +
         `(${first.footers} footers, ${first.rowGroups} row groups it overlaps); the next page (${n} rows): ${page.next} requests, no footer`,
+    );
+
+    // 4. The same page as the inspector reads it in a browser, counted at the server.
+    const served = () =>
+      [...server.requests].filter(([k]) => k.startsWith("data/")).reduce((n, [, c]) => n + c, 0);
+    const reader = new PageReader(
+      httpTableRows(await openTable(new HttpStore(server.url)), async (key) => new URL(key, server.url).href),
+    );
+    let before = served();
+    const one = await reader.rowsPage({ version: head, from: [BigInt(Math.floor(rows / 2))] });
+    const oneServed = served() - before;
+    before = served();
+    const two = await reader.rowsPage({ version: head, after: one.rows.at(-1)?.userKey as Uint8Array });
+    const twoServed = served() - before;
+    inspector = { first: { ...one.cost, served: oneServed }, next: { ...two.cost, served: twoServed } };
+    console.log(
+      `\n4. the inspector's page of ${one.rows.length} rows from key ${Math.floor(rows / 2)} (its code, counted by the server): ` +
+        `${oneServed} requests (${one.cost.footers} footers, ${one.cost.rowGroups} row groups, ${(one.cost.bytesRead / 2 ** 20).toFixed(2)} MiB); ` +
+        `the next page (${two.rows.length} rows): ${twoServed} requests (${two.cost.footers} footers, ${two.cost.rowGroups} row groups, ${(two.cost.bytesRead / 2 ** 20).toFixed(2)} MiB) ` +
+        `(goal: at most 1 request per overlapping row group, 0 for footers already read)`,
     );
   } finally {
     await server.close();
@@ -231,6 +256,10 @@ print(json.dumps({"rows": t.num_rows, "ms": ms, "threads": con.execute("SELECT c
     "page of 100 requests": page.requests,
     "page of 100 row groups": page.rowGroups,
     "next page requests": page.next,
+    "inspector page: requests at the server": inspector.first.served,
+    "inspector page: footers + row groups": inspector.first.footers + inspector.first.rowGroups,
+    "inspector next page: requests at the server": inspector.next.served,
+    "inspector next page: row groups (goal: requests <= this)": inspector.next.rowGroups,
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,8 @@
  * show: Int64 as a number when its magnitude is at most 2^53 - 1, else as a
  * decimal string; bytes that are not text as base64; Float as the shortest
  * decimal that reads back as the same 32-bit float; NaN and the infinities
- * as strings (JSON has no such numbers).
+ * as strings (JSON has no such numbers). And as a person reads them in a
+ * table ({@link cellText}: the CLI's text tables, the inspector's cells).
  *
  * @module
  */
@@ -52,4 +53,29 @@ export function keyJson(schema: TableSchema, key: readonly Value[]): Record<stri
     if (c) out[c.name] = jsonValue(key[i] ?? null, c.col_type);
   });
   return out;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * A value as a person reads it in a table: NULL; a Float as its shortest
+ * decimal; bytes as text when they are printable UTF-8, else `0x` and hex;
+ * text with control characters escaped as JSON.
+ */
+export function cellText(v: Value, type: ColumnType | undefined): string {
+  if (v === null) return "NULL";
+  if (typeof v === "number") return type === "Float" && Number.isFinite(v) ? float32Text(v) : String(v);
+  if (v instanceof Uint8Array) {
+    try {
+      const s = utf8.decode(v);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters make bytes binary
+      if (!/[\u0000-\u001f\u007f]/.test(s)) return s;
+    } catch {
+      // not UTF-8
+    }
+    return `0x${Array.from(v, (x) => x.toString(16).padStart(2, "0")).join("")}`;
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are shown escaped
+  if (typeof v === "string" && /[\u0000-\u001f\u007f]/.test(v)) return JSON.stringify(v);
+  return String(v);
 }

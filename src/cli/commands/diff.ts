@@ -10,12 +10,12 @@
 import { openTable } from "../../catalog/table.ts";
 import { TidemarkError } from "../../errors.ts";
 import { parseNumberOption } from "../../options.ts";
-import { keyJson, rowJson } from "../../rows/json.ts";
+import { cellText, keyJson, rowJson } from "../../rows/json.ts";
 import { type RowChange, TableRows } from "../../rows/table-rows.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
-import { cellText, keyRange, LineWriter, rowsProgress, TextTable } from "./rows.ts";
+import { keyRange, LineWriter, rowsProgress, TextTable } from "./rows.ts";
 
 /** Output formats of `diff`. */
 export const DIFF_FORMATS = ["table", "jsonl"] as const;

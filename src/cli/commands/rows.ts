@@ -11,7 +11,7 @@ import type { ColumnType, TableSchema } from "../../catalog/schema.ts";
 import { openTable } from "../../catalog/table.ts";
 import { TidemarkError } from "../../errors.ts";
 import type { KeyValue } from "../../rows/ikey.ts";
-import { float32Text, rowJson } from "../../rows/json.ts";
+import { cellText, float32Text, rowJson } from "../../rows/json.ts";
 import { parseKey } from "../../rows/key-input.ts";
 import { type KeyRange, type RowsProgress, TableRows } from "../../rows/table-rows.ts";
 import type { Value } from "../../rows/values.ts";
@@ -56,27 +56,6 @@ export class LineWriter {
     this.#buf = "";
     await this.#io.stdoutDrained?.();
   }
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** A value as a person reads it in a text table. */
-export function cellText(v: Value, type: ColumnType | undefined): string {
-  if (v === null) return "NULL";
-  if (typeof v === "number") return type === "Float" && Number.isFinite(v) ? float32Text(v) : String(v);
-  if (v instanceof Uint8Array) {
-    try {
-      const s = utf8.decode(v);
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters make bytes binary
-      if (!/[\u0000-\u001f\u007f]/.test(s)) return s;
-    } catch {
-      // not UTF-8
-    }
-    return `0x${Array.from(v, (x) => x.toString(16).padStart(2, "0")).join("")}`;
-  }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are shown escaped
-  if (typeof v === "string" && /[\u0000-\u001f\u007f]/.test(v)) return JSON.stringify(v);
-  return String(v);
 }
 
 /** A value as a CSV field (RFC 4180): NULL empty, bytes base64. */
