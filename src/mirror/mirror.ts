@@ -1,7 +1,8 @@
-import { advanceLowWater, builtOn, type ManifestFile, manifestKey } from "../catalog/index.ts";
+import { builtOn, type ManifestFile } from "../catalog/chain.ts";
+import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { safetyGate } from "../doctor/safe-store.ts";
-import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
-import type { LiveFile } from "../manifest/index.ts";
+import { type ErrorCode, isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
+import type { LiveFile } from "../manifest/live.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";
@@ -37,6 +38,26 @@ export type {
   MirrorStatus,
 };
 export { freshMirrorProgress };
+
+/**
+ * The codes of mirror failures that no retry can fix, the one definition
+ * `Mirror` and `tidemark mirror` share: `SplitBrain` (the target holds
+ * another history, or the source's history was rewritten under the
+ * mirror), `NotSupported` (a posix target, a store that cannot do what the
+ * mirror needs), `StaleVersion` (fenced off by a newer writer). Every other
+ * failure (`Transient`, `NotFound`: a late manifest, a source that is gone
+ * for now; `PermissionDenied`, `Corrupt`...) is retried at the next tick.
+ */
+export const FATAL_MIRROR_CODES: readonly ErrorCode[] = ["SplitBrain", "NotSupported", "StaleVersion"];
+
+/**
+ * Whether a mirror failure is fatal (see {@link FATAL_MIRROR_CODES}): `Mirror`
+ * rejects every pending `awaitMirror` with it (and new ones at once until a
+ * tick succeeds); `tidemark mirror --watch` exits with it.
+ */
+export function isFatalMirrorError(e: unknown): boolean {
+  return FATAL_MIRROR_CODES.some((code) => isTidemarkError(e, code));
+}
 
 /**
  * The mirror loop: copies every snapshot of `source` (either layout) to
@@ -235,7 +256,7 @@ export class Mirror {
     this.#lag.tickEnded(failed === undefined);
     this.#alerts.check(this.lagSeconds(), this.#t.progress.mirrorSeq, this.#src.head ?? 0);
     if (failed) {
-      if (isTidemarkError(failed, "SplitBrain") || isTidemarkError(failed, "NotSupported")) {
+      if (isFatalMirrorError(failed)) {
         this.#fatal = failed;
         this.#rejectAll(failed);
       }
@@ -278,6 +299,28 @@ export class Mirror {
   }
 
   /**
+   * The source's HEAD must not lie below what this mirror has handled: a
+   * posix primary's hint goes back when it is rolled back (a file-system
+   * snapshot or a backup restored, or merutable's hint rename lost in a
+   * crash), and its next commits reuse the numbers the target already holds.
+   * The target keeps what it copied; the mirror stops (`SplitBrain`, fatal)
+   * rather than stack the new history on the old. A hint that goes back but
+   * not below what was handled is followed (nothing copied is lost; each new
+   * version is checked against the copied one by `checkFollowsOn`).
+   */
+  #checkNotRolledBack(head: number): void {
+    const p = this.#t.progress;
+    const handled = handledThrough(p);
+    if (head >= handled) return;
+    throw new TidemarkError(
+      "SplitBrain",
+      `the source's HEAD went back to v${head}, below v${handled}, which this mirror ${p.mirrorSeq === handled ? "copied" : "handled"}: ` +
+        "its history was rewritten (a rolled-back primary); the target keeps the versions it copied; " +
+        "mirror the source into a fresh target to follow the new history",
+    );
+  }
+
+  /**
    * Finds the source HEAD from what is known, cheaply: on an object-store
    * source two HEADs and a read of its low_water when nothing changed (a hint
    * below the source's GC boundary, or one a racing expire passed, is never
@@ -307,6 +350,7 @@ export class Mirror {
     }
     this.#lag.handled(handledThrough(this.#t.progress));
     if (!this.#t.verified) await this.#checkSameHistory(head);
+    this.#checkNotRolledBack(head);
     const p = this.#t.progress;
     let lookahead: ManifestFile | undefined;
     while (handledThrough(p) < head) {
@@ -326,6 +370,8 @@ export class Mirror {
         }
         if (file === undefined) {
           if (version === head) throw this.#src.headMissing(head);
+          // A posix table never deletes a manifest: a missing one is late, retried by the next tick.
+          if (this.#src.posix) throw this.#src.lateManifest(version, head);
           // Expired on the source before we got here: skip to the next version it has.
           const next = await nextExisting(this.#src.table, version, head);
           this.#skip({ from: version, to: next - 1, reason: "expired" });
@@ -336,6 +382,7 @@ export class Mirror {
           const next = await this.#src.read(version + 1);
           lookahead = next === "legacy" ? undefined : next;
           if (next === undefined && version + 1 === head) throw this.#src.headMissing(head);
+          if (next === undefined && this.#src.posix) throw this.#src.lateManifest(version + 1, head);
           if (lookahead === undefined || !(await builtOn(lookahead.manifest, file))) {
             this.#skip({ from: version, to: version, reason: "unconfirmed" });
             continue;
@@ -378,6 +425,8 @@ export class Mirror {
         { key: manifestKey(version) },
       );
     }
+    // The version right after the last one copied must be built on exactly what was copied.
+    if (previous && version === previous.version + 1) await this.#src.checkFollowsOn(file, previous);
     const committed = Number(manifest.lastUpdatedMs);
     this.#lag.committed(version, committed);
     if (committed > 0) p.lastSourceCommitMs = Math.max(p.lastSourceCommitMs ?? 0, committed);

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { openTable } from "../../catalog/index.ts";
-import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { Mirror, type MirrorStatus } from "../../mirror/index.ts";
+import { openTable } from "../../catalog/table.ts";
+import { TidemarkError } from "../../errors.ts";
+import { isFatalMirrorError, Mirror } from "../../mirror/mirror.ts";
+import type { MirrorStatus } from "../../mirror/options.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";
@@ -80,8 +81,8 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
       ),
     onError: (e) => {
       lastError = e;
-      // Another writer on the target: retrying cannot fix it.
-      if (isTidemarkError(e, "SplitBrain") || isTidemarkError(e, "StaleVersion")) fatal?.(e);
+      // What Mirror itself calls fatal: retrying cannot fix it.
+      if (isFatalMirrorError(e)) fatal?.(e);
     },
   });
 
