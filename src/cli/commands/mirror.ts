@@ -56,7 +56,7 @@ function describe(s: MirrorStatus): string {
 }
 
 export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Promise<number> {
-  const from = await openStoreUrl(opts.from, ctx.env);
+  const from = await openStoreUrl(opts.from, ctx.env, { mustExist: true });
   const to = await openStoreUrl(opts.to, ctx.env);
   if (!capabilitiesOf(to.store).write) {
     throw new TidemarkError(
