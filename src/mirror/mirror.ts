@@ -22,6 +22,7 @@ import {
   type MirrorProgress,
   type MirrorProgressStore,
   recordGap,
+  rewindGaps,
 } from "./progress.ts";
 import { mirrorSnapshot } from "./snapshot.ts";
 import { MirrorSource, sameTable } from "./source.ts";
@@ -299,25 +300,38 @@ export class Mirror {
   }
 
   /**
-   * The source's HEAD must not lie below what this mirror has handled: a
-   * posix primary's hint goes back when it is rolled back (a file-system
-   * snapshot or a backup restored, or merutable's hint rename lost in a
-   * crash), and its next commits reuse the numbers the target already holds.
-   * The target keeps what it copied; the mirror stops (`SplitBrain`, fatal)
-   * rather than stack the new history on the old. A hint that goes back but
-   * not below what was handled is followed (nothing copied is lost; each new
-   * version is checked against the copied one by `checkFollowsOn`).
+   * The source's HEAD must not lie below what this mirror copied: a posix
+   * primary's hint goes back when it is rolled back (a file-system snapshot
+   * or a backup restored, or merutable's hint rename lost in a crash), and
+   * its next commits reuse the numbers the target already holds. The target
+   * keeps what it copied; the mirror stops (`SplitBrain`, fatal) rather than
+   * stack the new history on the old. A HEAD that goes back, but not below
+   * the last version copied, discarded only versions this mirror skipped as
+   * gaps (or had not reached): those gaps are dropped and the versions
+   * looked at again (HEAD itself is always mirrored), and each new version is
+   * checked against the copied one (`checkFollowsOn`).
+   *
+   * @param seenBefore the source's HEAD at the last look (this instance's,
+   *   or the saved progress's).
    */
-  #checkNotRolledBack(head: number): void {
+  #followRollback(head: number, seenBefore: number | undefined): void {
     const p = this.#t.progress;
-    const handled = handledThrough(p);
-    if (head >= handled) return;
-    throw new TidemarkError(
-      "SplitBrain",
-      `the source's HEAD went back to v${head}, below v${handled}, which this mirror ${p.mirrorSeq === handled ? "copied" : "handled"}: ` +
-        "its history was rewritten (a rolled-back primary); the target keeps the versions it copied; " +
-        "mirror the source into a fresh target to follow the new history",
-    );
+    // Below what was handled, or (a posix hint) below the HEAD seen at the last look.
+    const wentBack =
+      head < handledThrough(p) || (this.#src.posix && seenBefore !== undefined && head < seenBefore);
+    if (!wentBack) return;
+    if (head < p.mirrorSeq) {
+      throw new TidemarkError(
+        "SplitBrain",
+        `the source's HEAD went back to v${head}, below v${p.mirrorSeq}, which this mirror copied: ` +
+          "its history was rewritten (a rolled-back primary); the target keeps the versions it copied; " +
+          "mirror the source into a fresh target to follow the new history",
+      );
+    }
+    rewindGaps(p, head);
+    if (p.inProgress && p.inProgress.version > head) delete p.inProgress;
+    this.#t.uploadedHere.clear();
+    this.#lag.reopen(head, handledThrough(p));
   }
 
   /**
@@ -336,6 +350,8 @@ export class Mirror {
   async #mirrorPending(budget: TickBudget): Promise<void> {
     this.#workRemains = false;
     this.#src.tickStarted();
+    // The HEAD of the last look (this instance's, or the saved progress's, read once loaded).
+    let seenBefore = this.#t.initialised ? this.#t.progress.lastSourceCheck?.head : undefined;
     // The source first: its HEAD (and so the lag) is known even when the target is down.
     const head = await this.#findSourceHead();
     const resumed = this.#t.initialised;
@@ -343,6 +359,7 @@ export class Mirror {
       await this.#t.init();
       const check = this.#t.progress.lastSourceCheck;
       if (check) this.#lag.restore(check);
+      seenBefore = check?.head;
     }
     if (resumed && !(await this.#t.asBelieved())) {
       await this.#t.forget();
@@ -350,7 +367,7 @@ export class Mirror {
     }
     this.#lag.handled(handledThrough(this.#t.progress));
     if (!this.#t.verified) await this.#checkSameHistory(head);
-    this.#checkNotRolledBack(head);
+    this.#followRollback(head, seenBefore);
     const p = this.#t.progress;
     let lookahead: ManifestFile | undefined;
     while (handledThrough(p) < head) {
