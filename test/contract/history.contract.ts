@@ -115,6 +115,38 @@ export function historyContract(
     await m.shutdown();
   });
 
+  test("a posix hint that goes back to a version the mirror skipped as a gap, not below what it copied, mirrors that version as HEAD", async ({
+    source,
+    target,
+  }) => {
+    const primary = new PosixPrimary(source);
+    await primary.commit([{ path: "data/L0/a.parquet", size: 7 }]);
+    await primary.commit([{ path: "data/L0/b.parquet", size: 9 }]);
+    await primary.commit(
+      [{ path: "data/L1/c.parquet", size: 16 }],
+      ["data/L0/a.parquet", "data/L0/b.parquet"],
+    );
+    await primary.gc(["data/L0/a.parquet", "data/L0/b.parquet"]);
+    // v3's file is not there yet: v1 and v2 become files-gone gaps, v3 fails (retried).
+    await source.delete("data/L1/c.parquet");
+    const { m, errors } = watchedMirror(source, target);
+    await m.tick();
+    assert.deepEqual([m.mirrorSeq, m.status().gaps], [0, [{ from: 1, to: 2, reason: "files-gone" }]]);
+    assert.equal(errors.at(-1)?.code, "NotFound");
+    // A snapshot taken at v2 is restored: v3 is gone, a and b are back, v2 is HEAD.
+    await primary.rollbackTo(2);
+    await source.put("data/L0/a.parquet", fileBytes("data/L0/a.parquet", 7));
+    await source.put("data/L0/b.parquet", fileBytes("data/L0/b.parquet", 9));
+    await m.tick();
+    assert.deepEqual(
+      [m.mirrorSeq, m.status().gaps, m.status().caughtUp],
+      [2, [{ from: 1, to: 1, reason: "files-gone" }], true],
+      String(errors.at(-1)),
+    );
+    assert.deepEqual(await bytesOf(target, mirrorKey(2)), await bytesOf(source, posixKey(2)));
+    assert.deepEqual(await bytesOf(target, "data/L0/b.parquet"), fileBytes("data/L0/b.parquet", 9));
+  });
+
   test("a posix manifest below HEAD that is late fails the tick (retried), never an expired gap", async ({
     source,
     target,
