@@ -9,7 +9,7 @@ import {
   type VersionHint,
 } from "../catalog/posix.ts";
 import { readTableSchema, SCHEMA_PROPERTY } from "../catalog/schema.ts";
-import { openTable } from "../catalog/table.ts";
+import { openTable, type TableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
@@ -141,6 +141,13 @@ function requireSchema(m: Manifest, key: string, fromName: string): void {
  * not copied again, and the hint is replaced with `If-Match` on the one read).
  * Run it again after a crash: it resumes.
  *
+ * Before anything is written it proves that the target's history is the
+ * source's (its HEAD and every manifest it would keep byte-identical to the
+ * source's of that version: a table merutable committed to since is
+ * `SplitBrain`), that every key lands where merutable opens it
+ * (`ObjectStore.storesVerbatim`), and that the source's history did not
+ * change while it was read (its top manifest read again last).
+ *
  * @throws TidemarkError `InvalidArgument` for a bad option or a read-only
  *   target; `NotFound` when the source has no snapshot, or not `version`;
  *   `NotSupported` when the manifest carries no `merutable.schema.json`
@@ -148,9 +155,12 @@ function requireSchema(m: Manifest, key: string, fromName: string): void {
  *   source file's size disagrees with its manifest, or the target's
  *   `version-hint.text` is garbage; `AlreadyExists` when the target holds
  *   another table, this table at a newer version, or an object-store table;
- *   `SplitBrain` when a file or manifest on the target holds other bytes than
- *   the source's; `PreconditionFailed` when `version-hint.text` changed under
- *   the restore; store errors.
+ *   `SplitBrain` when the target's history is not the source's (nothing
+ *   written), or a file or manifest on the target holds other bytes than the
+ *   source's; `InvalidArgument` for a path the target would store under
+ *   another name (nothing written); `PreconditionFailed` when the source's
+ *   history changed while it was read (nothing written) or
+ *   `version-hint.text` changed under the restore; store errors.
  */
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const { from, to } = opts ?? {};
@@ -259,6 +269,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       : theirs.bytes;
   });
   checkLiteralPaths(to, [...files.keys(), ...[...versions.keys()].map(posixManifestKey), VERSION_HINT_KEY]);
+  await checkSourceUnchanged(table, sourceVersion, top);
 
   // 1. Files.
   const result: RestoreResult = {
@@ -428,6 +439,33 @@ async function proveSameHistory(
       );
     }
   }
+}
+
+/**
+ * The source's history did not change while the restore read it: its top
+ * manifest, read again after every other source manifest, holds the bytes
+ * read first. merutable never rewrites a manifest in place, and a manifest
+ * a rollback removed does not come back with the same bytes, so while the
+ * top one stays, every older one read in between is of its history: a
+ * primary rolled back (and committing the same numbers again) during the
+ * walk is refused, never restored as a mix of both histories. One GET.
+ *
+ * @throws TidemarkError `PreconditionFailed` (nothing written; run it again).
+ */
+async function checkSourceUnchanged(table: TableReader, version: number, top: ManifestFile): Promise<void> {
+  let again: ManifestFile | undefined;
+  try {
+    again = await table.readManifestIfExists(version);
+  } catch (e) {
+    if (!isLegacyManifestError(e)) throw e;
+  }
+  if (again !== undefined && sameBytes(again.bytes, top.bytes)) return;
+  throw new TidemarkError(
+    "PreconditionFailed",
+    `the source's v${version} ${again === undefined ? "is gone" : "holds other bytes"} since the restore read it: ` +
+      `${table.store.name}'s history changed under the restore (a primary rolled back?); nothing was written; run it again`,
+    { key: table.manifestKey(version) },
+  );
 }
 
 /**

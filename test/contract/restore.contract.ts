@@ -21,7 +21,7 @@ import {
   type TableSchema,
   VERSION_HINT_KEY,
 } from "../../src/index.ts";
-import { locate } from "../../src/store/types.ts";
+import { locate, wrapperOf } from "../../src/store/types.ts";
 import { faulty } from "../../src/testing/index.ts";
 import { assertRejectsOption, codeOf, collect, type Harness } from "../support/harness.ts";
 import { contents, fileBytes, Primary } from "../support/mirror-fixture.ts";
@@ -305,6 +305,50 @@ export function restoreContract(
     );
     assert.equal(to.counts().writeClass - to.counts().list, 0, "nothing written");
     assert.deepEqual(await contents(p.target), before);
+  });
+
+  test("a source rolled back while the restore reads its history is PreconditionFailed with nothing written, never two histories mixed", async (p) => {
+    const primary = new PosixPrimary(p.source);
+    await primary.commitMany(3, 1);
+    // While the restore walks down from v3, a snapshot taken at v1 is restored on the primary and
+    // merutable commits v2 and v3 again: the v2 the walk reads is the new one.
+    let rolledBack = false;
+    const source: ObjectStore = {
+      ...wrapperOf(p.source),
+      get: async (k, o) => {
+        if (k === posixManifestKey(2) && !rolledBack) {
+          rolledBack = true;
+          await primary.rollbackTo(1);
+          await primary.commitMany(2, 1, "again");
+        }
+        return p.source.get(k, o);
+      },
+      head: (k) => p.source.head(k),
+      put: (k, b, o) => p.source.put(k, b, o),
+      delete: (k) => p.source.delete(k),
+      deleteMany: (ks) => p.source.deleteMany(ks),
+      list: (x, o) => p.source.list(x, o),
+    };
+    const to = metered(p.target);
+    const e = await restore({ from: source, to }).then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    assert.ok(rolledBack);
+    assert.match(
+      String(e?.message),
+      /^\[PreconditionFailed\] the source's v3 holds other bytes since the restore read it/,
+    );
+    assert.equal(to.counts().put, 0, "nothing written");
+    // Run again: the new history, whole.
+    const r = await restore({ from: p.source, to: p.target });
+    assert.deepEqual(r.versions, [1, 2, 3]);
+    for (const v of [1, 2, 3]) {
+      assert.deepEqual(
+        await (await p.target.get(posixManifestKey(v))).bytes(),
+        await (await p.source.get(posixManifestKey(v))).bytes(),
+      );
+    }
   });
 
   test("every path lands where merutable opens it: one the target would store under another name is refused up front, nothing written", async (p) => {
