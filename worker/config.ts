@@ -7,7 +7,6 @@
  * I/O: a bad URL, an unbound bucket or a missing secret is `InvalidArgument`
  * naming it, before anything is mirrored.
  */
-
 import {
   checkNumber,
   HttpStore,
