@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { TidemarkError } from "../errors.ts";
 import { FileStore } from "../node/fs-store.ts";
@@ -48,14 +49,45 @@ function usage(message: string): TidemarkError {
   return new TidemarkError("InvalidArgument", message);
 }
 
+/** Options of {@link openStoreUrl}. */
+export interface OpenStoreOptions {
+  /**
+   * The store is read from (`--from`, the store `verify` and `inspect`
+   * read): a directory that does not exist is `NotFound`, as a missing
+   * bucket is, never an empty table that is "caught up" (an unmounted
+   * volume). A store written to is created on its first write instead.
+   */
+  mustExist?: boolean;
+}
+
+/** A directory a command reads from: `NotFound` when missing, `InvalidArgument` when not a directory. */
+async function existingDirectory(path: string, label: string): Promise<void> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new TidemarkError("NotFound", `directory ${label} does not exist (an unmounted volume, a typo?)`);
+    }
+    throw new TidemarkError("PermissionDenied", `cannot read directory ${label}: ${code ?? String(e)}`);
+  }
+  if (!st.isDirectory()) throw usage(`${label} is not a directory`);
+}
+
 /**
  * Opens the store a URL names.
  *
  * @throws TidemarkError `InvalidArgument` for an unknown scheme, a malformed
  *   URL, an unknown S3 parameter, a credential in the URL, or missing S3
- *   credentials in the environment.
+ *   credentials in the environment; `NotFound` for a directory that does
+ *   not exist when `opts.mustExist`.
  */
-export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore> {
+export async function openStoreUrl(
+  spec: string,
+  env: Env,
+  opts: OpenStoreOptions = {},
+): Promise<ParsedStore> {
   const url = parseStoreUrl(spec, {
     kinds: ["s3", "http", "memory", "file"],
     credentialsHint:
@@ -63,13 +95,15 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
   });
   switch (url.kind) {
     case "file": {
-      if (!url.isUrl) return { kind: "file", store: new FileStore(url.spec), label: url.spec };
-      let path: string;
-      try {
-        path = fileURLToPath(url.spec);
-      } catch {
-        throw usage(`bad file URL ${quoteStoreUrl(url.spec)}: use file:///absolute/path or a plain path`);
+      let path = url.spec;
+      if (url.isUrl) {
+        try {
+          path = fileURLToPath(url.spec);
+        } catch {
+          throw usage(`bad file URL ${quoteStoreUrl(url.spec)}: use file:///absolute/path or a plain path`);
+        }
       }
+      if (opts.mustExist) await existingDirectory(path, path);
       return { kind: "file", store: new FileStore(path), label: path };
     }
     case "memory": {
