@@ -1,13 +1,21 @@
-import { advanceLowWater, decodeAt, manifestKey } from "../catalog/index.ts";
+import { decodeAt } from "../catalog/chain.ts";
+import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { createOrSame } from "../store/body.ts";
-import { copySourceBody } from "../store/copy-source.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
-import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
+import {
+  acceptFound,
+  type CopyContext,
+  copyFile,
+  serverSideCopies,
+  sizeFits,
+  wrongTargetSize,
+} from "./copy.ts";
 
 /**
  * Default number of files copied at once. 8, not 4: between two RGW buckets
@@ -33,13 +41,6 @@ export const DEFAULT_LIST_THRESHOLD = 100;
  * HEADs it replaces; past that, the remaining files fall back to HEADs.
  */
 const FILES_PER_LIST_PAGE = 12;
-
-/**
- * The largest single PUT S3 takes. Create-only puts are single PUTs (no S3
- * store honours a condition on CompleteMultipartUpload), so a bigger file is
- * copied with a plain (multipart) put after the HEAD found it missing.
- */
-const MAX_CREATE_BYTES = 5 * 1024 ** 3;
 
 /** Options of {@link mirrorSnapshot}. */
 export interface MirrorSnapshotOptions {
@@ -122,15 +123,6 @@ export interface MirrorSnapshotResult {
   lowWaterAdvanced: boolean;
 }
 
-/** Whether an object of `size` bytes on the target can stand for `file`. */
-function sizeFits(file: LiveFile, size: number): boolean {
-  return file.size !== undefined ? size === file.size : size >= file.minSize;
-}
-
-function describeSize(file: LiveFile): string {
-  return file.size !== undefined ? `${file.size} bytes` : `at least ${file.minSize} bytes`;
-}
-
 /** Reads snapshot `version`'s manifest bytes from `source`; `NotFound` names the version. */
 export async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
   const key = manifestKey(version);
@@ -143,180 +135,6 @@ export async function readSourceManifest(source: ObjectStore, version: number): 
         cause: e,
       });
     }
-    throw e;
-  }
-}
-
-/** `SplitBrain` for a file on the target whose size the snapshot rules out. */
-function wrongSize(file: LiveFile, size: number, version: number): TidemarkError {
-  return new TidemarkError(
-    "SplitBrain",
-    `target has ${file.path} with ${size} bytes, snapshot v${version} says ${describeSize(file)}: ` +
-      "another history was mirrored here",
-    { key: file.path },
-  );
-}
-
-/** What one snapshot's file copies share. */
-interface CopyContext {
-  source: ObjectStore;
-  target: ObjectStore;
-  sourceId: string;
-  version: number;
-  knownEtags: Record<string, string> | undefined;
-  /** The target copies the source's objects server-side, create-only (`target.canCopyFrom(source)`). */
-  serverSide: boolean;
-}
-
-/** CopyObject's limit (5 GiB); a bigger file is streamed. */
-const MAX_SERVER_COPY_BYTES = 5 * 1024 ** 3;
-
-/**
- * Copies `file` server-side (the target `canCopyFrom` the source): one HEAD on
- * the source (its size checked against the snapshot, its etag pinned and
- * recorded as the origin), then a create-only `put` of a `copySourceBody`,
- * which the target turns into one copy request. `undefined` when the file is
- * too big for one copy (the caller streams it).
- */
-async function serverCopy(
-  ctx: CopyContext,
-  file: LiveFile,
-): Promise<{ copied: number | undefined; etag: string } | undefined> {
-  const { source, target, version } = ctx;
-  const src = await sourceHead(source, file, version);
-  if (!sizeFits(file, src.size)) throw wrongSourceSize(file, src.size, version);
-  if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
-  const body = copySourceBody({ store: source, key: file.path, etag: src.etag, size: src.size });
-  try {
-    const put = await target.put(file.path, body, {
-      size: src.size,
-      mode: "create",
-      metadata: originMetadata(ctx.sourceId, src.etag),
-    });
-    return { copied: src.size, etag: put.etag };
-  } catch (e) {
-    if (!body.locked) body.cancel().catch(() => {});
-    // As for a streamed copy: fine if what is there is the source's file.
-    if (isTidemarkError(e, "AlreadyExists")) {
-      const onTarget = await headOrUndefined(target, file.path);
-      if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
-    }
-    throw e;
-  }
-}
-
-/** `Corrupt`: a source file whose size the snapshot rules out. */
-function wrongSourceSize(file: LiveFile, size: number, version: number): TidemarkError {
-  return new TidemarkError(
-    "Corrupt",
-    `source file ${file.path} has ${size} bytes, snapshot v${version} says ${describeSize(file)}`,
-    { key: file.path },
-  );
-}
-
-/**
- * Accepts a file found on the target: the right size, and proven the
- * source's bytes (see {@link proveOrigin}). Returns its etag.
- */
-async function acceptFound(ctx: CopyContext, file: LiveFile, onTarget: ObjectMeta): Promise<string> {
-  if (!sizeFits(file, onTarget.size)) throw wrongSize(file, onTarget.size, ctx.version);
-  await proveOrigin({ ...ctx, file, onTarget, knownEtag: ctx.knownEtags?.[file.path] });
-  return onTarget.etag;
-}
-
-/**
- * Copies one file source → target unless the target has it already: one HEAD
- * on the target (unless a listing just showed it missing), then a streamed
- * GET → create-only PUT that records the file's origin in its metadata, so
- * the body is never held whole in memory (the S3 adapter goes multipart above
- * its threshold); or, where the target copies from the source server-side
- * and create-only (`ctx.serverSide`), a source HEAD and a create-only put of
- * a `copySourceBody` (one copy request on the target) recording the same
- * origin. A file found on the target is accepted only
- * when proven the source's bytes.
- *
- * @param listedMissing a listing of the target did not show the file: no
- *   HEAD (the create-only PUT settles a race), except for a file too big for
- *   a create-only PUT, which is always HEADed right before its overwrite.
- * @returns bytes copied (`undefined` when the file was found on the target)
- *   and the target's etag.
- */
-async function copyFile(
-  ctx: CopyContext,
-  file: LiveFile,
-  listedMissing: boolean,
-): Promise<{ copied: number | undefined; etag: string }> {
-  const { source, target, version } = ctx;
-  const checkTarget = async (): Promise<string | undefined> => {
-    const onTarget = await headOrUndefined(target, file.path);
-    return onTarget === undefined ? undefined : acceptFound(ctx, file, onTarget);
-  };
-  let headed = false;
-  if (!listedMissing || file.minSize > MAX_CREATE_BYTES) {
-    const etag = await checkTarget();
-    if (etag !== undefined) return { copied: undefined, etag };
-    headed = true;
-  }
-  if (ctx.serverSide) {
-    const r = await serverCopy(ctx, file);
-    if (r !== undefined) return r;
-  }
-  let body: Awaited<ReturnType<ObjectStore["get"]>>;
-  try {
-    body = await source.get(file.path);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError(
-        "NotFound",
-        `source file ${file.path} of snapshot v${version} is missing on the source`,
-        { key: file.path, cause: e },
-      );
-    }
-    throw e;
-  }
-  if (!sizeFits(file, body.size)) {
-    body.body.cancel().catch(() => {});
-    throw wrongSourceSize(file, body.size, version);
-  }
-  const mode = body.size > MAX_CREATE_BYTES ? "overwrite" : "create";
-  // An overwrite is not create-only: look right before it, never on a listing's word.
-  if (mode === "overwrite" && !headed) {
-    let etag: string | undefined;
-    try {
-      etag = await checkTarget();
-    } catch (e) {
-      body.body.cancel().catch(() => {});
-      throw e;
-    }
-    if (etag !== undefined) {
-      body.body.cancel().catch(() => {});
-      return { copied: undefined, etag };
-    }
-  }
-  try {
-    const put = await target.put(file.path, body.body, {
-      size: body.size,
-      mode,
-      metadata: originMetadata(ctx.sourceId, body.etag),
-    });
-    return { copied: body.size, etag: put.etag };
-  } catch (e) {
-    if (!body.body.locked) body.body.cancel().catch(() => {});
-    // A racing mirror (or our own create whose response was lost, retried by
-    // the store) put it there first: fine if it is the source's file.
-    if (isTidemarkError(e, "AlreadyExists")) {
-      const onTarget = await headOrUndefined(target, file.path);
-      if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
-    }
-    throw e;
-  }
-}
-
-async function headOrUndefined(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
-  try {
-    return await store.head(key);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
     throw e;
   }
 }
@@ -501,7 +319,7 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
       continue;
     }
     // On the target already, with the wrong size: another history, before any write.
-    if (!sizeFits(file, found.size)) throw wrongSize(file, found.size, version);
+    if (!sizeFits(file, found.size)) throw wrongTargetSize(ctx, file, found.size);
     // Written by this mirror (the etag it recorded): proven without a request.
     if (opts.knownEtags?.[file.path] === found.etag) {
       result.skippedFiles++;
@@ -511,9 +329,7 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
     work.push({ file, found });
   }
   // Asked only when there is something to copy: a store may probe for it once.
-  if (work.some((w) => w.found === undefined) && target.canCopyFrom) {
-    ctx.serverSide = await target.canCopyFrom(source);
-  }
+  if (work.some((w) => w.found === undefined)) ctx.serverSide = await serverSideCopies(target, source);
   await forEachLimit(work, parallelism, async ({ file, found }) => {
     if (!result.complete) return;
     if (opts.shouldContinue && !opts.shouldContinue(file)) {

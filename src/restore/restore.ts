@@ -13,11 +13,11 @@ import { openTable, type TableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
-import { originMetadata, proveOrigin } from "../mirror/origin.ts";
+import { type CopyContext, copyFile, headIfExists, sizeFits } from "../mirror/copy.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { createOrSame, sameBytes } from "../store/body.ts";
-import { capabilitiesOf, locate, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+import { capabilitiesOf, locate, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */
 export interface RestoreOptions {
@@ -81,26 +81,6 @@ export interface RestoreResult {
   continued?: number;
   /** The source manifest's anomaly, when it held another snapshot than its key. */
   anomaly?: string;
-}
-
-/** The largest single PUT S3 takes: a bigger file is copied with a plain put after a HEAD found it missing. */
-const MAX_CREATE_BYTES = 5 * 1024 ** 3;
-
-function sizeFits(file: LiveFile, size: number): boolean {
-  return file.size !== undefined ? size === file.size : size >= file.minSize;
-}
-
-function describeSize(file: LiveFile): string {
-  return file.size !== undefined ? `${file.size} bytes` : `at least ${file.minSize} bytes`;
-}
-
-async function headOrUndefined(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
-  try {
-    return await store.head(key);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
-    throw e;
-  }
 }
 
 /**
@@ -202,7 +182,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const present = async (f: LiveFile): Promise<boolean> => {
     let known = onSource.get(f.path);
     if (known === undefined) {
-      const meta = await headOrUndefined(from, f.path);
+      const meta = await headIfExists(from, f.path);
       known = meta !== undefined && sizeFits(f, meta.size);
       onSource.set(f.path, known);
     }
@@ -291,9 +271,14 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       bytes: result.bytes,
     });
   progress("files");
-  const sourceId = storeId(from);
+  const ctx: CopyContext = {
+    source: from,
+    target: to,
+    sourceId: storeId(from),
+    version: sourceVersion,
+  };
   await forEachLimit([...files.values()], parallelism, async (f) => {
-    const copied = await copyFile(from, to, sourceId, f, sourceVersion);
+    const { copied } = await copyFile(ctx, f);
     if (copied === undefined) result.skippedFiles++;
     else {
       result.files++;
@@ -513,68 +498,6 @@ async function readTargetManifest(
     throw e;
   }
   return { bytes, manifest: decodeAt(key, bytes) };
-}
-
-/**
- * Copies one file unless the target has it, proven the source's bytes
- * (`proveOrigin`). Returns the bytes copied, `undefined` when it was there.
- */
-async function copyFile(
-  from: ObjectStore,
-  to: ObjectStore,
-  sourceId: string,
-  file: LiveFile,
-  version: number,
-): Promise<number | undefined> {
-  const accept = async (onTarget: ObjectMeta): Promise<undefined> => {
-    if (!sizeFits(file, onTarget.size)) {
-      throw new TidemarkError(
-        "SplitBrain",
-        `${to.name} already has ${file.path} with ${onTarget.size} bytes, v${version} says ${describeSize(file)}`,
-        { key: file.path },
-      );
-    }
-    await proveOrigin({ source: from, target: to, sourceId, file, version, onTarget });
-    return undefined;
-  };
-  const found = await headOrUndefined(to, file.path);
-  if (found !== undefined) return accept(found);
-  let body: Awaited<ReturnType<ObjectStore["get"]>>;
-  try {
-    body = await from.get(file.path);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError("NotFound", `${file.path} of v${version} is missing on ${from.name}`, {
-        key: file.path,
-        cause: e,
-      });
-    }
-    throw e;
-  }
-  if (!sizeFits(file, body.size)) {
-    body.body.cancel().catch(() => {});
-    throw new TidemarkError(
-      "Corrupt",
-      `${file.path} has ${body.size} bytes on ${from.name}, v${version} says ${describeSize(file)}`,
-      { key: file.path },
-    );
-  }
-  try {
-    await to.put(file.path, body.body, {
-      size: body.size,
-      // Create-only is a single PUT on S3 (at most 5 GiB); a bigger file was just found missing.
-      mode: body.size > MAX_CREATE_BYTES ? "overwrite" : "create",
-      metadata: originMetadata(sourceId, body.etag),
-    });
-    return body.size;
-  } catch (e) {
-    if (!body.body.locked) body.body.cancel().catch(() => {});
-    if (isTidemarkError(e, "AlreadyExists")) {
-      const raced = await headOrUndefined(to, file.path);
-      if (raced !== undefined) return accept(raced);
-    }
-    throw e;
-  }
 }
 
 /** Writes version `v`'s manifest bytes create-only; identical bytes already there are fine. */

@@ -1,0 +1,235 @@
+/**
+ * One file copied from a table's store to another: the one copy path of the
+ * mirror (`mirrorSnapshot`) and of `restore`. A file already on the target is
+ * accepted only with the right size and proven the source's bytes
+ * (`proveOrigin`); otherwise it is streamed (GET → create-only PUT, never held
+ * whole) or, where the target copies from the source on the server side and
+ * create-only (`canCopyFrom`), copied there. Every copy records its origin
+ * (`originMetadata`), by which a later run proves it.
+ *
+ * @module
+ */
+import { isTidemarkError, TidemarkError } from "../errors.ts";
+import type { LiveFile } from "../manifest/live.ts";
+import { copySourceBody } from "../store/copy-source.ts";
+import type { ObjectBody, ObjectMeta, ObjectStore } from "../store/types.ts";
+import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
+
+/**
+ * The largest single PUT S3 takes. Create-only puts are single PUTs (no S3
+ * store honours a condition on CompleteMultipartUpload), so a bigger file is
+ * copied with a plain (multipart) put after a HEAD found it missing.
+ */
+export const MAX_CREATE_BYTES = 5 * 1024 ** 3;
+
+/** CopyObject's limit (5 GiB); a bigger file is streamed. */
+const MAX_SERVER_COPY_BYTES = 5 * 1024 ** 3;
+
+/** What the copies of one snapshot (a mirror's, or those a restore makes) share. */
+export interface CopyContext {
+  source: ObjectStore;
+  target: ObjectStore;
+  /** The source's identity recorded on every copy (see `originMetadata`). */
+  sourceId: string;
+  /** The snapshot the files belong to (for messages). */
+  version: number;
+  /**
+   * Etags this mirror recorded when it wrote files (saved progress of an
+   * earlier process): a file on the target with its recorded etag is proven
+   * the source's without asking the source.
+   */
+  knownEtags?: Record<string, string> | undefined;
+  /**
+   * The target copies the source's objects server-side, create-only (see
+   * {@link serverSideCopies}); `undefined`: asked when the first file is to
+   * be copied (a store may probe for it once), the answer kept here.
+   */
+  serverSide?: boolean | Promise<boolean> | undefined;
+}
+
+/** What {@link copyFile} did. */
+export interface CopyResult {
+  /** Bytes copied; `undefined` when the file was found on the target (proven the source's). */
+  copied: number | undefined;
+  /** The target's etag of the file. */
+  etag: string;
+}
+
+/** Whether an object of `size` bytes can stand for `file` (a deletion vector's size is a lower bound). */
+export function sizeFits(file: LiveFile, size: number): boolean {
+  return file.size !== undefined ? size === file.size : size >= file.minSize;
+}
+
+/** What the manifest says of `file`'s size, for messages. */
+export function describeSize(file: LiveFile): string {
+  return file.size !== undefined ? `${file.size} bytes` : `at least ${file.minSize} bytes`;
+}
+
+/** `SplitBrain` for a file on the target whose size the snapshot rules out. */
+export function wrongTargetSize(ctx: CopyContext, file: LiveFile, size: number): TidemarkError {
+  return new TidemarkError(
+    "SplitBrain",
+    `${ctx.target.name} already has ${file.path} with ${size} bytes, snapshot v${ctx.version} says ${describeSize(file)}: ` +
+      "another history was copied there",
+    { key: file.path },
+  );
+}
+
+/** `Corrupt`: a source file whose size the snapshot rules out. */
+function wrongSourceSize(ctx: CopyContext, file: LiveFile, size: number): TidemarkError {
+  return new TidemarkError(
+    "Corrupt",
+    `source file ${file.path} has ${size} bytes on ${ctx.source.name}, snapshot v${ctx.version} says ${describeSize(file)}`,
+    { key: file.path },
+  );
+}
+
+/** The object's metadata, or `undefined` when it is not there. */
+export async function headIfExists(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
+  try {
+    return await store.head(key);
+  } catch (e) {
+    if (isTidemarkError(e, "NotFound")) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Whether `target` copies `source`'s objects server-side, create-only (asked
+ * once per batch, and only when something is to be copied: a store may probe
+ * for it once).
+ */
+export async function serverSideCopies(target: ObjectStore, source: ObjectStore): Promise<boolean> {
+  return target.canCopyFrom ? target.canCopyFrom(source) : false;
+}
+
+/**
+ * Accepts a file found on the target: the right size, and proven the
+ * source's bytes (see {@link proveOrigin}). Returns its etag.
+ *
+ * @throws TidemarkError `SplitBrain` for the wrong size or other bytes.
+ */
+export async function acceptFound(ctx: CopyContext, file: LiveFile, onTarget: ObjectMeta): Promise<string> {
+  if (!sizeFits(file, onTarget.size)) throw wrongTargetSize(ctx, file, onTarget.size);
+  await proveOrigin({ ...ctx, file, onTarget, knownEtag: ctx.knownEtags?.[file.path] });
+  return onTarget.etag;
+}
+
+/** After a lost create: fine if what is there now is the source's file (a racing copier, or our own retried create). */
+async function afterLostCreate(ctx: CopyContext, file: LiveFile, e: unknown): Promise<CopyResult> {
+  if (isTidemarkError(e, "AlreadyExists")) {
+    const onTarget = await headIfExists(ctx.target, file.path);
+    if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
+  }
+  throw e;
+}
+
+/**
+ * Copies `file` server-side: one HEAD on the source (its size checked against
+ * the snapshot, its etag pinned and recorded as the origin), then a
+ * create-only `put` of a `copySourceBody`, which the target turns into one
+ * copy request. `undefined` when the file is too big for one copy (the
+ * caller streams it).
+ */
+async function serverCopy(ctx: CopyContext, file: LiveFile): Promise<CopyResult | undefined> {
+  const src = await sourceHead(ctx.source, file, ctx.version);
+  if (!sizeFits(file, src.size)) throw wrongSourceSize(ctx, file, src.size);
+  if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
+  const body = copySourceBody({ store: ctx.source, key: file.path, etag: src.etag, size: src.size });
+  try {
+    const put = await ctx.target.put(file.path, body, {
+      size: src.size,
+      mode: "create",
+      metadata: originMetadata(ctx.sourceId, src.etag),
+    });
+    return { copied: src.size, etag: put.etag };
+  } catch (e) {
+    if (!body.locked) body.cancel().catch(() => {});
+    return afterLostCreate(ctx, file, e);
+  }
+}
+
+/** GETs `file` from the source, its size checked against the snapshot. */
+async function readSource(ctx: CopyContext, file: LiveFile): Promise<ObjectBody> {
+  let body: ObjectBody;
+  try {
+    body = await ctx.source.get(file.path);
+  } catch (e) {
+    if (isTidemarkError(e, "NotFound")) {
+      throw new TidemarkError(
+        "NotFound",
+        `source file ${file.path} of snapshot v${ctx.version} is missing on ${ctx.source.name}`,
+        { key: file.path, cause: e },
+      );
+    }
+    throw e;
+  }
+  if (!sizeFits(file, body.size)) {
+    body.body.cancel().catch(() => {});
+    throw wrongSourceSize(ctx, file, body.size);
+  }
+  return body;
+}
+
+/**
+ * Copies one file source → target unless the target has it already: one HEAD
+ * on the target (unless a listing just showed it missing), then a streamed
+ * GET → create-only PUT that records the file's origin in its metadata, so
+ * the body is never held whole in memory (the S3 adapter goes multipart above
+ * its threshold); or, where the target copies from the source server-side
+ * and create-only (`ctx.serverSide`), a source HEAD and a create-only put of
+ * a `copySourceBody` (one copy request on the target) recording the same
+ * origin. A file found on the target is accepted only when proven the
+ * source's bytes.
+ *
+ * @param listedMissing a listing of the target did not show the file: no
+ *   HEAD (the create-only PUT settles a race), except for a file too big for
+ *   a create-only PUT, which is always HEADed right before its overwrite.
+ * @throws TidemarkError `NotFound` (the source lacks the file), `Corrupt`
+ *   (its size is not the snapshot's), `SplitBrain` (the target holds other
+ *   bytes), store errors.
+ */
+export async function copyFile(ctx: CopyContext, file: LiveFile, listedMissing = false): Promise<CopyResult> {
+  const checkTarget = async (): Promise<string | undefined> => {
+    const onTarget = await headIfExists(ctx.target, file.path);
+    return onTarget === undefined ? undefined : acceptFound(ctx, file, onTarget);
+  };
+  let headed = false;
+  if (!listedMissing || file.minSize > MAX_CREATE_BYTES) {
+    const etag = await checkTarget();
+    if (etag !== undefined) return { copied: undefined, etag };
+    headed = true;
+  }
+  ctx.serverSide ??= serverSideCopies(ctx.target, ctx.source);
+  if (await ctx.serverSide) {
+    const r = await serverCopy(ctx, file);
+    if (r !== undefined) return r;
+  }
+  const body = await readSource(ctx, file);
+  const mode = body.size > MAX_CREATE_BYTES ? "overwrite" : "create";
+  // An overwrite is not create-only: look right before it, never on a listing's word.
+  if (mode === "overwrite" && !headed) {
+    let etag: string | undefined;
+    try {
+      etag = await checkTarget();
+    } catch (e) {
+      body.body.cancel().catch(() => {});
+      throw e;
+    }
+    if (etag !== undefined) {
+      body.body.cancel().catch(() => {});
+      return { copied: undefined, etag };
+    }
+  }
+  try {
+    const put = await ctx.target.put(file.path, body.body, {
+      size: body.size,
+      mode,
+      metadata: originMetadata(ctx.sourceId, body.etag),
+    });
+    return { copied: body.size, etag: put.etag };
+  } catch (e) {
+    if (!body.body.locked) body.body.cancel().catch(() => {});
+    return afterLostCreate(ctx, file, e);
+  }
+}
