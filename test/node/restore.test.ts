@@ -4,7 +4,6 @@
  * merutable opens) and on S3 (Ceph RGW).
  * Run: npx node scripts/with-rgw.ts -- npx vitest run --project node test/node/restore.test.ts
  */
-
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
