@@ -10,6 +10,7 @@
  */
 import type { ErrorCode } from "../errors.ts";
 import type { ObjectStore, StoreCapabilities } from "../store/types.ts";
+import { CHECKSUM_CHECKS } from "./checks/checksums.ts";
 import { CLOCK_AUTH_CHECKS } from "./checks/clock-auth.ts";
 import { CONDITIONAL_WRITE_CHECKS } from "./checks/conditional-writes.ts";
 import { CONSISTENCY_CHECKS } from "./checks/consistency.ts";
@@ -32,6 +33,8 @@ export const DOCTOR_CHECKS = [
   "ranged-read",
   "streamed-upload",
   "metadata",
+  "sha256-recorded",
+  "sha256-checked",
   "clock-skew",
   "auth-failure",
 ] as const;
@@ -85,6 +88,7 @@ const CHECKS: Record<DoctorCheckId, CheckDef> = {
   ...CONDITIONAL_WRITE_CHECKS,
   ...CONSISTENCY_CHECKS,
   ...READ_UPLOAD_CHECKS,
+  ...CHECKSUM_CHECKS,
   ...CLOCK_AUTH_CHECKS,
 };
 

@@ -24,6 +24,8 @@ export interface Sidecar {
   mtimeMs: number;
   contentType?: string;
   metadata: Record<string, string>;
+  /** The body's SHA-256 (hex), computed as it was written, when the put asked for one. */
+  sha256?: string;
 }
 
 /** Escapes one key segment into a file name (see the module docs). */

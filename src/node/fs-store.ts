@@ -61,12 +61,13 @@
  *
  * @module
  */
-import { randomBytes } from "node:crypto";
+import { createHash, type Hash, randomBytes } from "node:crypto";
 import type { Dirent, Stats } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
+import { checkedSha256 } from "../store/checksum.ts";
 import { stripEtag } from "../store/http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "../store/keys.ts";
 import type {
@@ -221,6 +222,7 @@ export class FileStore implements ObjectStore {
       `f${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}`;
     const meta: ObjectMeta = { key, size: st.size, etag, lastModified: st.mtime };
     if (withMetadata) meta.metadata = { ...side?.metadata };
+    if (side?.sha256 !== undefined) meta.sha256 = side.sha256;
     return meta;
   }
 
@@ -285,7 +287,9 @@ export class FileStore implements ObjectStore {
     const tmp = join(this.dir, TMP_DIR, `${randomBytes(12).toString("hex")}.part`);
     let metaPath: string | undefined;
     try {
-      const st = await this.#writeTemp(tmp, body, opts.size, key);
+      const hash = opts.sha256 === undefined ? undefined : createHash("sha256");
+      const st = await this.#writeTemp(tmp, body, opts.size, key, hash);
+      const sha256 = hash === undefined ? undefined : checkedSha256(key, hash.digest(), opts.sha256);
       const etag = randomBytes(16).toString("hex");
       const side: Sidecar = {
         key,
@@ -294,6 +298,7 @@ export class FileStore implements ObjectStore {
         mtimeMs: st.mtimeMs,
         metadata: { ...opts.metadata },
         ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
+        ...(sha256 === undefined ? {} : { sha256 }),
       };
       metaPath = this.#metaPath(st.ino);
       // Nothing visible has this inode yet (the temp file holds it), so a plain write is safe.
@@ -311,7 +316,7 @@ export class FileStore implements ObjectStore {
         }
         metaPath = undefined; // published: the sidecar now belongs to the visible file
         if (this.#durable) await syncDir(dirPath);
-        return { etag };
+        return sha256 === undefined ? { etag } : { etag, sha256 };
       }
     } catch (e) {
       throw fsError(e, key, "cannot write object");
@@ -322,7 +327,13 @@ export class FileStore implements ObjectStore {
   }
 
   /** Writes the body to `tmp` (checking a stream's declared size) and returns the file's stats. */
-  async #writeTemp(tmp: string, body: Body, size: number | undefined, key: string): Promise<Stats> {
+  async #writeTemp(
+    tmp: string,
+    body: Body,
+    size: number | undefined,
+    key: string,
+    hash: Hash | undefined,
+  ): Promise<Stats> {
     const fh = await open(tmp, "wx");
     try {
       let written = 0;
@@ -336,6 +347,7 @@ export class FileStore implements ObjectStore {
             await reader.cancel().catch(() => {});
             break;
           }
+          hash?.update(value);
           await fh.write(value);
         }
       } else {
@@ -350,6 +362,7 @@ export class FileStore implements ObjectStore {
           );
         }
         written = bytes.length;
+        hash?.update(bytes);
         if (bytes.length > 0) await fh.write(bytes);
       }
       if (size !== undefined && written !== size) {

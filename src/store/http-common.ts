@@ -159,7 +159,7 @@ export function metadataFromHeaders(headers: {
     let v = value;
     if (m?.[1] !== undefined) {
       try {
-        v = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(unbase64(m[1]));
+        v = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(fromBase64(m[1]));
       } catch {
         v = value;
       }
@@ -178,7 +178,8 @@ export function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-function unbase64(s: string): Uint8Array {
+/** The bytes of standard base64 (`InvalidCharacterError` for anything else, from `atob`). */
+export function fromBase64(s: string): Uint8Array {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

@@ -1,5 +1,6 @@
 import { TidemarkError } from "../errors.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
+import { checkedSha256, defaultSha256, toHex } from "./checksum.ts";
 import { claimCopySource, copySourceOf } from "./copy-source.ts";
 import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "./keys.ts";
@@ -37,6 +38,8 @@ interface Entry {
   lastModified: Date;
   metadata: Record<string, string>;
   contentType: string | undefined;
+  /** The SHA-256 recorded with the object (hex), when a put asked for one. */
+  sha256: string | undefined;
 }
 
 /**
@@ -81,6 +84,7 @@ export class MemoryStore implements ObjectStore {
       etag: e.etag,
       lastModified: e.lastModified,
       metadata: { ...e.metadata },
+      ...(e.sha256 === undefined ? {} : { sha256: e.sha256 }),
     };
   }
 
@@ -127,10 +131,13 @@ export class MemoryStore implements ObjectStore {
       if (e.etag !== from.etag) {
         throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(src.key)} changed`, { key });
       }
-      return this.#write(key, e.bytes, mode, opts.metadata, e.contentType);
+      // A copy computes its own checksum when asked, as S3 does for CopyObject with a checksum algorithm.
+      const sha256 = opts.sha256 === undefined ? undefined : toHex(digestOf(e.bytes));
+      return this.#write(key, e.bytes, mode, opts.metadata, e.contentType, sha256);
     }
     const bytes = await collectBody(body, opts.size, key);
-    return this.#write(key, bytes, mode, opts.metadata, opts.contentType);
+    const sha256 = opts.sha256 === undefined ? undefined : checkedSha256(key, digestOf(bytes), opts.sha256);
+    return this.#write(key, bytes, mode, opts.metadata, opts.contentType, sha256);
   }
 
   /** Stores `bytes` at `key` under `mode`'s condition, atomically (no await). */
@@ -140,6 +147,7 @@ export class MemoryStore implements ObjectStore {
     mode: PutMode,
     metadata: Record<string, string> | undefined,
     contentType: string | undefined,
+    sha256?: string,
   ): PutResult {
     const current = this.#entries.get(key);
     if (mode === "create" && current) {
@@ -160,8 +168,9 @@ export class MemoryStore implements ObjectStore {
       lastModified: new Date(),
       metadata: { ...metadata },
       contentType,
+      sha256,
     });
-    return { etag };
+    return sha256 === undefined ? { etag } : { etag, sha256 };
   }
 
   async delete(key: string): Promise<void> {
@@ -197,4 +206,10 @@ export class MemoryStore implements ObjectStore {
       if (e) yield this.#meta(key, e);
     }
   }
+}
+
+function digestOf(bytes: Uint8Array): Uint8Array {
+  const h = defaultSha256();
+  h.update(bytes);
+  return h.digest();
 }

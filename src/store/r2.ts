@@ -11,6 +11,7 @@ import {
   objectBody,
   streamOf,
 } from "./body.ts";
+import { toHex } from "./checksum.ts";
 import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, KeyPrefix } from "./keys.ts";
 import { type RetryControl, type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
@@ -42,6 +43,8 @@ export interface R2ObjectLike {
   readonly version?: string;
   readonly uploaded?: Date;
   readonly customMetadata?: Record<string, string>;
+  /** The checksums R2 keeps (SHA-256 only when a put gave one). */
+  readonly checksums?: { readonly sha256?: ArrayBuffer };
 }
 
 /** An `R2ObjectBody`: an object with its body stream. */
@@ -77,6 +80,8 @@ export interface R2BucketLike {
       onlyIf?: R2ConditionalLike;
       customMetadata?: Record<string, string>;
       httpMetadata?: { contentType?: string };
+      /** The body's SHA-256: R2 checks the bytes against it (error 10037) and keeps it. */
+      sha256?: ArrayBuffer | Uint8Array;
     },
   ): Promise<R2ObjectLike | null>;
   delete(keys: string | string[]): Promise<void>;
@@ -131,6 +136,7 @@ const R2_CODES: Record<number, TidemarkError["code"]> = {
   10012: "InvalidArgument", // MetadataTooLarge
   10020: "InvalidArgument", // InvalidObjectName
   10004: "NotSupported", // NotImplemented
+  10037: "Corrupt", // BadDigest: the body is not the checksum the put gave
 };
 
 /**
@@ -182,7 +188,15 @@ function toMeta(o: R2ObjectLike, key: string): ObjectMeta {
   const meta: ObjectMeta = { key, size: o.size, etag: o.etag };
   if (o.uploaded) meta.lastModified = o.uploaded;
   if (o.customMetadata) meta.metadata = { ...o.customMetadata };
+  const sha256 = sha256Of(o);
+  if (sha256 !== undefined) meta.sha256 = sha256;
   return meta;
+}
+
+/** The SHA-256 R2 keeps for an object (hex), if a put gave one. */
+function sha256Of(o: R2ObjectLike): string | undefined {
+  const d = o.checksums?.sha256;
+  return d === undefined ? undefined : toHex(new Uint8Array(d));
 }
 
 /**
@@ -329,13 +343,21 @@ export class R2Store implements ObjectStore {
       if (onlyIf) options.onlyIf = onlyIf;
       if (metadata) options.customMetadata = metadata;
       if (httpMetadata) options.httpMetadata = httpMetadata;
+      // R2 takes a digest before the body only: a trailing one (a body hashed as it streams) is not recorded.
+      const sha256 = typeof opts.sha256 === "function" ? (isStream ? undefined : opts.sha256()) : opts.sha256;
+      if (sha256 !== undefined) options.sha256 = sha256;
       try {
         this.#sent++;
         const o = await this.#bucket.put(full, value.stream, options);
         // A refused conditional put may leave the pipe unfinished: do not wait on it.
         if (!o) return null;
         await value.done;
-        return o.version ? { etag: o.etag, version: o.version } : { etag: o.etag };
+        const sha256 = sha256Of(o);
+        return {
+          etag: o.etag,
+          ...(o.version ? { version: o.version } : {}),
+          ...(sha256 === undefined ? {} : { sha256 }),
+        };
       } catch (e) {
         // A length mismatch surfaces from the pipe into the FixedLengthStream.
         const pipeError = await value.done.then(

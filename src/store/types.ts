@@ -36,6 +36,13 @@ export interface ObjectMeta {
   /** User metadata (lower-case keys). Listings may omit it. */
   metadata?: Record<string, string>;
   /**
+   * The SHA-256 the store recorded with the object (lower-case hex; see
+   * {@link PutOptions.sha256}), where it keeps one and this read returns it:
+   * memory and directory stores and R2 always; S3 on a `get` with
+   * `checksum: true`. Listings omit it.
+   */
+  sha256?: string;
+  /**
    * Set on list entries that are common prefixes (when `list` was called with
    * a delimiter): `key` is the prefix, ending in the delimiter; size 0, etag "".
    */
@@ -60,6 +67,12 @@ export interface ByteRange {
 /** Options of {@link ObjectStore.get}. */
 export interface GetOptions {
   range?: ByteRange;
+  /**
+   * Also return the SHA-256 recorded with the object (`ObjectMeta.sha256`)
+   * where the store returns it only when asked (S3's checksum mode). Ignored
+   * with a range.
+   */
+  checksum?: boolean;
 }
 
 /**
@@ -79,12 +92,25 @@ export interface PutOptions {
   contentType?: string;
   /** User metadata; keys are lower-cased ASCII. */
   metadata?: Record<string, string>;
+  /**
+   * Record the body's SHA-256 with the object, where the store can: the
+   * digest itself when it is known before the body (the store checks the
+   * bytes against it where it can: `Corrupt`, nothing stored), or a
+   * function giving it once the body stream has delivered its last byte (a
+   * trailing checksum, for a body hashed as it streams). A store that
+   * copies a `copySourceBody` on its side computes its own where it can.
+   * Where it cannot (Ceph RGW 16, R2 for a trailing digest, a multipart
+   * upload), it is ignored: {@link PutResult.sha256} says what was recorded.
+   */
+  sha256?: Uint8Array | (() => Uint8Array | undefined);
 }
 
 /** Result of a put. */
 export interface PutResult {
   etag: string;
   version?: string;
+  /** The SHA-256 the store recorded with the object (lower-case hex), when it recorded one. */
+  sha256?: string;
 }
 
 /** A body to store. A `ReadableStream` needs `PutOptions.size`. */

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { defaultSha256, toHex } from "../store/checksum.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { assert } from "./assert.ts";
 import { codeOf, collect, type Harness, uniquePrefix } from "./harness.ts";
@@ -317,6 +318,47 @@ export function objectStoreContract(
     for (const n of names) await s.put(`${p}${n}`, "x");
     const listed = (await collect(s.list(p))).map((m) => m.key.slice(p.length));
     assert.deepEqual(listed, [...names].sort(byteOrder));
+  });
+
+  test("a SHA-256 recorded with an object is its body's, given before the body or after a streamed one", async (s, p) => {
+    const body = enc.encode("sha256 ".repeat(3000));
+    const h = defaultSha256();
+    h.update(body);
+    const digest = h.digest();
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(body.subarray(0, 100));
+        c.enqueue(body.subarray(100));
+        c.close();
+      },
+    });
+    const puts = [
+      [`${p}lead`, await s.put(`${p}lead`, body, { sha256: digest })],
+      [`${p}trail`, await s.put(`${p}trail`, stream, { size: body.length, sha256: () => digest })],
+    ] as const;
+    for (const [key, put] of puts) {
+      // Recorded or not (a store may record none), never another digest, and the bytes intact.
+      if (put.sha256 !== undefined) assert.equal(put.sha256, toHex(digest), key);
+      const got = await s.get(key, { checksum: true });
+      if (got.sha256 !== undefined) assert.equal(got.sha256, toHex(digest), key);
+      assert.deepEqual(await got.bytes(), body, key);
+    }
+  });
+
+  test("a put whose SHA-256 is not its body's stores nothing, or records no SHA-256", async (s, p) => {
+    const wrong = new Uint8Array(32).fill(7);
+    const refused = await s.put(`${p}w`, "not those bytes", { sha256: wrong }).then(
+      () => undefined,
+      (e: unknown) => codeOf(Promise.reject(e)),
+    );
+    if (refused !== undefined) {
+      assert.equal(refused, "Corrupt");
+      assert.equal(await codeOf(s.head(`${p}w`)), "NotFound");
+      return;
+    }
+    const got = await s.get(`${p}w`, { checksum: true });
+    assert.notEqual(got.sha256, toHex(wrong));
+    assert.equal(await got.text(), "not those bytes");
   });
 
   test("invalid keys are InvalidArgument on every operation", async (s, p) => {

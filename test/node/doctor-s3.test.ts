@@ -32,6 +32,8 @@ const s3 = (c: RgwConfig, extra: Partial<S3StoreOptions> = {}) =>
 const wrongSecret = (c: RgwConfig) => () => s3(c, { secretAccessKey: "tidemark-doctor-wrong-secret" });
 const row = (r: DoctorReport, id: string) => r.checks.find((c) => c.id === id);
 const statuses = (r: DoctorReport) => Object.fromEntries(r.checks.map((c) => [c.id, c.status]));
+/** A store that records no SHA-256 with an object (where tidemark's per-version records alone hold them). */
+const RECORDS_NO_SHA256 = { "sha256-recorded": "unsupported", "sha256-checked": "unsupported" };
 const allOkBut = (except: Record<string, string>) =>
   Object.fromEntries(DOCTOR_CHECKS.map((id) => [id, except[id] ?? "ok"]));
 
@@ -41,10 +43,13 @@ async function assertClean(store: S3Store, r: DoctorReport): Promise<void> {
 }
 
 describe.skipIf(!rgw)("doctor on Ceph RGW", () => {
-  it("passes every check; the rows carry RGW's answers", { timeout: 120_000 }, async (ctx) => {
+  it("passes every check; the rows carry RGW's answers; it records no SHA-256 checksum", {
+    timeout: 120_000,
+  }, async (ctx) => {
     const store = s3(rgw!);
     const r = await doctor(store, { badCredentials: wrongSecret(rgw!) });
-    assert.deepEqual(statuses(r), allOkBut({}), JSON.stringify(r.checks, null, 1));
+    // RGW 16 ignores x-amz-checksum-sha256 and refuses aws-chunked trailers: S3Store sends neither there.
+    assert.deepEqual(statuses(r), allOkBut(RECORDS_NO_SHA256), JSON.stringify(r.checks, null, 1));
     assert.equal(row(r, "create-only")?.vendor, "HTTP 412 PreconditionFailed");
     assert.equal(row(r, "if-match-missing")?.vendor, "HTTP 412 PreconditionFailed");
     assert.equal(
@@ -57,12 +62,17 @@ describe.skipIf(!rgw)("doctor on Ceph RGW", () => {
 });
 
 describe.skipIf(!moto)("doctor on moto", () => {
-  it("passes every check but auth-failure, which fails: this moto checks no signatures", {
+  it("passes every check but auth-failure (this moto checks no signatures) and sha256-checked (it records a checksum unchecked)", {
     timeout: 120_000,
   }, async (ctx) => {
     const store = s3(moto!);
     const r = await doctor(store, { badCredentials: wrongSecret(moto!) });
-    assert.deepEqual(statuses(r), allOkBut({ "auth-failure": "failed" }), JSON.stringify(r.checks, null, 1));
+    assert.deepEqual(
+      statuses(r),
+      allOkBut({ "auth-failure": "failed", "sha256-checked": "failed" }),
+      JSON.stringify(r.checks, null, 1),
+    );
+    assert.match(row(r, "sha256-checked")?.detail ?? "", /wrong SHA-256 recorded/);
     assert.match(row(r, "auth-failure")?.detail ?? "", /wrong secret was accepted/);
     // AWS's answer to If-Match on a missing key (RGW's is 412): the same PreconditionFailed.
     assert.equal(row(r, "if-match-missing")?.vendor, "HTTP 404 NoSuchKey");
@@ -90,7 +100,7 @@ describe.skipIf(!motoAuth)("doctor on the moto that checks signatures", () => {
     ];
     assert.deepEqual(
       statuses(r),
-      allOkBut(Object.fromEntries(listings.map((id) => [id, "failed"]))),
+      allOkBut({ ...Object.fromEntries(listings.map((id) => [id, "failed"])), "sha256-checked": "failed" }),
       JSON.stringify(r.checks, null, 1),
     );
     assert.equal(row(r, "auth-failure")?.vendor, "HTTP 403 SignatureDoesNotMatch");
@@ -112,7 +122,7 @@ describe.skipIf(!moto)("doctor on a store that drops If-None-Match", () => {
     proxy = await startDroppingProxy(moto!.endpoint, ["if-none-match"]);
     const broken = s3({ ...moto!, endpoint: proxy.endpoint });
     const r = await doctor(broken, { badCredentials: wrongSecret({ ...moto!, endpoint: proxy.endpoint }) });
-    assert.deepEqual(r.failed, ["create-only", "concurrent-create", "auth-failure"]);
+    assert.deepEqual(r.failed, ["create-only", "concurrent-create", "sha256-checked", "auth-failure"]);
     assert.match(
       row(r, "create-only")?.detail ?? "",
       /second create-only put was accepted \(the store ignores If-None-Match: \*\)/,

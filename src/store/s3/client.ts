@@ -123,7 +123,8 @@ export class S3Client {
     const headers: Record<string, string> = { ...r.headers };
     // UNSIGNED-PAYLOAD: the payload is not part of the signature, so we sign
     // the headers alone and hand the body to the transport ourselves.
-    headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+    // (A body with a trailing checksum says STREAMING-UNSIGNED-PAYLOAD-TRAILER itself.)
+    headers["x-amz-content-sha256"] ??= "UNSIGNED-PAYLOAD";
     let signed: Record<string, string>;
     try {
       signed = await signer.sign({ method: r.method, url: r.url, headers }, signing);
