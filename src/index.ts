@@ -177,6 +177,7 @@ export {
   type TableRow,
   TableRows,
 } from "./rows/table-rows.ts";
+export type { Sha256, Sha256Factory } from "./store/checksum.ts";
 // Stores: the contract, the adapters, the wrappers, store URLs.
 export { HttpStore, type HttpStoreOptions } from "./store/http.ts";
 export type { FetchLike } from "./store/http-common.ts";

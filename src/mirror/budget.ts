@@ -1,5 +1,8 @@
-/** Requests a snapshot costs besides its files: source GET manifest, target PUT manifest, low_water GET + PUT. */
-export const SNAPSHOT_REQUESTS = 4;
+/**
+ * Requests a snapshot costs besides its files: source GET manifest, target
+ * PUT checksum record, PUT manifest, low_water GET + PUT.
+ */
+export const SNAPSHOT_REQUESTS = 5;
 /** Requests one file copy costs: target HEAD, source GET, target PUT. */
 export const FILE_REQUESTS = 3;
 

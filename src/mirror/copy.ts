@@ -5,14 +5,21 @@
  * (`proveOrigin`); otherwise it is streamed (GET → create-only PUT, never held
  * whole) or, where the target copies from the source on the server side and
  * create-only (`canCopyFrom`), copied there. Every copy records its origin
- * (`originMetadata`), by which a later run proves it.
+ * (`originMetadata`), by which a later run proves it, and its SHA-256,
+ * computed as the bytes stream through (no second read), or by the store
+ * itself for a server-side copy where it computes one; a digest recorded
+ * for the source's bytes (the source mirror's checksum record, or the
+ * checksum its store keeps with the object) is checked on the way, before
+ * the last byte reaches the target.
  *
  * @module
  */
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { LiveFile } from "../manifest/live.ts";
+import { hashedBody, type Sha256Factory, sha256Bytes, toHex } from "../store/checksum.ts";
 import { copySourceBody } from "../store/copy-source.ts";
 import type { ObjectBody, ObjectMeta, ObjectStore } from "../store/types.ts";
+import { hashStream } from "./checksums.ts";
 import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
 
 /**
@@ -45,6 +52,27 @@ export interface CopyContext {
    * be copied (a store may probe for it once), the answer kept here.
    */
   serverSide?: boolean | Promise<boolean> | undefined;
+  /** Makes the SHA-256 hashers (default: pure JS; `nodeSha256` from `tidemark/node` on Node). */
+  hasher?: Sha256Factory | undefined;
+  /**
+   * Every copy must say its SHA-256 (a mirror records it): a file found on
+   * the target, or copied server-side by a store that computes none, is
+   * hashed once, read from the target. Otherwise only copies that stream
+   * through say it.
+   */
+  digests?: boolean;
+  /**
+   * SHA-256s this mirror recorded for files of the snapshot (saved progress
+   * of an earlier process), trusted for a file proven the one it wrote.
+   */
+  knownSha256?: Record<string, string> | undefined;
+  /**
+   * The SHA-256 recorded for the source's file (the source mirror's checksum
+   * record): the bytes copied must have it (`Corrupt` otherwise, and the
+   * target never receives the whole file). The checksum the source's store
+   * keeps with the object is checked the same way.
+   */
+  expectedSha256?: ((path: string) => string | undefined) | undefined;
 }
 
 /** What {@link copyFile} did. */
@@ -53,6 +81,11 @@ export interface CopyResult {
   copied: number | undefined;
   /** The target's etag of the file. */
   etag: string;
+  /**
+   * The file's SHA-256 (hex): always with `ctx.digests`; else when the
+   * bytes streamed through, or a store or record said it.
+   */
+  sha256?: string | undefined;
 }
 
 /** Whether an object of `size` bytes can stand for `file` (a deletion vector's size is a lower bound). */
@@ -115,11 +148,62 @@ export async function acceptFound(ctx: CopyContext, file: LiveFile, onTarget: Ob
   return onTarget.etag;
 }
 
+/** `Corrupt`: the source's bytes are not the SHA-256 recorded for them. */
+function damagedSource(ctx: CopyContext, file: LiveFile, actual: string, recorded: string): TidemarkError {
+  return new TidemarkError(
+    "Corrupt",
+    `source file ${file.path} of snapshot v${ctx.version} on ${ctx.source.name} has SHA-256 ${actual}, ` +
+      `its recorded checksum is ${recorded}: the source's copy is damaged; nothing of it was published`,
+    { key: file.path },
+  );
+}
+
+/** The SHA-256 recorded for the source's file, if any: the source's record, else its store's checksum. */
+function expectedOf(ctx: CopyContext, file: LiveFile, fromStore: string | undefined): string | undefined {
+  return ctx.expectedSha256?.(file.path) ?? fromStore;
+}
+
+/**
+ * The SHA-256 of a file on the target that did not stream through this copy
+ * (found there, or copied server-side): the one this mirror recorded, the
+ * one the store computed or keeps with the object, else (with
+ * `ctx.digests`, or a digest to check) read once from the target and hashed.
+ * Checked against the source's recorded one, when there is one.
+ */
+export async function digestOnTarget(
+  ctx: CopyContext,
+  file: LiveFile,
+  known: string | undefined,
+): Promise<string | undefined> {
+  const expected = expectedOf(ctx, file, undefined);
+  let sha256 = ctx.knownSha256?.[file.path] ?? known;
+  if (sha256 === undefined && (ctx.digests || expected !== undefined)) {
+    // One GET: the checksum the store keeps with the object, else its bytes hashed.
+    const got = await ctx.target.get(file.path, { checksum: true });
+    if (got.sha256 !== undefined) {
+      await got.body.cancel().catch(() => {});
+      sha256 = got.sha256;
+    } else {
+      sha256 = await hashStream(got.body, ctx.hasher);
+    }
+  }
+  if (sha256 !== undefined && expected !== undefined && sha256 !== expected) {
+    throw damagedSource(ctx, file, sha256, expected);
+  }
+  return sha256;
+}
+
+/** A file found on the target, accepted (see {@link acceptFound}), with its digest. */
+async function found(ctx: CopyContext, file: LiveFile, onTarget: ObjectMeta): Promise<CopyResult> {
+  const etag = await acceptFound(ctx, file, onTarget);
+  return { copied: undefined, etag, sha256: await digestOnTarget(ctx, file, onTarget.sha256) };
+}
+
 /** After a lost create: fine if what is there now is the source's file (a racing copier, or our own retried create). */
 async function afterLostCreate(ctx: CopyContext, file: LiveFile, e: unknown): Promise<CopyResult> {
   if (isTidemarkError(e, "AlreadyExists")) {
     const onTarget = await headIfExists(ctx.target, file.path);
-    if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
+    if (onTarget !== undefined) return found(ctx, file, onTarget);
   }
   throw e;
 }
@@ -136,24 +220,28 @@ async function serverCopy(ctx: CopyContext, file: LiveFile): Promise<CopyResult 
   if (!sizeFits(file, src.size)) throw wrongSourceSize(ctx, file, src.size);
   if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
   const body = copySourceBody({ store: ctx.source, key: file.path, etag: src.etag, size: src.size });
+  let put: Awaited<ReturnType<ObjectStore["put"]>>;
   try {
-    const put = await ctx.target.put(file.path, body, {
+    put = await ctx.target.put(file.path, body, {
       size: src.size,
       mode: "create",
       metadata: originMetadata(ctx.sourceId, src.etag),
+      // The store computes the copy's SHA-256 where it can (the function is never asked: no byte passes here).
+      sha256: () => undefined,
     });
-    return { copied: src.size, etag: put.etag };
   } catch (e) {
     if (!body.locked) body.cancel().catch(() => {});
     return afterLostCreate(ctx, file, e);
   }
+  // A checksum the store computed is guaranteed; otherwise the copy is hashed once (see digestOnTarget).
+  return { copied: src.size, etag: put.etag, sha256: await digestOnTarget(ctx, file, put.sha256) };
 }
 
 /** GETs `file` from the source, its size checked against the snapshot. */
 async function readSource(ctx: CopyContext, file: LiveFile): Promise<ObjectBody> {
   let body: ObjectBody;
   try {
-    body = await ctx.source.get(file.path);
+    body = await ctx.source.get(file.path, { checksum: true });
   } catch (e) {
     if (isTidemarkError(e, "NotFound")) {
       throw new TidemarkError(
@@ -190,14 +278,14 @@ async function readSource(ctx: CopyContext, file: LiveFile): Promise<ObjectBody>
  *   bytes), store errors.
  */
 export async function copyFile(ctx: CopyContext, file: LiveFile, listedMissing = false): Promise<CopyResult> {
-  const checkTarget = async (): Promise<string | undefined> => {
+  const checkTarget = async (): Promise<CopyResult | undefined> => {
     const onTarget = await headIfExists(ctx.target, file.path);
-    return onTarget === undefined ? undefined : acceptFound(ctx, file, onTarget);
+    return onTarget === undefined ? undefined : found(ctx, file, onTarget);
   };
   let headed = false;
   if (!listedMissing || file.minSize > MAX_CREATE_BYTES) {
-    const etag = await checkTarget();
-    if (etag !== undefined) return { copied: undefined, etag };
+    const there = await checkTarget();
+    if (there !== undefined) return there;
     headed = true;
   }
   ctx.serverSide ??= serverSideCopies(ctx.target, ctx.source);
@@ -209,27 +297,43 @@ export async function copyFile(ctx: CopyContext, file: LiveFile, listedMissing =
   const mode = body.size > MAX_CREATE_BYTES ? "overwrite" : "create";
   // An overwrite is not create-only: look right before it, never on a listing's word.
   if (mode === "overwrite" && !headed) {
-    let etag: string | undefined;
+    let there: CopyResult | undefined;
     try {
-      etag = await checkTarget();
+      there = await checkTarget();
     } catch (e) {
       body.body.cancel().catch(() => {});
       throw e;
     }
-    if (etag !== undefined) {
+    if (there !== undefined) {
       body.body.cancel().catch(() => {});
-      return { copied: undefined, etag };
+      return there;
     }
   }
+  // Hashed as it streams; a recorded digest is checked before the last byte leaves.
+  const expected = expectedOf(ctx, file, body.sha256);
+  let damaged: TidemarkError | undefined;
+  const hashed = hashedBody(body.body, body.size, {
+    hasher: ctx.hasher,
+    expected: expected === undefined ? undefined : sha256Bytes(expected),
+    mismatch: (actual) => {
+      damaged = damagedSource(ctx, file, toHex(actual), expected as string);
+      return damaged;
+    },
+  });
   try {
-    const put = await ctx.target.put(file.path, body.body, {
+    const put = await ctx.target.put(file.path, hashed.stream, {
       size: body.size,
       mode,
       metadata: originMetadata(ctx.sourceId, body.etag),
+      // Known before the body when recorded (the target checks it too), else a trailing checksum.
+      sha256: expected === undefined ? () => hashed.digest() : sha256Bytes(expected),
     });
-    return { copied: body.size, etag: put.etag };
+    const digest = hashed.digest();
+    return { copied: body.size, etag: put.etag, sha256: digest === undefined ? undefined : toHex(digest) };
   } catch (e) {
-    if (!body.body.locked) body.body.cancel().catch(() => {});
+    if (!hashed.stream.locked) hashed.stream.cancel().catch(() => {});
+    // The store may wrap the stream's error: the damage is what failed the put.
+    if (damaged !== undefined) throw damaged;
     return afterLostCreate(ctx, file, e);
   }
 }

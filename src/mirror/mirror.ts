@@ -476,12 +476,14 @@ export class Mirror {
     if (committed > 0) p.lastSourceCommitMs = Math.max(p.lastSourceCommitMs ?? 0, committed);
     const afterGap = version !== p.mirrorSeq + 1;
     if (p.inProgress?.version !== version) {
-      p.inProgress = { version, uploaded: [], etags: {} };
+      p.inProgress = { version, uploaded: [], etags: {}, sha256: {} };
       this.#t.uploadedHere.clear();
     }
     const inProgress = p.inProgress;
     inProgress.etags ??= {};
+    inProgress.sha256 ??= {};
     const etags = inProgress.etags;
+    const digests = inProgress.sha256;
     const reserved = new Map<string, number>();
     let copiedBytes = 0;
     let res: Awaited<ReturnType<typeof mirrorSnapshot>>;
@@ -502,6 +504,9 @@ export class Mirror {
         // recorded are checked against the etags it recorded.
         alreadyUploaded: [...this.#t.uploadedHere],
         knownEtags: etags,
+        knownSha256: digests,
+        sha256: this.#opts.sha256,
+        previousChecksums: previous ? await this.#t.previousChecksums(previous) : undefined,
         // After a gap, readers probing from the old low_water would not find
         // the new version: advance low_water right away, not at the end of the tick.
         advanceLowWater: afterGap,
@@ -512,12 +517,13 @@ export class Mirror {
           reserved.set(f.path, size);
           return true;
         },
-        onFile: (path, copied, n, etag) => {
+        onFile: (path, copied, n, etag, sha256) => {
           if (!this.#t.uploadedHere.has(path)) {
             this.#t.uploadedHere.add(path);
             if (!(path in etags)) inProgress.uploaded.push(path);
           }
           etags[path] = etag;
+          if (sha256 !== undefined) digests[path] = sha256;
           // A file a listing found on the target was never reserved (no request of its own).
           const size = reserved.get(path);
           if (size !== undefined) {
@@ -553,7 +559,7 @@ export class Mirror {
     delete p.inProgress;
     this.#t.uploadedHere.clear();
     p.counters.snapshots++;
-    this.#t.setPrevious(file);
+    this.#t.setPrevious(file, res.checksums);
     this.#t.lowWaterDirty = !res.lowWaterAdvanced;
     this.#lag.handled(version);
     this.#settleWaiters();

@@ -21,9 +21,14 @@ export interface MirrorProgress {
   /**
    * Files of `version` (the version after the last one handled) already on the
    * target, with the etag each had there (`etags`) when this mirror wrote or
-   * proved it.
+   * proved it, and its SHA-256 (`sha256`, hex) for the version's checksum record.
    */
-  inProgress?: { version: number; uploaded: string[]; etags?: Record<string, string> };
+  inProgress?: {
+    version: number;
+    uploaded: string[];
+    etags?: Record<string, string>;
+    sha256?: Record<string, string>;
+  };
   /** `last_updated_ms` of the newest source manifest the mirror has read (the writer's clock). */
   lastSourceCommitMs?: number;
   /** The last successful look at the source HEAD, on the mirror's clock (for lag across restarts). */

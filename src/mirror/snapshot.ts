@@ -6,12 +6,15 @@ import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { createOrSame } from "../store/body.ts";
+import { type Sha256Factory, sha256Bytes, sha256Hex } from "../store/checksum.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+import { type Checksums, readChecksums, writeChecksums } from "./checksums.ts";
 import {
   acceptFound,
   type CopyContext,
   copyFile,
+  digestOnTarget,
   serverSideCopies,
   sizeFits,
   wrongTargetSize,
@@ -94,9 +97,28 @@ export interface MirrorSnapshotOptions {
   sourceId?: string;
   /**
    * Called once per file as soon as it is on the target (copied now, or found
-   * there and proven the source's), with the target's etag of it.
+   * there and proven the source's), with the target's etag of it and its
+   * SHA-256 (hex; `undefined` only for a file skipped without a request
+   * whose digest this call did not know).
    */
-  onFile?: (path: string, copied: boolean, bytes: number, etag: string) => void;
+  onFile?: (path: string, copied: boolean, bytes: number, etag: string, sha256: string | undefined) => void;
+  /**
+   * Makes the SHA-256 hashers of the checksums recorded (default: pure JS,
+   * every runtime; `nodeSha256` from `tidemark/node` is several times faster).
+   */
+  sha256?: Sha256Factory | undefined;
+  /**
+   * The checksum record of `previous` (see `checksums.ts`), if the caller
+   * has it: the SHA-256s of the files this version keeps from it. Absent
+   * with `previous`: read from the target once (none there, a version
+   * mirrored before checksums were recorded: those files stay unrecorded).
+   */
+  previousChecksums?: Checksums | undefined;
+  /**
+   * SHA-256s this mirror recorded for files of this version (saved progress
+   * of an earlier process, with `knownEtags`): not computed again.
+   */
+  knownSha256?: Record<string, string> | undefined;
   /**
    * Asked before each file copy starts (with what the manifest says of it);
    * `false` stops the snapshot cleanly: files in flight finish, the manifest
@@ -121,6 +143,11 @@ export interface MirrorSnapshotResult {
   manifest: Manifest;
   /** Whether low_water was advanced. */
   lowWaterAdvanced: boolean;
+  /**
+   * The checksum record written before the manifest (path → SHA-256, the
+   * manifest's included); empty when the snapshot did not complete.
+   */
+  checksums: Checksums;
 }
 
 /** Reads snapshot `version`'s manifest bytes from `source`; `NotFound` names the version. */
@@ -234,7 +261,12 @@ async function listTarget(
  *
  * @returns bytes written (0 when the identical manifest was there already).
  */
-async function putManifest(target: ObjectStore, version: number, bytes: Uint8Array): Promise<number> {
+async function putManifest(
+  target: ObjectStore,
+  version: number,
+  bytes: Uint8Array,
+  sha256: Uint8Array,
+): Promise<number> {
   return createOrSame(
     target,
     manifestKey(version),
@@ -242,6 +274,7 @@ async function putManifest(target: ObjectStore, version: number, bytes: Uint8Arr
     (existing) =>
       `target already has a different manifest v${version} (${existing.length} bytes, source's is ${bytes.length}): ` +
       "another writer mirrored a different history here",
+    sha256,
   );
 }
 
@@ -290,7 +323,12 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
     version,
     knownEtags: opts.knownEtags,
     serverSide: false,
+    hasher: opts.sha256,
+    digests: true,
+    knownSha256: opts.knownSha256,
   };
+  // The digests of this version's files, for its checksum record.
+  const sums: Checksums = new Map();
   // Every file the manifest points at: live data files, deletion vectors and
   // delete files (a reader must never meet a manifest naming a missing file).
   const had = new Set(opts.previous ? referencedFiles(opts.previous).map((f) => f.path) : []);
@@ -303,6 +341,7 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
     complete: true,
     manifest,
     lowWaterAdvanced: false,
+    checksums: new Map(),
   };
   const toCheck = todo.filter((f) => !done.has(f.path));
   result.skippedFiles += todo.length - toCheck.length;
@@ -323,7 +362,7 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
     // Written by this mirror (the etag it recorded): proven without a request.
     if (opts.knownEtags?.[file.path] === found.etag) {
       result.skippedFiles++;
-      opts.onFile?.(file.path, false, 0, found.etag);
+      opts.onFile?.(file.path, false, 0, found.etag, opts.knownSha256?.[file.path]);
       continue;
     }
     work.push({ file, found });
@@ -338,7 +377,11 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
     }
     const r =
       found !== undefined
-        ? { copied: undefined, etag: await acceptFound(ctx, file, found) }
+        ? {
+            copied: undefined,
+            etag: await acceptFound(ctx, file, found),
+            sha256: await digestOnTarget(ctx, file, found.sha256),
+          }
         : await copyFile(ctx, file, listed?.covers(file.path) ?? false);
     if (r.copied !== undefined) {
       result.uploadedFiles++;
@@ -346,10 +389,27 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
     } else {
       result.skippedFiles++;
     }
-    opts.onFile?.(file.path, r.copied !== undefined, r.copied ?? 0, r.etag);
+    if (r.sha256 !== undefined) sums.set(file.path, r.sha256);
+    opts.onFile?.(file.path, r.copied !== undefined, r.copied ?? 0, r.etag, r.sha256);
   });
   if (!result.complete) return result;
-  result.bytes += await putManifest(target, version, manifestBytes);
+  // The checksum record, after the files and before the manifest: a reader never meets a manifest without it.
+  const previousSums =
+    opts.previousChecksums ??
+    (opts.previous ? await readChecksums(target, Number(opts.previous.snapshotId)) : undefined);
+  for (const file of referencedFiles(manifest)) {
+    if (sums.has(file.path)) continue;
+    const sha256 = had.has(file.path)
+      ? previousSums?.get(file.path)
+      : // Skipped without a request (this process, or saved progress): known, or read once.
+        await digestOnTarget(ctx, file, undefined);
+    if (sha256 !== undefined) sums.set(file.path, sha256);
+  }
+  const manifestSha256 = sha256Hex(manifestBytes, opts.sha256);
+  sums.set(manifestKey(version), manifestSha256);
+  await writeChecksums(target, version, sums, opts.sha256);
+  result.checksums = sums;
+  result.bytes += await putManifest(target, version, manifestBytes, sha256Bytes(manifestSha256));
   if (opts.advanceLowWater ?? true) {
     await advanceLowWater(target, version);
     result.lowWaterAdvanced = true;

@@ -7,7 +7,9 @@ import {
   VERSION_HINT_KEY,
 } from "../catalog/index.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { referencedFiles } from "../manifest/live.ts";
 import type { ObjectStore } from "../store/types.ts";
+import { type Checksums, readChecksums } from "./checksums.ts";
 import {
   boundTo,
   cloneProgress,
@@ -41,6 +43,9 @@ export class MirrorTarget {
   /** The manifest of `#previousVersion` on the target (undefined: none, or not read yet). */
   #previous: ManifestFile | undefined;
   #previousVersion = -1;
+  /** The checksum record of `#sumsVersion`, kept once complete (every file of its manifest named). */
+  #sums: Checksums | undefined;
+  #sumsVersion = -1;
 
   constructor(
     store: ObjectStore,
@@ -122,6 +127,8 @@ export class MirrorTarget {
     this.uploadedHere.clear();
     this.#previous = undefined;
     this.#previousVersion = -1;
+    this.#sums = undefined;
+    this.#sumsVersion = -1;
     this.verified = false;
     this.lowWaterDirty = true;
   }
@@ -135,9 +142,27 @@ export class MirrorTarget {
     return f;
   }
 
-  /** Records `file` as the manifest mirrored last (it was just written). */
-  setPrevious(file: ManifestFile): void {
+  /**
+   * The checksum record of the manifest mirrored last (`previousManifest`):
+   * kept once read whole; one that lacks digests (files copied before
+   * mirrors recorded checksums) is read again each time, so digests
+   * recorded since (`tidemark verify --deep --adopt`) are carried forward.
+   */
+  async previousChecksums(file: ManifestFile): Promise<Checksums | undefined> {
+    if (this.#sumsVersion === file.version && this.#sums !== undefined) return this.#sums;
+    const sums = await readChecksums(this.#store, file.version);
+    if (sums !== undefined && referencedFiles(file.manifest).every((f) => sums.has(f.path))) {
+      this.#sums = sums;
+      this.#sumsVersion = file.version;
+    }
+    return sums;
+  }
+
+  /** Records `file` as the manifest mirrored last (it was just written), with its checksum record. */
+  setPrevious(file: ManifestFile, sums?: Checksums): void {
     this.#previous = file;
     this.#previousVersion = file.version;
+    this.#sums = sums;
+    this.#sumsVersion = sums === undefined ? -1 : file.version;
   }
 }

@@ -16,7 +16,8 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * Writes `bytes` at `key` create-only. Losing the create is fine when the
  * store holds the same bytes (a racing writer of the same history, or our own
  * earlier attempt whose response was lost); different bytes are another
- * history: `SplitBrain` with `conflict(existing)` as its message.
+ * history: `SplitBrain` with `conflict(existing)` as its message. `sha256`:
+ * the bytes' SHA-256, recorded with the object where the store can.
  *
  * @returns bytes written (0 when the identical object was there already).
  */
@@ -25,9 +26,14 @@ export async function createOrSame(
   key: string,
   bytes: Uint8Array,
   conflict: (existing: Uint8Array) => string,
+  sha256?: Uint8Array,
 ): Promise<number> {
   try {
-    await store.put(key, bytes, { mode: "create", contentType: "application/octet-stream" });
+    await store.put(key, bytes, {
+      mode: "create",
+      contentType: "application/octet-stream",
+      ...(sha256 === undefined ? {} : { sha256 }),
+    });
     return bytes.length;
   } catch (e) {
     if (!isTidemarkError(e, "AlreadyExists")) throw e;

@@ -228,7 +228,7 @@ export function mirrorContract(
     const r = await mirrorSnapshot({ source, target: mt, version: v2, previous });
     assert.deepEqual([r.uploadedFiles, r.skippedFiles], [1, 0]);
     const c = mt.counts();
-    assert.equal(c.put, 3, "one file, the manifest, low_water");
+    assert.equal(c.put, 4, "one file, the checksum record, the manifest, low_water");
     assert.equal(c.head, 1, "one HEAD for the one new file");
   });
 
@@ -246,8 +246,8 @@ export function mirrorContract(
     const c = mt.counts();
     assert.equal(c.head, 0, "no HEAD: the listing answered for every file");
     assert.equal(c.list, 1, "one listing page");
-    assert.equal(c.put, 12, "10 files, the manifest, low_water");
-    assert.equal(c.writeClass, 13, "the listing is write-class and counted as such");
+    assert.equal(c.put, 13, "10 files, the checksum record, the manifest, low_water");
+    assert.equal(c.writeClass, 14, "the listing is write-class and counted as such");
     await assertSameTable(target, source);
     // Below the threshold, HEADs as before; a re-run lists and writes no file.
     mt.reset();

@@ -21,7 +21,9 @@ import {
   type S3StoreOptions,
   verifyMirror,
 } from "../../src/index.ts";
+import { readChecksums } from "../../src/mirror/checksums.ts";
 import { nodeHttpTransport } from "../../src/node/index.ts";
+import { sha256Hex } from "../../src/store/checksum.ts";
 import { copySourceBody } from "../../src/store/index.ts";
 import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
 import { createBucket } from "../services/rgw.ts";
@@ -225,7 +227,15 @@ describe.skipIf(!moto)("server-side copy on moto", () => {
         return inner.get(k, o);
       },
     };
-    const target = metered(prefixed(behindProxy(dst), p));
+    const targetGets: string[] = [];
+    const into = prefixed(behindProxy(dst), p);
+    const target = metered({
+      ...into,
+      get: (k, o) => {
+        targetGets.push(k);
+        return into.get(k, o);
+      },
+    });
     await table(prefixed(behindProxy(src), p), 4, 2000);
     assert.equal(await target.canCopyFrom?.(source), true); // its one probe copy, before counting
     const before = proxy!.copies();
@@ -238,8 +248,23 @@ describe.skipIf(!moto)("server-side copy on moto", () => {
       [],
       "no file is read through the mirror",
     );
-    assert.equal(target.counts().put, 4 + 2, "4 copies, the manifest, low_water: each one write");
+    assert.equal(
+      target.counts().put,
+      4 + 3,
+      "4 copies, the checksum record, the manifest, low_water: each one write",
+    );
+    // Their checksums come from the store (CopyObject with x-amz-checksum-algorithm): no copy read back to hash it.
+    assert.deepEqual(
+      targetGets.filter((k) => k.startsWith("data/")),
+      [],
+      "no copy is read back",
+    );
     assert.equal((await verifyMirror(target, 1)).ok, true);
+    const sums = await readChecksums(target, 1);
+    for (let i = 0; i < 4; i++) {
+      const key = `data/f-${i}.bin`;
+      assert.equal(sums?.get(key), sha256Hex(await (await source.get(key)).bytes()), key);
+    }
     const meta = await target.head("data/f-0.bin");
     assert.equal(meta.metadata?.["tidemark-source"], source.id);
   });

@@ -4,7 +4,7 @@
  * reader of the target can see.
  */
 import assert from "node:assert/strict";
-import { parseManifestKey } from "../../src/catalog/index.ts";
+import { parseManifestKey } from "../../src/catalog/layout.ts";
 import {
   Catalog,
   decodeManifest,
@@ -16,6 +16,9 @@ import {
   type TableSchema,
   TidemarkError,
 } from "../../src/index.ts";
+import { referencedFiles } from "../../src/manifest/live.ts";
+import { CHECKSUMS_PREFIX, checksumsKey, decodeChecksums } from "../../src/mirror/checksums.ts";
+import { sha256Hex } from "../../src/store/checksum.ts";
 import { collect } from "./harness.ts";
 
 /** Deterministic bytes for a file: `size` bytes derived from `label`. */
@@ -127,12 +130,47 @@ export async function assertReadable(target: ObjectStore, source: ObjectStore): 
   return versions.sort((a, b) => a - b);
 }
 
-/** The target holds exactly the source's keys and bytes (low_water aside, which differs by design). */
+/**
+ * The target holds exactly the source's keys and bytes (low_water aside,
+ * which differs by design), plus the mirror's checksum record of each of its
+ * manifests (see {@link assertChecksumRecords}).
+ */
 export async function assertSameTable(target: ObjectStore, source: ObjectStore): Promise<void> {
   const t = await contents(target, [LOW_WATER_KEY]);
   const s = await contents(source, [LOW_WATER_KEY]);
+  for (const k of assertChecksumRecords(t)) if (!s.has(k)) t.delete(k);
   assert.deepEqual([...t.keys()].sort(), [...s.keys()].sort(), "target and source keys differ");
   for (const [k, v] of s) assert.deepEqual(t.get(k), v, `${k} differs`);
+}
+
+/**
+ * Every manifest in `objects` (a mirror's keys and bytes) has its checksum
+ * record (`_tidemark/checksums/v{N}.sha256`), naming every file the manifest
+ * references and the manifest itself with the SHA-256 of the bytes there; a
+ * record with no manifest (a crash between the two) names only files there.
+ * Returns the records' keys.
+ */
+export function assertChecksumRecords(objects: Map<string, Uint8Array>): string[] {
+  const records: string[] = [];
+  for (const key of objects.keys()) if (key.startsWith(CHECKSUMS_PREFIX)) records.push(key);
+  for (const [key, bytes] of objects) {
+    const v = parseManifestKey(key);
+    if (v === undefined) continue;
+    const record = objects.get(checksumsKey(v));
+    assert.ok(record, `${key} has no checksum record`);
+    const sums = decodeChecksums(record, checksumsKey(v));
+    const want = [key, ...referencedFiles(decodeManifest(bytes)).map((f) => f.path)].sort();
+    assert.deepEqual([...sums.keys()].sort(), want, `${checksumsKey(v)} names the files of ${key}`);
+  }
+  for (const key of records) {
+    for (const [path, hex] of decodeChecksums(objects.get(key) as Uint8Array, key)) {
+      const bytes = objects.get(path);
+      if (bytes === undefined && parseManifestKey(path) !== undefined) continue; // its manifest is not written yet
+      assert.ok(bytes, `${key} names ${path}, which is not there`);
+      assert.equal(hex, sha256Hex(bytes), `${key}: ${path}`);
+    }
+  }
+  return records;
 }
 
 /** An in-memory {@link MirrorProgressStore} that round-trips through JSON, as the Durable Object does. */
