@@ -13,10 +13,12 @@ import { openTable, type TableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
+import { readChecksums } from "../mirror/checksums.ts";
 import { type CopyContext, copyFile, headIfExists, sizeFits } from "../mirror/copy.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { createOrSame, sameBytes } from "../store/body.ts";
+import { type Sha256Factory, sha256Bytes, sha256Hex } from "../store/checksum.ts";
 import { capabilitiesOf, locate, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */
@@ -31,6 +33,11 @@ export interface RestoreOptions {
   parallelism?: number;
   /** Told how far the restore is, after each step (the CLI draws a progress bar with it). */
   onProgress?: (p: RestoreProgress) => void;
+  /**
+   * Makes the SHA-256 hashers (default: pure JS, every runtime; `nodeSha256`
+   * from `tidemark/node` takes several times less CPU).
+   */
+  sha256?: Sha256Factory;
 }
 
 /** How far a {@link restore} is. */
@@ -132,10 +139,11 @@ function requireSchema(m: Manifest, key: string, fromName: string): void {
  *   target; `NotFound` when the source has no snapshot, or not `version`;
  *   `NotSupported` when the manifest carries no `merutable.schema.json`
  *   (merutable cannot open it); `Corrupt` when that schema is malformed, a
- *   source file's size disagrees with its manifest, or the target's
- *   `version-hint.text` is garbage; `AlreadyExists` when the target holds
- *   another table, this table at a newer version, or an object-store table;
- *   `SplitBrain` when the target's history is not the source's (nothing
+ *   source file's size disagrees with its manifest, the target's
+ *   `version-hint.text` is garbage, or a file or manifest of a mirror is not
+ *   what the mirror's checksum record says (nothing of it written);
+ *   `AlreadyExists` when the target holds another table, this table at a
+ *   newer version, or an object-store table; `SplitBrain` when the target's history is not the source's (nothing
  *   written), or a file or manifest on the target holds other bytes than the
  *   source's; `InvalidArgument` for a path the target would store under
  *   another name (nothing written); `PreconditionFailed` when the source's
@@ -250,6 +258,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   });
   checkLiteralPaths(to, [...files.keys(), ...[...versions.keys()].map(posixManifestKey), VERSION_HINT_KEY]);
   await checkSourceUnchanged(table, sourceVersion, top);
+  const recorded = await recordedChecksums(table, [...versions.values()], opts.sha256);
 
   // 1. Files.
   const result: RestoreResult = {
@@ -276,6 +285,9 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     target: to,
     sourceId: storeId(from),
     version: sourceVersion,
+    hasher: opts.sha256,
+    // Each file's bytes are checked against the mirror's record (or the checksum its store keeps) as they stream.
+    expectedSha256: (path) => recorded.get(path),
   };
   await forEachLimit([...files.values()], parallelism, async (f) => {
     const { copied } = await copyFile(ctx, f);
@@ -290,7 +302,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   // 2. Manifests, oldest first, verbatim.
   for (const v of result.versions) {
     const f = versions.get(v) as ManifestFile;
-    result.bytes += await putManifest(to, v, f.bytes);
+    result.bytes += await putManifest(to, v, f.bytes, sha256Bytes(sha256Hex(f.bytes, opts.sha256)));
     progress("manifests");
   }
 
@@ -501,7 +513,12 @@ async function readTargetManifest(
 }
 
 /** Writes version `v`'s manifest bytes create-only; identical bytes already there are fine. */
-async function putManifest(to: ObjectStore, v: number, bytes: Uint8Array): Promise<number> {
+async function putManifest(
+  to: ObjectStore,
+  v: number,
+  bytes: Uint8Array,
+  sha256: Uint8Array,
+): Promise<number> {
   const key = posixManifestKey(v);
   return createOrSame(
     to,
@@ -509,7 +526,53 @@ async function putManifest(to: ObjectStore, v: number, bytes: Uint8Array): Promi
     bytes,
     () =>
       `${to.name} already has a different ${key}: another history was written there (did merutable commit to the restored table?)`,
+    sha256,
   );
+}
+
+/**
+ * The SHA-256s a mirror recorded for the files of the versions restored
+ * (their checksum records, see `mirror/checksums.ts`; a posix source has
+ * none), each manifest checked against its record first: a restore from a
+ * damaged mirror fails before anything is written (a damaged file fails as
+ * it streams, before its last byte reaches the target).
+ *
+ * @throws TidemarkError `Corrupt` naming the manifest or the file.
+ */
+async function recordedChecksums(
+  table: TableReader,
+  files: ManifestFile[],
+  hasher: Sha256Factory | undefined,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (table.layout !== "object-store") return out;
+  for (const f of files) {
+    const sums = await readChecksums(table.store, f.version);
+    if (sums === undefined) continue;
+    const key = table.manifestKey(f.version);
+    const want = sums.get(key);
+    const got = sha256Hex(f.bytes, hasher);
+    if (want !== undefined && want !== got) {
+      throw new TidemarkError(
+        "Corrupt",
+        `${key} on ${table.store.name} has SHA-256 ${got}, its checksum record says ${want}: the mirror's copy is damaged; nothing was written`,
+        { key },
+      );
+    }
+    for (const [path, hex] of sums) {
+      if (path === key) continue;
+      const other = out.get(path);
+      if (other !== undefined && other !== hex) {
+        throw new TidemarkError(
+          "Corrupt",
+          `${table.store.name}'s checksum records disagree on ${path} (${other}, ${hex}): nothing was written`,
+          { key: path },
+        );
+      }
+      out.set(path, hex);
+    }
+  }
+  return out;
 }
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 import { TidemarkError } from "../../errors.ts";
+import { nodeSha256 } from "../../node/sha256.ts";
 import { type RestoreResult, restore } from "../../restore/index.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
@@ -65,6 +66,7 @@ export async function restoreCommand(ctx: CliContext, opts: RestoreCliOptions): 
       from: from.store,
       to: to.store,
       parallelism: opts.parallel,
+      sha256: nodeSha256,
       ...(opts.version !== undefined ? { version: opts.version } : {}),
       onProgress: (p) => {
         if (p.phase !== "files") return;
