@@ -155,6 +155,13 @@ export {
   type MirrorSnapshotResult,
   mirrorSnapshot,
 } from "./mirror/snapshot.ts";
+export type {
+  DeepProblem,
+  DeepProblemKind,
+  DeepVerifyOptions,
+  DeepVerifyProgress,
+  DeepVerifyResult,
+} from "./mirror/verify.ts";
 // Options: the checks every numeric option goes through (for applications that read their own).
 export { checkNumber, MAX_TIMER_MS, type NumberRule, numberOption, parseNumberOption } from "./options.ts";
 // Restore into merutable's layout.

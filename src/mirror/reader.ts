@@ -1,10 +1,11 @@
 import { manifestAnomaly } from "../catalog/chain.ts";
 import { type TableLayout, type TableSnapshot, tableReader } from "../catalog/table.ts";
-import { isTidemarkError } from "../errors.ts";
+import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { type Manifest, type ManifestDiff, referencedFiles } from "../manifest/index.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 import { proveOrigin } from "./origin.ts";
+import { type DeepVerifyOptions, type DeepVerifyResult, verifyDeep } from "./verify.ts";
 
 /**
  * A read-only view of a mirrored (or primary) table, of either layout (a
@@ -99,6 +100,15 @@ export interface VerifyOptions {
 }
 
 /**
+ * Deep verification, from the mirror alone (no source): every file the
+ * version (default HEAD; or every version, `all`) names is read whole and
+ * hashed against the SHA-256 the mirror recorded when it copied it, and
+ * checked as merutable reads it (Parquet footer, row count, key and
+ * sequence ranges, deletion vectors), each manifest against its checksum,
+ * its schema and its chain link. See {@link DeepVerifyResult}.
+ */
+export function verifyMirror(store: ObjectStore, opts: DeepVerifyOptions): Promise<DeepVerifyResult>;
+/**
  * Checks that snapshot `version` (default: HEAD) is fully readable on `store`:
  * one HEAD per referenced file (8 at once), sizes checked against the
  * manifest; with a `source`, origins too. Read-only; works over `HttpStore`.
@@ -106,10 +116,31 @@ export interface VerifyOptions {
  * @throws TidemarkError `NotFound` when the manifest of `version` is missing;
  *   `Corrupt` when it does not decode; store errors.
  */
-export async function verifyMirror(
+export function verifyMirror(
   store: ObjectStore,
   version?: number,
+  opts?: VerifyOptions,
+): Promise<VerifyResult>;
+export function verifyMirror(
+  store: ObjectStore,
+  version?: number | DeepVerifyOptions,
   opts: VerifyOptions = {},
+): Promise<VerifyResult | DeepVerifyResult> {
+  if (typeof version === "object" && version !== null) {
+    if (version.deep !== true) {
+      return Promise.reject(
+        new TidemarkError("InvalidArgument", "verifyMirror(store, options): options need deep: true"),
+      );
+    }
+    return verifyDeep(store, version);
+  }
+  return verifyShallow(store, version, opts);
+}
+
+async function verifyShallow(
+  store: ObjectStore,
+  version: number | undefined,
+  opts: VerifyOptions,
 ): Promise<VerifyResult> {
   const table = tableReader(store);
   const v = version ?? (await table.head());
