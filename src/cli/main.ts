@@ -88,11 +88,12 @@ Stores:
 
 Exit codes:
   0  ok
-  1  failure (an operation failed, or verify found missing, wrong-size or foreign files)
+  1  failure (an operation failed, or verify found missing, wrong-size, foreign or damaged files)
   2  usage error (bad option, bad store URL, credentials on the command line)
   3  another writer is active (SplitBrain, StaleVersion)
   4  store unavailable (Transient after retries): safe to run again later
-  5  checkpoint verify could not check (no checkpoint state there, a store that cannot list, access refused)
+  5  checkpoint verify could not check (no checkpoint state there, a store that cannot list, access refused);
+     verify --deep found nothing wrong but files with no recorded checksum (record them with --adopt)
 
 Errors are one line, "tidemark: [Code] message", on stderr (stack traces with --debug).
 Docs: docs/cli.md`;
@@ -233,11 +234,27 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     program
       .command("verify")
       .description(
-        "check that every file a snapshot references is on the store with the right size (and, with --source, the source's bytes)",
+        "check that every file a snapshot references is on the store with the right size (and, with --source, the source's bytes); " +
+          "with --deep, from the mirror alone: read every file and check it against the SHA-256 recorded when it was mirrored, " +
+          "and as merutable reads it (exit 0 ok, 1 damaged, 5 could not check every file)",
       )
       .argument("<store>", "the table's store (see Stores below)")
       .option("--version <n>", "the snapshot to verify (default: HEAD)", numberFlag("--version", { min: 1 }))
-      .option("--source <store>", "the mirror's source: also prove each file holds the source's bytes"),
+      .option(
+        "--source <store>",
+        "the mirror's source: also prove each file holds the source's bytes (with --deep: only for --adopt)",
+      )
+      .option("--deep", "read and hash every file; check Parquet footers, keys, deletion vectors, manifests")
+      .option("--all", "with --deep: every version the store holds, not one")
+      .option(
+        "--adopt",
+        "with --deep and --source: record the checksums of files copied before mirrors recorded them, each proven the source's",
+      )
+      .option(
+        "--parallel <n>",
+        "with --deep: files read at once (default 4)",
+        numberFlag("--parallel", { min: 1, max: 64 }),
+      ),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));

@@ -11,7 +11,7 @@ import { type ErrorCode, toTidemarkError } from "../errors.ts";
 export const EXIT = {
   /** Success (and, for verify, every file present with the right size). */
   ok: 0,
-  /** An operation failed, or verify found missing or wrong-size files. */
+  /** An operation failed, or verify found missing, wrong-size, foreign or damaged files. */
   failure: 1,
   /** A usage error: bad option or argument, bad store URL, credentials on the command line. */
   usage: 2,
@@ -21,7 +21,8 @@ export const EXIT = {
   unavailable: 4,
   /**
    * `checkpoint verify` could not check (no checkpoint state at the URL, a
-   * store that cannot list, access refused): nothing was judged, unlike 1.
+   * store that cannot list, access refused), or `verify --deep` found
+   * nothing wrong but files with no recorded checksum: not judged, unlike 1.
    */
   unchecked: 5,
 } as const;
