@@ -11,8 +11,10 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { S3Store } from "../../src/index.ts";
+import { Mirror, S3Store } from "../../src/index.ts";
+import { checksumsKey } from "../../src/mirror/checksums.ts";
 import { codeOf, collect, uniquePrefix } from "../support/harness.ts";
+import { Primary } from "../support/mirror-fixture.ts";
 import { motoAuthConfig, motoConfig } from "../support/moto.ts";
 import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
 
@@ -32,6 +34,14 @@ const md5hex = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 const unb64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
 
+interface Summed {
+  key: string;
+  s3_sha256: string | null;
+  sha256_b64: string;
+  sha256_hex: string;
+  text: string | null;
+}
+
 interface Dumped {
   key: string;
   size: number;
@@ -43,7 +53,11 @@ interface Dumped {
 }
 
 /** Runs one boto3-peer.py command against `cfg`. */
-function boto3<T>(cfg: RgwConfig, command: "dump" | "write" | "create" | "probe", request: unknown): T {
+function boto3<T>(
+  cfg: RgwConfig,
+  command: "dump" | "write" | "create" | "probe" | "sums",
+  request: unknown,
+): T {
   const r = spawnSync("python3", [peerScript, command], {
     input: JSON.stringify(request),
     encoding: "utf8",
@@ -132,6 +146,40 @@ for (const [server, cfg] of servers) {
       assert.equal(byKey.get("big/multipart.bin")?.md5, md5hex(big));
       assert.equal(byKey.get("big/streamed.bin")?.md5, md5hex(streamed));
       await s.deleteMany(ours.map((m) => m.key));
+    });
+
+    it("boto3 reads the checksums a mirror recorded (S3's own where the server keeps them, the mirror's record everywhere) and hashlib agrees", {
+      timeout: 120_000,
+    }, async () => {
+      const p = uniquePrefix("boto3-sums");
+      const source = new S3Store({ ...cfg!, forcePathStyle: true, prefix: `${p}source` });
+      const target = new S3Store({ ...cfg!, forcePathStyle: true, prefix: `${p}mirror` });
+      const primary = await Primary.open(source);
+      await primary.commit([{ path: "data/a.parquet", size: 70_000 }]);
+      await primary.commit([{ path: "data/b.parquet", size: 1_000 }]);
+      await new Mirror({ source, target }).tick();
+      const objects = boto3<Summed[]>(cfg!, "sums", { prefix: `${p}mirror/` });
+      const byKey = new Map(objects.map((o) => [o.key.slice(`${p}mirror/`.length), o]));
+      const recorded = new Map<string, string>();
+      for (const v of [1, 2]) {
+        const text = byKey.get(checksumsKey(v))?.text ?? "";
+        for (const line of text.trim().split("\n")) recorded.set(line.slice(66), line.slice(0, 64));
+      }
+      const copied = [
+        "data/a.parquet",
+        "data/b.parquet",
+        "metadata/v1.manifest.bin",
+        "metadata/v2.manifest.bin",
+      ];
+      for (const key of copied) {
+        const o = byKey.get(key);
+        assert.ok(o, key);
+        assert.equal(recorded.get(key), o.sha256_hex, `the mirror's record of ${key} is hashlib's`);
+        // moto keeps S3 checksums (x-amz-checksum-sha256, as a trailer for a streamed file); RGW 16 none.
+        if (server === "moto")
+          assert.equal(o.s3_sha256, o.sha256_b64, `S3's checksum of ${key} is hashlib's`);
+        else assert.equal(o.s3_sha256, null, key);
+      }
     });
 
     it("S3Store reads, lists and conditionally replaces what boto3 wrote; boto3 sees the result", {

@@ -12,6 +12,10 @@ Commands (request and answer are JSON):
          (PutObject with IfNoneMatch="*")
   probe  {"keys": [...], "list_prefixes": [...]} -> {"put": {key: "ok" | code}, "list": {prefix: "ok" | code}}
          (which requests the server accepts, e.g. moto's signature check)
+  sums   {"prefix"} -> [{"key", "s3_sha256", "sha256_b64", "sha256_hex", "text"}]
+         every object under prefix: the SHA-256 checksum S3 keeps with it (HeadObject with
+         ChecksumMode=ENABLED; null when none), hashlib's SHA-256 of its bytes, and its text
+         when it is a small UTF-8 object (tidemark's checksum records)
 """
 import base64
 import hashlib
@@ -88,12 +92,33 @@ def probe(s3, bucket, req):
     }
 
 
+def sums(s3, bucket, req):
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=req["prefix"]):
+        for obj in page.get("Contents", []):
+            head = s3.head_object(Bucket=bucket, Key=obj["Key"], ChecksumMode="ENABLED")
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            digest = hashlib.sha256(body).digest()
+            try:
+                text = body.decode("utf-8") if len(body) <= 1 << 16 else None
+            except UnicodeDecodeError:
+                text = None
+            out.append({
+                "key": obj["Key"],
+                "s3_sha256": head.get("ChecksumSHA256"),
+                "sha256_b64": base64.b64encode(digest).decode(),
+                "sha256_hex": digest.hex(),
+                "text": text,
+            })
+    return out
+
+
 def main():
     command = sys.argv[1]
     req = json.load(sys.stdin)
     s3 = client()
     bucket = os.environ["PEER_BUCKET"]
-    answer = {"dump": dump, "write": write, "create": create, "probe": probe}[command](s3, bucket, req)
+    answer = {"dump": dump, "write": write, "create": create, "probe": probe, "sums": sums}[command](s3, bucket, req)
     json.dump(answer, sys.stdout)
 
 
