@@ -21,7 +21,7 @@
  * @module
  */
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { defaultSha256, isSha256Hex, type Sha256Factory, toHex } from "../store/checksum.ts";
+import { isSha256Hex, sha256Of } from "../store/checksum.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 
@@ -111,18 +111,10 @@ export async function readChecksums(store: ObjectStore, version: number): Promis
  *
  * @returns bytes written (0 when the record was there already, complete).
  */
-export async function writeChecksums(
-  store: ObjectStore,
-  version: number,
-  sums: Checksums,
-  hasher: Sha256Factory = defaultSha256,
-): Promise<number> {
+export async function writeChecksums(store: ObjectStore, version: number, sums: Checksums): Promise<number> {
   const key = checksumsKey(version);
-  const put = (bytes: Uint8Array, mode: "create" | { ifMatch: string }) => {
-    const h = hasher();
-    h.update(bytes);
-    return store.put(key, bytes, { mode, contentType: "text/plain", sha256: h.digest() });
-  };
+  const put = async (bytes: Uint8Array, mode: "create" | { ifMatch: string }) =>
+    store.put(key, bytes, { mode, contentType: "text/plain", sha256: await sha256Of(bytes) });
   const bytes = encodeChecksums(sums);
   try {
     await put(bytes, "create");
@@ -157,19 +149,4 @@ export async function writeChecksums(
       if (!isTidemarkError(e, "PreconditionFailed") || attempt >= 3) throw e;
     }
   }
-}
-
-/** The SHA-256 (hex) of a stream's bytes, read to its end (never held whole). */
-export async function hashStream(
-  body: ReadableStream<Uint8Array>,
-  hasher: Sha256Factory = defaultSha256,
-): Promise<string> {
-  const h = hasher();
-  const reader = body.getReader();
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    h.update(r.value);
-  }
-  return toHex(h.digest());
 }

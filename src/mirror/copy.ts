@@ -16,10 +16,9 @@
  */
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { LiveFile } from "../manifest/live.ts";
-import { hashedBody, type Sha256Factory, sha256Bytes, toHex } from "../store/checksum.ts";
+import { hashedBody, hashStream, type Sha256Factory, sha256Bytes, toHex } from "../store/checksum.ts";
 import { copySourceBody } from "../store/copy-source.ts";
 import type { ObjectBody, ObjectMeta, ObjectStore } from "../store/types.ts";
-import { hashStream } from "./checksums.ts";
 import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
 
 /**

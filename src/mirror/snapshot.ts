@@ -405,9 +405,9 @@ export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<Mirro
         await digestOnTarget(ctx, file, undefined);
     if (sha256 !== undefined) sums.set(file.path, sha256);
   }
-  const manifestSha256 = sha256Hex(manifestBytes, opts.sha256);
+  const manifestSha256 = await sha256Hex(manifestBytes);
   sums.set(manifestKey(version), manifestSha256);
-  await writeChecksums(target, version, sums, opts.sha256);
+  await writeChecksums(target, version, sums);
   result.checksums = sums;
   result.bytes += await putManifest(target, version, manifestBytes, sha256Bytes(manifestSha256));
   if (opts.advanceLowWater ?? true) {

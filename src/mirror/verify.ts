@@ -208,11 +208,12 @@ class DeepRun {
     for (;;) {
       const r = await reader.read();
       if (r.done) break;
-      h.update(r.value);
+      const pending = h.update(r.value);
+      if (pending) await pending;
       size += r.value.length;
       this.progress.bytes += r.value.length;
     }
-    const sha256 = toHex(h.digest());
+    const sha256 = toHex(await h.digest());
     if (got.sha256 !== undefined && got.sha256 !== sha256) {
       this.problem(
         file.path,
@@ -302,7 +303,7 @@ async function checkManifest(
     return undefined;
   }
   const want = sums?.get(key);
-  const got = sha256Hex(bytes, run.hasher);
+  const got = await sha256Hex(bytes);
   if (want === undefined) run.unrecorded.add(key);
   else if (want !== got) {
     run.problem(key, "checksum", `its bytes have SHA-256 ${got}, the mirror recorded ${want}`, version);
@@ -506,7 +507,7 @@ async function checkVersion(run: DeepRun, version: number): Promise<void> {
     await checkDeletionVector(run, entry, version, puffin?.size);
   }
   if (run.opts.adopt !== undefined) {
-    const manifestSha = sha256Hex(file.bytes, run.hasher);
+    const manifestSha = await sha256Hex(file.bytes);
     if (
       record.sums?.get(manifestKey) === undefined &&
       (await sameManifestOnSource(run, version, file.bytes))
@@ -516,7 +517,7 @@ async function checkVersion(run: DeepRun, version: number): Promise<void> {
     if (adopted.size > 0) {
       const sums = new Map(record.sums ?? []);
       for (const [p, h] of adopted) sums.set(p, h);
-      await writeChecksums(run.store, version, sums, run.hasher);
+      await writeChecksums(run.store, version, sums);
       for (const p of adopted.keys()) {
         run.unrecorded.delete(p);
         if (!run.adopted.includes(p)) run.adopted.push(p);

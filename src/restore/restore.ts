@@ -18,7 +18,7 @@ import { type CopyContext, copyFile, headIfExists, sizeFits } from "../mirror/co
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { createOrSame, sameBytes } from "../store/body.ts";
-import { type Sha256Factory, sha256Bytes, sha256Hex } from "../store/checksum.ts";
+import { type Sha256Factory, sha256Hex, sha256Of } from "../store/checksum.ts";
 import { capabilitiesOf, locate, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */
@@ -258,7 +258,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   });
   checkLiteralPaths(to, [...files.keys(), ...[...versions.keys()].map(posixManifestKey), VERSION_HINT_KEY]);
   await checkSourceUnchanged(table, sourceVersion, top);
-  const recorded = await recordedChecksums(table, [...versions.values()], opts.sha256);
+  const recorded = await recordedChecksums(table, [...versions.values()]);
 
   // 1. Files.
   const result: RestoreResult = {
@@ -302,7 +302,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   // 2. Manifests, oldest first, verbatim.
   for (const v of result.versions) {
     const f = versions.get(v) as ManifestFile;
-    result.bytes += await putManifest(to, v, f.bytes, sha256Bytes(sha256Hex(f.bytes, opts.sha256)));
+    result.bytes += await putManifest(to, v, f.bytes, await sha256Of(f.bytes));
     progress("manifests");
   }
 
@@ -539,11 +539,7 @@ async function putManifest(
  *
  * @throws TidemarkError `Corrupt` naming the manifest or the file.
  */
-async function recordedChecksums(
-  table: TableReader,
-  files: ManifestFile[],
-  hasher: Sha256Factory | undefined,
-): Promise<Map<string, string>> {
+async function recordedChecksums(table: TableReader, files: ManifestFile[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (table.layout !== "object-store") return out;
   for (const f of files) {
@@ -551,7 +547,7 @@ async function recordedChecksums(
     if (sums === undefined) continue;
     const key = table.manifestKey(f.version);
     const want = sums.get(key);
-    const got = sha256Hex(f.bytes, hasher);
+    const got = await sha256Hex(f.bytes);
     if (want !== undefined && want !== got) {
       throw new TidemarkError(
         "Corrupt",

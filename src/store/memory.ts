@@ -1,6 +1,6 @@
 import { TidemarkError } from "../errors.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
-import { checkedSha256, defaultSha256, toHex } from "./checksum.ts";
+import { checkedSha256, sha256Hex, sha256Of } from "./checksum.ts";
 import { claimCopySource, copySourceOf } from "./copy-source.ts";
 import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "./keys.ts";
@@ -132,11 +132,12 @@ export class MemoryStore implements ObjectStore {
         throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(src.key)} changed`, { key });
       }
       // A copy computes its own checksum when asked, as S3 does for CopyObject with a checksum algorithm.
-      const sha256 = opts.sha256 === undefined ? undefined : toHex(digestOf(e.bytes));
+      const sha256 = opts.sha256 === undefined ? undefined : await sha256Hex(e.bytes);
       return this.#write(key, e.bytes, mode, opts.metadata, e.contentType, sha256);
     }
     const bytes = await collectBody(body, opts.size, key);
-    const sha256 = opts.sha256 === undefined ? undefined : checkedSha256(key, digestOf(bytes), opts.sha256);
+    const sha256 =
+      opts.sha256 === undefined ? undefined : checkedSha256(key, await sha256Of(bytes), opts.sha256);
     return this.#write(key, bytes, mode, opts.metadata, opts.contentType, sha256);
   }
 
@@ -206,10 +207,4 @@ export class MemoryStore implements ObjectStore {
       if (e) yield this.#meta(key, e);
     }
   }
-}
-
-function digestOf(bytes: Uint8Array): Uint8Array {
-  const h = defaultSha256();
-  h.update(bytes);
-  return h.digest();
 }

@@ -263,7 +263,7 @@ describe.skipIf(!moto)("server-side copy on moto", () => {
     const sums = await readChecksums(target, 1);
     for (let i = 0; i < 4; i++) {
       const key = `data/f-${i}.bin`;
-      assert.equal(sums?.get(key), sha256Hex(await (await source.get(key)).bytes()), key);
+      assert.equal(sums?.get(key), await sha256Hex(await (await source.get(key)).bytes()), key);
     }
     const meta = await target.head("data/f-0.bin");
     assert.equal(meta.metadata?.["tidemark-source"], source.id);

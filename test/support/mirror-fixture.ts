@@ -138,7 +138,7 @@ export async function assertReadable(target: ObjectStore, source: ObjectStore): 
 export async function assertSameTable(target: ObjectStore, source: ObjectStore): Promise<void> {
   const t = await contents(target, [LOW_WATER_KEY]);
   const s = await contents(source, [LOW_WATER_KEY]);
-  for (const k of assertChecksumRecords(t)) if (!s.has(k)) t.delete(k);
+  for (const k of await assertChecksumRecords(t)) if (!s.has(k)) t.delete(k);
   assert.deepEqual([...t.keys()].sort(), [...s.keys()].sort(), "target and source keys differ");
   for (const [k, v] of s) assert.deepEqual(t.get(k), v, `${k} differs`);
 }
@@ -150,7 +150,7 @@ export async function assertSameTable(target: ObjectStore, source: ObjectStore):
  * record with no manifest (a crash between the two) names only files there.
  * Returns the records' keys.
  */
-export function assertChecksumRecords(objects: Map<string, Uint8Array>): string[] {
+export async function assertChecksumRecords(objects: Map<string, Uint8Array>): Promise<string[]> {
   const records: string[] = [];
   for (const key of objects.keys()) if (key.startsWith(CHECKSUMS_PREFIX)) records.push(key);
   for (const [key, bytes] of objects) {
@@ -167,7 +167,7 @@ export function assertChecksumRecords(objects: Map<string, Uint8Array>): string[
       const bytes = objects.get(path);
       if (bytes === undefined && parseManifestKey(path) !== undefined) continue; // its manifest is not written yet
       assert.ok(bytes, `${key} names ${path}, which is not there`);
-      assert.equal(hex, sha256Hex(bytes), `${key}: ${path}`);
+      assert.equal(hex, await sha256Hex(bytes), `${key}: ${path}`);
     }
   }
   return records;

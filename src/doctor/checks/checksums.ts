@@ -9,18 +9,12 @@
  * @module
  */
 import { readAll } from "../../store/body.ts";
-import { defaultSha256, toHex } from "../../store/checksum.ts";
+import { sha256Of, toHex } from "../../store/checksum.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import type { DoctorCheckId } from "../checks.ts";
 import { type CheckDef, describeRefusal, failed, passed, refusal, step } from "./probe.ts";
 
 const enc = new TextEncoder();
-
-function digestOf(bytes: Uint8Array): Uint8Array {
-  const h = defaultSha256();
-  h.update(bytes);
-  return h.digest();
-}
 
 /** A stream of `bytes` in two chunks. */
 function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
@@ -53,7 +47,7 @@ export const CHECKSUM_CHECKS = {
     needs: ["write"],
     async run({ store }) {
       const body = enc.encode("checksum probe: ".repeat(4096));
-      const digest = digestOf(body);
+      const digest = await sha256Of(body);
       const want = toHex(digest);
       const lead = await step("put with the digest before the body", () =>
         store.put("lead", body, { sha256: digest }),
@@ -95,7 +89,7 @@ export const CHECKSUM_CHECKS = {
     needs: ["write"],
     async run({ store }) {
       const body = enc.encode("checksum probe: the wrong digest");
-      const wrong = digestOf(enc.encode("other bytes"));
+      const wrong = await sha256Of(enc.encode("other bytes"));
       const r = await refusal(store.put("wrong", body, { sha256: wrong }));
       if (r !== undefined) {
         if (r.code !== "Corrupt")

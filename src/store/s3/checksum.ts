@@ -152,7 +152,7 @@ export async function probeChecksums(
   put: (key: string, bytes: Uint8Array) => Promise<unknown>,
   read: (key: string) => Promise<{ bytes: Uint8Array; sha256: string | undefined }>,
   remove: (key: string) => Promise<void>,
-  digestOf: (bytes: Uint8Array) => Uint8Array,
+  digestOf: (bytes: Uint8Array) => Promise<Uint8Array>,
 ): Promise<boolean> {
   const key = `_tidemark-checksum-probe/${newWriterToken()}`;
   const bytes = encoder.encode(`tidemark checksum probe ${key}`);
@@ -162,7 +162,7 @@ export async function probeChecksums(
     return (
       got.bytes.length === bytes.length &&
       got.bytes.every((b, i) => b === bytes[i]) &&
-      got.sha256 === toHex(digestOf(bytes))
+      got.sha256 === toHex(await digestOf(bytes))
     );
   } catch {
     return false; // cannot tell: never record

@@ -22,7 +22,7 @@ import {
   objectBody,
   sliceWhole,
 } from "../body.ts";
-import { defaultSha256 } from "../checksum.ts";
+import { sha256Of } from "../checksum.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
 import {
   base64,
@@ -349,15 +349,13 @@ export class S3Store implements ObjectStore {
         ? Promise.resolve(documentedChecksums(this.#cfg.endpoint.hostname) === true)
         : probeChecksums(
             async (k, bytes) => {
-              const h = defaultSha256();
-              h.update(bytes);
+              const d = await sha256Of(bytes);
               const stream = new ReadableStream<Uint8Array>({
                 start(c) {
                   c.enqueue(bytes);
                   c.close();
                 },
               });
-              const d = h.digest();
               await this.#putOnce(k, stream, bytes.length, { sha256: () => d }, undefined, undefined);
             },
             async (k) => {
@@ -365,11 +363,7 @@ export class S3Store implements ObjectStore {
               return { bytes: await got.bytes(), sha256: got.sha256 };
             },
             (k) => this.delete(k),
-            (bytes) => {
-              const h = defaultSha256();
-              h.update(bytes);
-              return h.digest();
-            },
+            sha256Of,
           );
     return this.#checksums;
   }
