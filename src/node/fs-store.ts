@@ -67,7 +67,7 @@ import { link, mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile 
 import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
-import { checkedSha256 } from "../store/checksum.ts";
+import { checkedSha256, toHex } from "../store/checksum.ts";
 import { stripEtag } from "../store/http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "../store/keys.ts";
 import type {
@@ -287,9 +287,19 @@ export class FileStore implements ObjectStore {
     const tmp = join(this.dir, TMP_DIR, `${randomBytes(12).toString("hex")}.part`);
     let metaPath: string | undefined;
     try {
-      const hash = opts.sha256 === undefined ? undefined : createHash("sha256");
+      // A digest given before the body is checked against the bytes written (hashed as they are
+      // written); a trailing one is the caller's own over these very bytes, hashed as they streamed
+      // to here: recorded as given, not hashed a second time.
+      const given = typeof opts.sha256 === "function" ? opts.sha256 : undefined;
+      const hash = opts.sha256 === undefined || given ? undefined : createHash("sha256");
       const st = await this.#writeTemp(tmp, body, opts.size, key, hash);
-      const sha256 = hash === undefined ? undefined : checkedSha256(key, hash.digest(), opts.sha256);
+      const trailing = given?.();
+      const sha256 =
+        hash !== undefined
+          ? checkedSha256(key, hash.digest(), opts.sha256)
+          : trailing === undefined
+            ? undefined
+            : toHex(trailing);
       const etag = randomBytes(16).toString("hex");
       const side: Sidecar = {
         key,

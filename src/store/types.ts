@@ -97,10 +97,11 @@ export interface PutOptions {
    * digest itself when it is known before the body (the store checks the
    * bytes against it where it can: `Corrupt`, nothing stored), or a
    * function giving it once the body stream has delivered its last byte (a
-   * trailing checksum, for a body hashed as it streams). A store that
-   * copies a `copySourceBody` on its side computes its own where it can.
-   * Where it cannot (Ceph RGW 16, R2 for a trailing digest, a multipart
-   * upload), it is ignored: {@link PutResult.sha256} says what was recorded.
+   * trailing checksum, for a body the caller hashed as it streamed: S3
+   * checks it, a directory records it as given). A store that copies a
+   * `copySourceBody` on its side computes its own where it can. Where it
+   * cannot (Ceph RGW 16, R2 for a trailing digest, a multipart upload), it
+   * is ignored: {@link PutResult.sha256} says what was recorded.
    */
   sha256?: Uint8Array | (() => Uint8Array | undefined);
 }
