@@ -67,6 +67,17 @@ const BENCHES: Bench[] = [
   },
   // Inside workerd; bursts of 100 tables by default.
   { name: "workers", full: [], quick: ["--tables", "10"] },
+  // Deep verification of a 1 GiB mirror against sha256sum (and rclone on RGW), the CPU checksums add
+  // to a mirror copy (this tree's CLI against the one before checksums): ~15 minutes; 128 MiB, 1 round.
+  {
+    name: "verify",
+    full: ["--rgw"],
+    quick: ["--gib", "0.125", "--rounds", "1"],
+    missing: (args) => [
+      ...missingCommands({ sha256sum: "coreutils", "/usr/bin/time": "time", git: "git" }),
+      ...(args.includes("--rgw") ? [...missingRgwBinaries(), ...missingCommands({ rclone: "rclone" })] : []),
+    ],
+  },
 ];
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --only NAME[,NAME...]] [-- --json]

@@ -150,7 +150,8 @@ export interface ListOptions {
  * An object store. All methods throw `TidemarkError`:
  * `InvalidArgument` for a bad key (empty, over 1024 UTF-8 bytes, control
  * characters), `NotFound`, `AlreadyExists`, `PreconditionFailed`,
- * `PermissionDenied`, `NotSupported`, `Transient` (safe to retry) or `Unknown`.
+ * `PermissionDenied`, `NotSupported`, `Transient` (safe to retry), `Corrupt`
+ * (a SHA-256 given with a put that is not the body's) or `Unknown`.
  */
 export interface ObjectStore {
   /** A human-readable name (never a secret). */

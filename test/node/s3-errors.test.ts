@@ -114,6 +114,12 @@ describe("classifyS3Error: the one mapping", () => {
     ["411 MissingContentLength", { status: 411, s3Code: "MissingContentLength" }, "InvalidArgument"],
     ["501 NotImplemented", { status: 501, s3Code: "NotImplemented" }, "NotSupported"],
     ["412 without a condition", { status: 412 }, "PreconditionFailed"],
+    ["400 BadDigest (a checksum that is not the body's)", { status: 400, s3Code: "BadDigest" }, "Corrupt"],
+    [
+      "400 XAmzContentChecksumMismatch (a trailer)",
+      { status: 400, s3Code: "XAmzContentChecksumMismatch" },
+      "Corrupt",
+    ],
     ["409 BucketNotEmpty", { status: 409, s3Code: "BucketNotEmpty" }, "Unknown"],
   ];
   for (const [name, input, code] of cases) {

@@ -101,6 +101,9 @@ export function classifyS3Error(f: Pick<S3Failure, "status" | "s3Code" | "condit
   if (AUTH_CODES.has(code)) return "PermissionDenied";
   if (NOT_FOUND_CODES.has(code)) return "NotFound";
   if (code === "InvalidRange") return "InvalidArgument";
+  // The body is not the checksum the put gave (a header or a trailer).
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+  if (code === "BadDigest" || code === "XAmzContentChecksumMismatch") return "Corrupt";
   if (code === "NotImplemented") return "NotSupported";
   if (code === "PreconditionFailed") return "PreconditionFailed";
   // Everything else by HTTP status alone, as every HTTP adapter maps it.
