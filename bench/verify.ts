@@ -6,7 +6,8 @@
  * 1. deep verification of a mirror (a merutable table of Parquet files,
  *    `--gib` GiB, in 4 versions) in a directory: `tidemark verify --deep
  *    --all` against `sha256sum` over the same files; peak RSS above idle
- *    (idle: the same command on an empty table);
+ *    (idle: the same command on an empty table), and the live memory it
+ *    holds (in a child with a GC before each sample);
  * 2. (--rgw) the same mirror in a Ceph RGW bucket: `tidemark verify --deep
  *    --all` against `rclone check --download` of the directory against the
  *    bucket;
@@ -29,6 +30,31 @@ import { checkTableSchema, schemaJson, type TableSchema } from "../src/catalog/s
 import { FileStore } from "../src/node/fs-store.ts";
 import { encodeUserKey, internalKey } from "../src/rows/ikey.ts";
 import { headline, round } from "./result.ts";
+
+// ------------------------------------------------------------------ child: live memory
+if (process.argv[2] === "--live-child") {
+  const { verifyMirror } = await import("../src/mirror/reader.ts");
+  const { nodeSha256 } = await import("../src/node/sha256.ts");
+  const gc = (globalThis as { gc?: () => void }).gc as () => void;
+  const live = () => {
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const idle = live();
+  let peak = idle;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, live());
+  }, 5);
+  const r = await verifyMirror(new FileStore(process.argv[3] as string), {
+    deep: true,
+    all: true,
+    sha256: nodeSha256,
+  });
+  clearInterval(sampler);
+  console.log(JSON.stringify({ live: peak - idle, status: r.status }));
+  process.exit(0);
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -232,10 +258,18 @@ node(cli, ["mirror", "--from", source, "--to", mirror, "--once"]);
   console.log(
     `| all | | ${fmt(sums.sha256sum.wall)} s, ${fmt(sums.sha256sum.cpu)} CPU-s | ${fmt(sums.tidemark.wall)} s, ${fmt(sums.tidemark.cpu)} CPU-s | **${fmt(ratio)}×** | ${fmt(sums.tidemark.cpu / sums.sha256sum.cpu)}× | |\n`,
   );
+  const child = spawnSync(process.execPath, ["--expose-gc", import.meta.filename, "--live-child", mirror], {
+    encoding: "utf8",
+  });
+  const liveMiB = (JSON.parse(child.stdout.trim().split("\n").at(-1) ?? "{}") as { live: number }).live / MiB;
+  console.log(
+    `Live memory of the same deep verification in-process (JS heap + ArrayBuffers above idle, a GC before each 5 ms sample): **${fmt(liveMiB, 1)} MiB**.\n`,
+  );
   headline({
     "deep verify vs sha256sum: wall ratio": round(ratio),
     "deep verify: MiB/s": round(((table.bytes / MiB) * ROUNDS) / sums.tidemark.wall, 0),
     "deep verify: peak RSS above idle (MiB)": round(sums.tidemark.rss - idle.rssMiB, 0),
+    "deep verify: live memory (MiB)": round(liveMiB, 1),
   });
 }
 
