@@ -508,11 +508,16 @@ async function checkVersion(run: DeepRun, version: number): Promise<void> {
   }
   if (run.opts.adopt !== undefined) {
     const manifestSha = await sha256Hex(file.bytes);
-    if (
-      record.sums?.get(manifestKey) === undefined &&
-      (await sameManifestOnSource(run, version, file.bytes))
-    ) {
-      adopted.set(manifestKey, manifestSha);
+    if (record.sums?.get(manifestKey) === undefined) {
+      if (await sameManifestOnSource(run, version, file.bytes)) adopted.set(manifestKey, manifestSha);
+      else {
+        run.problem(
+          manifestKey,
+          "checksum",
+          `not adopted: the source's v${version} is missing or holds other bytes (not this mirror's source?)`,
+          version,
+        );
+      }
     }
     if (adopted.size > 0) {
       const sums = new Map(record.sums ?? []);

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { seedDemo } from "../../src/cli/demo.ts";
 import { Catalog, CheckpointStore, type ObjectStore, S3Store } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";
 import { ORDERS } from "../contract/rows.contract.ts";
@@ -433,6 +434,39 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       const bad = await run(argv, ["iceberg", "memory:demo", "--location", "not-a-uri"]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /InvalidArgument.*absolute URI/);
+    });
+
+    it("verify --deep: a mirror from the mirror alone (0), a flipped byte named (1), files with no recorded checksum (5), adopted with --source", async () => {
+      const src = join(tmp, `deep-src-${randomId()}`);
+      await seedDemo(new FileStore(src));
+      const dst = join(tmp, `deep-${randomId()}`);
+      assert.equal((await run(argv, ["mirror", "--from", src, "--to", dst])).code, 0);
+      const ok = await run(argv, ["verify", dst, "--deep", "--all", "--json"]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const oj = JSON.parse(ok.stdout);
+      assert.deepEqual([oj.status, oj.versions, oj.files, oj.problems], ["ok", [1, 2, 3], 4, []]);
+      const file = join(dst, "data/part-00003.parquet");
+      const original = readFileSync(file);
+      const flipped = Buffer.from(original);
+      flipped[flipped.length >> 1] = (flipped[flipped.length >> 1] as number) ^ 0xff;
+      writeFileSync(file, flipped);
+      const bad = await run(argv, ["verify", dst, "--deep"]);
+      assert.equal(bad.code, 1, bad.stderr);
+      assert.match(
+        bad.stdout,
+        /^DAMAGED {5}data\/part-00003\.parquet \(v3\): checksum: its bytes have SHA-256 [0-9a-f]{64}, the mirror recorded/m,
+      );
+      assert.match(bad.stderr, /verify --deep: \d+ problem\(s\) found/);
+      writeFileSync(file, original);
+      rmSync(join(dst, "_tidemark"), { recursive: true });
+      const before = await run(argv, ["verify", dst, "--deep"]);
+      assert.equal(before.code, 5, before.stderr);
+      assert.match(before.stdout, /^unrecorded {2}data\/part-00002\.parquet/m);
+      assert.equal((await run(argv, ["verify", dst, "--deep", "--adopt"])).code, 2, "--adopt needs --source");
+      const adopt = await run(argv, ["verify", dst, "--deep", "--all", "--source", src, "--adopt"]);
+      assert.equal(adopt.code, 0, adopt.stdout + adopt.stderr);
+      assert.match(adopt.stdout, /^adopted {5}data\/part-00003\.parquet/m);
+      assert.equal((await run(argv, ["verify", dst, "--deep", "--all"])).code, 0);
     });
 
     it("local directories: mirror --once, inspect --source, verify, checkpoint ls/prune", async () => {

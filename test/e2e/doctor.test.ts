@@ -144,7 +144,7 @@ describe("tidemark doctor", () => {
         assert.equal(r.code, 0, r.stderr);
         const report = JSON.parse(r.stdout) as DoctorReport;
         assert.equal(report.ok, true, JSON.stringify(report.checks, null, 1));
-        assert.equal(report.checks.length, 16);
+        assert.equal(report.checks.length, 18);
         assert.equal(
           report.checks.find((c) => c.id === "auth-failure")?.detail,
           "refused: PermissionDenied (HTTP 403 SignatureDoesNotMatch)",
