@@ -42,6 +42,28 @@ function records(file: string): Map<ConformanceColumn, ConformanceRecord> {
   return out;
 }
 
+/**
+ * What each vendor does with S3's SHA-256 checksums, beside the measured rows: AWS and R2's S3
+ * API cannot be run here, so their rows come from their documentation (linked); the others were
+ * measured (the doctor rows above, and the probe of `S3Store`).
+ */
+const CHECKSUMS_BY_VENDOR = [
+  "## Checksums by vendor",
+  "",
+  "Where a mirror's SHA-256 of each file and manifest also travels with the object (`PutOptions.sha256`;",
+  "the mirror's own per-version record `_tidemark/checksums/v{N}.sha256` holds them on every store).",
+  "AWS S3 and R2's S3 API are not run here: their rows are their documentation's.",
+  "",
+  "| store | digest before the body (`x-amz-checksum-sha256`) | trailing checksum (`aws-chunked`, `STREAMING-UNSIGNED-PAYLOAD-TRAILER`) | a server-side copy | what tidemark does |",
+  "|---|---|---|---|---|",
+  "| AWS S3 | recorded and checked (400 BadDigest) ([checking object integrity](https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html)) | recorded and checked ([trailing headers](https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html)) | computed by S3 with `x-amz-checksum-algorithm: SHA256` ([CopyObject](https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html)) | the header for manifests, the trailer for files as they stream, the algorithm on copies (by its host name) |",
+  "| Cloudflare R2, S3 API | SHA-256 listed among R2's checksums, as a composite type ([S3 API compatibility](https://developers.cloudflare.com/r2/api/s3/api/)) | not documented | not documented | probes once (a trailing checksum read back); without it, the per-version record only |",
+  "| R2 Workers binding (`R2Store`) | recorded and checked (`put(..., { sha256 })`, error 10037; measured in workerd) | no (the binding takes a digest before the body only) | no copy | the digest for manifests and for files whose digest is known first (a restore from a mirror); the record for the rest |",
+  "| Ceph RGW 16 | ignored: neither checked nor recorded (measured) | refused: 400 XAmzContentSHA256Mismatch (measured) | `x-amz-checksum-algorithm` ignored (measured) | neither (its probe fails); the per-version record only |",
+  '| moto 5.2.1 | recorded with `x-amz-sdk-checksum-algorithm`, never checked (measured; its source says so: "TODO: AWS computes the provided value and verifies it\'s the same") | recorded, not checked (measured) | computed (measured) | the header, the trailer, the algorithm on copies (its probe passes) |',
+  "",
+];
+
 const short = (vendor: string | undefined) => (vendor ? ` (${vendor.replace(/^HTTP /, "")})` : "");
 
 function render(found: Map<ConformanceColumn, ConformanceRecord>): string {
@@ -81,6 +103,7 @@ function render(found: Map<ConformanceColumn, ConformanceRecord>): string {
     lines.push(`| \`${id}\`: ${checkTitle(id)} | ${cells.join(" | ")} |`);
   }
   lines.push("");
+  lines.push(...CHECKSUMS_BY_VENDOR);
   lines.push("## Why each cell that is not ok");
   lines.push("");
   lines.push(...notes.map((n) => n.replace(/\|/g, "\\|")));

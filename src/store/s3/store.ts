@@ -250,9 +250,14 @@ export class S3Store implements ObjectStore {
       );
     }
     if (body instanceof ReadableStream && !this.#cfg.streaming) body = await collectBody(body, size, key);
-    // A trailing digest of a body already in memory is known now.
+    // A trailing digest of a body already in memory is known now; a copy read as a stream (no
+    // server-side copy here) has no digest coming: no trailer then.
     const sha256 =
-      typeof opts.sha256 === "function" && !(body instanceof ReadableStream) ? opts.sha256() : opts.sha256;
+      typeof opts.sha256 === "function" && !(body instanceof ReadableStream)
+        ? opts.sha256()
+        : typeof opts.sha256 === "function" && copySourceOf(body) !== undefined
+          ? undefined
+          : opts.sha256;
     if (sha256 === undefined || !(await this.#recordsChecksums())) {
       const { sha256: _, ...rest } = opts;
       opts = rest;
