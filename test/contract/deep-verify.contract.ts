@@ -95,7 +95,9 @@ export function deepVerifyContract(
     await rewrite(target, TAMPER_FILES.b, (b) => b.subarray(0, b.length - 100));
     await target.put(TAMPER_FILES.a, theirs);
     await target.delete(TAMPER_FILES.d);
-    await rewrite(target, "metadata/v2.manifest.bin", flipMiddle);
+    await rewrite(target, "metadata/v1.manifest.bin", flipMiddle);
+    // Another table's v2 (it decodes): v3 was built on another one.
+    await target.put("metadata/v2.manifest.bin", await (await other.get("metadata/v2.manifest.bin")).bytes());
     await rewrite(target, TAMPER_FILES.dv, (b) => b.subarray(0, 12));
     const r = await verifyMirror(target, { deep: true, all: true });
     assert.equal(r.status, "damaged");
@@ -105,7 +107,9 @@ export function deepVerifyContract(
     assert.ok(kindsOf(r.problems, TAMPER_FILES.b).includes("checksum"), shown);
     assert.ok(kindsOf(r.problems, TAMPER_FILES.a).includes("checksum"), shown);
     assert.deepEqual(kindsOf(r.problems, TAMPER_FILES.d), ["missing"], shown);
-    assert.ok(kindsOf(r.problems, "metadata/v2.manifest.bin").includes("checksum"), shown);
+    assert.ok(kindsOf(r.problems, "metadata/v1.manifest.bin").includes("checksum"), shown);
+    assert.deepEqual(kindsOf(r.problems, "metadata/v2.manifest.bin"), ["checksum"], shown);
+    assert.deepEqual(kindsOf(r.problems, "metadata/v3.manifest.bin"), ["chain"], shown);
     assert.ok(kindsOf(r.problems, TAMPER_FILES.dv).includes("checksum"), shown);
     assert.deepEqual(kindsOf(r.problems, TAMPER_FILES.e), ["deletion-vector"], shown);
     // Each names what is wrong.

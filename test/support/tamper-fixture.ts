@@ -42,7 +42,7 @@ export const TAMPER_FILES = {
 const ROWS = 20;
 
 /** A Parquet data file of rows `first..first+ROWS-1` (sequence numbers from `seq`), values from `seed`. */
-function dataFile(
+export function dataFile(
   first: number,
   seq: number,
   seed: number,
