@@ -1,5 +1,6 @@
-import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { TidemarkError } from "../errors.ts";
 import type { LiveFile } from "../manifest/index.ts";
+import { explainNotFound } from "../store/exists.ts";
 import type { ObjectMeta, ObjectStore } from "../store/types.ts";
 
 /**
@@ -85,22 +86,13 @@ export async function proveOrigin(c: OriginCheck): Promise<void> {
 }
 
 /** HEADs `file` on the source; `NotFound` names the file and the snapshot. */
-export async function sourceHead(source: ObjectStore, file: LiveFile, version: number): Promise<ObjectMeta> {
-  try {
-    return await source.head(file.path);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError(
-        "NotFound",
-        `source file ${file.path} of snapshot v${version} is missing on the source`,
-        {
-          key: file.path,
-          cause: e,
-        },
-      );
-    }
-    throw e;
-  }
+export function sourceHead(source: ObjectStore, file: LiveFile, version: number): Promise<ObjectMeta> {
+  return explainNotFound(source.head(file.path), missingSourceFile(file, version), file.path);
+}
+
+/** The message of a `NotFound` for a file of snapshot `version` the source no longer has. */
+export function missingSourceFile(file: LiveFile, version: number): string {
+  return `source file ${file.path} of snapshot v${version} is missing on the source`;
 }
 
 /** Whether `path` holds the same bytes on both stores (streamed, never held whole). */

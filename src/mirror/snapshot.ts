@@ -3,11 +3,11 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { createOrSame } from "../store/body.ts";
 import { copySourceBody } from "../store/copy-source.ts";
+import { createOrSame, explainNotFound, headIfExists } from "../store/exists.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
-import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
+import { missingSourceFile, originMetadata, proveOrigin, sourceHead } from "./origin.ts";
 
 /**
  * Default number of files copied at once. 8, not 4: between two RGW buckets
@@ -134,17 +134,11 @@ function describeSize(file: LiveFile): string {
 /** Reads snapshot `version`'s manifest bytes from `source`; `NotFound` names the version. */
 export async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
   const key = manifestKey(version);
-  try {
-    return await (await source.get(key)).bytes();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError("NotFound", `source snapshot v${version} is missing (${key}): expired?`, {
-        key,
-        cause: e,
-      });
-    }
-    throw e;
-  }
+  return explainNotFound(
+    source.get(key).then((b) => b.bytes()),
+    `source snapshot v${version} is missing (${key}): expired?`,
+    key,
+  );
 }
 
 /** `SplitBrain` for a file on the target whose size the snapshot rules out. */
@@ -198,7 +192,7 @@ async function serverCopy(
     if (!body.locked) body.cancel().catch(() => {});
     // As for a streamed copy: fine if what is there is the source's file.
     if (isTidemarkError(e, "AlreadyExists")) {
-      const onTarget = await headOrUndefined(target, file.path);
+      const onTarget = await headIfExists(target, file.path);
       if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
     }
     throw e;
@@ -248,7 +242,7 @@ async function copyFile(
 ): Promise<{ copied: number | undefined; etag: string }> {
   const { source, target, version } = ctx;
   const checkTarget = async (): Promise<string | undefined> => {
-    const onTarget = await headOrUndefined(target, file.path);
+    const onTarget = await headIfExists(target, file.path);
     return onTarget === undefined ? undefined : acceptFound(ctx, file, onTarget);
   };
   let headed = false;
@@ -261,19 +255,7 @@ async function copyFile(
     const r = await serverCopy(ctx, file);
     if (r !== undefined) return r;
   }
-  let body: Awaited<ReturnType<ObjectStore["get"]>>;
-  try {
-    body = await source.get(file.path);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError(
-        "NotFound",
-        `source file ${file.path} of snapshot v${version} is missing on the source`,
-        { key: file.path, cause: e },
-      );
-    }
-    throw e;
-  }
+  const body = await explainNotFound(source.get(file.path), missingSourceFile(file, version), file.path);
   if (!sizeFits(file, body.size)) {
     body.body.cancel().catch(() => {});
     throw wrongSourceSize(file, body.size, version);
@@ -305,18 +287,9 @@ async function copyFile(
     // A racing mirror (or our own create whose response was lost, retried by
     // the store) put it there first: fine if it is the source's file.
     if (isTidemarkError(e, "AlreadyExists")) {
-      const onTarget = await headOrUndefined(target, file.path);
+      const onTarget = await headIfExists(target, file.path);
       if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
     }
-    throw e;
-  }
-}
-
-async function headOrUndefined(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
-  try {
-    return await store.head(key);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
     throw e;
   }
 }

@@ -15,7 +15,7 @@ import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { originMetadata, proveOrigin } from "../mirror/origin.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { createOrSame } from "../store/body.ts";
+import { createOrSame } from "../store/exists.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */
