@@ -21,15 +21,14 @@
  *   npx node bench/mirror.ts [--rgw] [--workers]
  */
 import { spawnSync } from "node:child_process";
+import { LOW_WATER_KEY, manifestKey } from "../src/catalog/layout.ts";
 import {
   Catalog,
   decodeManifest,
   isTidemarkError,
-  LOW_WATER_KEY,
   liveFiles,
   MemoryStore,
   Mirror,
-  manifestKey,
   metered,
   mirrorSnapshot,
   type ObjectMeta,
@@ -38,7 +37,7 @@ import {
   TidemarkError,
   verifyMirror,
 } from "../src/index.ts";
-import { objectBody } from "../src/store/index.ts";
+import { objectBody } from "../src/store/body.ts";
 import { headline, round } from "./result.ts";
 
 const MiB = 1024 * 1024;

@@ -11,19 +11,14 @@
 
 // Tables: either layout read through openTable; the object-store layout written by Catalog.
 export { Catalog, type CatalogOptions } from "./catalog/catalog.ts";
-export { PREVIOUS_LINK_PROPERTY } from "./catalog/chain.ts";
 export type { CommitInput, DataFileInput } from "./catalog/commit.ts";
 export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./catalog/discover.ts";
 export type { ExpireResult } from "./catalog/expire.ts";
-export { LOW_WATER_KEY, manifestKey } from "./catalog/layout.ts";
-export { posixManifestKey, VERSION_HINT_KEY } from "./catalog/posix.ts";
 export {
   type ColumnDef,
   type ColumnType,
   checkTableSchema,
-  FORMAT_VERSION_PROPERTY,
   readTableSchema,
-  SCHEMA_PROPERTY,
   type TableSchema,
 } from "./catalog/schema.ts";
 export {
@@ -40,12 +35,6 @@ export {
   CheckpointStore,
   type CheckpointStoreOptions,
 } from "./checkpoint/checkpoint-store.ts";
-export {
-  checkpointCommitKey,
-  checkpointDescriptorKey,
-  checkpointPartialKey,
-  checkpointSourceOffsetsKey,
-} from "./checkpoint/layout.ts";
 export type { PruneResult } from "./checkpoint/prune.ts";
 export type { EpochBlob } from "./checkpoint/reads.ts";
 // Probing a live store.
@@ -55,13 +44,7 @@ export {
   type DoctorCheckResult,
   type DoctorStatus,
 } from "./doctor/checks.ts";
-export {
-  DOCTOR_WRONG_SECRET,
-  type DoctorOptions,
-  type DoctorReport,
-  doctor,
-  selectChecks,
-} from "./doctor/doctor.ts";
+export { type DoctorOptions, type DoctorReport, doctor } from "./doctor/doctor.ts";
 export { type EnsureSafeStoreOptions, ensureSafeStore, SAFE_STORE_CHECKS } from "./doctor/safe-store.ts";
 // Errors.
 export {
@@ -98,7 +81,6 @@ export {
   type SnapshotTotals,
   snapshotTotals,
 } from "./manifest/live.ts";
-export { pathProblem } from "./manifest/paths.ts";
 // Mirrors.
 export {
   type LagAlert,
@@ -110,7 +92,6 @@ export {
   type MirrorProgressStore,
   type MirrorStatus,
 } from "./mirror/mirror.ts";
-export { boundTo, freshMirrorProgress } from "./mirror/progress.ts";
 export {
   type MirrorReader,
   openMirror,
@@ -119,14 +100,12 @@ export {
   verifyMirror,
 } from "./mirror/reader.ts";
 export {
-  DEFAULT_LIST_THRESHOLD,
-  DEFAULT_PARALLELISM,
   type MirrorSnapshotOptions,
   type MirrorSnapshotResult,
   mirrorSnapshot,
 } from "./mirror/snapshot.ts";
 // Options: the checks every numeric option goes through (for applications that read their own).
-export { checkNumber, MAX_TIMER_MS, type NumberRule, numberOption, parseNumberOption } from "./options.ts";
+export { checkNumber, type NumberRule, numberOption, parseNumberOption } from "./options.ts";
 // Restore into merutable's layout.
 export {
   type RestoreOptions,
@@ -138,7 +117,6 @@ export {
 // Stores: the contract, the adapters, the wrappers, store URLs.
 export { HttpStore, type HttpStoreOptions } from "./store/http.ts";
 export type { FetchLike } from "./store/http-common.ts";
-export { codeOfHttpStatus } from "./store/http-status.ts";
 export { validateKey } from "./store/keys.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory.ts";
 export { type MeteredStore, metered, type RequestCounts } from "./store/metered.ts";
@@ -146,7 +124,8 @@ export { prefixed } from "./store/prefixed.ts";
 export { type R2BucketLike, R2Store, type R2StoreOptions } from "./store/r2.ts";
 export type { RetryPolicy } from "./store/retry.ts";
 export { retrying } from "./store/retrying.ts";
-export { S3Store, type S3StoreOptions } from "./store/s3/index.ts";
+export type { S3StoreOptions } from "./store/s3/options.ts";
+export { S3Store } from "./store/s3/store.ts";
 export type { S3Signer, SignableRequest, SigningKey } from "./store/signer.ts";
 export type { HeadersLike, HttpTransport, TransportRequest, TransportResponse } from "./store/transport.ts";
 export {
@@ -170,7 +149,6 @@ export {
 export {
   type ParseStoreUrlOptions,
   parseStoreUrl,
-  quoteStoreUrl,
   type S3Credentials,
   type StoreUrl,
   type StoreUrlKind,

@@ -7,20 +7,13 @@
  * I/O: a bad URL, an unbound bucket or a missing secret is `InvalidArgument`
  * naming it, before anything is mirrored.
  */
-import {
-  checkNumber,
-  HttpStore,
-  MAX_TIMER_MS,
-  type ObjectStore,
-  parseStoreUrl,
-  type R2BucketLike,
-  R2Store,
-  S3Store,
-  type StoreUrl,
-  s3StoreOptions,
-  storeId,
-  TidemarkError,
-} from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { checkNumber, MAX_TIMER_MS } from "../src/options.ts";
+import { HttpStore } from "../src/store/http.ts";
+import { type R2BucketLike, R2Store } from "../src/store/r2.ts";
+import { S3Store } from "../src/store/s3/store.ts";
+import { type ObjectStore, storeId } from "../src/store/types.ts";
+import { parseStoreUrl, type StoreUrl, s3StoreOptions } from "../src/store/url.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { MIN_POLL_INTERVAL_MS, type MirrorVars, mirrorVars } from "./vars.ts";

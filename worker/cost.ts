@@ -7,7 +7,10 @@
  * of the names below to US dollars); free tiers and included allowances are
  * per account, so the projection uses the marginal list price of everything.
  */
-import { checkNumber, type RequestCounts, type StoreUrl, TidemarkError } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { checkNumber } from "../src/options.ts";
+import type { RequestCounts } from "../src/store/metered.ts";
+import type { StoreUrl } from "../src/store/url.ts";
 import type { Env } from "./env.ts";
 
 /** List prices in US dollars. Per million requests unless the name says otherwise. */

@@ -25,14 +25,10 @@
  */
 import { type Context, Hono, type Next } from "hono";
 import { cors } from "hono/cors";
-import {
-  decodeObjectKey,
-  EXPOSED_HEADERS,
-  errorResponse,
-  inspectApp,
-  serveObject,
-} from "../src/http/index.ts";
-import { errorCodeOf, parseNumberOption, TidemarkError } from "../src/index.ts";
+import { errorCodeOf, TidemarkError } from "../src/errors.ts";
+import { decodeObjectKey, EXPOSED_HEADERS, errorResponse, inspectApp } from "../src/http/inspect-app.ts";
+import { serveObject } from "../src/http/objects.ts";
+import { parseNumberOption } from "../src/options.ts";
 import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./auth.ts";
 import { openTable, parseTableConfig, staticTables } from "./config.ts";
 import { PRICE_SOURCES } from "./cost.ts";

@@ -4,7 +4,7 @@
  * never a silent fallback to the default (a typo in `PARALLELISM` once
  * mirrored at the default parallelism with nothing to say so).
  */
-import { MAX_TIMER_MS, parseNumberOption } from "../src/index.ts";
+import { MAX_TIMER_MS, parseNumberOption } from "../src/options.ts";
 import type { Env } from "./env.ts";
 
 /**

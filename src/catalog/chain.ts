@@ -94,7 +94,7 @@ export interface ManifestSource {
 }
 
 /** The object-store layout of `store` as a {@link ManifestSource}. */
-export function objectStoreManifests(store: ObjectStore): ManifestSource {
+function objectStoreManifests(store: ObjectStore): ManifestSource {
   return { manifestKey, readManifestIfExists: (v) => readManifestIfExists(store, v) };
 }
 

@@ -56,7 +56,7 @@ export interface LowWaterState {
 }
 
 /** Parses low_water text: a decimal integer, surrounding whitespace allowed. */
-export function parseLowWater(text: string): number | undefined {
+function parseLowWater(text: string): number | undefined {
   const t = text.trim();
   if (!/^[0-9]{1,16}$/.test(t)) return undefined;
   const v = Number(t);

@@ -69,7 +69,7 @@ export interface VersionHint {
  * Returns `undefined` for anything else, and for 0 or a negative version,
  * which merutable never writes (versions start at 1).
  */
-export function parseVersionHint(text: string): number | undefined {
+function parseVersionHint(text: string): number | undefined {
   const t = text.trim();
   if (!/^\+?[0-9]{1,16}$/.test(t)) return undefined;
   const v = Number(t.replace(/^\+/, ""));

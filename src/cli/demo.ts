@@ -26,16 +26,12 @@
  */
 import { parquetReadObjects } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import {
-  Catalog,
-  checkTableSchema,
-  type DataFileInput,
-  schemaJson,
-  type TableSchema,
-} from "../catalog/index.ts";
-import { CheckpointStore } from "../checkpoint/index.ts";
+import { Catalog } from "../catalog/catalog.ts";
+import type { DataFileInput } from "../catalog/commit.ts";
+import { checkTableSchema, schemaJson, type TableSchema } from "../catalog/schema.ts";
+import { CheckpointStore } from "../checkpoint/checkpoint-store.ts";
 import { TidemarkError } from "../errors.ts";
-import { liveDataFiles } from "../manifest/index.ts";
+import { liveDataFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
 

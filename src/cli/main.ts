@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
-import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
+import { DEFAULT_PARALLELISM } from "../mirror/snapshot.ts";
 import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
 import { checkpointCommand } from "./commands/checkpoint.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
@@ -24,14 +24,14 @@ export type { CliContext } from "./context.ts";
  * The parser of a numeric flag: the library's own check (`parseNumberOption`),
  * so a bad value is `InvalidArgument` naming the flag, a usage error (exit 2).
  */
-export function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
+function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
   // parseNumberOption reads blank text as "unset"; on a command line it is a
   // mistake (`--parallel "$N"` with N unset), never the default.
   return (v) => (v.trim() === "" ? checkNumber(flag, v, rule) : parseNumberOption(flag, v, 0, rule));
 }
 
 /** Adds the options every command takes. */
-export function commonOptions(cmd: Command): Command {
+function commonOptions(cmd: Command): Command {
   return cmd
     .option("--json", "print one JSON document on stdout (errors too) instead of text")
     .option("--debug", "print stack traces of errors")

@@ -25,7 +25,7 @@ import { TidemarkError } from "../errors.ts";
 import { FileStore } from "../node/fs-store.ts";
 import { HttpStore } from "../store/http.ts";
 import { MemoryStore } from "../store/memory.ts";
-import { S3Store } from "../store/s3/index.ts";
+import { S3Store } from "../store/s3/store.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { parseStoreUrl, quoteStoreUrl, s3StoreOptions } from "../store/url.ts";
 import { seedDemo } from "./demo.ts";

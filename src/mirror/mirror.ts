@@ -1,7 +1,8 @@
-import { advanceLowWater, builtOn, type ManifestFile, manifestKey } from "../catalog/index.ts";
+import { builtOn, type ManifestFile } from "../catalog/chain.ts";
+import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
-import type { LiveFile } from "../manifest/index.ts";
+import type { LiveFile } from "../manifest/live.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";

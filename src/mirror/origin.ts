@@ -1,5 +1,5 @@
 import { TidemarkError } from "../errors.ts";
-import type { LiveFile } from "../manifest/index.ts";
+import type { LiveFile } from "../manifest/live.ts";
 import { explainNotFound } from "../store/exists.ts";
 import type { ObjectMeta, ObjectStore } from "../store/types.ts";
 
@@ -9,9 +9,9 @@ import type { ObjectMeta, ObjectStore } from "../store/types.ts";
  * later is the source's bytes when both still match (etags change whenever
  * an object is rewritten).
  */
-export const ORIGIN_SOURCE_KEY = "tidemark-source";
+const ORIGIN_SOURCE_KEY = "tidemark-source";
 /** See {@link ORIGIN_SOURCE_KEY}. */
-export const ORIGIN_ETAG_KEY = "tidemark-source-etag";
+const ORIGIN_ETAG_KEY = "tidemark-source-etag";
 
 /** The metadata recording that a copy came from `sourceId`'s object with `etag`. */
 export function originMetadata(sourceId: string, etag: string): Record<string, string> {
@@ -25,7 +25,7 @@ export function originMetadata(sourceId: string, etag: string): Record<string, s
  * bytes; anything else proves nothing across stores.
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html
  */
-export function isContentEtag(etag: string): boolean {
+function isContentEtag(etag: string): boolean {
   return /^[0-9a-f]{32}$/.test(etag);
 }
 
@@ -106,10 +106,7 @@ async function sameContent(a: ObjectStore, b: ObjectStore, path: string): Promis
 }
 
 /** Compares two byte streams chunk by chunk, whatever their chunking; cancels both when done. */
-export async function sameStreams(
-  a: ReadableStream<Uint8Array>,
-  b: ReadableStream<Uint8Array>,
-): Promise<boolean> {
+async function sameStreams(a: ReadableStream<Uint8Array>, b: ReadableStream<Uint8Array>): Promise<boolean> {
   const ra = a.getReader();
   const rb = b.getReader();
   let ca: Uint8Array = new Uint8Array(0);

@@ -1,7 +1,8 @@
 import { manifestAnomaly } from "../catalog/chain.ts";
 import { type TableLayout, type TableSnapshot, tableReader } from "../catalog/table.ts";
 import { isTidemarkError } from "../errors.ts";
-import { type Manifest, type ManifestDiff, referencedFiles } from "../manifest/index.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { type ManifestDiff, referencedFiles } from "../manifest/live.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { headIfExists } from "../store/exists.ts";
 import { type ObjectStore, storeId } from "../store/types.ts";

@@ -1,6 +1,8 @@
-import { advanceLowWater, decodeAt, manifestKey } from "../catalog/index.ts";
+import { decodeAt } from "../catalog/chain.ts";
+import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { copySourceBody } from "../store/copy-source.ts";
@@ -132,7 +134,7 @@ function describeSize(file: LiveFile): string {
 }
 
 /** Reads snapshot `version`'s manifest bytes from `source`; `NotFound` names the version. */
-export async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
+async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
   const key = manifestKey(version);
   return explainNotFound(
     source.get(key).then((b) => b.bytes()),

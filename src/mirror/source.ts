@@ -1,6 +1,9 @@
-import { isLegacyManifestError, type ManifestFile, type TableReader, tableReader } from "../catalog/index.ts";
+import type { ManifestFile } from "../catalog/chain.ts";
+import { isLegacyManifestError } from "../catalog/posix.ts";
+import { type TableReader, tableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { type Manifest, referencedFiles } from "../manifest/index.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { referencedFiles } from "../manifest/live.ts";
 import { sameBytes } from "../store/body.ts";
 import type { ObjectStore } from "../store/types.ts";
 

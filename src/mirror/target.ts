@@ -1,11 +1,7 @@
-import {
-  discoverHead,
-  type ManifestFile,
-  manifestKey,
-  readManifestIfExists,
-  readVersionHint,
-  VERSION_HINT_KEY,
-} from "../catalog/index.ts";
+import { type ManifestFile, readManifestIfExists } from "../catalog/chain.ts";
+import { discoverHead } from "../catalog/discover.ts";
+import { manifestKey } from "../catalog/layout.ts";
+import { readVersionHint, VERSION_HINT_KEY } from "../catalog/posix.ts";
 import { TidemarkError } from "../errors.ts";
 import { headIfExists } from "../store/exists.ts";
 import type { ObjectStore } from "../store/types.ts";

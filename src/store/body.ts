@@ -178,7 +178,7 @@ export async function sliceWhole(
  * Bytes `[start, end)` of `body` (for a server that answered a range request
  * with the whole object, 200 instead of 206).
  */
-export function sliceStream(
+function sliceStream(
   body: ReadableStream<Uint8Array>,
   start: number,
   end: number,

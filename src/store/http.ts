@@ -52,7 +52,7 @@ export interface HttpStoreOptions {
 }
 
 /** The default of {@link HttpStoreOptions.maxBufferBytes}. */
-export const DEFAULT_MAX_BUFFER_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_BUFFER_BYTES = 8 * 1024 * 1024;
 
 /**
  * The object's byte length a response declares: `Content-Length`, unless

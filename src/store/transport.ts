@@ -93,7 +93,7 @@ export function bodyFailed(e: unknown, key: string | undefined): TidemarkError {
  * than declared errors, and `problem()` then says why; a stream that fails by
  * itself is reported as it failed.
  */
-export function countedStream(
+function countedStream(
   body: ReadableStream<Uint8Array>,
   size: number,
   key: string | undefined,

@@ -21,7 +21,7 @@
  * @module
  */
 import { TidemarkError } from "../errors.ts";
-import type { S3StoreOptions } from "./s3/index.ts";
+import type { S3StoreOptions } from "./s3/options.ts";
 
 /** The kinds of store a URL can name. */
 export type StoreUrlKind = "s3" | "r2" | "http" | "memory" | "file";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { checkTableSchema, schemaJson } from "../../src/catalog/index.ts";
+import { checkTableSchema, schemaJson } from "../../src/catalog/schema.ts";
 import { DEMO_SCHEMA, demoCommit } from "../../src/cli/demo.ts";
 import { Catalog, errorCodeOf, liveDataFiles, MemoryStore } from "../../src/index.ts";
 import {

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { md5 } from "@noble/hashes/legacy.js";
 import { describe, it } from "vitest";
 import { type FetchLike, retrying, S3Store } from "../../src/index.ts";
-import { classifyS3Error, parseS3Error } from "../../src/store/index.ts";
+import { classifyS3Error } from "../../src/store/s3/errors.ts";
+import { parseS3Error } from "../../src/store/s3/xml.ts";
 import { faulty } from "../../src/testing/index.ts";
 import { assertRejectsOption, BAD_VALUES, codeOf, collect } from "../support/harness.ts";
 

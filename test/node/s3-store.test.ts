@@ -14,9 +14,9 @@ import {
   type S3StoreOptions,
 } from "../../src/index.ts";
 import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
-import { fetchTransport } from "../../src/store/index.ts";
 import { S3Client } from "../../src/store/s3/client.ts";
 import { resolveS3Options } from "../../src/store/s3/options.ts";
+import { fetchTransport } from "../../src/store/transport.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";

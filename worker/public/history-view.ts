@@ -4,7 +4,8 @@
  * diffManifests: files added and removed, and the differences of rows and
  * bytes by the same totals as the header and the CLI (snapshotTotals).
  */
-import { type DataFileRef, diffManifests, liveDataFiles, snapshotTotals } from "../../src/index.ts";
+import type { DataFileRef } from "../../src/manifest/gen/manifest_pb.ts";
+import { diffManifests, liveDataFiles, snapshotTotals } from "../../src/manifest/live.ts";
 import { $, el, fmtBytes, fmtInt, signed } from "./dom.ts";
 import { view } from "./state.ts";
 

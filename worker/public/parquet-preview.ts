@@ -28,7 +28,8 @@ import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
 import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
-import { codeOfHttpStatus, errorCodeOf, isTidemarkError, TidemarkError } from "../../src/index.ts";
+import { errorCodeOf, isTidemarkError, TidemarkError } from "../../src/errors.ts";
+import { codeOfHttpStatus } from "../../src/store/http-status.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;

@@ -12,13 +12,10 @@
  * (`/api/tables/:table/sign`), which need no header. Behind Cloudflare Access
  * no token is needed.
  */
-import {
-  errorCodeOf,
-  type HttpStore,
-  type Manifest,
-  type MirrorReader,
-  TidemarkError,
-} from "../../src/index.ts";
+import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
+import type { Manifest } from "../../src/manifest/gen/manifest_pb.ts";
+import type { MirrorReader } from "../../src/mirror/reader.ts";
+import type { HttpStore } from "../../src/store/http.ts";
 import { type MeruSchema, parseMeruSchema } from "./parquet-preview.ts";
 
 const TOKEN_KEY = "tidemark.readToken";

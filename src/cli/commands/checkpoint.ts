@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { CheckpointStore, checkpointCommitKey } from "../../checkpoint/index.ts";
+import { CheckpointStore } from "../../checkpoint/checkpoint-store.ts";
+import { checkpointCommitKey } from "../../checkpoint/layout.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";

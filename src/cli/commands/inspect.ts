@@ -6,9 +6,12 @@
  *
  * @module
  */
-import { type ChainEnd, openTable, readTableSchema, type TableSchema } from "../../catalog/index.ts";
+import type { ChainEnd } from "../../catalog/chain.ts";
+import { readTableSchema, type TableSchema } from "../../catalog/schema.ts";
+import { openTable } from "../../catalog/table.ts";
 import { isTidemarkError } from "../../errors.ts";
-import { type Manifest, referencedFiles, snapshotTotals } from "../../manifest/index.ts";
+import type { Manifest } from "../../manifest/gen/manifest_pb.ts";
+import { referencedFiles, snapshotTotals } from "../../manifest/live.ts";
 import { ifExists } from "../../store/exists.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, formatTime, type OutputOptions, printJson, progressBar } from "../output.ts";

@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { openTable } from "../../catalog/index.ts";
+import { openTable } from "../../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { Mirror, type MirrorStatus } from "../../mirror/index.ts";
+import { Mirror, type MirrorStatus } from "../../mirror/mirror.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";

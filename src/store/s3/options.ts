@@ -15,7 +15,7 @@ import { fetchTransport, type HttpTransport } from "../transport.ts";
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (all but the last). */
-export const MIN_PART_SIZE = 5 * MiB;
+const MIN_PART_SIZE = 5 * MiB;
 /** S3's largest single PUT (5 GiB). */
 export const MAX_SINGLE_PUT = 5 * 1024 * MiB;
 /** S3's largest part (5 GiB). https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
