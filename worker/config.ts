@@ -8,7 +8,7 @@
  * naming it, before anything is mirrored.
  */
 import { TidemarkError } from "../src/errors.ts";
-import { checkNumber, MAX_TIMER_MS } from "../src/options.ts";
+import { checkNumber } from "../src/options.ts";
 import { HttpStore } from "../src/store/http.ts";
 import { type R2BucketLike, R2Store } from "../src/store/r2.ts";
 import { S3Store } from "../src/store/s3/store.ts";
@@ -16,7 +16,7 @@ import { type ObjectStore, storeId } from "../src/store/types.ts";
 import { parseStoreUrl, type StoreUrl, s3StoreOptions } from "../src/store/url.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
-import { MIN_POLL_INTERVAL_MS, type MirrorVars, mirrorVars } from "./vars.ts";
+import { type MirrorVars, mirrorVars, SETTING_RULES } from "./vars.ts";
 
 /** One end of a table: a store URL, and for `s3://` the name of its credentials. */
 export interface StoreRef {
@@ -130,14 +130,15 @@ export function parseTableConfig(input: unknown, where = ""): TableConfig {
     config.push = input.push;
   }
   if (input.pollIntervalMs !== undefined)
-    config.pollIntervalMs = checkNumber(`${where}pollIntervalMs`, input.pollIntervalMs, {
-      min: MIN_POLL_INTERVAL_MS,
-      max: MAX_TIMER_MS,
-    });
+    config.pollIntervalMs = checkNumber(
+      `${where}pollIntervalMs`,
+      input.pollIntervalMs,
+      SETTING_RULES.pollIntervalMs,
+    );
   if (input.lagAlertSecs !== undefined)
-    config.lagAlertSecs = checkNumber(`${where}lagAlertSecs`, input.lagAlertSecs, { min: 0 });
+    config.lagAlertSecs = checkNumber(`${where}lagAlertSecs`, input.lagAlertSecs, SETTING_RULES.lagAlertSecs);
   if (input.parallelism !== undefined)
-    config.parallelism = checkNumber(`${where}parallelism`, input.parallelism, { min: 1 });
+    config.parallelism = checkNumber(`${where}parallelism`, input.parallelism, SETTING_RULES.parallelism);
   if (input.budget !== undefined) {
     const b = input.budget;
     if (!isObject(b)) throw invalid(`${where}budget must be { requests?, bytes? }`);
@@ -147,9 +148,11 @@ export function parseTableConfig(input: unknown, where = ""): TableConfig {
     }
     config.budget = {
       ...(b.requests !== undefined
-        ? { requests: checkNumber(`${where}budget.requests`, b.requests, { min: 1 }) }
+        ? { requests: checkNumber(`${where}budget.requests`, b.requests, SETTING_RULES.budgetRequests) }
         : {}),
-      ...(b.bytes !== undefined ? { bytes: checkNumber(`${where}budget.bytes`, b.bytes, { min: 1 }) } : {}),
+      ...(b.bytes !== undefined
+        ? { bytes: checkNumber(`${where}budget.bytes`, b.bytes, SETTING_RULES.budgetBytes) }
+        : {}),
     };
   }
   return config;

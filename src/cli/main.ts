@@ -7,8 +7,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
-import { DEFAULT_PARALLELISM } from "../mirror/snapshot.ts";
-import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
+import { checkNumber, type NumberRule, OPTIONS, type OptionName, parseNumberOption } from "../options.ts";
 import { checkpointCommand } from "./commands/checkpoint.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
 import { inspectCommand } from "./commands/inspect.ts";
@@ -28,6 +27,19 @@ function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
   // parseNumberOption reads blank text as "unset"; on a command line it is a
   // mistake (`--parallel "$N"` with N unset), never the default.
   return (v) => (v.trim() === "" ? checkNumber(flag, v, rule) : parseNumberOption(flag, v, 0, rule));
+}
+
+/**
+ * A flag that sets a library option: its rule and default are the option's
+ * (`OPTIONS`), so the flag, the library and the Worker's var agree.
+ */
+function optionFlag(
+  flags: string,
+  description: string,
+  name: OptionName,
+): [string, string, (v: string) => number, number] {
+  const rule = OPTIONS[name];
+  return [flags, description, numberFlag(flags.split(" ")[0] ?? flags, rule), rule.default];
 }
 
 /** Adds the options every command takes. */
@@ -117,24 +129,20 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .requiredOption("--to <store>", "the mirror's store")
       .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
       .addOption(new Option("--watch", "keep mirroring new snapshots until SIGINT/SIGTERM").conflicts("once"))
+      .option(...optionFlag("--parallel <n>", "files copied at once", "parallelism"))
       .option(
-        "--parallel <n>",
-        "files copied at once",
-        numberFlag("--parallel", { min: 1 }),
-        DEFAULT_PARALLELISM,
+        ...optionFlag(
+          "--poll-interval <ms>",
+          "with --watch: delay between polls when caught up",
+          "pollIntervalMs",
+        ),
       )
       .option(
-        "--poll-interval <ms>",
-        "with --watch: delay between polls when caught up",
-        // A longer timer fires at once: a poll loop instead of a pause.
-        numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
-        5000,
-      )
-      .option(
-        "--lag-alert <secs>",
-        "with --watch: warn on stderr when lag reaches this (0: never)",
-        numberFlag("--lag-alert", { min: 0 }),
-        60,
+        ...optionFlag(
+          "--lag-alert <secs>",
+          "with --watch: warn on stderr when lag reaches this (0: never)",
+          "lagAlertSecs",
+        ),
       ),
   )
     .addHelpText("after", STORES_HELP)
@@ -149,12 +157,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .requiredOption("--from <store>", "the table to restore (a mirror)")
       .requiredOption("--to <store>", "where merutable's table goes: an empty directory (or s3://...)")
       .option("--version <n>", "the version to restore (default: HEAD)", numberFlag("--version", { min: 1 }))
-      .option(
-        "--parallel <n>",
-        "files copied at once",
-        numberFlag("--parallel", { min: 1, max: 1024 }),
-        DEFAULT_PARALLELISM,
-      ),
+      .option(...optionFlag("--parallel <n>", "files copied at once", "parallelism")),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((opts) => restoreCommand(ctx, opts)));

@@ -25,9 +25,10 @@ import { TidemarkError } from "../errors.ts";
 import { FileStore } from "../node/fs-store.ts";
 import { HttpStore } from "../store/http.ts";
 import { MemoryStore } from "../store/memory.ts";
+import { quoteUrl } from "../store/redact.ts";
 import { S3Store } from "../store/s3/store.ts";
 import type { ObjectStore } from "../store/types.ts";
-import { parseStoreUrl, quoteStoreUrl, s3StoreOptions } from "../store/url.ts";
+import { parseStoreUrl, s3StoreOptions } from "../store/url.ts";
 import { seedDemo } from "./demo.ts";
 import { s3SendOptions } from "./s3-send.ts";
 
@@ -68,7 +69,7 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
       try {
         path = fileURLToPath(url.spec);
       } catch {
-        throw usage(`bad file URL ${quoteStoreUrl(url.spec)}: use file:///absolute/path or a plain path`);
+        throw usage(`bad file URL ${quoteUrl(url.spec)}: use file:///absolute/path or a plain path`);
       }
       return { kind: "file", store: new FileStore(path), label: path };
     }
@@ -111,6 +112,6 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
       return { kind: "s3", store, label: url.label };
     }
     default:
-      throw usage(`unsupported store URL ${quoteStoreUrl(spec)}`);
+      throw usage(`unsupported store URL ${quoteUrl(spec)}`);
   }
 }

@@ -3,30 +3,13 @@ import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
-import { checkNumber, numberOption } from "../options.ts";
+import { checkNumber, option } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { copySourceBody } from "../store/copy-source.ts";
 import { createOrSame, explainNotFound, headIfExists } from "../store/exists.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 import { missingSourceFile, originMetadata, proveOrigin, sourceHead } from "./origin.ts";
-
-/**
- * Default number of files copied at once. 8, not 4: between two RGW buckets
- * (500 × 1 MiB + 4 × 64 MiB) 8 copies took 2.4–2.5 s where 4 took 2.7–3.0 s
- * (BENCHMARKS.md, "Mirror"). The Durable Object sets its own (6, the Workers
- * limit on simultaneous connections).
- */
-export const DEFAULT_PARALLELISM = 8;
-
-/**
- * Default of {@link MirrorSnapshotOptions.listThreshold}: from this many files
- * to check, one listing of the target replaces their HEADs. Below it (the
- * steady state of an incremental mirror: a few new files per snapshot) HEADs
- * are cheaper, since a listing page is write-class (S3 LIST, R2 class A: about
- * ten times a HEAD) and may have to read keys the snapshot does not need.
- */
-export const DEFAULT_LIST_THRESHOLD = 100;
 
 /**
  * A listing page (up to 1,000 keys, one write-class request) is billed about
@@ -58,11 +41,11 @@ export interface MirrorSnapshotOptions {
    * listing when there are many: see `listThreshold`).
    */
   previous?: Manifest | undefined;
-  /** Files copied at once (default {@link DEFAULT_PARALLELISM}, 8). */
+  /** Files copied at once (default 8; 1 to 1,024). */
   parallelism?: number;
   /**
-   * From this many files to check on the target (default
-   * {@link DEFAULT_LIST_THRESHOLD}), list the target's keys in their range
+   * From this many files to check on the target (default 100), list the
+   * target's keys in their range
    * once (one write-class request per page of 1,000 keys, at most one page
    * per 12 files) instead of one HEAD per file; `Infinity`: never list. A
    * store that cannot list is always HEADed. A file the listing does not show
@@ -429,14 +412,8 @@ async function putManifest(target: ObjectStore, version: number, bytes: Uint8Arr
  */
 export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<MirrorSnapshotResult> {
   const { source, target, version } = opts;
-  const parallelism = numberOption("parallelism", opts.parallelism, DEFAULT_PARALLELISM, {
-    min: 1,
-    max: 1024,
-  });
-  const threshold = numberOption("listThreshold", opts.listThreshold, DEFAULT_LIST_THRESHOLD, {
-    min: 1,
-    infinity: true,
-  });
+  const parallelism = option("parallelism", opts.parallelism);
+  const threshold = option("listThreshold", opts.listThreshold);
   checkNumber("version", version, { min: 1 });
   const manifestBytes = opts.manifestBytes ?? (await readSourceManifest(source, version));
   const manifest = decodeAt(manifestKey(version), manifestBytes);

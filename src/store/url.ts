@@ -21,7 +21,9 @@
  * @module
  */
 import { TidemarkError } from "../errors.ts";
+import { quoteUrl } from "./redact.ts";
 import type { S3StoreOptions } from "./s3/options.ts";
+import { awsEndpoint, parseS3Endpoint } from "./s3/vendor.ts";
 
 /** The kinds of store a URL can name. */
 export type StoreUrlKind = "s3" | "r2" | "http" | "memory" | "file";
@@ -98,14 +100,6 @@ function refuseCredentials(url: URL, what: string, hint: string | undefined): vo
   }
 }
 
-/**
- * `spec` fit to quote in an error: a URL that failed to parse may still carry
- * user info (`KEY:SECRET@`) or a query (a signature), so both are cut out.
- */
-export function quoteStoreUrl(spec: string): string {
-  return JSON.stringify(spec.replace(/\/\/[^/?#]*@/, "//***@").replace(/[?#].*$/s, "?..."));
-}
-
 /** Refuses a fragment: `URL` drops an empty one (`x#`) without a trace, so the text is checked. */
 function refuseFragment(spec: string, what: string): void {
   if (spec.includes("#")) {
@@ -127,25 +121,6 @@ function decodedPath(url: URL, what: string): string {
   } catch {
     throw usage(`${what}: malformed percent-encoding in the prefix`);
   }
-}
-
-/**
- * Checks an S3 endpoint: an http or https URL without credentials.
- *
- * @throws TidemarkError `InvalidArgument` otherwise.
- */
-export function checkS3Endpoint(endpoint: string): string {
-  let e: URL;
-  try {
-    e = new URL(endpoint);
-  } catch {
-    throw usage(`s3 store URL: bad endpoint ${quoteStoreUrl(endpoint)} (an http or https URL)`);
-  }
-  if (e.protocol !== "http:" && e.protocol !== "https:") {
-    throw usage(`s3 store URL: bad endpoint ${quoteStoreUrl(endpoint)} (an http or https URL)`);
-  }
-  if (e.username !== "" || e.password !== "") throw usage("s3 endpoint: credentials in the URL are refused");
-  return endpoint;
 }
 
 /**
@@ -194,7 +169,7 @@ export function parseStoreUrl(spec: string, opts: ParseStoreUrlOptions = {}): St
       try {
         url = new URL(spec);
       } catch {
-        throw usage(`bad URL ${quoteStoreUrl(spec)}`);
+        throw usage(`bad URL ${quoteUrl(spec)}`);
       }
       refuseCredentials(url, "http store URL", opts.credentialsHint);
       // A base URL takes no fragment: object keys are appended to its path.
@@ -218,7 +193,7 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   try {
     url = new URL(spec);
   } catch {
-    throw usage(`bad s3 URL ${quoteStoreUrl(spec)}: use s3://bucket/prefix?endpoint=...&region=...`);
+    throw usage(`bad s3 URL ${quoteUrl(spec)}: use s3://bucket/prefix?endpoint=...&region=...`);
   }
   refuseCredentials(url, "s3 store URL", hint);
   refuseFragment(spec, "s3 store URL");
@@ -246,11 +221,12 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   const endpoint = url.searchParams.get("endpoint");
   const region = url.searchParams.get("region");
   const pathStyle = url.searchParams.get("path-style");
+  if (endpoint !== null) parseS3Endpoint(endpoint, "s3 store URL");
   return {
     kind: "s3",
     bucket,
     prefix,
-    ...(endpoint !== null ? { endpoint: checkS3Endpoint(endpoint) } : {}),
+    ...(endpoint !== null ? { endpoint } : {}),
     ...(region !== null ? { region } : {}),
     ...(pathStyle !== null ? { pathStyle: parseBool(pathStyle, "path-style") } : {}),
     label: `s3://${bucket}/${prefix}`,
@@ -267,7 +243,7 @@ function parseR2(spec: string): StoreUrl {
   try {
     url = new URL(spec);
   } catch {
-    throw usage(`bad r2 URL ${quoteStoreUrl(spec)}: use r2://BINDING/prefix`);
+    throw usage(`bad r2 URL ${quoteUrl(spec)}: use r2://BINDING/prefix`);
   }
   refuseCredentials(url, what, undefined);
   if (url.port !== "" || /^r2:\/\/[^/?#]*:/i.test(spec)) {
@@ -306,7 +282,8 @@ export function s3StoreOptions(
   defaults: { endpoint?: string | undefined; region?: string | undefined } = {},
 ): S3StoreOptions {
   const region = url.region ?? defaults.region ?? "us-east-1";
-  const endpoint = checkS3Endpoint(url.endpoint ?? defaults.endpoint ?? `https://s3.${region}.amazonaws.com`);
+  const endpoint = url.endpoint ?? defaults.endpoint ?? awsEndpoint(region);
+  parseS3Endpoint(endpoint, "s3 store URL");
   return {
     endpoint,
     bucket: url.bucket,

@@ -229,7 +229,7 @@ describe("numeric vars", () => {
       const st = await bad.status(table);
       assert.match(
         st.lastError?.message ?? "",
-        /^\[InvalidArgument\] PARALLELISM must be an integer >= 1, got "six"/,
+        /^\[InvalidArgument\] PARALLELISM must be an integer >= 1 and <= 1024, got "six"/,
       );
       assert.ok(
         logged.some((l) => l.includes("PARALLELISM")),

@@ -12,6 +12,7 @@ import { makeScrubber } from "../redact.ts";
 import { type RetryPolicy, resolvePolicy } from "../retry.ts";
 import { type S3Signer, type SigningKey, webCryptoSigner } from "../signer.ts";
 import { fetchTransport, type HttpTransport } from "../transport.ts";
+import { defaultPathStyle, parseS3Endpoint } from "./vendor.ts";
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (all but the last). */
@@ -114,9 +115,6 @@ export interface S3Config {
   serverSideCopy: "auto" | "off";
 }
 
-const IP_OR_LOCAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]|localhost)$/i;
-const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
-
 /**
  * Checks `opts` and fills in defaults.
  *
@@ -125,15 +123,7 @@ const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
  *   outside its range (naming it).
  */
 export function resolveS3Options(opts: S3StoreOptions): S3Config {
-  let endpoint: URL;
-  try {
-    endpoint = new URL(opts.endpoint);
-  } catch {
-    throw new TidemarkError("InvalidArgument", "S3Store endpoint is not a valid URL");
-  }
-  if (endpoint.protocol !== "http:" && endpoint.protocol !== "https:") {
-    throw new TidemarkError("InvalidArgument", "S3Store endpoint must be an http: or https: URL");
-  }
+  const endpoint = parseS3Endpoint(opts.endpoint, "S3Store");
   if (!opts.bucket) throw new TidemarkError("InvalidArgument", "S3Store needs a bucket");
   if (!opts.region)
     throw new TidemarkError("InvalidArgument", "S3Store needs a region (e.g. us-east-1, auto)");
@@ -162,7 +152,7 @@ export function resolveS3Options(opts: S3StoreOptions): S3Config {
     endpoint,
     bucket: opts.bucket,
     prefix: new KeyPrefix(opts.prefix ?? ""),
-    pathStyle: opts.forcePathStyle ?? (IP_OR_LOCAL.test(endpoint.hostname) || !DNS_BUCKET.test(opts.bucket)),
+    pathStyle: opts.forcePathStyle ?? defaultPathStyle(endpoint, opts.bucket),
     transport: opts.transport ?? fetchTransport(opts.fetch),
     signer: opts.signer ?? webCryptoSigner(),
     signing,
@@ -178,9 +168,4 @@ export function resolveS3Options(opts: S3StoreOptions): S3Config {
     streaming: opts.streamingUploads ?? (opts.transport !== undefined || !("Deno" in globalThis)),
     serverSideCopy: opts.serverSideCopy ?? "auto",
   };
-}
-
-/** An endpoint URL as an identity: scheme, host, port and path; never user info or query. */
-export function endpointId(endpoint: URL): string {
-  return `${endpoint.protocol}//${endpoint.host}${endpoint.pathname.replace(/\/+$/, "")}`;
 }

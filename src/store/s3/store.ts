@@ -52,12 +52,11 @@ import {
 } from "../types.ts";
 import { createWithRetry } from "../writer-token.ts";
 import { S3Client, type S3Request } from "./client.ts";
-import { documentedCopyCondition, probeCopyCondition } from "./copy.ts";
+import { probeCopyCondition } from "./copy.ts";
 import type { S3Condition } from "./errors.ts";
 import { putMultipart } from "./multipart.ts";
 import {
   DELETE_BATCH,
-  endpointId,
   MAX_PART_SIZE,
   MAX_PARTS,
   MAX_SINGLE_PUT,
@@ -65,6 +64,7 @@ import {
   type S3Config,
   type S3StoreOptions,
 } from "./options.ts";
+import { documentedCopyCondition, endpointId } from "./vendor.ts";
 import {
   deleteRequestXml,
   parseDeleteResult,
@@ -317,8 +317,8 @@ export class S3Store implements ObjectStore {
       return false;
     }
     this.#copyCondition ??=
-      documentedCopyCondition(b.endpoint.hostname) !== undefined
-        ? Promise.resolve(documentedCopyCondition(b.endpoint.hostname))
+      documentedCopyCondition(b.endpoint) !== undefined
+        ? Promise.resolve(documentedCopyCondition(b.endpoint))
         : probeCopyCondition(this, (from, etag, to, condition) =>
             this.#copyOnce(
               to,
