@@ -2,7 +2,7 @@
  * tidemark: versioned table snapshots and checkpoint state on object storage,
  * mirrored between stores. The isomorphic core (web-standard globals only):
  * what a user of the library needs, by concern. The other entry points:
- * `tidemark/http` (the hono apps and object serving), `tidemark/testing`
+ * `tidemark/server` (the hono apps and object serving), `tidemark/testing`
  * (the store contract, `faulty`), `tidemark/node` (`FileStore`, the Node
  * transport and signer). Internals are not exported.
  *
@@ -116,7 +116,6 @@ export {
 } from "./restore/restore.ts";
 // Stores: the contract, the adapters, the wrappers, store URLs.
 export { HttpStore, type HttpStoreOptions } from "./store/http.ts";
-export type { FetchLike } from "./store/http-common.ts";
 export { validateKey } from "./store/keys.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory.ts";
 export { type MeteredStore, metered, type RequestCounts } from "./store/metered.ts";
@@ -127,7 +126,13 @@ export { retrying } from "./store/retrying.ts";
 export type { S3StoreOptions } from "./store/s3/options.ts";
 export { S3Store } from "./store/s3/store.ts";
 export type { S3Signer, SignableRequest, SigningKey } from "./store/signer.ts";
-export type { HeadersLike, HttpTransport, TransportRequest, TransportResponse } from "./store/transport.ts";
+export type {
+  FetchLike,
+  HeadersLike,
+  HttpTransport,
+  TransportRequest,
+  TransportResponse,
+} from "./store/transport.ts";
 export {
   type Body,
   type ByteRange,

@@ -26,9 +26,9 @@
 import { type Context, Hono, type Next } from "hono";
 import { cors } from "hono/cors";
 import { errorCodeOf, TidemarkError } from "../src/errors.ts";
-import { decodeObjectKey, EXPOSED_HEADERS, errorResponse, inspectApp } from "../src/http/inspect-app.ts";
-import { serveObject } from "../src/http/objects.ts";
 import { parseNumberOption } from "../src/options.ts";
+import { decodeObjectKey, EXPOSED_HEADERS, errorResponse, inspectApp } from "../src/server/inspect-app.ts";
+import { serveObject } from "../src/server/objects.ts";
 import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./auth.ts";
 import { openTable, parseTableConfig, staticTables } from "./config.ts";
 import { PRICE_SOURCES } from "./cost.ts";

@@ -212,3 +212,37 @@ function sliceStream(
     },
   });
 }
+
+/** An empty, closed stream. */
+export function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      c.close();
+    },
+  });
+}
+
+/**
+ * `body` with read errors turned into `TidemarkError`s by `wrap` (a network
+ * failure mid-body surfaces as `Transient`, never as a runtime's own error).
+ */
+export function guardStream(
+  body: ReadableStream<Uint8Array>,
+  wrap: (e: unknown) => TidemarkError,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) c.close();
+        else c.enqueue(value);
+      } catch (e) {
+        c.error(isTidemarkError(e) ? e : wrap(e));
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}

@@ -8,8 +8,8 @@ import { Hono } from "hono";
 import { describe, it } from "vitest";
 import { LOW_WATER_KEY, manifestKey } from "../../src/catalog/layout.ts";
 import { posixManifestKey } from "../../src/catalog/posix.ts";
-import { inspectApp } from "../../src/http/index.ts";
 import { HttpStore, MemoryStore } from "../../src/index.ts";
+import { inspectApp } from "../../src/server/index.ts";
 import { codeOf } from "../support/harness.ts";
 import { PosixPrimary } from "../support/posix-fixture.ts";
 

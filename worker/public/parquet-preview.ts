@@ -29,7 +29,7 @@ import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
 import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { errorCodeOf, isTidemarkError, TidemarkError } from "../../src/errors.ts";
-import { codeOfHttpStatus } from "../../src/store/http-status.ts";
+import { codeOfHttpStatus } from "../../src/store/wire.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;

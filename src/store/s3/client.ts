@@ -8,10 +8,10 @@
  * @module
  */
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { encodeKeyPath, encodeRfc3986 } from "../http-common.ts";
 import { sanitizeCause } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import type { TransportResponse } from "../transport.ts";
+import { encodeKeyPath, encodeRfc3986 } from "../wire.ts";
 import { isAmbiguousFailure, type S3Condition, type S3Failure, s3Error } from "./errors.ts";
 import type { S3Config } from "./options.ts";
 import { parseS3Error } from "./xml.ts";

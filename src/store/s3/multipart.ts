@@ -7,9 +7,9 @@
  */
 import { isTidemarkError } from "../../errors.ts";
 import { bodyBytes, discardBody } from "../body.ts";
-import { encodeRfc3986, metadataHeaders, stripEtag } from "../http-common.ts";
 import { bodyFailed, bodyTooLong, bodyTooShort } from "../transport.ts";
 import type { Body, ObjectMeta, PutOptions, PutResult } from "../types.ts";
+import { encodeRfc3986, metadataHeaders, stripEtag } from "../wire.ts";
 import { newWriterToken, WRITER_TOKEN_KEY } from "../writer-token.ts";
 import type { S3Client } from "./client.ts";
 import { MAX_PARTS, type S3Config } from "./options.ts";

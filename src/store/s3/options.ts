@@ -6,11 +6,11 @@
  */
 import { TidemarkError } from "../../errors.ts";
 import { numberOption } from "../../options.ts";
-import type { FetchLike } from "../http-common.ts";
 import { KeyPrefix } from "../keys.ts";
 import { makeScrubber } from "../redact.ts";
 import { type RetryPolicy, resolvePolicy } from "../retry.ts";
 import { type S3Signer, type SigningKey, webCryptoSigner } from "../signer.ts";
+import type { FetchLike } from "../transport.ts";
 import { fetchTransport, type HttpTransport } from "../transport.ts";
 import { defaultPathStyle, parseS3Endpoint } from "./vendor.ts";
 

@@ -19,21 +19,11 @@ import {
   collectBody,
   discardBody,
   emptyObjectOr,
+  emptyStream,
   objectBody,
   sliceWhole,
 } from "../body.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
-import {
-  base64,
-  emptyStream,
-  encodeKeyPath,
-  encodeRfc3986,
-  metadataFromHeaders,
-  metadataHeaders,
-  parseContentRange,
-  rangeHeader,
-  stripEtag,
-} from "../http-common.ts";
 import { checkedKeys, compareKeys } from "../keys.ts";
 import type { HeadersLike } from "../transport.ts";
 import {
@@ -50,6 +40,16 @@ import {
   type PutResult,
   type StoreCapabilities,
 } from "../types.ts";
+import {
+  base64,
+  encodeKeyPath,
+  encodeRfc3986,
+  metadataFromHeaders,
+  metadataHeaders,
+  parseContentRange,
+  rangeHeader,
+  stripEtag,
+} from "../wire.ts";
 import { createWithRetry } from "../writer-token.ts";
 import { S3Client, type S3Request } from "./client.ts";
 import { probeCopyCondition } from "./copy.ts";

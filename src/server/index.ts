@@ -1,5 +1,5 @@
 /**
- * `tidemark/http`: the read-only HTTP layer, usable on every runtime hono
+ * `tidemark/server`: the read-only HTTP layer, usable on every runtime hono
  * runs on: `inspectApp` (a table's status, snapshots and verification as
  * JSON, and its objects for browsers), `serveObject` (GET/HEAD with `ETag`,
  * `Range` and `If-None-Match` from any store) and `errorResponse` (a

@@ -1,6 +1,6 @@
 import { TidemarkError } from "../errors.ts";
-import { metadataHeaders, stripEtag } from "../store/http-common.ts";
 import type { ObjectMeta, ObjectStore } from "../store/types.ts";
+import { metadataHeaders, stripEtag } from "../store/wire.ts";
 
 /** A byte range request resolved against an object size: `[start, end]` inclusive. */
 interface ResolvedRange {
