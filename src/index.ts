@@ -123,7 +123,7 @@ export { prefixed } from "./store/prefixed.ts";
 export { type R2BucketLike, R2Store, type R2StoreOptions } from "./store/r2.ts";
 export type { RetryPolicy } from "./store/retry.ts";
 export { retrying } from "./store/retrying.ts";
-export type { S3StoreOptions } from "./store/s3/options.ts";
+export type { S3StoreOptions } from "./store/s3/settings.ts";
 export { S3Store } from "./store/s3/store.ts";
 export type { S3Signer, SignableRequest, SigningKey } from "./store/signer.ts";
 export type {

@@ -11,7 +11,7 @@ import process from "node:process";
 import { TidemarkError } from "../errors.ts";
 import { type NodeHttpTransport, nodeHttpTransport } from "../node/http-transport.ts";
 import { nodeSigner } from "../node/signer.ts";
-import type { S3StoreOptions } from "../store/s3/options.ts";
+import type { S3StoreOptions } from "../store/s3/settings.ts";
 
 let nodeTransport: NodeHttpTransport | undefined;
 

@@ -11,7 +11,6 @@ import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
 import { type LagAlert, LagAlerts, LagClock } from "./lag.ts";
 import { TickLoop } from "./loop.ts";
 import { MirrorMeters } from "./meters.ts";
-import { type MirrorOptions, type MirrorSettings, type MirrorStatus, mirrorSettings } from "./options.ts";
 import { nextExisting } from "./probe.ts";
 import {
   cloneProgress,
@@ -23,6 +22,7 @@ import {
   type MirrorProgressStore,
   recordGap,
 } from "./progress.ts";
+import { type MirrorOptions, type MirrorSettings, type MirrorStatus, mirrorSettings } from "./settings.ts";
 import { mirrorSnapshot } from "./snapshot.ts";
 import { MirrorSource, sameTable } from "./source.ts";
 import { MirrorTarget } from "./target.ts";

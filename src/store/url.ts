@@ -22,7 +22,7 @@
  */
 import { TidemarkError } from "../errors.ts";
 import { quoteUrl } from "./redact.ts";
-import type { S3StoreOptions } from "./s3/options.ts";
+import type { S3StoreOptions } from "./s3/settings.ts";
 import { awsEndpoint, parseS3Endpoint } from "./s3/vendor.ts";
 
 /** The kinds of store a URL can name. */

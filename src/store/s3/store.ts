@@ -60,10 +60,10 @@ import {
   MAX_PART_SIZE,
   MAX_PARTS,
   MAX_SINGLE_PUT,
-  resolveS3Options,
-  type S3Config,
+  type S3Settings,
   type S3StoreOptions,
-} from "./options.ts";
+  s3Settings,
+} from "./settings.ts";
 import { documentedCopyCondition, endpointId } from "./vendor.ts";
 import {
   deleteRequestXml,
@@ -115,7 +115,7 @@ export class S3Store implements ObjectStore {
   /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
   readonly id: string;
   readonly capabilities: Partial<StoreCapabilities>;
-  readonly #cfg: S3Config;
+  readonly #cfg: S3Settings;
   readonly #client: S3Client;
   /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
   #copyCondition: Promise<string | undefined> | undefined;
@@ -125,7 +125,7 @@ export class S3Store implements ObjectStore {
    * missing credentials, or a numeric option outside its range (naming it).
    */
   constructor(opts: S3StoreOptions) {
-    this.#cfg = resolveS3Options(opts);
+    this.#cfg = s3Settings(opts);
     this.#client = new S3Client(this.#cfg);
     const where = `${opts.bucket}${this.#cfg.prefix.suffix}`;
     this.name = `s3://${where}`;

@@ -97,7 +97,7 @@ export interface S3StoreOptions {
 }
 
 /** What an `S3Store` runs with: its options checked, defaults filled in. */
-export interface S3Config {
+export interface S3Settings {
   endpoint: URL;
   bucket: string;
   prefix: KeyPrefix;
@@ -122,7 +122,7 @@ export interface S3Config {
  *   bucket or region, missing credentials, a bad prefix, or a numeric option
  *   outside its range (naming it).
  */
-export function resolveS3Options(opts: S3StoreOptions): S3Config {
+export function s3Settings(opts: S3StoreOptions): S3Settings {
   const endpoint = parseS3Endpoint(opts.endpoint, "S3Store");
   if (!opts.bucket) throw new TidemarkError("InvalidArgument", "S3Store needs a bucket");
   if (!opts.region)

@@ -1,3 +1,11 @@
+/**
+ * A mirror's options (`MirrorOptions`: what a caller passes), the settings
+ * they resolve to (`mirrorSettings`: every number checked, defaults filled
+ * in), and `MirrorStatus`, the one status shape (the Durable Object's extends
+ * it).
+ *
+ * @module
+ */
 import type { TidemarkError } from "../errors.ts";
 import { MAX_TIMER_MS, numberOption, option } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
