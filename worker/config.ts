@@ -204,8 +204,8 @@ export function openRef(
           `${name}: no R2 bucket is bound as ${url.binding} (add [[r2_buckets]] binding = "${url.binding}" to wrangler.toml)`,
         );
       }
-      const label = `${url.binding}${url.prefix ? `/${url.prefix.slice(0, -1)}` : ""}`;
-      return { store: new R2Store(bucket, { prefix: url.prefix, name: label }), url };
+      const storeName = `${url.binding}${url.prefix ? `/${url.prefix.slice(0, -1)}` : ""}`;
+      return { store: new R2Store(bucket, { prefix: url.prefix, name: storeName }), url };
     }
     case "s3": {
       const cred = ref.credentials;

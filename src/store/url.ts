@@ -28,7 +28,11 @@ import { awsEndpoint, parseS3Endpoint } from "./s3/vendor.ts";
 /** The kinds of store a URL can name. */
 export type StoreUrlKind = "s3" | "r2" | "http" | "memory" | "file";
 
-/** What a store URL names (no store is opened). */
+/**
+ * What a store URL names (no store is opened). Every kind has a `label`: the
+ * URL as printed, what was typed without credentials or query (how the CLI
+ * names a store; the store itself has its own `name`).
+ */
 export type StoreUrl =
   | {
       kind: "s3";
