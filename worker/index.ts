@@ -25,6 +25,7 @@
  */
 import { type Context, Hono, type Next } from "hono";
 import { cors } from "hono/cors";
+import { type DemoCommitOptions, demoCommit } from "../src/demo/writer.ts";
 import { errorCodeOf, TidemarkError } from "../src/errors.ts";
 import { parseNumberOption } from "../src/options.ts";
 import { decodeObjectKey, EXPOSED_HEADERS, errorResponse, inspectApp } from "../src/server/inspect-app.ts";
@@ -33,7 +34,6 @@ import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./a
 import { openTable, parseTableConfig, staticTables } from "./config.ts";
 import { PRICE_SOURCES } from "./cost.ts";
 import { cronVisit } from "./cron.ts";
-import { type DemoCommitOptions, demoCommit } from "./demo.ts";
 import { doctorMirror } from "./doctor.ts";
 import type { Env } from "./env.ts";
 import { mirrorMetrics } from "./metrics.ts";

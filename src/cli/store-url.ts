@@ -21,6 +21,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { seedDemo } from "../demo/writer.ts";
 import { TidemarkError } from "../errors.ts";
 import { FileStore } from "../node/fs-store.ts";
 import { HttpStore } from "../store/http.ts";
@@ -29,7 +30,6 @@ import { quoteUrl } from "../store/redact.ts";
 import { S3Store } from "../store/s3/store.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { parseStoreUrl, s3StoreOptions } from "../store/url.ts";
-import { seedDemo } from "./demo.ts";
 import { s3SendOptions } from "./s3-send.ts";
 
 /** What a store URL names. */

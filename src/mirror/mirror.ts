@@ -522,7 +522,8 @@ export class Mirror {
 
   #settleWaiters(): void {
     // Only once the target's history is known to be the source's.
-    if (this.#target.verified) this.#waiters.settle(handledThrough(this.#target.progress), this.#target.progress.mirrorSeq);
+    if (this.#target.verified)
+      this.#waiters.settle(handledThrough(this.#target.progress), this.#target.progress.mirrorSeq);
   }
 
   #rejectAll(e: TidemarkError): void {

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { type DevServer, startDev } from "../../scripts/start.ts";
-import { demoCommit } from "../../src/cli/demo.ts";
+import { demoCommit } from "../../src/demo/writer.ts";
 import {
   Catalog,
   diffManifests,

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
-import { demoCommit, seedDemo } from "../../src/cli/demo.ts";
+import { demoCommit, seedDemo } from "../../src/demo/writer.ts";
 import { Catalog, liveDataFiles, type Manifest, MemoryStore, type ObjectStore } from "../../src/index.ts";
 import { assertRejectsOption } from "../support/harness.ts";
 import { interopPython, type PeerRead, type PeerValue, readParquetPeer } from "../support/parquet-peer.ts";
