@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { missingCommands, missingRgwBinaries } from "../test/services/rgw.ts";
+import { interopPython } from "../test/support/interop.ts";
 import { type Figures, RESULT_ENV } from "./result.ts";
 
 interface Bench {
@@ -55,6 +56,15 @@ const BENCHES: Bench[] = [
   },
   // Memory stores, 200 versions by default: under a second, so --quick keeps the default.
   { name: "posix", full: [], quick: [] },
+  // An Iceberg view of a 1,000-version table, from scratch and per version (memory stores; ~1 minute); 200 versions in --quick.
+  { name: "iceberg", full: [], quick: ["--versions", "200"] },
+  // A 1,000,000-row table written by pyarrow, read against DuckDB (~2 minutes); 100,000 rows, 1 round, ~10 s.
+  {
+    name: "rows",
+    full: [],
+    quick: ["--rows", "100000", "--rounds", "1"],
+    missing: () => (interopPython() === undefined ? ["pyarrow", "duckdb"] : []),
+  },
   // Inside workerd; bursts of 100 tables by default.
   { name: "workers", full: [], quick: ["--tables", "10"] },
 ];

@@ -12,8 +12,9 @@
  *    persisted to a fresh temporary directory (removed on exit), with
  *    Cloudflare's `Request.cf` fetch and metrics off: no network, no credentials;
  * 4. once it answers, commits a synthetic snapshot into SOURCE every few
- *    seconds through the admin commit route; the table's MirrorObject mirrors
- *    each into MIRROR, and the inspector page shows it live;
+ *    seconds through the admin commit route, to the demo table (orders, an
+ *    Int64 key) and to `inventory` (a composite text key); each table's
+ *    MirrorObject mirrors them into MIRROR, and the inspector page shows it live;
  * 5. prints the URL, and the inspector URL already authorised. Ctrl-C
  *    (SIGINT) or SIGTERM stops everything.
  *
@@ -30,6 +31,8 @@ import { join } from "node:path";
 import { buildInspector } from "./build-inspector.ts";
 
 const root = join(import.meta.dirname, "..");
+/** The second demo table: a composite text key. */
+const INVENTORY_TABLE = "inventory";
 
 function freePort(preferred?: number): Promise<number> {
   return new Promise((resolve) => {
@@ -75,7 +78,7 @@ function ensureDevVar(name: string, bytes: number, log: (l: string) => void): st
 export interface StartOptions {
   /** Preferred port (default 8787; a free one if taken; 0: any free one). */
   port?: number;
-  /** The demo writer's table (default "demo"). */
+  /** The demo writer's orders table (default "demo"; the `inventory` table is written beside it). */
   table?: string;
   /** Milliseconds between demo commits (default 3000; 0: no demo writer). */
   intervalMs?: number;
@@ -107,6 +110,11 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const table = opts.table ?? "demo";
   const intervalMs = opts.intervalMs ?? 3000;
+  // The demo tables and their schemas (the demo writer's `schema` option).
+  const tables = [
+    { name: table, schema: "orders" },
+    ...(table === INVENTORY_TABLE ? [] : [{ name: INVENTORY_TABLE, schema: "inventory" }]),
+  ];
   const sizes = await buildInspector();
   if (!existsSync(join(root, ".dev.vars"))) {
     copyFileSync(join(root, ".dev.vars.example"), join(root, ".dev.vars"));
@@ -142,7 +150,7 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
       "--var",
       "SOURCE_TABLES:1",
       "--var",
-      `TABLES:${table}`,
+      `TABLES:${tables.map((t) => t.name).join(",")}`,
       "--show-interactive-dev-session=false",
       "--log-level",
       process.env.WRANGLER_LOG_LEVEL ?? "error",
@@ -202,17 +210,19 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
   }
 
   const commitOnce = async (): Promise<void> => {
-    try {
-      const r = await fetch(`${base}/api/tables/${table}/commit`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${token ?? ""}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ files: 2, rows: 100 }),
-      });
-      const body = (await r.json()) as { version?: number; message?: string };
-      if (r.ok) log(`tidemark: demo writer committed ${table} v${body.version}`);
-      else log(`tidemark: demo commit failed: ${r.status} ${body.message ?? ""}`);
-    } catch (e) {
-      if (!stopping) log(`tidemark: demo commit failed: ${(e as Error).message}`);
+    for (const t of tables) {
+      try {
+        const r = await fetch(`${base}/api/tables/${t.name}/commit`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${token ?? ""}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ files: 2, rows: 100, compactAt: 4, schema: t.schema }),
+        });
+        const body = (await r.json()) as { version?: number; message?: string };
+        if (r.ok) log(`tidemark: demo writer committed ${t.name} v${body.version}`);
+        else log(`tidemark: demo commit to ${t.name} failed: ${r.status} ${body.message ?? ""}`);
+      } catch (e) {
+        if (!stopping) log(`tidemark: demo commit to ${t.name} failed: ${(e as Error).message}`);
+      }
     }
     if (!stopping && intervalMs > 0) writer = setTimeout(() => void commitOnce(), intervalMs);
   };

@@ -35,8 +35,23 @@ export {
   CheckpointStore,
   type CheckpointStoreOptions,
 } from "./checkpoint/checkpoint-store.ts";
+// Checkpoints: LaminarDB's state-v2 layout (and the one before it) read, verified, mirrored.
+export { type CheckpointLayouts, detectCheckpointLayouts } from "./checkpoint/detect.ts";
+export type { LegacyReport } from "./checkpoint/legacy-verify.ts";
 export type { PruneResult } from "./checkpoint/prune.ts";
 export type { EpochBlob } from "./checkpoint/reads.ts";
+export {
+  CheckpointMirror,
+  type CheckpointMirrorOptions,
+  type CheckpointMirrorStatus,
+} from "./checkpoint/state-v2/mirror.ts";
+export type {
+  CheckpointMirrorProgress,
+  CheckpointMirrorProgressStore,
+} from "./checkpoint/state-v2/mirror-progress.ts";
+export type { CheckpointProblem, CheckpointRule } from "./checkpoint/state-v2/problems.ts";
+export type { AttemptReport, StateV2Report, VerifyStateV2Options } from "./checkpoint/state-v2/verify.ts";
+export { type CheckpointReport, verifyCheckpoints } from "./checkpoint/verify.ts";
 // Probing a live store.
 export {
   DOCTOR_CHECKS,
@@ -57,6 +72,15 @@ export {
   type TidemarkErrorOptions,
   toTidemarkError,
 } from "./errors.ts";
+// Apache Iceberg views of a mirror (docs/iceberg.md).
+export {
+  type IcebergUpdateOptions,
+  type IcebergUpdateResult,
+  IcebergView,
+  type IcebergViewOptions,
+  type IcebergViewStatus,
+  updateIcebergView,
+} from "./iceberg/view.ts";
 // Manifests.
 export {
   createDataFileRef,
@@ -105,7 +129,7 @@ export {
   mirrorSnapshot,
 } from "./mirror/snapshot.ts";
 // Options: the checks every numeric option goes through (for applications that read their own).
-export { checkNumber, type NumberRule, numberOption, parseNumberOption } from "./options.ts";
+export { checkNumber, type NumberRule, parseNumberOption } from "./options.ts";
 // Restore into merutable's layout.
 export {
   type RestoreOptions,
@@ -114,6 +138,18 @@ export {
   type RestoreSkip,
   restore,
 } from "./restore/restore.ts";
+// A table's logical rows and row-level history (merutable's read semantics).
+export {
+  type DiffResult,
+  type DiffRowsOptions,
+  diffRows,
+  type ReadRowsAtOptions,
+  type RowChange,
+  type RowsResult,
+  readRows,
+  type TableRow,
+  TableRows,
+} from "./rows/table-rows.ts";
 // Stores: the contract, the adapters, the wrappers, store URLs.
 export { HttpStore, type HttpStoreOptions } from "./store/http.ts";
 export { validateKey } from "./store/keys.ts";

@@ -11,6 +11,8 @@
  * - `GET /api/tables/:table/status | /snapshots | /snapshots/:v | /verify/:v`: `inspectApp` over
  *   the table's target, plus the Durable Object's status;
  * - `GET /api/tables/:table/sign?key=K[&ttl=S]`: `{ url, expiresAt }`, a signed object URL;
+ *   `POST` with `{ keys: [K...] }` (up to 1,000): `{ urls: { K: url }, expiresAt }`, many in one
+ *   request (the inspector signs the data files a read of rows opens at once);
  * - `POST /api/tables/:table/await?version=N[&timeoutMs=T]`: 200 `{ table, mirrorSeq }` once the
  *   mirror holds N, 408 at the timeout (the read-your-writes barrier);
  * - `GET|HEAD /objects/:table/*`: target objects (ETag, Range, If-None-Match) for `HttpStore`,
@@ -155,6 +157,9 @@ app.post("/api/tables/:table/kick", admin, async (c) => {
   return c.json(await mirrorObject(c.env, table).kick(table));
 });
 
+/** The keys a demo commit's body may have (demoCommit checks their values). */
+const DEMO_COMMIT_OPTIONS = ["files", "rows", "compactAt", "schema"];
+
 /**
  * The demo writer's options from a request body: empty means the defaults;
  * anything but a JSON object of the known options is refused, so a malformed
@@ -163,20 +168,23 @@ app.post("/api/tables/:table/kick", admin, async (c) => {
  */
 async function demoOptions(req: Request): Promise<DemoCommitOptions> {
   const body = await jsonBody(req, "commit").catch(() => {
-    throw new TidemarkError("InvalidArgument", "the commit body must be JSON: { files?, rows?, compactAt? }");
+    throw new TidemarkError(
+      "InvalidArgument",
+      "the commit body must be JSON: { files?, rows?, compactAt?, schema? }",
+    );
   });
   if (body === undefined) return {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new TidemarkError(
       "InvalidArgument",
-      "the commit body must be a JSON object: { files?, rows?, compactAt? }",
+      "the commit body must be a JSON object: { files?, rows?, compactAt?, schema? }",
     );
   }
   for (const k of Object.keys(body)) {
-    if (k !== "files" && k !== "rows" && k !== "compactAt")
+    if (!DEMO_COMMIT_OPTIONS.includes(k))
       throw new TidemarkError(
         "InvalidArgument",
-        `unknown commit option ${JSON.stringify(k)} (known: files, rows, compactAt)`,
+        `unknown commit option ${JSON.stringify(k)} (known: ${DEMO_COMMIT_OPTIONS.join(", ")})`,
       );
   }
   return body as DemoCommitOptions;
@@ -240,6 +248,37 @@ app.get("/api/tables/:table/sign", read, async (c) => {
   if (!key) throw new TidemarkError("InvalidArgument", "sign needs ?key=<object key>");
   await resolveTable(c.env, table); // a signed URL for a table that does not exist is a 404 now
   return c.json(await signObjectUrl(c.env, c.req.url, table, key, c.req.query("ttl")));
+});
+
+/** Keys one `POST .../sign` may sign. */
+const MAX_SIGN_KEYS = 1000;
+
+app.post("/api/tables/:table/sign", read, async (c) => {
+  const table = tableParam(c);
+  const body = await jsonBody(c.req.raw, "sign");
+  const keys = (body as { keys?: unknown } | undefined)?.keys;
+  if (
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    keys.length > MAX_SIGN_KEYS ||
+    !keys.every((k) => typeof k === "string") ||
+    Object.keys(body as object).some((k) => k !== "keys")
+  ) {
+    throw new TidemarkError(
+      "InvalidArgument",
+      `sign needs a JSON body { keys: [...] } of 1 to ${MAX_SIGN_KEYS} object keys`,
+    );
+  }
+  await resolveTable(c.env, table);
+  // One expiry for the batch: every URL lives as long as the others.
+  const now = Date.now();
+  const signed = await Promise.all(
+    (keys as string[]).map((k) => signObjectUrl(c.env, c.req.url, table, k, undefined, now)),
+  );
+  return c.json({
+    urls: Object.fromEntries(signed.map((s, i) => [keys[i], s.url])),
+    expiresAt: signed[0]?.expiresAt,
+  });
 });
 
 app.on(["GET", "HEAD"], "/api/tables/:table/*", read);

@@ -64,15 +64,16 @@ function parseLowWater(text: string): number | undefined {
 }
 
 /**
- * Reads `metadata/low_water.txt`. A missing file or unparsable content is
+ * Reads `metadata/low_water.txt` (or another version pointer at `key`: an
+ * Iceberg view's `version-hint.text`). A missing file or unparsable content is
  * reported in `status`, not thrown: HEAD discovery then starts at 1.
  *
  * @throws TidemarkError any store error other than `NotFound` (notably
  *   `Transient`): unlike merutable, a read error is never taken for "start at
  *   1", which on a mirror without v1 would report an empty table.
  */
-export async function readLowWater(store: ObjectStore): Promise<LowWaterState> {
-  const body = await getIfExists(store, LOW_WATER_KEY);
+export async function readLowWater(store: ObjectStore, key = LOW_WATER_KEY): Promise<LowWaterState> {
+  const body = await getIfExists(store, key);
   if (body === undefined) return { version: undefined, etag: undefined, status: "missing" };
   const { etag } = body;
   const text = await body.text();
@@ -108,6 +109,8 @@ export interface AdvanceLowWaterOptions {
   maxAttempts?: number;
   /** Sleeps between contended attempts (default `setTimeout`). */
   sleep?: (ms: number) => Promise<void>;
+  /** The pointer to move (default {@link LOW_WATER_KEY}; an Iceberg view moves its `version-hint.text`). */
+  key?: string;
 }
 
 /**
@@ -135,21 +138,22 @@ export async function advanceLowWater(
   const maxAttempts = opts.maxAttempts ?? 16;
   const cas = capabilitiesOf(store).compareAndSwap;
   const body = String(version);
+  const key = opts.key ?? LOW_WATER_KEY;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const cur = await readLowWater(store);
+    const cur = await readLowWater(store, key);
     if (cur.version !== undefined && cur.version >= version) return cur.version;
     try {
       if (cur.etag === undefined) {
-        await store.put(LOW_WATER_KEY, body, { mode: "create", contentType: "text/plain" });
+        await store.put(key, body, { mode: "create", contentType: "text/plain" });
         return version;
       }
       if (cas) {
-        await store.put(LOW_WATER_KEY, body, { mode: { ifMatch: cur.etag }, contentType: "text/plain" });
+        await store.put(key, body, { mode: { ifMatch: cur.etag }, contentType: "text/plain" });
         return version;
       }
-      await store.put(LOW_WATER_KEY, body, { contentType: "text/plain" });
+      await store.put(key, body, { contentType: "text/plain" });
       // Without CAS, a racing writer may have overwritten a higher value with a lower one.
-      const after = await readLowWater(store);
+      const after = await readLowWater(store, key);
       if (after.version !== undefined && after.version >= version) return after.version;
     } catch (e) {
       const raced =
@@ -162,7 +166,7 @@ export async function advanceLowWater(
   }
   throw new TidemarkError(
     "PreconditionFailed",
-    `low_water did not reach ${version} after ${maxAttempts} contended attempts`,
-    { key: LOW_WATER_KEY },
+    `${key === LOW_WATER_KEY ? "low_water" : key} did not reach ${version} after ${maxAttempts} contended attempts`,
+    { key },
   );
 }

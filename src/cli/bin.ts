@@ -15,9 +15,36 @@ const waitForStop = () =>
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
   });
 
+/** The reader of stdout went away (`tidemark rows URL | head`): Node says EPIPE, Deno BrokenPipe. */
+const readerGone = (e: unknown) =>
+  (e as { code?: string }).code === "EPIPE" || (e as { name?: string }).name === "BrokenPipe";
+// Nobody reads what is left to print: end quietly, as `head` expects, never with a stack trace.
+const endQuietly = () => process.exit(0);
+process.stdout.on("error", (e) => {
+  if (readerGone(e)) endQuietly();
+  throw e;
+});
+let stdoutFull = false;
+
 const code = await runCli(process.argv.slice(2), {
   io: {
-    stdout: (s) => process.stdout.write(s),
+    stdout: (s) => {
+      try {
+        if (!process.stdout.write(s)) stdoutFull = true;
+      } catch (e) {
+        if (readerGone(e)) endQuietly();
+        throw e;
+      }
+    },
+    stdoutDrained: () =>
+      stdoutFull
+        ? new Promise<void>((resolve) =>
+            process.stdout.once("drain", () => {
+              stdoutFull = false;
+              resolve();
+            }),
+          )
+        : Promise.resolve(),
     stderr: (s) => process.stderr.write(s),
     stderrIsTTY: process.stderr.isTTY === true,
     progressStream: process.stderr,

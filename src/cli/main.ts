@@ -1,5 +1,6 @@
 /**
- * The `tidemark` command: `inspect`, `mirror`, `restore`, `verify`, `doctor`, `checkpoint ls|prune`.
+ * The `tidemark` command: `inspect`, `rows`, `diff`, `mirror`, `restore`, `verify`, `doctor`,
+ * `checkpoint ls|verify|mirror|prune`, `iceberg`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
  * @module
@@ -9,10 +10,15 @@ import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
 import { checkNumber, type NumberRule, OPTIONS, type OptionName, parseNumberOption } from "../options.ts";
 import { checkpointCommand } from "./commands/checkpoint.ts";
+import { checkpointMirrorCommand } from "./commands/checkpoint-mirror.ts";
+import { checkpointVerifyCommand } from "./commands/checkpoint-verify.ts";
+import { DIFF_FORMATS, diffCommand } from "./commands/diff.ts";
 import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
+import { icebergCommand } from "./commands/iceberg.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mirrorCommand } from "./commands/mirror.ts";
 import { restoreCommand } from "./commands/restore.ts";
+import { ROW_FORMATS, rowsCommand } from "./commands/rows.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
@@ -29,6 +35,29 @@ function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
   return (v) => (v.trim() === "" ? checkNumber(flag, v, rule) : parseNumberOption(flag, v, 0, rule));
 }
 
+/** Adds the options every command takes. */
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option("--json", "print one JSON document on stdout (errors too) instead of text")
+    .option("--debug", "print stack traces of errors")
+    .option("--no-progress", "never draw progress bars (they are drawn only when stderr is a terminal)");
+}
+
+/** The options of a mirror loop (`mirror`, `checkpoint mirror`): `--once`/`--watch`, `--parallel`, `--poll-interval`. */
+function loopOptions(cmd: Command, what: string, copies: string): Command {
+  return cmd
+    .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
+    .addOption(new Option("--watch", `keep mirroring new ${what} until SIGINT/SIGTERM`).conflicts("once"))
+    .option(...optionFlag("--parallel <n>", `${copies} copied at once`, "parallelism"))
+    .option(
+      ...optionFlag(
+        "--poll-interval <ms>",
+        "with --watch: delay between polls when caught up",
+        "pollIntervalMs",
+      ),
+    );
+}
+
 /**
  * A flag that sets a library option: its rule and default are the option's
  * (`OPTIONS`), so the flag, the library and the Worker's var agree.
@@ -40,14 +69,6 @@ function optionFlag(
 ): [string, string, (v: string) => number, number] {
   const rule = OPTIONS[name];
   return [flags, description, numberFlag(flags.split(" ")[0] ?? flags, rule), rule.default];
-}
-
-/** Adds the options every command takes. */
-function commonOptions(cmd: Command): Command {
-  return cmd
-    .option("--json", "print one JSON document on stdout (errors too) instead of text")
-    .option("--debug", "print stack traces of errors")
-    .option("--no-progress", "never draw progress bars (they are drawn only when stderr is a terminal)");
 }
 
 function version(): string {
@@ -78,6 +99,7 @@ Exit codes:
   2  usage error (bad option, bad store URL, credentials on the command line)
   3  another writer is active (SplitBrain, StaleVersion)
   4  store unavailable (Transient after retries): safe to run again later
+  5  checkpoint verify could not check (no checkpoint state there, a store that cannot list, access refused)
 
 Errors are one line, "tidemark: [Code] message", on stderr (stack traces with --debug).
 Docs: docs/cli.md`;
@@ -123,30 +145,78 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
 
   commonOptions(
     program
-      .command("mirror")
-      .description("copy a table's snapshots from one store to another, files before manifests")
-      .requiredOption("--from <store>", "the primary's store")
-      .requiredOption("--to <store>", "the mirror's store")
-      .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
-      .addOption(new Option("--watch", "keep mirroring new snapshots until SIGINT/SIGTERM").conflicts("once"))
-      .option(...optionFlag("--parallel <n>", "files copied at once", "parallelism"))
-      .option(
-        ...optionFlag(
-          "--poll-interval <ms>",
-          "with --watch: delay between polls when caught up",
-          "pollIntervalMs",
-        ),
+      .command("rows")
+      .description(
+        "print a table's rows at a version, in primary-key order: merutable's rows (newest per key, deleted keys absent), not its files' rows",
       )
+      .argument("<store>", "the table's store (see Stores below)")
+      .option("--version <n>", "the version (default: HEAD)", numberFlag("--version", { min: 1 }))
+      .option("--limit <n>", "at most this many rows", numberFlag("--limit", { min: 0 }))
+      .option(
+        "--from-key <json>",
+        'first key, as JSON: 10, "eu", ["eu", 10] (a prefix of a composite key too)',
+      )
+      .option("--to-key <json>", "stop before this key (as JSON, as --from-key)")
+      .addOption(new Option("--format <format>", "output format").choices(ROW_FORMATS).default("table")),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => rowsCommand(ctx, store, opts)));
+
+  commonOptions(
+    program
+      .command("diff")
+      .description(
+        "print what changed in a table's rows between versions <a> and <b>: inserts, updates, deletes",
+      )
+      .argument("<store>", "the table's store (see Stores below)")
+      .argument("<a>", "the version before")
+      .argument("<b>", "the version after")
+      .option("--limit <n>", "at most this many changed keys", numberFlag("--limit", { min: 0 }))
+      .option("--from-key <json>", "only keys from this one (as JSON, as for rows)")
+      .option("--to-key <json>", "only keys before this one")
+      .addOption(new Option("--format <format>", "output format").choices(DIFF_FORMATS).default("table")),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, a: string, b: string, opts) => diffCommand(ctx, store, a, b, opts)));
+
+  commonOptions(
+    loopOptions(
+      program
+        .command("mirror")
+        .description("copy a table's snapshots from one store to another, files before manifests")
+        .requiredOption("--from <store>", "the primary's store")
+        .requiredOption("--to <store>", "the mirror's store"),
+      "snapshots",
+      "files",
+    )
       .option(
         ...optionFlag(
           "--lag-alert <secs>",
           "with --watch: warn on stderr when lag reaches this (0: never)",
           "lagAlertSecs",
         ),
+      )
+      .option("--iceberg <location>", "also write an Iceberg view of the mirror for readers at this location")
+      .option(
+        "--iceberg-prefix <prefix>",
+        "with --iceberg: the view's prefix on the mirror (default iceberg)",
       ),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((opts) => mirrorCommand(ctx, opts)));
+
+  commonOptions(
+    program
+      .command("iceberg")
+      .description(
+        "write (or bring up to date) an Apache Iceberg view of a mirror: a snapshot per version, no data copied",
+      )
+      .argument("<store>", "the mirror's store (see Stores below)")
+      .requiredOption("--location <uri>", "where readers reach the mirror: s3://bucket/prefix or https://...")
+      .option("--prefix <prefix>", "the view's prefix on the mirror (default iceberg)"),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => icebergCommand(ctx, store, opts)));
 
   commonOptions(
     program
@@ -194,16 +264,47 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
   const checkpoint = program
     .command("checkpoint")
     .description(
-      "checkpoint state (epoch=E/vnode=V/partial.bin, epoch=E/commit/KEY, epoch=E/srcoff/NODE, epoch=E/_COMMIT): ls, prune",
+      "LaminarDB checkpoint state, either layout (state-v2/, or epoch=E/ before it): ls, verify, mirror, prune",
     );
   commonOptions(
     checkpoint
       .command("ls")
-      .description("list epochs: sealed (with their committer) and unsealed, and the latest committed epoch")
+      .description(
+        "list attempts (state-v2: namespace, floor, seals, lineage) or epochs (sealed with their committer, unsealed), and the restore candidate",
+      )
       .argument("<store>", "the checkpoint store (see Stores below)"),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap((store: string, opts) => checkpointCommand(ctx, "ls", store, opts)));
+  commonOptions(
+    checkpoint
+      .command("verify")
+      .description(
+        "check every object as LaminarDB's reader does, name each bad one by key, and say whether the newest sealed checkpoint is restorable (exit 0 intact, 1 damaged, 5 could not check)",
+      )
+      .argument("<store>", "the checkpoint store (see Stores below)")
+      .option(
+        "--headers-only",
+        "read only each object's header and size, not its payload (no SHA-256 check)",
+      ),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((store: string, opts) => checkpointVerifyCommand(ctx, store, opts)));
+  commonOptions(
+    loopOptions(
+      checkpoint
+        .command("mirror")
+        .description(
+          "copy a state-v2 root: namespace first, each sealed attempt's objects before its seal, the floor after",
+        )
+        .requiredOption("--from <store>", "LaminarDB's checkpoint root")
+        .requiredOption("--to <store>", "the copy"),
+      "checkpoints",
+      "objects",
+    ),
+  )
+    .addHelpText("after", STORES_HELP)
+    .action(wrap((opts) => checkpointMirrorCommand(ctx, opts)));
   commonOptions(
     checkpoint
       .command("prune")

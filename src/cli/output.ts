@@ -19,6 +19,11 @@ export const EXIT = {
   conflict: 3,
   /** The store was unavailable (`Transient` after retries): safe to run again later. */
   unavailable: 4,
+  /**
+   * `checkpoint verify` could not check (no checkpoint state at the URL, a
+   * store that cannot list, access refused): nothing was judged, unlike 1.
+   */
+  unchecked: 5,
 } as const;
 
 /** The exit code for an error code. */
@@ -44,6 +49,12 @@ export interface Io {
   stderrIsTTY: boolean;
   /** The stream cli-progress draws on (process.stderr). */
   progressStream?: NodeJS.WritableStream;
+  /**
+   * Resolves when stdout has room again (a pipe whose reader is slower than
+   * the command): long outputs wait on it, so what waits to be printed stays
+   * bounded. Absent: always room.
+   */
+  stdoutDrained?: () => Promise<void>;
 }
 
 /** Per-command output options. */

@@ -1,7 +1,8 @@
 /**
- * The demo writer: a demo table of real Parquet data files laid out as
- * merutable writes them, for the Worker's admin commit route (`npm start`,
- * `DEMO_WRITER=1`) and the CLI's `memory:demo` store.
+ * The demo writer: demo tables of real Parquet data files laid out as
+ * merutable writes them, with the history real tables have, for the Worker's
+ * admin commit route (`npm start`, `DEMO_WRITER=1`) and the CLI's
+ * `memory:demo` store.
  *
  * merutable's data files (`parquet/codec.rs`, `parquet/writer.rs`,
  * `types/key.rs` in https://github.com/salesforce-misc/merutable) are
@@ -9,18 +10,25 @@
  * order-preserving primary key, then an 8-byte big-endian tag of the inverted
  * sequence number and the op), `_merutable_seq` (int64), `_merutable_op`
  * (int32: 0 delete, 1 put), `_merutable_value` (binary: the postcard-encoded
- * row; level-0 "dual" files only), then the user columns in schema order.
- * Rows are sorted by the internal key (primary key ascending, newest first);
- * a tombstone carries default values in non-nullable columns and NULL in the
- * others; the footer holds the table schema as JSON under `merutable.schema`.
- * Every manifest carries the schema as the properties `merutable.schema.json`
- * and `merutable.format_version`, which merutable's decoder requires.
+ * row; level-0 "dual" files only), then the user columns in schema order
+ * (text columns annotated as UTF-8 strings). Rows are sorted by the internal
+ * key (primary key ascending, newest first). A tombstone carries the deleted
+ * row's previous values, in its typed columns and its value blob, as
+ * merutable writes it (`engine/flush.rs`, its issue #33). The footer holds
+ * the table schema as JSON under `merutable.schema`; every manifest carries
+ * it as the properties `merutable.schema.json` and
+ * `merutable.format_version`, which merutable's decoder requires.
  *
- * The demo writer commits flushes (level-0 files of new rows: inserts,
- * updates of earlier keys, deletes) and now and then a compaction: every
- * live file read back, merged to the newest version of each key, tombstones
- * dropped, written as one level-1 file without the value blob, the inputs
- * removed. Web-standard globals only: it runs in Node, Deno and workerd.
+ * Each commit flushes new rows into level-0 files: inserts, updates of
+ * earlier keys, updates again of keys the previous flush wrote, and deletes
+ * of live keys (a key may change several times within one file). When
+ * enough level-0 files are live, a compaction comes first, alternating as an
+ * LSM tree's levels do (`engine/compaction/iterator.rs`): every live file
+ * merged into one bottom-level file (level 2: the newest version of each
+ * key, tombstones dropped, nothing lies below), then next time the level-0
+ * files merged into one level-1 file that keeps its tombstones (level 2
+ * below may still hold the keys they delete). Compacted files have no value
+ * blob. Web-standard globals only: it runs in Node, Deno and workerd.
  *
  * @module
  */
@@ -28,14 +36,16 @@ import { parquetReadObjects } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { Catalog } from "../catalog/catalog.ts";
 import type { DataFileInput } from "../catalog/commit.ts";
-import { checkTableSchema, schemaJson, type TableSchema } from "../catalog/schema.ts";
+import { type ColumnType, checkTableSchema, schemaJson, type TableSchema } from "../catalog/schema.ts";
 import { CheckpointStore } from "../checkpoint/checkpoint-store.ts";
 import { TidemarkError } from "../errors.ts";
 import { liveDataFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
+import { compareBytes, encodeUserKey, internalKey, type KeyValue, splitInternalKey } from "../rows/ikey.ts";
+import type { Value } from "../rows/values.ts";
 import type { ObjectStore } from "../store/types.ts";
 
-/** The demo table's schema: an Int64 key and four user columns of other types. */
+/** The orders table's schema (the `demo` table, `memory:demo`): an Int64 key and four user columns. */
 export const DEMO_SCHEMA: TableSchema = {
   table_name: "demo",
   columns: [
@@ -50,31 +60,87 @@ export const DEMO_SCHEMA: TableSchema = {
   last_column_id: 5,
 };
 
+/** The inventory table's schema: a composite text key (warehouse, sku). */
+export const INVENTORY_SCHEMA: TableSchema = {
+  table_name: "inventory",
+  columns: [
+    { name: "warehouse", col_type: "ByteArray", nullable: false, field_id: 1 },
+    { name: "sku", col_type: "ByteArray", nullable: false, field_id: 2 },
+    { name: "on_hand", col_type: "Int32", nullable: false, field_id: 3 },
+    { name: "price", col_type: "Double", nullable: true, field_id: 4 },
+    { name: "note", col_type: "ByteArray", nullable: true, field_id: 5 },
+  ],
+  primary_key: [0, 1],
+  schema_id: 0,
+  last_column_id: 5,
+};
+
+/** A demo table: its schema, its keys, and the rows written for them (every ByteArray column is text). */
+interface DemoTable {
+  schema: TableSchema;
+  /** Key number `h` (a hash): the key columns' values. */
+  key(h: number): KeyValue[];
+  /** A row of `key` (every column, schema order), its other values from the hash `g`. */
+  row(key: KeyValue[], g: number): Value[];
+}
+
+const CUSTOMERS = ["alice", "bob", "carol", "dave", "Zoë Ångström", "Łukasz Żółć", "O'Brien & Sons", "eve"];
+const WAREHOUSES = ["Berlin", "São Paulo", "Zürich", "東京", "Ōsaka"];
+const NOTES = ["reorder soon", "damaged box", "on hold", "counted twice", "ÉTÉ promo"];
+
+/** Distinct keys: few enough that flushes update and delete earlier rows. */
+const ORDER_KEYS = 1000;
+const SKUS = 120;
+
+/** The demo's tables by the name a commit asks for. */
+const TABLES = {
+  orders: {
+    schema: DEMO_SCHEMA,
+    key: (h) => [BigInt(h % ORDER_KEYS)],
+    row: (key, g) => [
+      key[0] as bigint,
+      g % 7 === 0 ? null : (CUSTOMERS[g % CUSTOMERS.length] as string),
+      (g >>> 3) % 5 === 0 ? null : ((g >>> 8) % 100_000) / 100,
+      1 + ((g >>> 20) % 12),
+      (g >>> 4) % 6 === 0 ? null : ((g >>> 5) & 1) === 1,
+    ],
+  },
+  inventory: {
+    schema: INVENTORY_SCHEMA,
+    key: (h) => [
+      WAREHOUSES[h % WAREHOUSES.length] as string,
+      `sku-${String((h >>> 4) % SKUS).padStart(3, "0")}`,
+    ],
+    row: (key, g) => [
+      key[0] as string,
+      key[1] as string,
+      (g >>> 2) % 500,
+      (g >>> 3) % 5 === 0 ? null : ((g >>> 8) % 50_000) / 100,
+      g % 4 === 0 ? null : (NOTES[(g >>> 11) % NOTES.length] as string),
+    ],
+  },
+} satisfies Record<string, DemoTable>;
+
+/** The demo tables a commit can write. */
+export type DemoTableName = keyof typeof TABLES;
+/** Their names. */
+export const DEMO_TABLES = Object.keys(TABLES) as DemoTableName[];
+
 /** The property where the demo writer keeps the last sequence number it used. */
 const LAST_SEQ = "tidemark.demo.last_seq";
 
-/** Distinct keys: small enough that flushes update and delete earlier rows. */
-const KEYS = 1000;
-
-/** merutable's `SEQNUM_MAX` (56 bits): tags store `SEQNUM_MAX - seq`, so newer sorts first. */
-const SEQNUM_MAX = (1n << 56n) - 1n;
-
-const CUSTOMERS = ["alice", "bob", "carol", "dave", "Zoë Ångström", "Łukasz Żółć", "O'Brien & Sons", "eve"];
-
-/** One row of the demo table as merutable stores it. */
+/** One row of a demo table as merutable stores it. */
 interface DemoRow {
-  /** The primary key (column `id`). */
-  key: bigint;
+  userKey: Uint8Array;
   seq: bigint;
-  /** 1 put, 0 delete. */
+  /** 1 put, 0 delete (its values: the row it deletes). */
   op: 0 | 1;
-  customer: Uint8Array | null;
-  amount: number | null;
-  quantity: number;
-  paid: boolean | null;
+  /** Every column, schema order. */
+  values: Value[];
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A deterministic 32-bit hash of `n` (splitmix32's finaliser): the same rows on every run. */
 function mix(n: number): number {
@@ -84,48 +150,81 @@ function mix(n: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** The row written at sequence number `seq`: a put of a key (new or an update) or, one in 16, a delete. */
-function rowAt(seq: number): DemoRow {
-  const h = mix(seq);
-  const g = mix(h);
-  const key = BigInt(h % KEYS);
-  if ((h >>> 12) % 16 === 0) {
-    // A tombstone carries Row::default(): merutable writes defaults into
-    // non-nullable typed columns and NULL into the others (codec.rs, "Bug K").
-    return { key, seq: BigInt(seq), op: 0, customer: null, amount: null, quantity: 0, paid: null };
+const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+/**
+ * The live rows a flush knows (the previous flush's, then its own): what it
+ * updates again and deletes, with the values a delete carries.
+ */
+class KnownRows {
+  readonly #rows = new Map<string, DemoRow>();
+  readonly #order: string[] = [];
+
+  get size(): number {
+    return this.#order.length;
   }
-  return {
-    key,
-    seq: BigInt(seq),
-    op: 1,
-    customer: g % 7 === 0 ? null : encoder.encode(CUSTOMERS[g % CUSTOMERS.length] ?? ""),
-    amount: (g >>> 3) % 5 === 0 ? null : ((g >>> 8) % 100_000) / 100,
-    quantity: 1 + ((g >>> 20) % 12),
-    paid: (g >>> 4) % 6 === 0 ? null : ((g >>> 5) & 1) === 1,
-  };
-}
 
-/** The order-preserving encoding of the Int64 primary key: 8 bytes big-endian, sign bit flipped. */
-function userKey(key: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, key) ^ (1n << 63n));
-  return out;
-}
-
-/** `_merutable_ikey`: the user key, then the tag `(SEQNUM_MAX - seq) << 8 | op`, big-endian. */
-function internalKey(r: DemoRow): Uint8Array {
-  const out = new Uint8Array(16);
-  out.set(userKey(r.key));
-  new DataView(out.buffer).setBigUint64(8, ((SEQNUM_MAX - r.seq) << 8n) | BigInt(r.op));
-  return out;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return (a[i] ?? 0) - (b[i] ?? 0);
+  set(r: DemoRow): void {
+    const id = hexOf(r.userKey);
+    if (!this.#rows.has(id)) this.#order.push(id);
+    this.#rows.set(id, r);
   }
-  return a.length - b.length;
+
+  /** The `n`-th known row (modulo their count). */
+  at(n: number): DemoRow {
+    return this.#rows.get(this.#order[n % this.#order.length] as string) as DemoRow;
+  }
+
+  delete(r: DemoRow): void {
+    const id = hexOf(r.userKey);
+    this.#rows.delete(id);
+    this.#order.splice(this.#order.indexOf(id), 1);
+  }
+}
+
+/**
+ * The rows written at sequence numbers `firstSeq` to `firstSeq + count - 1`:
+ * one in 16 deletes a known live key (carrying its values), two in 16
+ * update a known key again, the others put a key drawn from the table's
+ * keys (an insert, or an update of an older key). `known` follows along.
+ */
+function flushRows(t: DemoTable, firstSeq: number, count: number, known: KnownRows): DemoRow[] {
+  const rows: DemoRow[] = [];
+  for (let seq = firstSeq; seq < firstSeq + count; seq++) {
+    const h = mix(seq);
+    const g = mix(h);
+    const kind = (h >>> 12) % 16;
+    if (kind === 0 && known.size > 0) {
+      const gone = known.at(h >>> 4);
+      known.delete(gone);
+      rows.push({ userKey: gone.userKey, seq: BigInt(seq), op: 0, values: gone.values });
+      continue;
+    }
+    const key =
+      kind <= 2 && known.size > 0
+        ? t.schema.primary_key.map((i) => known.at(h >>> 4).values[i] as KeyValue)
+        : t.key(h);
+    const r: DemoRow = {
+      userKey: encodeUserKey(key, t.schema),
+      seq: BigInt(seq),
+      op: 1,
+      values: t.row(key, g),
+    };
+    known.set(r);
+    rows.push(r);
+  }
+  return rows;
+}
+
+/** The newest row of each key in `rows`, in key order. */
+function newestByKey(rows: Iterable<DemoRow>): DemoRow[] {
+  const newest = new Map<string, DemoRow>();
+  for (const r of rows) {
+    const id = hexOf(r.userKey);
+    const seen = newest.get(id);
+    if (seen === undefined || r.seq > seen.seq) newest.set(id, r);
+  }
+  return [...newest.values()].sort((a, b) => compareBytes(a.userKey, b.userKey));
 }
 
 /** postcard's unsigned LEB128 varint. */
@@ -141,42 +240,78 @@ function varint(out: number[], n: bigint): void {
 /**
  * `_merutable_value`: the row as postcard encodes merutable's `Row { fields:
  * Vec<Option<FieldValue>> }` (a length, then per field 0 for None or 1, the
- * variant index and the value: integers zigzag varints, doubles 8 bytes
- * little-endian, bytes a length and the bytes). A tombstone is the empty row.
+ * variant index (Boolean 0, Int32 1, Int64 2, Float 3, Double 4, Bytes 5)
+ * and the value: integers zigzag varints, floats little-endian, bytes a
+ * length and the bytes). A tombstone's is the row it deletes.
  */
-function valueBlob(r: DemoRow): Uint8Array {
+function valueBlob(schema: TableSchema, values: readonly Value[]): Uint8Array {
   const out: number[] = [];
-  if (r.op === 0) return new Uint8Array([0]);
   const zigzag = (n: bigint) => varint(out, n >= 0n ? n << 1n : (-n << 1n) - 1n);
-  varint(out, BigInt(DEMO_SCHEMA.columns.length));
-  out.push(1, 2); // Some(Int64(id))
-  zigzag(r.key);
-  if (r.customer === null) out.push(0);
-  else {
-    out.push(1, 5); // Some(Bytes)
-    varint(out, BigInt(r.customer.length));
-    out.push(...r.customer);
-  }
-  if (r.amount === null) out.push(0);
-  else {
-    out.push(1, 4); // Some(Double)
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setFloat64(0, r.amount, true);
-    out.push(...b);
-  }
-  out.push(1, 1); // Some(Int32(quantity))
-  zigzag(BigInt(r.quantity));
-  if (r.paid === null) out.push(0);
-  else out.push(1, 0, r.paid ? 1 : 0); // Some(Boolean)
+  varint(out, BigInt(schema.columns.length));
+  schema.columns.forEach((c, i) => {
+    const v = values[i] ?? null;
+    if (v === null) {
+      out.push(0);
+      return;
+    }
+    out.push(1);
+    switch (c.col_type) {
+      case "Boolean":
+        out.push(0, v ? 1 : 0);
+        return;
+      case "Int32":
+      case "Int64":
+        out.push(c.col_type === "Int32" ? 1 : 2);
+        zigzag(BigInt(v as number | bigint));
+        return;
+      case "Float":
+      case "Double": {
+        const b = new Uint8Array(c.col_type === "Float" ? 4 : 8);
+        const view = new DataView(b.buffer);
+        if (b.length === 4) view.setFloat32(0, v as number, true);
+        else view.setFloat64(0, v as number, true);
+        out.push(c.col_type === "Float" ? 3 : 4, ...b);
+        return;
+      }
+      default: {
+        const b = typeof v === "string" ? encoder.encode(v) : (v as Uint8Array);
+        out.push(5);
+        varint(out, BigInt(b.length));
+        out.push(...b);
+      }
+    }
+  });
   return new Uint8Array(out);
+}
+
+/** The Parquet type a column is written as (text for ByteArray: every demo byte column holds text). */
+function parquetType(t: ColumnType): "BOOLEAN" | "INT32" | "INT64" | "FLOAT" | "DOUBLE" | "STRING" {
+  switch (t) {
+    case "Boolean":
+      return "BOOLEAN";
+    case "Int32":
+      return "INT32";
+    case "Int64":
+      return "INT64";
+    case "Float":
+      return "FLOAT";
+    case "Double":
+      return "DOUBLE";
+    case "ByteArray":
+      return "STRING";
+    default:
+      throw new TidemarkError("NotSupported", "the demo writer writes no FixedLenByteArray column");
+  }
 }
 
 /**
  * One Parquet file of `rows` (sorted here by internal key), one row group,
  * Snappy: what merutable writes. `dual` (level 0) adds `_merutable_value`.
  */
-function parquetBytes(rows: DemoRow[], dual: boolean): Uint8Array {
-  const keyed = rows.map((r) => ({ r, ikey: internalKey(r) })).sort((a, b) => compareBytes(a.ikey, b.ikey));
+function parquetBytes(schema: TableSchema, rows: DemoRow[], dual: boolean): Uint8Array {
+  const keyed = rows
+    .map((r) => ({ r, ikey: internalKey(r.userKey, r.seq, r.op) }))
+    .sort((a, b) => compareBytes(a.ikey, b.ikey));
   const sorted = keyed.map((k) => k.r);
   const buffer = parquetWriteBuffer({
     columnData: [
@@ -189,21 +324,21 @@ function parquetBytes(rows: DemoRow[], dual: boolean): Uint8Array {
               name: "_merutable_value",
               type: "BYTE_ARRAY" as const,
               nullable: false,
-              data: sorted.map(valueBlob),
+              data: sorted.map((r) => valueBlob(schema, r.values)),
             },
           ]
         : []),
-      // A tombstone's typed id is 0: its key lives in _merutable_ikey only.
-      { name: "id", type: "INT64", nullable: false, data: sorted.map((r) => (r.op === 0 ? 0n : r.key)) },
-      { name: "customer", type: "BYTE_ARRAY", nullable: true, data: sorted.map((r) => r.customer) },
-      { name: "amount", type: "DOUBLE", nullable: true, data: sorted.map((r) => r.amount) },
-      { name: "quantity", type: "INT32", nullable: false, data: sorted.map((r) => r.quantity) },
-      { name: "paid", type: "BOOLEAN", nullable: true, data: sorted.map((r) => r.paid) },
+      ...schema.columns.map((c, i) => ({
+        name: c.name,
+        type: parquetType(c.col_type),
+        nullable: c.nullable,
+        data: sorted.map((r) => r.values[i] ?? null),
+      })),
     ],
     codec: "SNAPPY",
     rowGroupSize: Math.max(1, rows.length),
     // The same JSON the manifests carry (merutable's serde form).
-    kvMetadata: [{ key: "merutable.schema", value: schemaJson(checkTableSchema(DEMO_SCHEMA)) }],
+    kvMetadata: [{ key: "merutable.schema", value: schemaJson(checkTableSchema(schema)) }],
     createdBy: "tidemark demo writer (merutable's data file layout)",
   });
   return new Uint8Array(buffer);
@@ -212,15 +347,16 @@ function parquetBytes(rows: DemoRow[], dual: boolean): Uint8Array {
 /** Writes `rows` as a Parquet file at `path` (create-only) and returns its manifest entry. */
 async function writeDataFile(
   store: ObjectStore,
+  schema: TableSchema,
   path: string,
   rows: DemoRow[],
   level: number,
 ): Promise<DataFileInput> {
   const dual = level === 0;
-  const bytes = parquetBytes(rows, dual);
+  const bytes = parquetBytes(schema, rows, dual);
   // Files before the manifest that references them, as on any primary.
   await store.put(path, bytes, { mode: "create", contentType: "application/vnd.apache.parquet" });
-  const keys = rows.map((r) => r.key).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const keys = rows.map((r) => r.userKey).sort(compareBytes);
   const seqs = rows.map((r) => r.seq);
   return {
     path,
@@ -230,64 +366,63 @@ async function writeDataFile(
     seqMin: seqs.reduce((a, b) => (b < a ? b : a)),
     seqMax: seqs.reduce((a, b) => (b > a ? b : a)),
     // merutable's key range is the user key (the ikey without its tag).
-    keyMin: userKey(keys[0] ?? 0n),
-    keyMax: userKey(keys[keys.length - 1] ?? 0n),
+    keyMin: keys[0] as Uint8Array,
+    keyMax: keys[keys.length - 1] as Uint8Array,
     format: dual ? 1 : 0,
   };
 }
 
-/** A flush: `count` new rows from sequence number `firstSeq` on, as a level-0 file. */
-function flush(store: ObjectStore, path: string, firstSeq: number, count: number): Promise<DataFileInput> {
-  const rows = Array.from({ length: count }, (_, i) => rowAt(firstSeq + i));
-  return writeDataFile(store, path, rows, 0);
-}
-
-/** Reads a demo data file back (hyparquet), keys from `_merutable_ikey`. */
-async function readDataFile(store: ObjectStore, path: string): Promise<DemoRow[]> {
+/** Reads a demo data file back (hyparquet): every row, its key from `_merutable_ikey`. */
+async function readDataFile(store: ObjectStore, schema: TableSchema, path: string): Promise<DemoRow[]> {
   const bytes = await (await store.get(path)).bytes();
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const names = schema.columns.map((c) => c.name);
   const rows = (await parquetReadObjects({
     file,
     utf8: false,
-    columns: ["_merutable_ikey", "_merutable_seq", "_merutable_op", "customer", "amount", "quantity", "paid"],
+    columns: ["_merutable_ikey", "_merutable_seq", "_merutable_op", ...names],
   })) as Array<Record<string, unknown>>;
+  // Every demo byte column holds text.
+  const value = (v: unknown) => (v instanceof Uint8Array ? decoder.decode(v) : ((v ?? null) as Value));
   return rows.map((o) => {
-    const ikey = o._merutable_ikey as Uint8Array;
-    if (!(ikey instanceof Uint8Array) || ikey.length !== 16) {
-      throw new TidemarkError("Corrupt", `demo file ${path}: _merutable_ikey is not an Int64 key and a tag`);
+    const ikey = o._merutable_ikey;
+    if (!(ikey instanceof Uint8Array)) {
+      throw new TidemarkError("Corrupt", `demo file ${path}: _merutable_ikey is not binary`);
     }
-    const view = new DataView(ikey.buffer, ikey.byteOffset, 16);
+    const { userKey } = splitInternalKey(ikey, `demo file ${path}`);
     return {
-      key: BigInt.asIntN(64, view.getBigUint64(0) ^ (1n << 63n)),
+      userKey,
       seq: BigInt(o._merutable_seq as bigint),
       op: o._merutable_op === 0 ? 0 : 1,
-      customer: (o.customer as Uint8Array | null) ?? null,
-      amount: (o.amount as number | null) ?? null,
-      quantity: Number(o.quantity),
-      paid: (o.paid as boolean | null) ?? null,
+      values: names.map((n) => value(o[n])),
     };
   });
 }
 
 /**
- * A compaction into the last level: the rows of `inputs` merged to the
- * newest version of each key, tombstones dropped (nothing older lies below
- * them), one level-1 file at `path`. `undefined` when every key was deleted.
+ * A compaction of `inputs` into one file at `path` of `level`: the newest
+ * row of each key; tombstones kept unless `dropTombstones` (only when
+ * nothing lies below the output level). `undefined` when nothing is left.
  */
 async function compact(
   store: ObjectStore,
+  schema: TableSchema,
   inputs: string[],
   path: string,
+  level: number,
+  dropTombstones: boolean,
 ): Promise<DataFileInput | undefined> {
-  const newest = new Map<bigint, DemoRow>();
-  for (const rows of await Promise.all(inputs.map((p) => readDataFile(store, p)))) {
-    for (const r of rows) {
-      const seen = newest.get(r.key);
-      if (seen === undefined || r.seq > seen.seq) newest.set(r.key, r);
-    }
-  }
-  const live = [...newest.values()].filter((r) => r.op === 1);
-  return live.length === 0 ? undefined : writeDataFile(store, path, live, 1);
+  const read = await Promise.all(inputs.map((p) => readDataFile(store, schema, p)));
+  const rows = newestByKey(read.flat()).filter((r) => r.op === 1 || !dropTombstones);
+  return rows.length === 0 ? undefined : writeDataFile(store, schema, path, rows, level);
+}
+
+/** What the newest flush left live: its keys' newest rows, deletes left out. */
+async function knownRows(store: ObjectStore, schema: TableSchema, path: string | undefined) {
+  const known = new KnownRows();
+  if (path === undefined) return known;
+  for (const r of newestByKey(await readDataFile(store, schema, path))) if (r.op === 1) known.set(r);
+  return known;
 }
 
 /** Options of {@link demoCommit}. */
@@ -297,28 +432,44 @@ export interface DemoCommitOptions {
   /** Rows per new file (default 100; 1 to 10,000). */
   rows?: number;
   /**
-   * Compact (every live file into one level-1 file) when this many level-0
-   * files are live (default 8; 0: never; at most 10,000).
+   * Compact when this many level-0 files are live (default 8; 0: never; at
+   * most 10,000).
    */
   compactAt?: number;
+  /**
+   * The table's schema: `orders` (default; an Int64 key) or `inventory` (a
+   * composite text key). A table that exists must have it.
+   */
+  schema?: DemoTableName;
 }
 
 /**
  * One demo snapshot on the table in `source`: a compaction when enough
- * level-0 files are live, then a flush of `files` new level-0 files;
- * returns the new version. The table's schema is {@link DEMO_SCHEMA} (every manifest carries it).
+ * level-0 files are live (see the module notes), then a flush of `files`
+ * new level-0 files; returns the new version. Every manifest carries the
+ * table's schema ({@link DEMO_SCHEMA} or {@link INVENTORY_SCHEMA}).
  *
  * @throws TidemarkError `InvalidArgument` naming an option out of its range
- * (never clamped: a request for 5,000 files is refused, not served 2,000);
- * `Corrupt` when a file to compact is not a demo data file; the store's and
+ * (never clamped: a request for 5,000 files is refused, not served 2,000),
+ * or for a table whose schema is not the one asked for; `Corrupt` when a
+ * file read back is not a demo data file; the store's and
  * `Catalog.commit`'s errors.
  */
 export async function demoCommit(source: ObjectStore, opts: DemoCommitOptions = {}): Promise<number> {
   const files = numberOption("files", opts.files, 2, { min: 1, max: 2000 });
   const rows = numberOption("rows", opts.rows, 100, { min: 1, max: 10_000 });
   const compactAt = numberOption("compactAt", opts.compactAt, 8, { min: 0, max: 10_000 });
+  const name = opts.schema ?? "orders";
+  if (!Object.hasOwn(TABLES, name)) {
+    throw new TidemarkError(
+      "InvalidArgument",
+      `schema must be one of ${DEMO_TABLES.join(", ")}, got ${JSON.stringify(name)}`,
+    );
+  }
+  const table: DemoTable = TABLES[name];
+  const { schema } = table;
   // The schema makes every manifest carry merutable.schema.json and merutable.format_version.
-  const catalog = await Catalog.open(source, { schema: DEMO_SCHEMA });
+  const catalog = await Catalog.open(source, { schema });
   const head = await catalog.head();
   const base = head > 0 ? await catalog.manifest(head) : undefined;
   const live = base ? liveDataFiles(base) : [];
@@ -327,22 +478,48 @@ export async function demoCommit(source: ObjectStore, opts: DemoCommitOptions = 
   let seq = live.reduce((m, f) => Math.max(m, Number(f.seqMax)), 0);
   const recorded = Number(base?.properties[LAST_SEQ]);
   if (Number.isSafeInteger(recorded) && recorded > seq) seq = recorded;
+  // The newest file: what the previous flush left, to update again and delete.
+  const newest = live.reduce<(typeof live)[number] | undefined>(
+    (m, f) => (m === undefined || f.seqMax > m.seqMax ? f : m),
+    undefined,
+  );
+  const known = await knownRows(source, schema, newest?.path);
 
   const batch = crypto.randomUUID().slice(0, 8);
   const add: DataFileInput[] = [];
   const remove: string[] = [];
-  if (compactAt > 0 && live.filter((f) => f.level === 0).length >= compactAt) {
-    const inputs = live.map((f) => f.path);
-    const out = await compact(source, inputs, `data/L1/${head + 1}-${batch}-c.parquet`);
+  const l0 = live.filter((f) => f.level === 0);
+  if (compactAt > 0 && l0.length >= compactAt) {
+    const below = live.some((f) => f.level === 2);
+    const level1 = live.some((f) => f.level === 1);
+    // Alternating: everything into the bottom level, then level 0 into level 1 above it.
+    const inputs = below && !level1 ? l0.map((f) => f.path) : live.map((f) => f.path);
+    const level = below && !level1 ? 1 : 2;
+    const out = await compact(
+      source,
+      schema,
+      inputs,
+      `data/L${level}/${head + 1}-${batch}-c.parquet`,
+      level,
+      level === 2,
+    );
     if (out) add.push(out);
     remove.push(...inputs);
   }
+  // Generated in order (one history), written 50 files at a time.
+  const all = flushRows(table, seq + 1, files * rows, known);
   for (let i = 0; i < files; i += 50) {
     const chunk = Array.from({ length: Math.min(50, files - i) }, (_, j) => i + j);
     add.push(
       ...(await Promise.all(
         chunk.map((n) =>
-          flush(source, `data/L0/${head + 1}-${batch}-${n}.parquet`, seq + 1 + n * rows, rows),
+          writeDataFile(
+            source,
+            schema,
+            `data/L0/${head + 1}-${batch}-${n}.parquet`,
+            all.slice(n * rows, (n + 1) * rows),
+            0,
+          ),
         ),
       )),
     );
@@ -357,22 +534,33 @@ export async function demoCommit(source: ObjectStore, opts: DemoCommitOptions = 
 
 /**
  * Fills `store` with the `memory:demo` table and checkpoint state: three
- * snapshots (two flushes, then part-00001 compacted into level 1 as
+ * snapshots (a flush; a flush of two files that updates, updates again and
+ * deletes keys of the first; then part-00001 compacted into level 1 as
  * part-00004) and four checkpoint epochs, three of them sealed.
  */
 export async function seedDemo(store: ObjectStore): Promise<void> {
+  const t = TABLES.orders;
   // merutable's table schema, so the demo table restores into something merutable opens.
-  const catalog = await Catalog.open(store, { schema: DEMO_SCHEMA });
-  await catalog.commit({
-    add: [await flush(store, "data/part-00001.parquet", 1, 40)],
-  });
+  const catalog = await Catalog.open(store, { schema: t.schema });
+  const known = new KnownRows();
+  const first = flushRows(t, 1, 40, known);
+  await catalog.commit({ add: [await writeDataFile(store, t.schema, "data/part-00001.parquet", first, 0)] });
+  const second = flushRows(t, 41, 80, known);
   await catalog.commit({
     add: [
-      await flush(store, "data/part-00002.parquet", 41, 60),
-      await flush(store, "data/part-00003.parquet", 101, 20),
+      await writeDataFile(store, t.schema, "data/part-00002.parquet", second.slice(0, 60), 0),
+      await writeDataFile(store, t.schema, "data/part-00003.parquet", second.slice(60), 0),
     ],
   });
-  const compacted = await compact(store, ["data/part-00001.parquet"], "data/part-00004.parquet");
+  // Nothing lies below level 1 here: its tombstones go.
+  const compacted = await compact(
+    store,
+    t.schema,
+    ["data/part-00001.parquet"],
+    "data/part-00004.parquet",
+    1,
+    true,
+  );
   await catalog.commit({
     add: compacted ? [compacted] : [],
     remove: ["data/part-00001.parquet"],

@@ -40,7 +40,7 @@ export class MirrorMeters {
   }
 
   /** Adds what both stores did since the last call to `counters` (per side, and read/write together). */
-  addTo(counters: MirrorCounters): void {
+  addTo(counters: Pick<MirrorCounters, "requests" | "source" | "target">): void {
     for (const side of ["source", "target"] as const) {
       const now = this[side].counts();
       const delta = addRequestCounts({ ...now }, this.#added[side], -1);

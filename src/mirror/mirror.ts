@@ -2,6 +2,7 @@ import { builtOn, type ManifestFile } from "../catalog/chain.ts";
 import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { safetyGate } from "../doctor/safe-store.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
+import { type IcebergView, icebergViews, VIEW_VERSION_REQUESTS } from "../iceberg/view.ts";
 import type { LiveFile } from "../manifest/live.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
@@ -96,6 +97,8 @@ export class Mirror {
   #shutdown: Promise<void> | undefined;
   readonly #waiters = new Waiters();
   #fatal: TidemarkError | undefined;
+  /** Iceberg views written after each version (the `iceberg` option). */
+  readonly #views: IcebergView[];
 
   /**
    * @throws TidemarkError `InvalidArgument` naming the option for a bad
@@ -115,6 +118,7 @@ export class Mirror {
     this.#targetStore = this.#meters.target;
     this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
     this.#target = new MirrorTarget(this.#targetStore, this.#binding, opts.progress);
+    this.#views = icebergViews(this.#targetStore, opts.iceberg);
     this.#now = opts.now ?? (() => Date.now());
     this.#lag = new LagClock(this.#now);
     this.#alerts = new LagAlerts(this.#settings.lagAlertSecs, this.#now, opts.onLagAlert);
@@ -160,6 +164,7 @@ export class Mirror {
       lastError: p.lastError ?? null,
       gaps: p.gaps,
       nextDelayMs: this.#nextDelayMs(caughtUp),
+      ...(this.#views.length > 0 ? { iceberg: this.#views.map((v) => v.snapshotStatus()) } : {}),
     };
   }
 
@@ -214,6 +219,7 @@ export class Mirror {
         await advanceLowWater(this.#targetStore, this.#target.progress.mirrorSeq);
         this.#target.lowWaterDirty = false;
       }
+      await this.#updateViews(budget);
       this.#failureStreak = 0;
       this.#fatal = undefined;
       delete this.#target.progress.lastError;
@@ -348,6 +354,27 @@ export class Mirror {
       }
       if (this.#workRemains) return;
       budget.progressed();
+    }
+  }
+
+  /**
+   * The Iceberg views follow the versions published (files, manifest,
+   * low_water), within the tick's budget: a view left behind catches up on
+   * the next tick.
+   */
+  async #updateViews(budget: TickBudget): Promise<void> {
+    for (const view of this.#views) {
+      const r = await view.update({
+        through: this.#target.progress.mirrorSeq,
+        // Requests are counted as they are sent: the reservation only asks whether a version fits.
+        shouldContinue: () => {
+          if (this.#closed || !budget.begin(VIEW_VERSION_REQUESTS, 0, false)) return false;
+          budget.end(VIEW_VERSION_REQUESTS, 0, 0);
+          return true;
+        },
+        onVersion: () => budget.progressed(),
+      });
+      if (!r.complete) this.#workRemains = true;
     }
   }
 
@@ -562,7 +589,8 @@ export class Mirror {
   }
 }
 
-async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
+/** Waits for `p` to settle, at most `ms` milliseconds (a shutdown that must not hang); never rejects. */
+export async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     p.then(

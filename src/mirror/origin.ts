@@ -25,7 +25,7 @@ export function originMetadata(sourceId: string, etag: string): Record<string, s
  * bytes; anything else proves nothing across stores.
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html
  */
-function isContentEtag(etag: string): boolean {
+export function isContentEtag(etag: string): boolean {
   return /^[0-9a-f]{32}$/.test(etag);
 }
 
@@ -38,6 +38,8 @@ export interface OriginCheck {
   file: LiveFile;
   /** The snapshot being mirrored (for messages). */
   version: number;
+  /** What the file is part of, for messages (default `snapshot v{version}`; a checkpoint attempt says its own). */
+  partOf?: string;
   /** What the target showed of the file (metadata absent when it came from a listing). */
   onTarget: ObjectMeta;
   /** The etag this mirror recorded when it wrote the file itself, if it did. */
@@ -66,7 +68,8 @@ export interface OriginCheck {
 export async function proveOrigin(c: OriginCheck): Promise<void> {
   const { source, target, file } = c;
   if (c.knownEtag !== undefined && c.knownEtag === c.onTarget.etag) return;
-  const src = await sourceHead(source, file, c.version);
+  const partOf = c.partOf ?? `snapshot v${c.version}`;
+  const src = await sourceHead(source, file, partOf);
   if (isContentEtag(src.etag) && src.etag === c.onTarget.etag) return;
   const metadata = c.onTarget.metadata ?? (await target.head(file.path)).metadata ?? {};
   if (
@@ -79,20 +82,20 @@ export async function proveOrigin(c: OriginCheck): Promise<void> {
   if (await sameContent(source, target, file.path)) return;
   throw new TidemarkError(
     "SplitBrain",
-    `${target.name} already has ${file.path} with other bytes than ${source.name}'s (snapshot v${c.version}): ` +
+    `${target.name} already has ${file.path} with other bytes than ${source.name}'s (${partOf}): ` +
       "a file of another table mirrored here, or a path the source re-used with new content",
     { key: file.path },
   );
 }
 
-/** HEADs `file` on the source; `NotFound` names the file and the snapshot. */
-export function sourceHead(source: ObjectStore, file: LiveFile, version: number): Promise<ObjectMeta> {
-  return explainNotFound(source.head(file.path), missingSourceFile(file, version), file.path);
+/** HEADs `file` on the source; `NotFound` names the file and what it is part of (`snapshot v3`). */
+export function sourceHead(source: ObjectStore, file: LiveFile, partOf: string): Promise<ObjectMeta> {
+  return explainNotFound(source.head(file.path), missingSourceFile(file, partOf), file.path);
 }
 
-/** The message of a `NotFound` for a file of snapshot `version` the source no longer has. */
-export function missingSourceFile(file: LiveFile, version: number): string {
-  return `source file ${file.path} of snapshot v${version} is missing on the source`;
+/** The message of a `NotFound` for a file (part of `partOf`, e.g. `snapshot v3`) the source no longer has. */
+export function missingSourceFile(file: LiveFile, partOf: string): string {
+  return `source file ${file.path} of ${partOf} is missing on the source`;
 }
 
 /** Whether `path` holds the same bytes on both stores (streamed, never held whole). */

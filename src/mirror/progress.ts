@@ -117,8 +117,11 @@ export function cloneProgress(p: MirrorProgress): MirrorProgress {
   return JSON.parse(JSON.stringify(p)) as MirrorProgress;
 }
 
-/** Whether saved progress was made with this source and target. */
-export function boundTo(p: MirrorProgress, binding: { source: string; target: string }): boolean {
+/** Whether saved progress (a table mirror's, or any with a `binding`) was made with this source and target. */
+export function boundTo(
+  p: { binding?: { source: string; target: string } | undefined },
+  binding: { source: string; target: string },
+): boolean {
   return p.binding?.source === binding.source && p.binding.target === binding.target;
 }
 

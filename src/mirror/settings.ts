@@ -7,6 +7,7 @@
  * @module
  */
 import type { TidemarkError } from "../errors.ts";
+import type { IcebergViewOptions, IcebergViewStatus } from "../iceberg/view.ts";
 import { MAX_TIMER_MS, numberOption, option } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
 import type { LagAlert } from "./lag.ts";
@@ -67,6 +68,14 @@ export interface MirrorOptions {
    * the tick's budget. Default false.
    */
   requireSafeStore?: boolean;
+  /**
+   * Apache Iceberg views of the mirror (see docs/iceberg.md), one per
+   * location, each under its own prefix: a version's view is written after
+   * the version itself (files, manifest, low_water), within the tick's budget;
+   * a gap in the mirror is a gap in the view. A view that fails fails the tick
+   * (retried, as a copy is).
+   */
+  iceberg?: IcebergViewOptions | IcebergViewOptions[];
 }
 
 /** A snapshot of a mirror's state; see {@link Mirror.status}. */
@@ -87,6 +96,8 @@ export interface MirrorStatus {
   gaps: MirrorGap[];
   /** When to tick next: the poll interval when caught up, 0 when work remains, a backoff after a failure. */
   nextDelayMs: number;
+  /** The Iceberg views, when the mirror has any: where each stands. */
+  iceberg?: IcebergViewStatus[];
 }
 
 /** A mirror's settings: its options validated, the defaults filled in. */

@@ -162,7 +162,7 @@ async function serverCopy(
   file: LiveFile,
 ): Promise<{ copied: number | undefined; etag: string } | undefined> {
   const { source, target, version } = ctx;
-  const src = await sourceHead(source, file, version);
+  const src = await sourceHead(source, file, `snapshot v${version}`);
   if (!sizeFits(file, src.size)) throw wrongSourceSize(file, src.size, version);
   if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
   const body = copySourceBody({ store: source, key: file.path, etag: src.etag, size: src.size });
@@ -240,7 +240,11 @@ async function copyFile(
     const r = await serverCopy(ctx, file);
     if (r !== undefined) return r;
   }
-  const body = await explainNotFound(source.get(file.path), missingSourceFile(file, version), file.path);
+  const body = await explainNotFound(
+    source.get(file.path),
+    missingSourceFile(file, `snapshot v${version}`),
+    file.path,
+  );
   if (!sizeFits(file, body.size)) {
     body.body.cancel().catch(() => {});
     throw wrongSourceSize(file, body.size, version);

@@ -1,4 +1,5 @@
 """Parquet files as merutable writes them, and an independent reader of them.
+(`bench-table`: the 1,000,000-row table of bench/rows.ts.)
 
 Two tools tidemark's tests do not write themselves: Apache Arrow's pyarrow
 (the reference Parquet writer) and DuckDB (an independent Parquet reader).
@@ -10,6 +11,19 @@ Two tools tidemark's tests do not write themselves: Apache Arrow's pyarrow
     python merutable_parquet.py read < {"files": [ABSOLUTE PATHS]}
         prints {"rows": N, "columns": [...], "codecs": [...], "ids": [min, max]}
         as DuckDB reads them.
+    python merutable_parquet.py table-files < {"root", "schema", "string_columns", "files": [
+            {"path", "dual", "row_group_size", "rows": [{"seq", "op", "values": [V...]}]}]}
+        writes data files of a table with any merutable schema: the internal key
+        encoded here from the key columns' values (merutable's types/key.rs), rows
+        sorted by it; prints [{"path", "size", "rows", "key_min", "key_max",
+        "seq_min", "seq_max", "positions": [key hex of each row, in file order]}].
+    python merutable_parquet.py oracle < {"schema", "versions": [[ABSOLUTE PATHS]]}
+        prints, per version, the rows DuckDB gives with merutable's projection for
+        outside readers (docs/EXTERNAL_READS.md): per primary key the newest
+        _merutable_seq, kept when _merutable_op = 1, in _merutable_ikey order.
+
+Values V are tagged: null, {"b": bool}, {"i": "decimal"}, {"f": number or
+"nan"/"inf"/"-inf"}, {"s": text}, {"x": hex bytes}; the oracle prints them so.
 
 Column layout: merutable's parquet/writer.rs and iceberg/catalog.rs (internal
 columns first, then the table's columns); compression Snappy as merutable sets it.
@@ -68,6 +82,247 @@ def write(spec):
     return out
 
 
+SEQNUM_MAX = (1 << 56) - 1
+
+
+def untag(v):
+    if v is None:
+        return None
+    (k, x), = v.items()
+    if k == "b":
+        return bool(x)
+    if k == "i":
+        return int(x)
+    if k == "f":
+        return float(x) if not isinstance(x, str) else float(x)
+    if k == "s":
+        return x
+    if k == "x":
+        return bytes.fromhex(x)
+    raise ValueError(v)
+
+
+def tag(v):
+    import math
+
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return {"b": v}
+    if isinstance(v, int):
+        return {"i": str(v)}
+    if isinstance(v, float):
+        if math.isnan(v):
+            return {"f": "nan"}
+        if math.isinf(v):
+            return {"f": "inf" if v > 0 else "-inf"}
+        return {"f": v}
+    if isinstance(v, str):
+        return {"s": v}
+    if isinstance(v, (bytes, bytearray)):
+        return {"x": bytes(v).hex()}
+    raise TypeError(type(v))
+
+
+def key_field(v, col_type):
+    """merutable's order-preserving encoding of one primary-key field (types/key.rs)."""
+    if col_type == "Boolean":
+        return b"\x01" if v else b"\x00"
+    if col_type == "Int32":
+        return struct.pack(">I", (v & 0xFFFFFFFF) ^ 0x80000000)
+    if col_type == "Int64":
+        return struct.pack(">Q", (v & 0xFFFFFFFFFFFFFFFF) ^ (1 << 63))
+    if col_type in ("Float", "Double"):
+        fmt, ufmt, sign, mask = (">f", ">I", 1 << 31, 0xFFFFFFFF) if col_type == "Float" else (">d", ">Q", 1 << 63, 0xFFFFFFFFFFFFFFFF)
+        bits = struct.unpack(ufmt, struct.pack(fmt, v))[0]
+        bits = (~bits & mask) if bits & sign else bits ^ sign
+        return struct.pack(ufmt, bits)
+    raw = v.encode("utf-8") if isinstance(v, str) else bytes(v)
+    if col_type == "ByteArray":
+        return raw.replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+    return raw  # FixedLenByteArray(n)
+
+
+def arrow_type(col, string_columns):
+    import pyarrow as pa
+
+    t = col["col_type"]
+    if isinstance(t, dict):
+        return pa.binary(t["FixedLenByteArray"])
+    return {
+        "Boolean": pa.bool_(),
+        "Int32": pa.int32(),
+        "Int64": pa.int64(),
+        "Float": pa.float32(),
+        "Double": pa.float64(),
+        "ByteArray": pa.string() if col["name"] in string_columns else pa.binary(),
+    }[t]
+
+
+def table_files(spec):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = spec["schema"]
+    columns = schema["columns"]
+    pk = schema["primary_key"]
+    strings = set(spec.get("string_columns", []))
+    out = []
+    for f in spec["files"]:
+        rows = []
+        for r in f["rows"]:
+            values = [untag(v) for v in r["values"]]
+            user_key = b"".join(key_field(values[i], columns[i]["col_type"]) for i in pk)
+            ikey = user_key + struct.pack(">Q", ((SEQNUM_MAX - r["seq"]) << 8) | r["op"])
+            rows.append((ikey, user_key, r["seq"], r["op"], values))
+        rows.sort(key=lambda x: x[0])
+        fields = [
+            pa.field("_merutable_ikey", pa.binary(), nullable=False),
+            pa.field("_merutable_seq", pa.int64(), nullable=False),
+            pa.field("_merutable_op", pa.int32(), nullable=False),
+        ]
+        data = {
+            "_merutable_ikey": [r[0] for r in rows],
+            "_merutable_seq": [r[2] for r in rows],
+            "_merutable_op": [r[3] for r in rows],
+        }
+        if f.get("dual"):
+            fields.append(pa.field("_merutable_value", pa.binary(), nullable=False))
+            # An opaque stand-in for merutable's postcard row blob: no reader of the table needs it.
+            data["_merutable_value"] = [json.dumps([tag(v) for v in r[4]]).encode() for r in rows]
+        for i, c in enumerate(columns):
+            fields.append(pa.field(c["name"], arrow_type(c, strings), nullable=c["nullable"]))
+            data[c["name"]] = [r[4][i] for r in rows]
+        table = pa.table(data, schema=pa.schema(fields))
+        path = os.path.join(spec["root"], f["path"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        pq.write_table(
+            table,
+            path,
+            compression="snappy",
+            row_group_size=f.get("row_group_size") or max(1, len(rows)),
+            use_dictionary=[c["name"] for c in columns],
+        )
+        out.append(
+            {
+                "path": f["path"],
+                "size": os.path.getsize(path),
+                "rows": len(rows),
+                "key_min": rows[0][1].hex() if rows else "",
+                "key_max": max(r[1] for r in rows).hex() if rows else "",
+                "seq_min": min((r[2] for r in rows), default=0),
+                "seq_max": max((r[2] for r in rows), default=0),
+                **({"positions": [r[0].hex() for r in rows]} if spec.get("positions", True) else {}),
+            }
+        )
+    return out
+
+
+def bench_table(spec):
+    """A big table for bench/rows.ts, generated here (no JSON rows): Int64 key `id`,
+    customer (string), amount (double), qty (int32), paid (bool). `l1_files` level-1
+    files of the `rows` keys (version 1), then level-0 flushes of updates and
+    deletes (tombstones carry the old values) of distinct random keys, the last
+    flush `last_flush` keys; row groups as merutable sizes them (16384 rows at
+    level 0, 131072 at level 1). Prints the versions: [{"add": [file...]}]."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(spec.get("seed", 23))
+    n = spec["rows"]
+    schema = pa.schema(
+        [
+            pa.field("_merutable_ikey", pa.binary(), nullable=False),
+            pa.field("_merutable_seq", pa.int64(), nullable=False),
+            pa.field("_merutable_op", pa.int32(), nullable=False),
+            pa.field("id", pa.int64(), nullable=False),
+            pa.field("customer", pa.string(), nullable=True),
+            pa.field("amount", pa.float64(), nullable=True),
+            pa.field("qty", pa.int32(), nullable=False),
+            pa.field("paid", pa.bool_(), nullable=True),
+        ]
+    )
+    seq = [0]
+
+    def row(i, gen):
+        return (i, None if (i + gen) % 11 == 0 else "customer %d" % ((i * 7 + gen) % 5000), ((i * 31 + gen) % 100000) / 100, (i + gen) % 50, None if i % 9 == 0 else (i + gen) % 2 == 0)
+
+    def write(path, rows, group):
+        # rows: (id, seq, op, values); sorted by ikey = key asc, seq desc
+        rows.sort(key=lambda r: (r[0], -r[1]))
+        ikeys = [struct.pack(">Q", (r[0] & 0xFFFFFFFFFFFFFFFF) ^ (1 << 63)) + struct.pack(">Q", ((SEQNUM_MAX - r[1]) << 8) | r[2]) for r in rows]
+        cols = list(zip(*[r[3] for r in rows]))
+        t = pa.table(
+            [ikeys, [r[1] for r in rows], [r[2] for r in rows], list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]), list(cols[4])],
+            schema=schema,
+        )
+        full = os.path.join(spec["root"], path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        pq.write_table(t, full, compression="snappy", row_group_size=group, use_dictionary=["customer", "qty", "paid"])
+        return {
+            "path": path,
+            "size": os.path.getsize(full),
+            "rows": len(rows),
+            "key_min": ikeys[0][:8].hex(),
+            "key_max": ikeys[-1][:8].hex(),
+            "seq_min": min(r[1] for r in rows),
+            "seq_max": max(r[1] for r in rows),
+        }
+
+    def next_seq():
+        seq[0] += 1
+        return seq[0]
+
+    versions = []
+    per = n // spec["l1_files"]
+    first = []
+    for f in range(spec["l1_files"]):
+        ids = range(f * per, n if f == spec["l1_files"] - 1 else (f + 1) * per)
+        first.append(write("data/L1/base-%d.parquet" % f, [(i, next_seq(), 1, row(i, 0)) for i in ids], 131072))
+    versions.append({"add": first})
+    keys = rng.sample(range(n), spec["updated"] + spec["deleted"])
+    ops = [(k, 1) for k in keys[: spec["updated"]]] + [(k, 0) for k in keys[spec["updated"]:]]
+    rng.shuffle(ops)
+    last = ops[len(ops) - spec["last_flush"]:]
+    rest = ops[: len(ops) - spec["last_flush"]]
+    chunks = [rest[i :: spec["l0_files"] - 1] for i in range(spec["l0_files"] - 1)] + [last]
+    for f, chunk in enumerate(chunks):
+        rows = [(k, next_seq(), op, row(k, f + 1 if op == 1 else 0)) for k, op in chunk]
+        versions.append({"add": [write("data/L0/flush-%d.parquet" % f, rows, 16384)]})
+    if spec.get("clustered_flush"):
+        # Then a flush updating a contiguous range of keys (recent orders, say).
+        ids = range(n // 2, n // 2 + spec["clustered_flush"])
+        rows = [(k, next_seq(), 1, row(k, 99)) for k in ids]
+        versions.append({"add": [write("data/L0/flush-clustered.parquet", rows, 16384)]})
+    return versions
+
+
+def oracle(spec):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # it prints to stdout, which carries our JSON
+    columns = spec["schema"]["columns"]
+    q = lambda n: '"' + n.replace('"', '""') + '"'
+    pk = ", ".join(q(columns[i]["name"]) for i in spec["schema"]["primary_key"])
+    cols = ", ".join(q(c["name"]) for c in columns)
+    out = []
+    for files in spec["versions"]:
+        if not files:
+            out.append([])
+            continue
+        rows = con.execute(
+            f"SELECT {cols} FROM read_parquet(?, union_by_name = true) "
+            f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {pk} ORDER BY _merutable_seq DESC) = 1 "
+            "AND _merutable_op = 1 ORDER BY _merutable_ikey",
+            [files],
+        ).fetchall()
+        out.append([[tag(v) for v in r] for r in rows])
+    return out
+
+
 def read(spec):
     import duckdb
 
@@ -90,5 +345,5 @@ def read(spec):
 
 if __name__ == "__main__":
     spec = json.load(sys.stdin)
-    result = {"write": write, "read": read}[sys.argv[1]](spec)
+    result = {"write": write, "read": read, "table-files": table_files, "oracle": oracle, "bench-table": bench_table}[sys.argv[1]](spec)
     json.dump(result, sys.stdout)

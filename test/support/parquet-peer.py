@@ -12,6 +12,7 @@ It also writes files as an independent writer: merutable's columns
 (dictionary encoding, statistics, its page layout).
 
 Usage: parquet-peer.py read FILE [LIMIT]
+       parquet-peer.py read-many FILE... (a JSON list: one process for many files)
        parquet-peer.py write FILE ROWS [ROW_GROUP_SIZE] [nested]
 """
 import json
@@ -67,8 +68,13 @@ def main():
         rows = int(sys.argv[3])
         write(sys.argv[2], rows, int(sys.argv[4]) if len(sys.argv) > 4 else rows, "nested" in sys.argv[5:])
         return
-    path = sys.argv[2]
-    limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    if sys.argv[1] == "read-many":
+        print(json.dumps([read(path, None) for path in sys.argv[2:]]))
+        return
+    print(json.dumps(read(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)))
+
+
+def read(path, limit):
     f = pq.ParquetFile(path)
     md = f.metadata
     names = f.schema_arrow.names
@@ -90,19 +96,15 @@ def main():
             }
         )
     kv = {k.decode(): v.decode() for k, v in (md.metadata or {}).items()}
-    print(
-        json.dumps(
-            {
-                "numRows": md.num_rows,
-                "rowGroups": md.num_row_groups,
-                "createdBy": md.created_by,
-                "columns": columns,
-                "kv": kv,
-                "rows": pa_rows,
-                "duckdbAgrees": dk_rows == pa_rows,
-            }
-        )
-    )
+    return {
+        "numRows": md.num_rows,
+        "rowGroups": md.num_row_groups,
+        "createdBy": md.created_by,
+        "columns": columns,
+        "kv": kv,
+        "rows": pa_rows,
+        "duckdbAgrees": dk_rows == pa_rows,
+    }
 
 
 main()

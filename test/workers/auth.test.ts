@@ -44,9 +44,14 @@ async function call(
   method: string,
   path: string,
   headers: Record<string, string> = {},
+  requestBody?: string,
 ): Promise<{ status: number; body: string; headers: Headers }> {
   const r = await worker.fetch(
-    new Request(`${BASE}${path}`, { method, headers }),
+    new Request(`${BASE}${path}`, {
+      method,
+      headers,
+      ...(requestBody === undefined ? {} : { body: requestBody }),
+    }),
     e,
     createExecutionContext(),
   );
@@ -110,7 +115,7 @@ beforeAll(async () => {
 afterAll(() => vi.restoreAllMocks());
 
 /** The read routes of `table`, with whether a credential scoped elsewhere lists (200, filtered) or is refused (403). */
-const ROUTES: Array<{ method: string; path: string; listing?: boolean }> = [
+const ROUTES: Array<{ method: string; path: string; listing?: boolean; body?: string }> = [
   { method: "GET", path: "/api/tables", listing: true },
   { method: "GET", path: "/metrics", listing: true },
   { method: "GET", path: `/api/tables/${table}` },
@@ -119,6 +124,7 @@ const ROUTES: Array<{ method: string; path: string; listing?: boolean }> = [
   { method: "GET", path: `/api/tables/${table}/snapshots/1` },
   { method: "GET", path: `/api/tables/${table}/verify/1` },
   { method: "GET", path: `/api/tables/${table}/sign?key=${encodeURIComponent(KEY)}` },
+  { method: "POST", path: `/api/tables/${table}/sign`, body: JSON.stringify({ keys: [KEY] }) },
   { method: "POST", path: `/api/tables/${table}/await?version=1&timeoutMs=5000` },
   { method: "GET", path: `/objects/${table}/${KEY}` },
   { method: "HEAD", path: `/objects/${table}/${KEY}` },
@@ -126,14 +132,14 @@ const ROUTES: Array<{ method: string; path: string; listing?: boolean }> = [
 
 describe("read routes are private by default", () => {
   it("no credential, a wrong token, another scheme: 401 with WWW-Authenticate, JSON PermissionDenied", async () => {
-    for (const { method, path } of ROUTES) {
+    for (const { method, path, body } of ROUTES) {
       for (const headers of [
         {},
         { Authorization: "Bearer not-the-read-token" },
         { Authorization: `Basic ${btoa(`x:${READ_TOKEN}`)}` },
         { Authorization: "Bearer test-admin-token" }, // the admin token is not a read token
       ]) {
-        const r = await call(env, method, path, headers);
+        const r = await call(env, method, path, headers, body);
         assert.equal(r.status, 401, `${method} ${path} ${JSON.stringify(headers)}: ${r.body}`);
         assert.match(r.headers.get("WWW-Authenticate") ?? "", /^Bearer realm=/);
         if (method !== "HEAD") assert.equal(JSON.parse(r.body).error, "PermissionDenied");
@@ -142,13 +148,13 @@ describe("read routes are private by default", () => {
   });
 
   it("the read token: 200 on every route; scoped to another table: 403, and lists without the table", async () => {
-    for (const { method, path } of ROUTES) {
-      const r = await call(env, method, path, READ);
+    for (const { method, path, body } of ROUTES) {
+      const r = await call(env, method, path, READ, body);
       assert.equal(r.status, 200, `${method} ${path}: ${r.body}`);
     }
     const scoped = { ...env, READ_TOKEN_TABLES: `${other}, demo` } as Env;
-    for (const { method, path, listing } of ROUTES) {
-      const r = await call(scoped, method, path, READ);
+    for (const { method, path, listing, body } of ROUTES) {
+      const r = await call(scoped, method, path, READ, body);
       if (listing) {
         assert.equal(r.status, 200, path);
         assert.ok(!r.body.includes(table), `${path} does not show ${table}`);
@@ -188,9 +194,9 @@ describe("read routes are private by default", () => {
       ["signed by another key", foreign, 401, /not valid/],
       ["not a JWT", "abc.def", 401, /not valid/],
     ];
-    for (const { method, path } of ROUTES) {
+    for (const { method, path, body } of ROUTES) {
       for (const [what, jwt, status, message] of cases) {
-        const r = await call(accessEnv, method, path, { "Cf-Access-Jwt-Assertion": jwt });
+        const r = await call(accessEnv, method, path, { "Cf-Access-Jwt-Assertion": jwt }, body);
         assert.equal(r.status, status, `${what}: ${method} ${path}: ${r.body}`);
         if (status !== 200 && method !== "HEAD") assert.match(JSON.parse(r.body).message, message, what);
       }
@@ -210,9 +216,13 @@ describe("read routes are private by default", () => {
 
   it("PUBLIC_READ=1 opens the read routes; a wrong credential is still refused; admin routes stay closed", async () => {
     const pub = { ...env, PUBLIC_READ: "1" } as Env;
-    for (const { method, path } of ROUTES) {
-      assert.equal((await call(pub, method, path)).status, 200, `${method} ${path}`);
-      assert.equal((await call(pub, method, path, { Authorization: "Bearer wrong" })).status, 401, path);
+    for (const { method, path, body } of ROUTES) {
+      assert.equal((await call(pub, method, path, {}, body)).status, 200, `${method} ${path}`);
+      assert.equal(
+        (await call(pub, method, path, { Authorization: "Bearer wrong" }, body)).status,
+        401,
+        path,
+      );
     }
     assert.equal((await call(pub, "POST", `/api/tables/${table}/kick`)).status, 401);
     const typo = await call({ ...env, PUBLIC_READ: "yes" } as Env, "GET", "/api/tables");
@@ -285,6 +295,42 @@ describe("signed object URLs", () => {
     assert.equal((await call(env, "PUT", `${u.pathname}${u.search}`)).status, 404);
   });
 
+  it("a batch of keys signed in one request: each URL reads its own object only, all with one expiry", async () => {
+    const keys = [KEY, "metadata/low_water.txt"];
+    const r = await call(env, "POST", `/api/tables/${table}/sign`, READ, JSON.stringify({ keys }));
+    assert.equal(r.status, 200, r.body);
+    const { urls, expiresAt } = JSON.parse(r.body) as { urls: Record<string, string>; expiresAt: string };
+    assert.deepEqual(Object.keys(urls), keys);
+    const ttl = Date.parse(expiresAt) - Date.now();
+    assert.ok(ttl > 290_000 && ttl <= 300_000, `expires in ${ttl} ms`);
+    for (const k of keys) {
+      const u = new URL(urls[k]!);
+      assert.equal(new Date(Number(u.searchParams.get("exp")) * 1000).toISOString(), expiresAt);
+      assert.equal((await call(env, "GET", `${u.pathname}${u.search}`)).status, 200, k);
+    }
+    const [a, b] = keys.map((k) => new URL(urls[k]!));
+    assert.equal(
+      (await call(env, "GET", `${a!.pathname}${b!.search}`)).status,
+      403,
+      "a signature of one key does not open another",
+    );
+    for (const body of [
+      "",
+      "{",
+      "[]",
+      "{}",
+      '{"keys":[]}',
+      '{"keys":"k"}',
+      '{"keys":[1]}',
+      '{"keys":["a\u0001b"]}',
+      '{"keys":["k"],"ttl":5}',
+      JSON.stringify({ keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) }),
+    ]) {
+      const bad = await call(env, "POST", `/api/tables/${table}/sign`, READ, body);
+      assert.equal(bad.status, 400, `${body.slice(0, 40)}: ${bad.body}`);
+    }
+  });
+
   it("sign needs a key and a sane ttl, and SIGNING_KEY: unset 501, short 400", async () => {
     assert.equal((await sign(env, "")).status, 400);
     assert.equal((await sign(env, "key=")).status, 400);
@@ -305,8 +351,8 @@ describe("secrets", () => {
     const sigs = seen
       .flatMap((t) => [...t.matchAll(/sig=([A-Za-z0-9_-]{43})/g)].map((m) => m[1] ?? ""))
       .filter((s) => s !== "");
-    // Signatures appear only in the sign route's own answers ({ url }), never elsewhere.
-    const outside = seen.filter((t) => !t.startsWith('{"url":'));
+    // Signatures appear only in the sign route's own answers ({ url }, { urls }), never elsewhere.
+    const outside = seen.filter((t) => !t.startsWith('{"url":') && !t.startsWith('{"urls":'));
     for (const secret of [...SECRETS, ...issued, ...sigs]) {
       const hit = outside.find((t) => t.includes(secret));
       assert.equal(hit, undefined, `a secret appears in: ${hit?.slice(0, 200)}`);

@@ -40,3 +40,9 @@ declare module "node:assert/strict" {
   const assert: Assert;
   export default assert;
 }
+
+// Vite's `?raw` imports: a file's text (test fixtures read inside workerd, which has no file system).
+declare module "*?raw" {
+  const text: string;
+  export default text;
+}

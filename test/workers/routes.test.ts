@@ -231,6 +231,8 @@ describe("worker routes", () => {
       '{"bytes":100}',
       '{"compactAt":-1}',
       '{"filez":3}',
+      '{"schema":"nope"}',
+      '{"schema":"toString"}',
     ]) {
       const r = await SELF.fetch(`${BASE}/api/tables/${table}/commit`, {
         method: "POST",

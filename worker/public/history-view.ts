@@ -1,12 +1,14 @@
 /**
  * The History view: two snapshot pickers (the newest two by default, a
  * choice kept while it exists) and what changed between them, from
- * diffManifests: files added and removed, and the differences of rows and
- * bytes by the same totals as the header and the CLI (snapshotTotals).
+ * diffManifests: files added and removed, and the differences of physical
+ * rows and bytes by the same totals as the header and the CLI
+ * (snapshotTotals); then row by row (row-history.ts).
  */
 import type { DataFileRef } from "../../src/manifest/gen/manifest_pb.ts";
 import { diffManifests, liveDataFiles, snapshotTotals } from "../../src/manifest/live.ts";
 import { $, el, fmtBytes, fmtInt, signed } from "./dom.ts";
+import { clearRowHistory, renderRowHistory } from "./row-history.ts";
 import { view } from "./state.ts";
 
 export function renderHistoryChoices(): void {
@@ -35,6 +37,7 @@ export function renderHistory(): void {
     out.textContent = v?.snapshots.length ? "" : "no snapshots yet";
     $("added").replaceChildren();
     $("removed").replaceChildren();
+    clearRowHistory();
     return;
   }
   const d = diffManifests(a.manifest, b.manifest);
@@ -48,7 +51,7 @@ export function renderHistory(): void {
     a.version === b.version
       ? `v${a.version}: the same snapshot`
       : `v${a.version} → v${b.version}: ${d.added.length} files added, ${d.removed.length} removed; ` +
-        `rows ${signed(rows)} (${fmtInt(ta.rows)} → ${fmtInt(tb.rows)}), ` +
+        `physical rows ${signed(rows)} (${fmtInt(ta.rows)} → ${fmtInt(tb.rows)}), ` +
         `bytes ${signed(bytes, fmtBytes)}`;
   out.dataset.rows = String(rows);
   const list = (id: string, paths: string[], files: DataFileRef[]) => {
@@ -69,4 +72,5 @@ export function renderHistory(): void {
   };
   list("added", d.added, after);
   list("removed", d.removed, before);
+  renderRowHistory(a, b);
 }

@@ -1,38 +1,49 @@
 /**
- * The browser inspector: reads a mirrored table with the library's read-only
- * reader (`openMirror` over `HttpStore`), either through the worker's object
- * route (`/objects/{table}/`) or from any bucket URL the page can reach
- * (`?url=`). Selecting a data file previews it (parquet-preview.ts: schema,
- * row groups, compression, first rows, read with Range requests); History
- * compares two snapshots; the worker's status API adds source HEAD, lag and
- * the lag of the last hour. Bundled by scripts/build-inspector.ts.
+ * The browser inspector: reads a mirrored table with the library's
+ * read-only table reader over `HttpStore`, either through the worker's
+ * object route (`/objects/{table}/`) or from any bucket URL the page can
+ * reach (`?url=`). The table view shows the selected snapshot's logical
+ * rows (merutable's read: per key the newest row, deletes applied), a page
+ * at a time, with a key search; selecting a data file previews it
+ * (parquet-preview.ts: schema, row groups, compression, its physical rows,
+ * read with Range requests); History compares two snapshots, by files and
+ * row by row; the worker's status API adds source HEAD, lag and the lag of
+ * the last hour. Bundled by scripts/build-inspector.ts.
  *
  * The page's modules: state.ts (the token, the worker's API, the table
- * being viewed), snapshot-view.ts (timeline and file list), charts.ts (SVG
- * charts: lag, levels), file-preview.ts and preview-rows.ts (a data file's
- * preview), history-view.ts (two snapshots compared), dom.ts (DOM helpers);
- * this entry opens a table, follows its HEAD and wires the page's controls.
+ * being viewed), snapshot-view.ts (timeline and file list), table-view.ts
+ * (the table's rows), rows-reader.ts (how rows and changes are read, and
+ * what a page cost), charts.ts (SVG charts: lag, levels), file-preview.ts
+ * and preview-rows.ts (a data file's preview), history-view.ts (two
+ * snapshots compared: files, and row-history.ts: rows), cells.ts (values as
+ * table cells), dom.ts (DOM helpers); this entry opens a table, follows its
+ * HEAD and wires the page's controls.
  */
 import { errorCodeOf } from "../../src/errors.ts";
 import { snapshotTotals } from "../../src/manifest/live.ts";
-import { openMirror, verifyMirror } from "../../src/mirror/reader.ts";
+import { verifyMirror } from "../../src/mirror/reader.ts";
 import { HttpStore } from "../../src/store/http.ts";
 import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
 import { clearPreview } from "./file-preview.ts";
 import { renderHistory, renderHistoryChoices } from "./history-view.ts";
+import { wireRowHistory } from "./row-history.ts";
+import { httpTableRows, PageReader, PageTable } from "./rows-reader.ts";
 import { renderSnapshot, renderTimeline, select } from "./snapshot-view.ts";
 import {
   api,
   authHeaders,
   explain,
+  fileUrl,
   type MirrorStatusJson,
   NEEDS_TOKEN,
   type Snapshot,
   setView,
+  type View,
   view,
 } from "./state.ts";
+import { renderTable, wireTable } from "./table-view.ts";
 
 const REFRESH_MS = 2_000;
 const MAX_SNAPSHOTS = 40;
@@ -49,15 +60,20 @@ function open(table: string | undefined, url: string): void {
     return;
   }
   // Retried: a browser on a flaky network sees Transient errors now and then.
-  setView({
+  const reader = new PageTable(retrying(store, { maxAttempts: 3 }));
+  const v: View = {
     table,
     store,
-    reader: openMirror(retrying(store, { maxAttempts: 3 })),
+    reader,
+    // Two readers of rows: the table view's pages and the history's, each counting its own requests.
+    rows: new PageReader(httpTableRows(reader, (key) => fileUrl(v, key))),
+    changes: new PageReader(httpTableRows(reader, (key) => fileUrl(v, key))),
     head: -1,
     snapshots: [],
     selected: undefined,
     file: undefined,
-  });
+  };
+  setView(v);
   $("source").textContent = store.id;
   const q = new URLSearchParams(location.search);
   if (table) {
@@ -92,10 +108,12 @@ async function refresh(): Promise<void> {
       const following = v.selected === undefined || v.selected === v.head;
       v.head = head;
       v.snapshots = snaps;
+      v.reader.known = new Map(snaps.map((s) => [s.version, s]));
       if (following || !snaps.some((s) => s.version === v.selected)) v.selected = snaps[0]?.version;
       renderHead();
       renderTimeline();
       renderSnapshot();
+      renderTable();
       renderHistoryChoices();
     }
     $("error").textContent = "";
@@ -179,6 +197,8 @@ async function main(): Promise<void> {
     }
   });
   $("verify").addEventListener("click", () => void verify());
+  wireTable();
+  wireRowHistory();
   // Charts are drawn at their box's width: redraw them when it changes.
   let resized: ReturnType<typeof setTimeout> | undefined;
   addEventListener("resize", () => {

@@ -17,6 +17,9 @@
  * pages lie apart, or for row groups under 100 rows (the next groups are
  * read until there are 100 rows).
  *
+ * The range reads (merging, caching, counting) are the table reader's
+ * (src/rows/range-file.ts); this module supplies the HTTP part.
+ *
  * It uses hyparquet's metadata and column decoders (the `hyparquet/src/*.js`
  * modules its exports map offers; hyparquet is pinned exactly), not its
  * query planner: 8.5 KB min+gzip instead of 17 for the page. Flat columns
@@ -27,14 +30,16 @@ import { readColumn } from "hyparquet/src/column.js";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
-import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
+import { type ColumnType, checkTableSchema, type TableSchema } from "../../src/catalog/schema.ts";
 import { errorCodeOf, isTidemarkError, TidemarkError } from "../../src/errors.ts";
+import { flatColumnDecoder } from "../../src/rows/data-file.ts";
+import { decodeUserKey, splitInternalKey } from "../../src/rows/ikey.ts";
+import { cellText } from "../../src/rows/json.ts";
+import { RangeFile, type RangeSource } from "../../src/rows/range-file.ts";
 import { codeOfHttpStatus } from "../../src/store/wire.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;
-/** Reads issued together are merged across gaps up to this size. */
-const MERGE_GAP = 64 * 1024;
 /** A row group above this is read page by page for a preview (hyparquet's one-request run). */
 const ONE_REQUEST_GROUP = 2 * 1024 * 1024;
 /** Rows a preview shows. */
@@ -59,119 +64,61 @@ export function isNotParquet(e: unknown): boolean {
   return errorCodeOf(e) === "Corrupt" && (e as Error).message.includes(NOT_PARQUET);
 }
 
-interface Pending {
-  start: number;
-  end: number;
-  resolve: (b: ArrayBuffer) => void;
-  reject: (e: unknown) => void;
-}
-
 /**
- * hyparquet's `AsyncBuffer` over HTTP Range requests: merges the reads
- * issued in one turn, caches what it fetched, counts requests. Errors are
+ * The file `src` over HTTP Range requests, for {@link RangeFile}. Errors are
  * `TidemarkError`s naming the key and the HTTP status, never the URL (it may
- * be signed). A server that ignores `Range` (200) is served from the whole
- * body it sent.
+ * be signed). A server that ignores `Range` (200) sends the whole body,
+ * which the RangeFile keeps.
  */
-export class RangeFile {
-  readonly byteLength: number;
-  /** HTTP requests made so far. */
-  requests = 0;
-  readonly #src: FileSource;
-  readonly #chunks: Array<{ start: number; end: number; data: Promise<ArrayBuffer> }> = [];
-  #pending: Pending[] = [];
-
-  constructor(src: FileSource) {
-    this.#src = src;
-    this.byteLength = src.size;
-  }
-
-  slice(start: number, end = this.byteLength): Promise<ArrayBuffer> {
-    // An empty range is no request (and `bytes=a-(a-1)` is no valid Range).
-    if (end <= start) return Promise.resolve(new ArrayBuffer(0));
-    const hit = this.#chunks.find((c) => c.start <= start && end <= c.end);
-    if (hit) return hit.data.then((b) => b.slice(start - hit.start, end - hit.start));
-    return new Promise((resolve, reject) => {
-      if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
-      this.#pending.push({ start, end, resolve, reject });
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#pending.sort((a, b) => a.start - b.start);
-    this.#pending = [];
-    let i = 0;
-    while (i < batch.length) {
-      const first = batch[i]!;
-      let end = first.end;
-      let j = i + 1;
-      while (j < batch.length && batch[j]!.start - end <= MERGE_GAP) end = Math.max(end, batch[j++]!.end);
-      const start = first.start;
-      // A range whose end is already here (the tail read first) fetches only what is missing.
-      const known = this.#chunks.find((c) => c.start > start && c.start < end && end <= c.end);
-      const data = known
-        ? Promise.all([this.#fetch(start, known.start), known.data]).then(([a, b]) => {
-            const out = new Uint8Array(end - start);
-            out.set(new Uint8Array(a));
-            out.set(new Uint8Array(b, 0, end - known.start), a.byteLength);
-            return out.buffer;
-          })
-        : this.#fetch(start, end);
-      const chunk = { start, end, data };
-      this.#chunks.push(chunk);
-      for (const p of batch.slice(i, j)) {
-        data.then(
-          (b) => p.resolve(b.slice(p.start - start, p.end - start)),
-          (e: unknown) => p.reject(e),
+export function httpRangeSource(src: FileSource): RangeSource {
+  const { key, size } = src;
+  const what = `read ${JSON.stringify(key)}`;
+  return {
+    key,
+    size,
+    async read(start, end) {
+      let res: Response;
+      try {
+        // No HTTP cache: one read is one request (the page counts them), and a signed URL is for once.
+        res = await fetch(await src.url(), {
+          headers: { Range: `bytes=${start}-${end - 1}` },
+          cache: "no-store",
+        });
+      } catch {
+        throw new TidemarkError("Transient", `${what}: network error`, { key });
+      }
+      if (res.status !== 200 && res.status !== 206) {
+        await res.body?.cancel().catch(() => {});
+        throw new TidemarkError(codeOfHttpStatus(res.status), `${what}: HTTP ${res.status}`, { key });
+      }
+      const body = await res.arrayBuffer();
+      const total =
+        res.status === 200
+          ? body.byteLength
+          : Number(/\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "")?.[1]);
+      // A deletion vector's Puffin file has no size in the manifest: the table
+      // reader asks with Number.MAX_SAFE_INTEGER, which no file has; not compared.
+      if (Number.isSafeInteger(total) && total !== size && size !== Number.MAX_SAFE_INTEGER) {
+        throw new TidemarkError(
+          "Corrupt",
+          `${what}: the mirror holds ${total} bytes, the manifest says ${size}: not the file this snapshot references`,
+          { key },
         );
       }
-      // A failed read is not cached: a retry reads again.
-      data.catch(() => {
-        const at = this.#chunks.indexOf(chunk);
-        if (at >= 0) this.#chunks.splice(at, 1);
-      });
-      i = j;
-    }
-  }
-
-  async #fetch(start: number, end: number): Promise<ArrayBuffer> {
-    const { key, size } = this.#src;
-    const what = `read ${JSON.stringify(key)}`;
-    this.requests++;
-    let res: Response;
-    try {
-      res = await fetch(await this.#src.url(), { headers: { Range: `bytes=${start}-${end - 1}` } });
-    } catch {
-      throw new TidemarkError("Transient", `${what}: network error`, { key });
-    }
-    if (res.status !== 200 && res.status !== 206) {
-      await res.body?.cancel().catch(() => {});
-      throw new TidemarkError(codeOfHttpStatus(res.status), `${what}: HTTP ${res.status}`, { key });
-    }
-    const body = await res.arrayBuffer();
-    const total =
-      res.status === 200
-        ? body.byteLength
-        : Number(/\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "")?.[1]);
-    if (Number.isSafeInteger(total) && total !== size) {
-      throw new TidemarkError(
-        "Corrupt",
-        `${what}: the mirror holds ${total} bytes, the manifest says ${size}: not the file this snapshot references`,
-        { key },
-      );
-    }
-    if (res.status === 200) {
-      // The server ignored Range and sent everything: keep it all.
-      this.#chunks.push({ start: 0, end: size, data: Promise.resolve(body) });
-      return body.slice(start, end);
-    }
-    if (body.byteLength !== end - start) {
-      throw new TidemarkError("Corrupt", `${what}: asked for ${end - start} bytes, got ${body.byteLength}`, {
-        key,
-      });
-    }
-    return body;
-  }
+      // The server ignored Range and sent everything.
+      if (res.status === 200) return { offset: 0, bytes: body };
+      if (body.byteLength !== end - start) {
+        throw new TidemarkError(
+          "Corrupt",
+          `${what}: asked for ${end - start} bytes, got ${body.byteLength}`,
+          {
+            key,
+          },
+        );
+      }
+      return { offset: start, bytes: body };
+    },
+  };
 }
 
 /** One column of the Parquet schema, as the preview lists it. */
@@ -222,7 +169,7 @@ function typeOf(e: SchemaElement): string {
  * corrupt one, or one whose size differs from the manifest's.
  */
 export async function previewParquet(src: FileSource): Promise<Preview> {
-  const file = new RangeFile(src);
+  const file = new RangeFile(httpRangeSource(src));
   const { key, size } = src;
   // The magic first, before hyparquet: "not Parquet" and "corrupt" are different answers.
   // Both ends when the first read holds the whole file; else the end, as hyparquet
@@ -305,18 +252,8 @@ async function groupRows(
   const ranges = await Promise.all(group.columns.map((c) => firstBytes(file, c, rows, whole)));
   const buffers = await Promise.all(ranges.map(([a, b]) => file.slice(a, b)));
   return group.columns.map((c, i) => {
-    const m = c.meta_data!;
-    const schemaPath = getTreePath(tree, m.path_in_schema);
-    if (!isFlatColumn(schemaPath)) return [];
-    const decoder = {
-      pathInSchema: m.path_in_schema,
-      type: m.type,
-      element: schemaPath[schemaPath.length - 1]!.element,
-      schemaPath,
-      codec: m.codec,
-      parsers: DEFAULT_PARSERS,
-      utf8: false,
-    };
+    const decoder = flatColumnDecoder(tree, c.meta_data!, DEFAULT_PARSERS);
+    if (!decoder) return [];
     const reader = { view: new DataView(buffers[i]!), offset: 0 };
     const select = { groupStart: 0, selectStart: 0, selectEnd: rows, groupRows: rows };
     return readColumn(reader, select, decoder).data.flatMap((d: DecodedArray) =>
@@ -354,134 +291,59 @@ async function firstRows(file: RangeFile, metadata: FileMetaData, limit: number)
 
 // --- merutable's schema and keys -------------------------------------------
 
-/** A column of merutable's `TableSchema` JSON. */
-export interface MeruColumn {
-  name: string;
-  col_type: string | { FixedLenByteArray: number };
-  nullable: boolean;
-  field_id?: number | null;
-}
-
 /** merutable's `TableSchema` JSON (the manifest property `merutable.schema.json`). */
-export interface MeruSchema {
-  table_name: string;
-  columns: MeruColumn[];
-  primary_key: number[];
-}
+export type MeruSchema = TableSchema;
 
 /** Parses merutable's schema JSON; `undefined` when absent or not of that shape. */
 export function parseMeruSchema(json: string | undefined): MeruSchema | undefined {
   if (json === undefined) return undefined;
   try {
-    const s = JSON.parse(json) as MeruSchema;
-    const ok =
-      typeof s.table_name === "string" &&
-      Array.isArray(s.columns) &&
-      s.columns.every((c) => typeof c.name === "string" && c.col_type !== undefined) &&
-      Array.isArray(s.primary_key) &&
-      s.primary_key.every((i) => Number.isInteger(i) && s.columns[i] !== undefined);
-    return ok ? s : undefined;
+    return checkTableSchema(JSON.parse(json));
   } catch {
     return undefined;
   }
 }
 
 /** A column type as text: `Int64`, `FixedLenByteArray(16)`. */
-export function meruType(t: MeruColumn["col_type"]): string {
+export function meruType(t: ColumnType): string {
   return typeof t === "string" ? t : `FixedLenByteArray(${t.FixedLenByteArray})`;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Bytes as a person reads them: the text when they are printable UTF-8, else `0x` and hex. */
+export const readableBytes = (b: Uint8Array): string => cellText(b, "ByteArray");
 
-/**
- * Bytes as a person reads them: the text when they are printable UTF-8,
- * else `0x` and hex.
- */
-export function readableBytes(b: Uint8Array): string {
+/** A user key's values as text (the table's cell forms), or `undefined` when it does not decode. */
+function keyTexts(b: Uint8Array, schema: MeruSchema): string[] | undefined {
   try {
-    const s = utf8.decode(b);
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what makes bytes binary
-    if (!/[\u0000-\u001f\u007f]/.test(s)) return s;
+    const types = schema.primary_key.map((i) => schema.columns[i]?.col_type);
+    return decodeUserKey(b, schema).map((v, i) => cellText(v, types[i]));
   } catch {
-    // not UTF-8
+    return undefined;
   }
-  return `0x${Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")}`;
-}
-
-/**
- * Decodes primary-key fields as merutable encodes them (`types/key.rs`:
- * integers big-endian with the sign bit flipped, floats order-preserving,
- * byte arrays with 0x00 escaped as 0x00 0xFF and ended by 0x00 0x00).
- * Returns the values as text and the bytes consumed, or `undefined`.
- */
-function decodeKeyFields(b: Uint8Array, schema: MeruSchema): { values: string[]; used: number } | undefined {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const values: string[] = [];
-  let at = 0;
-  for (const i of schema.primary_key) {
-    const t = schema.columns[i]?.col_type;
-    const need = (n: number) => at + n <= b.length;
-    if (t === "Boolean" && need(1)) values.push(String(b[at++] !== 0));
-    else if (t === "Int32" && need(4)) {
-      values.push(String((view.getUint32(at) ^ 0x8000_0000) | 0));
-      at += 4;
-    } else if (t === "Int64" && need(8)) {
-      values.push(String(BigInt.asIntN(64, view.getBigUint64(at) ^ (1n << 63n))));
-      at += 8;
-    } else if ((t === "Float" && need(4)) || (t === "Double" && need(8))) {
-      const n = t === "Float" ? 4 : 8;
-      const raw = b.slice(at, at + n);
-      // Positive values had their sign bit flipped, negative ones every bit.
-      if ((raw[0] ?? 0) & 0x80) raw[0] = (raw[0] ?? 0) ^ 0x80;
-      else for (let k = 0; k < n; k++) raw[k] = ~(raw[k] ?? 0) & 0xff;
-      const dv = new DataView(raw.buffer);
-      values.push(String(n === 4 ? dv.getFloat32(0) : dv.getFloat64(0)));
-      at += n;
-    } else if (typeof t === "object" && need(t.FixedLenByteArray)) {
-      values.push(readableBytes(b.subarray(at, at + t.FixedLenByteArray)));
-      at += t.FixedLenByteArray;
-    } else if (t === "ByteArray") {
-      const out: number[] = [];
-      for (;;) {
-        if (at >= b.length) return undefined;
-        const x = b[at++];
-        if (x !== 0) {
-          out.push(x ?? 0);
-          continue;
-        }
-        const next = b[at++];
-        if (next === 0xff) out.push(0);
-        else if (next === 0) break;
-        else return undefined;
-      }
-      values.push(readableBytes(new Uint8Array(out)));
-    } else return undefined;
-  }
-  return { values, used: at };
 }
 
 /** A user key (a manifest's `key_min`/`key_max`) as text, e.g. `42`; `undefined` if it does not decode. */
 export function readableUserKey(b: Uint8Array, schema: MeruSchema | undefined): string | undefined {
-  const d = schema && decodeKeyFields(b, schema);
-  return d && d.used === b.length ? d.values.join(", ") : undefined;
+  return schema && keyTexts(b, schema)?.join(", ");
 }
 
 /**
- * An internal key (`_merutable_ikey`) as text: `id=42 · seq 17 · put`; the
- * tag is 8 bytes big-endian, `(2^56 - 1 - seq) << 8 | op`. `undefined` if it
- * does not decode with `schema`.
+ * An internal key (`_merutable_ikey`) as text: `id=42 · seq 17 · put`.
+ * `undefined` if it does not decode with `schema`.
  */
 export function readableInternalKey(b: Uint8Array, schema: MeruSchema | undefined): string | undefined {
-  if (!schema || b.length < 8) return undefined;
-  const d = decodeKeyFields(b.subarray(0, b.length - 8), schema);
-  if (!d || d.used !== b.length - 8) return undefined;
-  const tag = new DataView(b.buffer, b.byteOffset + b.length - 8, 8).getBigUint64(0);
-  const seq = (1n << 56n) - 1n - (tag >> 8n);
-  const op = Number(tag & 0xffn);
-  if (seq < 0n || op > 1) return undefined;
+  if (!schema) return undefined;
+  let parts: ReturnType<typeof splitInternalKey>;
+  try {
+    parts = splitInternalKey(b);
+  } catch {
+    return undefined;
+  }
+  const values = keyTexts(parts.userKey, schema);
+  if (!values) return undefined;
   const names = schema.primary_key.map((i) => schema.columns[i]?.name ?? "?");
-  const key = d.values.map((v, i) => `${names[i]}=${v}`).join(", ");
-  return `${key} · seq ${seq} · ${op === 1 ? "put" : "delete"}`;
+  const key = values.map((v, i) => `${names[i]}=${v}`).join(", ");
+  return `${key} · seq ${parts.seq} · ${parts.op === 1 ? "put" : "delete"}`;
 }
 
 /** A value in the canonical form the tests compare with pyarrow's (test/support/parquet-peer.py). */

@@ -11,6 +11,7 @@ import { $, el, fmtBytes, fmtInt } from "./dom.ts";
 import { preview } from "./file-preview.ts";
 import { readableBytes, readableUserKey } from "./parquet-preview.ts";
 import { schemaOf, view } from "./state.ts";
+import { renderTable } from "./table-view.ts";
 
 export function select(version: number): void {
   const v = view;
@@ -18,6 +19,7 @@ export function select(version: number): void {
   v.selected = version;
   renderTimeline();
   renderSnapshot();
+  renderTable();
 }
 
 export function renderTimeline(): void {

@@ -9,14 +9,14 @@
  * server) into sessionStorage, and sends it as `Authorization: Bearer` to the
  * worker's own API and object route only, never to a `?url=` bucket; data
  * files of the worker's tables are read through short-lived signed URLs
- * (`/api/tables/:table/sign`), which need no header. Behind Cloudflare Access
- * no token is needed.
+ * (`/api/tables/:table/sign`), which need no header: the keys asked for in one
+ * turn are signed by one request. Behind Cloudflare Access no token is needed.
  */
 import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
 import type { Manifest } from "../../src/manifest/gen/manifest_pb.ts";
-import type { MirrorReader } from "../../src/mirror/reader.ts";
 import type { HttpStore } from "../../src/store/http.ts";
 import { type MeruSchema, parseMeruSchema } from "./parquet-preview.ts";
+import type { PageReader, PageTable } from "./rows-reader.ts";
 
 const TOKEN_KEY = "tidemark.readToken";
 
@@ -41,12 +41,19 @@ export const NEEDS_TOKEN =
 export interface Snapshot {
   version: number;
   manifest: Manifest;
+  /** The manifest's bytes as stored. */
+  bytes: Uint8Array;
 }
 
 export interface View {
   table: string | undefined;
   store: HttpStore;
-  reader: MirrorReader;
+  /** The table's reader (HEAD, snapshots; the manifests the page holds are not read again). */
+  reader: PageTable;
+  /** The table view's reads of rows, one page at a time. */
+  rows: PageReader;
+  /** The row-level history's reads, one page at a time. */
+  changes: PageReader;
   head: number;
   snapshots: Snapshot[];
   selected: number | undefined;
@@ -63,30 +70,78 @@ export function setView(v: View): void {
 
 /** Signed URLs of the worker's data files, by table and key, until shortly before they expire. */
 const signedUrls = new Map<string, { url: string; expiresAt: number }>();
+/** Keys of each table waiting to be signed, with the reads waiting for them. */
+const unsigned = new Map<string, Map<string, Array<(r: string | Error) => void>>>();
+/** Keys one sign request may carry (the worker's limit). */
+const SIGN_BATCH = 1000;
 
 /**
  * The URL a data file is read from: for a table of this worker, a
  * short-lived signed URL (GET/HEAD/Range without a header, so the Parquet
  * reader needs no credential); for a bucket URL typed in, the object's URL.
+ * The keys asked for in one turn (a read of rows opens its files together)
+ * are signed with one request.
  */
 export async function fileUrl(v: View, key: string): Promise<string> {
-  if (!v.table) return v.store.url(key);
-  const id = `${v.table}\n${key}`;
-  const known = signedUrls.get(id);
+  const table = v.table;
+  if (!table) return v.store.url(key);
+  const known = signedUrls.get(`${table}\n${key}`);
   if (known && known.expiresAt - Date.now() > 30_000) return known.url;
-  const r = await api(`/api/tables/${encodeURIComponent(v.table)}/sign?key=${encodeURIComponent(key)}`);
-  // No signing key configured (501): the object route with the page's credential cannot be
-  // used by a plain fetch, so say what is missing.
-  if (!r.ok) {
-    throw new TidemarkError(
-      r.status === 401 || r.status === 403 ? "PermissionDenied" : "NotSupported",
-      `cannot sign a URL for ${key}: HTTP ${r.status}`,
-      { key },
-    );
+  const got = await new Promise<string | Error>((resolve) => {
+    let waiting = unsigned.get(table);
+    if (!waiting) {
+      waiting = new Map();
+      unsigned.set(table, waiting);
+      setTimeout(() => void signWaiting(table), 0);
+    }
+    waiting.set(key, [...(waiting.get(key) ?? []), resolve]);
+  });
+  if (got instanceof Error) throw got;
+  return got;
+}
+
+/** Signs the keys waiting for `table`, up to {@link SIGN_BATCH} a request. */
+async function signWaiting(table: string): Promise<void> {
+  const waiting = unsigned.get(table) ?? new Map<string, Array<(r: string | Error) => void>>();
+  unsigned.delete(table);
+  const keys = [...waiting.keys()];
+  for (let i = 0; i < keys.length; i += SIGN_BATCH) {
+    const batch = keys.slice(i, i + SIGN_BATCH);
+    const answer = new Map<string, string | Error>();
+    try {
+      const r = await fetch(`/api/tables/${encodeURIComponent(table)}/sign`, {
+        method: "POST",
+        headers: { ...authHeaders, "Content-Type": "application/json" },
+        body: JSON.stringify({ keys: batch }),
+      });
+      // No signing key configured (501): the object route with the page's credential cannot be
+      // used by a plain fetch, so say what is missing.
+      if (!r.ok) {
+        const e = new TidemarkError(
+          r.status === 401 || r.status === 403 ? "PermissionDenied" : "NotSupported",
+          `cannot sign URLs of ${table}'s files: HTTP ${r.status}`,
+        );
+        for (const k of batch) answer.set(k, e);
+      } else {
+        const { urls, expiresAt } = (await r.json()) as { urls: Record<string, string>; expiresAt: string };
+        for (const k of batch) {
+          const url = Object.hasOwn(urls, k) ? urls[k] : undefined;
+          if (url === undefined) {
+            answer.set(k, new TidemarkError("Corrupt", `the worker signed no URL for ${k}`, { key: k }));
+            continue;
+          }
+          const href = new URL(url, location.href).href;
+          signedUrls.set(`${table}\n${k}`, { url: href, expiresAt: Date.parse(expiresAt) });
+          answer.set(k, href);
+        }
+      }
+    } catch {
+      const e = new TidemarkError("Transient", `cannot reach the worker to sign URLs of ${table}'s files`);
+      for (const k of batch) answer.set(k, e);
+    }
+    for (const k of batch)
+      for (const resolve of waiting.get(k) ?? []) resolve(answer.get(k) as string | Error);
   }
-  const { url, expiresAt } = (await r.json()) as { url: string; expiresAt: string };
-  signedUrls.set(id, { url: new URL(url, location.href).href, expiresAt: Date.parse(expiresAt) });
-  return new URL(url, location.href).href;
 }
 
 /** merutable's schema of snapshot `s` (the manifest property), if it has one. */

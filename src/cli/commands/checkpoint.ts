@@ -1,12 +1,17 @@
 /**
- * `tidemark checkpoint ls|prune <store>`: the LaminarDB-compatible layout
+ * `tidemark checkpoint ls|prune <store>`, for either of LaminarDB's layouts:
+ * its current `state-v2/` (namespace, prune floor, attempts and their seals;
+ * `ls` only: LaminarDB prunes its own root) and the layout before it
  * (`epoch={E}/vnode={V}/partial.bin`, `epoch={E}/commit/{key}`,
- * `epoch={E}/srcoff/{node}`, `epoch={E}/_COMMIT`).
+ * `epoch={E}/srcoff/{node}`, `epoch={E}/_COMMIT`). `verify` and `mirror` are
+ * in their own modules.
  *
  * @module
  */
 import { CheckpointStore } from "../../checkpoint/checkpoint-store.ts";
+import { detectCheckpointLayouts } from "../../checkpoint/detect.ts";
 import { checkpointCommitKey } from "../../checkpoint/layout.ts";
+import { DECISION_STORE_NOTE, type StateV2Report, verifyStateV2 } from "../../checkpoint/state-v2/verify.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
@@ -75,6 +80,19 @@ export async function checkpointCommand(
   opts: CheckpointCliOptions,
 ): Promise<number> {
   const { store, label } = await openStoreUrl(spec, ctx.env);
+  const layouts = await detectCheckpointLayouts(store);
+  if (layouts.stateV2) {
+    if (sub === "prune") {
+      throw new TidemarkError(
+        "NotSupported",
+        `${label} holds LaminarDB's state-v2 layout: LaminarDB prunes it itself (its _PRUNE_FLOOR); tidemark only reads, verifies and mirrors it`,
+      );
+    }
+    const r = await verifyStateV2(store, { objects: false });
+    if (opts.json) printJson(ctx.io, { store: label, legacyAlso: layouts.legacy, ...r });
+    else ctx.io.stdout(`${describeStateV2(label, r).join("\n")}\n`);
+    return EXIT.ok;
+  }
   const cp = cpStore(store);
   const latest = await cp.latestCommittedEpoch();
 
@@ -141,4 +159,42 @@ export async function checkpointCommand(
     return EXIT.failure;
   }
   return EXIT.ok;
+}
+
+function shortUuid(s: string): string {
+  return s.slice(0, 8);
+}
+
+/** `checkpoint ls` of a state-v2 root: from its listing and seals only (`checkpoint verify` reads every object). */
+function describeStateV2(label: string, r: StateV2Report): string[] {
+  const ns = r.namespace;
+  const out = [
+    `store        ${label}`,
+    "layout       state-v2 (LaminarDB, current)",
+    `namespace    ${ns ? `deployment ${ns.deploymentId}, pipeline ${ns.pipelineIdentity.sha256.slice(0, 12)}… (identity v${ns.pipelineIdentity.canonicalVersion})` : "none"}`,
+    `prune floor  ${r.floor ? `before ${r.floor.beforeEpoch} (swept below ${r.floor.sweptBeforeEpoch})` : "none"}`,
+    `candidate    ${r.candidate ? `attempt ${r.candidate.epoch}: ${r.candidate.restorable ? "restorable" : "NOT restorable"} (from the seals and the listing)` : "none (no sealed attempt above the floor)"}`,
+  ];
+  if (r.attempts.length > 0) {
+    out.push("", "epoch                 state        partials  descr  bytes       seal");
+    for (const a of r.attempts) {
+      const s = a.seal;
+      const seal = s
+        ? `${s.cluster ? "cluster" : "local"} ${JSON.stringify(s.instanceId)}/${shortUuid(s.executionId)}, ${s.roots === s.vnodes ? "full" : `delta of ${s.parents.join(",")}`}, chain ${formatBytes(Number(s.chainBytes))}${a.restorable === false ? ", NOT restorable" : ""}`
+        : "-";
+      out.push(
+        `${String(a.epoch).padEnd(21)} ${a.state.padEnd(12)} ${String(a.partials).padEnd(9)} ${String(a.descriptors).padEnd(6)} ${formatBytes(a.bytes).padEnd(11)} ${seal}`,
+      );
+    }
+  } else {
+    out.push("(no attempts)");
+  }
+  const found = [...r.problems, ...r.warnings];
+  if (found.length > 0) {
+    out.push("", `${r.problems.length} problem(s), ${r.warnings.length} warning(s) (run checkpoint verify):`);
+    for (const p of found.slice(0, 10)) out.push(`  ${p.key}: [${p.rule}] ${p.message}`);
+    if (found.length > 10) out.push(`  … ${found.length - 10} more`);
+  }
+  out.push("", DECISION_STORE_NOTE);
+  return out;
 }

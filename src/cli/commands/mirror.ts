@@ -12,17 +12,14 @@ import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import { Mirror, type MirrorStatus } from "../../mirror/mirror.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
-import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";
+import { EXIT, formatBytes, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
+import { catchUp, type LoopCliOptions, TickErrors, watch } from "../watch.ts";
 
-interface MirrorCliOptions extends OutputOptions {
-  from: string;
-  to: string;
-  once?: boolean;
-  watch?: boolean;
-  parallel: number;
-  pollInterval: number;
+interface MirrorCliOptions extends LoopCliOptions {
   lagAlert: number;
+  iceberg?: string;
+  icebergPrefix?: string;
 }
 
 function summary(s: MirrorStatus): Record<string, unknown> {
@@ -37,6 +34,7 @@ function summary(s: MirrorStatus): Record<string, unknown> {
     bytes: s.counters.bytes,
     requests: s.counters.requests,
     gaps: s.gaps,
+    ...(s.iceberg ? { iceberg: s.iceberg } : {}),
   };
 }
 
@@ -51,7 +49,10 @@ function describe(s: MirrorStatus): string {
   const gaps = s.gaps.length
     ? `; skipped: ${s.gaps.map((g) => `${g.from === g.to ? `v${g.from}` : `v${g.from}-v${g.to}`} (${GAP_TEXT[g.reason ?? "expired"]})`).join(", ")}`
     : "";
-  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}`;
+  const views = (s.iceberg ?? []).map(
+    (v) => `; Iceberg view at v${v.version} (${v.metadataLocation ?? "none"})`,
+  );
+  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}${views.join("")}`;
 }
 
 export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Promise<number> {
@@ -63,14 +64,24 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
       `--to ${to.label} is read-only (${to.kind}); mirror to a directory, s3:// or memory:`,
     );
   }
-  let lastError: TidemarkError | undefined;
-  let fatal: ((e: TidemarkError) => void) | undefined;
-  const fatalError = new Promise<TidemarkError>((resolve) => {
-    fatal = resolve;
-  });
+  // Another writer on the target: retrying cannot fix it.
+  const errors = new TickErrors(
+    (e) => isTidemarkError(e, "SplitBrain") || isTidemarkError(e, "StaleVersion"),
+  );
+  if (opts.icebergPrefix !== undefined && opts.iceberg === undefined) {
+    throw new TidemarkError("InvalidArgument", "--iceberg-prefix needs --iceberg");
+  }
   const mirror = new Mirror({
     source: from.store,
     target: to.store,
+    ...(opts.iceberg !== undefined
+      ? {
+          iceberg: {
+            location: opts.iceberg,
+            ...(opts.icebergPrefix !== undefined ? { prefix: opts.icebergPrefix } : {}),
+          },
+        }
+      : {}),
     parallelism: opts.parallel,
     pollIntervalMs: opts.pollInterval,
     lagAlertSecs: opts.watch ? opts.lagAlert : 0,
@@ -78,11 +89,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
       ctx.io.stderr(
         `tidemark: lag alert: ${a.lagSeconds.toFixed(0)} s behind (mirrored v${a.mirrorSeq}, source HEAD v${a.sourceHead})\n`,
       ),
-    onError: (e) => {
-      lastError = e;
-      // Another writer on the target: retrying cannot fix it.
-      if (isTidemarkError(e, "SplitBrain") || isTidemarkError(e, "StaleVersion")) fatal?.(e);
-    },
+    onError: errors.onError,
   });
 
   if (!opts.watch) {
@@ -96,19 +103,12 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
       timer = setInterval(() => bar.update(Math.max(0, mirror.mirrorSeq - start)), 200);
     }
     try {
-      // One tick catches up; loop only if the source moved meanwhile (bounded).
-      for (let i = 0; i < 100; i++) {
-        lastError = undefined;
-        await mirror.tick();
-        if (lastError || mirror.status().caughtUp) break;
-      }
+      await catchUp(mirror, errors);
     } finally {
       if (timer !== undefined) clearInterval(timer);
       bar.update(Math.max(0, mirror.mirrorSeq - start)); // the final count, before the bar clears
       bar.stop();
-      await mirror.shutdown();
     }
-    if (lastError) throw lastError;
     const s = mirror.status();
     if (opts.json) printJson(ctx.io, { ok: true, from: from.label, to: to.label, ...summary(s) });
     else ctx.io.stdout(`${describe(s)}\n`);
@@ -116,8 +116,6 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   }
 
   // --watch: one line (text, or one JSON object per line) whenever the mirror advances.
-  const stop = ctx.waitForStop();
-  mirror.start();
   let printed = -1;
   const report = () => {
     const s = mirror.status();
@@ -129,21 +127,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
         `v${s.mirrorSeq} mirrored (source HEAD v${s.sourceHead}, lag ${(s.lagSeconds ?? 0).toFixed(0)} s)\n`,
       );
   };
-  let lastReported: TidemarkError | undefined;
-  const timer = setInterval(() => {
-    report();
-    if (lastError && lastError !== lastReported) {
-      lastReported = lastError;
-      ctx.io.stderr(
-        `tidemark: ${lastError.message} (retrying in ${Math.round(mirror.status().nextDelayMs / 1000)} s)\n`,
-      );
-    }
-  }, 250);
-  const outcome = await Promise.race([stop.then(() => undefined), fatalError]);
-  clearInterval(timer);
-  await mirror.shutdown();
-  report();
-  if (outcome) throw outcome;
+  await watch(ctx, mirror, errors, report);
   const s = mirror.status();
   if (opts.json) ctx.io.stdout(`${JSON.stringify({ event: "stopped", ok: true, ...summary(s) })}\n`);
   else ctx.io.stdout(`stopped: ${describe(s)}\n`);

@@ -1,0 +1,607 @@
+/**
+ * A merutable table's logical rows, read merutable's way in every runtime:
+ * the live files of a version, rows their deletion vectors mark dropped,
+ * per user key the row with the highest sequence number, a key whose
+ * winning row is a delete absent
+ * (https://github.com/salesforce-misc/merutable/blob/41101e3/crates/merutable/src/engine/read_path.rs).
+ * Rows come in primary-key order, streamed; row-level history between two
+ * versions reads the files that differ and, of the others, only the row
+ * groups holding those keys.
+ *
+ * One {@link TableRows} per table keeps what it read that stays true (file
+ * footers, deletion vectors, manifests), so the next page of rows, or the
+ * next diff, does not read them again.
+ *
+ * @module
+ */
+import { readTableSchema, type TableSchema } from "../catalog/schema.ts";
+import { openTable, type TableReader } from "../catalog/table.ts";
+import { TidemarkError } from "../errors.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { liveDataFiles } from "../manifest/live.ts";
+import { numberOption } from "../options.ts";
+import type { ObjectStore } from "../store/types.ts";
+import {
+  DataFile,
+  type DataFileEntry,
+  DEFAULT_FOOTER_BYTES,
+  dataFileEntry,
+  readDeletionVector,
+} from "./data-file.ts";
+import type { DeletionVector } from "./deletion-vector.ts";
+import { decodeUserKey, encodeUserKey, type KeyValue, keyColumns, OP_PUT } from "./ikey.ts";
+import {
+  type KeyGroup,
+  type MergeBounds,
+  type MergeEntry,
+  type MergeSource,
+  mergeKeyGroups,
+  type RowVerdict,
+  seqOf,
+  verdicts,
+  winner,
+} from "./merge.ts";
+import { RangeFile, type RangeSource, storeRangeSource } from "./range-file.ts";
+import { type ColumnPlan, columnValue, keyAsValue, planColumn, sameValue, type Value } from "./values.ts";
+
+/** Options of {@link TableRows}. */
+export interface TableRowsOptions {
+  /** Bytes of the first read of each file's tail: its footer, a small file whole (default 64 KiB). */
+  footerBytes?: number;
+  /**
+   * Where a file's bytes come from (default: ranged `get`s on the table's
+   * store). A browser passes reads of signed URLs here.
+   */
+  source?: (path: string, size: number) => RangeSource;
+}
+
+/** What a version is made of. */
+export interface VersionView {
+  version: number;
+  manifest: Manifest;
+  schema: TableSchema;
+  /** Its live data files. */
+  files: DataFileEntry[];
+}
+
+/** Progress of a read. */
+export interface RowsProgress {
+  /** Physical rows read so far (row groups decoded). */
+  rowsRead: number;
+  /** Physical rows of the files that may hold rows in the range. */
+  rowsTotal: number;
+  requests: number;
+  bytesRead: number;
+}
+
+/** A range of keys: each a key or a prefix of a composite key, as values of the key columns. */
+export interface KeyRange {
+  /** Keys at or after this one. */
+  from?: readonly KeyValue[];
+  /** Keys before this one (exclusive, as merutable's range scan). */
+  to?: readonly KeyValue[];
+  /** Keys after this encoded key (exclusive): the next page after a row's `userKey`. */
+  after?: Uint8Array;
+}
+
+/** Options of {@link TableRows.rows}. */
+export interface ReadRowsOptions extends KeyRange {
+  /** The version (default HEAD). */
+  version?: number;
+  /** At most this many rows. */
+  limit?: number;
+  onProgress?: (p: RowsProgress) => void;
+}
+
+/** One row of the table. */
+export interface TableRow {
+  /** The encoded primary key (merutable's user key): the order of rows, and `after` for the next page. */
+  userKey: Uint8Array;
+  /** The user columns, in schema order. */
+  values: Value[];
+}
+
+/** The rows of a version. */
+export interface RowsResult {
+  version: number;
+  schema: TableSchema;
+  /** Column names, in schema order. */
+  columns: string[];
+  rows: AsyncIterable<TableRow>;
+}
+
+/** One key that differs between two versions. */
+export interface RowChange {
+  op: "insert" | "update" | "delete";
+  userKey: Uint8Array;
+  /** The key's values, in key-column order. */
+  key: Value[];
+  /** The row at the first version (`null` for an insert). */
+  before: Value[] | null;
+  /** The row at the second version (`null` for a delete). */
+  after: Value[] | null;
+  /** Indexes of the columns whose values differ (an update's). */
+  changed: number[];
+}
+
+/** Options of {@link TableRows.diff}. */
+export interface DiffRowsOptions extends KeyRange {
+  limit?: number;
+  onProgress?: (p: RowsProgress) => void;
+}
+
+/** The row-level history between two versions. */
+export interface DiffResult {
+  from: number;
+  to: number;
+  /** The schema rows are decoded with: the second version's. */
+  schema: TableSchema;
+  columns: string[];
+  changes: AsyncIterable<RowChange>;
+}
+
+/** A row of a data file and what the table makes of it (see `verdicts` in merge.ts). */
+export interface ClassifiedRow {
+  path: string;
+  /** File-global row position. */
+  position: number;
+  verdict: RowVerdict;
+  userKey: Uint8Array;
+  seq: bigint;
+  op: number;
+}
+
+/** Requests and bytes a {@link TableRows} has read. */
+export interface ReadStats {
+  requests: number;
+  bytesRead: number;
+  /** Footers parsed. */
+  footers: number;
+  /** Row groups read. */
+  rowGroups: number;
+}
+
+function fileId(e: DataFileEntry): string {
+  return `${e.path}\u0000${e.size}`;
+}
+
+function dvId(e: DataFileEntry): string {
+  return e.dv ? `${e.dv.path}\u0000${e.dv.offset}\u0000${e.dv.length}` : "";
+}
+
+/**
+ * Reads the logical rows of the merutable table on a store (either layout,
+ * see `openTable`). See the module notes.
+ */
+export class TableRows {
+  readonly table: TableReader;
+  readonly #footerBytes: number;
+  readonly #source: (path: string, size: number) => RangeSource;
+  readonly #files = new Map<string, DataFile>();
+  readonly #puffins = new Map<string, RangeFile>();
+  readonly #dvs = new Map<string, Promise<DeletionVector>>();
+  readonly #versions = new Map<number, Promise<VersionView>>();
+  readonly #plans = new WeakMap<DataFile, { schema: TableSchema; plans: ColumnPlan[] }>();
+
+  constructor(table: TableReader, opts: TableRowsOptions = {}) {
+    this.table = table;
+    this.#footerBytes = numberOption("footerBytes", opts.footerBytes, DEFAULT_FOOTER_BYTES, {
+      min: 8,
+      max: 64 * 1024 * 1024,
+    });
+    this.#source = opts.source ?? ((path, size) => storeRangeSource(table.store, path, size));
+  }
+
+  /** Requests and bytes read so far (every file and deletion vector). */
+  stats(): ReadStats {
+    let requests = 0;
+    let bytesRead = 0;
+    let footers = 0;
+    let rowGroups = 0;
+    for (const f of this.#files.values()) {
+      requests += f.file.requests;
+      bytesRead += f.file.bytesRead;
+      rowGroups += f.groupsRead;
+      if (f.loadedFooter) footers++;
+    }
+    for (const p of this.#puffins.values()) {
+      requests += p.requests;
+      bytesRead += p.bytesRead;
+    }
+    return { requests, bytesRead, footers, rowGroups };
+  }
+
+  /**
+   * Version `version` (default HEAD): its manifest, schema and live files.
+   *
+   * @throws TidemarkError `NotFound` for an empty table or a missing
+   *   version; `NotSupported` when the manifest carries no
+   *   `merutable.schema.json` (its rows cannot be decoded); `Corrupt` for a
+   *   bad schema or deletion-vector coordinates.
+   */
+  async version(version?: number): Promise<VersionView> {
+    if (version === undefined) {
+      const head = await this.table.head();
+      if (head === 0) {
+        throw new TidemarkError("NotFound", `the table on ${this.table.store.name} has no version yet`);
+      }
+      return this.version(head);
+    }
+    numberOption("version", version, 1, { min: 1 });
+    let p = this.#versions.get(version);
+    if (!p) {
+      p = this.#load(version);
+      this.#versions.set(version, p);
+      p.catch(() => this.#versions.delete(version));
+    }
+    return p;
+  }
+
+  async #load(v: number): Promise<VersionView> {
+    const manifest = await this.table.manifest(v);
+    const key = this.table.manifestKey(v);
+    const schema = readTableSchema(manifest, key);
+    if (!schema) {
+      throw new TidemarkError(
+        "NotSupported",
+        `${key} carries no merutable.schema.json: its rows cannot be decoded (merutable cannot open it either)`,
+        { key },
+      );
+    }
+    return { version: v, manifest, schema, files: liveDataFiles(manifest).map(dataFileEntry) };
+  }
+
+  /** The data file `entry` (its footer read at most once per table). */
+  dataFile(entry: DataFileEntry): DataFile {
+    const id = fileId(entry);
+    let f = this.#files.get(id);
+    if (!f) {
+      f = new DataFile(entry, new RangeFile(this.#source(entry.path, entry.size)), this.#footerBytes);
+      this.#files.set(id, f);
+    }
+    return f;
+  }
+
+  /** The deletion vector of `entry`, read at most once; `undefined` when it has none. */
+  async deletionVector(entry: DataFileEntry): Promise<DeletionVector | undefined> {
+    const dv = entry.dv;
+    if (!dv) return undefined;
+    const id = `${dvId(entry)}\u0000${entry.numRows}`;
+    let p = this.#dvs.get(id);
+    if (!p) {
+      let puffin = this.#puffins.get(dv.path);
+      if (!puffin) {
+        // The Puffin file's size is not in the manifest: the blob's end is all a read needs.
+        puffin = new RangeFile(this.#source(dv.path, Number.MAX_SAFE_INTEGER));
+        this.#puffins.set(dv.path, puffin);
+      }
+      p = readDeletionVector(puffin, dv, entry.path, entry.numRows);
+      this.#dvs.set(id, p);
+      p.catch(() => this.#dvs.delete(id));
+    }
+    return p;
+  }
+
+  #plansFor(file: DataFile, schema: TableSchema): ColumnPlan[] {
+    const known = this.#plans.get(file);
+    if (known?.schema === schema) return known.plans;
+    const footer = file.loadedFooter;
+    if (!footer) throw new TidemarkError("Unknown", `${file.path}: values read before the footer`);
+    const plans = schema.columns.map((c) => planColumn(c, footer.columns.get(c.name), file.path));
+    this.#plans.set(file, { schema, plans });
+    return plans;
+  }
+
+  /**
+   * The user values of the row `e`, checked: the key its internal key holds
+   * must be the key its typed columns hold.
+   */
+  #values(e: MergeEntry, schema: TableSchema, userKey: Uint8Array): Value[] {
+    const file = e.source.file;
+    const plans = this.#plansFor(file, schema);
+    const values = plans.map((p) => columnValue(p, e.group.columns.get(p.name), e.row, file.path));
+    const key = decodeUserKey(userKey, schema, `${file.path} row ${e.position}: _merutable_ikey`);
+    schema.primary_key.forEach((idx, i) => {
+      const plan = plans[idx] as ColumnPlan;
+      const k = keyAsValue(key[i] as KeyValue, plan);
+      if (!sameValue(k, values[idx] ?? null)) {
+        throw new TidemarkError(
+          "Corrupt",
+          `${file.path} row ${e.position}: key column ${plan.name} holds ${show(values[idx] ?? null)}, its _merutable_ikey says ${show(k)}`,
+          { key: file.path },
+        );
+      }
+    });
+    return values;
+  }
+
+  /** A version's files as merge sources on side 0. */
+  #sources(view: VersionView): Promise<MergeSource[]> {
+    return Promise.all(
+      view.files.map(async (entry) => ({
+        file: this.dataFile(entry),
+        sides: 1,
+        dvs: [await this.deletionVector(entry), undefined] as MergeSource["dvs"],
+      })),
+    );
+  }
+
+  #bounds(schema: TableSchema, range: KeyRange): MergeBounds {
+    const b: MergeBounds = {};
+    if (range.from !== undefined) b.from = encodeUserKey(range.from, schema);
+    if (range.to !== undefined) b.to = encodeUserKey(range.to, schema);
+    if (range.after !== undefined) b.after = range.after;
+    return b;
+  }
+
+  #progress(files: DataFileEntry[], onProgress: ((p: RowsProgress) => void) | undefined) {
+    if (!onProgress) return undefined;
+    const rowsTotal = files.reduce((n, f) => n + f.numRows, 0);
+    return (rowsRead: number) => onProgress({ rowsRead, rowsTotal, ...this.stats() });
+  }
+
+  /**
+   * The rows of a version, in primary-key order (see {@link ReadRowsOptions}).
+   * Manifest and schema are read before it returns; rows as they are
+   * iterated (stopping the iteration stops the reads).
+   *
+   * @throws TidemarkError as {@link TableRows.version}; `InvalidArgument`
+   *   for a key that does not fit the key columns or a bad limit; while
+   *   iterating, `Corrupt` for a file that is not what the manifest says (not
+   *   Parquet, another row count, rows out of order, a bad internal key, a
+   *   key column that disagrees with the internal key, a bad deletion
+   *   vector); the store's errors.
+   */
+  async rows(opts: ReadRowsOptions = {}): Promise<RowsResult> {
+    const limit = numberOption("limit", opts.limit, Number.POSITIVE_INFINITY, { min: 0 });
+    const view = await this.version(opts.version);
+    const { schema } = view;
+    const bounds = this.#bounds(schema, opts);
+    const sources = await this.#sources(view);
+    const onRows = this.#progress(view.files, opts.onProgress);
+    const columns = schema.columns.map((c) => c.name);
+    const self = this;
+    async function* rows(): AsyncGenerator<TableRow> {
+      if (limit === 0) return;
+      let n = 0;
+      // Batches no larger than the page: a merge never reads ahead of what is asked.
+      const batch = Math.min(512, limit);
+      for await (const groups of mergeKeyGroups(sources, {
+        columns,
+        bounds,
+        batch,
+        ...(onRows ? { onRows } : {}),
+      })) {
+        for (const g of groups) {
+          const w = winner(g, 0);
+          if (!w || w.op !== OP_PUT) continue;
+          yield { userKey: g.userKey, values: self.#values(w, schema, g.userKey) };
+          if (++n >= limit) return;
+        }
+      }
+    }
+    return { version: view.version, schema, columns, rows: rows() };
+  }
+
+  /**
+   * The keys that differ between versions `a` and `b` (either order), in
+   * key order, with their rows before and after; a key re-put with the same
+   * values is no change. Reads the files live in one version and not the
+   * other (or with another deletion vector) whole, and of the files live in
+   * both only the row groups that hold those keys.
+   *
+   * @throws TidemarkError as {@link TableRows.rows}; `NotSupported` when the
+   *   two versions' primary keys differ.
+   */
+  async diff(a: number, b: number, opts: DiffRowsOptions = {}): Promise<DiffResult> {
+    const limit = numberOption("limit", opts.limit, Number.POSITIVE_INFINITY, { min: 0 });
+    const [va, vb] = await Promise.all([this.version(a), this.version(b)]);
+    const schema = vb.schema;
+    const keyShape = (s: TableSchema) => JSON.stringify(keyColumns(s).map((c) => [c.name, c.type]));
+    if (keyShape(va.schema) !== keyShape(schema)) {
+      throw new TidemarkError("NotSupported", `versions ${a} and ${b} have different primary keys`);
+    }
+    const { dense, sparse } = await this.#diffSources(va.files, vb.files);
+    const bounds = this.#bounds(schema, opts);
+    const onRows = this.#progress(
+      dense.map((s) => s.file.entry),
+      opts.onProgress,
+    );
+    const columns = schema.columns.map((c) => c.name);
+    const self = this;
+    async function* changes(): AsyncGenerator<RowChange> {
+      if (limit === 0) return;
+      let n = 0;
+      const batch = Math.min(512, limit);
+      const merge = mergeKeyGroups(dense, { columns, bounds, sparse, batch, ...(onRows ? { onRows } : {}) });
+      for await (const groups of merge) {
+        for (const g of groups) {
+          const c = self.#change(g, schema);
+          if (!c) continue;
+          yield c;
+          if (++n >= limit) return;
+        }
+      }
+    }
+    return { from: a, to: b, schema, columns, changes: changes() };
+  }
+
+  /**
+   * The sources of a merge of two versions' files: read whole (dense) the
+   * files live in one and not the other, or with another deletion vector;
+   * read only for the keys those hold (sparse) the files live in both.
+   */
+  async #diffSources(
+    a: DataFileEntry[],
+    b: DataFileEntry[],
+  ): Promise<{ dense: MergeSource[]; sparse: MergeSource[] }> {
+    const inA = new Map(a.map((e) => [fileId(e), e]));
+    const inB = new Map(b.map((e) => [fileId(e), e]));
+    const dense: MergeSource[] = [];
+    const sparse: MergeSource[] = [];
+    for (const [id, ea] of inA) {
+      const eb = inB.get(id);
+      const dvA = await this.deletionVector(ea);
+      if (eb && dvId(eb) === dvId(ea)) {
+        sparse.push({ file: this.dataFile(ea), sides: 3, dvs: [dvA, dvA] });
+      } else dense.push({ file: this.dataFile(ea), sides: 1, dvs: [dvA, undefined] });
+    }
+    for (const [id, eb] of inB) {
+      const ea = inA.get(id);
+      if (ea && dvId(ea) === dvId(eb)) continue;
+      dense.push({ file: this.dataFile(eb), sides: 2, dvs: [undefined, await this.deletionVector(eb)] });
+    }
+    return { dense, sparse };
+  }
+
+  #change(g: KeyGroup, schema: TableSchema): RowChange | undefined {
+    const wa = winner(g, 0);
+    const wb = winner(g, 1);
+    if (wa === wb) return undefined;
+    const before = wa?.op === OP_PUT ? this.#values(wa, schema, g.userKey) : null;
+    const after = wb?.op === OP_PUT ? this.#values(wb, schema, g.userKey) : null;
+    const row = after ?? before;
+    if (!row) return undefined;
+    const key = schema.primary_key.map((i) => row[i] ?? null);
+    if (!before) return { op: "insert", userKey: g.userKey, key, before, after, changed: [] };
+    if (!after) return { op: "delete", userKey: g.userKey, key, before, after, changed: [] };
+    const changed: number[] = [];
+    before.forEach((v, i) => {
+      if (!sameValue(v, after[i] ?? null)) changed.push(i);
+    });
+    if (changed.length === 0) return undefined;
+    return { op: "update", userKey: g.userKey, key, before, after, changed };
+  }
+
+  /**
+   * Every row of a version's files within the range, in key order, with
+   * what the table makes of it: `kept` (the key's row), `shadowed` (a
+   * newer row of its key decides), `tombstone` (the delete that makes its
+   * key absent), `dv` (its file's deletion vector marks it). Reads only
+   * `_merutable_ikey`. What an Iceberg view needs for its position deletes:
+   * the positions that are not `kept`.
+   *
+   * @throws TidemarkError as {@link TableRows.rows}.
+   */
+  async classify(opts: { version?: number } & KeyRange = {}): Promise<{
+    version: number;
+    schema: TableSchema;
+    rows: AsyncIterable<ClassifiedRow>;
+  }> {
+    const view = await this.version(opts.version);
+    const bounds = this.#bounds(view.schema, opts);
+    const sources = await this.#sources(view);
+    async function* rows(): AsyncGenerator<ClassifiedRow> {
+      for await (const batch of mergeKeyGroups(sources, { columns: [], bounds })) {
+        for (const g of batch) {
+          for (const [e, verdict] of verdicts(g, 0)) {
+            yield {
+              path: e.source.file.path,
+              position: e.position,
+              verdict,
+              userKey: g.userKey,
+              seq: seqOf(e),
+              op: e.op,
+            };
+          }
+        }
+      }
+    }
+    return { version: view.version, schema: view.schema, rows: rows() };
+  }
+
+  /**
+   * The rows whose verdict (see {@link TableRows.classify}) differs between
+   * version `a` and version `b`, in key order: a row of a file live only in
+   * `b` (or with another deletion vector there) has no `before`; a row of a
+   * file live only in `a`, no `after`. Reads what {@link TableRows.diff}
+   * reads, and only `_merutable_ikey`: the files that differ whole, of the
+   * others the row groups holding their keys. What an Iceberg view needs to
+   * carry its position deletes from `a` to `b`.
+   *
+   * @throws TidemarkError as {@link TableRows.diff}.
+   */
+  async reclassify(a: number, b: number): Promise<AsyncIterable<ReclassifiedRow>> {
+    const [va, vb] = await Promise.all([this.version(a), this.version(b)]);
+    const { dense, sparse } = await this.#diffSources(va.files, vb.files);
+    async function* rows(): AsyncGenerator<ReclassifiedRow> {
+      for await (const batch of mergeKeyGroups(dense, { columns: [], sparse })) {
+        for (const g of batch) {
+          const byRow = new Map<string, ReclassifiedRow>();
+          for (const side of [0, 1] as const) {
+            for (const [e, verdict] of verdicts(g, side)) {
+              const id = `${e.source.file.path}\u0000${e.position}`;
+              let r = byRow.get(id);
+              if (!r) {
+                r = { path: e.source.file.path, position: e.position };
+                byRow.set(id, r);
+              }
+              if (side === 0) r.before = verdict;
+              else r.after = verdict;
+            }
+          }
+          for (const r of byRow.values()) if (r.before !== r.after) yield r;
+        }
+      }
+    }
+    return rows();
+  }
+}
+
+/** A row whose verdict differs between two versions (see {@link TableRows.reclassify}). */
+export interface ReclassifiedRow {
+  path: string;
+  /** File-global row position. */
+  position: number;
+  /** Its verdict in the first version; absent when its file is not live there. */
+  before?: RowVerdict;
+  /** Its verdict in the second version; absent when its file is not live there. */
+  after?: RowVerdict;
+}
+
+function show(v: Value): string {
+  if (v instanceof Uint8Array) return `0x${Array.from(v, (x) => x.toString(16).padStart(2, "0")).join("")}`;
+  return typeof v === "string" ? JSON.stringify(v) : String(v);
+}
+
+/** Options of {@link readRows}. */
+export interface ReadRowsAtOptions extends ReadRowsOptions, TableRowsOptions {}
+
+/**
+ * The logical rows of the merutable table on `store` (either layout), at
+ * version `opts.version` (default HEAD), in primary-key order, streamed.
+ * See {@link TableRows.rows}; for several reads of one table (pages, diffs),
+ * keep one `TableRows` (`new TableRows(await openTable(store))`).
+ *
+ * @throws TidemarkError as {@link TableRows.rows} and `openTable`.
+ */
+export async function readRows(
+  store: ObjectStore | TableReader,
+  opts: ReadRowsAtOptions = {},
+): Promise<RowsResult> {
+  return (await tableRowsOf(store, opts)).rows(opts);
+}
+
+/**
+ * The row-level history of the merutable table on `store` between versions
+ * `a` and `b`: every key inserted, updated or deleted, in key order. See
+ * {@link TableRows.diff}.
+ *
+ * @throws TidemarkError as {@link TableRows.diff} and `openTable`.
+ */
+export async function diffRows(
+  store: ObjectStore | TableReader,
+  a: number,
+  b: number,
+  opts: DiffRowsOptions & TableRowsOptions = {},
+): Promise<DiffResult> {
+  return (await tableRowsOf(store, opts)).diff(a, b, opts);
+}
+
+async function tableRowsOf(store: ObjectStore | TableReader, opts: TableRowsOptions): Promise<TableRows> {
+  const table = "manifestKey" in store ? store : await openTable(store);
+  const o: TableRowsOptions = {};
+  if (opts.footerBytes !== undefined) o.footerBytes = opts.footerBytes;
+  if (opts.source !== undefined) o.source = opts.source;
+  return new TableRows(table, o);
+}
