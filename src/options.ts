@@ -161,10 +161,10 @@ export type OptionName = keyof typeof OPTIONS;
  * `value` checked against option `name`'s rule, or its default when
  * `undefined`: {@link numberOption} with the rule of {@link OPTIONS}.
  *
- * @param label the name the error gives (default `name`; `budget.requests`).
- * @throws TidemarkError `InvalidArgument` naming `label`.
+ * @param named the name the error gives (default `name`; `budget.requests`).
+ * @throws TidemarkError `InvalidArgument` naming `named`.
  */
-export function option(name: OptionName, value: unknown, label: string = name): number {
+export function option(name: OptionName, value: unknown, named: string = name): number {
   const rule: OptionRule = OPTIONS[name];
-  return numberOption(label, value, rule.default, rule);
+  return numberOption(named, value, rule.default, rule);
 }
