@@ -2,23 +2,28 @@
  * The `tidemark` command: `inspect`, `mirror`, `restore`, `verify`, `doctor`, `checkpoint ls|prune`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
+ * Only the command tree (commander) is loaded up front: each command's module
+ * (`commands/*.ts`) is imported when that command runs, so `tidemark --help`
+ * loads no store, no protobuf, no Parquet library, and a command loads only
+ * what it uses.
+ *
  * @module
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
-import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
 import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
-import { checkpointCommand } from "./commands/checkpoint.ts";
-import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { mirrorCommand } from "./commands/mirror.ts";
-import { restoreCommand } from "./commands/restore.ts";
-import { verifyCommand } from "./commands/verify.ts";
+import { doctorOptions } from "./commands/doctor-options.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
 
 export type { CliContext } from "./context.ts";
+
+/**
+ * The mirror's `DEFAULT_PARALLELISM` (and restore's default), repeated here so
+ * that the help does not load the mirror; test/e2e/cli.test.ts checks they agree.
+ */
+const DEFAULT_PARALLELISM = 8;
 
 /**
  * The parser of a numeric flag: the library's own check (`parseNumberOption`),
@@ -107,7 +112,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--files", "list every live file of HEAD (default: only counts and sizes)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => inspectCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/inspect.ts")).inspectCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     program
@@ -138,7 +147,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => mirrorCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/mirror.ts")).mirrorCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -157,7 +166,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => restoreCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/restore.ts")).restoreCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -170,7 +179,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--source <store>", "the mirror's source: also prove each file holds the source's bytes"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/verify.ts")).verifyCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     doctorOptions(
@@ -186,7 +199,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => doctorCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/doctor.ts")).doctorCommand(ctx, store, opts),
+      ),
+    );
 
   const checkpoint = program
     .command("checkpoint")
@@ -200,7 +217,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .argument("<store>", "the checkpoint store (see Stores below)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "ls", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "ls", store, opts),
+      ),
+    );
   commonOptions(
     checkpoint
       .command("prune")
@@ -210,7 +231,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--force", "allow --before above the latest committed epoch (deletes the latest checkpoint)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "prune", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "prune", store, opts),
+      ),
+    );
 
   for (const cmd of [program, ...program.commands, ...checkpoint.commands]) {
     cmd.exitOverride();

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { openTable } from "../../catalog/index.ts";
+import { openTable } from "../../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { Mirror, type MirrorStatus } from "../../mirror/index.ts";
+import { Mirror } from "../../mirror/mirror.ts";
+import type { MirrorStatus } from "../../mirror/options.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";
@@ -86,7 +87,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   });
 
   if (!opts.watch) {
-    const bar = progressBar(ctx.io, opts);
+    const bar = await progressBar(ctx.io, opts);
     let timer: ReturnType<typeof setInterval> | undefined;
     let start = 0;
     if (bar.active) {
