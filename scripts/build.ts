@@ -51,6 +51,10 @@ await build({
   // dependency's comment stored a whole chunk as UTF-16, twice the bytes.
   minifyWhitespace: true,
   minifySyntax: true,
+  // Positions back to src/ (which the package ships): `node --enable-source-maps`
+  // stack traces, and bench/profile.ts's attribution of a CPU profile.
+  sourcemap: "linked",
+  sourcesContent: false,
   // CommonJS dependencies (commander, aws4, cli-progress) call require().
   banner: { js: "import { createRequire as __tidemarkRequire } from 'node:module'; const require = __tidemarkRequire(import.meta.url);" },
   logLevel: "warning",
