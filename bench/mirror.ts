@@ -529,13 +529,14 @@ function floorRun(rgw: Rgw, src: string, dst: string, par: number, nodeFlags: st
 
 const denoBin = `${here}../node_modules/.bin/deno`;
 
-/** `tidemark mirror --once` under Deno, from source, as users run it there. */
-function denoRun(rgw: Rgw, src: string, dst: string, par: number): Run {
+/** `tidemark mirror --once` under Deno, from source, as users run it there (`denoFlags` before the script). */
+function denoRun(rgw: Rgw, src: string, dst: string, par: number, denoFlags: string[] = []): Run {
   return timedRun(
     denoBin,
     [
       "run",
       "-A",
+      ...denoFlags,
       `${here}../src/cli/bin.ts`,
       "mirror",
       "--from",
@@ -820,6 +821,10 @@ if (part("3")) {
         (d: string) => tidemarkRun(rgw, "rss-src", d, PAR, { TIDEMARK_S3_TRANSPORT: "fetch" }),
       ],
       ["tidemark under Deno", (d: string) => denoRun(rgw, "rss-src", d, PAR)],
+      [
+        "tidemark under Deno, `--v8-flags=--max-semi-space-size=1`",
+        (d: string) => denoRun(rgw, "rss-src", d, PAR, ["--v8-flags=--max-semi-space-size=1"]),
+      ],
       ["`rclone copy --disable copy`", (d: string) => rcloneRun(rgw, "rss-src", d, PAR, false)],
     ] as const) {
       const name = `rss-dst-${++n}`;
