@@ -512,11 +512,19 @@ const floorJs = await (async () => {
 })();
 
 /** The floor (bench/bare-pipe.ts) copying `src`'s data/ into `dst`. */
-function floorRun(rgw: Rgw, src: string, dst: string, par: number, nodeFlags: string[] = []): Run {
+function floorRun(
+  rgw: Rgw,
+  src: string,
+  dst: string,
+  par: number,
+  nodeFlags: string[] = [],
+  extra: Record<string, string> = {},
+): Run {
   return timedRun(
     process.execPath,
     [...nodeFlags, floorJs],
     toolEnv(rgw, {
+      ...extra,
       FLOOR_ENDPOINT: rgw.endpoint,
       FLOOR_REGION: rgw.region,
       FLOOR_SRC: src,
@@ -737,6 +745,46 @@ for (const copy of part("2") ? COPIES : []) {
         `### Where the time goes: \`--cpu-prof\` of one more copy by each (${files.length} files; profiles in ${dir})\n`,
       );
       console.log(`${profileTables(profiles, files.length)}\n`);
+    }
+    if (args.includes("--profile") && copy === COPIES[0]) {
+      // The floor again with 2.3 MB more live heap (as tidemark's modules make it), and
+      // tidemark: V8's full collections (mark-compacts) counted from --trace-gc.
+      const rows2: string[] = [];
+      const KEEP = "32768"; // small objects: about 2.3 MB of live heap
+      const variants = ["floor", "floor + 2.3 MB live heap", "tidemark"] as const;
+      for (let r = 1; r <= ROUNDS; r++) {
+        const cells: string[] = [];
+        for (const v of variants.map(
+          (_, i) => variants[(i + r - 1) % variants.length] as (typeof variants)[number],
+        )) {
+          const name = `gc-${r}-${v.length}`;
+          const dst = bucket(rgw, name);
+          const run =
+            v === "tidemark"
+              ? tidemarkRun(rgw, "bench-src", name, PAR, {}, ["--trace-gc"])
+              : floorRun(
+                  rgw,
+                  "bench-src",
+                  name,
+                  PAR,
+                  ["--trace-gc"],
+                  v === "floor" ? {} : { FLOOR_RETAIN_OBJECTS: KEEP },
+                );
+          await checkCopy(dst, files, v === "tidemark");
+          await emptyBucket(dst);
+          const live = [...run.stdout.matchAll(/Mark-Compact[^>]*-> ([\d.]+) \(/g)].map((m) => Number(m[1]));
+          cells[variants.indexOf(v)] =
+            `${live.length} mark-compacts, live after them ${range(live, 1)} MB; ${fmt(run.cpu, 2)} CPU-s`;
+        }
+        rows2.push(`| ${r} | ${cells.join(" | ")} |`);
+      }
+      console.log(
+        "### Garbage collection by live heap: V8 starts more full collections once the old generation holds more than about 8 MB (`--trace-gc`)\n",
+      );
+      console.log(`| round | ${variants.join(" | ")} |`);
+      console.log(`|---:|${variants.map(() => "---").join("|")}|`);
+      for (const row of rows2) console.log(row);
+      console.log();
     }
     const tag = `${fmt(total / MiB, 0)} MiB copy`;
     headline({
