@@ -451,21 +451,24 @@ function tidemarkRun(
 ): Run {
   return timedRun(
     process.execPath,
-    [
-      ...nodeFlags,
-      bin,
-      "mirror",
-      "--from",
-      s3url(rgw, src),
-      "--to",
-      s3url(rgw, dst),
-      "--once",
-      "--parallel",
-      String(par),
-      "--json",
-    ],
+    [...nodeFlags, bin, ...mirrorArgs(rgw, src, dst, par)],
     toolEnv(rgw, extra),
   );
+}
+
+/** The arguments of `tidemark mirror --once` between two buckets (JSON out: its request counts). */
+function mirrorArgs(rgw: Rgw, src: string, dst: string, par: number): string[] {
+  return [
+    "mirror",
+    "--from",
+    s3url(rgw, src),
+    "--to",
+    s3url(rgw, dst),
+    "--once",
+    "--parallel",
+    String(par),
+    "--json",
+  ];
 }
 
 /** The requests a `tidemark mirror --json` run reports (its metered stores: calls by billing class). */
@@ -541,21 +544,7 @@ const denoBin = `${here}../node_modules/.bin/deno`;
 function denoRun(rgw: Rgw, src: string, dst: string, par: number, denoFlags: string[] = []): Run {
   return timedRun(
     denoBin,
-    [
-      "run",
-      "-A",
-      ...denoFlags,
-      `${here}../src/cli/bin.ts`,
-      "mirror",
-      "--from",
-      s3url(rgw, src),
-      "--to",
-      s3url(rgw, dst),
-      "--once",
-      "--parallel",
-      String(par),
-      "--json",
-    ],
+    ["run", "-A", ...denoFlags, `${here}../src/cli/bin.ts`, ...mirrorArgs(rgw, src, dst, par)],
     toolEnv(rgw, { DENO_NO_UPDATE_CHECK: "1" }),
   );
 }

@@ -56,7 +56,9 @@ await build({
   sourcemap: "linked",
   sourcesContent: false,
   // CommonJS dependencies (commander, aws4, cli-progress) call require().
-  banner: { js: "import { createRequire as __tidemarkRequire } from 'node:module'; const require = __tidemarkRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __tidemarkRequire } from 'node:module'; const require = __tidemarkRequire(import.meta.url);",
+  },
   logLevel: "warning",
 });
 if (!readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n")) {
