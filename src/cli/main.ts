@@ -21,7 +21,7 @@ export type { CliContext } from "./context.ts";
 
 /**
  * The mirror's `DEFAULT_PARALLELISM` (and restore's default), repeated here so
- * that the help does not load the mirror; test/e2e/cli.test.ts checks they agree.
+ * that the help does not load the mirror; test/node/cli-lazy.test.ts checks they agree.
  */
 const DEFAULT_PARALLELISM = 8;
 
