@@ -63,7 +63,7 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
   const table = await openTable(store);
   const found = await table.discover();
   const head = found.version;
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
 
   const chain: SnapshotRow[] = [];
   const anomalies: Array<{ version: number; message: string }> = [];

@@ -92,7 +92,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   });
 
   if (!opts.watch) {
-    const bar = progressBar(ctx.io, opts);
+    const bar = await progressBar(ctx.io, opts);
     let timer: ReturnType<typeof setInterval> | undefined;
     let start = 0;
     if (bar.active) {

@@ -76,7 +76,8 @@ export interface S3StoreOptions {
   /**
    * Send `ReadableStream` bodies as streams (default: true, except with the
    * `fetch` transport under Deno, whose `fetch` drops `Content-Length` on a stream body and sends it
-   * chunked, which S3 refuses with 411). When false, a stream body is read
+   * chunked, which S3 refuses with 411: give `nodeHttpTransport()` from
+   * `tidemark/node` there to stream). When false, a stream body is read
    * into memory first (then its PUT is retried like any other), or, for an
    * overwrite above `multipartThreshold`, uploaded in parts.
    */
