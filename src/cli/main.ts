@@ -3,24 +3,20 @@
  * `checkpoint ls|verify|mirror|prune`, `iceberg`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
+ * Only the command tree (commander) is loaded up front: each command's module
+ * (`commands/*.ts`) is imported when that command runs, so `tidemark --help`
+ * loads no store, no protobuf, no Parquet library, and a command loads only
+ * what it uses.
+ *
  * @module
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
 import { checkNumber, type NumberRule, OPTIONS, type OptionName, parseNumberOption } from "../options.ts";
-import { checkpointCommand } from "./commands/checkpoint.ts";
-import { checkpointMirrorCommand } from "./commands/checkpoint-mirror.ts";
-import { checkpointVerifyCommand } from "./commands/checkpoint-verify.ts";
-import { DIFF_FORMATS, diffCommand } from "./commands/diff.ts";
-import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
-import { icebergCommand } from "./commands/iceberg.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { mirrorCommand } from "./commands/mirror.ts";
-import { restoreCommand } from "./commands/restore.ts";
-import { ROW_FORMATS, rowsCommand } from "./commands/rows.ts";
-import { verifyCommand } from "./commands/verify.ts";
+import { doctorOptions } from "./commands/doctor-options.ts";
 import type { CliContext } from "./context.ts";
+import { DIFF_FORMATS, ROW_FORMATS } from "./formats.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
 
 export type { CliContext } from "./context.ts";
@@ -60,7 +56,8 @@ function loopOptions(cmd: Command, what: string, copies: string): Command {
 
 /**
  * A flag that sets a library option: its rule and default are the option's
- * (`OPTIONS`), so the flag, the library and the Worker's var agree.
+ * (`OPTIONS`, in src/options.ts, which loads no store: the help stays light),
+ * so the flag, the library and the Worker's var agree.
  */
 function optionFlag(
   flags: string,
@@ -141,7 +138,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--files", "list every live file of HEAD (default: only counts and sizes)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => inspectCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/inspect.ts")).inspectCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     program
@@ -160,7 +161,9 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .addOption(new Option("--format <format>", "output format").choices(ROW_FORMATS).default("table")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => rowsCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) => (await import("./commands/rows.ts")).rowsCommand(ctx, store, opts)),
+    );
 
   commonOptions(
     program
@@ -177,7 +180,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .addOption(new Option("--format <format>", "output format").choices(DIFF_FORMATS).default("table")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, a: string, b: string, opts) => diffCommand(ctx, store, a, b, opts)));
+    .action(
+      wrap(async (store: string, a: string, b: string, opts) =>
+        (await import("./commands/diff.ts")).diffCommand(ctx, store, a, b, opts),
+      ),
+    );
 
   commonOptions(
     loopOptions(
@@ -203,7 +210,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => mirrorCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/mirror.ts")).mirrorCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -216,7 +223,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--prefix <prefix>", "the view's prefix on the mirror (default iceberg)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => icebergCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/iceberg.ts")).icebergCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     program
@@ -230,7 +241,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option(...optionFlag("--parallel <n>", "files copied at once", "parallelism")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => restoreCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/restore.ts")).restoreCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -243,7 +254,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--source <store>", "the mirror's source: also prove each file holds the source's bytes"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/verify.ts")).verifyCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     doctorOptions(
@@ -259,7 +274,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => doctorCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/doctor.ts")).doctorCommand(ctx, store, opts),
+      ),
+    );
 
   const checkpoint = program
     .command("checkpoint")
@@ -275,7 +294,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .argument("<store>", "the checkpoint store (see Stores below)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "ls", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "ls", store, opts),
+      ),
+    );
   commonOptions(
     checkpoint
       .command("verify")
@@ -289,7 +312,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointVerifyCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint-verify.ts")).checkpointVerifyCommand(ctx, store, opts),
+      ),
+    );
   commonOptions(
     loopOptions(
       checkpoint
@@ -304,7 +331,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => checkpointMirrorCommand(ctx, opts)));
+    .action(
+      wrap(async (opts) =>
+        (await import("./commands/checkpoint-mirror.ts")).checkpointMirrorCommand(ctx, opts),
+      ),
+    );
   commonOptions(
     checkpoint
       .command("prune")
@@ -314,7 +345,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--force", "allow --before above the latest committed epoch (deletes the latest checkpoint)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "prune", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "prune", store, opts),
+      ),
+    );
 
   for (const cmd of [program, ...program.commands, ...checkpoint.commands]) {
     cmd.exitOverride();

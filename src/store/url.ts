@@ -16,7 +16,9 @@
  * URL form (a literal `#` in a name is written `%23`), a query in a `file:` or
  * `r2:` URL too, and in an `s3:` URL a port after the bucket
  * (`s3://bucket:9000/`: the endpoint goes in `?endpoint=`), an unknown,
- * repeated or empty parameter.
+ * repeated or empty parameter, and an endpoint with a query or a fragment of
+ * its own (`?endpoint=http://h?X-Amz-Security-Token=...`: never used, and a
+ * credential there would be kept and shown with the configuration).
  *
  * @module
  */
@@ -85,6 +87,9 @@ const CREDENTIAL_PARAM = /key|secret|token|passw|credential|signature|^sig$|auth
 const S3_PARAMS = new Set(["endpoint", "region", "path-style"]);
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
 const BINDING = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** How an endpoint is named in its errors (`parseS3Endpoint`). */
+const ENDPOINT = "s3 store URL: bad endpoint:";
 
 function usage(message: string): TidemarkError {
   return new TidemarkError("InvalidArgument", message);
@@ -225,7 +230,7 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   const endpoint = url.searchParams.get("endpoint");
   const region = url.searchParams.get("region");
   const pathStyle = url.searchParams.get("path-style");
-  if (endpoint !== null) parseS3Endpoint(endpoint, "s3 store URL");
+  if (endpoint !== null) parseS3Endpoint(endpoint, ENDPOINT);
   return {
     kind: "s3",
     bucket,
@@ -287,7 +292,7 @@ export function s3StoreOptions(
 ): S3StoreOptions {
   const region = url.region ?? defaults.region ?? "us-east-1";
   const endpoint = url.endpoint ?? defaults.endpoint ?? awsEndpoint(region);
-  parseS3Endpoint(endpoint, "s3 store URL");
+  parseS3Endpoint(endpoint, ENDPOINT);
   return {
     endpoint,
     bucket: url.bucket,

@@ -77,7 +77,8 @@ export interface S3StoreOptions {
   /**
    * Send `ReadableStream` bodies as streams (default: true, except with the
    * `fetch` transport under Deno, whose `fetch` drops `Content-Length` on a stream body and sends it
-   * chunked, which S3 refuses with 411). When false, a stream body is read
+   * chunked, which S3 refuses with 411: give `nodeHttpTransport()` from
+   * `tidemark/node` there to stream). When false, a stream body is read
    * into memory first (then its PUT is retried like any other), or, for an
    * overwrite above `multipartThreshold`, uploaded in parts.
    */
@@ -123,7 +124,7 @@ export interface S3Settings {
  *   outside its range (naming it).
  */
 export function s3Settings(opts: S3StoreOptions): S3Settings {
-  const endpoint = parseS3Endpoint(opts.endpoint, "S3Store");
+  const endpoint = parseS3Endpoint(opts.endpoint, "S3Store endpoint");
   if (!opts.bucket) throw new TidemarkError("InvalidArgument", "S3Store needs a bucket");
   if (!opts.region)
     throw new TidemarkError("InvalidArgument", "S3Store needs a region (e.g. us-east-1, auto)");
@@ -136,8 +137,6 @@ export function s3Settings(opts: S3StoreOptions): S3Settings {
   if (opts.serverSideCopy !== undefined && opts.serverSideCopy !== "auto" && opts.serverSideCopy !== "off") {
     throw new TidemarkError("InvalidArgument", 'serverSideCopy must be "auto" or "off"');
   }
-  endpoint.search = "";
-  endpoint.hash = "";
   // Signers guess service and region from AWS/R2 host names only; any other
   // host (Ceph, MinIO, loopback) would be signed for service "" and
   // "us-east-1": both are always given.

@@ -11,34 +11,38 @@
  * @module
  */
 import { TidemarkError } from "../../errors.ts";
-import { quoteUrl } from "../redact.ts";
 
 /** A vendor told by an endpoint's host name. */
 export type S3Vendor = "aws" | "r2";
 
 /**
- * Parses and checks an S3 endpoint: an http or https URL without user info
- * (credentials are given apart, never in a URL that ends up in logs).
+ * Parses an S3 endpoint: an `http:` or `https:` URL with neither user info,
+ * nor a query, nor a fragment (even an empty `?` or `#`). An endpoint needs
+ * none of them, and what they would carry is never used: a credential there
+ * (`?X-Amz-Security-Token=...`) would only be kept in configurations and
+ * echoed to whoever reads them. The one rule for every endpoint tidemark
+ * accepts: `S3Store` checks its option with it, and so does the store-URL
+ * grammar (`?endpoint=`, the CLI's `AWS_ENDPOINT_URL`, the Worker's table
+ * configurations). Errors never quote the query or the fragment.
  *
- * @param what names the caller in the error (`s3 store URL`, `S3Store`).
+ * @param what names the endpoint in a message (`S3Store endpoint`, `s3 store URL: endpoint`).
  * @throws TidemarkError `InvalidArgument` otherwise.
  */
 export function parseS3Endpoint(endpoint: string, what: string): URL {
-  let url: URL | undefined;
+  const bad = (why: string) => new TidemarkError("InvalidArgument", `${what} ${why}`);
+  if (typeof endpoint !== "string") throw bad("must be an http or https URL");
+  // Checked on the text: `URL` drops an empty query or fragment without a trace.
+  if (endpoint.includes("#")) throw bad("must not have a fragment (#...)");
+  if (endpoint.includes("?"))
+    throw bad("must not have a query (?...): an endpoint is scheme, host, port and path");
+  let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    url = undefined;
+    throw bad("is not a valid URL (an http or https URL)");
   }
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    throw new TidemarkError(
-      "InvalidArgument",
-      `${what}: bad endpoint ${quoteUrl(endpoint)} (an http or https URL)`,
-    );
-  }
-  if (url.username !== "" || url.password !== "") {
-    throw new TidemarkError("InvalidArgument", `${what}: credentials in the endpoint URL are refused`);
-  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw bad("must be an http: or https: URL");
+  if (url.username !== "" || url.password !== "") throw bad("must not carry credentials (user info)");
   return url;
 }
 
