@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
 import { checkNumber, type NumberRule, OPTIONS, type OptionName, parseNumberOption } from "../options.ts";
-import { doctorOptions } from "./commands/doctor-options.ts";
+import { doctorFlags } from "./commands/doctor-flags.ts";
 import type { CliContext } from "./context.ts";
 import { DIFF_FORMATS, ROW_FORMATS } from "./formats.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
@@ -261,7 +261,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     );
 
   commonOptions(
-    doctorOptions(
+    doctorFlags(
       program
         .command("doctor")
         .description(
