@@ -5,7 +5,8 @@
  * (preview-rows.ts); a file that cannot be read names why (unauthorised, not
  * found, not Parquet, corrupt, unreachable) in the preview's status line.
  */
-import { errorCodeOf, liveDataFiles } from "../../src/index.ts";
+import { errorCodeOf } from "../../src/errors.ts";
+import { liveDataFiles } from "../../src/manifest/live.ts";
 import { $, el, fmtBytes, fmtInt } from "./dom.ts";
 import { isNotParquet, meruType, type Preview, parseMeruSchema, previewParquet } from "./parquet-preview.ts";
 import { renderRows } from "./preview-rows.ts";

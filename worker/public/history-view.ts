@@ -5,7 +5,8 @@
  * rows and bytes by the same totals as the header and the CLI
  * (snapshotTotals); then row by row (row-history.ts).
  */
-import { type DataFileRef, diffManifests, liveDataFiles, snapshotTotals } from "../../src/index.ts";
+import type { DataFileRef } from "../../src/manifest/gen/manifest_pb.ts";
+import { diffManifests, liveDataFiles, snapshotTotals } from "../../src/manifest/live.ts";
 import { $, el, fmtBytes, fmtInt, signed } from "./dom.ts";
 import { clearRowHistory, renderRowHistory } from "./row-history.ts";
 import { view } from "./state.ts";

@@ -19,7 +19,11 @@
  * table cells), dom.ts (DOM helpers); this entry opens a table, follows its
  * HEAD and wires the page's controls.
  */
-import { errorCodeOf, HttpStore, retrying, snapshotTotals, verifyMirror } from "../../src/index.ts";
+import { errorCodeOf } from "../../src/errors.ts";
+import { snapshotTotals } from "../../src/manifest/live.ts";
+import { verifyMirror } from "../../src/mirror/reader.ts";
+import { HttpStore } from "../../src/store/http.ts";
+import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
 import { clearPreview } from "./file-preview.ts";

@@ -31,11 +31,12 @@ import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
 import { type ColumnType, checkTableSchema, type TableSchema } from "../../src/catalog/schema.ts";
-import { codeOfHttpStatus, errorCodeOf, isTidemarkError, TidemarkError } from "../../src/index.ts";
+import { errorCodeOf, isTidemarkError, TidemarkError } from "../../src/errors.ts";
 import { flatColumnDecoder } from "../../src/rows/data-file.ts";
 import { decodeUserKey, splitInternalKey } from "../../src/rows/ikey.ts";
 import { cellText } from "../../src/rows/json.ts";
 import { RangeFile, type RangeSource } from "../../src/rows/range-file.ts";
+import { codeOfHttpStatus } from "../../src/store/wire.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;

@@ -5,7 +5,7 @@
  * size, rows, key range; a path button opens its preview) with its
  * size-per-level chart.
  */
-import { liveDataFiles } from "../../src/index.ts";
+import { liveDataFiles } from "../../src/manifest/live.ts";
 import { chartSvg, renderLevels, svgEl, widthOf } from "./charts.ts";
 import { $, el, fmtBytes, fmtInt } from "./dom.ts";
 import { preview } from "./file-preview.ts";

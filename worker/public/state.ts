@@ -12,7 +12,9 @@
  * (`/api/tables/:table/sign`), which need no header: the keys asked for in one
  * turn are signed by one request. Behind Cloudflare Access no token is needed.
  */
-import { errorCodeOf, type HttpStore, type Manifest, TidemarkError } from "../../src/index.ts";
+import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
+import type { Manifest } from "../../src/manifest/gen/manifest_pb.ts";
+import type { HttpStore } from "../../src/store/http.ts";
 import { type MeruSchema, parseMeruSchema } from "./parquet-preview.ts";
 import type { PageReader, PageTable } from "./rows-reader.ts";
 
