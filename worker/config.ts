@@ -75,7 +75,6 @@ export interface TableSetup {
 
 const TABLE_NAME = /^[a-z0-9_-]{1,64}$/;
 const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
-const KEYS = new Set(["source", "target", "push", "pollIntervalMs", "lagAlertSecs", "parallelism", "budget"]);
 const WORKER_KINDS = ["s3", "r2", "http"] as const;
 
 function invalid(message: string): TidemarkError {
@@ -111,10 +110,46 @@ function parseRef(v: unknown, name: string): StoreRef {
   return { url: v.url, credentials: v.credentials };
 }
 
+/** The check of one key of a table configuration: its value, or `InvalidArgument` naming it (`name`). */
+type FieldCheck<K extends keyof TableConfig> = (value: unknown, name: string) => NonNullable<TableConfig[K]>;
+
+/**
+ * How each key of a table configuration is checked, in the order a
+ * configuration is shown: a key not here is refused. A per-table setting is
+ * a key here (and in {@link TableConfig}); a numeric one takes its rule from
+ * `SETTING_RULES` (worker/vars.ts), where the var that is its default is read.
+ */
+const FIELDS: { [K in keyof TableConfig]-?: FieldCheck<K> } = {
+  source: parseRef,
+  target: parseRef,
+  push: (v, name) => {
+    if (typeof v !== "boolean") throw invalid(`${name} must be true or false`);
+    return v;
+  },
+  pollIntervalMs: (v, name) => checkNumber(name, v, SETTING_RULES.pollIntervalMs),
+  lagAlertSecs: (v, name) => checkNumber(name, v, SETTING_RULES.lagAlertSecs),
+  parallelism: (v, name) => checkNumber(name, v, SETTING_RULES.parallelism),
+  budget: (b, name) => {
+    if (!isObject(b)) throw invalid(`${name} must be { requests?, bytes? }`);
+    for (const k of Object.keys(b)) {
+      if (k !== "requests" && k !== "bytes")
+        throw invalid(`${name}: unknown key ${JSON.stringify(k)} (known: requests, bytes)`);
+    }
+    return {
+      ...(b.requests !== undefined
+        ? { requests: checkNumber(`${name}.requests`, b.requests, SETTING_RULES.budgetRequests) }
+        : {}),
+      ...(b.bytes !== undefined
+        ? { bytes: checkNumber(`${name}.bytes`, b.bytes, SETTING_RULES.budgetBytes) }
+        : {}),
+    };
+  },
+};
+
 /**
  * Checks the shape of a table configuration (a `PUT` body, an entry of
- * `TABLE_CONFIG`) and normalises it. `where` prefixes every name an error
- * gives (`TABLE_CONFIG.orders.`).
+ * `TABLE_CONFIG`) and normalises it, key by key ({@link FIELDS}). `where`
+ * prefixes every name an error gives (`TABLE_CONFIG.orders.`).
  *
  * @throws TidemarkError `InvalidArgument` naming the first bad field.
  */
@@ -122,46 +157,17 @@ export function parseTableConfig(input: unknown, where = ""): TableConfig {
   if (!isObject(input))
     throw invalid(`${where || "a table configuration "}must be a JSON object: { source, target, ... }`);
   for (const k of Object.keys(input)) {
-    if (!KEYS.has(k))
-      throw invalid(`${where}unknown key ${JSON.stringify(k)} (known: ${[...KEYS].join(", ")})`);
+    if (!Object.hasOwn(FIELDS, k))
+      throw invalid(`${where}unknown key ${JSON.stringify(k)} (known: ${Object.keys(FIELDS).join(", ")})`);
   }
   if (input.source === undefined) throw invalid(`${where}source is required (a store URL)`);
   if (input.target === undefined) throw invalid(`${where}target is required (a store URL)`);
-  const config: TableConfig = {
-    source: parseRef(input.source, `${where}source`),
-    target: parseRef(input.target, `${where}target`),
-  };
-  if (input.push !== undefined) {
-    if (typeof input.push !== "boolean") throw invalid(`${where}push must be true or false`);
-    config.push = input.push;
+  const config: Record<string, unknown> = {};
+  for (const [k, check] of Object.entries(FIELDS)) {
+    if (input[k] !== undefined)
+      config[k] = (check as FieldCheck<keyof TableConfig>)(input[k], `${where}${k}`);
   }
-  if (input.pollIntervalMs !== undefined)
-    config.pollIntervalMs = checkNumber(
-      `${where}pollIntervalMs`,
-      input.pollIntervalMs,
-      SETTING_RULES.pollIntervalMs,
-    );
-  if (input.lagAlertSecs !== undefined)
-    config.lagAlertSecs = checkNumber(`${where}lagAlertSecs`, input.lagAlertSecs, SETTING_RULES.lagAlertSecs);
-  if (input.parallelism !== undefined)
-    config.parallelism = checkNumber(`${where}parallelism`, input.parallelism, SETTING_RULES.parallelism);
-  if (input.budget !== undefined) {
-    const b = input.budget;
-    if (!isObject(b)) throw invalid(`${where}budget must be { requests?, bytes? }`);
-    for (const k of Object.keys(b)) {
-      if (k !== "requests" && k !== "bytes")
-        throw invalid(`${where}budget: unknown key ${JSON.stringify(k)} (known: requests, bytes)`);
-    }
-    config.budget = {
-      ...(b.requests !== undefined
-        ? { requests: checkNumber(`${where}budget.requests`, b.requests, SETTING_RULES.budgetRequests) }
-        : {}),
-      ...(b.bytes !== undefined
-        ? { bytes: checkNumber(`${where}budget.bytes`, b.bytes, SETTING_RULES.budgetBytes) }
-        : {}),
-    };
-  }
-  return config;
+  return config as unknown as TableConfig;
 }
 
 /** A secret (or var) of the environment by name, when it is a non-empty string. */
