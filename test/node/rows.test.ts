@@ -361,8 +361,8 @@ describe.skipIf(!python)("property: random histories", () => {
   type Op =
     | { kind: "put"; key: number; n: number }
     | { kind: "del"; key: number }
-    | { kind: "flush"; groups: number; dv: boolean }
-    | { kind: "compact"; drop: boolean; partial: boolean };
+    | { kind: "flush"; groups: number; pages: number; dv: boolean }
+    | { kind: "compact"; drop: boolean; partial: boolean; pages: number };
   const op: fc.Arbitrary<Op> = fc.oneof(
     {
       weight: 8,
@@ -381,6 +381,8 @@ describe.skipIf(!python)("property: random histories", () => {
       arbitrary: fc.record({
         kind: fc.constant("flush" as const),
         groups: fc.integer({ min: 1, max: 4 }),
+        // Rows per page with page indexes (0: pyarrow's defaults, no page index).
+        pages: fc.integer({ min: 0, max: 3 }),
         dv: fc.boolean(),
       }),
     },
@@ -390,6 +392,7 @@ describe.skipIf(!python)("property: random histories", () => {
         kind: fc.constant("compact" as const),
         drop: fc.boolean(),
         partial: fc.boolean(),
+        pages: fc.integer({ min: 0, max: 3 }),
       }),
     },
   );
@@ -419,6 +422,7 @@ describe.skipIf(!python)("property: random histories", () => {
               const l0 = fx.live.filter((x) => x.path.includes("/L0/")).map((x) => x.path);
               fx.flush(pending, {
                 rowGroupSize: Math.max(1, Math.ceil(pending.length / o.groups)),
+                ...(o.pages ? { pageRows: o.pages } : {}),
                 ...(o.dv && dv && l0.length > 0 ? { dvOver: l0.slice(0, 1) } : {}),
               });
               pending = [];
@@ -430,6 +434,7 @@ describe.skipIf(!python)("property: random histories", () => {
                 ...(inputs ? { inputs } : {}),
                 dropTombstones: o.drop && !inputs,
                 rowGroupSize: 3,
+                ...(o.pages ? { pageRows: o.pages } : {}),
               });
             }
           }

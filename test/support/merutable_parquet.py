@@ -12,7 +12,7 @@ Two tools tidemark's tests do not write themselves: Apache Arrow's pyarrow
         prints {"rows": N, "columns": [...], "codecs": [...], "ids": [min, max]}
         as DuckDB reads them.
     python merutable_parquet.py table-files < {"root", "schema", "string_columns", "files": [
-            {"path", "dual", "row_group_size", "rows": [{"seq", "op", "values": [V...]}]}]}
+            {"path", "dual", "row_group_size", "page_rows", "rows": [{"seq", "op", "values": [V...]}]}]}
         writes data files of a table with any merutable schema: the internal key
         encoded here from the key columns' values (merutable's types/key.rs), rows
         sorted by it; prints [{"path", "size", "rows", "key_min", "key_max",
@@ -196,12 +196,15 @@ def table_files(spec):
         table = pa.table(data, schema=pa.schema(fields))
         path = os.path.join(spec["root"], f["path"])
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        # page_rows: pages of that many rows, and page indexes (merutable's writer emits them).
+        paged = {"write_page_index": True, "max_rows_per_page": f["page_rows"]} if f.get("page_rows") else {}
         pq.write_table(
             table,
             path,
             compression="snappy",
             row_group_size=f.get("row_group_size") or max(1, len(rows)),
             use_dictionary=[c["name"] for c in columns],
+            **paged,
         )
         out.append(
             {
