@@ -279,21 +279,23 @@ const scratch = new DataView(new ArrayBuffer(8));
 let textScratch = new Uint8Array(256);
 
 /**
- * Whether the user key `buf[start, end)` holds exactly `values` (one per
- * key column, in key order; text for a text column): the key encoded in
- * place, nothing allocated. What a reader checks on every row it returns.
+ * Whether the user key `buf[start, end)` holds exactly the values of the
+ * key columns (`values[columns[k]]` of type `types[k]`, in key order; text
+ * for a text column): the key encoded in place, nothing allocated. What a
+ * reader checks on every row it returns.
  */
 export function keyHolds(
   buf: Uint8Array,
   start: number,
   end: number,
   types: readonly ColumnType[],
+  columns: readonly number[],
   values: readonly unknown[],
 ): boolean {
   let at = start;
   for (let k = 0; k < types.length; k++) {
     const t = types[k] as ColumnType;
-    const v = values[k];
+    const v = values[columns[k] as number];
     switch (t) {
       case "Boolean":
         if (typeof v !== "boolean" || at >= end || buf[at++] !== (v ? 1 : 0)) return false;

@@ -116,6 +116,23 @@ export function sameUserKey(
   return true;
 }
 
+/**
+ * A key kept while the page it was read from is decoded over (pages are
+ * decoded into buffers used again): a copy in a buffer of its own.
+ */
+export class KeyCopy {
+  buf = new Uint8Array(64);
+  length = 0;
+
+  set(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (this.buf.length < n) this.buf = new Uint8Array(n * 2);
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) buf[i] = src[start + i] as number;
+    this.length = n;
+  }
+}
+
 /** The largest internal key of `userKey` (its tag all ones): an upper bound of its rows. */
 function lastIkeyOf(userKey: Uint8Array): Uint8Array {
   const out = new Uint8Array(userKey.length + TAG_BYTES).fill(0xff);
@@ -203,6 +220,8 @@ export class Cursor {
   #pbuf: Uint8Array | undefined;
   #ps = 0;
   #pe = 0;
+  /** The last key of a page left (its buffer holds the next page once decoded). */
+  readonly #kept = new KeyCopy();
   loaded = false;
   done = false;
   /** Rows of the parts of groups read so far (for progress). */
@@ -257,7 +276,7 @@ export class Cursor {
       row: this.row,
       position: this.position,
       op: this.op,
-      ikey: this.kbuf.subarray(this.ks, this.ke),
+      ikey: this.kbuf.slice(this.ks, this.ke),
     };
   }
 
@@ -388,15 +407,25 @@ export class Cursor {
 
   /** Moves past the current row; the cursor may then need a {@link Cursor.load}. */
   advance(): void {
-    this.#pbuf = this.kbuf;
-    this.#ps = this.ks;
-    this.#pe = this.ke;
     this.row++;
     this.#ki++;
     const kp = this.#kp as KeyPage;
+    if (this.row < this.#loadedTo && this.#ki < kp.rows) {
+      // The same page: the key just left is still in its buffer.
+      this.#pbuf = this.kbuf;
+      this.#ps = this.ks;
+      this.#pe = this.ke;
+      this.#key(kp);
+      return;
+    }
+    // Another page, decoded into the same buffer: the key just left is kept aside.
+    const kept = this.#kept;
+    kept.set(this.kbuf, this.ks, this.ke);
+    this.kbuf = this.#pbuf = kept.buf;
+    this.ks = this.#ps = 0;
+    this.ke = this.#pe = kept.length;
     if (this.row < this.#loadedTo) {
-      if (this.#ki < kp.rows) this.#key(kp);
-      else this.#setRow();
+      this.#setRow();
       return;
     }
     // Rows left are not read yet: the last key bounds them (the next group's statistics may say more).
@@ -538,7 +567,7 @@ export class SparseCursor {
           row,
           position: g.firstPosition + row,
           op,
-          ikey: kp.buf.subarray(ks, ke),
+          ikey: kp.buf.slice(ks, ke),
         });
         row++;
       }
@@ -730,10 +759,7 @@ export async function* mergeKeyGroups(
   for (;;) {
     let top = await merge.settle();
     if (!top) break;
-    const kbuf = top.kbuf;
-    const ks = top.ks;
-    const ke = top.ke;
-    const userKey = kbuf.slice(ks, ke - TAG_BYTES);
+    const userKey = top.kbuf.slice(top.ks, top.ke - TAG_BYTES);
     const entries: MergeEntry[] = [];
     do {
       entries.push(top.entry());
@@ -741,7 +767,11 @@ export async function* mergeKeyGroups(
       merge.fix();
       top = merge.top;
       if (top && !top.loaded) top = await merge.settle();
-    } while (top && sameUserKey(top.kbuf, top.ks, top.ke, kbuf, ks, ke));
+    } while (
+      top &&
+      top.ke - top.ks === userKey.length + TAG_BYTES &&
+      compareRange(top.kbuf, top.ks, top.ke - TAG_BYTES, userKey, 0, userKey.length) === 0
+    );
     if (after && compareBytes(userKey, after) === 0) continue;
     batch.push({ userKey, entries });
     if (batch.length >= lookahead) {

@@ -22,6 +22,7 @@ import { decompressPage } from "hyparquet/src/datapage.js";
 import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from "hyparquet/src/delta.js";
 import { byteStreamSplit, readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
 import { readPlain } from "hyparquet/src/plain.js";
+import { snappyUncompress } from "hyparquet/src/snappy.js";
 import { TidemarkError } from "../errors.ts";
 
 /** A data page of a chunk: where it lies in the file (its header included) and its rows. */
@@ -39,16 +40,42 @@ interface Values {
   get(i: number): unknown;
 }
 
-/** Byte values as ranges of one buffer (a decompressed page, or values packed together). */
+let slab = new Uint8Array(0);
+let slabAt = 0;
+
+/**
+ * A copy of `src[start, end)` as a view of a shared 64 KiB slab: an object
+ * of its own but no buffer of its own (small values given out of a page
+ * buffer that is used again for the next page).
+ */
+export function copyOut(src: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  if (slabAt + n > slab.length) {
+    slab = new Uint8Array(Math.max(64 * 1024, n));
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + n);
+  for (let i = 0; i < n; i++) slab[slabAt + i] = src[start + i] as number;
+  slabAt += n;
+  return out;
+}
+
+/**
+ * Byte values as ranges of one buffer: a decompressed page (`reused`: the
+ * buffer holds the next page later, so values given out are copies), a
+ * dictionary, or values packed together.
+ */
 export class ByteRanges implements Values {
   readonly buf: Uint8Array;
   readonly starts: Int32Array;
   readonly ends: Int32Array;
+  readonly #reused: boolean;
 
-  constructor(buf: Uint8Array, starts: Int32Array, ends: Int32Array) {
+  constructor(buf: Uint8Array, starts: Int32Array, ends: Int32Array, reused = false) {
     this.buf = buf;
     this.starts = starts;
     this.ends = ends;
+    this.#reused = reused;
   }
 
   get length(): number {
@@ -56,6 +83,13 @@ export class ByteRanges implements Values {
   }
 
   get(i: number): Uint8Array {
+    const a = this.starts[i] as number;
+    const b = this.ends[i] as number;
+    return this.#reused ? copyOut(this.buf, a, b) : this.buf.subarray(a, b);
+  }
+
+  /** Value `i` as a view of the buffer (for reading it at once). */
+  view(i: number): Uint8Array {
     return this.buf.subarray(this.starts[i] as number, this.ends[i] as number);
   }
 
@@ -93,7 +127,7 @@ class Texts implements Values {
 
   get(i: number): string {
     try {
-      return utf8.decode(this.#bytes.get(i));
+      return utf8.decode(this.#bytes.view(i));
     } catch {
       throw this.#bad();
     }
@@ -110,6 +144,115 @@ class Plain implements Values {
 
   get(i: number): unknown {
     return this.#a[i];
+  }
+}
+
+/** 64-bit integers decoded as numbers (all within 2^53), given as bigints. */
+class Int64Numbers implements Values {
+  readonly #a: Float64Array;
+
+  constructor(a: Float64Array) {
+    this.#a = a;
+  }
+
+  get(i: number): bigint {
+    return BigInt(this.#a[i] as number);
+  }
+}
+
+/**
+ * Decodes `count` DELTA_BINARY_PACKED 64-bit integers from byte `at` of
+ * `page` into `out` as numbers; false as soon as a value, a delta or a bit
+ * width could leave the range where numbers are exact (then decode them as
+ * bigints). hyparquet's decoder makes several bigints per value.
+ */
+function deltaAsNumbers(page: Uint8Array, at: number, count: number, out: Float64Array): boolean {
+  let pos = at;
+  const varint = (): number => {
+    let r = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (pos >= page.length || shift > 49) return Number.NaN;
+      const b = page[pos++] as number;
+      r += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return r;
+    }
+  };
+  const zigzag = (n: number) => (n % 2 === 0 ? n / 2 : -(n + 1) / 2);
+  const blockSize = varint();
+  const miniblocks = varint();
+  varint();
+  let value = zigzag(varint());
+  const perMiniblock = blockSize / miniblocks;
+  if (!Number.isSafeInteger(value) || !Number.isInteger(perMiniblock) || perMiniblock % 8 !== 0) return false;
+  let n = 0;
+  out[n++] = value;
+  while (n < count) {
+    const minDelta = zigzag(varint());
+    if (!Number.isSafeInteger(minDelta)) return false;
+    const widths = pos;
+    pos += miniblocks;
+    for (let m = 0; m < miniblocks && n < count; m++) {
+      const width = page[widths + m] as number;
+      if (width > 52 || pos + (perMiniblock * width) / 8 > page.length) return false;
+      let bit = pos * 8;
+      for (let j = 0; j < perMiniblock && n < count; j++) {
+        let residual = 0;
+        for (let got = 0; got < width; ) {
+          const off = bit & 7;
+          const take = Math.min(8 - off, width - got);
+          residual += (((page[bit >>> 3] as number) >>> off) & ((1 << take) - 1)) * 2 ** got;
+          got += take;
+          bit += take;
+        }
+        value += minDelta + residual;
+        if (!Number.isSafeInteger(value)) return false;
+        out[n++] = value;
+      }
+      pos += (perMiniblock * width) / 8;
+    }
+  }
+  return true;
+}
+
+/** Plain numbers (or bigints) read in place from a page: no copy, nothing made but the value. */
+class PlainNumbers implements Values {
+  readonly #view: DataView;
+  readonly #at: number;
+  readonly #type: ParquetType;
+
+  constructor(page: Uint8Array, at: number, type: ParquetType) {
+    this.#view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    this.#at = at;
+    this.#type = type;
+  }
+
+  get(i: number): number | bigint {
+    const v = this.#view;
+    switch (this.#type) {
+      case "INT32":
+        return v.getInt32(this.#at + 4 * i, true);
+      case "FLOAT":
+        return v.getFloat32(this.#at + 4 * i, true);
+      case "DOUBLE":
+        return v.getFloat64(this.#at + 8 * i, true);
+      default:
+        return v.getBigInt64(this.#at + 8 * i, true);
+    }
+  }
+}
+
+/** Plain booleans read in place (a bit each, the first in the lowest bit). */
+class PlainBits implements Values {
+  readonly #page: Uint8Array;
+  readonly #at: number;
+
+  constructor(page: Uint8Array, at: number) {
+    this.#page = page;
+    this.#at = at;
+  }
+
+  get(i: number): boolean {
+    return (((this.#page[this.#at + (i >>> 3)] as number) >>> (i & 7)) & 1) === 1;
   }
 }
 
@@ -164,6 +307,44 @@ class Indexed implements Values {
     const k = this.#indexes[i] as number;
     if (k >= this.#size) throw this.#bad();
     return this.#dict.get(k);
+  }
+}
+
+/**
+ * The buffers a column chunk decodes its pages into, used again for the
+ * next page: a decoded page is good until the chunk decodes another (a
+ * merge decodes tens of thousands of pages; a buffer each would be garbage
+ * the collector sees late, as it is outside the JS heap).
+ */
+class Scratch {
+  #bytes = new Uint8Array(0);
+  #u8 = new Uint8Array(0);
+  readonly #i32: Int32Array[] = [new Int32Array(0), new Int32Array(0), new Int32Array(0), new Int32Array(0)];
+  #f64 = new Float64Array(0);
+
+  bytes(n: number): Uint8Array {
+    if (this.#bytes.length < n) this.#bytes = new Uint8Array(Math.max(n, this.#bytes.length * 2));
+    return this.#bytes.subarray(0, n);
+  }
+
+  u8(n: number): Uint8Array {
+    if (this.#u8.length < n) this.#u8 = new Uint8Array(Math.max(n, this.#u8.length * 2));
+    return this.#u8.subarray(0, n);
+  }
+
+  /** Int32 buffer `k` (0: starts, 1: ends, 2: null slots, 3: indexes and 32-bit values). */
+  i32(k: 0 | 1 | 2 | 3, n: number): Int32Array {
+    let a = this.#i32[k] as Int32Array;
+    if (a.length < n) {
+      a = new Int32Array(Math.max(n, a.length * 2));
+      this.#i32[k] = a;
+    }
+    return a.subarray(0, n);
+  }
+
+  f64(n: number): Float64Array {
+    if (this.#f64.length < n) this.#f64 = new Float64Array(Math.max(n, this.#f64.length * 2));
+    return this.#f64.subarray(0, n);
   }
 }
 
@@ -237,6 +418,7 @@ export class ColumnChunk {
   #dictRead = false;
   #last: DecodedPage | undefined;
   #lastAt = -1;
+  readonly #scratch = new Scratch();
   /** Rows of the pages whose bytes are here. */
   rowsHeld = 0;
 
@@ -444,7 +626,7 @@ export class ColumnChunk {
       if (header.type !== "DICTIONARY_PAGE" || n < 0) throw new Error("not a dictionary page");
       const data = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
       const page = decompressPage(data, header.uncompressed_page_size, this.spec.codec, undefined);
-      const values = this.#plain(page, 0, n);
+      const values = this.#plain(page, 0, n, false);
       this.#dict = { values: new Memo(values, n), size: n };
     } catch (e) {
       if (e instanceof TidemarkError) throw e;
@@ -469,9 +651,9 @@ export class ColumnChunk {
         if (!h) throw new Error("no data page header");
         n = h.num_values;
         encoding = h.encoding;
-        page = decompressPage(data, header.uncompressed_page_size, spec.codec, undefined);
+        page = this.#decompress(data, header.uncompressed_page_size);
         if (spec.maxDefinitionLevel > 0) {
-          defs = new Uint8Array(n);
+          defs = this.#scratch.u8(n);
           const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
           readRleBitPackedHybrid(r, 1, defs);
           at = r.offset;
@@ -483,7 +665,7 @@ export class ColumnChunk {
         encoding = h.encoding;
         const levels = h.repetition_levels_byte_length + h.definition_levels_byte_length;
         if (spec.maxDefinitionLevel > 0) {
-          defs = new Uint8Array(n);
+          defs = this.#scratch.u8(n);
           const r = {
             view: new DataView(data.buffer, data.byteOffset, data.byteLength),
             offset: h.repetition_levels_byte_length,
@@ -492,9 +674,7 @@ export class ColumnChunk {
         }
         const rest = data.subarray(levels);
         page =
-          h.is_compressed === false
-            ? rest
-            : decompressPage(rest, header.uncompressed_page_size - levels, spec.codec, undefined);
+          h.is_compressed === false ? rest : this.#decompress(rest, header.uncompressed_page_size - levels);
       } else throw new Error(`a ${header.type} page where a data page was expected`);
       if (n !== loc.rows) throw new Error(`${n} values on a page of ${loc.rows} rows`);
       let slots: Int32Array | undefined;
@@ -503,7 +683,7 @@ export class ColumnChunk {
         let nulls = 0;
         for (let i = 0; i < n; i++) if (defs[i] !== 1) nulls++;
         if (nulls > 0) {
-          slots = new Int32Array(n);
+          slots = this.#scratch.i32(2, n);
           let k = 0;
           for (let i = 0; i < n; i++) slots[i] = defs[i] === 1 ? k++ : -1;
           count = k;
@@ -524,34 +704,52 @@ export class ColumnChunk {
     const reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: at };
     switch (encoding) {
       case "PLAIN":
-        return this.#plain(page, at, count);
+        return this.#plain(page, at, count, true);
       case "PLAIN_DICTIONARY":
       case "RLE_DICTIONARY": {
         const dict = this.#dictionary();
         if (!dict) throw new Error("dictionary-encoded values without a dictionary");
-        const indexes = new Int32Array(count);
+        const indexes = this.#scratch.i32(3, count);
         const width = page[at] as number;
         reader.offset++;
         if (width > 0 && count > 0)
           readRleBitPackedHybrid(reader, width, indexes, page.length - reader.offset);
+        else indexes.fill(0);
         return new Indexed(indexes, dict.values, dict.size, () =>
           this.#corrupt("has a dictionary index past its dictionary"),
         );
       }
       case "RLE": {
         if (type !== "BOOLEAN") throw new Error(`RLE values of type ${type}`);
-        const bits = new Uint8Array(count);
+        const bits = this.#scratch.u8(count);
         if (count > 0) readRleBitPackedHybrid(reader, 1, bits);
         return new Bits(bits);
       }
       case "DELTA_BINARY_PACKED": {
         if (type !== "INT32" && type !== "INT64")
           throw new Error(`DELTA_BINARY_PACKED values of type ${type}`);
-        const out = type === "INT32" ? new Int32Array(count) : new BigInt64Array(count);
+        if (type === "INT64") {
+          // As numbers when they are within 2^53 (no bigint per step), else hyparquet's bigints.
+          const numbers = this.#scratch.f64(count);
+          if (count === 0 || deltaAsNumbers(page, at, count, numbers)) return new Int64Numbers(numbers);
+        }
+        const out = type === "INT32" ? this.#scratch.i32(3, count) : new BigInt64Array(count);
         if (count > 0) deltaBinaryUnpack(reader, count, out);
         return new Plain(out);
       }
       case "BYTE_STREAM_SPLIT":
+        if (type === "DOUBLE" || type === "FLOAT") {
+          // The bytes of each value gathered from their streams into the chunk's buffer, read in place.
+          const width = type === "DOUBLE" ? 8 : 4;
+          if (at + width * count > page.length) throw new Error("values past the page");
+          const f64 = this.#scratch.f64(Math.ceil((width * count) / 8));
+          const out = new Uint8Array(f64.buffer, f64.byteOffset, width * count);
+          for (let b = 0; b < width; b++) {
+            const from = at + b * count;
+            for (let i = 0; i < count; i++) out[i * width + b] = page[from + i] as number;
+          }
+          return new PlainNumbers(out, 0, type);
+        }
         return this.#bytesOrPlain(byteStreamSplit(reader, count, type, this.spec.typeLength));
       case "DELTA_LENGTH_BYTE_ARRAY":
       case "DELTA_BYTE_ARRAY": {
@@ -580,12 +778,32 @@ export class ColumnChunk {
     return new Texts(b, () => this.#corrupt("holds text that is not UTF-8"));
   }
 
-  /** `count` plain values from byte `at` of `page`. */
-  #plain(page: Uint8Array, at: number, count: number): Values {
+  /**
+   * Decompresses page data into the chunk's page buffer (Snappy, as
+   * merutable writes; other codecs through hyparquet).
+   */
+  #decompress(data: Uint8Array, size: number): Uint8Array {
+    const codec = this.spec.codec;
+    if (codec === "UNCOMPRESSED") {
+      if (data.length !== size) throw new Error(`${data.length} bytes of an uncompressed page of ${size}`);
+      return data;
+    }
+    if (codec !== "SNAPPY") return decompressPage(data, size, codec, undefined);
+    const out = this.#scratch.bytes(size);
+    snappyUncompress(data, out);
+    return out;
+  }
+
+  /**
+   * `count` plain values from byte `at` of `page`; `reused` when the page
+   * is the chunk's page buffer (a dictionary's is not).
+   */
+  #plain(page: Uint8Array, at: number, count: number, reused: boolean): Values {
     const { type, typeLength } = this.spec;
+    const scratch = reused ? this.#scratch : undefined;
     if (type === "BYTE_ARRAY") {
-      const starts = new Int32Array(count);
-      const ends = new Int32Array(count);
+      const starts = scratch ? scratch.i32(0, count) : new Int32Array(count);
+      const ends = scratch ? scratch.i32(1, count) : new Int32Array(count);
       const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
       let p = at;
       for (let i = 0; i < count; i++) {
@@ -597,24 +815,29 @@ export class ColumnChunk {
         if (p > page.length) throw new Error("byte array values past the page");
         ends[i] = p;
       }
-      return this.#texts(new ByteRanges(page, starts, ends));
+      return this.#texts(new ByteRanges(page, starts, ends, reused));
     }
     if (type === "FIXED_LEN_BYTE_ARRAY") {
       const len = typeLength ?? 0;
       if (!(len > 0)) throw new Error("a fixed-length column without a length");
       if (at + len * count > page.length) throw new Error("fixed-length values past the page");
-      const starts = new Int32Array(count);
-      const ends = new Int32Array(count);
+      const starts = scratch ? scratch.i32(0, count) : new Int32Array(count);
+      const ends = scratch ? scratch.i32(1, count) : new Int32Array(count);
       for (let i = 0; i < count; i++) {
         starts[i] = at + i * len;
         ends[i] = at + (i + 1) * len;
       }
-      return new ByteRanges(page, starts, ends);
+      return new ByteRanges(page, starts, ends, reused);
     }
     const width =
       type === "BOOLEAN" ? 1 / 8 : type === "INT32" || type === "FLOAT" ? 4 : type === "INT96" ? 12 : 8;
     if (at + Math.ceil(width * count) > page.length) throw new Error("values past the page");
-    const reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: at };
-    return new Plain(readPlain(reader, type, count, typeLength));
+    if (type === "BOOLEAN") return new PlainBits(page, at);
+    if (type === "INT96" || !reused) {
+      // A dictionary's values are read once each (Memo); INT96 is no type merutable writes.
+      const reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: at };
+      return new Plain(readPlain(reader, type, count, typeLength));
+    }
+    return new PlainNumbers(page, at, type);
   }
 }

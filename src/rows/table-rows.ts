@@ -45,6 +45,7 @@ import {
 import {
   type Cursor,
   compareRange,
+  KeyCopy,
   type KeyGroup,
   Merge,
   type MergeBounds,
@@ -58,6 +59,7 @@ import {
   verdicts,
   winner,
 } from "./merge.ts";
+import { copyOut } from "./pages.ts";
 import { RangeFile, type RangeSource, storeRangeSource } from "./range-file.ts";
 import { type ColumnPlan, columnValue, keyAsValue, planColumn, sameValue, type Value } from "./values.ts";
 
@@ -354,8 +356,7 @@ export class TableRows {
     const values: Value[] = new Array(plans.length);
     for (let i = 0; i < plans.length; i++)
       values[i] = columnValue(plans[i] as ColumnPlan, columns[i], row, file.path);
-    const key = schema.primary_key.map((i) => values[i]);
-    if (!keyHolds(kbuf, ks, ke, this.#keyTypes(schema), key)) {
+    if (!keyHolds(kbuf, ks, ke, this.#keyTypes(schema), schema.primary_key, values)) {
       this.#checkKey(kbuf.slice(ks, ke), schema, plans, values, file.path, g.firstPosition + row);
     }
     return values;
@@ -471,10 +472,8 @@ export class TableRows {
       let n = 0;
       let last: Uint8Array | undefined;
       let failed = false;
-      // The key group the merge is in: its first row's key, and whether its winner was taken.
-      let gbuf: Uint8Array | undefined;
-      let gs = 0;
-      let ge = 0;
+      // The key group the merge is in (its first row's key, kept: pages are decoded over), and whether its winner was taken.
+      const group = new KeyCopy();
       let decided = false;
       try {
         for (;;) {
@@ -485,12 +484,12 @@ export class TableRows {
           }
           if (!top) break;
           const op = top.op;
-          if (!gbuf || !sameUserKey(top.kbuf, top.ks, top.ke, gbuf, gs, ge)) {
-            gbuf = top.kbuf;
-            gs = top.ks;
-            ge = top.ke;
+          if (group.length === 0 || !sameUserKey(top.kbuf, top.ks, top.ke, group.buf, 0, group.length)) {
+            group.set(top.kbuf, top.ks, top.ke);
             // The key a page ended at is not read again.
-            decided = after !== undefined && compareRange(gbuf, gs, ge - TAG, after, 0, after.length) === 0;
+            decided =
+              after !== undefined &&
+              compareRange(top.kbuf, top.ks, top.ke - TAG, after, 0, after.length) === 0;
           }
           let row: TableRow | undefined;
           if (!decided && !top.hidden(0)) {
@@ -521,7 +520,7 @@ export class TableRows {
     const g = c.group as GroupReader;
     const end = c.ke - TAG;
     return {
-      userKey: c.kbuf.slice(c.ks, end),
+      userKey: copyOut(c.kbuf, c.ks, end),
       values: this.#rowValues(g, c.row, schema, c.kbuf, c.ks, end),
     };
   }
