@@ -294,6 +294,8 @@ export class DataFile {
   #pageIndexRange: [number, number] | undefined;
   /** Row groups read so far. */
   groupsRead = 0;
+  /** Requests made for the footer and the page index (the rest of the file's requests read rows). */
+  metaRequests = 0;
   /** The footer once parsed (for synchronous use after {@link DataFile.footer}). */
   loadedFooter: FileFooter | undefined;
   #tree?: SchemaTree;
@@ -315,6 +317,16 @@ export class DataFile {
     });
   }
 
+  /** Runs a read of metadata, counting the requests made meanwhile as its own. */
+  async #counting<T>(read: () => Promise<T>): Promise<T> {
+    const before = this.file.requests;
+    try {
+      return await read();
+    } finally {
+      this.metaRequests += this.file.requests - before;
+    }
+  }
+
   /**
    * The footer, parsed once (and the page index, when the bytes read for
    * the footer hold it).
@@ -325,7 +337,7 @@ export class DataFile {
    */
   footer(): Promise<FileFooter> {
     if (!this.#footer) {
-      const p = this.#readFooter();
+      const p = this.#counting(() => this.#readFooter());
       this.#footer = p;
       p.catch(() => {
         if (this.#footer === p) this.#footer = undefined;
@@ -467,7 +479,9 @@ export class DataFile {
     if (!this.#pageIndex) {
       const range = this.#pageIndexRange;
       if (!range) return Promise.resolve(undefined);
-      const p = this.file.read(range[0], range[1]).then((b) => this.#parsePageIndex(b, range[0]));
+      const p = this.#counting(() => this.file.read(range[0], range[1])).then((b) =>
+        this.#parsePageIndex(b, range[0]),
+      );
       this.#pageIndex = p;
       p.catch(() => {
         if (this.#pageIndex === p) this.#pageIndex = undefined;

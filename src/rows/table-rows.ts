@@ -176,6 +176,8 @@ export interface ReadStats {
   bytesRead: number;
   /** Footers parsed. */
   footers: number;
+  /** Of the requests, those that read footers and page indexes (once per file). */
+  footerRequests: number;
   /** Row groups read. */
   rowGroups: number;
 }
@@ -237,18 +239,20 @@ export class TableRows {
     let requests = 0;
     let bytesRead = 0;
     let footers = 0;
+    let footerRequests = 0;
     let rowGroups = 0;
     for (const f of this.#files.values()) {
       requests += f.file.requests;
       bytesRead += f.file.bytesRead;
       rowGroups += f.groupsRead;
       if (f.loadedFooter) footers++;
+      footerRequests += f.metaRequests;
     }
     for (const p of this.#puffins.values()) {
       requests += p.requests;
       bytesRead += p.bytesRead;
     }
-    return { requests, bytesRead, footers, rowGroups };
+    return { requests, bytesRead, footers, footerRequests, rowGroups };
   }
 
   /**
