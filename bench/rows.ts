@@ -59,26 +59,8 @@ const SCHEMA: TableSchema = {
 };
 
 const { values } = parseArgs({
-  options: { rows: { type: "string" }, rounds: { type: "string" }, child: { type: "string" } },
+  options: { rows: { type: "string" }, rounds: { type: "string" } },
 });
-
-// The child: one full read, then its figures as JSON on stdout.
-if (values.child !== undefined) {
-  const [childDir, childVersion] = values.child.split("@");
-  const store = new FileStore(childDir as string);
-  const t = new TableRows(await openTable(store));
-  const version = Number(childVersion);
-  await t.version(version);
-  globalThis.gc?.();
-  const idle = process.memoryUsage().rss;
-  const t0 = performance.now();
-  let n = 0;
-  for await (const _ of (await t.rows({ version })).rows) n++;
-  const ms = performance.now() - t0;
-  const peak = process.resourceUsage().maxRSS * 1024;
-  console.log(JSON.stringify({ rows: n, ms, idle, peak, ...t.stats() }));
-  process.exit(0);
-}
 
 const rows = parseNumberOption("--rows", values.rows, 1_000_000, { min: 1000 });
 const mib = (n: number) => (n / 2 ** 20).toFixed(2);
@@ -145,7 +127,7 @@ print(json.dumps({"rows": t.num_rows, "ms": ms, "threads": con.execute("SELECT c
   for (let r = 0; r < rounds; r++) {
     const c = spawnSync(
       process.execPath,
-      ["--expose-gc", import.meta.filename, "--child", `${dir}@${head}`],
+      ["--expose-gc", join(import.meta.dirname, "rows-read.ts"), dir, String(head)],
       { encoding: "utf8" },
     );
     if (c.status !== 0) throw new Error(`tidemark child failed: ${c.stderr}`);
