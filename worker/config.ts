@@ -21,6 +21,7 @@ import {
   storeId,
   TidemarkError,
 } from "../src/index.ts";
+import { endpointId, parseS3Endpoint } from "../src/store/s3/options.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { MIN_POLL_INTERVAL_MS, type MirrorVars, mirrorVars } from "./vars.ts";
@@ -70,6 +71,8 @@ export interface TableSetup {
   prices: Prices;
   /** Where the source lives, for routing event notifications (`sourceLocation`); `undefined` for http. */
   location: string | undefined;
+  /** Where the target's keys live (`targetLocation`): no two tables' overlap. */
+  targetLocation: string;
   /** Wake-ups are pushed: the source's bucket sends event notifications to the worker's queue. */
   push: boolean;
 }
@@ -265,6 +268,7 @@ export function openTable(
   if (storeId(source) === storeId(target)) {
     throw invalid(`${where}source and target are the same store (${target.name})`);
   }
+  if (origin !== "source-tables") checkOwnTarget(env, table, targetLocation(url), where);
   const notifies = pushedBucket(sourceUrl, pushBuckets(env)) !== undefined;
   if (config.push === true && !notifies) {
     throw invalid(
@@ -281,6 +285,7 @@ export function openTable(
     providers: { source: providerOf(sourceUrl), target: providerOf(url) },
     prices: prices(env),
     location: sourceLocation(sourceUrl),
+    targetLocation: targetLocation(url),
     push,
     vars: {
       pushPollIntervalMs: vars.pushPollIntervalMs,
@@ -294,6 +299,75 @@ export function openTable(
       },
     },
   };
+}
+
+/**
+ * Where a target's keys live, as a path that one target's contains
+ * another's exactly when it holds the other's keys: `r2:BINDING/prefix/`,
+ * `s3:ENDPOINT/bucket/prefix/` (the endpoint as `S3Store` resolves it, AWS
+ * in the region when none), `http:URL/`. Two R2 bindings (or an R2 binding
+ * and an s3:// URL of R2's S3 API) of one bucket cannot be told apart here.
+ */
+export function targetLocation(url: StoreUrl): string {
+  const dir = (p: string) => (p === "" || p.endsWith("/") ? p : `${p}/`);
+  switch (url.kind) {
+    case "r2":
+      return `r2:${url.binding}/${dir(url.prefix)}`;
+    case "s3": {
+      const region = url.region ?? "us-east-1";
+      const endpoint = parseS3Endpoint(url.endpoint ?? `https://s3.${region}.amazonaws.com`, "endpoint");
+      return `s3:${endpointId(endpoint)}/${url.bucket}/${dir(url.prefix)}`;
+    }
+    default:
+      return `${url.kind}:${dir(url.label)}`;
+  }
+}
+
+/** Whether two target locations ({@link targetLocation}) share keys: one is the other's prefix. */
+export function overlaps(a: string, b: string): boolean {
+  return a.startsWith(b) || b.startsWith(a);
+}
+
+/** The refusal of a target that overlaps another table's: a reader scoped to one would read the other's objects. */
+export function overlapError(where: string, table: string, other: string, location: string): TidemarkError {
+  return invalid(
+    `${where}target overlaps the target of table ${other} (one prefix holds the other's keys: ${location}): ` +
+      `a reader of ${table} could read ${other}'s objects through it, and two mirrors would write one table; give each table its own prefix`,
+  );
+}
+
+/** Where the `SOURCE_TABLES` layout mirrors table `t` (and every such table: `tables/`). */
+const SOURCE_TABLES_TARGETS = "r2:MIRROR/tables/";
+
+/**
+ * Refuses a configured table's target that overlaps the target of another
+ * table this worker knows without I/O: another `TABLE_CONFIG` entry, or the
+ * `SOURCE_TABLES` layout's `r2://MIRROR/tables/{t}/` (when it is on). Admin
+ * tables are checked against each other by the `TableRegistry`, which
+ * records their targets.
+ *
+ * @throws TidemarkError `InvalidArgument` naming the other table.
+ */
+export function checkOwnTarget(env: Env, table: string, location: string, where = ""): void {
+  const statics = staticTables(env);
+  for (const [other, raw] of Object.entries(statics)) {
+    if (other === table) continue;
+    let theirs: string;
+    try {
+      theirs = targetLocation(parseStoreUrl(parseTableConfig(raw).target.url, { kinds: WORKER_KINDS }));
+    } catch {
+      continue; // refused when that table is opened
+    }
+    if (overlaps(location, theirs)) throw overlapError(where, table, other, location);
+  }
+  if (!sourceTablesOn(env) || !overlaps(location, SOURCE_TABLES_TARGETS)) return;
+  // Inside tables/: only the table's own place there (which this configuration replaces).
+  const own = `${SOURCE_TABLES_TARGETS}${table}/`;
+  if (location.startsWith(own)) return;
+  const other = location.startsWith(SOURCE_TABLES_TARGETS)
+    ? location.slice(SOURCE_TABLES_TARGETS.length).split("/")[0] || "of the SOURCE_TABLES layout"
+    : "of the SOURCE_TABLES layout (every table under r2://MIRROR/tables/)";
+  throw overlapError(where, table, other, location);
 }
 
 /** The progress binding of a setup: what `Mirror` binds saved progress to. */

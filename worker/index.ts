@@ -36,7 +36,7 @@ import {
 } from "../src/http/index.ts";
 import { errorCodeOf, parseNumberOption, TidemarkError } from "../src/index.ts";
 import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./auth.ts";
-import { openTable, parseTableConfig, staticTables } from "./config.ts";
+import { openTable, overlapError, parseTableConfig, staticTables } from "./config.ts";
 import { PRICE_SOURCES } from "./cost.ts";
 import { cronVisit } from "./cron.ts";
 import { type DemoCommitOptions, demoCommit } from "./demo.ts";
@@ -46,7 +46,14 @@ import { mirrorMetrics } from "./metrics.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
 import { handlePushBatch } from "./push.ts";
 import { checkSignedUrl, isSigned, signObjectUrl } from "./signed-url.ts";
-import { listTables, mirrorObject, resolveTable, validateTable } from "./tables.ts";
+import {
+  listTables,
+  mirrorObject,
+  resolveTable,
+  type TableSetup,
+  tableRegistry,
+  validateTable,
+} from "./tables.ts";
 
 export type { Env } from "./env.ts";
 export { MirrorObject } from "./mirror-object.ts";
@@ -101,6 +108,21 @@ const read = async (c: Context<App>, next: Next) => {
 
 const tableParam = (c: Context<App>) => validateTable(c.req.param("table") ?? "");
 
+/**
+ * The setup of the request's table, resolved once per request: the routes
+ * that reach a table's `MirrorObject` resolve it first, so a name nobody
+ * configured is a 404 before any per-table object is touched.
+ */
+const setups = new WeakMap<Request, Promise<TableSetup>>();
+function setupOf(env: Env, req: Request, table: string): Promise<TableSetup> {
+  let setup = setups.get(req);
+  if (setup === undefined) {
+    setup = resolveTable(env, table);
+    setups.set(req, setup);
+  }
+  return setup;
+}
+
 app.get("/api/tables", read, async (c) => {
   const grant = c.get("grant");
   return c.json({ tables: (await listTables(c.env)).filter((t) => canRead(grant, t)) });
@@ -141,7 +163,11 @@ app.put("/api/tables/:table", admin, async (c) => {
   // Checked here first (a bad URL, an unbound bucket, a missing secret: 400,
   // nothing stored), then by the table's object, which keeps it.
   const config = parseTableConfig(await jsonBody(c.req.raw, "table configuration"));
-  openTable(c.env, table, config, "admin");
+  const setup = openTable(c.env, table, config, "admin");
+  // Another admin table's target overlapping this one: refused before the table's object is made
+  // (the registry checks again, atomically, when the object records the table).
+  const other = await tableRegistry(c.env).overlapping(table, setup.targetLocation);
+  if (other !== null) throw overlapError("", table, other, setup.targetLocation);
   // The table's object keeps it and records the table in the registry.
   await mirrorObject(c.env, table).configure(table, config);
   return c.json(await describeTable(c.env, table));
@@ -152,12 +178,16 @@ app.delete("/api/tables/:table", admin, async (c) => {
   if (Object.hasOwn(staticTables(c.env), table)) {
     throw new TidemarkError("AlreadyExists", `table ${table} is configured in TABLE_CONFIG; remove it there`);
   }
-  const removed = await mirrorObject(c.env, table).unconfigure(table);
+  // Only a recorded admin table has a configuration to remove: no object is made for another name.
+  const removed = (await tableRegistry(c.env).has(table))
+    ? await mirrorObject(c.env, table).unconfigure(table)
+    : false;
   return c.json({ table, removed });
 });
 
 app.post("/api/tables/:table/kick", admin, async (c) => {
   const table = tableParam(c);
+  await resolveTable(c.env, table); // NotFound before the table's object is touched
   return c.json(await mirrorObject(c.env, table).kick(table));
 });
 
@@ -206,7 +236,8 @@ app.post("/api/tables/:table/commit", admin, async (c) => {
   }
   const opts = await demoOptions(c.req.raw);
   // The kick below needs the table's configuration: a bad one is refused before anything is written.
-  const { source } = await resolveTable(c.env, table);
+  // The demo writer may write a SOURCE_TABLES table's first snapshot: the name becomes a table.
+  const { source } = await resolveTable(c.env, table, { creating: true });
   const version = await demoCommit(source, opts);
   await mirrorObject(c.env, table).kick(table);
   // The version is the writer's read-your-writes token: POST .../await?version=N.
@@ -290,9 +321,10 @@ app.on(["GET", "HEAD"], "/api/tables/:table/*", read);
 app.route(
   "/api/tables/:table",
   inspectApp({
-    store: async (c) => (await resolveTable(c.env as Env, c.req.param("table") ?? "")).target,
-    mirror: (c) => {
+    store: async (c) => (await setupOf(c.env as Env, c.req.raw, c.req.param("table") ?? "")).target,
+    mirror: async (c) => {
       const table = c.req.param("table") ?? "";
+      await setupOf(c.env as Env, c.req.raw, table); // an unknown table: 404, no object made
       return { status: () => mirrorObject(c.env as Env, table).status(table) };
     },
     corsOrigin: false, // the worker's own CORS middleware covers every route

@@ -104,7 +104,7 @@ export class MirrorObject extends DurableObject<Env> {
   #usage: DurableObjectUsage = freshUsage();
   #push: PushStats = freshPushStats();
   #costMarks: CostMark[] = [];
-  /** The location registered with the TableRegistry (`null`: none; `undefined`: not known). */
+  /** What was recorded in the TableRegistry: JSON of the source's and the target's locations (`undefined`: not known). */
   #registered: string | null | undefined;
   /** Legacy keys to delete at the next write of the state. */
   #legacy: string[] = [];
@@ -430,10 +430,11 @@ export class MirrorObject extends DurableObject<Env> {
    * change: tables configured before locations were kept get theirs at
    * their next `ensure` (the cron's visit).
    */
-  async #register(table: string, location: string | undefined): Promise<void> {
-    const want = location ?? null;
+  async #register(table: string, setup: TableSetup): Promise<void> {
+    // Both where the source and the target live (a record made before targets were kept is made again).
+    const want = JSON.stringify([setup.location ?? null, setup.targetLocation]);
     if (this.#registered === want) return;
-    await tableRegistry(this.env).add(table, location);
+    await tableRegistry(this.env).add(table, setup.location, setup.targetLocation);
     this.#registered = want;
     await this.#put({ [K_REGISTERED]: want });
   }
@@ -556,7 +557,7 @@ export class MirrorObject extends DurableObject<Env> {
         if (isTidemarkError(e, "NotFound")) return; // removed: nothing to run
         // A bad configuration: let a tick record it (and back off).
       }
-      if (setup?.origin === "admin") await this.#register(t, setup.location);
+      if (setup?.origin === "admin") await this.#register(t, setup);
       if (!this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
     });
   }
@@ -613,11 +614,12 @@ export class MirrorObject extends DurableObject<Env> {
       if (setup.origin === "static") {
         throw new TidemarkError("AlreadyExists", `table ${t} is configured in TABLE_CONFIG; change it there`);
       }
+      // Recorded first: the registry refuses a target that overlaps another admin table's.
+      await this.#register(t, setup);
       await this.#put({ [K_CONFIG]: config });
       this.#config = config;
       this.#mirror = undefined; // a tick in flight keeps its own, and its waiters are not settled by it
       this.#setupError = undefined;
-      await this.#register(t, setup.location);
       await this.#wake();
       return this.#status(t);
     });

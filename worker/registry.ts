@@ -9,10 +9,12 @@
  * once an hour).
  */
 import { DurableObject } from "cloudflare:workers";
-import { validateTable } from "./config.ts";
+import { overlapError, overlaps, validateTable } from "./config.ts";
 import type { Env } from "./env.ts";
 
 const PREFIX = "table:";
+/** `target:{table}`: where the table's target keys live (`targetLocation`), so no two overlap. */
+const TARGET = "target:";
 /** `loc:{location}\0{table}`: the tables whose source is at a location. */
 const LOC = "loc:";
 const SEP = "\u0000";
@@ -31,14 +33,24 @@ export function cronMinute(table: string): number {
   return h % CRON_ROUND_MINUTES;
 }
 
-/** The registry of admin-configured table names. RPC: `add`, `remove`, `list`, `lookup`, `cronPlan`. */
+/** The registry of admin-configured table names. RPC: `add`, `remove`, `has`, `overlapping`, `list`, `lookup`, `cronPlan`. */
 export class TableRegistry extends DurableObject<Env> {
   /**
-   * Records `table` and where its source lives (idempotent; a location of
-   * `undefined` is an http source, which sends no notifications).
+   * Records `table`, where its source lives (idempotent; a location of
+   * `undefined` is an http source, which sends no notifications) and where
+   * its target's keys live. One object serialises every admin table, so the
+   * overlap check and the record are atomic.
+   *
+   * @throws TidemarkError `InvalidArgument` when `target` overlaps another
+   *   recorded table's target (nothing is recorded).
    */
-  async add(table: string, location?: string): Promise<void> {
+  async add(table: string, location?: string, target?: string): Promise<void> {
     validateTable(table);
+    if (target !== undefined) {
+      const other = await this.overlapping(table, target);
+      if (other !== null) throw overlapError("", table, other, target);
+      await this.ctx.storage.put(`${TARGET}${table}`, target);
+    }
     const old = await this.ctx.storage.get<string | number>(`${PREFIX}${table}`);
     if (old === (location ?? "")) return;
     if (typeof old === "string" && old !== "") await this.ctx.storage.delete(`${LOC}${old}${SEP}${table}`);
@@ -51,7 +63,23 @@ export class TableRegistry extends DurableObject<Env> {
     validateTable(table);
     const old = await this.ctx.storage.get<string | number>(`${PREFIX}${table}`);
     if (typeof old === "string" && old !== "") await this.ctx.storage.delete(`${LOC}${old}${SEP}${table}`);
-    await this.ctx.storage.delete(`${PREFIX}${table}`);
+    await this.ctx.storage.delete([`${PREFIX}${table}`, `${TARGET}${table}`]);
+  }
+
+  /** The recorded table other than `table` whose target overlaps `target` (`targetLocation`s), or `null`. */
+  async overlapping(table: string, target: string): Promise<string | null> {
+    validateTable(table);
+    for (const [key, theirs] of await this.ctx.storage.list<string>({ prefix: TARGET })) {
+      const other = key.slice(TARGET.length);
+      if (other !== table && overlaps(target, theirs)) return other;
+    }
+    return null;
+  }
+
+  /** Whether `table` is recorded (an admin table): how a request finds out before it touches the table's object. */
+  async has(table: string): Promise<boolean> {
+    validateTable(table);
+    return (await this.ctx.storage.get(`${PREFIX}${table}`)) !== undefined;
   }
 
   /** Every recorded table, sorted. */

@@ -71,11 +71,30 @@ export function objectPath(table: string, key: string): string {
 }
 
 /**
+ * Refuses a key with a `.` or `..` segment: every URL parser resolves them
+ * (`/objects/t/a/../b` is `/objects/t/b`, and `..` twice leaves the table), so
+ * a URL signed for such a key would name another object, or another table's,
+ * and never verify. No object of a table has one (manifest paths cannot).
+ */
+function checkSignableKey(key: string): void {
+  validateKey(key);
+  for (const seg of key.split("/")) {
+    if (seg === "." || seg === "..") {
+      throw new TidemarkError(
+        "InvalidArgument",
+        `cannot sign key ${JSON.stringify(key.slice(0, 200))}: a "${seg}" segment is resolved by every URL, so the URL would name another object`,
+      );
+    }
+  }
+}
+
+/**
  * A signed URL of object `key` of `table`, relative to `base` (the worker's
  * origin), valid `ttl` seconds (text from `?ttl=`: 1 to 3600, default 300).
  *
- * @throws TidemarkError `InvalidArgument` for a bad key or ttl or a short
- *   `SIGNING_KEY`; `NotSupported` when `SIGNING_KEY` is unset.
+ * @throws TidemarkError `InvalidArgument` for a bad key (a `.` or `..`
+ *   segment included) or ttl or a short `SIGNING_KEY`; `NotSupported` when
+ *   `SIGNING_KEY` is unset.
  */
 export async function signObjectUrl(
   env: Env,
@@ -85,7 +104,7 @@ export async function signObjectUrl(
   ttl: string | undefined,
   nowMs = Date.now(),
 ): Promise<{ url: string; expiresAt: string }> {
-  validateKey(key);
+  checkSignableKey(key);
   const secs = parseNumberOption("ttl", ttl, SIGNED_URL_TTL_SECS, { min: 1, max: MAX_SIGNED_URL_TTL_SECS });
   const exp = Math.floor(nowMs / 1000) + secs;
   const sig = new Uint8Array(

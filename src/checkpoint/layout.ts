@@ -11,7 +11,7 @@
  */
 
 import { TidemarkError } from "../errors.ts";
-import { pathProblem } from "../manifest/paths.ts";
+import { relativePathProblem } from "../manifest/paths.ts";
 
 /** The key of vnode `vnode`'s partial state for `epoch`. */
 export function checkpointPartialKey(epoch: number, vnode: number): string {
@@ -40,7 +40,7 @@ export function sourceOffsetsPrefix(epoch: number): string {
 
 /** `name` checked as a key below an epoch: relative, normalised, no control characters. */
 function checkSubKey(name: string, value: unknown): string {
-  const problem = typeof value === "string" ? pathProblem(value) : "is not a string";
+  const problem = typeof value === "string" ? relativePathProblem(value) : "is not a string";
   if (problem !== undefined) {
     throw new TidemarkError("InvalidArgument", `${name} ${JSON.stringify(value)} ${problem}`);
   }

@@ -3,28 +3,29 @@
  * `checkpoint ls|verify|mirror|prune`, `iceberg`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
+ * Only the command tree (commander) is loaded up front: each command's module
+ * (`commands/*.ts`) is imported when that command runs, so `tidemark --help`
+ * loads no store, no protobuf, no Parquet library, and a command loads only
+ * what it uses.
+ *
  * @module
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
-import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
 import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
-import { checkpointCommand } from "./commands/checkpoint.ts";
-import { checkpointMirrorCommand } from "./commands/checkpoint-mirror.ts";
-import { checkpointVerifyCommand } from "./commands/checkpoint-verify.ts";
-import { DIFF_FORMATS, diffCommand } from "./commands/diff.ts";
-import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
-import { icebergCommand } from "./commands/iceberg.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { mirrorCommand } from "./commands/mirror.ts";
-import { restoreCommand } from "./commands/restore.ts";
-import { ROW_FORMATS, rowsCommand } from "./commands/rows.ts";
-import { verifyCommand } from "./commands/verify.ts";
+import { doctorOptions } from "./commands/doctor-options.ts";
 import type { CliContext } from "./context.ts";
+import { DIFF_FORMATS, ROW_FORMATS } from "./formats.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
 
 export type { CliContext } from "./context.ts";
+
+/**
+ * The mirror's `DEFAULT_PARALLELISM` (and restore's default), repeated here so
+ * that the help does not load the mirror; test/node/cli-lazy.test.ts checks they agree.
+ */
+const DEFAULT_PARALLELISM = 8;
 
 /**
  * The parser of a numeric flag: the library's own check (`parseNumberOption`),
@@ -134,7 +135,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--files", "list every live file of HEAD (default: only counts and sizes)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => inspectCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/inspect.ts")).inspectCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     program
@@ -153,7 +158,9 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .addOption(new Option("--format <format>", "output format").choices(ROW_FORMATS).default("table")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => rowsCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) => (await import("./commands/rows.ts")).rowsCommand(ctx, store, opts)),
+    );
 
   commonOptions(
     program
@@ -170,7 +177,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .addOption(new Option("--format <format>", "output format").choices(DIFF_FORMATS).default("table")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, a: string, b: string, opts) => diffCommand(ctx, store, a, b, opts)));
+    .action(
+      wrap(async (store: string, a: string, b: string, opts) =>
+        (await import("./commands/diff.ts")).diffCommand(ctx, store, a, b, opts),
+      ),
+    );
 
   commonOptions(
     loopOptions(
@@ -195,7 +206,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => mirrorCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/mirror.ts")).mirrorCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -208,7 +219,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--prefix <prefix>", "the view's prefix on the mirror (default iceberg)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => icebergCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/iceberg.ts")).icebergCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     program
@@ -227,7 +242,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => restoreCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/restore.ts")).restoreCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -240,7 +255,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--source <store>", "the mirror's source: also prove each file holds the source's bytes"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/verify.ts")).verifyCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     doctorOptions(
@@ -256,7 +275,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => doctorCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/doctor.ts")).doctorCommand(ctx, store, opts),
+      ),
+    );
 
   const checkpoint = program
     .command("checkpoint")
@@ -272,7 +295,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .argument("<store>", "the checkpoint store (see Stores below)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "ls", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "ls", store, opts),
+      ),
+    );
   commonOptions(
     checkpoint
       .command("verify")
@@ -286,7 +313,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointVerifyCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint-verify.ts")).checkpointVerifyCommand(ctx, store, opts),
+      ),
+    );
   commonOptions(
     loopOptions(
       checkpoint
@@ -301,7 +332,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => checkpointMirrorCommand(ctx, opts)));
+    .action(
+      wrap(async (opts) =>
+        (await import("./commands/checkpoint-mirror.ts")).checkpointMirrorCommand(ctx, opts),
+      ),
+    );
   commonOptions(
     checkpoint
       .command("prune")
@@ -311,7 +346,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--force", "allow --before above the latest committed epoch (deletes the latest checkpoint)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "prune", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "prune", store, opts),
+      ),
+    );
 
   for (const cmd of [program, ...program.commands, ...checkpoint.commands]) {
     cmd.exitOverride();

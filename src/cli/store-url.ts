@@ -2,7 +2,7 @@
  * Store URLs of the `tidemark` command:
  *
  * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true`: an
- *   {@link S3Store} (on Node over `nodeHttpTransport()`, under Deno over `fetch`). Credentials come from `AWS_ACCESS_KEY_ID`,
+ *   {@link S3Store} (over `nodeHttpTransport()`, on Node and under Deno). Credentials come from `AWS_ACCESS_KEY_ID`,
  *   `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` only; the endpoint and
  *   region default to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL` and
  *   `AWS_REGION`/`AWS_DEFAULT_REGION` (then `us-east-1`, AWS itself).
@@ -13,6 +13,10 @@
  *   process.
  * - `file:///abs/dir` or any path without a scheme: a {@link FileStore}.
  *
+ * Each kind's store (and for `memory:demo` the demo writer with its Parquet
+ * libraries) is loaded when a URL names it, so a command loads only the
+ * stores it opens.
+ *
  * The grammar is the library's (`parseStoreUrl`, shared with the Worker,
  * which adds `r2://BINDING/prefix`): a credential in the URL is refused with
  * `InvalidArgument`, and nothing typed is silently dropped (a plain path
@@ -20,16 +24,12 @@
  *
  * @module
  */
+import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { TidemarkError } from "../errors.ts";
-import { FileStore } from "../node/fs-store.ts";
-import { HttpStore } from "../store/http.ts";
-import { MemoryStore } from "../store/memory.ts";
-import { S3Store } from "../store/s3/index.ts";
+import type { MemoryStore } from "../store/memory.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { parseStoreUrl, quoteStoreUrl, s3StoreOptions } from "../store/url.ts";
-import { seedDemo } from "./demo.ts";
-import { s3SendOptions } from "./s3-send.ts";
 
 /** What a store URL names. */
 export interface ParsedStore {
@@ -48,14 +48,45 @@ function usage(message: string): TidemarkError {
   return new TidemarkError("InvalidArgument", message);
 }
 
+/** Options of {@link openStoreUrl}. */
+export interface OpenStoreOptions {
+  /**
+   * The store is read from (`--from`, the store `verify` and `inspect`
+   * read): a directory that does not exist is `NotFound`, as a missing
+   * bucket is, never an empty table that is "caught up" (an unmounted
+   * volume). A store written to is created on its first write instead.
+   */
+  mustExist?: boolean;
+}
+
+/** A directory a command reads from: `NotFound` when missing, `InvalidArgument` when not a directory. */
+async function existingDirectory(path: string, label: string): Promise<void> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new TidemarkError("NotFound", `directory ${label} does not exist (an unmounted volume, a typo?)`);
+    }
+    throw new TidemarkError("PermissionDenied", `cannot read directory ${label}: ${code ?? String(e)}`);
+  }
+  if (!st.isDirectory()) throw usage(`${label} is not a directory`);
+}
+
 /**
  * Opens the store a URL names.
  *
  * @throws TidemarkError `InvalidArgument` for an unknown scheme, a malformed
  *   URL, an unknown S3 parameter, a credential in the URL, or missing S3
- *   credentials in the environment.
+ *   credentials in the environment; `NotFound` for a directory that does
+ *   not exist when `opts.mustExist`.
  */
-export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore> {
+export async function openStoreUrl(
+  spec: string,
+  env: Env,
+  opts: OpenStoreOptions = {},
+): Promise<ParsedStore> {
   const url = parseStoreUrl(spec, {
     kinds: ["s3", "http", "memory", "file"],
     credentialsHint:
@@ -63,16 +94,20 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
   });
   switch (url.kind) {
     case "file": {
-      if (!url.isUrl) return { kind: "file", store: new FileStore(url.spec), label: url.spec };
-      let path: string;
-      try {
-        path = fileURLToPath(url.spec);
-      } catch {
-        throw usage(`bad file URL ${quoteStoreUrl(url.spec)}: use file:///absolute/path or a plain path`);
+      const { FileStore } = await import("../node/fs-store.ts");
+      let path = url.spec;
+      if (url.isUrl) {
+        try {
+          path = fileURLToPath(url.spec);
+        } catch {
+          throw usage(`bad file URL ${quoteStoreUrl(url.spec)}: use file:///absolute/path or a plain path`);
+        }
       }
+      if (opts.mustExist) await existingDirectory(path, path);
       return { kind: "file", store: new FileStore(path), label: path };
     }
     case "memory": {
+      const { MemoryStore } = await import("../store/memory.ts");
       const name = url.name;
       if (name === "")
         return { kind: "memory", store: new MemoryStore({ name: "memory:" }), label: "memory:" };
@@ -80,12 +115,14 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
       if (!store) {
         store = new MemoryStore({ name: `memory:${name}` });
         memoryStores.set(name, store);
-        if (name === "demo") await seedDemo(store);
+        if (name === "demo") await (await import("./demo.ts")).seedDemo(store);
       }
       return { kind: "memory", store, label: url.label };
     }
-    case "http":
+    case "http": {
+      const { HttpStore } = await import("../store/http.ts");
       return { kind: "http", store: new HttpStore(url.url), label: url.label };
+    }
     case "s3": {
       const accessKeyId = env("AWS_ACCESS_KEY_ID");
       const secretAccessKey = env("AWS_SECRET_ACCESS_KEY");
@@ -99,6 +136,10 @@ export async function openStoreUrl(spec: string, env: Env): Promise<ParsedStore>
         throw usage("s3 store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
       }
       const sessionToken = env("AWS_SESSION_TOKEN");
+      const [{ S3Store }, { s3SendOptions }] = await Promise.all([
+        import("../store/s3/store.ts"),
+        import("./s3-send.ts"),
+      ]);
       const store = new S3Store({
         ...s3StoreOptions(
           url,

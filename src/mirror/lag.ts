@@ -60,6 +60,17 @@ export class LagClock {
   /** A successful look at the source found `head`, with versions up to `handled` done. */
   sourceChecked(head: number, handled: number): void {
     const now = this.#now();
+    if (this.#lastCheck !== undefined && head < this.#lastCheck.head) {
+      // The source's HEAD went back (a posix primary rolled back): the versions
+      // above it are gone, those up to it are pending since the oldest sighting.
+      const pending = this.#windows.filter((w) => w.upTo > handled);
+      const seenAt = pending[0]?.seenAt ?? now;
+      this.#windows = head > handled ? [{ upTo: head, notBefore: undefined, seenAt }] : [];
+      this.#oldestCommit = undefined;
+      this.#lastCheck = { at: now, head };
+      this.handled(handled);
+      return;
+    }
     const known = this.#lastCheck?.head ?? handled;
     if (head > known) this.#windows.push({ upTo: head, notBefore: this.#lastCheck?.at, seenAt: now });
     this.#lastCheck = { at: now, head: Math.max(head, this.#lastCheck?.head ?? 0) };

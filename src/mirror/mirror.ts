@@ -1,8 +1,9 @@
-import { advanceLowWater, builtOn, type ManifestFile, manifestKey } from "../catalog/index.ts";
+import { builtOn, type ManifestFile } from "../catalog/chain.ts";
+import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { safetyGate } from "../doctor/safe-store.ts";
-import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
+import { type ErrorCode, isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { type IcebergView, icebergViews, VIEW_VERSION_REQUESTS } from "../iceberg/view.ts";
-import type { LiveFile } from "../manifest/index.ts";
+import type { LiveFile } from "../manifest/live.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";
@@ -22,6 +23,7 @@ import {
   type MirrorProgress,
   type MirrorProgressStore,
   recordGap,
+  rewindGaps,
 } from "./progress.ts";
 import { mirrorSnapshot } from "./snapshot.ts";
 import { MirrorSource, sameTable } from "./source.ts";
@@ -38,6 +40,26 @@ export type {
   MirrorStatus,
 };
 export { freshMirrorProgress };
+
+/**
+ * The codes of mirror failures that no retry can fix, the one definition
+ * `Mirror` and `tidemark mirror` share: `SplitBrain` (the target holds
+ * another history, or the source's history was rewritten under the
+ * mirror), `NotSupported` (a posix target, a store that cannot do what the
+ * mirror needs), `StaleVersion` (fenced off by a newer writer). Every other
+ * failure (`Transient`, `NotFound`: a late manifest, a source that is gone
+ * for now; `PermissionDenied`, `Corrupt`...) is retried at the next tick.
+ */
+export const FATAL_MIRROR_CODES: readonly ErrorCode[] = ["SplitBrain", "NotSupported", "StaleVersion"];
+
+/**
+ * Whether a mirror failure is fatal (see {@link FATAL_MIRROR_CODES}): `Mirror`
+ * rejects every pending `awaitMirror` with it (and new ones at once until a
+ * tick succeeds); `tidemark mirror --watch` exits with it.
+ */
+export function isFatalMirrorError(e: unknown): boolean {
+  return FATAL_MIRROR_CODES.some((code) => isTidemarkError(e, code));
+}
 
 /**
  * The mirror loop: copies every snapshot of `source` (either layout) to
@@ -241,7 +263,7 @@ export class Mirror {
     this.#lag.tickEnded(failed === undefined);
     this.#alerts.check(this.lagSeconds(), this.#t.progress.mirrorSeq, this.#src.head ?? 0);
     if (failed) {
-      if (isTidemarkError(failed, "SplitBrain") || isTidemarkError(failed, "NotSupported")) {
+      if (isFatalMirrorError(failed)) {
         this.#fatal = failed;
         this.#rejectAll(failed);
       }
@@ -284,6 +306,41 @@ export class Mirror {
   }
 
   /**
+   * The source's HEAD must not lie below what this mirror copied: a posix
+   * primary's hint goes back when it is rolled back (a file-system snapshot
+   * or a backup restored, or merutable's hint rename lost in a crash), and
+   * its next commits reuse the numbers the target already holds. The target
+   * keeps what it copied; the mirror stops (`SplitBrain`, fatal) rather than
+   * stack the new history on the old. A HEAD that goes back, but not below
+   * the last version copied, discarded only versions this mirror skipped as
+   * gaps (or had not reached): those gaps are dropped and the versions
+   * looked at again (HEAD itself is always mirrored), and each new version is
+   * checked against the copied one (`checkFollowsOn`).
+   *
+   * @param seenBefore the source's HEAD at the last look (this instance's,
+   *   or the saved progress's).
+   */
+  #followRollback(head: number, seenBefore: number | undefined): void {
+    const p = this.#t.progress;
+    // Below what was handled, or (a posix hint) below the HEAD seen at the last look.
+    const wentBack =
+      head < handledThrough(p) || (this.#src.posix && seenBefore !== undefined && head < seenBefore);
+    if (!wentBack) return;
+    if (head < p.mirrorSeq) {
+      throw new TidemarkError(
+        "SplitBrain",
+        `the source's HEAD went back to v${head}, below v${p.mirrorSeq}, which this mirror copied: ` +
+          "its history was rewritten (a rolled-back primary); the target keeps the versions it copied; " +
+          "mirror the source into a fresh target to follow the new history",
+      );
+    }
+    rewindGaps(p, head);
+    if (p.inProgress && p.inProgress.version > head) delete p.inProgress;
+    this.#t.uploadedHere.clear();
+    this.#lag.reopen(head, handledThrough(p));
+  }
+
+  /**
    * Finds the source HEAD from what is known, cheaply: on an object-store
    * source two HEADs and a read of its low_water when nothing changed (a hint
    * below the source's GC boundary, or one a racing expire passed, is never
@@ -299,6 +356,8 @@ export class Mirror {
   async #mirrorPending(budget: TickBudget): Promise<void> {
     this.#workRemains = false;
     this.#src.tickStarted();
+    // The HEAD of the last look (this instance's, or the saved progress's, read once loaded).
+    let seenBefore = this.#t.initialised ? this.#t.progress.lastSourceCheck?.head : undefined;
     // The source first: its HEAD (and so the lag) is known even when the target is down.
     const head = await this.#findSourceHead();
     const resumed = this.#t.initialised;
@@ -306,6 +365,7 @@ export class Mirror {
       await this.#t.init();
       const check = this.#t.progress.lastSourceCheck;
       if (check) this.#lag.restore(check);
+      seenBefore = check?.head;
     }
     if (resumed && !(await this.#t.asBelieved())) {
       await this.#t.forget();
@@ -313,6 +373,7 @@ export class Mirror {
     }
     this.#lag.handled(handledThrough(this.#t.progress));
     if (!this.#t.verified) await this.#checkSameHistory(head);
+    this.#followRollback(head, seenBefore);
     const p = this.#t.progress;
     let lookahead: ManifestFile | undefined;
     while (handledThrough(p) < head) {
@@ -332,6 +393,8 @@ export class Mirror {
         }
         if (file === undefined) {
           if (version === head) throw this.#src.headMissing(head);
+          // A posix table never deletes a manifest: a missing one is late, retried by the next tick.
+          if (this.#src.posix) throw this.#src.lateManifest(version, head);
           // Expired on the source before we got here: skip to the next version it has.
           const next = await nextExisting(this.#src.table, version, head);
           this.#skip({ from: version, to: next - 1, reason: "expired" });
@@ -342,6 +405,7 @@ export class Mirror {
           const next = await this.#src.read(version + 1);
           lookahead = next === "legacy" ? undefined : next;
           if (next === undefined && version + 1 === head) throw this.#src.headMissing(head);
+          if (next === undefined && this.#src.posix) throw this.#src.lateManifest(version + 1, head);
           if (lookahead === undefined || !(await builtOn(lookahead.manifest, file))) {
             this.#skip({ from: version, to: version, reason: "unconfirmed" });
             continue;
@@ -405,6 +469,8 @@ export class Mirror {
         { key: manifestKey(version) },
       );
     }
+    // The version right after the last one copied must be built on exactly what was copied.
+    if (previous && version === previous.version + 1) await this.#src.checkFollowsOn(file, previous);
     const committed = Number(manifest.lastUpdatedMs);
     this.#lag.committed(version, committed);
     if (committed > 0) p.lastSourceCommitMs = Math.max(p.lastSourceCommitMs ?? 0, committed);

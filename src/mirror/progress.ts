@@ -130,6 +130,17 @@ export function handledThrough(p: Pick<MirrorProgress, "mirrorSeq" | "gaps">): n
   return Math.max(p.mirrorSeq, p.gaps.at(-1)?.to ?? 0);
 }
 
+/**
+ * Forgets the gaps at `version` and above: the source's HEAD went back to
+ * `version` (a rolled-back posix primary), so what was skipped there was
+ * decided under a history that is gone, and `version` is HEAD again.
+ */
+export function rewindGaps(p: MirrorProgress, version: number): void {
+  p.gaps = p.gaps
+    .filter((g) => g.from < version)
+    .map((g) => (g.to < version ? g : { ...g, to: version - 1 }));
+}
+
 /** Records skipped versions, merging with the last gap when they follow it for the same reason. */
 export function recordGap(p: MirrorProgress, gap: MirrorGap): void {
   const last = p.gaps.at(-1);

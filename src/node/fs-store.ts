@@ -130,6 +130,19 @@ export class FileStore implements ObjectStore {
     this.#durable = opts.durable ?? true;
   }
 
+  /**
+   * Whether `key` is the file at its literal relative path: true unless a
+   * segment must be escaped (`%`, an empty, `.` or `..` segment, a name
+   * starting `.tidemark`) or split (over 200 UTF-8 bytes). A key that is
+   * also the directory of another key lives beside it as `key%`, which this
+   * cannot know without looking; `restore` refuses such pairs itself.
+   */
+  storesVerbatim(key: string): boolean {
+    validateKey(key);
+    const { dirs, file } = keyComponents(key);
+    return [...dirs, file].join("/") === key;
+  }
+
   #ensureDirs(): Promise<void> {
     this.#ready ??= (async () => {
       await mkdir(join(this.dir, TMP_DIR), { recursive: true });

@@ -1,6 +1,7 @@
 import { decodeAt, type ManifestFile, manifestAnomaly } from "../catalog/chain.ts";
 import { LOW_WATER_KEY, parseManifestKey } from "../catalog/layout.ts";
 import {
+  isLegacyManifestError,
   parsePosixManifestKey,
   posixManifestKey,
   readVersionHint,
@@ -8,15 +9,15 @@ import {
   type VersionHint,
 } from "../catalog/posix.ts";
 import { readTableSchema, SCHEMA_PROPERTY } from "../catalog/schema.ts";
-import { openTable } from "../catalog/table.ts";
+import { openTable, type TableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { originMetadata, proveOrigin } from "../mirror/origin.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { createOrSame } from "../store/body.ts";
-import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+import { createOrSame, sameBytes } from "../store/body.ts";
+import { capabilitiesOf, locate, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */
 export interface RestoreOptions {
@@ -140,6 +141,13 @@ function requireSchema(m: Manifest, key: string, fromName: string): void {
  * not copied again, and the hint is replaced with `If-Match` on the one read).
  * Run it again after a crash: it resumes.
  *
+ * Before anything is written it proves that the target's history is the
+ * source's (its HEAD and every manifest it would keep byte-identical to the
+ * source's of that version: a table merutable committed to since is
+ * `SplitBrain`), that every key lands where merutable opens it
+ * (`ObjectStore.storesVerbatim`), and that the source's history did not
+ * change while it was read (its top manifest read again last).
+ *
  * @throws TidemarkError `InvalidArgument` for a bad option or a read-only
  *   target; `NotFound` when the source has no snapshot, or not `version`;
  *   `NotSupported` when the manifest carries no `merutable.schema.json`
@@ -147,9 +155,12 @@ function requireSchema(m: Manifest, key: string, fromName: string): void {
  *   source file's size disagrees with its manifest, or the target's
  *   `version-hint.text` is garbage; `AlreadyExists` when the target holds
  *   another table, this table at a newer version, or an object-store table;
- *   `SplitBrain` when a file or manifest on the target holds other bytes than
- *   the source's; `PreconditionFailed` when `version-hint.text` changed under
- *   the restore; store errors.
+ *   `SplitBrain` when the target's history is not the source's (nothing
+ *   written), or a file or manifest on the target holds other bytes than the
+ *   source's; `InvalidArgument` for a path the target would store under
+ *   another name (nothing written); `PreconditionFailed` when the source's
+ *   history changed while it was read (nothing written) or
+ *   `version-hint.text` changed under the restore; store errors.
  */
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const { from, to } = opts ?? {};
@@ -181,7 +192,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const uuid = top.manifest.tableUuid;
 
   // The target: empty, or this table at an older version (an earlier restore).
-  const hint = await checkTarget(to, uuid, version);
+  const target = await readTarget(to, uuid, version);
+  const hint = target.hint;
 
   // The versions to restore: the top one, and the older ones of its chain that merutable can open.
   const versions = new Map<number, ManifestFile>([[version, top]]);
@@ -229,7 +241,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     versions.set(s.version, s);
   }
 
-  // 1. Files: everything the restored versions reference, once each.
+  // Everything the restored versions reference, once each.
   const files = new Map<string, LiveFile>();
   for (const f of versions.values()) {
     for (const r of referencedFiles(f.manifest)) {
@@ -239,6 +251,27 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
         files.set(r.path, r.size !== undefined ? r : { ...seen, minSize: Math.max(seen.minSize, r.minSize) });
     }
   }
+
+  // Before a byte is written: the target's history is the source's, and every path can be written as merutable opens it.
+  await proveSameHistory(to, target, version, async (v) => {
+    const mine = versions.get(v);
+    if (mine !== undefined) return mine.bytes;
+    let theirs: ManifestFile | undefined;
+    try {
+      theirs = await table.readManifestIfExists(v);
+    } catch (e) {
+      if (isLegacyManifestError(e)) return undefined;
+      throw e;
+    }
+    // A manifest that holds another snapshot than its key is not the source's v{N}.
+    return theirs === undefined || manifestAnomaly(theirs, table.manifestKey(v)) !== undefined
+      ? undefined
+      : theirs.bytes;
+  });
+  checkLiteralPaths(to, [...files.keys(), ...[...versions.keys()].map(posixManifestKey), VERSION_HINT_KEY]);
+  await checkSourceUnchanged(table, sourceVersion, top);
+
+  // 1. Files.
   const result: RestoreResult = {
     version,
     sourceVersion,
@@ -282,12 +315,23 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   return result;
 }
 
+/** What a restore target holds of a posix table, read before anything is written. */
+interface TargetState {
+  /** Its `version-hint.text`, if any. */
+  hint: VersionHint | undefined;
+  /** Its posix manifests at or below the version restored: version to bytes. */
+  manifests: Map<number, Uint8Array>;
+}
+
 /**
  * The target is empty, or holds this table (`uuid`) at `version` or below
- * (an earlier restore, finished or not): returns its `version-hint.text`, if
- * any. Anything else is refused before a byte is written.
+ * (an earlier restore, finished or not): returns its hint and its manifests
+ * at or below `version` (every manifest a restore would keep). Another
+ * table, an object-store table, legacy manifests, this table at a newer
+ * version, or manifests above `version` without a hint are refused
+ * (`AlreadyExists`) before a byte is written.
  */
-async function checkTarget(to: ObjectStore, uuid: string, version: number): Promise<VersionHint | undefined> {
+async function readTarget(to: ObjectStore, uuid: string, version: number): Promise<TargetState> {
   const refuse = (why: string, key?: string): never => {
     throw new TidemarkError(
       "AlreadyExists",
@@ -300,10 +344,18 @@ async function checkTarget(to: ObjectStore, uuid: string, version: number): Prom
       `it holds another table (${key} belongs to table ${theirs.tableUuid || "(no uuid)"}, the source to ${uuid || "(no uuid)"})`,
       key,
     );
+  const manifests = new Map<number, Uint8Array>();
+  const keep = async (v: number, key: string): Promise<Manifest | undefined> => {
+    const file = await readTargetManifest(to, key);
+    if (file === undefined) return undefined;
+    if (file.manifest.tableUuid !== uuid) other(key, file.manifest);
+    if (v <= version) manifests.set(v, file.bytes);
+    return file.manifest;
+  };
   const hint = await readVersionHint(to);
   if (hint !== undefined) {
     const key = posixManifestKey(hint.version);
-    const theirs = await readTargetManifest(to, key);
+    const theirs = await keep(hint.version, key);
     if (theirs === undefined) {
       throw new TidemarkError(
         "Corrupt",
@@ -311,17 +363,15 @@ async function checkTarget(to: ObjectStore, uuid: string, version: number): Prom
         { key },
       );
     }
-    if (theirs.tableUuid !== uuid) other(key, theirs);
     if (hint.version > version) {
       refuse(
         `it holds this table at v${hint.version}, newer than v${version}: restoring it would roll merutable back`,
         key,
       );
     }
-    return hint;
   }
-  // No hint: an object-store table (a mirror), another table, or an interrupted restore of this one.
-  if (!capabilitiesOf(to).list) return undefined;
+  // Without a listing only what the hint names is known (every writable store lists).
+  if (!capabilitiesOf(to).list) return { hint, manifests };
   for await (const m of to.list("metadata/")) {
     if (m.key === LOW_WATER_KEY || parseManifestKey(m.key) !== undefined) {
       refuse(`it holds an object-store table (${m.key}: a mirror, or a tidemark Catalog)`, m.key);
@@ -329,19 +379,132 @@ async function checkTarget(to: ObjectStore, uuid: string, version: number): Prom
     const p = parsePosixManifestKey(m.key);
     if (p === undefined) continue;
     if (p.kind === "json") refuse(`it holds a merutable table (${m.key})`, m.key);
-    if (p.version > version) {
+    if (hint === undefined && p.version > version) {
       refuse(
         `it holds ${m.key}, above v${version}, without ${VERSION_HINT_KEY} (an interrupted restore of a later version?)`,
         m.key,
       );
     }
-    const theirs = await readTargetManifest(to, m.key);
-    if (theirs !== undefined && theirs.tableUuid !== uuid) other(m.key, theirs);
+    if (p.version === hint?.version) continue;
+    await keep(p.version, m.key);
   }
-  return undefined;
+  return { hint, manifests };
 }
 
-async function readTargetManifest(to: ObjectStore, key: string): Promise<Manifest | undefined> {
+/**
+ * Proves, before anything is written, that the table on the target is the
+ * source's history: its HEAD (the version its hint names) and every manifest
+ * it holds at or below the version restored (each one the restored table
+ * would keep, or that a create-only write would meet) are byte for byte the
+ * source's manifest of that version (`sourceBytes`). A version the source no
+ * longer holds proves nothing: it is accepted only below a proven HEAD (an
+ * earlier restore wrote it, from an older copy of the history). Anything else
+ * is another history: merutable committed to the restored table (its own
+ * vN, on a directory the mirror knows nothing of), or an interrupted commit
+ * of merutable's left a manifest above the hint. Restoring over it would
+ * stack two histories, so it is `SplitBrain`, with nothing written.
+ */
+async function proveSameHistory(
+  to: ObjectStore,
+  target: TargetState,
+  version: number,
+  sourceBytes: (v: number) => Promise<Uint8Array | undefined>,
+): Promise<void> {
+  const head = target.hint?.version;
+  const versions = [...target.manifests.keys()].sort((a, b) => b - a);
+  for (const v of versions) {
+    const key = posixManifestKey(v);
+    const ours = target.manifests.get(v) as Uint8Array;
+    const theirs = await sourceBytes(v);
+    const at =
+      v === head
+        ? `its HEAD v${v}`
+        : `its v${v} (${head === undefined ? "no version-hint.text" : `HEAD v${head}`})`;
+    if (theirs === undefined) {
+      if (head !== undefined && v < head) continue;
+      throw new TidemarkError(
+        "SplitBrain",
+        `cannot restore v${version} into ${to.name}: ${at} cannot be proven the source's (the source holds no v${v}, a gap), ` +
+          "so restoring over it could stack two histories (did merutable commit to the restored table?); nothing was written: " +
+          "restore into an empty directory",
+        { key },
+      );
+    }
+    if (!sameBytes(theirs, ours)) {
+      throw new TidemarkError(
+        "SplitBrain",
+        `cannot restore v${version} into ${to.name}: ${at} is not the source's v${v} (another history: did merutable commit to the restored table?); ` +
+          "nothing was written: restore into an empty directory",
+        { key },
+      );
+    }
+  }
+}
+
+/**
+ * The source's history did not change while the restore read it: its top
+ * manifest, read again after every other source manifest, holds the bytes
+ * read first. merutable never rewrites a manifest in place, and a manifest
+ * a rollback removed does not come back with the same bytes, so while the
+ * top one stays, every older one read in between is of its history: a
+ * primary rolled back (and committing the same numbers again) during the
+ * walk is refused, never restored as a mix of both histories. One GET.
+ *
+ * @throws TidemarkError `PreconditionFailed` (nothing written; run it again).
+ */
+async function checkSourceUnchanged(table: TableReader, version: number, top: ManifestFile): Promise<void> {
+  let again: ManifestFile | undefined;
+  try {
+    again = await table.readManifestIfExists(version);
+  } catch (e) {
+    if (!isLegacyManifestError(e)) throw e;
+  }
+  if (again !== undefined && sameBytes(again.bytes, top.bytes)) return;
+  throw new TidemarkError(
+    "PreconditionFailed",
+    `the source's v${version} ${again === undefined ? "is gone" : "holds other bytes"} since the restore read it: ` +
+      `${table.store.name}'s history changed under the restore (a primary rolled back?); nothing was written; run it again`,
+    { key: table.manifestKey(version) },
+  );
+}
+
+/**
+ * Every key a restore writes must land where merutable opens it: its
+ * relative path, literally. A store that would keep a key under another name
+ * (a directory store escapes `%`, names over 200 bytes and `.tidemark`
+ * names, see `ObjectStore.storesVerbatim`) is refused up front, and so is a
+ * path that is also the directory of another (no file system holds both).
+ *
+ * @throws TidemarkError `InvalidArgument` naming the path; nothing is written.
+ */
+function checkLiteralPaths(to: ObjectStore, keys: string[]): void {
+  const refuse = (key: string, why: string): never => {
+    throw new TidemarkError(
+      "InvalidArgument",
+      `cannot restore into ${to.name}: ${JSON.stringify(key.length > 200 ? `${key.slice(0, 200)}...` : key)} ${why}; nothing was written`,
+      { key },
+    );
+  };
+  const all = new Set(keys);
+  for (const k of keys) {
+    const { store, key } = locate(to, k);
+    if (store.storesVerbatim?.(key) === false) {
+      refuse(
+        k,
+        "cannot be stored under its literal name there, and merutable opens the path as the manifest names it",
+      );
+    }
+    for (let i = k.indexOf("/"); i >= 0; i = k.indexOf("/", i + 1)) {
+      if (all.has(k.slice(0, i)))
+        refuse(k.slice(0, i), `is a file and the directory of ${JSON.stringify(k)}`);
+    }
+  }
+}
+
+async function readTargetManifest(
+  to: ObjectStore,
+  key: string,
+): Promise<{ bytes: Uint8Array; manifest: Manifest } | undefined> {
   let bytes: Uint8Array;
   try {
     bytes = await (await to.get(key)).bytes();
@@ -349,7 +512,7 @@ async function readTargetManifest(to: ObjectStore, key: string): Promise<Manifes
     if (isTidemarkError(e, "NotFound")) return undefined;
     throw e;
   }
-  return decodeAt(key, bytes);
+  return { bytes, manifest: decodeAt(key, bytes) };
 }
 
 /**

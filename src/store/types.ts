@@ -164,6 +164,15 @@ export interface ObjectStore {
    */
   locate?(key: string): Located;
   /**
+   * Whether `key` is stored under its literal name, so that a program other
+   * than tidemark finds the object at that relative path (merutable opening
+   * the files of a restored table). An object store names every object by
+   * its key; a directory store may not (`FileStore` escapes `%`, splits
+   * names over 200 bytes and renames `.tidemark` names). Asked of the store
+   * `locate` reaches, under any wrappers. Absent: always.
+   */
+  storesVerbatim?(key: string): boolean;
+  /**
    * How many requests this store has sent to its service since it was made:
    * every attempt of a retried request, and the requests one call makes on
    * its own (the HEAD that settles an ambiguous create, multipart parts, a

@@ -16,12 +16,14 @@
  * URL form (a literal `#` in a name is written `%23`), a query in a `file:` or
  * `r2:` URL too, and in an `s3:` URL a port after the bucket
  * (`s3://bucket:9000/`: the endpoint goes in `?endpoint=`), an unknown,
- * repeated or empty parameter.
+ * repeated or empty parameter, and an endpoint with a query or a fragment of
+ * its own (`?endpoint=http://h?X-Amz-Security-Token=...`: never used, and a
+ * credential there would be kept and shown with the configuration).
  *
  * @module
  */
 import { TidemarkError } from "../errors.ts";
-import type { S3StoreOptions } from "./s3/index.ts";
+import { parseS3Endpoint, type S3StoreOptions } from "./s3/options.ts";
 
 /** The kinds of store a URL can name. */
 export type StoreUrlKind = "s3" | "r2" | "http" | "memory" | "file";
@@ -130,21 +132,15 @@ function decodedPath(url: URL, what: string): string {
 }
 
 /**
- * Checks an S3 endpoint: an http or https URL without credentials.
+ * Checks an S3 endpoint (`?endpoint=`, a default such as the CLI's
+ * `AWS_ENDPOINT_URL`) with the one rule `S3Store` applies to its option
+ * (`parseS3Endpoint`): an http or https URL, without credentials, a query or
+ * a fragment; never quoting what it refuses.
  *
  * @throws TidemarkError `InvalidArgument` otherwise.
  */
 export function checkS3Endpoint(endpoint: string): string {
-  let e: URL;
-  try {
-    e = new URL(endpoint);
-  } catch {
-    throw usage(`s3 store URL: bad endpoint ${quoteStoreUrl(endpoint)} (an http or https URL)`);
-  }
-  if (e.protocol !== "http:" && e.protocol !== "https:") {
-    throw usage(`s3 store URL: bad endpoint ${quoteStoreUrl(endpoint)} (an http or https URL)`);
-  }
-  if (e.username !== "" || e.password !== "") throw usage("s3 endpoint: credentials in the URL are refused");
+  parseS3Endpoint(endpoint, "s3 store URL: bad endpoint:");
   return endpoint;
 }
 

@@ -8,9 +8,11 @@
 import assert from "node:assert/strict";
 import { readVersionHint } from "../../src/catalog/index.ts";
 import {
+  encodeManifest,
   LOW_WATER_KEY,
   Mirror,
   manifestKey,
+  metered,
   type ObjectStore,
   openTable,
   posixManifestKey,
@@ -19,6 +21,7 @@ import {
   type TableSchema,
   VERSION_HINT_KEY,
 } from "../../src/index.ts";
+import { locate, wrapperOf } from "../../src/store/types.ts";
 import { faulty } from "../../src/testing/index.ts";
 import { assertRejectsOption, codeOf, collect, type Harness } from "../support/harness.ts";
 import { contents, fileBytes, Primary } from "../support/mirror-fixture.ts";
@@ -235,6 +238,155 @@ export function restoreContract(
     const stray = p.another();
     await stray.put(posixManifestKey(1), await (await p.target.get(posixManifestKey(1))).bytes());
     assert.match(await why(stray), /holds another table/);
+  });
+
+  /**
+   * A primary of 3 versions mirrored, the mirror restored into `target`, and
+   * merutable committing to the restored table (its own v4) while the
+   * primary commits another v4 and a v5, which the mirror copies.
+   */
+  const twoHistories = async (p: RestorePair) => {
+    const primary = await Primary.open(p.source, { schema: EVENTS_SCHEMA });
+    for (const n of [1, 2, 3]) await primary.commit([{ path: `data/L0/p${n}.parquet`, size: 5 + n }]);
+    const mirror = p.another();
+    const m = new Mirror({ source: p.source, target: mirror });
+    assert.equal(await m.tick(), 3);
+    await restore({ from: mirror, to: p.target });
+    const merutable = await PosixPrimary.open(p.target);
+    assert.equal(await merutable.commit([{ path: "data/L0/own-4.parquet", size: 4 }]), 4);
+    await primary.commit([{ path: "data/L0/p4.parquet", size: 9 }]);
+    await primary.commit([{ path: "data/L0/p5.parquet", size: 10 }]);
+    assert.equal(await m.tick(), 5);
+    return { mirror, merutable };
+  };
+
+  test("a restored table merutable committed to since is SplitBrain with nothing written, whether the source holds another v4 or a gap there", async (p) => {
+    const { mirror } = await twoHistories(p);
+    const before = await contents(p.target);
+    const refusedWith = async (what: string) => {
+      const to = metered(p.target);
+      const e = await restore({ from: mirror, to }).then(
+        () => undefined,
+        (x: unknown) => x as Error,
+      );
+      assert.match(String(e?.message), /^\[SplitBrain\] cannot restore v5 into .*: its HEAD v4 /, what);
+      assert.equal(to.counts().writeClass - to.counts().list, 0, `${what}: nothing written`);
+      assert.deepEqual(await contents(p.target), before, what);
+      assert.equal(
+        await (await p.target.get(VERSION_HINT_KEY)).text(),
+        "4",
+        `${what}: merutable's HEAD stays`,
+      );
+    };
+    // The mirror holds the primary's v4: another history than merutable's v4 on the target.
+    await refusedWith("another v4");
+    // The mirror's v4 is a gap (expired before it was mirrored): nothing proves merutable's v4 is the source's.
+    await mirror.delete(manifestKey(4));
+    await refusedWith("a gap at v4");
+  });
+
+  test("a manifest above the hint that is not the source's (merutable's interrupted commit) is SplitBrain with nothing written", async (p) => {
+    const primary = await Primary.open(p.source, { schema: EVENTS_SCHEMA });
+    for (const n of [1, 2, 3]) await primary.commit([{ path: `data/L0/p${n}.parquet`, size: 5 + n }]);
+    await restore({ from: p.source, to: p.target, version: 2 });
+    // merutable writes its v3 manifest, then crashes before renaming the hint.
+    const merutable = await PosixPrimary.open(p.target);
+    const own = merutable.build([{ path: "data/L0/own-3.parquet", size: 3 }]);
+    await p.target.put(posixManifestKey(3), encodeManifest(own));
+    const before = await contents(p.target);
+    const to = metered(p.target);
+    const e = await restore({ from: p.source, to }).then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    assert.match(
+      String(e?.message),
+      /^\[SplitBrain\] cannot restore v3 into .*: its v3 \(HEAD v2\) is not the source's v3/,
+    );
+    assert.equal(to.counts().writeClass - to.counts().list, 0, "nothing written");
+    assert.deepEqual(await contents(p.target), before);
+  });
+
+  test("a source rolled back while the restore reads its history is PreconditionFailed with nothing written, never two histories mixed", async (p) => {
+    const primary = new PosixPrimary(p.source);
+    await primary.commitMany(3, 1);
+    // While the restore walks down from v3, a snapshot taken at v1 is restored on the primary and
+    // merutable commits v2 and v3 again: the v2 the walk reads is the new one.
+    let rolledBack = false;
+    const source: ObjectStore = {
+      ...wrapperOf(p.source),
+      get: async (k, o) => {
+        if (k === posixManifestKey(2) && !rolledBack) {
+          rolledBack = true;
+          await primary.rollbackTo(1);
+          await primary.commitMany(2, 1, "again");
+        }
+        return p.source.get(k, o);
+      },
+      head: (k) => p.source.head(k),
+      put: (k, b, o) => p.source.put(k, b, o),
+      delete: (k) => p.source.delete(k),
+      deleteMany: (ks) => p.source.deleteMany(ks),
+      list: (x, o) => p.source.list(x, o),
+    };
+    const to = metered(p.target);
+    const e = await restore({ from: source, to }).then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    assert.ok(rolledBack);
+    assert.match(
+      String(e?.message),
+      /^\[PreconditionFailed\] the source's v3 holds other bytes since the restore read it/,
+    );
+    assert.equal(to.counts().put, 0, "nothing written");
+    // Run again: the new history, whole.
+    const r = await restore({ from: p.source, to: p.target });
+    assert.deepEqual(r.versions, [1, 2, 3]);
+    for (const v of [1, 2, 3]) {
+      assert.deepEqual(
+        await (await p.target.get(posixManifestKey(v))).bytes(),
+        await (await p.source.get(posixManifestKey(v))).bytes(),
+      );
+    }
+  });
+
+  test("every path lands where merutable opens it: one the target would store under another name is refused up front, nothing written", async (p) => {
+    const primary = await Primary.open(p.source, { schema: EVENTS_SCHEMA });
+    await primary.commit([{ path: "data/L0/a.parquet", size: 5 }]);
+    await primary.commit([{ path: "data/L0/50%off.parquet", size: 6 }]);
+    const odd = "data/L0/50%off.parquet";
+    const { store, key } = locate(p.target, odd);
+    const literal = store.storesVerbatim?.(key) ?? true;
+    const to = metered(p.target);
+    const e = await restore({ from: p.source, to }).then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    if (literal) {
+      assert.equal(e, undefined, String(e));
+      // A store that keeps every key as its name: the object is at the path the manifest names.
+      assert.equal((await p.target.head(odd)).size, 6);
+      assert.equal(await assertOpenable(p.target, p.source), 2);
+    } else {
+      // A directory would write data/L0/50%2525off.parquet, which merutable would never find.
+      assert.match(
+        String(e?.message),
+        /^\[InvalidArgument\] cannot restore into .*"data\/L0\/50%off\.parquet" cannot be stored under its literal name/,
+      );
+      assert.deepEqual([...(await contents(p.target)).keys()], [], "nothing written");
+    }
+    // A path that is also the directory of another is refused on every store: no file system holds both.
+    const clash = p.another();
+    const other = await Primary.open(clash, { schema: EVENTS_SCHEMA });
+    await other.commit([{ path: "data/x", size: 3 }]);
+    await other.commit([{ path: "data/x/y.parquet", size: 4 }]);
+    const target = metered(p.another());
+    assert.match(
+      String(await restore({ from: clash, to: target }).catch((x: unknown) => x)),
+      /\[InvalidArgument\] cannot restore into .*"data\/x" is a file and the directory of "data\/x\/y\.parquet"/,
+    );
+    assert.equal(target.counts().put, 0);
   });
 
   test("a file on the target with other bytes is SplitBrain, never overwritten", async (p) => {

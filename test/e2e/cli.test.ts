@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -275,10 +275,20 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
     });
 
     it("a missing table, a missing snapshot and an unwritable target are one-line errors", async () => {
+      // An empty directory is an empty table; one that does not exist is NotFound (an unmounted volume).
       const empty = join(tmp, `empty-${randomId()}`);
+      mkdirSync(empty);
       const i = await run(argv, ["inspect", empty, "--json"]);
       assert.equal(i.code, 0, i.stderr);
       assert.equal(JSON.parse(i.stdout).head, 0);
+      for (const args of [
+        ["inspect", `${empty}-missing`],
+        ["mirror", "--from", `${empty}-missing`, "--to", "memory:"],
+      ]) {
+        const gone = await run(argv, args);
+        assert.equal(gone.code, 1, args.join(" "));
+        assertOneLineError(gone, "NotFound");
+      }
       const v = await run(argv, ["verify", "memory:demo", "--version", "9"]);
       assert.equal(v.code, 1);
       assertOneLineError(v, "NotFound");

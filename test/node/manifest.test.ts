@@ -235,6 +235,13 @@ describe("manifest codec", () => {
       "data/\nx",
       "data/\u007fx",
       "data/\u0085x",
+      // The table's own control files: a mirror or a restore would copy a "data file" over them.
+      "version-hint.text",
+      "version-hint.text.tmp",
+      "metadata/v2.metadata.pb",
+      "metadata/v2.manifest.bin",
+      "metadata/low_water.txt",
+      "metadata",
     ];
     for (const p of bad) {
       for (const m of [
@@ -262,6 +269,14 @@ describe("manifest codec", () => {
       ),
     );
     expect(msg).toMatch(/data_files\[1\]\.path "\.\.\/x" has a "\.\." segment/);
+    const control = corruptMessage(() =>
+      decodeManifest(
+        frame(toBinary(ManifestSchema, createManifest({ dataFiles: [{ path: "version-hint.text" }] }))),
+      ),
+    );
+    expect(control).toMatch(
+      /data_files\[0\]\.path "version-hint\.text" names the table's version-hint\.text/,
+    );
     const good = [
       "data/x.parquet",
       "a",
@@ -269,6 +284,9 @@ describe("manifest codec", () => {
       "data/.hidden",
       "data/x..y",
       "data/😀.puffin",
+      "data/metadata/x.parquet",
+      "data/version-hint.text",
+      "metadata.parquet",
     ];
     for (const p of good) {
       const m = createManifest({ dataFiles: [{ path: p, dvPath: p }], deleteFiles: [{ path: p }] });

@@ -57,6 +57,54 @@ describe("s3:// store URLs", () => {
     assert.equal(ok.store.name, "s3://bucket/tables/orders");
   });
 
+  it("an endpoint with a query or a fragment is refused without quoting them, wherever an endpoint is taken", async () => {
+    const token = "X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLESESSIONTOKEN";
+    const specs = [
+      // ?endpoint=http://h:9000?X-Amz-Security-Token=... : the outer query keeps the inner one whole.
+      `s3://bucket/p?endpoint=http://127.0.0.1:9000?${token}`,
+      `s3://bucket/p?endpoint=${encodeURIComponent(`http://127.0.0.1:9000/?${token}`)}`,
+      `s3://bucket/p?endpoint=${encodeURIComponent(`http://127.0.0.1:9000#${token}`)}`,
+      `s3://bucket/p?endpoint=${encodeURIComponent("http://127.0.0.1:9000?")}`,
+      `s3://bucket/p?endpoint=${encodeURIComponent("http://127.0.0.1:9000#")}`,
+    ];
+    for (const spec of specs) {
+      const msg = await refused(spec);
+      assert.match(msg, /endpoint.*must not have a (query|fragment)/, spec);
+      assert.doesNotMatch(msg, /FwoGZXIvYXdz|Security-Token/, `${spec}: quoted`);
+      assert.throws(() => parseStoreUrl(spec, { kinds: ["s3", "r2", "http"] }), /InvalidArgument/);
+    }
+    // The default endpoint of the environment, and S3Store's own option, follow the same rule.
+    for (const endpoint of [`http://127.0.0.1:9000?${token}`, "http://127.0.0.1:9000#x", "https://h/?"]) {
+      const e = await openStoreUrl("s3://bucket/p", (k) =>
+        k === "AWS_ENDPOINT_URL" ? endpoint : env(k),
+      ).then(
+        () => undefined,
+        (x: unknown) => x as Error,
+      );
+      assert.match(String(e?.message), /^\[InvalidArgument\] .*must not have a (query|fragment)/, endpoint);
+      assert.doesNotMatch(String(e?.message), /Security-Token/);
+      const direct = (() => {
+        try {
+          new S3Store({
+            endpoint,
+            bucket: "b",
+            region: "r",
+            accessKeyId: "AKID",
+            secretAccessKey: "SECRETKEY",
+          });
+        } catch (x) {
+          return x as Error;
+        }
+        return undefined;
+      })();
+      assert.match(
+        String(direct?.message),
+        /^\[InvalidArgument\] S3Store endpoint must not have a (query|fragment)/,
+      );
+      assert.doesNotMatch(String(direct?.message), /Security-Token/);
+    }
+  });
+
   it("a repeated or empty parameter is refused, not resolved by picking one", async () => {
     assert.match(await refused("s3://bucket/p?region=eu-west-1&region=us-east-1"), /region.*more than once/);
     assert.match(await refused("s3://bucket/p?region="), /region.*empty/);
@@ -146,6 +194,6 @@ describe("the shared grammar (parseStoreUrl, used by the CLI and the worker)", (
     );
     const msg = refusedBy("s3://b/p?aws_secret=SECRETKEY", { credentialsHint: "name a secret instead" });
     assert.match(msg, /looks like a credential.*name a secret instead/);
-    assert.match(refusedBy("s3://b/p?endpoint=ftp://x"), /bad endpoint/);
+    assert.match(refusedBy("s3://b/p?endpoint=ftp://x"), /bad endpoint.*http/);
   });
 });

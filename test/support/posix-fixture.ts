@@ -13,6 +13,7 @@ import {
   createDataFileRef,
   createManifest,
   type DataFileRef,
+  decodeManifest,
   encodeManifest,
   FILE_STATUS,
   type Manifest,
@@ -35,6 +36,8 @@ export class PosixPrimary {
   head = 0;
   #current: Manifest | undefined;
   #now: () => number;
+  /** Rollbacks so far: each moves the commit clock on. */
+  #epoch = 0;
 
   constructor(store: ObjectStore, opts: { uuid?: string; now?: () => number } = {}) {
     this.store = store;
@@ -42,9 +45,37 @@ export class PosixPrimary {
     this.#now = opts.now ?? (() => 1_700_000_000_000 + this.head * 1000);
   }
 
+  /**
+   * merutable reopening the table on `store` (a restored one, say): its state
+   * is the manifest `version-hint.text` names, and its next commit builds on it.
+   */
+  static async open(store: ObjectStore, opts: { now?: () => number } = {}): Promise<PosixPrimary> {
+    const hint = Number(await (await store.get(VERSION_HINT_KEY)).text());
+    const m = decodeManifest(await (await store.get(posixManifestKey(hint))).bytes());
+    const p = new PosixPrimary(store, { uuid: m.tableUuid, ...opts });
+    p.head = hint;
+    p.#current = m;
+    return p;
+  }
+
+  /**
+   * The primary rolled back to version `v`, as a file-system snapshot or a
+   * backup taken at `v` restores it: the manifests above it are gone, the
+   * hint names `v` again, and the next commit reuses the number `v + 1`
+   * (with other bytes). Data files stay (new ones get new names).
+   */
+  async rollbackTo(v: number): Promise<void> {
+    for (let n = v + 1; n <= this.head; n++) await this.store.delete(posixManifestKey(n));
+    await this.store.put(VERSION_HINT_KEY, String(v));
+    this.#current = decodeManifest(await (await this.store.get(posixManifestKey(v))).bytes());
+    this.head = v;
+    // Another moment: a rewritten history never has the bytes of the lost one.
+    this.#epoch++;
+  }
+
   /** The manifest of the next version: HEAD's live entries minus `remove`, plus `add`. */
   build(add: FileSpec[], remove: string[] = []): Manifest {
-    return nextPosixManifest(this.#current, add, remove, this.uuid, this.#now());
+    return nextPosixManifest(this.#current, add, remove, this.uuid, this.#now() + this.#epoch * 3_600_000);
   }
 
   /**

@@ -4,23 +4,34 @@
  * object-store tables written by `Catalog`s, one merutable primary in the
  * posix layout written as merutable's catalog writes it), their writers, an
  * expirer, four mirrors (one of them a mirror of a mirror, one aimed at
- * another table's target, one of the posix primary) and readers through
- * random command sequences with faults, and checks after every command:
+ * another table's target, one of the posix primary), restores of the posix
+ * primary (or of its mirror) into a directory that merutable keeps
+ * committing to, and readers through random command sequences with faults,
+ * and checks after every command:
  *
- * 1. no reader of any mirror sees a manifest whose files are missing or hold
- *    other bytes than the source's;
+ * 1. no reader of any mirror or restored table sees a manifest whose files
+ *    are missing or hold other bytes than the source's;
  * 2. every acknowledged commit is visible to a fresh reader until expire
- *    removes it by policy;
+ *    removes it by policy (or a rollback of the posix primary discards it;
+ *    merutable's commits to the restored table are never dropped);
  * 3. no version number is used twice (by acknowledgements, or by what any
- *    reader of any store sees);
+ *    reader of any store sees) in the object-store tables (the posix
+ *    primary is rolled back and then reuses numbers: 6 holds for it);
  * 4. a mirror that is behind never reports `caughtUp` or lag 0;
- * 5. no byte of another table appears in a mirror's view.
+ * 5. no byte of another table appears in a mirror's view;
+ * 6. no mixed history on any mirror or restored table: walking a chain from
+ *    its HEAD, each manifest of the posix primary's family is one merutable
+ *    wrote (on the primary, or on the restored directory), built on the very
+ *    manifest below it.
  *
  * Faults: a crash at a request (every request from there fails), a lost
- * response, a pause at a request (a stalled writer, or a reader racing an
- * expire), per-key refusals of bulk deletes, writer clocks hours off, a
- * target switched under saved progress, a wiped target, files deleted by the
- * primary's garbage collector, a path re-used with new bytes.
+ * response, a pause at a request (a stalled writer, a reader racing an
+ * expire, a restore racing merutable's commits), per-key refusals of bulk
+ * deletes, writer clocks hours off, a target switched under saved progress,
+ * a wiped target, files deleted by the primary's garbage collector, a path
+ * re-used with new bytes, the posix primary rolled back to an earlier
+ * version (a file-system snapshot restored) and committing the same numbers
+ * again, merutable's commit cut between its manifest and its hint.
  *
  * Used by test/node/simulation.test.ts (`npm test`) and scripts/sim.ts
  * (`npm run sim`, the soak).
@@ -47,6 +58,7 @@ import {
   VERSION_HINT_KEY,
   wrapperOf,
 } from "../../src/index.ts";
+import { restore } from "../../src/restore/restore.ts";
 import { nextPosixManifest } from "./posix-fixture.ts";
 
 // ---------------------------------------------------------------------------
@@ -205,6 +217,12 @@ const isPosix = (name: string) => name === "C";
 const manifestKeyOf = (name: string, v: number) => (isPosix(name) ? posixManifestKey(v) : manifestKey(v));
 const TARGETS = ["T1", "T2", "T3", "T4", "T5"] as const;
 type TargetName = (typeof TARGETS)[number];
+/** The directory table C is restored into (from C or from its mirror T5), where merutable then commits. */
+const RESTORED = "R";
+type StoreName = TableName | TargetName | typeof RESTORED;
+
+/** A manifest's identity in the lineage oracle: its bytes. */
+const keyOf = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
 interface Writer {
   table: TableName;
@@ -213,6 +231,23 @@ interface Writer {
   catalog: Catalog | undefined;
   pending: Promise<number> | undefined;
   pendingFiles: string[];
+}
+
+/**
+ * Every manifest merutable ever wrote for table C (on C, or on the restored
+ * directory R): its version and the manifest it was built on. A view of C's
+ * history (C itself, its mirror, the restored table) must follow these links.
+ */
+interface Lineage {
+  version: number;
+  /** The key of the manifest it was built on (`undefined`: v1). */
+  parent: string | undefined;
+}
+
+/** A restore of C (or of its mirror) into R that pauses at a request of R. */
+interface PendingRestore {
+  gate: Gate;
+  done: Promise<unknown>;
 }
 
 interface MirrorActor {
@@ -241,8 +276,8 @@ interface History {
 
 export class World {
   readonly clock = new Clock();
-  readonly raw: Record<TableName | TargetName, MemoryStore>;
-  readonly stores: Record<TableName | TargetName, ObjectStore>;
+  readonly raw: Record<StoreName, MemoryStore>;
+  readonly stores: Record<StoreName, ObjectStore>;
   readonly dirty = new Set<string>();
   readonly writers: Writer[];
   readonly expirer = new Gate(this.clock);
@@ -250,13 +285,24 @@ export class World {
   readonly posixWriter = new Gate(this.clock);
   readonly mirrors: MirrorActor[];
   readonly history: Record<TableName, History>;
+  /** merutable's engine on the restored directory R (it reopens at R's hint each time). */
+  readonly restoredWriter = new Gate(this.clock);
+  /** Restores into R: their gate on R (faults, pauses). */
+  readonly restorer = new Gate(this.clock);
+  pendingRestore: PendingRestore | undefined;
+  /** The lineage oracle of table C (see {@link Lineage}), by manifest key. */
+  readonly lineage = new Map<string, Lineage>();
+  /** merutable's acknowledged commits on R: version to manifest key (never dropped from R's history). */
+  readonly restoredAcked = new Map<number, string>();
+  /** Files written on R by merutable, by number. */
+  restoredFiles = 0;
   reader: { gate: Gate; pending: Promise<number>; atLeast: number } | undefined;
   log: string[] = [];
   readonly verbose: boolean;
 
   constructor(verbose = false, serverSideCopy = false) {
     this.verbose = verbose;
-    const names = [...TABLES, ...TARGETS] as const;
+    const names = [...TABLES, ...TARGETS, RESTORED] as const;
     this.raw = Object.fromEntries(
       names.map((n) => [n, new MemoryStore({ name: n, serverSideCopy })]),
     ) as World["raw"];
@@ -323,8 +369,18 @@ export class World {
     return m.mirror;
   }
 
+  /**
+   * The bytes a file of table C's family must hold, from its name: C's
+   * `data/f{n}.parquet`, merutable's own on R `data/r{n}.parquet`.
+   */
+  familyFileBytes(path: string): Uint8Array | undefined {
+    const m = /^data\/([fr])([0-9]+)\.parquet$/.exec(path);
+    if (!m) return undefined;
+    return this.fileBytes(m[1] === "f" ? "C" : RESTORED, Number(m[2]));
+  }
+
   /** Table-local file contents: the same names and sizes in both tables, other bytes. */
-  fileBytes(table: TableName, n: number, generation = 0): Uint8Array {
+  fileBytes(table: TableName | typeof RESTORED, n: number, generation = 0): Uint8Array {
     const size = 3 + (n % 5);
     const b = new Uint8Array(size);
     for (let i = 0; i < size; i++)
@@ -396,8 +452,84 @@ async function see(w: World, table: TableName, v: number, bytes: Uint8Array, whe
   h.seen.set(v, bytes);
 }
 
+/**
+ * 6. A view of table C's history (C itself, its mirror T5, the restored
+ * directory R), walked from its HEAD: every manifest is one merutable wrote
+ * (on C, or on R), each built on the very manifest below it, and every file
+ * it names is there (on C, unless its garbage collector deleted it) with the
+ * bytes merutable wrote. Returns the versions
+ * walked, with their manifest keys.
+ */
+async function checkLineage(
+  w: World,
+  name: StoreName,
+  layout: "posix" | "object-store",
+): Promise<Map<number, string>> {
+  // The primary's older versions lose files to its garbage collector; a copy of them never does.
+  const gcd = name === "C";
+  const store = w.raw[name];
+  const walked = new Map<number, string>();
+  let later: { version: number; key: string } | undefined;
+  for await (const s of openMirror(store).snapshots()) {
+    const bytes = (await rawBytes(
+      store,
+      layout === "posix" ? posixManifestKey(s.version) : manifestKey(s.version),
+    )) as Uint8Array;
+    const key = keyOf(bytes);
+    const known = w.lineage.get(key);
+    assert.ok(known !== undefined, `invariant 6: ${name} v${s.version} is a manifest merutable never wrote`);
+    assert.equal(
+      known.version,
+      s.version,
+      `invariant 6: ${name} holds merutable's v${known.version} as v${s.version}`,
+    );
+    if (later !== undefined) {
+      assert.equal(
+        w.lineage.get(later.key)?.parent,
+        key,
+        `invariant 6: ${name}'s v${later.version} is not built on its v${s.version}: two histories are mixed`,
+      );
+    }
+    later = { version: s.version, key };
+    walked.set(s.version, key);
+    for (const f of referencedFiles(s.manifest)) {
+      const got = await rawBytes(store, f.path);
+      if (got === undefined && gcd) continue;
+      assert.ok(got !== undefined, `invariant 1: ${name} v${s.version} names ${f.path}, which is missing`);
+      const want = w.familyFileBytes(f.path);
+      assert.ok(
+        want !== undefined && sameBytes(got, want),
+        `invariant 1/5: ${name} v${s.version}'s ${f.path} holds other bytes than merutable wrote`,
+      );
+    }
+  }
+  return walked;
+}
+
+/** The restored table R, as merutable would open it: one history, merutable's own commits never dropped. */
+async function checkRestored(w: World): Promise<void> {
+  // Without a hint merutable does not open it (an interrupted restore, resumed by the next one).
+  if ((await readVersionHint(w.raw[RESTORED])) === undefined) {
+    assert.equal(
+      w.restoredAcked.size,
+      0,
+      "invariant 2: R lost its version-hint.text under merutable's commits",
+    );
+    return;
+  }
+  const walked = await checkLineage(w, RESTORED, "posix");
+  for (const [v, key] of w.restoredAcked) {
+    assert.equal(
+      walked.get(v),
+      key,
+      `invariant 2: merutable's acknowledged v${v} on R dropped out of its history`,
+    );
+  }
+}
+
 /** Readers of each primary: record first sightings and their files; acknowledged commits stay visible. */
 async function checkPrimary(w: World, table: TableName): Promise<void> {
+  if (isPosix(table)) return checkPosixPrimary(w, table);
   const store = w.raw[table];
   const h = w.history[table];
   const walked = new Set<number>();
@@ -430,6 +562,22 @@ async function checkPrimary(w: World, table: TableName): Promise<void> {
   }
 }
 
+/**
+ * The posix primary C: its own history is one lineage (6), and every
+ * acknowledged commit not discarded by a rollback is in it with the bytes
+ * acknowledged (2).
+ */
+async function checkPosixPrimary(w: World, table: TableName): Promise<void> {
+  const walked = await checkLineage(w, table, "posix");
+  for (const [v, bytes] of w.history[table].acked) {
+    assert.equal(
+      walked.get(v),
+      keyOf(bytes),
+      `invariant 2: acknowledged ${table} v${v} is not in its history`,
+    );
+  }
+}
+
 /** Readers of each target: complete snapshots of one table, with that table's bytes. */
 async function checkTarget(w: World, t: TargetName): Promise<void> {
   const store = w.raw[t];
@@ -439,6 +587,11 @@ async function checkTarget(w: World, t: TargetName): Promise<void> {
     assert.ok(owner !== undefined, `${t} v${s.version} belongs to no table of the simulation`);
     table ??= owner;
     assert.equal(owner, table, `invariant 5: ${t}'s history mixes tables`);
+    // The posix primary's history is checked by its lineage (it is rolled back and reuses numbers).
+    if (isPosix(owner)) {
+      await checkLineage(w, t, "object-store");
+      return;
+    }
     const bytes = (await rawBytes(store, manifestKey(s.version))) as Uint8Array;
     await see(w, owner, s.version, bytes, `mirror ${t}`);
     const truth = w.history[owner].files.get(s.version);
@@ -475,9 +628,10 @@ async function checkMirrorStatus(w: World, m: MirrorActor): Promise<void> {
 
 /** What `--verbose` prints after each command: the stores' manifests and the mirrors' status. */
 async function describeWorld(w: World): Promise<void> {
-  for (const n of [...TABLES, ...TARGETS] as const) {
+  for (const n of [...TABLES, ...TARGETS, RESTORED] as const) {
     const versions: string[] = [];
-    if (isPosix(n)) versions.push(`hint=${(await readVersionHint(w.raw[n]))?.version ?? "-"}`);
+    if (isPosix(n) || n === RESTORED)
+      versions.push(`hint=${(await readVersionHint(w.raw[n]))?.version ?? "-"}`);
     for await (const o of w.raw[n].list("metadata/")) {
       const v = parseManifestKey(o.key) ?? parsePosixManifestKey(o.key)?.version;
       if (v === undefined) {
@@ -500,23 +654,90 @@ async function describeWorld(w: World): Promise<void> {
 export async function checkAll(w: World): Promise<void> {
   for (const t of TABLES) if (w.dirty.has(t)) await checkPrimary(w, t);
   for (const t of TARGETS) if (w.dirty.has(t)) await checkTarget(w, t);
+  if (w.dirty.has(RESTORED)) await checkRestored(w);
   w.dirty.clear();
 }
 
 // ---------------------------------------------------------------------------
 // Commands
 
-type Model = { pendingWriters: Set<number>; pendingReader: boolean };
+type Model = { pendingWriters: Set<number>; pendingReader: boolean; pendingRestore: boolean };
 
 const OK_CODES = new Set(["Transient", "PreconditionFailed", "SplitBrain", "NotFound"]);
 
-/** An operation's error must be one a caller can act on, never a bug's. */
-function expectedFailure(e: unknown, what: string): void {
+/**
+ * An operation's error must be one a caller can act on, never a bug's. A
+ * restore may also meet a newer table on R (`AlreadyExists`: restoring it
+ * would roll merutable back).
+ */
+function expectedFailure(e: unknown, what: string, also: readonly string[] = []): void {
   const code = (e as { code?: string }).code;
   if (e instanceof TidemarkError || (e as Error).name === "TidemarkError") {
-    if (code !== undefined && OK_CODES.has(code)) return;
+    if (code !== undefined && (OK_CODES.has(code) || also.includes(code))) return;
   }
   throw new Error(`${what} failed unexpectedly: ${String(e)}`);
+}
+
+/** The sources a restore into R reads: merutable's primary, or its mirror. */
+type RestoreSource = "C" | "T5";
+
+/** A restore of `from` into R through `gate` (faults, a pause), as `tidemark restore` runs it. */
+function restoreIntoR(w: World, from: RestoreSource, gate: Gate): Promise<unknown> {
+  return restore({ from: w.stores[from], to: gate.wrap(w.stores[RESTORED]), parallelism: 2 });
+}
+
+/**
+ * merutable commits to a posix table (`name`: C, or the restored R) as its
+ * catalog does: it reopens at the manifest the hint names, writes its files,
+ * then `v{N}.metadata.pb`, then `version-hint.text` (a fault between them
+ * leaves a manifest no hint names, which its next commit overwrites). Every
+ * manifest it writes is recorded in the lineage oracle. Returns the version
+ * acknowledged, or `undefined` (a fault, or no table to open).
+ */
+async function merutableCommit(
+  w: World,
+  name: "C" | typeof RESTORED,
+  gate: Gate,
+  adds: number,
+  remove: boolean,
+  fault: Fault,
+): Promise<number | undefined> {
+  const raw = w.raw[name];
+  const hint = await readVersionHint(raw);
+  const baseBytes = hint && (await rawBytes(raw, posixManifestKey(hint.version)));
+  // merutable opens a directory with manifests only through its hint (R holds none before a restore).
+  if (name === RESTORED && baseBytes === undefined) return undefined;
+  const base = baseBytes ? decodeManifest(baseBytes) : undefined;
+  const add = Array.from({ length: adds }, () => {
+    const n = name === RESTORED ? ++w.restoredFiles : ++w.history.C.nextFile;
+    const bytes = w.fileBytes(name, n);
+    return { path: `data/${name === RESTORED ? "r" : "f"}${n}.parquet`, size: bytes.length, bytes };
+  });
+  for (const f of add) await w.stores[name].put(f.path, f.bytes);
+  const drop =
+    remove && base
+      ? referencedFiles(base)
+          .slice(0, 1)
+          .map((f) => f.path)
+      : [];
+  const m = nextPosixManifest(base, add, drop, UUID.C, w.clock.now());
+  const v = Number(m.snapshotId);
+  const bytes = encodeManifest(m);
+  w.lineage.set(keyOf(bytes), { version: v, parent: baseBytes ? keyOf(baseBytes) : undefined });
+  // No fault in C's first commit: a v1 manifest without a hint is a directory merutable itself
+  // refuses to open again (and so does every reader: Corrupt).
+  gate.arm(v === 1 ? { kind: "none", at: 0 } : fault);
+  const s = gate.wrap(w.stores[name]);
+  try {
+    await s.put(posixManifestKey(v), bytes);
+    await s.put(VERSION_HINT_KEY, String(v));
+    return v;
+  } catch (e) {
+    expectedFailure(e, `merutable's commit to ${name}`);
+    return undefined;
+  } finally {
+    gate.release();
+  }
 }
 
 class Cmd implements fc.AsyncCommand<Model, World> {
@@ -608,7 +829,8 @@ async function acked(w: World, table: TableName, v: number): Promise<void> {
  * them uniformly): commits and mirror ticks are most of the traffic.
  */
 export function commandArbs(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
-  const [commit, stall, resume, expire, tick, posixCommit, ...rest] = commandKinds();
+  const [commit, stall, resume, expire, tick, posixCommit, restoreCmd, restoredCommit, rollback, ...rest] =
+    commandKinds();
   const weighted = (a: fc.Arbitrary<fc.AsyncCommand<Model, World>> | undefined, n: number) =>
     a === undefined ? [] : Array.from({ length: n }, () => a);
   return [
@@ -618,6 +840,9 @@ export function commandArbs(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
     ...weighted(expire, 2),
     ...weighted(tick, 6),
     ...weighted(posixCommit, 3),
+    ...weighted(restoreCmd, 2),
+    ...weighted(restoredCommit, 2),
+    ...weighted(rollback, 2),
     ...rest,
   ];
 }
@@ -744,40 +969,114 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
           `merutable commits C (+${adds}${remove ? ", -1" : ""})${show(fault)}`,
           () => true,
           async (_m, w) => {
-            const raw = w.raw.C;
-            const h = w.history.C;
-            // Its state after a restart: the manifest the hint names.
-            const hint = await readVersionHint(raw);
-            const base =
-              hint && decodeManifest((await rawBytes(raw, posixManifestKey(hint.version))) as Uint8Array);
-            const add = Array.from({ length: adds }, () => {
-              const n = ++h.nextFile;
-              return { path: `data/f${n}.parquet`, size: w.fileBytes("C", n).length, n };
-            });
-            for (const f of add) await w.stores.C.put(f.path, w.fileBytes("C", f.n));
-            const drop =
-              remove && base
-                ? referencedFiles(base)
-                    .slice(0, 1)
-                    .map((f) => f.path)
-                : [];
-            const m = nextPosixManifest(base, add, drop, UUID.C, w.clock.now());
-            const v = Number(m.snapshotId);
-            // No fault in the first commit: a v1 manifest without a hint is a directory merutable
-            // itself refuses to open again (and so does every reader: Corrupt).
-            w.posixWriter.arm(v === 1 ? { kind: "none", at: 0 } : fault);
-            const s = w.posixWriter.wrap(w.stores.C);
+            const v = await merutableCommit(w, "C", w.posixWriter, adds, remove, fault);
+            if (v !== undefined) await acked(w, "C", v);
+          },
+        ),
+    ),
+    // A restore of C, or of its mirror T5, into the directory R (which merutable may have committed to).
+    fc.tuple(fc.constantFrom<RestoreSource>("C", "T5"), faultArb).map(
+      ([from, fault]) =>
+        new Cmd(
+          `restore ${from} into R${show(fault)}`,
+          (m) => !m.pendingRestore,
+          async (_m, w) => {
+            w.restorer.arm(fault);
             try {
-              await s.put(posixManifestKey(v), encodeManifest(m));
-              await s.put(VERSION_HINT_KEY, String(v));
-              await acked(w, "C", v);
+              await restoreIntoR(w, from, w.restorer);
             } catch (e) {
-              expectedFailure(e, "merutable's commit");
+              expectedFailure(e, "restore", ["AlreadyExists"]);
             } finally {
-              w.posixWriter.release();
+              w.restorer.release();
             }
           },
         ),
+    ),
+    // merutable keeps committing to the restored table R: files, manifest, hint.
+    fc.tuple(fc.integer({ min: 1, max: 2 }), fc.boolean(), faultArb).map(
+      ([adds, remove, fault]) =>
+        new Cmd(
+          `merutable commits R (+${adds}${remove ? ", -1" : ""})${show(fault)}`,
+          () => true,
+          async (_m, w) => {
+            const v = await merutableCommit(w, RESTORED, w.restoredWriter, adds, remove, fault);
+            if (v !== undefined) {
+              const bytes = (await rawBytes(w.raw[RESTORED], posixManifestKey(v))) as Uint8Array;
+              w.restoredAcked.set(v, keyOf(bytes));
+            }
+          },
+        ),
+    ),
+    // merutable's primary C rolled back (a file-system snapshot or a backup restored): the
+    // manifests after v{k} are gone, v{k}'s files are back, the hint names k, and its next
+    // commits reuse the numbers after k with other bytes.
+    fc.integer({ min: 1, max: 3 }).map(
+      (back) =>
+        new Cmd(
+          `roll C back by ${back}`,
+          () => true,
+          async (_m, w) => {
+            const raw = w.raw.C;
+            const hint = await readVersionHint(raw);
+            if (hint === undefined || hint.version - back < 1) return;
+            const k = hint.version - back;
+            for await (const o of raw.list("metadata/")) {
+              const p = parsePosixManifestKey(o.key);
+              if (p !== undefined && p.version > k) await w.stores.C.delete(o.key);
+            }
+            const kept = decodeManifest((await rawBytes(raw, posixManifestKey(k))) as Uint8Array);
+            for (const f of referencedFiles(kept)) {
+              await w.stores.C.put(f.path, w.familyFileBytes(f.path) as Uint8Array);
+            }
+            await w.stores.C.put(VERSION_HINT_KEY, String(k));
+            for (const v of [...w.history.C.acked.keys()]) if (v > k) w.history.C.acked.delete(v);
+          },
+        ),
+    ),
+    // A restore that pauses at a request of R, while merutable (and everything else) goes on.
+    fc.tuple(fc.constantFrom<RestoreSource>("C", "T5"), fc.integer({ min: 1, max: 16 })).map(
+      ([from, at]) =>
+        new Cmd(
+          `restore ${from} into R pauses at request ${at}`,
+          (m) => !m.pendingRestore,
+          async (m, w) => {
+            const gate = new Gate(w.clock);
+            gate.arm({ kind: "pause", at });
+            const done = restoreIntoR(w, from, gate).then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+            await Promise.race([gate.reached, done]);
+            w.pendingRestore = { gate, done };
+            m.pendingRestore = true;
+          },
+        ),
+    ),
+    fc.constant(
+      new Cmd(
+        "restore resumes",
+        (m) => m.pendingRestore,
+        async (m, w) => {
+          m.pendingRestore = false;
+          const r = w.pendingRestore as PendingRestore;
+          w.pendingRestore = undefined;
+          r.gate.release();
+          const failed = await r.done;
+          if (failed !== undefined) expectedFailure(failed, "paused restore", ["AlreadyExists"]);
+          w.dirty.add(RESTORED);
+        },
+      ),
+    ),
+    fc.constant(
+      new Cmd(
+        "wipe R (a fresh directory to restore into)",
+        (m) => !m.pendingRestore,
+        async (_m, w) => {
+          for await (const o of w.raw[RESTORED].list("")) await w.raw[RESTORED].delete(o.key);
+          w.restoredAcked.clear();
+          w.dirty.add(RESTORED);
+        },
+      ),
     ),
     fc.integer({ min: 0, max: 3 }).map(
       (i) =>
@@ -817,7 +1116,8 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
         },
       ),
     ),
-    fc.constantFrom<TargetName>("T2", "T4").map(
+    // T5: the documented recovery of a mirror stopped by the posix primary's rewritten history.
+    fc.constantFrom<TargetName>("T2", "T4", "T5").map(
       (t) =>
         new Cmd(
           `wipe ${t}`,
@@ -948,7 +1248,7 @@ class GeneratedAtLeast<T> extends fc.Arbitrary<T> {
   }
 }
 
-/** The property: any command sequence keeps the five invariants. */
+/** The property: any command sequence keeps the six invariants. */
 export function simulationProperty(
   opts: SimulationOptions = {},
 ): fc.IAsyncProperty<[Iterable<fc.AsyncCommand<Model, World>>]> {
@@ -963,14 +1263,22 @@ export function simulationProperty(
   );
   return fc.asyncProperty(cmds, async (c) => {
     const world = new World(opts.verbose, opts.serverSideCopy);
-    const setup = () => ({ model: { pendingWriters: new Set<number>(), pendingReader: false }, real: world });
+    const setup = () => ({
+      model: { pendingWriters: new Set<number>(), pendingReader: false, pendingRestore: false },
+      real: world,
+    });
     try {
       await fc.asyncModelRun(setup, c);
     } finally {
       // Let paused operations finish, so nothing outlives the run.
       for (const w of world.writers) w.gate.release();
       world.reader?.gate.release();
-      await Promise.allSettled([...world.writers.map((w) => w.pending), world.reader?.pending]);
+      world.pendingRestore?.gate.release();
+      await Promise.allSettled([
+        ...world.writers.map((w) => w.pending),
+        world.reader?.pending,
+        world.pendingRestore?.done,
+      ]);
       for (const m of world.mirrors) await m.mirror?.shutdown();
       opts.onRun?.();
     }

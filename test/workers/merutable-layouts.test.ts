@@ -1,12 +1,13 @@
 /**
- * merutable's two layouts on R2 inside workerd: the table reader suite and
- * the restore suite on R2Store, and a copy of a merutable primary in the
- * SOURCE bucket mirrored into MIRROR and restored from there.
+ * merutable's two layouts on R2 inside workerd: the table reader suite, the
+ * restore suite and the history suite on R2Store, and a copy of a merutable
+ * primary in the SOURCE bucket mirrored into MIRROR and restored from there.
  */
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { Mirror, manifestKey, openTable, posixManifestKey, R2Store, restore } from "../../src/index.ts";
+import { historyContract } from "../contract/history.contract.ts";
 import { restoreContract } from "../contract/restore.contract.ts";
 import { tableContract } from "../contract/table.contract.ts";
 import { type Harness, uniquePrefix } from "../support/harness.ts";
@@ -22,6 +23,14 @@ describe("table reader on R2Store (workerd, local R2)", () => {
 
 describe("restore on R2Store (workerd, local R2)", () => {
   restoreContract(vitestHarness, () => ({
+    source: r2("SOURCE")(),
+    target: r2("MIRROR")(),
+    another: r2("MIRROR"),
+  }));
+});
+
+describe("history on R2Store (workerd, local R2)", () => {
+  historyContract(vitestHarness, () => ({
     source: r2("SOURCE")(),
     target: r2("MIRROR")(),
     another: r2("MIRROR"),

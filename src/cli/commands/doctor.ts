@@ -8,9 +8,7 @@
  *
  * @module
  */
-import type { Command } from "commander";
 import {
-  DOCTOR_CHECKS,
   DOCTOR_WRONG_SECRET,
   type DoctorCheckResult,
   type DoctorOptions,
@@ -27,18 +25,6 @@ interface DoctorCliOptions extends OutputOptions {
   skip?: string;
   concurrency?: string;
   pageKeys?: string;
-}
-
-/** Adds the doctor's own options to its command. */
-export function doctorOptions(cmd: Command): Command {
-  return cmd
-    .option("--checks <ids>", `only these checks, comma-separated (${DOCTOR_CHECKS.join(", ")})`)
-    .option("--skip <ids>", "skip these checks, comma-separated")
-    .option("--concurrency <n>", "concurrent creators in concurrent-create (2-64, default 8)")
-    .option(
-      "--page-keys <n>",
-      "keys written by list-pagination (default: one more than a list page, 1,001 on S3)",
-    );
 }
 
 const LABEL: Record<DoctorCheckResult["status"], string> = {

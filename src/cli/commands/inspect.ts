@@ -59,11 +59,11 @@ const CHAIN_END_TEXT: Partial<Record<ChainEndShown, string>> = {
 };
 
 export async function inspectCommand(ctx: CliContext, spec: string, opts: InspectOptions): Promise<number> {
-  const { store, label } = await openStoreUrl(spec, ctx.env);
+  const { store, label } = await openStoreUrl(spec, ctx.env, { mustExist: true });
   const table = await openTable(store);
   const found = await table.discover();
   const head = found.version;
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
 
   const chain: SnapshotRow[] = [];
   const anomalies: Array<{ version: number; message: string }> = [];
@@ -103,7 +103,7 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
 
   let source: { store: string; head: number; lagVersions: number; lagSeconds: number | null } | undefined;
   if (opts.source !== undefined) {
-    const src = await openStoreUrl(opts.source, ctx.env);
+    const src = await openStoreUrl(opts.source, ctx.env, { mustExist: true });
     const srcTable = await openTable(src.store);
     const srcHead = await srcTable.head();
     const lagVersions = Math.max(0, srcHead - head);

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { openTable } from "../../catalog/index.ts";
-import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { Mirror, type MirrorStatus } from "../../mirror/index.ts";
+import { openTable } from "../../catalog/table.ts";
+import { TidemarkError } from "../../errors.ts";
+import { isFatalMirrorError, Mirror } from "../../mirror/mirror.ts";
+import type { MirrorStatus } from "../../mirror/options.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, printJson, progressBar } from "../output.ts";
@@ -56,7 +57,7 @@ function describe(s: MirrorStatus): string {
 }
 
 export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Promise<number> {
-  const from = await openStoreUrl(opts.from, ctx.env);
+  const from = await openStoreUrl(opts.from, ctx.env, { mustExist: true });
   const to = await openStoreUrl(opts.to, ctx.env);
   if (!capabilitiesOf(to.store).write) {
     throw new TidemarkError(
@@ -64,10 +65,8 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
       `--to ${to.label} is read-only (${to.kind}); mirror to a directory, s3:// or memory:`,
     );
   }
-  // Another writer on the target: retrying cannot fix it.
-  const errors = new TickErrors(
-    (e) => isTidemarkError(e, "SplitBrain") || isTidemarkError(e, "StaleVersion"),
-  );
+  // What Mirror itself calls fatal: retrying cannot fix it.
+  const errors = new TickErrors(isFatalMirrorError);
   if (opts.icebergPrefix !== undefined && opts.iceberg === undefined) {
     throw new TidemarkError("InvalidArgument", "--iceberg-prefix needs --iceberg");
   }
@@ -93,7 +92,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   });
 
   if (!opts.watch) {
-    const bar = progressBar(ctx.io, opts);
+    const bar = await progressBar(ctx.io, opts);
     let timer: ReturnType<typeof setInterval> | undefined;
     let start = 0;
     if (bar.active) {

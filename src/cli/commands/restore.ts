@@ -49,7 +49,7 @@ function describe(r: RestoreResult, from: string, to: string): string {
 }
 
 export async function restoreCommand(ctx: CliContext, opts: RestoreCliOptions): Promise<number> {
-  const from = await openStoreUrl(opts.from, ctx.env);
+  const from = await openStoreUrl(opts.from, ctx.env, { mustExist: true });
   const to = await openStoreUrl(opts.to, ctx.env);
   if (!capabilitiesOf(to.store).write) {
     throw new TidemarkError(
@@ -57,7 +57,7 @@ export async function restoreCommand(ctx: CliContext, opts: RestoreCliOptions): 
       `--to ${to.label} is read-only (${to.kind}); restore into a directory, s3:// or memory:`,
     );
   }
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
   let started = false;
   let r: RestoreResult;
   try {

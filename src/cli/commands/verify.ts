@@ -39,9 +39,12 @@ function countingHeads(store: ObjectStore, onHead: () => void): ObjectStore {
 }
 
 export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyOptions): Promise<number> {
-  const { store, label } = await openStoreUrl(spec, ctx.env);
-  const source = opts.source === undefined ? undefined : (await openStoreUrl(opts.source, ctx.env)).store;
-  const bar: Progress = progressBar(ctx.io, opts);
+  const { store, label } = await openStoreUrl(spec, ctx.env, { mustExist: true });
+  const source =
+    opts.source === undefined
+      ? undefined
+      : (await openStoreUrl(opts.source, ctx.env, { mustExist: true })).store;
+  const bar: Progress = await progressBar(ctx.io, opts);
   let checked = 0;
   let result: Awaited<ReturnType<typeof verifyMirror>>;
   try {

@@ -76,7 +76,8 @@ export interface S3StoreOptions {
   /**
    * Send `ReadableStream` bodies as streams (default: true, except with the
    * `fetch` transport under Deno, whose `fetch` drops `Content-Length` on a stream body and sends it
-   * chunked, which S3 refuses with 411). When false, a stream body is read
+   * chunked, which S3 refuses with 411: give `nodeHttpTransport()` from
+   * `tidemark/node` there to stream). When false, a stream body is read
    * into memory first (then its PUT is retried like any other), or, for an
    * overwrite above `multipartThreshold`, uploaded in parts.
    */
@@ -118,6 +119,37 @@ const IP_OR_LOCAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]|localhost)$/i;
 const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /**
+ * Parses an S3 endpoint: an `http:` or `https:` URL with neither user info,
+ * nor a query, nor a fragment (even an empty `?` or `#`). An endpoint needs
+ * none of them, and what they would carry is never used: a credential there
+ * (`?X-Amz-Security-Token=...`) would only be kept in configurations and
+ * echoed to whoever reads them. The one rule for every endpoint tidemark
+ * accepts: `S3Store` checks its option with it, and so does the store-URL
+ * grammar (`?endpoint=`, the CLI's `AWS_ENDPOINT_URL`, the Worker's table
+ * configurations). Errors never quote the query or the fragment.
+ *
+ * @param what names the endpoint in a message (`S3Store endpoint`, `s3 store URL: endpoint`).
+ * @throws TidemarkError `InvalidArgument` otherwise.
+ */
+export function parseS3Endpoint(endpoint: string, what: string): URL {
+  const bad = (why: string) => new TidemarkError("InvalidArgument", `${what} ${why}`);
+  if (typeof endpoint !== "string") throw bad("must be an http or https URL");
+  // Checked on the text: `URL` drops an empty query or fragment without a trace.
+  if (endpoint.includes("#")) throw bad("must not have a fragment (#...)");
+  if (endpoint.includes("?"))
+    throw bad("must not have a query (?...): an endpoint is scheme, host, port and path");
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw bad("is not a valid URL (an http or https URL)");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw bad("must be an http: or https: URL");
+  if (url.username !== "" || url.password !== "") throw bad("must not carry credentials (user info)");
+  return url;
+}
+
+/**
  * Checks `opts` and fills in defaults.
  *
  * @throws TidemarkError `InvalidArgument` for a malformed endpoint, an empty
@@ -125,15 +157,7 @@ const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
  *   outside its range (naming it).
  */
 export function resolveS3Options(opts: S3StoreOptions): S3Config {
-  let endpoint: URL;
-  try {
-    endpoint = new URL(opts.endpoint);
-  } catch {
-    throw new TidemarkError("InvalidArgument", "S3Store endpoint is not a valid URL");
-  }
-  if (endpoint.protocol !== "http:" && endpoint.protocol !== "https:") {
-    throw new TidemarkError("InvalidArgument", "S3Store endpoint must be an http: or https: URL");
-  }
+  const endpoint = parseS3Endpoint(opts.endpoint, "S3Store endpoint");
   if (!opts.bucket) throw new TidemarkError("InvalidArgument", "S3Store needs a bucket");
   if (!opts.region)
     throw new TidemarkError("InvalidArgument", "S3Store needs a region (e.g. us-east-1, auto)");
@@ -146,8 +170,6 @@ export function resolveS3Options(opts: S3StoreOptions): S3Config {
   if (opts.serverSideCopy !== undefined && opts.serverSideCopy !== "auto" && opts.serverSideCopy !== "off") {
     throw new TidemarkError("InvalidArgument", 'serverSideCopy must be "auto" or "off"');
   }
-  endpoint.search = "";
-  endpoint.hash = "";
   // Signers guess service and region from AWS/R2 host names only; any other
   // host (Ceph, MinIO, loopback) would be signed for service "" and
   // "us-east-1": both are always given.

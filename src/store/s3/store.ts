@@ -92,8 +92,9 @@ const NOT_XML = /[\ufffe\uffff]/;
  *   `partSize`, `multipartConcurrency` at once, aborted on failure).
  * - A `ReadableStream` body (with `size`) is streamed with `Content-Length`
  *   and `UNSIGNED-PAYLOAD`, and sent once: a stream cannot be replayed, so
- *   its `Transient` failures are returned, not retried. Under Deno (see
- *   `streamingUploads`) it is read into memory first, or sent in parts.
+ *   its `Transient` failures are returned, not retried. Under Deno over
+ *   `fetch` (see `streamingUploads`) it is read into memory first, or sent
+ *   in parts; `nodeHttpTransport` (Deno's `node:http`) streams it there too.
  * - Every other request is retried by the store itself, once, by what it is
  *   (`client.ts`, `Retry`): reads and idempotent writes on `Transient` under
  *   `retry`; a compare-and-swap only when its failure proves nothing was

@@ -1,0 +1,21 @@
+/**
+ * The options of `tidemark doctor`, apart from the command itself so that
+ * building the command tree (and `tidemark --help`) loads only the check ids,
+ * not the doctor.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { DOCTOR_CHECKS } from "../../doctor/check-ids.ts";
+
+/** Adds the doctor's own options to its command. */
+export function doctorOptions(cmd: Command): Command {
+  return cmd
+    .option("--checks <ids>", `only these checks, comma-separated (${DOCTOR_CHECKS.join(", ")})`)
+    .option("--skip <ids>", "skip these checks, comma-separated")
+    .option("--concurrency <n>", "concurrent creators in concurrent-create (2-64, default 8)")
+    .option(
+      "--page-keys <n>",
+      "keys written by list-pagination (default: one more than a list page, 1,001 on S3)",
+    );
+}
