@@ -125,10 +125,10 @@ export interface FileFooter {
   /** `_merutable_seq` range from the statistics, when there are any. */
   seqMin?: bigint;
   seqMax?: bigint;
-  /** Key-value metadata of the footer (but for values not read: see `DataFile.footer`). */
+  /** Key-value metadata of the footer, but for values of 4 KiB or more (merutable's bloom filter). */
   kv: Record<string, string>;
   createdBy: string;
-  /** hyparquet's parse of the footer (for deep verification). */
+  /** hyparquet's parse of the footer (for deep verification; key-value metadata as `kv`). */
   metadata: FileMetaData;
 }
 
@@ -398,6 +398,12 @@ export class DataFile {
       if (isTidemarkError(e)) throw e;
       throw this.#corrupt(`cannot decode the Parquet footer: ${(e as Error).message}`, e);
     }
+    // Large key-value values (merutable's bloom filter; zeros where not read) are not kept: no reader here needs them.
+    if (metadata.key_value_metadata) {
+      metadata.key_value_metadata = metadata.key_value_metadata.filter(
+        (p, i) => !tail.skipped.includes(i) && (p.value?.length ?? 0) < SKIPPED_VALUE,
+      );
+    }
     const tree = parquetSchema(metadata);
     this.#tree = tree;
     const columns = new Map<string, SchemaElement>();
@@ -443,11 +449,7 @@ export class DataFile {
       numRows,
       rowGroups,
       columns,
-      kv: Object.fromEntries(
-        (metadata.key_value_metadata ?? [])
-          .filter((_, i) => !tail.skipped.includes(i))
-          .map((p) => [p.key, p.value ?? ""]),
-      ),
+      kv: Object.fromEntries((metadata.key_value_metadata ?? []).map((p) => [p.key, p.value ?? ""])),
       createdBy: metadata.created_by ?? "",
       metadata,
     };

@@ -50,6 +50,8 @@ let slabAt = 0;
  */
 export function copyOut(src: Uint8Array, start: number, end: number): Uint8Array {
   const n = end - start;
+  // V8 keeps typed arrays of up to 64 bytes in its heap: a copy of its own is young garbage then.
+  if (n <= 64) return src.slice(start, end);
   if (slabAt + n > slab.length) {
     slab = new Uint8Array(Math.max(64 * 1024, n));
     slabAt = 0;
@@ -316,6 +318,9 @@ class Indexed implements Values {
  * merge decodes tens of thousands of pages; a buffer each would be garbage
  * the collector sees late, as it is outside the JS heap).
  */
+/** A buffer's new length for `n`: an eighth more, as a chunk's pages differ a little in size. */
+const grown = (n: number) => n + (n >> 3);
+
 class Scratch {
   #bytes = new Uint8Array(0);
   #u8 = new Uint8Array(0);
@@ -323,12 +328,12 @@ class Scratch {
   #f64 = new Float64Array(0);
 
   bytes(n: number): Uint8Array {
-    if (this.#bytes.length < n) this.#bytes = new Uint8Array(Math.max(n, this.#bytes.length * 2));
+    if (this.#bytes.length < n) this.#bytes = new Uint8Array(grown(n));
     return this.#bytes.subarray(0, n);
   }
 
   u8(n: number): Uint8Array {
-    if (this.#u8.length < n) this.#u8 = new Uint8Array(Math.max(n, this.#u8.length * 2));
+    if (this.#u8.length < n) this.#u8 = new Uint8Array(grown(n));
     return this.#u8.subarray(0, n);
   }
 
@@ -336,14 +341,14 @@ class Scratch {
   i32(k: 0 | 1 | 2 | 3, n: number): Int32Array {
     let a = this.#i32[k] as Int32Array;
     if (a.length < n) {
-      a = new Int32Array(Math.max(n, a.length * 2));
+      a = new Int32Array(grown(n));
       this.#i32[k] = a;
     }
     return a.subarray(0, n);
   }
 
   f64(n: number): Float64Array {
-    if (this.#f64.length < n) this.#f64 = new Float64Array(Math.max(n, this.#f64.length * 2));
+    if (this.#f64.length < n) this.#f64 = new Float64Array(grown(n));
     return this.#f64.subarray(0, n);
   }
 }
@@ -627,7 +632,9 @@ export class ColumnChunk {
       const data = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
       const page = decompressPage(data, header.uncompressed_page_size, this.spec.codec, undefined);
       const values = this.#plain(page, 0, n, false);
-      this.#dict = { values: new Memo(values, n), size: n };
+      // Text is decoded once per entry; other values are made when read: kept, a dictionary of
+      // views would outlive the young generation, and V8 grows it for what survives.
+      this.#dict = { values: this.spec.text ? new Memo(values, n) : values, size: n };
     } catch (e) {
       if (e instanceof TidemarkError) throw e;
       throw this.#corrupt(`has a dictionary that does not decode: ${(e as Error).message}`);
