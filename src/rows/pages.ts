@@ -8,11 +8,13 @@
  * per column, not its decoded values.
  *
  * Decoding uses hyparquet's own pieces (page headers, Snappy, RLE and
- * bit-packed runs, delta and byte-stream-split encodings, plain numbers), but
- * not its byte-array decoding, which makes one `Uint8Array` per value: byte
+ * bit-packed runs, delta encodings, plain values of a dictionary), but not
+ * its byte-array decoding, which makes one `Uint8Array` per value: byte
  * values here are ranges of the decompressed page (`starts`/`ends`), a value
- * a view of it only when asked for, and internal keys are compared in place.
- * Dictionary values are made once per chunk.
+ * a copy only when asked for, and internal keys are compared in place; plain
+ * numbers and booleans are read in place. Each chunk decodes its pages into
+ * buffers of its own used again for the next page (a merge decodes tens of
+ * thousands of pages); a text dictionary is decoded once.
  *
  * @module
  */
@@ -271,7 +273,7 @@ class Bits implements Values {
   }
 }
 
-/** A dictionary's values, each made once (a text decoded, a bigint boxed, a view cut). */
+/** A text dictionary's values, each decoded once. */
 class Memo implements Values {
   readonly #inner: Values;
   readonly #made: unknown[];
