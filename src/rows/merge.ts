@@ -617,6 +617,13 @@ class CursorHeap {
     }
   }
 
+  /** Restores the heap after any cursor's key grew (done ones removed). */
+  rebuild(): void {
+    const items = this.items.filter((c) => !c.done);
+    this.items.length = 0;
+    for (const c of items) this.push(c);
+  }
+
   /** Restores the heap after the top's key grew, or removes the top when it is done. */
   fixTop(): void {
     const h = this.items;
@@ -691,13 +698,30 @@ export class Merge {
     this.#heap.fixTop();
   }
 
-  /** Loads cursors at the top until the top is a loaded row (the smallest key left), or none is left. */
+  /**
+   * Loads cursors at the top until the top is a loaded row (the smallest
+   * key left), or none is left. Once the top is read, the others whose
+   * lower bound is not past its key are read together (each would be the
+   * top in turn before a row could be taken: a page of rows from the middle
+   * of a table opens every file at once, one round trip, not one a file).
+   */
   async settle(): Promise<Cursor | undefined> {
     for (;;) {
       const top = this.#heap.items[0];
       if (!top || top.loaded) return top;
       await top.load();
-      this.#heap.fixTop();
+      const h = this.#heap.items;
+      const behind = top.loaded
+        ? h.filter(
+            (c) => c !== top && !c.loaded && compareRange(c.kbuf, c.ks, c.ke, top.kbuf, top.ks, top.ke) <= 0,
+          )
+        : [];
+      if (behind.length === 0) {
+        this.#heap.fixTop();
+        continue;
+      }
+      await Promise.all(behind.map((c) => c.load()));
+      this.#heap.rebuild();
     }
   }
 
