@@ -101,20 +101,9 @@ export function compareRange(
   return la - lb;
 }
 
-/** Whether internal keys `a[as, ae)` and `b[bs, be)` have the same user key. */
-export function sameUserKey(
-  a: Uint8Array,
-  as: number,
-  ae: number,
-  b: Uint8Array,
-  bs: number,
-  be: number,
-): boolean {
-  if (ae - as !== be - bs) return false;
-  const n = ae - as - TAG_BYTES;
-  for (let i = 0; i < n; i++) if (a[as + i] !== b[bs + i]) return false;
-  return true;
-}
+/** Whether internal keys `a[as, ae)` and `b[bs, be)` have the same user key (all but their tags). */
+export const sameUserKey = (a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number) =>
+  ae - as === be - bs && compareRange(a, as, ae - TAG_BYTES, b, bs, be - TAG_BYTES) === 0;
 
 /**
  * A key kept while the page it was read from is decoded over (pages are
