@@ -28,15 +28,14 @@
  *     [--parts 2,2b,3,5] [--copy 328|756] [--rounds N] [--start-rounds N]
  */
 import { spawnSync } from "node:child_process";
+import { LOW_WATER_KEY, manifestKey } from "../src/catalog/layout.ts";
 import {
   Catalog,
   decodeManifest,
   isTidemarkError,
-  LOW_WATER_KEY,
   liveFiles,
   MemoryStore,
   Mirror,
-  manifestKey,
   metered,
   mirrorSnapshot,
   type ObjectMeta,
@@ -45,7 +44,7 @@ import {
   TidemarkError,
   verifyMirror,
 } from "../src/index.ts";
-import { objectBody } from "../src/store/index.ts";
+import { objectBody } from "../src/store/body.ts";
 import { profileTables } from "./profile.ts";
 import { headline, round } from "./result.ts";
 

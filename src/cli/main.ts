@@ -13,8 +13,8 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
-import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
-import { doctorOptions } from "./commands/doctor-options.ts";
+import { checkNumber, type NumberRule, OPTIONS, type OptionName, parseNumberOption } from "../options.ts";
+import { doctorFlags } from "./commands/doctor-flags.ts";
 import type { CliContext } from "./context.ts";
 import { DIFF_FORMATS, ROW_FORMATS } from "./formats.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
@@ -22,23 +22,17 @@ import { EXIT, type OutputOptions, reportError } from "./output.ts";
 export type { CliContext } from "./context.ts";
 
 /**
- * The mirror's `DEFAULT_PARALLELISM` (and restore's default), repeated here so
- * that the help does not load the mirror; test/node/cli-lazy.test.ts checks they agree.
- */
-const DEFAULT_PARALLELISM = 8;
-
-/**
  * The parser of a numeric flag: the library's own check (`parseNumberOption`),
  * so a bad value is `InvalidArgument` naming the flag, a usage error (exit 2).
  */
-export function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
+function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
   // parseNumberOption reads blank text as "unset"; on a command line it is a
   // mistake (`--parallel "$N"` with N unset), never the default.
   return (v) => (v.trim() === "" ? checkNumber(flag, v, rule) : parseNumberOption(flag, v, 0, rule));
 }
 
 /** Adds the options every command takes. */
-export function commonOptions(cmd: Command): Command {
+function commonOptions(cmd: Command): Command {
   return cmd
     .option("--json", "print one JSON document on stdout (errors too) instead of text")
     .option("--debug", "print stack traces of errors")
@@ -50,19 +44,28 @@ function loopOptions(cmd: Command, what: string, copies: string): Command {
   return cmd
     .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
     .addOption(new Option("--watch", `keep mirroring new ${what} until SIGINT/SIGTERM`).conflicts("once"))
+    .option(...optionFlag("--parallel <n>", `${copies} copied at once`, "parallelism"))
     .option(
-      `--parallel <n>`,
-      `${copies} copied at once`,
-      numberFlag("--parallel", { min: 1, max: 1024 }),
-      DEFAULT_PARALLELISM,
-    )
-    .option(
-      "--poll-interval <ms>",
-      "with --watch: delay between polls when caught up",
-      // A longer timer fires at once: a poll loop instead of a pause.
-      numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
-      5000,
+      ...optionFlag(
+        "--poll-interval <ms>",
+        "with --watch: delay between polls when caught up",
+        "pollIntervalMs",
+      ),
     );
+}
+
+/**
+ * A flag that sets a library option: its rule and default are the option's
+ * (`OPTIONS`, in src/options.ts, which loads no store: the help stays light),
+ * so the flag, the library and the Worker's var agree.
+ */
+function optionFlag(
+  flags: string,
+  description: string,
+  name: OptionName,
+): [string, string, (v: string) => number, number] {
+  const rule = OPTIONS[name];
+  return [flags, description, numberFlag(flags.split(" ")[0] ?? flags, rule), rule.default];
 }
 
 function version(): string {
@@ -194,10 +197,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       "files",
     )
       .option(
-        "--lag-alert <secs>",
-        "with --watch: warn on stderr when lag reaches this (0: never)",
-        numberFlag("--lag-alert", { min: 0 }),
-        60,
+        ...optionFlag(
+          "--lag-alert <secs>",
+          "with --watch: warn on stderr when lag reaches this (0: never)",
+          "lagAlertSecs",
+        ),
       )
       .option("--iceberg <location>", "also write an Iceberg view of the mirror for readers at this location")
       .option(
@@ -234,12 +238,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .requiredOption("--from <store>", "the table to restore (a mirror)")
       .requiredOption("--to <store>", "where merutable's table goes: an empty directory (or s3://...)")
       .option("--version <n>", "the version to restore (default: HEAD)", numberFlag("--version", { min: 1 }))
-      .option(
-        "--parallel <n>",
-        "files copied at once",
-        numberFlag("--parallel", { min: 1, max: 1024 }),
-        DEFAULT_PARALLELISM,
-      ),
+      .option(...optionFlag("--parallel <n>", "files copied at once", "parallelism")),
   )
     .addHelpText("after", STORES_HELP)
     .action(wrap(async (opts) => (await import("./commands/restore.ts")).restoreCommand(ctx, opts)));
@@ -262,7 +261,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     );
 
   commonOptions(
-    doctorOptions(
+    doctorFlags(
       program
         .command("doctor")
         .description(

@@ -27,7 +27,7 @@ export const EXIT = {
 } as const;
 
 /** The exit code for an error code. */
-export function exitCodeOf(code: ErrorCode): number {
+function exitCodeOf(code: ErrorCode): number {
   switch (code) {
     case "InvalidArgument":
       return EXIT.usage;

@@ -13,7 +13,7 @@
 import { TidemarkError } from "../errors.ts";
 import { type NodeHttpTransport, nodeHttpTransport } from "../node/http-transport.ts";
 import { nodeSigner } from "../node/signer.ts";
-import type { S3StoreOptions } from "../store/s3/options.ts";
+import type { S3StoreOptions } from "../store/s3/settings.ts";
 
 let nodeTransport: NodeHttpTransport | undefined;
 

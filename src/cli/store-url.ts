@@ -28,8 +28,9 @@ import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { TidemarkError } from "../errors.ts";
 import type { MemoryStore } from "../store/memory.ts";
+import { quoteUrl } from "../store/redact.ts";
 import type { ObjectStore } from "../store/types.ts";
-import { parseStoreUrl, quoteStoreUrl, s3StoreOptions } from "../store/url.ts";
+import { parseStoreUrl, s3StoreOptions } from "../store/url.ts";
 
 /** What a store URL names. */
 export interface ParsedStore {
@@ -100,7 +101,7 @@ export async function openStoreUrl(
         try {
           path = fileURLToPath(url.spec);
         } catch {
-          throw usage(`bad file URL ${quoteStoreUrl(url.spec)}: use file:///absolute/path or a plain path`);
+          throw usage(`bad file URL ${quoteUrl(url.spec)}: use file:///absolute/path or a plain path`);
         }
       }
       if (opts.mustExist) await existingDirectory(path, path);
@@ -115,7 +116,7 @@ export async function openStoreUrl(
       if (!store) {
         store = new MemoryStore({ name: `memory:${name}` });
         memoryStores.set(name, store);
-        if (name === "demo") await (await import("./demo.ts")).seedDemo(store);
+        if (name === "demo") await (await import("../demo/writer.ts")).seedDemo(store);
       }
       return { kind: "memory", store, label: url.label };
     }
@@ -152,6 +153,6 @@ export async function openStoreUrl(
       return { kind: "s3", store, label: url.label };
     }
     default:
-      throw usage(`unsupported store URL ${quoteStoreUrl(spec)}`);
+      throw usage(`unsupported store URL ${quoteUrl(spec)}`);
   }
 }

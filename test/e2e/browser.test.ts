@@ -25,7 +25,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { type DevServer, startDev } from "../../scripts/start.ts";
 import { readTableSchema, type TableSchema } from "../../src/catalog/schema.ts";
-import { demoCommit } from "../../src/cli/demo.ts";
+import { demoCommit } from "../../src/demo/writer.ts";
 import {
   Catalog,
   diffManifests,

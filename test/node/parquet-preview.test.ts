@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { checkTableSchema, schemaJson } from "../../src/catalog/index.ts";
-import { DEMO_SCHEMA, demoCommit } from "../../src/cli/demo.ts";
+import { checkTableSchema, schemaJson } from "../../src/catalog/schema.ts";
+import { DEMO_SCHEMA, demoCommit } from "../../src/demo/writer.ts";
 import { Catalog, errorCodeOf, liveDataFiles, MemoryStore } from "../../src/index.ts";
 import {
   type MeruSchema,

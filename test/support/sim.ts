@@ -38,7 +38,13 @@
  */
 import assert from "node:assert/strict";
 import * as fc from "fast-check";
-import { parseManifestKey, parsePosixManifestKey, readVersionHint } from "../../src/catalog/index.ts";
+import { manifestKey, parseManifestKey } from "../../src/catalog/layout.ts";
+import {
+  parsePosixManifestKey,
+  posixManifestKey,
+  readVersionHint,
+  VERSION_HINT_KEY,
+} from "../../src/catalog/posix.ts";
 import {
   Catalog,
   decodeManifest,
@@ -48,14 +54,11 @@ import {
   Mirror,
   type MirrorProgress,
   type MirrorProgressStore,
-  manifestKey,
   type ObjectStore,
   openMirror,
-  posixManifestKey,
   referencedFiles,
   retrying,
   TidemarkError,
-  VERSION_HINT_KEY,
   wrapperOf,
 } from "../../src/index.ts";
 import { restore } from "../../src/restore/restore.ts";

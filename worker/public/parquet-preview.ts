@@ -33,7 +33,7 @@ import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
 import { errorCodeOf, isTidemarkError, TidemarkError } from "../../src/errors.ts";
 import { flatColumnDecoder } from "../../src/rows/data-file.ts";
 import { RangeFile, type RangeSource } from "../../src/rows/range-file.ts";
-import { codeOfHttpStatus } from "../../src/store/http-status.ts";
+import { codeOfHttpStatus } from "../../src/store/wire.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;

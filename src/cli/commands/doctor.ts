@@ -8,13 +8,8 @@
  *
  * @module
  */
-import {
-  DOCTOR_WRONG_SECRET,
-  type DoctorCheckResult,
-  type DoctorOptions,
-  doctor,
-  selectChecks,
-} from "../../doctor/index.ts";
+import type { DoctorCheckResult } from "../../doctor/checks.ts";
+import { DOCTOR_WRONG_SECRET, type DoctorOptions, doctor, selectChecks } from "../../doctor/doctor.ts";
 import { parseNumberOption } from "../../options.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, printJson } from "../output.ts";

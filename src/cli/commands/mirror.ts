@@ -10,7 +10,7 @@
 import { openTable } from "../../catalog/table.ts";
 import { TidemarkError } from "../../errors.ts";
 import { isFatalMirrorError, Mirror } from "../../mirror/mirror.ts";
-import type { MirrorStatus } from "../../mirror/options.ts";
+import type { MirrorStatus } from "../../mirror/settings.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, printJson, progressBar } from "../output.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { TidemarkError } from "../../errors.ts";
-import { type RestoreResult, restore } from "../../restore/index.ts";
+import { type RestoreResult, restore } from "../../restore/restore.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";

@@ -15,7 +15,7 @@ import { cellText, float32Text, rowJson } from "../../rows/json.ts";
 import { parseKey } from "../../rows/key-input.ts";
 import { type KeyRange, type RowsProgress, TableRows } from "../../rows/table-rows.ts";
 import type { Value } from "../../rows/values.ts";
-import { base64 } from "../../store/http-common.ts";
+import { base64 } from "../../store/wire.ts";
 import type { CliContext } from "../context.ts";
 import { ROW_FORMATS } from "../formats.ts";
 import { EXIT, type Io, type OutputOptions, type Progress, printJson, progressBar } from "../output.ts";

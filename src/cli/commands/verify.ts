@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { liveFiles } from "../../manifest/index.ts";
-import { openMirror, verifyMirror } from "../../mirror/index.ts";
+import { liveFiles } from "../../manifest/live.ts";
+import { openMirror, verifyMirror } from "../../mirror/reader.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, type Progress, printJson, progressBar } from "../output.ts";

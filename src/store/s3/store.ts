@@ -19,21 +19,11 @@ import {
   collectBody,
   discardBody,
   emptyObjectOr,
+  emptyStream,
   objectBody,
   sliceWhole,
 } from "../body.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
-import {
-  base64,
-  emptyStream,
-  encodeKeyPath,
-  encodeRfc3986,
-  metadataFromHeaders,
-  metadataHeaders,
-  parseContentRange,
-  rangeHeader,
-  stripEtag,
-} from "../http-common.ts";
 import { checkedKeys, compareKeys } from "../keys.ts";
 import type { HeadersLike } from "../transport.ts";
 import {
@@ -50,21 +40,31 @@ import {
   type PutResult,
   type StoreCapabilities,
 } from "../types.ts";
+import {
+  base64,
+  encodeKeyPath,
+  encodeRfc3986,
+  metadataFromHeaders,
+  metadataHeaders,
+  parseContentRange,
+  rangeHeader,
+  stripEtag,
+} from "../wire.ts";
 import { createWithRetry } from "../writer-token.ts";
 import { S3Client, type S3Request } from "./client.ts";
-import { documentedCopyCondition, probeCopyCondition } from "./copy.ts";
+import { probeCopyCondition } from "./copy.ts";
 import type { S3Condition } from "./errors.ts";
 import { putMultipart } from "./multipart.ts";
 import {
   DELETE_BATCH,
-  endpointId,
   MAX_PART_SIZE,
   MAX_PARTS,
   MAX_SINGLE_PUT,
-  resolveS3Options,
-  type S3Config,
+  type S3Settings,
   type S3StoreOptions,
-} from "./options.ts";
+  s3Settings,
+} from "./settings.ts";
+import { documentedCopyCondition, endpointId } from "./vendor.ts";
 import {
   deleteRequestXml,
   parseDeleteResult,
@@ -116,7 +116,7 @@ export class S3Store implements ObjectStore {
   /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
   readonly id: string;
   readonly capabilities: Partial<StoreCapabilities>;
-  readonly #cfg: S3Config;
+  readonly #cfg: S3Settings;
   readonly #client: S3Client;
   /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
   #copyCondition: Promise<string | undefined> | undefined;
@@ -126,7 +126,7 @@ export class S3Store implements ObjectStore {
    * missing credentials, or a numeric option outside its range (naming it).
    */
   constructor(opts: S3StoreOptions) {
-    this.#cfg = resolveS3Options(opts);
+    this.#cfg = s3Settings(opts);
     this.#client = new S3Client(this.#cfg);
     const where = `${opts.bucket}${this.#cfg.prefix.suffix}`;
     this.name = `s3://${where}`;
@@ -318,8 +318,8 @@ export class S3Store implements ObjectStore {
       return false;
     }
     this.#copyCondition ??=
-      documentedCopyCondition(b.endpoint.hostname) !== undefined
-        ? Promise.resolve(documentedCopyCondition(b.endpoint.hostname))
+      documentedCopyCondition(b.endpoint) !== undefined
+        ? Promise.resolve(documentedCopyCondition(b.endpoint))
         : probeCopyCondition(this, (from, etag, to, condition) =>
             this.#copyOnce(
               to,

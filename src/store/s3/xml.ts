@@ -63,7 +63,7 @@ export function xmlChild(node: XmlValue | undefined, name: string): XmlNode | un
 }
 
 /** Child elements that repeat, always as an array of objects. */
-export function xmlList(node: XmlValue | undefined, name: string): XmlNode[] {
+function xmlList(node: XmlValue | undefined, name: string): XmlNode[] {
   if (node === undefined || typeof node === "string" || Array.isArray(node)) return [];
   const v = node[name];
   const all = v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -103,7 +103,7 @@ export function xmlEscape(s: string): string {
 }
 
 /** Decodes an `encoding-type=url` value: `+` is a space, then percent-decoding (AWS encodes a space as `+`). */
-export function decodeS3Url(s: string): string {
+function decodeS3Url(s: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, " "));
   } catch {

@@ -1,5 +1,5 @@
 /**
- * The options of `tidemark doctor`, apart from the command itself so that
+ * The flags of `tidemark doctor`, apart from the command itself so that
  * building the command tree (and `tidemark --help`) loads only the check ids,
  * not the doctor.
  *
@@ -8,8 +8,8 @@
 import type { Command } from "commander";
 import { DOCTOR_CHECKS } from "../../doctor/check-ids.ts";
 
-/** Adds the doctor's own options to its command. */
-export function doctorOptions(cmd: Command): Command {
+/** Adds the doctor's own flags to its command. */
+export function doctorFlags(cmd: Command): Command {
   return cmd
     .option("--checks <ids>", `only these checks, comma-separated (${DOCTOR_CHECKS.join(", ")})`)
     .option("--skip <ids>", "skip these checks, comma-separated")
