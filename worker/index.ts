@@ -368,6 +368,8 @@ app.get("/metrics", read, async (c) => {
 // directly (tests, a worker-first setup).
 app.get("/", (c) => c.env.ASSETS.fetch(c.req.raw));
 app.get("/inspector.js", (c) => c.env.ASSETS.fetch(c.req.raw));
+// The parts of the page it loads after its first paint (scripts/build-inspector.ts).
+app.get("/chunks/:file{[A-Za-z0-9_-]+\\.js}", (c) => c.env.ASSETS.fetch(c.req.raw));
 
 app.notFound((c) => c.json({ error: "NotFound", message: "no such route" }, 404));
 app.onError((e, c) => errorResponse(c, e));
