@@ -80,6 +80,8 @@ app.post("/api/tables/:table/doctor", admin, doctorRoute); // probe the target (
 // directly (tests, a worker-first setup).
 app.get("/", (c) => c.env.ASSETS.fetch(c.req.raw));
 app.get("/inspector.js", (c) => c.env.ASSETS.fetch(c.req.raw));
+// The parts of the page it loads after its first paint (scripts/build-inspector.ts).
+app.get("/chunks/:file{[A-Za-z0-9_-]+\\.js}", (c) => c.env.ASSETS.fetch(c.req.raw));
 
 app.notFound((c) => errorResponse(c, new TidemarkError("NotFound", "no such route")));
 app.onError((e, c) => errorResponse(c, e));

@@ -2,8 +2,8 @@
  * `tidemark diff <store> <a> <b>`: the table's row-level history between
  * versions `a` and `b`: every key inserted, updated (values differ) or
  * deleted, in key order, with its values before and after. Reads the files
- * that differ between the versions and, of the others, only the row groups
- * holding those keys (src/rows/).
+ * that differ between the versions and, of the others, only the pages that
+ * may hold those keys (src/rows/).
  *
  * @module
  */
