@@ -7,6 +7,7 @@
  */
 import { type NumberRule, OPTIONS, parseNumberOption } from "../src/options.ts";
 import type { Env } from "./env.ts";
+import { perEnv } from "./per-env.ts";
 
 /**
  * The shortest poll interval accepted: 0 would re-alarm a caught-up table at
@@ -59,11 +60,11 @@ export interface MirrorVars {
 
 /**
  * Reads the numeric vars: decimal digits only, within range; unset or blank
- * is the default.
+ * is the default. Once per `env` (worker/per-env.ts).
  *
  * @throws TidemarkError `InvalidArgument` naming the first bad var.
  */
-export function mirrorVars(env: Env): MirrorVars {
+export const mirrorVars = perEnv((env: Env): Readonly<MirrorVars> => {
   const R = SETTING_RULES;
   return {
     pollIntervalMs: parseNumberOption(
@@ -95,4 +96,4 @@ export function mirrorVars(env: Env): MirrorVars {
     },
     parallelism: parseNumberOption("PARALLELISM", env.PARALLELISM, DEFAULTS.parallelism, R.parallelism),
   };
-}
+});

@@ -7,8 +7,8 @@
  *
  * @module
  */
+export { type ErrorResponseInit, errorResponse } from "./error-response.ts";
 export {
-  errorResponse,
   type InspectAppOptions,
   inspectApp,
   type MirrorStatusSource,

@@ -1,13 +1,14 @@
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { routePath } from "hono/route";
 import { manifestAnomaly } from "../catalog/chain.ts";
 import { tableReader } from "../catalog/table.ts";
-import { errorCodeOf, httpStatusOf, TidemarkError } from "../errors.ts";
+import { TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { snapshotTotals } from "../manifest/live.ts";
 import { verifyMirror } from "../mirror/reader.ts";
 import type { ObjectStore } from "../store/types.ts";
+import { errorResponse } from "./error-response.ts";
 import { toJsonSafe } from "./json.ts";
 import { serveObject } from "./objects.ts";
 
@@ -29,6 +30,14 @@ export interface InspectAppOptions {
   corsOrigin?: string | false;
   /** Most snapshots `/snapshots` returns (default 100; `?limit=` asks for fewer). */
   maxSnapshots?: number;
+  /**
+   * Run before each route (as hono's `bearerAuth`): attached to every route
+   * of this app, so an app mounted under another is guarded route by route,
+   * whatever the order of the other app's routes. It refuses by throwing (a
+   * `TidemarkError`: `Unauthenticated`, `PermissionDenied`).
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the mounting app's own middleware, whatever its bindings
+  auth?: MiddlewareHandler<any>;
 }
 
 /** One snapshot in the `/snapshots` listing. */
@@ -83,18 +92,6 @@ function parseVersion(s: string | undefined): number {
 }
 
 /**
- * A JSON error response for `e`: status from the error code (`httpStatusOf`), body
- * `{ error: code, message }`; never a stack trace. Unexpected (non-tidemark)
- * errors say only "internal error": their messages are not vetted for secrets.
- */
-export function errorResponse(c: Context, e: unknown): Response {
-  const code = errorCodeOf(e) ?? "Unknown";
-  const message =
-    errorCodeOf(e) === undefined ? "internal error" : (e as Error).message.replace(/^\[[A-Za-z]+\] /, "");
-  return c.json({ error: code, message }, httpStatusOf(code) as 400);
-}
-
-/**
  * The read-only inspection API of one table, as a hono app (web-standard: it
  * runs on Workers, Deno, Bun, and Node through an adapter). Routes, relative
  * to where it is mounted:
@@ -112,7 +109,7 @@ export function errorResponse(c: Context, e: unknown): Response {
  *   or a parameter value that contains `/objects/` itself.
  *
  * CORS is on (`*`) by default. Errors are JSON with the status `httpStatusOf`
- * assigns to their code; unknown routes are 404 JSON.
+ * assigns to their code (`errorResponse`); unknown routes are 404 JSON.
  */
 export function inspectApp(opts: InspectAppOptions): Hono {
   const app = new Hono();
@@ -134,7 +131,10 @@ export function inspectApp(opts: InspectAppOptions): Hono {
     );
   }
 
-  app.get("/status", async (c) => {
+  // No auth: a middleware that lets every request through.
+  const auth: MiddlewareHandler = opts.auth ?? ((_c, next) => next());
+
+  app.get("/status", auth, async (c) => {
     const store = await storeOf(c);
     const d = await tableReader(store).discover();
     const mirror = opts.mirror === undefined ? undefined : await resolve(opts.mirror, c);
@@ -144,7 +144,7 @@ export function inspectApp(opts: InspectAppOptions): Hono {
     );
   });
 
-  app.get("/snapshots", async (c) => {
+  app.get("/snapshots", auth, async (c) => {
     const limitParam = c.req.query("limit");
     const limit = limitParam === undefined ? max : Math.min(max, parseVersion(limitParam));
     const table = tableReader(await storeOf(c));
@@ -158,7 +158,7 @@ export function inspectApp(opts: InspectAppOptions): Hono {
     return c.json({ head: out[0]?.version ?? 0, snapshots: out });
   });
 
-  app.get("/snapshots/:v", async (c) => {
+  app.get("/snapshots/:v", auth, async (c) => {
     const v = parseVersion(c.req.param("v"));
     const table = tableReader(await storeOf(c));
     const f = await table.read(v);
@@ -168,17 +168,17 @@ export function inspectApp(opts: InspectAppOptions): Hono {
     return c.json({ version: v, summary, manifest: toJsonSafe(f.manifest) as object });
   });
 
-  app.get("/verify/:v", async (c) => {
+  app.get("/verify/:v", auth, async (c) => {
     const v = parseVersion(c.req.param("v"));
     return c.json(toJsonSafe(await verifyMirror(await storeOf(c), v)) as object);
   });
 
-  app.on(["GET", "HEAD"], "/objects/*", async (c) => {
+  app.on(["GET", "HEAD"], "/objects/*", auth, async (c) => {
     const store = await storeOf(c);
     return serveObject(store, decodeObjectKey(wildcardTail(c)), c.req.raw);
   });
 
-  app.notFound((c) => c.json({ error: "NotFound", message: "no such route" }, 404));
+  app.notFound((c) => errorResponse(c, new TidemarkError("NotFound", "no such route")));
   app.onError((e, c) => errorResponse(c, e));
   return app;
 }

@@ -170,6 +170,8 @@ export function codeOfHttpStatus(status: number | undefined): ErrorCode {
     case 414:
     case 416:
       return "InvalidArgument";
+    // A store refused: PermissionDenied whichever of the two it answered
+    // (`Unauthenticated` is what tidemark's own servers answer their callers).
     case 401:
     case 403:
       return "PermissionDenied";

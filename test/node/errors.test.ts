@@ -31,7 +31,7 @@ describe("TidemarkError", () => {
     assert.ok(!isTidemarkError("NotFound"));
   });
 
-  it("maps codes to HTTP statuses (404, 409, 412, 400, 403, 501, 503, else 500)", () => {
+  it("maps codes to HTTP statuses (404, 409, 412, 400, 401, 403, 501, 503, else 500)", () => {
     assert.deepEqual(
       (
         [
@@ -40,6 +40,7 @@ describe("TidemarkError", () => {
           "SplitBrain",
           "PreconditionFailed",
           "InvalidArgument",
+          "Unauthenticated",
           "PermissionDenied",
           "NotSupported",
           "Transient",
@@ -47,7 +48,7 @@ describe("TidemarkError", () => {
           "Unknown",
         ] as const
       ).map(httpStatusOf),
-      [404, 409, 409, 412, 400, 403, 501, 503, 500, 500],
+      [404, 409, 409, 412, 400, 401, 403, 501, 503, 500, 500],
     );
   });
 });

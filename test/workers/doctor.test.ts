@@ -43,7 +43,7 @@ describe("POST /api/tables/:table/doctor", () => {
   it("needs the admin token", async () => {
     const r = await post("/api/tables/doc/doctor", {});
     assert.equal(r.status, 401);
-    assert.equal(((await r.json()) as { error: string }).error, "PermissionDenied");
+    assert.equal(((await r.json()) as { error: string }).error, "Unauthenticated");
   });
 
   it("probes the table's mirror store: 200 and the report, list-pagination skipped unless asked for", {

@@ -269,18 +269,13 @@ describe("pushed wake-ups", () => {
         },
       }),
     } as unknown as Env;
-    const pb = pushBuckets(e);
-    const found = await tablesAt(
-      e,
-      [
-        "r2:PUSHED/st/a/",
-        "r2:SOURCE/tables/from-layout/",
-        "r2:SOURCE/tables/not/a/table/",
-        "s3:r2-over-s3/x/",
-        `r2:PUSHED/${t.prefix}`,
-      ],
-      pb,
-    );
+    const found = await tablesAt(e, [
+      "r2:PUSHED/st/a/",
+      "r2:SOURCE/tables/from-layout/",
+      "r2:SOURCE/tables/not/a/table/",
+      "s3:r2-over-s3/x/",
+      `r2:PUSHED/${t.prefix}`,
+    ]);
     assert.deepEqual(found.get("r2:PUSHED/st/a/"), ["static-a"]);
     assert.deepEqual(found.get("r2:SOURCE/tables/from-layout/"), ["from-layout"]);
     assert.equal(found.get("r2:SOURCE/tables/not/a/table/"), undefined);
