@@ -131,7 +131,7 @@ function recordingWrites(store: ObjectStore, written: Set<string>): ObjectStore 
       return store.put(k, b, o);
     },
     delete: (k) => store.delete(k),
-    deleteMany: (ks) => store.deleteMany(ks),
+    deleteMany: (ks, o) => store.deleteMany(ks, o),
     list: (p, o) => store.list(p, o),
   };
 }
