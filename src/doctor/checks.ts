@@ -13,6 +13,7 @@ import type { ObjectStore, StoreCapabilities } from "../store/types.ts";
 import { CLOCK_AUTH_CHECKS } from "./checks/clock-auth.ts";
 import { CONDITIONAL_WRITE_CHECKS } from "./checks/conditional-writes.ts";
 import { CONSISTENCY_CHECKS } from "./checks/consistency.ts";
+import { OBJECT_LOCK_CHECKS } from "./checks/object-lock.ts";
 import { type CheckDef, CheckFailed, unexpected } from "./checks/probe.ts";
 import { READ_UPLOAD_CHECKS } from "./checks/reads-uploads.ts";
 
@@ -34,6 +35,7 @@ export const DOCTOR_CHECKS = [
   "metadata",
   "clock-skew",
   "auth-failure",
+  "object-lock",
 ] as const;
 
 /** One of {@link DOCTOR_CHECKS}. */
@@ -74,7 +76,11 @@ export interface CheckContext {
   maxClockSkewMs: number;
   /** The same store with a wrong secret, under the same scratch prefix (for `auth-failure`). */
   badCredentials: ObjectStore | undefined;
+  /** The Object Lock mode `object-lock` writes with (absent: that check is `unsupported`). */
+  lock?: { mode: "governance" | "compliance" } | undefined;
   now(): number;
+  /** Waits (`object-lock` waits for its retention to end; default a timer). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
 }
 
 /** What a check returns (`ms` and `title` are added by the runner). */
@@ -86,6 +92,7 @@ const CHECKS: Record<DoctorCheckId, CheckDef> = {
   ...CONSISTENCY_CHECKS,
   ...READ_UPLOAD_CHECKS,
   ...CLOCK_AUTH_CHECKS,
+  ...OBJECT_LOCK_CHECKS,
 };
 
 /** The title of a check. */

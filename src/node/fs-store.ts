@@ -69,6 +69,7 @@ import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
 import { stripEtag } from "../store/http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "../store/keys.ts";
+import { lockNotSupported } from "../store/lock.ts";
 import type {
   Body,
   DeleteManyResult,
@@ -268,6 +269,7 @@ export class FileStore implements ObjectStore {
   async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
     try {
       validateKey(key);
+      if (opts.lock !== undefined) throw lockNotSupported(this.name, key);
       if (body instanceof ReadableStream) {
         if (opts.size === undefined || !Number.isSafeInteger(opts.size) || opts.size < 0) {
           throw new TidemarkError(

@@ -13,6 +13,7 @@ import {
 } from "./body.ts";
 import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, KeyPrefix } from "./keys.ts";
+import { lockNotSupported } from "./lock.ts";
 import { type RetryControl, type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
 import type {
   Body,
@@ -309,6 +310,8 @@ export class R2Store implements ObjectStore {
     let size: number;
     try {
       full = this.#full(key);
+      // R2 locks by bucket rules, not per object: a locked put is never written unlocked.
+      if (opts.lock !== undefined) throw lockNotSupported(this.name, key);
       size = bodySize(body, opts.size, key);
     } catch (e) {
       discardBody(body);

@@ -2,13 +2,14 @@
  * `tidemark doctor <store>`: probes a live store with `doctor` (create-only,
  * concurrent creators, compare-and-swap, read- and list-after-write, list
  * order, pagination, startAfter, delimiter, deletes, ranges, streaming,
- * metadata, clock, auth) under a scratch prefix it deletes afterwards. One row
+ * metadata, clock, auth; with `--lock <mode>`, Object Lock) under a scratch
+ * prefix it deletes afterwards. One row
  * per check; exit 0 when none failed, 1 when one did, 4 when every failure was
  * transient (the store was unreachable: run it again later).
  *
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import {
   DOCTOR_CHECKS,
   DOCTOR_WRONG_SECRET,
@@ -27,6 +28,7 @@ interface DoctorCliOptions extends OutputOptions {
   skip?: string;
   concurrency?: string;
   pageKeys?: string;
+  lock?: "governance" | "compliance";
 }
 
 /** Adds the doctor's own options to its command. */
@@ -38,6 +40,12 @@ export function doctorOptions(cmd: Command): Command {
     .option(
       "--page-keys <n>",
       "keys written by list-pagination (default: one more than a list page, 1,001 on S3)",
+    )
+    .addOption(
+      new Option(
+        "--lock <mode>",
+        "also check Object Lock in this mode: a 3 s retention must refuse deletes, then allow them",
+      ).choices(["governance", "compliance"]),
     );
 }
 
@@ -59,6 +67,7 @@ export async function doctorCommand(ctx: CliContext, spec: string, opts: DoctorC
     options.concurrency = parseNumberOption("--concurrency", opts.concurrency, 0);
   }
   if (opts.pageKeys !== undefined) options.listPageKeys = parseNumberOption("--page-keys", opts.pageKeys, 0);
+  if (opts.lock !== undefined) options.lock = { mode: opts.lock };
   if (kind === "s3") {
     // The same URL and key id, signed with a secret that cannot be right.
     const wrong = (name: string) => (name === "AWS_SECRET_ACCESS_KEY" ? DOCTOR_WRONG_SECRET : ctx.env(name));

@@ -1,0 +1,172 @@
+/**
+ * Object Lock on real S3 servers (moto, which follows AWS, and Ceph RGW 16),
+ * read back by boto3 (AWS's own SDK): a mirror with `lock` writes every data
+ * file and manifest under a retention boto3 reads, never the pointers; the
+ * writer's own credentials cannot delete a locked version, and a write over
+ * a locked key leaves its version intact; retention refuses the expired
+ * versions to readers at once, waits (never fails) while their locks hold,
+ * then frees every version of them.
+ * Run: npx node scripts/with-rgw.ts -- npx node scripts/with-moto.ts -- npx vitest run test/node/object-lock.test.ts
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { describe, it } from "vitest";
+import { LOW_WATER_KEY, RETENTION_KEY } from "../../src/catalog/layout.ts";
+import { DOCTOR_CHECKS } from "../../src/doctor/checks.ts";
+import { doctor } from "../../src/doctor/doctor.ts";
+import { Mirror } from "../../src/mirror/mirror.ts";
+import { openMirror } from "../../src/mirror/reader.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
+import { S3Store } from "../../src/store/s3/store.ts";
+import { boto3, boto3Available, lockBucket } from "../support/boto3.ts";
+import { recordConformance } from "../support/conformance.ts";
+import { codeOf, uniquePrefix } from "../support/harness.ts";
+import { fileBytes, Primary } from "../support/mirror-fixture.ts";
+import { motoConfig } from "../support/moto.ts";
+import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
+
+const servers: [string, RgwConfig | undefined][] = [
+  ["moto", motoConfig((k) => process.env[k])],
+  ["Ceph RGW", rgwConfig((k) => process.env[k])],
+];
+const haveBoto3 = boto3Available("Object Lock tests");
+/** The lock of the tests: short, so that its release is part of the test (boto3 starts in about 1 s). */
+const LOCK_SECS = 12;
+const md5hex = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface VersionRow {
+  key: string;
+  version_id: string;
+  latest: boolean;
+  delete_marker: boolean;
+  mode: string | null;
+  until: string | null;
+}
+
+describe.concurrent("Object Lock", () => {
+  for (const [name, cfg] of servers) {
+    describe.skipIf(!cfg || !haveBoto3)(`on ${name}`, () => {
+      const c = cfg as RgwConfig;
+
+      it("doctor --lock on an Object Lock bucket enforces the retention (the conformance column); on Ceph RGW 16 a versioned bucket ignores If-None-Match and refuses If-Match", async (ctx) => {
+        const bucket = await lockBucket(c);
+        const checks = DOCTOR_CHECKS.filter((id) => id !== "list-pagination" && id !== "auth-failure");
+        const r = await doctor(new S3Store({ ...c, bucket }), { checks, lock: { mode: "compliance" } });
+        const failed = name === "moto" ? [] : ["create-only", "concurrent-create", "stale-if-match"];
+        assert.deepEqual(r.failed, failed, JSON.stringify(r.checks, null, 1));
+        assert.equal(r.checks.find((x) => x.id === "object-lock")?.status, "ok");
+        assert.equal(r.cleanup.ok, true, r.cleanup.detail);
+        recordConformance(ctx, name === "moto" ? "moto-lock" : "rgw-lock", r);
+      }, 60_000);
+
+      it("a mirror with lock writes files and manifests under a retention boto3 reads, the pointers unlocked; the writer's credentials cannot delete a locked version; retention waits for the lock, then frees every version", async () => {
+        const bucket = await lockBucket(c);
+        const prefix = uniquePrefix("lock");
+        const target = new S3Store({ ...c, bucket, prefix, retry: { maxAttempts: 3 } });
+        const primary = await Primary.open(new MemoryStore({ name: "primary" }));
+        const errors: string[] = [];
+        const mirror = new Mirror({
+          source: primary.store,
+          target,
+          lock: { mode: "compliance", days: LOCK_SECS / 86_400 },
+          retention: { keepVersions: 2, graceMs: 0 },
+          onError: (e) => errors.push(e.message),
+          lagAlertSecs: 0,
+        });
+        // v1..v4; v3 drops v1's file, so once v1 and v2 expire it names nothing kept.
+        await primary.commit([{ path: "data/a.parquet", size: 300 }]);
+        await primary.commit([{ path: "data/b.parquet", size: 200 }]);
+        await primary.commit([{ path: "data/c.parquet", size: 100 }], ["data/a.parquet"]);
+        const started = Date.now();
+        await primary.commit([{ path: "data/d.parquet", size: 50 }]);
+        await mirror.tick();
+        assert.deepEqual(errors, []);
+        const s = mirror.status();
+        assert.equal(s.mirrorSeq, 4);
+        assert.equal(s.retention?.oldestRetained, 3);
+        assert.ok((s.retention?.waiting ?? 0) >= 2, "the expired, locked manifests wait");
+        // Readers refuse the expired versions at once, naming the oldest one kept.
+        const reader = openMirror(target);
+        await assert.rejects(reader.manifest(1), /v1 .*has expired: the oldest version retained is v3/);
+
+        // boto3 reads the retention of everything the mirror wrote.
+        const rows = await boto3<VersionRow[]>(c, "lock-report", { bucket, prefix });
+        const byKey = new Map(rows.map((r) => [r.key.slice(prefix.length), r]));
+        for (const k of [
+          "data/a.parquet",
+          "data/b.parquet",
+          "data/c.parquet",
+          "data/d.parquet",
+          "metadata/v1.manifest.bin",
+          "metadata/v4.manifest.bin",
+        ]) {
+          const r = byKey.get(k);
+          assert.equal(r?.mode, "COMPLIANCE", `${k} is locked`);
+          const until = Date.parse(r?.until ?? "");
+          assert.ok(
+            until > started && until <= Date.now() + LOCK_SECS * 1000 + 2000,
+            `${k} until ${r?.until}`,
+          );
+        }
+        for (const k of [LOW_WATER_KEY, RETENTION_KEY]) {
+          assert.equal(byKey.get(k)?.mode ?? null, null, `${k} (a pointer) is not locked`);
+        }
+
+        // The writer's own credentials: a locked version cannot be deleted; a write over it leaves it whole.
+        const v1 = byKey.get("metadata/v1.manifest.bin") as VersionRow;
+        const a = byKey.get("data/a.parquet") as VersionRow;
+        const t = await boto3<{
+          delete: { status: number; code: string | null }[];
+          delete_objects: { key: string; code: string }[];
+          overwrite: { status: number; old_md5: string }[];
+        }>(c, "tamper", {
+          bucket,
+          versions: [v1, a].map((r) => ({ key: r.key, version_id: r.version_id })),
+          overwrite: [],
+        });
+        assert.deepEqual(
+          t.delete.map((d) => d.code),
+          ["AccessDenied", "AccessDenied"],
+        );
+        assert.equal(t.delete_objects.length, 2, "DeleteObjects refuses both versions");
+        const scratch = `${prefix}scratch`;
+        const locked = new S3Store({ ...c, bucket, prefix: scratch });
+        const body = fileBytes("scratch", 64);
+        // No longer than the mirror's locks: released by the time they are.
+        const xUntil = new Date(started + LOCK_SECS * 1000);
+        await locked.put("x", body, { lock: { mode: "compliance", retainUntil: xUntil } });
+        const over = await boto3<{ overwrite: { status: number; old_md5: string }[] }>(c, "tamper", {
+          bucket,
+          versions: [],
+          overwrite: [`${scratch}/x`],
+        });
+        assert.equal(over.overwrite[0]?.old_md5, md5hex(body), "the locked version keeps its bytes");
+        // The mirror's own deletes of locked versions are refused too (and reported per key).
+        const refused = await locked.deleteMany(["x"], { allVersions: true });
+        assert.equal(refused.errors.length, 1);
+
+        // A tick while the locks hold waits (no failure); once released, every version goes.
+        await mirror.tick();
+        assert.equal(mirror.status().lastError, null);
+        assert.ok((mirror.status().retention?.waiting ?? 0) >= 2);
+        await sleep(Math.max(0, started + LOCK_SECS * 1000 + 1500 - Date.now()));
+        await mirror.tick();
+        const after = mirror.status().retention;
+        assert.deepEqual(errors, []);
+        assert.equal(after?.waiting, 0);
+        assert.equal(after?.totals.versionsExpired, 2);
+        const left = await boto3<VersionRow[]>(c, "lock-report", { bucket, prefix });
+        const keys = new Set(left.map((r) => r.key.slice(prefix.length)));
+        for (const k of ["metadata/v1.manifest.bin", "metadata/v2.manifest.bin", "data/a.parquet"]) {
+          assert.ok(!keys.has(k), `${k}: every version deleted (no delete marker left)`);
+        }
+        for (const k of ["metadata/v3.manifest.bin", "metadata/v4.manifest.bin", "data/b.parquet"]) {
+          assert.ok(keys.has(k), `${k} is kept`);
+        }
+        assert.equal((await locked.deleteMany(["x"], { allVersions: true })).errors.length, 0);
+        assert.equal(await codeOf(reader.manifest(2)), "NotFound");
+      }, 60_000);
+    });
+  }
+});
