@@ -489,9 +489,12 @@ export class Mirror {
       head: p.mirrorSeq,
       protect: p.inProgress?.uploaded ?? [],
       skipPrefixes: this.#views.map((v) => v.where.prefix),
+      // Requests are counted as they are sent: the reservation only asks whether a step fits.
+      // A step that ran is progress: the tick's first step always may, the next ones must fit.
       fits: (n) => {
         if (this.#closed || !budget.begin(n, 0, false)) return false;
         budget.end(n, 0, 0);
+        budget.progressed();
         return true;
       },
       requestsSent: () => this.#meters.requestsSent(),

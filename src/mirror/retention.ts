@@ -359,7 +359,8 @@ export class MirrorRetention {
     let waiting = below.length - expired.length;
     const uncached = [...expired, ...staying].filter((v) => !this.#cache.has(v)).length;
     if (boundary > published || expired.length > 0) {
-      if (!ctx.fits(uncached + 6)) return false;
+      // Reads, the boundary (GET, PUT), and each delete (a versioned bucket: a versions page, then DeleteObjects).
+      if (!ctx.fits(uncached + 2 + 2 * (Math.ceil(expired.length / 1000) + 1))) return false;
       const r = await expireVersions(target, {
         publish: async () => {
           if (boundary > published) await advanceLowWater(target, boundary, { key: RETENTION_KEY });
@@ -488,7 +489,8 @@ export class MirrorRetention {
   ): Promise<{ done: boolean; waiting: number; released: number }> {
     const { target } = ctx;
     let released = Number.POSITIVE_INFINITY;
-    if (!ctx.fits(2 + [...listed.keys()].filter((v) => !this.#cache.has(v)).length)) {
+    // The manifests' reads, then the listing of the target (a page per 1,000 keys).
+    if (!ctx.fits(1 + [...listed.keys()].filter((v) => !this.#cache.has(v)).length)) {
       return { done: false, waiting: 0, released };
     }
     const named = new Set<string>(ctx.protect);
@@ -514,7 +516,8 @@ export class MirrorRetention {
     let waiting = 0;
     const doomed: Array<{ key: string; size: number }> = [];
     for (const c of candidates) {
-      if (!ctx.fits(2)) return { done: false, waiting, released };
+      // Its HEAD, and its share of the delete.
+      if (!ctx.fits(doomed.length === 0 ? 3 : 1)) return { done: false, waiting, released };
       let meta: Awaited<ReturnType<ObjectStore["head"]>>;
       try {
         meta = await target.head(c.key);

@@ -72,6 +72,7 @@ import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from ".
 import { lockNotSupported } from "../store/lock.ts";
 import type {
   Body,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
@@ -500,7 +501,10 @@ export class FileStore implements ObjectStore {
     return removed;
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     const all = await checkedKeys(keys);
     let deleted = 0;
     const errors: DeleteManyResult["errors"] = [];

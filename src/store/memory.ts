@@ -7,6 +7,7 @@ import { checkLock, lockHolds, lockNotSupported } from "./lock.ts";
 import type {
   Body,
   DeleteError,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
@@ -211,7 +212,10 @@ export class MemoryStore implements ObjectStore {
   }
 
   /** Deletes `keys`; a locked one is reported in `errors` (this store keeps no versions: `opts` changes nothing). */
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     let deleted = 0;
     const errors: DeleteError[] = [];
     const all = await checkedKeys(keys);

@@ -17,6 +17,7 @@ import { lockNotSupported } from "./lock.ts";
 import { type RetryControl, type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
 import type {
   Body,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
@@ -427,7 +428,11 @@ export class R2Store implements ObjectStore {
     await this.#call("delete", key, () => this.#bucket.delete(full));
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  /** Deletes `keys` (R2 keeps no versions: `allVersions` changes nothing). */
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     const all = await checkedKeys(keys, (k) => this.#full(k));
     let deleted = 0;
     for await (const batch of batches(all, DELETE_BATCH)) {
