@@ -15,7 +15,7 @@ export { PREVIOUS_LINK_PROPERTY } from "./catalog/chain.ts";
 export type { CommitInput, DataFileInput } from "./catalog/commit.ts";
 export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./catalog/discover.ts";
 export type { ExpireResult } from "./catalog/expire.ts";
-export { LOW_WATER_KEY, manifestKey } from "./catalog/layout.ts";
+export { LOW_WATER_KEY, manifestKey, RETENTION_KEY } from "./catalog/layout.ts";
 export { posixManifestKey, VERSION_HINT_KEY } from "./catalog/posix.ts";
 export {
   type ColumnDef,
@@ -148,6 +148,12 @@ export {
   type VerifyResult,
   verifyMirror,
 } from "./mirror/reader.ts";
+export type {
+  MirrorLockOptions,
+  RetentionOptions,
+  RetentionStatus,
+  RetentionTotals,
+} from "./mirror/retention.ts";
 export {
   DEFAULT_LIST_THRESHOLD,
   DEFAULT_PARALLELISM,
@@ -196,10 +202,12 @@ export {
   type ByteRange,
   capabilitiesOf,
   type DeleteError,
+  type DeleteManyOptions,
   type DeleteManyResult,
   type GetOptions,
   type ListOptions,
   type ObjectBody,
+  type ObjectLock,
   type ObjectMeta,
   type ObjectStore,
   type PutMode,

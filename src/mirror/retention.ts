@@ -31,7 +31,7 @@ import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import { lockHolds } from "../store/lock.ts";
-import type { DeleteManyResult, ObjectLock, ObjectStore } from "../store/types.ts";
+import { type DeleteManyResult, type ObjectLock, type ObjectStore, wrapperOf } from "../store/types.ts";
 import { ORIGIN_SOURCE_KEY } from "./origin.ts";
 
 const DAY_MS = 86_400_000;
@@ -151,14 +151,7 @@ export function lockingWrites(
   now: () => number,
 ): ObjectStore {
   return {
-    name: store.name,
-    ...(store.id !== undefined ? { id: store.id } : {}),
-    ...(store.capabilities ? { capabilities: store.capabilities } : {}),
-    ...(store.requestsSent ? { requestsSent: () => store.requestsSent?.() ?? 0 } : {}),
-    ...(store.locate ? { locate: (k: string) => store.locate?.(k) ?? { store, key: k } } : {}),
-    ...(store.canCopyFrom
-      ? { canCopyFrom: (s: ObjectStore) => store.canCopyFrom?.(s) ?? Promise.resolve(false) }
-      : {}),
+    ...wrapperOf(store),
     get: (k, o) => store.get(k, o),
     head: (k) => store.head(k),
     put: (k, b, o) =>
@@ -383,8 +376,8 @@ export class MirrorRetention {
       waiting += r.errors.length;
       if (r.errors.length > 0) this.#sweepDue = true;
     }
-    // Versions the pass no longer needs leave the cache.
-    for (const v of this.#cache.keys()) if (!listed.has(v) || v < boundary) this.#cache.delete(v);
+    // Versions no longer on the target leave the cache (those waiting for a lock stay: read again each pass otherwise).
+    for (const v of this.#cache.keys()) if (!listed.has(v)) this.#cache.delete(v);
     this.#status = {
       oldestRetained: boundary,
       versionsKept: versions.filter((v) => v >= boundary).length,

@@ -10,14 +10,20 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { describe, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, it } from "vitest";
 import { LOW_WATER_KEY, RETENTION_KEY } from "../../src/catalog/layout.ts";
+import { runCli } from "../../src/cli/main.ts";
 import { DOCTOR_CHECKS } from "../../src/doctor/checks.ts";
 import { doctor } from "../../src/doctor/doctor.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { openMirror } from "../../src/mirror/reader.ts";
+import { FileStore } from "../../src/node/fs-store.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { S3Store } from "../../src/store/s3/store.ts";
+import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";
 import { boto3, boto3Available, lockBucket } from "../support/boto3.ts";
 import { recordConformance } from "../support/conformance.ts";
 import { codeOf, uniquePrefix } from "../support/harness.ts";
@@ -31,8 +37,26 @@ const servers: [string, RgwConfig | undefined][] = [
 ];
 const haveBoto3 = boto3Available("Object Lock tests");
 /** The lock of the tests: short, so that its release is part of the test (boto3 starts in about 1 s). */
-const LOCK_SECS = 12;
+const LOCK_SECS = 8;
 const md5hex = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
+const tmp = mkdtempSync(join(tmpdir(), "tidemark-lock-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** `tidemark ...` in-process with the S3 credentials of `cfg` in its environment: exit code and output. */
+async function tidemark(cfg: RgwConfig, ...argv: string[]): Promise<{ code: number; out: string }> {
+  const out: string[] = [];
+  const env: Record<string, string> = {
+    AWS_ACCESS_KEY_ID: cfg.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: cfg.secretAccessKey,
+    AWS_REGION: cfg.region,
+  };
+  const code = await runCli(argv, {
+    io: { stdout: (t) => out.push(t), stderr: (t) => out.push(t), stderrIsTTY: false },
+    env: (name) => env[name],
+    waitForStop: () => new Promise<void>(() => {}),
+  });
+  return { code, out: out.join("") };
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface VersionRow {
@@ -48,6 +72,92 @@ describe.concurrent("Object Lock", () => {
   for (const [name, cfg] of servers) {
     describe.skipIf(!cfg || !haveBoto3)(`on ${name}`, () => {
       const c = cfg as RgwConfig;
+
+      // The CLI end to end on Ceph RGW (the library's test below runs on both servers).
+      if (name === "Ceph RGW")
+        it("tidemark mirror --keep-versions --lock end to end: runs that expire versions under their locks, restore of every retained version, an expired one refused, then the locks released and every version freed", async () => {
+          const bucket = await lockBucket(c);
+          const prefix = uniquePrefix("cli");
+          // RGW 16 refuses If-Match on a versioned bucket: the pointers are overwritten and read back.
+          const url = `s3://${bucket}/${prefix}?endpoint=${c.endpoint}&compare-and-swap=false`;
+          const dir = mkdtempSync(join(tmp, "primary-"));
+          const primary = await Primary.open(new FileStore(dir), { schema: EVENTS_SCHEMA });
+          // Each version replaces the one file of the last: what leaves the window names files nothing keeps.
+          const commit = (n: number) =>
+            primary.commit(
+              [{ path: `data/f${n}.parquet`, size: 40 + n }],
+              n > 1 ? [`data/f${n - 1}.parquet`] : [],
+            );
+          const mirror = async () => {
+            const r = await tidemark(
+              c,
+              "mirror",
+              "--from",
+              dir,
+              "--to",
+              url,
+              "--keep-versions",
+              "2",
+              "--lock",
+              "compliance",
+              "--lock-days",
+              String(LOCK_SECS / 86_400),
+              "--json",
+            );
+            assert.equal(r.code, 0, r.out);
+            return JSON.parse(r.out).retention as {
+              oldestRetained: number;
+              waiting: number;
+              versionsKept: number;
+            };
+          };
+          for (let n = 1; n <= 3; n++) await commit(n);
+          const started = Date.now();
+          assert.equal((await mirror()).oldestRetained, 2);
+          for (let n = 4; n <= 5; n++) await commit(n);
+          const second = await mirror();
+          assert.deepEqual([second.oldestRetained, second.versionsKept], [4, 2]);
+          assert.ok(second.waiting >= 3, "v1..v3 wait for their locks");
+          // The restore drill: every retained version restores; an expired one is refused, naming the oldest kept.
+          for (const v of [4, 5]) {
+            const into = mkdtempSync(join(tmp, `restore-${v}-`));
+            const r = await tidemark(
+              c,
+              "restore",
+              "--from",
+              url,
+              "--to",
+              into,
+              "--version",
+              String(v),
+              "--json",
+            );
+            assert.equal(r.code, 0, r.out);
+          }
+          const refused = await tidemark(
+            c,
+            "restore",
+            "--from",
+            url,
+            "--to",
+            mkdtempSync(join(tmp, "r-")),
+            "--version",
+            "3",
+          );
+          assert.notEqual(refused.code, 0);
+          assert.match(
+            refused.out,
+            /snapshot v3 of s3:\/\/.* has expired: the oldest version retained is v4/,
+          );
+          // Once released, the next run frees every version of what left the window.
+          await sleep(Math.max(0, started + LOCK_SECS * 1000 + 1500 - Date.now()));
+          const third = await mirror();
+          assert.equal(third.waiting, 0);
+          const rows = await boto3<VersionRow[]>(c, "lock-report", { bucket, prefix });
+          const left = new Set(rows.map((r) => r.key.slice(prefix.length)));
+          for (const v of [1, 2, 3]) assert.ok(!left.has(`metadata/v${v}.manifest.bin`), `v${v} freed`);
+          assert.ok(!left.has("data/f1.parquet") && left.has("data/f5.parquet"));
+        }, 60_000);
 
       it("doctor --lock on an Object Lock bucket enforces the retention (the conformance column); on Ceph RGW 16 a versioned bucket ignores If-None-Match and refuses If-Match", async (ctx) => {
         const bucket = await lockBucket(c);
