@@ -52,7 +52,8 @@ function render(found: Map<ConformanceColumn, ConformanceRecord>): string {
   lines.push(
     "What `doctor` finds on every store tidemark is tested on: one row per check, one column per store.",
     "**Generated from a test run, not written by hand**: the tests that probe a store",
-    "(`test/node/doctor.test.ts`, `test/node/doctor-s3.test.ts`, `test/workers/doctor.test.ts`) record",
+    "(`test/node/doctor.test.ts`, `test/node/doctor-s3.test.ts`, `test/node/object-lock.test.ts`,",
+    "`test/workers/doctor.test.ts`) record",
     "their reports, and `node scripts/conformance.ts` renders this page from `test-output/vitest.json`.",
     "`npm test` fails when the page differs from what the run measured.",
     "",

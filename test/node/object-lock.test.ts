@@ -188,8 +188,8 @@ describe.concurrent("Object Lock", () => {
         await primary.commit([{ path: "data/a.parquet", size: 300 }]);
         await primary.commit([{ path: "data/b.parquet", size: 200 }]);
         await primary.commit([{ path: "data/c.parquet", size: 100 }], ["data/a.parquet"]);
-        const started = Date.now();
         await primary.commit([{ path: "data/d.parquet", size: 50 }]);
+        const started = Date.now();
         await mirror.tick();
         assert.deepEqual(errors, []);
         const s = mirror.status();
@@ -199,10 +199,35 @@ describe.concurrent("Object Lock", () => {
         // Readers refuse the expired versions at once, naming the oldest one kept.
         const reader = openMirror(target);
         await assert.rejects(reader.manifest(1), /v1 .*has expired: the oldest version retained is v3/);
+        // A tick while the locks hold waits: no failure.
+        await mirror.tick();
+        assert.equal(mirror.status().lastError, null);
+        assert.ok((mirror.status().retention?.waiting ?? 0) >= 2);
+        // The store's own deletes of a locked object are refused too (reported per key).
+        const scratch = `${prefix}scratch`;
+        const locked = new S3Store({ ...c, bucket, prefix: scratch });
+        const body = fileBytes("scratch", 64);
+        await locked.put("x", body, {
+          lock: { mode: "compliance", retainUntil: new Date(started + LOCK_SECS * 1000) },
+        });
+        assert.equal((await locked.deleteMany(["x"], { allVersions: true })).errors.length, 1);
 
-        // boto3 reads the retention of everything the mirror wrote.
-        const rows = await boto3<VersionRow[]>(c, "lock-report", { bucket, prefix });
-        const byKey = new Map(rows.map((r) => [r.key.slice(prefix.length), r]));
+        // boto3, in one process well inside the locks: the retention of everything the mirror
+        // wrote; the writer's own credentials cannot delete a locked version, and a write over a
+        // locked key leaves its version whole.
+        const t = await boto3<{
+          report: VersionRow[];
+          delete: { status: number; code: string | null }[];
+          delete_objects: { key: string; code: string }[];
+          overwrite: { status: number; old_md5: string }[];
+        }>(c, "tamper", {
+          bucket,
+          report_prefix: prefix,
+          delete_keys: [`${prefix}metadata/v1.manifest.bin`, `${prefix}data/a.parquet`],
+          overwrite: [`${scratch}/x`],
+        });
+        assert.ok(Date.now() < started + LOCK_SECS * 1000, "boto3 ran inside the locks");
+        const byKey = new Map(t.report.map((r) => [r.key.slice(prefix.length), r]));
         for (const k of [
           "data/a.parquet",
           "data/b.parquet",
@@ -222,44 +247,14 @@ describe.concurrent("Object Lock", () => {
         for (const k of [LOW_WATER_KEY, RETENTION_KEY]) {
           assert.equal(byKey.get(k)?.mode ?? null, null, `${k} (a pointer) is not locked`);
         }
-
-        // The writer's own credentials: a locked version cannot be deleted; a write over it leaves it whole.
-        const v1 = byKey.get("metadata/v1.manifest.bin") as VersionRow;
-        const a = byKey.get("data/a.parquet") as VersionRow;
-        const t = await boto3<{
-          delete: { status: number; code: string | null }[];
-          delete_objects: { key: string; code: string }[];
-          overwrite: { status: number; old_md5: string }[];
-        }>(c, "tamper", {
-          bucket,
-          versions: [v1, a].map((r) => ({ key: r.key, version_id: r.version_id })),
-          overwrite: [],
-        });
         assert.deepEqual(
           t.delete.map((d) => d.code),
           ["AccessDenied", "AccessDenied"],
         );
         assert.equal(t.delete_objects.length, 2, "DeleteObjects refuses both versions");
-        const scratch = `${prefix}scratch`;
-        const locked = new S3Store({ ...c, bucket, prefix: scratch });
-        const body = fileBytes("scratch", 64);
-        // No longer than the mirror's locks: released by the time they are.
-        const xUntil = new Date(started + LOCK_SECS * 1000);
-        await locked.put("x", body, { lock: { mode: "compliance", retainUntil: xUntil } });
-        const over = await boto3<{ overwrite: { status: number; old_md5: string }[] }>(c, "tamper", {
-          bucket,
-          versions: [],
-          overwrite: [`${scratch}/x`],
-        });
-        assert.equal(over.overwrite[0]?.old_md5, md5hex(body), "the locked version keeps its bytes");
-        // The mirror's own deletes of locked versions are refused too (and reported per key).
-        const refused = await locked.deleteMany(["x"], { allVersions: true });
-        assert.equal(refused.errors.length, 1);
+        assert.equal(t.overwrite[0]?.old_md5, md5hex(body), "the locked version keeps its bytes");
 
-        // A tick while the locks hold waits (no failure); once released, every version goes.
-        await mirror.tick();
-        assert.equal(mirror.status().lastError, null);
-        assert.ok((mirror.status().retention?.waiting ?? 0) >= 2);
+        // Once released, every version of what left the window goes.
         await sleep(Math.max(0, started + LOCK_SECS * 1000 + 1500 - Date.now()));
         await mirror.tick();
         const after = mirror.status().retention;

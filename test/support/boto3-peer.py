@@ -16,11 +16,13 @@ Commands (request and answer are JSON):
          (CreateBucket with ObjectLockEnabledForBucket; an existing bucket of ours is fine)
   lock-report {"bucket", "prefix"} -> [{"key", "version_id", "latest", "delete_marker", "mode", "until"}]
          every version under prefix (ListObjectVersions), each one's retention as HeadObject reports it
-  tamper {"bucket", "versions": [{"key", "version_id"}], "overwrite": [key]}
-         -> {"delete": [{"key", "version_id", "status", "code"}], "delete_objects": [{"key", "code"}],
+  tamper {"bucket", "report_prefix"?, "delete_keys": [key], "overwrite": [key]}
+         -> {"report": lock-report of report_prefix (before anything else), "delete": [{"key",
+             "version_id", "status", "code"}], "delete_objects": [{"key", "code"}],
              "overwrite": [{"key", "status", "code", "old_md5"}]}
-         what the writer's own credentials can do to locked history: DeleteObject of each version,
-         DeleteObjects of them all, PutObject over each key (then the md5 of the version it had)
+         what the writer's own credentials can do to locked history: DeleteObject of each version
+         of delete_keys, DeleteObjects of them all, PutObject over each overwrite key (then the md5
+         of the version it had); one process, so it all happens well inside a short lock
 """
 import base64
 import hashlib
@@ -133,14 +135,21 @@ def lock_report(s3, _bucket, req):
 def tamper(s3, _bucket, req):
     b = req["bucket"]
     out = {"delete": [], "delete_objects": [], "overwrite": []}
-    for v in req["versions"]:
+    if req.get("report_prefix") is not None:
+        out["report"] = lock_report(s3, _bucket, {"bucket": b, "prefix": req["report_prefix"]})
+    versions = []
+    for key in req["delete_keys"]:
+        for v in s3.list_object_versions(Bucket=b, Prefix=key).get("Versions", []):
+            if v["Key"] == key:
+                versions.append({"key": key, "version_id": v["VersionId"]})
+    for v in versions:
         try:
             s3.delete_object(Bucket=b, Key=v["key"], VersionId=v["version_id"])
             out["delete"].append({**v, "status": 204, "code": None})
         except ClientError as e:
             out["delete"].append({**v, **error_of(e)})
-    if req["versions"]:
-        objects = [{"Key": v["key"], "VersionId": v["version_id"]} for v in req["versions"]]
+    if versions:
+        objects = [{"Key": v["key"], "VersionId": v["version_id"]} for v in versions]
         r = s3.delete_objects(Bucket=b, Delete={"Objects": objects})
         out["delete_objects"] = [{"key": e["Key"], "code": e["Code"]} for e in r.get("Errors", [])]
     for key in req["overwrite"]:
