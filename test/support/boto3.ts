@@ -9,7 +9,20 @@ import { join } from "node:path";
 import { randomId } from "./harness.ts";
 import type { RgwConfig } from "./rgw.ts";
 
-const peerScript = join(import.meta.dirname, "boto3-peer.py");
+/** The peer script (test/support/boto3-peer.py). */
+export const peerScript = join(import.meta.dirname, "boto3-peer.py");
+
+/** The environment boto3-peer.py connects with: `cfg`'s endpoint, keys, region and bucket. */
+export function peerEnv(cfg: RgwConfig): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PEER_ENDPOINT: cfg.endpoint,
+    PEER_ACCESS_KEY_ID: cfg.accessKeyId,
+    PEER_SECRET_ACCESS_KEY: cfg.secretAccessKey,
+    PEER_REGION: cfg.region,
+    PEER_BUCKET: cfg.bucket,
+  };
+}
 
 /** Whether python3 imports boto3: false skips loudly, and fails under CI=true. */
 export function boto3Available(what: string): boolean {
@@ -28,14 +41,7 @@ export function boto3<T>(cfg: RgwConfig, command: string, request: unknown): Pro
       {
         encoding: "utf8",
         timeout: 60_000,
-        env: {
-          ...process.env,
-          PEER_ENDPOINT: cfg.endpoint,
-          PEER_ACCESS_KEY_ID: cfg.accessKeyId,
-          PEER_SECRET_ACCESS_KEY: cfg.secretAccessKey,
-          PEER_REGION: cfg.region,
-          PEER_BUCKET: cfg.bucket,
-        },
+        env: peerEnv(cfg),
       },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`boto3-peer.py ${command} failed: ${String(stderr).slice(-2000)}`));
