@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkTitle, DOCTOR_CHECKS } from "../src/doctor/index.ts";
+import { checkTitle, DOCTOR_CHECKS } from "../src/doctor/checks.ts";
 import {
   CONFORMANCE_COLUMNS,
   type ConformanceColumn,

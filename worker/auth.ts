@@ -16,7 +16,7 @@
  * message says more than which kind of credential failed.
  */
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { TidemarkError } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
 import { isTableName } from "./config.ts";
 import type { Env } from "./env.ts";
 

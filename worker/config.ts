@@ -7,24 +7,17 @@
  * I/O: a bad URL, an unbound bucket or a missing secret is `InvalidArgument`
  * naming it, before anything is mirrored.
  */
-import {
-  checkNumber,
-  HttpStore,
-  MAX_TIMER_MS,
-  type ObjectStore,
-  parseStoreUrl,
-  type R2BucketLike,
-  R2Store,
-  S3Store,
-  type StoreUrl,
-  s3StoreOptions,
-  storeId,
-  TidemarkError,
-} from "../src/index.ts";
-import { endpointId, parseS3Endpoint } from "../src/store/s3/options.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { checkNumber } from "../src/options.ts";
+import { HttpStore } from "../src/store/http.ts";
+import { type R2BucketLike, R2Store } from "../src/store/r2.ts";
+import { S3Store } from "../src/store/s3/store.ts";
+import { awsEndpoint, endpointId, parseS3Endpoint } from "../src/store/s3/vendor.ts";
+import { type ObjectStore, storeId } from "../src/store/types.ts";
+import { parseStoreUrl, type StoreUrl, s3StoreOptions } from "../src/store/url.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
-import { MIN_POLL_INTERVAL_MS, type MirrorVars, mirrorVars } from "./vars.ts";
+import { type MirrorVars, mirrorVars, SETTING_RULES } from "./vars.ts";
 
 /** One end of a table: a store URL, and for `s3://` the name of its credentials. */
 export interface StoreRef {
@@ -140,14 +133,15 @@ export function parseTableConfig(input: unknown, where = ""): TableConfig {
     config.push = input.push;
   }
   if (input.pollIntervalMs !== undefined)
-    config.pollIntervalMs = checkNumber(`${where}pollIntervalMs`, input.pollIntervalMs, {
-      min: MIN_POLL_INTERVAL_MS,
-      max: MAX_TIMER_MS,
-    });
+    config.pollIntervalMs = checkNumber(
+      `${where}pollIntervalMs`,
+      input.pollIntervalMs,
+      SETTING_RULES.pollIntervalMs,
+    );
   if (input.lagAlertSecs !== undefined)
-    config.lagAlertSecs = checkNumber(`${where}lagAlertSecs`, input.lagAlertSecs, { min: 0 });
+    config.lagAlertSecs = checkNumber(`${where}lagAlertSecs`, input.lagAlertSecs, SETTING_RULES.lagAlertSecs);
   if (input.parallelism !== undefined)
-    config.parallelism = checkNumber(`${where}parallelism`, input.parallelism, { min: 1 });
+    config.parallelism = checkNumber(`${where}parallelism`, input.parallelism, SETTING_RULES.parallelism);
   if (input.budget !== undefined) {
     const b = input.budget;
     if (!isObject(b)) throw invalid(`${where}budget must be { requests?, bytes? }`);
@@ -157,9 +151,11 @@ export function parseTableConfig(input: unknown, where = ""): TableConfig {
     }
     config.budget = {
       ...(b.requests !== undefined
-        ? { requests: checkNumber(`${where}budget.requests`, b.requests, { min: 1 }) }
+        ? { requests: checkNumber(`${where}budget.requests`, b.requests, SETTING_RULES.budgetRequests) }
         : {}),
-      ...(b.bytes !== undefined ? { bytes: checkNumber(`${where}budget.bytes`, b.bytes, { min: 1 }) } : {}),
+      ...(b.bytes !== undefined
+        ? { bytes: checkNumber(`${where}budget.bytes`, b.bytes, SETTING_RULES.budgetBytes) }
+        : {}),
     };
   }
   return config;
@@ -211,8 +207,8 @@ export function openRef(
           `${name}: no R2 bucket is bound as ${url.binding} (add [[r2_buckets]] binding = "${url.binding}" to wrangler.toml)`,
         );
       }
-      const label = `${url.binding}${url.prefix ? `/${url.prefix.slice(0, -1)}` : ""}`;
-      return { store: new R2Store(bucket, { prefix: url.prefix, name: label }), url };
+      const storeName = `${url.binding}${url.prefix ? `/${url.prefix.slice(0, -1)}` : ""}`;
+      return { store: new R2Store(bucket, { prefix: url.prefix, name: storeName }), url };
     }
     case "s3": {
       const cred = ref.credentials;
@@ -315,7 +311,7 @@ export function targetLocation(url: StoreUrl): string {
       return `r2:${url.binding}/${dir(url.prefix)}`;
     case "s3": {
       const region = url.region ?? "us-east-1";
-      const endpoint = parseS3Endpoint(url.endpoint ?? `https://s3.${region}.amazonaws.com`, "endpoint");
+      const endpoint = parseS3Endpoint(url.endpoint ?? awsEndpoint(region), "endpoint");
       return `s3:${endpointId(endpoint)}/${url.bucket}/${dir(url.prefix)}`;
     }
     default:

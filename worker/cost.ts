@@ -7,7 +7,11 @@
  * of the names below to US dollars); free tiers and included allowances are
  * per account, so the projection uses the marginal list price of everything.
  */
-import { checkNumber, type RequestCounts, type StoreUrl, TidemarkError } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { checkNumber } from "../src/options.ts";
+import type { RequestCounts } from "../src/store/metered.ts";
+import { s3Vendor } from "../src/store/s3/vendor.ts";
+import type { StoreUrl } from "../src/store/url.ts";
 import type { Env } from "./env.ts";
 
 /** List prices in US dollars. Per million requests unless the name says otherwise. */
@@ -119,11 +123,7 @@ export type Provider = "r2" | "s3" | "http";
 /** The provider of a store URL: `r2://`, and an `s3://` URL whose endpoint is R2's S3 API, are R2. */
 export function providerOf(url: StoreUrl): Provider {
   if (url.kind === "r2") return "r2";
-  if (url.kind === "s3") {
-    // https://developers.cloudflare.com/r2/api/s3/api/ : <ACCOUNT_ID>.r2.cloudflarestorage.com
-    const host = url.endpoint === undefined ? "" : new URL(url.endpoint).hostname;
-    return host.endsWith(".r2.cloudflarestorage.com") ? "r2" : "s3";
-  }
+  if (url.kind === "s3") return url.endpoint !== undefined && s3Vendor(url.endpoint) === "r2" ? "r2" : "s3";
   return "http";
 }
 

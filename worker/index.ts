@@ -27,19 +27,15 @@
  */
 import { type Context, Hono, type Next } from "hono";
 import { cors } from "hono/cors";
-import {
-  decodeObjectKey,
-  EXPOSED_HEADERS,
-  errorResponse,
-  inspectApp,
-  serveObject,
-} from "../src/http/index.ts";
-import { errorCodeOf, parseNumberOption, TidemarkError } from "../src/index.ts";
+import { type DemoCommitOptions, demoCommit } from "../src/demo/writer.ts";
+import { errorCodeOf, TidemarkError } from "../src/errors.ts";
+import { parseNumberOption } from "../src/options.ts";
+import { decodeObjectKey, EXPOSED_HEADERS, errorResponse, inspectApp } from "../src/server/inspect-app.ts";
+import { serveObject } from "../src/server/objects.ts";
 import { canRead, isAuthorized, isRefusal, type ReadGrant, readGrant } from "./auth.ts";
 import { openTable, overlapError, parseTableConfig, staticTables } from "./config.ts";
 import { PRICE_SOURCES } from "./cost.ts";
 import { cronVisit } from "./cron.ts";
-import { type DemoCommitOptions, demoCommit } from "./demo.ts";
 import { doctorMirror } from "./doctor.ts";
 import type { Env } from "./env.ts";
 import { mirrorMetrics } from "./metrics.ts";
@@ -372,6 +368,8 @@ app.get("/metrics", read, async (c) => {
 // directly (tests, a worker-first setup).
 app.get("/", (c) => c.env.ASSETS.fetch(c.req.raw));
 app.get("/inspector.js", (c) => c.env.ASSETS.fetch(c.req.raw));
+// The parts of the page it loads after its first paint (scripts/build-inspector.ts).
+app.get("/chunks/:file{[A-Za-z0-9_-]+\\.js}", (c) => c.env.ASSETS.fetch(c.req.raw));
 
 app.notFound((c) => c.json({ error: "NotFound", message: "no such route" }, 404));
 app.onError((e, c) => errorResponse(c, e));

@@ -32,21 +32,12 @@
  * https://developers.cloudflare.com/durable-objects/platform/known-issues/
  */
 import { DurableObject } from "cloudflare:workers";
-import {
-  boundTo,
-  checkNumber,
-  freshMirrorProgress,
-  isTidemarkError,
-  MAX_TIMER_MS,
-  Mirror,
-  type MirrorProgress,
-  type MirrorProgressStore,
-  type ObjectStore,
-  TidemarkError,
-  toTidemarkError,
-} from "../src/index.ts";
-import { handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
+import { isTidemarkError, TidemarkError, toTidemarkError } from "../src/errors.ts";
+import { Mirror, type MirrorProgress, type MirrorProgressStore } from "../src/mirror/mirror.ts";
+import { boundTo, freshMirrorProgress, handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { Waiters } from "../src/mirror/waiters.ts";
+import { checkNumber, MAX_TIMER_MS } from "../src/options.ts";
+import type { ObjectStore } from "../src/store/types.ts";
 import {
   bindingOf,
   parseTableConfig,

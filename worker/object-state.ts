@@ -5,8 +5,9 @@
  * backoff, and the status it returns over RPC ({@link MirrorObjectStatus},
  * the mirror's own `MirrorStatus` extended).
  */
-import type { MirrorStatus } from "../src/mirror/options.ts";
+
 import type { MirrorProgress } from "../src/mirror/progress.ts";
+import type { MirrorStatus } from "../src/mirror/settings.ts";
 import type { ConfigOrigin } from "./config.ts";
 import type { DurableObjectUsage, MonthlyCost, Provider, Usage } from "./cost.ts";
 import type { LagSample } from "./lag-history.ts";

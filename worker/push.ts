@@ -13,7 +13,9 @@
  * https://developers.cloudflare.com/r2/buckets/event-notifications/
  */
 import { METADATA_PREFIX, parseManifestKey } from "../src/catalog/layout.ts";
-import { parseStoreUrl, toTidemarkError, VERSION_HINT_KEY } from "../src/index.ts";
+import { VERSION_HINT_KEY } from "../src/catalog/posix.ts";
+import { toTidemarkError } from "../src/errors.ts";
+import { parseStoreUrl } from "../src/store/url.ts";
 import {
   eventLocations,
   isTableName,

@@ -8,7 +8,9 @@
  * one object of one table until it expires, and nothing else. Checked with
  * `crypto.subtle.verify`, which compares in constant time.
  */
-import { parseNumberOption, TidemarkError, validateKey } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { parseNumberOption } from "../src/options.ts";
+import { validateKey } from "../src/store/keys.ts";
 import type { Env } from "./env.ts";
 
 /** Default lifetime of a signed URL, seconds. */

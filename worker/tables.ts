@@ -4,7 +4,8 @@
  * admin configuration kept by the table's `MirrorObject`, or the
  * `SOURCE_TABLES` layout.
  */
-import { R2Store, TidemarkError } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { R2Store } from "../src/store/r2.ts";
 import {
   isTableName,
   sourceTablesOn,

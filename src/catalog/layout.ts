@@ -1,4 +1,5 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { exists, getIfExists } from "../store/exists.ts";
 import { backoffDelay, sleep } from "../store/retry.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 
@@ -39,14 +40,8 @@ export function manifestKey(v: number): string {
  * True when snapshot `v`'s manifest exists on `store` (one HEAD). Errors other
  * than `NotFound` propagate: a transient failure is not "missing".
  */
-export async function manifestExists(store: ObjectStore, v: number): Promise<boolean> {
-  try {
-    await store.head(manifestKey(v));
-    return true;
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return false;
-    throw e;
-  }
+export function manifestExists(store: ObjectStore, v: number): Promise<boolean> {
+  return exists(store, manifestKey(v));
 }
 
 /** The version of a manifest key (see {@link manifestKey}), or `undefined` if it is not one. */
@@ -70,7 +65,7 @@ export interface LowWaterState {
 }
 
 /** Parses low_water text: a decimal integer, surrounding whitespace allowed. */
-export function parseLowWater(text: string): number | undefined {
+function parseLowWater(text: string): number | undefined {
   const t = text.trim();
   if (!/^[0-9]{1,16}$/.test(t)) return undefined;
   const v = Number(t);
@@ -87,16 +82,10 @@ export function parseLowWater(text: string): number | undefined {
  *   1", which on a mirror without v1 would report an empty table.
  */
 export async function readLowWater(store: ObjectStore, key = LOW_WATER_KEY): Promise<LowWaterState> {
-  let text: string;
-  let etag: string;
-  try {
-    const body = await store.get(key);
-    etag = body.etag;
-    text = await body.text();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return { version: undefined, etag: undefined, status: "missing" };
-    throw e;
-  }
+  const body = await getIfExists(store, key);
+  if (body === undefined) return { version: undefined, etag: undefined, status: "missing" };
+  const { etag } = body;
+  const text = await body.text();
   const version = parseLowWater(text);
   if (version === undefined) return { version, etag, status: "garbage", raw: text.slice(0, 64) };
   return { version, etag, status: "ok" };

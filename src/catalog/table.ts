@@ -1,6 +1,7 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { diffManifests, liveFiles, type ManifestDiff } from "../manifest/live.ts";
+import { bytesIfExists, exists } from "../store/exists.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 import {
   type ChainEnd,
@@ -236,12 +237,9 @@ export class TableReader implements ManifestSource {
   async readManifestIfExists(version: number): Promise<ManifestFile | undefined> {
     const layout = await this.#known();
     const key = layout === "posix" ? posixManifestKey(version) : manifestKey(version);
-    let bytes: Uint8Array;
-    try {
-      bytes = await (await this.store.get(key)).bytes();
-    } catch (e) {
-      if (!isTidemarkError(e, "NotFound")) throw e;
-      if (layout === "posix" && (await this.#exists(legacyManifestKey(version)))) {
+    const bytes = await bytesIfExists(this.store, key);
+    if (bytes === undefined) {
+      if (layout === "posix" && (await exists(this.store, legacyManifestKey(version)))) {
         throw legacyManifestError(legacyManifestKey(version));
       }
       return undefined;
@@ -305,17 +303,9 @@ export class TableReader implements ManifestSource {
    */
   async exists(version: number): Promise<boolean> {
     if ((await this.#known()) !== "posix") return manifestExists(this.store, version);
-    return (await this.#exists(posixManifestKey(version))) || this.#exists(legacyManifestKey(version));
-  }
-
-  async #exists(key: string): Promise<boolean> {
-    try {
-      await this.store.head(key);
-      return true;
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return false;
-      throw e;
-    }
+    return (
+      (await exists(this.store, posixManifestKey(version))) || exists(this.store, legacyManifestKey(version))
+    );
   }
 
   /**

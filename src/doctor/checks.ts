@@ -10,6 +10,7 @@
  */
 import type { ErrorCode } from "../errors.ts";
 import type { ObjectStore, StoreCapabilities } from "../store/types.ts";
+import type { DoctorCheckId } from "./check-ids.ts";
 import { CLOCK_AUTH_CHECKS } from "./checks/clock-auth.ts";
 import { CONDITIONAL_WRITE_CHECKS } from "./checks/conditional-writes.ts";
 import { CONSISTENCY_CHECKS } from "./checks/consistency.ts";
@@ -17,29 +18,7 @@ import { OBJECT_LOCK_CHECKS } from "./checks/object-lock.ts";
 import { type CheckDef, CheckFailed, unexpected } from "./checks/probe.ts";
 import { READ_UPLOAD_CHECKS } from "./checks/reads-uploads.ts";
 
-/** Every check `doctor` knows, in the order it runs them. */
-export const DOCTOR_CHECKS = [
-  "create-only",
-  "concurrent-create",
-  "stale-if-match",
-  "if-match-missing",
-  "read-after-write",
-  "list-after-write",
-  "list-order",
-  "list-pagination",
-  "list-start-after",
-  "list-delimiter",
-  "delete-missing",
-  "ranged-read",
-  "streamed-upload",
-  "metadata",
-  "clock-skew",
-  "auth-failure",
-  "object-lock",
-] as const;
-
-/** One of {@link DOCTOR_CHECKS}. */
-export type DoctorCheckId = (typeof DOCTOR_CHECKS)[number];
+export { DOCTOR_CHECKS, type DoctorCheckId } from "./check-ids.ts";
 
 /** What a check found: `unsupported` when the store cannot be asked (read-only, no listing, no credentials). */
 export type DoctorStatus = "ok" | "failed" | "unsupported";

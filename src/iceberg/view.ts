@@ -42,12 +42,13 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
 import type { DataFileEntry } from "../rows/data-file.ts";
 import type { RowVerdict } from "../rows/merge.ts";
-import { TableRows, type VersionView } from "../rows/table-rows.ts";
-import { createOrSame, sameBytes } from "../store/body.ts";
+import type { TableRows, VersionView } from "../rows/table-rows.ts";
+import { sameBytes } from "../store/body.ts";
+import { createOrSame } from "../store/exists.ts";
 import { prefixed } from "../store/prefixed.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { decodeAvroFile, encodeAvroFile } from "./avro.ts";
-import { decodeDeleteFile, encodeDeleteFile, type PositionDelete } from "./deletes.ts";
+import type { PositionDelete } from "./deletes.ts";
 import { ViewLocation } from "./location.ts";
 import {
   ADDED,
@@ -290,6 +291,9 @@ export class IcebergView {
 
   async #rowsReader(): Promise<TableRows> {
     if (!this.#rows || this.#rowsUses >= ROWS_REFRESH) {
+      // The rows reader and the Parquet codecs load when a view first writes,
+      // so a Mirror without views (and `tidemark mirror` at start) never loads them.
+      const { TableRows } = await import("../rows/table-rows.ts");
       this.#rows = new TableRows(await this.#tableReader());
       this.#rowsUses = 0;
     }
@@ -462,6 +466,7 @@ export class IcebergView {
   }
 
   async #readDeletes(key: string): Promise<PositionDelete[]> {
+    const { decodeDeleteFile } = await import("./deletes.ts");
     return decodeDeleteFile(await (await this.#files.get(key)).bytes(), `${this.where.prefix}/${key}`);
   }
 
@@ -542,6 +547,7 @@ export class IcebergView {
     }
     let fresh: LiveDelete | undefined;
     if (positions.length > 0) {
+      const { encodeDeleteFile } = await import("./deletes.ts");
       const { bytes, rows: sorted } = encodeDeleteFile(positions);
       const key = `deletes/${v}-${await sha(bytes)}-deletes.parquet`;
       await this.#put(key, bytes);

@@ -1,10 +1,11 @@
 import { manifestAnomaly } from "../catalog/chain.ts";
 import { type TableLayout, type TableSnapshot, tableReader } from "../catalog/table.ts";
 import { isTidemarkError } from "../errors.ts";
-import { type Manifest, type ManifestDiff, referencedFiles } from "../manifest/index.ts";
-import { diffManifests, liveFiles } from "../manifest/live.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { diffManifests, liveFiles, type ManifestDiff, referencedFiles } from "../manifest/live.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+import { headIfExists } from "../store/exists.ts";
+import { type ObjectStore, storeId } from "../store/types.ts";
 import { proveOrigin } from "./origin.ts";
 
 /**
@@ -137,15 +138,10 @@ export async function verifyMirror(
   const foreign = new Set<string>();
   const source = opts.source;
   await forEachLimit(files, 8, async (f) => {
-    let meta: ObjectMeta;
-    try {
-      meta = await store.head(f.path);
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) {
-        missing.add(f.path);
-        return;
-      }
-      throw e;
+    const meta = await headIfExists(store, f.path);
+    if (meta === undefined) {
+      missing.add(f.path);
+      return;
     }
     if (f.size !== undefined ? meta.size !== f.size : meta.size < f.minSize) {
       wrongSize.add(f.path);

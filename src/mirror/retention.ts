@@ -30,6 +30,7 @@ import { TidemarkError, toTidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
+import { headIfExists } from "../store/exists.ts";
 import { lockHolds } from "../store/lock.ts";
 import { type DeleteManyResult, type ObjectLock, type ObjectStore, wrapperOf } from "../store/types.ts";
 import { ORIGIN_SOURCE_KEY } from "./origin.ts";
@@ -511,13 +512,8 @@ export class MirrorRetention {
     for (const c of candidates) {
       // Its HEAD, and its share of the delete.
       if (!ctx.fits(doomed.length === 0 ? 3 : 1)) return { done: false, waiting, released };
-      let meta: Awaited<ReturnType<ObjectStore["head"]>>;
-      try {
-        meta = await target.head(c.key);
-      } catch (e) {
-        if (toTidemarkError(e).code === "NotFound") continue;
-        throw e;
-      }
+      const meta = await headIfExists(target, c.key);
+      if (meta === undefined) continue;
       // Only what a mirror wrote: any other object is not retention's to delete.
       if (meta.metadata?.[ORIGIN_SOURCE_KEY] === undefined) continue;
       if (lockHolds(meta.lock, now)) {

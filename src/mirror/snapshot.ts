@@ -1,30 +1,15 @@
-import { advanceLowWater, decodeAt, manifestKey } from "../catalog/index.ts";
+import { decodeAt } from "../catalog/chain.ts";
+import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { type LiveFile, type Manifest, referencedFiles } from "../manifest/index.ts";
-import { checkNumber, numberOption } from "../options.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { type LiveFile, referencedFiles } from "../manifest/live.ts";
+import { checkNumber, option } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { createOrSame } from "../store/body.ts";
 import { copySourceBody } from "../store/copy-source.ts";
+import { createOrSame, explainNotFound, headIfExists } from "../store/exists.ts";
 import { commonPrefix, compareKeys, dropLastCodePoint } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
-import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
-
-/**
- * Default number of files copied at once. 8, not 4: between two RGW buckets
- * (500 × 1 MiB + 4 × 64 MiB) 8 copies took 2.4–2.5 s where 4 took 2.7–3.0 s
- * (BENCHMARKS.md, "Mirror"). The Durable Object sets its own (6, the Workers
- * limit on simultaneous connections).
- */
-export const DEFAULT_PARALLELISM = 8;
-
-/**
- * Default of {@link MirrorSnapshotOptions.listThreshold}: from this many files
- * to check, one listing of the target replaces their HEADs. Below it (the
- * steady state of an incremental mirror: a few new files per snapshot) HEADs
- * are cheaper, since a listing page is write-class (S3 LIST, R2 class A: about
- * ten times a HEAD) and may have to read keys the snapshot does not need.
- */
-export const DEFAULT_LIST_THRESHOLD = 100;
+import { missingSourceFile, originMetadata, proveOrigin, sourceHead } from "./origin.ts";
 
 /**
  * A listing page (up to 1,000 keys, one write-class request) is billed about
@@ -56,11 +41,11 @@ export interface MirrorSnapshotOptions {
    * listing when there are many: see `listThreshold`).
    */
   previous?: Manifest | undefined;
-  /** Files copied at once (default {@link DEFAULT_PARALLELISM}, 8). */
+  /** Files copied at once (default 8; 1 to 1,024). */
   parallelism?: number;
   /**
-   * From this many files to check on the target (default
-   * {@link DEFAULT_LIST_THRESHOLD}), list the target's keys in their range
+   * From this many files to check on the target (default 100), list the
+   * target's keys in their range
    * once (one write-class request per page of 1,000 keys, at most one page
    * per 12 files) instead of one HEAD per file; `Infinity`: never list. A
    * store that cannot list is always HEADed. A file the listing does not show
@@ -132,19 +117,13 @@ function describeSize(file: LiveFile): string {
 }
 
 /** Reads snapshot `version`'s manifest bytes from `source`; `NotFound` names the version. */
-export async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
+async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
   const key = manifestKey(version);
-  try {
-    return await (await source.get(key)).bytes();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError("NotFound", `source snapshot v${version} is missing (${key}): expired?`, {
-        key,
-        cause: e,
-      });
-    }
-    throw e;
-  }
+  return explainNotFound(
+    source.get(key).then((b) => b.bytes()),
+    `source snapshot v${version} is missing (${key}): expired?`,
+    key,
+  );
 }
 
 /** `SplitBrain` for a file on the target whose size the snapshot rules out. */
@@ -183,7 +162,7 @@ async function serverCopy(
   file: LiveFile,
 ): Promise<{ copied: number | undefined; etag: string } | undefined> {
   const { source, target, version } = ctx;
-  const src = await sourceHead(source, file, version);
+  const src = await sourceHead(source, file, `snapshot v${version}`);
   if (!sizeFits(file, src.size)) throw wrongSourceSize(file, src.size, version);
   if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
   const body = copySourceBody({ store: source, key: file.path, etag: src.etag, size: src.size });
@@ -198,7 +177,7 @@ async function serverCopy(
     if (!body.locked) body.cancel().catch(() => {});
     // As for a streamed copy: fine if what is there is the source's file.
     if (isTidemarkError(e, "AlreadyExists")) {
-      const onTarget = await headOrUndefined(target, file.path);
+      const onTarget = await headIfExists(target, file.path);
       if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
     }
     throw e;
@@ -248,7 +227,7 @@ async function copyFile(
 ): Promise<{ copied: number | undefined; etag: string }> {
   const { source, target, version } = ctx;
   const checkTarget = async (): Promise<string | undefined> => {
-    const onTarget = await headOrUndefined(target, file.path);
+    const onTarget = await headIfExists(target, file.path);
     return onTarget === undefined ? undefined : acceptFound(ctx, file, onTarget);
   };
   let headed = false;
@@ -261,19 +240,11 @@ async function copyFile(
     const r = await serverCopy(ctx, file);
     if (r !== undefined) return r;
   }
-  let body: Awaited<ReturnType<ObjectStore["get"]>>;
-  try {
-    body = await source.get(file.path);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError(
-        "NotFound",
-        `source file ${file.path} of snapshot v${version} is missing on the source`,
-        { key: file.path, cause: e },
-      );
-    }
-    throw e;
-  }
+  const body = await explainNotFound(
+    source.get(file.path),
+    missingSourceFile(file, `snapshot v${version}`),
+    file.path,
+  );
   if (!sizeFits(file, body.size)) {
     body.body.cancel().catch(() => {});
     throw wrongSourceSize(file, body.size, version);
@@ -305,18 +276,9 @@ async function copyFile(
     // A racing mirror (or our own create whose response was lost, retried by
     // the store) put it there first: fine if it is the source's file.
     if (isTidemarkError(e, "AlreadyExists")) {
-      const onTarget = await headOrUndefined(target, file.path);
+      const onTarget = await headIfExists(target, file.path);
       if (onTarget !== undefined) return { copied: undefined, etag: await acceptFound(ctx, file, onTarget) };
     }
-    throw e;
-  }
-}
-
-async function headOrUndefined(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
-  try {
-    return await store.head(key);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
     throw e;
   }
 }
@@ -438,14 +400,8 @@ async function putManifest(target: ObjectStore, version: number, bytes: Uint8Arr
  */
 export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<MirrorSnapshotResult> {
   const { source, target, version } = opts;
-  const parallelism = numberOption("parallelism", opts.parallelism, DEFAULT_PARALLELISM, {
-    min: 1,
-    max: 1024,
-  });
-  const threshold = numberOption("listThreshold", opts.listThreshold, DEFAULT_LIST_THRESHOLD, {
-    min: 1,
-    infinity: true,
-  });
+  const parallelism = option("parallelism", opts.parallelism);
+  const threshold = option("listThreshold", opts.listThreshold);
   checkNumber("version", version, { min: 1 });
   const manifestBytes = opts.manifestBytes ?? (await readSourceManifest(source, version));
   const manifest = decodeAt(manifestKey(version), manifestBytes);

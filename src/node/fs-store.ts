@@ -67,7 +67,6 @@ import { link, mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile 
 import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
-import { stripEtag } from "../store/http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "../store/keys.ts";
 import { lockNotSupported } from "../store/lock.ts";
 import type {
@@ -83,6 +82,7 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "../store/types.ts";
+import { stripEtag } from "../store/wire.ts";
 import { errno, fileStream, fsError, statOrUndefined, syncDir, unlinkQuietly, withDirLock } from "./fs-io.ts";
 import {
   CONTINUATION,

@@ -16,7 +16,8 @@ import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { originMetadata, proveOrigin } from "../mirror/origin.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { createOrSame, sameBytes } from "../store/body.ts";
+import { sameBytes } from "../store/body.ts";
+import { createOrSame } from "../store/exists.ts";
 import { capabilitiesOf, locate, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */

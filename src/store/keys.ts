@@ -2,7 +2,7 @@ import { TidemarkError } from "../errors.ts";
 import type { ObjectMeta } from "./types.ts";
 
 /** The longest key S3 and R2 accept, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 1024;
+const MAX_KEY_BYTES = 1024;
 
 const encoder = new TextEncoder();
 // C0 controls and DEL; S3 and R2 accept some of them on the wire, but they

@@ -1,7 +1,6 @@
 import { TidemarkError } from "../errors.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
 import { claimCopySource, copySourceOf } from "./copy-source.ts";
-import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "./keys.ts";
 import { checkLock, lockHolds, lockNotSupported } from "./lock.ts";
 import type {
@@ -21,6 +20,7 @@ import type {
   StoreCapabilities,
 } from "./types.ts";
 import { locate } from "./types.ts";
+import { stripEtag } from "./wire.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {

@@ -11,7 +11,6 @@ import {
   objectBody,
   streamOf,
 } from "./body.ts";
-import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, KeyPrefix } from "./keys.ts";
 import { lockNotSupported } from "./lock.ts";
 import { type RetryControl, type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
@@ -28,6 +27,7 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "./types.ts";
+import { stripEtag } from "./wire.ts";
 import { casWithRetry, createWithRetry } from "./writer-token.ts";
 
 // The R2 binding, declared structurally: `src/` must not depend on

@@ -170,7 +170,10 @@ export interface ListOptions {
  * `PermissionDenied`, `NotSupported`, `Transient` (safe to retry) or `Unknown`.
  */
 export interface ObjectStore {
-  /** A human-readable name (never a secret). */
+  /**
+   * How the store is shown in messages and logs: never a secret, not unique
+   * (its identity is {@link ObjectStore.id}).
+   */
   readonly name: string;
   /**
    * Where the keys live, stable across processes and restarts: two stores

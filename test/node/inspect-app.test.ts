@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { describe, it } from "vitest";
-import { inspectApp } from "../../src/http/index.ts";
-import { HttpStore, LOW_WATER_KEY, MemoryStore, manifestKey, posixManifestKey } from "../../src/index.ts";
+import { LOW_WATER_KEY, manifestKey } from "../../src/catalog/layout.ts";
+import { posixManifestKey } from "../../src/catalog/posix.ts";
+import { HttpStore, MemoryStore } from "../../src/index.ts";
+import { inspectApp } from "../../src/server/index.ts";
 import { codeOf } from "../support/harness.ts";
 import { PosixPrimary } from "../support/posix-fixture.ts";
 

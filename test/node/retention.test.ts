@@ -8,13 +8,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { RETENTION_KEY } from "../../src/catalog/layout.ts";
-import { inspectApp } from "../../src/http/inspect-app.ts";
 import { referencedFiles } from "../../src/manifest/live.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
-import type { MirrorOptions } from "../../src/mirror/options.ts";
 import { ORIGIN_SOURCE_KEY } from "../../src/mirror/origin.ts";
 import { openMirror, verifyMirror } from "../../src/mirror/reader.ts";
+import type { MirrorOptions } from "../../src/mirror/settings.ts";
 import { restore } from "../../src/restore/restore.ts";
+import { inspectApp } from "../../src/server/inspect-app.ts";
 import { faulty } from "../../src/store/faulty.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { metered } from "../../src/store/metered.ts";

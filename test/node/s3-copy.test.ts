@@ -22,7 +22,7 @@ import {
   verifyMirror,
 } from "../../src/index.ts";
 import { nodeHttpTransport } from "../../src/node/index.ts";
-import { copySourceBody } from "../../src/store/index.ts";
+import { copySourceBody } from "../../src/store/copy-source.ts";
 import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
 import { createBucket } from "../services/rgw.ts";
 import { type CopyProxy, startCopyProxy } from "../support/copy-proxy.ts";

@@ -47,8 +47,13 @@
  */
 import assert from "node:assert/strict";
 import * as fc from "fast-check";
-import { parseManifestKey, parsePosixManifestKey, readVersionHint } from "../../src/catalog/index.ts";
-import { RETENTION_KEY } from "../../src/catalog/layout.ts";
+import { manifestKey, parseManifestKey, RETENTION_KEY } from "../../src/catalog/layout.ts";
+import {
+  parsePosixManifestKey,
+  posixManifestKey,
+  readVersionHint,
+  VERSION_HINT_KEY,
+} from "../../src/catalog/posix.ts";
 import {
   Catalog,
   decodeManifest,
@@ -59,14 +64,11 @@ import {
   type MirrorOptions,
   type MirrorProgress,
   type MirrorProgressStore,
-  manifestKey,
   type ObjectStore,
   openMirror,
-  posixManifestKey,
   referencedFiles,
   retrying,
   TidemarkError,
-  VERSION_HINT_KEY,
   verifyMirror,
   wrapperOf,
 } from "../../src/index.ts";

@@ -230,9 +230,14 @@ describe("read routes are private by default", () => {
     assert.match(JSON.parse(typo.body).message, /PUBLIC_READ must be 1 or 0/);
   });
 
-  it("the inspector page and its bundle need no credential (they hold no data)", async () => {
+  it("the inspector page, its bundle and the parts it loads later need no credential (they hold no data)", async () => {
     assert.equal((await call(env, "GET", "/")).status, 200);
-    assert.equal((await call(env, "GET", "/inspector.js")).status, 200);
+    const script = await call(env, "GET", "/inspector.js");
+    assert.equal(script.status, 200);
+    // The rows view and the file preview come as chunks the script imports (scripts/build-inspector.ts).
+    const chunks = new Set([...script.body.matchAll(/"\.\/(chunks\/[\w-]+\.js)"/g)].map((m) => m[1]));
+    assert.ok(chunks.size >= 2, `chunks imported: ${[...chunks].join(", ")}`);
+    for (const c of chunks) assert.equal((await call(env, "GET", `/${c}`)).status, 200, c);
   });
 });
 

@@ -19,7 +19,8 @@ import {
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it, vi } from "vitest";
-import { Catalog, freshMirrorProgress, R2Store, TidemarkError, verifyMirror } from "../../src/index.ts";
+import { Catalog, R2Store, TidemarkError, verifyMirror } from "../../src/index.ts";
+import { freshMirrorProgress } from "../../src/mirror/progress.ts";
 import { pushBuckets, sourceLocation } from "../../worker/config.ts";
 import { cronVisit } from "../../worker/cron.ts";
 import type { Env } from "../../worker/env.ts";

@@ -9,15 +9,8 @@
  *
  * @module
  */
-import { type Command, Option } from "commander";
-import {
-  DOCTOR_CHECKS,
-  DOCTOR_WRONG_SECRET,
-  type DoctorCheckResult,
-  type DoctorOptions,
-  doctor,
-  selectChecks,
-} from "../../doctor/index.ts";
+import type { DoctorCheckResult } from "../../doctor/checks.ts";
+import { DOCTOR_WRONG_SECRET, type DoctorOptions, doctor, selectChecks } from "../../doctor/doctor.ts";
 import { parseNumberOption } from "../../options.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, printJson } from "../output.ts";
@@ -29,24 +22,6 @@ interface DoctorCliOptions extends OutputOptions {
   concurrency?: string;
   pageKeys?: string;
   lock?: "governance" | "compliance";
-}
-
-/** Adds the doctor's own options to its command. */
-export function doctorOptions(cmd: Command): Command {
-  return cmd
-    .option("--checks <ids>", `only these checks, comma-separated (${DOCTOR_CHECKS.join(", ")})`)
-    .option("--skip <ids>", "skip these checks, comma-separated")
-    .option("--concurrency <n>", "concurrent creators in concurrent-create (2-64, default 8)")
-    .option(
-      "--page-keys <n>",
-      "keys written by list-pagination (default: one more than a list page, 1,001 on S3)",
-    )
-    .addOption(
-      new Option(
-        "--lock <mode>",
-        "also check Object Lock in this mode: a 3 s retention must refuse deletes, then allow them",
-      ).choices(["governance", "compliance"]),
-    );
 }
 
 const LABEL: Record<DoctorCheckResult["status"], string> = {

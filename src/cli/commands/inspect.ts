@@ -6,9 +6,13 @@
  *
  * @module
  */
-import { type ChainEnd, openTable, readTableSchema, type TableSchema } from "../../catalog/index.ts";
+import type { ChainEnd } from "../../catalog/chain.ts";
+import { readTableSchema, type TableSchema } from "../../catalog/schema.ts";
+import { openTable } from "../../catalog/table.ts";
 import { isTidemarkError } from "../../errors.ts";
-import { type Manifest, referencedFiles, snapshotTotals } from "../../manifest/index.ts";
+import type { Manifest } from "../../manifest/gen/manifest_pb.ts";
+import { referencedFiles, snapshotTotals } from "../../manifest/live.ts";
+import { ifExists } from "../../store/exists.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, formatTime, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
@@ -63,7 +67,7 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
   const table = await openTable(store);
   const found = await table.discover();
   const head = found.version;
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
 
   const chain: SnapshotRow[] = [];
   const anomalies: Array<{ version: number; message: string }> = [];
@@ -110,14 +114,10 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
     // As Mirror.lagSeconds: the age of the oldest source commit not on this store (0 when caught up).
     let lagSeconds: number | null = 0;
     if (lagVersions > 0) {
-      try {
-        const next = await srcTable.manifest(head + 1);
-        const ms = Number(next.lastUpdatedMs);
-        lagSeconds = ms > 0 ? Math.max(0, (Date.now() - ms) / 1000) : null;
-      } catch (e) {
-        if (!isTidemarkError(e, "NotFound")) throw e;
-        lagSeconds = null; // expired on the source already: the mirror has a gap to skip
-      }
+      // Missing: expired on the source already, the mirror has a gap to skip.
+      const next = await ifExists(srcTable.manifest(head + 1));
+      const ms = next === undefined ? 0 : Number(next.lastUpdatedMs);
+      lagSeconds = ms > 0 ? Math.max(0, (Date.now() - ms) / 1000) : null;
     }
     source = { store: src.label, head: srcHead, lagVersions, lagSeconds };
   }

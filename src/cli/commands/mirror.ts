@@ -10,7 +10,7 @@
 import { openTable } from "../../catalog/table.ts";
 import { TidemarkError } from "../../errors.ts";
 import { isFatalMirrorError, Mirror } from "../../mirror/mirror.ts";
-import type { MirrorOptions, MirrorStatus } from "../../mirror/options.ts";
+import type { MirrorOptions, MirrorStatus } from "../../mirror/settings.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, printJson, progressBar } from "../output.ts";
@@ -128,7 +128,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   });
 
   if (!opts.watch) {
-    const bar = progressBar(ctx.io, opts);
+    const bar = await progressBar(ctx.io, opts);
     let timer: ReturnType<typeof setInterval> | undefined;
     let start = 0;
     if (bar.active) {

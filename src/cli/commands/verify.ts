@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { liveFiles } from "../../manifest/index.ts";
-import { openMirror, verifyMirror } from "../../mirror/index.ts";
+import { liveFiles } from "../../manifest/live.ts";
+import { openMirror, verifyMirror } from "../../mirror/reader.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, type Progress, printJson, progressBar } from "../output.ts";
@@ -44,7 +44,7 @@ export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyO
     opts.source === undefined
       ? undefined
       : (await openStoreUrl(opts.source, ctx.env, { mustExist: true })).store;
-  const bar: Progress = progressBar(ctx.io, opts);
+  const bar: Progress = await progressBar(ctx.io, opts);
   let checked = 0;
   let result: Awaited<ReturnType<typeof verifyMirror>>;
   try {

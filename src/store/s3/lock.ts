@@ -11,10 +11,10 @@
  * @module
  */
 import { md5 } from "@noble/hashes/legacy.js";
-import { base64, encodeRfc3986 } from "../http-common.ts";
 import { commonPrefix, compareKeys } from "../keys.ts";
 import type { HeadersLike } from "../transport.ts";
 import type { ObjectLock } from "../types.ts";
+import { base64, encodeRfc3986 } from "../wire.ts";
 import type { S3Client } from "./client.ts";
 import { decodeS3Url, parseS3Error, parseXml, xmlChild, xmlList, xmlText } from "./xml.ts";
 

@@ -19,21 +19,11 @@ import {
   collectBody,
   discardBody,
   emptyObjectOr,
+  emptyStream,
   objectBody,
   sliceWhole,
 } from "../body.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
-import {
-  base64,
-  emptyStream,
-  encodeKeyPath,
-  encodeRfc3986,
-  metadataFromHeaders,
-  metadataHeaders,
-  parseContentRange,
-  rangeHeader,
-  stripEtag,
-} from "../http-common.ts";
 import { checkedKeys, compareKeys } from "../keys.ts";
 import { checkLock } from "../lock.ts";
 import type { HeadersLike } from "../transport.ts";
@@ -53,9 +43,19 @@ import {
   type PutResult,
   type StoreCapabilities,
 } from "../types.ts";
+import {
+  base64,
+  encodeKeyPath,
+  encodeRfc3986,
+  metadataFromHeaders,
+  metadataHeaders,
+  parseContentRange,
+  rangeHeader,
+  stripEtag,
+} from "../wire.ts";
 import { createWithRetry } from "../writer-token.ts";
 import { S3Client, type S3Request } from "./client.ts";
-import { documentedCopyCondition, probeCopyCondition } from "./copy.ts";
+import { probeCopyCondition } from "./copy.ts";
 import type { S3Condition } from "./errors.ts";
 import {
   bucketKeepsVersions,
@@ -67,14 +67,14 @@ import {
 import { putMultipart } from "./multipart.ts";
 import {
   DELETE_BATCH,
-  endpointId,
   MAX_PART_SIZE,
   MAX_PARTS,
   MAX_SINGLE_PUT,
-  resolveS3Options,
-  type S3Config,
+  type S3Settings,
   type S3StoreOptions,
-} from "./options.ts";
+  s3Settings,
+} from "./settings.ts";
+import { documentedCopyCondition, endpointId } from "./vendor.ts";
 import {
   deleteRequestXml,
   parseDeleteResult,
@@ -102,8 +102,9 @@ const NOT_XML = /[\ufffe\uffff]/;
  *   `partSize`, `multipartConcurrency` at once, aborted on failure).
  * - A `ReadableStream` body (with `size`) is streamed with `Content-Length`
  *   and `UNSIGNED-PAYLOAD`, and sent once: a stream cannot be replayed, so
- *   its `Transient` failures are returned, not retried. Under Deno (see
- *   `streamingUploads`) it is read into memory first, or sent in parts.
+ *   its `Transient` failures are returned, not retried. Under Deno over
+ *   `fetch` (see `streamingUploads`) it is read into memory first, or sent
+ *   in parts; `nodeHttpTransport` (Deno's `node:http`) streams it there too.
  * - Every other request is retried by the store itself, once, by what it is
  *   (`client.ts`, `Retry`): reads and idempotent writes on `Transient` under
  *   `retry`; a compare-and-swap only when its failure proves nothing was
@@ -125,7 +126,7 @@ export class S3Store implements ObjectStore {
   /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
   readonly id: string;
   readonly capabilities: Partial<StoreCapabilities>;
-  readonly #cfg: S3Config;
+  readonly #cfg: S3Settings;
   readonly #client: S3Client;
   /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
   #copyCondition: Promise<string | undefined> | undefined;
@@ -137,7 +138,7 @@ export class S3Store implements ObjectStore {
    * missing credentials, or a numeric option outside its range (naming it).
    */
   constructor(opts: S3StoreOptions) {
-    this.#cfg = resolveS3Options(opts);
+    this.#cfg = s3Settings(opts);
     this.#client = new S3Client(this.#cfg);
     const where = `${opts.bucket}${this.#cfg.prefix.suffix}`;
     this.name = `s3://${where}`;
@@ -339,8 +340,8 @@ export class S3Store implements ObjectStore {
       return false;
     }
     this.#copyCondition ??=
-      documentedCopyCondition(b.endpoint.hostname) !== undefined
-        ? Promise.resolve(documentedCopyCondition(b.endpoint.hostname))
+      documentedCopyCondition(b.endpoint) !== undefined
+        ? Promise.resolve(documentedCopyCondition(b.endpoint))
         : probeCopyCondition(this, (from, etag, to, condition) =>
             this.#copyOnce(
               to,

@@ -1,6 +1,6 @@
 import { TidemarkError } from "../errors.ts";
-import { metadataHeaders, stripEtag } from "../store/http-common.ts";
 import type { ObjectMeta, ObjectStore } from "../store/types.ts";
+import { metadataHeaders, stripEtag } from "../store/wire.ts";
 
 /** A byte range request resolved against an object size: `[start, end]` inclusive. */
 interface ResolvedRange {
@@ -14,7 +14,7 @@ interface ResolvedRange {
  * object" (absent, not bytes, several ranges, or malformed: servers may ignore
  * a Range they do not support); `"unsatisfiable"` means 416.
  */
-export function parseRange(header: string | null, size: number): ResolvedRange | "unsatisfiable" | undefined {
+function parseRange(header: string | null, size: number): ResolvedRange | "unsatisfiable" | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   if (!m || (m[1] === "" && m[2] === "")) return undefined;

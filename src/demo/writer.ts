@@ -1,7 +1,8 @@
 /**
- * The demo tables: real Parquet data files laid out as merutable writes them,
- * with the history real tables have, written by the worker's demo writer
- * (`npm start`) and by the CLI's `memory:demo` store.
+ * The demo writer: demo tables of real Parquet data files laid out as
+ * merutable writes them, with the history real tables have, for the Worker's
+ * admin commit route (`npm start`, `DEMO_WRITER=1`) and the CLI's
+ * `memory:demo` store.
  *
  * merutable's data files (`parquet/codec.rs`, `parquet/writer.rs`,
  * `types/key.rs` in https://github.com/salesforce-misc/merutable) are

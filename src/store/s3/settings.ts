@@ -6,16 +6,17 @@
  */
 import { TidemarkError } from "../../errors.ts";
 import { numberOption } from "../../options.ts";
-import type { FetchLike } from "../http-common.ts";
 import { KeyPrefix } from "../keys.ts";
 import { makeScrubber } from "../redact.ts";
 import { type RetryPolicy, resolvePolicy } from "../retry.ts";
 import { type S3Signer, type SigningKey, webCryptoSigner } from "../signer.ts";
+import type { FetchLike } from "../transport.ts";
 import { fetchTransport, type HttpTransport } from "../transport.ts";
+import { defaultPathStyle, parseS3Endpoint } from "./vendor.ts";
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (all but the last). */
-export const MIN_PART_SIZE = 5 * MiB;
+const MIN_PART_SIZE = 5 * MiB;
 /** S3's largest single PUT (5 GiB). */
 export const MAX_SINGLE_PUT = 5 * 1024 * MiB;
 /** S3's largest part (5 GiB). https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
@@ -76,7 +77,8 @@ export interface S3StoreOptions {
   /**
    * Send `ReadableStream` bodies as streams (default: true, except with the
    * `fetch` transport under Deno, whose `fetch` drops `Content-Length` on a stream body and sends it
-   * chunked, which S3 refuses with 411). When false, a stream body is read
+   * chunked, which S3 refuses with 411: give `nodeHttpTransport()` from
+   * `tidemark/node` there to stream). When false, a stream body is read
    * into memory first (then its PUT is retried like any other), or, for an
    * overwrite above `multipartThreshold`, uploaded in parts.
    */
@@ -106,7 +108,7 @@ export interface S3StoreOptions {
 }
 
 /** What an `S3Store` runs with: its options checked, defaults filled in. */
-export interface S3Config {
+export interface S3Settings {
   endpoint: URL;
   bucket: string;
   prefix: KeyPrefix;
@@ -125,40 +127,6 @@ export interface S3Config {
   compareAndSwap: boolean;
 }
 
-const IP_OR_LOCAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]|localhost)$/i;
-const DNS_BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
-
-/**
- * Parses an S3 endpoint: an `http:` or `https:` URL with neither user info,
- * nor a query, nor a fragment (even an empty `?` or `#`). An endpoint needs
- * none of them, and what they would carry is never used: a credential there
- * (`?X-Amz-Security-Token=...`) would only be kept in configurations and
- * echoed to whoever reads them. The one rule for every endpoint tidemark
- * accepts: `S3Store` checks its option with it, and so does the store-URL
- * grammar (`?endpoint=`, the CLI's `AWS_ENDPOINT_URL`, the Worker's table
- * configurations). Errors never quote the query or the fragment.
- *
- * @param what names the endpoint in a message (`S3Store endpoint`, `s3 store URL: endpoint`).
- * @throws TidemarkError `InvalidArgument` otherwise.
- */
-export function parseS3Endpoint(endpoint: string, what: string): URL {
-  const bad = (why: string) => new TidemarkError("InvalidArgument", `${what} ${why}`);
-  if (typeof endpoint !== "string") throw bad("must be an http or https URL");
-  // Checked on the text: `URL` drops an empty query or fragment without a trace.
-  if (endpoint.includes("#")) throw bad("must not have a fragment (#...)");
-  if (endpoint.includes("?"))
-    throw bad("must not have a query (?...): an endpoint is scheme, host, port and path");
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw bad("is not a valid URL (an http or https URL)");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw bad("must be an http: or https: URL");
-  if (url.username !== "" || url.password !== "") throw bad("must not carry credentials (user info)");
-  return url;
-}
-
 /**
  * Checks `opts` and fills in defaults.
  *
@@ -166,7 +134,7 @@ export function parseS3Endpoint(endpoint: string, what: string): URL {
  *   bucket or region, missing credentials, a bad prefix, or a numeric option
  *   outside its range (naming it).
  */
-export function resolveS3Options(opts: S3StoreOptions): S3Config {
+export function s3Settings(opts: S3StoreOptions): S3Settings {
   const endpoint = parseS3Endpoint(opts.endpoint, "S3Store endpoint");
   if (!opts.bucket) throw new TidemarkError("InvalidArgument", "S3Store needs a bucket");
   if (!opts.region)
@@ -197,7 +165,7 @@ export function resolveS3Options(opts: S3StoreOptions): S3Config {
     endpoint,
     bucket: opts.bucket,
     prefix: new KeyPrefix(opts.prefix ?? ""),
-    pathStyle: opts.forcePathStyle ?? (IP_OR_LOCAL.test(endpoint.hostname) || !DNS_BUCKET.test(opts.bucket)),
+    pathStyle: opts.forcePathStyle ?? defaultPathStyle(endpoint, opts.bucket),
     transport: opts.transport ?? fetchTransport(opts.fetch),
     signer: opts.signer ?? webCryptoSigner(),
     signing,
@@ -214,9 +182,4 @@ export function resolveS3Options(opts: S3StoreOptions): S3Config {
     serverSideCopy: opts.serverSideCopy ?? "auto",
     compareAndSwap: opts.compareAndSwap ?? true,
   };
-}
-
-/** An endpoint URL as an identity: scheme, host, port and path; never user info or query. */
-export function endpointId(endpoint: URL): string {
-  return `${endpoint.protocol}//${endpoint.host}${endpoint.pathname.replace(/\/+$/, "")}`;
 }

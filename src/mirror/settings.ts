@@ -1,11 +1,18 @@
+/**
+ * A mirror's options (`MirrorOptions`: what a caller passes), the settings
+ * they resolve to (`mirrorSettings`: every number checked, defaults filled
+ * in), and `MirrorStatus`, the one status shape (the Durable Object's extends
+ * it).
+ *
+ * @module
+ */
 import type { TidemarkError } from "../errors.ts";
 import type { IcebergViewOptions, IcebergViewStatus } from "../iceberg/view.ts";
-import { MAX_TIMER_MS, numberOption } from "../options.ts";
+import { MAX_TIMER_MS, numberOption, option } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
 import type { LagAlert } from "./lag.ts";
 import type { MirrorCounters, MirrorGap, MirrorProgressStore } from "./progress.ts";
 import type { MirrorLockOptions, RetentionOptions, RetentionStatus } from "./retention.ts";
-import { DEFAULT_LIST_THRESHOLD, DEFAULT_PARALLELISM } from "./snapshot.ts";
 
 /** Options of {@link Mirror}. */
 export interface MirrorOptions {
@@ -18,9 +25,9 @@ export interface MirrorOptions {
   source: ObjectStore;
   /** The mirror's store. */
   target: ObjectStore;
-  /** Delay between ticks when caught up, in ms (default 5,000). */
+  /** Delay between ticks when caught up, in ms (default 5,000; 10 to 2^31 - 1). */
   pollIntervalMs?: number;
-  /** Files copied at once (default 8, {@link DEFAULT_PARALLELISM}). */
+  /** Files copied at once (default 8; 1 to 1,024). */
   parallelism?: number;
   /**
    * From this many files to check in one snapshot (the first one mirrored,
@@ -28,7 +35,7 @@ export interface MirrorOptions {
    * (default 100; `Infinity`: never). See {@link MirrorSnapshotOptions.listThreshold}.
    */
   listThreshold?: number;
-  /** Lag, in seconds, at which `onLagAlert` fires, at most once per this many seconds (default 60; 0: never). */
+  /** Lag, in whole seconds, at which `onLagAlert` fires, at most once per this many seconds (default 60; 0: never). */
   lagAlertSecs?: number;
   /** Called when the lag reaches `lagAlertSecs` (once per window while it stays there). */
   onLagAlert?: (alert: LagAlert) => void;
@@ -129,28 +136,20 @@ export interface MirrorSettings {
 }
 
 /**
- * Validates a mirror's numeric options and fills in the defaults.
+ * Validates a mirror's numeric options and fills in the defaults (the rules
+ * of the options the CLI and the Worker share are `OPTIONS`, src/options.ts).
  *
  * @throws TidemarkError `InvalidArgument` naming the option for a bad number
  *   (`NaN`, `Infinity` where no limit makes no sense, a fraction, a negative).
  */
 export function mirrorSettings(opts: MirrorOptions): MirrorSettings {
-  const pollIntervalMs = numberOption("pollIntervalMs", opts.pollIntervalMs, 5_000, {
-    min: 1,
-    max: MAX_TIMER_MS,
-  });
-  const parallelism = numberOption("parallelism", opts.parallelism, DEFAULT_PARALLELISM, {
-    min: 1,
-    max: 1024,
-  });
-  const listThreshold = numberOption("listThreshold", opts.listThreshold, DEFAULT_LIST_THRESHOLD, {
-    min: 1,
-    infinity: true,
-  });
-  const lagAlertSecs = numberOption("lagAlertSecs", opts.lagAlertSecs, 60, { min: 0, integer: false });
+  const pollIntervalMs = option("pollIntervalMs", opts.pollIntervalMs);
+  const parallelism = option("parallelism", opts.parallelism);
+  const listThreshold = option("listThreshold", opts.listThreshold);
+  const lagAlertSecs = option("lagAlertSecs", opts.lagAlertSecs);
   const budget = {
-    requests: numberOption("budget.requests", opts.budget?.requests, 0, { min: 0 }),
-    bytes: numberOption("budget.bytes", opts.budget?.bytes, 0, { min: 0 }),
+    requests: option("budgetRequests", opts.budget?.requests, "budget.requests"),
+    bytes: option("budgetBytes", opts.budget?.bytes, "budget.bytes"),
   };
   const baseDelayMs = numberOption("backoff.baseDelayMs", opts.backoff?.baseDelayMs, 1_000, {
     min: 0,

@@ -1,43 +1,13 @@
 /**
- * Small HTTP helpers shared by the S3 and the read-only HTTP adapters: key
- * paths, etags, ranges, metadata headers and body streams. Web-standard
- * globals only (they run in browsers), and no signing code, so the HTTP store
- * stays small in a browser bundle.
+ * How objects travel over HTTP, for every part that speaks it (`S3Store`,
+ * `HttpStore`, the server's `serveObject`): key paths, etags, ranges,
+ * `x-amz-meta-*` metadata headers, and the one table from an HTTP status to a
+ * code. Web-standard globals only (they run in browsers), and no signing
+ * code, so the HTTP store stays small in a browser bundle.
  *
  * @module
  */
-import { isTidemarkError, TidemarkError } from "../errors.ts";
-
-/** A `fetch` implementation (the global one, or a test's or a runtime's own). */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
-
-/** The global `fetch`, looked up at call time (Workers and browsers refuse an unbound `this`). */
-export const globalFetch: FetchLike = (input, init) => fetch(input, init);
-
-let redirectMode: "error" | "manual" | undefined;
-
-/**
- * The redirect mode for store requests: "error" where the runtime has it, else
- * "manual". A signed S3 request must never be followed to another host, and
- * Node's fetch (undici) keeps a copy of every streamed request body in memory
- * unless redirect is "error", so that it could replay it after a redirect
- * (measured: a 256 MiB streamed PUT grew RSS by ~290 MiB with "follow" or
- * "manual", ~110 MiB of collectable garbage with "error"). workerd rejects
- * "error" when the Request is built ("won't be implemented since it does not
- * make sense at the edge", https://github.com/cloudflare/workerd/pull/7452),
- * so the mode is feature-detected once.
- */
-export function noRedirect(): "error" | "manual" {
-  if (redirectMode === undefined) {
-    try {
-      new Request("http://feature-detect.invalid/", { redirect: "error" });
-      redirectMode = "error";
-    } catch {
-      redirectMode = "manual";
-    }
-  }
-  return redirectMode;
-}
+import { type ErrorCode, TidemarkError } from "../errors.ts";
 
 // RFC 3986 reserves these, encodeURIComponent leaves them: S3's SigV4 canonical
 // path wants them encoded, and aws4fetch encodes them when it signs.
@@ -185,36 +155,35 @@ function unbase64(s: string): Uint8Array {
   return out;
 }
 
-/** An empty, closed stream. */
-export function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(c) {
-      c.close();
-    },
-  });
-}
-
 /**
- * `body` with read errors turned into `TidemarkError`s by `wrap` (a network
- * failure mid-body surfaces as `Transient`, never as a runtime's own error).
+ * THE table from an HTTP status to a tidemark error code, shared by every
+ * HTTP adapter (the S3 store falls back to it after its S3 error codes; the
+ * HTTP store uses it as is). `undefined` is a request that got no answer (a
+ * network error): `Transient`.
  */
-export function guardStream(
-  body: ReadableStream<Uint8Array>,
-  wrap: (e: unknown) => TidemarkError,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) c.close();
-        else c.enqueue(value);
-      } catch (e) {
-        c.error(isTidemarkError(e) ? e : wrap(e));
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
+export function codeOfHttpStatus(status: number | undefined): ErrorCode {
+  if (status === undefined) return "Transient";
+  switch (status) {
+    case 400:
+    case 411:
+    case 413:
+    case 414:
+    case 416:
+      return "InvalidArgument";
+    case 401:
+    case 403:
+      return "PermissionDenied";
+    case 404:
+    case 410:
+      return "NotFound";
+    case 405:
+    case 501:
+      return "NotSupported";
+    case 408:
+    case 429:
+      return "Transient";
+    case 412:
+      return "PreconditionFailed";
+  }
+  return status >= 500 ? "Transient" : "Unknown";
 }

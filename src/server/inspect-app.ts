@@ -6,7 +6,7 @@ import { tableReader } from "../catalog/table.ts";
 import { errorCodeOf, httpStatusOf, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { snapshotTotals } from "../manifest/live.ts";
-import { verifyMirror } from "../mirror/index.ts";
+import { verifyMirror } from "../mirror/reader.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { toJsonSafe } from "./json.ts";
 import { serveObject } from "./objects.ts";
@@ -59,7 +59,7 @@ export const EXPOSED_HEADERS = [
 ];
 
 /** Summary numbers of a snapshot. */
-export function summarize(version: number, m: Manifest): SnapshotSummary {
+function summarize(version: number, m: Manifest): SnapshotSummary {
   const { files, bytes, rows } = snapshotTotals(m);
   const j = (x: bigint) => toJsonSafe(x) as number | string;
   return {
@@ -74,7 +74,7 @@ export function summarize(version: number, m: Manifest): SnapshotSummary {
 }
 
 /** Parses a version path parameter: a positive integer, else `InvalidArgument`. */
-export function parseVersion(s: string | undefined): number {
+function parseVersion(s: string | undefined): number {
   const v = Number(s);
   if (!s || !/^\d+$/.test(s) || !Number.isSafeInteger(v) || v < 1) {
     throw new TidemarkError("InvalidArgument", "a snapshot version is a positive integer");
@@ -205,7 +205,7 @@ export function inspectApp(opts: InspectAppOptions): Hono {
  * segment exactly once. A mount pattern whose parameter regex spans `/` is
  * not supported.
  */
-export function wildcardTail(c: Context): string {
+function wildcardTail(c: Context): string {
   const fixed = routePath(c).replace(/\/\*$/, "").split("/").length;
   return new URL(c.req.url).pathname.split("/").slice(fixed).join("/");
 }
