@@ -118,6 +118,15 @@ describe.concurrent("Object Lock", () => {
           const second = await mirror();
           assert.deepEqual([second.oldestRetained, second.versionsKept], [4, 2]);
           assert.ok(second.waiting >= 3, "v1..v3 wait for their locks");
+          // inspect shows the boundary, and the chain stops there.
+          const inspected = await tidemark(c, "inspect", url, "--json");
+          assert.equal(inspected.code, 0, inspected.out);
+          const report = JSON.parse(inspected.out) as {
+            oldestRetained: number;
+            chainEnd: string;
+            chain: unknown[];
+          };
+          assert.deepEqual([report.oldestRetained, report.chainEnd, report.chain.length], [4, "boundary", 2]);
           // The restore drill: every retained version restores; an expired one is refused, naming the oldest kept.
           for (const v of [4, 5]) {
             const into = mkdtempSync(join(tmp, `restore-${v}-`));
