@@ -123,6 +123,12 @@ export {
   type VerifyResult,
   verifyMirror,
 } from "./mirror/reader.ts";
+export type {
+  MirrorLockOptions,
+  RetentionOptions,
+  RetentionStatus,
+  RetentionTotals,
+} from "./mirror/retention.ts";
 export {
   type MirrorSnapshotOptions,
   type MirrorSnapshotResult,
@@ -174,10 +180,12 @@ export {
   type ByteRange,
   capabilitiesOf,
   type DeleteError,
+  type DeleteManyOptions,
   type DeleteManyResult,
   type GetOptions,
   type ListOptions,
   type ObjectBody,
+  type ObjectLock,
   type ObjectMeta,
   type ObjectStore,
   type PutMode,

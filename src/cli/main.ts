@@ -207,6 +207,27 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option(
         "--iceberg-prefix <prefix>",
         "with --iceberg: the view's prefix on the mirror (default iceberg)",
+      )
+      .option(
+        "--keep-versions <n>",
+        "retention: keep the newest n versions on the mirror (HEAD always); older ones are deleted",
+        numberFlag("--keep-versions", { min: 1 }),
+      )
+      .option(
+        "--keep-days <d>",
+        "retention: keep every version that was the mirror's HEAD in the last d days (with --keep-versions: either keeps)",
+        numberFlag("--keep-days", { min: 0, integer: false }),
+      )
+      .addOption(
+        new Option(
+          "--lock <mode>",
+          "write every data file and manifest with an S3 Object Lock retention (needs --lock-days)",
+        ).choices(["governance", "compliance"]),
+      )
+      .option(
+        "--lock-days <d>",
+        "with --lock: the retention of each object, in days (at least --keep-days)",
+        numberFlag("--lock-days", { min: 0, integer: false }),
       ),
   )
     .addHelpText("after", STORES_HELP)

@@ -23,6 +23,7 @@ export const DOCTOR_CHECKS = [
   "metadata",
   "clock-skew",
   "auth-failure",
+  "object-lock",
 ] as const;
 
 /** One of {@link DOCTOR_CHECKS}. */

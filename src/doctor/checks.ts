@@ -14,6 +14,7 @@ import type { DoctorCheckId } from "./check-ids.ts";
 import { CLOCK_AUTH_CHECKS } from "./checks/clock-auth.ts";
 import { CONDITIONAL_WRITE_CHECKS } from "./checks/conditional-writes.ts";
 import { CONSISTENCY_CHECKS } from "./checks/consistency.ts";
+import { OBJECT_LOCK_CHECKS } from "./checks/object-lock.ts";
 import { type CheckDef, CheckFailed, unexpected } from "./checks/probe.ts";
 import { READ_UPLOAD_CHECKS } from "./checks/reads-uploads.ts";
 
@@ -54,7 +55,11 @@ export interface CheckContext {
   maxClockSkewMs: number;
   /** The same store with a wrong secret, under the same scratch prefix (for `auth-failure`). */
   badCredentials: ObjectStore | undefined;
+  /** The Object Lock mode `object-lock` writes with (absent: that check is `unsupported`). */
+  lock?: { mode: "governance" | "compliance" } | undefined;
   now(): number;
+  /** Waits (`object-lock` waits for its retention to end; default a timer). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
 }
 
 /** What a check returns (`ms` and `title` are added by the runner). */
@@ -66,6 +71,7 @@ const CHECKS: Record<DoctorCheckId, CheckDef> = {
   ...CONSISTENCY_CHECKS,
   ...READ_UPLOAD_CHECKS,
   ...CLOCK_AUTH_CHECKS,
+  ...OBJECT_LOCK_CHECKS,
 };
 
 /** The title of a check. */

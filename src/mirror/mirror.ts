@@ -7,7 +7,7 @@ import type { LiveFile } from "../manifest/live.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";
-import { storeId } from "../store/types.ts";
+import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
 import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
 import { type LagAlert, LagAlerts, LagClock } from "./lag.ts";
 import { TickLoop } from "./loop.ts";
@@ -24,6 +24,13 @@ import {
   recordGap,
   rewindGaps,
 } from "./progress.ts";
+import {
+  lockingWrites,
+  MirrorRetention,
+  type RetentionSettings,
+  retentionSettings,
+  zeroRetentionTotals,
+} from "./retention.ts";
 import { type MirrorOptions, type MirrorSettings, type MirrorStatus, mirrorSettings } from "./settings.ts";
 import { mirrorSnapshot } from "./snapshot.ts";
 import { MirrorSource, sameTable } from "./source.ts";
@@ -120,6 +127,10 @@ export class Mirror {
   #fatal: TidemarkError | undefined;
   /** Iceberg views written after each version (the `iceberg` option). */
   readonly #views: IcebergView[];
+  /** The retention policy (the `retention` option), run after each tick's versions are published. */
+  readonly #retention: MirrorRetention | undefined;
+  /** Where copies and manifests are written: the target, with `lock`'s retention on each. */
+  readonly #copyTarget: ObjectStore;
 
   /**
    * @throws TidemarkError `InvalidArgument` naming the option for a bad
@@ -141,6 +152,22 @@ export class Mirror {
     this.#target = new MirrorTarget(this.#targetStore, this.#binding, opts.progress);
     this.#views = icebergViews(this.#targetStore, opts.iceberg);
     this.#now = opts.now ?? (() => Date.now());
+    const retention: RetentionSettings | undefined = retentionSettings(opts.retention, opts.lock);
+    this.#retention =
+      retention !== undefined && opts.retention !== undefined
+        ? new MirrorRetention(retention, this.#now)
+        : undefined;
+    if (opts.lock !== undefined && retention?.lockMs !== undefined) {
+      if (!capabilitiesOf(opts.target).objectLock) {
+        throw new TidemarkError(
+          "NotSupported",
+          `lock: the target ${opts.target.name} cannot keep an Object Lock retention (an S3 bucket created with Object Lock can)`,
+        );
+      }
+      this.#copyTarget = lockingWrites(this.#targetStore, opts.lock.mode, retention.lockMs, this.#now);
+    } else {
+      this.#copyTarget = this.#targetStore;
+    }
     this.#lag = new LagClock(this.#now);
     this.#alerts = new LagAlerts(this.#settings.lagAlertSecs, this.#now, opts.onLagAlert);
     this.#safe = safetyGate(opts.requireSafeStore, opts.target, "mirror", "Mirror target");
@@ -186,6 +213,9 @@ export class Mirror {
       gaps: p.gaps,
       nextDelayMs: this.#nextDelayMs(caughtUp),
       ...(this.#views.length > 0 ? { iceberg: this.#views.map((v) => v.snapshotStatus()) } : {}),
+      ...(this.#retention
+        ? { retention: this.#retention.status(p.counters.retention ?? zeroRetentionTotals()) }
+        : {}),
     };
   }
 
@@ -241,6 +271,7 @@ export class Mirror {
         this.#target.lowWaterDirty = false;
       }
       await this.#updateViews(budget);
+      await this.#retain(budget);
       this.#failureStreak = 0;
       this.#fatal = undefined;
       delete this.#target.progress.lastError;
@@ -369,6 +400,7 @@ export class Mirror {
     }
     if (resumed && !(await this.#target.asBelieved())) {
       await this.#target.forget();
+      this.#retention?.forget();
       this.#lag.reopen(head, handledThrough(this.#target.progress));
     }
     this.#lag.handled(handledThrough(this.#target.progress));
@@ -441,6 +473,36 @@ export class Mirror {
     }
   }
 
+  /**
+   * The retention pass, once the tick's versions are published (low_water
+   * written): within the tick's budget; a pass the budget stops goes on at
+   * the next tick. A delete the store refuses (an Object Lock not released)
+   * waits, never fails the tick; a store error does (retried).
+   */
+  async #retain(budget: TickBudget): Promise<void> {
+    const retention = this.#retention;
+    if (retention === undefined || this.#target.lowWaterDirty || this.#closed) return;
+    const p = this.#target.progress;
+    p.counters.retention ??= zeroRetentionTotals();
+    const done = await retention.pass({
+      target: this.#targetStore,
+      head: p.mirrorSeq,
+      protect: p.inProgress?.uploaded ?? [],
+      skipPrefixes: this.#views.map((v) => v.where.prefix),
+      // Requests are counted as they are sent: the reservation only asks whether a step fits.
+      // A step that ran is progress: the tick's first step always may, the next ones must fit.
+      fits: (n) => {
+        if (this.#closed || !budget.begin(n, 0, false)) return false;
+        budget.end(n, 0, 0);
+        budget.progressed();
+        return true;
+      },
+      requestsSent: () => this.#meters.requestsSent(),
+      totals: p.counters.retention,
+    });
+    if (!done) this.#workRemains = true;
+  }
+
   /** Records skipped versions; what was in progress for them is dropped. */
   #skip(gap: MirrorGap): void {
     const p = this.#target.progress;
@@ -488,7 +550,7 @@ export class Mirror {
     try {
       res = await mirrorSnapshot({
         source: this.#sourceStore,
-        target: this.#targetStore,
+        target: this.#copyTarget,
         sourceId: this.#binding.source,
         version,
         previous: previous?.manifest,
@@ -554,6 +616,7 @@ export class Mirror {
     this.#target.uploadedHere.clear();
     p.counters.snapshots++;
     this.#target.setPrevious(file);
+    this.#retention?.published(file);
     this.#target.lowWaterDirty = !res.lowWaterAdvanced;
     this.#lag.handled(version);
     this.#settleWaiters();

@@ -9,7 +9,7 @@ import type { ObjectMeta, ObjectStore } from "../store/types.ts";
  * later is the source's bytes when both still match (etags change whenever
  * an object is rewritten).
  */
-const ORIGIN_SOURCE_KEY = "tidemark-source";
+export const ORIGIN_SOURCE_KEY = "tidemark-source";
 /** See {@link ORIGIN_SOURCE_KEY}. */
 const ORIGIN_ETAG_KEY = "tidemark-source-etag";
 

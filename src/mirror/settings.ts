@@ -12,6 +12,7 @@ import { MAX_TIMER_MS, numberOption, option } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
 import type { LagAlert } from "./lag.ts";
 import type { MirrorCounters, MirrorGap, MirrorProgressStore } from "./progress.ts";
+import type { MirrorLockOptions, RetentionOptions, RetentionStatus } from "./retention.ts";
 
 /** Options of {@link Mirror}. */
 export interface MirrorOptions {
@@ -76,6 +77,26 @@ export interface MirrorOptions {
    * (retried, as a copy is).
    */
   iceberg?: IcebergViewOptions | IcebergViewOptions[];
+  /**
+   * Keep only a window of versions on the target (by count, by age, or
+   * both; HEAD always): each tick, once the versions it mirrored are
+   * published, versions that left the window are expired as
+   * `Catalog.expire` expires them (the boundary, `metadata/oldest_retained.txt`,
+   * published before anything is deleted; manifests before files; a file
+   * deleted only when no manifest left names it), within the tick's budget.
+   * Readers refuse a version below the boundary, naming the oldest one
+   * kept. See docs/operations.md for sizing the window.
+   */
+  retention?: RetentionOptions;
+  /**
+   * Write every data file and manifest with an S3 Object Lock retention of
+   * `days` (`mode` governance or compliance), so that nobody, this mirror's
+   * credentials included, can delete them before it ends; retention then
+   * deletes only what the lock has released, and waits for the rest. The
+   * target must keep retentions (`capabilities.objectLock`: an S3 bucket
+   * created with Object Lock; `doctor --lock` checks it enforces them).
+   */
+  lock?: MirrorLockOptions;
 }
 
 /** A snapshot of a mirror's state; see {@link Mirror.status}. */
@@ -98,6 +119,8 @@ export interface MirrorStatus {
   nextDelayMs: number;
   /** The Iceberg views, when the mirror has any: where each stands. */
   iceberg?: IcebergViewStatus[];
+  /** The retention, when the mirror has a policy: what it keeps, what it freed. */
+  retention?: RetentionStatus;
 }
 
 /** A mirror's settings: its options validated, the defaults filled in. */

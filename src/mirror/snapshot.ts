@@ -7,7 +7,7 @@ import { checkNumber, option } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { copySourceBody } from "../store/copy-source.ts";
 import { createOrSame, explainNotFound, headIfExists } from "../store/exists.ts";
-import { compareKeys } from "../store/keys.ts";
+import { commonPrefix, compareKeys, dropLastCodePoint } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 import { missingSourceFile, originMetadata, proveOrigin, sourceHead } from "./origin.ts";
 
@@ -281,22 +281,6 @@ async function copyFile(
     }
     throw e;
   }
-}
-
-/** The last code point of `s` removed (never a lone surrogate, which a URL cannot carry). */
-function dropLastCodePoint(s: string): string {
-  const last = s.codePointAt(s.length - 1) ?? 0;
-  const prev = s.length >= 2 ? (s.codePointAt(s.length - 2) ?? 0) : 0;
-  return s.slice(0, prev > 0xffff && last >= 0xdc00 && last <= 0xdfff ? -2 : -1);
-}
-
-/** The longest common prefix of `a` and `b`, cut before a split surrogate pair. */
-function commonPrefix(a: string, b: string): string {
-  let n = 0;
-  while (n < a.length && n < b.length && a.charCodeAt(n) === b.charCodeAt(n)) n++;
-  const c = a.charCodeAt(n - 1);
-  if (n > 0 && c >= 0xd800 && c <= 0xdbff) n--;
-  return a.slice(0, n);
 }
 
 /** What one listing of the target says about the files to check. */

@@ -67,8 +67,10 @@ import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "../store/keys.ts";
+import { lockNotSupported } from "../store/lock.ts";
 import type {
   Body,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
@@ -196,6 +198,7 @@ export class FileStore implements ObjectStore {
   async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
     try {
       validateKey(key);
+      if (opts.lock !== undefined) throw lockNotSupported(this.name, key);
       if (body instanceof ReadableStream) {
         if (opts.size === undefined || !Number.isSafeInteger(opts.size) || opts.size < 0) {
           throw new TidemarkError(
@@ -379,7 +382,10 @@ export class FileStore implements ObjectStore {
     return removed;
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     const all = await checkedKeys(keys);
     let deleted = 0;
     const errors: DeleteManyResult["errors"] = [];

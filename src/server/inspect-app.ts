@@ -99,9 +99,12 @@ function parseVersion(s: string | undefined): number {
  * Every route reads the table through one table reader (`openTable`), so a
  * store holding merutable's primary (the posix layout) is served like a mirror.
  *
- * - `GET /status`: the table's layout and HEAD version, plus the mirror's status if given;
- * - `GET /snapshots?limit=N`: the snapshot chain from HEAD backwards (summaries, with any anomaly);
+ * - `GET /status`: the table's layout, HEAD version and oldest version retained (`oldestRetained`,
+ *   0 when the table publishes no retention boundary), plus the mirror's status if given;
+ * - `GET /snapshots?limit=N`: the snapshot chain from HEAD backwards, down to the retention
+ *   boundary (summaries, with any anomaly);
  * - `GET /snapshots/:v`: manifest `v` as JSON (int64 as numbers when safe, else strings; bytes as hex);
+ *   a version below the retention boundary is 404 naming the oldest version retained;
  * - `GET /verify/:v`: `verifyMirror` of snapshot `v` (every referenced file present, right size);
  * - `GET|HEAD /objects/*`: the raw objects (ETag, Range → 206, If-None-Match → 304), for `HttpStore`;
  *   the key is the path below this route's own `/objects/` (each segment
@@ -136,11 +139,19 @@ export function inspectApp(opts: InspectAppOptions): Hono {
 
   app.get("/status", auth, async (c) => {
     const store = await storeOf(c);
-    const d = await tableReader(store).discover();
+    const table = tableReader(store);
+    const d = await table.discover();
+    const oldestRetained = await table.retentionBoundary();
     const mirror = opts.mirror === undefined ? undefined : await resolve(opts.mirror, c);
     const status = mirror ? await mirror.status() : undefined;
     return c.json(
-      toJsonSafe({ store: store.name, head: d.version, layout: d.layout, mirror: status }) as object,
+      toJsonSafe({
+        store: store.name,
+        head: d.version,
+        layout: d.layout,
+        oldestRetained,
+        mirror: status,
+      }) as object,
     );
   });
 
@@ -161,7 +172,7 @@ export function inspectApp(opts: InspectAppOptions): Hono {
   app.get("/snapshots/:v", auth, async (c) => {
     const v = parseVersion(c.req.param("v"));
     const table = tableReader(await storeOf(c));
-    const f = await table.read(v);
+    const f = await table.readRetained(v);
     const summary = summarize(v, f.manifest);
     const anomaly = manifestAnomaly(f, table.manifestKey(v));
     if (anomaly !== undefined) summary.anomaly = anomaly;

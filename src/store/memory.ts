@@ -2,12 +2,16 @@ import { TidemarkError } from "../errors.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
 import { claimCopySource, copySourceOf } from "./copy-source.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "./keys.ts";
+import { checkLock, lockHolds, lockNotSupported } from "./lock.ts";
 import type {
   Body,
+  DeleteError,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
   ObjectBody,
+  ObjectLock,
   ObjectMeta,
   ObjectStore,
   PutMode,
@@ -29,6 +33,17 @@ export interface MemoryStoreOptions {
    * and simulations.
    */
   serverSideCopy?: boolean;
+  /**
+   * Keep Object Lock retentions (`put` with `lock`; default false: such a
+   * put is `NotSupported`, as on a bucket created without Object Lock). A
+   * locked object cannot be deleted, overwritten or replaced until its
+   * `retainUntil` (`PermissionDenied`; `deleteMany` reports it per key): the
+   * stricter, unversioned model of what S3 keeps (there a write adds a
+   * version and the locked one stays).
+   */
+  objectLock?: boolean;
+  /** Milliseconds clock for `lastModified` and retentions (default `Date.now`). */
+  now?: () => number;
 }
 
 interface Entry {
@@ -37,6 +52,7 @@ interface Entry {
   lastModified: Date;
   metadata: Record<string, string>;
   contentType: string | undefined;
+  lock: ObjectLock | undefined;
 }
 
 /**
@@ -50,14 +66,19 @@ export class MemoryStore implements ObjectStore {
   readonly name: string;
   /** `memory:<uuid>`: every MemoryStore is a store of its own. */
   readonly id: string = `memory:${crypto.randomUUID()}`;
-  readonly capabilities: Partial<StoreCapabilities> = {};
+  readonly capabilities: Partial<StoreCapabilities>;
   readonly #entries = new Map<string, Entry>();
   readonly #copies: boolean;
+  readonly #locks: boolean;
+  readonly #now: () => number;
   #seq = 0;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.name = opts.name ?? "memory";
     this.#copies = opts.serverSideCopy === true;
+    this.#locks = opts.objectLock === true;
+    this.#now = opts.now ?? Date.now;
+    this.capabilities = this.#locks ? { objectLock: true } : {};
   }
 
   /**
@@ -75,13 +96,26 @@ export class MemoryStore implements ObjectStore {
   }
 
   #meta(key: string, e: Entry): ObjectMeta {
-    return {
+    const meta: ObjectMeta = {
       key,
       size: e.bytes.length,
       etag: e.etag,
       lastModified: e.lastModified,
       metadata: { ...e.metadata },
     };
+    if (e.lock) meta.lock = { mode: e.lock.mode, retainUntil: new Date(e.lock.retainUntil) };
+    return meta;
+  }
+
+  /** `PermissionDenied` when `e`'s retention still holds. */
+  #checkUnlocked(key: string, e: Entry | undefined, what: string): void {
+    if (e?.lock && lockHolds(e.lock, this.#now())) {
+      throw new TidemarkError(
+        "PermissionDenied",
+        `cannot ${what} ${JSON.stringify(key)}: locked (${e.lock.mode}) until ${e.lock.retainUntil.toISOString()}`,
+        { key },
+      );
+    }
   }
 
   #lookup(key: string): Entry {
@@ -110,6 +144,10 @@ export class MemoryStore implements ObjectStore {
   async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
     try {
       validateKey(key);
+      if (opts.lock !== undefined) {
+        checkLock(opts.lock, key);
+        if (!this.#locks) throw lockNotSupported(this.name, key);
+      }
     } catch (e) {
       discardBody(body);
       throw e;
@@ -127,10 +165,10 @@ export class MemoryStore implements ObjectStore {
       if (e.etag !== from.etag) {
         throw new TidemarkError("PreconditionFailed", `etag of ${JSON.stringify(src.key)} changed`, { key });
       }
-      return this.#write(key, e.bytes, mode, opts.metadata, e.contentType);
+      return this.#write(key, e.bytes, mode, opts.metadata, e.contentType, opts.lock);
     }
     const bytes = await collectBody(body, opts.size, key);
-    return this.#write(key, bytes, mode, opts.metadata, opts.contentType);
+    return this.#write(key, bytes, mode, opts.metadata, opts.contentType, opts.lock);
   }
 
   /** Stores `bytes` at `key` under `mode`'s condition, atomically (no await). */
@@ -140,6 +178,7 @@ export class MemoryStore implements ObjectStore {
     mode: PutMode,
     metadata: Record<string, string> | undefined,
     contentType: string | undefined,
+    lock: ObjectLock | undefined,
   ): PutResult {
     const current = this.#entries.get(key);
     if (mode === "create" && current) {
@@ -153,30 +192,44 @@ export class MemoryStore implements ObjectStore {
         { key },
       );
     }
+    this.#checkUnlocked(key, current, "overwrite");
     const etag = `m${(++this.#seq).toString(16).padStart(8, "0")}`;
     this.#entries.set(key, {
       bytes: bytes.slice(),
       etag,
-      lastModified: new Date(),
+      lastModified: new Date(this.#now()),
       metadata: { ...metadata },
       contentType,
+      lock: lock && { mode: lock.mode, retainUntil: new Date(lock.retainUntil) },
     });
     return { etag };
   }
 
   async delete(key: string): Promise<void> {
     validateKey(key);
+    this.#checkUnlocked(key, this.#entries.get(key), "delete");
     this.#entries.delete(key);
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  /** Deletes `keys`; a locked one is reported in `errors` (this store keeps no versions: `opts` changes nothing). */
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     let deleted = 0;
+    const errors: DeleteError[] = [];
     const all = await checkedKeys(keys);
     for (const key of all) {
+      try {
+        this.#checkUnlocked(key, this.#entries.get(key), "delete");
+      } catch (e) {
+        errors.push({ key, code: "PermissionDenied", message: (e as Error).message });
+        continue;
+      }
       this.#entries.delete(key);
       deleted++;
     }
-    return { deleted, errors: [] };
+    return { deleted, errors };
   }
 
   async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {

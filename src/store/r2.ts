@@ -12,9 +12,11 @@ import {
   streamOf,
 } from "./body.ts";
 import { checkedKeys, compareKeys, KeyPrefix } from "./keys.ts";
+import { lockNotSupported } from "./lock.ts";
 import { type RetryControl, type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
 import type {
   Body,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
@@ -309,6 +311,8 @@ export class R2Store implements ObjectStore {
     let size: number;
     try {
       full = this.#full(key);
+      // R2 locks by bucket rules, not per object: a locked put is never written unlocked.
+      if (opts.lock !== undefined) throw lockNotSupported(this.name, key);
       size = bodySize(body, opts.size, key);
     } catch (e) {
       discardBody(body);
@@ -424,7 +428,11 @@ export class R2Store implements ObjectStore {
     await this.#call("delete", key, () => this.#bucket.delete(full));
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  /** Deletes `keys` (R2 keeps no versions: `allVersions` changes nothing). */
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     const all = await checkedKeys(keys, (k) => this.#full(k));
     let deleted = 0;
     for await (const batch of batches(all, DELETE_BATCH)) {

@@ -2,8 +2,8 @@
  * Store URLs, parsed without opening anything (web-standard: the CLI and the
  * Worker share this grammar, each opens the stores its runtime has):
  *
- * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true`: an S3 bucket
- *   (credentials never in the URL: the caller supplies them);
+ * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true&compare-and-swap=false`:
+ *   an S3 bucket (credentials never in the URL: the caller supplies them);
  * - `r2://BINDING/prefix`: a bucket bound to a Worker under the name `BINDING`;
  * - `http://...`, `https://...`: a read-only base URL;
  * - `memory:` and `memory:NAME`: an in-process store;
@@ -45,6 +45,8 @@ export type StoreUrl =
       endpoint?: string;
       region?: string;
       pathStyle?: boolean;
+      /** `?compare-and-swap=false`: the bucket does not honour `If-Match` (see `S3StoreOptions.compareAndSwap`). */
+      compareAndSwap?: boolean;
       /** `s3://bucket/prefix`: printable, never a credential. */
       label: string;
     }
@@ -84,7 +86,7 @@ const FORMS: Record<StoreUrlKind, string> = {
   file: "file:///dir or a directory path",
 };
 const CREDENTIAL_PARAM = /key|secret|token|passw|credential|signature|^sig$|auth/i;
-const S3_PARAMS = new Set(["endpoint", "region", "path-style"]);
+const S3_PARAMS = new Set(["endpoint", "region", "path-style", "compare-and-swap"]);
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
 const BINDING = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -215,12 +217,14 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   }
   for (const name of new Set(url.searchParams.keys())) {
     if (!S3_PARAMS.has(name)) {
-      throw usage(`s3 store URL: unknown parameter "${name}" (known: endpoint, region, path-style)`);
+      throw usage(
+        `s3 store URL: unknown parameter "${name}" (known: endpoint, region, path-style, compare-and-swap)`,
+      );
     }
     if (url.searchParams.getAll(name).length > 1) {
       throw usage(`s3 store URL: parameter "${name}" is given more than once`);
     }
-    if (name !== "path-style" && url.searchParams.get(name) === "") {
+    if (name !== "path-style" && name !== "compare-and-swap" && url.searchParams.get(name) === "") {
       throw usage(`s3 store URL: parameter "${name}" is empty`);
     }
   }
@@ -230,6 +234,7 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   const endpoint = url.searchParams.get("endpoint");
   const region = url.searchParams.get("region");
   const pathStyle = url.searchParams.get("path-style");
+  const cas = url.searchParams.get("compare-and-swap");
   if (endpoint !== null) parseS3Endpoint(endpoint, ENDPOINT);
   return {
     kind: "s3",
@@ -238,6 +243,7 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
     ...(endpoint !== null ? { endpoint } : {}),
     ...(region !== null ? { region } : {}),
     ...(pathStyle !== null ? { pathStyle: parseBool(pathStyle, "path-style") } : {}),
+    ...(cas !== null ? { compareAndSwap: parseBool(cas, "compare-and-swap") } : {}),
     label: `s3://${bucket}/${prefix}`,
   };
 }
@@ -302,5 +308,6 @@ export function s3StoreOptions(
     ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
     ...(url.prefix !== "" ? { prefix: url.prefix } : {}),
     ...(url.pathStyle !== undefined ? { forcePathStyle: url.pathStyle } : {}),
+    ...(url.compareAndSwap !== undefined ? { compareAndSwap: url.compareAndSwap } : {}),
   };
 }

@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { describe, it } from "vitest";
 import { S3Store } from "../../src/index.ts";
+import { peerEnv, peerScript } from "../support/boto3.ts";
 import { codeOf, collect, uniquePrefix } from "../support/harness.ts";
 import { motoAuthConfig, motoConfig } from "../support/moto.ts";
 import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
@@ -25,7 +25,6 @@ if (!haveBoto3) {
   if (process.env.CI === "true") throw new Error("CI=true and boto3 is missing (pip install boto3)");
   console.warn("\n!!! SKIPPING boto3 interop: python3 cannot import boto3 !!!\n");
 }
-const peerScript = join(import.meta.dirname, "..", "support", "boto3-peer.py");
 const MiB = 1024 * 1024;
 const enc = new TextEncoder();
 const md5hex = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
@@ -49,14 +48,7 @@ function boto3<T>(cfg: RgwConfig, command: "dump" | "write" | "create" | "probe"
     encoding: "utf8",
     maxBuffer: 256 * MiB,
     timeout: 120_000,
-    env: {
-      ...process.env,
-      PEER_ENDPOINT: cfg.endpoint,
-      PEER_ACCESS_KEY_ID: cfg.accessKeyId,
-      PEER_SECRET_ACCESS_KEY: cfg.secretAccessKey,
-      PEER_REGION: cfg.region,
-      PEER_BUCKET: cfg.bucket,
-    },
+    env: peerEnv(cfg),
   });
   if (r.status !== 0) throw new Error(`boto3-peer.py ${command} failed: ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout) as T;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { DOCTOR_CHECKS } from "../../doctor/check-ids.ts";
 
 /** Adds the doctor's own flags to its command. */
@@ -17,5 +17,11 @@ export function doctorFlags(cmd: Command): Command {
     .option(
       "--page-keys <n>",
       "keys written by list-pagination (default: one more than a list page, 1,001 on S3)",
+    )
+    .addOption(
+      new Option(
+        "--lock <mode>",
+        "also check Object Lock in this mode: a 3 s retention must refuse deletes, then allow them",
+      ).choices(["governance", "compliance"]),
     );
 }

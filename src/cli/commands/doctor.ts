@@ -2,7 +2,8 @@
  * `tidemark doctor <store>`: probes a live store with `doctor` (create-only,
  * concurrent creators, compare-and-swap, read- and list-after-write, list
  * order, pagination, startAfter, delimiter, deletes, ranges, streaming,
- * metadata, clock, auth) under a scratch prefix it deletes afterwards. One row
+ * metadata, clock, auth; with `--lock <mode>`, Object Lock) under a scratch
+ * prefix it deletes afterwards. One row
  * per check; exit 0 when none failed, 1 when one did, 4 when every failure was
  * transient (the store was unreachable: run it again later).
  *
@@ -20,6 +21,7 @@ interface DoctorCliOptions extends OutputOptions {
   skip?: string;
   concurrency?: string;
   pageKeys?: string;
+  lock?: "governance" | "compliance";
 }
 
 const LABEL: Record<DoctorCheckResult["status"], string> = {
@@ -40,6 +42,7 @@ export async function doctorCommand(ctx: CliContext, spec: string, opts: DoctorC
     options.concurrency = parseNumberOption("--concurrency", opts.concurrency, 0);
   }
   if (opts.pageKeys !== undefined) options.listPageKeys = parseNumberOption("--page-keys", opts.pageKeys, 0);
+  if (opts.lock !== undefined) options.lock = { mode: opts.lock };
   if (kind === "s3") {
     // The same URL and key id, signed with a secret that cannot be right.
     const wrong = (name: string) => (name === "AWS_SECRET_ACCESS_KEY" ? DOCTOR_WRONG_SECRET : ctx.env(name));

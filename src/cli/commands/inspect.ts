@@ -56,7 +56,7 @@ type ChainEndShown = ChainEnd["reason"] | "limit" | "empty";
 
 const CHAIN_END_TEXT: Partial<Record<ChainEndShown, string>> = {
   missing: "older snapshots are not on this store: expired, or never mirrored",
-  boundary: "older snapshots are below low_water",
+  boundary: "older snapshots are below the table's boundary: a mirror's retention expired them",
   "not-built-on":
     "the next older manifest is not the one its successor was built on (a leftover or a withdrawn commit)",
   legacy: "older snapshots are legacy JSON manifests (merutable before protobuf): not read",
@@ -67,6 +67,8 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
   const table = await openTable(store);
   const found = await table.discover();
   const head = found.version;
+  // A mirror with a retention policy: the oldest version it keeps (0: it publishes none).
+  const oldestRetained = head > 0 ? await table.retentionBoundary() : 0;
   const bar = await progressBar(ctx.io, opts);
 
   const chain: SnapshotRow[] = [];
@@ -131,6 +133,7 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
       lowWater: found.lowWater,
       lowWaterStatus: found.lowWaterStatus,
       probes: found.probes,
+      oldestRetained,
       tableUuid: headManifest?.tableUuid ?? null,
       schema: schema ?? null,
       ...(schemaProblem !== undefined ? { schemaProblem } : {}),
@@ -159,6 +162,7 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
         `low_water   ${found.lowWaterStatus === "ok" ? found.lowWater : found.lowWaterStatus}  (${found.probes} probes)`,
       );
     }
+    if (oldestRetained > 0) out.push(`retention   oldest version kept v${oldestRetained} (older ones expired)`);
     out.push(
       `schema      ${
         schema

@@ -12,6 +12,7 @@ import type { Body, ObjectMeta, PutOptions, PutResult } from "../types.ts";
 import { encodeRfc3986, metadataHeaders, stripEtag } from "../wire.ts";
 import { newWriterToken, WRITER_TOKEN_KEY } from "../writer-token.ts";
 import type { S3Client } from "./client.ts";
+import { lockedBodyHeaders, lockHeaders } from "./lock.ts";
 import { MAX_PARTS, type S3Settings } from "./settings.ts";
 import { parseS3Error, parseXml, xmlChild, xmlEscape, xmlText } from "./xml.ts";
 
@@ -47,6 +48,7 @@ export async function putMultipart(
     key,
   );
   if (opts.contentType) headers["content-type"] = opts.contentType;
+  if (opts.lock !== undefined) Object.assign(headers, lockHeaders(opts.lock));
   let uploadId: string;
   try {
     uploadId = await client.retrying(async () => {
@@ -76,7 +78,11 @@ export async function putMultipart(
           key,
           method: "PUT",
           url: client.url(fullKey, q(`partNumber=${n}&`)),
-          headers: { "content-length": String(bytes.length) },
+          headers: {
+            "content-length": String(bytes.length),
+            // A locked upload's parts each need their Content-MD5 on AWS.
+            ...(opts.lock !== undefined ? lockedBodyHeaders({}, bytes) : {}),
+          },
           body: bytes,
         },
         "idempotent",

@@ -95,6 +95,16 @@ export interface S3StoreOptions {
    * `"off"`: never.
    */
   serverSideCopy?: "auto" | "off";
+  /**
+   * Whether the bucket honours `If-Match` (default true). False for a bucket
+   * that does not: Ceph RGW 16 refuses `If-Match` on a versioned bucket (one
+   * with Object Lock) even with the current etag (measured; it also ignores
+   * `If-None-Match: *` there). The store then declares no
+   * `compareAndSwap` capability, and tidemark's pointers (low_water, the
+   * retention boundary) are replaced by an overwrite and read back, which is
+   * safe for one writer.
+   */
+  compareAndSwap?: boolean;
 }
 
 /** What an `S3Store` runs with: its options checked, defaults filled in. */
@@ -114,6 +124,7 @@ export interface S3Settings {
   maxKeys: number;
   streaming: boolean;
   serverSideCopy: "auto" | "off";
+  compareAndSwap: boolean;
 }
 
 /**
@@ -136,6 +147,9 @@ export function s3Settings(opts: S3StoreOptions): S3Settings {
     throw new TidemarkError("InvalidArgument", "S3Store needs a secretAccessKey");
   if (opts.serverSideCopy !== undefined && opts.serverSideCopy !== "auto" && opts.serverSideCopy !== "off") {
     throw new TidemarkError("InvalidArgument", 'serverSideCopy must be "auto" or "off"');
+  }
+  if (opts.compareAndSwap !== undefined && typeof opts.compareAndSwap !== "boolean") {
+    throw new TidemarkError("InvalidArgument", "compareAndSwap must be true or false");
   }
   // Signers guess service and region from AWS/R2 host names only; any other
   // host (Ceph, MinIO, loopback) would be signed for service "" and
@@ -166,5 +180,6 @@ export function s3Settings(opts: S3StoreOptions): S3Settings {
     maxKeys: numberOption("maxKeys", opts.maxKeys, 1000, { min: 1, max: 1000 }),
     streaming: opts.streamingUploads ?? (opts.transport !== undefined || !("Deno" in globalThis)),
     serverSideCopy: opts.serverSideCopy ?? "auto",
+    compareAndSwap: opts.compareAndSwap ?? true,
   };
 }

@@ -25,15 +25,18 @@ import {
 } from "../body.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
 import { checkedKeys, compareKeys } from "../keys.ts";
+import { checkLock } from "../lock.ts";
 import type { HeadersLike } from "../transport.ts";
 import {
   type Body,
   type DeleteError,
+  type DeleteManyOptions,
   type DeleteManyResult,
   type GetOptions,
   type ListOptions,
   locate,
   type ObjectBody,
+  type ObjectLock,
   type ObjectMeta,
   type ObjectStore,
   type PutOptions,
@@ -54,6 +57,13 @@ import { createWithRetry } from "../writer-token.ts";
 import { S3Client, type S3Request } from "./client.ts";
 import { probeCopyCondition } from "./copy.ts";
 import type { S3Condition } from "./errors.ts";
+import {
+  bucketKeepsVersions,
+  listVersions,
+  lockedBodyHeaders,
+  lockFromHeaders,
+  lockHeaders,
+} from "./lock.ts";
 import { putMultipart } from "./multipart.ts";
 import {
   DELETE_BATCH,
@@ -120,6 +130,8 @@ export class S3Store implements ObjectStore {
   readonly #client: S3Client;
   /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
   #copyCondition: Promise<string | undefined> | undefined;
+  /** Whether the bucket keeps versions (for `deleteMany` with `allVersions`); asked once. */
+  #versioned: Promise<boolean> | undefined;
 
   /**
    * Throws `InvalidArgument` for a malformed endpoint, an empty bucket,
@@ -134,9 +146,11 @@ export class S3Store implements ObjectStore {
     this.capabilities = {
       write: true,
       list: true,
-      compareAndSwap: true,
+      compareAndSwap: this.#cfg.compareAndSwap,
       listPageSize: this.#cfg.maxKeys,
       retries: true,
+      // The bucket decides: one created without Object Lock refuses a locked put (400 InvalidRequest).
+      objectLock: true,
     };
   }
 
@@ -192,6 +206,7 @@ export class S3Store implements ObjectStore {
       this.#cfg.prefix.full(key);
       size = bodySize(body, opts.size, key);
       metadataHeaders(opts.metadata, key); // checks metadata keys before any request
+      if (opts.lock !== undefined) checkLock(opts.lock, key);
     } catch (e) {
       discardBody(body);
       throw e;
@@ -201,7 +216,7 @@ export class S3Store implements ObjectStore {
     if (from !== undefined && from.size === size && size <= MAX_SINGLE_PUT) {
       const src = locate(from.store, from.key);
       if (src.store instanceof S3Store && (await this.canCopyFrom(from.store)) && claimCopySource(body)) {
-        return this.#copyFrom({ ...from, store: src.store }, src.key, key, opts.metadata);
+        return this.#copyFrom({ ...from, store: src.store }, src.key, key, opts);
       }
     }
     if (mode !== "overwrite") {
@@ -235,7 +250,10 @@ export class S3Store implements ObjectStore {
         opts,
       );
     }
-    if (body instanceof ReadableStream && !this.#cfg.streaming) body = await collectBody(body, size, key);
+    // A retention needs the body's Content-MD5 before it is sent (see lockedBodyHeaders).
+    if (body instanceof ReadableStream && (!this.#cfg.streaming || opts.lock !== undefined)) {
+      body = await collectBody(body, size, key);
+    }
     // A stream cannot be replayed: sent once.
     const retryOf = (r: "idempotent" | "cas") => (body instanceof ReadableStream ? "once" : r);
     const payload = body instanceof ReadableStream ? body : bodyBytes(body);
@@ -288,6 +306,10 @@ export class S3Store implements ObjectStore {
       ...metadataHeaders(metadata, key),
     };
     if (opts.contentType) headers["content-type"] = opts.contentType;
+    if (opts.lock !== undefined) {
+      Object.assign(headers, lockHeaders(opts.lock));
+      if (body instanceof Uint8Array) Object.assign(headers, lockedBodyHeaders(headers, body));
+    }
     if (condition === "create") headers["if-none-match"] = "*";
     // RGW 16 matches only an unquoted etag (a quoted one always fails, measured
     // on 16.2.15); AWS and R2 accept it unquoted too.
@@ -344,16 +366,16 @@ export class S3Store implements ObjectStore {
     from: CopySource & { store: S3Store },
     fromKey: string,
     key: string,
-    metadata: Record<string, string> | undefined,
+    opts: PutOptions,
   ): Promise<PutResult> {
     const condition = await this.#copyCondition;
     if (condition === undefined) throw new TypeError("#copyFrom without a copy condition");
     const copySource = from.store.#client.copySource(from.store.#cfg.prefix.full(fromKey));
     try {
       return await createWithRetry(
-        (md) => this.#copyOnce(key, copySource, from.etag, condition, md),
+        (md) => this.#copyOnce(key, copySource, from.etag, condition, md, opts.lock),
         () => this.head(key),
-        metadata,
+        opts.metadata,
         this.#cfg.retry,
       );
     } catch (e) {
@@ -381,6 +403,7 @@ export class S3Store implements ObjectStore {
     sourceEtag: string,
     condition: string,
     metadata: Record<string, string> | undefined,
+    lock?: ObjectLock,
   ): Promise<PutResult> {
     const res = await this.#client.send({
       op: "copy",
@@ -394,6 +417,7 @@ export class S3Store implements ObjectStore {
         "x-amz-metadata-directive": "REPLACE",
         [condition]: "*",
         ...metadataHeaders(metadata, key),
+        ...(lock !== undefined ? lockHeaders(lock) : {}),
       },
       condition: "create",
     });
@@ -427,12 +451,16 @@ export class S3Store implements ObjectStore {
    * `errors` (S3 reports them per key under HTTP 200); a missing key counts as
    * deleted. `InvalidArgument` for an invalid key, before anything is deleted.
    */
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    opts: DeleteManyOptions = {},
+  ): Promise<DeleteManyResult> {
     const prefix = this.#cfg.prefix;
     const all = await checkedKeys(keys, (key) => {
       encodeKeyPath(prefix.full(key));
       return key;
     });
+    if (opts.allVersions && all.length > 0 && (await this.#keepsVersions())) return this.#deleteVersions(all);
     let deleted = 0;
     const errors: DeleteError[] = [];
     for (let at = 0; at < all.length; at += DELETE_BATCH) {
@@ -456,9 +484,41 @@ export class S3Store implements ObjectStore {
     return { deleted, errors };
   }
 
-  async #deleteBatch(keys: string[]): Promise<DeleteError[]> {
+  /** Whether the bucket keeps versions: asked once (a failed answer is asked again next time). */
+  #keepsVersions(): Promise<boolean> {
+    this.#versioned ??= bucketKeepsVersions(this.#client).catch((e: unknown) => {
+      this.#versioned = undefined;
+      throw e;
+    });
+    return this.#versioned;
+  }
+
+  /**
+   * Deletes every version and delete marker of `keys` (a versioned bucket):
+   * their versions listed in key order (`listVersions`), then DeleteObjects
+   * naming each version, 1,000 per request. A key counts as deleted when
+   * none of its versions was refused (an Object Lock retention not yet
+   * released is refused per version); a key without versions was absent.
+   */
+  async #deleteVersions(keys: string[]): Promise<DeleteManyResult> {
+    const prefix = this.#cfg.prefix;
+    const sorted = [...new Set(keys)].sort(compareKeys);
+    const refused = new Map<string, DeleteError>();
+    for (let at = 0; at < sorted.length; at += DELETE_BATCH) {
+      const batch = sorted.slice(at, at + DELETE_BATCH).map((k) => prefix.full(k));
+      const versions = await listVersions(this.#client, batch, this.#cfg.maxKeys);
+      for (let v = 0; v < versions.length; v += DELETE_BATCH) {
+        for (const e of await this.#deleteBatch(versions.slice(v, v + DELETE_BATCH))) refused.set(e.key, e);
+      }
+    }
+    return { deleted: sorted.length - refused.size, errors: [...refused.values()] };
+  }
+
+  async #deleteBatch(keys: Array<string | { key: string; versionId: string }>): Promise<DeleteError[]> {
     const { prefix, scrub } = this.#cfg;
-    const payload = new TextEncoder().encode(deleteRequestXml(keys.map((k) => prefix.full(k))));
+    const payload = new TextEncoder().encode(
+      deleteRequestXml(keys.map((k) => (typeof k === "string" ? prefix.full(k) : k))),
+    );
     const headers = { "content-type": "application/xml", "content-md5": base64(md5(payload)) };
     return this.#client.retrying(async () => {
       const res = await this.#client.send({
@@ -564,6 +624,8 @@ function metaOf(key: string, h: HeadersLike): ObjectMeta & { size: number } {
     etag: stripEtag(h.get("etag")),
     metadata: metadataFromHeaders(h),
   };
+  const lock = lockFromHeaders(h);
+  if (lock !== undefined) meta.lock = lock;
   const lm = h.get("last-modified");
   if (lm) {
     const d = new Date(lm);

@@ -63,7 +63,7 @@ export function xmlChild(node: XmlValue | undefined, name: string): XmlNode | un
 }
 
 /** Child elements that repeat, always as an array of objects. */
-function xmlList(node: XmlValue | undefined, name: string): XmlNode[] {
+export function xmlList(node: XmlValue | undefined, name: string): XmlNode[] {
   if (node === undefined || typeof node === "string" || Array.isArray(node)) return [];
   const v = node[name];
   const all = v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -103,7 +103,7 @@ export function xmlEscape(s: string): string {
 }
 
 /** Decodes an `encoding-type=url` value: `+` is a space, then percent-decoding (AWS encodes a space as `+`). */
-function decodeS3Url(s: string): string {
+export function decodeS3Url(s: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, " "));
   } catch {
@@ -149,10 +149,17 @@ export function parseListPage(text: string): ListPage | undefined {
   };
 }
 
-/** The body of a DeleteObjects request (quiet: only failures come back). */
-export function deleteRequestXml(fullKeys: string[]): string {
-  return `<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>${fullKeys
-    .map((k) => `<Object><Key>${xmlEscape(k)}</Key></Object>`)
+/**
+ * The body of a DeleteObjects request (quiet: only failures come back); an
+ * object given with its `versionId` deletes that version for good.
+ */
+export function deleteRequestXml(objects: Array<string | { key: string; versionId: string }>): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>${objects
+    .map((o) =>
+      typeof o === "string"
+        ? `<Object><Key>${xmlEscape(o)}</Key></Object>`
+        : `<Object><Key>${xmlEscape(o.key)}</Key><VersionId>${xmlEscape(o.versionId)}</VersionId></Object>`,
+    )
     .join("")}</Delete>`;
 }
 
