@@ -15,22 +15,21 @@
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { fromJson, toJson } from "@bufbuild/protobuf";
+import { LOW_WATER_KEY, manifestKey } from "../src/catalog/layout.ts";
 import {
   createManifest,
   decodeManifest,
   discoverHead,
   encodeManifest,
   isTidemarkError,
-  LOW_WATER_KEY,
   type Manifest,
   MemoryStore,
-  manifestKey,
   metered,
   type ObjectStore,
   parseNumberOption,
 } from "../src/index.ts";
-import { ManifestSchema } from "../src/manifest/index.ts";
-import { seededRandom } from "../src/testing/index.ts";
+import { ManifestSchema } from "../src/manifest/gen/manifest_pb.ts";
+import { seededRandom } from "../src/store/faulty.ts";
 import { headline, round } from "./result.ts";
 
 const { values } = parseArgs({ options: { entries: { type: "string" } } });

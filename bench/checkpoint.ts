@@ -12,16 +12,17 @@
  *
  *   npx node bench/checkpoint.ts
  */
+
+import { checkpointCommitKey } from "../src/checkpoint/layout.ts";
 import {
   CheckpointStore,
-  checkpointCommitKey,
   MemoryStore,
   type MeteredStore,
   metered,
   type ObjectStore,
   type RequestCounts,
 } from "../src/index.ts";
-import { forEachLimit } from "../src/store/index.ts";
+import { forEachLimit } from "../src/store/batch.ts";
 import { headline } from "./result.ts";
 
 const EPOCHS = 100;

@@ -19,7 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { openTable } from "../src/catalog/table.ts";
-import { demoCommit } from "../src/cli/demo.ts";
+import { demoCommit } from "../src/demo/writer.ts";
 import { IcebergView } from "../src/iceberg/view.ts";
 import { parseNumberOption } from "../src/options.ts";
 import { TableRows } from "../src/rows/table-rows.ts";

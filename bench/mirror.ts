@@ -5,31 +5,37 @@
  *    per snapshot: tidemark's `Mirror` versus a faithful re-implementation of
  *    merutable's `mirror_snapshot` (put-if-absent of every live file, the
  *    manifest put-if-absent, low_water overwritten), on `metered` memory stores;
- * 2. (--rgw) 500 × 1 MiB + 4 × 64 MiB between two buckets of a fresh Ceph RGW:
- *    `tidemark mirror --once` (the built CLI, as a process) versus `rclone
- *    copy`, same parallelism (8), wall time, CPU seconds and peak RSS from
- *    /usr/bin/time, three rounds in alternating order with the load average
- *    of each; then (2b) with server-side copy allowed on both sides;
- * 3. peak RSS above idle copying one 256 MiB file: (--rgw) the CLI and rclone
- *    between two RGW buckets, and in a child process on memory stores (a
- *    generated source, a discarding target: the mirror's own buffering).
- *
+ * 2. (--rgw) streamed copies between two buckets of a fresh Ceph RGW, 8 at
+ *    once: 200 × 1 MiB + 2 × 64 MiB (328 MiB) and 500 × 1 MiB + 4 × 64 MiB
+ *    (756 MiB). Four tools, each as its own process under /usr/bin/time (wall
+ *    time, CPU seconds, peak RSS): the floor (bench/bare-pipe.ts: no tidemark
+ *    code), `rclone copy`, `tidemark mirror --once` (the built CLI on Node)
+ *    and the same from source under Deno; rounds rotate the order, every
+ *    ratio against the floor and against rclone; (`--profile`) one more copy
+ *    of the first size by tidemark and the floor under `--cpu-prof`,
+ *    summarised (bench/profile.ts); then (2b) with server-side copy allowed;
+ * 3. peak RSS above idle copying one 256 MiB file: (--rgw) the CLI (Node,
+ *    over fetch, under Deno) and rclone between two RGW buckets, and in a
+ *    child process on memory stores (a generated source, a discarding target:
+ *    the mirror's own buffering);
  * 4. (--workers) inside workerd, R2 → R2 under the worker's default per-alarm
  *    budget: alarms, files and bytes per alarm, catch-up time of a backlog
- *    (test/workers/mirror-throughput.test.ts prints the figures).
+ *    (test/workers/mirror-throughput.test.ts prints the figures);
+ * 5. (--rgw) start-up: an empty Node process, `tidemark --help`, and
+ *    `tidemark mirror --once` between two buckets in sync, interleaved.
  *
- *   npx node bench/mirror.ts [--rgw] [--workers]
+ *   npx node bench/mirror.ts [--rgw] [--workers] [--profile]
+ *     [--parts 2,2b,3,5] [--copy 328|756] [--rounds N] [--start-rounds N]
  */
 import { spawnSync } from "node:child_process";
+import { LOW_WATER_KEY, manifestKey } from "../src/catalog/layout.ts";
 import {
   Catalog,
   decodeManifest,
   isTidemarkError,
-  LOW_WATER_KEY,
   liveFiles,
   MemoryStore,
   Mirror,
-  manifestKey,
   metered,
   mirrorSnapshot,
   type ObjectMeta,
@@ -38,11 +44,20 @@ import {
   TidemarkError,
   verifyMirror,
 } from "../src/index.ts";
-import { objectBody } from "../src/store/index.ts";
+import { objectBody } from "../src/store/body.ts";
+import { profileTables } from "./profile.ts";
 import { headline, round } from "./result.ts";
 
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2);
+/** The value after `flag` (`--rounds 5`), if given. */
+const argValue = (flag: string): string | undefined => {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+/** With `--parts 2,5`: only those parts of the RGW section run (2, 2b, 3, 5). */
+const parts = argValue("--parts")?.split(",");
+const part = (name: string) => parts === undefined || parts.includes(name);
 
 // ---------------------------------------------------------------- child: RSS
 if (args[0] === "--rss-child") {
@@ -371,6 +386,7 @@ interface Run {
   wall: number;
   cpu: number;
   rssMiB: number;
+  stdout: string;
 }
 
 /** Runs a command under /usr/bin/time; its wall time, CPU seconds (user + system) and peak RSS. */
@@ -379,11 +395,17 @@ function timedRun(cmd: string, argv: string[], env: Record<string, string>): Run
     env,
     encoding: "utf8",
     maxBuffer: 1 << 24,
+    timeout: 600_000, // a stalled run fails the benchmark, never hangs it
   });
   const m = /TIMING (\S+) (\S+) (\S+) (\d+)\s*$/.exec(r.stderr);
   if (r.status !== 0 || !m)
     throw new Error(`${cmd} ${argv.join(" ")} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024 };
+  return {
+    wall: Number(m[1]),
+    cpu: Number(m[2]) + Number(m[3]),
+    rssMiB: Number(m[4]) / 1024,
+    stdout: r.stdout,
+  };
 }
 
 const load = () => loadavg()[0]?.toFixed(2) ?? "?";
@@ -424,12 +446,34 @@ function tidemarkRun(
   dst: string,
   par: number,
   extra: Record<string, string> = {},
+  nodeFlags: string[] = [],
 ): Run {
   return timedRun(
     process.execPath,
-    [bin, "mirror", "--from", s3url(rgw, src), "--to", s3url(rgw, dst), "--once", "--parallel", String(par)],
+    [...nodeFlags, bin, ...mirrorArgs(rgw, src, dst, par)],
     toolEnv(rgw, extra),
   );
+}
+
+/** The arguments of `tidemark mirror --once` between two buckets (JSON out: its request counts). */
+function mirrorArgs(rgw: Rgw, src: string, dst: string, par: number): string[] {
+  return [
+    "mirror",
+    "--from",
+    s3url(rgw, src),
+    "--to",
+    s3url(rgw, dst),
+    "--once",
+    "--parallel",
+    String(par),
+    "--json",
+  ];
+}
+
+/** The requests a `tidemark mirror --json` run reports (its metered stores: calls by billing class). */
+function requestsOf(run: Run): string {
+  const r = (JSON.parse(run.stdout) as { requests?: { read: number; write: number } }).requests;
+  return r ? `${r.read + r.write} (${r.read} read-class, ${r.write} write/list-class)` : "?";
 }
 
 /** `rclone copy` of the source's data/ (with `--disable copy`: no server-side copy). */
@@ -445,6 +489,71 @@ function rcloneRun(rgw: Rgw, src: string, dst: string, par: number, serverSide: 
   ];
   if (!serverSide) argv.push("--disable", "copy");
   return timedRun("rclone", argv, toolEnv(rgw));
+}
+
+/**
+ * The floor: bench/bare-pipe.ts compiled to plain JavaScript (esbuild strips
+ * the types; TypeScript start-up would cost the floor ~0.04 CPU-s and 16 MiB
+ * that the built CLI does not pay), `aws4` resolved from this checkout.
+ */
+const floorJs = await (async () => {
+  const { transformSync } = await import("esbuild");
+  const { mkdtempSync, readFileSync, writeFileSync } = await import("node:fs");
+  const { createRequire } = await import("node:module");
+  const { tmpdir } = await import("node:os");
+  const { pathToFileURL } = await import("node:url");
+  const aws4 = pathToFileURL(createRequire(import.meta.url).resolve("aws4")).href;
+  const { code } = transformSync(readFileSync(`${here}bare-pipe.ts`, "utf8"), {
+    loader: "ts",
+    format: "esm",
+    target: "node20",
+  });
+  const file = `${mkdtempSync(`${tmpdir()}/tidemark-floor-`)}/bare-pipe.mjs`;
+  writeFileSync(file, code.replace(/from "aws4"/, `from ${JSON.stringify(aws4)}`));
+  return file;
+})();
+
+/** The floor (bench/bare-pipe.ts) copying `src`'s data/ into `dst`. */
+function floorRun(
+  rgw: Rgw,
+  src: string,
+  dst: string,
+  par: number,
+  nodeFlags: string[] = [],
+  extra: Record<string, string> = {},
+): Run {
+  return timedRun(
+    process.execPath,
+    [...nodeFlags, floorJs],
+    toolEnv(rgw, {
+      ...extra,
+      FLOOR_ENDPOINT: rgw.endpoint,
+      FLOOR_REGION: rgw.region,
+      FLOOR_SRC: src,
+      FLOOR_DST: dst,
+      FLOOR_PREFIX: "data/",
+      FLOOR_PARALLEL: String(par),
+    }),
+  );
+}
+
+const denoBin = `${here}../node_modules/.bin/deno`;
+
+/** `tidemark mirror --once` under Deno, from source, as users run it there (`denoFlags` before the script). */
+function denoRun(rgw: Rgw, src: string, dst: string, par: number, denoFlags: string[] = []): Run {
+  return timedRun(
+    denoBin,
+    ["run", "-A", ...denoFlags, `${here}../src/cli/bin.ts`, ...mirrorArgs(rgw, src, dst, par)],
+    toolEnv(rgw, { DENO_NO_UPDATE_CHECK: "1" }),
+  );
+}
+
+/** Deletes every object of a checked copy: a memstore holds what it stores in RAM. */
+async function emptyBucket(store: S3Store): Promise<void> {
+  const keys: string[] = [];
+  for await (const m of store.list("")) keys.push(m.key);
+  const r = await store.deleteMany(keys);
+  if (r.errors.length > 0) throw new Error(`emptying a bucket: ${JSON.stringify(r.errors[0])}`);
 }
 
 /** Writes `files` (deterministic bytes, streamed) to `bucket` and commits them as snapshot 1. */
@@ -487,14 +596,24 @@ async function checkCopy(dst: S3Store, files: Array<{ path: string; size: number
 }
 
 const PAR = 8;
-const files = [
-  ...Array.from({ length: 500 }, (_, i) => ({
+/** The copies of part 2 (`--copy 328` or `--copy 756` for one): 1 MiB files and 64 MiB ones. */
+const ALL_COPIES = [
+  { small: 200, large: 2 }, // 328 MiB: the copy of the floor issue
+  { small: 500, large: 4 }, // 756 MiB
+];
+const copyArg = argValue("--copy");
+const COPIES = ALL_COPIES.filter((c) => copyArg === undefined || String(c.small + 64 * c.large) === copyArg);
+if (COPIES.length === 0) throw new Error(`--copy ${copyArg}: one of 328, 756`);
+/** Rounds of part 2 (`--rounds N`, default 3). */
+const ROUNDS = Number(argValue("--rounds") ?? 3);
+const copyFiles = (c: { small: number; large: number }) => [
+  ...Array.from({ length: c.small }, (_, i) => ({
     path: `data/small-${String(i).padStart(3, "0")}.parquet`,
     size: MiB,
   })),
-  ...Array.from({ length: 4 }, (_, i) => ({ path: `data/large-${i}.parquet`, size: 64 * MiB })),
+  ...Array.from({ length: c.large }, (_, i) => ({ path: `data/large-${i}.parquet`, size: 64 * MiB })),
 ];
-const total = files.reduce((a, f) => a + f.size, 0);
+const files = copyFiles(ALL_COPIES[1] as { small: number; large: number });
 const s3 = (rgw: Rgw, bucket: string) =>
   new S3Store({
     endpoint: rgw.endpoint,
@@ -510,72 +629,169 @@ const bucket = (rgw: Rgw, name: string) => {
 };
 const cell = (x: Run) => `${fmt(x.wall, 2)} s, ${fmt(x.cpu, 2)} CPU-s, ${fmt(x.rssMiB, 0)} MiB`;
 
-// 2a: streamed copies, rclone --disable copy vs tidemark (node transport; fetch once for the record).
-{
-  const rgw = await startRgw({ memstoreBytes: 12 * 1024 ** 3 });
+// 2: streamed copies, side by side: the floor (a bare pipe), rclone, tidemark on Node, tidemark under Deno.
+type Tool = "floor" | "rclone" | "tidemark" | "deno";
+const TOOLS: Tool[] = ["floor", "rclone", "tidemark", "deno"];
+
+/** One streamed copy of `src`'s data files into a fresh bucket `dst` by `tool`, as its own process. */
+function copyRun(tool: Tool, rgw: Rgw, src: string, dst: string): Run {
+  switch (tool) {
+    case "floor":
+      return floorRun(rgw, src, dst, PAR);
+    case "rclone":
+      return rcloneRun(rgw, src, dst, PAR, false);
+    case "tidemark":
+      return tidemarkRun(rgw, src, dst, PAR);
+    case "deno":
+      return denoRun(rgw, src, dst, PAR);
+  }
+}
+
+/** min–max of `xs` with `d` decimals. */
+const range = (xs: number[], d = 2) =>
+  xs.length === 0 ? "–" : `${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}`;
+
+for (const copy of part("2") ? COPIES : []) {
+  const files = copyFiles(copy);
+  const total = files.reduce((a, f) => a + f.size, 0);
+  // The source and about two copies at a time (each is deleted once checked;
+  // RGW frees a big object's tail after its garbage-collection delay).
+  const rgw = await startRgw({ memstoreBytes: Math.max(4 * 1024 ** 3, 8 * total) });
   try {
     await seed(bucket(rgw, "bench-src"), files, PAR);
-    const ROUNDS = 3;
+    // Warm-up (page cache, Deno's transpile cache), not measured.
+    for (const tool of TOOLS) {
+      const name = `warm-${tool}`;
+      const dst = bucket(rgw, name);
+      copyRun(tool, rgw, "bench-src", name);
+      await emptyBucket(dst);
+    }
+    const runs: Record<Tool, Run[]> = { floor: [], rclone: [], tidemark: [], deno: [] };
     const rows: string[] = [];
-    const sums = { rclone: { wall: 0, cpu: 0 }, tidemark: { wall: 0, cpu: 0 } };
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let r = 1; r <= ROUNDS; r++) {
       const la = load();
-      // The order alternates: no tool always gets the warmer (or fuller) cluster.
-      const tools = round === 1 ? ["rclone", "tidemark", "tidemark-fetch"] : ["rclone", "tidemark"];
-      const order = round % 2 === 1 ? tools : [...tools].reverse();
-      const got: Record<string, Run> = {};
+      // Each round starts with the next tool: no tool always gets the warmer (or fuller) cluster.
+      const order = TOOLS.map((_, i) => TOOLS[(i + r - 1) % TOOLS.length] as Tool);
+      const got = {} as Record<Tool, Run>;
       for (const tool of order) {
-        const name = `bench-${tool}-${round}`;
+        const name = `copy-${tool}-${r}`;
         const dst = bucket(rgw, name);
-        got[tool] =
-          tool === "rclone"
-            ? rcloneRun(rgw, "bench-src", name, PAR, false)
-            : tidemarkRun(
-                rgw,
-                "bench-src",
-                name,
-                PAR,
-                tool === "tidemark-fetch" ? { TIDEMARK_S3_TRANSPORT: "fetch" } : {},
-              );
-        await checkCopy(dst, files, tool !== "rclone");
+        got[tool] = copyRun(tool, rgw, "bench-src", name);
+        await checkCopy(dst, files, tool === "tidemark" || tool === "deno");
+        await emptyBucket(dst);
+        runs[tool].push(got[tool]);
       }
-      const r = got.rclone as Run;
-      const t = got.tidemark as Run;
-      sums.rclone.wall += r.wall;
-      sums.rclone.cpu += r.cpu;
-      sums.tidemark.wall += t.wall;
-      sums.tidemark.cpu += t.cpu;
-      const f = got["tidemark-fetch"];
+      const [f, c, t, d] = [got.floor, got.rclone, got.tidemark, got.deno];
       rows.push(
-        `| ${round} | ${la} | ${cell(r)} | ${cell(t)} | **${fmt(t.wall / r.wall, 2)}×** | **${fmt(t.cpu / r.cpu, 2)}×** | ${f ? `${cell(f)} (${fmt(f.wall / r.wall, 2)}×, ${fmt(f.cpu / r.cpu, 2)}× CPU)` : "–"} |`,
+        `| ${r} | ${la} | ${order.map((x) => x.slice(0, 1)).join("")} | ${cell(f)} | ${cell(c)} | ${cell(t)} | ${cell(d)} | **${fmt(t.wall / f.wall, 2)}× / ${fmt(t.cpu / f.cpu, 2)}×** | ${fmt(t.wall / c.wall, 2)}× / ${fmt(t.cpu / c.cpu, 2)}× | ${fmt(f.wall / c.wall, 2)}× / ${fmt(f.cpu / c.cpu, 2)}× | **${fmt(d.rssMiB / t.rssMiB, 2)}×** / ${fmt(d.cpu / t.cpu, 2)}× |`,
       );
     }
+    const ratios = (a: Tool, b: Tool, k: "wall" | "cpu" | "rssMiB") =>
+      runs[a].map((x, i) => x[k] / (runs[b][i] as Run)[k]);
+    const sum = (t: Tool, k: "wall" | "cpu") => runs[t].reduce((a, x) => a + x[k], 0);
     console.log(
-      `## 2. ${files.length} files (500 × 1 MiB + 4 × 64 MiB = ${fmt(total / MiB, 0)} MiB) between two RGW buckets, ${PAR} at once, streamed\n`,
+      `## 2. ${files.length} files (${copy.small} × 1 MiB + ${copy.large} × 64 MiB = ${fmt(total / MiB, 0)} MiB) between two RGW buckets, ${PAR} at once, streamed\n`,
     );
     console.log(
-      "Each cell: wall time, CPU seconds (user + system), peak RSS of the process. tidemark: `tidemark mirror --once --parallel 8` (Node, `nodeHttpTransport`); rclone: `rclone copy --transfers 8 --checkers 8 --disable copy`.\n",
+      `Each cell: wall time, CPU seconds (user + system), peak RSS of the process. Floor: bench/bare-pipe.ts (no tidemark code: a listing, then GET piped into a create-only PUT over \`node:http\`, aws4 signatures, keep-alive); rclone: \`rclone copy --transfers ${PAR} --checkers ${PAR} --disable copy\`; tidemark: \`tidemark mirror --once --parallel ${PAR}\` (Node: dist/cli/bin.js; Deno: \`deno run -A src/cli/bin.ts\`). Order: the tools' initials in the order they ran.\n`,
     );
     console.log(
-      "| round | load avg (1 min) | `rclone copy` | tidemark | wall ratio | CPU ratio | tidemark over `fetch` (`TIDEMARK_S3_TRANSPORT=fetch`) |",
+      "| round | load avg (1 min) | order | floor | rclone | tidemark (Node) | tidemark (Deno) | tidemark ÷ floor: wall / CPU | tidemark ÷ rclone: wall / CPU | floor ÷ rclone: wall / CPU | Deno ÷ Node: RSS / CPU |",
     );
-    console.log("|---:|---:|---|---|---:|---:|---|");
+    console.log("|---:|---:|---|---|---|---|---|---:|---:|---:|---:|");
     for (const row of rows) console.log(row);
-    headline({
-      "RGW copy vs rclone: wall (×)": round(sums.tidemark.wall / sums.rclone.wall),
-      "RGW copy vs rclone: CPU (×)": round(sums.tidemark.cpu / sums.rclone.cpu),
-    });
+    const allRatio = (a: Tool, b: Tool, k: "wall" | "cpu") => fmt(sum(a, k) / sum(b, k), 2);
     console.log(
-      `| all | | ${fmt(sums.rclone.wall, 2)} s, ${fmt(sums.rclone.cpu, 2)} CPU-s | ${fmt(sums.tidemark.wall, 2)} s, ${fmt(sums.tidemark.cpu, 2)} CPU-s | **${fmt(sums.tidemark.wall / sums.rclone.wall, 2)}×** | **${fmt(sums.tidemark.cpu / sums.rclone.cpu, 2)}×** | |\n`,
+      `| all | | | ${fmt(sum("floor", "wall"), 2)} s, ${fmt(sum("floor", "cpu"), 2)} CPU-s | ${fmt(sum("rclone", "wall"), 2)} s, ${fmt(sum("rclone", "cpu"), 2)} CPU-s | ${fmt(sum("tidemark", "wall"), 2)} s, ${fmt(sum("tidemark", "cpu"), 2)} CPU-s | ${fmt(sum("deno", "wall"), 2)} s, ${fmt(sum("deno", "cpu"), 2)} CPU-s | **${allRatio("tidemark", "floor", "wall")}× / ${allRatio("tidemark", "floor", "cpu")}×** | ${allRatio("tidemark", "rclone", "wall")}× / ${allRatio("tidemark", "rclone", "cpu")}× | ${allRatio("floor", "rclone", "wall")}× / ${allRatio("floor", "rclone", "cpu")}× | ${allRatio("deno", "tidemark", "cpu")}× CPU |`,
     );
+    console.log(
+      `\nRequests: tidemark ${requestsOf(runs.tidemark.at(-1) as Run)} (metered calls, the first copy to an empty bucket; ${files.length} GETs and ${files.length} PUTs of them are the files); the floor ${2 * files.length + 1} (one listing page, ${files.length} GETs, ${files.length} PUTs).`,
+    );
+    console.log(
+      `\nRanges over the rounds: tidemark ÷ floor wall ${range(ratios("tidemark", "floor", "wall"))}× (goal ≤ 1.1×), CPU ${range(ratios("tidemark", "floor", "cpu"))}× (goal ≤ 1.25×); tidemark ÷ rclone wall ${range(ratios("tidemark", "rclone", "wall"))}×, CPU ${range(ratios("tidemark", "rclone", "cpu"))}×; Deno ÷ Node peak RSS ${range(ratios("deno", "tidemark", "rssMiB"))}× (goal ≤ 1.25×), CPU ${range(ratios("deno", "tidemark", "cpu"))}×.\n`,
+    );
+    if (args.includes("--profile") && copy === COPIES[0]) {
+      // One more copy by each, under `--cpu-prof`: where tidemark's time goes, beside the floor's.
+      const dir = (await import("node:fs")).mkdtempSync(
+        `${(await import("node:os")).tmpdir()}/tidemark-prof-`,
+      );
+      const profiles: Record<string, string> = {};
+      for (const tool of ["tidemark", "floor"] as const) {
+        const name = `profile-${tool}`;
+        const dst = bucket(rgw, name);
+        const flags = ["--cpu-prof", `--cpu-prof-dir=${dir}/${tool}`];
+        const run =
+          tool === "tidemark"
+            ? tidemarkRun(rgw, "bench-src", name, PAR, {}, flags)
+            : floorRun(rgw, "bench-src", name, PAR, flags);
+        await checkCopy(dst, files, tool === "tidemark");
+        await emptyBucket(dst);
+        const [file] = (await import("node:fs")).readdirSync(`${dir}/${tool}`);
+        profiles[`${tool} (${fmt(run.cpu, 2)} CPU-s)`] = `${dir}/${tool}/${file}`;
+      }
+      console.log(
+        `### Where the time goes: \`--cpu-prof\` of one more copy by each (${files.length} files; profiles in ${dir})\n`,
+      );
+      console.log(`${profileTables(profiles, files.length)}\n`);
+    }
+    if (args.includes("--profile") && copy === COPIES[0]) {
+      // The floor again with 2.3 MB more live heap (as tidemark's modules make it), and
+      // tidemark: V8's full collections (mark-compacts) counted from --trace-gc.
+      const rows2: string[] = [];
+      const KEEP = "32768"; // small objects: about 2.3 MB of live heap
+      const variants = ["floor", "floor + 2.3 MB live heap", "tidemark"] as const;
+      for (let r = 1; r <= ROUNDS; r++) {
+        const cells: string[] = [];
+        for (const v of variants.map(
+          (_, i) => variants[(i + r - 1) % variants.length] as (typeof variants)[number],
+        )) {
+          const name = `gc-${r}-${v.length}`;
+          const dst = bucket(rgw, name);
+          const run =
+            v === "tidemark"
+              ? tidemarkRun(rgw, "bench-src", name, PAR, {}, ["--trace-gc"])
+              : floorRun(
+                  rgw,
+                  "bench-src",
+                  name,
+                  PAR,
+                  ["--trace-gc"],
+                  v === "floor" ? {} : { FLOOR_RETAIN_OBJECTS: KEEP },
+                );
+          await checkCopy(dst, files, v === "tidemark");
+          await emptyBucket(dst);
+          const live = [...run.stdout.matchAll(/Mark-Compact[^>]*-> ([\d.]+) \(/g)].map((m) => Number(m[1]));
+          cells[variants.indexOf(v)] =
+            `${live.length} mark-compacts, live after them ${range(live, 1)} MB; ${fmt(run.cpu, 2)} CPU-s`;
+        }
+        rows2.push(`| ${r} | ${cells.join(" | ")} |`);
+      }
+      console.log(
+        "### Garbage collection by live heap: V8 starts more full collections once the old generation holds more than about 8 MB (`--trace-gc`)\n",
+      );
+      console.log(`| round | ${variants.join(" | ")} |`);
+      console.log(`|---:|${variants.map(() => "---").join("|")}|`);
+      for (const row of rows2) console.log(row);
+      console.log();
+    }
+    const tag = `${fmt(total / MiB, 0)} MiB copy`;
+    headline({
+      [`${tag}: tidemark ÷ floor wall (×)`]: round(sum("tidemark", "wall") / sum("floor", "wall")),
+      [`${tag}: tidemark ÷ floor CPU (×)`]: round(sum("tidemark", "cpu") / sum("floor", "cpu")),
+      [`${tag}: tidemark ÷ rclone wall (×)`]: round(sum("tidemark", "wall") / sum("rclone", "wall")),
+      [`${tag}: tidemark ÷ rclone CPU (×)`]: round(sum("tidemark", "cpu") / sum("rclone", "cpu")),
+      [`${tag}: Deno ÷ Node peak RSS (×)`]: round(
+        Math.max(...runs.deno.map((x) => x.rssMiB)) / Math.max(...runs.tidemark.map((x) => x.rssMiB)),
+      ),
+    });
   } finally {
     await rgw.stop();
   }
 }
 
 // 2b: server-side copy allowed on both sides: plain `rclone copy` vs tidemark as configured.
-{
-  const rgw = await startRgw({ memstoreBytes: 8 * 1024 ** 3 });
+if (part("2b")) {
+  const rgw = await startRgw({ memstoreBytes: 6 * 1024 ** 3 });
   try {
     await seed(bucket(rgw, "bench-src"), files, PAR);
     const rows: string[] = [];
@@ -591,6 +807,7 @@ const cell = (x: Run) => `${fmt(x.wall, 2)} s, ${fmt(x.cpu, 2)} CPU-s, ${fmt(x.r
             ? rcloneRun(rgw, "bench-src", name, PAR, true)
             : tidemarkRun(rgw, "bench-src", name, PAR);
         await checkCopy(dst, files, tool !== "rclone");
+        await emptyBucket(dst);
       }
       const r = got.rclone as Run;
       const t = got.tidemark as Run;
@@ -616,7 +833,7 @@ const cell = (x: Run) => `${fmt(x.wall, 2)} s, ${fmt(x.cpu, 2)} CPU-s, ${fmt(x.r
 }
 
 // 3: peak RSS for one 256 MiB file (processes), and the mirror's own buffering (memory stores).
-{
+if (part("3")) {
   const rgw = await startRgw({ memstoreBytes: 6 * 1024 ** 3 });
   try {
     const big = [{ path: "data/big.bin", size: 256 * MiB }];
@@ -639,6 +856,11 @@ const cell = (x: Run) => `${fmt(x.wall, 2)} s, ${fmt(x.cpu, 2)} CPU-s, ${fmt(x.r
         "tidemark over `fetch`",
         (d: string) => tidemarkRun(rgw, "rss-src", d, PAR, { TIDEMARK_S3_TRANSPORT: "fetch" }),
       ],
+      ["tidemark under Deno", (d: string) => denoRun(rgw, "rss-src", d, PAR)],
+      [
+        "tidemark under Deno, `--v8-flags=--max-semi-space-size=1`",
+        (d: string) => denoRun(rgw, "rss-src", d, PAR, ["--v8-flags=--max-semi-space-size=1"]),
+      ],
       ["`rclone copy --disable copy`", (d: string) => rcloneRun(rgw, "rss-src", d, PAR, false)],
     ] as const) {
       const name = `rss-dst-${++n}`;
@@ -657,4 +879,58 @@ const cell = (x: Run) => `${fmt(x.wall, 2)} s, ${fmt(x.cpu, 2)} CPU-s, ${fmt(x.r
   }
   rssHeader();
   memoryRows();
+}
+
+// 5: start-up: an empty Node process, `tidemark --help`, and `tidemark mirror --once` with nothing to copy.
+if (part("5")) {
+  const rgw = await startRgw({ memstoreBytes: 1024 ** 3 });
+  try {
+    await seed(bucket(rgw, "start-src"), [{ path: "data/one.parquet", size: MiB }], 1);
+    bucket(rgw, "start-dst");
+    tidemarkRun(rgw, "start-src", "start-dst", PAR); // the two buckets are in sync from now on
+    const env = toolEnv(rgw);
+    const kinds: Array<[string, () => Run]> = [
+      ["empty Node process (`node -e 0`)", () => timedRun(process.execPath, ["-e", "0"], env)],
+      ["`tidemark --help`", () => timedRun(process.execPath, [bin, "--help"], env)],
+      [
+        "`tidemark mirror --once`, nothing to copy (start, both sides' HEAD, exit)",
+        () => tidemarkRun(rgw, "start-src", "start-dst", PAR),
+      ],
+    ];
+    const N = Number(argValue("--start-rounds") ?? 10);
+    const got = new Map<string, Run[]>(kinds.map(([k]) => [k, []]));
+    for (let i = 0; i < N; i++) {
+      for (let j = 0; j < kinds.length; j++) {
+        const [label, run] = kinds[(i + j) % kinds.length] as [string, () => Run];
+        got.get(label)?.push(run());
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    const empty = got.get(kinds[0]?.[0] as string) as Run[];
+    const [emptyCpu, emptyRss] = [median(empty.map((x) => x.cpu)), median(empty.map((x) => x.rssMiB))];
+    console.log(
+      `## 5. Start-up (${N} runs each, interleaved; the built CLI, dist/; /usr/bin/time counts CPU in 0.01 s steps)\n`,
+    );
+    console.log(
+      "| process | CPU-s, median (range) | peak RSS MiB, median (range) | **above the empty process: CPU-s, MiB** (goal ≤ 0.1, ≤ 25) | wall s, median |",
+    );
+    console.log("|---|---:|---:|---:|---:|");
+    for (const [label] of kinds) {
+      const runs = got.get(label) as Run[];
+      const cpu = runs.map((x) => x.cpu);
+      const rss = runs.map((x) => x.rssMiB);
+      console.log(
+        `| ${label} | ${fmt(median(cpu), 2)} (${range(cpu)}) | ${fmt(median(rss), 1)} (${range(rss, 1)}) | **${fmt(median(cpu) - emptyCpu, 2)}, ${fmt(median(rss) - emptyRss, 1)}** | ${fmt(median(runs.map((x) => x.wall)), 2)} |`,
+      );
+      if (label !== kinds[0]?.[0]) {
+        headline({
+          [`start-up above empty Node, CPU-s: ${label.split(",")[0]}`]: round(median(cpu) - emptyCpu),
+          [`start-up above empty Node, MiB: ${label.split(",")[0]}`]: round(median(rss) - emptyRss, 1),
+        });
+      }
+    }
+    console.log();
+  } finally {
+    await rgw.stop();
+  }
 }

@@ -56,6 +56,8 @@ const BENCHES: Bench[] = [
   },
   // Memory stores, 200 versions by default: under a second, so --quick keeps the default.
   { name: "posix", full: [], quick: [] },
+  // A 1,000-version table with steady compaction, two mirrors (memory stores): about 4 s; 300 in --quick.
+  { name: "retention", full: [], quick: ["--versions", "300"] },
   // An Iceberg view of a 1,000-version table, from scratch and per version (memory stores; ~1 minute); 200 versions in --quick.
   { name: "iceberg", full: [], quick: ["--versions", "200"] },
   // A 1,000,000-row table written by pyarrow, read against DuckDB (~2 minutes); 100,000 rows, 1 round, ~10 s.
@@ -111,7 +113,7 @@ if (values.help) {
 
 const here = import.meta.dirname;
 // Every script in bench/ is a benchmark this runner knows, so none is left out silently.
-const helpers = new Set(["run.ts", "result.ts"]);
+const helpers = new Set(["run.ts", "result.ts", "profile.ts", "bare-pipe.ts"]);
 for (const f of readdirSync(here)) {
   if (f.endsWith(".ts") && !helpers.has(f) && !BENCHES.some((b) => `${b.name}.ts` === f)) {
     usage(`bench/${f} is not in the list of bench/run.ts (BENCHES): add it there`);

@@ -1,18 +1,26 @@
 /**
  * `npm run build`: compiles src/ to plain JavaScript and declarations in
  * dist/ (what the npm package ships: Node refuses to strip types inside
- * node_modules, and Node 20 cannot at all), makes the `tidemark` bin
- * executable, and checks under the system Node (20) that it starts and that
- * every entry point of package.json `exports` imports.
+ * node_modules, and Node 20 cannot at all), bundles the `tidemark` command
+ * into dist/cli/ (below), makes its bin executable, and checks under the
+ * system Node (20) that it starts and that every entry point of package.json
+ * `exports` imports.
+ *
+ * The command is one esbuild bundle with a chunk per command (the commands'
+ * dynamic imports in src/cli/main.ts): Node's ESM loader pays for every
+ * module it resolves and links, and the library's dependencies are split
+ * into many (@bufbuild/protobuf alone is 66), so the command as separate
+ * modules took about twice the CPU to start, and its bigger heap made each
+ * garbage collection of a copy dearer (BENCHMARKS.md, "Mirror").
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { build } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
 const dist = join(root, "dist");
 const bin = join(dist, "cli", "bin.js");
-const SHEBANG = "#!/usr/bin/env node\n";
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
@@ -26,8 +34,37 @@ function run(cmd: string, args: string[]): void {
 rmSync(dist, { recursive: true, force: true });
 run("npx", ["tsc", "-p", "tsconfig.build.json"]);
 
-const text = readFileSync(bin, "utf8");
-if (!text.startsWith("#!")) writeFileSync(bin, SHEBANG + text);
+// The command: tsc's modules of src/cli/ replaced by the bundle (its chunks
+// beside bin.js, so `import.meta.url`-relative paths stay what they were).
+rmSync(join(dist, "cli"), { recursive: true, force: true });
+await build({
+  entryPoints: [join(root, "src/cli/bin.ts")],
+  outdir: join(dist, "cli"),
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  chunkNames: "[name]-[hash]",
+  // Whitespace and comments out (names kept, for --debug's stack traces): V8
+  // keeps each chunk's source in the heap, and one non-ASCII character in a
+  // dependency's comment stored a whole chunk as UTF-16, twice the bytes.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // Positions back to src/ (which the package ships): `node --enable-source-maps`
+  // stack traces, and bench/profile.ts's attribution of a CPU profile.
+  sourcemap: "linked",
+  sourcesContent: false,
+  // CommonJS dependencies (commander, aws4, cli-progress) call require().
+  banner: {
+    js: "import { createRequire as __tidemarkRequire } from 'node:module'; const require = __tidemarkRequire(import.meta.url);",
+  },
+  logLevel: "warning",
+});
+if (!readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n")) {
+  console.error("build: dist/cli/bin.js lost its shebang");
+  process.exit(1);
+}
 chmodSync(bin, 0o755);
 
 // The system Node (20) is the oldest runtime we promise; it cannot strip types,

@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkTitle, DOCTOR_CHECKS } from "../src/doctor/index.ts";
+import { checkTitle, DOCTOR_CHECKS } from "../src/doctor/checks.ts";
 import {
   CONFORMANCE_COLUMNS,
   type ConformanceColumn,
@@ -74,13 +74,18 @@ function render(found: Map<ConformanceColumn, ConformanceRecord>): string {
   lines.push(
     "What `doctor` finds on every store tidemark is tested on: one row per check, one column per store.",
     "**Generated from a test run, not written by hand**: the tests that probe a store",
-    "(`test/node/doctor.test.ts`, `test/node/doctor-s3.test.ts`, `test/workers/doctor.test.ts`) record",
+    "(`test/node/doctor.test.ts`, `test/node/doctor-s3.test.ts`, `test/node/object-lock.test.ts`,",
+    "`test/workers/doctor.test.ts`) record",
     "their reports, and `node scripts/conformance.ts` renders this page from `test-output/vitest.json`.",
     "`npm test` fails when the page differs from what the run measured.",
     "",
     "A cell is `ok`, **failed** or `unsupported`, with the vendor's HTTP answer behind the decisive",
     "refusal where the store gave one. Run the same probe on your store with `tidemark doctor <store-url>`",
     "(docs/cli.md), `doctor(store)` in code, or the worker's `POST /api/tables/:table/doctor`.",
+    "",
+    "The two Object Lock columns are buckets created with Object Lock (so versioned), probed with",
+    "`doctor --lock compliance` and without `list-pagination` and `auth-failure` (the plain buckets'",
+    "columns have those); every other column ran without `--lock`, so `object-lock` is unsupported there.",
     "",
     "The last three columns are deliberately imperfect servers, kept to show what a failure looks like:",
     "a moto that checks no signatures (the suites run there), a moto that checks every signature (and gets",

@@ -7,7 +7,14 @@
  * @module
  */
 
-/** Every error code tidemark uses. */
+/**
+ * Every error code tidemark uses. `PermissionDenied` is a refusal: a store
+ * that refused a request (whatever its HTTP status: S3 answers a bad
+ * signature with 403, a bucket a missing login with 401), or a credential
+ * that does not cover what was asked (403). `Unauthenticated` is what
+ * tidemark's own servers answer a caller who brought no credential, or one
+ * that is not valid (401): ask again with one.
+ */
 export const ERROR_CODES = [
   "NotFound",
   "AlreadyExists",
@@ -18,6 +25,7 @@ export const ERROR_CODES = [
   "InvalidArgument",
   "NotSupported",
   "PermissionDenied",
+  "Unauthenticated",
   "Transient",
   "Unknown",
 ] as const;
@@ -96,8 +104,8 @@ export function toTidemarkError(e: unknown): TidemarkError {
 
 /**
  * The HTTP status of each code: NotFound 404, AlreadyExists and SplitBrain
- * 409, PreconditionFailed 412, InvalidArgument 400, PermissionDenied 403,
- * NotSupported 501, Transient 503, else 500.
+ * 409, PreconditionFailed 412, InvalidArgument 400, Unauthenticated 401,
+ * PermissionDenied 403, NotSupported 501, Transient 503, else 500.
  */
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
@@ -110,6 +118,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 412;
     case "InvalidArgument":
       return 400;
+    case "Unauthenticated":
+      return 401;
     case "PermissionDenied":
       return 403;
     case "NotSupported":

@@ -2,7 +2,7 @@
  * tidemark: versioned table snapshots and checkpoint state on object storage,
  * mirrored between stores. The isomorphic core (web-standard globals only):
  * what a user of the library needs, by concern. The other entry points:
- * `tidemark/http` (the hono apps and object serving), `tidemark/testing`
+ * `tidemark/server` (the hono apps and object serving), `tidemark/testing`
  * (the store contract, `faulty`), `tidemark/node` (`FileStore`, the Node
  * transport and signer). Internals are not exported.
  *
@@ -11,19 +11,14 @@
 
 // Tables: either layout read through openTable; the object-store layout written by Catalog.
 export { Catalog, type CatalogOptions } from "./catalog/catalog.ts";
-export { PREVIOUS_LINK_PROPERTY } from "./catalog/chain.ts";
 export type { CommitInput, DataFileInput } from "./catalog/commit.ts";
 export { type DiscoverHeadOptions, discoverHead, type HeadDiscovery } from "./catalog/discover.ts";
 export type { ExpireResult } from "./catalog/expire.ts";
-export { LOW_WATER_KEY, manifestKey } from "./catalog/layout.ts";
-export { posixManifestKey, VERSION_HINT_KEY } from "./catalog/posix.ts";
 export {
   type ColumnDef,
   type ColumnType,
   checkTableSchema,
-  FORMAT_VERSION_PROPERTY,
   readTableSchema,
-  SCHEMA_PROPERTY,
   type TableSchema,
 } from "./catalog/schema.ts";
 export {
@@ -42,13 +37,7 @@ export {
 } from "./checkpoint/checkpoint-store.ts";
 // Checkpoints: LaminarDB's state-v2 layout (and the one before it) read, verified, mirrored.
 export { type CheckpointLayouts, detectCheckpointLayouts } from "./checkpoint/detect.ts";
-export {
-  checkpointCommitKey,
-  checkpointDescriptorKey,
-  checkpointPartialKey,
-  checkpointSourceOffsetsKey,
-} from "./checkpoint/layout.ts";
-export { type LegacyReport, verifyLegacyCheckpoints } from "./checkpoint/legacy-verify.ts";
+export type { LegacyReport } from "./checkpoint/legacy-verify.ts";
 export type { PruneResult } from "./checkpoint/prune.ts";
 export type { EpochBlob } from "./checkpoint/reads.ts";
 export {
@@ -61,13 +50,7 @@ export type {
   CheckpointMirrorProgressStore,
 } from "./checkpoint/state-v2/mirror-progress.ts";
 export type { CheckpointProblem, CheckpointRule } from "./checkpoint/state-v2/problems.ts";
-export {
-  type AttemptReport,
-  DECISION_STORE_NOTE,
-  type StateV2Report,
-  type VerifyStateV2Options,
-  verifyStateV2,
-} from "./checkpoint/state-v2/verify.ts";
+export type { AttemptReport, StateV2Report, VerifyStateV2Options } from "./checkpoint/state-v2/verify.ts";
 export { type CheckpointReport, verifyCheckpoints } from "./checkpoint/verify.ts";
 // Probing a live store.
 export {
@@ -76,13 +59,7 @@ export {
   type DoctorCheckResult,
   type DoctorStatus,
 } from "./doctor/checks.ts";
-export {
-  DOCTOR_WRONG_SECRET,
-  type DoctorOptions,
-  type DoctorReport,
-  doctor,
-  selectChecks,
-} from "./doctor/doctor.ts";
+export { type DoctorOptions, type DoctorReport, doctor } from "./doctor/doctor.ts";
 export { type EnsureSafeStoreOptions, ensureSafeStore, SAFE_STORE_CHECKS } from "./doctor/safe-store.ts";
 // Errors.
 export {
@@ -128,7 +105,6 @@ export {
   type SnapshotTotals,
   snapshotTotals,
 } from "./manifest/live.ts";
-export { pathProblem } from "./manifest/paths.ts";
 // Mirrors.
 export {
   type LagAlert,
@@ -140,7 +116,6 @@ export {
   type MirrorProgressStore,
   type MirrorStatus,
 } from "./mirror/mirror.ts";
-export { boundTo, freshMirrorProgress } from "./mirror/progress.ts";
 export {
   type MirrorReader,
   openMirror,
@@ -148,9 +123,13 @@ export {
   type VerifyResult,
   verifyMirror,
 } from "./mirror/reader.ts";
+export type {
+  MirrorLockOptions,
+  RetentionOptions,
+  RetentionStatus,
+  RetentionTotals,
+} from "./mirror/retention.ts";
 export {
-  DEFAULT_LIST_THRESHOLD,
-  DEFAULT_PARALLELISM,
   type MirrorSnapshotOptions,
   type MirrorSnapshotResult,
   mirrorSnapshot,
@@ -163,7 +142,7 @@ export type {
   DeepVerifyResult,
 } from "./mirror/verify.ts";
 // Options: the checks every numeric option goes through (for applications that read their own).
-export { checkNumber, MAX_TIMER_MS, type NumberRule, numberOption, parseNumberOption } from "./options.ts";
+export { checkNumber, type NumberRule, parseNumberOption } from "./options.ts";
 // Restore into merutable's layout.
 export {
   type RestoreOptions,
@@ -187,8 +166,6 @@ export {
 export type { Sha256, Sha256Factory } from "./store/checksum.ts";
 // Stores: the contract, the adapters, the wrappers, store URLs.
 export { HttpStore, type HttpStoreOptions } from "./store/http.ts";
-export type { FetchLike } from "./store/http-common.ts";
-export { codeOfHttpStatus } from "./store/http-status.ts";
 export { validateKey } from "./store/keys.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory.ts";
 export { type MeteredStore, metered, type RequestCounts } from "./store/metered.ts";
@@ -196,18 +173,27 @@ export { prefixed } from "./store/prefixed.ts";
 export { type R2BucketLike, R2Store, type R2StoreOptions } from "./store/r2.ts";
 export type { RetryPolicy } from "./store/retry.ts";
 export { retrying } from "./store/retrying.ts";
-export { S3Store, type S3StoreOptions } from "./store/s3/index.ts";
+export type { S3StoreOptions } from "./store/s3/settings.ts";
+export { S3Store } from "./store/s3/store.ts";
 export type { S3Signer, SignableRequest, SigningKey } from "./store/signer.ts";
-export type { HeadersLike, HttpTransport, TransportRequest, TransportResponse } from "./store/transport.ts";
+export type {
+  FetchLike,
+  HeadersLike,
+  HttpTransport,
+  TransportRequest,
+  TransportResponse,
+} from "./store/transport.ts";
 export {
   type Body,
   type ByteRange,
   capabilitiesOf,
   type DeleteError,
+  type DeleteManyOptions,
   type DeleteManyResult,
   type GetOptions,
   type ListOptions,
   type ObjectBody,
+  type ObjectLock,
   type ObjectMeta,
   type ObjectStore,
   type PutMode,
@@ -220,7 +206,6 @@ export {
 export {
   type ParseStoreUrlOptions,
   parseStoreUrl,
-  quoteStoreUrl,
   type S3Credentials,
   type StoreUrl,
   type StoreUrlKind,

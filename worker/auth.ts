@@ -13,12 +13,16 @@
  * Tokens are compared in constant time: both sides are hashed with SHA-256
  * first, so the comparison runs over 32 bytes whatever the lengths, and
  * neither the length nor a prefix of the secret leaks through timing. No
- * message says more than which kind of credential failed.
+ * message says more than which kind of credential failed. A missing or bad
+ * credential is `Unauthenticated` (401), one that does not cover what was
+ * asked `PermissionDenied` (403). worker/middleware.ts applies these to the
+ * routes.
  */
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { TidemarkError } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
 import { isTableName } from "./config.ts";
 import type { Env } from "./env.ts";
+import { perEnv } from "./per-env.ts";
 
 const encoder = new TextEncoder();
 
@@ -71,22 +75,16 @@ export function canRead(grant: ReadGrant, table: string): boolean {
   return grant.tables === null || grant.tables.has(table);
 }
 
-/** A refused read: 401 (no or a bad credential) or 403 (a credential that does not cover this). */
-export interface ReadRefusal {
-  status: 401 | 403;
-  message: string;
-}
-
 /** `PUBLIC_READ`: "1" opens the read routes to anyone; unset, "" or "0" keeps them private. */
-export function publicRead(env: Env): boolean {
+export const publicRead = perEnv((env: Env): boolean => {
   const v = env.PUBLIC_READ;
   if (v === undefined || v === "" || v === "0") return false;
   if (v === "1") return true;
   throw new TidemarkError("InvalidArgument", `PUBLIC_READ must be 1 or 0, got ${JSON.stringify(v)}`);
-}
+});
 
 /** The tables `READ_TOKEN_TABLES` names (`null`: unset, every table). */
-function tokenTables(env: Env): ReadonlySet<string> | null {
+const tokenTables = perEnv((env: Env): ReadonlySet<string> | null => {
   const v = env.READ_TOKEN_TABLES;
   if (v === undefined || v.trim() === "") return null;
   const names = v.split(",").map((t) => t.trim());
@@ -99,10 +97,10 @@ function tokenTables(env: Env): ReadonlySet<string> | null {
     }
   }
   return new Set(names);
-}
+});
 
 /** Cloudflare Access settings, or `undefined` when Access is not configured. */
-export function accessConfig(env: Env): { team: string; aud: string } | undefined {
+export const accessConfig = perEnv((env: Env): { team: string; aud: string } | undefined => {
   const domain = env.ACCESS_TEAM_DOMAIN?.trim() ?? "";
   const aud = env.ACCESS_AUD?.trim() ?? "";
   if (domain === "" && aud === "") return undefined;
@@ -120,7 +118,7 @@ export function accessConfig(env: Env): { team: string; aud: string } | undefine
     );
   }
   return { team: team.toLowerCase(), aud };
-}
+});
 
 // The team's signing keys, per team domain, for the isolate's lifetime: jose
 // caches them (10 minutes) and refetches on a key id it does not know
@@ -136,71 +134,81 @@ function keysOf(team: string): JWTVerifyGetKey {
   return keys;
 }
 
-/** Verifies an Access JWT; a refusal, or `Transient` when the keys cannot be fetched. */
-async function verifyAccess(
-  token: string,
-  access: { team: string; aud: string },
-): Promise<ReadRefusal | undefined> {
+/**
+ * Verifies an Access JWT.
+ *
+ * @throws TidemarkError `Unauthenticated` saying only what kind of failure
+ *   (expired, another application, not valid); `Transient` when the keys
+ *   cannot be fetched.
+ */
+async function verifyAccess(token: string, access: { team: string; aud: string }): Promise<void> {
+  let code: unknown;
   try {
     await jwtVerify(token, keysOf(access.team), {
       issuer: `https://${access.team}`,
       audience: access.aud,
       algorithms: ["RS256"],
     });
-    return undefined;
+    return;
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    // jose's own messages can quote claims; only the kind of failure is told.
-    if (code === "ERR_JWT_EXPIRED")
-      return { status: 401, message: "the Cloudflare Access token has expired" };
-    if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED") {
-      return { status: 401, message: "the Cloudflare Access token is not for this application" };
-    }
-    if (
-      typeof code !== "string" ||
-      code === "ERR_JOSE_GENERIC" ||
-      code === "ERR_JWKS_TIMEOUT" ||
-      code === "ERR_JWKS_INVALID"
-    ) {
-      throw new TidemarkError("Transient", `cannot fetch the Cloudflare Access keys of ${access.team}`);
-    }
-    return { status: 401, message: "the Cloudflare Access token is not valid" };
+    code = (e as { code?: unknown }).code;
   }
+  // jose's own messages can quote claims; only the kind of failure is told.
+  if (code === "ERR_JWT_EXPIRED") throw unauthenticated("the Cloudflare Access token has expired");
+  if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED") {
+    throw unauthenticated("the Cloudflare Access token is not for this application");
+  }
+  if (
+    typeof code !== "string" ||
+    code === "ERR_JOSE_GENERIC" ||
+    code === "ERR_JWKS_TIMEOUT" ||
+    code === "ERR_JWKS_INVALID"
+  ) {
+    throw new TidemarkError("Transient", `cannot fetch the Cloudflare Access keys of ${access.team}`);
+  }
+  throw unauthenticated("the Cloudflare Access token is not valid");
 }
 
+const unauthenticated = (message: string) => new TidemarkError("Unauthenticated", message);
+
 /**
- * The read credential of `req`, checked: a grant, or why not. A request that
+ * The read credential of `req`, checked: what it grants. A request that
  * carries a credential is judged by it even under `PUBLIC_READ=1` (a wrong
  * token is refused, never silently public).
  *
- * @throws TidemarkError `InvalidArgument` for a bad `PUBLIC_READ`,
- *   `READ_TOKEN_TABLES` or Access setting; `Transient` when the Access keys
- *   cannot be fetched.
+ * @throws TidemarkError `Unauthenticated` for no credential or a bad one
+ *   (saying which kind failed, never quoting it); `InvalidArgument` for a bad
+ *   `PUBLIC_READ`, `READ_TOKEN_TABLES` or Access setting; `Transient` when
+ *   the Access keys cannot be fetched.
  */
-export async function readGrant(req: Request, env: Env): Promise<ReadGrant | ReadRefusal> {
+export async function readGrant(req: Request, env: Env): Promise<ReadGrant> {
   const isPublic = publicRead(env);
   const access = accessConfig(env);
   const bearer = bearerToken(req.headers.get("Authorization") ?? undefined);
   const jwt = req.headers.get("Cf-Access-Jwt-Assertion") ?? undefined;
   if (bearer !== undefined) {
     if (await tokenMatches(bearer, env.READ_TOKEN)) return { via: "token", tables: tokenTables(env) };
-    return { status: 401, message: "the bearer token is not a read token" };
+    throw unauthenticated("the bearer token is not a read token");
   }
-  if (req.headers.has("Authorization")) {
-    return { status: 401, message: "read routes take Authorization: Bearer <token>" };
-  }
+  if (req.headers.has("Authorization"))
+    throw unauthenticated("read routes take Authorization: Bearer <token>");
   if (jwt !== undefined && access) {
-    const refused = await verifyAccess(jwt, access);
-    return refused ?? { via: "access", tables: null };
+    await verifyAccess(jwt, access);
+    return { via: "access", tables: null };
   }
   if (isPublic) return { via: "public", tables: null };
-  return {
-    status: 401,
-    message: `read routes need a credential: Authorization: Bearer <READ_TOKEN>${access ? ", a Cloudflare Access login" : ""} or a signed URL (GET /api/tables/:table/sign)`,
-  };
+  throw unauthenticated(
+    `read routes need a credential: Authorization: Bearer <READ_TOKEN>${access ? ", a Cloudflare Access login" : ""} or a signed URL (GET /api/tables/:table/sign)`,
+  );
 }
 
-/** True when `r` is a refusal. */
-export function isRefusal(r: ReadGrant | ReadRefusal): r is ReadRefusal {
-  return "status" in r;
+/**
+ * Refuses `grant` unless it covers `table`.
+ *
+ * @throws TidemarkError `PermissionDenied` (403).
+ */
+export function checkCovers(grant: ReadGrant, table: string): void {
+  if (!canRead(grant, table)) {
+    throw new TidemarkError("PermissionDenied", `this credential does not cover table ${table}`);
+  }
 }

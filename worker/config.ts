@@ -5,26 +5,22 @@
  * named by secret (never written in the URL or the configuration), and
  * per-table settings that default to the worker's vars. Validated with no
  * I/O: a bad URL, an unbound bucket or a missing secret is `InvalidArgument`
- * naming it, before anything is mirrored.
+ * naming it, before anything is mirrored. What comes from the vars
+ * (`TABLE_CONFIG` and its entries, `SOURCE_TABLES`, `PUSH_BUCKETS`) is parsed
+ * once per `env` (worker/per-env.ts).
  */
-import {
-  checkNumber,
-  HttpStore,
-  MAX_TIMER_MS,
-  type ObjectStore,
-  parseStoreUrl,
-  type R2BucketLike,
-  R2Store,
-  S3Store,
-  type StoreUrl,
-  s3StoreOptions,
-  storeId,
-  TidemarkError,
-} from "../src/index.ts";
-import { endpointId, parseS3Endpoint } from "../src/store/s3/options.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { checkNumber } from "../src/options.ts";
+import { HttpStore } from "../src/store/http.ts";
+import { type R2BucketLike, R2Store } from "../src/store/r2.ts";
+import { S3Store } from "../src/store/s3/store.ts";
+import { awsEndpoint, endpointId, parseS3Endpoint } from "../src/store/s3/vendor.ts";
+import { type ObjectStore, storeId } from "../src/store/types.ts";
+import { parseStoreUrl, type StoreUrl, s3StoreOptions } from "../src/store/url.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
-import { MIN_POLL_INTERVAL_MS, type MirrorVars, mirrorVars } from "./vars.ts";
+import { perEnv } from "./per-env.ts";
+import { type MirrorVars, mirrorVars, SETTING_RULES } from "./vars.ts";
 
 /** One end of a table: a store URL, and for `s3://` the name of its credentials. */
 export interface StoreRef {
@@ -68,7 +64,7 @@ export interface TableSetup {
   /** Who bills each store's requests. */
   providers: { source: Provider; target: Provider };
   /** The prices of the cost projection (the list prices, overridden by the `PRICES` var). */
-  prices: Prices;
+  prices: Readonly<Prices>;
   /** Where the source lives, for routing event notifications (`sourceLocation`); `undefined` for http. */
   location: string | undefined;
   /** Where the target's keys live (`targetLocation`): no two tables' overlap. */
@@ -79,7 +75,6 @@ export interface TableSetup {
 
 const TABLE_NAME = /^[a-z0-9_-]{1,64}$/;
 const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
-const KEYS = new Set(["source", "target", "push", "pollIntervalMs", "lagAlertSecs", "parallelism", "budget"]);
 const WORKER_KINDS = ["s3", "r2", "http"] as const;
 
 function invalid(message: string): TidemarkError {
@@ -115,10 +110,46 @@ function parseRef(v: unknown, name: string): StoreRef {
   return { url: v.url, credentials: v.credentials };
 }
 
+/** The check of one key of a table configuration: its value, or `InvalidArgument` naming it (`name`). */
+type FieldCheck<K extends keyof TableConfig> = (value: unknown, name: string) => NonNullable<TableConfig[K]>;
+
+/**
+ * How each key of a table configuration is checked, in the order a
+ * configuration is shown: a key not here is refused. A per-table setting is
+ * a key here (and in {@link TableConfig}); a numeric one takes its rule from
+ * `SETTING_RULES` (worker/vars.ts), where the var that is its default is read.
+ */
+const FIELDS: { [K in keyof TableConfig]-?: FieldCheck<K> } = {
+  source: parseRef,
+  target: parseRef,
+  push: (v, name) => {
+    if (typeof v !== "boolean") throw invalid(`${name} must be true or false`);
+    return v;
+  },
+  pollIntervalMs: (v, name) => checkNumber(name, v, SETTING_RULES.pollIntervalMs),
+  lagAlertSecs: (v, name) => checkNumber(name, v, SETTING_RULES.lagAlertSecs),
+  parallelism: (v, name) => checkNumber(name, v, SETTING_RULES.parallelism),
+  budget: (b, name) => {
+    if (!isObject(b)) throw invalid(`${name} must be { requests?, bytes? }`);
+    for (const k of Object.keys(b)) {
+      if (k !== "requests" && k !== "bytes")
+        throw invalid(`${name}: unknown key ${JSON.stringify(k)} (known: requests, bytes)`);
+    }
+    return {
+      ...(b.requests !== undefined
+        ? { requests: checkNumber(`${name}.requests`, b.requests, SETTING_RULES.budgetRequests) }
+        : {}),
+      ...(b.bytes !== undefined
+        ? { bytes: checkNumber(`${name}.bytes`, b.bytes, SETTING_RULES.budgetBytes) }
+        : {}),
+    };
+  },
+};
+
 /**
  * Checks the shape of a table configuration (a `PUT` body, an entry of
- * `TABLE_CONFIG`) and normalises it. `where` prefixes every name an error
- * gives (`TABLE_CONFIG.orders.`).
+ * `TABLE_CONFIG`) and normalises it, key by key ({@link FIELDS}). `where`
+ * prefixes every name an error gives (`TABLE_CONFIG.orders.`).
  *
  * @throws TidemarkError `InvalidArgument` naming the first bad field.
  */
@@ -126,43 +157,17 @@ export function parseTableConfig(input: unknown, where = ""): TableConfig {
   if (!isObject(input))
     throw invalid(`${where || "a table configuration "}must be a JSON object: { source, target, ... }`);
   for (const k of Object.keys(input)) {
-    if (!KEYS.has(k))
-      throw invalid(`${where}unknown key ${JSON.stringify(k)} (known: ${[...KEYS].join(", ")})`);
+    if (!Object.hasOwn(FIELDS, k))
+      throw invalid(`${where}unknown key ${JSON.stringify(k)} (known: ${Object.keys(FIELDS).join(", ")})`);
   }
   if (input.source === undefined) throw invalid(`${where}source is required (a store URL)`);
   if (input.target === undefined) throw invalid(`${where}target is required (a store URL)`);
-  const config: TableConfig = {
-    source: parseRef(input.source, `${where}source`),
-    target: parseRef(input.target, `${where}target`),
-  };
-  if (input.push !== undefined) {
-    if (typeof input.push !== "boolean") throw invalid(`${where}push must be true or false`);
-    config.push = input.push;
+  const config: Record<string, unknown> = {};
+  for (const [k, check] of Object.entries(FIELDS)) {
+    if (input[k] !== undefined)
+      config[k] = (check as FieldCheck<keyof TableConfig>)(input[k], `${where}${k}`);
   }
-  if (input.pollIntervalMs !== undefined)
-    config.pollIntervalMs = checkNumber(`${where}pollIntervalMs`, input.pollIntervalMs, {
-      min: MIN_POLL_INTERVAL_MS,
-      max: MAX_TIMER_MS,
-    });
-  if (input.lagAlertSecs !== undefined)
-    config.lagAlertSecs = checkNumber(`${where}lagAlertSecs`, input.lagAlertSecs, { min: 0 });
-  if (input.parallelism !== undefined)
-    config.parallelism = checkNumber(`${where}parallelism`, input.parallelism, { min: 1 });
-  if (input.budget !== undefined) {
-    const b = input.budget;
-    if (!isObject(b)) throw invalid(`${where}budget must be { requests?, bytes? }`);
-    for (const k of Object.keys(b)) {
-      if (k !== "requests" && k !== "bytes")
-        throw invalid(`${where}budget: unknown key ${JSON.stringify(k)} (known: requests, bytes)`);
-    }
-    config.budget = {
-      ...(b.requests !== undefined
-        ? { requests: checkNumber(`${where}budget.requests`, b.requests, { min: 1 }) }
-        : {}),
-      ...(b.bytes !== undefined ? { bytes: checkNumber(`${where}budget.bytes`, b.bytes, { min: 1 }) } : {}),
-    };
-  }
-  return config;
+  return config as unknown as TableConfig;
 }
 
 /** A secret (or var) of the environment by name, when it is a non-empty string. */
@@ -211,8 +216,8 @@ export function openRef(
           `${name}: no R2 bucket is bound as ${url.binding} (add [[r2_buckets]] binding = "${url.binding}" to wrangler.toml)`,
         );
       }
-      const label = `${url.binding}${url.prefix ? `/${url.prefix.slice(0, -1)}` : ""}`;
-      return { store: new R2Store(bucket, { prefix: url.prefix, name: label }), url };
+      const storeName = `${url.binding}${url.prefix ? `/${url.prefix.slice(0, -1)}` : ""}`;
+      return { store: new R2Store(bucket, { prefix: url.prefix, name: storeName }), url };
     }
     case "s3": {
       const cred = ref.credentials;
@@ -315,7 +320,7 @@ export function targetLocation(url: StoreUrl): string {
       return `r2:${url.binding}/${dir(url.prefix)}`;
     case "s3": {
       const region = url.region ?? "us-east-1";
-      const endpoint = parseS3Endpoint(url.endpoint ?? `https://s3.${region}.amazonaws.com`, "endpoint");
+      const endpoint = parseS3Endpoint(url.endpoint ?? awsEndpoint(region), "endpoint");
       return `s3:${endpointId(endpoint)}/${url.bucket}/${dir(url.prefix)}`;
     }
     default:
@@ -349,16 +354,8 @@ const SOURCE_TABLES_TARGETS = "r2:MIRROR/tables/";
  * @throws TidemarkError `InvalidArgument` naming the other table.
  */
 export function checkOwnTarget(env: Env, table: string, location: string, where = ""): void {
-  const statics = staticTables(env);
-  for (const [other, raw] of Object.entries(statics)) {
-    if (other === table) continue;
-    let theirs: string;
-    try {
-      theirs = targetLocation(parseStoreUrl(parseTableConfig(raw).target.url, { kinds: WORKER_KINDS }));
-    } catch {
-      continue; // refused when that table is opened
-    }
-    if (overlaps(location, theirs)) throw overlapError(where, table, other, location);
+  for (const [other, theirs] of staticTargets(env)) {
+    if (other !== table && overlaps(location, theirs)) throw overlapError(where, table, other, location);
   }
   if (!sourceTablesOn(env) || !overlaps(location, SOURCE_TABLES_TARGETS)) return;
   // Inside tables/: only the table's own place there (which this configuration replaces).
@@ -378,11 +375,11 @@ export function bindingOf(setup: Pick<TableSetup, "source" | "target">): { sourc
 /**
  * The static tables: the `TABLE_CONFIG` var, a JSON object of table name to
  * configuration (a string of JSON, or a table in wrangler.toml's `[vars]`).
- * Entries are checked when their table is opened.
+ * Entries are checked when their table is opened ({@link staticConfig}).
  *
  * @throws TidemarkError `InvalidArgument` when the var is not a JSON object or names a bad table.
  */
-export function staticTables(env: Env): Record<string, unknown> {
+export const staticTables = perEnv((env: Env): Readonly<Record<string, unknown>> => {
   refuseIgnoredVars(env);
   const raw = env.TABLE_CONFIG;
   if (raw === undefined || raw === "") return {};
@@ -401,7 +398,47 @@ export function staticTables(env: Env): Record<string, unknown> {
       throw invalid(`TABLE_CONFIG: ${JSON.stringify(t)} is not a table name (1-64 of [a-z0-9_-])`);
   }
   return parsed;
+});
+
+/** Each `TABLE_CONFIG` entry checked (`parseTableConfig`), or why not: the errors name `TABLE_CONFIG.{table}.`. */
+const staticConfigs = perEnv((env: Env) => {
+  const out = new Map<string, { config: TableConfig } | { error: unknown }>();
+  for (const [table, raw] of Object.entries(staticTables(env))) {
+    try {
+      out.set(table, { config: parseTableConfig(raw, `TABLE_CONFIG.${table}.`) });
+    } catch (error) {
+      out.set(table, { error });
+    }
+  }
+  return out;
+});
+
+/**
+ * The configuration of static table `table` (checked once per `env`), or
+ * `undefined` when `TABLE_CONFIG` does not name it.
+ *
+ * @throws TidemarkError `InvalidArgument` for a bad entry, naming it.
+ */
+export function staticConfig(env: Env, table: string): TableConfig | undefined {
+  const entry = staticConfigs(env).get(table);
+  if (entry === undefined) return undefined;
+  if ("error" in entry) throw entry.error;
+  return entry.config;
 }
+
+/** Where each static table's target keys live ({@link targetLocation}); entries that do not parse are left out (their table reports why). */
+const staticTargets = perEnv((env: Env) => {
+  const out = new Map<string, string>();
+  for (const [table, entry] of staticConfigs(env)) {
+    if ("error" in entry) continue;
+    try {
+      out.set(table, targetLocation(parseStoreUrl(entry.config.target.url, { kinds: WORKER_KINDS })));
+    } catch {
+      // refused when that table is opened
+    }
+  }
+  return out;
+});
 
 /**
  * Vars this worker would otherwise ignore, refused so that a deployment
@@ -428,7 +465,7 @@ function refuseIgnoredVars(env: Env): void {
 }
 
 /** `SOURCE_TABLES=1`: table `t` is `r2://SOURCE/tables/t/` mirrored to `r2://MIRROR/tables/t/` (the demo's layout). */
-export function sourceTablesOn(env: Env): boolean {
+export const sourceTablesOn = perEnv((env: Env): boolean => {
   const v = env.SOURCE_TABLES;
   if (v === undefined || v === "" || v === "0") return false;
   if (v === "1") {
@@ -436,7 +473,7 @@ export function sourceTablesOn(env: Env): boolean {
     return true;
   }
   throw invalid(`SOURCE_TABLES must be 1 or 0, got ${JSON.stringify(v)}`);
-}
+});
 
 /** Where tables live in the `SOURCE` and `MIRROR` buckets under `SOURCE_TABLES=1`. */
 export const TABLES_PREFIX = "tables/";
@@ -457,11 +494,8 @@ export function sourceTableConfig(table: string): TableConfig {
  */
 export function tableSetup(env: Env, table: string, admin: TableConfig | undefined): TableSetup {
   validateTable(table);
-  const statics = staticTables(env);
-  if (Object.hasOwn(statics, table)) {
-    const where = `TABLE_CONFIG.${table}.`;
-    return openTable(env, table, parseTableConfig(statics[table], where), "static", where);
-  }
+  const config = staticConfig(env, table);
+  if (config !== undefined) return openTable(env, table, config, "static", `TABLE_CONFIG.${table}.`);
   if (admin !== undefined) return openTable(env, table, admin, "admin");
   if (sourceTablesOn(env)) return openTable(env, table, sourceTableConfig(table), "source-tables");
   throw new TidemarkError("NotFound", `no table ${table} is configured`);
@@ -492,7 +526,7 @@ const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * @throws TidemarkError `InvalidArgument` naming the var for a bad entry or a
  *   binding that is not an R2 bucket of the worker.
  */
-export function pushBuckets(env: Env): PushBuckets {
+export const pushBuckets = perEnv((env: Env): PushBuckets => {
   const out: PushBuckets = { bindings: new Map(), buckets: new Set() };
   for (const raw of (env.PUSH_BUCKETS ?? "").split(",")) {
     const entry = raw.trim();
@@ -515,7 +549,7 @@ export function pushBuckets(env: Env): PushBuckets {
     out.bindings.set(binding, bucket);
   }
   return out;
-}
+});
 
 /**
  * Where a source lives, independent of `PUSH_BUCKETS`: `r2:BINDING/prefix`

@@ -1,14 +1,21 @@
 /**
  * What a table's mirror costs: its requests per billing class (R2 class A and
  * B, S3 PUT-class and GET-class), the bytes it moves, its Durable Object's own
- * requests, duration and storage rows, and the queue messages that woke it,
- * projected to a month at published list prices. The prices are constants
- * with their sources below, overridable with the `PRICES` var (a JSON object
- * of the names below to US dollars); free tiers and included allowances are
- * per account, so the projection uses the marginal list price of everything.
+ * requests, duration and storage rows (counted by worker/object-meter.ts),
+ * and the queue messages that woke it, projected to a month at published
+ * list prices over the last one to two hours (the cost windows). The prices
+ * are constants with their sources below, overridable with the `PRICES` var
+ * (a JSON object of the names below to US dollars); free tiers and included
+ * allowances are per account, so the projection uses the marginal list price
+ * of everything.
  */
-import { checkNumber, type RequestCounts, type StoreUrl, TidemarkError } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { checkNumber } from "../src/options.ts";
+import type { RequestCounts } from "../src/store/metered.ts";
+import { s3Vendor } from "../src/store/s3/vendor.ts";
+import type { StoreUrl } from "../src/store/url.ts";
 import type { Env } from "./env.ts";
+import { perEnv } from "./per-env.ts";
 
 /** List prices in US dollars. Per million requests unless the name says otherwise. */
 export interface Prices {
@@ -79,13 +86,14 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /**
  * The prices in force: the list prices, each overridden by the `PRICES` var
  * (a JSON object, as a string or a table in wrangler.toml's `[vars]`), e.g.
- * `{"s3EgressPerGB": 0.05}` for a negotiated rate.
+ * `{"s3EgressPerGB": 0.05}` for a negotiated rate. Once per `env`
+ * (worker/per-env.ts).
  *
  * @throws TidemarkError `InvalidArgument` naming the var or the price.
  */
-export function prices(env: Pick<Env, "PRICES">): Prices {
+export const prices = perEnv((env: Pick<Env, "PRICES">): Readonly<Prices> => {
   const raw = env.PRICES;
-  if (raw === undefined || raw === "") return { ...LIST_PRICES };
+  if (raw === undefined || raw === "") return LIST_PRICES;
   let parsed: unknown = raw;
   if (typeof raw === "string") {
     try {
@@ -111,7 +119,7 @@ export function prices(env: Pick<Env, "PRICES">): Prices {
     out[k as keyof Prices] = checkNumber(`PRICES.${k}`, v, { min: 0, integer: false });
   }
   return out;
-}
+});
 
 /** Who bills a store's requests: R2 (a binding, or R2's S3 API), S3 (any other `s3://`), or nobody known (`http`). */
 export type Provider = "r2" | "s3" | "http";
@@ -119,11 +127,7 @@ export type Provider = "r2" | "s3" | "http";
 /** The provider of a store URL: `r2://`, and an `s3://` URL whose endpoint is R2's S3 API, are R2. */
 export function providerOf(url: StoreUrl): Provider {
   if (url.kind === "r2") return "r2";
-  if (url.kind === "s3") {
-    // https://developers.cloudflare.com/r2/api/s3/api/ : <ACCOUNT_ID>.r2.cloudflarestorage.com
-    const host = url.endpoint === undefined ? "" : new URL(url.endpoint).hostname;
-    return host.endsWith(".r2.cloudflarestorage.com") ? "r2" : "s3";
-  }
+  if (url.kind === "s3") return url.endpoint !== undefined && s3Vendor(url.endpoint) === "r2" ? "r2" : "s3";
   return "http";
 }
 
@@ -239,4 +243,64 @@ export function monthlyCost(
     queue: used.queueMessages * QUEUE_OPS_PER_MESSAGE * price.queueOperations * PER_MILLION * scale,
   };
   return { ...lines, total: Object.values(lines).reduce((a, b) => a + b, 0) };
+}
+
+/** How long one cost window runs before the next starts; a projection covers one to two of them. */
+export const COST_WINDOW_MS = 3_600_000;
+
+/** Cumulative usage at the start of a cost window. */
+export interface CostMark {
+  atMs: number;
+  usage: Usage;
+}
+
+/**
+ * The cost windows after a reading at `nowMs`: a new window starts (with
+ * `usage()`, the use so far) once the last is {@link COST_WINDOW_MS} old;
+ * the starts of the current and the previous window are kept, oldest first.
+ */
+export function advanceCostWindows(
+  marks: readonly CostMark[],
+  nowMs: number,
+  usage: () => Usage,
+): CostMark[] {
+  const last = marks.at(-1);
+  if (last !== undefined && nowMs - last.atMs < COST_WINDOW_MS) return [...marks];
+  return [...marks, { atMs: nowMs, usage: usage() }].slice(-2);
+}
+
+/** What a table's mirror used and costs (the cost part of its status). */
+export interface MirrorObjectCost {
+  /** Who bills each store; `null` when the configuration is bad. */
+  providers: { source: Provider; target: Provider } | null;
+  /** Cumulative use since the object started counting. */
+  usage: Usage;
+  /** The window of the projection: from the start of the previous cost window (one to two hours) to now. */
+  window: { fromMs: number; toMs: number };
+  /** The window's use projected to 30 days at the prices in force, US dollars; `null` before any time passed or for a bad configuration. */
+  monthlyUsd: MonthlyCost | null;
+}
+
+/**
+ * The cost of `usage` (cumulative, now) since the oldest of `marks`,
+ * projected to a month with `billing` (who bills each store, the prices in
+ * force; `undefined` for a bad configuration: no projection).
+ */
+export function costSince(
+  usage: Usage,
+  marks: readonly CostMark[],
+  billing: { providers: { source: Provider; target: Provider }; prices: Prices } | undefined,
+  nowMs: number,
+): MirrorObjectCost {
+  const base = marks[0] ?? { atMs: nowMs, usage };
+  const seconds = (nowMs - base.atMs) / 1000;
+  return {
+    providers: billing?.providers ?? null,
+    usage,
+    window: { fromMs: base.atMs, toMs: nowMs },
+    monthlyUsd:
+      billing && seconds > 0
+        ? monthlyCost(usageSince(usage, base.usage), seconds, billing.providers, billing.prices)
+        : null,
+  };
 }

@@ -5,7 +5,8 @@
  * `skip`, comma-separated check ids. Answers the report as JSON: 200 when no
  * check failed, 502 when one did (the store behind the worker answered wrongly).
  */
-import { DOCTOR_WRONG_SECRET, type DoctorReport, doctor, selectChecks } from "../src/index.ts";
+
+import { DOCTOR_WRONG_SECRET, type DoctorReport, doctor, selectChecks } from "../src/doctor/doctor.ts";
 import { openRef } from "./config.ts";
 import type { Env } from "./env.ts";
 import { resolveTable } from "./tables.ts";

@@ -22,9 +22,12 @@
  * messages are harmless (one about a version already mirrored wakes nothing).
  *
  * The object counts what it costs: its store requests (the mirror's
- * counters), its own requests, active time and storage rows, and the queue
- * messages it was sent; `status().cost` projects them to a month. Everything
- * a tick changes is one storage row (plus the alarm): rows written are billed.
+ * counters), its own requests, active time and storage rows (its
+ * `ObjectMeter`, worker/object-meter.ts: every storage access and request
+ * goes through it), and the queue messages it was sent; `status().cost`
+ * projects them to a month (worker/cost.ts). Everything a tick changes is one
+ * storage row (plus the alarm): rows written are billed. An object that kept
+ * its state one key each moves it into that row (worker/legacy-state.ts).
  *
  * Two instances can briefly overlap (network partition, deploy); correctness
  * never rests on the single-instance guarantee: the mirror writes files and
@@ -32,21 +35,12 @@
  * https://developers.cloudflare.com/durable-objects/platform/known-issues/
  */
 import { DurableObject } from "cloudflare:workers";
-import {
-  boundTo,
-  checkNumber,
-  freshMirrorProgress,
-  isTidemarkError,
-  MAX_TIMER_MS,
-  Mirror,
-  type MirrorProgress,
-  type MirrorProgressStore,
-  type ObjectStore,
-  TidemarkError,
-  toTidemarkError,
-} from "../src/index.ts";
-import { handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
+import { isTidemarkError, TidemarkError, toTidemarkError } from "../src/errors.ts";
+import { Mirror, type MirrorProgress, type MirrorProgressStore } from "../src/mirror/mirror.ts";
+import { boundTo, freshMirrorProgress, handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { Waiters } from "../src/mirror/waiters.ts";
+import { checkNumber, MAX_TIMER_MS } from "../src/options.ts";
+import type { ObjectStore } from "../src/store/types.ts";
 import {
   bindingOf,
   parseTableConfig,
@@ -55,20 +49,18 @@ import {
   tableSetup,
   validateTable,
 } from "./config.ts";
-import { type DurableObjectUsage, monthlyCost, type Usage, usageSince } from "./cost.ts";
+import { advanceCostWindows, type CostMark, costSince, type Usage } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { type LagSample, recordLag } from "./lag-history.ts";
+import { loadLegacyState } from "./legacy-state.ts";
+import { ObjectMeter } from "./object-meter.ts";
 import {
-  COST_WINDOW_MS,
-  type CostMark,
   failureBackoffMs,
   freshPushStats,
-  freshUsage,
   K_CONFIG,
   K_REGISTERED,
   K_STATE,
   K_TABLE,
-  LEGACY,
   type MirrorObjectStatus,
   type PushStats,
   type TickState,
@@ -101,36 +93,39 @@ export class MirrorObject extends DurableObject<Env> {
   /** Why the last tick could not start (a bad var, a half-configured S3 target), for `status().lastError`. */
   #setupError: { message: string; atMs: number } | undefined;
   #lagHistory: LagSample[] = [];
-  #usage: DurableObjectUsage = freshUsage();
+  /** Every storage access and request of the object, counted (they are billed). */
+  readonly #meter: ObjectMeter;
   #push: PushStats = freshPushStats();
   #costMarks: CostMark[] = [];
   /** What was recorded in the TableRegistry: JSON of the source's and the target's locations (`undefined`: not known). */
   #registered: string | null | undefined;
-  /** Legacy keys to delete at the next write of the state. */
+  /** Keys of the state before {@link K_STATE} to delete at the next write of it. */
   #legacy: string[] = [];
-  /** Requests being handled now, and since when (the object is billed while one is). */
-  #active = 0;
-  #activeSince = 0;
+  /** The setup of the table's configuration (`#setup`), with the configuration it was made from. */
+  #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    const meter = new ObjectMeter(ctx.storage);
+    this.#meter = meter;
     // Load state before any event is delivered (RPC or alarm).
     void ctx.blockConcurrencyWhile(async () => {
-      const stored = await this.#get<string>(K_TABLE);
+      const stored = await meter.get<string>(K_TABLE);
       const name = ctx.id.name;
       this.#table = stored ?? name;
-      if (stored === undefined && name !== undefined) await this.#put({ [K_TABLE]: name });
-      this.#config = await this.#get<TableConfig>(K_CONFIG);
-      this.#registered = await this.#get<string | null>(K_REGISTERED);
-      const state = (await this.#get<TickState>(K_STATE)) ?? (await this.#legacyState());
+      if (stored === undefined && name !== undefined) await meter.put({ [K_TABLE]: name });
+      this.#config = await meter.get<TableConfig>(K_CONFIG);
+      this.#registered = await meter.get<string | null>(K_REGISTERED);
+      let state = await meter.get<TickState>(K_STATE);
+      if (state === undefined) {
+        const legacy = await loadLegacyState((key) => meter.get(key));
+        state = legacy.state;
+        this.#legacy = legacy.found;
+      }
       this.#progress = state.progress;
       this.#failures = state.failures;
       this.#lagHistory = state.lagHistory;
-      // What loading itself read and wrote, on top of the counts it loaded.
-      const loading = this.#usage;
-      this.#usage = { ...freshUsage(), ...state.durableObject };
-      this.#usage.rowsRead += loading.rowsRead;
-      this.#usage.rowsWritten += loading.rowsWritten;
+      meter.resume(state.durableObject);
       this.#push = { ...freshPushStats(), ...state.push };
       this.#costMarks =
         state.costMarks.length > 0
@@ -139,69 +134,19 @@ export class MirrorObject extends DurableObject<Env> {
     });
   }
 
-  /** The state an object kept before {@link K_STATE}: one key each (deleted at the next write). */
-  async #legacyState(): Promise<TickState> {
-    const progress = await this.#get<MirrorProgress>(LEGACY.progress);
-    const failures = await this.#get<number>(LEGACY.failures);
-    const lag = await this.#get<LagSample[]>(LEGACY.lag);
-    const found = { progress, failures, lag };
-    this.#legacy = (Object.keys(LEGACY) as (keyof typeof LEGACY)[])
-      .filter((k) => found[k] !== undefined)
-      .map((k) => LEGACY[k]);
-    return {
-      progress: progress ?? freshMirrorProgress(),
-      failures: failures ?? 0,
-      lagHistory: lag ?? [],
-      durableObject: freshUsage(),
-      push: freshPushStats(),
-      costMarks: [],
-    };
-  }
-
-  // --- storage, counted (rows read and written are billed) ---
-
-  async #get<T>(key: string): Promise<T | undefined> {
-    this.#usage.rowsRead++;
-    return this.ctx.storage.get<T>(key);
-  }
-
-  #put(entries: Record<string, unknown>): Promise<void> {
-    this.#usage.rowsWritten += Object.keys(entries).length;
-    return this.ctx.storage.put(entries);
-  }
-
-  #delete(keys: string[]): Promise<number> {
-    this.#usage.rowsWritten += keys.length;
-    return this.ctx.storage.delete(keys);
-  }
-
-  #setAlarm(atMs: number): Promise<void> {
-    this.#usage.rowsWritten++; // "Each setAlarm() is billed as a single row written."
-    return this.ctx.storage.setAlarm(atMs);
-  }
-
-  #deleteAlarm(): Promise<void> {
-    this.#usage.rowsWritten++;
-    return this.ctx.storage.deleteAlarm();
-  }
-
   /**
    * Persists everything a tick changes as one row, with the next alarm (two
    * rows written), and moves the cost window on.
    */
   async #persist(nextAlarmMs: number): Promise<void> {
-    const now = Date.now();
     // Counted before the state is built, so the state holds its own write.
-    this.#usage.rowsWritten += 2 + this.#legacy.length;
-    const last = this.#costMarks.at(-1);
-    if (last === undefined || now - last.atMs >= COST_WINDOW_MS) {
-      this.#costMarks = [...this.#costMarks, { atMs: now, usage: this.#usageOf(this.#progress) }].slice(-2);
-    }
+    this.#meter.willWrite(2 + this.#legacy.length);
+    this.#costMarks = advanceCostWindows(this.#costMarks, Date.now(), () => this.#usageOf(this.#progress));
     const state: TickState = {
       progress: this.#progress,
       failures: this.#failures,
       lagHistory: this.#lagHistory,
-      durableObject: this.#usage,
+      durableObject: this.#meter.counted,
       push: this.#push,
       costMarks: this.#costMarks,
     };
@@ -214,25 +159,12 @@ export class MirrorObject extends DurableObject<Env> {
     ]);
   }
 
-  // --- requests, counted (each RPC call and alarm is a billed request; the object is billed while one runs) ---
-
-  async #request<T>(fn: () => Promise<T>): Promise<T> {
-    this.#usage.requests++;
-    if (this.#active++ === 0) this.#activeSince = Date.now();
-    try {
-      return await fn();
-    } finally {
-      if (--this.#active === 0) this.#usage.activeMs += Date.now() - this.#activeSince;
-    }
-  }
-
   /** What the table used so far, the mirror's store counts from `progress`. */
   #usageOf(progress: MirrorProgress): Usage {
-    const active = this.#active > 0 ? Date.now() - this.#activeSince : 0;
     return {
       source: { ...(progress.counters.source ?? zeroRequestCounts()) },
       target: { ...(progress.counters.target ?? zeroRequestCounts()) },
-      durableObject: { ...this.#usage, activeMs: this.#usage.activeMs + active },
+      durableObject: this.#meter.reading(),
       queueMessages: this.#push.messages,
     };
   }
@@ -246,7 +178,7 @@ export class MirrorObject extends DurableObject<Env> {
     if (table !== undefined) validateTable(table);
     if (this.#table === undefined && table !== undefined) {
       this.#table = table;
-      await this.#put({ [K_TABLE]: table });
+      await this.#meter.put({ [K_TABLE]: table });
     }
     if (this.#table === undefined) {
       throw new TidemarkError(
@@ -263,9 +195,20 @@ export class MirrorObject extends DurableObject<Env> {
     return this.#table;
   }
 
-  /** The table's setup from its configuration (static, admin, or the SOURCE_TABLES layout). No I/O. */
+  /**
+   * The table's setup from its configuration (static, admin, or the
+   * SOURCE_TABLES layout). No I/O. Opened once per configuration: the vars
+   * cannot change within an instance (and are parsed once per env), the
+   * admin configuration only by `configure`/`unconfigure`.
+   */
   #setup(table: string): TableSetup {
-    return tableSetup(this.env, table, this.#config);
+    const opened = this.#opened;
+    if (opened !== undefined && opened.config === this.#config && opened.setup.table === table) {
+      return opened.setup;
+    }
+    const setup = tableSetup(this.env, table, this.#config);
+    this.#opened = { config: this.#config, setup };
+    return setup;
   }
 
   /**
@@ -325,7 +268,7 @@ export class MirrorObject extends DurableObject<Env> {
 
   /** The alarm: one budgeted tick, then the next alarm. Never throws (we schedule our own retries). */
   override async alarm(): Promise<void> {
-    await this.#request(async () => {
+    await this.#meter.request(async () => {
       if (this.#table === undefined) return; // never bound to a table: nothing to mirror
       await this.#tick(this.#table);
     });
@@ -402,7 +345,7 @@ export class MirrorObject extends DurableObject<Env> {
     this.#rejectWaiters(err);
     if (err.code === "NotFound") {
       this.#setupError = undefined;
-      await this.#deleteAlarm();
+      await this.#meter.deleteAlarm();
       return;
     }
     this.#setupError = { message: err.message, atMs: Date.now() };
@@ -419,9 +362,9 @@ export class MirrorObject extends DurableObject<Env> {
   async #wake(by: "push" | "kick" = "kick"): Promise<void> {
     this.#wokenBy = by;
     if (this.#ticking) this.#wokenDuringTick = true;
-    const at = await this.ctx.storage.getAlarm();
+    const at = await this.#meter.getAlarm();
     const now = Date.now();
-    if (at === null || at > now) await this.#setAlarm(now);
+    if (at === null || at > now) await this.#meter.setAlarm(now);
   }
 
   /**
@@ -436,12 +379,12 @@ export class MirrorObject extends DurableObject<Env> {
     if (this.#registered === want) return;
     await tableRegistry(this.env).add(table, setup.location, setup.targetLocation);
     this.#registered = want;
-    await this.#put({ [K_REGISTERED]: want });
+    await this.#meter.put({ [K_REGISTERED]: want });
   }
 
   /** The mirror's status (RPC). Binds the object to `table` on first use. */
   status(table?: string): Promise<MirrorObjectStatus> {
-    return this.#request(() => this.#status(table));
+    return this.#meter.request(() => this.#status(table));
   }
 
   async #status(table?: string): Promise<MirrorObjectStatus> {
@@ -459,12 +402,10 @@ export class MirrorObject extends DurableObject<Env> {
     const st = this.#mirror?.status();
     // An object with no alarm (never kicked) starts its loop; during a tick
     // the tick itself sets the next alarm, and a status read is no kick.
-    if (setup && !this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
+    if (setup && !this.#ticking && (await this.#meter.getAlarm()) === null) await this.#wake();
     const usage = this.#usageOf(st ? { ...p, counters: st.counters } : p);
-    const base = this.#costMarks[0] ?? { atMs: Date.now(), usage };
     const now = Date.now();
-    const seconds = (now - base.atMs) / 1000;
-    const nextAlarmMs = await this.ctx.storage.getAlarm();
+    const nextAlarmMs = await this.#meter.getAlarm();
     return {
       table: t,
       origin: setup?.origin ?? null,
@@ -486,21 +427,13 @@ export class MirrorObject extends DurableObject<Env> {
       budget: setup?.vars.budget ?? null,
       lagHistory: [...this.#lagHistory],
       push: { enabled: setup?.push ?? false, ...this.#push },
-      cost: {
-        providers: setup?.providers ?? null,
-        usage,
-        window: { fromMs: base.atMs, toMs: now },
-        monthlyUsd:
-          setup && seconds > 0
-            ? monthlyCost(usageSince(usage, base.usage), seconds, setup.providers, setup.prices)
-            : null,
-      },
+      cost: costSince(usage, this.#costMarks, setup, now),
     };
   }
 
   /** Asks for a tick now (RPC), e.g. after a commit to the source. `NotFound` for an unconfigured table. */
   kick(table?: string): Promise<MirrorObjectStatus> {
-    return this.#request(async () => {
+    return this.#meter.request(async () => {
       this.#setup(await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
       this.#mirror?.kick();
       await this.#wake();
@@ -520,7 +453,7 @@ export class MirrorObject extends DurableObject<Env> {
    *   `InvalidArgument` for a bad configuration or event.
    */
   push(table: string, event: PushEvent): Promise<PushOutcome> {
-    return this.#request(async () => {
+    return this.#meter.request(async () => {
       const setup = this.#setup(await this.#ensureTable(table));
       checkNumber("messages", event.messages, { min: 0 });
       if (event.version !== undefined) checkNumber("version", event.version, { min: 1 });
@@ -548,7 +481,7 @@ export class MirrorObject extends DurableObject<Env> {
    * loop that runs, so it costs no store request.
    */
   ensure(table: string): Promise<void> {
-    return this.#request(async () => {
+    return this.#meter.request(async () => {
       const t = await this.#ensureTable(table);
       let setup: TableSetup | undefined;
       try {
@@ -558,7 +491,7 @@ export class MirrorObject extends DurableObject<Env> {
         // A bad configuration: let a tick record it (and back off).
       }
       if (setup?.origin === "admin") await this.#register(t, setup);
-      if (!this.#ticking && (await this.ctx.storage.getAlarm()) === null) await this.#wake();
+      if (!this.#ticking && (await this.#meter.getAlarm()) === null) await this.#wake();
     });
   }
 
@@ -569,7 +502,7 @@ export class MirrorObject extends DurableObject<Env> {
    * `NotFound` for an unconfigured table.
    */
   awaitMirror(version: number, timeoutMs = 30_000, table?: string): Promise<number> {
-    return this.#request(async () => {
+    return this.#meter.request(async () => {
       const t = await this.#ensureTable(table);
       checkNumber("version", version, { min: 0 });
       // setTimeout would treat NaN, a negative or a too long delay as "now".
@@ -590,7 +523,7 @@ export class MirrorObject extends DurableObject<Env> {
 
   /** The admin configuration of the table (RPC), `null` when it has none. */
   adminConfig(table: string): Promise<TableConfig | null> {
-    return this.#request(async () => {
+    return this.#meter.request(async () => {
       await this.#ensureTable(table);
       return this.#config ?? null;
     });
@@ -607,7 +540,7 @@ export class MirrorObject extends DurableObject<Env> {
    *   changes); `AlreadyExists` for a table configured in `TABLE_CONFIG`.
    */
   configure(table: string, input: unknown): Promise<MirrorObjectStatus> {
-    return this.#request(async () => {
+    return this.#meter.request(async () => {
       const t = await this.#ensureTable(table);
       const config = parseTableConfig(input);
       const setup = tableSetup(this.env, t, config);
@@ -616,7 +549,7 @@ export class MirrorObject extends DurableObject<Env> {
       }
       // Recorded first: the registry refuses a target that overlaps another admin table's.
       await this.#register(t, setup);
-      await this.#put({ [K_CONFIG]: config });
+      await this.#meter.put({ [K_CONFIG]: config });
       this.#config = config;
       this.#mirror = undefined; // a tick in flight keeps its own, and its waiters are not settled by it
       this.#setupError = undefined;
@@ -633,21 +566,21 @@ export class MirrorObject extends DurableObject<Env> {
    * stores again resumes it).
    */
   unconfigure(table: string): Promise<boolean> {
-    return this.#request(async () => {
+    return this.#meter.request(async () => {
       const t = await this.#ensureTable(table);
       const had = this.#config !== undefined;
-      await this.#delete([K_CONFIG]);
+      await this.#meter.delete([K_CONFIG]);
       this.#config = undefined;
       this.#mirror = undefined;
       await tableRegistry(this.env).remove(t);
       this.#registered = undefined;
-      await this.#delete([K_REGISTERED]);
+      await this.#meter.delete([K_REGISTERED]);
       try {
         this.#setup(t);
         await this.#wake();
       } catch (e) {
         this.#rejectWaiters(toTidemarkError(e));
-        await this.#deleteAlarm();
+        await this.#meter.deleteAlarm();
       }
       return had;
     });

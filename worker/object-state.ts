@@ -1,14 +1,15 @@
 /**
  * The shapes a `MirrorObject` keeps and reports: its storage keys, the one
- * row a tick writes ({@link TickState}) and the keys it kept before, what
- * pushed wake-ups did ({@link PushStats}), the cost windows, the failure
- * backoff, and the status it returns over RPC ({@link MirrorObjectStatus},
- * the mirror's own `MirrorStatus` extended).
+ * row a tick writes ({@link TickState}), what pushed wake-ups did
+ * ({@link PushStats}), the failure backoff, and the status it returns over
+ * RPC ({@link MirrorObjectStatus}, the mirror's own `MirrorStatus` extended).
+ * The keys it kept before the one row: worker/legacy-state.ts.
  */
-import type { MirrorStatus } from "../src/mirror/options.ts";
+
 import type { MirrorProgress } from "../src/mirror/progress.ts";
+import type { MirrorStatus } from "../src/mirror/settings.ts";
 import type { ConfigOrigin } from "./config.ts";
-import type { DurableObjectUsage, MonthlyCost, Provider, Usage } from "./cost.ts";
+import type { CostMark, DurableObjectUsage, MirrorObjectCost } from "./cost.ts";
 import type { LagSample } from "./lag-history.ts";
 import type { MirrorVars } from "./vars.ts";
 
@@ -18,15 +19,6 @@ export const K_CONFIG = "config";
 export const K_STATE = "state";
 /** The source location this object registered with the `TableRegistry` (admin tables). */
 export const K_REGISTERED = "registered";
-/** Before {@link K_STATE}: one key each, read once and deleted at the next write. */
-export const LEGACY = {
-  progress: "progress",
-  failures: "consecutiveFailures",
-  lag: "lagHistory",
-};
-
-/** How long one cost window runs before the next starts; a projection covers one to two of them. */
-export const COST_WINDOW_MS = 3_600_000;
 
 /** Pushed wake-ups, as this object saw them. */
 export interface PushStats {
@@ -49,12 +41,6 @@ export interface PushStats {
   lastMs: number | null;
 }
 
-/** Cumulative usage at the start of a cost window. */
-export interface CostMark {
-  atMs: number;
-  usage: Usage;
-}
-
 /** What a tick persists, as one storage row. */
 export interface TickState {
   progress: MirrorProgress;
@@ -73,12 +59,6 @@ export const freshPushStats = (): PushStats => ({
   ignored: 0,
   missed: 0,
   lastMs: null,
-});
-export const freshUsage = (): DurableObjectUsage => ({
-  requests: 0,
-  activeMs: 0,
-  rowsWritten: 0,
-  rowsRead: 0,
 });
 
 /** Backoff after `n` consecutive failed alarms: 1 s, 2 s, 4 s, ... capped at 5 minutes. */
@@ -107,16 +87,4 @@ export interface MirrorObjectStatus extends MirrorStatus {
   push: PushStats & { enabled: boolean };
   /** What the table's mirror used and costs (worker/cost.ts). */
   cost: MirrorObjectCost;
-}
-
-/** The cost part of a {@link MirrorObjectStatus}. */
-export interface MirrorObjectCost {
-  /** Who bills each store; `null` when the configuration is bad. */
-  providers: { source: Provider; target: Provider } | null;
-  /** Cumulative use since the object started counting. */
-  usage: Usage;
-  /** The window of the projection: from the start of the previous cost window (one to two hours) to now. */
-  window: { fromMs: number; toMs: number };
-  /** The window's use projected to 30 days at the prices in force, US dollars; `null` before any time passed or for a bad configuration. */
-  monthlyUsd: MonthlyCost | null;
 }

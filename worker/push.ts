@@ -13,20 +13,22 @@
  * https://developers.cloudflare.com/r2/buckets/event-notifications/
  */
 import { METADATA_PREFIX, parseManifestKey } from "../src/catalog/layout.ts";
-import { parseStoreUrl, toTidemarkError, VERSION_HINT_KEY } from "../src/index.ts";
+import { VERSION_HINT_KEY } from "../src/catalog/posix.ts";
+import { toTidemarkError } from "../src/errors.ts";
+import { parseStoreUrl } from "../src/store/url.ts";
 import {
   eventLocations,
   isTableName,
-  type PushBuckets,
-  parseTableConfig,
   pushBuckets,
   pushedBucket,
   sourceLocation,
   sourceTablesOn,
+  staticConfig,
   staticTables,
   TABLES_PREFIX,
 } from "./config.ts";
 import type { Env } from "./env.ts";
+import { perEnv } from "./per-env.ts";
 import { mirrorObject, tableRegistry } from "./tables.ts";
 
 /** The body of an R2 event notification message (the documented shape). */
@@ -96,27 +98,19 @@ export interface PushEvent {
 /** How a table's object took a push. */
 export type PushOutcome = "woken" | "stale" | "ignored";
 
-interface StaticIndex {
-  key: string;
-  byLocation: Map<string, string[]>;
-}
-let staticIndex: StaticIndex | undefined;
-
 /**
  * The static tables (`TABLE_CONFIG`) whose wake-ups are pushed, by source
- * location; computed once per isolate and configuration (thousands of tables
- * are parsed once, not per batch). An entry that does not parse is left out
- * here (its table reports the error itself).
+ * location; computed once per `env` (thousands of tables are parsed once,
+ * not per batch). An entry that does not parse is left out here (its table
+ * reports the error itself).
  */
-function staticByLocation(env: Env, pb: PushBuckets): Map<string, string[]> {
-  const raw = env.TABLE_CONFIG;
-  const key = `${typeof raw === "string" ? raw : JSON.stringify(raw ?? "")}\n${env.PUSH_BUCKETS ?? ""}`;
-  if (staticIndex?.key === key) return staticIndex.byLocation;
+const staticByLocation = perEnv((env: Env): Map<string, string[]> => {
+  const pb = pushBuckets(env);
   const byLocation = new Map<string, string[]>();
-  for (const [table, entry] of Object.entries(staticTables(env))) {
+  for (const table of Object.keys(staticTables(env))) {
     try {
-      const config = parseTableConfig(entry);
-      if (config.push === false) continue;
+      const config = staticConfig(env, table);
+      if (config === undefined || config.push === false) continue;
       const url = parseStoreUrl(config.source.url, { kinds: ["s3", "r2", "http"] });
       const location = sourceLocation(url);
       if (location === undefined || pushedBucket(url, pb) === undefined) continue;
@@ -125,9 +119,8 @@ function staticByLocation(env: Env, pb: PushBuckets): Map<string, string[]> {
       // Reported by the table's own status.
     }
   }
-  staticIndex = { key, byLocation };
   return byLocation;
-}
+});
 
 /**
  * The tables whose source is at each of `locations`: static ones, those of
@@ -135,18 +128,14 @@ function staticByLocation(env: Env, pb: PushBuckets): Map<string, string[]> {
  * registry). Candidates only: each table's object checks the location
  * against its own configuration before it wakes.
  */
-export async function tablesAt(
-  env: Env,
-  locations: string[],
-  pb: PushBuckets,
-): Promise<Map<string, string[]>> {
+export async function tablesAt(env: Env, locations: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, Set<string>>();
   const add = (location: string, table: string) => {
     const s = out.get(location) ?? new Set<string>();
     s.add(table);
     out.set(location, s);
   };
-  const statics = staticByLocation(env, pb);
+  const statics = staticByLocation(env);
   const layout = sourceTablesOn(env) ? `r2:SOURCE/${TABLES_PREFIX}` : undefined;
   for (const location of locations) {
     for (const t of statics.get(location) ?? []) add(location, t);
@@ -206,7 +195,7 @@ export async function handlePushBatch(batch: MessageBatch<unknown>, env: Env): P
       pending.set(location, p);
     }
   }
-  const tables = await tablesAt(env, [...pending.keys()], pb);
+  const tables = await tablesAt(env, [...pending.keys()]);
   const failed = new Set<Message<unknown>>();
   const routed = new Set<Message<unknown>>();
   await Promise.all(

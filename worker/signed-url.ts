@@ -8,8 +8,11 @@
  * one object of one table until it expires, and nothing else. Checked with
  * `crypto.subtle.verify`, which compares in constant time.
  */
-import { parseNumberOption, TidemarkError, validateKey } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { parseNumberOption } from "../src/options.ts";
+import { validateKey } from "../src/store/keys.ts";
 import type { Env } from "./env.ts";
+import { perEnv } from "./per-env.ts";
 
 /** Default lifetime of a signed URL, seconds. */
 export const SIGNED_URL_TTL_SECS = 300;
@@ -19,9 +22,9 @@ export const MAX_SIGNED_URL_TTL_SECS = 3600;
 export const MIN_SIGNING_KEY_LENGTH = 32;
 
 const encoder = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
 
-function signingKey(env: Env): Promise<CryptoKey> {
+/** The HMAC key of `SIGNING_KEY`, checked and imported once per `env` (worker/per-env.ts). */
+const signingKey = perEnv((env: Env): Promise<CryptoKey> => {
   const secret = env.SIGNING_KEY;
   if (!secret) {
     throw new TidemarkError(
@@ -35,17 +38,11 @@ function signingKey(env: Env): Promise<CryptoKey> {
       `SIGNING_KEY must be at least ${MIN_SIGNING_KEY_LENGTH} characters`,
     );
   }
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-      "verify",
-    ]);
-    keys.clear(); // one secret at a time: a rotated one replaces the old
-    keys.set(secret, key);
-  }
-  return key;
-}
+  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+    "verify",
+  ]);
+});
 
 /** What is signed: every part that a URL must not be able to change. */
 function payload(table: string, key: string, exp: number): Uint8Array {

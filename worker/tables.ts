@@ -4,7 +4,8 @@
  * admin configuration kept by the table's `MirrorObject`, or the
  * `SOURCE_TABLES` layout.
  */
-import { R2Store, TidemarkError } from "../src/index.ts";
+import { TidemarkError } from "../src/errors.ts";
+import { R2Store } from "../src/store/r2.ts";
 import {
   isTableName,
   sourceTablesOn,
@@ -15,6 +16,7 @@ import {
   validateTable,
 } from "./config.ts";
 import type { Env } from "./env.ts";
+import { perEnv } from "./per-env.ts";
 
 export { type TableSetup, validateTable } from "./config.ts";
 
@@ -97,12 +99,12 @@ async function isSourceTable(env: Env, table: string): Promise<boolean> {
 }
 
 /** The names in the `TABLES` var (comma-separated), valid ones only. */
-export function namedTables(env: Env): string[] {
-  return (env.TABLES ?? "")
+export const namedTables = perEnv((env: Env): readonly string[] =>
+  (env.TABLES ?? "")
     .split(",")
     .map((t) => t.trim())
-    .filter(isTableName);
-}
+    .filter(isTableName),
+);
 
 /**
  * Every table, sorted: the static ones, the admin-configured ones, and under

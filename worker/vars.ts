@@ -1,11 +1,13 @@
 /**
- * The worker's numeric vars (wrangler.toml `[vars]`), read in one place by
- * the library's own check: a bad value is `InvalidArgument` naming the var,
- * never a silent fallback to the default (a typo in `PARALLELISM` once
+ * The worker's numeric vars (wrangler.toml `[vars]`) and a table's own
+ * settings, read in one place by the library's own check against the
+ * library's rules (`OPTIONS`): a bad value is `InvalidArgument` naming the
+ * var, never a silent fallback to the default (a typo in `PARALLELISM` once
  * mirrored at the default parallelism with nothing to say so).
  */
-import { MAX_TIMER_MS, parseNumberOption } from "../src/index.ts";
+import { type NumberRule, OPTIONS, parseNumberOption } from "../src/options.ts";
 import type { Env } from "./env.ts";
+import { perEnv } from "./per-env.ts";
 
 /**
  * The shortest poll interval accepted: 0 would re-alarm a caught-up table at
@@ -13,9 +15,23 @@ import type { Env } from "./env.ts";
  */
 export const MIN_POLL_INTERVAL_MS = 100;
 
+/**
+ * The rule of each setting in the Worker: the library's (`OPTIONS`), narrowed
+ * where an alarm needs it: a poll at least {@link MIN_POLL_INTERVAL_MS} apart,
+ * and a budget, never unlimited (an alarm is one invocation, with its
+ * subrequest limit). The vars and a table's configuration are checked by these.
+ */
+export const SETTING_RULES = {
+  pollIntervalMs: { ...OPTIONS.pollIntervalMs, min: MIN_POLL_INTERVAL_MS },
+  lagAlertSecs: OPTIONS.lagAlertSecs,
+  parallelism: OPTIONS.parallelism,
+  budgetRequests: { ...OPTIONS.budgetRequests, min: 1 },
+  budgetBytes: { ...OPTIONS.budgetBytes, min: 1 },
+} as const satisfies Record<string, NumberRule>;
+
 /** Defaults of the vars in wrangler.toml. */
 export const DEFAULTS = {
-  pollIntervalMs: 5_000,
+  pollIntervalMs: OPTIONS.pollIntervalMs.default,
   // With wake-ups pushed, the poll only catches a lost notification: an idle
   // tick costs 4 read-class requests (2 HEADs + 1 GET on the source, 1 HEAD on
   // the target), so every 5 minutes is 48 an hour (the goal: at most 60).
@@ -38,35 +54,46 @@ export interface MirrorVars {
   lagAlertSecs: number;
   /** `BUDGET_REQUESTS` and `BUDGET_BYTES`: >= 1 each. */
   budget: { requests: number; bytes: number };
-  /** `PARALLELISM`: >= 1. */
+  /** `PARALLELISM`: 1 to 1,024. */
   parallelism: number;
 }
 
 /**
  * Reads the numeric vars: decimal digits only, within range; unset or blank
- * is the default.
+ * is the default. Once per `env` (worker/per-env.ts).
  *
  * @throws TidemarkError `InvalidArgument` naming the first bad var.
  */
-export function mirrorVars(env: Env): MirrorVars {
+export const mirrorVars = perEnv((env: Env): Readonly<MirrorVars> => {
+  const R = SETTING_RULES;
   return {
-    pollIntervalMs: parseNumberOption("POLL_INTERVAL_MS", env.POLL_INTERVAL_MS, DEFAULTS.pollIntervalMs, {
-      min: MIN_POLL_INTERVAL_MS,
-      max: MAX_TIMER_MS,
-    }),
+    pollIntervalMs: parseNumberOption(
+      "POLL_INTERVAL_MS",
+      env.POLL_INTERVAL_MS,
+      DEFAULTS.pollIntervalMs,
+      R.pollIntervalMs,
+    ),
     pushPollIntervalMs: parseNumberOption(
       "PUSH_POLL_INTERVAL_MS",
       env.PUSH_POLL_INTERVAL_MS,
       DEFAULTS.pushPollIntervalMs,
-      { min: MIN_POLL_INTERVAL_MS, max: MAX_TIMER_MS },
+      R.pollIntervalMs,
     ),
-    lagAlertSecs: parseNumberOption("LAG_ALERT_SECS", env.LAG_ALERT_SECS, DEFAULTS.lagAlertSecs, { min: 0 }),
+    lagAlertSecs: parseNumberOption(
+      "LAG_ALERT_SECS",
+      env.LAG_ALERT_SECS,
+      DEFAULTS.lagAlertSecs,
+      R.lagAlertSecs,
+    ),
     budget: {
-      requests: parseNumberOption("BUDGET_REQUESTS", env.BUDGET_REQUESTS, DEFAULTS.budgetRequests, {
-        min: 1,
-      }),
-      bytes: parseNumberOption("BUDGET_BYTES", env.BUDGET_BYTES, DEFAULTS.budgetBytes, { min: 1 }),
+      requests: parseNumberOption(
+        "BUDGET_REQUESTS",
+        env.BUDGET_REQUESTS,
+        DEFAULTS.budgetRequests,
+        R.budgetRequests,
+      ),
+      bytes: parseNumberOption("BUDGET_BYTES", env.BUDGET_BYTES, DEFAULTS.budgetBytes, R.budgetBytes),
     },
-    parallelism: parseNumberOption("PARALLELISM", env.PARALLELISM, DEFAULTS.parallelism, { min: 1 }),
+    parallelism: parseNumberOption("PARALLELISM", env.PARALLELISM, DEFAULTS.parallelism, R.parallelism),
   };
-}
+});

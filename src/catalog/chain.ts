@@ -1,6 +1,7 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { decodeManifest } from "../manifest/codec.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { explainNotFound, ifExists } from "../store/exists.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { manifestKey } from "./layout.ts";
 import { isLegacyManifestError } from "./posix.ts";
@@ -32,18 +33,11 @@ export interface ManifestFile {
  */
 export async function readManifestFile(store: ObjectStore, version: number): Promise<ManifestFile> {
   const key = manifestKey(version);
-  let bytes: Uint8Array;
-  try {
-    bytes = await (await store.get(key)).bytes();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError("NotFound", `snapshot v${version} is not on ${store.name} (${key})`, {
-        key,
-        cause: e,
-      });
-    }
-    throw e;
-  }
+  const bytes = await explainNotFound(
+    store.get(key).then((b) => b.bytes()),
+    `snapshot v${version} is not on ${store.name} (${key})`,
+    key,
+  );
   return { version, bytes, manifest: decodeAt(key, bytes) };
 }
 
@@ -67,12 +61,7 @@ export async function readManifestIfExists(
   store: ObjectStore,
   version: number,
 ): Promise<ManifestFile | undefined> {
-  try {
-    return await readManifestFile(store, version);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
-    throw e;
-  }
+  return ifExists(readManifestFile(store, version));
 }
 
 /** The value of {@link PREVIOUS_LINK_PROPERTY} for a manifest built on one stored as `bytes`. */
@@ -105,7 +94,7 @@ export interface ManifestSource {
 }
 
 /** The object-store layout of `store` as a {@link ManifestSource}. */
-export function objectStoreManifests(store: ObjectStore): ManifestSource {
+function objectStoreManifests(store: ObjectStore): ManifestSource {
   return { manifestKey, readManifestIfExists: (v) => readManifestIfExists(store, v) };
 }
 

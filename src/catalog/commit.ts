@@ -10,7 +10,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { TidemarkError } from "../errors.ts";
 import { FILE_STATUS } from "../manifest/codec.ts";
 import {
   type DataFileRef,
@@ -20,6 +20,7 @@ import {
 } from "../manifest/gen/manifest_pb.ts";
 import { isLive } from "../manifest/live.ts";
 import { pathProblem } from "../manifest/paths.ts";
+import { headIfExists } from "../store/exists.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { PREVIOUS_LINK_PROPERTY } from "./chain.ts";
 import { manifestKey, readBoundary } from "./layout.ts";
@@ -249,12 +250,7 @@ function schemaOf(
  * @throws TidemarkError store errors other than `NotFound`.
  */
 export async function isOurCommit(store: ObjectStore, key: string, token: string): Promise<boolean> {
-  try {
-    return (await store.head(key)).metadata?.[COMMIT_TOKEN_KEY] === token;
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return false;
-    throw e;
-  }
+  return (await headIfExists(store, key))?.metadata?.[COMMIT_TOKEN_KEY] === token;
 }
 
 /**

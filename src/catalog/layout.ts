@@ -1,4 +1,5 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { exists, getIfExists } from "../store/exists.ts";
 import { backoffDelay, sleep } from "../store/retry.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 
@@ -6,6 +7,15 @@ import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 export const METADATA_PREFIX = "metadata/";
 /** Where HEAD discovery starts: a decimal version, never moving backwards. */
 export const LOW_WATER_KEY = "metadata/low_water.txt";
+/**
+ * A mirror's retention boundary: the oldest version it retains (decimal,
+ * never moving backwards), published before retention deletes anything below
+ * it. On a mirror low_water is the latest version mirrored (merutable's
+ * meaning), so the boundary needs a key of its own; it lives under
+ * `metadata/`, which no manifest entry may name, and matches neither
+ * layout's manifest names, so layout detection never mistakes it.
+ */
+export const RETENTION_KEY = "metadata/oldest_retained.txt";
 
 const MANIFEST_KEY_RE = /^metadata\/v([1-9][0-9]*)\.manifest\.bin$/;
 
@@ -30,14 +40,8 @@ export function manifestKey(v: number): string {
  * True when snapshot `v`'s manifest exists on `store` (one HEAD). Errors other
  * than `NotFound` propagate: a transient failure is not "missing".
  */
-export async function manifestExists(store: ObjectStore, v: number): Promise<boolean> {
-  try {
-    await store.head(manifestKey(v));
-    return true;
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return false;
-    throw e;
-  }
+export function manifestExists(store: ObjectStore, v: number): Promise<boolean> {
+  return exists(store, manifestKey(v));
 }
 
 /** The version of a manifest key (see {@link manifestKey}), or `undefined` if it is not one. */
@@ -61,7 +65,7 @@ export interface LowWaterState {
 }
 
 /** Parses low_water text: a decimal integer, surrounding whitespace allowed. */
-export function parseLowWater(text: string): number | undefined {
+function parseLowWater(text: string): number | undefined {
   const t = text.trim();
   if (!/^[0-9]{1,16}$/.test(t)) return undefined;
   const v = Number(t);
@@ -78,16 +82,10 @@ export function parseLowWater(text: string): number | undefined {
  *   1", which on a mirror without v1 would report an empty table.
  */
 export async function readLowWater(store: ObjectStore, key = LOW_WATER_KEY): Promise<LowWaterState> {
-  let text: string;
-  let etag: string;
-  try {
-    const body = await store.get(key);
-    etag = body.etag;
-    text = await body.text();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return { version: undefined, etag: undefined, status: "missing" };
-    throw e;
-  }
+  const body = await getIfExists(store, key);
+  if (body === undefined) return { version: undefined, etag: undefined, status: "missing" };
+  const { etag } = body;
+  const text = await body.text();
   const version = parseLowWater(text);
   if (version === undefined) return { version, etag, status: "garbage", raw: text.slice(0, 64) };
   return { version, etag, status: "ok" };
@@ -95,23 +93,48 @@ export async function readLowWater(store: ObjectStore, key = LOW_WATER_KEY): Pro
 
 /**
  * The table's GC boundary: low_water's version, 0 when the file is missing.
- * Versions below it may be deleted by expire; versions at or above it never are.
+ * Versions below it may be deleted by expire; versions at or above it never
+ * are. With `key` = {@link RETENTION_KEY}: a mirror's retention boundary.
  *
- * @throws TidemarkError `Corrupt` when low_water is not a decimal version
+ * @throws TidemarkError `Corrupt` when the file is not a decimal version
  *   (never guessed: merutable refuses the same way); store errors.
  */
 export async function readBoundary(
   store: ObjectStore,
+  key = LOW_WATER_KEY,
 ): Promise<LowWaterState & { status: "ok" | "missing" }> {
-  const lw = await readLowWater(store);
+  const lw = await readLowWater(store, key);
   if (lw.status === "garbage") {
     throw new TidemarkError(
       "Corrupt",
-      `${LOW_WATER_KEY} is not a decimal version (${JSON.stringify(lw.raw)}): refusing to guess where the table's history starts`,
-      { key: LOW_WATER_KEY },
+      `${key} is not a decimal version (${JSON.stringify(lw.raw)}): refusing to guess where the table's history starts`,
+      { key },
     );
   }
   return lw as LowWaterState & { status: "ok" | "missing" };
+}
+
+/**
+ * The oldest version a mirror retains by its published retention boundary
+ * ({@link RETENTION_KEY}), 0 when it publishes none (it keeps every version
+ * it holds).
+ *
+ * @throws TidemarkError `Corrupt` when the file is not a decimal version; store errors.
+ */
+export async function readRetentionBoundary(store: ObjectStore): Promise<number> {
+  return (await readBoundary(store, RETENTION_KEY)).version ?? 0;
+}
+
+/**
+ * The error for a version below a table's retention boundary: expired, and
+ * which version is the oldest one left.
+ */
+export function expiredVersionError(store: ObjectStore, version: number, oldest: number): TidemarkError {
+  return new TidemarkError(
+    "NotFound",
+    `snapshot v${version} of ${store.name} has expired: the oldest version retained is v${oldest} (${RETENTION_KEY})`,
+    { key: manifestKey(version) },
+  );
 }
 
 /** Options of {@link advanceLowWater}. */

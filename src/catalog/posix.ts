@@ -1,4 +1,5 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { getIfExists } from "../store/exists.ts";
 import type { ObjectStore } from "../store/types.ts";
 
 /**
@@ -68,7 +69,7 @@ export interface VersionHint {
  * Returns `undefined` for anything else, and for 0 or a negative version,
  * which merutable never writes (versions start at 1).
  */
-export function parseVersionHint(text: string): number | undefined {
+function parseVersionHint(text: string): number | undefined {
   const t = text.trim();
   if (!/^\+?[0-9]{1,16}$/.test(t)) return undefined;
   const v = Number(t.replace(/^\+/, ""));
@@ -84,16 +85,10 @@ export function parseVersionHint(text: string): number | undefined {
  *   `NotFound` (a `Transient` error is never taken for "missing").
  */
 export async function readVersionHint(store: ObjectStore): Promise<VersionHint | undefined> {
-  let text: string;
-  let etag: string;
-  try {
-    const body = await store.get(VERSION_HINT_KEY);
-    etag = body.etag;
-    text = await body.text();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
-    throw e;
-  }
+  const body = await getIfExists(store, VERSION_HINT_KEY);
+  if (body === undefined) return undefined;
+  const { etag } = body;
+  const text = await body.text();
   const version = parseVersionHint(text);
   if (version === undefined) {
     throw new TidemarkError(

@@ -1,6 +1,7 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { diffManifests, liveFiles, type ManifestDiff } from "../manifest/live.ts";
+import { bytesIfExists, exists } from "../store/exists.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 import {
   type ChainEnd,
@@ -11,7 +12,14 @@ import {
   walkChain,
 } from "./chain.ts";
 import { discoverHead } from "./discover.ts";
-import { METADATA_PREFIX, manifestExists, manifestKey, parseManifestKey } from "./layout.ts";
+import {
+  expiredVersionError,
+  METADATA_PREFIX,
+  manifestExists,
+  manifestKey,
+  parseManifestKey,
+  readRetentionBoundary,
+} from "./layout.ts";
 import {
   legacyManifestError,
   legacyManifestKey,
@@ -195,12 +203,22 @@ export class TableReader implements ManifestSource {
   /**
    * Version `version`'s manifest file: its bytes as stored and their decoding.
    *
+   * A missing manifest below the table's retention boundary is reported as
+   * expired, naming the oldest version retained (one GET more, only then).
+   *
    * @throws TidemarkError `NotFound` naming the version and key; `NotSupported`
    *   naming the file when a posix table has only a legacy JSON manifest for
    *   it; `Corrupt` naming the key when it does not decode; store errors.
    */
   async read(version: number): Promise<ManifestFile> {
-    if ((await this.#known()) !== "posix") return readManifestFile(this.store, version);
+    if ((await this.#known()) !== "posix") {
+      try {
+        return await readManifestFile(this.store, version);
+      } catch (e) {
+        if (isTidemarkError(e, "NotFound")) await this.checkRetained(version);
+        throw e;
+      }
+    }
     const file = await this.readManifestIfExists(version);
     if (file === undefined) {
       const key = posixManifestKey(version);
@@ -219,12 +237,9 @@ export class TableReader implements ManifestSource {
   async readManifestIfExists(version: number): Promise<ManifestFile | undefined> {
     const layout = await this.#known();
     const key = layout === "posix" ? posixManifestKey(version) : manifestKey(version);
-    let bytes: Uint8Array;
-    try {
-      bytes = await (await this.store.get(key)).bytes();
-    } catch (e) {
-      if (!isTidemarkError(e, "NotFound")) throw e;
-      if (layout === "posix" && (await this.#exists(legacyManifestKey(version)))) {
+    const bytes = await bytesIfExists(this.store, key);
+    if (bytes === undefined) {
+      if (layout === "posix" && (await exists(this.store, legacyManifestKey(version)))) {
         throw legacyManifestError(legacyManifestKey(version));
       }
       return undefined;
@@ -232,6 +247,44 @@ export class TableReader implements ManifestSource {
     // merutable sniffs the payload: a JSON manifest under any name is legacy.
     if (layout === "posix" && bytes[0] === 0x7b) throw legacyManifestError(key);
     return { version, bytes, manifest: decodeAt(key, bytes) };
+  }
+
+  /**
+   * The oldest version the table retains by its published retention boundary
+   * (a mirror with a retention policy: `metadata/oldest_retained.txt`), 0
+   * when it publishes none (it keeps every version it holds; a posix table
+   * never has one). One GET.
+   *
+   * @throws TidemarkError `Corrupt` when the boundary is not a decimal version; store errors.
+   */
+  async retentionBoundary(): Promise<number> {
+    if ((await this.#known()) === "posix") return 0;
+    return readRetentionBoundary(this.store);
+  }
+
+  /**
+   * {@link TableReader.read} of a version the table retains: one below the
+   * retention boundary is refused (`NotFound` naming the oldest version
+   * retained) even while its bytes are still on the store (a delete pending,
+   * an Object Lock not released yet), and a manifest missing because an
+   * expiry raced the read is reported the same way. One GET more than `read`.
+   *
+   * @throws TidemarkError as {@link TableReader.read}.
+   */
+  async readRetained(version: number): Promise<ManifestFile> {
+    await this.checkRetained(version);
+    return this.read(version);
+  }
+
+  /**
+   * Throws the expired error (`NotFound` naming the oldest version retained)
+   * when `version` lies below the retention boundary now: before a read, or
+   * after a read of the version's manifest or files failed, to tell an
+   * expiry that raced it from damage.
+   */
+  async checkRetained(version: number): Promise<void> {
+    const boundary = await this.retentionBoundary();
+    if (version < boundary) throw expiredVersionError(this.store, version, boundary);
   }
 
   /** Version `version`'s manifest. See {@link TableReader.read}. */
@@ -250,27 +303,19 @@ export class TableReader implements ManifestSource {
    */
   async exists(version: number): Promise<boolean> {
     if ((await this.#known()) !== "posix") return manifestExists(this.store, version);
-    return (await this.#exists(posixManifestKey(version))) || this.#exists(legacyManifestKey(version));
-  }
-
-  async #exists(key: string): Promise<boolean> {
-    try {
-      await this.store.head(key);
-      return true;
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return false;
-      throw e;
-    }
+    return (
+      (await exists(this.store, posixManifestKey(version))) || exists(this.store, legacyManifestKey(version))
+    );
   }
 
   /**
    * Snapshots from HEAD (or from version `from`, e.g. a HEAD just read with
    * `head()`, so both describe one moment) backwards through
    * `previous_snapshot_id` (see `walkChain`): until one is missing (expired,
-   * or never mirrored), lies below `opts.stopBelow`, is a legacy JSON
-   * manifest, or is not the manifest its successor was built on. A manifest
-   * that is not what its key promises is yielded with its `anomaly`, and the
-   * walk goes on.
+   * or never mirrored), lies below `opts.stopBelow` or the table's retention
+   * boundary, is a legacy JSON manifest, or is not the manifest its successor
+   * was built on. A manifest that is not what its key promises is yielded
+   * with its `anomaly`, and the walk goes on.
    */
   async *snapshots(from?: number, opts: SnapshotsOptions = {}): AsyncIterable<TableSnapshot> {
     const head = from ?? (await this.head());
@@ -278,7 +323,8 @@ export class TableReader implements ManifestSource {
       opts.onEnd?.({ version: 0, reason: "start" });
       return;
     }
-    for await (const f of walkChain(this, head, opts)) {
+    const stopBelow = Math.max(opts.stopBelow ?? 0, await this.retentionBoundary());
+    for await (const f of walkChain(this, head, { ...opts, stopBelow })) {
       const s: TableSnapshot = { version: f.version, manifest: f.manifest, bytes: f.bytes };
       if (f.anomaly !== undefined) s.anomaly = f.anomaly;
       yield s;

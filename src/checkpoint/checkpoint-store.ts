@@ -29,6 +29,7 @@
 import { safetyGate } from "../doctor/safe-store.ts";
 import { TidemarkError } from "../errors.ts";
 import { checkNumber } from "../options.ts";
+import { bytesIfExists } from "../store/exists.ts";
 import { type RetryPolicy, resolvePolicy } from "../store/retry.ts";
 import type { ObjectStore } from "../store/types.ts";
 import {
@@ -39,7 +40,7 @@ import {
   sourceOffsetsPrefix,
 } from "./layout.ts";
 import { type PruneResult, prunePass } from "./prune.ts";
-import { type EpochBlob, ifFound, latestCommitted, readBlobs, sealedByListing } from "./reads.ts";
+import { type EpochBlob, latestCommitted, readBlobs, sealedByListing } from "./reads.ts";
 import { type Committer, checkInstanceId, committerOf, fence, seal } from "./seal.ts";
 
 /** Options of {@link CheckpointStore}. */
@@ -312,7 +313,7 @@ export class CheckpointStore {
   async readPartial(vnode: number, epoch: number): Promise<Uint8Array | null> {
     this.#checkVnode(vnode);
     checkNumber("epoch", epoch, NON_NEGATIVE);
-    return ifFound((async () => (await this.#store.get(checkpointPartialKey(epoch, vnode))).bytes())());
+    return (await bytesIfExists(this.#store, checkpointPartialKey(epoch, vnode))) ?? null;
   }
 
   /**

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { isTidemarkError } from "../errors.ts";
+import { bytesIfExists } from "../store/exists.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { canonicalU64 } from "./state-v2/ids.ts";
 import { type CheckpointProblem, Findings } from "./state-v2/problems.ts";
@@ -94,13 +94,8 @@ export async function verifyLegacyCheckpoints(store: ObjectStore): Promise<Legac
   for (const e of list) {
     if (!e.sealed) continue;
     const key = `epoch=${e.epoch}/_COMMIT`;
-    let body: Uint8Array;
-    try {
-      body = await (await store.get(key)).bytes();
-    } catch (err) {
-      if (isTidemarkError(err, "NotFound")) continue; // pruned since the listing
-      throw err;
-    }
+    const body = await bytesIfExists(store, key);
+    if (body === undefined) continue; // pruned since the listing
     try {
       const text = utf8.decode(body);
       if (text === "") found.add(key, "commit-marker", "the marker is empty: it must name its committer");

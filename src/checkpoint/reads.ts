@@ -1,6 +1,5 @@
 /**
- * Reading the checkpoint layout back: an object that may be gone (`ifFound`,
- * the one place a `NotFound` becomes an answer), the objects below an epoch
+ * Reading the checkpoint layout back: the objects below an epoch
  * prefix (commit descriptors, source offsets), the sealed epochs from one
  * listing, and the latest committed epoch (a delimited listing of epochs,
  * then HEADs of their markers from the top down). These are the paths that
@@ -11,8 +10,9 @@
  * @module
  */
 
-import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { TidemarkError } from "../errors.ts";
 import { forEachLimit } from "../store/batch.ts";
+import { bytesIfExists, headIfExists } from "../store/exists.ts";
 import { type RetryPolicy, withRetry } from "../store/retry.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 import { checkpointCommitKey, epochOfKey } from "./layout.ts";
@@ -27,16 +27,6 @@ export interface EpochBlob {
 // How many HEADs `latestCommittedEpoch` spends on the topmost epochs before
 // it lists every key of the layout instead.
 const LATEST_HEADS = 8;
-
-/** What `p` resolves to, or `null` when it fails with `NotFound` (never written, or pruned). */
-export async function ifFound<T>(p: Promise<T>): Promise<T | null> {
-  try {
-    return await p;
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return null;
-    throw e;
-  }
-}
 
 /** `NotSupported` (naming `what` and the store) unless `store` can list. */
 function requireList(store: ObjectStore, what: string, hint = ""): void {
@@ -63,8 +53,8 @@ export async function readBlobs(store: ObjectStore, prefix: string): Promise<Epo
     keys.map((k, i) => [k, i] as const),
     8,
     async ([k, i]) => {
-      const bytes = await ifFound((async () => (await store.get(k)).bytes())());
-      if (bytes !== null) out[i] = { key: k.slice(prefix.length), bytes };
+      const bytes = await bytesIfExists(store, k);
+      if (bytes !== undefined) out[i] = { key: k.slice(prefix.length), bytes };
     },
   );
   return out.filter((b): b is EpochBlob => b !== undefined);
@@ -72,7 +62,7 @@ export async function readBlobs(store: ObjectStore, prefix: string): Promise<Epo
 
 /** Whether `epoch`'s `_COMMIT` marker exists (a HEAD, retried by `retry`). */
 async function isSealed(store: ObjectStore, retry: RetryPolicy, epoch: number): Promise<boolean> {
-  return (await ifFound(withRetry(() => store.head(checkpointCommitKey(epoch)), retry))) !== null;
+  return (await withRetry(() => headIfExists(store, checkpointCommitKey(epoch)), retry)) !== undefined;
 }
 
 /** Every sealed epoch, from one listing of the layout, in numeric order. */

@@ -1,4 +1,5 @@
 import { sameBytes } from "../store/body.ts";
+import { bytesIfExists } from "../store/exists.ts";
 /**
  * The commit path: the committer's identity (an instance id that survives a
  * UTF-8 round trip, so its own marker reads back as its own), the fence on
@@ -16,7 +17,6 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { type RetryPolicy, withRetry } from "../store/retry.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { checkpointCommitKey, checkpointPartialKey, epochPrefix } from "./layout.ts";
-import { ifFound } from "./reads.ts";
 
 /** Who seals, and where: what every function of the commit path needs. */
 export interface Committer {
@@ -77,9 +77,9 @@ function markerVanished(epoch: number): TidemarkError {
   });
 }
 
-/** The marker's body (the committer's id, as bytes), or `null` when there is no marker. */
-function readMarker(c: Committer, epoch: number): Promise<Uint8Array | null> {
-  return ifFound(withRetry(async () => (await c.store.get(checkpointCommitKey(epoch))).bytes(), c.retry));
+/** The marker's body (the committer's id, as bytes), or `undefined` when there is no marker. */
+function readMarker(c: Committer, epoch: number): Promise<Uint8Array | undefined> {
+  return withRetry(() => bytesIfExists(c.store, checkpointCommitKey(epoch)), c.retry);
 }
 
 /** `true` when `owner` is exactly this committer's id; `SplitBrain` (or `Corrupt`) otherwise. */
@@ -116,7 +116,7 @@ async function createMarker(c: Committer, epoch: number): Promise<boolean> {
         // A peer (or our own earlier attempt) got there first: the body decides.
         if (isTidemarkError(e, "AlreadyExists")) {
           const owner = await readMarker(c, epoch);
-          if (owner === null) {
+          if (owner === undefined) {
             vanished = true;
             throw markerVanished(epoch);
           }
@@ -126,7 +126,7 @@ async function createMarker(c: Committer, epoch: number): Promise<boolean> {
         // names its writer, so re-reading tells ours from a peer's.
         if (isTidemarkError(e, "Transient")) {
           const owner = await readMarker(c, epoch);
-          if (owner !== null) return decide(c, epoch, owner);
+          if (owner !== undefined) return decide(c, epoch, owner);
         }
         throw e;
       }
@@ -164,7 +164,7 @@ export async function seal(
   if (marked) {
     const owner = await readMarker(c, epoch);
     // Present in the listing, gone now: a concurrent prune removed the epoch.
-    if (owner === null) throw markerVanished(epoch);
+    if (owner === undefined) throw markerVanished(epoch);
     return decide(c, epoch, owner);
   }
   for (const v of vnodes) {

@@ -3,25 +3,20 @@
  * `checkpoint ls|verify|mirror|prune`, `iceberg`.
  * {@link runCli} runs it in-process (tests); `bin.ts` is the executable.
  *
+ * Only the command tree (commander) is loaded up front: each command's module
+ * (`commands/*.ts`) is imported when that command runs, so `tidemark --help`
+ * loads no store, no protobuf, no Parquet library, and a command loads only
+ * what it uses.
+ *
  * @module
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { TidemarkError } from "../errors.ts";
-import { DEFAULT_PARALLELISM } from "../mirror/index.ts";
-import { checkNumber, MAX_TIMER_MS, type NumberRule, parseNumberOption } from "../options.ts";
-import { checkpointCommand } from "./commands/checkpoint.ts";
-import { checkpointMirrorCommand } from "./commands/checkpoint-mirror.ts";
-import { checkpointVerifyCommand } from "./commands/checkpoint-verify.ts";
-import { DIFF_FORMATS, diffCommand } from "./commands/diff.ts";
-import { doctorCommand, doctorOptions } from "./commands/doctor.ts";
-import { icebergCommand } from "./commands/iceberg.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { mirrorCommand } from "./commands/mirror.ts";
-import { restoreCommand } from "./commands/restore.ts";
-import { ROW_FORMATS, rowsCommand } from "./commands/rows.ts";
-import { verifyCommand } from "./commands/verify.ts";
+import { checkNumber, type NumberRule, OPTIONS, type OptionName, parseNumberOption } from "../options.ts";
+import { doctorFlags } from "./commands/doctor-flags.ts";
 import type { CliContext } from "./context.ts";
+import { DIFF_FORMATS, ROW_FORMATS } from "./formats.ts";
 import { EXIT, type OutputOptions, reportError } from "./output.ts";
 
 export type { CliContext } from "./context.ts";
@@ -30,14 +25,14 @@ export type { CliContext } from "./context.ts";
  * The parser of a numeric flag: the library's own check (`parseNumberOption`),
  * so a bad value is `InvalidArgument` naming the flag, a usage error (exit 2).
  */
-export function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
+function numberFlag(flag: string, rule: NumberRule): (v: string) => number {
   // parseNumberOption reads blank text as "unset"; on a command line it is a
   // mistake (`--parallel "$N"` with N unset), never the default.
   return (v) => (v.trim() === "" ? checkNumber(flag, v, rule) : parseNumberOption(flag, v, 0, rule));
 }
 
 /** Adds the options every command takes. */
-export function commonOptions(cmd: Command): Command {
+function commonOptions(cmd: Command): Command {
   return cmd
     .option("--json", "print one JSON document on stdout (errors too) instead of text")
     .option("--debug", "print stack traces of errors")
@@ -49,19 +44,28 @@ function loopOptions(cmd: Command, what: string, copies: string): Command {
   return cmd
     .addOption(new Option("--once", "catch up once and exit (default)").conflicts("watch"))
     .addOption(new Option("--watch", `keep mirroring new ${what} until SIGINT/SIGTERM`).conflicts("once"))
+    .option(...optionFlag("--parallel <n>", `${copies} copied at once`, "parallelism"))
     .option(
-      `--parallel <n>`,
-      `${copies} copied at once`,
-      numberFlag("--parallel", { min: 1, max: 1024 }),
-      DEFAULT_PARALLELISM,
-    )
-    .option(
-      "--poll-interval <ms>",
-      "with --watch: delay between polls when caught up",
-      // A longer timer fires at once: a poll loop instead of a pause.
-      numberFlag("--poll-interval", { min: 10, max: MAX_TIMER_MS }),
-      5000,
+      ...optionFlag(
+        "--poll-interval <ms>",
+        "with --watch: delay between polls when caught up",
+        "pollIntervalMs",
+      ),
     );
+}
+
+/**
+ * A flag that sets a library option: its rule and default are the option's
+ * (`OPTIONS`, in src/options.ts, which loads no store: the help stays light),
+ * so the flag, the library and the Worker's var agree.
+ */
+function optionFlag(
+  flags: string,
+  description: string,
+  name: OptionName,
+): [string, string, (v: string) => number, number] {
+  const rule = OPTIONS[name];
+  return [flags, description, numberFlag(flags.split(" ")[0] ?? flags, rule), rule.default];
 }
 
 function version(): string {
@@ -135,7 +139,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--files", "list every live file of HEAD (default: only counts and sizes)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => inspectCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/inspect.ts")).inspectCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     program
@@ -154,7 +162,9 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .addOption(new Option("--format <format>", "output format").choices(ROW_FORMATS).default("table")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => rowsCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) => (await import("./commands/rows.ts")).rowsCommand(ctx, store, opts)),
+    );
 
   commonOptions(
     program
@@ -171,7 +181,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .addOption(new Option("--format <format>", "output format").choices(DIFF_FORMATS).default("table")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, a: string, b: string, opts) => diffCommand(ctx, store, a, b, opts)));
+    .action(
+      wrap(async (store: string, a: string, b: string, opts) =>
+        (await import("./commands/diff.ts")).diffCommand(ctx, store, a, b, opts),
+      ),
+    );
 
   commonOptions(
     loopOptions(
@@ -184,19 +198,41 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       "files",
     )
       .option(
-        "--lag-alert <secs>",
-        "with --watch: warn on stderr when lag reaches this (0: never)",
-        numberFlag("--lag-alert", { min: 0 }),
-        60,
+        ...optionFlag(
+          "--lag-alert <secs>",
+          "with --watch: warn on stderr when lag reaches this (0: never)",
+          "lagAlertSecs",
+        ),
       )
       .option("--iceberg <location>", "also write an Iceberg view of the mirror for readers at this location")
       .option(
         "--iceberg-prefix <prefix>",
         "with --iceberg: the view's prefix on the mirror (default iceberg)",
+      )
+      .option(
+        "--keep-versions <n>",
+        "retention: keep the newest n versions on the mirror (HEAD always); older ones are deleted",
+        numberFlag("--keep-versions", { min: 1 }),
+      )
+      .option(
+        "--keep-days <d>",
+        "retention: keep every version that was the mirror's HEAD in the last d days (with --keep-versions: either keeps)",
+        numberFlag("--keep-days", { min: 0, integer: false }),
+      )
+      .addOption(
+        new Option(
+          "--lock <mode>",
+          "write every data file and manifest with an S3 Object Lock retention (needs --lock-days)",
+        ).choices(["governance", "compliance"]),
+      )
+      .option(
+        "--lock-days <d>",
+        "with --lock: the retention of each object, in days (at least --keep-days)",
+        numberFlag("--lock-days", { min: 0, integer: false }),
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => mirrorCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/mirror.ts")).mirrorCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -209,7 +245,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--prefix <prefix>", "the view's prefix on the mirror (default iceberg)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => icebergCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/iceberg.ts")).icebergCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
     program
@@ -220,15 +260,10 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .requiredOption("--from <store>", "the table to restore (a mirror)")
       .requiredOption("--to <store>", "where merutable's table goes: an empty directory (or s3://...)")
       .option("--version <n>", "the version to restore (default: HEAD)", numberFlag("--version", { min: 1 }))
-      .option(
-        "--parallel <n>",
-        "files copied at once",
-        numberFlag("--parallel", { min: 1, max: 1024 }),
-        DEFAULT_PARALLELISM,
-      ),
+      .option(...optionFlag("--parallel <n>", "files copied at once", "parallelism")),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => restoreCommand(ctx, opts)));
+    .action(wrap(async (opts) => (await import("./commands/restore.ts")).restoreCommand(ctx, opts)));
 
   commonOptions(
     program
@@ -257,10 +292,14 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => verifyCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/verify.ts")).verifyCommand(ctx, store, opts),
+      ),
+    );
 
   commonOptions(
-    doctorOptions(
+    doctorFlags(
       program
         .command("doctor")
         .description(
@@ -273,7 +312,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => doctorCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/doctor.ts")).doctorCommand(ctx, store, opts),
+      ),
+    );
 
   const checkpoint = program
     .command("checkpoint")
@@ -289,7 +332,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .argument("<store>", "the checkpoint store (see Stores below)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "ls", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "ls", store, opts),
+      ),
+    );
   commonOptions(
     checkpoint
       .command("verify")
@@ -303,7 +350,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointVerifyCommand(ctx, store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint-verify.ts")).checkpointVerifyCommand(ctx, store, opts),
+      ),
+    );
   commonOptions(
     loopOptions(
       checkpoint
@@ -318,7 +369,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
     ),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((opts) => checkpointMirrorCommand(ctx, opts)));
+    .action(
+      wrap(async (opts) =>
+        (await import("./commands/checkpoint-mirror.ts")).checkpointMirrorCommand(ctx, opts),
+      ),
+    );
   commonOptions(
     checkpoint
       .command("prune")
@@ -328,7 +383,11 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       .option("--force", "allow --before above the latest committed epoch (deletes the latest checkpoint)"),
   )
     .addHelpText("after", STORES_HELP)
-    .action(wrap((store: string, opts) => checkpointCommand(ctx, "prune", store, opts)));
+    .action(
+      wrap(async (store: string, opts) =>
+        (await import("./commands/checkpoint.ts")).checkpointCommand(ctx, "prune", store, opts),
+      ),
+    );
 
   for (const cmd of [program, ...program.commands, ...checkpoint.commands]) {
     cmd.exitOverride();

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { SingleBar } from "cli-progress";
+import type { SingleBar } from "cli-progress";
 import { type ErrorCode, toTidemarkError } from "../errors.ts";
 
 /** Exit codes of the `tidemark` command (also in `tidemark --help` and docs/cli.md). */
@@ -28,7 +28,7 @@ export const EXIT = {
 } as const;
 
 /** The exit code for an error code. */
-export function exitCodeOf(code: ErrorCode): number {
+function exitCodeOf(code: ErrorCode): number {
   switch (code) {
     case "InvalidArgument":
       return EXIT.usage;
@@ -76,10 +76,14 @@ export interface Progress {
 
 const NO_PROGRESS: Progress = { active: false, start() {}, update() {}, stop() {} };
 
-/** A progress bar on stderr, or a no-op when it would disturb a pipe or JSON output. */
-export function progressBar(io: Io, opts: OutputOptions): Progress {
+/**
+ * A progress bar on stderr, or a no-op when it would disturb a pipe or JSON
+ * output. cli-progress is loaded only when a bar will be drawn.
+ */
+export async function progressBar(io: Io, opts: OutputOptions): Promise<Progress> {
   if (opts.json || opts.progress === false || !io.stderrIsTTY || !io.progressStream) return NO_PROGRESS;
   const stream = io.progressStream;
+  const { SingleBar } = await import("cli-progress");
   let bar: SingleBar | undefined;
   return {
     active: true,

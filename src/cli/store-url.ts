@@ -2,7 +2,7 @@
  * Store URLs of the `tidemark` command:
  *
  * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true`: an
- *   {@link S3Store} (on Node over `nodeHttpTransport()`, under Deno over `fetch`). Credentials come from `AWS_ACCESS_KEY_ID`,
+ *   {@link S3Store} (over `nodeHttpTransport()`, on Node and under Deno). Credentials come from `AWS_ACCESS_KEY_ID`,
  *   `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` only; the endpoint and
  *   region default to `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL` and
  *   `AWS_REGION`/`AWS_DEFAULT_REGION` (then `us-east-1`, AWS itself).
@@ -12,6 +12,10 @@
  *   and checkpoint epochs): for trying the commands out; nothing survives the
  *   process.
  * - `file:///abs/dir` or any path without a scheme: a {@link FileStore}.
+ *
+ * Each kind's store (and for `memory:demo` the demo writer with its Parquet
+ * libraries) is loaded when a URL names it, so a command loads only the
+ * stores it opens.
  *
  * The grammar is the library's (`parseStoreUrl`, shared with the Worker,
  * which adds `r2://BINDING/prefix`): a credential in the URL is refused with
@@ -23,14 +27,10 @@
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { TidemarkError } from "../errors.ts";
-import { FileStore } from "../node/fs-store.ts";
-import { HttpStore } from "../store/http.ts";
-import { MemoryStore } from "../store/memory.ts";
-import { S3Store } from "../store/s3/index.ts";
+import type { MemoryStore } from "../store/memory.ts";
+import { quoteUrl } from "../store/redact.ts";
 import type { ObjectStore } from "../store/types.ts";
-import { parseStoreUrl, quoteStoreUrl, s3StoreOptions } from "../store/url.ts";
-import { seedDemo } from "./demo.ts";
-import { s3SendOptions } from "./s3-send.ts";
+import { parseStoreUrl, s3StoreOptions } from "../store/url.ts";
 
 /** What a store URL names. */
 export interface ParsedStore {
@@ -95,18 +95,20 @@ export async function openStoreUrl(
   });
   switch (url.kind) {
     case "file": {
+      const { FileStore } = await import("../node/fs-store.ts");
       let path = url.spec;
       if (url.isUrl) {
         try {
           path = fileURLToPath(url.spec);
         } catch {
-          throw usage(`bad file URL ${quoteStoreUrl(url.spec)}: use file:///absolute/path or a plain path`);
+          throw usage(`bad file URL ${quoteUrl(url.spec)}: use file:///absolute/path or a plain path`);
         }
       }
       if (opts.mustExist) await existingDirectory(path, path);
       return { kind: "file", store: new FileStore(path), label: path };
     }
     case "memory": {
+      const { MemoryStore } = await import("../store/memory.ts");
       const name = url.name;
       if (name === "")
         return { kind: "memory", store: new MemoryStore({ name: "memory:" }), label: "memory:" };
@@ -114,12 +116,14 @@ export async function openStoreUrl(
       if (!store) {
         store = new MemoryStore({ name: `memory:${name}` });
         memoryStores.set(name, store);
-        if (name === "demo") await seedDemo(store);
+        if (name === "demo") await (await import("../demo/writer.ts")).seedDemo(store);
       }
       return { kind: "memory", store, label: url.label };
     }
-    case "http":
+    case "http": {
+      const { HttpStore } = await import("../store/http.ts");
       return { kind: "http", store: new HttpStore(url.url), label: url.label };
+    }
     case "s3": {
       const accessKeyId = env("AWS_ACCESS_KEY_ID");
       const secretAccessKey = env("AWS_SECRET_ACCESS_KEY");
@@ -133,6 +137,10 @@ export async function openStoreUrl(
         throw usage("s3 store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
       }
       const sessionToken = env("AWS_SESSION_TOKEN");
+      const [{ S3Store }, { s3SendOptions }] = await Promise.all([
+        import("../store/s3/store.ts"),
+        import("./s3-send.ts"),
+      ]);
       const store = new S3Store({
         ...s3StoreOptions(
           url,
@@ -145,6 +153,6 @@ export async function openStoreUrl(
       return { kind: "s3", store, label: url.label };
     }
     default:
-      throw usage(`unsupported store URL ${quoteStoreUrl(spec)}`);
+      throw usage(`unsupported store URL ${quoteUrl(spec)}`);
   }
 }

@@ -10,37 +10,16 @@
  */
 import type { ErrorCode } from "../errors.ts";
 import type { ObjectStore, StoreCapabilities } from "../store/types.ts";
+import type { DoctorCheckId } from "./check-ids.ts";
 import { CHECKSUM_CHECKS } from "./checks/checksums.ts";
 import { CLOCK_AUTH_CHECKS } from "./checks/clock-auth.ts";
 import { CONDITIONAL_WRITE_CHECKS } from "./checks/conditional-writes.ts";
 import { CONSISTENCY_CHECKS } from "./checks/consistency.ts";
+import { OBJECT_LOCK_CHECKS } from "./checks/object-lock.ts";
 import { type CheckDef, CheckFailed, unexpected } from "./checks/probe.ts";
 import { READ_UPLOAD_CHECKS } from "./checks/reads-uploads.ts";
 
-/** Every check `doctor` knows, in the order it runs them. */
-export const DOCTOR_CHECKS = [
-  "create-only",
-  "concurrent-create",
-  "stale-if-match",
-  "if-match-missing",
-  "read-after-write",
-  "list-after-write",
-  "list-order",
-  "list-pagination",
-  "list-start-after",
-  "list-delimiter",
-  "delete-missing",
-  "ranged-read",
-  "streamed-upload",
-  "metadata",
-  "sha256-recorded",
-  "sha256-checked",
-  "clock-skew",
-  "auth-failure",
-] as const;
-
-/** One of {@link DOCTOR_CHECKS}. */
-export type DoctorCheckId = (typeof DOCTOR_CHECKS)[number];
+export { DOCTOR_CHECKS, type DoctorCheckId } from "./check-ids.ts";
 
 /** What a check found: `unsupported` when the store cannot be asked (read-only, no listing, no credentials). */
 export type DoctorStatus = "ok" | "failed" | "unsupported";
@@ -77,7 +56,11 @@ export interface CheckContext {
   maxClockSkewMs: number;
   /** The same store with a wrong secret, under the same scratch prefix (for `auth-failure`). */
   badCredentials: ObjectStore | undefined;
+  /** The Object Lock mode `object-lock` writes with (absent: that check is `unsupported`). */
+  lock?: { mode: "governance" | "compliance" } | undefined;
   now(): number;
+  /** Waits (`object-lock` waits for its retention to end; default a timer). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
 }
 
 /** What a check returns (`ms` and `title` are added by the runner). */
@@ -90,6 +73,7 @@ const CHECKS: Record<DoctorCheckId, CheckDef> = {
   ...READ_UPLOAD_CHECKS,
   ...CHECKSUM_CHECKS,
   ...CLOCK_AUTH_CHECKS,
+  ...OBJECT_LOCK_CHECKS,
 };
 
 /** The title of a check. */

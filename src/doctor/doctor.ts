@@ -46,10 +46,18 @@ export interface DoctorOptions {
    * worker pass one for S3 stores.
    */
   badCredentials?: ObjectStore | (() => ObjectStore);
+  /**
+   * Check Object Lock in this mode (`object-lock`: a short retention is
+   * written, must refuse deletes until it ends, then allow them; the check
+   * waits about 4.5 s). Without it that check is `unsupported`.
+   */
+  lock?: { mode: "governance" | "compliance" };
   /** Called with each result as it is known (progress). */
   onCheck?: (result: DoctorCheckResult) => void;
   /** The clock (default `Date.now`). */
   now?: () => number;
+  /** Waits (default a timer): `object-lock` waits for its retention to end. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** What {@link doctor} found. */
@@ -131,7 +139,7 @@ function recordingWrites(store: ObjectStore, written: Set<string>): ObjectStore 
       return store.put(k, b, o);
     },
     delete: (k) => store.delete(k),
-    deleteMany: (ks) => store.deleteMany(ks),
+    deleteMany: (ks, o) => store.deleteMany(ks, o),
     list: (p, o) => store.list(p, o),
   };
 }
@@ -165,6 +173,10 @@ export async function doctor(store: ObjectStore, opts: DoctorOptions = {}): Prom
   }
   const prefix = base.endsWith("/") ? base : `${base}/`;
   const bad = typeof opts.badCredentials === "function" ? opts.badCredentials() : opts.badCredentials;
+  const lock = opts.lock;
+  if (lock !== undefined && lock?.mode !== "governance" && lock?.mode !== "compliance") {
+    throw new TidemarkError("InvalidArgument", 'doctor lock.mode must be "governance" or "compliance"');
+  }
 
   const started = now();
   const written = new Set<string>();
@@ -182,7 +194,9 @@ export async function doctor(store: ObjectStore, opts: DoctorOptions = {}): Prom
         listPageKeys,
         maxClockSkewMs,
         badCredentials: badScratch ? prefixed(badScratch, id) : undefined,
+        lock,
         now,
+        sleep: opts.sleep,
       };
       const r = await runCheck(id, ctx);
       results.push(r);
@@ -223,7 +237,8 @@ async function cleanUp(
   }
   if (keys.size === 0) return detail ? { ok: true, deleted: 0, detail } : { ok: true, deleted: 0 };
   try {
-    const r = await store.deleteMany(keys);
+    // Every version: on a versioned bucket a plain delete would leave them all behind.
+    const r = await store.deleteMany(keys, { allVersions: true });
     if (r.errors.length > 0) {
       return {
         ok: false,

@@ -11,11 +11,11 @@ import {
 import { checkPath } from "./paths.ts";
 
 /** The 4-byte magic that starts every manifest file: ASCII `MRUB`. */
-export const MANIFEST_MAGIC: Uint8Array = new Uint8Array([0x4d, 0x52, 0x55, 0x42]);
+const MANIFEST_MAGIC: Uint8Array = new Uint8Array([0x4d, 0x52, 0x55, 0x42]);
 /** The only frame format version there is. */
-export const MANIFEST_FORMAT_VERSION = 1;
+const MANIFEST_FORMAT_VERSION = 1;
 /** Bytes before the protobuf payload: magic (4), version (1), LE u32 payload length (4). */
-export const MANIFEST_HEADER_BYTES = 9;
+const MANIFEST_HEADER_BYTES = 9;
 
 /** `DataFileRef.status` values (merutable's, Iceberg's manifest-entry status). */
 export const FILE_STATUS = { existing: 0, added: 1, deleted: 2 } as const;

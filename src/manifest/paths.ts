@@ -67,8 +67,3 @@ export function checkPath(path: string, what: string, mode: "encode" | "decode")
     ? new TidemarkError("InvalidArgument", `cannot encode manifest: ${what} ${shown} ${problem}`)
     : new TidemarkError("Corrupt", `cannot decode manifest: ${what} ${shown} ${problem}`);
 }
-
-/** True when `path` is a valid manifest entry path. */
-export function isValidPath(path: string): boolean {
-  return pathProblem(path) === undefined;
-}

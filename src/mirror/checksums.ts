@@ -33,6 +33,12 @@ export function checksumsKey(version: number): string {
   return `${CHECKSUMS_PREFIX}v${version}.sha256`;
 }
 
+/** The version whose checksum record `key` is, or `undefined` when it is not one. */
+export function parseChecksumsKey(key: string): number | undefined {
+  const m = /^v([1-9][0-9]{0,15})\.sha256$/.exec(key.slice(CHECKSUMS_PREFIX.length));
+  return key.startsWith(CHECKSUMS_PREFIX) && m ? Number(m[1]) : undefined;
+}
+
 /** Path → SHA-256 (lower-case hex). */
 export type Checksums = Map<string, string>;
 

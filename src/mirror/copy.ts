@@ -18,6 +18,7 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { LiveFile } from "../manifest/live.ts";
 import { hashedBody, hashStream, type Sha256Factory, sha256Bytes, toHex } from "../store/checksum.ts";
 import { copySourceBody } from "../store/copy-source.ts";
+import { explainNotFound, headIfExists } from "../store/exists.ts";
 import type { ObjectBody, ObjectMeta, ObjectStore } from "../store/types.ts";
 import { originMetadata, proveOrigin, sourceHead } from "./origin.ts";
 
@@ -116,16 +117,6 @@ function wrongSourceSize(ctx: CopyContext, file: LiveFile, size: number): Tidema
   );
 }
 
-/** The object's metadata, or `undefined` when it is not there. */
-export async function headIfExists(store: ObjectStore, key: string): Promise<ObjectMeta | undefined> {
-  try {
-    return await store.head(key);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
-    throw e;
-  }
-}
-
 /**
  * Whether `target` copies `source`'s objects server-side, create-only (asked
  * once per batch, and only when something is to be copied: a store may probe
@@ -215,7 +206,7 @@ async function afterLostCreate(ctx: CopyContext, file: LiveFile, e: unknown): Pr
  * caller streams it).
  */
 async function serverCopy(ctx: CopyContext, file: LiveFile): Promise<CopyResult | undefined> {
-  const src = await sourceHead(ctx.source, file, ctx.version);
+  const src = await sourceHead(ctx.source, file, `snapshot v${ctx.version}`);
   if (!sizeFits(file, src.size)) throw wrongSourceSize(ctx, file, src.size);
   if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
   const body = copySourceBody({ store: ctx.source, key: file.path, etag: src.etag, size: src.size });
@@ -238,19 +229,11 @@ async function serverCopy(ctx: CopyContext, file: LiveFile): Promise<CopyResult 
 
 /** GETs `file` from the source, its size checked against the snapshot. */
 async function readSource(ctx: CopyContext, file: LiveFile): Promise<ObjectBody> {
-  let body: ObjectBody;
-  try {
-    body = await ctx.source.get(file.path, { checksum: true });
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError(
-        "NotFound",
-        `source file ${file.path} of snapshot v${ctx.version} is missing on ${ctx.source.name}`,
-        { key: file.path, cause: e },
-      );
-    }
-    throw e;
-  }
+  const body = await explainNotFound(
+    ctx.source.get(file.path, { checksum: true }),
+    `source file ${file.path} of snapshot v${ctx.version} is missing on ${ctx.source.name}`,
+    file.path,
+  );
   if (!sizeFits(file, body.size)) {
     body.body.cancel().catch(() => {});
     throw wrongSourceSize(ctx, file, body.size);

@@ -7,12 +7,11 @@ import type { LiveFile } from "../manifest/live.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";
-import { storeId } from "../store/types.ts";
+import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
 import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
 import { type LagAlert, LagAlerts, LagClock } from "./lag.ts";
 import { TickLoop } from "./loop.ts";
 import { MirrorMeters } from "./meters.ts";
-import { type MirrorOptions, type MirrorSettings, type MirrorStatus, mirrorSettings } from "./options.ts";
 import { nextExisting } from "./probe.ts";
 import {
   cloneProgress,
@@ -25,6 +24,14 @@ import {
   recordGap,
   rewindGaps,
 } from "./progress.ts";
+import {
+  lockingWrites,
+  MirrorRetention,
+  type RetentionSettings,
+  retentionSettings,
+  zeroRetentionTotals,
+} from "./retention.ts";
+import { type MirrorOptions, type MirrorSettings, type MirrorStatus, mirrorSettings } from "./settings.ts";
 import { mirrorSnapshot } from "./snapshot.ts";
 import { MirrorSource, sameTable } from "./source.ts";
 import { MirrorTarget } from "./target.ts";
@@ -93,12 +100,12 @@ export function isFatalMirrorError(e: unknown): boolean {
  * (R2 allows about one write per second per key), except right after a gap.
  */
 export class Mirror {
-  readonly #source: MeteredStore;
+  readonly #sourceStore: MeteredStore;
   /** The source's table and HEAD as last seen. */
-  readonly #src: MirrorSource;
+  readonly #source: MirrorSource;
   /** Both stores, metered: the budget's and the counters' view of the requests. */
   readonly #meters: MirrorMeters;
-  readonly #target: MeteredStore;
+  readonly #targetStore: MeteredStore;
   readonly #binding: { source: string; target: string };
   readonly #settings: MirrorSettings;
   readonly #opts: MirrorOptions;
@@ -106,7 +113,7 @@ export class Mirror {
   readonly #safe: () => Promise<void>;
 
   /** What this instance knows of the target, its progress included. */
-  readonly #t: MirrorTarget;
+  readonly #target: MirrorTarget;
   readonly #lag: LagClock;
   #failureStreak = 0;
   #workRemains = false;
@@ -120,6 +127,10 @@ export class Mirror {
   #fatal: TidemarkError | undefined;
   /** Iceberg views written after each version (the `iceberg` option). */
   readonly #views: IcebergView[];
+  /** The retention policy (the `retention` option), run after each tick's versions are published. */
+  readonly #retention: MirrorRetention | undefined;
+  /** Where copies and manifests are written: the target, with `lock`'s retention on each. */
+  readonly #copyTarget: ObjectStore;
 
   /**
    * @throws TidemarkError `InvalidArgument` naming the option for a bad
@@ -134,13 +145,29 @@ export class Mirror {
     this.#settings = mirrorSettings(opts);
     // Bodies pass through untouched: bytes are counted as asked, not per chunk on the copy path.
     this.#meters = new MirrorMeters(opts.source, opts.target);
-    this.#source = this.#meters.source;
-    this.#src = new MirrorSource(this.#source);
-    this.#target = this.#meters.target;
+    this.#sourceStore = this.#meters.source;
+    this.#source = new MirrorSource(this.#sourceStore);
+    this.#targetStore = this.#meters.target;
     this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
-    this.#t = new MirrorTarget(this.#target, this.#binding, opts.progress);
-    this.#views = icebergViews(this.#target, opts.iceberg);
+    this.#target = new MirrorTarget(this.#targetStore, this.#binding, opts.progress);
+    this.#views = icebergViews(this.#targetStore, opts.iceberg);
     this.#now = opts.now ?? (() => Date.now());
+    const retention: RetentionSettings | undefined = retentionSettings(opts.retention, opts.lock);
+    this.#retention =
+      retention !== undefined && opts.retention !== undefined
+        ? new MirrorRetention(retention, this.#now)
+        : undefined;
+    if (opts.lock !== undefined && retention?.lockMs !== undefined) {
+      if (!capabilitiesOf(opts.target).objectLock) {
+        throw new TidemarkError(
+          "NotSupported",
+          `lock: the target ${opts.target.name} cannot keep an Object Lock retention (an S3 bucket created with Object Lock can)`,
+        );
+      }
+      this.#copyTarget = lockingWrites(this.#targetStore, opts.lock.mode, retention.lockMs, this.#now);
+    } else {
+      this.#copyTarget = this.#targetStore;
+    }
     this.#lag = new LagClock(this.#now);
     this.#alerts = new LagAlerts(this.#settings.lagAlertSecs, this.#now, opts.onLagAlert);
     this.#safe = safetyGate(opts.requireSafeStore, opts.target, "mirror", "Mirror target");
@@ -153,7 +180,7 @@ export class Mirror {
 
   /** The last version fully mirrored (0: none yet). */
   get mirrorSeq(): number {
-    return this.#t.progress.mirrorSeq;
+    return this.#target.progress.mirrorSeq;
   }
 
   /**
@@ -165,17 +192,17 @@ export class Mirror {
    * last commit.
    */
   lagSeconds(): number | null {
-    const ms = this.#lag.lagMs(handledThrough(this.#t.progress));
+    const ms = this.#lag.lagMs(handledThrough(this.#target.progress));
     return ms === null ? null : ms / 1000;
   }
 
   /** A copy of the mirror's state. */
   status(): MirrorStatus {
-    const p = cloneProgress(this.#t.progress);
+    const p = cloneProgress(this.#target.progress);
     const caughtUp = this.#caughtUp();
     return {
       mirrorSeq: p.mirrorSeq,
-      sourceHead: this.#src.head,
+      sourceHead: this.#source.head,
       caughtUp,
       lagSeconds: this.lagSeconds(),
       inProgress: p.inProgress
@@ -186,16 +213,19 @@ export class Mirror {
       gaps: p.gaps,
       nextDelayMs: this.#nextDelayMs(caughtUp),
       ...(this.#views.length > 0 ? { iceberg: this.#views.map((v) => v.snapshotStatus()) } : {}),
+      ...(this.#retention
+        ? { retention: this.#retention.status(p.counters.retention ?? zeroRetentionTotals()) }
+        : {}),
     };
   }
 
   /** Every source version up to the last HEAD seen is mirrored or skipped, and the last tick did not fail. */
   #caughtUp(): boolean {
     return (
-      this.#src.head !== null &&
+      this.#source.head !== null &&
       this.#failureStreak === 0 &&
       !this.#workRemains &&
-      handledThrough(this.#t.progress) >= this.#src.head
+      handledThrough(this.#target.progress) >= this.#source.head
     );
   }
 
@@ -221,7 +251,7 @@ export class Mirror {
    */
   tick(): Promise<number> {
     if (this.#current) return this.#current;
-    if (this.#closed) return Promise.resolve(this.#t.progress.mirrorSeq);
+    if (this.#closed) return Promise.resolve(this.#target.progress.mirrorSeq);
     const run = this.#tick().finally(() => {
       this.#current = undefined;
     });
@@ -236,32 +266,33 @@ export class Mirror {
     try {
       await this.#safe();
       await this.#mirrorPending(budget);
-      if (this.#t.lowWaterDirty && this.#t.progress.mirrorSeq > 0) {
-        await advanceLowWater(this.#target, this.#t.progress.mirrorSeq);
-        this.#t.lowWaterDirty = false;
+      if (this.#target.lowWaterDirty && this.#target.progress.mirrorSeq > 0) {
+        await advanceLowWater(this.#targetStore, this.#target.progress.mirrorSeq);
+        this.#target.lowWaterDirty = false;
       }
       await this.#updateViews(budget);
+      await this.#retain(budget);
       this.#failureStreak = 0;
       this.#fatal = undefined;
-      delete this.#t.progress.lastError;
+      delete this.#target.progress.lastError;
     } catch (e) {
       failed = toTidemarkError(e);
       this.#failureStreak++;
-      this.#t.progress.counters.failures++;
-      this.#t.progress.lastError = { message: failed.message, atMs: this.#now() };
+      this.#target.progress.counters.failures++;
+      this.#target.progress.lastError = { message: failed.message, atMs: this.#now() };
     }
-    this.#meters.addTo(this.#t.progress.counters);
+    this.#meters.addTo(this.#target.progress.counters);
     const check = this.#lag.lastCheck;
-    if (check) this.#t.progress.lastSourceCheck = check;
-    if (this.#t.initialised) {
+    if (check) this.#target.progress.lastSourceCheck = check;
+    if (this.#target.initialised) {
       try {
-        await this.#opts.progress?.save(cloneProgress(this.#t.progress));
+        await this.#opts.progress?.save(cloneProgress(this.#target.progress));
       } catch (e) {
         failed ??= toTidemarkError(e);
       }
     }
     this.#lag.tickEnded(failed === undefined);
-    this.#alerts.check(this.lagSeconds(), this.#t.progress.mirrorSeq, this.#src.head ?? 0);
+    this.#alerts.check(this.lagSeconds(), this.#target.progress.mirrorSeq, this.#source.head ?? 0);
     if (failed) {
       if (isFatalMirrorError(failed)) {
         this.#fatal = failed;
@@ -273,7 +304,7 @@ export class Mirror {
         // A throwing callback must not break the loop.
       }
     }
-    return this.#t.progress.mirrorSeq;
+    return this.#target.progress.mirrorSeq;
   }
 
   /**
@@ -282,7 +313,7 @@ export class Mirror {
    * recreated.) One GET on each side, once per instance.
    */
   async #checkSameHistory(head: number): Promise<void> {
-    const seq = this.#t.progress.mirrorSeq;
+    const seq = this.#target.progress.mirrorSeq;
     if (seq > 0) {
       if (seq > head) {
         throw new TidemarkError(
@@ -290,9 +321,9 @@ export class Mirror {
           `the target is at v${seq}, past the source's HEAD v${head}: it mirrors another history`,
         );
       }
-      const ours = await this.#t.previousManifest(seq);
+      const ours = await this.#target.previousManifest(seq);
       if (ours) {
-        if (!(await this.#src.sameAs(ours, head))) {
+        if (!(await this.#source.sameAs(ours, head))) {
           throw new TidemarkError(
             "SplitBrain",
             `the target's v${seq} is not the source's v${seq}: another history was mirrored here`,
@@ -301,7 +332,7 @@ export class Mirror {
         }
       }
     }
-    this.#t.verified = true;
+    this.#target.verified = true;
     this.#settleWaiters();
   }
 
@@ -321,10 +352,10 @@ export class Mirror {
    *   or the saved progress's).
    */
   #followRollback(head: number, seenBefore: number | undefined): void {
-    const p = this.#t.progress;
+    const p = this.#target.progress;
     // Below what was handled, or (a posix hint) below the HEAD seen at the last look.
     const wentBack =
-      head < handledThrough(p) || (this.#src.posix && seenBefore !== undefined && head < seenBefore);
+      head < handledThrough(p) || (this.#source.posix && seenBefore !== undefined && head < seenBefore);
     if (!wentBack) return;
     if (head < p.mirrorSeq) {
       throw new TidemarkError(
@@ -336,7 +367,7 @@ export class Mirror {
     }
     rewindGaps(p, head);
     if (p.inProgress && p.inProgress.version > head) delete p.inProgress;
-    this.#t.uploadedHere.clear();
+    this.#target.uploadedHere.clear();
     this.#lag.reopen(head, handledThrough(p));
   }
 
@@ -348,33 +379,34 @@ export class Mirror {
    * merutable replaces only after the manifest it names is written.
    */
   async #findSourceHead(): Promise<number> {
-    const head = await this.#src.findHead(this.#t.initialised ? this.#t.progress.mirrorSeq : 0);
-    this.#lag.sourceChecked(head, this.#t.initialised ? handledThrough(this.#t.progress) : 0);
+    const head = await this.#source.findHead(this.#target.initialised ? this.#target.progress.mirrorSeq : 0);
+    this.#lag.sourceChecked(head, this.#target.initialised ? handledThrough(this.#target.progress) : 0);
     return head;
   }
 
   async #mirrorPending(budget: TickBudget): Promise<void> {
     this.#workRemains = false;
-    this.#src.tickStarted();
+    this.#source.tickStarted();
     // The HEAD of the last look (this instance's, or the saved progress's, read once loaded).
-    let seenBefore = this.#t.initialised ? this.#t.progress.lastSourceCheck?.head : undefined;
+    let seenBefore = this.#target.initialised ? this.#target.progress.lastSourceCheck?.head : undefined;
     // The source first: its HEAD (and so the lag) is known even when the target is down.
     const head = await this.#findSourceHead();
-    const resumed = this.#t.initialised;
+    const resumed = this.#target.initialised;
     if (!resumed) {
-      await this.#t.init();
-      const check = this.#t.progress.lastSourceCheck;
+      await this.#target.init();
+      const check = this.#target.progress.lastSourceCheck;
       if (check) this.#lag.restore(check);
       seenBefore = check?.head;
     }
-    if (resumed && !(await this.#t.asBelieved())) {
-      await this.#t.forget();
-      this.#lag.reopen(head, handledThrough(this.#t.progress));
+    if (resumed && !(await this.#target.asBelieved())) {
+      await this.#target.forget();
+      this.#retention?.forget();
+      this.#lag.reopen(head, handledThrough(this.#target.progress));
     }
-    this.#lag.handled(handledThrough(this.#t.progress));
-    if (!this.#t.verified) await this.#checkSameHistory(head);
+    this.#lag.handled(handledThrough(this.#target.progress));
+    if (!this.#target.verified) await this.#checkSameHistory(head);
     this.#followRollback(head, seenBefore);
-    const p = this.#t.progress;
+    const p = this.#target.progress;
     let lookahead: ManifestFile | undefined;
     while (handledThrough(p) < head) {
       if (this.#closed) return;
@@ -385,27 +417,27 @@ export class Mirror {
       let moved = 0;
       try {
         const version = handledThrough(p) + 1;
-        const file = lookahead?.version === version ? lookahead : await this.#src.read(version);
+        const file = lookahead?.version === version ? lookahead : await this.#source.read(version);
         lookahead = undefined;
         if (file === "legacy") {
           this.#skip({ from: version, to: version, reason: "legacy" });
           continue;
         }
         if (file === undefined) {
-          if (version === head) throw this.#src.headMissing(head);
+          if (version === head) throw this.#source.headMissing(head);
           // A posix table never deletes a manifest: a missing one is late, retried by the next tick.
-          if (this.#src.posix) throw this.#src.lateManifest(version, head);
+          if (this.#source.posix) throw this.#source.lateManifest(version, head);
           // Expired on the source before we got here: skip to the next version it has.
-          const next = await nextExisting(this.#src.table, version, head);
+          const next = await nextExisting(this.#source.table, version, head);
           this.#skip({ from: version, to: next - 1, reason: "expired" });
           continue;
         }
         // Only a version the source's history is built on: its HEAD, or one its successor names.
         if (version < head) {
-          const next = await this.#src.read(version + 1);
+          const next = await this.#source.read(version + 1);
           lookahead = next === "legacy" ? undefined : next;
-          if (next === undefined && version + 1 === head) throw this.#src.headMissing(head);
-          if (next === undefined && this.#src.posix) throw this.#src.lateManifest(version + 1, head);
+          if (next === undefined && version + 1 === head) throw this.#source.headMissing(head);
+          if (next === undefined && this.#source.posix) throw this.#source.lateManifest(version + 1, head);
           if (lookahead === undefined || !(await builtOn(lookahead.manifest, file))) {
             this.#skip({ from: version, to: version, reason: "unconfirmed" });
             continue;
@@ -428,7 +460,7 @@ export class Mirror {
   async #updateViews(budget: TickBudget): Promise<void> {
     for (const view of this.#views) {
       const r = await view.update({
-        through: this.#t.progress.mirrorSeq,
+        through: this.#target.progress.mirrorSeq,
         // Requests are counted as they are sent: the reservation only asks whether a version fits.
         shouldContinue: () => {
           if (this.#closed || !budget.begin(VIEW_VERSION_REQUESTS, 0, false)) return false;
@@ -441,12 +473,42 @@ export class Mirror {
     }
   }
 
+  /**
+   * The retention pass, once the tick's versions are published (low_water
+   * written): within the tick's budget; a pass the budget stops goes on at
+   * the next tick. A delete the store refuses (an Object Lock not released)
+   * waits, never fails the tick; a store error does (retried).
+   */
+  async #retain(budget: TickBudget): Promise<void> {
+    const retention = this.#retention;
+    if (retention === undefined || this.#target.lowWaterDirty || this.#closed) return;
+    const p = this.#target.progress;
+    p.counters.retention ??= zeroRetentionTotals();
+    const done = await retention.pass({
+      target: this.#targetStore,
+      head: p.mirrorSeq,
+      protect: p.inProgress?.uploaded ?? [],
+      skipPrefixes: this.#views.map((v) => v.where.prefix),
+      // Requests are counted as they are sent: the reservation only asks whether a step fits.
+      // A step that ran is progress: the tick's first step always may, the next ones must fit.
+      fits: (n) => {
+        if (this.#closed || !budget.begin(n, 0, false)) return false;
+        budget.end(n, 0, 0);
+        budget.progressed();
+        return true;
+      },
+      requestsSent: () => this.#meters.requestsSent(),
+      totals: p.counters.retention,
+    });
+    if (!done) this.#workRemains = true;
+  }
+
   /** Records skipped versions; what was in progress for them is dropped. */
   #skip(gap: MirrorGap): void {
-    const p = this.#t.progress;
+    const p = this.#target.progress;
     recordGap(p, gap);
     if (p.inProgress && p.inProgress.version <= gap.to) delete p.inProgress;
-    this.#t.uploadedHere.clear();
+    this.#target.uploadedHere.clear();
     this.#lag.handled(handledThrough(p));
     this.#settleWaiters();
   }
@@ -458,10 +520,10 @@ export class Mirror {
    * collected: the version becomes a gap.
    */
   async #mirrorVersion(budget: TickBudget, file: ManifestFile, head: number): Promise<number> {
-    const p = this.#t.progress;
+    const p = this.#target.progress;
     const version = file.version;
     const manifest = file.manifest;
-    const previous = await this.#t.previousManifest(p.mirrorSeq);
+    const previous = await this.#target.previousManifest(p.mirrorSeq);
     if (previous && !sameTable(previous.manifest, manifest)) {
       throw new TidemarkError(
         "SplitBrain",
@@ -470,14 +532,14 @@ export class Mirror {
       );
     }
     // The version right after the last one copied must be built on exactly what was copied.
-    if (previous && version === previous.version + 1) await this.#src.checkFollowsOn(file, previous);
+    if (previous && version === previous.version + 1) await this.#source.checkFollowsOn(file, previous);
     const committed = Number(manifest.lastUpdatedMs);
     this.#lag.committed(version, committed);
     if (committed > 0) p.lastSourceCommitMs = Math.max(p.lastSourceCommitMs ?? 0, committed);
     const afterGap = version !== p.mirrorSeq + 1;
     if (p.inProgress?.version !== version) {
       p.inProgress = { version, uploaded: [], etags: {}, sha256: {} };
-      this.#t.uploadedHere.clear();
+      this.#target.uploadedHere.clear();
     }
     const inProgress = p.inProgress;
     inProgress.etags ??= {};
@@ -489,8 +551,8 @@ export class Mirror {
     let res: Awaited<ReturnType<typeof mirrorSnapshot>>;
     try {
       res = await mirrorSnapshot({
-        source: this.#source,
-        target: this.#target,
+        source: this.#sourceStore,
+        target: this.#copyTarget,
         sourceId: this.#binding.source,
         version,
         previous: previous?.manifest,
@@ -502,11 +564,11 @@ export class Mirror {
         manifestBytes: file.bytes,
         // Files this instance put there are trusted; files an earlier process
         // recorded are checked against the etags it recorded.
-        alreadyUploaded: [...this.#t.uploadedHere],
+        alreadyUploaded: [...this.#target.uploadedHere],
         knownEtags: etags,
         knownSha256: digests,
         sha256: this.#opts.sha256,
-        previousChecksums: previous ? await this.#t.previousChecksums(previous) : undefined,
+        previousChecksums: previous ? await this.#target.previousChecksums(previous) : undefined,
         // After a gap, readers probing from the old low_water would not find
         // the new version: advance low_water right away, not at the end of the tick.
         advanceLowWater: afterGap,
@@ -518,8 +580,8 @@ export class Mirror {
           return true;
         },
         onFile: (path, copied, n, etag, sha256) => {
-          if (!this.#t.uploadedHere.has(path)) {
-            this.#t.uploadedHere.add(path);
+          if (!this.#target.uploadedHere.has(path)) {
+            this.#target.uploadedHere.add(path);
             if (!(path in etags)) inProgress.uploaded.push(path);
           }
           etags[path] = etag;
@@ -540,7 +602,7 @@ export class Mirror {
         },
       });
     } catch (e) {
-      if (await this.#src.garbageCollected(e, manifest, version, head)) {
+      if (await this.#source.garbageCollected(e, manifest, version, head)) {
         this.#skip({ from: version, to: version, reason: "files-gone" });
         return 0;
       }
@@ -557,10 +619,11 @@ export class Mirror {
     p.counters.bytes += manifestBytes;
     p.mirrorSeq = version;
     delete p.inProgress;
-    this.#t.uploadedHere.clear();
+    this.#target.uploadedHere.clear();
     p.counters.snapshots++;
-    this.#t.setPrevious(file, res.checksums);
-    this.#t.lowWaterDirty = !res.lowWaterAdvanced;
+    this.#target.setPrevious(file, res.checksums);
+    this.#retention?.published(file);
+    this.#target.lowWaterDirty = !res.lowWaterAdvanced;
     this.#lag.handled(version);
     this.#settleWaiters();
     return manifestBytes;
@@ -620,7 +683,8 @@ export class Mirror {
 
   #settleWaiters(): void {
     // Only once the target's history is known to be the source's.
-    if (this.#t.verified) this.#waiters.settle(handledThrough(this.#t.progress), this.#t.progress.mirrorSeq);
+    if (this.#target.verified)
+      this.#waiters.settle(handledThrough(this.#target.progress), this.#target.progress.mirrorSeq);
   }
 
   #rejectAll(e: TidemarkError): void {

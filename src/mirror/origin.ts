@@ -1,5 +1,6 @@
-import { isTidemarkError, TidemarkError } from "../errors.ts";
-import type { LiveFile } from "../manifest/index.ts";
+import { TidemarkError } from "../errors.ts";
+import type { LiveFile } from "../manifest/live.ts";
+import { explainNotFound } from "../store/exists.ts";
 import type { ObjectMeta, ObjectStore } from "../store/types.ts";
 
 /**
@@ -10,7 +11,7 @@ import type { ObjectMeta, ObjectStore } from "../store/types.ts";
  */
 export const ORIGIN_SOURCE_KEY = "tidemark-source";
 /** See {@link ORIGIN_SOURCE_KEY}. */
-export const ORIGIN_ETAG_KEY = "tidemark-source-etag";
+const ORIGIN_ETAG_KEY = "tidemark-source-etag";
 
 /** The metadata recording that a copy came from `sourceId`'s object with `etag`. */
 export function originMetadata(sourceId: string, etag: string): Record<string, string> {
@@ -37,8 +38,8 @@ export interface OriginCheck {
   file: LiveFile;
   /** The snapshot being mirrored (for messages). */
   version: number;
-  /** What the file belongs to, for messages (default `snapshot v{version}`; a checkpoint attempt says its own). */
-  label?: string;
+  /** What the file is part of, for messages (default `snapshot v{version}`; a checkpoint attempt says its own). */
+  partOf?: string;
   /** What the target showed of the file (metadata absent when it came from a listing). */
   onTarget: ObjectMeta;
   /** The etag this mirror recorded when it wrote the file itself, if it did. */
@@ -67,8 +68,8 @@ export interface OriginCheck {
 export async function proveOrigin(c: OriginCheck): Promise<void> {
   const { source, target, file } = c;
   if (c.knownEtag !== undefined && c.knownEtag === c.onTarget.etag) return;
-  const label = c.label ?? `snapshot v${c.version}`;
-  const src = await sourceHead(source, file, c.version, label);
+  const partOf = c.partOf ?? `snapshot v${c.version}`;
+  const src = await sourceHead(source, file, partOf);
   if (isContentEtag(src.etag) && src.etag === c.onTarget.etag) return;
   const metadata = c.onTarget.metadata ?? (await target.head(file.path)).metadata ?? {};
   if (
@@ -81,30 +82,20 @@ export async function proveOrigin(c: OriginCheck): Promise<void> {
   if (await sameContent(source, target, file.path)) return;
   throw new TidemarkError(
     "SplitBrain",
-    `${target.name} already has ${file.path} with other bytes than ${source.name}'s (${label}): ` +
+    `${target.name} already has ${file.path} with other bytes than ${source.name}'s (${partOf}): ` +
       "a file of another table mirrored here, or a path the source re-used with new content",
     { key: file.path },
   );
 }
 
-/** HEADs `file` on the source; `NotFound` names the file and what it belongs to (`label`, default the snapshot). */
-export async function sourceHead(
-  source: ObjectStore,
-  file: LiveFile,
-  version: number,
-  label = `snapshot v${version}`,
-): Promise<ObjectMeta> {
-  try {
-    return await source.head(file.path);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError("NotFound", `source file ${file.path} of ${label} is missing on the source`, {
-        key: file.path,
-        cause: e,
-      });
-    }
-    throw e;
-  }
+/** HEADs `file` on the source; `NotFound` names the file and what it is part of (`snapshot v3`). */
+export function sourceHead(source: ObjectStore, file: LiveFile, partOf: string): Promise<ObjectMeta> {
+  return explainNotFound(source.head(file.path), missingSourceFile(file, partOf), file.path);
+}
+
+/** The message of a `NotFound` for a file (part of `partOf`, e.g. `snapshot v3`) the source no longer has. */
+export function missingSourceFile(file: LiveFile, partOf: string): string {
+  return `source file ${file.path} of ${partOf} is missing on the source`;
 }
 
 /** Whether `path` holds the same bytes on both stores (streamed, never held whole). */
@@ -118,10 +109,7 @@ async function sameContent(a: ObjectStore, b: ObjectStore, path: string): Promis
 }
 
 /** Compares two byte streams chunk by chunk, whatever their chunking; cancels both when done. */
-export async function sameStreams(
-  a: ReadableStream<Uint8Array>,
-  b: ReadableStream<Uint8Array>,
-): Promise<boolean> {
+async function sameStreams(a: ReadableStream<Uint8Array>, b: ReadableStream<Uint8Array>): Promise<boolean> {
   const ra = a.getReader();
   const rb = b.getReader();
   let ca: Uint8Array = new Uint8Array(0);

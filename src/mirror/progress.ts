@@ -1,4 +1,5 @@
 import { type RequestCounts, zeroRequestCounts } from "../store/metered.ts";
+import type { RetentionTotals } from "./retention.ts";
 
 // Re-exported: the Durable Object and its tests build a mirror's counters from here.
 export { zeroRequestCounts };
@@ -84,6 +85,8 @@ export interface MirrorCounters {
   source?: RequestCounts;
   /** The target's requests and bytes, as for {@link MirrorCounters.source}. */
   target?: RequestCounts;
+  /** What the retention did (with a `retention` policy; absent before its first pass). */
+  retention?: RetentionTotals;
 }
 
 /** Adds `b` to `a` (in place), field by field. */

@@ -1,9 +1,11 @@
 import { manifestAnomaly } from "../catalog/chain.ts";
 import { type TableLayout, type TableSnapshot, tableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { type Manifest, type ManifestDiff, referencedFiles } from "../manifest/index.ts";
+import type { Manifest } from "../manifest/gen/manifest_pb.ts";
+import { diffManifests, liveFiles, type ManifestDiff, referencedFiles } from "../manifest/live.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
+import { headIfExists } from "../store/exists.ts";
+import { type ObjectStore, storeId } from "../store/types.ts";
 import { proveOrigin } from "./origin.ts";
 import { type DeepVerifyOptions, type DeepVerifyResult, verifyDeep } from "./verify.ts";
 
@@ -32,8 +34,14 @@ export interface MirrorReader {
    * an `anomaly`, and the walk goes on.
    */
   snapshots(from?: number): AsyncIterable<TableSnapshot>;
-  /** Snapshot `version`'s manifest. `NotFound` if it is not on the store; `Corrupt` if it does not decode. */
+  /**
+   * Snapshot `version`'s manifest. `NotFound` if it is not on the store, or
+   * if it lies below the table's retention boundary (the message names the
+   * oldest version retained); `Corrupt` if it does not decode.
+   */
   manifest(version: number): Promise<Manifest>;
+  /** The oldest version the table retains by its published retention boundary (0: none published). */
+  retentionBoundary(): Promise<number>;
   /** Snapshot `version`'s live files (data files and deletion vectors). */
   files(version: number): Promise<string[]>;
   /** The live files added and removed from snapshot `a` to snapshot `b`. */
@@ -52,11 +60,14 @@ export function openMirror(store: ObjectStore): MirrorReader {
       return table.layout;
     },
     // On a mirror, low_water is the latest version mirrored, not a retention
-    // boundary: the history below it is the mirror's time travel.
+    // boundary: the history below it is the mirror's time travel, down to the
+    // retention boundary (metadata/oldest_retained.txt) where it has one.
     snapshots: (from?: number) => table.snapshots(from),
-    manifest: (version) => table.manifest(version),
-    files: (version) => table.files(version),
-    diff: (a, b) => table.diff(a, b),
+    manifest: async (version) => (await table.readRetained(version)).manifest,
+    retentionBoundary: () => table.retentionBoundary(),
+    files: async (version) => liveFiles((await table.readRetained(version)).manifest),
+    diff: async (a, b) =>
+      diffManifests((await table.readRetained(a)).manifest, (await table.readRetained(b)).manifest),
   };
 }
 
@@ -113,7 +124,12 @@ export function verifyMirror(store: ObjectStore, opts: DeepVerifyOptions): Promi
  * one HEAD per referenced file (8 at once), sizes checked against the
  * manifest; with a `source`, origins too. Read-only; works over `HttpStore`.
  *
- * @throws TidemarkError `NotFound` when the manifest of `version` is missing;
+ * A version below the table's retention boundary is refused, and so is one
+ * an expiry deleted while it was checked (its missing files are not
+ * reported as damage).
+ *
+ * @throws TidemarkError `NotFound` when the manifest of `version` is missing,
+ *   or the version has expired (naming the oldest version retained);
  *   `Corrupt` when it does not decode; store errors.
  */
 export function verifyMirror(
@@ -145,7 +161,7 @@ async function verifyShallow(
   const table = tableReader(store);
   const v = version ?? (await table.head());
   if (v === 0) return { version: 0, ok: true, missing: [], wrongSize: [], foreign: [] };
-  const file = await table.read(v);
+  const file = await table.readRetained(v);
   const anomaly = manifestAnomaly(file, table.manifestKey(v));
   const files = referencedFiles(file.manifest);
   const missing = new Set<string>();
@@ -153,15 +169,10 @@ async function verifyShallow(
   const foreign = new Set<string>();
   const source = opts.source;
   await forEachLimit(files, 8, async (f) => {
-    let meta: ObjectMeta;
-    try {
-      meta = await store.head(f.path);
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) {
-        missing.add(f.path);
-        return;
-      }
-      throw e;
+    const meta = await headIfExists(store, f.path);
+    if (meta === undefined) {
+      missing.add(f.path);
+      return;
     }
     if (f.size !== undefined ? meta.size !== f.size : meta.size < f.minSize) {
       wrongSize.add(f.path);
@@ -182,6 +193,8 @@ async function verifyShallow(
       foreign.add(f.path);
     }
   });
+  // Files gone because an expiry passed the version meanwhile: expired, not damaged.
+  if (missing.size > 0) await table.checkRetained(v);
   // Report in manifest order, whatever order the HEADs finished in.
   const order = (s: Set<string>) => files.map((f) => f.path).filter((p) => s.has(p));
   return {

@@ -1,13 +1,12 @@
 import { decodeAt } from "../catalog/chain.ts";
 import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
-import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
-import { checkNumber, numberOption } from "../options.ts";
+import { checkNumber, option } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { createOrSame } from "../store/body.ts";
 import { type Sha256Factory, sha256Bytes, sha256Hex } from "../store/checksum.ts";
-import { compareKeys } from "../store/keys.ts";
+import { createOrSame, explainNotFound } from "../store/exists.ts";
+import { commonPrefix, compareKeys, dropLastCodePoint } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectMeta, type ObjectStore, storeId } from "../store/types.ts";
 import { type Checksums, readChecksums, writeChecksums } from "./checksums.ts";
 import {
@@ -19,23 +18,6 @@ import {
   sizeFits,
   wrongTargetSize,
 } from "./copy.ts";
-
-/**
- * Default number of files copied at once. 8, not 4: between two RGW buckets
- * (500 × 1 MiB + 4 × 64 MiB) 8 copies took 2.4–2.5 s where 4 took 2.7–3.0 s
- * (BENCHMARKS.md, "Mirror"). The Durable Object sets its own (6, the Workers
- * limit on simultaneous connections).
- */
-export const DEFAULT_PARALLELISM = 8;
-
-/**
- * Default of {@link MirrorSnapshotOptions.listThreshold}: from this many files
- * to check, one listing of the target replaces their HEADs. Below it (the
- * steady state of an incremental mirror: a few new files per snapshot) HEADs
- * are cheaper, since a listing page is write-class (S3 LIST, R2 class A: about
- * ten times a HEAD) and may have to read keys the snapshot does not need.
- */
-export const DEFAULT_LIST_THRESHOLD = 100;
 
 /**
  * A listing page (up to 1,000 keys, one write-class request) is billed about
@@ -60,11 +42,11 @@ export interface MirrorSnapshotOptions {
    * listing when there are many: see `listThreshold`).
    */
   previous?: Manifest | undefined;
-  /** Files copied at once (default {@link DEFAULT_PARALLELISM}, 8). */
+  /** Files copied at once (default 8; 1 to 1,024). */
   parallelism?: number;
   /**
-   * From this many files to check on the target (default
-   * {@link DEFAULT_LIST_THRESHOLD}), list the target's keys in their range
+   * From this many files to check on the target (default 100), list the
+   * target's keys in their range
    * once (one write-class request per page of 1,000 keys, at most one page
    * per 12 files) instead of one HEAD per file; `Infinity`: never list. A
    * store that cannot list is always HEADed. A file the listing does not show
@@ -151,35 +133,13 @@ export interface MirrorSnapshotResult {
 }
 
 /** Reads snapshot `version`'s manifest bytes from `source`; `NotFound` names the version. */
-export async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
+async function readSourceManifest(source: ObjectStore, version: number): Promise<Uint8Array> {
   const key = manifestKey(version);
-  try {
-    return await (await source.get(key)).bytes();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) {
-      throw new TidemarkError("NotFound", `source snapshot v${version} is missing (${key}): expired?`, {
-        key,
-        cause: e,
-      });
-    }
-    throw e;
-  }
-}
-
-/** The last code point of `s` removed (never a lone surrogate, which a URL cannot carry). */
-function dropLastCodePoint(s: string): string {
-  const last = s.codePointAt(s.length - 1) ?? 0;
-  const prev = s.length >= 2 ? (s.codePointAt(s.length - 2) ?? 0) : 0;
-  return s.slice(0, prev > 0xffff && last >= 0xdc00 && last <= 0xdfff ? -2 : -1);
-}
-
-/** The longest common prefix of `a` and `b`, cut before a split surrogate pair. */
-function commonPrefix(a: string, b: string): string {
-  let n = 0;
-  while (n < a.length && n < b.length && a.charCodeAt(n) === b.charCodeAt(n)) n++;
-  const c = a.charCodeAt(n - 1);
-  if (n > 0 && c >= 0xd800 && c <= 0xdbff) n--;
-  return a.slice(0, n);
+  return explainNotFound(
+    source.get(key).then((b) => b.bytes()),
+    `source snapshot v${version} is missing (${key}): expired?`,
+    key,
+  );
 }
 
 /** What one listing of the target says about the files to check. */
@@ -305,14 +265,8 @@ async function putManifest(
  */
 export async function mirrorSnapshot(opts: MirrorSnapshotOptions): Promise<MirrorSnapshotResult> {
   const { source, target, version } = opts;
-  const parallelism = numberOption("parallelism", opts.parallelism, DEFAULT_PARALLELISM, {
-    min: 1,
-    max: 1024,
-  });
-  const threshold = numberOption("listThreshold", opts.listThreshold, DEFAULT_LIST_THRESHOLD, {
-    min: 1,
-    infinity: true,
-  });
+  const parallelism = option("parallelism", opts.parallelism);
+  const threshold = option("listThreshold", opts.listThreshold);
   checkNumber("version", version, { min: 1 });
   const manifestBytes = opts.manifestBytes ?? (await readSourceManifest(source, version));
   const manifest = decodeAt(manifestKey(version), manifestBytes);

@@ -1,13 +1,10 @@
-import {
-  discoverHead,
-  type ManifestFile,
-  manifestKey,
-  readManifestIfExists,
-  readVersionHint,
-  VERSION_HINT_KEY,
-} from "../catalog/index.ts";
-import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { type ManifestFile, readManifestIfExists } from "../catalog/chain.ts";
+import { discoverHead } from "../catalog/discover.ts";
+import { manifestKey } from "../catalog/layout.ts";
+import { readVersionHint, VERSION_HINT_KEY } from "../catalog/posix.ts";
+import { TidemarkError } from "../errors.ts";
 import { referencedFiles } from "../manifest/live.ts";
+import { headIfExists } from "../store/exists.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { type Checksums, readChecksums } from "./checksums.ts";
 import {
@@ -107,14 +104,10 @@ export class MirrorTarget {
     const last = p.inProgress?.uploaded.at(-1);
     const key = last ?? (p.mirrorSeq > 0 ? manifestKey(p.mirrorSeq) : undefined);
     if (key === undefined) return true;
-    try {
-      const meta = await this.#store.head(key);
-      const etag = last === undefined ? undefined : p.inProgress?.etags?.[last];
-      return etag === undefined || etag === meta.etag;
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return false;
-      throw e;
-    }
+    const meta = await headIfExists(this.#store, key);
+    if (meta === undefined) return false;
+    const etag = last === undefined ? undefined : p.inProgress?.etags?.[last];
+    return etag === undefined || etag === meta.etag;
   }
 
   /** Drops what this instance believed of the target; its own HEAD says how far it got. */

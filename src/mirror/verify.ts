@@ -81,7 +81,12 @@ export interface DeepVerifyOptions {
   deep: true;
   /** The version to check (default: HEAD). */
   version?: number;
-  /** Check every version the store holds (its manifests, listed; a store that cannot list: the chain from HEAD). */
+  /**
+   * Check every version the store retains (its manifests, listed, at or above
+   * a mirror's retention boundary; a store that cannot list: the chain from
+   * HEAD down to that boundary). A version a retention pass expires while it
+   * is checked is left out, not reported as damaged.
+   */
   all?: boolean;
   /** Files read at once (default 4). */
   parallelism?: number;
@@ -237,15 +242,21 @@ class DeepRun {
   }
 }
 
-/** The versions to check: one, or every manifest the store holds. */
+/**
+ * The versions to check: one (refused below a mirror's retention boundary,
+ * naming the oldest version retained), or every manifest the store holds
+ * at or above that boundary (below it, a retention pass is deleting them).
+ */
 async function versionsToCheck(run: DeepRun): Promise<number[]> {
   const { table, store, opts } = run;
   if (!opts.all) {
     const v = opts.version ?? (await table.head());
+    if (v !== 0) await table.checkRetained(v);
     return v === 0 ? [] : [v];
   }
   const head = await table.head();
   if (head === 0) return [];
+  const boundary = await table.retentionBoundary();
   const found = new Set<number>();
   if (capabilitiesOf(store).list) {
     for await (const m of store.list("metadata/v")) {
@@ -260,7 +271,7 @@ async function versionsToCheck(run: DeepRun): Promise<number[]> {
   } else {
     for await (const s of table.snapshots(head)) found.add(s.version);
   }
-  return [...found].sort((a, b) => a - b);
+  return [...found].filter((v) => v >= boundary).sort((a, b) => a - b);
 }
 
 /** The checksum record of `version` (object-store layout only), or undefined; a bad one is a problem. */
@@ -369,14 +380,22 @@ async function checkDataFile(run: DeepRun, entry: DataFileEntry, version: number
   const last = footer.rowGroups[footer.rowGroups.length - 1];
   if (!first || !last) return;
   // The statistics bound the keys (maybe truncated): read a row group only when they cannot settle it.
-  const lowest = async (): Promise<Uint8Array> => {
-    const g = await data.readGroup(first.index, []);
-    return g.ikeys.get(0) as Uint8Array;
+  // Only the pages holding that row are read where the file has a page index.
+  const ikeyAt = async (index: number, end: "first" | "last"): Promise<Uint8Array> => {
+    const g = await data.group(index, [], true);
+    const row = end === "first" ? 0 : g.numRows - 1;
+    await g.load([{ from: row, to: row + 1 }]);
+    const k = g.ikey.get(row);
+    if (!(k instanceof Uint8Array)) {
+      throw new TidemarkError(
+        "Corrupt",
+        `row group ${index}: ${IKEY_COLUMN} holds a value that is not bytes`,
+      );
+    }
+    return k.slice();
   };
-  const highest = async (): Promise<Uint8Array> => {
-    const g = await data.readGroup(last.index, []);
-    return g.ikeys.get(g.numRows - 1) as Uint8Array;
-  };
+  const lowest = () => ikeyAt(first.index, "first");
+  const highest = () => ikeyAt(last.index, "last");
   try {
     const hasMin = entry.keyMin.length > 0;
     const hasMax = entry.keyMax.length > 0;
@@ -571,7 +590,8 @@ async function sameManifestOnSource(run: DeepRun, version: number, bytes: Uint8A
  *
  * @throws TidemarkError `InvalidArgument` for a bad option (`adopt` on a
  *   posix table, or a read-only store); `NotFound` when `opts.version` is
- *   not on the store; store errors (`Transient`, `PermissionDenied`...):
+ *   not on the store, or lies below the mirror's retention boundary (naming
+ *   the oldest version retained); store errors (`Transient`, `PermissionDenied`...):
  *   nothing was judged then.
  */
 export async function verifyDeep(store: ObjectStore, opts: DeepVerifyOptions): Promise<DeepVerifyResult> {
@@ -598,8 +618,18 @@ export async function verifyDeep(store: ObjectStore, opts: DeepVerifyOptions): P
     });
   }
   run.progress.versionsTotal = versions.length;
+  const expired = new Set<number>();
   for (const v of versions) {
+    const before = run.problems.length;
     await checkVersion(run, v);
+    // Missing bytes of a version a retention pass expired meanwhile: expired, not damaged.
+    if (run.problems.slice(before).some((p) => p.kind === "missing")) {
+      if (!opts.all) await run.table.checkRetained(v);
+      else if (v < (await run.table.retentionBoundary())) {
+        run.problems.splice(before);
+        expired.add(v);
+      }
+    }
     run.progress.versionsDone++;
     run.tick();
   }
@@ -607,7 +637,7 @@ export async function verifyDeep(store: ObjectStore, opts: DeepVerifyOptions): P
   const damaged = run.problems.length > 0;
   return {
     status: damaged ? "damaged" : unrecorded.length > 0 ? "unchecked" : "ok",
-    versions,
+    versions: versions.filter((v) => !expired.has(v)),
     files: run.verdicts.size,
     bytes: run.progress.bytes,
     problems: run.problems,

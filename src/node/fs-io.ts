@@ -1,12 +1,16 @@
 /**
  * File-system helpers of `FileStore`: errno mapping, in-process locks keyed
- * by real path, directory fsync and a byte stream of an open file.
+ * by real path, directory fsync, a byte stream of an open file, and a body
+ * written to a new file.
  *
  * @module
  */
+import type { Hash } from "node:crypto";
 import type { Stats } from "node:fs";
 import { open, realpath, stat, unlink } from "node:fs/promises";
 import { TidemarkError } from "../errors.ts";
+import type { Body } from "../store/types.ts";
+import { encoder } from "./fs-names.ts";
 
 const READ_CHUNK = 64 * 1024;
 
@@ -135,4 +139,64 @@ export function fileStream(
       await close();
     },
   });
+}
+
+/**
+ * Writes `body` to the new file `tmp` (checking a stream's declared size),
+ * fsynced when `durable`, and returns the file's stats. `hash`, when given,
+ * is fed every byte written.
+ */
+export async function writeTemp(
+  tmp: string,
+  body: Body,
+  size: number | undefined,
+  key: string,
+  durable: boolean,
+  hash?: Hash,
+): Promise<Stats> {
+  const fh = await open(tmp, "wx");
+  try {
+    let written = 0;
+    if (body instanceof ReadableStream) {
+      const reader = body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        written += value.length;
+        if (written > (size ?? 0)) {
+          await reader.cancel().catch(() => {});
+          break;
+        }
+        hash?.update(value);
+        await fh.write(value);
+      }
+    } else {
+      const bytes = typeof body === "string" ? encoder.encode(body) : body;
+      if (size !== undefined && size !== bytes.length) {
+        throw new TidemarkError(
+          "InvalidArgument",
+          `size ${size} does not match body length ${bytes.length}`,
+          {
+            key,
+          },
+        );
+      }
+      written = bytes.length;
+      hash?.update(bytes);
+      if (bytes.length > 0) await fh.write(bytes);
+    }
+    if (size !== undefined && written !== size) {
+      throw new TidemarkError(
+        "InvalidArgument",
+        `stream delivered ${written}+ bytes, declared size ${size}`,
+        {
+          key,
+        },
+      );
+    }
+    if (durable) await fh.sync();
+    return await fh.stat();
+  } finally {
+    await fh.close();
+  }
 }

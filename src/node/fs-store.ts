@@ -61,17 +61,17 @@
  *
  * @module
  */
-import { createHash, type Hash, randomBytes } from "node:crypto";
-import type { Dirent, Stats } from "node:fs";
-import { link, mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { link, mkdir, open, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { checkRange, discardBody, objectBody } from "../store/body.ts";
 import { checkedSha256, toHex } from "../store/checksum.ts";
-import { stripEtag } from "../store/http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "../store/keys.ts";
+import { lockNotSupported } from "../store/lock.ts";
 import type {
   Body,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
@@ -82,20 +82,20 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "../store/types.ts";
-import { errno, fileStream, fsError, statOrUndefined, syncDir, unlinkQuietly, withDirLock } from "./fs-io.ts";
+import { stripEtag } from "../store/wire.ts";
+import { dirSpellings, locate, walk } from "./fs-find.ts";
 import {
-  CONTINUATION,
-  dirComponents,
-  encoder,
-  INTERNAL,
-  keyComponents,
-  literalSpelling,
-  META_DIR,
-  nameToSegment,
-  SELF,
-  type Sidecar,
-  TMP_DIR,
-} from "./fs-names.ts";
+  errno,
+  fileStream,
+  fsError,
+  statOrUndefined,
+  syncDir,
+  unlinkQuietly,
+  withDirLock,
+  writeTemp,
+} from "./fs-io.ts";
+import { metaPath, objectMeta } from "./fs-meta.ts";
+import { keyComponents, META_DIR, SELF, type Sidecar, TMP_DIR } from "./fs-names.ts";
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
@@ -155,82 +155,11 @@ export class FileStore implements ObjectStore {
     return this.#ready;
   }
 
-  #metaPath(ino: number): string {
-    return join(this.dir, META_DIR, `${ino}.json`);
-  }
-
-  /**
-   * The file holding `key` and its stats, or undefined. The escaped spelling
-   * first; then, for segments with a `%` that is not an escape, the literal
-   * names another tool would have used (only where such a directory exists,
-   * so a key without them costs what it always did).
-   */
-  async #locate(key: string): Promise<{ path: string; st: Stats } | undefined> {
-    const segs = key.split("/");
-    const find = async (dir: string, i: number): Promise<{ path: string; st: Stats } | undefined> => {
-      const seg = segs[i] ?? "";
-      const last = i === segs.length - 1;
-      const spellings = [dirComponents(seg)];
-      if (literalSpelling(seg, last)) spellings.push([seg]);
-      if (last) {
-        for (const parts of spellings) {
-          const found = await this.#fileAt(join(dir, ...parts));
-          if (found) return found;
-        }
-        return undefined;
-      }
-      for (const parts of spellings) {
-        const sub = join(dir, ...parts);
-        if (spellings.length > 1 && !(await statOrUndefined(sub))?.isDirectory()) continue;
-        const found = await find(sub, i + 1);
-        if (found) return found;
-      }
-      return undefined;
-    };
-    return find(this.dir, 0);
-  }
-
-  /** The object file at `plain` (or beside a same-named directory, as `plain%`). */
-  async #fileAt(plain: string): Promise<{ path: string; st: Stats } | undefined> {
-    // Twice: a concurrent conversion (plain file renamed to `name%`) can move it between our stats.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const st = await statOrUndefined(plain);
-      if (st?.isFile()) return { path: plain, st };
-      const alt = await statOrUndefined(plain + SELF);
-      if (alt?.isFile()) return { path: plain + SELF, st: alt };
-      if (st === undefined) return undefined;
-    }
-    return undefined;
-  }
-
-  async #sidecar(key: string, st: Stats): Promise<Sidecar | undefined> {
-    try {
-      const s = JSON.parse(await readFile(this.#metaPath(st.ino), "utf8")) as Sidecar;
-      // A sidecar left by a deleted file whose inode was reused, or copied with
-      // the directory, describes another body: trust it only when it matches.
-      if (s.key === key && s.size === st.size && s.mtimeMs === st.mtimeMs) return s;
-    } catch {
-      // Missing or unreadable: a file put here by another tool.
-    }
-    return undefined;
-  }
-
-  async #meta(key: string, st: Stats, withMetadata: boolean): Promise<ObjectMeta> {
-    const side = await this.#sidecar(key, st);
-    const etag =
-      side?.etag ??
-      `f${st.ino.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}-${st.size.toString(16)}`;
-    const meta: ObjectMeta = { key, size: st.size, etag, lastModified: st.mtime };
-    if (withMetadata) meta.metadata = { ...side?.metadata };
-    if (side?.sha256 !== undefined) meta.sha256 = side.sha256;
-    return meta;
-  }
-
   /** Reads an object or a range of it; the body streams from an open file, so a concurrent overwrite cannot tear it. */
   async get(key: string, opts: GetOptions = {}): Promise<ObjectBody> {
     validateKey(key);
     for (let attempt = 0; ; attempt++) {
-      const loc = await this.#locate(key).catch((e) => {
+      const loc = await locate(this.dir, key).catch((e) => {
         throw fsError(e, key, "cannot read object");
       });
       if (!loc) throw new TidemarkError("NotFound", `no object at ${JSON.stringify(key)}`, { key });
@@ -244,7 +173,7 @@ export class FileStore implements ObjectStore {
       }
       try {
         const st = await fh.stat();
-        const meta = await this.#meta(key, st, true);
+        const meta = await objectMeta(this.dir, key, st, true);
         let start = 0;
         let end = st.size;
         if (opts.range) ({ start, end } = checkRange(opts.range, st.size, key));
@@ -259,9 +188,9 @@ export class FileStore implements ObjectStore {
   async head(key: string): Promise<ObjectMeta> {
     validateKey(key);
     try {
-      const loc = await this.#locate(key);
+      const loc = await locate(this.dir, key);
       if (!loc) throw new TidemarkError("NotFound", `no object at ${JSON.stringify(key)}`, { key });
-      return await this.#meta(key, loc.st, true);
+      return await objectMeta(this.dir, key, loc.st, true);
     } catch (e) {
       throw fsError(e, key, "cannot stat object");
     }
@@ -270,6 +199,7 @@ export class FileStore implements ObjectStore {
   async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
     try {
       validateKey(key);
+      if (opts.lock !== undefined) throw lockNotSupported(this.name, key);
       if (body instanceof ReadableStream) {
         if (opts.size === undefined || !Number.isSafeInteger(opts.size) || opts.size < 0) {
           throw new TidemarkError(
@@ -285,14 +215,14 @@ export class FileStore implements ObjectStore {
       throw e;
     }
     const tmp = join(this.dir, TMP_DIR, `${randomBytes(12).toString("hex")}.part`);
-    let metaPath: string | undefined;
+    let sidecarPath: string | undefined;
     try {
       // A digest given before the body is checked against the bytes written (hashed as they are
       // written); a trailing one is the caller's own over these very bytes, hashed as they streamed
       // to here: recorded as given, not hashed a second time.
       const given = typeof opts.sha256 === "function" ? opts.sha256 : undefined;
       const hash = opts.sha256 === undefined || given ? undefined : createHash("sha256");
-      const st = await this.#writeTemp(tmp, body, opts.size, key, hash);
+      const st = await writeTemp(tmp, body, opts.size, key, this.#durable, hash);
       const trailing = given?.();
       const sha256 =
         hash !== undefined
@@ -310,9 +240,9 @@ export class FileStore implements ObjectStore {
         ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
         ...(sha256 === undefined ? {} : { sha256 }),
       };
-      metaPath = this.#metaPath(st.ino);
+      sidecarPath = metaPath(this.dir, st.ino);
       // Nothing visible has this inode yet (the temp file holds it), so a plain write is safe.
-      await writeFile(metaPath, JSON.stringify(side));
+      await writeFile(sidecarPath, JSON.stringify(side));
       const mode = opts.mode ?? "overwrite";
       for (let attempt = 1; ; attempt++) {
         const { dirPath, file } = await this.#makeParents(key);
@@ -324,7 +254,7 @@ export class FileStore implements ObjectStore {
           if (errno(e) === "ENOENT" && attempt < 4) continue;
           throw e;
         }
-        metaPath = undefined; // published: the sidecar now belongs to the visible file
+        sidecarPath = undefined; // published: the sidecar now belongs to the visible file
         if (this.#durable) await syncDir(dirPath);
         return sha256 === undefined ? { etag } : { etag, sha256 };
       }
@@ -332,62 +262,7 @@ export class FileStore implements ObjectStore {
       throw fsError(e, key, "cannot write object");
     } finally {
       await unlinkQuietly(tmp);
-      if (metaPath !== undefined) await unlinkQuietly(metaPath);
-    }
-  }
-
-  /** Writes the body to `tmp` (checking a stream's declared size) and returns the file's stats. */
-  async #writeTemp(
-    tmp: string,
-    body: Body,
-    size: number | undefined,
-    key: string,
-    hash: Hash | undefined,
-  ): Promise<Stats> {
-    const fh = await open(tmp, "wx");
-    try {
-      let written = 0;
-      if (body instanceof ReadableStream) {
-        const reader = body.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          written += value.length;
-          if (written > (size ?? 0)) {
-            await reader.cancel().catch(() => {});
-            break;
-          }
-          hash?.update(value);
-          await fh.write(value);
-        }
-      } else {
-        const bytes = typeof body === "string" ? encoder.encode(body) : body;
-        if (size !== undefined && size !== bytes.length) {
-          throw new TidemarkError(
-            "InvalidArgument",
-            `size ${size} does not match body length ${bytes.length}`,
-            {
-              key,
-            },
-          );
-        }
-        written = bytes.length;
-        hash?.update(bytes);
-        if (bytes.length > 0) await fh.write(bytes);
-      }
-      if (size !== undefined && written !== size) {
-        throw new TidemarkError(
-          "InvalidArgument",
-          `stream delivered ${written}+ bytes, declared size ${size}`,
-          {
-            key,
-          },
-        );
-      }
-      if (this.#durable) await fh.sync();
-      return await fh.stat();
-    } finally {
-      await fh.close();
+      if (sidecarPath !== undefined) await unlinkQuietly(sidecarPath);
     }
   }
 
@@ -412,7 +287,7 @@ export class FileStore implements ObjectStore {
     const useAlt = plainSt?.isDirectory() === true || altSt !== undefined;
     const target = useAlt ? plain + SELF : plain;
     const escaped = useAlt ? altSt : plainSt?.isFile() ? plainSt : undefined;
-    const current = escaped ? { path: target, st: escaped } : await this.#locate(key);
+    const current = escaped ? { path: target, st: escaped } : await locate(this.dir, key);
     if (mode === "create") {
       if (current)
         throw new TidemarkError("AlreadyExists", `object ${JSON.stringify(key)} already exists`, { key });
@@ -428,7 +303,7 @@ export class FileStore implements ObjectStore {
       return;
     }
     if (typeof mode === "object") {
-      const etag = current ? (await this.#meta(key, current.st, false)).etag : undefined;
+      const etag = current ? (await objectMeta(this.dir, key, current.st, false)).etag : undefined;
       // A quoted etag (as HTTP gives it) means the same as the unquoted one.
       if (etag !== stripEtag(mode.ifMatch)) {
         throw new TidemarkError(
@@ -443,7 +318,7 @@ export class FileStore implements ObjectStore {
     await rename(tmp, target);
     if (current) {
       if (current.path !== target) await unlinkQuietly(current.path);
-      await unlinkQuietly(this.#metaPath(current.st.ino));
+      await unlinkQuietly(metaPath(this.dir, current.st.ino));
     }
   }
 
@@ -508,20 +383,23 @@ export class FileStore implements ObjectStore {
   async #deleteLocked(key: string): Promise<string[]> {
     const removed: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const loc = await this.#locate(key);
+      const loc = await locate(this.dir, key);
       if (!loc) break;
       try {
         await unlink(loc.path);
       } catch (e) {
         if (errno(e) !== "ENOENT") throw e;
       }
-      await unlinkQuietly(this.#metaPath(loc.st.ino));
+      await unlinkQuietly(metaPath(this.dir, loc.st.ino));
       removed.push(loc.path);
     }
     return removed;
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     const all = await checkedKeys(keys);
     let deleted = 0;
     const errors: DeleteManyResult["errors"] = [];
@@ -546,10 +424,10 @@ export class FileStore implements ObjectStore {
     const base = cut >= 0 ? prefix.slice(0, cut + 1) : "";
     const found: { key: string; path: string }[] = [];
     try {
-      if (base === "") await this.#walk(this.dir, "", "", true, found);
+      if (base === "") await walk(this.dir, "", "", true, found);
       else {
-        for (const dir of await this.#dirSpellings(base.slice(0, -1).split("/"))) {
-          await this.#walk(dir, base, "", false, found);
+        for (const dir of await dirSpellings(this.dir, base.slice(0, -1).split("/"))) {
+          await walk(dir, base, "", false, found);
         }
       }
     } catch (e) {
@@ -572,75 +450,12 @@ export class FileStore implements ObjectStore {
         // Two spellings of one key (escaped, and literal by another tool): list
         // it once, as `get` reads it.
         if (keys[i - 1]?.key === f.key) continue;
-        const loc = await this.#locate(f.key).catch(() => undefined);
-        if (loc) yield await this.#meta(f.key, loc.st, false);
+        const loc = await locate(this.dir, f.key).catch(() => undefined);
+        if (loc) yield await objectMeta(this.dir, f.key, loc.st, false);
         continue;
       }
       const st = await statOrUndefined(f.path);
-      if (st?.isFile()) yield await this.#meta(f.key, st, false);
-    }
-  }
-
-  /**
-   * The directories that spell the key segments `segs`: the escaped one, and
-   * literal ones (see {@link literalSpelling}) that exist.
-   */
-  async #dirSpellings(segs: string[]): Promise<string[]> {
-    let dirs = [this.dir];
-    for (const seg of segs) {
-      const next: string[] = [];
-      for (const d of dirs) {
-        next.push(join(d, ...dirComponents(seg)));
-        if (literalSpelling(seg, false) && (await statOrUndefined(join(d, seg)))?.isDirectory()) {
-          next.push(join(d, seg));
-        }
-      }
-      dirs = next;
-    }
-    return dirs;
-  }
-
-  async #walk(
-    dir: string,
-    keyPrefix: string,
-    pending: string,
-    root: boolean,
-    out: { key: string; path: string }[],
-  ): Promise<void> {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return;
-      throw e;
-    }
-    for (const ent of entries) {
-      const name = ent.name;
-      if (root && name.startsWith(INTERNAL)) continue;
-      const path = join(dir, name);
-      let isDir = ent.isDirectory();
-      let isFile = ent.isFile();
-      if (ent.isSymbolicLink()) {
-        const st = await statOrUndefined(path);
-        isDir = st?.isDirectory() === true;
-        isFile = st?.isFile() === true;
-      }
-      if (isDir) {
-        if (name.endsWith(CONTINUATION)) {
-          await this.#walk(path, keyPrefix, pending + name.slice(0, -CONTINUATION.length), false, out);
-        } else {
-          await this.#walk(
-            path,
-            `${keyPrefix}${nameToSegment(pending + name, pending === "")}/`,
-            "",
-            false,
-            out,
-          );
-        }
-      } else if (isFile) {
-        const plain = name.endsWith(SELF) ? name.slice(0, -SELF.length) : name;
-        out.push({ key: keyPrefix + nameToSegment(pending + plain, pending === ""), path });
-      }
+      if (st?.isFile()) yield await objectMeta(this.dir, f.key, st, false);
     }
   }
 }

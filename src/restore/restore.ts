@@ -14,11 +14,12 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { readChecksums } from "../mirror/checksums.ts";
-import { type CopyContext, copyFile, headIfExists, sizeFits } from "../mirror/copy.ts";
+import { type CopyContext, copyFile, sizeFits } from "../mirror/copy.ts";
 import { checkNumber, numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { createOrSame, sameBytes } from "../store/body.ts";
+import { sameBytes } from "../store/body.ts";
 import { type Sha256Factory, sha256Hex, sha256Of } from "../store/checksum.ts";
+import { createOrSame, headIfExists } from "../store/exists.ts";
 import { capabilitiesOf, locate, type ObjectStore, storeId } from "../store/types.ts";
 
 /** Options of {@link restore}. */
@@ -163,7 +164,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const head = await table.head();
   if (head === 0) throw new TidemarkError("NotFound", `nothing to restore: ${from.name} holds no snapshot`);
   const sourceVersion = opts.version ?? head;
-  const top = await table.read(sourceVersion);
+  // A version below the source's retention boundary is refused, naming the oldest one kept.
+  const top = await table.readRetained(sourceVersion);
   const topKey = table.manifestKey(sourceVersion);
   const anomaly = manifestAnomaly(top, topKey);
   const version = Number(top.manifest.snapshotId);
@@ -289,15 +291,21 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     // Each file's bytes are checked against the mirror's record (or the checksum its store keeps) as they stream.
     expectedSha256: (path) => recorded.get(path),
   };
-  await forEachLimit([...files.values()], parallelism, async (f) => {
-    const { copied } = await copyFile(ctx, f);
-    if (copied === undefined) result.skippedFiles++;
-    else {
-      result.files++;
-      result.bytes += copied;
-    }
-    progress("files");
-  });
+  try {
+    await forEachLimit([...files.values()], parallelism, async (f) => {
+      const { copied } = await copyFile(ctx, f);
+      if (copied === undefined) result.skippedFiles++;
+      else {
+        result.files++;
+        result.bytes += copied;
+      }
+      progress("files");
+    });
+  } catch (e) {
+    // A file gone because the source's retention expired a version while it was copied.
+    if (isTidemarkError(e, "NotFound")) await checkStillRetained(table, sourceVersion, versions.keys());
+    throw e;
+  }
 
   // 2. Manifests, oldest first, verbatim.
   for (const v of result.versions) {
@@ -310,6 +318,28 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   if (hint?.version !== version) await putHint(to, version, hint);
   progress("hint");
   return result;
+}
+
+/**
+ * After a source file went missing: the expired error when the source's
+ * retention has since passed the restored version, `PreconditionFailed`
+ * when it passed an older version of its chain (nothing visible was
+ * written: run it again, and that version is left out).
+ */
+async function checkStillRetained(
+  table: TableReader,
+  sourceVersion: number,
+  versions: Iterable<number>,
+): Promise<void> {
+  await table.checkRetained(sourceVersion);
+  const oldest = await table.retentionBoundary();
+  const gone = [...versions].filter((v) => v < oldest).sort((a, b) => a - b);
+  if (gone.length === 0) return;
+  throw new TidemarkError(
+    "PreconditionFailed",
+    `the source's retention expired v${gone.join(", v")} while the restore copied it (the oldest version retained is now v${oldest}); ` +
+      "no manifest or version-hint.text was written: run it again",
+  );
 }
 
 /** What a restore target holds of a posix table, read before anything is written. */

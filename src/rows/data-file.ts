@@ -1,10 +1,19 @@
 /**
- * One data file of a merutable table, read through a {@link RangeFile}:
- * its footer (parsed once, kept) and its row groups (only the columns asked
- * for: the internal key and user columns; never `_merutable_value`); and
- * deletion vectors ({@link readDeletionVector}). Each row group costs one request (its column chunks are
- * contiguous, merged); the footer one, or none when the first read of the
- * file's tail holds it with the data.
+ * One data file of a merutable table, read through a {@link RangeFile}: its
+ * footer (parsed once, kept), its page index (the offset index of every
+ * column and the column index of `_merutable_ikey`, when the file has them:
+ * merutable's writer emits them), its row groups ({@link GroupReader}: only
+ * the columns asked for, the internal key and user columns, never
+ * `_merutable_value`; all of a group or, through the page index, the pages
+ * holding some rows); and deletion vectors ({@link readDeletionVector}).
+ *
+ * Requests: the footer one (its tail read; a small file's rows come with
+ * it), two when the footer is longer than that read (merutable's carries a
+ * bloom filter: about 2.5 bytes a row); that second read reaches back far
+ * enough to hold the page index as well, else the page index is one more
+ * request when first needed. A row group, or the part of it a read wants,
+ * is one request when its wanted column chunks lie together, more when
+ * what lies between is a large part of it.
  *
  * It also gives the per-file facts a deep verification needs: the footer,
  * the row groups' key and position ranges, the key and sequence ranges
@@ -13,23 +22,18 @@
  *
  * @module
  */
-import type {
-  ColumnChunk,
-  ColumnMetaData,
-  DecodedArray,
-  FileMetaData,
-  SchemaElement,
-  SchemaTree,
-} from "hyparquet";
-import { readColumn } from "hyparquet/src/column.js";
+import type { ColumnMetaData, FileMetaData, SchemaElement, SchemaTree } from "hyparquet";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
-import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
-import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
+import { readColumnIndex, readOffsetIndex } from "hyparquet/src/indexes.js";
+import { parquetMetadata, parquetSchema } from "hyparquet/src/metadata.js";
+import { getMaxDefinitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { DataFileRef } from "../manifest/gen/manifest_pb.ts";
 import { type DeletionVector, decodeDeletionVector } from "./deletion-vector.ts";
 import { compareBytes } from "./ikey.ts";
-import { MERGE_GAP, type RangeFile } from "./range-file.ts";
+import { type ChunkSpec, ColumnChunk, type PageLocation } from "./pages.ts";
+import type { RangeFile } from "./range-file.ts";
+import { isTextColumn } from "./values.ts";
 
 /** The internal-key column every merutable data file has. */
 export const IKEY_COLUMN = "_merutable_ikey";
@@ -39,6 +43,14 @@ export const SEQ_COLUMN = "_merutable_seq";
 export const OP_COLUMN = "_merutable_op";
 /** The postcard row blob (level-0 "dual" files); never read here. */
 export const VALUE_COLUMN = "_merutable_value";
+
+/**
+ * Wanted parts of a row group are read together across gaps up to this
+ * size, or a quarter of what is wanted when more: a request costs about as
+ * much as that many bytes, and a page of rows wants a few pages of 8 to
+ * 32 KiB from each column.
+ */
+export const READ_GAP = 16 * 1024;
 
 /** Bytes of the first read of a file's tail (its footer; a small file whole). */
 export const DEFAULT_FOOTER_BYTES = 64 * 1024;
@@ -113,93 +125,162 @@ export interface FileFooter {
   /** `_merutable_seq` range from the statistics, when there are any. */
   seqMin?: bigint;
   seqMax?: bigint;
-  /** Key-value metadata of the footer. */
+  /** Key-value metadata of the footer, but for values of 4 KiB or more (merutable's bloom filter). */
   kv: Record<string, string>;
   createdBy: string;
-  /** hyparquet's parse of the footer (for deep verification). */
+  /** hyparquet's parse of the footer (for deep verification; key-value metadata as `kv`). */
   metadata: FileMetaData;
 }
 
-/** A decoded column of a row group. */
+/** A column of a row group, read by row (see {@link ColumnChunk}). */
 export interface ColumnData {
-  readonly length: number;
-  /** The value at row `i` (`null` for a null). */
+  /** The value at row `i` of the group (`null` for a null). */
   get(i: number): unknown;
 }
 
+/** What a file's page index says of one row group (absent parts: the file has none). */
+export interface GroupPageIndex {
+  /** Each column chunk's pages (offset index), by chunk position. */
+  pages: Array<PageLocation[] | undefined>;
+  /** Bounds of `_merutable_ikey` on each of its pages (column index). */
+  keyMin?: Uint8Array[];
+  keyMax?: Uint8Array[];
+}
+
+/** Rows `from` to `to` (exclusive) of a row group. */
+export interface RowSpan {
+  from: number;
+  to: number;
+}
+
 /**
- * Byte values packed into one buffer with offsets: hyparquet gives one
- * `Uint8Array` view per value, about 70 bytes of heap each; a row group
- * held for the length of a merge keeps 20 per value instead.
+ * One row group of a data file as a merge reads it: `_merutable_ikey` and
+ * the user columns asked for, each a {@link ColumnChunk} holding the pages
+ * read so far. {@link GroupReader.load} reads, in every column, the pages
+ * holding some rows (the whole group, or through the page index a part of
+ * it) in as few requests as the layout allows: what is wanted is read as
+ * spans that take in the gaps between (`_merutable_seq`, `_merutable_op`,
+ * pages not wanted) unless a gap is a large part of what is wanted (the row
+ * blob of a level-0 file, the rest of a column: another request then).
  */
-export class PackedBytes implements ColumnData {
-  readonly length: number;
-  readonly #data: Uint8Array;
-  /** Value i is bytes `offsets[i]` to `offsets[i + 1]`; a null has offset -1 at i. */
-  readonly #offsets: Int32Array;
+export class GroupReader {
+  readonly file: DataFile;
+  readonly index: number;
+  readonly numRows: number;
+  /** File-global position of its first row. */
+  readonly firstPosition: number;
+  readonly ikey: ColumnChunk;
+  /** The user columns asked for that the file has, by name. */
+  readonly columns: Map<string, ColumnChunk>;
+  readonly #chunks: ColumnChunk[];
+  /** Bounds of `_merutable_ikey` on each of its pages, when the file has a column index. */
+  readonly keyMin: Uint8Array[] | undefined;
+  readonly keyMax: Uint8Array[] | undefined;
+  #counted = false;
 
-  constructor(values: ArrayLike<unknown>) {
-    this.length = values.length;
-    let total = 0;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v instanceof Uint8Array) total += v.length;
+  constructor(
+    file: DataFile,
+    info: RowGroupInfo,
+    ikey: ColumnChunk,
+    columns: Map<string, ColumnChunk>,
+    gi: GroupPageIndex | undefined,
+  ) {
+    this.file = file;
+    this.index = info.index;
+    this.numRows = info.numRows;
+    this.firstPosition = info.firstPosition;
+    this.ikey = ikey;
+    this.columns = columns;
+    this.#chunks = [ikey, ...columns.values()];
+    const n = ikey.pages?.length;
+    if (gi?.keyMin && gi.keyMax && gi.keyMin.length === n && gi.keyMax.length === n) {
+      this.keyMin = gi.keyMin;
+      this.keyMax = gi.keyMax;
     }
-    this.#data = new Uint8Array(total);
-    this.#offsets = new Int32Array(values.length + 1);
-    let at = 0;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v instanceof Uint8Array) {
-        this.#offsets[i] = at;
-        this.#data.set(v, at);
-        at += v.length;
-      } else this.#offsets[i] = -1;
+  }
+
+  /** Rows whose internal keys are read (for progress). */
+  get rowsRead(): number {
+    return this.ikey.rowsHeld;
+  }
+
+  /** Whether every column's pages are known before its bytes are read (an offset index): a part can be read. */
+  get paged(): boolean {
+    return this.#chunks.every((c) => c.pages !== undefined);
+  }
+
+  /** Whether the pages holding `row` are here in every column. */
+  has(row: number): boolean {
+    for (const c of this.#chunks) if (!c.has(row)) return false;
+    return true;
+  }
+
+  /** Reads, in every column, the pages holding rows of `spans` not read yet (in one turn). */
+  async load(spans: readonly RowSpan[]): Promise<void> {
+    const wanted: Array<{ chunk: ColumnChunk; start: number; end: number }> = [];
+    for (const c of this.#chunks) {
+      const ranges: Array<[number, number]> = [];
+      for (const sp of spans) ranges.push(...c.missing(sp.from, sp.to));
+      ranges.sort((a, b) => a[0] - b[0]);
+      const merged: Array<[number, number]> = [];
+      for (const r of ranges) {
+        const last = merged[merged.length - 1];
+        if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+        else merged.push([r[0], r[1]]);
+      }
+      for (const [start, end] of merged) wanted.push({ chunk: c, start, end });
     }
-    this.#offsets[values.length] = at;
+    if (wanted.length === 0) return;
+    const wantedBytes = wanted.reduce((n, w) => n + (w.end - w.start), 0);
+    const gap = Math.max(READ_GAP, wantedBytes / 4);
+    wanted.sort((a, b) => a.start - b.start);
+    const reads: Array<{ start: number; end: number; members: typeof wanted }> = [];
+    for (const w of wanted) {
+      const last = reads[reads.length - 1];
+      if (last && w.start - last.end <= gap) {
+        last.end = Math.max(last.end, w.end);
+        last.members.push(w);
+      } else reads.push({ start: w.start, end: w.end, members: [w] });
+    }
+    const got = await Promise.all(reads.map((r) => this.file.file.read(r.start, r.end)));
+    reads.forEach((r, k) => {
+      const bytes = got[k] as Uint8Array;
+      for (const w of r.members) w.chunk.add(w.start, bytes.subarray(w.start - r.start, w.end - r.start));
+    });
+    if (!this.#counted) {
+      this.#counted = true;
+      this.file.groupsRead++;
+    }
   }
 
-  get(i: number): Uint8Array | null {
-    const start = this.#offsets[i] as number;
-    if (start < 0) return null;
-    let end = this.#offsets[i + 1] as number;
-    // The next value's start, skipping nulls.
-    for (let j = i + 2; end < 0; j++) end = this.#offsets[j] as number;
-    return this.#data.subarray(start, end);
+  /**
+   * The rows that may hold internal keys from `low` (inclusive) to `high`
+   * (exclusive, or with `inclusive` inclusive): whole `_merutable_ikey`
+   * pages by its column index; the whole group without one.
+   */
+  spanOfKeys(low: Uint8Array | undefined, high: Uint8Array | undefined, inclusive = false): RowSpan {
+    const pages = this.ikey.pages;
+    const { keyMin, keyMax } = this;
+    if (!pages || !keyMin || !keyMax) return { from: 0, to: this.numRows };
+    let first = 0;
+    if (low) while (first < pages.length && compareBytes(keyMax[first] as Uint8Array, low) < 0) first++;
+    let last = pages.length;
+    const past = inclusive ? 0 : -1;
+    if (high) while (last > first && compareBytes(keyMin[last - 1] as Uint8Array, high) > past) last--;
+    if (first >= last) return { from: this.numRows, to: this.numRows };
+    const a = pages[first] as PageLocation;
+    const b = pages[last - 1] as PageLocation;
+    return { from: a.firstRow, to: b.firstRow + b.rows };
   }
-}
 
-/** Any other decoded column (typed arrays, booleans): read as it is. */
-class PlainColumn implements ColumnData {
-  readonly length: number;
-  readonly #values: ArrayLike<unknown>;
-
-  constructor(values: ArrayLike<unknown>) {
-    this.#values = values;
-    this.length = values.length;
+  /** Rows from `row` to the end of the `count`-th `_merutable_ikey` page from the one holding it; the rest of the group without an offset index. */
+  spanOfPages(row: number, count: number): RowSpan {
+    const pages = this.ikey.pages;
+    if (!pages) return { from: row, to: this.numRows };
+    const i = this.ikey.pageOf(row);
+    const last = pages[Math.min(pages.length, i + count) - 1] as PageLocation;
+    return { from: row, to: last.firstRow + last.rows };
   }
-
-  get(i: number): unknown {
-    return this.#values[i] ?? null;
-  }
-}
-
-/** The decoded columns of one row group. */
-export interface GroupData {
-  index: number;
-  firstPosition: number;
-  numRows: number;
-  ikeys: PackedBytes;
-  /** Decoded user columns by name (those asked for). */
-  columns: Map<string, ColumnData>;
-}
-
-function asBytes(v: unknown): Uint8Array | undefined {
-  return v instanceof Uint8Array ? v : undefined;
-}
-
-function asBigint(v: unknown): bigint | undefined {
-  return typeof v === "bigint" ? v : typeof v === "number" ? BigInt(v) : undefined;
 }
 
 /** A data file and its deletion vector, read on demand. */
@@ -208,8 +289,13 @@ export class DataFile {
   readonly file: RangeFile;
   readonly #footerBytes: number;
   #footer: Promise<FileFooter> | undefined;
+  #pageIndex: Promise<GroupPageIndex[] | undefined> | undefined;
+  /** The byte range of the page indexes, when every chunk has an offset index. */
+  #pageIndexRange: [number, number] | undefined;
   /** Row groups read so far. */
   groupsRead = 0;
+  /** Requests made for the footer and the page index (the rest of the file's requests read rows). */
+  metaRequests = 0;
   /** The footer once parsed (for synchronous use after {@link DataFile.footer}). */
   loadedFooter: FileFooter | undefined;
   #tree?: SchemaTree;
@@ -231,8 +317,19 @@ export class DataFile {
     });
   }
 
+  /** Runs a read of metadata, counting the requests made meanwhile as its own. */
+  async #counting<T>(read: () => Promise<T>): Promise<T> {
+    const before = this.file.requests;
+    try {
+      return await read();
+    } finally {
+      this.metaRequests += this.file.requests - before;
+    }
+  }
+
   /**
-   * The footer, parsed once.
+   * The footer, parsed once (and the page index, when the bytes read for
+   * the footer hold it).
    *
    * @throws TidemarkError `Corrupt` when the file is not Parquet, its footer
    *   does not parse, it has no `_merutable_ikey` binary column, or its row
@@ -240,7 +337,7 @@ export class DataFile {
    */
   footer(): Promise<FileFooter> {
     if (!this.#footer) {
-      const p = this.#readFooter();
+      const p = this.#counting(() => this.#readFooter());
       this.#footer = p;
       p.catch(() => {
         if (this.#footer === p) this.#footer = undefined;
@@ -249,18 +346,63 @@ export class DataFile {
     return this.#footer;
   }
 
+  /**
+   * The footer's bytes (with what precedes it in the bytes read): the
+   * file's last `footerBytes` (kept: a small file's rows are in it), and
+   * when the footer is longer, the rest of it but for the values of its
+   * key-value metadata not read yet (merutable's bloom filter, 2.5 bytes a
+   * row, most of its footer and of no use here), which are left zero and
+   * named in `skipped`. The first read of the rest reaches back a quarter of
+   * `footerBytes` before the footer, where writers put the page indexes.
+   */
+  async #tail(): Promise<{ at: number; bytes: Uint8Array; skipped: number[] }> {
+    const size = this.entry.size;
+    const tailAt = Math.max(0, size - this.#footerBytes);
+    const tail = new Uint8Array(await this.file.slice(tailAt, size));
+    const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+    if (view.getUint32(tail.length - 4, true) !== 0x31524150) throw new Error("no PAR1 magic at its end");
+    const length = view.getUint32(tail.length - 8, true);
+    if (length + 8 > size) throw new Error(`a footer of ${length} bytes in a file of ${size}`);
+    if (length + 8 <= tail.length) return { at: tailAt, bytes: tail, skipped: [] };
+    const start = size - 8 - length;
+    const held: Array<{ at: number; bytes: Uint8Array }> = [{ at: tailAt, bytes: tail }];
+    let ask = this.#footerBytes;
+    for (let round = 0; ; round++) {
+      const gaps = walkFooter(start, held);
+      if (!(gaps instanceof NeedBytes)) {
+        const at = Math.min(...held.map((h) => h.at));
+        const bytes = new Uint8Array(size - at);
+        for (const h of held) bytes.set(h.bytes, h.at - at);
+        return { at, bytes, skipped: gaps };
+      }
+      if (round > 16) throw new Error("a footer that does not end");
+      // What is missing from the first byte needed, up to the next bytes held: all of it when that is
+      // not much, else a part (twice as much each round), in which the walk finds what to leave unread.
+      const from = round === 0 ? Math.max(0, Math.min(gaps.at, start - (this.#footerBytes >> 2))) : gaps.at;
+      const next = Math.min(...held.map((h) => h.at).filter((a) => a > gaps.at));
+      const to = next - from <= 2 * ask ? next : from + ask;
+      ask *= 2;
+      held.push({ at: from, bytes: await this.file.read(from, to) });
+      held.sort((a, b) => a.at - b.at);
+    }
+  }
+
   async #readFooter(): Promise<FileFooter> {
     if (this.entry.size < 12) throw this.#corrupt(`${this.entry.size} bytes is not a Parquet file`);
     let metadata: FileMetaData;
+    let tail: { at: number; bytes: Uint8Array; skipped: number[] };
     try {
-      metadata = await parquetMetadataAsync(this.file, {
-        initialFetchSize: this.#footerBytes,
-        parsers: PARSERS,
-        geoparquet: false,
-      });
+      tail = await this.#tail();
+      metadata = parquetMetadata(tail.bytes, { parsers: PARSERS, geoparquet: false });
     } catch (e) {
       if (isTidemarkError(e)) throw e;
       throw this.#corrupt(`cannot decode the Parquet footer: ${(e as Error).message}`, e);
+    }
+    // Large key-value values (merutable's bloom filter; zeros where not read) are not kept: no reader here needs them.
+    if (metadata.key_value_metadata) {
+      metadata.key_value_metadata = metadata.key_value_metadata.filter(
+        (p, i) => !tail.skipped.includes(i) && (p.value?.length ?? 0) < SKIPPED_VALUE,
+      );
     }
     const tree = parquetSchema(metadata);
     this.#tree = tree;
@@ -316,99 +458,310 @@ export class DataFile {
       footer.seqMax = seqMax;
     }
     this.loadedFooter = footer;
+    // The page indexes: parsed now when the footer's read holds them, else read when a part of a group is wanted.
+    const range = pageIndexRange(metadata);
+    if (range && range[0] >= 4 && range[1] <= this.entry.size) {
+      this.#pageIndexRange = range;
+      if (range[0] >= tail.at) {
+        const held = tail.bytes.subarray(range[0] - tail.at, range[1] - tail.at);
+        this.#pageIndex = Promise.resolve(this.#parsePageIndex(held, range[0]));
+      }
+    }
     return footer;
   }
 
   /**
-   * Reads row group `index`: `_merutable_ikey` and the user columns named
-   * (those the file has), in one request (their chunks merged).
+   * The page index of every row group (the offset index of each column,
+   * the column index of `_merutable_ikey`), read once (one request, unless
+   * the footer's read held it); `undefined` when the file has none.
    *
-   * @throws TidemarkError `Corrupt` when a chunk does not decode or holds a
-   *   different number of values than the group has rows.
+   * @throws TidemarkError `Corrupt` when it does not decode; the store's errors.
    */
-  async readGroup(index: number, columns: readonly string[]): Promise<GroupData> {
+  pageIndex(): Promise<GroupPageIndex[] | undefined> {
+    if (!this.#pageIndex) {
+      const range = this.#pageIndexRange;
+      if (!range) return Promise.resolve(undefined);
+      const p = this.#counting(() => this.file.read(range[0], range[1])).then((b) =>
+        this.#parsePageIndex(b, range[0]),
+      );
+      this.#pageIndex = p;
+      p.catch(() => {
+        if (this.#pageIndex === p) this.#pageIndex = undefined;
+      });
+    }
+    return this.#pageIndex;
+  }
+
+  #parsePageIndex(bytes: Uint8Array, at: number): GroupPageIndex[] {
+    const footer = this.loadedFooter as FileFooter;
+    const ikeyElement = footer.columns.get(IKEY_COLUMN) as SchemaElement;
+    const reader = (offset: bigint | undefined, length: number) => ({
+      view: new DataView(bytes.buffer, bytes.byteOffset + Number(offset) - at, length),
+      offset: 0,
+    });
+    try {
+      return footer.metadata.row_groups.map((g) => {
+        const gi: GroupPageIndex = { pages: [] };
+        for (const c of g.columns) {
+          const locations = readOffsetIndex(
+            reader(c.offset_index_offset, c.offset_index_length ?? 0),
+          ).page_locations;
+          gi.pages.push(
+            locations.map((l, i) => {
+              const next = locations[i + 1];
+              const first = Number(l.first_row_index);
+              return {
+                offset: Number(l.offset),
+                size: l.compressed_page_size,
+                firstRow: first,
+                rows: (next ? Number(next.first_row_index) : Number(g.num_rows)) - first,
+              };
+            }),
+          );
+          if (c.meta_data?.path_in_schema[0] === IKEY_COLUMN && c.column_index_length) {
+            const index = readColumnIndex(
+              reader(c.column_index_offset, c.column_index_length),
+              ikeyElement,
+              PARSERS,
+            );
+            const bytes = (xs: unknown[]) => xs.every((x) => x instanceof Uint8Array);
+            if (bytes(index.min_values) && bytes(index.max_values)) {
+              gi.keyMin = index.min_values;
+              gi.keyMax = index.max_values;
+            }
+          }
+        }
+        return gi;
+      });
+    } catch (e) {
+      throw this.#corrupt(`its page index does not decode: ${(e as Error).message}`, e);
+    }
+  }
+
+  /**
+   * A reader of row group `index` for `_merutable_ikey` and the user columns
+   * named (those the file has), nothing read yet; with `paged`, it knows the
+   * pages of each column (the page index, one request per file unless the
+   * footer's read held it), so that it can read part of the group.
+   *
+   * @throws TidemarkError `Corrupt` for a nested column, a chunk outside the
+   *   file, or a page index that does not match the chunks; the store's errors.
+   */
+  async group(index: number, columns: readonly string[], paged: boolean): Promise<GroupReader> {
     const footer = await this.footer();
     const g = footer.metadata.row_groups[index];
     const info = footer.rowGroups[index];
     if (!g || !info) throw new TidemarkError("InvalidArgument", `${this.path} has no row group ${index}`);
-    const wanted = new Set([IKEY_COLUMN, ...columns]);
-    const chunks = g.columns.filter((c) => wanted.has(c.meta_data?.path_in_schema[0] ?? ""));
-    const ranges = chunks.map((c) => this.#chunkRange(c));
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = 0;
-    for (const [a, b] of ranges) {
-      lo = Math.min(lo, a);
-      hi = Math.max(hi, b);
-    }
-    // One request per row group: the wanted chunks are read as spans that take in the gaps between
-    // them (`_merutable_seq`, `_merutable_op`) unless a gap is a large part of what is wanted (the
-    // value blob of a level-0 file, about as large as the user columns: a second request then).
-    const wantedBytes = ranges.reduce((n, [a, b]) => n + (b - a), 0);
-    const gap = Math.max(MERGE_GAP, wantedBytes / 4);
-    const order = ranges.map((r, i) => ({ r, i })).sort((x, y) => x.r[0] - y.r[0]);
-    const spans: Array<{ start: number; end: number; members: number[] }> = [];
-    for (const { r, i } of order) {
-      const last = spans[spans.length - 1];
-      if (last && r[0] - last.end <= gap) {
-        last.end = Math.max(last.end, r[1]);
-        last.members.push(i);
-      } else spans.push({ start: r[0], end: r[1], members: [i] });
-    }
-    const read = await Promise.all(spans.map((sp) => this.file.slice(sp.start, sp.end)));
-    const buffers: ArrayBuffer[] = [];
-    spans.forEach((sp, k) => {
-      for (const i of sp.members) {
-        const [a, b] = ranges[i] as [number, number];
-        buffers[i] = (read[k] as ArrayBuffer).slice(a - sp.start, b - sp.start);
-      }
-    });
-    this.groupsRead++;
-    this.file.release(lo, hi);
-    const decoded = new Map<string, ColumnData>();
-    let ikeys: PackedBytes | undefined;
-    chunks.forEach((c, i) => {
-      const name = c.meta_data?.path_in_schema[0] as string;
-      const values = this.#decode(c, buffers[i] as ArrayBuffer, info.numRows);
-      const bytes = c.meta_data?.type === "BYTE_ARRAY" || c.meta_data?.type === "FIXED_LEN_BYTE_ARRAY";
-      const column = bytes ? new PackedBytes(values) : new PlainColumn(values);
-      if (name === IKEY_COLUMN) ikeys = column as PackedBytes;
-      else decoded.set(name, column);
-    });
-    if (!ikeys) throw this.#corrupt(`row group ${index}: no ${IKEY_COLUMN} chunk`);
-    for (let i = 0; i < ikeys.length; i++) {
-      if (ikeys.get(i) === null) throw this.#corrupt(`row group ${index}: a null ${IKEY_COLUMN}`);
-    }
-    return { index, firstPosition: info.firstPosition, numRows: info.numRows, ikeys, columns: decoded };
-  }
-
-  #chunkRange(c: ColumnChunk): [number, number] {
-    const m = c.meta_data;
-    if (!m) throw this.#corrupt("a column chunk without metadata");
-    const start = Number(m.dictionary_page_offset || m.data_page_offset);
-    const end = start + Number(m.total_compressed_size);
-    if (!(start >= 4 && end <= this.entry.size)) {
-      throw this.#corrupt(`column ${m.path_in_schema.join(".")} lies outside the file (${start}-${end})`);
-    }
-    return [start, end];
-  }
-
-  #decode(c: ColumnChunk, buffer: ArrayBuffer, rows: number): ArrayLike<unknown> {
-    const m = c.meta_data!;
-    const name = m.path_in_schema.join(".");
-    try {
+    const gi = paged ? (await this.pageIndex())?.[index] : undefined;
+    const chunkOf = (name: string): ColumnChunk | undefined => {
+      const at = g.columns.findIndex(
+        (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name,
+      );
+      const m = g.columns[at]?.meta_data;
+      if (!m) return undefined;
       const decoder = flatColumnDecoder(this.#tree as SchemaTree, m, PARSERS);
-      if (!decoder) throw new Error("a nested column");
-      const reader = { view: new DataView(buffer), offset: 0 };
-      const select = { groupStart: 0, selectStart: 0, selectEnd: rows, groupRows: rows };
-      const parts = readColumn(reader, select, decoder).data as DecodedArray[];
-      const out = parts.length === 1 ? (parts[0] as DecodedArray) : concat(parts);
-      if (out.length !== rows) throw new Error(`${out.length} values for ${rows} rows`);
-      return out;
-    } catch (e) {
-      if (isTidemarkError(e)) throw e;
-      throw this.#corrupt(`cannot decode column ${name}: ${(e as Error).message}`, e);
+      const maxDefinitionLevel = decoder ? getMaxDefinitionLevel(decoder.schemaPath) : 2;
+      if (!decoder || maxDefinitionLevel > 1) throw this.#corrupt(`column ${name} is nested`);
+      const spec: ChunkSpec = {
+        name,
+        path: this.path,
+        type: m.type,
+        typeLength: decoder.element.type_length,
+        codec: m.codec,
+        maxDefinitionLevel,
+        text: m.type === "BYTE_ARRAY" && name !== IKEY_COLUMN && isTextColumn(decoder.element),
+        rows: info.numRows,
+      };
+      return new ColumnChunk(spec, m, this.entry.size, gi?.pages[at]);
+    };
+    const ikey = chunkOf(IKEY_COLUMN);
+    if (!ikey) throw this.#corrupt(`row group ${index}: no ${IKEY_COLUMN} chunk`);
+    const chunks = new Map<string, ColumnChunk>();
+    for (const name of columns) {
+      const c = name === IKEY_COLUMN ? undefined : chunkOf(name);
+      if (c) chunks.set(name, c);
+    }
+    return new GroupReader(this, info, ikey, chunks, gi);
+  }
+}
+
+/** Key-value metadata values of at least this size are not read when the first read of a footer lacks them. */
+const SKIPPED_VALUE = 4096;
+
+/** A byte a walk of the footer needs and does not have. */
+class NeedBytes {
+  readonly at: number;
+  constructor(at: number) {
+    this.at = at;
+  }
+}
+
+/**
+ * Walks a Parquet footer (a thrift compact `FileMetaData` from byte `start`)
+ * over the bytes `held`: the positions of the key-value metadata whose
+ * values are not held (to leave unread), or the first byte needed and not
+ * held. Every other byte of the footer must be held for it to be parsed.
+ */
+function walkFooter(
+  start: number,
+  held: ReadonlyArray<{ at: number; bytes: Uint8Array }>,
+): number[] | NeedBytes {
+  const holds = (from: number, to: number): number => {
+    // The first position of [from, to) not held, or `to`.
+    let at = from;
+    for (let moved = true; moved && at < to; ) {
+      moved = false;
+      for (const h of held) {
+        if (h.at <= at && at < h.at + h.bytes.length) {
+          at = Math.min(to, h.at + h.bytes.length);
+          moved = true;
+        }
+      }
+    }
+    return at;
+  };
+  const byte = (pos: number): number => {
+    for (const h of held)
+      if (h.at <= pos && pos < h.at + h.bytes.length) return h.bytes[pos - h.at] as number;
+    throw new NeedBytes(pos);
+  };
+  let pos = start;
+  const varint = (): number => {
+    let r = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = byte(pos++);
+      r += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return r;
+    }
+  };
+  const need = (n: number) => {
+    const missing = holds(pos, pos + n);
+    if (missing < pos + n) throw new NeedBytes(missing);
+    pos += n;
+  };
+  const skip = (type: number): void => {
+    switch (type) {
+      case 1:
+      case 2:
+        return;
+      case 3:
+        need(1);
+        return;
+      case 4:
+      case 5:
+      case 6:
+        varint();
+        return;
+      case 7:
+        need(8);
+        return;
+      case 8:
+        need(varint());
+        return;
+      case 9:
+      case 10: {
+        const h = byte(pos++);
+        const size = h >> 4 === 15 ? varint() : h >> 4;
+        // Booleans in a list are a byte each.
+        const et = h & 15;
+        for (let i = 0; i < size; i++) skip(et === 1 || et === 2 ? 3 : et);
+        return;
+      }
+      case 11: {
+        const size = varint();
+        if (size === 0) return;
+        const kv = byte(pos++);
+        for (let i = 0; i < size; i++) {
+          skip(kv >> 4);
+          skip(kv & 15);
+        }
+        return;
+      }
+      case 12:
+        struct(() => false);
+        return;
+      case 13:
+        need(16);
+        return;
+      default:
+        throw new Error(`thrift type ${type} in the footer`);
+    }
+  };
+  /** Walks a struct's fields; `own(id, type)` handles a field itself when it returns true. */
+  const struct = (own: (id: number, type: number) => boolean): void => {
+    let id = 0;
+    for (;;) {
+      const b = byte(pos++);
+      const type = b & 15;
+      if (type === 0) return;
+      const delta = b >> 4;
+      if (delta) id += delta;
+      else {
+        const z = varint();
+        id = (z >>> 1) ^ -(z & 1);
+      }
+      if (!own(id, type)) skip(type);
+    }
+  };
+  const skipped: number[] = [];
+  try {
+    struct((id, type) => {
+      // field 5: key_value_metadata, a list of KeyValue { 1: key, 2: value }
+      if (id !== 5 || type !== 9) return false;
+      const h = byte(pos++);
+      const size = h >> 4 === 15 ? varint() : h >> 4;
+      for (let i = 0; i < size; i++) {
+        struct((fid, ftype) => {
+          if (fid !== 2 || ftype !== 8) return false;
+          const n = varint();
+          const missing = holds(pos, pos + n);
+          if (missing < pos + n) {
+            // A large value (a bloom filter) is left unread; a small one is read with the rest.
+            if (n < SKIPPED_VALUE) throw new NeedBytes(missing);
+            skipped.push(i);
+          }
+          pos += n;
+          return true;
+        });
+      }
+      return true;
+    });
+  } catch (e) {
+    if (e instanceof NeedBytes) return e;
+    throw e;
+  }
+  return skipped;
+}
+
+/** Where a file's page indexes lie, when every column chunk has an offset index. */
+function pageIndexRange(metadata: FileMetaData): [number, number] | undefined {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  if (metadata.row_groups.length === 0) return undefined;
+  for (const g of metadata.row_groups) {
+    for (const c of g.columns) {
+      if (c.offset_index_offset === undefined || !c.offset_index_length) return undefined;
+      lo = Math.min(lo, Number(c.offset_index_offset));
+      hi = Math.max(hi, Number(c.offset_index_offset) + c.offset_index_length);
+      if (
+        c.meta_data?.path_in_schema[0] === IKEY_COLUMN &&
+        c.column_index_offset !== undefined &&
+        c.column_index_length
+      ) {
+        lo = Math.min(lo, Number(c.column_index_offset));
+        hi = Math.max(hi, Number(c.column_index_offset) + c.column_index_length);
+      }
     }
   }
+  return [lo, hi];
+}
+
+function asBytes(v: unknown): Uint8Array | undefined {
+  return v instanceof Uint8Array ? v : undefined;
+}
+
+function asBigint(v: unknown): bigint | undefined {
+  return typeof v === "bigint" ? v : typeof v === "number" ? BigInt(v) : undefined;
 }
 
 /**
@@ -452,39 +805,4 @@ export async function readDeletionVector(
   if (v.max >= numRows)
     throw corrupt(`its deletion vector (${dv.path}) marks row ${v.max}, the file has ${numRows}`);
   return v;
-}
-
-/** The pages of a column chunk as one array: typed arrays stay typed (a JS array of bigints is ten times larger). */
-function concat(parts: DecodedArray[]): ArrayLike<unknown> {
-  const first = parts[0];
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  if (ArrayBuffer.isView(first) && parts.every((p) => p.constructor === first.constructor)) {
-    const Typed = first.constructor as new (n: number) => { set(a: ArrayLike<unknown>, at: number): void };
-    const out = new Typed(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p as ArrayLike<unknown>, at);
-      at += p.length;
-    }
-    return out as unknown as ArrayLike<unknown>;
-  }
-  const out: unknown[] = new Array(total);
-  let at = 0;
-  for (const p of parts) for (let i = 0; i < p.length; i++) out[at++] = p[i];
-  return out;
-}
-
-/**
- * Index of the first row of `ikeys` from `from` on whose internal key is
- * at least `bound` (a user key or an internal key): binary search.
- */
-export function lowerBound(ikeys: PackedBytes, bound: Uint8Array, from = 0): number {
-  let lo = from;
-  let hi = ikeys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareBytes(ikeys.get(mid) as Uint8Array, bound) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

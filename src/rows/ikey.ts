@@ -274,3 +274,88 @@ export function decodeUserKey(bytes: Uint8Array, schema: TableSchema, where = "u
   if (at !== bytes.length) throw corrupt(`${bytes.length - at} byte(s) after the key`);
   return values;
 }
+
+const scratch = new DataView(new ArrayBuffer(8));
+let textScratch = new Uint8Array(256);
+
+/**
+ * Whether the user key `buf[start, end)` holds exactly the values of the
+ * key columns (`values[columns[k]]` of type `types[k]`, in key order; text
+ * for a text column): the key encoded in place, nothing allocated. What a
+ * reader checks on every row it returns.
+ */
+export function keyHolds(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  types: readonly ColumnType[],
+  columns: readonly number[],
+  values: readonly unknown[],
+): boolean {
+  let at = start;
+  for (let k = 0; k < types.length; k++) {
+    const t = types[k] as ColumnType;
+    const v = values[columns[k] as number];
+    switch (t) {
+      case "Boolean":
+        if (typeof v !== "boolean" || at >= end || buf[at++] !== (v ? 1 : 0)) return false;
+        break;
+      case "Int32": {
+        if (typeof v !== "number" || at + 4 > end) return false;
+        scratch.setInt32(0, v);
+        if (buf[at] !== ((scratch.getUint8(0) ^ 0x80) & 0xff)) return false;
+        for (let i = 1; i < 4; i++) if (buf[at + i] !== scratch.getUint8(i)) return false;
+        at += 4;
+        break;
+      }
+      case "Int64": {
+        if (typeof v !== "bigint" || at + 8 > end || v < -(1n << 63n) || v >= 1n << 63n) return false;
+        scratch.setBigInt64(0, v);
+        if (buf[at] !== ((scratch.getUint8(0) ^ 0x80) & 0xff)) return false;
+        for (let i = 1; i < 8; i++) if (buf[at + i] !== scratch.getUint8(i)) return false;
+        at += 8;
+        break;
+      }
+      case "Float":
+      case "Double": {
+        const n = t === "Float" ? 4 : 8;
+        if (typeof v !== "number" || at + n > end) return false;
+        if (n === 4) scratch.setFloat32(0, v);
+        else scratch.setFloat64(0, v);
+        const negative = (scratch.getUint8(0) & 0x80) !== 0;
+        for (let i = 0; i < n; i++) {
+          const b = scratch.getUint8(i);
+          const want = negative ? ~b & 0xff : i === 0 ? b ^ 0x80 : b;
+          if (buf[at + i] !== want) return false;
+        }
+        at += n;
+        break;
+      }
+      case "ByteArray": {
+        let bytes: Uint8Array;
+        if (typeof v === "string") {
+          if (textScratch.length < v.length * 3) textScratch = new Uint8Array(v.length * 3);
+          bytes = textScratch.subarray(0, encoder.encodeInto(v, textScratch).written);
+        } else if (v instanceof Uint8Array) bytes = v;
+        else return false;
+        for (let i = 0; i < bytes.length; i++) {
+          const x = bytes[i] as number;
+          if (x === 0) {
+            if (at + 2 > end || buf[at] !== 0 || buf[at + 1] !== 0xff) return false;
+            at += 2;
+          } else if (at >= end || buf[at++] !== x) return false;
+        }
+        if (at + 2 > end || buf[at] !== 0 || buf[at + 1] !== 0) return false;
+        at += 2;
+        break;
+      }
+      default: {
+        if (!(v instanceof Uint8Array) || v.length !== t.FixedLenByteArray || at + v.length > end)
+          return false;
+        for (let i = 0; i < v.length; i++) if (buf[at + i] !== v[i]) return false;
+        at += v.length;
+      }
+    }
+  }
+  return at === end;
+}

@@ -9,7 +9,7 @@
  * @module
  */
 import type { ColumnType, TableSchema } from "../catalog/schema.ts";
-import { base64 } from "../store/http-common.ts";
+import { base64 } from "../store/wire.ts";
 import type { KeyValue } from "./ikey.ts";
 import type { Value } from "./values.ts";
 

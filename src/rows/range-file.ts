@@ -2,7 +2,9 @@
  * A file read in byte ranges, as hyparquet's `AsyncBuffer`: reads issued in
  * one turn are merged into one request when at most {@link MERGE_GAP} bytes
  * apart, a range whose end was already read fetches only what is missing,
- * and nothing held is read twice. The one place that does this, for the
+ * and nothing held is read twice. What {@link RangeFile.slice} reads is kept
+ * (footers: a small file's tail read holds its data too); what
+ * {@link RangeFile.read} reads (data pages) is handed over, not kept. The one place that does this, for the
  * table reader (over any `ObjectStore`) and the inspector's file preview
  * (over `fetch` and signed URLs).
  *
@@ -42,7 +44,9 @@ interface Chunk {
 interface Pending {
   start: number;
   end: number;
-  resolve: (b: ArrayBuffer) => void;
+  /** Keep what is read (else it is only handed over). */
+  keep: boolean;
+  resolve: (b: Uint8Array) => void;
   reject: (e: unknown) => void;
 }
 
@@ -68,15 +72,24 @@ export class RangeFile {
     this.byteLength = src.size;
   }
 
-  /** Bytes `[start, end)`; see the class notes. */
+  /** Bytes `[start, end)`, a copy, kept for later reads; see the class notes. */
   slice(start: number, end = this.byteLength): Promise<ArrayBuffer> {
+    return this.#get(start, end, true).then((v) => v.slice().buffer);
+  }
+
+  /** Bytes `[start, end)` as a view of what was read (no copy), not kept unless it was held already. */
+  read(start: number, end: number): Promise<Uint8Array> {
+    return this.#get(start, end, false);
+  }
+
+  #get(start: number, end: number, keep: boolean): Promise<Uint8Array> {
     // An empty range is no request (and `bytes=a-(a-1)` is no valid Range).
-    if (end <= start) return Promise.resolve(new ArrayBuffer(0));
+    if (end <= start) return Promise.resolve(new Uint8Array(0));
     const hit = this.#chunks.find((c) => c.start <= start && end <= c.end);
-    if (hit) return hit.data.then((b) => b.slice(start - hit.start, end - hit.start));
+    if (hit) return hit.data.then((b) => new Uint8Array(b, start - hit.start, end - start));
     return new Promise((resolve, reject) => {
       if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
-      this.#pending.push({ start, end, resolve, reject });
+      this.#pending.push({ start, end, keep, resolve, reject });
     });
   }
 
@@ -97,9 +110,14 @@ export class RangeFile {
     while (i < batch.length) {
       const first = batch[i] as Pending;
       let end = first.end;
+      let keep = first.keep;
       let j = i + 1;
-      while (j < batch.length && (batch[j] as Pending).start - end <= MERGE_GAP) {
-        end = Math.max(end, (batch[j++] as Pending).end);
+      // Kept reads (footers) merge across gaps; data reads were planned by their caller: only when they touch.
+      for (; j < batch.length; j++) {
+        const next = batch[j] as Pending;
+        if (next.start - end > (keep && next.keep ? MERGE_GAP : 0)) break;
+        end = Math.max(end, next.end);
+        keep &&= next.keep;
       }
       const start = first.start;
       // A range whose end is already here (the tail read first) fetches only what is missing.
@@ -113,10 +131,11 @@ export class RangeFile {
           })
         : this.#fetch(start, end);
       const chunk = { start, end, data };
-      this.#chunks.push(chunk);
-      for (const p of batch.slice(i, j)) {
+      const members = batch.slice(i, j);
+      if (members.some((p) => p.keep)) this.#chunks.push(chunk);
+      for (const p of members) {
         data.then(
-          (b) => p.resolve(b.slice(p.start - start, p.end - start)),
+          (b) => p.resolve(new Uint8Array(b, p.start - start, p.end - p.start)),
           (e: unknown) => p.reject(e),
         );
       }

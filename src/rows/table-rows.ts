@@ -5,16 +5,18 @@
  * winning row is a delete absent
  * (https://github.com/salesforce-misc/merutable/blob/41101e3/crates/merutable/src/engine/read_path.rs).
  * Rows come in primary-key order, streamed; row-level history between two
- * versions reads the files that differ and, of the others, only the row
- * groups holding those keys.
+ * versions reads the files that differ and, of the others, only the pages
+ * (row groups, without a page index) that may hold those keys.
  *
  * One {@link TableRows} per table keeps what it read that stays true (file
- * footers, deletion vectors, manifests), so the next page of rows, or the
- * next diff, does not read them again.
+ * footers, page indexes, deletion vectors, manifests), so the next page of
+ * rows, or the next diff, does not read them again; and where the last read
+ * of rows stopped, so that the next page (`after` its last key) goes on
+ * from there with the pages the first one read.
  *
  * @module
  */
-import { readTableSchema, type TableSchema } from "../catalog/schema.ts";
+import { type ColumnType, readTableSchema, type TableSchema } from "../catalog/schema.ts";
 import { openTable, type TableReader } from "../catalog/table.ts";
 import { TidemarkError } from "../errors.ts";
 import type { Manifest } from "../manifest/gen/manifest_pb.ts";
@@ -22,25 +24,42 @@ import { liveDataFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
 import {
+  type ColumnData,
   DataFile,
   type DataFileEntry,
   DEFAULT_FOOTER_BYTES,
   dataFileEntry,
+  type GroupReader,
   readDeletionVector,
 } from "./data-file.ts";
 import type { DeletionVector } from "./deletion-vector.ts";
-import { decodeUserKey, encodeUserKey, type KeyValue, keyColumns, OP_PUT } from "./ikey.ts";
 import {
+  decodeUserKey,
+  encodeUserKey,
+  equalBytes,
+  type KeyValue,
+  keyColumns,
+  keyHolds,
+  OP_PUT,
+} from "./ikey.ts";
+import {
+  type Cursor,
+  compareRange,
+  KeyCopy,
   type KeyGroup,
+  Merge,
   type MergeBounds,
   type MergeEntry,
   type MergeSource,
   mergeKeyGroups,
+  type Reading,
   type RowVerdict,
+  sameUserKey,
   seqOf,
   verdicts,
   winner,
 } from "./merge.ts";
+import { copyOut } from "./pages.ts";
 import { RangeFile, type RangeSource, storeRangeSource } from "./range-file.ts";
 import { type ColumnPlan, columnValue, keyAsValue, planColumn, sameValue, type Value } from "./values.ts";
 
@@ -157,8 +176,25 @@ export interface ReadStats {
   bytesRead: number;
   /** Footers parsed. */
   footers: number;
+  /** Of the requests, those that read footers and page indexes (once per file). */
+  footerRequests: number;
   /** Row groups read. */
   rowGroups: number;
+}
+
+/** A read of rows that stopped after a page: its merge, to go on with the next page. */
+interface Paused {
+  version: number;
+  /** The last key it returned. */
+  after: Uint8Array;
+  to: Uint8Array | undefined;
+  merge: Merge;
+}
+
+const TAG = 8;
+
+function sameBound(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : equalBytes(a, b);
 }
 
 function fileId(e: DataFileEntry): string {
@@ -182,6 +218,12 @@ export class TableRows {
   readonly #dvs = new Map<string, Promise<DeletionVector>>();
   readonly #versions = new Map<number, Promise<VersionView>>();
   readonly #plans = new WeakMap<DataFile, { schema: TableSchema; plans: ColumnPlan[] }>();
+  readonly #readers = new WeakMap<
+    GroupReader,
+    { schema: TableSchema; columns: Array<ColumnData | undefined> }
+  >();
+  /** Where the last read of rows stopped: the next page after its last key goes on from there. */
+  #paused: Paused | undefined;
 
   constructor(table: TableReader, opts: TableRowsOptions = {}) {
     this.table = table;
@@ -197,18 +239,20 @@ export class TableRows {
     let requests = 0;
     let bytesRead = 0;
     let footers = 0;
+    let footerRequests = 0;
     let rowGroups = 0;
     for (const f of this.#files.values()) {
       requests += f.file.requests;
       bytesRead += f.file.bytesRead;
       rowGroups += f.groupsRead;
       if (f.loadedFooter) footers++;
+      footerRequests += f.metaRequests;
     }
     for (const p of this.#puffins.values()) {
       requests += p.requests;
       bytesRead += p.bytesRead;
     }
-    return { requests, bytesRead, footers, rowGroups };
+    return { requests, bytesRead, footers, footerRequests, rowGroups };
   }
 
   /**
@@ -293,26 +337,76 @@ export class TableRows {
   }
 
   /**
-   * The user values of the row `e`, checked: the key its internal key holds
-   * must be the key its typed columns hold.
+   * The user values of row `row` of group `g`, checked: the key its
+   * internal key holds (`userKey`, bytes `ks` to `ke` of `kbuf`) must be the
+   * key its typed columns hold.
    */
-  #values(e: MergeEntry, schema: TableSchema, userKey: Uint8Array): Value[] {
-    const file = e.source.file;
+  #rowValues(
+    g: GroupReader,
+    row: number,
+    schema: TableSchema,
+    kbuf: Uint8Array,
+    ks: number,
+    ke: number,
+  ): Value[] {
+    const file = g.file;
     const plans = this.#plansFor(file, schema);
-    const values = plans.map((p) => columnValue(p, e.group.columns.get(p.name), e.row, file.path));
-    const key = decodeUserKey(userKey, schema, `${file.path} row ${e.position}: _merutable_ikey`);
+    let r = this.#readers.get(g);
+    if (r?.schema !== schema) {
+      r = { schema, columns: plans.map((p) => g.columns.get(p.name)) };
+      this.#readers.set(g, r);
+    }
+    const columns = r.columns;
+    const values: Value[] = new Array(plans.length);
+    for (let i = 0; i < plans.length; i++)
+      values[i] = columnValue(plans[i] as ColumnPlan, columns[i], row, file.path);
+    if (!keyHolds(kbuf, ks, ke, this.#keyTypes(schema), schema.primary_key, values)) {
+      this.#checkKey(kbuf.slice(ks, ke), schema, plans, values, file.path, g.firstPosition + row);
+    }
+    return values;
+  }
+
+  readonly #keyTypeCache = new WeakMap<TableSchema, ColumnType[]>();
+
+  /** The key columns' types, in key order. */
+  #keyTypes(schema: TableSchema): ColumnType[] {
+    let t = this.#keyTypeCache.get(schema);
+    if (!t) {
+      t = keyColumns(schema).map((c) => c.type);
+      this.#keyTypeCache.set(schema, t);
+    }
+    return t;
+  }
+
+  /** The user values of the row `e`, checked (see {@link TableRows.#rowValues}). */
+  #values(e: MergeEntry, schema: TableSchema, userKey: Uint8Array): Value[] {
+    return this.#rowValues(e.group, e.row, schema, userKey, 0, userKey.length);
+  }
+
+  /**
+   * Throws `Corrupt` naming the key column whose typed value is not what the
+   * internal key says (`userKey`, of the row at `position` of file `path`).
+   */
+  #checkKey(
+    userKey: Uint8Array,
+    schema: TableSchema,
+    plans: ColumnPlan[],
+    values: Value[],
+    path: string,
+    position: number,
+  ): void {
+    const key = decodeUserKey(userKey, schema, `${path} row ${position}: _merutable_ikey`);
     schema.primary_key.forEach((idx, i) => {
       const plan = plans[idx] as ColumnPlan;
       const k = keyAsValue(key[i] as KeyValue, plan);
       if (!sameValue(k, values[idx] ?? null)) {
         throw new TidemarkError(
           "Corrupt",
-          `${file.path} row ${e.position}: key column ${plan.name} holds ${show(values[idx] ?? null)}, its _merutable_ikey says ${show(k)}`,
-          { key: file.path },
+          `${path} row ${position}: key column ${plan.name} holds ${show(values[idx] ?? null)}, its _merutable_ikey says ${show(k)}`,
+          { key: path },
         );
       }
     });
-    return values;
   }
 
   /** A version's files as merge sources on side 0. */
@@ -360,27 +454,79 @@ export class TableRows {
     const sources = await this.#sources(view);
     const onRows = this.#progress(view.files, opts.onProgress);
     const columns = schema.columns.map((c) => c.name);
+    // A read that may stop early reads a few pages at a time, not whole row groups.
+    const reading: Reading = Number.isFinite(limit) ? "pages" : "groups";
     const self = this;
     async function* rows(): AsyncGenerator<TableRow> {
       if (limit === 0) return;
+      const after = bounds.after;
+      const paused = self.#paused;
+      let merge: Merge;
+      if (
+        paused &&
+        after &&
+        !bounds.from &&
+        paused.version === view.version &&
+        equalBytes(paused.after, after) &&
+        sameBound(paused.to, bounds.to)
+      ) {
+        merge = paused.merge;
+        self.#paused = undefined;
+      } else merge = new Merge(sources, { columns, bounds, reading });
       let n = 0;
-      // Batches no larger than the page: a merge never reads ahead of what is asked.
-      const batch = Math.min(512, limit);
-      for await (const groups of mergeKeyGroups(sources, {
-        columns,
-        bounds,
-        batch,
-        ...(onRows ? { onRows } : {}),
-      })) {
-        for (const g of groups) {
-          const w = winner(g, 0);
-          if (!w || w.op !== OP_PUT) continue;
-          yield { userKey: g.userKey, values: self.#values(w, schema, g.userKey) };
-          if (++n >= limit) return;
+      let last: Uint8Array | undefined;
+      let failed = false;
+      // The key group the merge is in (its first row's key, kept: pages are decoded over), and whether its winner was taken.
+      const group = new KeyCopy();
+      let decided = false;
+      try {
+        for (;;) {
+          let top = merge.top;
+          if (top && !top.loaded) {
+            top = await merge.settle();
+            onRows?.(merge.visited);
+          }
+          if (!top) break;
+          const op = top.op;
+          if (group.length === 0 || !sameUserKey(top.kbuf, top.ks, top.ke, group.buf, 0, group.length)) {
+            group.set(top.kbuf, top.ks, top.ke);
+            // The key a page ended at is not read again.
+            decided =
+              after !== undefined &&
+              compareRange(top.kbuf, top.ks, top.ke - TAG, after, 0, after.length) === 0;
+          }
+          let row: TableRow | undefined;
+          if (!decided && !top.hidden(0)) {
+            decided = true;
+            if (op === OP_PUT) row = self.#winnerRow(top, schema);
+          }
+          top.advance();
+          merge.fix();
+          if (row) {
+            last = row.userKey;
+            yield row;
+            if (++n >= limit) return;
+          }
         }
+        onRows?.(merge.visited);
+      } catch (e) {
+        failed = true;
+        throw e;
+      } finally {
+        if (last && !failed) self.#paused = { version: view.version, after: last, to: bounds.to, merge };
       }
     }
     return { version: view.version, schema, columns, rows: rows() };
+  }
+
+  /** The row of the key whose winner is the cursor's current row. */
+  #winnerRow(c: Cursor, schema: TableSchema): TableRow {
+    const g = c.group as GroupReader;
+    const end = c.ke - TAG;
+    return {
+      userKey: copyOut(c.kbuf, c.ks, end),
+      values: this.#rowValues(g, c.row, schema, c.kbuf, c.ks, end),
+    };
   }
 
   /**
@@ -413,7 +559,17 @@ export class TableRows {
       if (limit === 0) return;
       let n = 0;
       const batch = Math.min(512, limit);
-      const merge = mergeKeyGroups(dense, { columns, bounds, sparse, batch, ...(onRows ? { onRows } : {}) });
+      const reading: Reading = Number.isFinite(limit) ? "pages" : "groups";
+      const merge = mergeKeyGroups(dense, {
+        columns,
+        bounds,
+        sparse,
+        batch,
+        // A page of changes seeks only its own keys.
+        ...(Number.isFinite(limit) ? { lookahead: batch } : {}),
+        reading,
+        ...(onRows ? { onRows } : {}),
+      });
       for await (const groups of merge) {
         for (const g of groups) {
           const c = self.#change(g, schema);

@@ -115,6 +115,7 @@ export function columnValue(
     case "bigint":
       return v;
     case "number":
+    case "string":
       return v;
     default:
       if (v instanceof Uint8Array) {

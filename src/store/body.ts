@@ -1,6 +1,6 @@
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { checkNumber } from "../options.ts";
-import type { Body, ObjectBody, ObjectMeta, ObjectStore } from "./types.ts";
+import type { Body, ObjectBody, ObjectMeta } from "./types.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -10,37 +10,6 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/**
- * Writes `bytes` at `key` create-only. Losing the create is fine when the
- * store holds the same bytes (a racing writer of the same history, or our own
- * earlier attempt whose response was lost); different bytes are another
- * history: `SplitBrain` with `conflict(existing)` as its message. `sha256`:
- * the bytes' SHA-256, recorded with the object where the store can.
- *
- * @returns bytes written (0 when the identical object was there already).
- */
-export async function createOrSame(
-  store: ObjectStore,
-  key: string,
-  bytes: Uint8Array,
-  conflict: (existing: Uint8Array) => string,
-  sha256?: Uint8Array,
-): Promise<number> {
-  try {
-    await store.put(key, bytes, {
-      mode: "create",
-      contentType: "application/octet-stream",
-      ...(sha256 === undefined ? {} : { sha256 }),
-    });
-    return bytes.length;
-  } catch (e) {
-    if (!isTidemarkError(e, "AlreadyExists")) throw e;
-    const existing = await (await store.get(key)).bytes();
-    if (sameBytes(existing, bytes)) return 0;
-    throw new TidemarkError("SplitBrain", conflict(existing), { key, cause: e });
-  }
 }
 
 /** A one-chunk stream of `bytes`. */
@@ -209,7 +178,7 @@ export async function sliceWhole(
  * Bytes `[start, end)` of `body` (for a server that answered a range request
  * with the whole object, 200 instead of 206).
  */
-export function sliceStream(
+function sliceStream(
   body: ReadableStream<Uint8Array>,
   start: number,
   end: number,
@@ -236,6 +205,40 @@ export function sliceStream(
           c.enqueue(value.subarray(from, to));
           return;
         }
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** An empty, closed stream. */
+export function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      c.close();
+    },
+  });
+}
+
+/**
+ * `body` with read errors turned into `TidemarkError`s by `wrap` (a network
+ * failure mid-body surfaces as `Transient`, never as a runtime's own error).
+ */
+export function guardStream(
+  body: ReadableStream<Uint8Array>,
+  wrap: (e: unknown) => TidemarkError,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) c.close();
+        else c.enqueue(value);
+      } catch (e) {
+        c.error(isTidemarkError(e) ? e : wrap(e));
       }
     },
     cancel(reason) {

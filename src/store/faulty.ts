@@ -174,7 +174,7 @@ export function faulty(store: ObjectStore, faultPlan: FaultPlan): FaultyStore {
       }
     },
     delete: (key: string) => run("delete", key, () => store.delete(key)),
-    deleteMany: (keys) => run("deleteMany", "", () => store.deleteMany(keys)),
+    deleteMany: (keys, opts) => run("deleteMany", "", () => store.deleteMany(keys, opts)),
     list(prefix: string, opts?: ListOptions) {
       return (async function* () {
         const fate = await begin("list", prefix);

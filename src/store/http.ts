@@ -6,21 +6,18 @@
  */
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
-import { checkRangeArgs, discardBody, emptyObjectOr, objectBody, sliceWhole } from "./body.ts";
 import {
+  checkRangeArgs,
+  discardBody,
+  emptyObjectOr,
   emptyStream,
-  encodeKeyPath,
-  type FetchLike,
-  globalFetch,
   guardStream,
-  metadataFromHeaders,
-  parseContentRange,
-  rangeHeader,
-  stripEtag,
-} from "./http-common.ts";
-import { codeOfHttpStatus } from "./http-status.ts";
+  objectBody,
+  sliceWhole,
+} from "./body.ts";
 import { validateKey } from "./keys.ts";
 import { makeScrubber, sanitizeCause } from "./redact.ts";
+import { type FetchLike, globalFetch } from "./transport.ts";
 import type {
   Body,
   DeleteManyResult,
@@ -32,6 +29,14 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "./types.ts";
+import {
+  codeOfHttpStatus,
+  encodeKeyPath,
+  metadataFromHeaders,
+  parseContentRange,
+  rangeHeader,
+  stripEtag,
+} from "./wire.ts";
 
 /** Options of {@link HttpStore}. */
 export interface HttpStoreOptions {
@@ -52,7 +57,7 @@ export interface HttpStoreOptions {
 }
 
 /** The default of {@link HttpStoreOptions.maxBufferBytes}. */
-export const DEFAULT_MAX_BUFFER_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_BUFFER_BYTES = 8 * 1024 * 1024;
 
 /**
  * The object's byte length a response declares: `Content-Length`, unless

@@ -2,7 +2,7 @@ import { TidemarkError } from "../errors.ts";
 import type { ObjectMeta } from "./types.ts";
 
 /** The longest key S3 and R2 accept, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 1024;
+const MAX_KEY_BYTES = 1024;
 
 const encoder = new TextEncoder();
 // C0 controls and DEL; S3 and R2 accept some of them on the wire, but they
@@ -55,6 +55,22 @@ export function compareKeys(a: string, b: string): number {
     return x < y ? -1 : 1;
   }
   return a.length - b.length;
+}
+
+/** The last code point of `s` removed (never a lone surrogate, which a URL cannot carry): a key just before `s`. */
+export function dropLastCodePoint(s: string): string {
+  const last = s.codePointAt(s.length - 1) ?? 0;
+  const prev = s.length >= 2 ? (s.codePointAt(s.length - 2) ?? 0) : 0;
+  return s.slice(0, prev > 0xffff && last >= 0xdc00 && last <= 0xdfff ? -2 : -1);
+}
+
+/** The longest common prefix of `a` and `b`, cut before a split surrogate pair. */
+export function commonPrefix(a: string, b: string): string {
+  let n = 0;
+  while (n < a.length && n < b.length && a.charCodeAt(n) === b.charCodeAt(n)) n++;
+  const c = a.charCodeAt(n - 1);
+  if (n > 0 && c >= 0xd800 && c <= 0xdbff) n--;
+  return a.slice(0, n);
 }
 
 /**

@@ -2,14 +2,17 @@ import { TidemarkError } from "../errors.ts";
 import { checkRange, collectBody, discardBody, objectBody, streamOf } from "./body.ts";
 import { checkedSha256, sha256Hex, sha256Of } from "./checksum.ts";
 import { claimCopySource, copySourceOf } from "./copy-source.ts";
-import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, RollUp, validateKey, validatePrefix } from "./keys.ts";
+import { checkLock, lockHolds, lockNotSupported } from "./lock.ts";
 import type {
   Body,
+  DeleteError,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
   ObjectBody,
+  ObjectLock,
   ObjectMeta,
   ObjectStore,
   PutMode,
@@ -18,6 +21,7 @@ import type {
   StoreCapabilities,
 } from "./types.ts";
 import { locate } from "./types.ts";
+import { stripEtag } from "./wire.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -30,6 +34,17 @@ export interface MemoryStoreOptions {
    * and simulations.
    */
   serverSideCopy?: boolean;
+  /**
+   * Keep Object Lock retentions (`put` with `lock`; default false: such a
+   * put is `NotSupported`, as on a bucket created without Object Lock). A
+   * locked object cannot be deleted, overwritten or replaced until its
+   * `retainUntil` (`PermissionDenied`; `deleteMany` reports it per key): the
+   * stricter, unversioned model of what S3 keeps (there a write adds a
+   * version and the locked one stays).
+   */
+  objectLock?: boolean;
+  /** Milliseconds clock for `lastModified` and retentions (default `Date.now`). */
+  now?: () => number;
 }
 
 interface Entry {
@@ -40,6 +55,7 @@ interface Entry {
   contentType: string | undefined;
   /** The SHA-256 recorded with the object (hex), when a put asked for one. */
   sha256: string | undefined;
+  lock: ObjectLock | undefined;
 }
 
 /**
@@ -53,14 +69,19 @@ export class MemoryStore implements ObjectStore {
   readonly name: string;
   /** `memory:<uuid>`: every MemoryStore is a store of its own. */
   readonly id: string = `memory:${crypto.randomUUID()}`;
-  readonly capabilities: Partial<StoreCapabilities> = {};
+  readonly capabilities: Partial<StoreCapabilities>;
   readonly #entries = new Map<string, Entry>();
   readonly #copies: boolean;
+  readonly #locks: boolean;
+  readonly #now: () => number;
   #seq = 0;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.name = opts.name ?? "memory";
     this.#copies = opts.serverSideCopy === true;
+    this.#locks = opts.objectLock === true;
+    this.#now = opts.now ?? Date.now;
+    this.capabilities = this.#locks ? { objectLock: true } : {};
   }
 
   /**
@@ -78,7 +99,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   #meta(key: string, e: Entry): ObjectMeta {
-    return {
+    const meta: ObjectMeta = {
       key,
       size: e.bytes.length,
       etag: e.etag,
@@ -86,6 +107,19 @@ export class MemoryStore implements ObjectStore {
       metadata: { ...e.metadata },
       ...(e.sha256 === undefined ? {} : { sha256: e.sha256 }),
     };
+    if (e.lock) meta.lock = { mode: e.lock.mode, retainUntil: new Date(e.lock.retainUntil) };
+    return meta;
+  }
+
+  /** `PermissionDenied` when `e`'s retention still holds. */
+  #checkUnlocked(key: string, e: Entry | undefined, what: string): void {
+    if (e?.lock && lockHolds(e.lock, this.#now())) {
+      throw new TidemarkError(
+        "PermissionDenied",
+        `cannot ${what} ${JSON.stringify(key)}: locked (${e.lock.mode}) until ${e.lock.retainUntil.toISOString()}`,
+        { key },
+      );
+    }
   }
 
   #lookup(key: string): Entry {
@@ -114,6 +148,10 @@ export class MemoryStore implements ObjectStore {
   async put(key: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
     try {
       validateKey(key);
+      if (opts.lock !== undefined) {
+        checkLock(opts.lock, key);
+        if (!this.#locks) throw lockNotSupported(this.name, key);
+      }
     } catch (e) {
       discardBody(body);
       throw e;
@@ -133,12 +171,12 @@ export class MemoryStore implements ObjectStore {
       }
       // A copy computes its own checksum when asked, as S3 does for CopyObject with a checksum algorithm.
       const sha256 = opts.sha256 === undefined ? undefined : await sha256Hex(e.bytes);
-      return this.#write(key, e.bytes, mode, opts.metadata, e.contentType, sha256);
+      return this.#write(key, e.bytes, mode, opts.metadata, e.contentType, opts.lock, sha256);
     }
     const bytes = await collectBody(body, opts.size, key);
     const sha256 =
       opts.sha256 === undefined ? undefined : checkedSha256(key, await sha256Of(bytes), opts.sha256);
-    return this.#write(key, bytes, mode, opts.metadata, opts.contentType, sha256);
+    return this.#write(key, bytes, mode, opts.metadata, opts.contentType, opts.lock, sha256);
   }
 
   /** Stores `bytes` at `key` under `mode`'s condition, atomically (no await). */
@@ -148,7 +186,8 @@ export class MemoryStore implements ObjectStore {
     mode: PutMode,
     metadata: Record<string, string> | undefined,
     contentType: string | undefined,
-    sha256?: string,
+    lock: ObjectLock | undefined,
+    sha256: string | undefined,
   ): PutResult {
     const current = this.#entries.get(key);
     if (mode === "create" && current) {
@@ -162,31 +201,45 @@ export class MemoryStore implements ObjectStore {
         { key },
       );
     }
+    this.#checkUnlocked(key, current, "overwrite");
     const etag = `m${(++this.#seq).toString(16).padStart(8, "0")}`;
     this.#entries.set(key, {
       bytes: bytes.slice(),
       etag,
-      lastModified: new Date(),
+      lastModified: new Date(this.#now()),
       metadata: { ...metadata },
       contentType,
       sha256,
+      lock: lock && { mode: lock.mode, retainUntil: new Date(lock.retainUntil) },
     });
     return sha256 === undefined ? { etag } : { etag, sha256 };
   }
 
   async delete(key: string): Promise<void> {
     validateKey(key);
+    this.#checkUnlocked(key, this.#entries.get(key), "delete");
     this.#entries.delete(key);
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  /** Deletes `keys`; a locked one is reported in `errors` (this store keeps no versions: `opts` changes nothing). */
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     let deleted = 0;
+    const errors: DeleteError[] = [];
     const all = await checkedKeys(keys);
     for (const key of all) {
+      try {
+        this.#checkUnlocked(key, this.#entries.get(key), "delete");
+      } catch (e) {
+        errors.push({ key, code: "PermissionDenied", message: (e as Error).message });
+        continue;
+      }
       this.#entries.delete(key);
       deleted++;
     }
-    return { deleted, errors: [] };
+    return { deleted, errors };
   }
 
   async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {

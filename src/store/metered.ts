@@ -123,7 +123,7 @@ export function metered(store: ObjectStore, opts: MeteredOptions = {}): MeteredS
       bump("delete");
       return store.delete(key);
     },
-    async deleteMany(keys) {
+    async deleteMany(keys, opts) {
       let n = 0;
       const counted = (async function* () {
         for await (const k of keys) {
@@ -132,7 +132,7 @@ export function metered(store: ObjectStore, opts: MeteredOptions = {}): MeteredS
           yield k;
         }
       })();
-      return store.deleteMany(counted);
+      return store.deleteMany(counted, opts);
     },
     list(prefix: string, opts?: ListOptions) {
       return (async function* () {

@@ -39,11 +39,12 @@ export function prefixed(store: ObjectStore, prefix: string): ObjectStore {
       return store.put(k, body, opts);
     },
     delete: async (key: string) => store.delete(full(key)),
-    deleteMany: async (keys) =>
+    deleteMany: async (keys, opts) =>
       store.deleteMany(
         (async function* () {
           for await (const k of keys) yield full(k);
         })(),
+        opts,
       ),
     list: (listPrefix: string, opts?: ListOptions) =>
       (async function* () {

@@ -12,11 +12,12 @@ import {
   streamOf,
 } from "./body.ts";
 import { toHex } from "./checksum.ts";
-import { stripEtag } from "./http-common.ts";
 import { checkedKeys, compareKeys, KeyPrefix } from "./keys.ts";
+import { lockNotSupported } from "./lock.ts";
 import { type RetryControl, type RetryPolicy, resolvePolicy, withRetry } from "./retry.ts";
 import type {
   Body,
+  DeleteManyOptions,
   DeleteManyResult,
   GetOptions,
   ListOptions,
@@ -27,6 +28,7 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "./types.ts";
+import { stripEtag } from "./wire.ts";
 import { casWithRetry, createWithRetry } from "./writer-token.ts";
 
 // The R2 binding, declared structurally: `src/` must not depend on
@@ -323,6 +325,8 @@ export class R2Store implements ObjectStore {
     let size: number;
     try {
       full = this.#full(key);
+      // R2 locks by bucket rules, not per object: a locked put is never written unlocked.
+      if (opts.lock !== undefined) throw lockNotSupported(this.name, key);
       size = bodySize(body, opts.size, key);
     } catch (e) {
       discardBody(body);
@@ -446,7 +450,11 @@ export class R2Store implements ObjectStore {
     await this.#call("delete", key, () => this.#bucket.delete(full));
   }
 
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  /** Deletes `keys` (R2 keeps no versions: `allVersions` changes nothing). */
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    _opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult> {
     const all = await checkedKeys(keys, (k) => this.#full(k));
     let deleted = 0;
     for await (const batch of batches(all, DELETE_BATCH)) {

@@ -48,3 +48,11 @@ export function sanitizeCause(e: unknown, scrub: (s: string) => string, depth = 
     out.errors = src.errors.slice(0, 10).map((x) => sanitizeCause(x, scrub, depth + 1));
   return out;
 }
+
+/**
+ * A URL fit to quote in an error: one that failed to parse may still carry
+ * user info (`KEY:SECRET@`) or a query (a signature), so both are cut out.
+ */
+export function quoteUrl(spec: string): string {
+  return JSON.stringify(spec.replace(/\/\/[^/?#]*@/, "//***@").replace(/[?#].*$/s, "?..."));
+}

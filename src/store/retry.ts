@@ -31,7 +31,7 @@ export interface RetryPolicy {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The defaults of {@link RetryPolicy}. */
-export const DEFAULT_RETRY: Required<RetryPolicy> = {
+const DEFAULT_RETRY: Required<RetryPolicy> = {
   maxAttempts: 5,
   baseDelayMs: 50,
   maxDelayMs: 2_000,

@@ -49,10 +49,10 @@ export function retrying(store: ObjectStore, policy: RetryPolicy = {}): ObjectSt
       return withRetry(() => store.put(key, body, opts), p);
     },
     delete: (key: string) => withRetry(() => store.delete(key), p),
-    deleteMany: async (keys) => {
+    deleteMany: async (keys, opts) => {
       const all: string[] = [];
       for await (const k of keys) all.push(k);
-      return withRetry(() => store.deleteMany(all), p);
+      return withRetry(() => store.deleteMany(all, opts), p);
     },
     list(prefix: string, opts: ListOptions = {}) {
       return (async function* () {

@@ -23,6 +23,12 @@ export interface StoreCapabilities {
    * owner of retries. `retrying` leaves such a store as it is.
    */
   retries: boolean;
+  /**
+   * `put` honours {@link PutOptions.lock} (an S3 bucket created with Object
+   * Lock; a `MemoryStore` made with `objectLock`). A store without it refuses
+   * a locked put with `NotSupported`, never writes it unlocked.
+   */
+  objectLock: boolean;
 }
 
 /** Metadata of a stored object. */
@@ -42,6 +48,11 @@ export interface ObjectMeta {
    * `checksum: true`. Listings omit it.
    */
   sha256?: string;
+  /**
+   * The object's retention, where the store reports one (an S3 Object Lock
+   * retention on the current version, as HEAD and GET answer it).
+   */
+  lock?: ObjectLock;
   /**
    * Set on list entries that are common prefixes (when `list` was called with
    * a delimiter): `key` is the prefix, ending in the delimiter; size 0, etag "".
@@ -84,6 +95,19 @@ export interface GetOptions {
  */
 export type PutMode = "overwrite" | "create" | { ifMatch: string };
 
+/**
+ * A retention on a stored object (S3 Object Lock): until `retainUntil`,
+ * nobody can delete the stored bytes (nor, on S3, that version of the key),
+ * the writer's own credentials included. `compliance`: nobody, ever;
+ * `governance`: only a principal allowed to bypass it
+ * (`s3:BypassGovernanceRetention`). A new write to the key does not touch
+ * the locked bytes: on a versioned bucket it becomes a new version.
+ */
+export interface ObjectLock {
+  mode: "governance" | "compliance";
+  retainUntil: Date;
+}
+
 /** Options of {@link ObjectStore.put}. */
 export interface PutOptions {
   mode?: PutMode;
@@ -104,6 +128,12 @@ export interface PutOptions {
    * is ignored: {@link PutResult.sha256} says what was recorded.
    */
   sha256?: Uint8Array | (() => Uint8Array | undefined);
+  /**
+   * Store the object under this retention (see {@link ObjectLock}). Only a
+   * store whose capabilities say `objectLock` takes it; any other refuses
+   * the put (`NotSupported`).
+   */
+  lock?: ObjectLock;
 }
 
 /** Result of a put. */
@@ -122,6 +152,20 @@ export interface DeleteError {
   key: string;
   code: string;
   message: string;
+}
+
+/** Options of {@link ObjectStore.deleteMany}. */
+export interface DeleteManyOptions {
+  /**
+   * Free the bytes, not only the key: on a store that keeps versions (an S3
+   * bucket with versioning, which Object Lock requires) a plain delete only
+   * adds a delete marker, and every version stays stored; with `allVersions`
+   * every version of each key and its delete markers are deleted. A version
+   * the store refuses to delete (an Object Lock retention not yet released)
+   * is reported in `errors`, and that key counts as not deleted. A store
+   * without versions deletes as usual.
+   */
+  allVersions?: boolean;
 }
 
 /** Result of {@link ObjectStore.deleteMany}. */
@@ -154,7 +198,10 @@ export interface ListOptions {
  * (a SHA-256 given with a put that is not the body's) or `Unknown`.
  */
 export interface ObjectStore {
-  /** A human-readable name (never a secret). */
+  /**
+   * How the store is shown in messages and logs: never a secret, not unique
+   * (its identity is {@link ObjectStore.id}).
+   */
   readonly name: string;
   /**
    * Where the keys live, stable across processes and restarts: two stores
@@ -174,8 +221,14 @@ export interface ObjectStore {
   put(key: string, body: Body, opts?: PutOptions): Promise<PutResult>;
   /** Deletes an object; a missing key is not an error. */
   delete(key: string): Promise<void>;
-  /** Deletes many keys in batches (1,000 per request where the store has bulk delete). */
-  deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult>;
+  /**
+   * Deletes many keys in batches (1,000 per request where the store has bulk
+   * delete). Wrappers pass `opts` on.
+   */
+  deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    opts?: DeleteManyOptions,
+  ): Promise<DeleteManyResult>;
   /** Lists keys starting with `prefix`, in UTF-8 byte order. */
   list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectMeta>;
   /**
@@ -224,6 +277,7 @@ const DEFAULT_CAPABILITIES: StoreCapabilities = {
   compareAndSwap: true,
   listPageSize: 1000,
   retries: false,
+  objectLock: false,
 };
 
 /** The store's capabilities, with defaults for what it does not declare. */

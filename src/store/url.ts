@@ -2,8 +2,8 @@
  * Store URLs, parsed without opening anything (web-standard: the CLI and the
  * Worker share this grammar, each opens the stores its runtime has):
  *
- * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true`: an S3 bucket
- *   (credentials never in the URL: the caller supplies them);
+ * - `s3://bucket/prefix?endpoint=URL&region=R&path-style=true&compare-and-swap=false`:
+ *   an S3 bucket (credentials never in the URL: the caller supplies them);
  * - `r2://BINDING/prefix`: a bucket bound to a Worker under the name `BINDING`;
  * - `http://...`, `https://...`: a read-only base URL;
  * - `memory:` and `memory:NAME`: an in-process store;
@@ -23,12 +23,18 @@
  * @module
  */
 import { TidemarkError } from "../errors.ts";
-import { parseS3Endpoint, type S3StoreOptions } from "./s3/options.ts";
+import { quoteUrl } from "./redact.ts";
+import type { S3StoreOptions } from "./s3/settings.ts";
+import { awsEndpoint, parseS3Endpoint } from "./s3/vendor.ts";
 
 /** The kinds of store a URL can name. */
 export type StoreUrlKind = "s3" | "r2" | "http" | "memory" | "file";
 
-/** What a store URL names (no store is opened). */
+/**
+ * What a store URL names (no store is opened). Every kind has a `label`: the
+ * URL as printed, what was typed without credentials or query (how the CLI
+ * names a store; the store itself has its own `name`).
+ */
 export type StoreUrl =
   | {
       kind: "s3";
@@ -39,6 +45,8 @@ export type StoreUrl =
       endpoint?: string;
       region?: string;
       pathStyle?: boolean;
+      /** `?compare-and-swap=false`: the bucket does not honour `If-Match` (see `S3StoreOptions.compareAndSwap`). */
+      compareAndSwap?: boolean;
       /** `s3://bucket/prefix`: printable, never a credential. */
       label: string;
     }
@@ -78,9 +86,12 @@ const FORMS: Record<StoreUrlKind, string> = {
   file: "file:///dir or a directory path",
 };
 const CREDENTIAL_PARAM = /key|secret|token|passw|credential|signature|^sig$|auth/i;
-const S3_PARAMS = new Set(["endpoint", "region", "path-style"]);
+const S3_PARAMS = new Set(["endpoint", "region", "path-style", "compare-and-swap"]);
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
 const BINDING = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** How an endpoint is named in its errors (`parseS3Endpoint`). */
+const ENDPOINT = "s3 store URL: bad endpoint:";
 
 function usage(message: string): TidemarkError {
   return new TidemarkError("InvalidArgument", message);
@@ -98,14 +109,6 @@ function refuseCredentials(url: URL, what: string, hint: string | undefined): vo
       );
     }
   }
-}
-
-/**
- * `spec` fit to quote in an error: a URL that failed to parse may still carry
- * user info (`KEY:SECRET@`) or a query (a signature), so both are cut out.
- */
-export function quoteStoreUrl(spec: string): string {
-  return JSON.stringify(spec.replace(/\/\/[^/?#]*@/, "//***@").replace(/[?#].*$/s, "?..."));
 }
 
 /** Refuses a fragment: `URL` drops an empty one (`x#`) without a trace, so the text is checked. */
@@ -129,19 +132,6 @@ function decodedPath(url: URL, what: string): string {
   } catch {
     throw usage(`${what}: malformed percent-encoding in the prefix`);
   }
-}
-
-/**
- * Checks an S3 endpoint (`?endpoint=`, a default such as the CLI's
- * `AWS_ENDPOINT_URL`) with the one rule `S3Store` applies to its option
- * (`parseS3Endpoint`): an http or https URL, without credentials, a query or
- * a fragment; never quoting what it refuses.
- *
- * @throws TidemarkError `InvalidArgument` otherwise.
- */
-export function checkS3Endpoint(endpoint: string): string {
-  parseS3Endpoint(endpoint, "s3 store URL: bad endpoint:");
-  return endpoint;
 }
 
 /**
@@ -190,7 +180,7 @@ export function parseStoreUrl(spec: string, opts: ParseStoreUrlOptions = {}): St
       try {
         url = new URL(spec);
       } catch {
-        throw usage(`bad URL ${quoteStoreUrl(spec)}`);
+        throw usage(`bad URL ${quoteUrl(spec)}`);
       }
       refuseCredentials(url, "http store URL", opts.credentialsHint);
       // A base URL takes no fragment: object keys are appended to its path.
@@ -214,7 +204,7 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   try {
     url = new URL(spec);
   } catch {
-    throw usage(`bad s3 URL ${quoteStoreUrl(spec)}: use s3://bucket/prefix?endpoint=...&region=...`);
+    throw usage(`bad s3 URL ${quoteUrl(spec)}: use s3://bucket/prefix?endpoint=...&region=...`);
   }
   refuseCredentials(url, "s3 store URL", hint);
   refuseFragment(spec, "s3 store URL");
@@ -227,12 +217,14 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   }
   for (const name of new Set(url.searchParams.keys())) {
     if (!S3_PARAMS.has(name)) {
-      throw usage(`s3 store URL: unknown parameter "${name}" (known: endpoint, region, path-style)`);
+      throw usage(
+        `s3 store URL: unknown parameter "${name}" (known: endpoint, region, path-style, compare-and-swap)`,
+      );
     }
     if (url.searchParams.getAll(name).length > 1) {
       throw usage(`s3 store URL: parameter "${name}" is given more than once`);
     }
-    if (name !== "path-style" && url.searchParams.get(name) === "") {
+    if (name !== "path-style" && name !== "compare-and-swap" && url.searchParams.get(name) === "") {
       throw usage(`s3 store URL: parameter "${name}" is empty`);
     }
   }
@@ -242,13 +234,16 @@ function parseS3(spec: string, hint: string | undefined): StoreUrl {
   const endpoint = url.searchParams.get("endpoint");
   const region = url.searchParams.get("region");
   const pathStyle = url.searchParams.get("path-style");
+  const cas = url.searchParams.get("compare-and-swap");
+  if (endpoint !== null) parseS3Endpoint(endpoint, ENDPOINT);
   return {
     kind: "s3",
     bucket,
     prefix,
-    ...(endpoint !== null ? { endpoint: checkS3Endpoint(endpoint) } : {}),
+    ...(endpoint !== null ? { endpoint } : {}),
     ...(region !== null ? { region } : {}),
     ...(pathStyle !== null ? { pathStyle: parseBool(pathStyle, "path-style") } : {}),
+    ...(cas !== null ? { compareAndSwap: parseBool(cas, "compare-and-swap") } : {}),
     label: `s3://${bucket}/${prefix}`,
   };
 }
@@ -263,7 +258,7 @@ function parseR2(spec: string): StoreUrl {
   try {
     url = new URL(spec);
   } catch {
-    throw usage(`bad r2 URL ${quoteStoreUrl(spec)}: use r2://BINDING/prefix`);
+    throw usage(`bad r2 URL ${quoteUrl(spec)}: use r2://BINDING/prefix`);
   }
   refuseCredentials(url, what, undefined);
   if (url.port !== "" || /^r2:\/\/[^/?#]*:/i.test(spec)) {
@@ -302,7 +297,8 @@ export function s3StoreOptions(
   defaults: { endpoint?: string | undefined; region?: string | undefined } = {},
 ): S3StoreOptions {
   const region = url.region ?? defaults.region ?? "us-east-1";
-  const endpoint = checkS3Endpoint(url.endpoint ?? defaults.endpoint ?? `https://s3.${region}.amazonaws.com`);
+  const endpoint = url.endpoint ?? defaults.endpoint ?? awsEndpoint(region);
+  parseS3Endpoint(endpoint, ENDPOINT);
   return {
     endpoint,
     bucket: url.bucket,
@@ -312,5 +308,6 @@ export function s3StoreOptions(
     ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
     ...(url.prefix !== "" ? { prefix: url.prefix } : {}),
     ...(url.pathStyle !== undefined ? { forcePathStyle: url.pathStyle } : {}),
+    ...(url.compareAndSwap !== undefined ? { compareAndSwap: url.compareAndSwap } : {}),
   };
 }

@@ -24,9 +24,9 @@ export function randomId(): string {
   return newWriterToken().slice(0, 12);
 }
 
-/** A unique key prefix for one test: `<label>-<random>/`. */
-export function uniquePrefix(label = "t"): string {
-  return `${label}-${randomId()}/`;
+/** A unique key prefix for one test: `<tag>-<random>/`. */
+export function uniquePrefix(tag = "t"): string {
+  return `${tag}-${randomId()}/`;
 }
 
 /** Collects an async iterable into an array. */

@@ -9,7 +9,7 @@
  * @module
  */
 import { sha256Of, toHex } from "../store/checksum.ts";
-import type { ObjectStore } from "../store/types.ts";
+import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 import { assert } from "./assert.ts";
 import { codeOf, collect, type Harness, uniquePrefix } from "./harness.ts";
 
@@ -287,6 +287,34 @@ export function objectStoreContract(
     );
     assert.equal(res.deleted, 2);
     assert.equal((await collect(s.list(p))).length, 0);
+  });
+
+  test("deleteMany with allVersions removes the keys (every version, where the store keeps versions)", async (s, p) => {
+    await s.put(`${p}v1`, "1");
+    await s.put(`${p}v1`, "2");
+    await s.put(`${p}v2`, "3");
+    const res = await s.deleteMany([`${p}v1`, `${p}v2`, `${p}missing`], { allVersions: true });
+    assert.deepEqual(res.errors, []);
+    assert.equal(res.deleted, 3);
+    assert.equal((await collect(s.list(p))).length, 0);
+  });
+
+  test("a put with an Object Lock retention is kept with it where the store says objectLock, else refused: never written unlocked", async (s, p) => {
+    const lock = { mode: "governance" as const, retainUntil: new Date(Date.now() + 1_000) };
+    let put: unknown;
+    try {
+      await s.put(`${p}locked`, "x", { lock });
+    } catch (e) {
+      put = e;
+    }
+    if (put === undefined) {
+      assert.ok(capabilitiesOf(s).objectLock, "a store without objectLock took a locked put");
+      assert.equal((await s.head(`${p}locked`)).lock?.mode, "governance", "the retention is reported");
+      return; // A 1 s governance lock: this key is left under the test's prefix until it ends.
+    }
+    if (!capabilitiesOf(s).objectLock) assert.equal(await codeOf(Promise.reject(put)), "NotSupported");
+    // Refused (a bucket without Object Lock answers 400): nothing was written.
+    assert.equal(await codeOf(s.head(`${p}locked`)), "NotFound");
   });
 
   test("unicode, emoji, space, +, %, = and other punctuation in keys round-trip", async (s, p) => {

@@ -3,17 +3,9 @@
  * S3 on Ceph RGW). `makeStore` must return an empty store (a fresh prefix).
  */
 import assert from "node:assert/strict";
-import { advanceLowWater, manifestDigest, readLowWater } from "../../src/catalog/index.ts";
-import {
-  Catalog,
-  discoverHead,
-  LOW_WATER_KEY,
-  liveFiles,
-  manifestKey,
-  type ObjectStore,
-  PREVIOUS_LINK_PROPERTY,
-  type PutOptions,
-} from "../../src/index.ts";
+import { manifestDigest, PREVIOUS_LINK_PROPERTY } from "../../src/catalog/chain.ts";
+import { advanceLowWater, LOW_WATER_KEY, manifestKey, readLowWater } from "../../src/catalog/layout.ts";
+import { Catalog, discoverHead, liveFiles, type ObjectStore, type PutOptions } from "../../src/index.ts";
 import { faulty } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness } from "../support/harness.ts";
 

@@ -6,10 +6,10 @@
  * inside workerd; Node and Deno). Every test works under its own random prefix.
  */
 import assert from "node:assert/strict";
+import { checkpointCommitKey } from "../../src/checkpoint/layout.ts";
 import {
   CheckpointStore,
   type CheckpointStoreOptions,
-  checkpointCommitKey,
   metered,
   type ObjectStore,
   prefixed,
@@ -17,7 +17,7 @@ import {
   retrying,
   TidemarkError,
 } from "../../src/index.ts";
-import { forEachLimit } from "../../src/store/index.ts";
+import { forEachLimit } from "../../src/store/batch.ts";
 import { faulty } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, uniquePrefix } from "../support/harness.ts";
 

@@ -7,24 +7,21 @@
  * racing mirrors, idle-primary lag, resume, expired gaps.
  */
 import assert from "node:assert/strict";
-import { legacyManifestKey } from "../../src/catalog/index.ts";
+import { LOW_WATER_KEY, manifestKey } from "../../src/catalog/layout.ts";
+import { legacyManifestKey, posixManifestKey, VERSION_HINT_KEY } from "../../src/catalog/posix.ts";
 import {
   Catalog,
   createManifest,
   encodeManifest,
   isTidemarkError,
   type LagAlert,
-  LOW_WATER_KEY,
   Mirror,
   type MirrorOptions,
-  manifestKey,
   metered,
   mirrorSnapshot,
   type ObjectStore,
   openMirror,
-  posixManifestKey,
   type TidemarkError,
-  VERSION_HINT_KEY,
   verifyMirror,
 } from "../../src/index.ts";
 import { faulty } from "../../src/testing/index.ts";

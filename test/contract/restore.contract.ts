@@ -6,20 +6,17 @@
  * without ever leaving a hint that points at missing files.
  */
 import assert from "node:assert/strict";
-import { readVersionHint } from "../../src/catalog/index.ts";
+import { LOW_WATER_KEY, manifestKey } from "../../src/catalog/layout.ts";
+import { posixManifestKey, readVersionHint, VERSION_HINT_KEY } from "../../src/catalog/posix.ts";
 import {
   encodeManifest,
-  LOW_WATER_KEY,
   Mirror,
-  manifestKey,
   metered,
   type ObjectStore,
   openTable,
-  posixManifestKey,
   referencedFiles,
   restore,
   type TableSchema,
-  VERSION_HINT_KEY,
 } from "../../src/index.ts";
 import { locate, wrapperOf } from "../../src/store/types.ts";
 import { faulty } from "../../src/testing/index.ts";

@@ -4,20 +4,17 @@
  * `Catalog`s), on any store (memory, a directory, S3, R2). Run by each runtime.
  */
 import assert from "node:assert/strict";
-import { legacyManifestKey } from "../../src/catalog/index.ts";
+import { LOW_WATER_KEY, manifestKey } from "../../src/catalog/layout.ts";
+import { legacyManifestKey, posixManifestKey, VERSION_HINT_KEY } from "../../src/catalog/posix.ts";
 import {
   Catalog,
   createManifest,
   encodeManifest,
-  LOW_WATER_KEY,
   MemoryStore,
-  manifestKey,
   metered,
   type ObjectStore,
   openMirror,
   openTable,
-  posixManifestKey,
-  VERSION_HINT_KEY,
   verifyMirror,
 } from "../../src/index.ts";
 import { codeOf, collect, type Harness } from "../support/harness.ts";

@@ -1,5 +1,5 @@
 import { MemoryStore, prefixed } from "../../src/index.ts";
-import { S3Store } from "../../src/store/s3/index.ts";
+import { S3Store } from "../../src/store/s3/store.ts";
 import { catalogContract } from "../contract/catalog.contract.ts";
 import { uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";

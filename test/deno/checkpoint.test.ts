@@ -1,5 +1,5 @@
 import { MemoryStore } from "../../src/index.ts";
-import { S3Store } from "../../src/store/s3/index.ts";
+import { S3Store } from "../../src/store/s3/store.ts";
 import { checkpointContract } from "../contract/checkpoint.contract.ts";
 import { rgwConfig } from "../support/rgw.ts";
 import { denoEnv, denoHarness } from "./harness.ts";

@@ -4,10 +4,9 @@
  * op and resource sanitizers on: a shut-down Mirror leaves no timer behind.
  */
 import assert from "node:assert/strict";
-import { MemoryStore, Mirror, prefixed, S3Store } from "../../src/index.ts";
-import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
-import { createBucket, type RgwService } from "../services/rgw.ts";
-import { randomId, uniquePrefix } from "../support/harness.ts";
+import { MemoryStore, Mirror } from "../../src/index.ts";
+import { mirrorContract } from "../contract/mirror.contract.ts";
+import { bucketMirrorContract } from "../support/bucket-mirror.ts";
 import { Primary } from "../support/mirror-fixture.ts";
 import { rgwConfig } from "../support/rgw.ts";
 import { denoEnv, denoHarness } from "./harness.ts";
@@ -44,26 +43,4 @@ Deno.test({
 });
 
 const cfg = rgwConfig(denoEnv);
-if (cfg) {
-  const id = randomId();
-  const src = `mirror-dsrc-${id}`;
-  const dst = `mirror-ddst-${id}`;
-  for (const b of [src, dst]) createBucket(cfg as unknown as RgwService, b);
-  const source = new S3Store({ ...cfg, bucket: src, forcePathStyle: true });
-  const target = new S3Store({ ...cfg, bucket: dst, forcePathStyle: true });
-  mirrorContract(
-    denoHarness("mirror between two RGW buckets"),
-    () => {
-      const p = uniquePrefix("mirror");
-      return {
-        source: prefixed(source, p),
-        target: prefixed(target, p),
-        another: () => prefixed(target, uniquePrefix("other")),
-      };
-    },
-    {
-      timeoutMs: 60_000,
-      skip: RGW_MIRROR_SKIPS,
-    },
-  );
-}
+if (cfg) bucketMirrorContract(denoHarness("mirror between two RGW buckets"), cfg);

@@ -3,13 +3,12 @@
  * (a second S3 implementation, beside Ceph RGW), under Deno.
  * Run: npx node scripts/with-moto.ts -- env DENO_NO_UPDATE_CHECK=1 npx deno test -A --no-check test/deno/moto.test.ts
  */
-import { prefixed, S3Store } from "../../src/index.ts";
+import { S3Store } from "../../src/index.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { catalogContract } from "../contract/catalog.contract.ts";
 import { checkpointContract } from "../contract/checkpoint.contract.ts";
-import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
-import { createBucket } from "../services/rgw.ts";
-import { randomId, uniquePrefix } from "../support/harness.ts";
+import { bucketMirrorContract } from "../support/bucket-mirror.ts";
+import { uniquePrefix } from "../support/harness.ts";
 import { MOTO_STORE_SKIPS, motoConfig } from "../support/moto.ts";
 import { denoEnv, denoHarness } from "./harness.ts";
 
@@ -42,21 +41,5 @@ if (cfg) {
       skip: { "sealEpoch with 1,000 vnodes: one listing and one create": SERVER_ONLY },
     },
   );
-  const id = randomId();
-  const [src, dst] = [`mirror-dsrc-${id}`, `mirror-ddst-${id}`];
-  for (const b of [src, dst]) createBucket(cfg, b);
-  const source = new S3Store({ ...cfg, bucket: src, forcePathStyle: true });
-  const target = new S3Store({ ...cfg, bucket: dst, forcePathStyle: true });
-  mirrorContract(
-    denoHarness("mirror between two moto buckets"),
-    () => {
-      const p = uniquePrefix("mirror");
-      return {
-        source: prefixed(source, p),
-        target: prefixed(target, p),
-        another: () => prefixed(target, uniquePrefix("other")),
-      };
-    },
-    { timeoutMs: 60_000, skip: RGW_MIRROR_SKIPS },
-  );
+  bucketMirrorContract(denoHarness("mirror between two moto buckets"), cfg);
 }

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { seedDemo } from "../../src/cli/demo.ts";
+import { seedDemo } from "../../src/demo/writer.ts";
 import { Catalog, CheckpointStore, type ObjectStore, S3Store } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";
 import { ORDERS } from "../contract/rows.contract.ts";

@@ -77,7 +77,7 @@ describe("tidemark doctor", () => {
   it("memory: one row per check, exit 0; --json is the report", async () => {
     const text = await run(node20, ["doctor", "memory:", "--skip", "list-pagination"]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^doctor memory: \(17 checks\)\n/);
+    assert.match(text.stdout, /^doctor memory: \(18 checks\)\n/);
     assert.match(
       text.stdout,
       /\n {2}ok {11}create-only {8}second create refused: AlreadyExists; body unchanged\n/,
@@ -85,7 +85,7 @@ describe("tidemark doctor", () => {
     assert.match(text.stdout, /\n {2}unsupported {2}auth-failure {7}no credentials to falsify/);
     assert.match(
       text.stdout,
-      /\n17 checks: 16 ok, 0 failed, 1 unsupported \([\d.]+ s\); \d+ scratch objects deleted\n$/,
+      /\n18 checks: 16 ok, 0 failed, 2 unsupported \([\d.]+ s\); \d+ scratch objects deleted\n$/,
     );
     assert.equal(text.stderr, "");
     const json = await run(node20, ["doctor", "memory:", "--checks", "create-only,metadata", "--json"]);
@@ -124,10 +124,11 @@ describe("tidemark doctor", () => {
     );
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stdout, /FAILED {7}create-only {8}first create: \[Transient\] s3 put .*network error/);
-    // The scratch key may have landed before the network failed: cleanup is tried, and it says it failed.
+    // The scratch key may have landed before the network failed: cleanup is tried (every version:
+    // it asks first whether the bucket keeps any), and it says it failed.
     assert.equal(
       r.stderr,
-      "tidemark: doctor: deleting the scratch prefix failed: [Transient] s3 delete many: network error\n" +
+      "tidemark: doctor: deleting the scratch prefix failed: [Transient] s3 get bucket versioning: network error\n" +
         "tidemark: doctor: 1 failed: create-only\n",
     );
   });
@@ -144,7 +145,7 @@ describe("tidemark doctor", () => {
         assert.equal(r.code, 0, r.stderr);
         const report = JSON.parse(r.stdout) as DoctorReport;
         assert.equal(report.ok, true, JSON.stringify(report.checks, null, 1));
-        assert.equal(report.checks.length, 18);
+        assert.equal(report.checks.length, 19);
         assert.equal(
           report.checks.find((c) => c.id === "auth-failure")?.detail,
           "refused: PermissionDenied (HTTP 403 SignatureDoesNotMatch)",
@@ -163,7 +164,7 @@ describe("tidemark doctor", () => {
       const open = s3(moto!);
       const all = await run(node20, ["doctor", open.url, "--skip", "auth-failure,sha256-checked"], open.env);
       assert.equal(all.code, 0, all.stderr);
-      assert.match(all.stdout, /\n16 checks: 16 ok, 0 failed, 0 unsupported/);
+      assert.match(all.stdout, /\n17 checks: 16 ok, 0 failed, 1 unsupported/);
       assert.match(
         all.stdout,
         /if-match-missing {3}refused: PreconditionFailed \(HTTP 404 NoSuchKey\); nothing created/,

@@ -35,7 +35,7 @@ function sh(cmd: string, args: string[], cwd: string, env: Record<string, string
 const SMOKE = `
 import { MemoryStore, Catalog, encodeManifest, decodeManifest, createManifest, liveFiles, openMirror, verifyMirror, isTidemarkError } from "tidemark";
 import { FileStore } from "tidemark/node";
-import { inspectApp } from "tidemark/http";
+import { inspectApp } from "tidemark/server";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,7 +59,7 @@ const head = await openMirror(fs).head();
 const ok = (await verifyMirror(fs)).ok;
 if (v !== 1 || head !== 1 || !ok) throw new Error("catalog on FileStore: " + JSON.stringify({ v, head, ok }));
 const status = await (await inspectApp({ store: fs }).request("/status")).json();
-if (status.head !== 1) throw new Error("tidemark/http: " + JSON.stringify(status));
+if (status.head !== 1) throw new Error("tidemark/server: " + JSON.stringify(status));
 console.log("SMOKE OK " + (globalThis.Deno ? "deno " + Deno.version.deno : "node " + process.version));
 `;
 
@@ -97,8 +97,8 @@ beforeAll(() => {
     "dist/index.js",
     "dist/index.d.ts",
     "dist/node/index.js",
-    "dist/http/index.js",
-    "dist/http/index.d.ts",
+    "dist/server/index.js",
+    "dist/server/index.d.ts",
     "dist/testing/index.js",
     "dist/testing/index.d.ts",
     "dist/cli/bin.js",
@@ -138,7 +138,7 @@ describe("the packed tarball", () => {
     assert.doesNotMatch(index, /from "\.[^"]*\.ts"/);
   });
 
-  it("imports tidemark, tidemark/node and tidemark/http under the system Node 20", () => {
+  it("imports tidemark, tidemark/node and tidemark/server under the system Node 20", () => {
     const v = sh(systemNode, ["--version"], project);
     assert.match(v.stdout, /^v20\./);
     const r = sh(systemNode, ["smoke.mjs"], project);
@@ -146,7 +146,7 @@ describe("the packed tarball", () => {
     assert.match(r.stdout, /SMOKE OK node v20\./);
   });
 
-  it("imports tidemark, tidemark/node and tidemark/http under Deno (node_modules)", () => {
+  it("imports tidemark, tidemark/node and tidemark/server under Deno (node_modules)", () => {
     const r = sh(denoBin, ["run", "-A", "smoke.mjs"], project);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /SMOKE OK deno 2\./);

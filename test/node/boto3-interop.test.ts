@@ -9,10 +9,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { describe, it } from "vitest";
 import { Mirror, S3Store } from "../../src/index.ts";
 import { checksumsKey } from "../../src/mirror/checksums.ts";
+import { peerEnv, peerScript } from "../support/boto3.ts";
 import { codeOf, collect, uniquePrefix } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
 import { motoAuthConfig, motoConfig } from "../support/moto.ts";
@@ -27,7 +27,6 @@ if (!haveBoto3) {
   if (process.env.CI === "true") throw new Error("CI=true and boto3 is missing (pip install boto3)");
   console.warn("\n!!! SKIPPING boto3 interop: python3 cannot import boto3 !!!\n");
 }
-const peerScript = join(import.meta.dirname, "..", "support", "boto3-peer.py");
 const MiB = 1024 * 1024;
 const enc = new TextEncoder();
 const md5hex = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
@@ -63,14 +62,7 @@ function boto3<T>(
     encoding: "utf8",
     maxBuffer: 256 * MiB,
     timeout: 120_000,
-    env: {
-      ...process.env,
-      PEER_ENDPOINT: cfg.endpoint,
-      PEER_ACCESS_KEY_ID: cfg.accessKeyId,
-      PEER_SECRET_ACCESS_KEY: cfg.secretAccessKey,
-      PEER_REGION: cfg.region,
-      PEER_BUCKET: cfg.bucket,
-    },
+    env: peerEnv(cfg),
   });
   if (r.status !== 0) throw new Error(`boto3-peer.py ${command} failed: ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout) as T;

@@ -1,21 +1,20 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
+import { LOW_WATER_KEY, manifestKey } from "../../src/catalog/layout.ts";
 import {
   Catalog,
   createManifest,
   discoverHead,
   encodeManifest,
-  LOW_WATER_KEY,
   MemoryStore,
-  manifestKey,
   metered,
   type ObjectStore,
   prefixed,
   retrying,
 } from "../../src/index.ts";
-import { ManifestSchema } from "../../src/manifest/index.ts";
-import { S3Store } from "../../src/store/s3/index.ts";
+import { ManifestSchema } from "../../src/manifest/gen/manifest_pb.ts";
+import { S3Store } from "../../src/store/s3/store.ts";
 import { catalogContract } from "../contract/catalog.contract.ts";
 import { codeOf, type Harness, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";

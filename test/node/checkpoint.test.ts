@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
 import { MemoryStore } from "../../src/index.ts";
-import { S3Store } from "../../src/store/s3/index.ts";
+import { S3Store } from "../../src/store/s3/store.ts";
 import { checkpointContract } from "../contract/checkpoint.contract.ts";
 import type { Harness } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";

@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { Catalog } from "../../src/catalog/catalog.ts";
 import { openTable } from "../../src/catalog/table.ts";
-import { type DemoTableName, demoCommit, seedDemo } from "../../src/cli/demo.ts";
+import { type DemoTableName, demoCommit, seedDemo } from "../../src/demo/writer.ts";
 import type { Manifest } from "../../src/manifest/gen/manifest_pb.ts";
 import { liveDataFiles } from "../../src/manifest/live.ts";
 import { TableRows } from "../../src/rows/table-rows.ts";

@@ -40,7 +40,7 @@ describe("doctor on in-process stores", () => {
     const r = await doctor(s, { listPageKeys: 1001 });
     assert.deepEqual(
       statuses(r),
-      allOkBut({ "auth-failure": "unsupported" }),
+      allOkBut({ "auth-failure": "unsupported", "object-lock": "unsupported" }),
       JSON.stringify(r.checks, null, 1),
     );
     assert.equal(r.ok, true);
@@ -57,12 +57,38 @@ describe("doctor on in-process stores", () => {
     const r = await doctor(s, { listPageKeys: 1001 });
     assert.deepEqual(
       statuses(r),
-      allOkBut({ "auth-failure": "unsupported" }),
+      allOkBut({ "auth-failure": "unsupported", "object-lock": "unsupported" }),
       JSON.stringify(r.checks, null, 1),
     );
     assert.equal(r.cleanup.ok, true);
     assert.deepEqual(await leftovers(s), []);
     recordConformance(ctx, "filestore", r);
+  });
+
+  it("object-lock: a store keeping retentions passes (a delete refused until the retention ends, then allowed); one that cannot lock, or does not enforce, fails", async () => {
+    let now = 1_800_000_000_000;
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+      },
+    };
+    const locking = new MemoryStore({ objectLock: true, now: clock.now });
+    const ok = await doctor(locking, { checks: ["object-lock"], lock: { mode: "compliance" }, ...clock });
+    assert.equal(ok.checks[0]?.status, "ok", ok.checks[0]?.detail);
+    assert.match(ok.checks[0]?.detail ?? "", /refused deleting every version \(PermissionDenied\)/);
+    assert.deepEqual(await leftovers(locking), []);
+    const plain = await doctor(new MemoryStore(), { checks: ["object-lock"], lock: { mode: "governance" } });
+    assert.equal(plain.checks[0]?.status, "failed");
+    assert.match(plain.checks[0]?.detail ?? "", /retention was refused: \[NotSupported\]/);
+    // A store that takes the retention and deletes anyway.
+    const lax = override(new MemoryStore({ objectLock: true, now: clock.now }), {
+      deleteMany: async () => ({ deleted: 1, errors: [] }),
+    });
+    const r = await doctor(lax, { checks: ["object-lock"], lock: { mode: "compliance" }, ...clock });
+    assert.match(r.checks[0]?.detail ?? "", /every version was deleted before the retention ended/);
+    const none = await doctor(new MemoryStore(), { checks: ["object-lock"] });
+    assert.equal(none.checks[0]?.status, "unsupported");
   });
 
   it("a store that ignores If-None-Match fails create-only and concurrent-create, naming what happened", async () => {

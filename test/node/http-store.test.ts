@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { manifestKey } from "../../src/catalog/layout.ts";
 import {
   capabilitiesOf,
   createDataFileRef,
@@ -22,7 +23,6 @@ import {
   encodeManifest,
   HttpStore,
   MemoryStore,
-  manifestKey,
   mirrorSnapshot,
   retrying,
   verifyMirror,

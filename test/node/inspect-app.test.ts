@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { describe, it } from "vitest";
-import { inspectApp } from "../../src/http/index.ts";
-import { HttpStore, LOW_WATER_KEY, MemoryStore, manifestKey, posixManifestKey } from "../../src/index.ts";
+import { LOW_WATER_KEY, manifestKey } from "../../src/catalog/layout.ts";
+import { posixManifestKey } from "../../src/catalog/posix.ts";
+import { HttpStore, MemoryStore, TidemarkError } from "../../src/index.ts";
+import { inspectApp } from "../../src/server/index.ts";
 import { codeOf } from "../support/harness.ts";
 import { PosixPrimary } from "../support/posix-fixture.ts";
 
@@ -113,5 +115,48 @@ describe("inspectApp reads both of merutable's layouts", () => {
     );
     const two = (await (await app.request("/snapshots/2")).json()) as { summary: { anomaly?: string } };
     assert.match(String(two.summary.anomaly), /holds snapshot 3, not 2/);
+  });
+});
+
+describe("inspectApp auth", () => {
+  it("runs before each of its routes, whatever the mounting app's order; a refusal is the JSON error exit's", async () => {
+    const store = await seeded();
+    await new PosixPrimary(store).commitMany(1, 1);
+    const app = new Hono();
+    app.route(
+      "/:table",
+      inspectApp({
+        store,
+        auth: async (c, next) => {
+          if (c.req.header("Authorization") !== "Bearer ok") {
+            throw new TidemarkError("Unauthenticated", "needs a token");
+          }
+          if (c.req.param("table") !== "t") throw new TidemarkError("PermissionDenied", "not this table");
+          await next();
+        },
+      }),
+    );
+    // A route of the mounting app added after it, under the same path: not guarded by inspectApp's auth.
+    app.post("/:table/kick", (c) => c.json({ kicked: c.req.param("table") }));
+    const ok = { headers: { Authorization: "Bearer ok" } };
+    for (const path of [
+      "/t/status",
+      "/t/snapshots",
+      "/t/snapshots/1",
+      "/t/verify/1",
+      "/t/objects/data/a.bin",
+    ]) {
+      const refused = await app.request(path);
+      assert.equal(refused.status, 401, path);
+      assert.match(refused.headers.get("WWW-Authenticate") ?? "", /^Bearer/);
+      assert.deepEqual(await refused.json(), { error: "Unauthenticated", message: "needs a token" });
+      const other = await app.request(path.replace("/t/", "/u/"), ok);
+      assert.equal(other.status, 403, path);
+      assert.equal(((await other.json()) as { error: string }).error, "PermissionDenied");
+    }
+    const obj = await app.request("/t/objects/data/a.bin", ok);
+    assert.equal(await obj.text(), "right", "the key is still the route's own wildcard");
+    assert.equal((await app.request("/t/status", ok)).status, 200);
+    assert.deepEqual(await (await app.request("/t/kick", { method: "POST" })).json(), { kicked: "t" });
   });
 });

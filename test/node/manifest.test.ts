@@ -16,7 +16,7 @@ import {
   liveFiles,
   type Manifest,
 } from "../../src/index.ts";
-import { DataFileRefSchema, ManifestSchema } from "../../src/manifest/index.ts";
+import { DataFileRefSchema, ManifestSchema } from "../../src/manifest/gen/manifest_pb.ts";
 import { seededRandom } from "../../src/testing/index.ts";
 
 const root = join(import.meta.dirname, "../..");

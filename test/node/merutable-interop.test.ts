@@ -13,18 +13,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
+import { manifestKey } from "../../src/catalog/layout.ts";
+import { posixManifestKey } from "../../src/catalog/posix.ts";
+import { SCHEMA_PROPERTY } from "../../src/catalog/schema.ts";
 import {
   Catalog,
   liveDataFiles,
   Mirror,
-  manifestKey,
   type ObjectStore,
   openTable,
-  posixManifestKey,
   referencedFiles,
   restore,
   S3Store,
-  SCHEMA_PROPERTY,
   verifyMirror,
 } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";

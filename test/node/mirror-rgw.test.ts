@@ -1,76 +1,26 @@
 /**
- * The mirror between two buckets of a real Ceph RGW (S3Store on each): the
- * shared mirror suite, then an end-to-end run of 20 snapshots checked by
- * `verifyMirror` and by `rclone check` (an independent S3 client).
+ * The mirror between two buckets of a real Ceph RGW (S3Store on each, over
+ * `fetch` and aws4fetch): the shared mirror suite, then an end-to-end run of
+ * 20 snapshots checked by `verifyMirror` and by `rclone check` (an
+ * independent S3 client). The suite over the Node transport and signer is
+ * mirror-rgw-node.test.ts.
  * Run: npx node scripts/with-rgw.ts -- npx vitest run test/node/mirror-rgw.test.ts
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "vitest";
-import { Mirror, prefixed, S3Store, type S3StoreOptions, verifyMirror } from "../../src/index.ts";
-import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
-import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
-import { createBucket, type RgwService } from "../services/rgw.ts";
-import { type Harness, randomId, uniquePrefix } from "../support/harness.ts";
+import { Mirror, prefixed, verifyMirror } from "../../src/index.ts";
+import { bucketMirrorContract } from "../support/bucket-mirror.ts";
+import { type Harness, uniquePrefix } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
-import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
+import { rgwConfig } from "../support/rgw.ts";
 
 const cfg = rgwConfig((k) => process.env[k]);
 const vitestHarness: Harness = { test: (name, fn, o) => it(name, fn, o?.timeoutMs) };
 
-function bucketStore(c: RgwConfig, bucket: string, extra: Partial<S3StoreOptions> = {}): S3Store {
-  return new S3Store({ ...c, bucket, forcePathStyle: true, ...extra });
-}
-
-function makeBuckets(c: RgwConfig): { src: string; dst: string } {
-  const id = randomId();
-  const src = `mirror-src-${id}`;
-  const dst = `mirror-dst-${id}`;
-  // createBucket needs only the connection facts of the running service.
-  for (const b of [src, dst]) createBucket(c as unknown as RgwService, b);
-  return { src, dst };
-}
-
 describe.skipIf(!cfg)("mirror between two RGW buckets", () => {
   if (!cfg) return;
-  const { src, dst } = makeBuckets(cfg);
-  const source = bucketStore(cfg, src);
-  const target = bucketStore(cfg, dst);
-
-  mirrorContract(
-    vitestHarness,
-    () => {
-      const p = uniquePrefix("mirror");
-      return {
-        source: prefixed(source, p),
-        target: prefixed(target, p),
-        another: () => prefixed(target, uniquePrefix("other")),
-      };
-    },
-    {
-      timeoutMs: 60_000,
-      skip: RGW_MIRROR_SKIPS,
-    },
-  );
-
-  describe("over nodeHttpTransport and nodeSigner (what the CLI uses on Node)", () => {
-    const transport = nodeHttpTransport();
-    const node = { transport, signer: nodeSigner() };
-    const nsource = bucketStore(cfg, src, node);
-    const ntarget = bucketStore(cfg, dst, node);
-    mirrorContract(
-      vitestHarness,
-      () => {
-        const p = uniquePrefix("mirror-node");
-        return {
-          source: prefixed(nsource, p),
-          target: prefixed(ntarget, p),
-          another: () => prefixed(ntarget, uniquePrefix("other")),
-        };
-      },
-      { timeoutMs: 60_000, skip: RGW_MIRROR_SKIPS },
-    );
-  });
+  const { src, dst, source, target } = bucketMirrorContract(vitestHarness, cfg);
 
   it("20 snapshots end to end: verifyMirror and rclone check agree", { timeout: 120_000 }, async () => {
     const p = uniquePrefix("e2e");

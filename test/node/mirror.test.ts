@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, it } from "vitest";
+import { manifestKey } from "../../src/catalog/layout.ts";
 import {
   Catalog,
   createDataFileRef,
@@ -8,7 +9,6 @@ import {
   DELETE_CONTENT,
   encodeManifest,
   MemoryStore,
-  manifestKey,
   mirrorSnapshot,
   type ObjectStore,
   referencedFiles,

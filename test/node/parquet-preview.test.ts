@@ -12,19 +12,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { checkTableSchema, schemaJson } from "../../src/catalog/index.ts";
-import { DEMO_SCHEMA, demoCommit } from "../../src/cli/demo.ts";
+import { checkTableSchema, schemaJson } from "../../src/catalog/schema.ts";
+import { DEMO_SCHEMA, demoCommit } from "../../src/demo/writer.ts";
 import { Catalog, errorCodeOf, liveDataFiles, MemoryStore } from "../../src/index.ts";
 import {
-  isNotParquet,
   type MeruSchema,
-  PREVIEW_ROWS,
-  previewParquet,
-  rawValue,
   readableBytes,
   readableInternalKey,
   readableUserKey,
-} from "../../worker/public/parquet-preview.ts";
+} from "../../worker/public/meru.ts";
+import { isNotParquet, PREVIEW_ROWS, previewParquet, rawValue } from "../../worker/public/parquet-preview.ts";
 import { type BucketServer, serveBucket } from "../support/bucket-server.ts";
 import { interopPython, readParquetPeer, writeParquetPeer } from "../support/parquet-peer.ts";
 

@@ -24,7 +24,7 @@ import {
 import { readChecksums } from "../../src/mirror/checksums.ts";
 import { nodeHttpTransport } from "../../src/node/index.ts";
 import { sha256Hex } from "../../src/store/checksum.ts";
-import { copySourceBody } from "../../src/store/index.ts";
+import { copySourceBody } from "../../src/store/copy-source.ts";
 import { mirrorContract, RGW_MIRROR_SKIPS } from "../contract/mirror.contract.ts";
 import { createBucket } from "../services/rgw.ts";
 import { type CopyProxy, startCopyProxy } from "../support/copy-proxy.ts";

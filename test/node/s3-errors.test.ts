@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { md5 } from "@noble/hashes/legacy.js";
 import { describe, it } from "vitest";
 import { type FetchLike, retrying, S3Store } from "../../src/index.ts";
-import { classifyS3Error, parseS3Error } from "../../src/store/index.ts";
+import { classifyS3Error } from "../../src/store/s3/errors.ts";
+import { parseS3Error } from "../../src/store/s3/xml.ts";
 import { faulty } from "../../src/testing/index.ts";
-import { assertRejectsOption, codeOf, collect } from "../support/harness.ts";
+import { assertRejectsOption, BAD_VALUES, codeOf, collect } from "../support/harness.ts";
 
 interface Call {
   method: string;
@@ -581,7 +582,7 @@ describe("S3Store options", () => {
     accessKeyId: "AKID",
     secretAccessKey: "secret-key-value",
   };
-  const BAD = [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, "8"];
+  const BAD = BAD_VALUES.number;
 
   it("every numeric option is InvalidArgument naming it, within S3's real limits", async () => {
     const make = (extra: Record<string, unknown>) => () => new S3Store({ ...base, ...extra });

@@ -14,9 +14,9 @@ import {
   type S3StoreOptions,
 } from "../../src/index.ts";
 import { nodeHttpTransport, nodeSigner } from "../../src/node/index.ts";
-import { fetchTransport } from "../../src/store/index.ts";
 import { S3Client } from "../../src/store/s3/client.ts";
-import { resolveS3Options } from "../../src/store/s3/options.ts";
+import { s3Settings } from "../../src/store/s3/settings.ts";
+import { fetchTransport } from "../../src/store/transport.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, collect, type Harness, randomId, uniquePrefix } from "../support/harness.ts";
 import { rgwConfig } from "../support/rgw.ts";
@@ -275,7 +275,7 @@ describe("S3Store URL building", () => {
   const base = { bucket: "my-bucket", region: "us-east-1", accessKeyId: "AK", secretAccessKey: "SK" };
   /** The URLs an S3Store with `opts` sends to: its client's, with the store's prefix. */
   const urls = (opts: S3StoreOptions) => {
-    const cfg = resolveS3Options(opts);
+    const cfg = s3Settings(opts);
     const client = new S3Client(cfg);
     return {
       url: (key?: string, query = "") =>

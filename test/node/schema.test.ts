@@ -9,16 +9,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "vitest";
-import { schemaJson } from "../../src/catalog/index.ts";
+import { manifestKey } from "../../src/catalog/layout.ts";
+import { FORMAT_VERSION_PROPERTY, SCHEMA_PROPERTY, schemaJson } from "../../src/catalog/schema.ts";
 import {
   Catalog,
   checkTableSchema,
   encodeManifest,
-  FORMAT_VERSION_PROPERTY,
   MemoryStore,
-  manifestKey,
   readTableSchema,
-  SCHEMA_PROPERTY,
   type TableSchema,
 } from "../../src/index.ts";
 import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";

@@ -13,7 +13,7 @@ import { afterAll, describe, it } from "vitest";
 import { openStoreUrl } from "../../src/cli/store-url.ts";
 import { FileStore } from "../../src/node/index.ts";
 import { HttpStore } from "../../src/store/http.ts";
-import { S3Store } from "../../src/store/s3/index.ts";
+import { S3Store } from "../../src/store/s3/store.ts";
 import { parseStoreUrl } from "../../src/store/url.ts";
 
 const creds: Record<string, string> = { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "SECRETKEY" };

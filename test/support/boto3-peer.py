@@ -16,6 +16,17 @@ Commands (request and answer are JSON):
          every object under prefix: the SHA-256 checksum S3 keeps with it (HeadObject with
          ChecksumMode=ENABLED; null when none), hashlib's SHA-256 of its bytes, and its text
          when it is a small UTF-8 object (tidemark's checksum records)
+  lock-bucket {"bucket"} -> {"created": bool, "versioning", "object_lock"}
+         (CreateBucket with ObjectLockEnabledForBucket; an existing bucket of ours is fine)
+  lock-report {"bucket", "prefix"} -> [{"key", "version_id", "latest", "delete_marker", "mode", "until"}]
+         every version under prefix (ListObjectVersions), each one's retention as HeadObject reports it
+  tamper {"bucket", "report_prefix"?, "delete_keys": [key], "overwrite": [key]}
+         -> {"report": lock-report of report_prefix (before anything else), "delete": [{"key",
+             "version_id", "status", "code"}], "delete_objects": [{"key", "code"}],
+             "overwrite": [{"key", "status", "code", "old_md5"}]}
+         what the writer's own credentials can do to locked history: DeleteObject of each version
+         of delete_keys, DeleteObjects of them all, PutObject over each overwrite key (then the md5
+         of the version it had); one process, so it all happens well inside a short lock
 """
 import base64
 import hashlib
@@ -113,12 +124,87 @@ def sums(s3, bucket, req):
     return out
 
 
+def error_of(e):
+    return {"status": e.response["ResponseMetadata"]["HTTPStatusCode"], "code": e.response["Error"]["Code"]}
+
+
+def lock_bucket(s3, _bucket, req):
+    created = True
+    try:
+        s3.create_bucket(Bucket=req["bucket"], ObjectLockEnabledForBucket=True)
+    except ClientError as e:
+        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+        created = False
+    versioning = s3.get_bucket_versioning(Bucket=req["bucket"]).get("Status")
+    lock = s3.get_object_lock_configuration(Bucket=req["bucket"])["ObjectLockConfiguration"]
+    return {"created": created, "versioning": versioning, "object_lock": lock.get("ObjectLockEnabled")}
+
+
+def lock_report(s3, _bucket, req):
+    out = []
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=req["bucket"], Prefix=req["prefix"])
+    for page in pages:
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            row = {"key": v["Key"], "version_id": v["VersionId"], "latest": v["IsLatest"],
+                   "delete_marker": "ETag" not in v, "mode": None, "until": None}
+            if not row["delete_marker"]:
+                h = s3.head_object(Bucket=req["bucket"], Key=v["Key"], VersionId=v["VersionId"])
+                row["mode"] = h.get("ObjectLockMode")
+                until = h.get("ObjectLockRetainUntilDate")
+                row["until"] = until.isoformat() if until else None
+            out.append(row)
+    return out
+
+
+def tamper(s3, _bucket, req):
+    b = req["bucket"]
+    out = {"delete": [], "delete_objects": [], "overwrite": []}
+    if req.get("report_prefix") is not None:
+        out["report"] = lock_report(s3, _bucket, {"bucket": b, "prefix": req["report_prefix"]})
+    versions = []
+    for key in req["delete_keys"]:
+        for v in s3.list_object_versions(Bucket=b, Prefix=key).get("Versions", []):
+            if v["Key"] == key:
+                versions.append({"key": key, "version_id": v["VersionId"]})
+    for v in versions:
+        try:
+            s3.delete_object(Bucket=b, Key=v["key"], VersionId=v["version_id"])
+            out["delete"].append({**v, "status": 204, "code": None})
+        except ClientError as e:
+            out["delete"].append({**v, **error_of(e)})
+    if versions:
+        objects = [{"Key": v["key"], "VersionId": v["version_id"]} for v in versions]
+        r = s3.delete_objects(Bucket=b, Delete={"Objects": objects})
+        out["delete_objects"] = [{"key": e["Key"], "code": e["Code"]} for e in r.get("Errors", [])]
+    for key in req["overwrite"]:
+        before = s3.head_object(Bucket=b, Key=key)["VersionId"]
+        row = {"key": key, "status": 200, "code": None}
+        try:
+            s3.put_object(Bucket=b, Key=key, Body=b"tampered")
+        except ClientError as e:
+            row.update(error_of(e))
+        old = s3.get_object(Bucket=b, Key=key, VersionId=before)["Body"].read()
+        row["old_md5"] = hashlib.md5(old).hexdigest()
+        out["overwrite"].append(row)
+    return out
+
+
 def main():
     command = sys.argv[1]
     req = json.load(sys.stdin)
     s3 = client()
     bucket = os.environ["PEER_BUCKET"]
-    answer = {"dump": dump, "write": write, "create": create, "probe": probe, "sums": sums}[command](s3, bucket, req)
+    answer = {
+        "dump": dump,
+        "write": write,
+        "create": create,
+        "probe": probe,
+        "sums": sums,
+        "lock-bucket": lock_bucket,
+        "lock-report": lock_report,
+        "tamper": tamper,
+    }[command](s3, bucket, req)
     json.dump(answer, sys.stdout)
 
 

@@ -15,7 +15,7 @@ export function override(store: ObjectStore, over: Partial<ObjectStore>): Object
     head: over.head ?? ((k) => store.head(k)),
     put: over.put ?? ((k, b, o) => store.put(k, b, o)),
     delete: over.delete ?? ((k) => store.delete(k)),
-    deleteMany: over.deleteMany ?? ((ks) => store.deleteMany(ks)),
+    deleteMany: over.deleteMany ?? ((ks, o) => store.deleteMany(ks, o)),
     list: over.list ?? ((p, o) => store.list(p, o)),
   };
 }

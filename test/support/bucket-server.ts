@@ -7,8 +7,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serveObject } from "../../src/http/index.ts";
 import { isTidemarkError, type ObjectStore } from "../../src/index.ts";
+import { serveObject } from "../../src/server/index.ts";
 
 /** A running bucket server. */
 export interface BucketServer {

@@ -5,6 +5,24 @@
  */
 export { codeOf, collect, type Harness, randomId, uniquePrefix } from "../../src/testing/harness.ts";
 
+/**
+ * Values every numeric option of its kind refuses (see `src/options.ts`):
+ * not a number, not finite, negative, a fraction, a numeric string; a count
+ * also refuses 0, a delay anything above `setTimeout`'s maximum (which fires
+ * at once), a rate anything outside 0..1, a list of request numbers any bad
+ * entry or a bare number.
+ */
+export const BAD_VALUES = (() => {
+  const number: readonly unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, "8"];
+  return {
+    number,
+    count: [...number, 0],
+    delay: [...number, 2 ** 31],
+    rate: [Number.NaN, Number.POSITIVE_INFINITY, -0.1, 1.5, "0.5"],
+    list: [[Number.NaN], [Number.POSITIVE_INFINITY], [-1], [0], [1.5], ["8"], 3, "3"],
+  } as const;
+})();
+
 /** A value as a test message shows it (`"8"` for the string, `8` for the number). */
 export function showValue(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(showValue)}]` : String(v);

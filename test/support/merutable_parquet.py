@@ -1,5 +1,5 @@
 """Parquet files as merutable writes them, and an independent reader of them.
-(`bench-table`: the 1,000,000-row table of bench/rows.ts.)
+(`bench-table`: the 1,000,000-row table of bench/rows.ts, as merutable writes its files.)
 
 Two tools tidemark's tests do not write themselves: Apache Arrow's pyarrow
 (the reference Parquet writer) and DuckDB (an independent Parquet reader).
@@ -12,7 +12,7 @@ Two tools tidemark's tests do not write themselves: Apache Arrow's pyarrow
         prints {"rows": N, "columns": [...], "codecs": [...], "ids": [min, max]}
         as DuckDB reads them.
     python merutable_parquet.py table-files < {"root", "schema", "string_columns", "files": [
-            {"path", "dual", "row_group_size", "rows": [{"seq", "op", "values": [V...]}]}]}
+            {"path", "dual", "row_group_size", "page_rows", "rows": [{"seq", "op", "values": [V...]}]}]}
         writes data files of a table with any merutable schema: the internal key
         encoded here from the key columns' values (merutable's types/key.rs), rows
         sorted by it; prints [{"path", "size", "rows", "key_min", "key_max",
@@ -196,12 +196,15 @@ def table_files(spec):
         table = pa.table(data, schema=pa.schema(fields))
         path = os.path.join(spec["root"], f["path"])
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        # page_rows: pages of that many rows, and page indexes (merutable's writer emits them).
+        paged = {"write_page_index": True, "max_rows_per_page": f["page_rows"]} if f.get("page_rows") else {}
         pq.write_table(
             table,
             path,
             compression="snappy",
             row_group_size=f.get("row_group_size") or max(1, len(rows)),
             use_dictionary=[c["name"] for c in columns],
+            **paged,
         )
         out.append(
             {
@@ -219,12 +222,27 @@ def table_files(spec):
 
 
 def bench_table(spec):
-    """A big table for bench/rows.ts, generated here (no JSON rows): Int64 key `id`,
-    customer (string), amount (double), qty (int32), paid (bool). `l1_files` level-1
-    files of the `rows` keys (version 1), then level-0 flushes of updates and
-    deletes (tombstones carry the old values) of distinct random keys, the last
-    flush `last_flush` keys; row groups as merutable sizes them (16384 rows at
-    level 0, 131072 at level 1). Prints the versions: [{"add": [file...]}]."""
+    """A big table for bench/rows.ts, generated here (no JSON rows), written as
+    merutable's writer (parquet/writer.rs at 41101e3, parquet-rs 53) writes its
+    files: Int64 key `id`, customer (ByteArray: Arrow Binary, as merutable maps
+    it), amount (double), qty (int32), paid (bool). `l1_files` level-1 files of
+    the `rows` keys (version 1), then level-0 flushes of updates and deletes
+    (tombstones carry the old values) of distinct random keys, the last flush
+    `last_flush` keys, then (`clustered_flush`) a flush of a contiguous range.
+
+    As merutable writes them: row groups of 16,384 rows at level 0 and 131,072
+    at level 1 (its 4 and 32 MiB budgets at 256 bytes a row); data pages of
+    8 KiB at level 0 and 32 KiB at level 1, at most 20,000 rows (parquet-rs's
+    default); page indexes (column and offset index: parquet-rs writes them by
+    default); `_merutable_ikey` PLAIN, `_merutable_seq` DELTA_BINARY_PACKED,
+    `_merutable_op` dictionary; level 0 "dual": the `_merutable_value` row blob
+    and every user column PLAIN; level 1 columnar: integers DELTA_BINARY_PACKED,
+    floats BYTE_STREAM_SPLIT, byte arrays dictionary, booleans RLE. The footer's
+    key-value metadata: `merutable.meta` and `merutable.schema` (JSON), and
+    `merutable.bloom`, hex, of the size merutable's bloom has (10 bits a key in
+    64-byte buckets), its bits random: no reader here probes it. The row blob is
+    a stand-in of postcard's size (about 30 bytes a row). No `merutable.kv_index`
+    (its page table: a few KiB a file). Prints the versions: [{"add": [file...]}]."""
     import random
 
     import pyarrow as pa
@@ -232,43 +250,95 @@ def bench_table(spec):
 
     rng = random.Random(spec.get("seed", 23))
     n = spec["rows"]
-    schema = pa.schema(
-        [
-            pa.field("_merutable_ikey", pa.binary(), nullable=False),
-            pa.field("_merutable_seq", pa.int64(), nullable=False),
-            pa.field("_merutable_op", pa.int32(), nullable=False),
-            pa.field("id", pa.int64(), nullable=False),
-            pa.field("customer", pa.string(), nullable=True),
-            pa.field("amount", pa.float64(), nullable=True),
-            pa.field("qty", pa.int32(), nullable=False),
-            pa.field("paid", pa.bool_(), nullable=True),
-        ]
-    )
+    internal = [
+        pa.field("_merutable_ikey", pa.binary(), nullable=False),
+        pa.field("_merutable_seq", pa.int64(), nullable=False),
+        pa.field("_merutable_op", pa.int32(), nullable=False),
+    ]
+    user = [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("customer", pa.binary(), nullable=True),
+        pa.field("amount", pa.float64(), nullable=True),
+        pa.field("qty", pa.int32(), nullable=False),
+        pa.field("paid", pa.bool_(), nullable=True),
+    ]
+    meru_schema = {
+        "table_name": "bench",
+        "columns": [
+            {"name": "id", "col_type": "Int64", "nullable": False},
+            {"name": "customer", "col_type": "ByteArray", "nullable": True},
+            {"name": "amount", "col_type": "Double", "nullable": True},
+            {"name": "qty", "col_type": "Int32", "nullable": False},
+            {"name": "paid", "col_type": "Boolean", "nullable": True},
+        ],
+        "primary_key": [0],
+    }
     seq = [0]
 
     def row(i, gen):
-        return (i, None if (i + gen) % 11 == 0 else "customer %d" % ((i * 7 + gen) % 5000), ((i * 31 + gen) % 100000) / 100, (i + gen) % 50, None if i % 9 == 0 else (i + gen) % 2 == 0)
+        return (i, None if (i + gen) % 11 == 0 else b"customer %d" % ((i * 7 + gen) % 5000), ((i * 31 + gen) % 100000) / 100, (i + gen) % 50, None if i % 9 == 0 else (i + gen) % 2 == 0)
 
-    def write(path, rows, group):
+    def blob(v):
+        # About what postcard makes of the row: varints, the bytes, the double, option tags.
+        c = v[1] or b""
+        return struct.pack("<qBdiB", v[0], len(c), v[2] or 0.0, v[3], 2 if v[4] is None else int(v[4])) + c
+
+    def write(path, rows, level):
         # rows: (id, seq, op, values); sorted by ikey = key asc, seq desc
         rows.sort(key=lambda r: (r[0], -r[1]))
         ikeys = [struct.pack(">Q", (r[0] & 0xFFFFFFFFFFFFFFFF) ^ (1 << 63)) + struct.pack(">Q", ((SEQNUM_MAX - r[1]) << 8) | r[2]) for r in rows]
         cols = list(zip(*[r[3] for r in rows]))
-        t = pa.table(
-            [ikeys, [r[1] for r in rows], [r[2] for r in rows], list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]), list(cols[4])],
-            schema=schema,
-        )
+        dual = level == 0
+        fields = internal + ([pa.field("_merutable_value", pa.binary(), nullable=False)] if dual else []) + user
+        arrays = [ikeys, [r[1] for r in rows], [r[2] for r in rows]]
+        if dual:
+            arrays.append([blob(r[3]) for r in rows])
+        arrays += [list(c) for c in cols]
+        seqs = [r[1] for r in rows]
+        keys = sorted({ikey[:8] for ikey in ikeys})
+        meta = {
+            "level": level, "seq_min": min(seqs), "seq_max": max(seqs),
+            "key_min": list(ikeys[0][:8]), "key_max": list(ikeys[-1][:8]), "num_rows": len(rows),
+            "file_size": 0, "format": "Dual" if dual else "Columnar",
+        }
+        buckets = -(-max(len(keys), 1000) * 10 // 512)
+        bloom = bytes([6]) + struct.pack("<I", buckets) + rng.randbytes(buckets * 64)
+        kv = {
+            "merutable.meta": json.dumps(meta),
+            "merutable.schema": json.dumps(meru_schema),
+            "merutable.bloom": bloom.hex(),
+        }
+        t = pa.table(arrays, schema=pa.schema(fields))
         full = os.path.join(spec["root"], path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        pq.write_table(t, full, compression="snappy", row_group_size=group, use_dictionary=["customer", "qty", "paid"])
+        if dual:
+            plain = ["_merutable_ikey", "_merutable_value", "id", "customer", "amount", "qty", "paid"]
+            encodings = {c: "PLAIN" for c in plain}
+        else:
+            encodings = {"_merutable_ikey": "PLAIN", "id": "DELTA_BINARY_PACKED", "amount": "BYTE_STREAM_SPLIT", "qty": "DELTA_BINARY_PACKED", "paid": "RLE"}
+        encodings["_merutable_seq"] = "DELTA_BINARY_PACKED"
+        # The key-value metadata as merutable's writer sets it (not pyarrow's ARROW:schema, which would repeat it).
+        with pq.ParquetWriter(
+            full,
+            t.schema,
+            compression="snappy",
+            data_page_size=8 * 1024 if dual else 32 * 1024,
+            max_rows_per_page=20000,
+            use_dictionary=["_merutable_op"] + ([] if dual else ["customer"]),
+            column_encoding=encodings,
+            write_page_index=True,
+            store_schema=False,
+        ) as w:
+            w.write_table(t, row_group_size=16384 if dual else 131072)
+            w.add_key_value_metadata(kv)
         return {
             "path": path,
             "size": os.path.getsize(full),
             "rows": len(rows),
             "key_min": ikeys[0][:8].hex(),
             "key_max": ikeys[-1][:8].hex(),
-            "seq_min": min(r[1] for r in rows),
-            "seq_max": max(r[1] for r in rows),
+            "seq_min": min(seqs),
+            "seq_max": max(seqs),
         }
 
     def next_seq():
@@ -280,7 +350,7 @@ def bench_table(spec):
     first = []
     for f in range(spec["l1_files"]):
         ids = range(f * per, n if f == spec["l1_files"] - 1 else (f + 1) * per)
-        first.append(write("data/L1/base-%d.parquet" % f, [(i, next_seq(), 1, row(i, 0)) for i in ids], 131072))
+        first.append(write("data/L1/base-%d.parquet" % f, [(i, next_seq(), 1, row(i, 0)) for i in ids], 1))
     versions.append({"add": first})
     keys = rng.sample(range(n), spec["updated"] + spec["deleted"])
     ops = [(k, 1) for k in keys[: spec["updated"]]] + [(k, 0) for k in keys[spec["updated"]:]]
@@ -290,12 +360,12 @@ def bench_table(spec):
     chunks = [rest[i :: spec["l0_files"] - 1] for i in range(spec["l0_files"] - 1)] + [last]
     for f, chunk in enumerate(chunks):
         rows = [(k, next_seq(), op, row(k, f + 1 if op == 1 else 0)) for k, op in chunk]
-        versions.append({"add": [write("data/L0/flush-%d.parquet" % f, rows, 16384)]})
+        versions.append({"add": [write("data/L0/flush-%d.parquet" % f, rows, 0)]})
     if spec.get("clustered_flush"):
         # Then a flush updating a contiguous range of keys (recent orders, say).
         ids = range(n // 2, n // 2 + spec["clustered_flush"])
         rows = [(k, next_seq(), 1, row(k, 99)) for k in ids]
-        versions.append({"add": [write("data/L0/flush-clustered.parquet", rows, 16384)]})
+        versions.append({"add": [write("data/L0/flush-clustered.parquet", rows, 0)]})
     return versions
 
 

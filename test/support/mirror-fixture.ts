@@ -4,11 +4,10 @@
  * reader of the target can see.
  */
 import assert from "node:assert/strict";
-import { parseManifestKey } from "../../src/catalog/layout.ts";
+import { LOW_WATER_KEY, parseManifestKey } from "../../src/catalog/layout.ts";
 import {
   Catalog,
   decodeManifest,
-  LOW_WATER_KEY,
   liveFileInfo,
   type MirrorProgress,
   type MirrorProgressStore,

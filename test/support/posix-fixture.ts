@@ -9,6 +9,9 @@
  * files HEAD no longer references, as merutable's does 5 minutes after a
  * compaction (manifests are never deleted).
  */
+
+import { posixManifestKey, VERSION_HINT_KEY } from "../../src/catalog/posix.ts";
+import { SCHEMA_PROPERTY } from "../../src/catalog/schema.ts";
 import {
   createDataFileRef,
   createManifest,
@@ -18,10 +21,7 @@ import {
   FILE_STATUS,
   type Manifest,
   type ObjectStore,
-  posixManifestKey,
   referencedFiles,
-  SCHEMA_PROPERTY,
-  VERSION_HINT_KEY,
 } from "../../src/index.ts";
 import { type FileSpec, fileBytes } from "./mirror-fixture.ts";
 

@@ -75,6 +75,8 @@ interface PlannedFile {
   level: number;
   rows: PlannedRow[];
   rowGroupSize?: number;
+  /** Rows per data page, with page indexes written (merutable's writer emits them); absent: pyarrow's defaults, no page index. */
+  pageRows?: number;
 }
 
 /** What the Python helper reports of a data file it wrote. */
@@ -170,7 +172,7 @@ export class RowsFixture {
    */
   flush(
     ops: Array<{ put: FixtureValue[] } | { del: FixtureValue[] }>,
-    opts: { rowGroupSize?: number; dvOver?: string[] } = {},
+    opts: { rowGroupSize?: number; pageRows?: number; dvOver?: string[] } = {},
   ): number {
     const rows: PlannedRow[] = ops.map((o) => {
       const seq = ++this.seq;
@@ -187,6 +189,7 @@ export class RowsFixture {
       level: 0,
       rows,
       ...(opts.rowGroupSize ? { rowGroupSize: opts.rowGroupSize } : {}),
+      ...(opts.pageRows ? { pageRows: opts.pageRows } : {}),
     });
     const version = this.versions.length + 1;
     const live = this.#live.map((r) => ({ ...r }));
@@ -204,7 +207,13 @@ export class RowsFixture {
    * the bottom). Deletion vectors of the inputs apply (their rows are gone).
    */
   compact(
-    opts: { inputs?: string[]; level?: number; dropTombstones?: boolean; rowGroupSize?: number } = {},
+    opts: {
+      inputs?: string[];
+      level?: number;
+      dropTombstones?: boolean;
+      rowGroupSize?: number;
+      pageRows?: number;
+    } = {},
   ): number {
     const inputs = opts.inputs ?? this.#live.map((r) => r.path);
     const newest = new Map<string, PlannedRow>();
@@ -224,6 +233,7 @@ export class RowsFixture {
         level: opts.level ?? 1,
         rows,
         ...(opts.rowGroupSize ? { rowGroupSize: opts.rowGroupSize } : {}),
+        ...(opts.pageRows ? { pageRows: opts.pageRows } : {}),
       });
       live.push({ path });
     }
@@ -240,6 +250,7 @@ export class RowsFixture {
       path: f.path,
       dual: f.level === 0,
       row_group_size: f.rowGroupSize ?? 0,
+      page_rows: f.pageRows ?? 0,
       rows: f.rows.map((r) => ({ seq: r.seq, op: r.op, values: tagRow(this.schema, r.values) })),
     }));
     const out = runJson(python, [helper, "table-files"], {

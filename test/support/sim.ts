@@ -22,7 +22,12 @@
  * 6. no mixed history on any mirror or restored table: walking a chain from
  *    its HEAD, each manifest of the posix primary's family is one merutable
  *    wrote (on the primary, or on the restored directory), built on the very
- *    manifest below it.
+ *    manifest below it;
+ * 7. retention: on a mirror with a retention policy every version inside its
+ *    window (by an oracle of every version ever published there and when)
+ *    stays readable with all its files, no manifest at or above its boundary
+ *    misses a file, and a reader racing the expiry of the version it reads
+ *    gets the whole version or the expired error, never a half-read one.
  *
  * Faults: a crash at a request (every request from there fails), a lost
  * response, a pause at a request (a stalled writer, a reader racing an
@@ -31,14 +36,24 @@
  * a wiped target, files deleted by the primary's garbage collector, a path
  * re-used with new bytes, the posix primary rolled back to an earlier
  * version (a file-system snapshot restored) and committing the same numbers
- * again, merutable's commit cut between its manifest and its hint.
+ * again, merutable's commit cut between its manifest and its hint; retention
+ * passes on four mirrors (a window by count and by age, a mirror of a mirror
+ * with a longer window whose target keeps Object Lock retentions, a shorter
+ * one on the posix primary's mirror, a second instance racing the first on
+ * its target) with deletes the target refuses and faults at their requests.
  *
  * Used by test/node/simulation.test.ts (`npm test`) and scripts/sim.ts
  * (`npm run sim`, the soak).
  */
 import assert from "node:assert/strict";
 import * as fc from "fast-check";
-import { parseManifestKey, parsePosixManifestKey, readVersionHint } from "../../src/catalog/index.ts";
+import { manifestKey, parseManifestKey, RETENTION_KEY } from "../../src/catalog/layout.ts";
+import {
+  parsePosixManifestKey,
+  posixManifestKey,
+  readVersionHint,
+  VERSION_HINT_KEY,
+} from "../../src/catalog/posix.ts";
 import {
   Catalog,
   decodeManifest,
@@ -46,16 +61,15 @@ import {
   type Manifest,
   MemoryStore,
   Mirror,
+  type MirrorOptions,
   type MirrorProgress,
   type MirrorProgressStore,
-  manifestKey,
   type ObjectStore,
   openMirror,
-  posixManifestKey,
   referencedFiles,
   retrying,
   TidemarkError,
-  VERSION_HINT_KEY,
+  verifyMirror,
   wrapperOf,
 } from "../../src/index.ts";
 import { restore } from "../../src/restore/restore.ts";
@@ -70,8 +84,17 @@ class Clock {
   now = (): number => this.ms;
 }
 
-/** A raw store that advances the clock per request and remembers whether it changed. */
-function timed(store: ObjectStore, clock: Clock, onWrite: () => void): ObjectStore {
+/**
+ * A raw store that advances the clock per request and remembers whether it
+ * changed; `onPut` hears of every successful put (the retention oracle's log
+ * of manifests written to a target).
+ */
+function timed(
+  store: ObjectStore,
+  clock: Clock,
+  onWrite: () => void,
+  onPut: (key: string) => Promise<void> = async () => {},
+): ObjectStore {
   const read = <T>(op: () => T): T => {
     clock.ms += 1;
     return op();
@@ -84,9 +107,13 @@ function timed(store: ObjectStore, clock: Clock, onWrite: () => void): ObjectSto
     ...wrapperOf(store),
     get: (k, o) => read(() => store.get(k, o)),
     head: (k) => read(() => store.head(k)),
-    put: (k, b, o) => write(() => store.put(k, b, o)),
+    put: async (k, b, o) => {
+      const r = await write(() => store.put(k, b, o));
+      await onPut(k);
+      return r;
+    },
     delete: (k) => write(() => store.delete(k)),
-    deleteMany: (ks) => write(() => store.deleteMany(ks)),
+    deleteMany: (ks, o) => write(() => store.deleteMany(ks, o)),
     list: (p, o) => read(() => store.list(p, o)),
   };
 }
@@ -168,11 +195,14 @@ class Gate {
       head: (k) => run(() => store.head(k)),
       put: (k, b, o) => run(() => store.put(k, b, o)),
       delete: (k) => run(() => store.delete(k)),
-      deleteMany: (ks) =>
+      deleteMany: (ks, o) =>
         run(async () => {
           const all: string[] = [];
           for await (const k of ks) all.push(k);
-          const r = await store.deleteMany(all.filter((k) => !gate.refuse.has(k)));
+          const r = await store.deleteMany(
+            all.filter((k) => !gate.refuse.has(k)),
+            o,
+          );
           const refused = all.filter((k) => gate.refuse.has(k));
           return {
             deleted: r.deleted,
@@ -258,7 +288,28 @@ interface MirrorActor {
   targetGate: Gate;
   progress: MirrorProgressStore;
   mirror: Mirror | undefined;
+  /** Its retention policy (and Object Lock), if any. */
+  policy?: Pick<MirrorOptions, "retention" | "lock">;
 }
+
+/** An hour of simulated time. */
+const HOUR = 3_600_000;
+/**
+ * The retention of the mirrors that have one: M0 (and M4, a second instance
+ * racing it on the same target) by count and by age; M1, a mirror of a
+ * mirror with a longer window, on a target that keeps Object Lock
+ * retentions, locking what it writes for 2 hours; M3 on the posix primary's
+ * mirror, a shorter window.
+ */
+const POLICIES: Array<MirrorActor["policy"]> = [
+  { retention: { keepVersions: 2, keepDays: 1 / 24, graceMs: HOUR } },
+  { retention: { keepVersions: 3, graceMs: HOUR }, lock: { mode: "compliance", days: 2 / 24 } },
+  undefined,
+  { retention: { keepVersions: 1, graceMs: HOUR / 2 } },
+  { retention: { keepVersions: 2, keepDays: 1 / 24, graceMs: HOUR } },
+];
+/** The target that keeps Object Lock retentions (M1's). */
+const LOCKING_TARGET: TargetName = "T3";
 
 /** What one table's history is known to be (the oracle). */
 interface History {
@@ -297,17 +348,48 @@ export class World {
   /** Files written on R by merutable, by number. */
   restoredFiles = 0;
   reader: { gate: Gate; pending: Promise<number>; atLeast: number } | undefined;
+  /** A reader of a mirror's version, paused mid-read while retention goes on. */
+  mirrorReader: { gate: Gate; version: number; pending: Promise<unknown> } | undefined;
+  /**
+   * The retention oracle: every manifest ever written to each target, when,
+   * and whether it was written at or above the target's retention boundary
+   * of that moment (an instance that fell behind can write one below it:
+   * readers refuse it, the next pass deletes it); cleared when the target is
+   * wiped. Logged as the writes happen, so a version written and wrongly
+   * expired within one command is still known.
+   */
+  readonly written = new Map<
+    TargetName,
+    Map<number, { at: number; aboveBoundary: boolean; table: string }>
+  >();
   log: string[] = [];
   readonly verbose: boolean;
 
   constructor(verbose = false, serverSideCopy = false) {
     this.verbose = verbose;
     const names = [...TABLES, ...TARGETS, RESTORED] as const;
+    // Stores keep the simulated time (retention's windows and locks read it).
     this.raw = Object.fromEntries(
-      names.map((n) => [n, new MemoryStore({ name: n, serverSideCopy })]),
+      names.map((n) => [
+        n,
+        new MemoryStore({ name: n, serverSideCopy, now: this.clock.now, objectLock: n === LOCKING_TARGET }),
+      ]),
     ) as World["raw"];
+    const logManifest = (n: (typeof names)[number]) => async (key: string) => {
+      const v = parseManifestKey(key);
+      if (v === undefined || !(TARGETS as readonly string[]).includes(n)) return;
+      const log = this.written.get(n as TargetName) ?? new Map();
+      this.written.set(n as TargetName, log);
+      const raw = this.raw[n];
+      const boundary = Number(
+        (await rawBytes(raw, RETENTION_KEY).then((b) => b && new TextDecoder().decode(b))) ?? 0,
+      );
+      const stored = await raw.get(key);
+      const table = decodeManifest(await stored.bytes()).tableUuid;
+      log.set(v, { at: stored.lastModified?.getTime() ?? 0, aboveBoundary: v >= boundary, table });
+    };
     this.stores = Object.fromEntries(
-      names.map((n) => [n, timed(this.raw[n], this.clock, () => this.dirty.add(n))]),
+      names.map((n) => [n, timed(this.raw[n], this.clock, () => this.dirty.add(n), logManifest(n))]),
     ) as World["stores"];
     for (const n of names) this.dirty.add(n);
     const writer = (table: TableName): Writer => ({
@@ -319,17 +401,27 @@ export class World {
       pendingFiles: [],
     });
     this.writers = [writer("A"), writer("A"), writer("B")];
-    const mirror = (from: MirrorActor["from"], to: TargetName): MirrorActor => ({
-      from,
-      to,
-      sourceGate: new Gate(this.clock),
-      targetGate: new Gate(this.clock),
-      progress: memoryProgress(),
-      mirror: undefined,
-    });
+    const mirror = (from: MirrorActor["from"], to: TargetName, i: number): MirrorActor => {
+      const policy = POLICIES[i];
+      return {
+        from,
+        to,
+        sourceGate: new Gate(this.clock),
+        targetGate: new Gate(this.clock),
+        progress: memoryProgress(),
+        mirror: undefined,
+        ...(policy ? { policy } : {}),
+      };
+    };
     // M0: A → T1 (switchable to T2); M1: T1 → T3, a mirror of a mirror; M2: B → T4, or aimed at T1;
-    // M3: the posix primary C → T5.
-    this.mirrors = [mirror("A", "T1"), mirror("T1", "T3"), mirror("B", "T4"), mirror("C", "T5")];
+    // M3: the posix primary C → T5; M4: A → T1, a second instance racing M0 (a Durable Object's overlap).
+    this.mirrors = [
+      mirror("A", "T1", 0),
+      mirror("T1", "T3", 1),
+      mirror("B", "T4", 2),
+      mirror("C", "T5", 3),
+      mirror("A", "T1", 4),
+    ];
     const history = (): History => ({
       acked: new Map(),
       seen: new Map(),
@@ -364,6 +456,7 @@ export class World {
         listThreshold: 4,
         parallelism: 2,
         ...(budget > 0 ? { budget: { requests: budget } } : {}),
+        ...m.policy,
       });
     }
     return m.mirror;
@@ -651,9 +744,85 @@ async function describeWorld(w: World): Promise<void> {
   }
 }
 
+/** The retention policy of the mirrors that write target `t` (T1: M0 and M4; T2: M0; T3: M1; T5: M3). */
+const TARGET_POLICY: Partial<Record<TargetName, number>> = { T1: 0, T2: 0, T3: 1, T5: 3 };
+
+/**
+ * 7. A target under retention: no manifest at or above its boundary misses a
+ * file (below it, readers refuse to go), and every version of the window
+ * (computed from the oracle of every version ever published there, not from
+ * what retention decided) is still there, at or above the boundary, with its
+ * files.
+ */
+async function checkRetention(w: World, t: TargetName): Promise<void> {
+  const store = w.raw[t];
+  const boundary = Number(
+    (await rawBytes(store, RETENTION_KEY).then((b) => b && new TextDecoder().decode(b))) ?? 0,
+  );
+  const head = await visibleHead(store);
+  const present = new Map<number, number | undefined>();
+  for await (const m of store.list("metadata/v")) {
+    const v = parseManifestKey(m.key);
+    if (v !== undefined) present.set(v, m.lastModified?.getTime());
+  }
+  // Published: a manifest written at or above the boundary of its moment, now at or below the HEAD
+  // a reader finds, of HEAD's table (a mirror aimed at a target another one filled since it last
+  // looked can leave a manifest of its own table below HEAD, which no reader reaches). Its arrival
+  // is when it was first written (a racing mirror's identical copy is no new arrival).
+  const headBytes = head > 0 ? await rawBytes(store, manifestKey(head)) : undefined;
+  const table = headBytes && decodeManifest(headBytes).tableUuid;
+  const published = new Map<number, number>();
+  for (const [v, entry] of w.written.get(t) ?? []) {
+    if (v <= head && entry.aboveBoundary && entry.table === table) published.set(v, entry.at);
+  }
+  const filesOf = async (v: number): Promise<string[]> => {
+    const bytes = await rawBytes(store, manifestKey(v));
+    assert.ok(bytes !== undefined, `invariant 7: ${t} v${v} (in its window) is gone`);
+    return referencedFiles(decodeManifest(bytes)).map((f) => f.path);
+  };
+  for (const v of present.keys()) {
+    if (v < boundary) continue;
+    for (const p of await filesOf(v)) {
+      assert.ok(
+        (await rawBytes(store, p)) !== undefined,
+        `invariant 7: ${t} v${v} names ${p}, which is gone`,
+      );
+    }
+  }
+  const i = TARGET_POLICY[t];
+  const retention = i === undefined ? undefined : POLICIES[i]?.retention;
+  if (retention === undefined || head === 0) return;
+  const versions = [...published.keys()].filter((v) => v <= head).sort((a, b) => a - b);
+  // Either rule keeps a version; HEAD always.
+  const window = new Set([head]);
+  if (retention.keepVersions !== undefined) {
+    for (const v of versions.slice(-retention.keepVersions)) window.add(v);
+  }
+  if (retention.keepDays !== undefined) {
+    const cutoff = w.clock.now() - retention.keepDays * 86_400_000;
+    versions.forEach((v, k) => {
+      const next = versions[k + 1];
+      if (next !== undefined && (published.get(next) ?? 0) > cutoff) window.add(v);
+    });
+  }
+  for (const v of window) {
+    assert.ok(v >= boundary, `invariant 7: ${t} v${v} is in its window, below the boundary v${boundary}`);
+    for (const p of await filesOf(v)) {
+      assert.ok(
+        (await rawBytes(store, p)) !== undefined,
+        `invariant 7: ${t} v${v} (in its window) misses ${p}`,
+      );
+    }
+  }
+}
+
 export async function checkAll(w: World): Promise<void> {
   for (const t of TABLES) if (w.dirty.has(t)) await checkPrimary(w, t);
-  for (const t of TARGETS) if (w.dirty.has(t)) await checkTarget(w, t);
+  for (const t of TARGETS) {
+    if (!w.dirty.has(t)) continue;
+    await checkTarget(w, t);
+    await checkRetention(w, t);
+  }
   if (w.dirty.has(RESTORED)) await checkRestored(w);
   w.dirty.clear();
 }
@@ -661,7 +830,12 @@ export async function checkAll(w: World): Promise<void> {
 // ---------------------------------------------------------------------------
 // Commands
 
-type Model = { pendingWriters: Set<number>; pendingReader: boolean; pendingRestore: boolean };
+type Model = {
+  pendingWriters: Set<number>;
+  pendingReader: boolean;
+  pendingRestore: boolean;
+  pendingMirrorReader: boolean;
+};
 
 const OK_CODES = new Set(["Transient", "PreconditionFailed", "SplitBrain", "NotFound"]);
 
@@ -942,25 +1116,38 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
             },
           ),
       ),
-    // Mirror ticks, with a budget and faults on either side.
-    fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom(0, 0, 6, 12), faultArb, faultArb).map(
-      ([i, budget, sf, tf]) =>
-        new Cmd(
-          `tick(m${i}${budget ? `, budget ${budget}` : ""})${show(sf)}${show(tf)}`,
-          () => true,
-          async (_m, w) => {
-            const m = w.mirrors[i] as MirrorActor;
-            const mirror = w.mirrorOf(m, budget);
-            m.sourceGate.arm(sf);
-            m.targetGate.arm(tf);
-            await mirror.tick(); // never throws
-            m.sourceGate.release();
-            m.targetGate.release();
-            w.dirty.add(m.to);
-            await checkMirrorStatus(w, m);
-          },
+    // Mirror ticks (retention passes among them), with a budget, faults on either side, and the
+    // target refusing to delete some versions' manifests and files.
+    fc
+      .tuple(
+        fc.integer({ min: 0, max: 4 }),
+        fc.constantFrom(0, 0, 6, 12),
+        faultArb,
+        faultArb,
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant<number[]>([]) },
+          { weight: 1, arbitrary: fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 3 }) },
         ),
-    ),
+      )
+      .map(
+        ([i, budget, sf, tf, refuse]) =>
+          new Cmd(
+            `tick(m${i}${budget ? `, budget ${budget}` : ""}${refuse.length ? `, refusing deletes of v${refuse.join(",v")}` : ""})${show(sf)}${show(tf)}`,
+            () => true,
+            async (_m, w) => {
+              const m = w.mirrors[i] as MirrorActor;
+              const mirror = w.mirrorOf(m, budget);
+              m.sourceGate.arm(sf);
+              m.targetGate.arm(tf);
+              m.targetGate.refuse = new Set(refuse.flatMap((v) => [manifestKey(v), `data/f${v}.parquet`]));
+              await mirror.tick(); // never throws
+              m.sourceGate.release();
+              m.targetGate.clear();
+              w.dirty.add(m.to);
+              await checkMirrorStatus(w, m);
+            },
+          ),
+      ),
     // merutable commits to table C: its files, then v{N}.metadata.pb, then version-hint.text (a
     // fault between them leaves a manifest no hint names, which its next commit overwrites).
     fc.tuple(fc.integer({ min: 1, max: 3 }), fc.boolean(), faultArb).map(
@@ -1078,7 +1265,7 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
         },
       ),
     ),
-    fc.integer({ min: 0, max: 3 }).map(
+    fc.integer({ min: 0, max: 4 }).map(
       (i) =>
         new Cmd(
           `restart(m${i})`,
@@ -1124,6 +1311,7 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
           () => true,
           async (_m, w) => {
             for await (const o of w.raw[t].list("")) await w.raw[t].delete(o.key);
+            w.written.delete(t);
             w.dirty.add(t);
           },
         ),
@@ -1177,6 +1365,62 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
             `invariant 2: a reader racing the others saw HEAD v${head} below acknowledged v${r.atLeast}`,
           );
           assert.ok(head <= max, `a reader saw HEAD v${head} above the highest version v${max}`);
+        },
+      ),
+    ),
+    // A reader of T1's oldest retained version (the next to expire), paused mid-read (after its
+    // manifest, between its files) while retention goes on.
+    fc.integer({ min: 1, max: 4 }).map(
+      (at) =>
+        new Cmd(
+          `mirror reader of T1's oldest version pauses at request ${at}`,
+          (m) => !m.pendingMirrorReader,
+          async (m, w) => {
+            const oldest = await openMirror(w.raw.T1).retentionBoundary();
+            let version = oldest;
+            if (version === 0) {
+              for await (const o of w.raw.T1.list("metadata/v")) {
+                const v = parseManifestKey(o.key);
+                if (v !== undefined && (version === 0 || v < version)) version = v;
+              }
+            }
+            if (version === 0 || (await visibleHead(w.raw.T1)) < version) return;
+            const gate = new Gate(w.clock);
+            gate.arm({ kind: "pause", at });
+            const pending = verifyMirror(gate.wrap(w.raw.T1), version).then(
+              (r) => r,
+              (e: unknown) => e,
+            );
+            await Promise.race([gate.reached, pending]);
+            w.mirrorReader = { gate, version, pending };
+            m.pendingMirrorReader = true;
+          },
+        ),
+    ),
+    fc.constant(
+      new Cmd(
+        "mirror reader resumes",
+        (m) => m.pendingMirrorReader,
+        async (m, w) => {
+          m.pendingMirrorReader = false;
+          const r = w.mirrorReader as NonNullable<World["mirrorReader"]>;
+          w.mirrorReader = undefined;
+          r.gate.release();
+          const got = await r.pending;
+          if (got instanceof Error) {
+            // Only an expiry may take a version from under its reader, and it says so.
+            assert.match(
+              got.message,
+              /^\[NotFound\] snapshot v\d+ of T1 has expired: the oldest version retained is v\d+/,
+              `invariant 7: a reader of T1 v${r.version} racing retention failed otherwise`,
+            );
+            return;
+          }
+          const v = got as Awaited<ReturnType<typeof verifyMirror>>;
+          assert.ok(
+            v.ok,
+            `invariant 7: a reader of T1 v${r.version} racing retention read it half: ${JSON.stringify(v)}`,
+          );
         },
       ),
     ),
@@ -1264,7 +1508,12 @@ export function simulationProperty(
   return fc.asyncProperty(cmds, async (c) => {
     const world = new World(opts.verbose, opts.serverSideCopy);
     const setup = () => ({
-      model: { pendingWriters: new Set<number>(), pendingReader: false, pendingRestore: false },
+      model: {
+        pendingWriters: new Set<number>(),
+        pendingReader: false,
+        pendingRestore: false,
+        pendingMirrorReader: false,
+      },
       real: world,
     });
     try {
@@ -1273,10 +1522,12 @@ export function simulationProperty(
       // Let paused operations finish, so nothing outlives the run.
       for (const w of world.writers) w.gate.release();
       world.reader?.gate.release();
+      world.mirrorReader?.gate.release();
       world.pendingRestore?.gate.release();
       await Promise.allSettled([
         ...world.writers.map((w) => w.pending),
         world.reader?.pending,
+        world.mirrorReader?.pending,
         world.pendingRestore?.done,
       ]);
       for (const m of world.mirrors) await m.mirror?.shutdown();

@@ -131,7 +131,7 @@ const ROUTES: Array<{ method: string; path: string; listing?: boolean; body?: st
 ];
 
 describe("read routes are private by default", () => {
-  it("no credential, a wrong token, another scheme: 401 with WWW-Authenticate, JSON PermissionDenied", async () => {
+  it("no credential, a wrong token, another scheme: 401 with WWW-Authenticate, JSON Unauthenticated", async () => {
     for (const { method, path, body } of ROUTES) {
       for (const headers of [
         {},
@@ -142,7 +142,7 @@ describe("read routes are private by default", () => {
         const r = await call(env, method, path, headers, body);
         assert.equal(r.status, 401, `${method} ${path} ${JSON.stringify(headers)}: ${r.body}`);
         assert.match(r.headers.get("WWW-Authenticate") ?? "", /^Bearer realm=/);
-        if (method !== "HEAD") assert.equal(JSON.parse(r.body).error, "PermissionDenied");
+        if (method !== "HEAD") assert.equal(JSON.parse(r.body).error, "Unauthenticated");
       }
     }
   });
@@ -160,7 +160,10 @@ describe("read routes are private by default", () => {
         assert.ok(!r.body.includes(table), `${path} does not show ${table}`);
       } else {
         assert.equal(r.status, 403, `${method} ${path}: ${r.body}`);
-        if (method !== "HEAD") assert.match(JSON.parse(r.body).message, /does not cover table/);
+        if (method !== "HEAD") {
+          assert.equal(JSON.parse(r.body).error, "PermissionDenied");
+          assert.match(JSON.parse(r.body).message, /does not cover table/);
+        }
       }
     }
     const listed = JSON.parse((await call(scoped, "GET", "/api/tables", READ)).body).tables as string[];
@@ -230,9 +233,14 @@ describe("read routes are private by default", () => {
     assert.match(JSON.parse(typo.body).message, /PUBLIC_READ must be 1 or 0/);
   });
 
-  it("the inspector page and its bundle need no credential (they hold no data)", async () => {
+  it("the inspector page, its bundle and the parts it loads later need no credential (they hold no data)", async () => {
     assert.equal((await call(env, "GET", "/")).status, 200);
-    assert.equal((await call(env, "GET", "/inspector.js")).status, 200);
+    const script = await call(env, "GET", "/inspector.js");
+    assert.equal(script.status, 200);
+    // The rows view and the file preview come as chunks the script imports (scripts/build-inspector.ts).
+    const chunks = new Set([...script.body.matchAll(/"\.\/(chunks\/[\w-]+\.js)"/g)].map((m) => m[1]));
+    assert.ok(chunks.size >= 2, `chunks imported: ${[...chunks].join(", ")}`);
+    for (const c of chunks) assert.equal((await call(env, "GET", `/${c}`)).status, 200, c);
   });
 });
 

@@ -6,7 +6,9 @@
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { Mirror, manifestKey, openTable, posixManifestKey, R2Store, restore } from "../../src/index.ts";
+import { manifestKey } from "../../src/catalog/layout.ts";
+import { posixManifestKey } from "../../src/catalog/posix.ts";
+import { Mirror, openTable, R2Store, restore } from "../../src/index.ts";
 import { historyContract } from "../contract/history.contract.ts";
 import { restoreContract } from "../contract/restore.contract.ts";
 import { tableContract } from "../contract/table.contract.ts";

@@ -8,7 +8,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it, vi } from "vitest";
-import { readLowWater } from "../../src/catalog/index.ts";
+import { readLowWater } from "../../src/catalog/layout.ts";
 import { Catalog, type DataFileInput, Mirror, metered, R2Store, verifyMirror } from "../../src/index.ts";
 import type { Env } from "../../worker/env.ts";
 import { MirrorObject } from "../../worker/mirror-object.ts";
@@ -229,7 +229,7 @@ describe("numeric vars", () => {
       const st = await bad.status(table);
       assert.match(
         st.lastError?.message ?? "",
-        /^\[InvalidArgument\] PARALLELISM must be an integer >= 1, got "six"/,
+        /^\[InvalidArgument\] PARALLELISM must be an integer >= 1 and <= 1024, got "six"/,
       );
       assert.ok(
         logged.some((l) => l.includes("PARALLELISM")),

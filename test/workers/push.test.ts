@@ -19,7 +19,8 @@ import {
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it, vi } from "vitest";
-import { Catalog, freshMirrorProgress, R2Store, TidemarkError, verifyMirror } from "../../src/index.ts";
+import { Catalog, R2Store, TidemarkError, verifyMirror } from "../../src/index.ts";
+import { freshMirrorProgress } from "../../src/mirror/progress.ts";
 import { pushBuckets, sourceLocation } from "../../worker/config.ts";
 import { cronVisit } from "../../worker/cron.ts";
 import type { Env } from "../../worker/env.ts";
@@ -268,18 +269,13 @@ describe("pushed wake-ups", () => {
         },
       }),
     } as unknown as Env;
-    const pb = pushBuckets(e);
-    const found = await tablesAt(
-      e,
-      [
-        "r2:PUSHED/st/a/",
-        "r2:SOURCE/tables/from-layout/",
-        "r2:SOURCE/tables/not/a/table/",
-        "s3:r2-over-s3/x/",
-        `r2:PUSHED/${t.prefix}`,
-      ],
-      pb,
-    );
+    const found = await tablesAt(e, [
+      "r2:PUSHED/st/a/",
+      "r2:SOURCE/tables/from-layout/",
+      "r2:SOURCE/tables/not/a/table/",
+      "s3:r2-over-s3/x/",
+      `r2:PUSHED/${t.prefix}`,
+    ]);
     assert.deepEqual(found.get("r2:PUSHED/st/a/"), ["static-a"]);
     assert.deepEqual(found.get("r2:SOURCE/tables/from-layout/"), ["from-layout"]);
     assert.equal(found.get("r2:SOURCE/tables/not/a/table/"), undefined);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { type R2BucketLike, R2Store } from "../../src/index.ts";
-import { mapR2Error } from "../../src/store/index.ts";
+import { mapR2Error } from "../../src/store/r2.ts";
 import { objectStoreContract } from "../../src/testing/index.ts";
 import { codeOf, type Harness, uniquePrefix } from "../support/harness.ts";
 

@@ -204,7 +204,7 @@ describe("worker routes", () => {
       for (const route of ["kick", "commit"]) {
         const r = await post(`/api/tables/${table}/${route}`, headers);
         assert.equal(r.status, 401, `${route} ${JSON.stringify(headers)}`);
-        assert.equal((await json(r)).error, "PermissionDenied");
+        assert.equal((await json(r)).error, "Unauthenticated");
         assert.match(r.headers.get("WWW-Authenticate") ?? "", /^Bearer/);
       }
     }

@@ -292,6 +292,66 @@ describe("TABLE_CONFIG (static tables)", () => {
     const keys = { ...env, MIRROR_S3_ACCESS_KEY_ID: "a", MIRROR_S3_SECRET_ACCESS_KEY: "b" } as Env;
     assert.equal((await call(keys, "GET", "/api/tables")).status, 200);
   });
+
+  it("the configuration is parsed once per env: later requests and Durable Object calls read no var again", async () => {
+    const table = `once-${randomId()}`;
+    const parsedVars = [
+      "TABLE_CONFIG",
+      "SOURCE_TABLES",
+      "TABLES",
+      "PUSH_BUCKETS",
+      "PRICES",
+      "POLL_INTERVAL_MS",
+      "PUSH_POLL_INTERVAL_MS",
+      "LAG_ALERT_SECS",
+      "BUDGET_REQUESTS",
+      "BUDGET_BYTES",
+      "PARALLELISM",
+      "PUBLIC_READ",
+      "READ_TOKEN_TABLES",
+      "ACCESS_TEAM_DOMAIN",
+      "ACCESS_AUD",
+    ];
+    let reads = 0;
+    /** An env that counts the reads of the vars the Worker parses. */
+    const counting = () =>
+      new Proxy(
+        {
+          ...env,
+          TABLE_CONFIG: JSON.stringify({
+            [table]: { source: `r2://SOURCE/once/${table}`, target: `r2://MIRROR/once/${table}` },
+          }),
+          PRICES: '{"r2ClassA": 4}',
+        } as Env,
+        {
+          get(target, name, receiver) {
+            if (typeof name === "string" && parsedVars.includes(name)) reads++;
+            return Reflect.get(target, name, receiver);
+          },
+        },
+      );
+    const e = counting();
+    const routes = ["/api/tables", `/api/tables/${table}`, `/api/tables/${table}/status`];
+    for (const path of routes) assert.equal((await call(e, "GET", path)).status, 200, path);
+    assert.ok(reads > 0, "the first requests parse the vars");
+    const first = reads;
+    for (const path of routes) assert.equal((await call(e, "GET", path)).status, 200, path);
+    assert.equal(reads, first, "the same requests again read no var");
+    // Another env is parsed afresh.
+    assert.equal((await call(counting(), "GET", `/api/tables/${table}`)).status, 200);
+    assert.ok(reads > first);
+    // A Durable Object with its own env: its RPC calls do not parse the vars again either.
+    await runInDurableObject(stubOf(table), async (_i, state) => {
+      const obj = new MirrorObject(state, counting());
+      await obj.status(table);
+      const once = reads;
+      await obj.status(table);
+      await obj.kick(table);
+      await obj.status(table);
+      assert.equal(reads, once, "status and kick again read no var");
+      await state.storage.deleteAlarm();
+    });
+  });
 });
 
 for (const [server, cfg, credentials] of [

@@ -4,36 +4,16 @@
  * facts, merutable's schema, the Parquet schema and the first rows
  * (preview-rows.ts); a file that cannot be read names why (unauthorised, not
  * found, not Parquet, corrupt, unreachable) in the preview's status line.
+ * Loaded (with the Parquet reader) when a file is first previewed.
  */
-import { errorCodeOf, liveDataFiles } from "../../src/index.ts";
+import { errorCodeOf } from "../../src/errors.ts";
+import { liveDataFiles } from "../../src/manifest/live.ts";
 import { $, el, fmtBytes, fmtInt } from "./dom.ts";
-import { isNotParquet, meruType, type Preview, parseMeruSchema, previewParquet } from "./parquet-preview.ts";
+import { meruType, parseMeruSchema } from "./meru.ts";
+import { clearPreview, renderFacts } from "./page-status.ts";
+import { isNotParquet, type Preview, previewParquet } from "./parquet-preview.ts";
 import { renderRows } from "./preview-rows.ts";
 import { fileUrl, schemaOf, view } from "./state.ts";
-
-/**
- * The summary's facts, in the order of the page's `#preview-summary` (rows, row groups, compression,
- * size, level, sequence, written by); "–" until a preview fills them, so loading one moves nothing.
- */
-export function renderFacts(values: string[] = []): void {
-  $("preview-summary")
-    .querySelectorAll("dd")
-    .forEach((dd, i) => {
-      dd.textContent = values[i] ?? "–";
-    });
-}
-
-export function clearPreview(message: string, kind?: string): void {
-  const status = $("preview-status");
-  status.textContent = message;
-  status.className = kind && kind !== "loading" ? "line bad" : "line";
-  if (kind) status.dataset.kind = kind;
-  else delete status.dataset.kind;
-  delete status.dataset.requests;
-  renderFacts();
-  for (const id of ["meru-schema", "pq-schema"]) $(id).replaceChildren();
-  $("rows").replaceChildren(el("thead"), el("tbody"));
-}
 
 /** A file's preview error as the page names it: unauthorised, not found, not Parquet, corrupt, unreachable. */
 export function previewError(e: unknown, path: string): [kind: string, message: string] {

@@ -5,9 +5,10 @@
  * rows and bytes by the same totals as the header and the CLI
  * (snapshotTotals); then row by row (row-history.ts).
  */
-import { type DataFileRef, diffManifests, liveDataFiles, snapshotTotals } from "../../src/index.ts";
+import type { DataFileRef } from "../../src/manifest/gen/manifest_pb.ts";
+import { diffManifests, liveDataFiles, snapshotTotals } from "../../src/manifest/live.ts";
 import { $, el, fmtBytes, fmtInt, signed } from "./dom.ts";
-import { clearRowHistory, renderRowHistory } from "./row-history.ts";
+import { rowsViews } from "./lazy.ts";
 import { view } from "./state.ts";
 
 export function renderHistoryChoices(): void {
@@ -36,7 +37,7 @@ export function renderHistory(): void {
     out.textContent = v?.snapshots.length ? "" : "no snapshots yet";
     $("added").replaceChildren();
     $("removed").replaceChildren();
-    clearRowHistory();
+    void rowsViews().then((m) => m.clearRowHistory());
     return;
   }
   const d = diffManifests(a.manifest, b.manifest);
@@ -71,5 +72,5 @@ export function renderHistory(): void {
   };
   list("added", d.added, after);
   list("removed", d.removed, before);
-  renderRowHistory(a, b);
+  void rowsViews().then((m) => m.renderRowHistory(a, b));
 }

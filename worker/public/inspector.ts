@@ -11,35 +11,41 @@
  * the last hour. Bundled by scripts/build-inspector.ts.
  *
  * The page's modules: state.ts (the token, the worker's API, the table
- * being viewed), snapshot-view.ts (timeline and file list), table-view.ts
- * (the table's rows), rows-reader.ts (how rows and changes are read, and
- * what a page cost), charts.ts (SVG charts: lag, levels), file-preview.ts
- * and preview-rows.ts (a data file's preview), history-view.ts (two
- * snapshots compared: files, and row-history.ts: rows), cells.ts (values as
- * table cells), dom.ts (DOM helpers); this entry opens a table, follows its
- * HEAD and wires the page's controls.
+ * being viewed), snapshot-view.ts (timeline and file list), meru.ts
+ * (merutable's schema and keys as text), charts.ts (SVG charts: lag,
+ * levels), history-view.ts (two snapshots compared by files),
+ * page-status.ts (status lines), dom.ts (DOM helpers): what the first paint
+ * needs. Loaded after it (lazy.ts): rows-views.ts (table-view.ts, the
+ * table's rows; row-history.ts, the rows two snapshots differ by;
+ * rows-reader.ts, how rows and changes are read and what a page cost;
+ * cells.ts, values as table cells) when the table view first shows rows,
+ * and file-preview.ts (with preview-rows.ts and parquet-preview.ts) when a
+ * data file is first previewed. This entry opens a table, follows its HEAD
+ * and wires the page's controls.
  */
-import { errorCodeOf, HttpStore, retrying, snapshotTotals, verifyMirror } from "../../src/index.ts";
+import { errorCodeOf } from "../../src/errors.ts";
+import { snapshotTotals } from "../../src/manifest/live.ts";
+import { verifyMirror } from "../../src/mirror/reader.ts";
+import { HttpStore } from "../../src/store/http.ts";
+import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
-import { clearPreview } from "./file-preview.ts";
 import { renderHistory, renderHistoryChoices } from "./history-view.ts";
-import { wireRowHistory } from "./row-history.ts";
-import { httpTableRows, PageReader, PageTable } from "./rows-reader.ts";
+import { renderTable } from "./lazy.ts";
+import { clearPreview } from "./page-status.ts";
 import { renderSnapshot, renderTimeline, select } from "./snapshot-view.ts";
 import {
   api,
   authHeaders,
   explain,
-  fileUrl,
   type MirrorStatusJson,
   NEEDS_TOKEN,
+  PageTable,
   type Snapshot,
   setView,
   type View,
   view,
 } from "./state.ts";
-import { renderTable, wireTable } from "./table-view.ts";
 
 const REFRESH_MS = 2_000;
 const MAX_SNAPSHOTS = 40;
@@ -61,9 +67,6 @@ function open(table: string | undefined, url: string): void {
     table,
     store,
     reader,
-    // Two readers of rows: the table view's pages and the history's, each counting its own requests.
-    rows: new PageReader(httpTableRows(reader, (key) => fileUrl(v, key))),
-    changes: new PageReader(httpTableRows(reader, (key) => fileUrl(v, key))),
     head: -1,
     snapshots: [],
     selected: undefined,
@@ -193,8 +196,8 @@ async function main(): Promise<void> {
     }
   });
   $("verify").addEventListener("click", () => void verify());
-  wireTable();
-  wireRowHistory();
+  // The key search's handler comes with the table view's code (lazy.ts): until then it must not submit the page.
+  $("key-form").addEventListener("submit", (e) => e.preventDefault());
   // Charts are drawn at their box's width: redraw them when it changes.
   let resized: ReturnType<typeof setTimeout> | undefined;
   addEventListener("resize", () => {

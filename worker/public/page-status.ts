@@ -12,11 +12,12 @@ const plural = (n: number, one: string, many = `${one}s`) => `${fmtInt(n)} ${n =
 
 /** A page's cost as a status line says it. */
 export function costText(c: PageCost): string {
-  const groups = `${plural(c.rowGroups, "row group")} decoded`;
-  if (c.requests === 0) return `no HTTP request (${groups} from bytes already read)`;
+  if (c.requests === 0) return "no HTTP request (what it needed was read already)";
+  const footers =
+    c.footers === 0 ? "no footer" : `${plural(c.footers, "footer")} (${plural(c.footerRequests, "request")})`;
   return (
     `${plural(c.requests, "HTTP range request")} ` +
-    `(${fmtBytes(c.bytesRead)}; ${plural(c.footers, "footer")} read, ${groups})`
+    `(${fmtBytes(c.bytesRead)}; ${footers}, ${plural(c.rowGroups, "row group")} read from)`
   );
 }
 
@@ -56,4 +57,28 @@ export async function readPage<T>(
     }
     return undefined;
   }
+}
+
+/**
+ * The summary's facts, in the order of the page's `#preview-summary` (rows, row groups, compression,
+ * size, level, sequence, written by); "–" until a preview fills them, so loading one moves nothing.
+ */
+export function renderFacts(values: string[] = []): void {
+  $("preview-summary")
+    .querySelectorAll("dd")
+    .forEach((dd, i) => {
+      dd.textContent = values[i] ?? "–";
+    });
+}
+
+export function clearPreview(message: string, kind?: string): void {
+  const status = $("preview-status");
+  status.textContent = message;
+  status.className = kind && kind !== "loading" ? "line bad" : "line";
+  if (kind) status.dataset.kind = kind;
+  else delete status.dataset.kind;
+  delete status.dataset.requests;
+  renderFacts();
+  for (const id of ["meru-schema", "pq-schema"]) $(id).replaceChildren();
+  $("rows").replaceChildren(el("thead"), el("tbody"));
 }

@@ -1,8 +1,8 @@
 /**
  * Parquet row preview for the inspector: reads a data file of a mirrored
  * table straight from the mirror with HTTP Range requests, decodes its
- * first rows with hyparquet, and makes readable what merutable puts in it
- * (its internal key, its schema).
+ * first rows with hyparquet (merutable's keys and schema as text:
+ * meru.ts). Loaded when a file is first previewed, not with the page.
  *
  * Requests: the file's size comes from the manifest (no HEAD). The first
  * request reads the last 512 KiB (the whole file when smaller): the footer
@@ -30,12 +30,10 @@ import { readColumn } from "hyparquet/src/column.js";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
-import { type ColumnType, checkTableSchema, type TableSchema } from "../../src/catalog/schema.ts";
-import { codeOfHttpStatus, errorCodeOf, isTidemarkError, TidemarkError } from "../../src/index.ts";
+import { errorCodeOf, isTidemarkError, TidemarkError } from "../../src/errors.ts";
 import { flatColumnDecoder } from "../../src/rows/data-file.ts";
-import { decodeUserKey, splitInternalKey } from "../../src/rows/ikey.ts";
-import { cellText } from "../../src/rows/json.ts";
 import { RangeFile, type RangeSource } from "../../src/rows/range-file.ts";
+import { codeOfHttpStatus } from "../../src/store/wire.ts";
 
 /** Bytes of the first (tail) read. */
 export const TAIL_BYTES = 512 * 1024;
@@ -286,63 +284,6 @@ async function firstRows(file: RangeFile, metadata: FileMetaData, limit: number)
       rows.push(Object.fromEntries(names.map((name, i) => [name, columns[i]?.[r]])));
   }
   return rows;
-}
-
-// --- merutable's schema and keys -------------------------------------------
-
-/** merutable's `TableSchema` JSON (the manifest property `merutable.schema.json`). */
-export type MeruSchema = TableSchema;
-
-/** Parses merutable's schema JSON; `undefined` when absent or not of that shape. */
-export function parseMeruSchema(json: string | undefined): MeruSchema | undefined {
-  if (json === undefined) return undefined;
-  try {
-    return checkTableSchema(JSON.parse(json));
-  } catch {
-    return undefined;
-  }
-}
-
-/** A column type as text: `Int64`, `FixedLenByteArray(16)`. */
-export function meruType(t: ColumnType): string {
-  return typeof t === "string" ? t : `FixedLenByteArray(${t.FixedLenByteArray})`;
-}
-
-/** Bytes as a person reads them: the text when they are printable UTF-8, else `0x` and hex. */
-export const readableBytes = (b: Uint8Array): string => cellText(b, "ByteArray");
-
-/** A user key's values as text (the table's cell forms), or `undefined` when it does not decode. */
-function keyTexts(b: Uint8Array, schema: MeruSchema): string[] | undefined {
-  try {
-    const types = schema.primary_key.map((i) => schema.columns[i]?.col_type);
-    return decodeUserKey(b, schema).map((v, i) => cellText(v, types[i]));
-  } catch {
-    return undefined;
-  }
-}
-
-/** A user key (a manifest's `key_min`/`key_max`) as text, e.g. `42`; `undefined` if it does not decode. */
-export function readableUserKey(b: Uint8Array, schema: MeruSchema | undefined): string | undefined {
-  return schema && keyTexts(b, schema)?.join(", ");
-}
-
-/**
- * An internal key (`_merutable_ikey`) as text: `id=42 · seq 17 · put`.
- * `undefined` if it does not decode with `schema`.
- */
-export function readableInternalKey(b: Uint8Array, schema: MeruSchema | undefined): string | undefined {
-  if (!schema) return undefined;
-  let parts: ReturnType<typeof splitInternalKey>;
-  try {
-    parts = splitInternalKey(b);
-  } catch {
-    return undefined;
-  }
-  const values = keyTexts(parts.userKey, schema);
-  if (!values) return undefined;
-  const names = schema.primary_key.map((i) => schema.columns[i]?.name ?? "?");
-  const key = values.map((v, i) => `${names[i]}=${v}`).join(", ");
-  return `${key} · seq ${parts.seq} · ${parts.op === 1 ? "put" : "delete"}`;
 }
 
 /** A value in the canonical form the tests compare with pyarrow's (test/support/parquet-peer.py). */

@@ -6,14 +6,8 @@
  * `data-value` for the tests to compare.
  */
 import { $, el } from "./dom.ts";
-import {
-  type MeruSchema,
-  PREVIEW_ROWS,
-  type Preview,
-  rawValue,
-  readableBytes,
-  readableInternalKey,
-} from "./parquet-preview.ts";
+import { type MeruSchema, readableBytes, readableInternalKey } from "./meru.ts";
+import { PREVIEW_ROWS, type Preview, rawValue } from "./parquet-preview.ts";
 
 export const INTERNAL = "_merutable_";
 

@@ -10,6 +10,7 @@ import type { ColumnType } from "../../src/catalog/schema.ts";
 import type { RowChange } from "../../src/rows/table-rows.ts";
 import { fillCell, headerRow, valueCell } from "./cells.ts";
 import { $, el, fmtInt } from "./dom.ts";
+import { pageReaders } from "./page-readers.ts";
 import { costText, readPage, setStatus } from "./page-status.ts";
 import { PAGE_ROWS, type PageCost } from "./rows-reader.ts";
 import { type Snapshot, type View, view } from "./state.ts";
@@ -79,7 +80,7 @@ async function load(from: number, to: number, next: boolean): Promise<void> {
   shown = { view: v, from, to, page };
   status(`Reading what changed from v${from} to v${to}…`, "loading");
   const got = await readPage(
-    () => v.changes.changesPage(from, to, after ? { after } : {}, alive),
+    () => pageReaders(v).changes.changesPage(from, to, after ? { after } : {}, alive),
     alive,
     "row-changes",
     "row-changes-status",

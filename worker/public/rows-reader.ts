@@ -9,29 +9,14 @@
  *
  * @module
  */
-import type { ManifestFile } from "../../src/catalog/chain.ts";
 import type { TableSchema } from "../../src/catalog/schema.ts";
-import { TableReader } from "../../src/catalog/table.ts";
+import type { TableReader } from "../../src/catalog/table.ts";
 import type { KeyValue } from "../../src/rows/ikey.ts";
 import { type ReadStats, type RowChange, type TableRow, TableRows } from "../../src/rows/table-rows.ts";
 import { httpRangeSource } from "./parquet-preview.ts";
 
 /** Rows (or changes) a page shows. */
 export const PAGE_ROWS = 100;
-
-/**
- * The page's table reader: a manifest the page already holds (`known`, set
- * as the snapshot list is read) is not read again when rows are read.
- */
-export class PageTable extends TableReader {
-  /** Manifests the page holds, by version. */
-  known = new Map<number, ManifestFile>();
-
-  override read(version: number): Promise<ManifestFile> {
-    const f = this.known.get(version);
-    return f ? Promise.resolve(f) : super.read(version);
-  }
-}
 
 /** The rows of `table`, each data file read over HTTP from `url(key)`. */
 export function httpTableRows(table: TableReader, url: (key: string) => Promise<string>): TableRows {
@@ -47,7 +32,9 @@ export interface PageCost {
   bytesRead: number;
   /** Footers read (a file's first read; later pages reuse them). */
   footers: number;
-  /** Row groups read. */
+  /** Of the requests, those for footers and page indexes. */
+  footerRequests: number;
+  /** Row groups read from (all of one or some of its pages). */
   rowGroups: number;
 }
 
@@ -73,6 +60,7 @@ function costOf(before: ReadStats, after: ReadStats): PageCost {
     requests: after.requests - before.requests,
     bytesRead: after.bytesRead - before.bytesRead,
     footers: after.footers - before.footers,
+    footerRequests: after.footerRequests - before.footerRequests,
     rowGroups: after.rowGroups - before.rowGroups,
   };
 }

@@ -5,13 +5,12 @@
  * size, rows, key range; a path button opens its preview) with its
  * size-per-level chart.
  */
-import { liveDataFiles } from "../../src/index.ts";
+import { liveDataFiles } from "../../src/manifest/live.ts";
 import { chartSvg, renderLevels, svgEl, widthOf } from "./charts.ts";
 import { $, el, fmtBytes, fmtInt } from "./dom.ts";
-import { preview } from "./file-preview.ts";
-import { readableBytes, readableUserKey } from "./parquet-preview.ts";
+import { filePreview, renderTable } from "./lazy.ts";
+import { readableBytes, readableUserKey } from "./meru.ts";
 import { schemaOf, view } from "./state.ts";
-import { renderTable } from "./table-view.ts";
 
 export function select(version: number): void {
   const v = view;
@@ -97,7 +96,7 @@ export function renderSnapshot(): void {
     button.type = "button";
     button.title = `preview ${f.path}`;
     button.dataset.path = f.path;
-    button.addEventListener("click", () => void preview(f.path));
+    button.addEventListener("click", () => void filePreview().then((m) => m.preview(f.path)));
     cell.append(button);
     const key = (b: Uint8Array) => readableUserKey(b, schema) ?? readableBytes(b);
     const range = f.keyMin.length || f.keyMax.length ? `${key(f.keyMin)} … ${key(f.keyMax)}` : "";

@@ -12,9 +12,12 @@
  * (`/api/tables/:table/sign`), which need no header: the keys asked for in one
  * turn are signed by one request. Behind Cloudflare Access no token is needed.
  */
-import { errorCodeOf, type HttpStore, type Manifest, TidemarkError } from "../../src/index.ts";
-import { type MeruSchema, parseMeruSchema } from "./parquet-preview.ts";
-import type { PageReader, PageTable } from "./rows-reader.ts";
+import type { ManifestFile } from "../../src/catalog/chain.ts";
+import { TableReader } from "../../src/catalog/table.ts";
+import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
+import type { Manifest } from "../../src/manifest/gen/manifest_pb.ts";
+import type { HttpStore } from "../../src/store/http.ts";
+import { type MeruSchema, parseMeruSchema } from "./meru.ts";
 
 const TOKEN_KEY = "tidemark.readToken";
 
@@ -48,15 +51,25 @@ export interface View {
   store: HttpStore;
   /** The table's reader (HEAD, snapshots; the manifests the page holds are not read again). */
   reader: PageTable;
-  /** The table view's reads of rows, one page at a time. */
-  rows: PageReader;
-  /** The row-level history's reads, one page at a time. */
-  changes: PageReader;
   head: number;
   snapshots: Snapshot[];
   selected: number | undefined;
   /** The data file being previewed. */
   file: string | undefined;
+}
+
+/**
+ * The page's table reader: a manifest the page already holds (`known`, set
+ * as the snapshot list is read) is not read again when rows are read.
+ */
+export class PageTable extends TableReader {
+  /** Manifests the page holds, by version. */
+  known = new Map<number, ManifestFile>();
+
+  override read(version: number): Promise<ManifestFile> {
+    const f = this.known.get(version);
+    return f ? Promise.resolve(f) : super.read(version);
+  }
 }
 
 export let view: View | undefined;

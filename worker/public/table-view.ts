@@ -14,6 +14,7 @@ import { encodeUserKey, equalBytes, type KeyValue } from "../../src/rows/ikey.ts
 import { parseKey } from "../../src/rows/key-input.ts";
 import { headerRow, valueCell } from "./cells.ts";
 import { $, el, fmtInt } from "./dom.ts";
+import { pageReaders } from "./page-readers.ts";
 import { costText, readPage, setStatus } from "./page-status.ts";
 import { PAGE_ROWS, type PageCost } from "./rows-reader.ts";
 import { schemaOf, type View, view } from "./state.ts";
@@ -85,7 +86,10 @@ async function load(next: boolean): Promise<void> {
   status(`Reading the rows of v${s.version}…`, "loading");
   const got = await readPage(
     () =>
-      v.rows.rowsPage({ version: s.version, ...(after ? { after } : q.key ? { from: q.key } : {}) }, alive),
+      pageReaders(v).rows.rowsPage(
+        { version: s.version, ...(after ? { after } : q.key ? { from: q.key } : {}) },
+        alive,
+      ),
     alive,
     "table-rows",
     "rows-status",

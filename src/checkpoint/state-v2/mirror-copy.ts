@@ -52,7 +52,7 @@ export interface CopyContext {
   /** The source's identity recorded on every copy (`storeId(source)`). */
   sourceId: string;
   /** For messages: `checkpoint attempt E`. */
-  label: string;
+  partOf: string;
 }
 
 /** A pass-through of a source body that checks it, and what it found. */
@@ -160,7 +160,7 @@ export async function acceptOnTarget(
   if (onTarget.size !== o.size) {
     throw new TidemarkError(
       "SplitBrain",
-      `${ctx.target.name} already has ${o.key} with ${onTarget.size} bytes, ${ctx.label}'s seal says ${o.size}: another deployment's state was mirrored here`,
+      `${ctx.target.name} already has ${o.key} with ${onTarget.size} bytes, ${ctx.partOf}'s seal says ${o.size}: another deployment's state was mirrored here`,
       { key: o.key },
     );
   }
@@ -170,7 +170,7 @@ export async function acceptOnTarget(
     sourceId: ctx.sourceId,
     file: { path: o.key, kind: "data", size: o.size, minSize: o.size },
     version: 0,
-    label: ctx.label,
+    partOf: ctx.partOf,
     onTarget,
   });
   if (!(await targetPasses(ctx.target, o))) {

@@ -14,8 +14,9 @@
  * @module
  */
 
-import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { createOrSame, sameBytes } from "../../store/body.ts";
+import { TidemarkError } from "../../errors.ts";
+import { sameBytes } from "../../store/body.ts";
+import { createOrSame, getIfExists } from "../../store/exists.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import { isFault } from "./fault.ts";
 import { epochOfPrefix, epochPrefix, PRUNE_FLOOR_KEY, STATE_V2_PREFIX } from "./keys.ts";
@@ -59,13 +60,8 @@ export function floorWouldCut(before: bigint, attempts: Record<string, string[]>
 export async function readTargetFloor(
   target: ObjectStore,
 ): Promise<{ bytes: Uint8Array; floor: PruneFloor; etag: string } | undefined> {
-  let got: Awaited<ReturnType<ObjectStore["get"]>>;
-  try {
-    got = await target.get(PRUNE_FLOOR_KEY);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
-    throw e;
-  }
+  const got = await getIfExists(target, PRUNE_FLOOR_KEY);
+  if (got === undefined) return undefined;
   const bytes = await got.bytes();
   const floor = decodePruneFloor(bytes);
   if (isFault(floor)) {

@@ -10,9 +10,10 @@
  * @module
  */
 
-import { isTidemarkError, TidemarkError } from "../../errors.ts";
+import { TidemarkError } from "../../errors.ts";
 import { boundTo } from "../../mirror/progress.ts";
 import { sameBytes } from "../../store/body.ts";
+import { bytesIfExists, exists } from "../../store/exists.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import { isFault } from "./fault.ts";
 import { attemptOf, NAMESPACE_KEY, parseStateKey, STATE_V2_PREFIX, sealKey } from "./keys.ts";
@@ -83,19 +84,19 @@ export class CheckpointTarget {
 
   async #holds(p: CheckpointMirrorProgress, namespace: Uint8Array): Promise<boolean> {
     if (p.namespace) {
-      const got = await this.#getIfExists(NAMESPACE_KEY);
+      const got = await bytesIfExists(this.#store, NAMESPACE_KEY);
       if (got === undefined) return false;
       this.#sameNamespace(got, namespace);
     }
     const newest = newestOf(p.attempts);
-    return newest === undefined || (await this.#exists(sealKey(attemptOf(BigInt(newest)))));
+    return newest === undefined || (await exists(this.#store, sealKey(attemptOf(BigInt(newest)))));
   }
 
   /** Before a tick of an instance that ticked before: one HEAD of the newest seal copied (or the namespace). */
   async asBelieved(): Promise<boolean> {
     const newest = newestOf(this.progress.attempts);
-    if (newest !== undefined) return this.#exists(sealKey(attemptOf(BigInt(newest))));
-    return !this.progress.namespace || (await this.#exists(NAMESPACE_KEY));
+    if (newest !== undefined) return exists(this.#store, sealKey(attemptOf(BigInt(newest))));
+    return !this.progress.namespace || (await exists(this.#store, NAMESPACE_KEY));
   }
 
   /** Drops what this instance believed; the target says what it holds. */
@@ -119,7 +120,7 @@ export class CheckpointTarget {
       else if (k.kind === "seal") seals.push(m.key);
     }
     if (hasNamespace) {
-      const got = await this.#getIfExists(NAMESPACE_KEY);
+      const got = await bytesIfExists(this.#store, NAMESPACE_KEY);
       if (got !== undefined) this.#sameNamespace(got, namespace);
       p.namespace = got !== undefined;
     } else if (objects > 0) {
@@ -132,7 +133,7 @@ export class CheckpointTarget {
     for (const key of seals) {
       const k = parseStateKey(key);
       if (k.kind !== "seal") continue;
-      const bytes = await this.#getIfExists(key);
+      const bytes = await bytesIfExists(this.#store, key);
       if (bytes === undefined) continue;
       const seal = decodeSeal(bytes, k.attempt);
       if (isFault(seal)) {
@@ -156,25 +157,6 @@ export class CheckpointTarget {
         `the target ${this.#store.name} holds another state namespace than the source's: another deployment's checkpoints are mirrored there`,
         { key: NAMESPACE_KEY },
       );
-    }
-  }
-
-  async #exists(key: string): Promise<boolean> {
-    try {
-      await this.#store.head(key);
-      return true;
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return false;
-      throw e;
-    }
-  }
-
-  async #getIfExists(key: string): Promise<Uint8Array | undefined> {
-    try {
-      return await (await this.#store.get(key)).bytes();
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return undefined;
-      throw e;
     }
   }
 }

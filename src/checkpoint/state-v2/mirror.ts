@@ -34,14 +34,14 @@
  * @module
  */
 
-import { isTidemarkError, TidemarkError, toTidemarkError } from "../../errors.ts";
+import { TidemarkError, toTidemarkError } from "../../errors.ts";
 import { FILE_REQUESTS, TickBudget } from "../../mirror/budget.ts";
 import { TickLoop } from "../../mirror/loop.ts";
 import { MirrorMeters } from "../../mirror/meters.ts";
 import { boundedWait } from "../../mirror/mirror.ts";
-import { type MirrorOptions, type MirrorSettings, mirrorSettings } from "../../mirror/options.ts";
+import { type MirrorOptions, type MirrorSettings, mirrorSettings } from "../../mirror/settings.ts";
 import { forEachLimit } from "../../store/batch.ts";
-import { createOrSame } from "../../store/body.ts";
+import { bytesIfExists, createOrSame, getIfExists } from "../../store/exists.ts";
 import { backoffDelay } from "../../store/retry.ts";
 import { type ObjectMeta, type ObjectStore, storeId } from "../../store/types.ts";
 import { type Fault, isFault } from "./fault.ts";
@@ -381,13 +381,8 @@ export class CheckpointMirror {
   async #readSourceFloor(meta: ObjectMeta | undefined): Promise<SourceFloor | undefined> {
     if (meta === undefined) return undefined;
     if (this.#sourceFloor?.etag === meta.etag) return this.#sourceFloor;
-    let got: Awaited<ReturnType<ObjectStore["get"]>>;
-    try {
-      got = await this.#source.get(PRUNE_FLOOR_KEY);
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return this.#sourceFloor;
-      throw e;
-    }
+    const got = await getIfExists(this.#source, PRUNE_FLOOR_KEY);
+    if (got === undefined) return this.#sourceFloor;
     const bytes = await got.bytes();
     const floor = decodePruneFloor(bytes);
     if (isFault(floor)) throw damagedRootDocument(PRUNE_FLOOR_KEY, "prune floor", floor);
@@ -414,13 +409,8 @@ export class CheckpointMirror {
     if (sealMeta === undefined) return "unsealed";
     if (sealMeta.size > MAX_SEAL_BYTES)
       return this.#skip(epoch, `its seal is ${sealMeta.size} bytes, above LaminarDB's limit`);
-    let sealBytes: Uint8Array;
-    try {
-      sealBytes = await (await this.#source.get(sealKey(attempt))).bytes();
-    } catch (e) {
-      if (isTidemarkError(e, "NotFound")) return "unsealed"; // pruned since the listing
-      throw e;
-    }
+    const sealBytes = await bytesIfExists(this.#source, sealKey(attempt));
+    if (sealBytes === undefined) return "unsealed"; // pruned since the listing
     const seal = decodeSeal(sealBytes, attempt);
     if (isFault(seal)) return this.#skip(epoch, `its seal is damaged (${seal.rule}): ${seal.message}`);
     const parents = parentsOf(seal);
@@ -454,7 +444,7 @@ export class CheckpointMirror {
       source: this.#source,
       target: this.#target,
       sourceId: this.#sourceId,
-      label: `checkpoint attempt ${epoch}`,
+      partOf: `checkpoint attempt ${epoch}`,
     };
     let complete = true;
     let damaged: DamagedSource | undefined;

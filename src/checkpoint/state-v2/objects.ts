@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isTidemarkError } from "../../errors.ts";
+import { getIfExists } from "../../store/exists.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import {
   DESCRIPTOR_HEADER_LEN,
@@ -45,19 +45,14 @@ async function checkFramed<A extends { payloadLen: bigint; payloadSha256: string
 ): Promise<A | Fault | null> {
   let parsed: A | Fault | undefined;
   let size = o.size;
-  let read: Awaited<ReturnType<typeof readFramed>>;
-  try {
-    const whole = hashes || o.size < f.headerLen;
-    const got = await store.get(o.key, whole ? {} : { range: { offset: 0, length: f.headerLen } });
-    if (whole) size = got.size;
-    read = await readFramed(got.body, f.headerLen, (header) => {
-      parsed = f.parse(header);
-      return whole && !isFault(parsed) && BigInt(size) === BigInt(f.headerLen) + parsed.payloadLen;
-    });
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return null;
-    throw e;
-  }
+  const whole = hashes || o.size < f.headerLen;
+  const got = await getIfExists(store, o.key, whole ? {} : { range: { offset: 0, length: f.headerLen } });
+  if (got === undefined) return null;
+  if (whole) size = got.size;
+  const read = await readFramed(got.body, f.headerLen, (header) => {
+    parsed = f.parse(header);
+    return whole && !isFault(parsed) && BigInt(size) === BigInt(f.headerLen) + parsed.payloadLen;
+  });
   const a = parsed ?? f.parse(read.header);
   if (isFault(a)) return a;
   const expected = BigInt(f.headerLen) + a.payloadLen;

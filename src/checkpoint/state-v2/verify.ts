@@ -15,9 +15,9 @@
  * @module
  */
 
-import { isTidemarkError } from "../../errors.ts";
-import { numberOption } from "../../options.ts";
+import { option } from "../../options.ts";
 import { forEachLimit } from "../../store/batch.ts";
+import { bytesIfExists } from "../../store/exists.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import { DESCRIPTOR_HEADER_LEN, type DescriptorAttestation } from "./descriptor-header.ts";
 import { isFault } from "./fault.ts";
@@ -145,13 +145,8 @@ async function readSealOf(
     found.add(o.key, "seal-size", `checkpoint seal is ${o.size} bytes; maximum is ${MAX_SEAL_BYTES}`);
     return undefined;
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await (await store.get(o.key)).bytes();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
-    throw e;
-  }
+  const bytes = await bytesIfExists(store, o.key);
+  if (bytes === undefined) return undefined;
   const s = decodeSeal(bytes, a.attempt);
   if (isFault(s)) {
     found.add(o.key, s.rule, s.message);
@@ -257,7 +252,7 @@ export async function verifyStateV2(
   store: ObjectStore,
   opts: VerifyStateV2Options = {},
 ): Promise<StateV2Report> {
-  const parallelism = numberOption("parallelism", opts.parallelism, 8, { min: 1, max: 1024 });
+  const parallelism = option("parallelism", opts.parallelism);
   const hashes = opts.hashes ?? true;
   const listing = await listStateRoot(store);
   const found = new Findings();

@@ -52,7 +52,7 @@ export async function checkpointVerifyCommand(
   spec: string,
   opts: VerifyCliOptions,
 ): Promise<number> {
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
   let r: CheckpointReport;
   let label: string;
   try {

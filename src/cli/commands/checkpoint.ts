@@ -12,7 +12,8 @@ import { CheckpointStore } from "../../checkpoint/checkpoint-store.ts";
 import { detectCheckpointLayouts } from "../../checkpoint/detect.ts";
 import { checkpointCommitKey } from "../../checkpoint/layout.ts";
 import { DECISION_STORE_NOTE, type StateV2Report, verifyStateV2 } from "../../checkpoint/state-v2/verify.ts";
-import { isTidemarkError, TidemarkError } from "../../errors.ts";
+import { TidemarkError } from "../../errors.ts";
+import { getIfExists } from "../../store/exists.ts";
 import type { ObjectStore } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson } from "../output.ts";
@@ -100,12 +101,8 @@ export async function checkpointCommand(
     const rows = await epochs(store);
     const sealed = rows.filter((r) => r.sealed);
     for (const r of sealed.slice(-COMMITTERS_SHOWN)) {
-      try {
-        r.committer = await (await store.get(checkpointCommitKey(r.epoch))).text();
-      } catch (e) {
-        if (!isTidemarkError(e, "NotFound")) throw e;
-        r.committer = null; // pruned since the listing
-      }
+      const marker = await getIfExists(store, checkpointCommitKey(r.epoch));
+      r.committer = marker === undefined ? null : await marker.text(); // null: pruned since the listing
     }
     if (opts.json) {
       printJson(ctx.io, { ok: true, store: label, latestCommittedEpoch: latest, epochs: rows });

@@ -2,8 +2,8 @@
  * `tidemark diff <store> <a> <b>`: the table's row-level history between
  * versions `a` and `b`: every key inserted, updated (values differ) or
  * deleted, in key order, with its values before and after. Reads the files
- * that differ between the versions and, of the others, only the row groups
- * holding those keys (src/rows/).
+ * that differ between the versions and, of the others, only the pages that
+ * may hold those keys (src/rows/).
  *
  * @module
  */
@@ -13,13 +13,12 @@ import { parseNumberOption } from "../../options.ts";
 import { cellText, keyJson, rowJson } from "../../rows/json.ts";
 import { type RowChange, TableRows } from "../../rows/table-rows.ts";
 import type { CliContext } from "../context.ts";
+import { DIFF_FORMATS } from "../formats.ts";
 import { EXIT, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 import { keyRange, LineWriter, rowsProgress, TextTable } from "./rows.ts";
 
 /** Output formats of `diff`. */
-export const DIFF_FORMATS = ["table", "jsonl"] as const;
-
 interface DiffOptions extends OutputOptions {
   limit?: number;
   fromKey?: string;
@@ -45,7 +44,7 @@ export async function diffCommand(
   const { store } = await openStoreUrl(spec, ctx.env);
   const t = new TableRows(await openTable(store));
   const { schema } = await t.version(to);
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
   const onProgress = rowsProgress(bar, "reading changed files");
   const result = await t.diff(from, to, {
     ...keyRange(schema, opts.fromKey, opts.toKey),

@@ -2,21 +2,15 @@
  * `tidemark doctor <store>`: probes a live store with `doctor` (create-only,
  * concurrent creators, compare-and-swap, read- and list-after-write, list
  * order, pagination, startAfter, delimiter, deletes, ranges, streaming,
- * metadata, clock, auth) under a scratch prefix it deletes afterwards. One row
+ * metadata, clock, auth; with `--lock <mode>`, Object Lock) under a scratch
+ * prefix it deletes afterwards. One row
  * per check; exit 0 when none failed, 1 when one did, 4 when every failure was
  * transient (the store was unreachable: run it again later).
  *
  * @module
  */
-import type { Command } from "commander";
-import {
-  DOCTOR_CHECKS,
-  DOCTOR_WRONG_SECRET,
-  type DoctorCheckResult,
-  type DoctorOptions,
-  doctor,
-  selectChecks,
-} from "../../doctor/index.ts";
+import type { DoctorCheckResult } from "../../doctor/checks.ts";
+import { DOCTOR_WRONG_SECRET, type DoctorOptions, doctor, selectChecks } from "../../doctor/doctor.ts";
 import { parseNumberOption } from "../../options.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, type OutputOptions, printJson } from "../output.ts";
@@ -27,18 +21,7 @@ interface DoctorCliOptions extends OutputOptions {
   skip?: string;
   concurrency?: string;
   pageKeys?: string;
-}
-
-/** Adds the doctor's own options to its command. */
-export function doctorOptions(cmd: Command): Command {
-  return cmd
-    .option("--checks <ids>", `only these checks, comma-separated (${DOCTOR_CHECKS.join(", ")})`)
-    .option("--skip <ids>", "skip these checks, comma-separated")
-    .option("--concurrency <n>", "concurrent creators in concurrent-create (2-64, default 8)")
-    .option(
-      "--page-keys <n>",
-      "keys written by list-pagination (default: one more than a list page, 1,001 on S3)",
-    );
+  lock?: "governance" | "compliance";
 }
 
 const LABEL: Record<DoctorCheckResult["status"], string> = {
@@ -59,6 +42,7 @@ export async function doctorCommand(ctx: CliContext, spec: string, opts: DoctorC
     options.concurrency = parseNumberOption("--concurrency", opts.concurrency, 0);
   }
   if (opts.pageKeys !== undefined) options.listPageKeys = parseNumberOption("--page-keys", opts.pageKeys, 0);
+  if (opts.lock !== undefined) options.lock = { mode: opts.lock };
   if (kind === "s3") {
     // The same URL and key id, signed with a secret that cannot be right.
     const wrong = (name: string) => (name === "AWS_SECRET_ACCESS_KEY" ? DOCTOR_WRONG_SECRET : ctx.env(name));

@@ -36,7 +36,7 @@ export async function icebergCommand(
     location: opts.location,
     ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}),
   });
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
   let result: Awaited<ReturnType<IcebergView["update"]>>;
   try {
     const head = await (await openTable(store)).head();

@@ -6,9 +6,13 @@
  *
  * @module
  */
-import { type ChainEnd, openTable, readTableSchema, type TableSchema } from "../../catalog/index.ts";
+import type { ChainEnd } from "../../catalog/chain.ts";
+import { readTableSchema, type TableSchema } from "../../catalog/schema.ts";
+import { openTable } from "../../catalog/table.ts";
 import { isTidemarkError } from "../../errors.ts";
-import { type Manifest, referencedFiles, snapshotTotals } from "../../manifest/index.ts";
+import type { Manifest } from "../../manifest/gen/manifest_pb.ts";
+import { referencedFiles, snapshotTotals } from "../../manifest/live.ts";
+import { ifExists } from "../../store/exists.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, formatTime, type OutputOptions, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
@@ -52,7 +56,7 @@ type ChainEndShown = ChainEnd["reason"] | "limit" | "empty";
 
 const CHAIN_END_TEXT: Partial<Record<ChainEndShown, string>> = {
   missing: "older snapshots are not on this store: expired, or never mirrored",
-  boundary: "older snapshots are below low_water",
+  boundary: "older snapshots are below the table's boundary: a mirror's retention expired them",
   "not-built-on":
     "the next older manifest is not the one its successor was built on (a leftover or a withdrawn commit)",
   legacy: "older snapshots are legacy JSON manifests (merutable before protobuf): not read",
@@ -63,7 +67,9 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
   const table = await openTable(store);
   const found = await table.discover();
   const head = found.version;
-  const bar = progressBar(ctx.io, opts);
+  // A mirror with a retention policy: the oldest version it keeps (0: it publishes none).
+  const oldestRetained = head > 0 ? await table.retentionBoundary() : 0;
+  const bar = await progressBar(ctx.io, opts);
 
   const chain: SnapshotRow[] = [];
   const anomalies: Array<{ version: number; message: string }> = [];
@@ -110,14 +116,10 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
     // As Mirror.lagSeconds: the age of the oldest source commit not on this store (0 when caught up).
     let lagSeconds: number | null = 0;
     if (lagVersions > 0) {
-      try {
-        const next = await srcTable.manifest(head + 1);
-        const ms = Number(next.lastUpdatedMs);
-        lagSeconds = ms > 0 ? Math.max(0, (Date.now() - ms) / 1000) : null;
-      } catch (e) {
-        if (!isTidemarkError(e, "NotFound")) throw e;
-        lagSeconds = null; // expired on the source already: the mirror has a gap to skip
-      }
+      // Missing: expired on the source already, the mirror has a gap to skip.
+      const next = await ifExists(srcTable.manifest(head + 1));
+      const ms = next === undefined ? 0 : Number(next.lastUpdatedMs);
+      lagSeconds = ms > 0 ? Math.max(0, (Date.now() - ms) / 1000) : null;
     }
     source = { store: src.label, head: srcHead, lagVersions, lagSeconds };
   }
@@ -131,6 +133,7 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
       lowWater: found.lowWater,
       lowWaterStatus: found.lowWaterStatus,
       probes: found.probes,
+      oldestRetained,
       tableUuid: headManifest?.tableUuid ?? null,
       schema: schema ?? null,
       ...(schemaProblem !== undefined ? { schemaProblem } : {}),
@@ -159,6 +162,8 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
         `low_water   ${found.lowWaterStatus === "ok" ? found.lowWater : found.lowWaterStatus}  (${found.probes} probes)`,
       );
     }
+    if (oldestRetained > 0)
+      out.push(`retention   oldest version kept v${oldestRetained} (older ones expired)`);
     out.push(
       `schema      ${
         schema

@@ -10,7 +10,7 @@
 import { openTable } from "../../catalog/table.ts";
 import { TidemarkError } from "../../errors.ts";
 import { isFatalMirrorError, Mirror } from "../../mirror/mirror.ts";
-import type { MirrorStatus } from "../../mirror/options.ts";
+import type { MirrorOptions, MirrorStatus } from "../../mirror/settings.ts";
 import { nodeSha256 } from "../../node/sha256.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
@@ -22,6 +22,30 @@ interface MirrorCliOptions extends LoopCliOptions {
   lagAlert: number;
   iceberg?: string;
   icebergPrefix?: string;
+  keepVersions?: number;
+  keepDays?: number;
+  lock?: "governance" | "compliance";
+  lockDays?: number;
+}
+
+/** The `retention` and `lock` options of the `Mirror` from the flags. */
+function retentionOptions(opts: MirrorCliOptions): Pick<MirrorOptions, "retention" | "lock"> {
+  if ((opts.lock === undefined) !== (opts.lockDays === undefined)) {
+    throw new TidemarkError("InvalidArgument", "--lock and --lock-days go together");
+  }
+  const retention =
+    opts.keepVersions === undefined && opts.keepDays === undefined
+      ? undefined
+      : {
+          ...(opts.keepVersions !== undefined ? { keepVersions: opts.keepVersions } : {}),
+          ...(opts.keepDays !== undefined ? { keepDays: opts.keepDays } : {}),
+        };
+  return {
+    ...(retention ? { retention } : {}),
+    ...(opts.lock !== undefined && opts.lockDays !== undefined
+      ? { lock: { mode: opts.lock, days: opts.lockDays } }
+      : {}),
+  };
 }
 
 function summary(s: MirrorStatus): Record<string, unknown> {
@@ -37,6 +61,7 @@ function summary(s: MirrorStatus): Record<string, unknown> {
     requests: s.counters.requests,
     gaps: s.gaps,
     ...(s.iceberg ? { iceberg: s.iceberg } : {}),
+    ...(s.retention ? { retention: s.retention } : {}),
   };
 }
 
@@ -54,7 +79,17 @@ function describe(s: MirrorStatus): string {
   const views = (s.iceberg ?? []).map(
     (v) => `; Iceberg view at v${v.version} (${v.metadataLocation ?? "none"})`,
   );
-  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}${gaps}${views.join("")}`;
+  const r = s.retention;
+  const retention = r
+    ? `; retention: ${r.versionsKept} version(s) kept from v${r.oldestRetained} (${formatBytes(r.bytesRetained)}), ` +
+      `${r.totals.versionsExpired} expired, ${formatBytes(r.totals.bytesFreed)} freed` +
+      (r.waiting > 0 ? `, ${r.waiting} delete(s) waiting for an Object Lock` : "")
+    : "";
+  return `${describeCopies(s)}${gaps}${views.join("")}${retention}`;
+}
+
+function describeCopies(s: MirrorStatus): string {
+  return `mirrored ${s.counters.snapshots} snapshot(s), copied ${s.counters.files} file(s) (${formatBytes(s.counters.bytes)}), skipped ${s.counters.skippedFiles}; target at v${s.mirrorSeq}, source HEAD v${s.sourceHead ?? "?"}${s.caughtUp ? ", caught up" : ""}`;
 }
 
 export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Promise<number> {
@@ -82,6 +117,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
           },
         }
       : {}),
+    ...retentionOptions(opts),
     parallelism: opts.parallel,
     // node:crypto's SHA-256 (also Deno's): several times less CPU than the pure-JS default.
     sha256: nodeSha256,
@@ -95,7 +131,7 @@ export async function mirrorCommand(ctx: CliContext, opts: MirrorCliOptions): Pr
   });
 
   if (!opts.watch) {
-    const bar = progressBar(ctx.io, opts);
+    const bar = await progressBar(ctx.io, opts);
     let timer: ReturnType<typeof setInterval> | undefined;
     let start = 0;
     if (bar.active) {

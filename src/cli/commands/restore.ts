@@ -8,7 +8,7 @@
  */
 import { TidemarkError } from "../../errors.ts";
 import { nodeSha256 } from "../../node/sha256.ts";
-import { type RestoreResult, restore } from "../../restore/index.ts";
+import { type RestoreResult, restore } from "../../restore/restore.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
 import { EXIT, formatBytes, type OutputOptions, printJson, progressBar } from "../output.ts";
@@ -58,7 +58,7 @@ export async function restoreCommand(ctx: CliContext, opts: RestoreCliOptions): 
       `--to ${to.label} is read-only (${to.kind}); restore into a directory, s3:// or memory:`,
     );
   }
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
   let started = false;
   let r: RestoreResult;
   try {

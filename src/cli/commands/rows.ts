@@ -15,14 +15,13 @@ import { cellText, float32Text, rowJson } from "../../rows/json.ts";
 import { parseKey } from "../../rows/key-input.ts";
 import { type KeyRange, type RowsProgress, TableRows } from "../../rows/table-rows.ts";
 import type { Value } from "../../rows/values.ts";
-import { base64 } from "../../store/http-common.ts";
+import { base64 } from "../../store/wire.ts";
 import type { CliContext } from "../context.ts";
+import { ROW_FORMATS } from "../formats.ts";
 import { EXIT, type Io, type OutputOptions, type Progress, printJson, progressBar } from "../output.ts";
 import { openStoreUrl } from "../store-url.ts";
 
 /** Output formats of `rows` (and of `diff`, which has no csv). */
-export const ROW_FORMATS = ["table", "jsonl", "csv"] as const;
-
 interface RowsOptions extends OutputOptions {
   version?: number;
   limit?: number;
@@ -143,7 +142,7 @@ export async function rowsCommand(ctx: CliContext, spec: string, opts: RowsOptio
   const t = new TableRows(await openTable(store));
   const view = await t.version(opts.version);
   const { schema } = view;
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
   const onProgress = rowsProgress(bar, "reading rows");
   const result = await t.rows({
     version: view.version,

@@ -63,7 +63,7 @@ export async function verifyCommand(ctx: CliContext, spec: string, opts: VerifyO
     opts.source === undefined
       ? undefined
       : (await openStoreUrl(opts.source, ctx.env, { mustExist: true })).store;
-  const bar: Progress = progressBar(ctx.io, opts);
+  const bar: Progress = await progressBar(ctx.io, opts);
   let checked = 0;
   let result: Awaited<ReturnType<typeof verifyMirror>>;
   try {
@@ -157,7 +157,7 @@ async function deepVerifyCommand(ctx: CliContext, spec: string, opts: VerifyOpti
     opts.source === undefined
       ? undefined
       : (await openStoreUrl(opts.source, ctx.env, { mustExist: true })).store;
-  const bar = progressBar(ctx.io, opts);
+  const bar = await progressBar(ctx.io, opts);
   let r: DeepVerifyResult;
   try {
     let started = false;

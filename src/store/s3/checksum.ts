@@ -15,9 +15,9 @@
  * @module
  */
 import { toHex } from "../checksum.ts";
-import { base64, fromBase64 } from "../http-common.ts";
 import type { HeadersLike } from "../transport.ts";
 import type { PutOptions } from "../types.ts";
+import { base64, fromBase64 } from "../wire.ts";
 import { newWriterToken } from "../writer-token.ts";
 
 /** The response and request header of a SHA-256 checksum. */

@@ -8,12 +8,12 @@
  * @module
  */
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
-import { encodeKeyPath, encodeRfc3986 } from "../http-common.ts";
 import { sanitizeCause } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import type { TransportResponse } from "../transport.ts";
+import { encodeKeyPath, encodeRfc3986 } from "../wire.ts";
 import { isAmbiguousFailure, type S3Condition, type S3Failure, s3Error } from "./errors.ts";
-import type { S3Config } from "./options.ts";
+import type { S3Settings } from "./settings.ts";
 import { parseS3Error } from "./xml.ts";
 
 /**
@@ -54,10 +54,10 @@ export interface S3ErrorInfo {
 
 /** An S3 endpoint and bucket as `S3Store` talks to it. */
 export class S3Client {
-  readonly #cfg: S3Config;
+  readonly #cfg: S3Settings;
   #sent = 0;
 
-  constructor(cfg: S3Config) {
+  constructor(cfg: S3Settings) {
     this.#cfg = cfg;
   }
 

@@ -1,29 +1,13 @@
 /**
- * Server-side copies: which header makes a CopyObject create-only on an
- * endpoint (from its vendor's documentation, or found by a probe), and the
- * probe itself.
+ * Server-side copies: the probe that finds which header makes a CopyObject
+ * create-only on an endpoint whose vendor does not document one (the
+ * documented ones: `documentedCopyCondition`, vendor.ts).
  *
  * @module
  */
 import { isTidemarkError } from "../../errors.ts";
 import type { ObjectStore, PutResult } from "../types.ts";
 import { newWriterToken } from "../writer-token.ts";
-
-/**
- * The header that makes a CopyObject create-only on an endpoint, as its
- * vendor documents it; `undefined` for an endpoint whose vendor is not known.
- *
- * - AWS S3 honours `If-None-Match: *` on CopyObject (destination; 412, or
- *   409 for a racing write): https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
- * - R2 takes its own `cf-copy-destination-if-none-match: *` (beta; standard
- *   `If-None-Match` on a copy is not documented there):
- *   https://developers.cloudflare.com/r2/api/s3/extensions/#conditional-operations-in-copyobject-for-the-destination-object
- */
-export function documentedCopyCondition(hostname: string): string | undefined {
-  if (/(^|\.)amazonaws\.com(\.cn)?$/i.test(hostname)) return "if-none-match";
-  if (/\.r2\.cloudflarestorage\.com$/i.test(hostname)) return "cf-copy-destination-if-none-match";
-  return undefined;
-}
 
 /**
  * Probes an endpoint whose vendor is not known: copies one probe object onto

@@ -6,7 +6,7 @@
  * @module
  */
 import { type ErrorCode, TidemarkError } from "../../errors.ts";
-import { codeOfHttpStatus } from "../http-status.ts";
+import { codeOfHttpStatus } from "../wire.ts";
 
 /** The conditional header a request carried, which changes what 412/404 mean. */
 export type S3Condition = "create" | "ifMatch";

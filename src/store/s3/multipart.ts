@@ -7,18 +7,19 @@
  */
 import { isTidemarkError } from "../../errors.ts";
 import { bodyBytes, discardBody } from "../body.ts";
-import { encodeRfc3986, metadataHeaders, stripEtag } from "../http-common.ts";
 import { bodyFailed, bodyTooLong, bodyTooShort } from "../transport.ts";
 import type { Body, ObjectMeta, PutOptions, PutResult } from "../types.ts";
+import { encodeRfc3986, metadataHeaders, stripEtag } from "../wire.ts";
 import { newWriterToken, WRITER_TOKEN_KEY } from "../writer-token.ts";
 import type { S3Client } from "./client.ts";
-import { MAX_PARTS, type S3Config } from "./options.ts";
+import { lockedBodyHeaders, lockHeaders } from "./lock.ts";
+import { MAX_PARTS, type S3Settings } from "./settings.ts";
 import { parseS3Error, parseXml, xmlChild, xmlEscape, xmlText } from "./xml.ts";
 
 /** What a multipart upload needs from its store. */
 export interface MultipartTarget {
   client: S3Client;
-  cfg: S3Config;
+  cfg: S3Settings;
   /** The stored key. */
   fullKey: string;
   /** The caller's key (messages, and the HEAD of a completion whose answer was lost). */
@@ -47,6 +48,7 @@ export async function putMultipart(
     key,
   );
   if (opts.contentType) headers["content-type"] = opts.contentType;
+  if (opts.lock !== undefined) Object.assign(headers, lockHeaders(opts.lock));
   let uploadId: string;
   try {
     uploadId = await client.retrying(async () => {
@@ -76,7 +78,11 @@ export async function putMultipart(
           key,
           method: "PUT",
           url: client.url(fullKey, q(`partNumber=${n}&`)),
-          headers: { "content-length": String(bytes.length) },
+          headers: {
+            "content-length": String(bytes.length),
+            // A locked upload's parts each need their Content-MD5 on AWS.
+            ...(opts.lock !== undefined ? lockedBodyHeaders({}, bytes) : {}),
+          },
           body: bytes,
         },
         "idempotent",

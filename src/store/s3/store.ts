@@ -19,14 +19,33 @@ import {
   collectBody,
   discardBody,
   emptyObjectOr,
+  emptyStream,
   objectBody,
   sliceWhole,
 } from "../body.ts";
 import { sha256Of } from "../checksum.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
+import { checkedKeys, compareKeys } from "../keys.ts";
+import { checkLock } from "../lock.ts";
+import type { HeadersLike } from "../transport.ts";
+import {
+  type Body,
+  type DeleteError,
+  type DeleteManyOptions,
+  type DeleteManyResult,
+  type GetOptions,
+  type ListOptions,
+  locate,
+  type ObjectBody,
+  type ObjectLock,
+  type ObjectMeta,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  type StoreCapabilities,
+} from "../types.ts";
 import {
   base64,
-  emptyStream,
   encodeKeyPath,
   encodeRfc3986,
   metadataFromHeaders,
@@ -34,23 +53,7 @@ import {
   parseContentRange,
   rangeHeader,
   stripEtag,
-} from "../http-common.ts";
-import { checkedKeys, compareKeys } from "../keys.ts";
-import type { HeadersLike } from "../transport.ts";
-import {
-  type Body,
-  type DeleteError,
-  type DeleteManyResult,
-  type GetOptions,
-  type ListOptions,
-  locate,
-  type ObjectBody,
-  type ObjectMeta,
-  type ObjectStore,
-  type PutOptions,
-  type PutResult,
-  type StoreCapabilities,
-} from "../types.ts";
+} from "../wire.ts";
 import { createWithRetry } from "../writer-token.ts";
 import {
   awsChunked,
@@ -62,19 +65,26 @@ import {
   probeChecksums,
 } from "./checksum.ts";
 import { S3Client, type S3Request } from "./client.ts";
-import { documentedCopyCondition, probeCopyCondition } from "./copy.ts";
+import { probeCopyCondition } from "./copy.ts";
 import type { S3Condition } from "./errors.ts";
+import {
+  bucketKeepsVersions,
+  listVersions,
+  lockedBodyHeaders,
+  lockFromHeaders,
+  lockHeaders,
+} from "./lock.ts";
 import { putMultipart } from "./multipart.ts";
 import {
   DELETE_BATCH,
-  endpointId,
   MAX_PART_SIZE,
   MAX_PARTS,
   MAX_SINGLE_PUT,
-  resolveS3Options,
-  type S3Config,
+  type S3Settings,
   type S3StoreOptions,
-} from "./options.ts";
+  s3Settings,
+} from "./settings.ts";
+import { documentedCopyCondition, endpointId } from "./vendor.ts";
 import {
   deleteRequestXml,
   parseDeleteResult,
@@ -102,8 +112,9 @@ const NOT_XML = /[\ufffe\uffff]/;
  *   `partSize`, `multipartConcurrency` at once, aborted on failure).
  * - A `ReadableStream` body (with `size`) is streamed with `Content-Length`
  *   and `UNSIGNED-PAYLOAD`, and sent once: a stream cannot be replayed, so
- *   its `Transient` failures are returned, not retried. Under Deno (see
- *   `streamingUploads`) it is read into memory first, or sent in parts.
+ *   its `Transient` failures are returned, not retried. Under Deno over
+ *   `fetch` (see `streamingUploads`) it is read into memory first, or sent
+ *   in parts; `nodeHttpTransport` (Deno's `node:http`) streams it there too.
  * - Every other request is retried by the store itself, once, by what it is
  *   (`client.ts`, `Retry`): reads and idempotent writes on `Transient` under
  *   `retry`; a compare-and-swap only when its failure proves nothing was
@@ -125,19 +136,21 @@ export class S3Store implements ObjectStore {
   /** `s3:` + endpoint (no credentials, no query) + `/bucket` + `/prefix`. */
   readonly id: string;
   readonly capabilities: Partial<StoreCapabilities>;
-  readonly #cfg: S3Config;
+  readonly #cfg: S3Settings;
   readonly #client: S3Client;
   /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
   #copyCondition: Promise<string | undefined> | undefined;
   /** Whether the endpoint records SHA-256 checksums (documented, or probed once at the first put asking). */
   #checksums: Promise<boolean> | undefined;
+  /** Whether the bucket keeps versions (for `deleteMany` with `allVersions`); asked once. */
+  #versioned: Promise<boolean> | undefined;
 
   /**
    * Throws `InvalidArgument` for a malformed endpoint, an empty bucket,
    * missing credentials, or a numeric option outside its range (naming it).
    */
   constructor(opts: S3StoreOptions) {
-    this.#cfg = resolveS3Options(opts);
+    this.#cfg = s3Settings(opts);
     this.#client = new S3Client(this.#cfg);
     const where = `${opts.bucket}${this.#cfg.prefix.suffix}`;
     this.name = `s3://${where}`;
@@ -145,9 +158,11 @@ export class S3Store implements ObjectStore {
     this.capabilities = {
       write: true,
       list: true,
-      compareAndSwap: true,
+      compareAndSwap: this.#cfg.compareAndSwap,
       listPageSize: this.#cfg.maxKeys,
       retries: true,
+      // The bucket decides: one created without Object Lock refuses a locked put (400 InvalidRequest).
+      objectLock: true,
     };
   }
 
@@ -205,6 +220,7 @@ export class S3Store implements ObjectStore {
       this.#cfg.prefix.full(key);
       size = bodySize(body, opts.size, key);
       metadataHeaders(opts.metadata, key); // checks metadata keys before any request
+      if (opts.lock !== undefined) checkLock(opts.lock, key);
     } catch (e) {
       discardBody(body);
       throw e;
@@ -215,7 +231,7 @@ export class S3Store implements ObjectStore {
       const src = locate(from.store, from.key);
       if (src.store instanceof S3Store && (await this.canCopyFrom(from.store)) && claimCopySource(body)) {
         const sum = opts.sha256 !== undefined && (await this.#recordsChecksums());
-        return this.#copyFrom({ ...from, store: src.store }, src.key, key, opts.metadata, sum);
+        return this.#copyFrom({ ...from, store: src.store }, src.key, key, opts, sum);
       }
     }
     if (mode !== "overwrite") {
@@ -249,7 +265,10 @@ export class S3Store implements ObjectStore {
         opts,
       );
     }
-    if (body instanceof ReadableStream && !this.#cfg.streaming) body = await collectBody(body, size, key);
+    // A retention needs the body's Content-MD5 or checksum before it is sent (see lockedBodyHeaders).
+    if (body instanceof ReadableStream && (!this.#cfg.streaming || opts.lock !== undefined)) {
+      body = await collectBody(body, size, key);
+    }
     // A trailing digest of a body already in memory is known now; a copy read as a stream (no
     // server-side copy here) has no digest coming: no trailer then.
     const sha256 =
@@ -333,6 +352,13 @@ export class S3Store implements ObjectStore {
         "x-amz-trailer": "x-amz-checksum-sha256",
       });
     }
+    // After the checksum: a locked body (always in memory) that carries its
+    // x-amz-checksum-sha256 already meets Object Lock's integrity requirement
+    // and is sent without Content-MD5 (see lockedBodyHeaders).
+    if (opts.lock !== undefined) {
+      Object.assign(headers, lockHeaders(opts.lock));
+      if (body instanceof Uint8Array) Object.assign(headers, lockedBodyHeaders(headers, body));
+    }
     const r: S3Request = { op: "put", key, method: "PUT", url: this.#url(key), headers, body };
     if (condition) r.condition = condition;
     const res = await this.#client.call(r, retry);
@@ -392,8 +418,8 @@ export class S3Store implements ObjectStore {
       return false;
     }
     this.#copyCondition ??=
-      documentedCopyCondition(b.endpoint.hostname) !== undefined
-        ? Promise.resolve(documentedCopyCondition(b.endpoint.hostname))
+      documentedCopyCondition(b.endpoint) !== undefined
+        ? Promise.resolve(documentedCopyCondition(b.endpoint))
         : probeCopyCondition(this, (from, etag, to, condition) =>
             this.#copyOnce(
               to,
@@ -418,7 +444,7 @@ export class S3Store implements ObjectStore {
     from: CopySource & { store: S3Store },
     fromKey: string,
     key: string,
-    metadata: Record<string, string> | undefined,
+    opts: PutOptions,
     checksum = false,
   ): Promise<PutResult> {
     const condition = await this.#copyCondition;
@@ -426,9 +452,9 @@ export class S3Store implements ObjectStore {
     const copySource = from.store.#client.copySource(from.store.#cfg.prefix.full(fromKey));
     try {
       return await createWithRetry(
-        (md) => this.#copyOnce(key, copySource, from.etag, condition, md, checksum),
+        (md) => this.#copyOnce(key, copySource, from.etag, condition, md, opts.lock, checksum),
         () => this.head(key),
-        metadata,
+        opts.metadata,
         this.#cfg.retry,
       );
     } catch (e) {
@@ -456,6 +482,7 @@ export class S3Store implements ObjectStore {
     sourceEtag: string,
     condition: string,
     metadata: Record<string, string> | undefined,
+    lock?: ObjectLock,
     checksum = false,
   ): Promise<PutResult> {
     const res = await this.#client.send({
@@ -472,6 +499,7 @@ export class S3Store implements ObjectStore {
         ...metadataHeaders(metadata, key),
         // The store computes the copy's checksum itself (AWS: "x-amz-checksum-algorithm").
         ...(checksum ? { "x-amz-checksum-algorithm": "SHA256" } : {}),
+        ...(lock !== undefined ? lockHeaders(lock) : {}),
       },
       condition: "create",
     });
@@ -508,12 +536,16 @@ export class S3Store implements ObjectStore {
    * `errors` (S3 reports them per key under HTTP 200); a missing key counts as
    * deleted. `InvalidArgument` for an invalid key, before anything is deleted.
    */
-  async deleteMany(keys: AsyncIterable<string> | Iterable<string>): Promise<DeleteManyResult> {
+  async deleteMany(
+    keys: AsyncIterable<string> | Iterable<string>,
+    opts: DeleteManyOptions = {},
+  ): Promise<DeleteManyResult> {
     const prefix = this.#cfg.prefix;
     const all = await checkedKeys(keys, (key) => {
       encodeKeyPath(prefix.full(key));
       return key;
     });
+    if (opts.allVersions && all.length > 0 && (await this.#keepsVersions())) return this.#deleteVersions(all);
     let deleted = 0;
     const errors: DeleteError[] = [];
     for (let at = 0; at < all.length; at += DELETE_BATCH) {
@@ -537,9 +569,41 @@ export class S3Store implements ObjectStore {
     return { deleted, errors };
   }
 
-  async #deleteBatch(keys: string[]): Promise<DeleteError[]> {
+  /** Whether the bucket keeps versions: asked once (a failed answer is asked again next time). */
+  #keepsVersions(): Promise<boolean> {
+    this.#versioned ??= bucketKeepsVersions(this.#client).catch((e: unknown) => {
+      this.#versioned = undefined;
+      throw e;
+    });
+    return this.#versioned;
+  }
+
+  /**
+   * Deletes every version and delete marker of `keys` (a versioned bucket):
+   * their versions listed in key order (`listVersions`), then DeleteObjects
+   * naming each version, 1,000 per request. A key counts as deleted when
+   * none of its versions was refused (an Object Lock retention not yet
+   * released is refused per version); a key without versions was absent.
+   */
+  async #deleteVersions(keys: string[]): Promise<DeleteManyResult> {
+    const prefix = this.#cfg.prefix;
+    const sorted = [...new Set(keys)].sort(compareKeys);
+    const refused = new Map<string, DeleteError>();
+    for (let at = 0; at < sorted.length; at += DELETE_BATCH) {
+      const batch = sorted.slice(at, at + DELETE_BATCH).map((k) => prefix.full(k));
+      const versions = await listVersions(this.#client, batch, this.#cfg.maxKeys);
+      for (let v = 0; v < versions.length; v += DELETE_BATCH) {
+        for (const e of await this.#deleteBatch(versions.slice(v, v + DELETE_BATCH))) refused.set(e.key, e);
+      }
+    }
+    return { deleted: sorted.length - refused.size, errors: [...refused.values()] };
+  }
+
+  async #deleteBatch(keys: Array<string | { key: string; versionId: string }>): Promise<DeleteError[]> {
     const { prefix, scrub } = this.#cfg;
-    const payload = new TextEncoder().encode(deleteRequestXml(keys.map((k) => prefix.full(k))));
+    const payload = new TextEncoder().encode(
+      deleteRequestXml(keys.map((k) => (typeof k === "string" ? prefix.full(k) : k))),
+    );
     const headers = { "content-type": "application/xml", "content-md5": base64(md5(payload)) };
     return this.#client.retrying(async () => {
       const res = await this.#client.send({
@@ -647,6 +711,8 @@ function metaOf(key: string, h: HeadersLike): ObjectMeta & { size: number } {
   };
   const sha256 = checksumOf(h);
   if (sha256 !== undefined) meta.sha256 = sha256;
+  const lock = lockFromHeaders(h);
+  if (lock !== undefined) meta.lock = lock;
   const lm = h.get("last-modified");
   if (lm) {
     const d = new Date(lm);

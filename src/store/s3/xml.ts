@@ -149,10 +149,17 @@ export function parseListPage(text: string): ListPage | undefined {
   };
 }
 
-/** The body of a DeleteObjects request (quiet: only failures come back). */
-export function deleteRequestXml(fullKeys: string[]): string {
-  return `<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>${fullKeys
-    .map((k) => `<Object><Key>${xmlEscape(k)}</Key></Object>`)
+/**
+ * The body of a DeleteObjects request (quiet: only failures come back); an
+ * object given with its `versionId` deletes that version for good.
+ */
+export function deleteRequestXml(objects: Array<string | { key: string; versionId: string }>): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>${objects
+    .map((o) =>
+      typeof o === "string"
+        ? `<Object><Key>${xmlEscape(o)}</Key></Object>`
+        : `<Object><Key>${xmlEscape(o.key)}</Key><VersionId>${xmlEscape(o.versionId)}</VersionId></Object>`,
+    )
     .join("")}</Delete>`;
 }
 
