@@ -4,8 +4,9 @@
  */
 import { billingClasses, classNames } from "./cost.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
+import { retentionFamilies } from "./retention-metrics.ts";
 
-interface Family {
+export interface Family {
   name: string;
   help: string;
   type: "gauge" | "counter";
@@ -182,5 +183,6 @@ export function mirrorMetrics(
     pushEnabled,
     push,
     cost,
+    ...retentionFamilies(statuses),
   ]);
 }

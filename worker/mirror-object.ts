@@ -66,6 +66,8 @@ import {
   type TickState,
 } from "./object-state.ts";
 import type { PushEvent, PushOutcome } from "./push.ts";
+import { retentionOptions } from "./retention-config.ts";
+import { retentionPart, retentionToSave, type SavedRetention } from "./retention-status.ts";
 import { tableRegistry } from "./tables.ts";
 
 /**
@@ -101,6 +103,8 @@ export class MirrorObject extends DurableObject<Env> {
   #registered: string | null | undefined;
   /** Keys of the state before {@link K_STATE} to delete at the next write of it. */
   #legacy: string[] = [];
+  /** The retention figures of the last tick whose pass ended (worker/retention-status.ts). */
+  #retention: SavedRetention | undefined;
   /** The setup of the table's configuration (`#setup`), with the configuration it was made from. */
   #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
 
@@ -125,6 +129,7 @@ export class MirrorObject extends DurableObject<Env> {
       this.#progress = state.progress;
       this.#failures = state.failures;
       this.#lagHistory = state.lagHistory;
+      this.#retention = state.retention;
       meter.resume(state.durableObject);
       this.#push = { ...freshPushStats(), ...state.push };
       this.#costMarks =
@@ -149,6 +154,7 @@ export class MirrorObject extends DurableObject<Env> {
       durableObject: this.#meter.counted,
       push: this.#push,
       costMarks: this.#costMarks,
+      ...(this.#retention !== undefined ? { retention: this.#retention } : {}),
     };
     const legacy = this.#legacy;
     this.#legacy = [];
@@ -228,7 +234,7 @@ export class MirrorObject extends DurableObject<Env> {
   #getMirror(table: string): Mirror {
     // Rebuilt after configure/unconfigure (which drop it); the vars cannot change within an instance.
     if (this.#mirror) return this.#mirror;
-    const { vars, source, target, push } = this.#setup(table);
+    const { vars, source, target, push, config } = this.#setup(table);
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
       // Kept in memory: the tick persists it with the rest of its state, in one row.
@@ -253,6 +259,7 @@ export class MirrorObject extends DurableObject<Env> {
       },
       progress,
       budget: vars.budget,
+      ...retentionOptions(config),
     });
     return this.#mirror;
   }
@@ -319,6 +326,7 @@ export class MirrorObject extends DurableObject<Env> {
             ? 0
             : st.nextDelayMs;
       this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
+      if (current) this.#retention = retentionToSave(st.retention, this.#setup(table), this.#retention);
       await this.#persist(Date.now() + delay);
       // The old stores' mirrorSeq says nothing about the new target.
       if (current) this.#settleWaiters(st.mirrorSeq);
@@ -428,6 +436,7 @@ export class MirrorObject extends DurableObject<Env> {
       lagHistory: [...this.#lagHistory],
       push: { enabled: setup?.push ?? false, ...this.#push },
       cost: costSince(usage, this.#costMarks, setup, now),
+      ...retentionPart(setup, st?.retention, this.#retention, p.counters.retention),
     };
   }
 

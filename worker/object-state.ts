@@ -11,6 +11,7 @@ import type { MirrorStatus } from "../src/mirror/settings.ts";
 import type { ConfigOrigin } from "./config.ts";
 import type { CostMark, DurableObjectUsage, MirrorObjectCost } from "./cost.ts";
 import type { LagSample } from "./lag-history.ts";
+import type { SavedRetention } from "./retention-status.ts";
 import type { MirrorVars } from "./vars.ts";
 
 export const K_TABLE = "table";
@@ -50,6 +51,8 @@ export interface TickState {
   push: PushStats;
   /** The starts of the current and the previous cost window, oldest first. */
   costMarks: CostMark[];
+  /** The retention figures of the last tick whose pass ended (absent: no pass yet). */
+  retention?: SavedRetention;
 }
 
 export const freshPushStats = (): PushStats => ({

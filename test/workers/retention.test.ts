@@ -1,0 +1,287 @@
+/**
+ * A table's retention in the Worker, inside workerd: the `retention` and
+ * `lock` settings of a table configuration checked field by field; a table
+ * with steady compaction and `keepVersions` mirrored by its Durable Object
+ * over many alarms, into an R2 binding and into Ceph RGW through S3. After
+ * the alarms the target holds exactly the window, every retained version
+ * verifies and restores, an expired one is refused (by the library, the
+ * time-travel routes and verify) naming the oldest retained, and the status
+ * and `/metrics` figures are the target's; an evicted object reports them
+ * again before its next pass.
+ */
+import { evictAllDurableObjects, runInDurableObject, SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import {
+  type ObjectStore,
+  openMirror,
+  R2Store,
+  referencedFiles,
+  restore,
+  S3Store,
+  verifyMirror,
+} from "../../src/index.ts";
+import { openTable, parseTableConfig } from "../../worker/config.ts";
+import type { MirrorObjectStatus } from "../../worker/object-state.ts";
+import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";
+import { collect, randomId } from "../support/harness.ts";
+import { Primary } from "../support/mirror-fixture.ts";
+import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
+import { ADMIN, BASE, driveAlarms, READ, stubOf } from "./support.ts";
+
+const vars = env as unknown as Record<string, string | undefined>;
+const rgw = rgwConfig((k) => (k === "CI" ? vars.CI || undefined : vars[`TEST_${k}`]));
+
+const read = (path: string) => SELF.fetch(`${BASE}${path}`, { headers: READ });
+const put = (table: string, body: unknown) =>
+  SELF.fetch(`${BASE}/api/tables/${table}`, {
+    method: "PUT",
+    headers: { ...ADMIN, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+const keysOf = async (s: ObjectStore) => (await collect(s.list(""))).map((m) => m.key).sort();
+const sizeOf = async (s: ObjectStore, key: string) => (await s.head(key)).size;
+
+/** A primary with steady compaction: every commit adds a file, every third also drops the oldest. */
+class CompactingTable {
+  readonly live: string[] = [];
+  #n = 0;
+  readonly primary: Primary;
+  constructor(primary: Primary) {
+    this.primary = primary;
+  }
+  commit(): Promise<number> {
+    const path = `data/f${++this.#n}.parquet`;
+    const remove = this.#n % 3 === 0 ? this.live.splice(0, 1) : [];
+    this.live.push(path);
+    return this.primary.commit([{ path, size: 100 + this.#n }], remove);
+  }
+}
+
+describe("retention and lock settings of a table", () => {
+  const base = { source: "r2://SOURCE/settings/t", target: "r2://MIRROR/settings/t" };
+  const check = (input: Record<string, unknown>) => () => {
+    const where = "TABLE_CONFIG.orders.";
+    openTable(env, "orders", parseTableConfig({ ...base, ...input }, where), "static", where);
+  };
+
+  it("every value is checked, the error naming the table's entry and the field", () => {
+    for (const [input, message] of [
+      [{ retention: 3 }, /TABLE_CONFIG\.orders\.retention must be \{ keepVersions\?/],
+      [{ retention: {} }, /TABLE_CONFIG\.orders\.retention needs keepVersions, keepDays, or both/],
+      [
+        { retention: { keepVersions: 0 } },
+        /TABLE_CONFIG\.orders\.retention\.keepVersions must be an integer >= 1, got 0/,
+      ],
+      [
+        { retention: { keepVersions: 2.5 } },
+        /TABLE_CONFIG\.orders\.retention\.keepVersions must be an integer/,
+      ],
+      [{ retention: { keepDays: -1 } }, /TABLE_CONFIG\.orders\.retention\.keepDays must be a number >= 0/],
+      [{ retention: { keepDays: "7" } }, /TABLE_CONFIG\.orders\.retention\.keepDays must be a number/],
+      [{ retention: { keepVersions: 2, graceMs: -5 } }, /TABLE_CONFIG\.orders\.retention\.graceMs must be/],
+      [{ retention: { keepVersions: 2, keep: 1 } }, /TABLE_CONFIG\.orders\.retention: unknown key "keep"/],
+      [
+        { lock: { mode: "legal-hold", days: 1 } },
+        /TABLE_CONFIG\.orders\.lock\.mode must be "governance" or "compliance"/,
+      ],
+      [{ lock: { mode: "compliance" } }, /TABLE_CONFIG\.orders\.lock\.days is required/],
+      [{ lock: { mode: "compliance", days: 0 } }, /TABLE_CONFIG\.orders\.lock\.days must be more than 0/],
+      [
+        { lock: { mode: "compliance", days: Number.NaN } },
+        /TABLE_CONFIG\.orders\.lock\.days must be a number/,
+      ],
+      [{ lock: "compliance" }, /TABLE_CONFIG\.orders\.lock must be \{ mode/],
+    ] as const) {
+      assert.throws(check(input), (e: Error) => {
+        assert.match(e.message, /^\[InvalidArgument\] /);
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+  });
+
+  it("a lock shorter than the window is refused as the CLI refuses it, and so is a lock on an R2 binding", () => {
+    assert.throws(
+      check({ retention: { keepDays: 30 }, lock: { mode: "governance", days: 7 } }),
+      /\[InvalidArgument\] TABLE_CONFIG\.orders\.lock\.days \(7\) must be at least retention\.keepDays \(30\)/,
+    );
+    assert.throws(
+      check({ retention: { keepDays: 7 }, lock: { mode: "compliance", days: 30 } }),
+      /\[InvalidArgument\] TABLE_CONFIG\.orders\.lock: the target MIRROR\/settings\/t cannot keep an Object Lock retention/,
+    );
+    check({ retention: { keepVersions: 5, keepDays: 1.5, graceMs: 0 } })();
+  });
+
+  it("an admin PUT with a bad retention is a 400 naming the field, and nothing is stored", async () => {
+    const table = `ret-bad-${randomId()}`;
+    const r = await put(table, {
+      source: `r2://SOURCE/ret-bad/${table}`,
+      target: `r2://MIRROR/ret-bad/${table}`,
+      retention: { keepVersions: 3, keepDays: 2 },
+      lock: { mode: "governance", days: 1 },
+    });
+    assert.equal(r.status, 400);
+    assert.match(
+      ((await r.json()) as { message: string }).message,
+      /lock\.days \(1\) must be at least retention\.keepDays \(2\)/,
+    );
+    assert.equal((await read(`/api/tables/${table}`)).status, 404);
+  });
+});
+
+const targets: Array<[string, RgwConfig | undefined | true]> = [
+  ["an R2 binding", true],
+  ["Ceph RGW through S3", rgw],
+];
+
+for (const [name, cfg] of targets) {
+  describe.skipIf(cfg === undefined)(`retention of a table mirrored into ${name}`, () => {
+    it("keepVersions 3 over many alarms: the target holds exactly the window, each retained version verifies and restores, the expired one is refused naming the oldest retained, status and /metrics are the target's", async () => {
+      const table = `ret-${randomId()}`;
+      const source = new R2Store(env.SOURCE, { prefix: `ret-src/${table}/` });
+      let target: ObjectStore;
+      let targetRef: unknown;
+      if (cfg === true) {
+        target = new R2Store(env.MIRROR, { prefix: `ret-dst/${table}/` });
+        targetRef = `r2://MIRROR/ret-dst/${table}`;
+      } else {
+        const c = cfg as RgwConfig;
+        const prefix = `worker-retention/${table}/`;
+        target = new S3Store({ ...c, prefix, forcePathStyle: true });
+        targetRef = {
+          url: `s3://${c.bucket}/${prefix}?endpoint=${encodeURIComponent(c.endpoint)}&region=${c.region}&path-style=true`,
+          credentials: "TEST_S3",
+        };
+      }
+      const t = new CompactingTable(await Primary.open(source, { schema: EVENTS_SCHEMA }));
+      const r = await put(table, {
+        source: `r2://SOURCE/ret-src/${table}`,
+        target: targetRef,
+        retention: { keepVersions: 3, graceMs: 0 },
+      });
+      assert.equal(r.status, 200, await r.clone().text());
+      assert.deepEqual(((await r.json()) as { config: { retention: unknown } }).config.retention, {
+        keepVersions: 3,
+        graceMs: 0,
+      });
+
+      const stub = stubOf(table);
+      const status = () => stub.status(table) as Promise<MirrorObjectStatus>;
+      const HEAD = 9;
+      let alarms = 0;
+      for (let i = 0; i < HEAD; i++) {
+        const v = await t.commit();
+        await stub.kick(table);
+        alarms += await driveAlarms(stub, async () => {
+          const s = await status();
+          return s.mirrorSeq >= v && (v < 3 || s.retention?.oldestRetained === v - 2);
+        });
+        const s = await status();
+        assert.equal(s.lastError, null, JSON.stringify(s.lastError));
+        if (v >= 3) assert.equal(s.retention?.oldestRetained, v - 2, `after v${v}`);
+      }
+      assert.ok(alarms >= HEAD, `${alarms} alarms`);
+      // No tick from here on (a status read starts a loop with no alarm: this one is set far ahead).
+      await runInDurableObject(stub, (_i, state) => state.storage.setAlarm(Date.now() + 3_600_000));
+
+      // Exactly the window: the manifests of v7..v9, the files they name, the two pointers.
+      const retained = [7, 8, 9];
+      const reader = openMirror(target);
+      const named = new Set<string>();
+      for (const v of retained) for (const f of referencedFiles(await reader.manifest(v))) named.add(f.path);
+      assert.deepEqual(
+        await keysOf(target),
+        [
+          ...named,
+          "metadata/low_water.txt",
+          "metadata/oldest_retained.txt",
+          ...retained.map((v) => `metadata/v${v}.manifest.bin`),
+        ].sort(),
+      );
+
+      // Every retained version verifies and restores; the expired one is refused, naming v7.
+      for (const v of retained) {
+        assert.equal((await verifyMirror(target, v)).ok, true, `verify v${v}`);
+        const into = new R2Store(env.MIRROR, { prefix: `ret-restored/${table}/v${v}/` });
+        const got = await restore({ from: target, to: into, version: v });
+        assert.deepEqual(
+          got.versions,
+          retained.filter((x) => x <= v),
+        );
+      }
+      const expired = /snapshot v6 of .* has expired: the oldest version retained is v7/;
+      await assert.rejects(
+        restore({
+          from: target,
+          to: new R2Store(env.MIRROR, { prefix: `ret-restored/${table}/v6/` }),
+          version: 6,
+        }),
+        expired,
+      );
+      for (const route of ["snapshots/6", "verify/6"]) {
+        const gone = await read(`/api/tables/${table}/${route}`);
+        assert.equal(gone.status, 404, route);
+        const body = (await gone.json()) as { error: string; message: string };
+        assert.equal(body.error, "NotFound");
+        assert.match(body.message, expired, route);
+      }
+      assert.equal((await read(`/api/tables/${table}/snapshots/7`)).status, 200);
+
+      // The figures: what the window names, and what left it, from the stores themselves.
+      let bytesRetained = 0;
+      for (const p of named) bytesRetained += await sizeOf(target, p);
+      for (const v of retained) bytesRetained += await sizeOf(target, `metadata/v${v}.manifest.bin`);
+      const sourceReader = openMirror(source);
+      const everFiles = new Set<string>();
+      let bytesFreed = 0;
+      for (let v = 1; v <= 6; v++) {
+        bytesFreed += await sizeOf(source, `metadata/v${v}.manifest.bin`);
+        for (const f of referencedFiles(await sourceReader.manifest(v))) everFiles.add(f.path);
+      }
+      const gone = [...everFiles].filter((p) => !named.has(p));
+      for (const p of gone) bytesFreed += await sizeOf(source, p);
+
+      const apiStatus = (await (await read(`/api/tables/${table}/status`)).json()) as {
+        head: number;
+        oldestRetained: number;
+        mirror: MirrorObjectStatus;
+      };
+      assert.deepEqual([apiStatus.head, apiStatus.oldestRetained], [HEAD, 7]);
+      const ret = apiStatus.mirror.retention;
+      assert.ok(ret, "the status has a retention part");
+      assert.equal(ret.oldestRetained, 7);
+      assert.equal(ret.versionsKept, 3);
+      assert.equal(ret.bytesRetained, bytesRetained);
+      assert.equal(ret.waiting, 0);
+      assert.ok(ret.lastPassAtMs !== null && ret.lastPassAtMs <= Date.now());
+      assert.equal(ret.totals.versionsExpired, 6);
+      assert.equal(ret.totals.filesDeleted, gone.length);
+      assert.equal(ret.totals.bytesFreed, bytesFreed);
+      assert.ok(ret.totals.passes >= HEAD - 1 && ret.totals.requests > 0);
+      // Retention's requests are the target's (metered like the copies): its deletes are counted there.
+      const target_ = apiStatus.mirror.cost.usage.target;
+      assert.ok(target_.delete + target_.deleteMany >= 1);
+
+      const metrics = await (await read("/metrics")).text();
+      const sample = (metric: string) => {
+        const m = new RegExp(`^${metric}\\{table="${table}"\\} (\\S+)$`, "m").exec(metrics);
+        assert.ok(m, `${metric} of ${table} in /metrics`);
+        return Number(m[1]);
+      };
+      assert.equal(sample("tidemark_retention_oldest_retained_version"), 7);
+      assert.equal(sample("tidemark_retention_versions_kept"), 3);
+      assert.equal(sample("tidemark_retention_bytes_retained"), bytesRetained);
+      assert.equal(sample("tidemark_retention_bytes_freed_total"), bytesFreed);
+      assert.equal(sample("tidemark_retention_versions_expired_total"), 6);
+      assert.equal(sample("tidemark_retention_files_deleted_total"), gone.length);
+      assert.equal(sample("tidemark_retention_last_pass_timestamp_seconds"), ret.lastPassAtMs / 1000);
+      assert.match(metrics, /^# TYPE tidemark_retention_bytes_freed_total counter$/m);
+
+      // An evicted object reports the same figures before its next pass (saved with its state).
+      await evictAllDurableObjects();
+      assert.deepEqual((await status()).retention, ret);
+    });
+  });
+}
