@@ -12,6 +12,16 @@ export * from "../../worker/index.ts";
 export { default } from "../../worker/index.ts";
 
 const K_PUTS = "test:puts";
+const K_ALARM_REQUESTS = "test:alarm-requests";
+
+/** The store requests the mirror has counted, from the object's persisted row (read and write classes). */
+async function countedRequests(storage: DurableObjectStorage): Promise<number> {
+  const state = await storage.get<{ progress: { counters: { requests: { read: number; write: number } } } }>(
+    "state",
+  );
+  const r = state?.progress.counters.requests;
+  return r ? r.read + r.write : 0;
+}
 
 export class MirrorObject extends ProductionMirrorObject {
   #puts: Record<string, number> = {};
@@ -39,6 +49,20 @@ export class MirrorObject extends ProductionMirrorObject {
       deleteMany: (ks) => store.deleteMany(ks),
       list: (p, o) => store.list(p, o),
     };
+  }
+
+  /** Each alarm's tick: the store requests it made (what its budget bounds), kept in storage. */
+  override async alarm(): Promise<void> {
+    const before = await countedRequests(this.ctx.storage);
+    await super.alarm();
+    const made = (await countedRequests(this.ctx.storage)) - before;
+    const all = (await this.ctx.storage.get<number[]>(K_ALARM_REQUESTS)) ?? [];
+    await this.ctx.storage.put(K_ALARM_REQUESTS, [...all, made]);
+  }
+
+  /** The store requests of each alarm's tick, oldest first. */
+  async testAlarmRequests(): Promise<number[]> {
+    return (await this.ctx.storage.get<number[]>(K_ALARM_REQUESTS)) ?? [];
   }
 
   /** Puts per target key since the object was created. */

@@ -28,6 +28,7 @@ import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";
 import { collect, randomId } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
 import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
+import type { MirrorObject as TestMirrorObject } from "./entry.ts";
 import { ADMIN, BASE, driveAlarms, READ, stubOf } from "./support.ts";
 
 const vars = env as unknown as Record<string, string | undefined>;
@@ -128,6 +129,46 @@ describe("retention and lock settings of a table", () => {
       /lock\.days \(1\) must be at least retention\.keepDays \(2\)/,
     );
     assert.equal((await read(`/api/tables/${table}`)).status, 404);
+  });
+});
+
+describe("retention inside the alarm's budget", () => {
+  it("a table's budget.requests bounds every alarm, retention's requests included", async () => {
+    const table = `ret-budget-${randomId()}`;
+    const t = new CompactingTable(
+      await Primary.open(new R2Store(env.SOURCE, { prefix: `ret-budget/${table}/` })),
+    );
+    for (let i = 0; i < 12; i++) await t.commit();
+    const r = await put(table, {
+      source: `r2://SOURCE/ret-budget/${table}`,
+      target: `r2://MIRROR/ret-budget-dst/${table}`,
+      retention: { keepVersions: 2, graceMs: 0 },
+      budget: { requests: 12 },
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+    // The tests' MirrorObject (entry.ts) records the store requests of each alarm's tick.
+    const stub = stubOf(table) as unknown as DurableObjectStub<TestMirrorObject>;
+    const status = () => stub.status(table) as Promise<MirrorObjectStatus>;
+    await driveAlarms(stub, async () => {
+      const s = await status();
+      // Caught up, the pass done (the boundary, the sweep), and the next alarm a poll away.
+      return (
+        s.caughtUp && s.retention?.oldestRetained === 11 && s.retention.totals.passes > 0 && s.nextDelayMs > 0
+      );
+    });
+    const s = await status();
+    const perAlarm = await stub.testAlarmRequests();
+    assert.equal(s.lastError, null);
+    assert.equal(s.budget?.requests, 12);
+    // The first alarm's discovery and init of the target are the mirror's own, outside any budget.
+    assert.ok(
+      perAlarm.length >= 3 && Math.max(...perAlarm.slice(1)) <= 12,
+      `requests per alarm: ${perAlarm.join(" ")}`,
+    );
+    // Retention ran, in budgeted alarms: its requests are among those counted per alarm.
+    assert.ok((s.retention?.totals.requests ?? 0) > 0);
+    assert.equal(s.retention?.versionsKept, 2);
+    assert.equal(s.retention?.totals.versionsExpired, 10);
   });
 });
 
