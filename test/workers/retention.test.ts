@@ -12,6 +12,7 @@
 import { evictAllDurableObjects, runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
+import { AwsClient } from "aws4fetch";
 import { describe, it } from "vitest";
 import {
   type ObjectStore,
@@ -27,12 +28,15 @@ import type { MirrorObjectStatus } from "../../worker/object-state.ts";
 import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";
 import { collect, randomId } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
+import { motoConfig } from "../support/moto.ts";
 import { type RgwConfig, rgwConfig } from "../support/rgw.ts";
 import type { MirrorObject as TestMirrorObject } from "./entry.ts";
 import { ADMIN, BASE, driveAlarms, READ, stubOf } from "./support.ts";
 
 const vars = env as unknown as Record<string, string | undefined>;
-const rgw = rgwConfig((k) => (k === "CI" ? vars.CI || undefined : vars[`TEST_${k}`]));
+const fromTestVars = (k: string) => (k === "CI" ? vars.CI || undefined : vars[`TEST_${k}`]);
+const rgw = rgwConfig(fromTestVars);
+const moto = motoConfig(fromTestVars);
 
 const read = (path: string) => SELF.fetch(`${BASE}${path}`, { headers: READ });
 const put = (table: string, body: unknown) =>
@@ -326,3 +330,122 @@ for (const [name, cfg] of targets) {
     });
   });
 }
+
+/** The lock of the Object Lock test: short, so that its release is part of the test. */
+const LOCK_SECS = 5;
+
+describe.skipIf(moto === undefined)(
+  "Object Lock of a table's target, on moto (which enforces it as AWS does)",
+  () => {
+    it("every data file and manifest is written under the table's lock, the pointers not; the doctor route checks the bucket enforces it; the writer's credentials cannot delete a locked version; retention waits for the lock, never failing, then frees what left the window", async () => {
+      const c = moto as RgwConfig;
+      const table = `ret-lock-${randomId()}`;
+      // A bucket created with Object Lock (so versioned).
+      const bucket = `tidemark-wlock-${randomId().slice(0, 8).toLowerCase()}`;
+      const aws = new AwsClient({ ...c, service: "s3", retries: 0 });
+      const made = await aws.fetch(`${c.endpoint}/${bucket}`, {
+        method: "PUT",
+        headers: { "x-amz-bucket-object-lock-enabled": "true" },
+      });
+      assert.equal(made.status, 200, await made.text());
+      const prefix = `wlock/${table}/`;
+      const primary = await Primary.open(new R2Store(env.SOURCE, { prefix: `wlock-src/${table}/` }));
+      // v1..v4; v3 drops v1's file, so once v1 and v2 expire it names nothing kept.
+      await primary.commit([{ path: "data/a.parquet", size: 300 }]);
+      await primary.commit([{ path: "data/b.parquet", size: 200 }]);
+      await primary.commit([{ path: "data/c.parquet", size: 100 }], ["data/a.parquet"]);
+      await primary.commit([{ path: "data/d.parquet", size: 50 }]);
+      const r = await put(table, {
+        source: `r2://SOURCE/wlock-src/${table}`,
+        target: {
+          url: `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(c.endpoint)}&region=${c.region}&path-style=true`,
+          credentials: "TEST_MOTO",
+        },
+        retention: { keepVersions: 2, graceMs: 0 },
+        lock: { mode: "compliance", days: LOCK_SECS / 86_400 },
+      });
+      assert.equal(r.status, 200, await r.clone().text());
+      // The doctor's object-lock check in the table's mode (it waits for its own short retention): meanwhile, the mirror.
+      const doctor = SELF.fetch(`${BASE}/api/tables/${table}/doctor?checks=object-lock`, {
+        method: "POST",
+        headers: ADMIN,
+      });
+      const started = Date.now();
+      const stub = stubOf(table);
+      const status = () => stub.status(table) as Promise<MirrorObjectStatus>;
+      await driveAlarms(stub, async () => {
+        const s = await status();
+        return s.mirrorSeq === 4 && s.retention?.oldestRetained === 3;
+      });
+      let s = await status();
+      assert.equal(s.lastError, null, JSON.stringify(s.lastError));
+      assert.ok(
+        (s.retention?.waiting ?? 0) >= 2,
+        `the expired, locked manifests wait: ${JSON.stringify(s.retention)}`,
+      );
+
+      const target = new S3Store({ ...c, bucket, prefix, forcePathStyle: true });
+      for (const k of [
+        "data/a.parquet",
+        "data/d.parquet",
+        "metadata/v1.manifest.bin",
+        "metadata/v4.manifest.bin",
+      ]) {
+        const lock = (await target.head(k)).lock;
+        assert.equal(lock?.mode, "compliance", `${k} is locked`);
+        const until = lock?.retainUntil.getTime() ?? 0;
+        assert.ok(
+          until > started && until <= Date.now() + LOCK_SECS * 1000 + 2000,
+          `${k} until ${lock?.retainUntil}`,
+        );
+      }
+      for (const k of ["metadata/low_water.txt", "metadata/oldest_retained.txt"]) {
+        assert.equal((await target.head(k)).lock, undefined, `${k} (a pointer) is not locked`);
+      }
+      // The mirror's own credentials cannot delete a locked version (every version asked for).
+      const refused = await target.deleteMany(["metadata/v1.manifest.bin", "data/a.parquet"], {
+        allVersions: true,
+      });
+      assert.ok(Date.now() < started + LOCK_SECS * 1000, "the deletes ran inside the locks");
+      assert.deepEqual(refused.errors.map((e) => e.key).sort(), [
+        "data/a.parquet",
+        "metadata/v1.manifest.bin",
+      ]);
+      // Readers refuse the expired versions at once, naming the oldest one kept.
+      const gone = await read(`/api/tables/${table}/snapshots/1`);
+      assert.equal(gone.status, 404);
+      assert.match(
+        ((await gone.json()) as { message: string }).message,
+        /v1 .*has expired: the oldest version retained is v3/,
+      );
+
+      const report = (await (await doctor).json()) as {
+        ok: boolean;
+        checks: Array<{ id: string; status: string }>;
+      };
+      assert.equal(report.checks.find((x) => x.id === "object-lock")?.status, "ok", JSON.stringify(report));
+
+      // Once the locks end, the next passes free v1, v2 and the file only they named.
+      const released = started + LOCK_SECS * 1000 + 1500 - Date.now();
+      if (released > 0) await new Promise((r) => setTimeout(r, released));
+      await stub.kick(table);
+      await driveAlarms(stub, async () => {
+        const st = await status();
+        return st.retention?.waiting === 0 && st.retention.totals.versionsExpired === 2;
+      });
+      s = await status();
+      assert.equal(s.lastError, null);
+      assert.deepEqual(await keysOf(target), [
+        "data/b.parquet",
+        "data/c.parquet",
+        "data/d.parquet",
+        "metadata/low_water.txt",
+        "metadata/oldest_retained.txt",
+        "metadata/v3.manifest.bin",
+        "metadata/v4.manifest.bin",
+      ]);
+      const metrics = await (await read("/metrics")).text();
+      assert.match(metrics, new RegExp(`^tidemark_retention_waiting_deletes\\{table="${table}"\\} 0$`, "m"));
+    });
+  },
+);
