@@ -214,7 +214,9 @@ for (const [name, cfg] of targets) {
 
       const stub = stubOf(table);
       const status = () => stub.status(table) as Promise<MirrorObjectStatus>;
-      const HEAD = 9;
+      const HEAD = 6;
+      const OLDEST = HEAD - 2; // keepVersions 3
+      const EXPIRED = OLDEST - 1;
       let alarms = 0;
       for (let i = 0; i < HEAD; i++) {
         const v = await t.commit();
@@ -231,8 +233,8 @@ for (const [name, cfg] of targets) {
       // No tick from here on (a status read starts a loop with no alarm: this one is set far ahead).
       await runInDurableObject(stub, (_i, state) => state.storage.setAlarm(Date.now() + 3_600_000));
 
-      // Exactly the window: the manifests of v7..v9, the files they name, the two pointers.
-      const retained = [7, 8, 9];
+      // Exactly the window: the manifests of v4..v6, the files they name, the two pointers.
+      const retained = [OLDEST, OLDEST + 1, HEAD];
       const reader = openMirror(target);
       const named = new Set<string>();
       for (const v of retained) for (const f of referencedFiles(await reader.manifest(v))) named.add(f.path);
@@ -246,7 +248,7 @@ for (const [name, cfg] of targets) {
         ].sort(),
       );
 
-      // Every retained version verifies and restores; the expired one is refused, naming v7.
+      // Every retained version verifies and restores; the expired one is refused, naming the oldest retained.
       for (const v of retained) {
         assert.equal((await verifyMirror(target, v)).ok, true, `verify v${v}`);
         const into = new R2Store(env.MIRROR, { prefix: `ret-restored/${table}/v${v}/` });
@@ -256,23 +258,25 @@ for (const [name, cfg] of targets) {
           retained.filter((x) => x <= v),
         );
       }
-      const expired = /snapshot v6 of .* has expired: the oldest version retained is v7/;
+      const expired = new RegExp(
+        `snapshot v${EXPIRED} of .* has expired: the oldest version retained is v${OLDEST}`,
+      );
       await assert.rejects(
         restore({
           from: target,
-          to: new R2Store(env.MIRROR, { prefix: `ret-restored/${table}/v6/` }),
-          version: 6,
+          to: new R2Store(env.MIRROR, { prefix: `ret-restored/${table}/v${EXPIRED}/` }),
+          version: EXPIRED,
         }),
         expired,
       );
-      for (const route of ["snapshots/6", "verify/6"]) {
+      for (const route of [`snapshots/${EXPIRED}`, `verify/${EXPIRED}`]) {
         const gone = await read(`/api/tables/${table}/${route}`);
         assert.equal(gone.status, 404, route);
         const body = (await gone.json()) as { error: string; message: string };
         assert.equal(body.error, "NotFound");
         assert.match(body.message, expired, route);
       }
-      assert.equal((await read(`/api/tables/${table}/snapshots/7`)).status, 200);
+      assert.equal((await read(`/api/tables/${table}/snapshots/${OLDEST}`)).status, 200);
 
       // The figures: what the window names, and what left it, from the stores themselves.
       let bytesRetained = 0;
@@ -281,11 +285,12 @@ for (const [name, cfg] of targets) {
       const sourceReader = openMirror(source);
       const everFiles = new Set<string>();
       let bytesFreed = 0;
-      for (let v = 1; v <= 6; v++) {
+      for (let v = 1; v <= EXPIRED; v++) {
         bytesFreed += await sizeOf(source, `metadata/v${v}.manifest.bin`);
         for (const f of referencedFiles(await sourceReader.manifest(v))) everFiles.add(f.path);
       }
       const gone = [...everFiles].filter((p) => !named.has(p));
+      assert.ok(gone.length > 0, "a file only expired versions named");
       for (const p of gone) bytesFreed += await sizeOf(source, p);
 
       const apiStatus = (await (await read(`/api/tables/${table}/status`)).json()) as {
@@ -293,15 +298,15 @@ for (const [name, cfg] of targets) {
         oldestRetained: number;
         mirror: MirrorObjectStatus;
       };
-      assert.deepEqual([apiStatus.head, apiStatus.oldestRetained], [HEAD, 7]);
+      assert.deepEqual([apiStatus.head, apiStatus.oldestRetained], [HEAD, OLDEST]);
       const ret = apiStatus.mirror.retention;
       assert.ok(ret, "the status has a retention part");
-      assert.equal(ret.oldestRetained, 7);
+      assert.equal(ret.oldestRetained, OLDEST);
       assert.equal(ret.versionsKept, 3);
       assert.equal(ret.bytesRetained, bytesRetained);
       assert.equal(ret.waiting, 0);
       assert.ok(ret.lastPassAtMs !== null && ret.lastPassAtMs <= Date.now());
-      assert.equal(ret.totals.versionsExpired, 6);
+      assert.equal(ret.totals.versionsExpired, EXPIRED);
       assert.equal(ret.totals.filesDeleted, gone.length);
       assert.equal(ret.totals.bytesFreed, bytesFreed);
       assert.ok(ret.totals.passes >= HEAD - 1 && ret.totals.requests > 0);
@@ -315,11 +320,11 @@ for (const [name, cfg] of targets) {
         assert.ok(m, `${metric} of ${table} in /metrics`);
         return Number(m[1]);
       };
-      assert.equal(sample("tidemark_retention_oldest_retained_version"), 7);
+      assert.equal(sample("tidemark_retention_oldest_retained_version"), OLDEST);
       assert.equal(sample("tidemark_retention_versions_kept"), 3);
       assert.equal(sample("tidemark_retention_bytes_retained"), bytesRetained);
       assert.equal(sample("tidemark_retention_bytes_freed_total"), bytesFreed);
-      assert.equal(sample("tidemark_retention_versions_expired_total"), 6);
+      assert.equal(sample("tidemark_retention_versions_expired_total"), EXPIRED);
       assert.equal(sample("tidemark_retention_files_deleted_total"), gone.length);
       assert.equal(sample("tidemark_retention_last_pass_timestamp_seconds"), ret.lastPassAtMs / 1000);
       assert.match(metrics, /^# TYPE tidemark_retention_bytes_freed_total counter$/m);
@@ -332,7 +337,7 @@ for (const [name, cfg] of targets) {
 }
 
 /** The lock of the Object Lock test: short, so that its release is part of the test. */
-const LOCK_SECS = 5;
+const LOCK_SECS = 4;
 
 describe.skipIf(moto === undefined)(
   "Object Lock of a table's target, on moto (which enforces it as AWS does)",
