@@ -49,8 +49,8 @@ export function askedVersion(): number | undefined {
 
 /**
  * Reads `version` of the table (a version the snapshot list does not hold):
- * the snapshot, or `undefined` after showing why not in the page's error
- * line (an expired version: the error naming the oldest version retained).
+ * the snapshot, or `undefined` with why not as the retention notice (an
+ * expired version: the error naming the oldest version retained).
  */
 export async function readAsked(v: View, version: number): Promise<Snapshot | undefined> {
   try {
@@ -63,9 +63,9 @@ export async function readAsked(v: View, version: number): Promise<Snapshot | un
 }
 
 /**
- * The snapshot to show after a new HEAD: the one selected while it is still
- * listed; one that retention expired meanwhile is said to have expired
- * (naming the oldest version retained) and the page follows HEAD.
+ * After a new HEAD: a selected snapshot that retention expired meanwhile
+ * (below the boundary, no longer listed) is said to have expired, naming the
+ * oldest version retained; the page then follows HEAD.
  */
 export function followExpired(selected: number | undefined, listed: Snapshot[], oldest: number): void {
   if (selected !== undefined && selected < oldest && !listed.some((s) => s.version === selected)) {
