@@ -125,25 +125,29 @@ export function checkViewTarget(
 ): void {
   const views = viewSettings(setting);
   const trim = (p: string) => p.replace(/^\/+|\/+$/g, "");
-  views.forEach((v, i) => {
+  for (const [i, v] of views.entries()) {
     const name = `${where}iceberg${Array.isArray(setting) ? `[${i}]` : ""}.location`;
+    const refuse = (why: string) => invalid(`table ${table}: ${name} ${v.location} ${why}`);
     const url = new URL(v.location);
-    const path = trim(decodeURIComponent(url.pathname));
-    const refuse = (why: string) => {
-      throw invalid(`table ${table}: ${name} ${v.location} ${why}`);
-    };
+    let path: string;
+    try {
+      path = trim(decodeURIComponent(url.pathname));
+    } catch {
+      throw refuse("has a path that is not percent-encoded text");
+    }
     if (url.protocol === "s3:") {
       if (target.kind === "s3" && url.hostname !== target.bucket) {
-        refuse(`names bucket ${url.hostname}; the target's is ${target.bucket}`);
+        throw refuse(`names bucket ${url.hostname}; the target's is ${target.bucket}`);
       }
       if ((target.kind === "s3" || target.kind === "r2") && path !== trim(target.prefix)) {
-        refuse(
+        throw refuse(
           `names prefix "${path}"; the target keeps the table under "${trim(target.prefix)}" (the view's paths must be the mirror's keys)`,
         );
       }
-      return;
+      continue;
     }
     const route = /(?:^|\/)objects\/([^/]+)$/.exec(path);
-    if (route && route[1] !== table) refuse(`is the object route of table ${route[1]}, not of ${table}`);
-  });
+    if (route && route[1] !== table)
+      throw refuse(`is the object route of table ${route[1]}, not of ${table}`);
+  }
 }

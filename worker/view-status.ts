@@ -26,9 +26,10 @@ const sameView = (a: Pick<IcebergViewStatus, "location" | "prefix">, b: typeof a
 
 /**
  * What to keep of the views after a tick: the mirror's view of each (`live`)
- * unless it knows less than the record (an instance whose view failed before
- * it read the view's metadata reports version 0); views no longer
- * configured are dropped. No live views (no mirror yet): the record as is.
+ * unless it knows less than the record (a new instance whose tick failed
+ * before its view read the view's metadata reports version 0): then the
+ * record, with the live error if there is one. Views no longer configured
+ * are dropped. No live views (no mirror yet): the record as is.
  */
 export function recordViews(
   previous: readonly IcebergViewStatus[],
@@ -38,8 +39,7 @@ export function recordViews(
   return live.map((v) => {
     const before = previous.find((p) => sameView(p, v));
     if (before === undefined || v.version >= before.version) return { ...v };
-    const { lastError: _, ...known } = before;
-    return { ...known, ...(v.lastError ? { lastError: v.lastError } : {}) };
+    return v.lastError ? { ...before, lastError: v.lastError } : { ...before };
   });
 }
 

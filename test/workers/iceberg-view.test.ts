@@ -8,7 +8,7 @@
  * the latest snapshot and an older one (with hyparquet's own Snappy:
  * test/workers/no-wasm-compressors.ts). A view that fails says why.
  */
-import { SELF } from "cloudflare:test";
+import { evictDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import assert from "node:assert/strict";
 import { icebergRead } from "icebird";
@@ -191,6 +191,9 @@ describe("a table with an Iceberg view (workerd, R2)", () => {
         lagVersions: 0,
       },
     ]);
+    // Kept in the tick's state row: after an eviction, before any tick, the status still says it.
+    await evictDurableObject(stub);
+    assert.deepEqual((await stub.status(table)).iceberg, st.iceberg);
     // The latest metadata names one snapshot per mirrored version (ids are the versions).
     const metadata = JSON.parse(await (await target.get(`iceberg/metadata/v${head}.metadata.json`)).text());
     assert.equal(metadata["current-snapshot-id"], head);
