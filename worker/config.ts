@@ -23,6 +23,7 @@ import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
 import { checkRetentionConfig, parseLock, parseRetention } from "./retention-config.ts";
 import { type MirrorVars, mirrorVars, SETTING_RULES } from "./vars.ts";
+import { checkViewTarget, type IcebergSetting, parseIcebergSetting } from "./view-config.ts";
 
 /** One end of a table: a store URL, and for `s3://` the name of its credentials. */
 export interface StoreRef {
@@ -53,6 +54,8 @@ export interface TableConfig {
   retention?: RetentionOptions;
   /** Object Lock on every data file and manifest the mirror writes (an s3:// target created with Object Lock). */
   lock?: MirrorLockOptions;
+  /** Apache Iceberg views the mirror writes after each version (worker/view-config.ts). */
+  iceberg?: IcebergSetting;
 }
 
 /** Where a table's configuration comes from. */
@@ -152,6 +155,7 @@ const FIELDS: { [K in keyof TableConfig]-?: FieldCheck<K> } = {
   },
   retention: parseRetention,
   lock: parseLock,
+  iceberg: parseIcebergSetting,
 };
 
 /**
@@ -283,6 +287,7 @@ export function openTable(
   }
   if (origin !== "source-tables") checkOwnTarget(env, table, targetLocation(url), where);
   checkRetentionConfig(config, target, where);
+  checkViewTarget(table, config.iceberg, url, where);
   const notifies = pushedBucket(sourceUrl, pushBuckets(env)) !== undefined;
   if (config.push === true && !notifies) {
     throw invalid(

@@ -5,6 +5,7 @@
 import { billingClasses, classNames } from "./cost.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
 import { retentionFamilies } from "./retention-metrics.ts";
+import { viewMetrics } from "./view-status.ts";
 
 export interface Family {
   name: string;
@@ -184,5 +185,6 @@ export function mirrorMetrics(
     push,
     cost,
     ...retentionFamilies(statuses),
+    ...viewMetrics(statuses),
   ]);
 }

@@ -36,6 +36,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../src/errors.ts";
+import type { IcebergViewStatus } from "../src/iceberg/view.ts";
 import { Mirror, type MirrorProgress, type MirrorProgressStore } from "../src/mirror/mirror.ts";
 import { boundTo, freshMirrorProgress, handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { Waiters } from "../src/mirror/waiters.ts";
@@ -69,6 +70,8 @@ import type { PushEvent, PushOutcome } from "./push.ts";
 import { retentionOptions } from "./retention-config.ts";
 import { retentionPart, retentionToSave, type SavedRetention } from "./retention-status.ts";
 import { tableRegistry } from "./tables.ts";
+import { mirrorViews } from "./view-config.ts";
+import { recordViews, tableViewStatuses } from "./view-status.ts";
 
 /**
  * The Durable Object holding one table's mirror loop. RPC: `status`, `kick`,
@@ -107,6 +110,8 @@ export class MirrorObject extends DurableObject<Env> {
   #retention: SavedRetention | undefined;
   /** The setup of the table's configuration (`#setup`), with the configuration it was made from. */
   #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
+  /** Where the Iceberg views stood after the last tick (persisted: a status before the next tick says it). */
+  #views: IcebergViewStatus[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -132,6 +137,7 @@ export class MirrorObject extends DurableObject<Env> {
       this.#retention = state.retention;
       meter.resume(state.durableObject);
       this.#push = { ...freshPushStats(), ...state.push };
+      this.#views = state.views ?? [];
       this.#costMarks =
         state.costMarks.length > 0
           ? state.costMarks
@@ -155,6 +161,7 @@ export class MirrorObject extends DurableObject<Env> {
       push: this.#push,
       costMarks: this.#costMarks,
       ...(this.#retention !== undefined ? { retention: this.#retention } : {}),
+      views: this.#views,
     };
     const legacy = this.#legacy;
     this.#legacy = [];
@@ -235,6 +242,7 @@ export class MirrorObject extends DurableObject<Env> {
     // Rebuilt after configure/unconfigure (which drop it); the vars cannot change within an instance.
     if (this.#mirror) return this.#mirror;
     const { vars, source, target, push, config } = this.#setup(table);
+    const iceberg = mirrorViews(config.iceberg);
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
       // Kept in memory: the tick persists it with the rest of its state, in one row.
@@ -260,6 +268,8 @@ export class MirrorObject extends DurableObject<Env> {
       progress,
       budget: vars.budget,
       ...retentionOptions(config),
+      // Each version's Iceberg snapshot within the alarm's budget; a view left behind catches up on later alarms.
+      ...(iceberg ? { iceberg } : {}),
     });
     return this.#mirror;
   }
@@ -304,6 +314,7 @@ export class MirrorObject extends DurableObject<Env> {
       // nextDelayMs into a jittered backoff.
       await mirror.tick();
       const st = mirror.status();
+      if (this.#mirror === mirror) this.#views = recordViews(this.#views, st.iceberg);
       this.#failures = this.#tickFailed ? this.#failures + 1 : 0;
       // A scheduled poll of a pushed table that finds what no push announced.
       if (this.#pushOn && wokenBy === undefined && wasCaughtUp && headBefore !== null) {
@@ -414,6 +425,8 @@ export class MirrorObject extends DurableObject<Env> {
     const usage = this.#usageOf(st ? { ...p, counters: st.counters } : p);
     const now = Date.now();
     const nextAlarmMs = await this.#meter.getAlarm();
+    const mirrorSeq = st?.mirrorSeq ?? p.mirrorSeq;
+    const views = tableViewStatuses(setup?.config.iceberg, this.#views, mirrorSeq);
     return {
       table: t,
       origin: setup?.origin ?? null,
@@ -437,6 +450,7 @@ export class MirrorObject extends DurableObject<Env> {
       push: { enabled: setup?.push ?? false, ...this.#push },
       cost: costSince(usage, this.#costMarks, setup, now),
       ...retentionPart(setup, st?.retention, this.#retention, p.counters.retention),
+      ...(views.length > 0 ? { iceberg: views } : {}),
     };
   }
 

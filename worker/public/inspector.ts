@@ -31,7 +31,7 @@ import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
 import { renderHistory, renderHistoryChoices } from "./history-view.ts";
-import { renderTable } from "./lazy.ts";
+import { renderTable, renderViews } from "./lazy.ts";
 import { clearPreview } from "./page-status.ts";
 import {
   askedVersion,
@@ -162,6 +162,7 @@ async function renderStatus(): Promise<void> {
     for (const id of ["source-head", "lag", "uploaded"]) $(id).textContent = "n/a";
     renderLagChart(undefined);
     renderRetention(undefined);
+    renderViews(undefined);
     return;
   }
   const r = await api(`/api/tables/${encodeURIComponent(v.table)}/status`);
@@ -177,6 +178,7 @@ async function renderStatus(): Promise<void> {
   if (m.lastError) $("error").textContent = `last mirror error: ${m.lastError.message}`;
   renderLagChart(m.lagHistory);
   renderRetention(m.retention);
+  renderViews(m.iceberg);
 }
 
 async function verify(): Promise<void> {
