@@ -67,6 +67,8 @@ import {
   type TickState,
 } from "./object-state.ts";
 import type { PushEvent, PushOutcome } from "./push.ts";
+import { retentionOptions } from "./retention-config.ts";
+import { retentionPart, retentionToSave, type SavedRetention } from "./retention-status.ts";
 import { tableRegistry } from "./tables.ts";
 import { mirrorViews } from "./view-config.ts";
 import { recordViews, tableViewStatuses } from "./view-status.ts";
@@ -104,6 +106,8 @@ export class MirrorObject extends DurableObject<Env> {
   #registered: string | null | undefined;
   /** Keys of the state before {@link K_STATE} to delete at the next write of it. */
   #legacy: string[] = [];
+  /** The retention figures of the last tick whose pass ended (worker/retention-status.ts). */
+  #retention: SavedRetention | undefined;
   /** The setup of the table's configuration (`#setup`), with the configuration it was made from. */
   #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
   /** Where the Iceberg views stood after the last tick (persisted: a status before the next tick says it). */
@@ -130,6 +134,7 @@ export class MirrorObject extends DurableObject<Env> {
       this.#progress = state.progress;
       this.#failures = state.failures;
       this.#lagHistory = state.lagHistory;
+      this.#retention = state.retention;
       meter.resume(state.durableObject);
       this.#push = { ...freshPushStats(), ...state.push };
       this.#views = state.views ?? [];
@@ -155,6 +160,7 @@ export class MirrorObject extends DurableObject<Env> {
       durableObject: this.#meter.counted,
       push: this.#push,
       costMarks: this.#costMarks,
+      ...(this.#retention !== undefined ? { retention: this.#retention } : {}),
       views: this.#views,
     };
     const legacy = this.#legacy;
@@ -261,6 +267,7 @@ export class MirrorObject extends DurableObject<Env> {
       },
       progress,
       budget: vars.budget,
+      ...retentionOptions(config),
       // Each version's Iceberg snapshot within the alarm's budget; a view left behind catches up on later alarms.
       ...(iceberg ? { iceberg } : {}),
     });
@@ -330,6 +337,7 @@ export class MirrorObject extends DurableObject<Env> {
             ? 0
             : st.nextDelayMs;
       this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
+      if (current) this.#retention = retentionToSave(st.retention, this.#setup(table), this.#retention);
       await this.#persist(Date.now() + delay);
       // The old stores' mirrorSeq says nothing about the new target.
       if (current) this.#settleWaiters(st.mirrorSeq);
@@ -441,6 +449,7 @@ export class MirrorObject extends DurableObject<Env> {
       lagHistory: [...this.#lagHistory],
       push: { enabled: setup?.push ?? false, ...this.#push },
       cost: costSince(usage, this.#costMarks, setup, now),
+      ...retentionPart(setup, st?.retention, this.#retention, p.counters.retention),
       ...(views.length > 0 ? { iceberg: views } : {}),
     };
   }

@@ -12,6 +12,7 @@ import type { MirrorStatus } from "../src/mirror/settings.ts";
 import type { ConfigOrigin } from "./config.ts";
 import type { CostMark, DurableObjectUsage, MirrorObjectCost } from "./cost.ts";
 import type { LagSample } from "./lag-history.ts";
+import type { SavedRetention } from "./retention-status.ts";
 import type { MirrorVars } from "./vars.ts";
 import type { TableViewStatus } from "./view-status.ts";
 
@@ -52,6 +53,8 @@ export interface TickState {
   push: PushStats;
   /** The starts of the current and the previous cost window, oldest first. */
   costMarks: CostMark[];
+  /** The retention figures of the last tick whose pass ended (absent: no pass yet). */
+  retention?: SavedRetention;
   /** Where the table's Iceberg views stood after the last tick (worker/view-status.ts). */
   views?: IcebergViewStatus[];
 }

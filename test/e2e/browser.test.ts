@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { type DevServer, startDev } from "../../scripts/start.ts";
+import { type DevServer, devVar, startDev } from "../../scripts/start.ts";
 import { readTableSchema, type TableSchema } from "../../src/catalog/schema.ts";
 import { demoCommit } from "../../src/demo/writer.ts";
 import {
@@ -693,6 +693,80 @@ describe.skipIf(!run)("browser inspector", () => {
       { requests: 0, footers: 0, rowGroups: 0, served: 0 },
       "the next page goes on from the row groups the first read: no request",
     );
+    assert.deepEqual(errors, []);
+    await page.close();
+  }, 120_000);
+
+  it("retention: the page shows the oldest version retained, the versions kept and the bytes retained and freed; a link to an expired version names the oldest retained", async () => {
+    assert.ok(server);
+    const admin = {
+      Authorization: `Bearer ${devVar("ADMIN_TOKEN") ?? ""}`,
+      "Content-Type": "application/json",
+    };
+    const table = "kept";
+    const put = await fetch(`${server.url}/api/tables/${table}`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({
+        source: `r2://SOURCE/kept-src/${table}`,
+        target: `r2://MIRROR/kept-dst/${table}`,
+        retention: { keepVersions: 2, graceMs: 0 },
+      }),
+    });
+    assert.equal(put.status, 200, await put.text());
+    for (let i = 0; i < 4; i++) {
+      const c: Response = await fetch(`${server.url}/api/tables/${table}/commit`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ files: 1, rows: 20 }),
+      });
+      assert.equal(c.status, 200, await c.text());
+    }
+    type Retention = {
+      oldestRetained: number;
+      versionsKept: number;
+      bytesRetained: number;
+      totals: { bytesFreed: number };
+    };
+    let retention: Retention | undefined;
+    for (let i = 0; i < 300 && retention?.oldestRetained !== 3; i++) {
+      const st = (await (
+        await fetch(`${server.url}/api/tables/${table}/status`, { headers: authOf(server) })
+      ).json()) as { mirror?: { retention?: Retention } };
+      retention = st.mirror?.retention;
+      if (retention?.oldestRetained !== 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(retention?.oldestRetained, 3, JSON.stringify(retention));
+    const { page, errors } = await newPage();
+    const token = `#token=${encodeURIComponent(server.readToken)}`;
+    await page.goto(`${server.url}/?table=${table}&version=1${token}`);
+    await page.waitForFunction(() => document.querySelector("#versions-kept")?.textContent === "2", null, {
+      timeout: 30_000,
+    });
+    const shown = await page.evaluate(() => ({
+      oldest: document.querySelector("#oldest-retained")?.getAttribute("data-version"),
+      retained: document.querySelector("#bytes-retained")?.textContent,
+      freed: document.querySelector("#bytes-freed")?.textContent,
+      error: document.querySelector("#error")?.textContent ?? "",
+      head: document.querySelector("#head")?.textContent,
+      listed: [...document.querySelectorAll("#snapshot option")].map((o) => o.textContent),
+    }));
+    const fmt = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`);
+    assert.deepEqual(shown, {
+      oldest: "3",
+      retained: fmt(retention.bytesRetained),
+      freed: fmt(retention.totals.bytesFreed),
+      error: shown.error,
+      head: "4",
+      listed: ["v4", "v3"],
+    });
+    assert.match(shown.error, /snapshot v1 of .* has expired: the oldest version retained is v3/);
+    // A retained version from the address is selected, with no error.
+    await page.goto(`${server.url}/?table=${table}&version=3${token}`);
+    await page.waitForFunction(() => document.querySelector("#sel-version")?.textContent === "v3", null, {
+      timeout: 30_000,
+    });
+    assert.equal(await page.locator("#error").textContent(), "");
     assert.deepEqual(errors, []);
     await page.close();
   }, 120_000);
