@@ -21,7 +21,7 @@ import { parsePosixManifestKey } from "../catalog/posix.ts";
 import { readTableSchema, SCHEMA_PROPERTY } from "../catalog/schema.ts";
 import { type TableReader, tableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import type { DataFileRef } from "../manifest/gen/manifest_pb.ts";
+import type { DataFileRef, Manifest } from "../manifest/gen/manifest_pb.ts";
 import { isLive, type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import {
@@ -36,6 +36,7 @@ import { compareBytes, splitInternalKey } from "../rows/ikey.ts";
 import { RangeFile, storeRangeSource } from "../rows/range-file.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { defaultSha256, type Sha256Factory, sha256Hex, toHex } from "../store/checksum.ts";
+import { headIfExists } from "../store/exists.ts";
 import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
 import { type Checksums, checksumsKey, decodeChecksums, writeChecksums } from "./checksums.ts";
 import { sizeFits } from "./copy.ts";
@@ -142,7 +143,7 @@ interface FileVerdict {
 }
 
 /** The verification run: what every version's files share. */
-class DeepRun {
+export class DeepRun {
   readonly store: ObjectStore;
   readonly table: TableReader;
   readonly hasher: Sha256Factory;
@@ -275,7 +276,7 @@ async function versionsToCheck(run: DeepRun): Promise<number[]> {
 }
 
 /** The checksum record of `version` (object-store layout only), or undefined; a bad one is a problem. */
-async function recordOf(
+export async function recordOf(
   run: DeepRun,
   version: number,
 ): Promise<{ sums: Checksums | undefined; etag?: string }> {
@@ -299,7 +300,7 @@ async function recordOf(
 }
 
 /** The manifest checks of one version: it decodes, its checksum, its schema, its chain link. */
-async function checkManifest(
+export async function checkManifest(
   run: DeepRun,
   version: number,
   sums: Checksums | undefined,
@@ -489,20 +490,32 @@ function entriesOf(run: DeepRun, refs: DataFileRef[], version: number): Map<stri
   return out;
 }
 
-/** Checks one version: its manifest, then every file it names (each file read once per run). */
-async function checkVersion(run: DeepRun, version: number): Promise<void> {
-  const record = await recordOf(run, version);
-  const file = await checkManifest(run, version, record.sums);
-  if (file === undefined) return;
-  const files = referencedFiles(file.manifest);
-  const entries = entriesOf(run, file.manifest.dataFiles, version);
+/**
+ * Checks `files` of version `version` (all it names, or a slice of them):
+ * each read and hashed against `sums` (or adopted), each data file read as
+ * merutable reads it, and the deletion vectors of the data files among
+ * them (a Puffin file another slice reads is sized by a HEAD). Returns the
+ * digests adopted (with `run.opts.adopt`).
+ */
+export async function checkFiles(
+  run: DeepRun,
+  version: number,
+  manifest: Manifest,
+  sums: Checksums | undefined,
+  files: LiveFile[],
+): Promise<Map<string, string>> {
+  const paths = new Set(files.map((f) => f.path));
+  const entries = entriesOf(
+    run,
+    manifest.dataFiles.filter((f) => paths.has(f.path)),
+    version,
+  );
   const adopted = new Map<string, string>();
-  const manifestKey = run.table.manifestKey(version);
   await forEachLimit(files, run.parallelism, async (f) => {
     const first = !run.verdicts.has(f.path);
     const verdict = await run.read(f, version);
     if (verdict.sha256 === undefined) return;
-    const want = record.sums?.get(f.path);
+    const want = sums?.get(f.path);
     if (want === undefined) {
       if (await adopt(run, f, version)) adopted.set(f.path, verdict.sha256);
       else run.unrecorded.add(f.path);
@@ -519,12 +532,24 @@ async function checkVersion(run: DeepRun, version: number): Promise<void> {
       await checkDataFile(run, entry, version);
     }
   });
-  // Deletion vectors: once their Puffin files are read (their sizes known).
+  // Deletion vectors: once their Puffin files are read (their sizes known), else sized by a HEAD.
   for (const entry of entries.values()) {
     if (entry.dv === undefined) continue;
-    const puffin = await run.verdicts.get(entry.dv.path);
-    await checkDeletionVector(run, entry, version, puffin?.size);
+    const read = run.verdicts.get(entry.dv.path);
+    const size =
+      read !== undefined ? (await read).size : (await headIfExists(run.store, entry.dv.path))?.size;
+    await checkDeletionVector(run, entry, version, size);
   }
+  return adopted;
+}
+
+/** Checks one version: its manifest, then every file it names (each file read once per run). */
+async function checkVersion(run: DeepRun, version: number): Promise<void> {
+  const record = await recordOf(run, version);
+  const file = await checkManifest(run, version, record.sums);
+  if (file === undefined) return;
+  const manifestKey = run.table.manifestKey(version);
+  const adopted = await checkFiles(run, version, file.manifest, record.sums, referencedFiles(file.manifest));
   if (run.opts.adopt !== undefined) {
     const manifestSha = await sha256Hex(file.bytes);
     if (record.sums?.get(manifestKey) === undefined) {
