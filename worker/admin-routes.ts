@@ -56,6 +56,12 @@ export async function kickRoute(c: WorkerContext): Promise<Response> {
   return c.json(await mirrorObject(c.env, table).kick(table));
 }
 
+/** `POST /api/tables/:table/drill`: a drill (a deep verification of the mirror, worker/drill.ts) at the next caught-up tick; the status. */
+export async function drillRoute(c: WorkerContext): Promise<Response> {
+  const { table } = await tableSetupOf(c); // NotFound before the table's object is touched
+  return c.json(await mirrorObject(c.env, table).drill(table));
+}
+
 /** The keys a demo commit's body may have (demoCommit checks their values). */
 const DEMO_COMMIT_OPTIONS = ["files", "rows", "compactAt", "schema"];
 

@@ -19,6 +19,7 @@ import { awsEndpoint, endpointId, parseS3Endpoint } from "../src/store/s3/vendor
 import { type ObjectStore, storeId } from "../src/store/types.ts";
 import { parseStoreUrl, type StoreUrl, s3StoreOptions } from "../src/store/url.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
+import { checkDrillInterval, type DrillInterval } from "./drill.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
 import { checkRetentionConfig, parseLock, parseRetention } from "./retention-config.ts";
@@ -56,6 +57,8 @@ export interface TableConfig {
   lock?: MirrorLockOptions;
   /** Apache Iceberg views the mirror writes after each version (worker/view-config.ts). */
   iceberg?: IcebergSetting;
+  /** How often the mirror is drilled (a deep verification), ms, or "off" (worker/drill.ts); absent: `DRILL_INTERVAL_MS`. */
+  drillIntervalMs?: DrillInterval;
 }
 
 /** Where a table's configuration comes from. */
@@ -156,6 +159,7 @@ const FIELDS: { [K in keyof TableConfig]-?: FieldCheck<K> } = {
   retention: parseRetention,
   lock: parseLock,
   iceberg: parseIcebergSetting,
+  drillIntervalMs: checkDrillInterval,
 };
 
 /**

@@ -45,6 +45,8 @@ export interface Env {
   PUSH_BUCKETS?: string;
   /** Overrides of the list prices of the cost projection (worker/cost.ts): a JSON object of price names to US dollars. */
   PRICES?: string | Record<string, unknown>;
+  /** How often each table's mirror is drilled (a deep verification, worker/drill.ts), ms; `off`: never; default a week. */
+  DRILL_INTERVAL_MS?: string;
   /** Lag above which the mirror reports an alert, s. */
   LAG_ALERT_SECS?: string;
   /** Store requests one alarm may make. */

@@ -20,7 +20,14 @@ import { cors } from "hono/cors";
 import { TidemarkError } from "../src/errors.ts";
 import { errorResponse } from "../src/server/error-response.ts";
 import { EXPOSED_HEADERS } from "../src/server/inspect-app.ts";
-import { commitRoute, configureRoute, doctorRoute, kickRoute, removeRoute } from "./admin-routes.ts";
+import {
+  commitRoute,
+  configureRoute,
+  doctorRoute,
+  drillRoute,
+  kickRoute,
+  removeRoute,
+} from "./admin-routes.ts";
 import { cronVisit } from "./cron.ts";
 import type { Env } from "./env.ts";
 import { admin, read, readObject, type WorkerApp } from "./middleware.ts";
@@ -73,6 +80,7 @@ app.delete("/api/tables/:table", admin, removeRoute); // remove it
 app.post("/api/tables/:table/kick", admin, kickRoute); // a tick now
 app.post("/api/tables/:table/commit", admin, commitRoute); // the demo writer (DEMO_WRITER=1)
 app.post("/api/tables/:table/doctor", admin, doctorRoute); // probe the target (worker/doctor.ts)
+app.post("/api/tables/:table/drill", admin, drillRoute); // a deep verification of the mirror now (worker/drill.ts)
 
 // The inspector page and bundle are static assets (no data: the page reads
 // through the API with its credential), served before the worker in

@@ -3,6 +3,7 @@
  * label `table` per series. https://prometheus.io/docs/instrumenting/exposition_formats/
  */
 import { billingClasses, classNames } from "./cost.ts";
+import { drillFamilies } from "./drill.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
 import { retentionFamilies } from "./retention-metrics.ts";
 import { viewMetrics } from "./view-status.ts";
@@ -186,5 +187,6 @@ export function mirrorMetrics(
     cost,
     ...retentionFamilies(statuses),
     ...viewMetrics(statuses),
+    ...drillFamilies(statuses),
   ]);
 }

@@ -51,6 +51,7 @@ import {
   validateTable,
 } from "./config.ts";
 import { advanceCostWindows, type CostMark, costSince, type Usage } from "./cost.ts";
+import { drillPart, drillTurn, requestsMade, TableDrill } from "./drill.ts";
 import type { Env } from "./env.ts";
 import { type LagSample, recordLag } from "./lag-history.ts";
 import { loadLegacyState } from "./legacy-state.ts";
@@ -112,6 +113,8 @@ export class MirrorObject extends DurableObject<Env> {
   #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
   /** Where the Iceberg views stood after the last tick (persisted: a status before the next tick says it). */
   #views: IcebergViewStatus[] = [];
+  /** The table's drills (worker/drill.ts): kept in the state row. */
+  #drill = new TableDrill(undefined);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -138,6 +141,7 @@ export class MirrorObject extends DurableObject<Env> {
       meter.resume(state.durableObject);
       this.#push = { ...freshPushStats(), ...state.push };
       this.#views = state.views ?? [];
+      this.#drill = new TableDrill(state.drill);
       this.#costMarks =
         state.costMarks.length > 0
           ? state.costMarks
@@ -162,6 +166,7 @@ export class MirrorObject extends DurableObject<Env> {
       costMarks: this.#costMarks,
       ...(this.#retention !== undefined ? { retention: this.#retention } : {}),
       views: this.#views,
+      drill: this.#drill.state,
     };
     const legacy = this.#legacy;
     this.#legacy = [];
@@ -308,6 +313,7 @@ export class MirrorObject extends DurableObject<Env> {
       const wokenBy = this.#wokenBy;
       this.#wokenBy = undefined;
       const headBefore = mirror.status().sourceHead;
+      const requestsBefore = requestsMade(mirror.status());
       const wasCaughtUp = this.#lastTickCaughtUp;
       // Mirror.tick never throws: a failure is recorded in its progress
       // (lastError, counters.failures), reported through onError, and turns
@@ -338,7 +344,12 @@ export class MirrorObject extends DurableObject<Env> {
             : st.nextDelayMs;
       this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
       if (current) this.#retention = retentionToSave(st.retention, this.#setup(table), this.#retention);
-      await this.#persist(Date.now() + delay);
+      // A drill's slice in what the tick left of the alarm, once the mirror is caught up (worker/drill.ts).
+      const drillDelay =
+        current && !this.#tickFailed
+          ? await drillTurn(this.#drill, this.env, this.#setup(table), st, requestsBefore)
+          : Number.POSITIVE_INFINITY;
+      await this.#persist(Date.now() + Math.min(delay, drillDelay));
       // The old stores' mirrorSeq says nothing about the new target.
       if (current) this.#settleWaiters(st.mirrorSeq);
     })().finally(() => {
@@ -451,7 +462,24 @@ export class MirrorObject extends DurableObject<Env> {
       cost: costSince(usage, this.#costMarks, setup, now),
       ...retentionPart(setup, st?.retention, this.#retention, p.counters.retention),
       ...(views.length > 0 ? { iceberg: views } : {}),
+      ...drillPart(this.#drill, this.env, setup),
     };
+  }
+
+  /**
+   * Asks for a drill now (RPC; `POST /api/tables/:table/drill`): it starts
+   * at the next alarm whose tick ends caught up (worker/drill.ts), even with
+   * drills off. `NotFound` for an unconfigured table.
+   */
+  drill(table?: string): Promise<MirrorObjectStatus> {
+    return this.#meter.request(async () => {
+      this.#setup(await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
+      this.#drill.request();
+      // Kept in the state row with an alarm for now (a tick in flight writes both itself).
+      if (this.#ticking) await this.#wake();
+      else await this.#persist(Date.now());
+      return this.#status();
+    });
   }
 
   /** Asks for a tick now (RPC), e.g. after a commit to the source. `NotFound` for an unconfigured table. */

@@ -11,6 +11,7 @@ import type { MirrorProgress } from "../src/mirror/progress.ts";
 import type { MirrorStatus } from "../src/mirror/settings.ts";
 import type { ConfigOrigin } from "./config.ts";
 import type { CostMark, DurableObjectUsage, MirrorObjectCost } from "./cost.ts";
+import type { DrillState, DrillStatus } from "./drill.ts";
 import type { LagSample } from "./lag-history.ts";
 import type { SavedRetention } from "./retention-status.ts";
 import type { MirrorVars } from "./vars.ts";
@@ -57,6 +58,8 @@ export interface TickState {
   retention?: SavedRetention;
   /** Where the table's Iceberg views stood after the last tick (worker/view-status.ts). */
   views?: IcebergViewStatus[];
+  /** The drills: the one in progress (its cursor) and the last result (worker/drill.ts). */
+  drill?: DrillState;
 }
 
 export const freshPushStats = (): PushStats => ({
@@ -96,4 +99,6 @@ export interface MirrorObjectStatus extends MirrorStatus {
   cost: MirrorObjectCost;
   /** The table's Iceberg views, when it has any (worker/view-status.ts). */
   iceberg?: TableViewStatus[];
+  /** The table's drills: the interval, the one in progress, the last result (worker/drill.ts). */
+  drill?: DrillStatus;
 }
