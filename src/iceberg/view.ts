@@ -187,6 +187,18 @@ export class IcebergView {
     return this.#status(s);
   }
 
+  /**
+   * The oldest version a reader of the view's latest metadata can read (its
+   * oldest listed snapshot; 0 before the first): a mirror's retention keeps
+   * every version from there on, so the view's time travel never meets a
+   * deleted file.
+   */
+  async oldestSnapshot(): Promise<number> {
+    const s = await this.#load();
+    const ids = (s.metadata?.snapshots ?? []).map((x) => Number(x["snapshot-id"]));
+    return ids.length === 0 ? 0 : Math.min(...ids);
+  }
+
   /** Where the view stands as this instance last saw it (version 0 before it looked). */
   snapshotStatus(): IcebergViewStatus {
     const status = this.#status(this.#state ?? emptyState());
