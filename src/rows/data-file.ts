@@ -29,9 +29,10 @@ import { parquetMetadata, parquetSchema } from "hyparquet/src/metadata.js";
 import { getMaxDefinitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { DataFileRef } from "../manifest/gen/manifest_pb.ts";
+import { ColumnChunk, type PageLocation } from "./column-chunk.ts";
 import { type DeletionVector, decodeDeletionVector } from "./deletion-vector.ts";
 import { compareBytes } from "./ikey.ts";
-import { type ChunkSpec, ColumnChunk, type PageLocation } from "./pages.ts";
+import type { ChunkSpec } from "./page-decoder.ts";
 import type { RangeFile } from "./range-file.ts";
 import { isTextColumn } from "./values.ts";
 

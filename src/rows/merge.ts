@@ -25,10 +25,10 @@
  * @module
  */
 import { TidemarkError } from "../errors.ts";
+import type { KeyPage } from "./column-chunk.ts";
 import type { DataFile, GroupReader, RowGroupInfo, RowSpan } from "./data-file.ts";
 import type { DeletionVector } from "./deletion-vector.ts";
 import { compareBytes, OP_PUT, splitInternalKey } from "./ikey.ts";
-import type { KeyPage } from "./pages.ts";
 
 /** A data file in a merge. */
 export interface MergeSource {

@@ -59,7 +59,7 @@ import {
   verdicts,
   winner,
 } from "./merge.ts";
-import { copyOut } from "./pages.ts";
+import { copyOut } from "./page-values.ts";
 import { RangeFile, type RangeSource, storeRangeSource } from "./range-file.ts";
 import { type ColumnPlan, columnValue, keyAsValue, planColumn, sameValue, type Value } from "./values.ts";
 
