@@ -7,7 +7,7 @@
  * @module
  */
 import type { TableSchema } from "../catalog/schema.ts";
-import type { DataFileEntry } from "../rows/data-file.ts";
+import type { DataFileEntry } from "../rows/data-file-entry.ts";
 import type { TableRows, VersionView } from "../rows/table-rows.ts";
 import {
   fieldIds,

@@ -29,6 +29,12 @@ export interface PageLocation {
   rows: number;
 }
 
+/** A column of a row group, read by row (a {@link ColumnChunk}, or what a test puts in its place). */
+export interface ColumnData {
+  /** The value at row `i` of the group (`null` for a null). */
+  get(i: number): unknown;
+}
+
 /** A page of internal keys: row `firstRow + i` is bytes `starts[i]` to `ends[i]` of `buf`. */
 export interface KeyPage {
   firstRow: number;

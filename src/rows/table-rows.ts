@@ -23,16 +23,10 @@ import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { liveDataFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
-import {
-  type ColumnData,
-  DataFile,
-  type DataFileEntry,
-  DEFAULT_FOOTER_BYTES,
-  dataFileEntry,
-  type GroupReader,
-  readDeletionVector,
-} from "./data-file.ts";
-import type { DeletionVector } from "./deletion-vector.ts";
+import type { ColumnData } from "./column-chunk.ts";
+import { DataFile, DEFAULT_FOOTER_BYTES, type GroupReader } from "./data-file.ts";
+import { type DataFileEntry, dataFileEntry } from "./data-file-entry.ts";
+import { type DeletionVector, readDeletionVector } from "./deletion-vector.ts";
 import {
   decodeUserKey,
   encodeUserKey,
