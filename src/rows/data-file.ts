@@ -31,7 +31,7 @@ import { getMaxDefinitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { ColumnChunk, type PageLocation } from "./column-chunk.ts";
 import { type DataFileEntry, IKEY_COLUMN, SEQ_COLUMN } from "./data-file-entry.ts";
-import { compareBytes } from "./ikey.ts";
+import { compareBytes, compareRange } from "./ikey.ts";
 import type { ChunkSpec } from "./page-decoder.ts";
 import { type FooterBytes, pageIndexRange, readFooterBytes, SKIPPED_VALUE } from "./parquet-footer.ts";
 import type { RangeFile } from "./range-file.ts";
@@ -211,6 +211,28 @@ export class GroupReader {
     const a = pages[first] as PageLocation;
     const b = pages[last - 1] as PageLocation;
     return { from: a.firstRow, to: b.firstRow + b.rows };
+  }
+
+  /** The first row of `span` whose internal key is at least `bound` (its pages read); `span.to` when none is. */
+  firstAtLeast(span: RowSpan, bound: Uint8Array): number {
+    let row = span.from;
+    while (row < span.to) {
+      const kp = this.ikey.keyPage(this.ikey.pageOf(row));
+      const end = Math.min(kp.rows, span.to - kp.firstRow);
+      let lo = row - kp.firstRow;
+      let hi = end;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (
+          compareRange(kp.buf, kp.starts[mid] as number, kp.ends[mid] as number, bound, 0, bound.length) < 0
+        )
+          lo = mid + 1;
+        else hi = mid;
+      }
+      row = kp.firstRow + lo;
+      if (lo < end) return row;
+    }
+    return span.to;
   }
 
   /** Rows from `row` to the end of the `count`-th `_merutable_ikey` page from the one holding it; the rest of the group without an offset index. */

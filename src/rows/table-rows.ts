@@ -24,6 +24,7 @@ import { liveDataFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
 import type { ColumnData } from "./column-chunk.ts";
+import type { Cursor, MergeBounds, Reading } from "./cursor.ts";
 import { DataFile, DEFAULT_FOOTER_BYTES, type GroupReader } from "./data-file.ts";
 import { type DataFileEntry, dataFileEntry } from "./data-file-entry.ts";
 import { type DeletionVector, readDeletionVector } from "./deletion-vector.ts";
@@ -31,28 +32,25 @@ import {
   decodeUserKey,
   encodeUserKey,
   equalBytes,
+  isKeyOf,
+  KeyCopy,
   type KeyValue,
   keyColumns,
   keyHolds,
   OP_PUT,
+  sameUserKey,
+  TAG_BYTES,
 } from "./ikey.ts";
 import {
-  type Cursor,
-  compareRange,
-  KeyCopy,
   type KeyGroup,
-  Merge,
-  type MergeBounds,
   type MergeEntry,
   type MergeSource,
-  mergeKeyGroups,
-  type Reading,
   type RowVerdict,
-  sameUserKey,
   seqOf,
   verdicts,
   winner,
-} from "./merge.ts";
+} from "./key-group.ts";
+import { Merge, mergeKeyGroups } from "./merge.ts";
 import { copyOut } from "./page-values.ts";
 import { RangeFile, type RangeSource, storeRangeSource } from "./range-file.ts";
 import { type ColumnPlan, columnValue, keyAsValue, planColumn, sameValue, type Value } from "./values.ts";
@@ -153,7 +151,7 @@ export interface DiffResult {
   changes: AsyncIterable<RowChange>;
 }
 
-/** A row of a data file and what the table makes of it (see `verdicts` in merge.ts). */
+/** A row of a data file and what the table makes of it (see `verdicts` in key-group.ts). */
 export interface ClassifiedRow {
   path: string;
   /** File-global row position. */
@@ -184,8 +182,6 @@ interface Paused {
   to: Uint8Array | undefined;
   merge: Merge;
 }
-
-const TAG = 8;
 
 function sameBound(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   return a === undefined || b === undefined ? a === b : equalBytes(a, b);
@@ -485,9 +481,7 @@ export class TableRows {
           if (group.length === 0 || !sameUserKey(top.kbuf, top.ks, top.ke, group.buf, 0, group.length)) {
             group.set(top.kbuf, top.ks, top.ke);
             // The key a page ended at is not read again.
-            decided =
-              after !== undefined &&
-              compareRange(top.kbuf, top.ks, top.ke - TAG, after, 0, after.length) === 0;
+            decided = after !== undefined && isKeyOf(top.kbuf, top.ks, top.ke, after);
           }
           let row: TableRow | undefined;
           if (!decided && !top.hidden(0)) {
@@ -516,7 +510,7 @@ export class TableRows {
   /** The row of the key whose winner is the cursor's current row. */
   #winnerRow(c: Cursor, schema: TableSchema): TableRow {
     const g = c.group as GroupReader;
-    const end = c.ke - TAG;
+    const end = c.ke - TAG_BYTES;
     return {
       userKey: copyOut(c.kbuf, c.ks, end),
       values: this.#rowValues(g, c.row, schema, c.kbuf, c.ks, end),
