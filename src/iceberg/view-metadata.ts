@@ -8,7 +8,8 @@
  */
 import type { TableSchema } from "../catalog/schema.ts";
 import type { DataFileEntry } from "../rows/data-file-entry.ts";
-import type { TableRows, VersionView } from "../rows/table-rows.ts";
+import type { VersionView } from "../rows/table-files.ts";
+import type { TableRows } from "../rows/table-rows.ts";
 import {
   fieldIds,
   type IcebergSchema,
