@@ -14,7 +14,8 @@
 import { TidemarkError } from "../errors.ts";
 import type { KeyPage } from "./column-chunk.ts";
 import type { GroupReader, RowGroupInfo, RowSpan } from "./data-file.ts";
-import { compareBytes, compareRange, KeyCopy, OP_PUT, TAG_BYTES } from "./ikey.ts";
+import { compareBytes, OP_PUT, TAG_BYTES } from "./ikey.ts";
+import { compareRange, KeyCopy } from "./key-bytes.ts";
 import type { MergeEntry, MergeSource } from "./key-group.ts";
 
 /** Bounds of a merge, as encoded user keys. */

@@ -31,7 +31,8 @@ import { getMaxDefinitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { ColumnChunk, type PageLocation } from "./column-chunk.ts";
 import { type DataFileEntry, IKEY_COLUMN, SEQ_COLUMN } from "./data-file-entry.ts";
-import { compareBytes, compareRange } from "./ikey.ts";
+import { compareBytes } from "./ikey.ts";
+import { compareRange } from "./key-bytes.ts";
 import type { ChunkSpec } from "./page-decoder.ts";
 import { type FooterBytes, pageIndexRange, readFooterBytes, SKIPPED_VALUE } from "./parquet-footer.ts";
 import type { RangeFile } from "./range-file.ts";

@@ -20,7 +20,8 @@
  * @module
  */
 import { Cursor, lowerBound, type MergeBounds, type Reading } from "./cursor.ts";
-import { compareBytes, compareRange, isKeyOf, TAG_BYTES } from "./ikey.ts";
+import { compareBytes, TAG_BYTES } from "./ikey.ts";
+import { compareRange, isKeyOf } from "./key-bytes.ts";
 import type { KeyGroup, MergeEntry, MergeSource } from "./key-group.ts";
 import { SparseCursor } from "./sparse-cursor.ts";
 

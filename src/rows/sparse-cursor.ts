@@ -9,7 +9,8 @@
  */
 import { opOf } from "./cursor.ts";
 import type { GroupReader, RowGroupInfo } from "./data-file.ts";
-import { compareBytes, isKeyOf, lastIkeyOf } from "./ikey.ts";
+import { compareBytes } from "./ikey.ts";
+import { isKeyOf, lastIkeyOf } from "./key-bytes.ts";
 import type { MergeEntry, MergeSource } from "./key-group.ts";
 
 /**

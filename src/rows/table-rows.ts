@@ -27,17 +27,8 @@ import type { Cursor, MergeBounds, Reading } from "./cursor.ts";
 import { type DataFile, DEFAULT_FOOTER_BYTES, type GroupReader } from "./data-file.ts";
 import type { DataFileEntry } from "./data-file-entry.ts";
 import type { DeletionVector } from "./deletion-vector.ts";
-import {
-  encodeUserKey,
-  equalBytes,
-  isKeyOf,
-  KeyCopy,
-  type KeyValue,
-  keyColumns,
-  OP_PUT,
-  sameUserKey,
-  TAG_BYTES,
-} from "./ikey.ts";
+import { encodeUserKey, equalBytes, type KeyValue, keyColumns, OP_PUT, TAG_BYTES } from "./ikey.ts";
+import { isKeyOf, KeyCopy, sameUserKey } from "./key-bytes.ts";
 import { type KeyGroup, type MergeEntry, type RowVerdict, seqOf, verdicts, winner } from "./key-group.ts";
 import { Merge, mergeKeyGroups } from "./merge.ts";
 import { copyOut } from "./page-values.ts";
