@@ -21,6 +21,7 @@ import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
 import { type MirrorVars, mirrorVars, SETTING_RULES } from "./vars.ts";
+import { checkViewTarget, type IcebergSetting, parseIcebergSetting } from "./view-config.ts";
 
 /** One end of a table: a store URL, and for `s3://` the name of its credentials. */
 export interface StoreRef {
@@ -47,6 +48,8 @@ export interface TableConfig {
   lagAlertSecs?: number;
   parallelism?: number;
   budget?: { requests?: number; bytes?: number };
+  /** Apache Iceberg views the mirror writes after each version (worker/view-config.ts). */
+  iceberg?: IcebergSetting;
 }
 
 /** Where a table's configuration comes from. */
@@ -144,6 +147,7 @@ const FIELDS: { [K in keyof TableConfig]-?: FieldCheck<K> } = {
         : {}),
     };
   },
+  iceberg: parseIcebergSetting,
 };
 
 /**
@@ -274,6 +278,7 @@ export function openTable(
     throw invalid(`${where}source and target are the same store (${target.name})`);
   }
   if (origin !== "source-tables") checkOwnTarget(env, table, targetLocation(url), where);
+  checkViewTarget(table, config.iceberg, url, where);
   const notifies = pushedBucket(sourceUrl, pushBuckets(env)) !== undefined;
   if (config.push === true && !notifies) {
     throw invalid(

@@ -4,6 +4,7 @@
  */
 import { billingClasses, classNames } from "./cost.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
+import { viewMetrics } from "./view-status.ts";
 
 interface Family {
   name: string;
@@ -182,5 +183,6 @@ export function mirrorMetrics(
     pushEnabled,
     push,
     cost,
+    ...viewMetrics(statuses),
   ]);
 }

@@ -36,6 +36,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../src/errors.ts";
+import type { IcebergViewStatus } from "../src/iceberg/view.ts";
 import { Mirror, type MirrorProgress, type MirrorProgressStore } from "../src/mirror/mirror.ts";
 import { boundTo, freshMirrorProgress, handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { Waiters } from "../src/mirror/waiters.ts";
@@ -67,6 +68,8 @@ import {
 } from "./object-state.ts";
 import type { PushEvent, PushOutcome } from "./push.ts";
 import { tableRegistry } from "./tables.ts";
+import { mirrorViews } from "./view-config.ts";
+import { recordViews, tableViewStatuses } from "./view-status.ts";
 
 /**
  * The Durable Object holding one table's mirror loop. RPC: `status`, `kick`,
@@ -103,6 +106,8 @@ export class MirrorObject extends DurableObject<Env> {
   #legacy: string[] = [];
   /** The setup of the table's configuration (`#setup`), with the configuration it was made from. */
   #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
+  /** Where the Iceberg views stood after the last tick (persisted: a status before the next tick says it). */
+  #views: IcebergViewStatus[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -127,6 +132,7 @@ export class MirrorObject extends DurableObject<Env> {
       this.#lagHistory = state.lagHistory;
       meter.resume(state.durableObject);
       this.#push = { ...freshPushStats(), ...state.push };
+      this.#views = state.views ?? [];
       this.#costMarks =
         state.costMarks.length > 0
           ? state.costMarks
@@ -149,6 +155,7 @@ export class MirrorObject extends DurableObject<Env> {
       durableObject: this.#meter.counted,
       push: this.#push,
       costMarks: this.#costMarks,
+      views: this.#views,
     };
     const legacy = this.#legacy;
     this.#legacy = [];
@@ -228,7 +235,8 @@ export class MirrorObject extends DurableObject<Env> {
   #getMirror(table: string): Mirror {
     // Rebuilt after configure/unconfigure (which drop it); the vars cannot change within an instance.
     if (this.#mirror) return this.#mirror;
-    const { vars, source, target, push } = this.#setup(table);
+    const { vars, source, target, push, config } = this.#setup(table);
+    const iceberg = mirrorViews(config.iceberg);
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
       // Kept in memory: the tick persists it with the rest of its state, in one row.
@@ -253,6 +261,8 @@ export class MirrorObject extends DurableObject<Env> {
       },
       progress,
       budget: vars.budget,
+      // Each version's Iceberg snapshot within the alarm's budget; a view left behind catches up on later alarms.
+      ...(iceberg ? { iceberg } : {}),
     });
     return this.#mirror;
   }
@@ -297,6 +307,7 @@ export class MirrorObject extends DurableObject<Env> {
       // nextDelayMs into a jittered backoff.
       await mirror.tick();
       const st = mirror.status();
+      if (this.#mirror === mirror) this.#views = recordViews(this.#views, st.iceberg);
       this.#failures = this.#tickFailed ? this.#failures + 1 : 0;
       // A scheduled poll of a pushed table that finds what no push announced.
       if (this.#pushOn && wokenBy === undefined && wasCaughtUp && headBefore !== null) {
@@ -406,6 +417,8 @@ export class MirrorObject extends DurableObject<Env> {
     const usage = this.#usageOf(st ? { ...p, counters: st.counters } : p);
     const now = Date.now();
     const nextAlarmMs = await this.#meter.getAlarm();
+    const mirrorSeq = st?.mirrorSeq ?? p.mirrorSeq;
+    const views = tableViewStatuses(setup?.config.iceberg, this.#views, mirrorSeq);
     return {
       table: t,
       origin: setup?.origin ?? null,
@@ -428,6 +441,7 @@ export class MirrorObject extends DurableObject<Env> {
       lagHistory: [...this.#lagHistory],
       push: { enabled: setup?.push ?? false, ...this.#push },
       cost: costSince(usage, this.#costMarks, setup, now),
+      ...(views.length > 0 ? { iceberg: views } : {}),
     };
   }
 

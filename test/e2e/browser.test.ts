@@ -13,12 +13,12 @@
  * of two snapshots; the lag chart; a public bucket on another origin typed
  * into the store field, with its error states (401, 404, not Parquet,
  * corrupt); the keyboard; a 375 px wide screen without horizontal
- * scrolling; no layout shift while loading.
+ * scrolling; no layout shift while loading; a table's Iceberg view panel.
  * Screenshots go to test-output/. Without Chromium or pyarrow the test is
  * skipped loudly, except under CI=true, where it fails.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
@@ -761,6 +761,58 @@ describe.skipIf(!run)("browser inspector", () => {
     assert.equal(await page.locator("#timeline circle").first().getAttribute("aria-pressed"), "true");
     mkdirSync(out, { recursive: true });
     await page.screenshot({ path: join(out, "inspector-375.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+    await page.close();
+  }, 120_000);
+
+  it("a table with an Iceberg view: the panel shows its current snapshot and a DuckDB query of its metadata location", async () => {
+    assert.ok(server);
+    const s = server;
+    // The admin token npm start put in .dev.vars (the demo writer's).
+    const adminToken = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(join(root, ".dev.vars"), "utf8"))?.[1]?.trim();
+    const admin = { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" };
+    const table = "ice-panel";
+    const location = `${s.url}/objects/${table}`;
+    const put = await fetch(`${s.url}/api/tables/${table}`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({
+        source: `r2://SOURCE/primary/${table}`,
+        target: `r2://MIRROR/copies/${table}`,
+        iceberg: location,
+      }),
+    });
+    assert.equal(put.status, 200, await put.text());
+    const commit = await fetch(`${s.url}/api/tables/${table}/commit`, {
+      method: "POST",
+      headers: admin,
+      body: "{}",
+    });
+    assert.equal(commit.status, 200, await commit.text());
+    const metadata = `${location}/iceberg/metadata/v1.metadata.json`;
+
+    const { page, errors } = await newPage({ width: 375, height: 812 });
+    await page.goto(`${s.url}/?table=${table}#token=${s.readToken}`);
+    const shown = page.locator("#view-panel code[data-metadata-location]");
+    await shown.waitFor({ timeout: 45_000 });
+    assert.equal(await shown.textContent(), metadata);
+    assert.equal(await page.locator('#view-panel [data-view="snapshot"]').textContent(), "1");
+    assert.equal(await page.locator('#view-panel [data-view="lag"]').textContent(), "0");
+    const duck = (await page.locator('#view-panel pre[data-engine="DuckDB"]').textContent()) ?? "";
+    assert.ok(duck.includes(`iceberg_scan('${metadata}')`), duck);
+    assert.ok(!duck.includes(s.readToken), "the read token is not in a snippet");
+    // The location the panel gives is where readers find the metadata file, through the object route.
+    const md = (await (await fetch(metadata, { headers: authOf(s) })).json()) as {
+      "current-snapshot-id": number;
+    };
+    assert.equal(md["current-snapshot-id"], 1);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `page is ${width} px wide with the panel`);
+    mkdirSync(out, { recursive: true });
+    await page.screenshot({ path: join(out, "inspector-iceberg-view.png"), fullPage: true });
+    // A table without a view has no panel.
+    await page.selectOption("#table", "demo");
+    await page.locator("#view-panel").waitFor({ state: "detached", timeout: 15_000 });
     assert.deepEqual(errors, []);
     await page.close();
   }, 120_000);

@@ -31,7 +31,7 @@ import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
 import { renderHistory, renderHistoryChoices } from "./history-view.ts";
-import { renderTable } from "./lazy.ts";
+import { renderTable, renderViews } from "./lazy.ts";
 import { clearPreview } from "./page-status.ts";
 import { renderSnapshot, renderTimeline, select } from "./snapshot-view.ts";
 import {
@@ -141,6 +141,7 @@ async function renderStatus(): Promise<void> {
   if (!v?.table) {
     for (const id of ["source-head", "lag", "uploaded"]) $(id).textContent = "n/a";
     renderLagChart(undefined);
+    renderViews(undefined);
     return;
   }
   const r = await api(`/api/tables/${encodeURIComponent(v.table)}/status`);
@@ -155,6 +156,7 @@ async function renderStatus(): Promise<void> {
   $("uploaded").textContent = fmtInt(m.counters.files);
   if (m.lastError) $("error").textContent = `last mirror error: ${m.lastError.message}`;
   renderLagChart(m.lagHistory);
+  renderViews(m.iceberg);
 }
 
 async function verify(): Promise<void> {
