@@ -46,7 +46,8 @@ import { advanceLowWater, METADATA_PREFIX, parseManifestKey, readLowWater } from
 import { openTable, type TableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
-import type { TableRows, VersionView } from "../rows/table-rows.ts";
+import type { VersionView } from "../rows/table-files.ts";
+import type { TableRows } from "../rows/table-rows.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { ViewLocation } from "./location.ts";
 import { changedRows, nextDeleteFiles } from "./view-deletes.ts";
