@@ -17,6 +17,7 @@ import { S3Store } from "../src/store/s3/store.ts";
 import { awsEndpoint, endpointId, parseS3Endpoint } from "../src/store/s3/vendor.ts";
 import { type ObjectStore, storeId } from "../src/store/types.ts";
 import { parseStoreUrl, type StoreUrl, s3StoreOptions } from "../src/store/url.ts";
+import { refuseCheckpointOverlap } from "./checkpoint-config.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
@@ -274,6 +275,7 @@ export function openTable(
     throw invalid(`${where}source and target are the same store (${target.name})`);
   }
   if (origin !== "source-tables") checkOwnTarget(env, table, targetLocation(url), where);
+  refuseCheckpointOverlap(env, table, targetLocation(url), where);
   const notifies = pushedBucket(sourceUrl, pushBuckets(env)) !== undefined;
   if (config.push === true && !notifies) {
     throw invalid(
