@@ -14,11 +14,10 @@
  */
 import { TidemarkError } from "../src/errors.ts";
 import type { ObjectStore } from "../src/store/types.ts";
-import { storeId } from "../src/store/types.ts";
 import { parseStoreUrl } from "../src/store/url.ts";
 import {
   checkOwnTarget,
-  openRef,
+  openEnds,
   overlaps,
   parseTableConfig,
   type StoreRef,
@@ -161,14 +160,7 @@ export function checkpointSetup(env: Env, root: string): CheckpointSetup {
   const { config } = entry;
   const where = `CHECKPOINT_CONFIG.${root}.`;
   const vars = mirrorVars(env);
-  const { store: source, url: sourceUrl } = openRef(env, config.source, `${where}source`);
-  const { store: target, url } = openRef(env, config.target, `${where}target`);
-  if (url.kind === "http") {
-    throw invalid(`${where}target: an http(s) store is read-only; it can be a source, not a target`);
-  }
-  if (storeId(source) === storeId(target)) {
-    throw invalid(`${where}source and target are the same store (${target.name})`);
-  }
+  const { source, sourceUrl, target, url } = openEnds(env, config, where);
   const location = targetLocation(url);
   // Tables: TABLE_CONFIG's and the SOURCE_TABLES layout's (the check tables run on each other).
   checkOwnTarget(env, `checkpoint-root:${root}`, location, where);

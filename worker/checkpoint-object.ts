@@ -231,10 +231,8 @@ export class CheckpointObject extends DurableObject<Env> {
   }
 
   /** Makes the next alarm fire now (unless one is due sooner). */
-  async #wake(): Promise<void> {
-    const at = await this.#meter.getAlarm();
-    const now = Date.now();
-    if (at === null || at > now) await this.#meter.setAlarm(now);
+  #wake(): Promise<void> {
+    return this.#meter.alarmNow();
   }
 
   /** The loop's status (RPC). Starts a loop that has no alarm (and did not stop). */

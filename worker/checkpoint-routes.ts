@@ -136,91 +136,68 @@ export async function checkpointMetrics(env: Env, grant: ReadGrant): Promise<str
       }
     }),
   );
-  const families: Array<{
-    name: string;
-    help: string;
-    type: "gauge" | "counter";
-    value: (s: CheckpointObjectStatus) => number | null;
-  }> = [
-    {
-      name: "caught_up",
-      help: "1 when the target holds every sealed attempt the source has.",
-      type: "gauge",
-      value: (s) => (s.caughtUp ? 1 : 0),
-    },
-    {
-      name: "pending_attempts",
-      help: "Source attempts above the target's not handled yet.",
-      type: "gauge",
-      value: (s) => s.pending,
-    },
-    {
-      name: "lag_seconds",
-      help: "Seconds the target has lacked an attempt the source has.",
-      type: "gauge",
-      value: (s) => s.lagSeconds,
-    },
-    {
-      name: "source_newest_epoch",
-      help: "The newest attempt the source listed (sealed or not).",
-      type: "gauge",
-      value: (s) => num(s.sourceNewest),
-    },
-    {
-      name: "target_newest_epoch",
-      help: "The newest attempt sealed on the target.",
-      type: "gauge",
-      value: (s) => num(s.targetNewestSealed),
-    },
-    {
-      name: "restorable",
-      help: "1 when the target's newest sealed attempt above its floor has its whole chain there.",
-      type: "gauge",
-      value: (s) => (s.candidate === null ? null : s.candidate.restorable ? 1 : 0),
-    },
-    {
-      name: "stopped",
-      help: "1 when a failure no retry fixes (SplitBrain...) stopped the loop; POST .../kick restarts it.",
-      type: "gauge",
-      value: (s) => (s.stopped ? 1 : 0),
-    },
-    {
-      name: "skipped_attempts",
-      help: "Source attempts not copied (damaged, or built on one the target lacks), the last 100.",
-      type: "gauge",
-      value: (s) => s.skipped.length,
-    },
-    {
-      name: "attempts_total",
-      help: "Attempts copied and sealed on the target.",
-      type: "counter",
-      value: (s) => s.counters?.attempts ?? 0,
-    },
-    {
-      name: "objects_total",
-      help: "Partials and descriptors copied.",
-      type: "counter",
-      value: (s) => s.counters?.objects ?? 0,
-    },
-    {
-      name: "bytes_total",
-      help: "Bytes copied to the target.",
-      type: "counter",
-      value: (s) => s.counters?.bytes ?? 0,
-    },
-    {
-      name: "pruned_total",
-      help: "Objects deleted from the target below its floor.",
-      type: "counter",
-      value: (s) => s.counters?.pruned ?? 0,
-    },
-    {
-      name: "failures_total",
-      help: "Failed ticks.",
-      type: "counter",
-      value: (s) => s.counters?.failures ?? 0,
-    },
-  ];
+  // name (after tidemark_checkpoint_), type, help, value (null: no sample)
+  const families: Array<[string, "gauge" | "counter", string, (s: CheckpointObjectStatus) => number | null]> =
+    [
+      [
+        "caught_up",
+        "gauge",
+        "1 when the target holds every sealed attempt the source has.",
+        (s) => (s.caughtUp ? 1 : 0),
+      ],
+      ["pending_attempts", "gauge", "Source attempts above the target's not handled yet.", (s) => s.pending],
+      [
+        "lag_seconds",
+        "gauge",
+        "Seconds the target has lacked an attempt the source has.",
+        (s) => s.lagSeconds,
+      ],
+      [
+        "source_newest_epoch",
+        "gauge",
+        "The newest attempt the source listed (sealed or not).",
+        (s) => num(s.sourceNewest),
+      ],
+      [
+        "target_newest_epoch",
+        "gauge",
+        "The newest attempt sealed on the target.",
+        (s) => num(s.targetNewestSealed),
+      ],
+      [
+        "restorable",
+        "gauge",
+        "1 when the target's newest sealed attempt above its floor has its whole chain there.",
+        (s) => (s.candidate === null ? null : s.candidate.restorable ? 1 : 0),
+      ],
+      [
+        "stopped",
+        "gauge",
+        "1 when a failure no retry fixes (SplitBrain...) stopped the loop; POST .../kick restarts it.",
+        (s) => (s.stopped ? 1 : 0),
+      ],
+      [
+        "skipped_attempts",
+        "gauge",
+        "Source attempts not copied (damaged, or built on one the target lacks), the last 100.",
+        (s) => s.skipped.length,
+      ],
+      [
+        "attempts_total",
+        "counter",
+        "Attempts copied and sealed on the target.",
+        (s) => s.counters?.attempts ?? 0,
+      ],
+      ["objects_total", "counter", "Partials and descriptors copied.", (s) => s.counters?.objects ?? 0],
+      ["bytes_total", "counter", "Bytes copied to the target.", (s) => s.counters?.bytes ?? 0],
+      [
+        "pruned_total",
+        "counter",
+        "Objects deleted from the target below its floor.",
+        (s) => s.counters?.pruned ?? 0,
+      ],
+      ["failures_total", "counter", "Failed ticks.", (s) => s.counters?.failures ?? 0],
+    ];
   return renderMetrics([
     {
       name: "tidemark_checkpoint_up",
@@ -228,13 +205,13 @@ export async function checkpointMetrics(env: Env, grant: ReadGrant): Promise<str
       type: "gauge",
       samples: statuses.map(({ root, s }) => ({ labels: { root }, value: s ? 1 : 0 })),
     },
-    ...families.map((f) => ({
-      name: `tidemark_checkpoint_${f.name}`,
-      help: f.help,
-      type: f.type,
+    ...families.map(([name, type, help, value]) => ({
+      name: `tidemark_checkpoint_${name}`,
+      help,
+      type,
       samples: statuses.flatMap(({ root, s }) => {
-        const value = s ? f.value(s) : null;
-        return value === null ? [] : [{ labels: { root }, value }];
+        const v = s ? value(s) : null;
+        return v === null ? [] : [{ labels: { root }, value: v }];
       }),
     })),
   ]);
