@@ -58,6 +58,8 @@ export class CheckpointObject extends DurableObject<Env> {
   #ticking: Promise<void> | undefined;
   #tickError: TidemarkError | undefined;
   #setupError: { message: string; atMs: number } | undefined;
+  /** The store requests of this instance's last alarm, against its budget. */
+  #lastAlarm: { requests: number; atMs: number } | null = null;
   readonly #meter: ObjectMeter;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -203,10 +205,16 @@ export class CheckpointObject extends DurableObject<Env> {
     }
     this.#setupError = undefined;
     this.#tickError = undefined;
+    const sent = () => {
+      const { read, write } = mirror.status().counters.requests;
+      return read + write;
+    };
+    const before = sent();
     // CheckpointMirror.tick never throws: a failure is recorded (lastError) and passed to onError.
     await mirror.tick();
     const st = mirror.status();
     const now = Date.now();
+    this.#lastAlarm = { requests: sent() - before, atMs: now };
     // Set by onError during the tick (TypeScript cannot see that through the await).
     const failed = this.#tickError as TidemarkError | undefined;
     this.#failures = failed ? this.#failures + 1 : 0;
@@ -283,6 +291,7 @@ export class CheckpointObject extends DurableObject<Env> {
       stopped: this.#stopped,
       nextAlarmMs,
       consecutiveFailures: this.#failures,
+      lastAlarm: this.#lastAlarm,
       settings: setup?.settings ?? null,
       cost: costSince(this.#usage(), this.#costMarks, setup, now),
     };

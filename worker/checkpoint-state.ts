@@ -117,6 +117,8 @@ export interface CheckpointObjectStatus {
   stopped: StoppedBy | null;
   nextAlarmMs: number | null;
   consecutiveFailures: number;
+  /** The store requests of the last alarm this instance ran (against `settings.budget.requests`). */
+  lastAlarm: { requests: number; atMs: number } | null;
   settings: {
     pollIntervalMs: number;
     parallelism: number;
