@@ -258,7 +258,14 @@ describe("HttpStore against node:http", () => {
     assert.equal(await codeOf(collect(s.list(""))), "NotSupported");
     assert.deepEqual(
       { ...capabilitiesOf(s), listPageSize: 0 },
-      { write: false, list: false, compareAndSwap: false, listPageSize: 0, retries: false },
+      {
+        write: false,
+        list: false,
+        compareAndSwap: false,
+        listPageSize: 0,
+        retries: false,
+        objectLock: false,
+      },
     );
   });
 

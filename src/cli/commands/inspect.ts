@@ -162,7 +162,8 @@ export async function inspectCommand(ctx: CliContext, spec: string, opts: Inspec
         `low_water   ${found.lowWaterStatus === "ok" ? found.lowWater : found.lowWaterStatus}  (${found.probes} probes)`,
       );
     }
-    if (oldestRetained > 0) out.push(`retention   oldest version kept v${oldestRetained} (older ones expired)`);
+    if (oldestRetained > 0)
+      out.push(`retention   oldest version kept v${oldestRetained} (older ones expired)`);
     out.push(
       `schema      ${
         schema
