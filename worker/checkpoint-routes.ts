@@ -125,7 +125,21 @@ export function withLineage(r: StateV2Report) {
 
 /** The `/metrics` families of the roots the credential may read, from each root's status. */
 export async function checkpointMetrics(env: Env, grant: ReadGrant): Promise<string> {
-  const roots = checkpointRoots(env).filter((r) => canRead(grant, r));
+  let all: string[];
+  try {
+    all = checkpointRoots(env);
+  } catch {
+    // A CHECKPOINT_CONFIG that does not parse: said so, without taking the tables' series down with it.
+    return renderMetrics([
+      {
+        name: "tidemark_checkpoint_config_valid",
+        help: "0 when CHECKPOINT_CONFIG does not parse (GET /api/checkpoints says why).",
+        type: "gauge",
+        samples: [{ labels: {}, value: 0 }],
+      },
+    ]);
+  }
+  const roots = all.filter((r) => canRead(grant, r));
   if (roots.length === 0) return "";
   const statuses = await Promise.all(
     roots.map(async (root) => {

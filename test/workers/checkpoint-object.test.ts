@@ -6,7 +6,7 @@
  * written; the status, attempts and metrics routes; the configuration's
  * checks (vitest.config.ts declares the roots lam and foreign).
  */
-import { SELF } from "cloudflare:test";
+import { createExecutionContext, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, assert, describe, it, vi } from "vitest";
 import { NAMESPACE_KEY, STATE_V2_PREFIX } from "../../src/checkpoint/state-v2/keys.ts";
@@ -16,6 +16,7 @@ import { checkpointSetup } from "../../worker/checkpoint-config.ts";
 import type { CheckpointObjectStatus } from "../../worker/checkpoint-state.ts";
 import { tableSetup } from "../../worker/config.ts";
 import type { Env } from "../../worker/env.ts";
+import worker from "../../worker/index.ts";
 import { assertTargetSound } from "../contract/checkpoint-mirror.contract.ts";
 import bundleText from "../fixtures/laminardb-state-v2.json?raw";
 import { collect } from "../support/harness.ts";
@@ -235,6 +236,40 @@ describe("checkpoint roots in the worker", () => {
       checkpointSetup(withRoots({ a: ok }), "a").settings.budget.requests,
       300,
       "the vars' budget",
+    );
+  });
+
+  it("a read token scoped by READ_TOKEN_TABLES reads the roots it names; a CHECKPOINT_CONFIG that does not parse leaves the tables' metrics up", async () => {
+    const call = async (e: Env, path: string) => {
+      const r = await worker.fetch(
+        new Request(`${BASE}${path}`, { headers: READ }),
+        e,
+        createExecutionContext(),
+      );
+      return { status: r.status, body: await r.text() };
+    };
+    const scoped = { ...env, READ_TOKEN_TABLES: "demo,foreign" } as Env;
+    assert.deepEqual(JSON.parse((await call(scoped, "/api/checkpoints")).body), { roots: ["foreign"] });
+    const denied = await call(scoped, "/api/checkpoints/lam/attempts");
+    assert.equal(denied.status, 403);
+    assert.match(JSON.parse(denied.body).message, /does not cover checkpoint root lam/);
+    assert.equal((await call(scoped, "/api/checkpoints/foreign/status")).status, 200);
+    const metrics = await call(scoped, "/metrics");
+    assert.include(metrics.body, 'tidemark_checkpoint_up{root="foreign"} 1');
+    assert.notInclude(metrics.body, 'root="lam"');
+
+    const broken = { ...env, CHECKPOINT_CONFIG: "{ not json" } as Env;
+    const list = await call(broken, "/api/checkpoints");
+    assert.equal(list.status, 400);
+    assert.match(JSON.parse(list.body).message, /CHECKPOINT_CONFIG must be a JSON object/);
+    const up = await call(broken, "/metrics");
+    assert.equal(up.status, 200);
+    assert.include(up.body, 'tidemark_mirror_up{table="demo"}');
+    assert.include(up.body, "tidemark_checkpoint_config_valid 0");
+    // A table cannot be checked against the roots' targets then: it is refused, naming the var.
+    assert.throws(
+      () => tableSetup(broken, "t", { source: { url: "r2://SOURCE/t" }, target: { url: "r2://MIRROR/t" } }),
+      /CHECKPOINT_CONFIG must be a JSON object/,
     );
   });
 });
