@@ -43,6 +43,7 @@ import type { Env } from "./env.ts";
 import { type LagSample, recordLag } from "./lag-history.ts";
 import { ObjectMeter } from "./object-meter.ts";
 import { failureBackoffMs } from "./object-state.ts";
+import { tableRegistry } from "./tables.ts";
 
 /** The Durable Object holding one checkpoint root's mirror loop. RPC: `status`, `kick`, `ensure`. */
 export class CheckpointObject extends DurableObject<Env> {
@@ -170,6 +171,22 @@ export class CheckpointObject extends DurableObject<Env> {
     return this.#mirror;
   }
 
+  /**
+   * Refuses a target that overlaps an admin table's (the `TableRegistry`
+   * records their targets; the vars' tables are checked without I/O by
+   * `checkpointSetup`). Once per instance: one RPC before its first tick.
+   */
+  async #checkAdminTables(root: string): Promise<void> {
+    const { targetLocation } = this.#setup(root);
+    const table = await tableRegistry(this.env).overlapping(null, targetLocation);
+    if (table !== null) {
+      throw new TidemarkError(
+        "InvalidArgument",
+        `CHECKPOINT_CONFIG.${root}.target overlaps the target of table ${table} (one prefix holds the other's keys: ${targetLocation}); give each its own prefix`,
+      );
+    }
+  }
+
   /** The alarm: one budgeted tick, then the next alarm. Never throws (we schedule our own retries). */
   override async alarm(): Promise<void> {
     await this.#meter.request(async () => {
@@ -188,6 +205,7 @@ export class CheckpointObject extends DurableObject<Env> {
   async #runTick(root: string): Promise<void> {
     let mirror: CheckpointMirror;
     try {
+      if (!this.#mirror) await this.#checkAdminTables(root);
       mirror = this.#getMirror(root);
     } catch (e) {
       const err = toTidemarkError(e);
@@ -287,7 +305,7 @@ export class CheckpointObject extends DurableObject<Env> {
         : null,
       skipped: p ? structuredClone(p.skipped) : [],
       counters: p ? structuredClone(p.counters) : null,
-      lastError: setupError ?? p?.lastError ?? null,
+      lastError: setupError ?? this.#setupError ?? p?.lastError ?? null,
       stopped: this.#stopped,
       nextAlarmMs,
       consecutiveFailures: this.#failures,

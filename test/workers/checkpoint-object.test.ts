@@ -6,7 +6,7 @@
  * written; the status, attempts and metrics routes; the configuration's
  * checks (vitest.config.ts declares the roots lam and foreign).
  */
-import { createExecutionContext, SELF } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, assert, describe, it, vi } from "vitest";
 import { NAMESPACE_KEY, STATE_V2_PREFIX } from "../../src/checkpoint/state-v2/keys.ts";
@@ -17,6 +17,7 @@ import type { CheckpointObjectStatus } from "../../worker/checkpoint-state.ts";
 import { tableSetup } from "../../worker/config.ts";
 import type { Env } from "../../worker/env.ts";
 import worker from "../../worker/index.ts";
+import { tableRegistry } from "../../worker/tables.ts";
 import { assertTargetSound } from "../contract/checkpoint-mirror.contract.ts";
 import bundleText from "../fixtures/laminardb-state-v2.json?raw";
 import { collect } from "../support/harness.ts";
@@ -169,14 +170,23 @@ describe("checkpoint roots in the worker", () => {
     const metrics = await (await SELF.fetch(`${BASE}/metrics`, { headers: READ })).text();
     assert.include(metrics, 'tidemark_checkpoint_stopped{root="foreign"} 1');
 
-    // The operator empties the target; a kick (admin) starts the loop again.
+    // The operator empties the target; a kick (admin) starts the loop again. An admin table whose
+    // target lies inside the root's (the registry records it) holds the new mirror back until removed.
     await target.delete(NAMESPACE_KEY);
+    await tableRegistry(env).add("cp-overlap", undefined, "r2:MIRROR/cp-roots/foreign/nested/");
     assert.equal((await SELF.fetch(`${BASE}/api/checkpoints/foreign/kick`, { method: "POST" })).status, 401);
     const kicked = await SELF.fetch(`${BASE}/api/checkpoints/foreign/kick`, {
       method: "POST",
       headers: ADMIN,
     });
     assert.isNull(((await kicked.json()) as CheckpointObjectStatus).stopped);
+    assert.isTrue(await runDurableObjectAlarm(stub));
+    assert.match(
+      (await stub.status("foreign")).lastError?.message ?? "",
+      /CHECKPOINT_CONFIG\.foreign\.target overlaps the target of table cp-overlap/,
+    );
+    assertSameContents(new Map(), await contents(target));
+    await tableRegistry(env).remove("cp-overlap");
     await driveAlarms(stub, async () => (await stub.status("foreign")).caughtUp);
     assertSameContents(await contents(source), await contents(target));
   });
