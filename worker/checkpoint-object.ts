@@ -28,6 +28,7 @@ import { newestOf } from "../src/checkpoint/state-v2/mirror-target.ts";
 import { errorCodeOf, TidemarkError, toTidemarkError } from "../src/errors.ts";
 import { isFatalMirrorError } from "../src/mirror/mirror.ts";
 import { boundTo, zeroRequestCounts } from "../src/mirror/progress.ts";
+import { type MeteredStore, metered } from "../src/store/metered.ts";
 import { storeId } from "../src/store/types.ts";
 import { type CheckpointSetup, checkpointSetup, validateRoot } from "./checkpoint-config.ts";
 import {
@@ -61,6 +62,8 @@ export class CheckpointObject extends DurableObject<Env> {
   #setupError: { message: string; atMs: number } | undefined;
   /** The store requests of this instance's last alarm, against its budget. */
   #lastAlarm: { requests: number; atMs: number } | null = null;
+  /** The mirror's two stores, metered: what each alarm made (`lastAlarm`). */
+  #stores: MeteredStore[] = [];
   readonly #meter: ObjectMeter;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -150,9 +153,13 @@ export class CheckpointObject extends DurableObject<Env> {
   #getMirror(root: string): CheckpointMirror {
     if (this.#mirror) return this.#mirror;
     const setup = this.#setup(root);
+    // Metered here too, to say what each alarm made (the mirror's counters are running totals).
+    const source = metered(setup.source);
+    const target = metered(setup.target);
+    this.#stores = [source, target];
     this.#mirror = new CheckpointMirror({
-      source: setup.source,
-      target: setup.target,
+      source,
+      target,
       pollIntervalMs: setup.settings.pollIntervalMs,
       parallelism: setup.settings.parallelism,
       budget: setup.settings.budget,
@@ -223,16 +230,13 @@ export class CheckpointObject extends DurableObject<Env> {
     }
     this.#setupError = undefined;
     this.#tickError = undefined;
-    const sent = () => {
-      const { read, write } = mirror.status().counters.requests;
-      return read + write;
-    };
-    const before = sent();
+    for (const s of this.#stores) s.reset();
     // CheckpointMirror.tick never throws: a failure is recorded (lastError) and passed to onError.
     await mirror.tick();
     const st = mirror.status();
     const now = Date.now();
-    this.#lastAlarm = { requests: sent() - before, atMs: now };
+    const requests = this.#stores.reduce((n, s) => n + s.counts().readClass + s.counts().writeClass, 0);
+    this.#lastAlarm = { requests, atMs: now };
     // Set by onError during the tick (TypeScript cannot see that through the await).
     const failed = this.#tickError as TidemarkError | undefined;
     this.#failures = failed ? this.#failures + 1 : 0;
