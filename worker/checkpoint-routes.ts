@@ -102,7 +102,7 @@ export async function checkpointAttemptsRoute(c: WorkerContext): Promise<Respons
 const u64 = (_key: string, v: unknown) => (typeof v === "bigint" ? String(v) : v);
 
 /** The report, each attempt with its lineage: itself, then every ancestor its seals name, newest first. */
-export function withLineage(r: StateV2Report) {
+function withLineage(r: StateV2Report) {
   const parents = new Map(r.attempts.map((a) => [a.epoch, a.seal?.parents ?? []]));
   return {
     ...r,
