@@ -113,6 +113,8 @@ function workersProject(
         },
       }),
     ],
+    // icebird (test/workers/iceberg-view.test.ts) in workerd: see no-wasm-compressors.ts.
+    resolve: { alias: { "hyparquet-compressors": "./test/workers/no-wasm-compressors.ts" } },
     test: {
       name,
       include,

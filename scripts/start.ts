@@ -52,7 +52,8 @@ function freePort(preferred?: number): Promise<number> {
   });
 }
 
-function devVar(name: string): string | undefined {
+/** A local secret of .dev.vars (`undefined` when the file or the name is not there). */
+export function devVar(name: string): string | undefined {
   const file = join(root, ".dev.vars");
   if (!existsSync(file)) return undefined;
   const m = new RegExp(`^${name}\\s*=\\s*"?([^"\\n]*)"?\\s*$`, "m").exec(readFileSync(file, "utf8"));

@@ -10,6 +10,7 @@
  * once per `env` (worker/per-env.ts).
  */
 import { TidemarkError } from "../src/errors.ts";
+import type { MirrorLockOptions, RetentionOptions } from "../src/mirror/retention.ts";
 import { checkNumber } from "../src/options.ts";
 import { HttpStore } from "../src/store/http.ts";
 import { type R2BucketLike, R2Store } from "../src/store/r2.ts";
@@ -21,7 +22,9 @@ import { refuseCheckpointOverlap } from "./checkpoint-config.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
+import { checkRetentionConfig, parseLock, parseRetention } from "./retention-config.ts";
 import { type MirrorVars, mirrorVars, SETTING_RULES } from "./vars.ts";
+import { checkViewTarget, type IcebergSetting, parseIcebergSetting } from "./view-config.ts";
 
 /** One end of a table: a store URL, and for `s3://` the name of its credentials. */
 export interface StoreRef {
@@ -48,6 +51,12 @@ export interface TableConfig {
   lagAlertSecs?: number;
   parallelism?: number;
   budget?: { requests?: number; bytes?: number };
+  /** The versions the target keeps (worker/retention-config.ts); absent: every version. */
+  retention?: RetentionOptions;
+  /** Object Lock on every data file and manifest the mirror writes (an s3:// target created with Object Lock). */
+  lock?: MirrorLockOptions;
+  /** Apache Iceberg views the mirror writes after each version (worker/view-config.ts). */
+  iceberg?: IcebergSetting;
 }
 
 /** Where a table's configuration comes from. */
@@ -145,6 +154,9 @@ const FIELDS: { [K in keyof TableConfig]-?: FieldCheck<K> } = {
         : {}),
     };
   },
+  retention: parseRetention,
+  lock: parseLock,
+  iceberg: parseIcebergSetting,
 };
 
 /**
@@ -291,6 +303,8 @@ export function openTable(
   const { source, sourceUrl, target, url } = openEnds(env, config, where);
   if (origin !== "source-tables") checkOwnTarget(env, table, targetLocation(url), where);
   refuseCheckpointOverlap(env, table, targetLocation(url), where);
+  checkRetentionConfig(config, target, where);
+  checkViewTarget(table, config.iceberg, url, where);
   const notifies = pushedBucket(sourceUrl, pushBuckets(env)) !== undefined;
   if (config.push === true && !notifies) {
     throw invalid(

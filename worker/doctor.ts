@@ -36,5 +36,7 @@ export async function doctorMirror(env: Env, table: string, query: URLSearchPara
               : ((env as unknown as Record<string, string | undefined>)[name] ?? undefined),
           ).store
       : undefined;
-  return doctor(target, badCredentials ? { checks, badCredentials } : { checks });
+  // A table with a lock setting: object-lock checks that the bucket enforces one in its mode.
+  const lock = config.lock ? { lock: { mode: config.lock.mode } } : {};
+  return doctor(target, badCredentials ? { checks, badCredentials, ...lock } : { checks, ...lock });
 }

@@ -4,8 +4,10 @@
  */
 import { billingClasses, classNames } from "./cost.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
+import { retentionFamilies } from "./retention-metrics.ts";
+import { viewMetrics } from "./view-status.ts";
 
-interface Family {
+export interface Family {
   name: string;
   help: string;
   type: "gauge" | "counter";
@@ -182,5 +184,7 @@ export function mirrorMetrics(
     pushEnabled,
     push,
     cost,
+    ...retentionFamilies(statuses),
+    ...viewMetrics(statuses),
   ]);
 }

@@ -36,6 +36,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../src/errors.ts";
+import type { IcebergViewStatus } from "../src/iceberg/view.ts";
 import { Mirror, type MirrorProgress, type MirrorProgressStore } from "../src/mirror/mirror.ts";
 import { boundTo, freshMirrorProgress, handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { Waiters } from "../src/mirror/waiters.ts";
@@ -66,7 +67,11 @@ import {
   type TickState,
 } from "./object-state.ts";
 import type { PushEvent, PushOutcome } from "./push.ts";
+import { retentionOptions } from "./retention-config.ts";
+import { retentionPart, retentionToSave, type SavedRetention } from "./retention-status.ts";
 import { tableRegistry } from "./tables.ts";
+import { mirrorViews } from "./view-config.ts";
+import { recordViews, tableViewStatuses } from "./view-status.ts";
 
 /**
  * The Durable Object holding one table's mirror loop. RPC: `status`, `kick`,
@@ -101,8 +106,12 @@ export class MirrorObject extends DurableObject<Env> {
   #registered: string | null | undefined;
   /** Keys of the state before {@link K_STATE} to delete at the next write of it. */
   #legacy: string[] = [];
+  /** The retention figures of the last tick whose pass ended (worker/retention-status.ts). */
+  #retention: SavedRetention | undefined;
   /** The setup of the table's configuration (`#setup`), with the configuration it was made from. */
   #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
+  /** Where the Iceberg views stood after the last tick (persisted: a status before the next tick says it). */
+  #views: IcebergViewStatus[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -125,8 +134,10 @@ export class MirrorObject extends DurableObject<Env> {
       this.#progress = state.progress;
       this.#failures = state.failures;
       this.#lagHistory = state.lagHistory;
+      this.#retention = state.retention;
       meter.resume(state.durableObject);
       this.#push = { ...freshPushStats(), ...state.push };
+      this.#views = state.views ?? [];
       this.#costMarks =
         state.costMarks.length > 0
           ? state.costMarks
@@ -149,6 +160,8 @@ export class MirrorObject extends DurableObject<Env> {
       durableObject: this.#meter.counted,
       push: this.#push,
       costMarks: this.#costMarks,
+      ...(this.#retention !== undefined ? { retention: this.#retention } : {}),
+      views: this.#views,
     };
     const legacy = this.#legacy;
     this.#legacy = [];
@@ -228,7 +241,8 @@ export class MirrorObject extends DurableObject<Env> {
   #getMirror(table: string): Mirror {
     // Rebuilt after configure/unconfigure (which drop it); the vars cannot change within an instance.
     if (this.#mirror) return this.#mirror;
-    const { vars, source, target, push } = this.#setup(table);
+    const { vars, source, target, push, config } = this.#setup(table);
+    const iceberg = mirrorViews(config.iceberg);
     const progress: MirrorProgressStore = {
       load: async () => this.#progress,
       // Kept in memory: the tick persists it with the rest of its state, in one row.
@@ -253,6 +267,9 @@ export class MirrorObject extends DurableObject<Env> {
       },
       progress,
       budget: vars.budget,
+      ...retentionOptions(config),
+      // Each version's Iceberg snapshot within the alarm's budget; a view left behind catches up on later alarms.
+      ...(iceberg ? { iceberg } : {}),
     });
     return this.#mirror;
   }
@@ -297,6 +314,7 @@ export class MirrorObject extends DurableObject<Env> {
       // nextDelayMs into a jittered backoff.
       await mirror.tick();
       const st = mirror.status();
+      if (this.#mirror === mirror) this.#views = recordViews(this.#views, st.iceberg);
       this.#failures = this.#tickFailed ? this.#failures + 1 : 0;
       // A scheduled poll of a pushed table that finds what no push announced.
       if (this.#pushOn && wokenBy === undefined && wasCaughtUp && headBefore !== null) {
@@ -319,6 +337,7 @@ export class MirrorObject extends DurableObject<Env> {
             ? 0
             : st.nextDelayMs;
       this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
+      if (current) this.#retention = retentionToSave(st.retention, this.#setup(table), this.#retention);
       await this.#persist(Date.now() + delay);
       // The old stores' mirrorSeq says nothing about the new target.
       if (current) this.#settleWaiters(st.mirrorSeq);
@@ -404,6 +423,8 @@ export class MirrorObject extends DurableObject<Env> {
     const usage = this.#usageOf(st ? { ...p, counters: st.counters } : p);
     const now = Date.now();
     const nextAlarmMs = await this.#meter.getAlarm();
+    const mirrorSeq = st?.mirrorSeq ?? p.mirrorSeq;
+    const views = tableViewStatuses(setup?.config.iceberg, this.#views, mirrorSeq);
     return {
       table: t,
       origin: setup?.origin ?? null,
@@ -426,6 +447,8 @@ export class MirrorObject extends DurableObject<Env> {
       lagHistory: [...this.#lagHistory],
       push: { enabled: setup?.push ?? false, ...this.#push },
       cost: costSince(usage, this.#costMarks, setup, now),
+      ...retentionPart(setup, st?.retention, this.#retention, p.counters.retention),
+      ...(views.length > 0 ? { iceberg: views } : {}),
     };
   }
 

@@ -6,12 +6,15 @@
  * The keys it kept before the one row: worker/legacy-state.ts.
  */
 
+import type { IcebergViewStatus } from "../src/iceberg/view.ts";
 import type { MirrorProgress } from "../src/mirror/progress.ts";
 import type { MirrorStatus } from "../src/mirror/settings.ts";
 import type { ConfigOrigin } from "./config.ts";
 import type { CostMark, DurableObjectUsage, MirrorObjectCost } from "./cost.ts";
 import type { LagSample } from "./lag-history.ts";
+import type { SavedRetention } from "./retention-status.ts";
 import type { MirrorVars } from "./vars.ts";
+import type { TableViewStatus } from "./view-status.ts";
 
 export const K_TABLE = "table";
 export const K_CONFIG = "config";
@@ -50,6 +53,10 @@ export interface TickState {
   push: PushStats;
   /** The starts of the current and the previous cost window, oldest first. */
   costMarks: CostMark[];
+  /** The retention figures of the last tick whose pass ended (absent: no pass yet). */
+  retention?: SavedRetention;
+  /** Where the table's Iceberg views stood after the last tick (worker/view-status.ts). */
+  views?: IcebergViewStatus[];
 }
 
 export const freshPushStats = (): PushStats => ({
@@ -87,4 +94,6 @@ export interface MirrorObjectStatus extends MirrorStatus {
   push: PushStats & { enabled: boolean };
   /** What the table's mirror used and costs (worker/cost.ts). */
   cost: MirrorObjectCost;
+  /** The table's Iceberg views, when it has any (worker/view-status.ts). */
+  iceberg?: TableViewStatus[];
 }

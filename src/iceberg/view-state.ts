@@ -70,6 +70,29 @@ const METADATA_RE = /^metadata\/v([1-9][0-9]*)\.metadata\.json$/;
 export const num = (v: bigint | number | null | undefined, fallback: number): number =>
   v === null || v === undefined ? fallback : Number(v);
 
+/** A table metadata file's JSON; `Corrupt` naming it when it is not one (a reader could not use it either). */
+function parseMetadata(text: string, name: string): TableMetadata {
+  let md: unknown;
+  try {
+    md = JSON.parse(text);
+  } catch {
+    throw new TidemarkError("Corrupt", `${name} is not JSON: not an Iceberg table metadata file`, {
+      key: name,
+    });
+  }
+  const m = md as Partial<TableMetadata> | null;
+  if (typeof m !== "object" || m === null || typeof m.location !== "string" || !Array.isArray(m.snapshots)) {
+    throw new TidemarkError(
+      "Corrupt",
+      `${name} is not an Iceberg table metadata file (no location or snapshots)`,
+      {
+        key: name,
+      },
+    );
+  }
+  return md as TableMetadata;
+}
+
 /**
  * The view as stored: its latest metadata file and what its current snapshot
  * holds (a fresh state when there is none).
@@ -87,7 +110,7 @@ export async function loadViewState(files: ViewFiles): Promise<ViewState> {
   const s = emptyState();
   if (latest === 0) return s;
   const key = metadataKey(latest);
-  const md = JSON.parse(await (await files.store.get(key)).text()) as TableMetadata;
+  const md = parseMetadata(await (await files.store.get(key)).text(), `${where.prefix}/${key}`);
   if (md.location !== where.table) {
     throw new TidemarkError(
       "InvalidArgument",

@@ -44,7 +44,7 @@
  */
 import { advanceLowWater, METADATA_PREFIX, parseManifestKey, readLowWater } from "../catalog/layout.ts";
 import { openTable, type TableReader } from "../catalog/table.ts";
-import { isTidemarkError, TidemarkError } from "../errors.ts";
+import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
 import type { TableRows, VersionView } from "../rows/table-rows.ts";
 import type { ObjectStore } from "../store/types.ts";
@@ -96,6 +96,8 @@ export interface IcebergViewStatus {
   version: number;
   /** The absolute location of that version's metadata file (`null` before the first). */
   metadataLocation: string | null;
+  /** Why this instance's last update failed (absent once one succeeds; {@link IcebergView.snapshotStatus} only). */
+  lastError?: { message: string; atMs: number };
 }
 
 /** What one {@link IcebergView.update} did. */
@@ -149,6 +151,8 @@ export class IcebergView {
   #examined = 0;
   /** `version-hint.text` as last read or written. */
   #hint: number | undefined;
+  /** Why the last update failed, until one succeeds. */
+  #lastError: { message: string; atMs: number } | undefined;
 
   /**
    * @throws TidemarkError `InvalidArgument` for a bad location, prefix or
@@ -185,7 +189,8 @@ export class IcebergView {
 
   /** Where the view stands as this instance last saw it (version 0 before it looked). */
   snapshotStatus(): IcebergViewStatus {
-    return this.#status(this.#state ?? emptyState());
+    const status = this.#status(this.#state ?? emptyState());
+    return this.#lastError ? { ...status, lastError: { ...this.#lastError } } : status;
   }
 
   #status(s: ViewState): IcebergViewStatus {
@@ -228,6 +233,18 @@ export class IcebergView {
    *   stopped).
    */
   async update(opts: IcebergUpdateOptions = {}): Promise<IcebergUpdateResult> {
+    try {
+      const result = await this.#update(opts);
+      this.#lastError = undefined;
+      return result;
+    } catch (e) {
+      // Kept for the status of a mirror's views (a failed view fails the mirror's tick too).
+      this.#lastError = { message: toTidemarkError(e).message, atMs: Date.now() };
+      throw e;
+    }
+  }
+
+  async #update(opts: IcebergUpdateOptions): Promise<IcebergUpdateResult> {
     this.#files.resetWrites();
     let s = await this.#load();
     const table = await this.#tableReader();
@@ -364,9 +381,19 @@ export function icebergViews(
 ): IcebergView[] {
   if (opts === undefined) return [];
   const views = (Array.isArray(opts) ? opts : [opts]).map((o) => new IcebergView(store, o));
+  checkViewPrefixes(views.map((v) => v.where));
+  return views;
+}
+
+/**
+ * Refuses views of one mirror whose prefixes hold one another (each location
+ * needs a prefix of its own).
+ *
+ * @throws TidemarkError `InvalidArgument` naming the prefix.
+ */
+export function checkViewPrefixes(locations: readonly ViewLocation[]): void {
   const prefixes = new Set<string>();
-  for (const v of views) {
-    const p = v.where.prefix;
+  for (const { prefix: p } of locations) {
     if ([...prefixes].some((q) => p === q || p.startsWith(`${q}/`) || q.startsWith(`${p}/`))) {
       throw new TidemarkError(
         "InvalidArgument",
@@ -375,7 +402,6 @@ export function icebergViews(
     }
     prefixes.add(p);
   }
-  return views;
 }
 
 /**

@@ -13,9 +13,9 @@
  * of two snapshots; the lag chart; a public bucket on another origin typed
  * into the store field, with its error states (401, 404, not Parquet,
  * corrupt); the keyboard; a 375 px wide screen without horizontal
- * scrolling; no layout shift while loading; a LaminarDB checkpoint root
- * the worker mirrors (put into the local SOURCE bucket before it starts),
- * its attempts shown with seals, sizes and lineage.
+ * scrolling; no layout shift while loading; a table's Iceberg view panel; a LaminarDB
+ * checkpoint root the worker mirrors (put into the local SOURCE bucket before it starts), its
+ * attempts shown with seals, sizes and lineage.
  * Screenshots go to test-output/. Without Chromium or pyarrow the test is
  * skipped loudly, except under CI=true, where it fails.
  */
@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { type DevServer, startDev } from "../../scripts/start.ts";
+import { type DevServer, devVar, startDev } from "../../scripts/start.ts";
 import { readTableSchema, type TableSchema } from "../../src/catalog/schema.ts";
 import { demoCommit } from "../../src/demo/writer.ts";
 import {
@@ -793,6 +793,80 @@ describe.skipIf(!run)("browser inspector", () => {
     await page.close();
   }, 120_000);
 
+  it("retention: the page shows the oldest version retained, the versions kept and the bytes retained and freed; a link to an expired version names the oldest retained", async () => {
+    assert.ok(server);
+    const admin = {
+      Authorization: `Bearer ${devVar("ADMIN_TOKEN") ?? ""}`,
+      "Content-Type": "application/json",
+    };
+    const table = "kept";
+    const put = await fetch(`${server.url}/api/tables/${table}`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({
+        source: `r2://SOURCE/kept-src/${table}`,
+        target: `r2://MIRROR/kept-dst/${table}`,
+        retention: { keepVersions: 2, graceMs: 0 },
+      }),
+    });
+    assert.equal(put.status, 200, await put.text());
+    for (let i = 0; i < 4; i++) {
+      const c: Response = await fetch(`${server.url}/api/tables/${table}/commit`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ files: 1, rows: 20 }),
+      });
+      assert.equal(c.status, 200, await c.text());
+    }
+    type Retention = {
+      oldestRetained: number;
+      versionsKept: number;
+      bytesRetained: number;
+      totals: { bytesFreed: number };
+    };
+    let retention: Retention | undefined;
+    for (let i = 0; i < 300 && retention?.oldestRetained !== 3; i++) {
+      const st = (await (
+        await fetch(`${server.url}/api/tables/${table}/status`, { headers: authOf(server) })
+      ).json()) as { mirror?: { retention?: Retention } };
+      retention = st.mirror?.retention;
+      if (retention?.oldestRetained !== 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(retention?.oldestRetained, 3, JSON.stringify(retention));
+    const { page, errors } = await newPage();
+    const token = `#token=${encodeURIComponent(server.readToken)}`;
+    await page.goto(`${server.url}/?table=${table}&version=1${token}`);
+    await page.waitForFunction(() => document.querySelector("#versions-kept")?.textContent === "2", null, {
+      timeout: 30_000,
+    });
+    const shown = await page.evaluate(() => ({
+      oldest: document.querySelector("#oldest-retained")?.getAttribute("data-version"),
+      retained: document.querySelector("#bytes-retained")?.textContent,
+      freed: document.querySelector("#bytes-freed")?.textContent,
+      error: document.querySelector("#error")?.textContent ?? "",
+      head: document.querySelector("#head")?.textContent,
+      listed: [...document.querySelectorAll("#snapshot option")].map((o) => o.textContent),
+    }));
+    const fmt = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`);
+    assert.deepEqual(shown, {
+      oldest: "3",
+      retained: fmt(retention.bytesRetained),
+      freed: fmt(retention.totals.bytesFreed),
+      error: shown.error,
+      head: "4",
+      listed: ["v4", "v3"],
+    });
+    assert.match(shown.error, /snapshot v1 of .* has expired: the oldest version retained is v3/);
+    // A retained version from the address is selected, with no error.
+    await page.goto(`${server.url}/?table=${table}&version=3${token}`);
+    await page.waitForFunction(() => document.querySelector("#sel-version")?.textContent === "v3", null, {
+      timeout: 30_000,
+    });
+    assert.equal(await page.locator("#error").textContent(), "");
+    assert.deepEqual(errors, []);
+    await page.close();
+  }, 120_000);
+
   it("at 375 px: no horizontal scrolling, keyboard reaches the controls, no layout shift while loading", async () => {
     assert.ok(server);
     const { page, errors } = await newPage({ width: 375, height: 812 });
@@ -857,6 +931,58 @@ describe.skipIf(!run)("browser inspector", () => {
     assert.equal(await page.locator("#timeline circle").first().getAttribute("aria-pressed"), "true");
     mkdirSync(out, { recursive: true });
     await page.screenshot({ path: join(out, "inspector-375.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+    await page.close();
+  }, 120_000);
+
+  it("a table with an Iceberg view: the panel shows its current snapshot and a DuckDB query of its metadata location", async () => {
+    assert.ok(server);
+    const s = server;
+    // The admin token npm start put in .dev.vars (the demo writer's).
+    const adminToken = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(join(root, ".dev.vars"), "utf8"))?.[1]?.trim();
+    const admin = { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" };
+    const table = "ice-panel";
+    const location = `${s.url}/objects/${table}`;
+    const put = await fetch(`${s.url}/api/tables/${table}`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({
+        source: `r2://SOURCE/primary/${table}`,
+        target: `r2://MIRROR/copies/${table}`,
+        iceberg: location,
+      }),
+    });
+    assert.equal(put.status, 200, await put.text());
+    const commit = await fetch(`${s.url}/api/tables/${table}/commit`, {
+      method: "POST",
+      headers: admin,
+      body: "{}",
+    });
+    assert.equal(commit.status, 200, await commit.text());
+    const metadata = `${location}/iceberg/metadata/v1.metadata.json`;
+
+    const { page, errors } = await newPage({ width: 375, height: 812 });
+    await page.goto(`${s.url}/?table=${table}#token=${s.readToken}`);
+    const shown = page.locator("#view-panel code[data-metadata-location]");
+    await shown.waitFor({ timeout: 45_000 });
+    assert.equal(await shown.textContent(), metadata);
+    assert.equal(await page.locator('#view-panel [data-view="snapshot"]').textContent(), "1");
+    assert.equal(await page.locator('#view-panel [data-view="lag"]').textContent(), "0");
+    const duck = (await page.locator('#view-panel pre[data-engine="DuckDB"]').textContent()) ?? "";
+    assert.ok(duck.includes(`iceberg_scan('${metadata}')`), duck);
+    assert.ok(!duck.includes(s.readToken), "the read token is not in a snippet");
+    // The location the panel gives is where readers find the metadata file, through the object route.
+    const md = (await (await fetch(metadata, { headers: authOf(s) })).json()) as {
+      "current-snapshot-id": number;
+    };
+    assert.equal(md["current-snapshot-id"], 1);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `page is ${width} px wide with the panel`);
+    mkdirSync(out, { recursive: true });
+    await page.screenshot({ path: join(out, "inspector-iceberg-view.png"), fullPage: true });
+    // A table without a view has no panel.
+    await page.selectOption("#table", "demo");
+    await page.locator("#view-panel").waitFor({ state: "detached", timeout: 15_000 });
     assert.deepEqual(errors, []);
     await page.close();
   }, 120_000);

@@ -31,8 +31,16 @@ import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
 import { renderHistory, renderHistoryChoices } from "./history-view.ts";
-import { checkpointView, renderTable } from "./lazy.ts";
+import { checkpointView, renderTable, renderViews } from "./lazy.ts";
 import { clearPreview } from "./page-status.ts";
+import {
+  askedVersion,
+  followExpired,
+  readAsked,
+  renderBoundary,
+  renderRetention,
+  retentionNotice,
+} from "./retention-view.ts";
 import { renderSnapshot, renderTimeline, select } from "./snapshot-view.ts";
 import {
   api,
@@ -84,6 +92,7 @@ function open(table: string | undefined, url: string): void {
   }
   history.replaceState(null, "", `?${q}`);
   if (timer) clearTimeout(timer);
+  retentionNotice(true);
   clearPreview("Select a data file to see its schema and first rows.");
   void refresh();
 }
@@ -102,7 +111,18 @@ async function refresh(): Promise<void> {
         snaps.push(known.get(s.version) ?? s);
         if (snaps.length >= MAX_SNAPSHOTS) break;
       }
+      // The oldest version retained; a version the address asks for (?version=N), read as any reader reads it.
+      const oldest = await v.reader.retentionBoundary();
+      const asked = askedVersion();
+      const pinned =
+        asked === undefined || snaps.some((s) => s.version === asked)
+          ? undefined
+          : (known.get(asked) ?? (await readAsked(v, asked)));
+      if (pinned) snaps.push(pinned);
       if (view !== v) return;
+      renderBoundary(oldest);
+      followExpired(v.selected, snaps, oldest);
+      if (v.head === -1 && asked !== undefined && snaps.some((s) => s.version === asked)) v.selected = asked;
       // Follow HEAD unless the user picked an older snapshot that is still there.
       const following = v.selected === undefined || v.selected === v.head;
       v.head = head;
@@ -115,7 +135,7 @@ async function refresh(): Promise<void> {
       renderTable();
       renderHistoryChoices();
     }
-    $("error").textContent = "";
+    $("error").textContent = retentionNotice();
     await renderStatus();
   } catch (e) {
     $("error").textContent = v.table && errorCodeOf(e) === "PermissionDenied" ? NEEDS_TOKEN : explain(e);
@@ -141,6 +161,8 @@ async function renderStatus(): Promise<void> {
   if (!v?.table) {
     for (const id of ["source-head", "lag", "uploaded"]) $(id).textContent = "n/a";
     renderLagChart(undefined);
+    renderRetention(undefined);
+    renderViews(undefined);
     return;
   }
   const r = await api(`/api/tables/${encodeURIComponent(v.table)}/status`);
@@ -155,6 +177,8 @@ async function renderStatus(): Promise<void> {
   $("uploaded").textContent = fmtInt(m.counters.files);
   if (m.lastError) $("error").textContent = `last mirror error: ${m.lastError.message}`;
   renderLagChart(m.lagHistory);
+  renderRetention(m.retention);
+  renderViews(m.iceberg);
 }
 
 async function verify(): Promise<void> {

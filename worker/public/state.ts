@@ -18,6 +18,8 @@ import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
 import type { Manifest } from "../../src/manifest/gen/manifest_pb.ts";
 import type { HttpStore } from "../../src/store/http.ts";
 import { type MeruSchema, parseMeruSchema } from "./meru.ts";
+import type { RetentionJson } from "./retention-view.ts";
+import type { ViewStatusJson } from "./view-panel.ts";
 
 const TOKEN_KEY = "tidemark.readToken";
 
@@ -180,4 +182,8 @@ export interface MirrorStatusJson {
   counters: { files: number };
   lastError: { message: string } | null;
   lagHistory?: Array<{ atMs: number; lagSeconds: number | null }>;
+  /** With a retention policy (retention-view.ts). */
+  retention?: RetentionJson;
+  /** The table's Iceberg views (view-panel.ts). */
+  iceberg?: ViewStatusJson[];
 }
