@@ -81,6 +81,16 @@ function workersProject(
             DEMO_WRITER: "1",
             // A small per-alarm budget, so a big snapshot takes many alarms.
             BUDGET_REQUESTS: "300",
+            // Checkpoint roots (test/workers/checkpoint-object.test.ts): a small per-alarm
+            // budget for lam, so its root takes several alarms; foreign's target holds another namespace.
+            CHECKPOINT_CONFIG: JSON.stringify({
+              lam: {
+                source: "r2://SOURCE/cp-roots/lam",
+                target: "r2://MIRROR/cp-roots/lam",
+                budget: { requests: 12 },
+              },
+              foreign: { source: "r2://SOURCE/cp-roots/foreign", target: "r2://MIRROR/cp-roots/foreign" },
+            }),
             // Tables whose source is r2://PUSHED/... have their wake-ups pushed.
             PUSH_BUCKETS: "PUSHED=tidemark-pushed",
             // The Ceph RGW that scripts/test.ts starts, for S3Store inside workerd

@@ -87,6 +87,10 @@ export interface StartOptions {
   keepState?: boolean;
   /** Where progress lines go (default console.log). */
   log?: (line: string) => void;
+  /** More vars for `wrangler dev` (`--var NAME:value`), e.g. `CHECKPOINT_CONFIG`. */
+  vars?: Record<string, string>;
+  /** Runs with the persistence directory before `wrangler dev` starts (to put objects into its local buckets). */
+  beforeStart?: (persistDir: string) => Promise<void>;
 }
 
 /** A running dev server. */
@@ -128,6 +132,7 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
   const inspectorPort = await freePort();
   const persist = mkdtempSync(join(tmpdir(), "tidemark-dev-"));
   const base = `http://127.0.0.1:${port}`;
+  await opts.beforeStart?.(persist);
 
   let writer: ReturnType<typeof setTimeout> | undefined;
   let stopping = false;
@@ -152,6 +157,7 @@ export async function startDev(opts: StartOptions = {}): Promise<DevServer> {
       "SOURCE_TABLES:1",
       "--var",
       `TABLES:${tables.map((t) => t.name).join(",")}`,
+      ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       "--show-interactive-dev-session=false",
       "--log-level",
       process.env.WRANGLER_LOG_LEVEL ?? "error",

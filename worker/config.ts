@@ -18,6 +18,7 @@ import { S3Store } from "../src/store/s3/store.ts";
 import { awsEndpoint, endpointId, parseS3Endpoint } from "../src/store/s3/vendor.ts";
 import { type ObjectStore, storeId } from "../src/store/types.ts";
 import { parseStoreUrl, type StoreUrl, s3StoreOptions } from "../src/store/url.ts";
+import { refuseCheckpointOverlap } from "./checkpoint-config.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import { checkDrillInterval, type DrillInterval } from "./drill.ts";
 import type { Env } from "./env.ts";
@@ -266,6 +267,28 @@ export function openRef(
 }
 
 /**
+ * Opens both ends of a table (or a checkpoint root): a writable target
+ * that is not the source.
+ *
+ * @throws TidemarkError `InvalidArgument` naming `{where}source` or `{where}target`.
+ */
+export function openEnds(
+  env: Env,
+  ends: { source: StoreRef; target: StoreRef },
+  where: string,
+): { source: ObjectStore; sourceUrl: StoreUrl; target: ObjectStore; url: StoreUrl } {
+  const { store: source, url: sourceUrl } = openRef(env, ends.source, `${where}source`);
+  const { store: target, url } = openRef(env, ends.target, `${where}target`);
+  if (url.kind === "http") {
+    throw invalid(`${where}target: an http(s) store is read-only; it can be a source, not a target`);
+  }
+  if (storeId(source) === storeId(target)) {
+    throw invalid(`${where}source and target are the same store (${target.name})`);
+  }
+  return { source, sourceUrl, target, url };
+}
+
+/**
  * Opens a table from its configuration: both stores and the settings (the
  * table's own, else the vars). No I/O.
  *
@@ -281,15 +304,9 @@ export function openTable(
 ): TableSetup {
   validateTable(table);
   const vars = mirrorVars(env);
-  const { store: source, url: sourceUrl } = openRef(env, config.source, `${where}source`);
-  const { store: target, url } = openRef(env, config.target, `${where}target`);
-  if (url.kind === "http") {
-    throw invalid(`${where}target: an http(s) store is read-only; it can be a source, not a target`);
-  }
-  if (storeId(source) === storeId(target)) {
-    throw invalid(`${where}source and target are the same store (${target.name})`);
-  }
+  const { source, sourceUrl, target, url } = openEnds(env, config, where);
   if (origin !== "source-tables") checkOwnTarget(env, table, targetLocation(url), where);
+  refuseCheckpointOverlap(env, table, targetLocation(url), where);
   checkRetentionConfig(config, target, where);
   checkViewTarget(table, config.iceberg, url, where);
   const notifies = pushedBucket(sourceUrl, pushBuckets(env)) !== undefined;

@@ -11,6 +11,7 @@
  * about 1/60 of the tables' calls, so 10,000 tables stay well within its
  * subrequests. https://developers.cloudflare.com/workers/platform/limits/#subrequests
  */
+import { ensureCheckpointLoops } from "./checkpoint-routes.ts";
 import type { Env } from "./env.ts";
 import { CRON_ROUND_MINUTES } from "./registry.ts";
 import { listTables, mirrorObject, tableRegistry } from "./tables.ts";
@@ -24,6 +25,7 @@ export async function cronVisit(env: Env, scheduledTime: number): Promise<string
   const minute = Math.floor(scheduledTime / 60_000) % CRON_ROUND_MINUTES;
   const plan = await tableRegistry(env).cronPlan(tables, minute, CRON_MAX_NEW);
   const results = await Promise.allSettled(plan.map((t) => mirrorObject(env, t).ensure(t)));
+  await ensureCheckpointLoops(env);
   results.forEach((r, i) => {
     if (r.status === "rejected") {
       console.warn(

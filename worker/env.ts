@@ -6,6 +6,8 @@ export interface Env {
   MIRROR?: R2Bucket;
   /** One `MirrorObject` per table (`idFromName(table)`): the mirror loop, its progress and the table's admin configuration. */
   MIRROR_OBJECT: DurableObjectNamespace<import("./mirror-object.ts").MirrorObject>;
+  /** One `CheckpointObject` per checkpoint root (`idFromName(root)`): the checkpoint mirror loop and its progress. */
+  CHECKPOINT_OBJECT: DurableObjectNamespace<import("./checkpoint-object.ts").CheckpointObject>;
   /** The names of the admin-configured tables (one instance). */
   TABLE_REGISTRY: DurableObjectNamespace<import("./registry.ts").TableRegistry>;
   /** The inspector's static files (worker/public). */
@@ -16,6 +18,11 @@ export interface Env {
    * as a string or a table in wrangler.toml's `[vars]`.
    */
   TABLE_CONFIG?: string | Record<string, unknown>;
+  /**
+   * LaminarDB checkpoint roots (`state-v2/`) to mirror: a JSON object of root name to `{ source,
+   * target, pollIntervalMs?, parallelism?, budget? }` (worker/checkpoint-config.ts).
+   */
+  CHECKPOINT_CONFIG?: string | Record<string, unknown>;
   /** "1": table `t` is `r2://SOURCE/tables/t/` mirrored to `r2://MIRROR/tables/t/` (the demo's layout). */
   SOURCE_TABLES?: string;
   /** Comma-separated tables listed under `SOURCE_TABLES=1` before they have data (e.g. the demo table). */

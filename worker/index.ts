@@ -28,6 +28,13 @@ import {
   kickRoute,
   removeRoute,
 } from "./admin-routes.ts";
+import {
+  checkpointAttemptsRoute,
+  checkpointKickRoute,
+  checkpointStatusRoute,
+  listCheckpointsRoute,
+  readRoot,
+} from "./checkpoint-routes.ts";
 import { cronVisit } from "./cron.ts";
 import type { Env } from "./env.ts";
 import { admin, read, readObject, type WorkerApp } from "./middleware.ts";
@@ -43,6 +50,7 @@ import {
   signRoute,
 } from "./read-routes.ts";
 
+export { CheckpointObject } from "./checkpoint-object.ts";
 export type { Env } from "./env.ts";
 export { MirrorObject } from "./mirror-object.ts";
 export { TableRegistry } from "./registry.ts";
@@ -73,6 +81,9 @@ app.post("/api/tables/:table/sign", read, signManyRoute); // { keys: [K...] } (u
 app.route("/api/tables/:table", inspection); // /status, /snapshots, /snapshots/:v, /verify/:v, /objects/*: read, route by route
 app.on(["GET", "HEAD"], "/objects/:table/*", readObject, objectRoute); // a read credential or a signed URL
 app.get("/metrics", read, metricsRoute); // Prometheus text, one `table` label per series
+app.get("/api/checkpoints", read, listCheckpointsRoute); // { roots } the credential may read
+app.get("/api/checkpoints/:root/status", readRoot, checkpointStatusRoute); // the checkpoint mirror loop's status
+app.get("/api/checkpoints/:root/attempts", readRoot, checkpointAttemptsRoute); // ?side=target|source&check=listing|headers|full
 
 // Admin routes.
 app.put("/api/tables/:table", admin, configureRoute); // configure an admin table
@@ -81,6 +92,7 @@ app.post("/api/tables/:table/kick", admin, kickRoute); // a tick now
 app.post("/api/tables/:table/commit", admin, commitRoute); // the demo writer (DEMO_WRITER=1)
 app.post("/api/tables/:table/doctor", admin, doctorRoute); // probe the target (worker/doctor.ts)
 app.post("/api/tables/:table/drill", admin, drillRoute); // a deep verification of the mirror now (worker/drill.ts)
+app.post("/api/checkpoints/:root/kick", admin, checkpointKickRoute); // a tick now; restarts a stopped loop
 
 // The inspector page and bundle are static assets (no data: the page reads
 // through the API with its credential), served before the worker in

@@ -392,9 +392,7 @@ export class MirrorObject extends DurableObject<Env> {
   async #wake(by: "push" | "kick" = "kick"): Promise<void> {
     this.#wokenBy = by;
     if (this.#ticking) this.#wokenDuringTick = true;
-    const at = await this.#meter.getAlarm();
-    const now = Date.now();
-    if (at === null || at > now) await this.#meter.setAlarm(now);
+    await this.#meter.alarmNow();
   }
 
   /**

@@ -86,6 +86,13 @@ export class ObjectMeter {
     return this.#storage.deleteAlarm();
   }
 
+  /** Makes the alarm fire now, unless one is due sooner (a row written only when it moves). */
+  async alarmNow(): Promise<void> {
+    const at = await this.getAlarm();
+    const now = Date.now();
+    if (at === null || at > now) await this.setAlarm(now);
+  }
+
   /** When the alarm fires (epoch ms), `null` when none is set. Not billed as a row. */
   getAlarm(): Promise<number | null> {
     return this.#storage.getAlarm();

@@ -11,6 +11,7 @@ import { errorResponse } from "../src/server/error-response.ts";
 import { inspectApp } from "../src/server/inspect-app.ts";
 import { serveObject } from "../src/server/objects.ts";
 import { canRead } from "./auth.ts";
+import { checkpointMetrics } from "./checkpoint-routes.ts";
 import { PRICE_SOURCES } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { mirrorMetrics } from "./metrics.ts";
@@ -150,5 +151,8 @@ export async function metricsRoute(c: WorkerContext): Promise<Response> {
       return { table, status };
     }),
   );
-  return c.body(mirrorMetrics(statuses), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+  const checkpoints = await checkpointMetrics(c.env, grant); // tidemark_checkpoint_*, one `root` label
+  return c.body(mirrorMetrics(statuses) + checkpoints, 200, {
+    "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+  });
 }

@@ -66,9 +66,9 @@ export class TableRegistry extends DurableObject<Env> {
     await this.ctx.storage.delete([`${PREFIX}${table}`, `${TARGET}${table}`]);
   }
 
-  /** The recorded table other than `table` whose target overlaps `target` (`targetLocation`s), or `null`. */
-  async overlapping(table: string, target: string): Promise<string | null> {
-    validateTable(table);
+  /** The recorded table other than `table` (`null`: any, for a checkpoint root) whose target overlaps `target` (`targetLocation`s), or `null`. */
+  async overlapping(table: string | null, target: string): Promise<string | null> {
+    if (table !== null) validateTable(table);
     for (const [key, theirs] of await this.ctx.storage.list<string>({ prefix: TARGET })) {
       const other = key.slice(TARGET.length);
       if (other !== table && overlaps(target, theirs)) return other;

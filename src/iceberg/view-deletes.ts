@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { RowVerdict } from "../rows/merge.ts";
+import type { RowVerdict } from "../rows/key-group.ts";
 import type { TableRows } from "../rows/table-rows.ts";
 import type { PositionDelete } from "./deletes.ts";
 import { contentHash, type ViewFiles } from "./view-files.ts";

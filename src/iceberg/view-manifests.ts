@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DataFileEntry } from "../rows/data-file.ts";
+import type { DataFileEntry } from "../rows/data-file-entry.ts";
 import { encodeAvroFile } from "./avro.ts";
 import {
   ADDED,

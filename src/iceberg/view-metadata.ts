@@ -7,8 +7,9 @@
  * @module
  */
 import type { TableSchema } from "../catalog/schema.ts";
-import type { DataFileEntry } from "../rows/data-file.ts";
-import type { TableRows, VersionView } from "../rows/table-rows.ts";
+import type { DataFileEntry } from "../rows/data-file-entry.ts";
+import type { VersionView } from "../rows/table-files.ts";
+import type { TableRows } from "../rows/table-rows.ts";
 import {
   fieldIds,
   type IcebergSchema,

@@ -7,7 +7,7 @@
  * @module
  */
 import { TidemarkError } from "../errors.ts";
-import type { DataFileEntry } from "../rows/data-file.ts";
+import type { DataFileEntry } from "../rows/data-file-entry.ts";
 import { CONTENT_DATA, DELETED, type ManifestEntry, type ManifestFile, type TableMetadata } from "./spec.ts";
 import type { ViewFiles } from "./view-files.ts";
 

@@ -46,7 +46,8 @@ import { advanceLowWater, METADATA_PREFIX, parseManifestKey, readLowWater } from
 import { openTable, type TableReader } from "../catalog/table.ts";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
 import { numberOption } from "../options.ts";
-import type { TableRows, VersionView } from "../rows/table-rows.ts";
+import type { VersionView } from "../rows/table-files.ts";
+import type { TableRows } from "../rows/table-rows.ts";
 import type { ObjectStore } from "../store/types.ts";
 import { ViewLocation } from "./location.ts";
 import { changedRows, nextDeleteFiles } from "./view-deletes.ts";
@@ -185,6 +186,18 @@ export class IcebergView {
   async status(): Promise<IcebergViewStatus> {
     const s = await this.#load();
     return this.#status(s);
+  }
+
+  /**
+   * The oldest version a reader of the view's latest metadata can read (its
+   * oldest listed snapshot; 0 before the first): a mirror's retention keeps
+   * every version from there on, so the view's time travel never meets a
+   * deleted file.
+   */
+  async oldestSnapshot(): Promise<number> {
+    const s = await this.#load();
+    const ids = (s.metadata?.snapshots ?? []).map((x) => Number(x["snapshot-id"]));
+    return ids.length === 0 ? 0 : Math.min(...ids);
   }
 
   /** Where the view stands as this instance last saw it (version 0 before it looked). */

@@ -484,11 +484,14 @@ export class Mirror {
     if (retention === undefined || this.#target.lowWaterDirty || this.#closed) return;
     const p = this.#target.progress;
     p.counters.retention ??= zeroRetentionTotals();
+    // Each view's snapshots hold their versions: retention never expires what a view still lists.
+    const views = await Promise.all(this.#views.map((v) => v.oldestSnapshot()));
     const done = await retention.pass({
       target: this.#targetStore,
       head: p.mirrorSeq,
       protect: p.inProgress?.uploaded ?? [],
       skipPrefixes: this.#views.map((v) => v.where.prefix),
+      ...(views.length > 0 ? { holdFrom: Math.min(...views) } : {}),
       // Requests are counted as they are sent: the reservation only asks whether a step fits.
       // A step that ran is progress: the tick's first step always may, the next ones must fit.
       fits: (n) => {

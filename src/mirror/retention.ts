@@ -212,6 +212,12 @@ export interface RetentionPassContext {
   protect: Iterable<string>;
   /** Prefixes on the target retention never sweeps (the Iceberg views'). */
   skipPrefixes: readonly string[];
+  /**
+   * The boundary never moves above this version (absent: no limit): the
+   * oldest snapshot an Iceberg view's latest metadata lists, so a reader of
+   * the view (time travel included) never meets a file retention deleted.
+   */
+  holdFrom?: number;
   /** Whether a step making about `requests` requests fits the tick's budget. */
   fits(requests: number): boolean;
   /** Requests sent so far (for the totals). */
@@ -339,7 +345,10 @@ export class MirrorRetention {
     if (!ctx.fits(2)) return false;
     const listed = await listManifests(target);
     const published = await readRetentionBoundary(target);
-    const policy = this.#policyBoundary(listed, ctx.head, now);
+    const policy = Math.min(
+      this.#policyBoundary(listed, ctx.head, now),
+      ctx.holdFrom ?? Number.POSITIVE_INFINITY,
+    );
     const boundary = Math.max(published, policy);
     const lockMs = this.#settings.lockMs;
     const versions = [...listed.keys()].sort((a, b) => a - b);

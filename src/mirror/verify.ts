@@ -24,14 +24,9 @@ import { isTidemarkError, TidemarkError } from "../errors.ts";
 import type { DataFileRef, Manifest } from "../manifest/gen/manifest_pb.ts";
 import { isLive, type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
-import {
-  DataFile,
-  type DataFileEntry,
-  dataFileEntry,
-  type FileFooter,
-  IKEY_COLUMN,
-  readDeletionVector,
-} from "../rows/data-file.ts";
+import { DataFile, type FileFooter } from "../rows/data-file.ts";
+import { type DataFileEntry, dataFileEntry, IKEY_COLUMN } from "../rows/data-file-entry.ts";
+import { readDeletionVector } from "../rows/deletion-vector.ts";
 import { compareBytes, splitInternalKey } from "../rows/ikey.ts";
 import { RangeFile, storeRangeSource } from "../rows/range-file.ts";
 import { forEachLimit } from "../store/batch.ts";

@@ -5,7 +5,9 @@
  * merutable's writer emits them), its row groups ({@link GroupReader}: only
  * the columns asked for, the internal key and user columns, never
  * `_merutable_value`; all of a group or, through the page index, the pages
- * holding some rows); and deletion vectors ({@link readDeletionVector}).
+ * holding some rows). What the manifest says of the file is
+ * `data-file-entry.ts`'s; how the footer's bytes are read, `parquet-footer.ts`'s;
+ * its deletion vector, `deletion-vector.ts`'s.
  *
  * Requests: the footer one (its tail read; a small file's rows come with
  * it), two when the footer is longer than that read (merutable's carries a
@@ -17,8 +19,7 @@
  *
  * It also gives the per-file facts a deep verification needs: the footer,
  * the row groups' key and position ranges, the key and sequence ranges
- * (statistics of `_merutable_ikey` and `_merutable_seq`), the deletion
- * vector and its bounds.
+ * (statistics of `_merutable_ikey` and `_merutable_seq`).
  *
  * @module
  */
@@ -28,21 +29,14 @@ import { readColumnIndex, readOffsetIndex } from "hyparquet/src/indexes.js";
 import { parquetMetadata, parquetSchema } from "hyparquet/src/metadata.js";
 import { getMaxDefinitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import type { DataFileRef } from "../manifest/gen/manifest_pb.ts";
-import { type DeletionVector, decodeDeletionVector } from "./deletion-vector.ts";
+import { ColumnChunk, type PageLocation } from "./column-chunk.ts";
+import { type DataFileEntry, IKEY_COLUMN, SEQ_COLUMN } from "./data-file-entry.ts";
 import { compareBytes } from "./ikey.ts";
-import { type ChunkSpec, ColumnChunk, type PageLocation } from "./pages.ts";
+import { compareRange } from "./key-bytes.ts";
+import type { ChunkSpec } from "./page-decoder.ts";
+import { type FooterBytes, pageIndexRange, readFooterBytes, SKIPPED_VALUE } from "./parquet-footer.ts";
 import type { RangeFile } from "./range-file.ts";
 import { isTextColumn } from "./values.ts";
-
-/** The internal-key column every merutable data file has. */
-export const IKEY_COLUMN = "_merutable_ikey";
-/** The sequence-number column. */
-export const SEQ_COLUMN = "_merutable_seq";
-/** The op column (0 delete, 1 put). */
-export const OP_COLUMN = "_merutable_op";
-/** The postcard row blob (level-0 "dual" files); never read here. */
-export const VALUE_COLUMN = "_merutable_value";
 
 /**
  * Wanted parts of a row group are read together across gaps up to this
@@ -57,53 +51,6 @@ export const DEFAULT_FOOTER_BYTES = 64 * 1024;
 
 /** Bytes kept as bytes: hyparquet would decode text columns and byte statistics as strings. */
 const PARSERS = { ...DEFAULT_PARSERS, stringFromBytes: (b: Uint8Array) => b } as typeof DEFAULT_PARSERS;
-
-/** A live data file of a version, as its manifest entry describes it. */
-export interface DataFileEntry {
-  path: string;
-  size: number;
-  numRows: number;
-  level: number;
-  /** User-key range (no tag); empty when the manifest does not say. */
-  keyMin: Uint8Array;
-  keyMax: Uint8Array;
-  seqMin: bigint;
-  seqMax: bigint;
-  /** The deletion vector: a blob of `dv.path` at `dv.offset` for `dv.length` bytes. */
-  dv?: { path: string; offset: number; length: number };
-}
-
-/**
- * The manifest entry `f` as a {@link DataFileEntry}.
- *
- * @throws TidemarkError `Corrupt` for a deletion vector with some of its
- *   coordinates missing (merutable refuses the same).
- */
-export function dataFileEntry(f: DataFileRef): DataFileEntry {
-  const e: DataFileEntry = {
-    path: f.path,
-    size: Number(f.fileSize),
-    numRows: Number(f.numRows),
-    level: f.level,
-    keyMin: f.keyMin,
-    keyMax: f.keyMax,
-    seqMin: f.seqMin,
-    seqMax: f.seqMax,
-  };
-  const coords = [f.dvPath, f.dvOffset, f.dvLength].filter((x) => x !== undefined).length;
-  if (coords === 3) {
-    e.dv = { path: f.dvPath as string, offset: Number(f.dvOffset), length: Number(f.dvLength) };
-  } else if (coords !== 0) {
-    throw new TidemarkError(
-      "Corrupt",
-      `${f.path}: inconsistent deletion-vector coordinates in the manifest`,
-      {
-        key: f.path,
-      },
-    );
-  }
-  return e;
-}
 
 /** One row group, from the footer. */
 export interface RowGroupInfo {
@@ -130,12 +77,6 @@ export interface FileFooter {
   createdBy: string;
   /** hyparquet's parse of the footer (for deep verification; key-value metadata as `kv`). */
   metadata: FileMetaData;
-}
-
-/** A column of a row group, read by row (see {@link ColumnChunk}). */
-export interface ColumnData {
-  /** The value at row `i` of the group (`null` for a null). */
-  get(i: number): unknown;
 }
 
 /** What a file's page index says of one row group (absent parts: the file has none). */
@@ -273,6 +214,28 @@ export class GroupReader {
     return { from: a.firstRow, to: b.firstRow + b.rows };
   }
 
+  /** The first row of `span` whose internal key is at least `bound` (its pages read); `span.to` when none is. */
+  firstAtLeast(span: RowSpan, bound: Uint8Array): number {
+    let row = span.from;
+    while (row < span.to) {
+      const kp = this.ikey.keyPage(this.ikey.pageOf(row));
+      const end = Math.min(kp.rows, span.to - kp.firstRow);
+      let lo = row - kp.firstRow;
+      let hi = end;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (
+          compareRange(kp.buf, kp.starts[mid] as number, kp.ends[mid] as number, bound, 0, bound.length) < 0
+        )
+          lo = mid + 1;
+        else hi = mid;
+      }
+      row = kp.firstRow + lo;
+      if (lo < end) return row;
+    }
+    return span.to;
+  }
+
   /** Rows from `row` to the end of the `count`-th `_merutable_ikey` page from the one holding it; the rest of the group without an offset index. */
   spanOfPages(row: number, count: number): RowSpan {
     const pages = this.ikey.pages;
@@ -346,53 +309,12 @@ export class DataFile {
     return this.#footer;
   }
 
-  /**
-   * The footer's bytes (with what precedes it in the bytes read): the
-   * file's last `footerBytes` (kept: a small file's rows are in it), and
-   * when the footer is longer, the rest of it but for the values of its
-   * key-value metadata not read yet (merutable's bloom filter, 2.5 bytes a
-   * row, most of its footer and of no use here), which are left zero and
-   * named in `skipped`. The first read of the rest reaches back a quarter of
-   * `footerBytes` before the footer, where writers put the page indexes.
-   */
-  async #tail(): Promise<{ at: number; bytes: Uint8Array; skipped: number[] }> {
-    const size = this.entry.size;
-    const tailAt = Math.max(0, size - this.#footerBytes);
-    const tail = new Uint8Array(await this.file.slice(tailAt, size));
-    const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
-    if (view.getUint32(tail.length - 4, true) !== 0x31524150) throw new Error("no PAR1 magic at its end");
-    const length = view.getUint32(tail.length - 8, true);
-    if (length + 8 > size) throw new Error(`a footer of ${length} bytes in a file of ${size}`);
-    if (length + 8 <= tail.length) return { at: tailAt, bytes: tail, skipped: [] };
-    const start = size - 8 - length;
-    const held: Array<{ at: number; bytes: Uint8Array }> = [{ at: tailAt, bytes: tail }];
-    let ask = this.#footerBytes;
-    for (let round = 0; ; round++) {
-      const gaps = walkFooter(start, held);
-      if (!(gaps instanceof NeedBytes)) {
-        const at = Math.min(...held.map((h) => h.at));
-        const bytes = new Uint8Array(size - at);
-        for (const h of held) bytes.set(h.bytes, h.at - at);
-        return { at, bytes, skipped: gaps };
-      }
-      if (round > 16) throw new Error("a footer that does not end");
-      // What is missing from the first byte needed, up to the next bytes held: all of it when that is
-      // not much, else a part (twice as much each round), in which the walk finds what to leave unread.
-      const from = round === 0 ? Math.max(0, Math.min(gaps.at, start - (this.#footerBytes >> 2))) : gaps.at;
-      const next = Math.min(...held.map((h) => h.at).filter((a) => a > gaps.at));
-      const to = next - from <= 2 * ask ? next : from + ask;
-      ask *= 2;
-      held.push({ at: from, bytes: await this.file.read(from, to) });
-      held.sort((a, b) => a.at - b.at);
-    }
-  }
-
   async #readFooter(): Promise<FileFooter> {
     if (this.entry.size < 12) throw this.#corrupt(`${this.entry.size} bytes is not a Parquet file`);
     let metadata: FileMetaData;
-    let tail: { at: number; bytes: Uint8Array; skipped: number[] };
+    let tail: FooterBytes;
     try {
-      tail = await this.#tail();
+      tail = await readFooterBytes(this.file, this.entry.size, this.#footerBytes);
       metadata = parquetMetadata(tail.bytes, { parsers: PARSERS, geoparquet: false });
     } catch (e) {
       if (isTidemarkError(e)) throw e;
@@ -585,177 +507,6 @@ export class DataFile {
   }
 }
 
-/** Key-value metadata values of at least this size are not read when the first read of a footer lacks them. */
-const SKIPPED_VALUE = 4096;
-
-/** A byte a walk of the footer needs and does not have. */
-class NeedBytes {
-  readonly at: number;
-  constructor(at: number) {
-    this.at = at;
-  }
-}
-
-/**
- * Walks a Parquet footer (a thrift compact `FileMetaData` from byte `start`)
- * over the bytes `held`: the positions of the key-value metadata whose
- * values are not held (to leave unread), or the first byte needed and not
- * held. Every other byte of the footer must be held for it to be parsed.
- */
-function walkFooter(
-  start: number,
-  held: ReadonlyArray<{ at: number; bytes: Uint8Array }>,
-): number[] | NeedBytes {
-  const holds = (from: number, to: number): number => {
-    // The first position of [from, to) not held, or `to`.
-    let at = from;
-    for (let moved = true; moved && at < to; ) {
-      moved = false;
-      for (const h of held) {
-        if (h.at <= at && at < h.at + h.bytes.length) {
-          at = Math.min(to, h.at + h.bytes.length);
-          moved = true;
-        }
-      }
-    }
-    return at;
-  };
-  const byte = (pos: number): number => {
-    for (const h of held)
-      if (h.at <= pos && pos < h.at + h.bytes.length) return h.bytes[pos - h.at] as number;
-    throw new NeedBytes(pos);
-  };
-  let pos = start;
-  const varint = (): number => {
-    let r = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = byte(pos++);
-      r += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) return r;
-    }
-  };
-  const need = (n: number) => {
-    const missing = holds(pos, pos + n);
-    if (missing < pos + n) throw new NeedBytes(missing);
-    pos += n;
-  };
-  const skip = (type: number): void => {
-    switch (type) {
-      case 1:
-      case 2:
-        return;
-      case 3:
-        need(1);
-        return;
-      case 4:
-      case 5:
-      case 6:
-        varint();
-        return;
-      case 7:
-        need(8);
-        return;
-      case 8:
-        need(varint());
-        return;
-      case 9:
-      case 10: {
-        const h = byte(pos++);
-        const size = h >> 4 === 15 ? varint() : h >> 4;
-        // Booleans in a list are a byte each.
-        const et = h & 15;
-        for (let i = 0; i < size; i++) skip(et === 1 || et === 2 ? 3 : et);
-        return;
-      }
-      case 11: {
-        const size = varint();
-        if (size === 0) return;
-        const kv = byte(pos++);
-        for (let i = 0; i < size; i++) {
-          skip(kv >> 4);
-          skip(kv & 15);
-        }
-        return;
-      }
-      case 12:
-        struct(() => false);
-        return;
-      case 13:
-        need(16);
-        return;
-      default:
-        throw new Error(`thrift type ${type} in the footer`);
-    }
-  };
-  /** Walks a struct's fields; `own(id, type)` handles a field itself when it returns true. */
-  const struct = (own: (id: number, type: number) => boolean): void => {
-    let id = 0;
-    for (;;) {
-      const b = byte(pos++);
-      const type = b & 15;
-      if (type === 0) return;
-      const delta = b >> 4;
-      if (delta) id += delta;
-      else {
-        const z = varint();
-        id = (z >>> 1) ^ -(z & 1);
-      }
-      if (!own(id, type)) skip(type);
-    }
-  };
-  const skipped: number[] = [];
-  try {
-    struct((id, type) => {
-      // field 5: key_value_metadata, a list of KeyValue { 1: key, 2: value }
-      if (id !== 5 || type !== 9) return false;
-      const h = byte(pos++);
-      const size = h >> 4 === 15 ? varint() : h >> 4;
-      for (let i = 0; i < size; i++) {
-        struct((fid, ftype) => {
-          if (fid !== 2 || ftype !== 8) return false;
-          const n = varint();
-          const missing = holds(pos, pos + n);
-          if (missing < pos + n) {
-            // A large value (a bloom filter) is left unread; a small one is read with the rest.
-            if (n < SKIPPED_VALUE) throw new NeedBytes(missing);
-            skipped.push(i);
-          }
-          pos += n;
-          return true;
-        });
-      }
-      return true;
-    });
-  } catch (e) {
-    if (e instanceof NeedBytes) return e;
-    throw e;
-  }
-  return skipped;
-}
-
-/** Where a file's page indexes lie, when every column chunk has an offset index. */
-function pageIndexRange(metadata: FileMetaData): [number, number] | undefined {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = 0;
-  if (metadata.row_groups.length === 0) return undefined;
-  for (const g of metadata.row_groups) {
-    for (const c of g.columns) {
-      if (c.offset_index_offset === undefined || !c.offset_index_length) return undefined;
-      lo = Math.min(lo, Number(c.offset_index_offset));
-      hi = Math.max(hi, Number(c.offset_index_offset) + c.offset_index_length);
-      if (
-        c.meta_data?.path_in_schema[0] === IKEY_COLUMN &&
-        c.column_index_offset !== undefined &&
-        c.column_index_length
-      ) {
-        lo = Math.min(lo, Number(c.column_index_offset));
-        hi = Math.max(hi, Number(c.column_index_offset) + c.column_index_length);
-      }
-    }
-  }
-  return [lo, hi];
-}
-
 function asBytes(v: unknown): Uint8Array | undefined {
   return v instanceof Uint8Array ? v : undefined;
 }
@@ -781,28 +532,4 @@ export function flatColumnDecoder(tree: SchemaTree, m: ColumnMetaData, parsers: 
     parsers,
     utf8: false,
   };
-}
-
-/**
- * The deletion vector `dv` of the data file `dataPath` (of `numRows` rows),
- * read from its Puffin file `file` (one request for the blob).
- *
- * @throws TidemarkError `Corrupt` when the range lies outside the Puffin
- *   file, the blob does not decode, or it marks a position at or past the
- *   file's row count; the store's errors.
- */
-export async function readDeletionVector(
-  file: RangeFile,
-  dv: { path: string; offset: number; length: number },
-  dataPath: string,
-  numRows: number,
-): Promise<DeletionVector> {
-  const corrupt = (why: string) => new TidemarkError("Corrupt", `${dataPath}: ${why}`, { key: dataPath });
-  if (dv.offset < 0 || dv.length < 0 || dv.offset + dv.length > file.byteLength) {
-    throw corrupt(`its deletion vector's range ${dv.offset}+${dv.length} is outside ${dv.path}`);
-  }
-  const v = decodeDeletionVector(new Uint8Array(await file.slice(dv.offset, dv.offset + dv.length)), dv.path);
-  if (v.max >= numRows)
-    throw corrupt(`its deletion vector (${dv.path}) marks row ${v.max}, the file has ${numRows}`);
-  return v;
 }

@@ -9,11 +9,14 @@
  * little-endian u64 count of 32-bit bitmaps, each a little-endian u32 key
  * for the upper 32 bits and a portable 32-bit Roaring bitmap), then a
  * big-endian CRC-32 of the magic and the bitmap: Iceberg v3's
- * `deletion-vector-v1` blob.
+ * `deletion-vector-v1` blob. {@link readDeletionVector} reads one from its
+ * Puffin file (one request for the blob) and checks it against the data
+ * file's row count.
  *
  * @module
  */
 import { TidemarkError } from "../errors.ts";
+import type { RangeFile } from "./range-file.ts";
 import { readRoaring32 } from "./roaring.ts";
 
 const MAGIC = [0xd1, 0xd3, 0x39, 0x64];
@@ -116,4 +119,28 @@ export function decodeDeletionVector(blob: Uint8Array, where: string): DeletionV
     for (const v of values) positions[n++] = base + v;
   }
   return new DeletionVector(positions);
+}
+
+/**
+ * The deletion vector `dv` of the data file `dataPath` (of `numRows` rows),
+ * read from its Puffin file `file` (one request for the blob).
+ *
+ * @throws TidemarkError `Corrupt` when the range lies outside the Puffin
+ *   file, the blob does not decode, or it marks a position at or past the
+ *   file's row count; the store's errors.
+ */
+export async function readDeletionVector(
+  file: RangeFile,
+  dv: { path: string; offset: number; length: number },
+  dataPath: string,
+  numRows: number,
+): Promise<DeletionVector> {
+  const corrupt = (why: string) => new TidemarkError("Corrupt", `${dataPath}: ${why}`, { key: dataPath });
+  if (dv.offset < 0 || dv.length < 0 || dv.offset + dv.length > file.byteLength) {
+    throw corrupt(`its deletion vector's range ${dv.offset}+${dv.length} is outside ${dv.path}`);
+  }
+  const v = decodeDeletionVector(new Uint8Array(await file.slice(dv.offset, dv.offset + dv.length)), dv.path);
+  if (v.max >= numRows)
+    throw corrupt(`its deletion vector (${dv.path}) marks row ${v.max}, the file has ${numRows}`);
+  return v;
 }

@@ -25,7 +25,8 @@ export const OP_DELETE = 0;
 /** `_merutable_op` of a put. */
 export const OP_PUT = 1;
 
-const TAG_BYTES = 8;
+/** Bytes of an internal key's tag (sequence number and op, after the user key). */
+export const TAG_BYTES = 8;
 const encoder = new TextEncoder();
 
 /** Compares bytes as unsigned, shorter first on a common prefix (memcmp order). */

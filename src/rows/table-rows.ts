@@ -9,59 +9,33 @@
  * (row groups, without a page index) that may hold those keys.
  *
  * One {@link TableRows} per table keeps what it read that stays true (file
- * footers, page indexes, deletion vectors, manifests), so the next page of
- * rows, or the next diff, does not read them again; and where the last read
- * of rows stopped, so that the next page (`after` its last key) goes on
- * from there with the pages the first one read.
+ * footers, page indexes, deletion vectors, manifests: `table-files.ts`), so
+ * the next page of rows, or the next diff, does not read them again; and
+ * where the last read of rows stopped, so that the next page (`after` its
+ * last key) goes on from there with the pages the first one read. A row's
+ * values are decoded and checked by `row-decoder.ts`; the merge that finds
+ * the rows is `merge.ts`.
  *
  * @module
  */
-import { type ColumnType, readTableSchema, type TableSchema } from "../catalog/schema.ts";
+import type { TableSchema } from "../catalog/schema.ts";
 import { openTable, type TableReader } from "../catalog/table.ts";
 import { TidemarkError } from "../errors.ts";
-import type { Manifest } from "../manifest/gen/manifest_pb.ts";
-import { liveDataFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import type { ObjectStore } from "../store/types.ts";
-import {
-  type ColumnData,
-  DataFile,
-  type DataFileEntry,
-  DEFAULT_FOOTER_BYTES,
-  dataFileEntry,
-  type GroupReader,
-  readDeletionVector,
-} from "./data-file.ts";
+import type { Cursor, MergeBounds, Reading } from "./cursor.ts";
+import { type DataFile, DEFAULT_FOOTER_BYTES, type GroupReader } from "./data-file.ts";
+import type { DataFileEntry } from "./data-file-entry.ts";
 import type { DeletionVector } from "./deletion-vector.ts";
-import {
-  decodeUserKey,
-  encodeUserKey,
-  equalBytes,
-  type KeyValue,
-  keyColumns,
-  keyHolds,
-  OP_PUT,
-} from "./ikey.ts";
-import {
-  type Cursor,
-  compareRange,
-  KeyCopy,
-  type KeyGroup,
-  Merge,
-  type MergeBounds,
-  type MergeEntry,
-  type MergeSource,
-  mergeKeyGroups,
-  type Reading,
-  type RowVerdict,
-  sameUserKey,
-  seqOf,
-  verdicts,
-  winner,
-} from "./merge.ts";
-import { copyOut } from "./pages.ts";
-import { RangeFile, type RangeSource, storeRangeSource } from "./range-file.ts";
-import { type ColumnPlan, columnValue, keyAsValue, planColumn, sameValue, type Value } from "./values.ts";
+import { encodeUserKey, equalBytes, type KeyValue, keyColumns, OP_PUT, TAG_BYTES } from "./ikey.ts";
+import { isKeyOf, KeyCopy, sameUserKey } from "./key-bytes.ts";
+import { type KeyGroup, type MergeEntry, type RowVerdict, seqOf, verdicts, winner } from "./key-group.ts";
+import { Merge, mergeKeyGroups } from "./merge.ts";
+import { copyOut } from "./page-values.ts";
+import { type RangeSource, storeRangeSource } from "./range-file.ts";
+import { RowDecoder } from "./row-decoder.ts";
+import { type ReadStats, TableFiles, type VersionView } from "./table-files.ts";
+import { sameValue, type Value } from "./values.ts";
 
 /** Options of {@link TableRows}. */
 export interface TableRowsOptions {
@@ -72,15 +46,6 @@ export interface TableRowsOptions {
    * store). A browser passes reads of signed URLs here.
    */
   source?: (path: string, size: number) => RangeSource;
-}
-
-/** What a version is made of. */
-export interface VersionView {
-  version: number;
-  manifest: Manifest;
-  schema: TableSchema;
-  /** Its live data files. */
-  files: DataFileEntry[];
 }
 
 /** Progress of a read. */
@@ -159,7 +124,7 @@ export interface DiffResult {
   changes: AsyncIterable<RowChange>;
 }
 
-/** A row of a data file and what the table makes of it (see `verdicts` in merge.ts). */
+/** A row of a data file and what the table makes of it (see `verdicts` in key-group.ts). */
 export interface ClassifiedRow {
   path: string;
   /** File-global row position. */
@@ -168,18 +133,6 @@ export interface ClassifiedRow {
   userKey: Uint8Array;
   seq: bigint;
   op: number;
-}
-
-/** Requests and bytes a {@link TableRows} has read. */
-export interface ReadStats {
-  requests: number;
-  bytesRead: number;
-  /** Footers parsed. */
-  footers: number;
-  /** Of the requests, those that read footers and page indexes (once per file). */
-  footerRequests: number;
-  /** Row groups read. */
-  rowGroups: number;
 }
 
 /** A read of rows that stopped after a page: its merge, to go on with the next page. */
@@ -191,18 +144,8 @@ interface Paused {
   merge: Merge;
 }
 
-const TAG = 8;
-
 function sameBound(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   return a === undefined || b === undefined ? a === b : equalBytes(a, b);
-}
-
-function fileId(e: DataFileEntry): string {
-  return `${e.path}\u0000${e.size}`;
-}
-
-function dvId(e: DataFileEntry): string {
-  return e.dv ? `${e.dv.path}\u0000${e.dv.offset}\u0000${e.dv.length}` : "";
 }
 
 /**
@@ -211,48 +154,25 @@ function dvId(e: DataFileEntry): string {
  */
 export class TableRows {
   readonly table: TableReader;
-  readonly #footerBytes: number;
-  readonly #source: (path: string, size: number) => RangeSource;
-  readonly #files = new Map<string, DataFile>();
-  readonly #puffins = new Map<string, RangeFile>();
-  readonly #dvs = new Map<string, Promise<DeletionVector>>();
-  readonly #versions = new Map<number, Promise<VersionView>>();
-  readonly #plans = new WeakMap<DataFile, { schema: TableSchema; plans: ColumnPlan[] }>();
-  readonly #readers = new WeakMap<
-    GroupReader,
-    { schema: TableSchema; columns: Array<ColumnData | undefined> }
-  >();
+  /** What stays true once read: versions, footers, page indexes, deletion vectors. */
+  readonly #files: TableFiles;
+  readonly #decoder = new RowDecoder();
   /** Where the last read of rows stopped: the next page after its last key goes on from there. */
   #paused: Paused | undefined;
 
   constructor(table: TableReader, opts: TableRowsOptions = {}) {
     this.table = table;
-    this.#footerBytes = numberOption("footerBytes", opts.footerBytes, DEFAULT_FOOTER_BYTES, {
+    const footerBytes = numberOption("footerBytes", opts.footerBytes, DEFAULT_FOOTER_BYTES, {
       min: 8,
       max: 64 * 1024 * 1024,
     });
-    this.#source = opts.source ?? ((path, size) => storeRangeSource(table.store, path, size));
+    const source = opts.source ?? ((path, size) => storeRangeSource(table.store, path, size));
+    this.#files = new TableFiles(table, footerBytes, source);
   }
 
   /** Requests and bytes read so far (every file and deletion vector). */
   stats(): ReadStats {
-    let requests = 0;
-    let bytesRead = 0;
-    let footers = 0;
-    let footerRequests = 0;
-    let rowGroups = 0;
-    for (const f of this.#files.values()) {
-      requests += f.file.requests;
-      bytesRead += f.file.bytesRead;
-      rowGroups += f.groupsRead;
-      if (f.loadedFooter) footers++;
-      footerRequests += f.metaRequests;
-    }
-    for (const p of this.#puffins.values()) {
-      requests += p.requests;
-      bytesRead += p.bytesRead;
-    }
-    return { requests, bytesRead, footers, footerRequests, rowGroups };
+    return this.#files.stats();
   }
 
   /**
@@ -263,161 +183,23 @@ export class TableRows {
    *   `merutable.schema.json` (its rows cannot be decoded); `Corrupt` for a
    *   bad schema or deletion-vector coordinates.
    */
-  async version(version?: number): Promise<VersionView> {
-    if (version === undefined) {
-      const head = await this.table.head();
-      if (head === 0) {
-        throw new TidemarkError("NotFound", `the table on ${this.table.store.name} has no version yet`);
-      }
-      return this.version(head);
-    }
-    numberOption("version", version, 1, { min: 1 });
-    let p = this.#versions.get(version);
-    if (!p) {
-      p = this.#load(version);
-      this.#versions.set(version, p);
-      p.catch(() => this.#versions.delete(version));
-    }
-    return p;
-  }
-
-  async #load(v: number): Promise<VersionView> {
-    const manifest = await this.table.manifest(v);
-    const key = this.table.manifestKey(v);
-    const schema = readTableSchema(manifest, key);
-    if (!schema) {
-      throw new TidemarkError(
-        "NotSupported",
-        `${key} carries no merutable.schema.json: its rows cannot be decoded (merutable cannot open it either)`,
-        { key },
-      );
-    }
-    return { version: v, manifest, schema, files: liveDataFiles(manifest).map(dataFileEntry) };
+  version(version?: number): Promise<VersionView> {
+    return this.#files.version(version);
   }
 
   /** The data file `entry` (its footer read at most once per table). */
   dataFile(entry: DataFileEntry): DataFile {
-    const id = fileId(entry);
-    let f = this.#files.get(id);
-    if (!f) {
-      f = new DataFile(entry, new RangeFile(this.#source(entry.path, entry.size)), this.#footerBytes);
-      this.#files.set(id, f);
-    }
-    return f;
+    return this.#files.dataFile(entry);
   }
 
   /** The deletion vector of `entry`, read at most once; `undefined` when it has none. */
-  async deletionVector(entry: DataFileEntry): Promise<DeletionVector | undefined> {
-    const dv = entry.dv;
-    if (!dv) return undefined;
-    const id = `${dvId(entry)}\u0000${entry.numRows}`;
-    let p = this.#dvs.get(id);
-    if (!p) {
-      let puffin = this.#puffins.get(dv.path);
-      if (!puffin) {
-        // The Puffin file's size is not in the manifest: the blob's end is all a read needs.
-        puffin = new RangeFile(this.#source(dv.path, Number.MAX_SAFE_INTEGER));
-        this.#puffins.set(dv.path, puffin);
-      }
-      p = readDeletionVector(puffin, dv, entry.path, entry.numRows);
-      this.#dvs.set(id, p);
-      p.catch(() => this.#dvs.delete(id));
-    }
-    return p;
+  deletionVector(entry: DataFileEntry): Promise<DeletionVector | undefined> {
+    return this.#files.deletionVector(entry);
   }
 
-  #plansFor(file: DataFile, schema: TableSchema): ColumnPlan[] {
-    const known = this.#plans.get(file);
-    if (known?.schema === schema) return known.plans;
-    const footer = file.loadedFooter;
-    if (!footer) throw new TidemarkError("Unknown", `${file.path}: values read before the footer`);
-    const plans = schema.columns.map((c) => planColumn(c, footer.columns.get(c.name), file.path));
-    this.#plans.set(file, { schema, plans });
-    return plans;
-  }
-
-  /**
-   * The user values of row `row` of group `g`, checked: the key its
-   * internal key holds (`userKey`, bytes `ks` to `ke` of `kbuf`) must be the
-   * key its typed columns hold.
-   */
-  #rowValues(
-    g: GroupReader,
-    row: number,
-    schema: TableSchema,
-    kbuf: Uint8Array,
-    ks: number,
-    ke: number,
-  ): Value[] {
-    const file = g.file;
-    const plans = this.#plansFor(file, schema);
-    let r = this.#readers.get(g);
-    if (r?.schema !== schema) {
-      r = { schema, columns: plans.map((p) => g.columns.get(p.name)) };
-      this.#readers.set(g, r);
-    }
-    const columns = r.columns;
-    const values: Value[] = new Array(plans.length);
-    for (let i = 0; i < plans.length; i++)
-      values[i] = columnValue(plans[i] as ColumnPlan, columns[i], row, file.path);
-    if (!keyHolds(kbuf, ks, ke, this.#keyTypes(schema), schema.primary_key, values)) {
-      this.#checkKey(kbuf.slice(ks, ke), schema, plans, values, file.path, g.firstPosition + row);
-    }
-    return values;
-  }
-
-  readonly #keyTypeCache = new WeakMap<TableSchema, ColumnType[]>();
-
-  /** The key columns' types, in key order. */
-  #keyTypes(schema: TableSchema): ColumnType[] {
-    let t = this.#keyTypeCache.get(schema);
-    if (!t) {
-      t = keyColumns(schema).map((c) => c.type);
-      this.#keyTypeCache.set(schema, t);
-    }
-    return t;
-  }
-
-  /** The user values of the row `e`, checked (see {@link TableRows.#rowValues}). */
+  /** The user values of the row `e`, checked (see {@link RowDecoder.values}). */
   #values(e: MergeEntry, schema: TableSchema, userKey: Uint8Array): Value[] {
-    return this.#rowValues(e.group, e.row, schema, userKey, 0, userKey.length);
-  }
-
-  /**
-   * Throws `Corrupt` naming the key column whose typed value is not what the
-   * internal key says (`userKey`, of the row at `position` of file `path`).
-   */
-  #checkKey(
-    userKey: Uint8Array,
-    schema: TableSchema,
-    plans: ColumnPlan[],
-    values: Value[],
-    path: string,
-    position: number,
-  ): void {
-    const key = decodeUserKey(userKey, schema, `${path} row ${position}: _merutable_ikey`);
-    schema.primary_key.forEach((idx, i) => {
-      const plan = plans[idx] as ColumnPlan;
-      const k = keyAsValue(key[i] as KeyValue, plan);
-      if (!sameValue(k, values[idx] ?? null)) {
-        throw new TidemarkError(
-          "Corrupt",
-          `${path} row ${position}: key column ${plan.name} holds ${show(values[idx] ?? null)}, its _merutable_ikey says ${show(k)}`,
-          { key: path },
-        );
-      }
-    });
-  }
-
-  /** A version's files as merge sources on side 0. */
-  #sources(view: VersionView): Promise<MergeSource[]> {
-    return Promise.all(
-      view.files.map(async (entry) => ({
-        file: this.dataFile(entry),
-        sides: 1,
-        dvs: [await this.deletionVector(entry), undefined] as MergeSource["dvs"],
-      })),
-    );
+    return this.#decoder.values(e.group, e.row, schema, userKey, 0, userKey.length);
   }
 
   #bounds(schema: TableSchema, range: KeyRange): MergeBounds {
@@ -451,7 +233,7 @@ export class TableRows {
     const view = await this.version(opts.version);
     const { schema } = view;
     const bounds = this.#bounds(schema, opts);
-    const sources = await this.#sources(view);
+    const sources = await this.#files.sources(view);
     const onRows = this.#progress(view.files, opts.onProgress);
     const columns = schema.columns.map((c) => c.name);
     // A read that may stop early reads a few pages at a time, not whole row groups.
@@ -491,9 +273,7 @@ export class TableRows {
           if (group.length === 0 || !sameUserKey(top.kbuf, top.ks, top.ke, group.buf, 0, group.length)) {
             group.set(top.kbuf, top.ks, top.ke);
             // The key a page ended at is not read again.
-            decided =
-              after !== undefined &&
-              compareRange(top.kbuf, top.ks, top.ke - TAG, after, 0, after.length) === 0;
+            decided = after !== undefined && isKeyOf(top.kbuf, top.ks, top.ke, after);
           }
           let row: TableRow | undefined;
           if (!decided && !top.hidden(0)) {
@@ -522,10 +302,10 @@ export class TableRows {
   /** The row of the key whose winner is the cursor's current row. */
   #winnerRow(c: Cursor, schema: TableSchema): TableRow {
     const g = c.group as GroupReader;
-    const end = c.ke - TAG;
+    const end = c.ke - TAG_BYTES;
     return {
       userKey: copyOut(c.kbuf, c.ks, end),
-      values: this.#rowValues(g, c.row, schema, c.kbuf, c.ks, end),
+      values: this.#decoder.values(g, c.row, schema, c.kbuf, c.ks, end),
     };
   }
 
@@ -547,7 +327,7 @@ export class TableRows {
     if (keyShape(va.schema) !== keyShape(schema)) {
       throw new TidemarkError("NotSupported", `versions ${a} and ${b} have different primary keys`);
     }
-    const { dense, sparse } = await this.#diffSources(va.files, vb.files);
+    const { dense, sparse } = await this.#files.diffSources(va.files, vb.files);
     const bounds = this.#bounds(schema, opts);
     const onRows = this.#progress(
       dense.map((s) => s.file.entry),
@@ -580,34 +360,6 @@ export class TableRows {
       }
     }
     return { from: a, to: b, schema, columns, changes: changes() };
-  }
-
-  /**
-   * The sources of a merge of two versions' files: read whole (dense) the
-   * files live in one and not the other, or with another deletion vector;
-   * read only for the keys those hold (sparse) the files live in both.
-   */
-  async #diffSources(
-    a: DataFileEntry[],
-    b: DataFileEntry[],
-  ): Promise<{ dense: MergeSource[]; sparse: MergeSource[] }> {
-    const inA = new Map(a.map((e) => [fileId(e), e]));
-    const inB = new Map(b.map((e) => [fileId(e), e]));
-    const dense: MergeSource[] = [];
-    const sparse: MergeSource[] = [];
-    for (const [id, ea] of inA) {
-      const eb = inB.get(id);
-      const dvA = await this.deletionVector(ea);
-      if (eb && dvId(eb) === dvId(ea)) {
-        sparse.push({ file: this.dataFile(ea), sides: 3, dvs: [dvA, dvA] });
-      } else dense.push({ file: this.dataFile(ea), sides: 1, dvs: [dvA, undefined] });
-    }
-    for (const [id, eb] of inB) {
-      const ea = inA.get(id);
-      if (ea && dvId(ea) === dvId(eb)) continue;
-      dense.push({ file: this.dataFile(eb), sides: 2, dvs: [undefined, await this.deletionVector(eb)] });
-    }
-    return { dense, sparse };
   }
 
   #change(g: KeyGroup, schema: TableSchema): RowChange | undefined {
@@ -646,7 +398,7 @@ export class TableRows {
   }> {
     const view = await this.version(opts.version);
     const bounds = this.#bounds(view.schema, opts);
-    const sources = await this.#sources(view);
+    const sources = await this.#files.sources(view);
     async function* rows(): AsyncGenerator<ClassifiedRow> {
       for await (const batch of mergeKeyGroups(sources, { columns: [], bounds })) {
         for (const g of batch) {
@@ -679,7 +431,7 @@ export class TableRows {
    */
   async reclassify(a: number, b: number): Promise<AsyncIterable<ReclassifiedRow>> {
     const [va, vb] = await Promise.all([this.version(a), this.version(b)]);
-    const { dense, sparse } = await this.#diffSources(va.files, vb.files);
+    const { dense, sparse } = await this.#files.diffSources(va.files, vb.files);
     async function* rows(): AsyncGenerator<ReclassifiedRow> {
       for await (const batch of mergeKeyGroups(dense, { columns: [], sparse })) {
         for (const g of batch) {
@@ -713,11 +465,6 @@ export interface ReclassifiedRow {
   before?: RowVerdict;
   /** Its verdict in the second version; absent when its file is not live there. */
   after?: RowVerdict;
-}
-
-function show(v: Value): string {
-  if (v instanceof Uint8Array) return `0x${Array.from(v, (x) => x.toString(16).padStart(2, "0")).join("")}`;
-  return typeof v === "string" ? JSON.stringify(v) : String(v);
 }
 
 /** Options of {@link readRows}. */

@@ -11,7 +11,7 @@
 import type { SchemaElement } from "hyparquet";
 import type { ColumnDef, ColumnType, FieldValue } from "../catalog/schema.ts";
 import { TidemarkError } from "../errors.ts";
-import type { ColumnData } from "./data-file.ts";
+import type { ColumnData } from "./column-chunk.ts";
 import type { KeyValue } from "./ikey.ts";
 
 /** A value of a user column. */

@@ -13,11 +13,14 @@
  * of two snapshots; the lag chart; a public bucket on another origin typed
  * into the store field, with its error states (401, 404, not Parquet,
  * corrupt); the keyboard; a 375 px wide screen without horizontal
- * scrolling; no layout shift while loading; a table's Iceberg view panel.
+ * scrolling; no layout shift while loading; a table's Iceberg view panel; a LaminarDB
+ * checkpoint root the worker mirrors (put into the local SOURCE bucket before it starts), its
+ * attempts shown with seals, sizes and lineage.
  * Screenshots go to test-output/. Without Chromium or pyarrow the test is
  * skipped loudly, except under CI=true, where it fails.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -36,9 +39,11 @@ import {
 } from "../../src/index.ts";
 import { jsonValue } from "../../src/rows/json.ts";
 import type { Value } from "../../src/rows/values.ts";
+import { fmtBytes } from "../../worker/public/dom.ts";
 import { type BucketServer, serveBucket } from "../support/bucket-server.ts";
 import { interopPython, type PeerValue, readParquetPeer } from "../support/parquet-peer.ts";
 import { runHelper, type Tagged } from "../support/rows-fixture.ts";
+import { bytesOf as fixtureBytes, parseBundle } from "../support/state-v2-fixtures.ts";
 
 const root = join(import.meta.dirname, "../..");
 const out = join(root, "test-output");
@@ -62,7 +67,18 @@ const tmp = mkdtempSync(join(tmpdir(), "tidemark-browser-"));
 
 beforeAll(async () => {
   if (!haveChromium) return;
-  server = await startDev({ port: 0, intervalMs: 1000, log: () => {} });
+  server = await startDev({
+    port: 0,
+    intervalMs: 1000,
+    log: () => {},
+    // A LaminarDB checkpoint root (the generator's three-attempt chain) the worker mirrors beside the tables.
+    vars: {
+      CHECKPOINT_CONFIG: JSON.stringify({
+        laminar: { source: "r2://SOURCE/checkpoints/laminar", target: "r2://MIRROR/checkpoints/laminar" },
+      }),
+    },
+    beforeStart: seedCheckpointRoot,
+  });
   // A fresh profile directory per run (playwright passes it as --user-data-dir).
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -298,6 +314,27 @@ async function readAllChanges(page: Page, from: number, to: number) {
     );
   }
   return out;
+}
+
+/** Puts the generator's chain root under checkpoints/laminar/ in the local SOURCE bucket (one `wrangler r2 bulk put`). */
+async function seedCheckpointRoot(persist: string): Promise<void> {
+  const bundle = parseBundle(readFileSync(join(root, "test/fixtures/laminardb-state-v2.json"), "utf8"));
+  const dir = mkdtempSync(join(tmp, "checkpoint-root-"));
+  const list = Object.entries(bundle.bases.chain ?? {}).map(([key, segments], i) => {
+    writeFileSync(join(dir, String(i)), fixtureBytes(segments));
+    return { key: `checkpoints/laminar/${key}`, file: join(dir, String(i)) };
+  });
+  writeFileSync(join(dir, "list.json"), JSON.stringify(list));
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(root, "node_modules/wrangler/bin/wrangler.js"),
+      ...["r2", "bulk", "put", "tidemark-source", "--local", "--persist-to", persist],
+      ...["--filename", join(dir, "list.json")],
+    ],
+    { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
+  );
+  assert.equal(r.status, 0, `wrangler r2 bulk put: ${r.stderr}`);
 }
 
 /** The two neighbouring versions the table tests read: with the compactAt 4 of npm start, v5 compacted level 0 into level 1 keeping tombstones; v6 flushed on top. */
@@ -592,6 +629,65 @@ describe.skipIf(!run)("browser inspector", () => {
       shown.text,
       new RegExp(`v${from} → v${head}: ${d.added.length} files added, ${d.removed.length} removed`),
     );
+    assert.deepEqual(errors, []);
+    await page.close();
+  }, 120_000);
+
+  it("the checkpoint view shows a mirrored root's attempts: state, seal, sizes and lineage, on either side", async () => {
+    assert.ok(server);
+    const s = server;
+    const api = (path: string) => fetch(`${s.url}${path}`, { headers: authOf(s) });
+    const { page, errors } = await newPage();
+    await page.goto(server.inspectorUrl);
+    await page.waitForSelector("#checkpoints:not([hidden])", { timeout: 30_000 });
+    // The page's status read started the root's loop: wait for it to catch up, then refresh the view.
+    for (let i = 0; i < 300; i++) {
+      const st = (await (await api("/api/checkpoints/laminar/status")).json()) as { caughtUp: boolean };
+      if (st.caughtUp) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const shown = async (side: string) => {
+      await page.selectOption("#checkpoint-side", side);
+      await page.click("#checkpoint-refresh");
+      await page.waitForFunction(
+        (sd) =>
+          document.querySelectorAll("#checkpoint-attempts tr").length === 3 &&
+          (document.getElementById("checkpoint-status")?.textContent ?? "").includes(
+            sd === "source" ? "SOURCE/" : "MIRROR/",
+          ),
+        side,
+        { timeout: 30_000 },
+      );
+      return page.evaluate(() =>
+        [...document.querySelectorAll("#checkpoint-attempts tr")].map((tr) =>
+          [...tr.querySelectorAll("td")].map((td) => td.textContent),
+        ),
+      );
+    };
+    const report = (await (await api("/api/checkpoints/laminar/attempts")).json()) as {
+      attempts: Array<{ epoch: string; bytes: number }>;
+    };
+    const size = (e: string) => fmtBytes(report.attempts.find((a) => a.epoch === e)?.bytes ?? -1);
+    const rows = await shown("target");
+    // Newest first: attempt, state, seal, partials, descriptors, size, lineage, restorable, problems.
+    assert.deepEqual(rows, [
+      ["3", "sealed", "local, 3 vnode(s), assignment 0", "3", "2", size("3"), "3 ← 2 ← 1", "yes", "0"],
+      ["2", "sealed", "local, 3 vnode(s), assignment 0", "3", "0", size("2"), "2 ← 1", "yes", "0"],
+      ["1", "sealed", "local, 3 vnode(s), assignment 0", "3", "0", size("1"), "1", "yes", "0"],
+    ]);
+    assert.match(
+      (await page.locator("#checkpoint-status").textContent()) ?? "",
+      /^MIRROR\/checkpoints\/laminar: intact · source newest 3 · target newest sealed 3 · candidate 3 restorable/,
+    );
+    assert.deepEqual(
+      (await shown("source")).map((r) => r.slice(0, 2)),
+      [
+        ["3", "sealed"],
+        ["2", "sealed"],
+        ["1", "sealed"],
+      ],
+    );
+    await page.screenshot({ path: join(out, "inspector-checkpoints.png"), fullPage: true });
     assert.deepEqual(errors, []);
     await page.close();
   }, 120_000);

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { RETENTION_KEY } from "../../src/catalog/layout.ts";
+import { demoCommit } from "../../src/demo/writer.ts";
 import { referencedFiles } from "../../src/manifest/live.ts";
 import { CHECKSUMS_PREFIX, checksumsKey } from "../../src/mirror/checksums.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
@@ -144,6 +145,43 @@ describe("mirror retention", () => {
       (await collect(reader.snapshots())).map((x) => x.version),
       [9, 8, 7],
     );
+  });
+
+  it("an Iceberg view holds its snapshots' versions: retention never expires a version the view's latest metadata lists, so its time travel finds every file", async () => {
+    const source = new MemoryStore({ name: "source" });
+    const target = new MemoryStore({ name: "target" });
+    const m = mirrorOf(source, target, {
+      retention: { keepVersions: 2, graceMs: 0 },
+      iceberg: { location: "s3://bucket/t", maxSnapshots: 4 },
+    });
+    let head = 0;
+    for (let i = 0; i < 10; i++) {
+      head = await demoCommit(source, { files: 1, rows: 20, compactAt: 4 });
+      await m.tick();
+      const s = m.status();
+      assert.equal(s.lastError, null);
+      const oldest = Math.max(1, head - 3);
+      // The view lists its last 4 snapshots; keepVersions 2 alone would keep only the last 2.
+      assert.equal(s.retention?.oldestRetained, oldest, `after v${head}`);
+      const listed = JSON.parse(await text(target, `iceberg/metadata/v${head}.metadata.json`)) as {
+        snapshots: Array<{ "snapshot-id": number }>;
+      };
+      assert.deepEqual(
+        listed.snapshots.map((x) => x["snapshot-id"]),
+        Array.from({ length: head - oldest + 1 }, (_, k) => oldest + k),
+      );
+      await assertNoTornManifest(target, `after v${head}`);
+      const keys = new Set(await keysOf(target));
+      for (const [path] of await namedBy(
+        target,
+        listed.snapshots.map((x) => x["snapshot-id"]),
+      )) {
+        assert.ok(keys.has(path), `a snapshot the view lists names ${path}, which retention deleted`);
+      }
+    }
+    assert.equal(head, 10);
+    assert.equal(await text(target, RETENTION_KEY), "7");
+    await m.shutdown();
   });
 
   it("keepDays keeps every version that was HEAD in the window (by when the target stored it), keepVersions too: either rule keeps", async () => {

@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import { afterAll, afterEach } from "vitest";
 
 async function deleteAlarms(): Promise<void> {
-  const namespaces: DurableObjectNamespace[] = [env.MIRROR_OBJECT, env.TABLE_REGISTRY];
+  const namespaces: DurableObjectNamespace[] = [env.MIRROR_OBJECT, env.TABLE_REGISTRY, env.CHECKPOINT_OBJECT];
   for (const ns of namespaces) {
     for (const id of await listDurableObjectIds(ns)) {
       await runInDurableObject(ns.get(id), (_instance, state) => state.storage.deleteAlarm());

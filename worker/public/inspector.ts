@@ -31,7 +31,7 @@ import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
 import { renderHistory, renderHistoryChoices } from "./history-view.ts";
-import { renderTable, renderViews } from "./lazy.ts";
+import { checkpointView, renderTable, renderViews } from "./lazy.ts";
 import { clearPreview } from "./page-status.ts";
 import {
   askedVersion,
@@ -256,10 +256,22 @@ async function main(): Promise<void> {
     // Served from somewhere without the worker API: a bucket URL only.
   }
   for (const t of tables) pick.append(new Option(t, t));
+  void openCheckpointRoots();
   const table = q.get("table") ?? tables[0];
   if (!chosen && table) {
     pick.value = table;
     open(table, objectsUrl(table));
+  }
+}
+
+/** The worker's checkpoint roots, if any: their view loads after the first paint (lazy.ts). */
+async function openCheckpointRoots(): Promise<void> {
+  try {
+    const r = await api("/api/checkpoints");
+    const roots = r.ok ? ((await r.json()) as { roots: string[] }).roots : [];
+    if (roots.length > 0) (await checkpointView()).openCheckpoints(roots);
+  } catch {
+    // No worker API (a bucket URL only), or no roots.
   }
 }
 

@@ -3,9 +3,11 @@
  * table's rows and row-level history (rows-views.ts: the library's rows
  * reader and hyparquet's decoders), when the table view first shows rows;
  * a data file's preview (file-preview.ts), when a file is first previewed;
- * the Iceberg view panel (view-panel.ts), when a table's status names a view.
+ * the Iceberg view panel (view-panel.ts), when a table's status names a view;
+ * the checkpoint roots' attempts (checkpoint-view.ts), when the worker has any.
  * A part that fails to load (the network) is asked for again next time.
  */
+import type * as CheckpointView from "./checkpoint-view.ts";
 import type * as FilePreview from "./file-preview.ts";
 import type * as RowsViews from "./rows-views.ts";
 import type * as ViewPanel from "./view-panel.ts";
@@ -40,3 +42,8 @@ export function renderViews(views: ViewPanel.ViewStatusJson[] | undefined): void
 export function renderTable(): void {
   void rowsViews().then((m) => m.renderTable());
 }
+
+/** The checkpoint roots' attempts view (checkpoint-view.ts), shown when the worker lists roots. */
+export const checkpointView: () => Promise<typeof CheckpointView> = once(
+  () => import("./checkpoint-view.ts"),
+);

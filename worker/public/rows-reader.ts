@@ -12,7 +12,8 @@
 import type { TableSchema } from "../../src/catalog/schema.ts";
 import type { TableReader } from "../../src/catalog/table.ts";
 import type { KeyValue } from "../../src/rows/ikey.ts";
-import { type ReadStats, type RowChange, type TableRow, TableRows } from "../../src/rows/table-rows.ts";
+import type { ReadStats } from "../../src/rows/table-files.ts";
+import { type RowChange, type TableRow, TableRows } from "../../src/rows/table-rows.ts";
 import { httpRangeSource } from "./parquet-preview.ts";
 
 /** Rows (or changes) a page shows. */
