@@ -867,6 +867,61 @@ describe.skipIf(!run)("browser inspector", () => {
     await page.close();
   }, 120_000);
 
+  it("the drill: asked for over the admin API, the page shows its result, its version and the files it read", async () => {
+    assert.ok(server);
+    const admin = {
+      Authorization: `Bearer ${devVar("ADMIN_TOKEN") ?? ""}`,
+      "Content-Type": "application/json",
+    };
+    const table = "drilled";
+    const put = await fetch(`${server.url}/api/tables/${table}`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({
+        source: `r2://SOURCE/drill-src/${table}`,
+        target: `r2://MIRROR/drill-dst/${table}`,
+      }),
+    });
+    assert.equal(put.status, 200, await put.text());
+    for (let i = 0; i < 2; i++) {
+      const c: Response = await fetch(`${server.url}/api/tables/${table}/commit`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ files: 2, rows: 20 }),
+      });
+      assert.equal(c.status, 200, await c.text());
+    }
+    const asked = await fetch(`${server.url}/api/tables/${table}/drill`, { method: "POST", headers: admin });
+    assert.equal(asked.status, 200, await asked.text());
+    type Last = { result: string; version: number; files: number };
+    let last: Last | null | undefined;
+    for (let i = 0; i < 300 && !last; i++) {
+      const st = (await (
+        await fetch(`${server.url}/api/tables/${table}/status`, { headers: authOf(server) })
+      ).json()) as { mirror?: { drill?: { last: Last | null } } };
+      last = st.mirror?.drill?.last;
+      if (!last) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(last?.result, "ok", JSON.stringify(last));
+    const { page, errors } = await newPage();
+    await page.goto(`${server.url}/?table=${table}#token=${encodeURIComponent(server.readToken)}`);
+    await page.waitForFunction(
+      () => document.querySelector("#drill-result")?.getAttribute("data-result") === "ok",
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    const box = page.locator("#drill-result");
+    assert.equal(await box.textContent(), `ok · v${last?.version}`);
+    assert.match(
+      (await box.getAttribute("title")) ?? "",
+      new RegExp(`UTC: ${last?.files} files read and hashed`),
+    );
+    assert.deepEqual(errors, []);
+    await page.close();
+  }, 120_000);
+
   it("at 375 px: no horizontal scrolling, keyboard reaches the controls, no layout shift while loading", async () => {
     assert.ok(server);
     const { page, errors } = await newPage({ width: 375, height: 812 });

@@ -30,6 +30,7 @@ import { HttpStore } from "../../src/store/http.ts";
 import { retrying } from "../../src/store/retrying.ts";
 import { renderLagChart } from "./charts.ts";
 import { $, fmtBytes, fmtInt } from "./dom.ts";
+import { renderDrill } from "./drill-view.ts";
 import { renderHistory, renderHistoryChoices } from "./history-view.ts";
 import { checkpointView, renderTable, renderViews } from "./lazy.ts";
 import { clearPreview } from "./page-status.ts";
@@ -163,6 +164,7 @@ async function renderStatus(): Promise<void> {
     renderLagChart(undefined);
     renderRetention(undefined);
     renderViews(undefined);
+    renderDrill(undefined);
     return;
   }
   const r = await api(`/api/tables/${encodeURIComponent(v.table)}/status`);
@@ -179,6 +181,7 @@ async function renderStatus(): Promise<void> {
   renderLagChart(m.lagHistory);
   renderRetention(m.retention);
   renderViews(m.iceberg);
+  renderDrill(m.drill);
 }
 
 async function verify(): Promise<void> {

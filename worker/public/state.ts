@@ -17,6 +17,7 @@ import { TableReader } from "../../src/catalog/table.ts";
 import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
 import type { Manifest } from "../../src/manifest/gen/manifest_pb.ts";
 import type { HttpStore } from "../../src/store/http.ts";
+import type { DrillJson } from "./drill-view.ts";
 import { type MeruSchema, parseMeruSchema } from "./meru.ts";
 import type { RetentionJson } from "./retention-view.ts";
 import type { ViewStatusJson } from "./view-panel.ts";
@@ -186,4 +187,6 @@ export interface MirrorStatusJson {
   retention?: RetentionJson;
   /** The table's Iceberg views (view-panel.ts). */
   iceberg?: ViewStatusJson[];
+  /** The table's drills (drill-view.ts). */
+  drill?: DrillJson;
 }
