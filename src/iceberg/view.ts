@@ -215,6 +215,20 @@ export class IcebergView {
     };
   }
 
+  /**
+   * Drops what this instance knows of the view and of the mirror's files (a
+   * target wiped or swapped under a mirror): the next update reads the view
+   * from the store, so it never builds a version on files that are gone.
+   */
+  forget(): void {
+    this.#state = undefined;
+    this.#examined = 0;
+    this.#hint = undefined;
+    this.#table = undefined;
+    this.#rows = undefined;
+    this.#rowsUses = 0;
+  }
+
   async #tableReader(): Promise<TableReader> {
     this.#table ??= await openTable(this.store);
     return this.#table;

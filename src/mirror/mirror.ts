@@ -401,6 +401,8 @@ export class Mirror {
     if (resumed && !(await this.#target.asBelieved())) {
       await this.#target.forget();
       this.#retention?.forget();
+      // A view built on what the wiped target held would name files that are gone.
+      for (const view of this.#views) view.forget();
       this.#lag.reopen(head, handledThrough(this.#target.progress));
     }
     this.#lag.handled(handledThrough(this.#target.progress));
