@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fc from "fast-check";
-import { type SimulationOptions, simulationProperty } from "../test/support/sim.ts";
+import { type SimulationOptions, simulationProperty, viewReads } from "../test/support/sim.ts";
 
 const { values } = parseArgs({
   options: {
@@ -60,6 +60,9 @@ const details = await fc.check(property, {
   ...(values.path ? { path: values.path } : {}),
 });
 const secs = ((Date.now() - t0) / 1000).toFixed(1);
+console.log(
+  `sim: Iceberg view readers read ${viewReads.snapshots} snapshots (${viewReads.timeTravel} by time travel, ${viewReads.midTick} in the middle of a tick), checked the rows of ${viewReads.rowsChecked} (${viewReads.positionDeletes} position deletes applied)`,
+);
 if (!details.failed) {
   console.log(
     `sim: ${details.numRuns} sequences passed in ${secs} s (seed ${seed}); invariants held after every command`,

@@ -1,6 +1,6 @@
 /**
  * The history-integrity simulation (see test/support/sim.ts): 2,000 seeded
- * random command sequences of 30 to 60 commands, the seven invariants checked
+ * random command sequences of 30 to 60 commands, the nine invariants checked
  * after every command. `npm run sim` runs the soak (100,000 sequences).
  */
 import * as fc from "fast-check";
@@ -11,7 +11,7 @@ const RUNS = Number(process.env.SIM_RUNS ?? 2_000);
 const SEED = Number(process.env.SIM_SEED ?? 20261130);
 
 describe("history integrity simulation", () => {
-  it(`${RUNS} random sequences of 30+ commands keep the seven invariants (seed ${SEED})`, async () => {
+  it(`${RUNS} random sequences of 30+ commands keep the nine invariants (seed ${SEED})`, async () => {
     await fc.assert(simulationProperty(), { numRuns: RUNS, seed: SEED, endOnFailure: false });
   }, 600_000);
 

@@ -27,7 +27,25 @@
  *    window (by an oracle of every version ever published there and when)
  *    stays readable with all its files, no manifest at or above its boundary
  *    misses a file, and a reader racing the expiry of the version it reads
- *    gets the whole version or the expired error, never a half-read one.
+ *    gets the whole version or the expired error, never a half-read one;
+ * 8. no reader of an Apache Iceberg view sees a snapshot with a missing
+ *    file: three mirrors (two instances racing on one target, and the posix
+ *    primary's) also write a view of their target (the `iceberg` option,
+ *    its latest metadata listing 3 or 2 snapshots, more than their retention
+ *    keeps, so the view's hold on retention decides); after every command,
+ *    and in the middle of ticks, a reader follows `version-hint.text` and
+ *    the latest `v{N}.metadata.json` to their current snapshot and to every
+ *    snapshot the latest lists (time travel), and finds its manifest list,
+ *    manifests, data files (the very files the table wrote) and
+ *    position-delete files there, at the sizes the manifests say;
+ * 9. the rows an Iceberg reader computes at each snapshot it reads (data
+ *    files less the position deletes that apply) are the table's logical
+ *    rows at that version (from the oracle's own rows of the version's
+ *    files: per key the newest row, unless a tombstone).
+ *
+ * The data files are real merutable data files (test/support/sim-files.ts):
+ * one row each, a few keys, so newer files shadow older rows and some are
+ * tombstones, and the views write position deletes.
  *
  * Faults: a crash at a request (every request from there fails), a lost
  * response, a pause at a request (a stalled writer, a reader racing an
@@ -47,6 +65,7 @@
  */
 import assert from "node:assert/strict";
 import * as fc from "fast-check";
+import type { DataFileInput } from "../../src/catalog/commit.ts";
 import { manifestKey, parseManifestKey, RETENTION_KEY } from "../../src/catalog/layout.ts";
 import {
   parsePosixManifestKey,
@@ -54,6 +73,8 @@ import {
   readVersionHint,
   VERSION_HINT_KEY,
 } from "../../src/catalog/posix.ts";
+import { decodeAvroFile } from "../../src/iceberg/avro.ts";
+import { decodeDeleteFile } from "../../src/iceberg/deletes.ts";
 import {
   Catalog,
   decodeManifest,
@@ -74,6 +95,7 @@ import {
 } from "../../src/index.ts";
 import { restore } from "../../src/restore/restore.ts";
 import { nextPosixManifest } from "./posix-fixture.ts";
+import { SIM_SCHEMA, simDataFile, simFileBytes, simRow } from "./sim-files.ts";
 
 // ---------------------------------------------------------------------------
 // The clock and the stores
@@ -133,6 +155,8 @@ class Gate {
   readonly clock: Clock;
   fault: Fault = { kind: "none", at: 0 };
   refuse = new Set<string>();
+  /** An observer that acts right before request `at` (a reader of the store in the middle of an operation). */
+  peek: { at: number; act: () => Promise<void> } | undefined;
   #n = 0;
   #release: (() => void) | undefined;
   #reached: (() => void) | undefined;
@@ -159,10 +183,12 @@ class Gate {
   clear(): void {
     this.release();
     this.refuse = new Set();
+    this.peek = undefined;
   }
 
   async #enter(): Promise<"ok" | "lose"> {
     const i = ++this.#n;
+    if (this.peek?.at === i) await this.peek.act();
     // A request takes time, even one that fails.
     this.clock.ms += 1;
     const f = this.fault;
@@ -290,6 +316,8 @@ interface MirrorActor {
   mirror: Mirror | undefined;
   /** Its retention policy (and Object Lock), if any. */
   policy?: Pick<MirrorOptions, "retention" | "lock">;
+  /** It writes an Iceberg view of its target, whose latest metadata lists this many snapshots. */
+  viewSnapshots?: number;
 }
 
 /** An hour of simulated time. */
@@ -308,8 +336,26 @@ const POLICIES: Array<MirrorActor["policy"]> = [
   { retention: { keepVersions: 1, graceMs: HOUR / 2 } },
   { retention: { keepVersions: 2, keepDays: 1 / 24, graceMs: HOUR } },
 ];
+/**
+ * The mirrors that also write an Iceberg view of their target (the `iceberg`
+ * option), by how many snapshots the view's latest metadata lists: M0 and M4
+ * (racing on T1, switched to T2, wiped there), M3 (the posix primary's,
+ * rolled back, its target wiped). Fewer snapshots than the default 100, and
+ * more than their retention keeps, so the view's hold on retention
+ * (`holdFrom`) decides what stays.
+ */
+const VIEW_SNAPSHOTS: Array<number | undefined> = [3, undefined, undefined, 2, 3];
+/** The location a target's view is written for (its data files' absolute paths start with it). */
+const viewLocation = (t: TargetName) => `s3://sim/${t}`;
 /** The target that keeps Object Lock retentions (M1's). */
 const LOCKING_TARGET: TargetName = "T3";
+
+/** A file a view reader read: its ETag, bytes, and what was decoded of them. */
+interface ReadFile {
+  etag: string;
+  bytes: Uint8Array;
+  decoded?: unknown[];
+}
 
 /** What one table's history is known to be (the oracle). */
 interface History {
@@ -362,6 +408,10 @@ export class World {
     TargetName,
     Map<number, { at: number; aboveBoundary: boolean; table: string }>
   >();
+  /** What view readers read (see `readOnce`), by target and key. */
+  readonly viewFiles = new Map<string, ReadFile>();
+  /** View snapshots whose rows were checked (invariant 9), by what they hold. */
+  readonly viewRowsChecked = new Set<string>();
   log: string[] = [];
   readonly verbose: boolean;
 
@@ -403,6 +453,7 @@ export class World {
     this.writers = [writer("A"), writer("A"), writer("B")];
     const mirror = (from: MirrorActor["from"], to: TargetName, i: number): MirrorActor => {
       const policy = POLICIES[i];
+      const viewSnapshots = VIEW_SNAPSHOTS[i];
       return {
         from,
         to,
@@ -411,6 +462,7 @@ export class World {
         progress: memoryProgress(),
         mirror: undefined,
         ...(policy ? { policy } : {}),
+        ...(viewSnapshots ? { viewSnapshots } : {}),
       };
     };
     // M0: A → T1 (switchable to T2); M1: T1 → T3, a mirror of a mirror; M2: B → T4, or aimed at T1;
@@ -438,6 +490,8 @@ export class World {
       {
         now: () => this.clock.now() + w.skewMs,
         newTableUuid: () => UUID[w.table],
+        // merutable's schema on table A's manifests: its mirrors' Iceberg views read the rows by it.
+        ...(w.table === "A" ? { schema: SIM_SCHEMA } : {}),
         backoff: { sleep: noSleep },
         maxCommitAttempts: 8,
       },
@@ -457,6 +511,9 @@ export class World {
         parallelism: 2,
         ...(budget > 0 ? { budget: { requests: budget } } : {}),
         ...m.policy,
+        ...(m.viewSnapshots
+          ? { iceberg: { location: viewLocation(m.to), maxSnapshots: m.viewSnapshots } }
+          : {}),
       });
     }
     return m.mirror;
@@ -472,20 +529,19 @@ export class World {
     return this.fileBytes(m[1] === "f" ? "C" : RESTORED, Number(m[2]));
   }
 
-  /** Table-local file contents: the same names and sizes in both tables, other bytes. */
-  fileBytes(table: TableName | typeof RESTORED, n: number, generation = 0): Uint8Array {
-    const size = 3 + (n % 5);
-    const b = new Uint8Array(size);
-    for (let i = 0; i < size; i++)
-      b[i] = (table.charCodeAt(0) * 31 + n * 7 + i * 13 + generation * 101) & 0xff;
-    return b;
+  /**
+   * Table-local file contents: real merutable data files (test/support/sim-files.ts), the same
+   * names and sizes in every table, other bytes.
+   */
+  fileBytes(table: TableName | typeof RESTORED, n: number): Uint8Array {
+    return simFileBytes(table, n);
   }
 }
 
 // ---------------------------------------------------------------------------
 // Invariants
 
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 
 async function rawBytes(store: ObjectStore, key: string): Promise<Uint8Array | undefined> {
   try {
@@ -816,12 +872,237 @@ async function checkRetention(w: World, t: TargetName): Promise<void> {
   }
 }
 
+/**
+ * What the Iceberg view readers did, over every sequence run in this process
+ * (the soak prints it: a reader that never met a snapshot proves nothing).
+ */
+export const viewReads = { snapshots: 0, timeTravel: 0, midTick: 0, rowsChecked: 0, positionDeletes: 0 };
+
+/** The view's files under a target (the mirrors' default prefix). */
+const VIEW_PREFIX = "iceberg/";
+const VIEW_HINT = `${VIEW_PREFIX}metadata/version-hint.text`;
+const VIEW_METADATA = /^iceberg\/metadata\/v([1-9][0-9]*)\.metadata\.json$/;
+
+/** What an Iceberg reader finds in one snapshot of a view. */
+interface ViewSnapshot {
+  /** Live data files (target keys): the simulation's data file each must be, and its data sequence number. */
+  data: Map<string, { records: number; seq: number }>;
+  /** Position deletes: data file key, position, and the delete file's sequence number. */
+  deletes: Array<{ key: string; pos: number; seq: number }>;
+}
+
+/**
+ * 8. A reader of a target's Iceberg view, as an Iceberg reader reads it:
+ * `version-hint.text` (the folder's latest, for icebird and DuckDB) and the
+ * highest `v{N}.metadata.json` (a catalog's or a listing reader's latest);
+ * each one's current snapshot, and every snapshot the latest lists (time
+ * travel); the snapshot's manifest list, its manifests (at the length the
+ * list says), and the data and position-delete files they list: each must be
+ * there, at the size its manifest entry says, and readable (a data file is
+ * the very file the table wrote, a delete file decodes and names positions
+ * inside its data files). `when`: where in the sequence the reader acts.
+ */
+async function checkIcebergView(w: World, t: TargetName, when: string): Promise<void> {
+  const store = w.raw[t];
+  let latest = 0;
+  let hinted = false;
+  for await (const o of store.list(`${VIEW_PREFIX}metadata/v`)) {
+    latest = Math.max(latest, Number(VIEW_METADATA.exec(o.key)?.[1] ?? 0));
+    hinted ||= o.key === VIEW_HINT;
+  }
+  if (!hinted && latest === 0) return;
+  const hintText = hinted
+    ? await rawBytes(store, VIEW_HINT).then((b) => b && new TextDecoder().decode(b))
+    : undefined;
+  const hint = hintText === undefined ? undefined : Number(hintText);
+  const reads: Array<{ version: number; travel: boolean; how: string }> = [];
+  if (hint !== undefined) reads.push({ version: hint, travel: hint === latest, how: "version-hint.text" });
+  if (latest > 0 && latest !== hint)
+    reads.push({ version: latest, travel: true, how: "the latest metadata file" });
+  for (const r of reads) {
+    const where = `${t}'s Iceberg view (${when}), through ${r.how}`;
+    const bytes = await rawBytes(store, `${VIEW_PREFIX}metadata/v${r.version}.metadata.json`);
+    assert.ok(bytes !== undefined, `invariant 8: ${where}: v${r.version}.metadata.json is missing`);
+    const md = JSON.parse(new TextDecoder().decode(bytes)) as {
+      "current-snapshot-id": number;
+      snapshots: Array<{ "snapshot-id": number; "manifest-list": string }>;
+      properties: Record<string, string>;
+    };
+    const owner = TABLES.find((x) => UUID[x] === md.properties["tidemark.table-uuid"]);
+    assert.ok(owner !== undefined, `invariant 8: ${where}: a view of no table of the simulation`);
+    const current = md["current-snapshot-id"];
+    for (const snap of md.snapshots) {
+      const id = snap["snapshot-id"];
+      if (!r.travel && id !== current) continue;
+      const label = `${where}, snapshot ${id}${id === current ? "" : " (time travel)"}`;
+      const s = await readViewSnapshot(w, t, snap["manifest-list"], owner, label);
+      viewReads.snapshots++;
+      if (id !== current) viewReads.timeTravel++;
+      if (when.startsWith("mid-tick")) viewReads.midTick++;
+      await checkViewRows(w, t, id, s, label);
+    }
+  }
+}
+
+/**
+ * The object `key` of `t` as a view reader reads it (`undefined`: missing):
+ * a HEAD every time, the bytes (and what was decoded of them) once per
+ * version of the object (its ETag), within one sequence.
+ */
+async function readOnce(w: World, t: TargetName, key: string): Promise<ReadFile | undefined> {
+  let etag: string;
+  try {
+    etag = (await w.raw[t].head(key)).etag;
+  } catch {
+    return undefined;
+  }
+  const id = `${t}\u0000${key}`;
+  const known = w.viewFiles.get(id);
+  if (known?.etag === etag) return known;
+  const bytes = await rawBytes(w.raw[t], key);
+  if (bytes === undefined) return undefined;
+  const read: ReadFile = { etag, bytes };
+  w.viewFiles.set(id, read);
+  return read;
+}
+
+/** One snapshot of `t`'s view, read from its manifest list; every file checked (8). */
+async function readViewSnapshot(
+  w: World,
+  t: TargetName,
+  listPath: string,
+  owner: TableName,
+  label: string,
+): Promise<ViewSnapshot> {
+  const base = `${viewLocation(t)}/`;
+  const keyIn = (path: string): string => {
+    assert.ok(path.startsWith(base), `invariant 8: ${label} names ${path}, outside its location ${base}`);
+    return path.slice(base.length);
+  };
+  const avro = async (key: string, size?: number): Promise<Record<string, unknown>[]> => {
+    const read = await readOnce(w, t, key);
+    assert.ok(read !== undefined, `invariant 8: ${label} names ${key}, which is missing`);
+    if (size !== undefined)
+      assert.equal(read.bytes.length, size, `invariant 8: ${label}: ${key} is not its length`);
+    read.decoded ??= decodeAvroFile(read.bytes, key).records;
+    return read.decoded as Record<string, unknown>[];
+  };
+  const s: ViewSnapshot = { data: new Map(), deletes: [] };
+  for (const mf of await avro(keyIn(listPath))) {
+    const listSeq = Number(mf.sequence_number);
+    const entries = await avro(keyIn(String(mf.manifest_path)), Number(mf.manifest_length));
+    for (const e of entries) {
+      if (e.status === 2) continue; // deleted: not in the snapshot
+      const f = e.data_file as {
+        content: number;
+        file_path: string;
+        file_size_in_bytes: bigint | number;
+        record_count: bigint | number;
+      };
+      const key = keyIn(f.file_path);
+      const read = await readOnce(w, t, key);
+      assert.ok(read !== undefined, `invariant 8: ${label} names ${key}, which is missing`);
+      const got = read.bytes;
+      assert.equal(
+        got.length,
+        Number(f.file_size_in_bytes),
+        `invariant 8: ${label}: ${key} is not the size its manifest says`,
+      );
+      // A new entry inherits the manifest's sequence number (the spec's inheritance).
+      const seq =
+        e.sequence_number === null || e.sequence_number === undefined ? listSeq : Number(e.sequence_number);
+      if (f.content === 0) {
+        const m = /^data\/([fr])([0-9]+)\.parquet$/.exec(key);
+        const table = m?.[1] === "r" ? RESTORED : owner;
+        assert.ok(
+          m !== null && sameBytes(got, w.fileBytes(table, Number(m[2]))),
+          `invariant 8: ${label}: data file ${key} is not the file table ${table} wrote`,
+        );
+        s.data.set(key, { records: Number(f.record_count), seq });
+      } else {
+        read.decoded ??= await decodeDeleteFile(got, key);
+        const rows = read.decoded as Awaited<ReturnType<typeof decodeDeleteFile>>;
+        assert.equal(
+          rows.length,
+          Number(f.record_count),
+          `invariant 8: ${label}: ${key} holds another count`,
+        );
+        for (const d of rows) s.deletes.push({ key: keyIn(d.path), pos: d.pos, seq });
+      }
+    }
+  }
+  for (const d of s.deletes) {
+    const target = s.data.get(d.key);
+    if (target === undefined) continue; // a delete file outlives some of the data files it names
+    assert.ok(d.pos < target.records, `invariant 8: ${label} deletes row ${d.pos} of ${d.key}, past its end`);
+  }
+  return s;
+}
+
+/**
+ * 9. The rows an Iceberg reader computes at a snapshot (its data files'
+ * rows, less the position deletes that apply: a delete file's sequence
+ * number at or above the data file's) are the table's logical rows at that
+ * version, computed from the oracle's own rows of the version's files on the
+ * mirror (per key the newest row, unless it is a tombstone); and the
+ * snapshot's data files are the version's.
+ */
+async function checkViewRows(
+  w: World,
+  t: TargetName,
+  v: number,
+  s: ViewSnapshot,
+  label: string,
+): Promise<void> {
+  const manifest = await rawBytes(w.raw[t], manifestKey(v));
+  // Only a version retention expired has no manifest; its files were just checked.
+  if (manifest === undefined) return;
+  const id = `${t}\u0000${v}\u0000${keyOf(manifest)}\u0000${[...s.data.keys()].join(",")}\u0000${s.deletes.length}`;
+  if (w.viewRowsChecked.has(id)) return;
+  const m = decodeManifest(manifest);
+  const owner = tableOf(m);
+  assert.ok(owner !== undefined, `invariant 9: ${label}: the mirror's v${v} is of no table`);
+  const live = referencedFiles(m).map((f) => f.path);
+  assert.deepEqual(
+    [...s.data.keys()].sort(),
+    [...live].sort(),
+    `invariant 9: ${label}: its data files are not the mirror's v${v}'s`,
+  );
+  const rowOf = (key: string) => {
+    const f = /^data\/([fr])([0-9]+)\.parquet$/.exec(key) as RegExpExecArray;
+    return simRow(f[1] === "r" ? RESTORED : owner, Number(f[2]));
+  };
+  const deleted = new Set(
+    s.deletes
+      .filter((d) => (s.data.get(d.key)?.seq ?? Number.POSITIVE_INFINITY) <= d.seq)
+      .map((d) => `${d.key}\u0000${d.pos}`),
+  );
+  const show = (r: { id: bigint; payload: string }) => `${r.id}=${r.payload}`;
+  const iceberg = live.filter((k) => !deleted.has(`${k}\u0000${0}`)).map((k) => show(rowOf(k)));
+  const newest = new Map<bigint, ReturnType<typeof simRow>>();
+  for (const k of live) {
+    const r = rowOf(k);
+    const seen = newest.get(r.id);
+    if (seen === undefined || r.seq > seen.seq) newest.set(r.id, r);
+  }
+  const logical = [...newest.values()].filter((r) => r.op === 1).map(show);
+  viewReads.rowsChecked++;
+  viewReads.positionDeletes += deleted.size;
+  assert.deepEqual(
+    iceberg.sort(),
+    logical.sort(),
+    `invariant 9: ${label}: an Iceberg reader's rows are not the table's v${v}`,
+  );
+  w.viewRowsChecked.add(id);
+}
+
 export async function checkAll(w: World): Promise<void> {
   for (const t of TABLES) if (w.dirty.has(t)) await checkPrimary(w, t);
   for (const t of TARGETS) {
     if (!w.dirty.has(t)) continue;
     await checkTarget(w, t);
     await checkRetention(w, t);
+    await checkIcebergView(w, t, "after the command");
   }
   if (w.dirty.has(RESTORED)) await checkRestored(w);
   w.dirty.clear();
@@ -966,13 +1247,11 @@ async function prepareCommit(
   const store = w.stores[writer.table];
   const h = w.history[writer.table];
   const catalog = await w.catalogOf(writer);
-  const add: Array<{ path: string; fileSize: number; numRows: number }> = [];
+  const add: DataFileInput[] = [];
   for (let k = 0; k < adds; k++) {
-    const n = ++h.nextFile;
-    const bytes = w.fileBytes(writer.table, n);
-    const path = `data/f${n}.parquet`;
-    await store.put(path, bytes); // files before the commit
-    add.push({ path, fileSize: bytes.length, numRows: 1 });
+    const f = simDataFile(writer.table, ++h.nextFile);
+    await store.put(f.entry.path, f.bytes); // files before the commit
+    add.push(f.entry);
   }
   let removePaths: string[] = [];
   if (remove) {
@@ -1128,21 +1407,36 @@ function commandKinds(): fc.Arbitrary<fc.AsyncCommand<Model, World>>[] {
           { weight: 3, arbitrary: fc.constant<number[]>([]) },
           { weight: 1, arbitrary: fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 3 }) },
         ),
+        // A reader of the target's Iceberg view acting in the middle of the tick, before its k-th request.
+        fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 40 })),
       )
       .map(
-        ([i, budget, sf, tf, refuse]) =>
+        ([i, budget, sf, tf, refuse, peek]) =>
           new Cmd(
-            `tick(m${i}${budget ? `, budget ${budget}` : ""}${refuse.length ? `, refusing deletes of v${refuse.join(",v")}` : ""})${show(sf)}${show(tf)}`,
+            `tick(m${i}${budget ? `, budget ${budget}` : ""}${refuse.length ? `, refusing deletes of v${refuse.join(",v")}` : ""}${peek && VIEW_SNAPSHOTS[i] ? `, a view reader at request ${peek}` : ""})${show(sf)}${show(tf)}`,
             () => true,
             async (_m, w) => {
               const m = w.mirrors[i] as MirrorActor;
               const mirror = w.mirrorOf(m, budget);
+              let readerFailed: unknown;
               m.sourceGate.arm(sf);
               m.targetGate.arm(tf);
               m.targetGate.refuse = new Set(refuse.flatMap((v) => [manifestKey(v), `data/f${v}.parquet`]));
+              if (peek && m.viewSnapshots) {
+                const t = m.to;
+                // The tick swallows errors: what the reader found is kept, and thrown after it.
+                m.targetGate.peek = {
+                  at: peek,
+                  act: () =>
+                    checkIcebergView(w, t, `mid-tick, before request ${peek}`).catch((e: unknown) => {
+                      readerFailed ??= e;
+                    }),
+                };
+              }
               await mirror.tick(); // never throws
               m.sourceGate.release();
               m.targetGate.clear();
+              if (readerFailed !== undefined) throw readerFailed;
               w.dirty.add(m.to);
               await checkMirrorStatus(w, m);
             },
@@ -1492,7 +1786,7 @@ class GeneratedAtLeast<T> extends fc.Arbitrary<T> {
   }
 }
 
-/** The property: any command sequence keeps the six invariants. */
+/** The property: any command sequence keeps the nine invariants. */
 export function simulationProperty(
   opts: SimulationOptions = {},
 ): fc.IAsyncProperty<[Iterable<fc.AsyncCommand<Model, World>>]> {
