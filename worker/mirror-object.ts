@@ -42,14 +42,7 @@ import { boundTo, freshMirrorProgress, handledThrough, zeroRequestCounts } from 
 import { Waiters } from "../src/mirror/waiters.ts";
 import { checkNumber, MAX_TIMER_MS } from "../src/options.ts";
 import type { ObjectStore } from "../src/store/types.ts";
-import {
-  bindingOf,
-  parseTableConfig,
-  type TableConfig,
-  type TableSetup,
-  tableSetup,
-  validateTable,
-} from "./config.ts";
+import { bindingOf, type TableSetup, tableSetup } from "./config.ts";
 import { advanceCostWindows, type CostMark, costSince, type Usage } from "./cost.ts";
 import { drillPart, drillTurn, requestsMade, TableDrill } from "./drill.ts";
 import type { Env } from "./env.ts";
@@ -70,6 +63,7 @@ import {
 import type { PushEvent, PushOutcome } from "./push.ts";
 import { retentionOptions } from "./retention-config.ts";
 import { retentionPart, retentionToSave, type SavedRetention } from "./retention-status.ts";
+import { parseTableConfig, type TableConfig, validateTable } from "./table-config.ts";
 import { tableRegistry } from "./tables.ts";
 import { mirrorViews } from "./view-config.ts";
 import { recordViews, tableViewStatuses } from "./view-status.ts";
