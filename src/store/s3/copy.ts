@@ -9,6 +9,7 @@
  */
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import type { CopySource } from "../copy-source.ts";
+import { ifExists } from "../exists.ts";
 import type { ObjectLock, ObjectMeta, ObjectStore, PutOptions, PutResult } from "../types.ts";
 import { metadataHeaders, stripEtag } from "../wire.ts";
 import { createWithRetry, newWriterToken } from "../writer-token.ts";
@@ -86,17 +87,12 @@ export async function copyFrom(
     );
   } catch (e) {
     // 412 answers both conditions: the destination exists, or the source changed.
-    if (isTidemarkError(e, "AlreadyExists")) {
-      try {
-        await t.head(key);
-      } catch (h) {
-        if (!isTidemarkError(h, "NotFound")) throw h;
-        throw new TidemarkError(
-          "PreconditionFailed",
-          `s3 copy ${JSON.stringify(key)}: the source ${JSON.stringify(from.key)} is no longer etag ${from.etag}`,
-          { key, cause: e },
-        );
-      }
+    if (isTidemarkError(e, "AlreadyExists") && (await ifExists(t.head(key))) === undefined) {
+      throw new TidemarkError(
+        "PreconditionFailed",
+        `s3 copy ${JSON.stringify(key)}: the source ${JSON.stringify(from.key)} is no longer etag ${from.etag}`,
+        { key, cause: e },
+      );
     }
     throw e;
   }
