@@ -14,9 +14,8 @@ import type { ObjectLock, ObjectMeta, ObjectStore, PutOptions, PutResult } from 
 import { metadataHeaders, stripEtag } from "../wire.ts";
 import { createWithRetry, newWriterToken } from "../writer-token.ts";
 import { checksumOf } from "./checksum.ts";
-import type { S3Client } from "./client.ts";
+import type { S3Context } from "./client.ts";
 import { lockHeaders } from "./lock.ts";
-import type { S3Settings } from "./settings.ts";
 import { parseS3Error, parseXml, xmlChild, xmlText } from "./xml.ts";
 
 /**
@@ -53,9 +52,7 @@ export async function probeCopyCondition(
 }
 
 /** What a server-side copy needs from the store it writes into. */
-export interface CopyTarget {
-  client: S3Client;
-  cfg: S3Settings;
+export interface CopyTarget extends S3Context {
   /** The store's HEAD (a retried copy that finds its own object; a refusal told apart). */
   head(key: string): Promise<ObjectMeta>;
 }
@@ -77,13 +74,12 @@ export async function copyFrom(
   condition: string,
   checksum = false,
 ): Promise<PutResult> {
-  const { client, cfg } = t;
   try {
     return await createWithRetry(
-      (md) => copyOnce(client, cfg, key, copySource, from.etag, condition, md, opts.lock, checksum),
+      (md) => copyOnce(t, key, copySource, from.etag, condition, md, opts.lock, checksum),
       () => t.head(key),
       opts.metadata,
-      cfg.retry,
+      t.cfg.retry,
     );
   } catch (e) {
     // 412 answers both conditions: the destination exists, or the source changed.
@@ -100,8 +96,7 @@ export async function copyFrom(
 
 /** One CopyObject, create-only by `condition`, pinned to the source's etag (retried by its caller). */
 export async function copyOnce(
-  client: S3Client,
-  cfg: S3Settings,
+  s3: S3Context,
   key: string,
   copySource: string,
   sourceEtag: string,
@@ -110,6 +105,7 @@ export async function copyOnce(
   lock?: ObjectLock,
   checksum = false,
 ): Promise<PutResult> {
+  const { client, cfg } = s3;
   const res = await client.send({
     op: "copy",
     key,

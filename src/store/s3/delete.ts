@@ -8,9 +8,9 @@ import { md5 } from "@noble/hashes/legacy.js";
 import { compareKeys } from "../keys.ts";
 import type { DeleteError, DeleteManyResult } from "../types.ts";
 import { base64 } from "../wire.ts";
-import type { S3Client } from "./client.ts";
+import type { S3Context } from "./client.ts";
 import { listVersions } from "./lock.ts";
-import { DELETE_BATCH, type S3Settings } from "./settings.ts";
+import { DELETE_BATCH } from "./settings.ts";
 import { deleteRequestXml, parseDeleteResult, parseS3Error } from "./xml.ts";
 
 /**
@@ -20,11 +20,8 @@ import { deleteRequestXml, parseDeleteResult, parseS3Error } from "./xml.ts";
  * none of its versions was refused (an Object Lock retention not yet
  * released is refused per version); a key without versions was absent.
  */
-export async function deleteVersions(
-  client: S3Client,
-  cfg: S3Settings,
-  keys: string[],
-): Promise<DeleteManyResult> {
+export async function deleteVersions(s3: S3Context, keys: string[]): Promise<DeleteManyResult> {
+  const { client, cfg } = s3;
   const prefix = cfg.prefix;
   const sorted = [...new Set(keys)].sort(compareKeys);
   const refused = new Map<string, DeleteError>();
@@ -32,8 +29,7 @@ export async function deleteVersions(
     const batch = sorted.slice(at, at + DELETE_BATCH).map((k) => prefix.full(k));
     const versions = await listVersions(client, batch, cfg.maxKeys);
     for (let v = 0; v < versions.length; v += DELETE_BATCH) {
-      for (const e of await deleteBatch(client, cfg, versions.slice(v, v + DELETE_BATCH)))
-        refused.set(e.key, e);
+      for (const e of await deleteBatch(s3, versions.slice(v, v + DELETE_BATCH))) refused.set(e.key, e);
     }
   }
   return { deleted: sorted.length - refused.size, errors: [...refused.values()] };
@@ -41,10 +37,10 @@ export async function deleteVersions(
 
 /** One DeleteObjects of `keys` (at most 1,000, with `Content-MD5`); returns the keys the store refused. */
 export async function deleteBatch(
-  client: S3Client,
-  cfg: S3Settings,
+  s3: S3Context,
   keys: Array<string | { key: string; versionId: string }>,
 ): Promise<DeleteError[]> {
+  const { client, cfg } = s3;
   const { prefix, scrub } = cfg;
   const payload = new TextEncoder().encode(
     deleteRequestXml(keys.map((k) => (typeof k === "string" ? prefix.full(k) : k))),

@@ -6,8 +6,7 @@
 import { compareKeys } from "../keys.ts";
 import type { ListOptions, ObjectMeta } from "../types.ts";
 import { encodeRfc3986, stripEtag } from "../wire.ts";
-import type { S3Client } from "./client.ts";
-import type { S3Settings } from "./settings.ts";
+import type { S3Context } from "./client.ts";
 import { parseListPage, parseS3Error } from "./xml.ts";
 
 /**
@@ -17,11 +16,11 @@ import { parseListPage, parseS3Error } from "./xml.ts";
  * entries in order among the keys. Listings carry no user metadata.
  */
 export async function* listObjects(
-  client: S3Client,
-  cfg: S3Settings,
+  s3: S3Context,
   prefix: string,
   opts: ListOptions = {},
 ): AsyncIterable<ObjectMeta> {
+  const { client, cfg } = s3;
   const kp = cfg.prefix;
   // Checked on the first next(), like every other failure of a listing.
   const fullPrefix = kp.fullPrefix(prefix);

@@ -9,15 +9,13 @@
 import type { PutOptions, PutResult } from "../types.ts";
 import { metadataHeaders, stripEtag } from "../wire.ts";
 import { awsChunked, awsChunkedLength, checksumHeaders, checksumOf, leadingDigest } from "./checksum.ts";
-import type { S3Client, S3Request } from "./client.ts";
+import type { S3Context, S3Request } from "./client.ts";
 import type { S3Condition } from "./errors.ts";
 import { lockedBodyHeaders, lockHeaders } from "./lock.ts";
-import type { S3Settings } from "./settings.ts";
 
 /** One PUT of `body`, retried as `retry` says (a create is retried by its caller). */
 export async function putOnce(
-  client: S3Client,
-  cfg: S3Settings,
+  s3: S3Context,
   key: string,
   body: Uint8Array | ReadableStream<Uint8Array>,
   size: number,
@@ -27,6 +25,7 @@ export async function putOnce(
   mode?: { ifMatch: string },
   retry: "idempotent" | "cas" | "once" = "once",
 ): Promise<PutResult> {
+  const { client, cfg } = s3;
   const headers: Record<string, string> = {
     "content-length": String(size),
     ...metadataHeaders(metadata, key),

@@ -54,7 +54,7 @@ import {
 } from "../wire.ts";
 import { createWithRetry } from "../writer-token.ts";
 import { checksumOf, documentedChecksums, probeChecksums } from "./checksum.ts";
-import { S3Client } from "./client.ts";
+import { S3Client, type S3Context } from "./client.ts";
 import { type CopyTarget, copyFrom, copyOnce, probeCopyCondition } from "./copy.ts";
 import { deleteBatch, deleteVersions } from "./delete.ts";
 import { listObjects } from "./list.ts";
@@ -115,6 +115,8 @@ export class S3Store implements ObjectStore {
   readonly capabilities: Partial<StoreCapabilities>;
   readonly #cfg: S3Settings;
   readonly #client: S3Client;
+  /** The client and settings, as the request modules take them. */
+  readonly #s3: S3Context;
   /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
   #copyCondition: Promise<string | undefined> | undefined;
   /** Whether the endpoint records SHA-256 checksums (documented, or probed once at the first put asking). */
@@ -129,6 +131,7 @@ export class S3Store implements ObjectStore {
   constructor(opts: S3StoreOptions) {
     this.#cfg = s3Settings(opts);
     this.#client = new S3Client(this.#cfg);
+    this.#s3 = { client: this.#client, cfg: this.#cfg };
     const where = `${opts.bucket}${this.#cfg.prefix.suffix}`;
     this.name = `s3://${where}`;
     this.id = `s3:${endpointId(this.#cfg.endpoint)}/${where}`;
@@ -231,8 +234,7 @@ export class S3Store implements ObjectStore {
       }
       return putMultipart(
         {
-          client: this.#client,
-          cfg: this.#cfg,
+          ...this.#s3,
           fullKey: this.#cfg.prefix.full(key),
           key,
           head: (k) => this.head(k),
@@ -263,10 +265,10 @@ export class S3Store implements ObjectStore {
     const payload = body instanceof ReadableStream ? body : bodyBytes(body);
     if (mode === "create") {
       if (payload instanceof ReadableStream)
-        return putOnce(this.#client, this.#cfg, key, payload, size, opts, opts.metadata, "create");
+        return putOnce(this.#s3, key, payload, size, opts, opts.metadata, "create");
       // Retried by createWithRetry, whose attempts carry one writer token.
       return createWithRetry(
-        (metadata) => putOnce(this.#client, this.#cfg, key, payload, size, opts, metadata, "create"),
+        (metadata) => putOnce(this.#s3, key, payload, size, opts, metadata, "create"),
         () => this.head(key),
         opts.metadata,
         this.#cfg.retry,
@@ -274,8 +276,7 @@ export class S3Store implements ObjectStore {
     }
     if (mode === "overwrite") {
       return putOnce(
-        this.#client,
-        this.#cfg,
+        this.#s3,
         key,
         payload,
         size,
@@ -293,18 +294,7 @@ export class S3Store implements ObjectStore {
         key,
       });
     }
-    return putOnce(
-      this.#client,
-      this.#cfg,
-      key,
-      payload,
-      size,
-      opts,
-      opts.metadata,
-      "ifMatch",
-      mode,
-      retryOf("cas"),
-    );
+    return putOnce(this.#s3, key, payload, size, opts, opts.metadata, "ifMatch", mode, retryOf("cas"));
   }
 
   /**
@@ -325,16 +315,7 @@ export class S3Store implements ObjectStore {
                   c.close();
                 },
               });
-              await putOnce(
-                this.#client,
-                this.#cfg,
-                k,
-                stream,
-                bytes.length,
-                { sha256: () => d },
-                undefined,
-                undefined,
-              );
+              await putOnce(this.#s3, k, stream, bytes.length, { sha256: () => d }, undefined, undefined);
             },
             async (k) => {
               const got = await this.get(k, { checksum: true });
@@ -369,8 +350,7 @@ export class S3Store implements ObjectStore {
         ? Promise.resolve(documentedCopyCondition(b.endpoint))
         : probeCopyCondition(this, (from, etag, to, condition) =>
             copyOnce(
-              this.#client,
-              this.#cfg,
+              this.#s3,
               to,
               this.#client.copySource(this.#cfg.prefix.full(from)),
               etag,
@@ -396,7 +376,7 @@ export class S3Store implements ObjectStore {
     const condition = await this.#copyCondition;
     if (condition === undefined) throw new TypeError("#copyFrom without a copy condition");
     const copySource = from.store.#client.copySource(from.store.#cfg.prefix.full(fromKey));
-    const target: CopyTarget = { client: this.#client, cfg: this.#cfg, head: (k) => this.head(k) };
+    const target: CopyTarget = { ...this.#s3, head: (k) => this.head(k) };
     return copyFrom(target, from, copySource, key, opts, condition, checksum);
   }
 
@@ -429,7 +409,7 @@ export class S3Store implements ObjectStore {
       return key;
     });
     if (opts.allVersions && all.length > 0 && (await this.#keepsVersions()))
-      return deleteVersions(this.#client, this.#cfg, all);
+      return deleteVersions(this.#s3, all);
     let deleted = 0;
     const errors: DeleteError[] = [];
     for (let at = 0; at < all.length; at += DELETE_BATCH) {
@@ -446,7 +426,7 @@ export class S3Store implements ObjectStore {
       }
       const xmlSafe = batch.filter((k) => !NOT_XML.test(prefix.full(k)));
       if (xmlSafe.length === 0) continue;
-      const failed = await deleteBatch(this.#client, this.#cfg, xmlSafe);
+      const failed = await deleteBatch(this.#s3, xmlSafe);
       deleted += xmlSafe.length - failed.length;
       errors.push(...failed);
     }
@@ -467,7 +447,7 @@ export class S3Store implements ObjectStore {
    * `listObjects`, list.ts).
    */
   list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
-    return listObjects(this.#client, this.#cfg, prefix, opts);
+    return listObjects(this.#s3, prefix, opts);
   }
 }
 
