@@ -26,7 +26,7 @@ import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
 import { defaultSha256, type Sha256Factory, sha256Hex, toHex } from "../store/checksum.ts";
-import { headIfExists } from "../store/exists.ts";
+import { bytesIfExists, getIfExists, headIfExists } from "../store/exists.ts";
 import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
 import { type Checksums, checksumsKey, decodeChecksums, writeChecksums } from "./checksums.ts";
 import { sizeFits } from "./copy.ts";
@@ -189,11 +189,8 @@ export class DeepRun {
   }
 
   async #hash(file: LiveFile, version: number): Promise<FileVerdict> {
-    let got: Awaited<ReturnType<ObjectStore["get"]>>;
-    try {
-      got = await this.store.get(file.path, { checksum: true });
-    } catch (e) {
-      if (!isTidemarkError(e, "NotFound")) throw e;
+    const got = await getIfExists(this.store, file.path, { checksum: true });
+    if (got === undefined) {
       this.problem(file.path, "missing", "not on the store", version);
       this.progress.filesDone++;
       this.tick();
@@ -273,13 +270,8 @@ export async function recordOf(
 ): Promise<{ sums: Checksums | undefined; etag?: string }> {
   if (run.table.layout === "posix") return { sums: undefined };
   const key = checksumsKey(version);
-  let got: Awaited<ReturnType<ObjectStore["get"]>>;
-  try {
-    got = await run.store.get(key);
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return { sums: undefined };
-    throw e;
-  }
+  const got = await getIfExists(run.store, key);
+  if (got === undefined) return { sums: undefined };
   const bytes = await got.bytes();
   try {
     return { sums: decodeChecksums(bytes, key), etag: got.etag };
@@ -297,11 +289,8 @@ export async function checkManifest(
   sums: Checksums | undefined,
 ): Promise<ManifestFile | undefined> {
   const key = run.table.manifestKey(version);
-  let bytes: Uint8Array;
-  try {
-    bytes = await (await run.store.get(key)).bytes();
-  } catch (e) {
-    if (!isTidemarkError(e, "NotFound")) throw e;
+  const bytes = await bytesIfExists(run.store, key);
+  if (bytes === undefined) {
     run.problem(key, "missing", `the manifest of v${version} is not on the store`, version);
     return undefined;
   }

@@ -23,8 +23,9 @@ import {
   S3Store,
   verifyMirror,
 } from "../../src/index.ts";
-import { openTable, parseTableConfig } from "../../worker/config.ts";
+import { openTable } from "../../worker/config.ts";
 import type { MirrorObjectStatus } from "../../worker/object-state.ts";
+import { parseTableConfig } from "../../worker/table-config.ts";
 import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";
 import { collect, randomId } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
