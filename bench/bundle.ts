@@ -2,7 +2,10 @@
  * Browser bundle benchmark, side by side in one run (esbuild JS API, minified,
  * ESM, platform browser, target es2022, no legal comments; gzip level 9):
  *
- * 1. tidemark's browser reader: `openMirror` + `HttpStore` + `verifyMirror`;
+ * 1. tidemark's browser reader: `openMirror` + `HttpStore` + `verifyMirror`
+ *    (deep verification, which `verifyMirror` loads by `import()` only for
+ *    `deep: true`, left out; and, apart, with it inlined, as a bundler that
+ *    does not split makes it);
  * 2. tidemark's S3 writer for browsers: `S3Store` alone (aws4fetch +
  *    fast-xml-parser + md5), and `S3Store` + `openMirror`;
  * 3. the inspector page (worker/public/inspector.ts), built as it is served
@@ -32,7 +35,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
-import { build, version as esbuildVersion, type Metafile } from "esbuild";
+import { build, version as esbuildVersion, type Metafile, type Plugin } from "esbuild";
 import { BROWSER_BUNDLE, INSPECTOR_BUILD, inspectorParts, type Sized } from "../scripts/build-inspector.ts";
 import { headline } from "./result.ts";
 
@@ -56,9 +59,15 @@ interface Measured {
  * `resolveDir`), or with `resolveDir` omitted, `contents` is an entry file
  * path (so a side-effect-only page module is bundled, not tree-shaken away).
  */
-async function measure(name: string, contents: string, resolveDir?: string): Promise<Measured> {
+async function measure(
+  name: string,
+  contents: string,
+  resolveDir?: string,
+  plugins: Plugin[] = [],
+): Promise<Measured> {
   const out = await build({
     ...common,
+    plugins,
     ...(resolveDir === undefined
       ? { entryPoints: [contents] }
       : { stdin: { contents, resolveDir, sourcefile: "entry.ts", loader: "ts" as const } }),
@@ -129,12 +138,32 @@ function packagesOf(m: Metafile): [string, number][] {
   return [...byPackage.entries()].sort((a, b) => b[1] - a[1]);
 }
 
+/**
+ * Leaves deep verification out of a bundle: `verifyMirror` loads it by
+ * `import()` only when asked for `deep: true`; a bundler that splits (the
+ * inspector's) makes it a chunk of its own, one that does not inlines it.
+ */
+const deepOnDemand: Plugin = {
+  name: "deep-verification-on-demand",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/verify\.ts$/ }, (a) =>
+      a.importer.endsWith(join("src", "mirror", "reader.ts")) ? { path: a.path, external: true } : undefined,
+    );
+  },
+};
+
 const t0 = performance.now();
 const results: Measured[] = [];
 
 results.push(
   await measure(
     "reader: openMirror + HttpStore + verifyMirror",
+    'export { HttpStore, openMirror, verifyMirror } from "./src/index.ts";',
+    root,
+    [deepOnDemand],
+  ),
+  await measure(
+    "reader with deep verification inlined (no splitting)",
     'export { HttpStore, openMirror, verifyMirror } from "./src/index.ts";',
     root,
   ),
@@ -203,7 +232,7 @@ if ("dir" in install) {
 const reader = results[0]!;
 const readerInputs = inputsOf(reader.metafile);
 const packages = packagesOf(reader.metafile);
-const writer = results[1]!;
+const writer = results.find((r) => r.name === "S3 writer: S3Store")!;
 const writerPackages = packagesOf(writer.metafile);
 const elapsed = Math.round(performance.now() - t0);
 const sdkPut = results.find((r) => r.name === "@aws-sdk/client-s3: S3Client + PutObjectCommand");

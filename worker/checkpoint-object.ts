@@ -26,7 +26,7 @@ import { CheckpointMirror } from "../src/checkpoint/state-v2/mirror.ts";
 import type { CheckpointMirrorProgress } from "../src/checkpoint/state-v2/mirror-progress.ts";
 import { newestOf } from "../src/checkpoint/state-v2/mirror-target.ts";
 import { errorCodeOf, TidemarkError, toTidemarkError } from "../src/errors.ts";
-import { isFatalMirrorError } from "../src/mirror/mirror.ts";
+import { isFatalMirrorError } from "../src/mirror/loop.ts";
 import { boundTo, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { type MeteredStore, metered } from "../src/store/metered.ts";
 import { storeId } from "../src/store/types.ts";

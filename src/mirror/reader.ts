@@ -7,7 +7,7 @@ import { forEachLimit } from "../store/batch.ts";
 import { headIfExists } from "../store/exists.ts";
 import { type ObjectStore, storeId } from "../store/types.ts";
 import { proveOrigin } from "./origin.ts";
-import { type DeepVerifyOptions, type DeepVerifyResult, verifyDeep } from "./verify.ts";
+import type { DeepVerifyOptions, DeepVerifyResult } from "./verify.ts";
 
 /**
  * A read-only view of a mirrored (or primary) table, of either layout (a
@@ -148,7 +148,11 @@ export function verifyMirror(
         new TidemarkError("InvalidArgument", "verifyMirror(store, options): options need deep: true"),
       );
     }
-    return verifyDeep(store, version);
+    // Loaded when asked for: deep verification brings the Parquet reader and
+    // a SHA-256, which a browser page that only checks sizes (the inspector's
+    // first paint) should not download.
+    const deep = version;
+    return import("./verify.ts").then((m) => m.verifyDeep(store, deep));
   }
   return verifyShallow(store, version, opts);
 }

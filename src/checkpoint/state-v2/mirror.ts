@@ -36,9 +36,8 @@
 
 import { TidemarkError, toTidemarkError } from "../../errors.ts";
 import { FILE_REQUESTS, TickBudget } from "../../mirror/budget.ts";
-import { TickLoop } from "../../mirror/loop.ts";
+import { boundedWait, TickLoop } from "../../mirror/loop.ts";
 import { MirrorMeters } from "../../mirror/meters.ts";
-import { boundedWait } from "../../mirror/mirror.ts";
 import { type MirrorOptions, type MirrorSettings, mirrorSettings } from "../../mirror/settings.ts";
 import { forEachLimit } from "../../store/batch.ts";
 import { bytesIfExists, createOrSame, getIfExists } from "../../store/exists.ts";
