@@ -1057,7 +1057,13 @@ async function checkViewRows(
   const manifest = await rawBytes(w.raw[t], manifestKey(v));
   // Only a version retention expired has no manifest; its files were just checked.
   if (manifest === undefined) return;
-  const id = `${t}\u0000${v}\u0000${keyOf(manifest)}\u0000${[...s.data.keys()].join(",")}\u0000${s.deletes.length}`;
+  const id = [
+    t,
+    v,
+    keyOf(manifest),
+    ...[...s.data].map(([k, d]) => `${k}@${d.seq}`),
+    ...s.deletes.map((d) => `${d.key}:${d.pos}@${d.seq}`),
+  ].join("\u0000");
   if (w.viewRowsChecked.has(id)) return;
   const m = decodeManifest(manifest);
   const owner = tableOf(m);
@@ -1068,6 +1074,9 @@ async function checkViewRows(
     [...live].sort(),
     `invariant 9: ${label}: its data files are not the mirror's v${v}'s`,
   );
+  for (const [k, d] of s.data) {
+    assert.equal(d.records, 1, `invariant 9: ${label}: ${k} holds one row, not ${d.records}`);
+  }
   const rowOf = (key: string) => {
     const f = /^data\/([fr])([0-9]+)\.parquet$/.exec(key) as RegExpExecArray;
     return simRow(f[1] === "r" ? RESTORED : owner, Number(f[2]));
@@ -1078,7 +1087,8 @@ async function checkViewRows(
       .map((d) => `${d.key}\u0000${d.pos}`),
   );
   const show = (r: { id: bigint; payload: string }) => `${r.id}=${r.payload}`;
-  const iceberg = live.filter((k) => !deleted.has(`${k}\u0000${0}`)).map((k) => show(rowOf(k)));
+  // Each file's one row is at position 0.
+  const iceberg = live.filter((k) => !deleted.has(`${k}\u00000`)).map((k) => show(rowOf(k)));
   const newest = new Map<bigint, ReturnType<typeof simRow>>();
   for (const k of live) {
     const r = rowOf(k);
