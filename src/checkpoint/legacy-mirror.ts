@@ -245,11 +245,12 @@ export class LegacyPass implements LayoutPass {
         budget.end(FILE_REQUESTS, o.size, moved);
       }
     });
-    this.#serverSide = ctx.serverSide;
+    this.#serverSide ??= ctx.serverSide;
     if (!complete) return "incomplete";
     // The marker last. Recorded only once it is there: the prune never removes the target's newest
     // sealed epoch, so it must not count one whose put failed.
     const r = await copyFile(ctx, fileOf(marker), !onTarget.has(marker.key));
+    this.#serverSide ??= ctx.serverSide;
     if (r.copied !== undefined) p.counters.bytes += r.copied;
     p.attempts[String(epoch)] = [];
     p.counters.attempts++;
