@@ -41,15 +41,19 @@
  */
 
 import { isTidemarkError, TidemarkError } from "../errors.ts";
-import { FILE_REQUESTS, type TickBudget } from "../mirror/budget.ts";
+import type { TickBudget } from "../mirror/budget.ts";
 import { acceptFound, type CopyContext, copyFile } from "../mirror/copy.ts";
 import { ORIGIN_SOURCE_KEY } from "../mirror/origin.ts";
-import { forEachLimit } from "../store/batch.ts";
 import { headIfExists } from "../store/exists.ts";
 import type { ObjectMeta, ObjectStore } from "../store/types.ts";
 import { checkpointCommitKey, epochPrefix, parseEpochKey } from "./layout.ts";
-import type { EpochOutcome, LayoutPass, PassContext } from "./mirror-pass.ts";
-import { walkEpochs } from "./mirror-pass.ts";
+import {
+  copyEpochObjects,
+  type EpochOutcome,
+  type LayoutPass,
+  type PassContext,
+  walkEpochs,
+} from "./mirror-pass.ts";
 import { CheckpointTarget, newestOf, type TargetLayout } from "./mirror-target.ts";
 import { prunePass } from "./prune.ts";
 import { STATE_V2_PREFIX } from "./state-v2/keys.ts";
@@ -143,14 +147,13 @@ export class LegacyPass implements LayoutPass {
     return out;
   }
 
-  #copyContext(epoch: bigint, knownEtags?: Record<string, string>): CopyContext {
+  #copyContext(epoch: bigint): CopyContext {
     return {
       source: this.#ctx.source,
       target: this.#ctx.target,
       sourceId: this.#ctx.binding.source,
       version: 0,
       partOf: `checkpoint epoch ${epoch}`,
-      knownEtags,
       serverSide: this.#serverSide,
     };
   }
@@ -204,7 +207,7 @@ export class LegacyPass implements LayoutPass {
 
   /** Copies epoch `epoch` if it is sealed: its objects, then its `_COMMIT`. */
   async #epoch(epoch: bigint, budget: TickBudget): Promise<EpochOutcome> {
-    const { source, target, settings, closed } = this.#ctx;
+    const { source } = this.#ctx;
     const prefix = epochPrefix(epoch);
     const objects: ObjectMeta[] = [];
     let marker: ObjectMeta | undefined;
@@ -215,36 +218,16 @@ export class LegacyPass implements LayoutPass {
     }
     if (marker === undefined) return "unsealed";
     const p = this.target.progress;
-    if (p.inProgress?.epoch !== String(epoch)) p.inProgress = { epoch: String(epoch), etags: {} };
-    const etags = p.inProgress.etags;
-    const onTarget = new Map<string, ObjectMeta>();
-    for await (const m of target.list(prefix)) onTarget.set(m.key, m);
-    const ctx = this.#copyContext(epoch, etags);
-    let complete = true;
-    // Copied and proven by this mirror (this instance, or saved progress) and still there: not read again.
-    const todo = objects.filter((o) => {
-      const there = onTarget.get(o.key);
-      return there === undefined || etags[o.key] !== there.etag;
-    });
-    await forEachLimit(todo, settings.parallelism, async (o) => {
-      if (!complete || closed() || !budget.begin(FILE_REQUESTS, o.size)) {
-        complete = false;
-        return;
-      }
-      let moved = 0;
-      try {
-        const r = await copyFile(ctx, fileOf(o), !onTarget.has(o.key));
-        etags[o.key] = r.etag;
-        if (r.copied === undefined) p.counters.foundObjects++;
-        else {
-          p.counters.objects++;
-          p.counters.bytes += r.copied;
-          moved = r.copied;
-        }
-      } finally {
-        budget.end(FILE_REQUESTS, o.size, moved);
-      }
-    });
+    const ctx = this.#copyContext(epoch);
+    const { complete, onTarget } = await copyEpochObjects(
+      this.#ctx,
+      p,
+      epoch,
+      prefix,
+      objects,
+      budget,
+      (o, there) => copyFile(ctx, fileOf(o), there === undefined),
+    );
     this.#serverSide ??= ctx.serverSide;
     if (!complete) return "incomplete";
     // The marker last. Recorded only once it is there: the prune never removes the target's newest

@@ -8,9 +8,10 @@
  * @module
  */
 
-import type { TickBudget } from "../mirror/budget.ts";
+import { FILE_REQUESTS, type TickBudget } from "../mirror/budget.ts";
 import type { MirrorSettings } from "../mirror/settings.ts";
-import type { ObjectStore } from "../store/types.ts";
+import { forEachLimit } from "../store/batch.ts";
+import type { ObjectMeta, ObjectStore } from "../store/types.ts";
 import type {
   CheckpointLayout,
   CheckpointMirrorProgress,
@@ -123,4 +124,60 @@ export async function walkEpochs(
     budget.progressed();
   }
   return false;
+}
+
+/**
+ * Copies the objects of source epoch `epoch` (under `prefix`) the target
+ * lacks, `parallelism` at once within `budget`: one LIST of the target, then
+ * `copy` for each object not copied and proven by this mirror already (its
+ * etag on the target recorded in `p.inProgress`, which survives a tick cut
+ * short), counting each in `p`'s counters. An error `stop` claims ends the
+ * copying quietly (the caller decides what it means); any other is thrown.
+ *
+ * @returns `complete`: every object is on the target (false: the budget, a
+ *   shutdown or a claimed error cut it short); `onTarget`: the target's listing.
+ */
+export async function copyEpochObjects<O extends { key: string; size: number }>(
+  ctx: PassContext,
+  p: CheckpointMirrorProgress,
+  epoch: bigint,
+  prefix: string,
+  objects: readonly O[],
+  budget: TickBudget,
+  copy: (o: O, onTarget: ObjectMeta | undefined) => Promise<{ copied: number | undefined; etag: string }>,
+  stop: (e: unknown) => boolean = () => false,
+): Promise<{ complete: boolean; onTarget: Map<string, ObjectMeta> }> {
+  if (p.inProgress?.epoch !== String(epoch)) p.inProgress = { epoch: String(epoch), etags: {} };
+  const etags = p.inProgress.etags;
+  const onTarget = new Map<string, ObjectMeta>();
+  for await (const m of ctx.target.list(prefix)) onTarget.set(m.key, m);
+  let complete = true;
+  // Copied and checked by this mirror (this instance, or saved progress) and still there: not read again.
+  const todo = objects.filter((o) => {
+    const there = onTarget.get(o.key);
+    return there === undefined || etags[o.key] !== there.etag;
+  });
+  await forEachLimit(todo, ctx.settings.parallelism, async (o) => {
+    if (!complete || ctx.closed() || !budget.begin(FILE_REQUESTS, o.size)) {
+      complete = false;
+      return;
+    }
+    let moved = 0;
+    try {
+      const r = await copy(o, onTarget.get(o.key));
+      etags[o.key] = r.etag;
+      if (r.copied === undefined) p.counters.foundObjects++;
+      else {
+        p.counters.objects++;
+        p.counters.bytes += r.copied;
+        moved = r.copied;
+      }
+    } catch (e) {
+      if (!stop(e)) throw e;
+      complete = false;
+    } finally {
+      budget.end(FILE_REQUESTS, o.size, moved);
+    }
+  });
+  return { complete, onTarget };
 }

@@ -196,7 +196,10 @@ async function assertSameBytes(source: ObjectStore, target: ObjectStore, label: 
   }
 }
 
-function memoryProgress(): CheckpointMirrorProgressStore & { saved: CheckpointMirrorProgress | undefined } {
+/** A progress store in memory, whose last save tests can read. */
+export function memoryProgress(): CheckpointMirrorProgressStore & {
+  saved: CheckpointMirrorProgress | undefined;
+} {
   const s = {
     saved: undefined as CheckpointMirrorProgress | undefined,
     load: async () => s.saved,
@@ -207,14 +210,18 @@ function memoryProgress(): CheckpointMirrorProgressStore & { saved: CheckpointMi
   return s;
 }
 
-export function checkpointMirrorContract(
+/**
+ * Declares the tests of a checkpoint mirror contract: each on a fresh pair,
+ * unless `opts.skip` names it or it is exhaustive and `opts` is not (then it
+ * is declared as skipped, with the reason in its title).
+ */
+export function pairTest(
   h: Harness,
-  bundle: FixtureBundle,
   makePair: () => CheckpointPair | Promise<CheckpointPair>,
-  opts: CheckpointMirrorContractOptions = {},
-): void {
+  opts: CheckpointMirrorContractOptions,
+): (name: string, fn: (p: CheckpointPair) => Promise<void>, o?: { exhaustive?: boolean }) => void {
   const t = { timeoutMs: opts.timeoutMs ?? 60_000 };
-  const test = (name: string, fn: (p: CheckpointPair) => Promise<void>, o: { exhaustive?: boolean } = {}) => {
+  return (name, fn, o = {}) => {
     const reason =
       opts.skip?.[name] ?? (o.exhaustive && !opts.exhaustive ? "exhaustive, memory only" : undefined);
     if (reason !== undefined) {
@@ -223,6 +230,15 @@ export function checkpointMirrorContract(
     }
     h.test(name, async () => fn(await makePair()), t);
   };
+}
+
+export function checkpointMirrorContract(
+  h: Harness,
+  bundle: FixtureBundle,
+  makePair: () => CheckpointPair | Promise<CheckpointPair>,
+  opts: CheckpointMirrorContractOptions = {},
+): void {
+  const test = pairTest(h, makePair, opts);
   const timeline = (name: string) => {
     const tl = bundle.timelines[name];
     if (!tl) throw new Error(`no timeline ${name}`);

@@ -14,10 +14,6 @@ import { CheckpointStore } from "../../src/checkpoint/checkpoint-store.ts";
 import { parseEpochKey } from "../../src/checkpoint/layout.ts";
 import { verifyLegacyCheckpoints } from "../../src/checkpoint/legacy-verify.ts";
 import { CheckpointMirror } from "../../src/checkpoint/mirror.ts";
-import type {
-  CheckpointMirrorProgress,
-  CheckpointMirrorProgressStore,
-} from "../../src/checkpoint/mirror-progress.ts";
 import { isContentEtag } from "../../src/mirror/origin.ts";
 import { faulty } from "../../src/store/faulty.ts";
 import { metered } from "../../src/store/metered.ts";
@@ -26,9 +22,12 @@ import { collect, type Harness } from "../support/harness.ts";
 import { recording } from "../support/mirror-fixture.ts";
 import { type FixtureBundle, rootOf, writeRoot } from "../support/state-v2-fixtures.ts";
 import {
+  type CheckpointMirrorContractOptions,
   type CheckpointPair,
   crashSweep,
+  memoryProgress,
   mirrorToCompletion,
+  pairTest,
   tickThroughSteps,
 } from "./checkpoint-mirror.contract.ts";
 
@@ -49,16 +48,6 @@ export const LEGACY_SERVICE_SKIPS: Record<string, string> = {
   "the generator's root (the seed layout): copied whole, and the verifier says of the copy what it says of the source":
     "CI time: the timeline copies the same kinds of objects on S3; run on memory and directories",
 };
-
-export interface LegacyMirrorContractOptions {
-  /** Tests to skip, each with the reason (printed). */
-  skip?: Record<string, string>;
-  /** Run the crash sweep (a crash at every request of the target): memory only. */
-  exhaustive?: boolean;
-  timeoutMs?: number;
-  /** Called with the number of crash points swept. */
-  onCrashPoints?: (n: number) => void;
-}
 
 const enc = new TextEncoder();
 const b = (s: string): Uint8Array => enc.encode(s);
@@ -174,32 +163,18 @@ export async function assertLegacySound(
   }
 }
 
-function memoryProgress(): CheckpointMirrorProgressStore & { saved: CheckpointMirrorProgress | undefined } {
-  const s = {
-    saved: undefined as CheckpointMirrorProgress | undefined,
-    load: async () => s.saved,
-    save: async (p: CheckpointMirrorProgress) => {
-      s.saved = p;
-    },
-  };
-  return s;
-}
-
 export function legacyMirrorContract(
   h: Harness,
   bundle: FixtureBundle,
   makePair: () => CheckpointPair | Promise<CheckpointPair>,
-  opts: LegacyMirrorContractOptions = {},
+  opts: CheckpointMirrorContractOptions = {},
 ): void {
-  const t = { timeoutMs: opts.timeoutMs ?? 60_000 };
-  const test = (name: string, fn: (p: CheckpointPair) => Promise<void>, o: { exhaustive?: boolean } = {}) => {
-    const reason =
-      opts.skip?.[name] ?? (o.exhaustive && !opts.exhaustive ? "exhaustive, memory only" : undefined);
-    if (reason !== undefined) {
-      h.test(`${name} (skipped: ${reason})`, async () => {});
-      return;
-    }
-    h.test(name, async () => fn(await makePair()), t);
+  const test = pairTest(h, makePair, opts);
+  /** The Python generator's root in the layout before state-v2, written into `store`. */
+  const writeGenerated = async (store: ObjectStore) => {
+    const c = bundle.cases.legacy;
+    assert.ok(c);
+    await writeRoot(store, rootOf(bundle, c));
   };
   /** Runs the timeline on `pair`'s source, the mirror ticking onto `target` (the pair's, maybe wrapped). */
   const runTimeline = (
@@ -251,9 +226,7 @@ export function legacyMirrorContract(
     source,
     target,
   }) => {
-    const c = bundle.cases.legacy;
-    assert.ok(c);
-    await writeRoot(source, rootOf(bundle, c));
+    await writeGenerated(source);
     await mirrorToCompletion(new CheckpointMirror({ source, target }));
     const [a, z] = await Promise.all([verifyLegacyCheckpoints(source), verifyLegacyCheckpoints(target)]);
     assert.deepEqual(z.candidate, a.candidate);
@@ -269,9 +242,7 @@ export function legacyMirrorContract(
   });
 
   test("order: each epoch's objects before its _COMMIT, epochs oldest first", async ({ source, target }) => {
-    const c = bundle.cases.legacy;
-    assert.ok(c);
-    await writeRoot(source, rootOf(bundle, c));
+    await writeGenerated(source);
     const rec = recording(target);
     await mirrorToCompletion(new CheckpointMirror({ source, target: rec }));
     const order = [...rec.writes.keys()];
@@ -292,9 +263,7 @@ export function legacyMirrorContract(
     source,
     target,
   }) => {
-    const c = bundle.cases.legacy;
-    assert.ok(c);
-    await writeRoot(source, rootOf(bundle, c));
+    await writeGenerated(source);
     const src = metered(source);
     const dst = metered(target);
     const m = new CheckpointMirror({ source: src, target: dst });
@@ -398,9 +367,7 @@ export function legacyMirrorContract(
     source,
     target,
   }) => {
-    const c = bundle.cases.legacy;
-    assert.ok(c);
-    await writeRoot(source, rootOf(bundle, c));
+    await writeGenerated(source);
     const progress = memoryProgress();
     const m = new CheckpointMirror({ source, target, progress });
     await mirrorToCompletion(m);
@@ -415,9 +382,7 @@ export function legacyMirrorContract(
   });
 
   test("lost responses on every create converge, with no false SplitBrain", async ({ source, target }) => {
-    const c = bundle.cases.legacy;
-    assert.ok(c);
-    await writeRoot(source, rootOf(bundle, c));
+    await writeGenerated(source);
     const lossy = faulty(target, { lostResponseRate: 1, kinds: ["create"], seed: 3 });
     const errors: string[] = [];
     const m = new CheckpointMirror({ source, target: lossy, onError: (e) => errors.push(e.message) });
@@ -431,9 +396,7 @@ export function legacyMirrorContract(
     source,
     target,
   }) => {
-    const c = bundle.cases.legacy;
-    assert.ok(c);
-    await writeRoot(source, rootOf(bundle, c));
+    await writeGenerated(source);
     const errors: string[] = [];
     const m = new CheckpointMirror({
       source,

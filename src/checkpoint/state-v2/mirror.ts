@@ -33,11 +33,11 @@
  */
 
 import { TidemarkError } from "../../errors.ts";
-import { FILE_REQUESTS, type TickBudget } from "../../mirror/budget.ts";
-import { forEachLimit } from "../../store/batch.ts";
+import type { TickBudget } from "../../mirror/budget.ts";
 import { bytesIfExists, createOrSame, getIfExists } from "../../store/exists.ts";
 import type { ObjectMeta } from "../../store/types.ts";
 import {
+  copyEpochObjects,
   type EpochOutcome,
   type LayoutPass,
   type PassContext,
@@ -219,8 +219,7 @@ export class StateV2Pass implements LayoutPass {
     if (lacking !== undefined) {
       return this.#skip(epoch, `it is built on attempt ${lacking}, which the target does not hold`);
     }
-    const objects = sealedObjects(attempt, seal);
-    for (const o of objects) {
+    for (const o of sealedObjects(attempt, seal)) {
       const m = listed.get(o.key);
       if (m === undefined)
         return this.#skip(epoch, `its seal names ${o.key}, which the source does not have`);
@@ -228,49 +227,27 @@ export class StateV2Pass implements LayoutPass {
         return this.#skip(epoch, `${o.key} is ${m.size} bytes on the source; its seal says ${o.size}`);
     }
     const p = this.target.progress;
-    if (p.inProgress?.epoch !== String(epoch)) p.inProgress = { epoch: String(epoch), etags: {} };
-    const etags = p.inProgress.etags;
-    const onTarget = new Map<string, ObjectMeta>();
-    for await (const m of target.list(prefix)) onTarget.set(m.key, m);
     const ctx: CopyContext = {
       source,
       target,
       sourceId: this.#ctx.binding.source,
       partOf: `checkpoint attempt ${epoch}`,
     };
-    let complete = true;
     let damaged: DamagedSource | undefined;
-    const todo = objects.filter((o) => {
-      const there = onTarget.get(o.key);
-      if (there !== undefined && etags[o.key] === there.etag) return false; // copied and checked by this mirror
-      return true;
-    });
-    await forEachLimit(todo, this.#ctx.settings.parallelism, async (o) => {
-      if (!complete || damaged || this.#ctx.closed()) {
-        complete = false;
-        return;
-      }
-      if (!budget.begin(FILE_REQUESTS, o.size)) {
-        complete = false;
-        return;
-      }
-      let moved = 0;
-      try {
-        const r = await copySealedObject(ctx, o, onTarget.get(o.key));
-        etags[o.key] = r.etag;
-        if (r.copied === undefined) p.counters.foundObjects++;
-        else {
-          p.counters.objects++;
-          p.counters.bytes += r.copied;
-          moved = r.copied;
-        }
-      } catch (e) {
-        if (e instanceof DamagedSource) damaged ??= e;
-        else throw e;
-      } finally {
-        budget.end(FILE_REQUESTS, o.size, moved);
-      }
-    });
+    const { complete } = await copyEpochObjects(
+      this.#ctx,
+      p,
+      epoch,
+      prefix,
+      sealedObjects(attempt, seal),
+      budget,
+      (o, there) => copySealedObject(ctx, o, there),
+      (e) => {
+        if (!(e instanceof DamagedSource)) return false;
+        damaged ??= e;
+        return true;
+      },
+    );
     if (damaged) return this.#skip(epoch, `its objects do not match its seal: ${damaged.message}`);
     if (!complete) return "incomplete";
     // Recorded before the seal's put: a put whose response is lost may have landed, and the floor
