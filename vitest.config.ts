@@ -32,6 +32,11 @@ export default defineConfig({
         },
       },
       workersProject("workers", ["test/workers/**/*.test.ts"], 60_000),
+      // pyiceberg reading the Iceberg view: `npm run test:pyiceberg` only, since no package index
+      // this project's machines reach serves pyiceberg (test/pyiceberg/iceberg-pyiceberg.test.ts).
+      ...(process.env.TIDEMARK_PYICEBERG === "1"
+        ? [{ test: { name: "pyiceberg", include: ["test/pyiceberg/**/*.test.ts"], testTimeout: 120_000 } }]
+        : []),
       ...(process.env.TIDEMARK_BENCH === "1"
         ? // The worker's own defaults (wrangler.toml): the per-alarm budget of 40 requests.
           [

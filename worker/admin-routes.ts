@@ -6,10 +6,13 @@
  */
 import { type DemoCommitOptions, demoCommit } from "../src/demo/writer.ts";
 import { TidemarkError } from "../src/errors.ts";
-import { openTable, overlapError, parseTableConfig, staticTables } from "./config.ts";
+import { openTable } from "./config.ts";
 import { doctorMirror } from "./doctor.ts";
 import { jsonBody, tableParam, tableSetupOf, type WorkerContext } from "./middleware.ts";
 import { describeTable } from "./read-routes.ts";
+import { staticTables } from "./static-tables.ts";
+import { overlapError } from "./stores.ts";
+import { parseTableConfig } from "./table-config.ts";
 import { mirrorObject, resolveTable, tableRegistry } from "./tables.ts";
 
 /** A static table's configuration is its var's: the admin routes leave it alone. */

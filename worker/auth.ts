@@ -20,9 +20,9 @@
  */
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { TidemarkError } from "../src/errors.ts";
-import { isTableName } from "./config.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
+import { isTableName } from "./table-config.ts";
 
 const encoder = new TextEncoder();
 

@@ -15,18 +15,12 @@
 import { TidemarkError } from "../src/errors.ts";
 import type { ObjectStore } from "../src/store/types.ts";
 import { parseStoreUrl } from "../src/store/url.ts";
-import {
-  checkOwnTarget,
-  openEnds,
-  overlaps,
-  parseTableConfig,
-  type StoreRef,
-  type TableConfig,
-  targetLocation,
-} from "./config.ts";
 import { type Prices, type Provider, prices, providerOf } from "./cost.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
+import { checkOwnTarget } from "./static-tables.ts";
+import { openEnds, overlaps, targetLocation } from "./stores.ts";
+import { parseTableConfig, type StoreRef, type TableConfig } from "./table-config.ts";
 import { mirrorVars } from "./vars.ts";
 
 /** A checkpoint root's configuration, normalised. */

@@ -28,7 +28,7 @@ import { CheckpointMirror } from "../src/checkpoint/mirror.ts";
 import type { CheckpointMirrorProgress } from "../src/checkpoint/mirror-progress.ts";
 import { newestOf } from "../src/checkpoint/mirror-target.ts";
 import { errorCodeOf, TidemarkError, toTidemarkError } from "../src/errors.ts";
-import { isFatalMirrorError } from "../src/mirror/mirror.ts";
+import { isFatalMirrorError } from "../src/mirror/loop.ts";
 import { boundTo, zeroRequestCounts } from "../src/mirror/progress.ts";
 import { type MeteredStore, metered } from "../src/store/metered.ts";
 import { storeId } from "../src/store/types.ts";

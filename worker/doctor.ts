@@ -7,8 +7,8 @@
  */
 
 import { DOCTOR_WRONG_SECRET, type DoctorReport, doctor, selectChecks } from "../src/doctor/doctor.ts";
-import { openRef } from "./config.ts";
 import type { Env } from "./env.ts";
+import { openRef } from "./stores.ts";
 import { resolveTable } from "./tables.ts";
 
 /**

@@ -28,11 +28,12 @@ import type { DeepProblem } from "../src/mirror/verify.ts";
 import { checkNumber, MAX_TIMER_MS, parseNumberOption } from "../src/options.ts";
 import { metered } from "../src/store/metered.ts";
 import type { ObjectStore } from "../src/store/types.ts";
-import type { TableConfig, TableSetup } from "./config.ts";
+import type { TableSetup } from "./config.ts";
 import type { Env } from "./env.ts";
 import type { Family } from "./metrics.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
 import { perEnv } from "./per-env.ts";
+import type { TableConfig } from "./table-config.ts";
 
 /** How often a table is drilled by default: weekly. */
 export const DEFAULT_DRILL_INTERVAL_MS = 7 * 86_400_000;

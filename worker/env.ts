@@ -14,7 +14,7 @@ export interface Env {
   ASSETS: Fetcher;
   /**
    * Static tables: a JSON object of table name to `{ source, target,
-   * pollIntervalMs?, lagAlertSecs?, parallelism?, budget? }` (worker/config.ts),
+   * pollIntervalMs?, lagAlertSecs?, parallelism?, budget? }` (worker/table-config.ts),
    * as a string or a table in wrangler.toml's `[vars]`.
    */
   TABLE_CONFIG?: string | Record<string, unknown>;

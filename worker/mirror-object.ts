@@ -36,43 +36,31 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { isTidemarkError, TidemarkError, toTidemarkError } from "../src/errors.ts";
-import type { IcebergViewStatus } from "../src/iceberg/view.ts";
 import { Mirror, type MirrorProgress, type MirrorProgressStore } from "../src/mirror/mirror.ts";
-import { boundTo, freshMirrorProgress, handledThrough, zeroRequestCounts } from "../src/mirror/progress.ts";
+import { boundTo, freshMirrorProgress, handledThrough } from "../src/mirror/progress.ts";
 import { Waiters } from "../src/mirror/waiters.ts";
 import { checkNumber, MAX_TIMER_MS } from "../src/options.ts";
 import type { ObjectStore } from "../src/store/types.ts";
-import {
-  bindingOf,
-  parseTableConfig,
-  type TableConfig,
-  type TableSetup,
-  tableSetup,
-  validateTable,
-} from "./config.ts";
-import { advanceCostWindows, type CostMark, costSince, type Usage } from "./cost.ts";
-import { drillPart, drillTurn, requestsMade, TableDrill } from "./drill.ts";
+import { bindingOf, type TableSetup, tableSetup } from "./config.ts";
+import { drillTurn, requestsMade } from "./drill.ts";
 import type { Env } from "./env.ts";
-import { type LagSample, recordLag } from "./lag-history.ts";
-import { loadLegacyState } from "./legacy-state.ts";
+import { recordLag } from "./lag-history.ts";
+import { MirrorRow } from "./mirror-row.ts";
 import { ObjectMeter } from "./object-meter.ts";
 import {
   failureBackoffMs,
-  freshPushStats,
   K_CONFIG,
   K_REGISTERED,
-  K_STATE,
   K_TABLE,
   type MirrorObjectStatus,
-  type PushStats,
-  type TickState,
 } from "./object-state.ts";
 import type { PushEvent, PushOutcome } from "./push.ts";
 import { retentionOptions } from "./retention-config.ts";
-import { retentionPart, retentionToSave, type SavedRetention } from "./retention-status.ts";
+import { retentionToSave } from "./retention-status.ts";
+import { parseTableConfig, type TableConfig, validateTable } from "./table-config.ts";
 import { tableRegistry } from "./tables.ts";
 import { mirrorViews } from "./view-config.ts";
-import { recordViews, tableViewStatuses } from "./view-status.ts";
+import { recordViews } from "./view-status.ts";
 
 /**
  * The Durable Object holding one table's mirror loop. RPC: `status`, `kick`,
@@ -82,8 +70,6 @@ export class MirrorObject extends DurableObject<Env> {
   #table: string | undefined;
   /** The admin configuration (`configure`), if any. */
   #config: TableConfig | undefined;
-  #progress: MirrorProgress = freshMirrorProgress();
-  #failures = 0;
   #mirror: Mirror | undefined;
   /** The mirror's wake-ups are pushed (set with the mirror, from its setup). */
   #pushOn = false;
@@ -98,28 +84,21 @@ export class MirrorObject extends DurableObject<Env> {
   #lastTickCaughtUp = false;
   /** Why the last tick could not start (a bad var, a half-configured S3 target), for `status().lastError`. */
   #setupError: { message: string; atMs: number } | undefined;
-  #lagHistory: LagSample[] = [];
   /** Every storage access and request of the object, counted (they are billed). */
   readonly #meter: ObjectMeter;
-  #push: PushStats = freshPushStats();
-  #costMarks: CostMark[] = [];
+  /** The state row: progress, failures, lag history, pushes, cost windows, retention, views, drill. */
+  readonly #row: MirrorRow;
   /** What was recorded in the TableRegistry: JSON of the source's and the target's locations (`undefined`: not known). */
   #registered: string | null | undefined;
-  /** Keys of the state before {@link K_STATE} to delete at the next write of it. */
-  #legacy: string[] = [];
-  /** The retention figures of the last tick whose pass ended (worker/retention-status.ts). */
-  #retention: SavedRetention | undefined;
   /** The setup of the table's configuration (`#setup`), with the configuration it was made from. */
   #opened: { config: TableConfig | undefined; setup: TableSetup } | undefined;
-  /** Where the Iceberg views stood after the last tick (persisted: a status before the next tick says it). */
-  #views: IcebergViewStatus[] = [];
-  /** The table's drills (worker/drill.ts): kept in the state row. */
-  #drill = new TableDrill(undefined);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const meter = new ObjectMeter(ctx.storage);
     this.#meter = meter;
+    const row = new MirrorRow(meter);
+    this.#row = row;
     // Load state before any event is delivered (RPC or alarm).
     void ctx.blockConcurrencyWhile(async () => {
       const stored = await meter.get<string>(K_TABLE);
@@ -128,63 +107,8 @@ export class MirrorObject extends DurableObject<Env> {
       if (stored === undefined && name !== undefined) await meter.put({ [K_TABLE]: name });
       this.#config = await meter.get<TableConfig>(K_CONFIG);
       this.#registered = await meter.get<string | null>(K_REGISTERED);
-      let state = await meter.get<TickState>(K_STATE);
-      if (state === undefined) {
-        const legacy = await loadLegacyState((key) => meter.get(key));
-        state = legacy.state;
-        this.#legacy = legacy.found;
-      }
-      this.#progress = state.progress;
-      this.#failures = state.failures;
-      this.#lagHistory = state.lagHistory;
-      this.#retention = state.retention;
-      meter.resume(state.durableObject);
-      this.#push = { ...freshPushStats(), ...state.push };
-      this.#views = state.views ?? [];
-      this.#drill = new TableDrill(state.drill);
-      this.#costMarks =
-        state.costMarks.length > 0
-          ? state.costMarks
-          : [{ atMs: Date.now(), usage: this.#usageOf(state.progress) }];
+      await row.load();
     });
-  }
-
-  /**
-   * Persists everything a tick changes as one row, with the next alarm (two
-   * rows written), and moves the cost window on.
-   */
-  async #persist(nextAlarmMs: number): Promise<void> {
-    // Counted before the state is built, so the state holds its own write.
-    this.#meter.willWrite(2 + this.#legacy.length);
-    this.#costMarks = advanceCostWindows(this.#costMarks, Date.now(), () => this.#usageOf(this.#progress));
-    const state: TickState = {
-      progress: this.#progress,
-      failures: this.#failures,
-      lagHistory: this.#lagHistory,
-      durableObject: this.#meter.counted,
-      push: this.#push,
-      costMarks: this.#costMarks,
-      ...(this.#retention !== undefined ? { retention: this.#retention } : {}),
-      views: this.#views,
-      drill: this.#drill.state,
-    };
-    const legacy = this.#legacy;
-    this.#legacy = [];
-    await Promise.all([
-      this.ctx.storage.put(K_STATE, state),
-      this.ctx.storage.setAlarm(nextAlarmMs),
-      ...(legacy.length > 0 ? [this.ctx.storage.delete(legacy)] : []),
-    ]);
-  }
-
-  /** What the table used so far, the mirror's store counts from `progress`. */
-  #usageOf(progress: MirrorProgress): Usage {
-    return {
-      source: { ...(progress.counters.source ?? zeroRequestCounts()) },
-      target: { ...(progress.counters.target ?? zeroRequestCounts()) },
-      durableObject: this.#meter.reading(),
-      queueMessages: this.#push.messages,
-    };
   }
 
   /**
@@ -237,9 +161,9 @@ export class MirrorObject extends DurableObject<Env> {
    */
   #progressFor(setup: TableSetup): MirrorProgress {
     const binding = bindingOf(setup);
-    if (boundTo(this.#progress, binding)) return this.#progress;
+    if (boundTo(this.#row.progress, binding)) return this.#row.progress;
     const fresh = freshMirrorProgress(binding);
-    fresh.counters = structuredClone(this.#progress.counters);
+    fresh.counters = structuredClone(this.#row.progress.counters);
     return fresh;
   }
 
@@ -249,10 +173,10 @@ export class MirrorObject extends DurableObject<Env> {
     const { vars, source, target, push, config } = this.#setup(table);
     const iceberg = mirrorViews(config.iceberg);
     const progress: MirrorProgressStore = {
-      load: async () => this.#progress,
+      load: async () => this.#row.progress,
       // Kept in memory: the tick persists it with the rest of its state, in one row.
       save: async (p) => {
-        this.#progress = p;
+        this.#row.progress = p;
       },
     };
     this.#pushOn = push;
@@ -320,11 +244,11 @@ export class MirrorObject extends DurableObject<Env> {
       // nextDelayMs into a jittered backoff.
       await mirror.tick();
       const st = mirror.status();
-      if (this.#mirror === mirror) this.#views = recordViews(this.#views, st.iceberg);
-      this.#failures = this.#tickFailed ? this.#failures + 1 : 0;
+      if (this.#mirror === mirror) this.#row.views = recordViews(this.#row.views, st.iceberg);
+      this.#row.failures = this.#tickFailed ? this.#row.failures + 1 : 0;
       // A scheduled poll of a pushed table that finds what no push announced.
       if (this.#pushOn && wokenBy === undefined && wasCaughtUp && headBefore !== null) {
-        if ((st.sourceHead ?? 0) > headBefore) this.#push.missed++;
+        if ((st.sourceHead ?? 0) > headBefore) this.#row.push.missed++;
       }
       this.#lastTickCaughtUp = st.caughtUp;
       // nextDelayMs: 0 while work remains (the budget ran out), the poll
@@ -338,18 +262,19 @@ export class MirrorObject extends DurableObject<Env> {
       const delay = !current
         ? 0
         : this.#tickFailed
-          ? Math.max(st.nextDelayMs, failureBackoffMs(this.#failures))
+          ? Math.max(st.nextDelayMs, failureBackoffMs(this.#row.failures))
           : this.#wokenDuringTick
             ? 0
             : st.nextDelayMs;
-      this.#lagHistory = recordLag(this.#lagHistory, Date.now(), st.lagSeconds);
-      if (current) this.#retention = retentionToSave(st.retention, this.#setup(table), this.#retention);
+      this.#row.lagHistory = recordLag(this.#row.lagHistory, Date.now(), st.lagSeconds);
+      if (current)
+        this.#row.retention = retentionToSave(st.retention, this.#setup(table), this.#row.retention);
       // A drill's slice in what the tick left of the alarm, once the mirror is caught up (worker/drill.ts).
       const drillDelay =
         current && !this.#tickFailed
-          ? await drillTurn(this.#drill, this.env, this.#setup(table), st, requestsBefore)
+          ? await drillTurn(this.#row.drill, this.env, this.#setup(table), st, requestsBefore)
           : Number.POSITIVE_INFINITY;
-      await this.#persist(Date.now() + Math.min(delay, drillDelay));
+      await this.#row.persist(this.ctx.storage, Date.now() + Math.min(delay, drillDelay));
       // The old stores' mirrorSeq says nothing about the new target.
       if (current) this.#settleWaiters(st.mirrorSeq);
     })().finally(() => {
@@ -380,8 +305,8 @@ export class MirrorObject extends DurableObject<Env> {
     }
     this.#setupError = { message: err.message, atMs: Date.now() };
     console.error(`tidemark: table ${table}: cannot mirror: ${err.message}`);
-    this.#failures++;
-    await this.#persist(Date.now() + failureBackoffMs(this.#failures));
+    this.#row.failures++;
+    await this.#row.persist(this.ctx.storage, Date.now() + failureBackoffMs(this.#row.failures));
   }
 
   #settleWaiters(mirrorSeq: number): void {
@@ -425,43 +350,26 @@ export class MirrorObject extends DurableObject<Env> {
     } catch (e) {
       setupError = this.#setupError ?? { message: toTidemarkError(e).message, atMs: Date.now() };
     }
-    const p = setup ? this.#progressFor(setup) : this.#progress;
+    const p = setup ? this.#progressFor(setup) : this.#row.progress;
     // No tick yet in this instance: report the persisted progress (if it is about these stores).
     const st = this.#mirror?.status();
     // An object with no alarm (never kicked) starts its loop; during a tick
     // the tick itself sets the next alarm, and a status read is no kick.
     if (setup && !this.#ticking && (await this.#meter.getAlarm()) === null) await this.#wake();
-    const usage = this.#usageOf(st ? { ...p, counters: st.counters } : p);
+    const usage = this.#row.usageOf(st ? { ...p, counters: st.counters } : p);
     const now = Date.now();
     const nextAlarmMs = await this.#meter.getAlarm();
-    const mirrorSeq = st?.mirrorSeq ?? p.mirrorSeq;
-    const views = tableViewStatuses(setup?.config.iceberg, this.#views, mirrorSeq);
-    return {
+    return this.#row.status({
       table: t,
-      origin: setup?.origin ?? null,
-      source: setup?.source.name ?? null,
-      target: setup?.target.name ?? null,
-      mirrorSeq: st?.mirrorSeq ?? p.mirrorSeq,
-      sourceHead: st?.sourceHead ?? null,
-      caughtUp: st?.caughtUp ?? false,
-      lagSeconds: st?.lagSeconds ?? null,
-      inProgress: p.inProgress
-        ? { version: p.inProgress.version, uploaded: p.inProgress.uploaded.length }
-        : null,
-      counters: structuredClone(st?.counters ?? p.counters),
-      lastError: setupError ?? p.lastError ?? null,
-      gaps: structuredClone(p.gaps),
-      nextDelayMs: nextAlarmMs === null ? 0 : Math.max(0, nextAlarmMs - now),
+      setup,
+      setupError,
+      progress: p,
+      mirror: st,
+      usage,
+      now,
       nextAlarmMs,
-      consecutiveFailures: this.#failures,
-      budget: setup?.vars.budget ?? null,
-      lagHistory: [...this.#lagHistory],
-      push: { enabled: setup?.push ?? false, ...this.#push },
-      cost: costSince(usage, this.#costMarks, setup, now),
-      ...retentionPart(setup, st?.retention, this.#retention, p.counters.retention),
-      ...(views.length > 0 ? { iceberg: views } : {}),
-      ...drillPart(this.#drill, this.env, setup),
-    };
+      env: this.env,
+    });
   }
 
   /**
@@ -472,10 +380,10 @@ export class MirrorObject extends DurableObject<Env> {
   drill(table?: string): Promise<MirrorObjectStatus> {
     return this.#meter.request(async () => {
       this.#setup(await this.#ensureTable(table)); // a bad var: InvalidArgument naming it
-      this.#drill.request();
+      this.#row.drill.request();
       // Kept in the state row with an alarm for now (a tick in flight writes both itself).
       if (this.#ticking) await this.#wake();
-      else await this.#persist(Date.now());
+      else await this.#row.persist(this.ctx.storage, Date.now());
       return this.#status();
     });
   }
@@ -506,18 +414,18 @@ export class MirrorObject extends DurableObject<Env> {
       const setup = this.#setup(await this.#ensureTable(table));
       checkNumber("messages", event.messages, { min: 0 });
       if (event.version !== undefined) checkNumber("version", event.version, { min: 1 });
-      this.#push.messages += event.messages;
-      this.#push.lastMs = Date.now();
+      this.#row.push.messages += event.messages;
+      this.#row.push.lastMs = Date.now();
       if (!setup.push || setup.location !== event.location) {
-        this.#push.ignored++;
+        this.#row.push.ignored++;
         return "ignored";
       }
       const handled = handledThrough(this.#mirror?.status() ?? this.#progressFor(setup));
       if (event.version !== undefined && event.version <= handled) {
-        this.#push.stale++;
+        this.#row.push.stale++;
         return "stale";
       }
-      this.#push.wakes++;
+      this.#row.push.wakes++;
       await this.#wake("push");
       return "woken";
     });

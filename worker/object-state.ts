@@ -9,11 +9,11 @@
 import type { IcebergViewStatus } from "../src/iceberg/view.ts";
 import type { MirrorProgress } from "../src/mirror/progress.ts";
 import type { MirrorStatus } from "../src/mirror/settings.ts";
-import type { ConfigOrigin } from "./config.ts";
 import type { CostMark, DurableObjectUsage, MirrorObjectCost } from "./cost.ts";
 import type { DrillState, DrillStatus } from "./drill.ts";
 import type { LagSample } from "./lag-history.ts";
 import type { SavedRetention } from "./retention-status.ts";
+import type { ConfigOrigin } from "./table-config.ts";
 import type { MirrorVars } from "./vars.ts";
 import type { TableViewStatus } from "./view-status.ts";
 

@@ -16,19 +16,12 @@ import { METADATA_PREFIX, parseManifestKey } from "../src/catalog/layout.ts";
 import { VERSION_HINT_KEY } from "../src/catalog/posix.ts";
 import { toTidemarkError } from "../src/errors.ts";
 import { parseStoreUrl } from "../src/store/url.ts";
-import {
-  eventLocations,
-  isTableName,
-  pushBuckets,
-  pushedBucket,
-  sourceLocation,
-  sourceTablesOn,
-  staticConfig,
-  staticTables,
-  TABLES_PREFIX,
-} from "./config.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
+import { eventLocations, pushBuckets, pushedBucket } from "./push-buckets.ts";
+import { sourceTablesOn, staticConfig, staticTables, TABLES_PREFIX } from "./static-tables.ts";
+import { sourceLocation } from "./stores.ts";
+import { isTableName } from "./table-config.ts";
 import { mirrorObject, tableRegistry } from "./tables.ts";
 
 /** The body of an R2 event notification message (the documented shape). */

@@ -9,8 +9,9 @@
  * once an hour).
  */
 import { DurableObject } from "cloudflare:workers";
-import { overlapError, overlaps, validateTable } from "./config.ts";
 import type { Env } from "./env.ts";
+import { overlapError, overlaps } from "./stores.ts";
+import { validateTable } from "./table-config.ts";
 
 const PREFIX = "table:";
 /** `target:{table}`: where the table's target keys live (`targetLocation`), so no two overlap. */

@@ -6,19 +6,14 @@
  */
 import { TidemarkError } from "../src/errors.ts";
 import { R2Store } from "../src/store/r2.ts";
-import {
-  isTableName,
-  sourceTablesOn,
-  staticTables,
-  TABLES_PREFIX,
-  type TableSetup,
-  tableSetup,
-  validateTable,
-} from "./config.ts";
+import { type TableSetup, tableSetup } from "./config.ts";
 import type { Env } from "./env.ts";
 import { perEnv } from "./per-env.ts";
+import { sourceTablesOn, staticTables, TABLES_PREFIX } from "./static-tables.ts";
+import { isTableName, validateTable } from "./table-config.ts";
 
-export { type TableSetup, validateTable } from "./config.ts";
+export type { TableSetup } from "./config.ts";
+export { validateTable } from "./table-config.ts";
 
 /** The Durable Object of `table`. */
 export function mirrorObject(env: Env, table: string) {

@@ -25,9 +25,8 @@
 
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { TickBudget } from "../mirror/budget.ts";
-import { TickLoop } from "../mirror/loop.ts";
+import { boundedWait, TickLoop } from "../mirror/loop.ts";
 import { MirrorMeters } from "../mirror/meters.ts";
-import { boundedWait } from "../mirror/mirror.ts";
 import { type MirrorOptions, type MirrorSettings, mirrorSettings } from "../mirror/settings.ts";
 import { backoffDelay } from "../store/retry.ts";
 import { type ObjectStore, storeId } from "../store/types.ts";

@@ -10,6 +10,7 @@
  * @module
  */
 import type { ColumnDef, TableSchema } from "../catalog/schema.ts";
+import { IKEY_COLUMN, OP_COLUMN, SEQ_COLUMN, VALUE_COLUMN } from "../rows/data-file-entry.ts";
 import type { AvroField, AvroType } from "./avro.ts";
 
 /** Iceberg's reserved field id of a position-delete file's `file_path` column. */
@@ -274,9 +275,35 @@ export function icebergSchema(schema: TableSchema, schemaId: number, types: stri
   return out;
 }
 
-/** The name mapping of `schema`: each field found by its column name in files without field ids. */
+/**
+ * Field ids the name mapping gives merutable's internal columns, which are
+ * in every data file but in no schema of the view: the highest ids a table
+ * may use (the spec reserves those above 2147483447 for metadata columns),
+ * far above any merutable assigns its columns (in order, from 1), so they
+ * never name a schema field. To a reader they are columns of the files that
+ * the schema does not select, as a dropped column's are.
+ */
+export const INTERNAL_COLUMN_IDS: ReadonlyArray<readonly [string, number]> = [
+  [IKEY_COLUMN, 2147483447],
+  [SEQ_COLUMN, 2147483446],
+  [OP_COLUMN, 2147483445],
+  [VALUE_COLUMN, 2147483444],
+];
+
+/**
+ * The name mapping of `schema`: each field found by its column name in
+ * files without field ids, and each internal column given an id of
+ * {@link INTERNAL_COLUMN_IDS}. The spec lets a mapping leave a file's column
+ * out (it only supplies the ids a projection looks for), but pyiceberg (0.12)
+ * gives a file without field ids a schema through the mapping and refuses a
+ * column it does not map ("Could not find field with name: _merutable_ikey"),
+ * so every column the data files have is mapped.
+ */
 export function nameMapping(schema: IcebergSchema): string {
-  return JSON.stringify(schema.fields.map((f) => ({ "field-id": f.id, names: [f.name] })));
+  return JSON.stringify([
+    ...schema.fields.map((f) => ({ "field-id": f.id, names: [f.name] })),
+    ...INTERNAL_COLUMN_IDS.map(([name, id]) => ({ "field-id": id, names: [name] })),
+  ]);
 }
 
 /** Whether two schemas have the same fields and identifier (their ids aside). */

@@ -22,6 +22,7 @@
  */
 import { isTidemarkError, TidemarkError } from "../errors.ts";
 import { isSha256Hex, sha256Of } from "../store/checksum.ts";
+import { bytesIfExists } from "../store/exists.ts";
 import { compareKeys } from "../store/keys.ts";
 import { capabilitiesOf, type ObjectStore } from "../store/types.ts";
 
@@ -98,14 +99,8 @@ export function decodeChecksums(bytes: Uint8Array, key: string): Checksums {
 /** Version `version`'s checksum record on `store`, or `undefined` when it has none. */
 export async function readChecksums(store: ObjectStore, version: number): Promise<Checksums | undefined> {
   const key = checksumsKey(version);
-  let bytes: Uint8Array;
-  try {
-    bytes = await (await store.get(key)).bytes();
-  } catch (e) {
-    if (isTidemarkError(e, "NotFound")) return undefined;
-    throw e;
-  }
-  return decodeChecksums(bytes, key);
+  const bytes = await bytesIfExists(store, key);
+  return bytes === undefined ? undefined : decodeChecksums(bytes, key);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { type ErrorCode, isTidemarkError } from "../errors.ts";
+
 /** Options of {@link TickLoop}. */
 export interface TickLoopOptions {
   /** One pass; never throws (a failure is the pass's to record). */
@@ -70,4 +72,39 @@ export class TickLoop {
       else timer = setTimeout(done, ms);
     });
   }
+}
+
+/**
+ * The codes of mirror failures that no retry can fix, the one definition
+ * `Mirror` and `tidemark mirror` share: `SplitBrain` (the target holds
+ * another history, or the source's history was rewritten under the
+ * mirror), `NotSupported` (a posix target, a store that cannot do what the
+ * mirror needs), `StaleVersion` (fenced off by a newer writer). Every other
+ * failure (`Transient`, `NotFound`: a late manifest, a source that is gone
+ * for now; `PermissionDenied`, `Corrupt`...) is retried at the next tick.
+ */
+export const FATAL_MIRROR_CODES: readonly ErrorCode[] = ["SplitBrain", "NotSupported", "StaleVersion"];
+
+/**
+ * Whether a mirror failure is fatal (see {@link FATAL_MIRROR_CODES}): `Mirror`
+ * rejects every pending `awaitMirror` with it (and new ones at once until a
+ * tick succeeds); `tidemark mirror --watch` exits with it.
+ */
+export function isFatalMirrorError(e: unknown): boolean {
+  return FATAL_MIRROR_CODES.some((code) => isTidemarkError(e, code));
+}
+
+/** Waits for `p` to settle, at most `ms` milliseconds (a shutdown that must not hang); never rejects. */
+export async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    p.then(
+      () => {},
+      () => {},
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  if (timer !== undefined) clearTimeout(timer);
 }

@@ -1,18 +1,15 @@
-import { builtOn, type ManifestFile } from "../catalog/chain.ts";
-import { advanceLowWater, manifestKey } from "../catalog/layout.ts";
+import { advanceLowWater } from "../catalog/layout.ts";
 import { safetyGate } from "../doctor/safe-store.ts";
-import { type ErrorCode, isTidemarkError, TidemarkError, toTidemarkError } from "../errors.ts";
+import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { type IcebergView, icebergViews, VIEW_VERSION_REQUESTS } from "../iceberg/view.ts";
-import type { LiveFile } from "../manifest/live.ts";
 import { checkNumber, MAX_TIMER_MS } from "../options.ts";
 import type { MeteredStore } from "../store/metered.ts";
 import { backoffDelay } from "../store/retry.ts";
 import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
-import { FILE_REQUESTS, SNAPSHOT_REQUESTS, TickBudget } from "./budget.ts";
+import { TickBudget } from "./budget.ts";
 import { type LagAlert, LagAlerts, LagClock } from "./lag.ts";
-import { TickLoop } from "./loop.ts";
+import { boundedWait, isFatalMirrorError, TickLoop } from "./loop.ts";
 import { MirrorMeters } from "./meters.ts";
-import { nextExisting } from "./probe.ts";
 import {
   cloneProgress,
   freshMirrorProgress,
@@ -21,8 +18,6 @@ import {
   type MirrorGap,
   type MirrorProgress,
   type MirrorProgressStore,
-  recordGap,
-  rewindGaps,
 } from "./progress.ts";
 import {
   lockingWrites,
@@ -32,9 +27,9 @@ import {
   zeroRetentionTotals,
 } from "./retention.ts";
 import { type MirrorOptions, type MirrorSettings, type MirrorStatus, mirrorSettings } from "./settings.ts";
-import { mirrorSnapshot } from "./snapshot.ts";
-import { MirrorSource, sameTable } from "./source.ts";
+import { MirrorSource } from "./source.ts";
 import { MirrorTarget } from "./target.ts";
+import { MirrorVersions } from "./versions.ts";
 import { Waiters } from "./waiters.ts";
 
 export type {
@@ -47,26 +42,6 @@ export type {
   MirrorStatus,
 };
 export { freshMirrorProgress };
-
-/**
- * The codes of mirror failures that no retry can fix, the one definition
- * `Mirror` and `tidemark mirror` share: `SplitBrain` (the target holds
- * another history, or the source's history was rewritten under the
- * mirror), `NotSupported` (a posix target, a store that cannot do what the
- * mirror needs), `StaleVersion` (fenced off by a newer writer). Every other
- * failure (`Transient`, `NotFound`: a late manifest, a source that is gone
- * for now; `PermissionDenied`, `Corrupt`...) is retried at the next tick.
- */
-export const FATAL_MIRROR_CODES: readonly ErrorCode[] = ["SplitBrain", "NotSupported", "StaleVersion"];
-
-/**
- * Whether a mirror failure is fatal (see {@link FATAL_MIRROR_CODES}): `Mirror`
- * rejects every pending `awaitMirror` with it (and new ones at once until a
- * tick succeeds); `tidemark mirror --watch` exits with it.
- */
-export function isFatalMirrorError(e: unknown): boolean {
-  return FATAL_MIRROR_CODES.some((code) => isTidemarkError(e, code));
-}
 
 /**
  * The mirror loop: copies every snapshot of `source` (either layout) to
@@ -100,13 +75,11 @@ export function isFatalMirrorError(e: unknown): boolean {
  * (R2 allows about one write per second per key), except right after a gap.
  */
 export class Mirror {
-  readonly #sourceStore: MeteredStore;
   /** The source's table and HEAD as last seen. */
   readonly #source: MirrorSource;
   /** Both stores, metered: the budget's and the counters' view of the requests. */
   readonly #meters: MirrorMeters;
   readonly #targetStore: MeteredStore;
-  readonly #binding: { source: string; target: string };
   readonly #settings: MirrorSettings;
   readonly #opts: MirrorOptions;
   readonly #now: () => number;
@@ -129,8 +102,8 @@ export class Mirror {
   readonly #views: IcebergView[];
   /** The retention policy (the `retention` option), run after each tick's versions are published. */
   readonly #retention: MirrorRetention | undefined;
-  /** Where copies and manifests are written: the target, with `lock`'s retention on each. */
-  readonly #copyTarget: ObjectStore;
+  /** The versions of each tick: found, proven, copied or recorded as gaps. */
+  readonly #versions: MirrorVersions;
 
   /**
    * @throws TidemarkError `InvalidArgument` naming the option for a bad
@@ -145,11 +118,10 @@ export class Mirror {
     this.#settings = mirrorSettings(opts);
     // Bodies pass through untouched: bytes are counted as asked, not per chunk on the copy path.
     this.#meters = new MirrorMeters(opts.source, opts.target);
-    this.#sourceStore = this.#meters.source;
-    this.#source = new MirrorSource(this.#sourceStore);
+    this.#source = new MirrorSource(this.#meters.source);
     this.#targetStore = this.#meters.target;
-    this.#binding = { source: storeId(opts.source), target: storeId(opts.target) };
-    this.#target = new MirrorTarget(this.#targetStore, this.#binding, opts.progress);
+    const binding = { source: storeId(opts.source), target: storeId(opts.target) };
+    this.#target = new MirrorTarget(this.#targetStore, binding, opts.progress);
     this.#views = icebergViews(this.#targetStore, opts.iceberg);
     this.#now = opts.now ?? (() => Date.now());
     const retention: RetentionSettings | undefined = retentionSettings(opts.retention, opts.lock);
@@ -157,6 +129,8 @@ export class Mirror {
       retention !== undefined && opts.retention !== undefined
         ? new MirrorRetention(retention, this.#now)
         : undefined;
+    // Where copies and manifests are written: the target, with `lock`'s retention on each.
+    let copyTarget: ObjectStore = this.#targetStore;
     if (opts.lock !== undefined && retention?.lockMs !== undefined) {
       if (!capabilitiesOf(opts.target).objectLock) {
         throw new TidemarkError(
@@ -164,11 +138,22 @@ export class Mirror {
           `lock: the target ${opts.target.name} cannot keep an Object Lock retention (an S3 bucket created with Object Lock can)`,
         );
       }
-      this.#copyTarget = lockingWrites(this.#targetStore, opts.lock.mode, retention.lockMs, this.#now);
-    } else {
-      this.#copyTarget = this.#targetStore;
+      copyTarget = lockingWrites(this.#targetStore, opts.lock.mode, retention.lockMs, this.#now);
     }
     this.#lag = new LagClock(this.#now);
+    this.#versions = new MirrorVersions({
+      sourceStore: this.#meters.source,
+      source: this.#source,
+      target: this.#target,
+      copyTarget,
+      sourceId: binding.source,
+      settings: this.#settings,
+      sha256: opts.sha256,
+      lag: this.#lag,
+      retention: this.#retention,
+      closed: () => this.#closed,
+      settle: () => this.#settleWaiters(),
+    });
     this.#alerts = new LagAlerts(this.#settings.lagAlertSecs, this.#now, opts.onLagAlert);
     this.#safe = safetyGate(opts.requireSafeStore, opts.target, "mirror", "Mirror target");
     this.#loop = new TickLoop({
@@ -265,7 +250,8 @@ export class Mirror {
     let failed: TidemarkError | undefined;
     try {
       await this.#safe();
-      await this.#mirrorPending(budget);
+      this.#workRemains = false;
+      if (await this.#versions.mirrorPending(budget)) this.#workRemains = true;
       if (this.#target.lowWaterDirty && this.#target.progress.mirrorSeq > 0) {
         await advanceLowWater(this.#targetStore, this.#target.progress.mirrorSeq);
         this.#target.lowWaterDirty = false;
@@ -305,151 +291,6 @@ export class Mirror {
       }
     }
     return this.#target.progress.mirrorSeq;
-  }
-
-  /**
-   * Before the first write: is the target's last mirrored snapshot the
-   * source's? (Another table mirrored here first, or the source was
-   * recreated.) One GET on each side, once per instance.
-   */
-  async #checkSameHistory(head: number): Promise<void> {
-    const seq = this.#target.progress.mirrorSeq;
-    if (seq > 0) {
-      if (seq > head) {
-        throw new TidemarkError(
-          "SplitBrain",
-          `the target is at v${seq}, past the source's HEAD v${head}: it mirrors another history`,
-        );
-      }
-      const ours = await this.#target.previousManifest(seq);
-      if (ours) {
-        if (!(await this.#source.sameAs(ours, head))) {
-          throw new TidemarkError(
-            "SplitBrain",
-            `the target's v${seq} is not the source's v${seq}: another history was mirrored here`,
-            { key: manifestKey(seq) },
-          );
-        }
-      }
-    }
-    this.#target.verified = true;
-    this.#settleWaiters();
-  }
-
-  /**
-   * The source's HEAD must not lie below what this mirror copied: a posix
-   * primary's hint goes back when it is rolled back (a file-system snapshot
-   * or a backup restored, or merutable's hint rename lost in a crash), and
-   * its next commits reuse the numbers the target already holds. The target
-   * keeps what it copied; the mirror stops (`SplitBrain`, fatal) rather than
-   * stack the new history on the old. A HEAD that goes back, but not below
-   * the last version copied, discarded only versions this mirror skipped as
-   * gaps (or had not reached): those gaps are dropped and the versions
-   * looked at again (HEAD itself is always mirrored), and each new version is
-   * checked against the copied one (`checkFollowsOn`).
-   *
-   * @param seenBefore the source's HEAD at the last look (this instance's,
-   *   or the saved progress's).
-   */
-  #followRollback(head: number, seenBefore: number | undefined): void {
-    const p = this.#target.progress;
-    // Below what was handled, or (a posix hint) below the HEAD seen at the last look.
-    const wentBack =
-      head < handledThrough(p) || (this.#source.posix && seenBefore !== undefined && head < seenBefore);
-    if (!wentBack) return;
-    if (head < p.mirrorSeq) {
-      throw new TidemarkError(
-        "SplitBrain",
-        `the source's HEAD went back to v${head}, below v${p.mirrorSeq}, which this mirror copied: ` +
-          "its history was rewritten (a rolled-back primary); the target keeps the versions it copied; " +
-          "mirror the source into a fresh target to follow the new history",
-      );
-    }
-    rewindGaps(p, head);
-    if (p.inProgress && p.inProgress.version > head) delete p.inProgress;
-    this.#target.uploadedHere.clear();
-    this.#lag.reopen(head, handledThrough(p));
-  }
-
-  /**
-   * Finds the source HEAD from what is known, cheaply: on an object-store
-   * source two HEADs and a read of its low_water when nothing changed (a hint
-   * below the source's GC boundary, or one a racing expire passed, is never
-   * trusted); on a posix source one GET of `version-hint.text`, which
-   * merutable replaces only after the manifest it names is written.
-   */
-  async #findSourceHead(): Promise<number> {
-    const head = await this.#source.findHead(this.#target.initialised ? this.#target.progress.mirrorSeq : 0);
-    this.#lag.sourceChecked(head, this.#target.initialised ? handledThrough(this.#target.progress) : 0);
-    return head;
-  }
-
-  async #mirrorPending(budget: TickBudget): Promise<void> {
-    this.#workRemains = false;
-    this.#source.tickStarted();
-    // The HEAD of the last look (this instance's, or the saved progress's, read once loaded).
-    let seenBefore = this.#target.initialised ? this.#target.progress.lastSourceCheck?.head : undefined;
-    // The source first: its HEAD (and so the lag) is known even when the target is down.
-    const head = await this.#findSourceHead();
-    const resumed = this.#target.initialised;
-    if (!resumed) {
-      await this.#target.init();
-      const check = this.#target.progress.lastSourceCheck;
-      if (check) this.#lag.restore(check);
-      seenBefore = check?.head;
-    }
-    if (resumed && !(await this.#target.asBelieved())) {
-      await this.#target.forget();
-      this.#retention?.forget();
-      this.#lag.reopen(head, handledThrough(this.#target.progress));
-    }
-    this.#lag.handled(handledThrough(this.#target.progress));
-    if (!this.#target.verified) await this.#checkSameHistory(head);
-    this.#followRollback(head, seenBefore);
-    const p = this.#target.progress;
-    let lookahead: ManifestFile | undefined;
-    while (handledThrough(p) < head) {
-      if (this.#closed) return;
-      if (!budget.begin(SNAPSHOT_REQUESTS, 0, false)) {
-        this.#workRemains = true;
-        return;
-      }
-      let moved = 0;
-      try {
-        const version = handledThrough(p) + 1;
-        const file = lookahead?.version === version ? lookahead : await this.#source.read(version);
-        lookahead = undefined;
-        if (file === "legacy") {
-          this.#skip({ from: version, to: version, reason: "legacy" });
-          continue;
-        }
-        if (file === undefined) {
-          if (version === head) throw this.#source.headMissing(head);
-          // A posix table never deletes a manifest: a missing one is late, retried by the next tick.
-          if (this.#source.posix) throw this.#source.lateManifest(version, head);
-          // Expired on the source before we got here: skip to the next version it has.
-          const next = await nextExisting(this.#source.table, version, head);
-          this.#skip({ from: version, to: next - 1, reason: "expired" });
-          continue;
-        }
-        // Only a version the source's history is built on: its HEAD, or one its successor names.
-        if (version < head) {
-          const next = await this.#source.read(version + 1);
-          lookahead = next === "legacy" ? undefined : next;
-          if (next === undefined && version + 1 === head) throw this.#source.headMissing(head);
-          if (next === undefined && this.#source.posix) throw this.#source.lateManifest(version + 1, head);
-          if (lookahead === undefined || !(await builtOn(lookahead.manifest, file))) {
-            this.#skip({ from: version, to: version, reason: "unconfirmed" });
-            continue;
-          }
-        }
-        moved = await this.#mirrorVersion(budget, file, head);
-      } finally {
-        budget.end(SNAPSHOT_REQUESTS, 0, moved);
-      }
-      if (this.#workRemains) return;
-      budget.progressed();
-    }
   }
 
   /**
@@ -506,132 +347,6 @@ export class Mirror {
     if (!done) this.#workRemains = true;
   }
 
-  /** Records skipped versions; what was in progress for them is dropped. */
-  #skip(gap: MirrorGap): void {
-    const p = this.#target.progress;
-    recordGap(p, gap);
-    if (p.inProgress && p.inProgress.version <= gap.to) delete p.inProgress;
-    this.#target.uploadedHere.clear();
-    this.#lag.handled(handledThrough(p));
-    this.#settleWaiters();
-  }
-
-  /**
-   * Mirrors one source version (files, manifest; low_water at once after a
-   * gap). Returns the manifest's bytes moved (files are counted as they go).
-   * A source file that is gone and not in the source's HEAD was garbage
-   * collected: the version becomes a gap.
-   */
-  async #mirrorVersion(budget: TickBudget, file: ManifestFile, head: number): Promise<number> {
-    const p = this.#target.progress;
-    const version = file.version;
-    const manifest = file.manifest;
-    const previous = await this.#target.previousManifest(p.mirrorSeq);
-    if (previous && !sameTable(previous.manifest, manifest)) {
-      throw new TidemarkError(
-        "SplitBrain",
-        `source v${version} belongs to table ${manifest.tableUuid}, the target's v${p.mirrorSeq} to ${previous.manifest.tableUuid}`,
-        { key: manifestKey(version) },
-      );
-    }
-    // The version right after the last one copied must be built on exactly what was copied.
-    if (previous && version === previous.version + 1) await this.#source.checkFollowsOn(file, previous);
-    const committed = Number(manifest.lastUpdatedMs);
-    this.#lag.committed(version, committed);
-    if (committed > 0) p.lastSourceCommitMs = Math.max(p.lastSourceCommitMs ?? 0, committed);
-    const afterGap = version !== p.mirrorSeq + 1;
-    if (p.inProgress?.version !== version) {
-      p.inProgress = { version, uploaded: [], etags: {}, sha256: {} };
-      this.#target.uploadedHere.clear();
-    }
-    const inProgress = p.inProgress;
-    inProgress.etags ??= {};
-    inProgress.sha256 ??= {};
-    const etags = inProgress.etags;
-    const digests = inProgress.sha256;
-    const reserved = new Map<string, number>();
-    let copiedBytes = 0;
-    let res: Awaited<ReturnType<typeof mirrorSnapshot>>;
-    try {
-      res = await mirrorSnapshot({
-        source: this.#sourceStore,
-        target: this.#copyTarget,
-        sourceId: this.#binding.source,
-        version,
-        previous: previous?.manifest,
-        parallelism: this.#settings.parallelism,
-        listThreshold: this.#settings.listThreshold,
-        // A listing page is one request: list only while the page and one file
-        // copy after it still fit, so a tick always gets a file done (progress).
-        beforeListPage: () => budget.fits(1 + FILE_REQUESTS, 0),
-        manifestBytes: file.bytes,
-        // Files this instance put there are trusted; files an earlier process
-        // recorded are checked against the etags it recorded.
-        alreadyUploaded: [...this.#target.uploadedHere],
-        knownEtags: etags,
-        knownSha256: digests,
-        sha256: this.#opts.sha256,
-        previousChecksums: previous ? await this.#target.previousChecksums(previous) : undefined,
-        // After a gap, readers probing from the old low_water would not find
-        // the new version: advance low_water right away, not at the end of the tick.
-        advanceLowWater: afterGap,
-        shouldContinue: (f: LiveFile) => {
-          if (this.#closed) return false;
-          const size = f.size ?? f.minSize;
-          if (!budget.begin(FILE_REQUESTS, size)) return false;
-          reserved.set(f.path, size);
-          return true;
-        },
-        onFile: (path, copied, n, etag, sha256) => {
-          if (!this.#target.uploadedHere.has(path)) {
-            this.#target.uploadedHere.add(path);
-            if (!(path in etags)) inProgress.uploaded.push(path);
-          }
-          etags[path] = etag;
-          if (sha256 !== undefined) digests[path] = sha256;
-          // A file a listing found on the target was never reserved (no request of its own).
-          const size = reserved.get(path);
-          if (size !== undefined) {
-            budget.end(FILE_REQUESTS, size, n);
-            reserved.delete(path);
-          }
-          copiedBytes += n;
-          if (copied) {
-            p.counters.files++;
-            p.counters.bytes += n;
-          } else {
-            p.counters.skippedFiles++;
-          }
-        },
-      });
-    } catch (e) {
-      if (await this.#source.garbageCollected(e, manifest, version, head)) {
-        this.#skip({ from: version, to: version, reason: "files-gone" });
-        return 0;
-      }
-      throw e;
-    } finally {
-      // Release what failed copies reserved.
-      for (const size of reserved.values()) budget.end(FILE_REQUESTS, size, 0);
-    }
-    if (!res.complete) {
-      this.#workRemains = true;
-      return 0;
-    }
-    const manifestBytes = res.bytes - copiedBytes;
-    p.counters.bytes += manifestBytes;
-    p.mirrorSeq = version;
-    delete p.inProgress;
-    this.#target.uploadedHere.clear();
-    p.counters.snapshots++;
-    this.#target.setPrevious(file, res.checksums);
-    this.#retention?.published(file);
-    this.#target.lowWaterDirty = !res.lowWaterAdvanced;
-    this.#lag.handled(version);
-    this.#settleWaiters();
-    return manifestBytes;
-  }
-
   /**
    * Resolves with `mirrorSeq` once `version` (default: the source HEAD at the
    * time of the call) is mirrored or skipped as a gap, kicking the loop. The
@@ -663,7 +378,7 @@ export class Mirror {
         ),
     );
     if (version === undefined) {
-      this.#findSourceHead().then(
+      this.#versions.findHead().then(
         (head) => {
           waiter.version = head;
           this.#settleWaiters();
@@ -724,19 +439,4 @@ export class Mirror {
     this.#shutdown = pending ? boundedWait(pending, this.#settings.shutdownTimeoutMs) : Promise.resolve();
     return this.#shutdown;
   }
-}
-
-/** Waits for `p` to settle, at most `ms` milliseconds (a shutdown that must not hang); never rejects. */
-export async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    p.then(
-      () => {},
-      () => {},
-    ),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  if (timer !== undefined) clearTimeout(timer);
 }

@@ -19,7 +19,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { icebergRead } from "icebird";
 import { afterAll, describe, it } from "vitest";
-import type { TableSchema } from "../../src/catalog/schema.ts";
 import { openTable } from "../../src/catalog/table.ts";
 import { runCli } from "../../src/cli/main.ts";
 import { errorCodeOf, TidemarkError } from "../../src/errors.ts";
@@ -36,8 +35,15 @@ import type { ObjectStore } from "../../src/store/types.ts";
 import { SCENARIOS } from "../contract/rows.contract.ts";
 import { serveBucket } from "../support/bucket-server.ts";
 import { collect } from "../support/harness.ts";
+import { COMEBACK_VERSIONS, writeComebackTable } from "../support/iceberg-fixtures.ts";
 import { interopPython } from "../support/interop.ts";
-import { type FixtureValue, javaRoaring, RowsFixture, type Tagged, tagRow } from "../support/rows-fixture.ts";
+import {
+  type FixtureValue,
+  javaRoaring,
+  type RowsFixture,
+  type Tagged,
+  tagRow,
+} from "../support/rows-fixture.ts";
 
 const python = interopPython();
 const dv = python !== undefined && javaRoaring();
@@ -251,37 +257,14 @@ describe.skipIf(python === undefined)("the Iceberg view, read by icebird, fastav
   }
 
   it("rows that come back, deletes rewritten into one, a gap in the mirror: icebird still reads DuckDB's rows at every version", async () => {
-    const schema: TableSchema = {
-      table_name: "back",
-      columns: [
-        { name: "id", col_type: "Int64", nullable: false },
-        { name: "v", col_type: "ByteArray", nullable: true },
-      ],
-      primary_key: [0],
-    };
-    const fx = new RowsFixture(schema, { stringColumns: ["v"] });
-    const put = (id: bigint, v: string) => ({ put: [id, v] as FixtureValue[] });
-    fx.flush(
-      [1n, 2n, 3n, 4n, 5n, 6n].map((id) => put(id, `a${id}`)),
-      { rowGroupSize: 2 },
-    ); // v1
-    fx.flush([put(1n, "b1"), put(2n, "b2")]); // v2: shadows two rows of v1's file
-    fx.flush([{ del: [3n, "a3"] }, put(4n, "b4")]); // v3: a tombstone, an update
-    fx.flush([put(5n, "b5")], dv ? { dvOver: ["data/L0/f1.parquet"] } : {}); // v4: a deletion vector on v1's file
-    // v5: v3's file compacted alone, its tombstone dropped: key 3's row in v1's file is the table's again.
-    fx.compact({ inputs: ["data/L0/f3.parquet"], level: 1, dropTombstones: true });
-    fx.flush([put(6n, "b6")]); // v6: the mirror will not have it
-    fx.compact({ level: 2, dropTombstones: true }); // v7: one file, no deletes left
-    const dir = mkdtempSync(join(tmp, "back-"));
-    fx.write(python as string, dir, "object-store");
-    rmSync(join(dir, "metadata/v6.manifest.bin")); // a gap, as a mirror records one
+    const { fx, dir } = writeComebackTable(python as string, tmp, dv);
     const store = new FileStore(dir);
     const server = await serveBucket(store);
     try {
       const location = server.url.replace(/\/$/, "");
       const res = await updateIcebergView(store, { location, maxDeleteFiles: 2, maxSnapshots: 3 });
-      assert.deepEqual([res.written, res.skipped], [[1, 2, 3, 4, 5, 7], [6]]);
-      const oracle = fx.oracle(python as string, dir, [1, 2, 3, 4, 5, 7]);
+      assert.deepEqual([res.written, res.skipped], [COMEBACK_VERSIONS, [6]]);
+      const oracle = fx.oracle(python as string, dir, COMEBACK_VERSIONS);
       assert.ok(
         oracle.get(5)?.some((r) => JSON.stringify(r[1]) === JSON.stringify({ s: "a3" })),
         "key 3 came back at v5",
@@ -301,7 +284,7 @@ describe.skipIf(python === undefined)("the Iceberg view, read by icebird, fastav
         Number(summary(5).summary["removed-delete-files"]) > 0,
         "v5 rewrote the deletes naming key 3",
       );
-      for (const v of [1, 2, 3, 4, 5, 7]) assert.ok(Number(summary(v).summary["total-delete-files"]) <= 2);
+      for (const v of COMEBACK_VERSIONS) assert.ok(Number(summary(v).summary["total-delete-files"]) <= 2);
       assert.equal(summary(7).summary["total-delete-files"], "0", "deletes left with their files");
       const check = runChecker("view", { root: dir, prefix: "iceberg", location }) as ViewCheck;
       assert.deepEqual(check.errors, []);

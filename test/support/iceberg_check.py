@@ -85,8 +85,13 @@ def view(spec):
             errors.append(f"{where}: main is {md['refs']['main']}")
         schema = next(s for s in md["schemas"] if s["schema-id"] == md["current-schema-id"])
         mapping = json.loads(md["properties"]["schema.name-mapping.default"])
-        if sorted((m["field-id"], m["names"][0]) for m in mapping) != sorted((f["id"], f["name"]) for f in schema["fields"]):
-            errors.append(f"{where}: name mapping {mapping} is not the schema's fields")
+        mapped = {m["names"][0]: m["field-id"] for m in mapping}
+        fields = {f["name"]: f["id"] for f in schema["fields"]}
+        extra = {n: i for n, i in mapped.items() if n not in fields}
+        if {n: mapped.get(n) for n in fields} != fields or any(
+            not n.startswith("_merutable_") or i in fields.values() or i > 2147483447 for n, i in extra.items()
+        ):
+            errors.append(f"{where}: name mapping {mapping} is not the schema's fields and the internal columns")
         snap = next(s for s in md["snapshots"] if s["snapshot-id"] == n)
         ml = snap["manifest-list"]
         seen["manifest_lists"].add(ml)
@@ -133,8 +138,15 @@ def view(spec):
             seen["data_files"].add(path)
             if not os.path.exists(p) or os.path.getsize(p) != f["file_size_in_bytes"]:
                 errors.append(f"{where}: data file {path} missing or not {f['file_size_in_bytes']} bytes")
-            elif pq.ParquetFile(p).metadata.num_rows != f["record_count"]:
-                errors.append(f"{where}: {path} record_count {f['record_count']}")
+            else:
+                pf = pq.ParquetFile(p)
+                if pf.metadata.num_rows != f["record_count"]:
+                    errors.append(f"{where}: {path} record_count {f['record_count']}")
+                # A reader that gives a file without field ids a schema through the mapping (pyiceberg)
+                # needs every column of the file mapped, the internal ones too.
+                unmapped = [n for n in pf.schema_arrow.names if n not in mapped]
+                if unmapped:
+                    errors.append(f"{where}: {path} has columns the name mapping does not map: {unmapped}")
         total_deletes = 0
         for path, (f, seq) in live_deletes.items():
             p = local(path)

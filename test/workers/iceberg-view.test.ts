@@ -17,8 +17,9 @@ import { openTable } from "../../src/catalog/table.ts";
 import { demoCommit } from "../../src/demo/writer.ts";
 import { errorCodeOf, R2Store } from "../../src/index.ts";
 import { TableRows } from "../../src/rows/table-rows.ts";
-import { parseTableConfig, tableSetup } from "../../worker/config.ts";
+import { tableSetup } from "../../worker/config.ts";
 import type { Env } from "../../worker/env.ts";
+import { parseTableConfig } from "../../worker/table-config.ts";
 import { randomId } from "../support/harness.ts";
 import { ADMIN, BASE, driveAlarms, READ, stubOf } from "./support.ts";
 

@@ -23,8 +23,9 @@ import {
   S3Store,
   verifyMirror,
 } from "../../src/index.ts";
-import { openTable, parseTableConfig } from "../../worker/config.ts";
+import { openTable } from "../../worker/config.ts";
 import type { MirrorObjectStatus } from "../../worker/object-state.ts";
+import { parseTableConfig } from "../../worker/table-config.ts";
 import { EVENTS_SCHEMA } from "../contract/restore.contract.ts";
 import { collect, randomId } from "../support/harness.ts";
 import { Primary } from "../support/mirror-fixture.ts";
@@ -147,7 +148,8 @@ describe("retention inside the alarm's budget", () => {
       source: `r2://SOURCE/ret-budget/${table}`,
       target: `r2://MIRROR/ret-budget-dst/${table}`,
       retention: { keepVersions: 2, graceMs: 0 },
-      budget: { requests: 12 },
+      // A snapshot of one file is 13 requests (its checksum record one PUT of them): the budget fits one.
+      budget: { requests: 13 },
     });
     assert.equal(r.status, 200, await r.clone().text());
     // The tests' MirrorObject (entry.ts) records the store requests of each alarm's tick.
@@ -163,10 +165,10 @@ describe("retention inside the alarm's budget", () => {
     const s = await status();
     const perAlarm = await stub.testAlarmRequests();
     assert.equal(s.lastError, null);
-    assert.equal(s.budget?.requests, 12);
+    assert.equal(s.budget?.requests, 13);
     // The first alarm's discovery and init of the target are the mirror's own, outside any budget.
     assert.ok(
-      perAlarm.length >= 3 && Math.max(...perAlarm.slice(1)) <= 12,
+      perAlarm.length >= 3 && Math.max(...perAlarm.slice(1)) <= 13,
       `requests per alarm: ${perAlarm.join(" ")}`,
     );
     // Retention ran, in budgeted alarms: its requests are among those counted per alarm.
@@ -233,7 +235,7 @@ for (const [name, cfg] of targets) {
       // No tick from here on (a status read starts a loop with no alarm: this one is set far ahead).
       await runInDurableObject(stub, (_i, state) => state.storage.setAlarm(Date.now() + 3_600_000));
 
-      // Exactly the window: the manifests of v4..v6, the files they name, the two pointers.
+      // Exactly the window: the manifests of v4..v6 and their checksum records, the files they name, the two pointers.
       const retained = [OLDEST, OLDEST + 1, HEAD];
       const reader = openMirror(target);
       const named = new Set<string>();
@@ -245,6 +247,7 @@ for (const [name, cfg] of targets) {
           "metadata/low_water.txt",
           "metadata/oldest_retained.txt",
           ...retained.map((v) => `metadata/v${v}.manifest.bin`),
+          ...retained.map((v) => `_tidemark/checksums/v${v}.sha256`),
         ].sort(),
       );
 
@@ -441,6 +444,8 @@ describe.skipIf(moto === undefined)(
       s = await status();
       assert.equal(s.lastError, null);
       assert.deepEqual(await keysOf(target), [
+        "_tidemark/checksums/v3.sha256",
+        "_tidemark/checksums/v4.sha256",
         "data/b.parquet",
         "data/c.parquet",
         "data/d.parquet",

@@ -9,7 +9,8 @@
  */
 import { openTable } from "../../catalog/table.ts";
 import { TidemarkError } from "../../errors.ts";
-import { isFatalMirrorError, Mirror } from "../../mirror/mirror.ts";
+import { isFatalMirrorError } from "../../mirror/loop.ts";
+import { Mirror } from "../../mirror/mirror.ts";
 import type { MirrorOptions, MirrorStatus } from "../../mirror/settings.ts";
 import { nodeSha256 } from "../../node/sha256.ts";
 import { capabilitiesOf } from "../../store/types.ts";

@@ -31,6 +31,12 @@ import { parseS3Error } from "./xml.ts";
  */
 export type Retry = "idempotent" | "once" | "cas";
 
+/** A store's client and settings: what its requests are made with (put.ts, copy.ts, delete.ts, list.ts, multipart.ts). */
+export interface S3Context {
+  client: S3Client;
+  cfg: S3Settings;
+}
+
 /** One S3 request. */
 export interface S3Request {
   /** What tidemark is doing, for messages: "get", "put", "complete multipart upload"... */

@@ -11,15 +11,13 @@ import { bodyFailed, bodyTooLong, bodyTooShort } from "../transport.ts";
 import type { Body, ObjectMeta, PutOptions, PutResult } from "../types.ts";
 import { encodeRfc3986, metadataHeaders, stripEtag } from "../wire.ts";
 import { newWriterToken, WRITER_TOKEN_KEY } from "../writer-token.ts";
-import type { S3Client } from "./client.ts";
+import type { S3Context } from "./client.ts";
 import { lockedBodyHeaders, lockHeaders } from "./lock.ts";
-import { MAX_PARTS, type S3Settings } from "./settings.ts";
+import { MAX_PARTS } from "./settings.ts";
 import { parseS3Error, parseXml, xmlChild, xmlEscape, xmlText } from "./xml.ts";
 
 /** What a multipart upload needs from its store. */
-export interface MultipartTarget {
-  client: S3Client;
-  cfg: S3Settings;
+export interface MultipartTarget extends S3Context {
   /** The stored key. */
   fullKey: string;
   /** The caller's key (messages, and the HEAD of a completion whose answer was lost). */

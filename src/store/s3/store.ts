@@ -3,14 +3,15 @@
  * MinIO-family, Tigris), signed with SigV4 by a maintained library, over a
  * pluggable transport (`fetch` by default).
  *
- * The folder is laid out like object_store's `aws/`: `options.ts` (options
+ * The folder is laid out like object_store's `aws/`: `settings.ts` (options
  * and limits), `client.ts` (URLs, signing, sending, errors, the retry of each
  * request), `errors.ts` (the one mapping of S3 answers to codes), `xml.ts`,
- * `multipart.ts`, `copy.ts`, and this store.
+ * `put.ts` (one PUT), `multipart.ts`, `copy.ts` (server-side copies),
+ * `checksum.ts`, `lock.ts` (Object Lock, versions), `delete.ts`, `list.ts`,
+ * `vendor.ts`, and this store.
  *
  * @module
  */
-import { md5 } from "@noble/hashes/legacy.js";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import {
   bodyBytes,
@@ -25,7 +26,7 @@ import {
 } from "../body.ts";
 import { sha256Of } from "../checksum.ts";
 import { type CopySource, claimCopySource, copySourceOf } from "../copy-source.ts";
-import { checkedKeys, compareKeys } from "../keys.ts";
+import { checkedKeys } from "../keys.ts";
 import { checkLock } from "../lock.ts";
 import type { HeadersLike } from "../transport.ts";
 import {
@@ -37,7 +38,6 @@ import {
   type ListOptions,
   locate,
   type ObjectBody,
-  type ObjectLock,
   type ObjectMeta,
   type ObjectStore,
   type PutOptions,
@@ -45,9 +45,7 @@ import {
   type StoreCapabilities,
 } from "../types.ts";
 import {
-  base64,
   encodeKeyPath,
-  encodeRfc3986,
   metadataFromHeaders,
   metadataHeaders,
   parseContentRange,
@@ -55,26 +53,14 @@ import {
   stripEtag,
 } from "../wire.ts";
 import { createWithRetry } from "../writer-token.ts";
-import {
-  awsChunked,
-  awsChunkedLength,
-  checksumHeaders,
-  checksumOf,
-  documentedChecksums,
-  leadingDigest,
-  probeChecksums,
-} from "./checksum.ts";
-import { S3Client, type S3Request } from "./client.ts";
-import { probeCopyCondition } from "./copy.ts";
-import type { S3Condition } from "./errors.ts";
-import {
-  bucketKeepsVersions,
-  listVersions,
-  lockedBodyHeaders,
-  lockFromHeaders,
-  lockHeaders,
-} from "./lock.ts";
+import { checksumOf, documentedChecksums, probeChecksums } from "./checksum.ts";
+import { S3Client, type S3Context } from "./client.ts";
+import { type CopyTarget, copyFrom, copyOnce, probeCopyCondition } from "./copy.ts";
+import { deleteBatch, deleteVersions } from "./delete.ts";
+import { listObjects } from "./list.ts";
+import { bucketKeepsVersions, lockFromHeaders } from "./lock.ts";
 import { putMultipart } from "./multipart.ts";
+import { putOnce } from "./put.ts";
 import {
   DELETE_BATCH,
   MAX_PART_SIZE,
@@ -85,15 +71,6 @@ import {
   s3Settings,
 } from "./settings.ts";
 import { documentedCopyCondition, endpointId } from "./vendor.ts";
-import {
-  deleteRequestXml,
-  parseDeleteResult,
-  parseListPage,
-  parseS3Error,
-  parseXml,
-  xmlChild,
-  xmlText,
-} from "./xml.ts";
 
 // XML 1.0 cannot carry these (control characters are refused by validateKey).
 const NOT_XML = /[\ufffe\uffff]/;
@@ -138,6 +115,8 @@ export class S3Store implements ObjectStore {
   readonly capabilities: Partial<StoreCapabilities>;
   readonly #cfg: S3Settings;
   readonly #client: S3Client;
+  /** The client and settings, as the request modules take them. */
+  readonly #s3: S3Context;
   /** The header that makes a copy into this store create-only (`undefined`: none works); decided once. */
   #copyCondition: Promise<string | undefined> | undefined;
   /** Whether the endpoint records SHA-256 checksums (documented, or probed once at the first put asking). */
@@ -152,6 +131,7 @@ export class S3Store implements ObjectStore {
   constructor(opts: S3StoreOptions) {
     this.#cfg = s3Settings(opts);
     this.#client = new S3Client(this.#cfg);
+    this.#s3 = { client: this.#client, cfg: this.#cfg };
     const where = `${opts.bucket}${this.#cfg.prefix.suffix}`;
     this.name = `s3://${where}`;
     this.id = `s3:${endpointId(this.#cfg.endpoint)}/${where}`;
@@ -254,8 +234,7 @@ export class S3Store implements ObjectStore {
       }
       return putMultipart(
         {
-          client: this.#client,
-          cfg: this.#cfg,
+          ...this.#s3,
           fullKey: this.#cfg.prefix.full(key),
           key,
           head: (k) => this.head(k),
@@ -286,17 +265,18 @@ export class S3Store implements ObjectStore {
     const payload = body instanceof ReadableStream ? body : bodyBytes(body);
     if (mode === "create") {
       if (payload instanceof ReadableStream)
-        return this.#putOnce(key, payload, size, opts, opts.metadata, "create");
+        return putOnce(this.#s3, key, payload, size, opts, opts.metadata, "create");
       // Retried by createWithRetry, whose attempts carry one writer token.
       return createWithRetry(
-        (metadata) => this.#putOnce(key, payload, size, opts, metadata, "create"),
+        (metadata) => putOnce(this.#s3, key, payload, size, opts, metadata, "create"),
         () => this.head(key),
         opts.metadata,
         this.#cfg.retry,
       );
     }
     if (mode === "overwrite") {
-      return this.#putOnce(
+      return putOnce(
+        this.#s3,
         key,
         payload,
         size,
@@ -314,59 +294,7 @@ export class S3Store implements ObjectStore {
         key,
       });
     }
-    return this.#putOnce(key, payload, size, opts, opts.metadata, "ifMatch", mode, retryOf("cas"));
-  }
-
-  /** One PUT of `body`, retried as `retry` says (a create is retried by its caller). */
-  async #putOnce(
-    key: string,
-    body: Uint8Array | ReadableStream<Uint8Array>,
-    size: number,
-    opts: PutOptions,
-    metadata: Record<string, string> | undefined,
-    condition: S3Condition | undefined,
-    mode?: { ifMatch: string },
-    retry: "idempotent" | "cas" | "once" = "once",
-  ): Promise<PutResult> {
-    const headers: Record<string, string> = {
-      "content-length": String(size),
-      ...metadataHeaders(metadata, key),
-    };
-    if (opts.contentType) headers["content-type"] = opts.contentType;
-    if (condition === "create") headers["if-none-match"] = "*";
-    // RGW 16 matches only an unquoted etag (a quoted one always fails, measured
-    // on 16.2.15); AWS and R2 accept it unquoted too.
-    if (mode) headers["if-match"] = stripEtag(mode.ifMatch);
-    // Checksums (opts.sha256 is set only where the endpoint records them): a
-    // digest known up front is a header; one known at the end a trailer.
-    const leading = leadingDigest(opts.sha256);
-    if (leading) Object.assign(headers, checksumHeaders(leading));
-    else if (typeof opts.sha256 === "function" && body instanceof ReadableStream) {
-      body = awsChunked(body, size, opts.sha256);
-      Object.assign(headers, {
-        "content-length": String(awsChunkedLength(size)),
-        "content-encoding": "aws-chunked",
-        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-        "x-amz-decoded-content-length": String(size),
-        "x-amz-sdk-checksum-algorithm": "SHA256",
-        "x-amz-trailer": "x-amz-checksum-sha256",
-      });
-    }
-    // After the checksum: a locked body (always in memory) that carries its
-    // x-amz-checksum-sha256 already meets Object Lock's integrity requirement
-    // and is sent without Content-MD5 (see lockedBodyHeaders).
-    if (opts.lock !== undefined) {
-      Object.assign(headers, lockHeaders(opts.lock));
-      if (body instanceof Uint8Array) Object.assign(headers, lockedBodyHeaders(headers, body));
-    }
-    const r: S3Request = { op: "put", key, method: "PUT", url: this.#url(key), headers, body };
-    if (condition) r.condition = condition;
-    const res = await this.#client.call(r, retry);
-    await res.discard();
-    const sha256 = opts.sha256 === undefined ? undefined : checksumOf(res.headers);
-    return sha256 === undefined
-      ? { etag: stripEtag(res.headers.get("etag")) }
-      : { etag: stripEtag(res.headers.get("etag")), sha256 };
+    return putOnce(this.#s3, key, payload, size, opts, opts.metadata, "ifMatch", mode, retryOf("cas"));
   }
 
   /**
@@ -387,7 +315,7 @@ export class S3Store implements ObjectStore {
                   c.close();
                 },
               });
-              await this.#putOnce(k, stream, bytes.length, { sha256: () => d }, undefined, undefined);
+              await putOnce(this.#s3, k, stream, bytes.length, { sha256: () => d }, undefined, undefined);
             },
             async (k) => {
               const got = await this.get(k, { checksum: true });
@@ -421,7 +349,8 @@ export class S3Store implements ObjectStore {
       documentedCopyCondition(b.endpoint) !== undefined
         ? Promise.resolve(documentedCopyCondition(b.endpoint))
         : probeCopyCondition(this, (from, etag, to, condition) =>
-            this.#copyOnce(
+            copyOnce(
+              this.#s3,
               to,
               this.#client.copySource(this.#cfg.prefix.full(from)),
               etag,
@@ -434,11 +363,8 @@ export class S3Store implements ObjectStore {
 
   /**
    * A create-only `put` of a `copySourceBody` of an object of `from.store`
-   * (an `S3Store` this store can copy from, see {@link canCopyFrom}):
-   * CopyObject pinned to the source's etag (`x-amz-copy-source-if-match`),
-   * with `metadata` replacing the source's. `AlreadyExists` when `key`
-   * exists (a retry that finds its own copy succeeds: writer token),
-   * `PreconditionFailed` when the source is no longer that version.
+   * (an `S3Store` this store can copy from, see {@link canCopyFrom}): see
+   * `copyFrom` (copy.ts).
    */
   async #copyFrom(
     from: CopySource & { store: S3Store },
@@ -450,71 +376,8 @@ export class S3Store implements ObjectStore {
     const condition = await this.#copyCondition;
     if (condition === undefined) throw new TypeError("#copyFrom without a copy condition");
     const copySource = from.store.#client.copySource(from.store.#cfg.prefix.full(fromKey));
-    try {
-      return await createWithRetry(
-        (md) => this.#copyOnce(key, copySource, from.etag, condition, md, opts.lock, checksum),
-        () => this.head(key),
-        opts.metadata,
-        this.#cfg.retry,
-      );
-    } catch (e) {
-      // 412 answers both conditions: the destination exists, or the source changed.
-      if (isTidemarkError(e, "AlreadyExists")) {
-        try {
-          await this.head(key);
-        } catch (h) {
-          if (!isTidemarkError(h, "NotFound")) throw h;
-          throw new TidemarkError(
-            "PreconditionFailed",
-            `s3 copy ${JSON.stringify(key)}: the source ${JSON.stringify(from.key)} is no longer etag ${from.etag}`,
-            { key, cause: e },
-          );
-        }
-      }
-      throw e;
-    }
-  }
-
-  /** One CopyObject, create-only by `condition`, pinned to the source's etag (retried by its caller). */
-  async #copyOnce(
-    key: string,
-    copySource: string,
-    sourceEtag: string,
-    condition: string,
-    metadata: Record<string, string> | undefined,
-    lock?: ObjectLock,
-    checksum = false,
-  ): Promise<PutResult> {
-    const res = await this.#client.send({
-      op: "copy",
-      key,
-      method: "PUT",
-      url: this.#url(key),
-      headers: {
-        "content-length": "0",
-        "x-amz-copy-source": copySource,
-        "x-amz-copy-source-if-match": stripEtag(sourceEtag),
-        "x-amz-metadata-directive": "REPLACE",
-        [condition]: "*",
-        ...metadataHeaders(metadata, key),
-        // The store computes the copy's checksum itself (AWS: "x-amz-checksum-algorithm").
-        ...(checksum ? { "x-amz-checksum-algorithm": "SHA256" } : {}),
-        ...(lock !== undefined ? lockHeaders(lock) : {}),
-      },
-      condition: "create",
-    });
-    // CopyObject can answer 200 and fail in the body.
-    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
-    const text = await res.text();
-    const err = parseS3Error(text);
-    if (err) throw this.#client.fail({ op: "copy", key, condition: "create" }, 200, err);
-    const result = xmlChild(parseXml(text), "CopyObjectResult");
-    const etag = xmlText(result, "ETag");
-    // A cut-off answer: the outcome is unknown (a retry settles it by the writer token).
-    if (!etag) throw this.#client.fail({ op: "copy (no ETag in the answer)", key }, 503, undefined);
-    const sum = checksum ? xmlText(result, "ChecksumSHA256") : undefined;
-    const sha256 = sum ? checksumOf(new Headers({ "x-amz-checksum-sha256": sum })) : undefined;
-    return sha256 === undefined ? { etag: stripEtag(etag) } : { etag: stripEtag(etag), sha256 };
+    const target: CopyTarget = { ...this.#s3, head: (k) => this.head(k) };
+    return copyFrom(target, from, copySource, key, opts, condition, checksum);
   }
 
   /** Deletes an object; a missing key is not an error. */
@@ -545,7 +408,8 @@ export class S3Store implements ObjectStore {
       encodeKeyPath(prefix.full(key));
       return key;
     });
-    if (opts.allVersions && all.length > 0 && (await this.#keepsVersions())) return this.#deleteVersions(all);
+    if (opts.allVersions && all.length > 0 && (await this.#keepsVersions()))
+      return deleteVersions(this.#s3, all);
     let deleted = 0;
     const errors: DeleteError[] = [];
     for (let at = 0; at < all.length; at += DELETE_BATCH) {
@@ -562,7 +426,7 @@ export class S3Store implements ObjectStore {
       }
       const xmlSafe = batch.filter((k) => !NOT_XML.test(prefix.full(k)));
       if (xmlSafe.length === 0) continue;
-      const failed = await this.#deleteBatch(xmlSafe);
+      const failed = await deleteBatch(this.#s3, xmlSafe);
       deleted += xmlSafe.length - failed.length;
       errors.push(...failed);
     }
@@ -579,119 +443,11 @@ export class S3Store implements ObjectStore {
   }
 
   /**
-   * Deletes every version and delete marker of `keys` (a versioned bucket):
-   * their versions listed in key order (`listVersions`), then DeleteObjects
-   * naming each version, 1,000 per request. A key counts as deleted when
-   * none of its versions was refused (an Object Lock retention not yet
-   * released is refused per version); a key without versions was absent.
+   * Lists keys under `prefix` in UTF-8 byte order with ListObjectsV2 (see
+   * `listObjects`, list.ts).
    */
-  async #deleteVersions(keys: string[]): Promise<DeleteManyResult> {
-    const prefix = this.#cfg.prefix;
-    const sorted = [...new Set(keys)].sort(compareKeys);
-    const refused = new Map<string, DeleteError>();
-    for (let at = 0; at < sorted.length; at += DELETE_BATCH) {
-      const batch = sorted.slice(at, at + DELETE_BATCH).map((k) => prefix.full(k));
-      const versions = await listVersions(this.#client, batch, this.#cfg.maxKeys);
-      for (let v = 0; v < versions.length; v += DELETE_BATCH) {
-        for (const e of await this.#deleteBatch(versions.slice(v, v + DELETE_BATCH))) refused.set(e.key, e);
-      }
-    }
-    return { deleted: sorted.length - refused.size, errors: [...refused.values()] };
-  }
-
-  async #deleteBatch(keys: Array<string | { key: string; versionId: string }>): Promise<DeleteError[]> {
-    const { prefix, scrub } = this.#cfg;
-    const payload = new TextEncoder().encode(
-      deleteRequestXml(keys.map((k) => (typeof k === "string" ? prefix.full(k) : k))),
-    );
-    const headers = { "content-type": "application/xml", "content-md5": base64(md5(payload)) };
-    return this.#client.retrying(async () => {
-      const res = await this.#client.send({
-        op: "delete many",
-        method: "POST",
-        url: this.#client.url(undefined, "delete="),
-        headers,
-        body: payload,
-      });
-      const text = await res.text();
-      const err = parseS3Error(text);
-      if (err) throw this.#client.fail({ op: "delete many" }, res.status, err);
-      const failed = parseDeleteResult(text);
-      if (!failed) throw this.#client.fail({ op: "delete many (unreadable answer)" }, 503, undefined);
-      return failed.map((e) => ({
-        key: e.key.startsWith(prefix.value) ? prefix.strip(e.key) : e.key,
-        code: e.code,
-        message: scrub(e.message),
-      }));
-    });
-  }
-
-  /**
-   * Lists keys under `prefix` in UTF-8 byte order with ListObjectsV2 (pages of
-   * `maxKeys`, `encoding-type=url` so any key survives XML), lazily, one page
-   * request at a time. With a delimiter, common prefixes come as `isPrefix`
-   * entries in order among the keys. Listings carry no user metadata.
-   */
-  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
-    const kp = this.#cfg.prefix;
-    // Checked on the first next(), like every other failure of a listing.
-    const fullPrefix = kp.fullPrefix(prefix);
-    if (opts.startAfter !== undefined && opts.startAfter !== "") kp.full(opts.startAfter);
-    let token: string | undefined;
-    let startAfter = opts.startAfter === undefined ? undefined : kp.value + opts.startAfter;
-    for (;;) {
-      const params: [string, string][] = [
-        ["list-type", "2"],
-        ["encoding-type", "url"],
-        ["max-keys", String(this.#cfg.maxKeys)],
-        ["prefix", fullPrefix],
-      ];
-      if (opts.delimiter) params.push(["delimiter", opts.delimiter]);
-      if (token !== undefined) params.push(["continuation-token", token]);
-      else if (startAfter !== undefined) params.push(["start-after", startAfter]);
-      const query = params.map(([k, v]) => `${k}=${encodeRfc3986(v)}`).join("&");
-      const page = await this.#client.retrying(async () => {
-        const res = await this.#client.send({
-          op: "list",
-          key: kp.strip(fullPrefix),
-          method: "GET",
-          url: this.#client.url(undefined, query),
-        });
-        // A body cut off mid-page rejects with Transient (the transport's `responseError`).
-        const text = await res.text();
-        const err = parseS3Error(text);
-        if (err) throw this.#client.fail({ op: "list" }, res.status, err);
-        const p = parseListPage(text);
-        // "A 200 OK response can contain valid or invalid XML": a cut-off page.
-        if (!p) throw this.#client.fail({ op: "list (unreadable page)" }, 503, undefined);
-        return p;
-      });
-      const objects: ObjectMeta[] = page.objects.map((o) => ({
-        ...o,
-        key: kp.strip(o.key),
-        etag: stripEtag(o.etag),
-      }));
-      const prefixes: ObjectMeta[] = page.prefixes.map((p) => ({
-        key: kp.strip(p),
-        size: 0,
-        etag: "",
-        isPrefix: true,
-      }));
-      // Contents and CommonPrefixes are each sorted; interleave them.
-      const merged =
-        prefixes.length === 0 ? objects : [...objects, ...prefixes].sort((a, b) => compareKeys(a.key, b.key));
-      for (const m of merged) yield m;
-      if (!page.truncated) return;
-      if (page.nextToken) {
-        token = page.nextToken;
-      } else {
-        // Truncated without a token (old or odd servers): continue after the last entry.
-        const last = merged.at(-1);
-        if (!last) return;
-        token = undefined;
-        startAfter = kp.value + last.key;
-      }
-    }
+  list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    return listObjects(this.#s3, prefix, opts);
   }
 }
 
