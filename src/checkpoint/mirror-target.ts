@@ -103,7 +103,8 @@ export class CheckpointTarget<C> {
       this.progress = cloneCheckpointProgress(saved);
       this.progress.unsealed ??= [];
     } else {
-      await this.#derive(c, saved);
+      // Without saved progress, the totals so far (ticks before this one) carry over.
+      await this.#derive(c, saved ?? this.progress);
     }
     this.initialised = true;
   }

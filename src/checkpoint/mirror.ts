@@ -167,7 +167,7 @@ export class CheckpointMirror {
       layout: pass?.layout ?? null,
       through: p.through,
       newestCopied: newest ?? null,
-      sourceNewest: pass?.sourceNewest == null ? null : String(pass.sourceNewest),
+      sourceNewest: pass === undefined || pass.sourceNewest === null ? null : String(pass.sourceNewest),
       pending: pass?.pending ?? 0,
       caughtUp,
       floor: { source: pass?.sourceFloor ?? null, target: p.floor, held: p.heldFloor ?? null },
