@@ -18,12 +18,9 @@ import * as fc from "fast-check";
 import { describe, it } from "vitest";
 import { CheckpointStore } from "../../src/checkpoint/checkpoint-store.ts";
 import { parseEpochKey } from "../../src/checkpoint/layout.ts";
-import { CheckpointMirror } from "../../src/checkpoint/mirror.ts";
-import type { CheckpointMirrorProgress } from "../../src/checkpoint/mirror-progress.ts";
-import { faulty } from "../../src/store/faulty.ts";
-import { MemoryStore } from "../../src/store/memory.ts";
 import type { ObjectStore } from "../../src/store/types.ts";
 import { mirrorToCompletion } from "../contract/checkpoint-mirror.contract.ts";
+import { MirrorWorld, mirrorCommands } from "../support/checkpoint-model.ts";
 import { collect } from "../support/harness.ts";
 
 const RUNS = Number(process.env.CHECKPOINT_MODEL_RUNS ?? 100);
@@ -46,42 +43,10 @@ interface Model {
   writes: number;
 }
 
-/** A store that forwards to `current` (the target, or a faulty wrapper of it for one tick). */
-function switchable(base: ObjectStore): ObjectStore & { current: ObjectStore } {
-  const s = {
-    current: base,
-    name: base.name,
-    id: base.name,
-    get: (k: string, o?: Parameters<ObjectStore["get"]>[1]) => s.current.get(k, o),
-    head: (k: string) => s.current.head(k),
-    put: (k: string, b: Parameters<ObjectStore["put"]>[1], o?: Parameters<ObjectStore["put"]>[2]) =>
-      s.current.put(k, b, o),
-    delete: (k: string) => s.current.delete(k),
-    deleteMany: (ks: Parameters<ObjectStore["deleteMany"]>[0]) => s.current.deleteMany(ks),
-    list: (p: string, o?: Parameters<ObjectStore["list"]>[1]) => s.current.list(p, o),
-  };
-  return s;
-}
-
-class World {
-  readonly source = new MemoryStore();
-  readonly target = new MemoryStore();
-  readonly wire = switchable(this.target);
+class World extends MirrorWorld {
   readonly cp = new CheckpointStore(this.source, { instanceId: "node-1", vnodeCapacity: 2 });
-  saved: CheckpointMirrorProgress | undefined;
   /** The target's newest sealed epoch after the last tick (it never goes away). */
   targetNewest = -1;
-  readonly progress = {
-    load: async () => this.saved,
-    save: async (p: CheckpointMirrorProgress) => {
-      this.saved = p;
-    },
-  };
-  mirror = this.fresh();
-
-  fresh(): CheckpointMirror {
-    return new CheckpointMirror({ source: this.source, target: this.wire, progress: this.progress });
-  }
 }
 
 type Cmd = fc.AsyncCommand<Model, World>;
@@ -183,35 +148,6 @@ class Prune implements Cmd {
   toString = () => `prune(${this.pick})`;
 }
 
-type Fault = { kind: "none" } | { kind: "fail"; seed: number } | { kind: "lost"; seed: number };
-
-/** A mirror tick, maybe with the target failing some requests or losing responses; then the target checked. */
-class Tick implements Cmd {
-  readonly fault: Fault;
-  constructor(fault: Fault) {
-    this.fault = fault;
-  }
-  check = () => true;
-  async run(m: Model, w: World): Promise<void> {
-    if (this.fault.kind === "fail")
-      w.wire.current = faulty(w.target, { failRate: 0.3, seed: this.fault.seed });
-    if (this.fault.kind === "lost") {
-      w.wire.current = faulty(w.target, {
-        lostResponseRate: 0.5,
-        kinds: ["create", "put"],
-        seed: this.fault.seed,
-      });
-    }
-    try {
-      await w.mirror.tick();
-    } finally {
-      w.wire.current = w.target;
-    }
-    await assertSound(m, w, `after ${this}`);
-  }
-  toString = () => `tick${this.fault.kind === "none" ? "" : `(${this.fault.kind} ${this.fault.seed})`}`;
-}
-
 /**
  * What any reader of the target may rely on: only epochs the source sealed,
  * each `_COMMIT` with its epoch's objects as they were when sealed, and the
@@ -236,21 +172,6 @@ async function assertSound(m: Model, w: World, label: string): Promise<void> {
   w.targetNewest = newest;
 }
 
-/** The mirror process restarts, with its saved progress or without it. */
-class Restart implements Cmd {
-  readonly keepProgress: boolean;
-  constructor(keepProgress: boolean) {
-    this.keepProgress = keepProgress;
-  }
-  check = () => true;
-  async run(_m: Model, w: World): Promise<void> {
-    await w.mirror.shutdown();
-    if (!this.keepProgress) w.saved = undefined;
-    w.mirror = w.fresh();
-  }
-  toString = () => `restart(${this.keepProgress ? "progress" : "none"})`;
-}
-
 const pick = fc.integer({ min: 0, max: 1_000 });
 // Weighted by repetition (fc.commands picks uniformly): writes and ticks are most of the traffic.
 const commands = [
@@ -260,12 +181,7 @@ const commands = [
   pick.map((p) => new Rewrite(p)),
   pick.map((p) => new LateSeal(p)),
   pick.map((p) => new Prune(p)),
-  fc.constant(new Tick({ kind: "none" })),
-  fc.constant(new Tick({ kind: "none" })),
-  fc.constant(new Tick({ kind: "none" })),
-  fc.integer({ min: 1, max: 1_000_000 }).map((seed) => new Tick({ kind: "fail", seed })),
-  fc.integer({ min: 1, max: 1_000_000 }).map((seed) => new Tick({ kind: "lost", seed })),
-  fc.boolean().map((k) => new Restart(k)),
+  ...mirrorCommands<Model, World>(assertSound),
 ];
 
 /** What the runs exercised (asserted at the end: a model that never reached a case proves nothing of it). */
