@@ -12,13 +12,12 @@ import { FILE_REQUESTS, type TickBudget } from "../mirror/budget.ts";
 import type { MirrorSettings } from "../mirror/settings.ts";
 import { forEachLimit } from "../store/batch.ts";
 import type { ObjectMeta, ObjectStore } from "../store/types.ts";
-import type {
-  CheckpointLayout,
-  CheckpointMirrorProgress,
-  CheckpointMirrorProgressStore,
-  SkippedAttempt,
+import {
+  type CheckpointLayout,
+  type CheckpointMirrorProgress,
+  type CheckpointMirrorProgressStore,
+  SKIPPED_KEPT,
 } from "./mirror-progress.ts";
-import { SKIPPED_KEPT } from "./mirror-progress.ts";
 
 /** What a layout's pass is given by the mirror. */
 export interface PassContext {
@@ -57,9 +56,8 @@ export type EpochOutcome = "copied" | "skipped" | "unsealed" | "incomplete";
 
 /** Records that the source's `epoch` is not copied, and why (the last {@link SKIPPED_KEPT}). */
 export function recordSkip(p: CheckpointMirrorProgress, epoch: bigint, reason: string): "skipped" {
-  const skipped: SkippedAttempt[] = p.skipped;
-  skipped.push({ epoch: String(epoch), reason });
-  if (skipped.length > SKIPPED_KEPT) skipped.splice(0, skipped.length - SKIPPED_KEPT);
+  p.skipped.push({ epoch: String(epoch), reason });
+  if (p.skipped.length > SKIPPED_KEPT) p.skipped.splice(0, p.skipped.length - SKIPPED_KEPT);
   delete p.inProgress;
   return "skipped";
 }
