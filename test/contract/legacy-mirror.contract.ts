@@ -19,7 +19,7 @@ import { faulty } from "../../src/store/faulty.ts";
 import type { ObjectMeta, ObjectStore } from "../../src/store/types.ts";
 import { collect, type Harness } from "../support/harness.ts";
 import { recording } from "../support/mirror-fixture.ts";
-import { type FixtureBundle, rootOf, writeRoot } from "../support/state-v2-fixtures.ts";
+import { bytesOf, type FixtureBundle, rootOf, writeRoot } from "../support/state-v2-fixtures.ts";
 import {
   assertIdleTick,
   type CheckpointMirrorContractOptions,
@@ -40,6 +40,8 @@ export const LEGACY_SERVICE_SKIPS: Record<string, string> = {
   "lost responses on every create converge, with no false SplitBrain":
     "the faults are injected by a wrapper: store-independent, run on memory and directories",
   "a mirror pinned to state-v2 refuses this layout (NotSupported), as the Worker's does":
+    "store-independent, run on memory and directories",
+  "a target holding state-v2 checkpoints is refused (NotSupported), and nothing is written":
     "store-independent, run on memory and directories",
   "order: each epoch's objects before its _COMMIT, epochs oldest first":
     "the order is the mirror's own (recorded by a wrapper): run on memory and directories",
@@ -347,6 +349,23 @@ export function legacyMirrorContract(
     assert.equal(errors.length, 2);
     for (const e of errors) assert.match(e, /^\[SplitBrain\] .*epoch=2\/_COMMIT/);
     assert.deepEqual(await readBytes(target, "epoch=2/_COMMIT"), b("node-9"));
+  });
+
+  test("a target holding state-v2 checkpoints is refused (NotSupported), and nothing is written", async ({
+    source,
+    target,
+  }) => {
+    await writeGenerated(source);
+    const ns = bundle.cases["single-root"]?.objects["state-v2/_NAMESPACE"];
+    assert.ok(ns);
+    await target.put("state-v2/_NAMESPACE", bytesOf(ns));
+    const errors: string[] = [];
+    await new CheckpointMirror({ source, target, onError: (e) => errors.push(e.message) }).tick();
+    assert.match(errors[0] ?? "", /^\[NotSupported\] .*holds state-v2 checkpoints/);
+    assert.deepEqual(
+      (await collect(target.list(""))).map((o) => o.key),
+      ["state-v2/_NAMESPACE"],
+    );
   });
 
   test("saved progress resumes without copying again; a wiped target is noticed and filled again", async ({
