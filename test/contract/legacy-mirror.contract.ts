@@ -39,7 +39,7 @@ export const LEGACY_SERVICE_SKIPS: Record<string, string> = {
     "store-independent, run on memory and directories",
   "lost responses on every create converge, with no false SplitBrain":
     "the faults are injected by a wrapper: store-independent, run on memory and directories",
-  "a mirror pinned to state-v2 refuses this layout (NotSupported), as the Worker's does":
+  "a mirror pinned to state-v2 refuses this layout (NotSupported), as the Worker's does; another layout is InvalidArgument":
     "store-independent, run on memory and directories",
   "a target holding state-v2 checkpoints is refused (NotSupported), and nothing is written":
     "store-independent, run on memory and directories",
@@ -397,7 +397,7 @@ export function legacyMirrorContract(
     await assertLegacySound(target, await sealedOf(source), "lossy");
   });
 
-  test("a mirror pinned to state-v2 refuses this layout (NotSupported), as the Worker's does", async ({
+  test("a mirror pinned to state-v2 refuses this layout (NotSupported), as the Worker's does; another layout is InvalidArgument", async ({
     source,
     target,
   }) => {
@@ -412,6 +412,10 @@ export function legacyMirrorContract(
     await m.tick();
     assert.match(errors[0] ?? "", /^\[NotSupported\] .*before state-v2.*copies LaminarDB's state-v2 layout/);
     assert.deepEqual(await collect(target.list("")), []);
+    assert.throws(
+      () => new CheckpointMirror({ source, target, layout: "v1" as "legacy" }),
+      /^TidemarkError: \[InvalidArgument\] layout must be "state-v2" or "legacy", not "v1"/,
+    );
   });
 
   test(
