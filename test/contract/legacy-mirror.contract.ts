@@ -179,15 +179,10 @@ export function legacyMirrorContract(
     await writeRoot(store, rootOf(bundle, c));
   };
   /** Runs the timeline on `pair`'s source, the mirror ticking onto `target` (the pair's, maybe wrapped). */
-  const runTimeline = (
-    pair: CheckpointPair,
-    target: ObjectStore,
-    seen: SealedEpochs,
-    m?: CheckpointMirror,
-  ) => {
+  const runTimeline = (pair: CheckpointPair, target: ObjectStore, seen: SealedEpochs) => {
     const steps = legacyTimeline(pair.source);
     return tickThroughSteps(
-      m ?? new CheckpointMirror({ source: pair.source, target }),
+      new CheckpointMirror({ source: pair.source, target }),
       steps.map(({ step }) => async () => {
         await step();
         await recordSealed(pair.source, seen);
