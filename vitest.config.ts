@@ -87,7 +87,8 @@ function workersProject(
             // A small per-alarm budget, so a big snapshot takes many alarms.
             BUDGET_REQUESTS: "300",
             // Checkpoint roots (test/workers/checkpoint-object.test.ts): a small per-alarm
-            // budget for lam, so its root takes several alarms; foreign's target holds another namespace.
+            // budget for lam, so its root takes several alarms; foreign's target holds another namespace;
+            // old's source is in the layout before state-v2, which the Worker refuses.
             CHECKPOINT_CONFIG: JSON.stringify({
               lam: {
                 source: "r2://SOURCE/cp-roots/lam",
@@ -95,6 +96,7 @@ function workersProject(
                 budget: { requests: 12 },
               },
               foreign: { source: "r2://SOURCE/cp-roots/foreign", target: "r2://MIRROR/cp-roots/foreign" },
+              old: { source: "r2://SOURCE/cp-roots/old", target: "r2://MIRROR/cp-roots/old" },
             }),
             // Tables whose source is r2://PUSHED/... have their wake-ups pushed.
             PUSH_BUCKETS: "PUSHED=tidemark-pushed",

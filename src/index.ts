@@ -38,17 +38,18 @@ export {
 // Checkpoints: LaminarDB's state-v2 layout (and the one before it) read, verified, mirrored.
 export { type CheckpointLayouts, detectCheckpointLayouts } from "./checkpoint/detect.ts";
 export type { LegacyReport } from "./checkpoint/legacy-verify.ts";
-export type { PruneResult } from "./checkpoint/prune.ts";
-export type { EpochBlob } from "./checkpoint/reads.ts";
 export {
   CheckpointMirror,
   type CheckpointMirrorOptions,
   type CheckpointMirrorStatus,
-} from "./checkpoint/state-v2/mirror.ts";
+} from "./checkpoint/mirror.ts";
 export type {
+  CheckpointLayout,
   CheckpointMirrorProgress,
   CheckpointMirrorProgressStore,
-} from "./checkpoint/state-v2/mirror-progress.ts";
+} from "./checkpoint/mirror-progress.ts";
+export type { PruneResult } from "./checkpoint/prune.ts";
+export type { EpochBlob } from "./checkpoint/reads.ts";
 export type { CheckpointProblem, CheckpointRule } from "./checkpoint/state-v2/problems.ts";
 export type { AttemptReport, StateV2Report, VerifyStateV2Options } from "./checkpoint/state-v2/verify.ts";
 export { type CheckpointReport, verifyCheckpoints } from "./checkpoint/verify.ts";

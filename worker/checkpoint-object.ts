@@ -10,7 +10,9 @@
  * and checked against the target before it is trusted).
  *
  * A failure no retry fixes (`FATAL_MIRROR_CODES`: `SplitBrain`, a target
- * holding another deployment's namespace; `NotSupported`) stops the loop:
+ * holding another deployment's namespace; `NotSupported`, e.g. a root in the
+ * layout LaminarDB wrote before `state-v2`, which the Worker does not mirror)
+ * stops the loop:
  * no alarm is set again, the status says why (`stopped`), `/metrics` says
  * so (`tidemark_checkpoint_stopped`), and the object logs an alert line.
  * `kick` (`POST /api/checkpoints/:root/kick`, after the target was fixed)
@@ -22,9 +24,9 @@
  * the seconds the target has lacked an attempt the source has.
  */
 import { DurableObject } from "cloudflare:workers";
-import { CheckpointMirror } from "../src/checkpoint/state-v2/mirror.ts";
-import type { CheckpointMirrorProgress } from "../src/checkpoint/state-v2/mirror-progress.ts";
-import { newestOf } from "../src/checkpoint/state-v2/mirror-target.ts";
+import { CheckpointMirror } from "../src/checkpoint/mirror.ts";
+import type { CheckpointMirrorProgress } from "../src/checkpoint/mirror-progress.ts";
+import { newestOf } from "../src/checkpoint/mirror-target.ts";
 import { errorCodeOf, TidemarkError, toTidemarkError } from "../src/errors.ts";
 import { isFatalMirrorError } from "../src/mirror/loop.ts";
 import { boundTo, zeroRequestCounts } from "../src/mirror/progress.ts";
@@ -160,6 +162,9 @@ export class CheckpointObject extends DurableObject<Env> {
     this.#mirror = new CheckpointMirror({
       source,
       target,
+      // The Worker mirrors state-v2 roots only: a root in the layout before it stops the loop with
+      // NotSupported (fatal) saying so; `tidemark checkpoint mirror` copies that layout.
+      layout: "state-v2",
       pollIntervalMs: setup.settings.pollIntervalMs,
       parallelism: setup.settings.parallelism,
       budget: setup.settings.budget,

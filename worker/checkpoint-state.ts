@@ -4,12 +4,12 @@
  * ({@link CheckpointObjectStatus}), and the target's restorable candidate as
  * the mirror recorded it ({@link candidateOf}), which costs no request.
  */
-import type { CheckpointMirrorStatus } from "../src/checkpoint/state-v2/mirror.ts";
+import type { CheckpointMirrorStatus } from "../src/checkpoint/mirror.ts";
 import {
   byEpoch,
   type CheckpointMirrorCounters,
   type CheckpointMirrorProgress,
-} from "../src/checkpoint/state-v2/mirror-progress.ts";
+} from "../src/checkpoint/mirror-progress.ts";
 import type { CostMark, DurableObjectUsage, MirrorObjectCost } from "./cost.ts";
 import type { LagSample } from "./lag-history.ts";
 

@@ -12,6 +12,7 @@
 
 import { TidemarkError } from "../errors.ts";
 import { relativePathProblem } from "../manifest/paths.ts";
+import { canonicalU64 } from "./state-v2/ids.ts";
 
 /** The key of vnode `vnode`'s partial state for `epoch`. */
 export function checkpointPartialKey(epoch: number, vnode: number): string {
@@ -19,12 +20,12 @@ export function checkpointPartialKey(epoch: number, vnode: number): string {
 }
 
 /** The key of `epoch`'s `_COMMIT` marker. */
-export function checkpointCommitKey(epoch: number): string {
+export function checkpointCommitKey(epoch: number | bigint): string {
   return `epoch=${epoch}/_COMMIT`;
 }
 
 /** The prefix of every object of `epoch`: `epoch={E}/`. */
-export function epochPrefix(epoch: number): string {
+export function epochPrefix(epoch: number | bigint): string {
   return `epoch=${epoch}/`;
 }
 
@@ -81,4 +82,34 @@ export function epochOfKey(key: string): number | undefined {
   if (!CANONICAL.test(s)) return undefined;
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** What an object below `epoch={E}/` is: the seal, a vnode's partial, a commit descriptor, a node's source offsets. */
+export type LegacyObjectKind = "commit-marker" | "partial" | "descriptor" | "source-offsets";
+
+const EPOCH_KEY = /^epoch=([^/]*)\/(.*)$/s;
+
+/**
+ * A key of the layout split into its epoch (a canonical decimal u64, exact
+ * as a `bigint`, as LaminarDB's reader takes it), the rest of the key, and
+ * what that rest names (`undefined`: nothing of this layout, a stray key, or
+ * the epoch's prefix itself, as a delimited listing gives it); `undefined`
+ * for a key not under a canonical `epoch={E}/`.
+ */
+export function parseEpochKey(
+  key: string,
+): { epoch: bigint; rest: string; kind: LegacyObjectKind | undefined } | undefined {
+  const match = EPOCH_KEY.exec(key);
+  const epoch = match ? canonicalU64(match[1] ?? "") : undefined;
+  if (epoch === undefined) return undefined;
+  const rest = match?.[2] ?? "";
+  return { epoch, rest, kind: legacyObjectKind(rest) };
+}
+
+function legacyObjectKind(rest: string): LegacyObjectKind | undefined {
+  if (rest === "_COMMIT") return "commit-marker";
+  if (/^vnode=(0|[1-9][0-9]*)\/partial\.bin$/.test(rest)) return "partial";
+  if (rest.startsWith("commit/") && rest.length > 7) return "descriptor";
+  if (rest.startsWith("srcoff/") && rest.length > 7) return "source-offsets";
+  return undefined;
 }

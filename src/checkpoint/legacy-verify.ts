@@ -13,7 +13,7 @@
 
 import { bytesIfExists } from "../store/exists.ts";
 import type { ObjectStore } from "../store/types.ts";
-import { canonicalU64 } from "./state-v2/ids.ts";
+import { parseEpochKey } from "./layout.ts";
 import { type CheckpointProblem, Findings } from "./state-v2/problems.ts";
 
 /** One epoch of the layout. */
@@ -42,7 +42,6 @@ export interface LegacyReport {
   checked: { objects: number; hashed: number; bytes: number };
 }
 
-const EPOCH_KEY = /^epoch=([^/]*)\/(.+)$/s;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The note every legacy report carries. */
@@ -63,13 +62,12 @@ export async function verifyLegacyCheckpoints(store: ObjectStore): Promise<Legac
   let objects = 0;
   for await (const m of store.list("epoch=")) {
     objects++;
-    const match = EPOCH_KEY.exec(m.key);
-    const epoch = match ? canonicalU64(match[1] ?? "") : undefined;
-    const rest = match?.[2] ?? "";
-    if (epoch === undefined) {
+    const k = parseEpochKey(m.key);
+    if (k === undefined) {
       warnings.add(m.key, "stray-key", "not under a canonical epoch=E/ prefix: tidemark does not read it");
       continue;
     }
+    const { epoch, rest, kind } = k;
     let e = epochs.get(epoch);
     if (!e) {
       e = {
@@ -84,10 +82,10 @@ export async function verifyLegacyCheckpoints(store: ObjectStore): Promise<Legac
       epochs.set(epoch, e);
     }
     e.bytes += m.size;
-    if (rest === "_COMMIT") e.sealed = true;
-    else if (/^vnode=(0|[1-9][0-9]*)\/partial\.bin$/.test(rest)) e.partials++;
-    else if (rest.startsWith("commit/") && rest.length > 7) e.descriptors.push(rest.slice(7));
-    else if (rest.startsWith("srcoff/") && rest.length > 7) e.sourceOffsets.push(rest.slice(7));
+    if (kind === "commit-marker") e.sealed = true;
+    else if (kind === "partial") e.partials++;
+    else if (kind === "descriptor") e.descriptors.push(rest.slice("commit/".length));
+    else if (kind === "source-offsets") e.sourceOffsets.push(rest.slice("srcoff/".length));
     else warnings.add(m.key, "stray-key", "an object this layout does not have under an epoch");
   }
   const list = [...epochs.values()].sort((a, b) => (a.epoch < b.epoch ? -1 : 1));

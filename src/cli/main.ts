@@ -360,7 +360,7 @@ function buildProgram(ctx: CliContext, result: { code: number; opts: OutputOptio
       checkpoint
         .command("mirror")
         .description(
-          "copy a state-v2 root: namespace first, each sealed attempt's objects before its seal, the floor after",
+          "copy a checkpoint root in either layout: state-v2 (namespace first, each sealed attempt's objects before its seal, the floor after) or the one before it (each sealed epoch's objects before its _COMMIT)",
         )
         .requiredOption("--from <store>", "LaminarDB's checkpoint root")
         .requiredOption("--to <store>", "the copy"),

@@ -40,6 +40,8 @@ export interface CopyContext {
   sourceId: string;
   /** The snapshot the files belong to (for messages). */
   version: number;
+  /** What the files are part of, for messages (default `snapshot v{version}`; a checkpoint epoch says its own). */
+  partOf?: string | undefined;
   /**
    * Etags this mirror recorded when it wrote files (saved progress of an
    * earlier process): a file on the target with its recorded etag is proven
@@ -88,6 +90,11 @@ export interface CopyResult {
   sha256?: string | undefined;
 }
 
+/** What `ctx`'s files are part of, for messages: `snapshot v3`, `checkpoint epoch 7`. */
+function partOf(ctx: CopyContext): string {
+  return ctx.partOf ?? `snapshot v${ctx.version}`;
+}
+
 /** Whether an object of `size` bytes can stand for `file` (a deletion vector's size is a lower bound). */
 export function sizeFits(file: LiveFile, size: number): boolean {
   return file.size !== undefined ? size === file.size : size >= file.minSize;
@@ -102,7 +109,7 @@ export function describeSize(file: LiveFile): string {
 export function wrongTargetSize(ctx: CopyContext, file: LiveFile, size: number): TidemarkError {
   return new TidemarkError(
     "SplitBrain",
-    `${ctx.target.name} already has ${file.path} with ${size} bytes, snapshot v${ctx.version} says ${describeSize(file)}: ` +
+    `${ctx.target.name} already has ${file.path} with ${size} bytes, ${partOf(ctx)} says ${describeSize(file)}: ` +
       "another history was copied there",
     { key: file.path },
   );
@@ -112,7 +119,7 @@ export function wrongTargetSize(ctx: CopyContext, file: LiveFile, size: number):
 function wrongSourceSize(ctx: CopyContext, file: LiveFile, size: number): TidemarkError {
   return new TidemarkError(
     "Corrupt",
-    `source file ${file.path} has ${size} bytes on ${ctx.source.name}, snapshot v${ctx.version} says ${describeSize(file)}`,
+    `source file ${file.path} has ${size} bytes on ${ctx.source.name}, ${partOf(ctx)} says ${describeSize(file)}`,
     { key: file.path },
   );
 }
@@ -142,7 +149,7 @@ export async function acceptFound(ctx: CopyContext, file: LiveFile, onTarget: Ob
 function damagedSource(ctx: CopyContext, file: LiveFile, actual: string, recorded: string): TidemarkError {
   return new TidemarkError(
     "Corrupt",
-    `source file ${file.path} of snapshot v${ctx.version} on ${ctx.source.name} has SHA-256 ${actual}, ` +
+    `source file ${file.path} of ${partOf(ctx)} on ${ctx.source.name} has SHA-256 ${actual}, ` +
       `its recorded checksum is ${recorded}: the source's copy is damaged; nothing of it was published`,
     { key: file.path },
   );
@@ -206,7 +213,7 @@ async function afterLostCreate(ctx: CopyContext, file: LiveFile, e: unknown): Pr
  * caller streams it).
  */
 async function serverCopy(ctx: CopyContext, file: LiveFile): Promise<CopyResult | undefined> {
-  const src = await sourceHead(ctx.source, file, `snapshot v${ctx.version}`);
+  const src = await sourceHead(ctx.source, file, partOf(ctx));
   if (!sizeFits(file, src.size)) throw wrongSourceSize(ctx, file, src.size);
   if (src.size > MAX_SERVER_COPY_BYTES) return undefined;
   const body = copySourceBody({ store: ctx.source, key: file.path, etag: src.etag, size: src.size });
@@ -231,7 +238,7 @@ async function serverCopy(ctx: CopyContext, file: LiveFile): Promise<CopyResult 
 async function readSource(ctx: CopyContext, file: LiveFile): Promise<ObjectBody> {
   const body = await explainNotFound(
     ctx.source.get(file.path, { checksum: true }),
-    `source file ${file.path} of snapshot v${ctx.version} is missing on ${ctx.source.name}`,
+    `source file ${file.path} of ${partOf(ctx)} is missing on ${ctx.source.name}`,
     file.path,
   );
   if (!sizeFits(file, body.size)) {

@@ -39,7 +39,7 @@ export interface OriginCheck {
   /** The snapshot being mirrored (for messages). */
   version: number;
   /** What the file is part of, for messages (default `snapshot v{version}`; a checkpoint attempt says its own). */
-  partOf?: string;
+  partOf?: string | undefined;
   /** What the target showed of the file (metadata absent when it came from a listing). */
   onTarget: ObjectMeta;
   /** The etag this mirror recorded when it wrote the file itself, if it did. */

@@ -8,18 +8,18 @@
  * that at every request of the target.
  */
 import assert from "node:assert/strict";
+import { CheckpointMirror } from "../../src/checkpoint/mirror.ts";
+import type {
+  CheckpointMirrorProgress,
+  CheckpointMirrorProgressStore,
+} from "../../src/checkpoint/mirror-progress.ts";
 import {
   NAMESPACE_KEY,
   PRUNE_FLOOR_KEY,
   parseStateKey,
   STATE_V2_PREFIX,
 } from "../../src/checkpoint/state-v2/keys.ts";
-import { CheckpointMirror, type CheckpointMirrorOptions } from "../../src/checkpoint/state-v2/mirror.ts";
 import { sealedObjects } from "../../src/checkpoint/state-v2/mirror-copy.ts";
-import type {
-  CheckpointMirrorProgress,
-  CheckpointMirrorProgressStore,
-} from "../../src/checkpoint/state-v2/mirror-progress.ts";
 import { decodePruneFloor } from "../../src/checkpoint/state-v2/namespace.ts";
 import { decodeSeal } from "../../src/checkpoint/state-v2/seal.ts";
 import { verifyStateV2 } from "../../src/checkpoint/state-v2/verify.ts";
@@ -80,6 +80,56 @@ export async function mirrorToCompletion(m: CheckpointMirror, max = 50): Promise
     if (s.caughtUp) return i;
   }
   throw new Error(`checkpoint mirror not caught up after ${max} ticks: ${JSON.stringify(m.status())}`);
+}
+
+/**
+ * Runs `steps` (each changes the source), ticking `m` after each until it
+ * is caught up (at most 20 ticks), and calls `check` after every tick with
+ * a label naming the step; returns `m`.
+ */
+export async function tickThroughSteps(
+  m: CheckpointMirror,
+  steps: ReadonlyArray<() => Promise<void>>,
+  check: (label: string) => Promise<void>,
+): Promise<CheckpointMirror> {
+  for (const [i, step] of steps.entries()) {
+    await step();
+    for (let k = 0; k < 20; k++) {
+      await m.tick();
+      await check(`step ${i + 1}`);
+      if (m.status().caughtUp) break;
+    }
+  }
+  return m;
+}
+
+/**
+ * The crash-point sweep of a checkpoint mirror (either layout): `run` once on
+ * a counting target to learn how many requests the scenario makes, then once
+ * per request k on a fresh pair whose target crashes at its k-th request;
+ * after each, a fresh mirror of the same pair must finish the job and
+ * `after` checks what it left. `run` asserts what any reader of the target
+ * may rely on after every tick. Returns the number of crash points.
+ */
+export async function crashSweep<P extends { source: ObjectStore; target: ObjectStore }>(o: {
+  label: string;
+  makePair: () => P | Promise<P>;
+  run: (pair: P, target: ObjectStore) => Promise<CheckpointMirror>;
+  after: (pair: P, label: string) => Promise<void>;
+}): Promise<number> {
+  const clean = await o.makePair();
+  const counted = faulty(clean.target, {});
+  await o.run(clean, counted);
+  const K = counted.requests();
+  assert.ok(K > 20, `${o.label}: ${K} requests`);
+  for (let k = 1; k <= K; k++) {
+    const pair = await o.makePair();
+    const m = await o.run(pair, faulty(pair.target, { crashAt: k }));
+    assert.ok(m.status().counters.failures > 0, `${o.label} k=${k}: the crash happened`);
+    await mirrorToCompletion(new CheckpointMirror({ source: pair.source, target: pair.target }));
+    await o.after(pair, `${o.label} k=${k}`);
+  }
+  return K;
 }
 
 const readBytes = async (s: ObjectStore, k: string) => (await s.get(k)).bytes();
@@ -146,7 +196,10 @@ async function assertSameBytes(source: ObjectStore, target: ObjectStore, label: 
   }
 }
 
-function memoryProgress(): CheckpointMirrorProgressStore & { saved: CheckpointMirrorProgress | undefined } {
+/** A progress store in memory, whose last save tests can read. */
+export function memoryProgress(): CheckpointMirrorProgressStore & {
+  saved: CheckpointMirrorProgress | undefined;
+} {
   const s = {
     saved: undefined as CheckpointMirrorProgress | undefined,
     load: async () => s.saved,
@@ -157,14 +210,48 @@ function memoryProgress(): CheckpointMirrorProgressStore & { saved: CheckpointMi
   return s;
 }
 
-export function checkpointMirrorContract(
+/**
+ * Mirrors `source` to `target` until caught up, then asserts that one more
+ * tick reads no checkpoint again: `lists` LISTs and no GET or HEAD on the
+ * source, one HEAD (the target's newest seal) and nothing else on the
+ * target, and still caught up. Returns the mirror.
+ */
+export async function assertIdleTick(
+  source: ObjectStore,
+  target: ObjectStore,
+  lists: number,
+): Promise<CheckpointMirror> {
+  const src = metered(source);
+  const dst = metered(target);
+  const m = new CheckpointMirror({ source: src, target: dst });
+  await mirrorToCompletion(m);
+  src.reset();
+  dst.reset();
+  await m.tick();
+  assert.deepEqual(
+    { list: src.counts().list, get: src.counts().get, head: src.counts().head },
+    { list: lists, get: 0, head: 0 },
+  );
+  assert.deepEqual(
+    { head: dst.counts().head, writes: dst.counts().writeClass, get: dst.counts().get },
+    { head: 1, writes: 0, get: 0 },
+  );
+  assert.equal(m.status().caughtUp, true);
+  return m;
+}
+
+/**
+ * Declares the tests of a checkpoint mirror contract: each on a fresh pair,
+ * unless `opts.skip` names it or it is exhaustive and `opts` is not (then it
+ * is declared as skipped, with the reason in its title).
+ */
+export function pairTest(
   h: Harness,
-  bundle: FixtureBundle,
   makePair: () => CheckpointPair | Promise<CheckpointPair>,
-  opts: CheckpointMirrorContractOptions = {},
-): void {
+  opts: CheckpointMirrorContractOptions,
+): (name: string, fn: (p: CheckpointPair) => Promise<void>, o?: { exhaustive?: boolean }) => void {
   const t = { timeoutMs: opts.timeoutMs ?? 60_000 };
-  const test = (name: string, fn: (p: CheckpointPair) => Promise<void>, o: { exhaustive?: boolean } = {}) => {
+  return (name, fn, o = {}) => {
     const reason =
       opts.skip?.[name] ?? (o.exhaustive && !opts.exhaustive ? "exhaustive, memory only" : undefined);
     if (reason !== undefined) {
@@ -173,6 +260,15 @@ export function checkpointMirrorContract(
     }
     h.test(name, async () => fn(await makePair()), t);
   };
+}
+
+export function checkpointMirrorContract(
+  h: Harness,
+  bundle: FixtureBundle,
+  makePair: () => CheckpointPair | Promise<CheckpointPair>,
+  opts: CheckpointMirrorContractOptions = {},
+): void {
+  const test = pairTest(h, makePair, opts);
   const timeline = (name: string) => {
     const tl = bundle.timelines[name];
     if (!tl) throw new Error(`no timeline ${name}`);
@@ -226,24 +322,9 @@ export function checkpointMirrorContract(
   }) => {
     const steps = timeline("steady").steps;
     for (const step of steps.slice(0, 2)) await applyStep(source, step);
-    const src = metered(source);
-    const dst = metered(target);
-    const m = new CheckpointMirror({ source: src, target: dst });
-    await mirrorToCompletion(m);
-    assert.equal(m.status().newestCopied, "2");
-    src.reset();
-    dst.reset();
-    await m.tick();
     // The delimited listing of state-v2/, and one of epoch 3 (partials, no seal yet).
-    assert.deepEqual(
-      { list: src.counts().list, get: src.counts().get, head: src.counts().head },
-      { list: 2, get: 0, head: 0 },
-    );
-    assert.deepEqual(
-      { head: dst.counts().head, writes: dst.counts().writeClass, get: dst.counts().get },
-      { head: 1, writes: 0, get: 0 },
-    );
-    assert.equal(m.status().caughtUp, true);
+    const m = await assertIdleTick(source, target, 2);
+    assert.equal(m.status().newestCopied, "2");
   });
 
   test("a source attempt whose objects do not match its seal is skipped, and so is every attempt built on it", async ({
@@ -386,44 +467,27 @@ export function checkpointMirrorContract(
       let points = 0;
       for (const name of Object.keys(bundle.timelines)) {
         const steps = timeline(name).steps;
-        const run = async (
-          pair: CheckpointPair,
-          target: ObjectStore,
-          options: Partial<CheckpointMirrorOptions> = {},
-        ) => {
-          const m = new CheckpointMirror({ source: pair.source, target, ...options });
-          for (const [i, step] of steps.entries()) {
-            await applyStep(pair.source, step);
-            for (let k = 0; k < 20; k++) {
-              await m.tick();
+        points += await crashSweep({
+          label: name,
+          makePair,
+          run: (pair, target) =>
+            tickThroughSteps(
+              new CheckpointMirror({ source: pair.source, target }),
+              steps.map((step) => () => applyStep(pair.source, step)),
               // The raw target, as any reader sees it after the crash (or between ticks).
-              await assertTargetSound(pair.target, `${name} step ${i + 1}`);
-              if (m.status().caughtUp) break;
-            }
-          }
-          return m;
-        };
-        const clean = await makePair();
-        const counted = faulty(clean.target, {});
-        await run(clean, counted);
-        const K = counted.requests();
-        assert.ok(K > 20, `${name}: ${K} requests`);
-        for (let k = 1; k <= K; k++) {
-          const pair = await makePair();
-          const m = await run(pair, faulty(pair.target, { crashAt: k }));
-          assert.ok(m.status().counters.failures > 0, `${name} k=${k}: the crash happened`);
-          const restarted = new CheckpointMirror({ source: pair.source, target: pair.target });
-          await mirrorToCompletion(restarted);
-          const last = steps.at(-1)?.expect;
-          assert.deepEqual(
-            await targetHolds(pair.target),
-            { sealed: last?.sealed, floor: last?.floor },
-            `${name} k=${k}`,
-          );
-          await assertTargetSound(pair.target, `${name} k=${k} after the restart`);
-          await assertSameBytes(pair.source, pair.target, `${name} k=${k}`);
-        }
-        points += K;
+              (label) => assertTargetSound(pair.target, `${name} ${label}`),
+            ),
+          after: async (pair, label) => {
+            const last = steps.at(-1)?.expect;
+            assert.deepEqual(
+              await targetHolds(pair.target),
+              { sealed: last?.sealed, floor: last?.floor },
+              label,
+            );
+            await assertTargetSound(pair.target, `${label} after the restart`);
+            await assertSameBytes(pair.source, pair.target, label);
+          },
+        });
       }
       opts.onCrashPoints?.(points);
     },

@@ -1,10 +1,12 @@
 /**
  * LaminarDB's state-v2 checkpoint layout under Deno: the roots the Python
- * generator wrote, read and verified, and the checkpoint mirror, on memory
- * (the S3 paths run on Ceph RGW and moto from Node: test/node/state-v2.test.ts).
+ * generator wrote, read and verified, and the checkpoint mirror of either
+ * layout, on memory (the S3 paths run on Ceph RGW and moto from Node:
+ * test/node/state-v2.test.ts).
  */
 import { MemoryStore } from "../../src/store/memory.ts";
 import { checkpointMirrorContract } from "../contract/checkpoint-mirror.contract.ts";
+import { legacyMirrorContract } from "../contract/legacy-mirror.contract.ts";
 import { stateV2Contract } from "../contract/state-v2.contract.ts";
 import { parseBundle } from "../support/state-v2-fixtures.ts";
 import { denoHarness } from "./harness.ts";
@@ -16,9 +18,11 @@ const bundle = parseBundle(
 );
 
 stateV2Contract(denoHarness("state-v2 on MemoryStore"), bundle, () => new MemoryStore());
-checkpointMirrorContract(
-  denoHarness("checkpoint mirror on MemoryStore"),
-  bundle,
-  // The crash sweep runs in Node (test/node/state-v2.test.ts): its logic is runtime-independent.
-  () => ({ source: new MemoryStore(), target: new MemoryStore(), another: () => new MemoryStore() }),
-);
+// The crash sweeps run in Node (test/node/state-v2.test.ts): their logic is runtime-independent.
+const memory = () => ({
+  source: new MemoryStore(),
+  target: new MemoryStore(),
+  another: () => new MemoryStore(),
+});
+checkpointMirrorContract(denoHarness("checkpoint mirror on MemoryStore"), bundle, memory);
+legacyMirrorContract(denoHarness("legacy checkpoint mirror on MemoryStore"), bundle, memory);

@@ -680,7 +680,7 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       assert.match(t.stdout, /5\s+sealed\s+1\s+1\s+1\s/);
     });
 
-    it("checkpoint ls, verify and mirror on LaminarDB's state-v2 roots (written by the Python generator), and verify on the layout before", async () => {
+    it("checkpoint ls, verify and mirror on LaminarDB's state-v2 roots (written by the Python generator), and verify and mirror on the layout before", async () => {
       const good = join(tmp, `v2-good-${randomId()}`);
       const bad = join(tmp, `v2-bad-${randomId()}`);
       for (const [dir, name] of [
@@ -692,8 +692,9 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       const legacy = join(tmp, `legacy-${randomId()}`);
       await seedCheckpoints(new FileStore(legacy));
       const copy = join(tmp, `v2-copy-${randomId()}`);
-      // Independent runs at once; the mirror, then a verify of its copy.
-      const [ls, ok, damaged, nothing, prune, lv, m] = await Promise.all([
+      const legacyCopy = join(tmp, `legacy-copy-${randomId()}`);
+      // Independent runs at once; the mirrors, then a verify of their copies.
+      const [ls, ok, damaged, nothing, prune, lv, m, lm] = await Promise.all([
         run(argv, ["checkpoint", "ls", good, "--json"]),
         run(argv, ["checkpoint", "verify", good]),
         run(argv, ["checkpoint", "verify", bad]),
@@ -701,6 +702,7 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
         run(argv, ["checkpoint", "prune", good]),
         run(argv, ["checkpoint", "verify", legacy, "--json"]),
         run(argv, ["checkpoint", "mirror", "--from", good, "--to", copy, "--json"]),
+        run(argv, ["checkpoint", "mirror", "--from", legacy, "--to", legacyCopy]),
       ]);
       assert.equal(ls.code, 0, ls.stderr);
       const l = JSON.parse(ls.stdout);
@@ -724,6 +726,14 @@ for (const [runtime, argv] of Object.entries(runtimes)) {
       assert.deepEqual([JSON.parse(m.stdout).newestCopied, JSON.parse(m.stdout).floor.target], ["11", "10"]);
       const verified = JSON.parse((await run(argv, ["checkpoint", "verify", copy, "--json"])).stdout);
       assert.deepEqual([verified.ok, verified.restorable, verified.problems], [true, true, []]);
+      // The layout before state-v2: the three sealed epochs, not the unsealed fourth.
+      assert.equal(lm.code, 0, lm.stderr);
+      assert.match(
+        lm.stdout,
+        /^copied 3 epoch\(s\), 6 object\(s\) .* target at epoch 3, source newest 4, caught up$/m,
+      );
+      const lc = JSON.parse((await run(argv, ["checkpoint", "verify", legacyCopy, "--json"])).stdout);
+      assert.deepEqual([lc.layout, lc.ok, lc.candidate.epoch, lc.epochs.length], ["legacy", true, 3, 3]);
     });
 
     it("S3 (Ceph RGW): mirror a directory to s3://, inspect, verify, checkpoint ls/prune", async (t) => {

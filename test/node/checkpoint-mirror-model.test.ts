@@ -17,12 +17,8 @@ import { join } from "node:path";
 import * as fc from "fast-check";
 import { describe, it } from "vitest";
 import { PRUNE_FLOOR_KEY, parseStateKey, STATE_V2_PREFIX } from "../../src/checkpoint/state-v2/keys.ts";
-import { CheckpointMirror } from "../../src/checkpoint/state-v2/mirror.ts";
-import type { CheckpointMirrorProgress } from "../../src/checkpoint/state-v2/mirror-progress.ts";
-import { faulty } from "../../src/store/faulty.ts";
-import { MemoryStore } from "../../src/store/memory.ts";
-import type { ObjectStore } from "../../src/store/types.ts";
 import { assertTargetSound, mirrorToCompletion } from "../contract/checkpoint-mirror.contract.ts";
+import { MirrorWorld, mirrorCommands } from "../support/checkpoint-model.ts";
 import { collect } from "../support/harness.ts";
 import {
   bytesOf,
@@ -52,40 +48,7 @@ interface Model {
   swept: number;
 }
 
-/** A store that forwards to `current` (the target, or a faulty wrapper of it for one tick). */
-function switchable(base: ObjectStore): ObjectStore & { current: ObjectStore } {
-  const s = {
-    current: base,
-    name: base.name,
-    id: base.name,
-    get: (k: string, o?: Parameters<ObjectStore["get"]>[1]) => s.current.get(k, o),
-    head: (k: string) => s.current.head(k),
-    put: (k: string, b: Parameters<ObjectStore["put"]>[1], o?: Parameters<ObjectStore["put"]>[2]) =>
-      s.current.put(k, b, o),
-    delete: (k: string) => s.current.delete(k),
-    deleteMany: (ks: Parameters<ObjectStore["deleteMany"]>[0]) => s.current.deleteMany(ks),
-    list: (p: string, o?: Parameters<ObjectStore["list"]>[1]) => s.current.list(p, o),
-  };
-  return s;
-}
-
-class World {
-  readonly source = new MemoryStore();
-  readonly target = new MemoryStore();
-  readonly wire = switchable(this.target);
-  saved: CheckpointMirrorProgress | undefined;
-  readonly progress = {
-    load: async () => this.saved,
-    save: async (p: CheckpointMirrorProgress) => {
-      this.saved = p;
-    },
-  };
-  mirror = this.fresh();
-
-  fresh(): CheckpointMirror {
-    return new CheckpointMirror({ source: this.source, target: this.wire, progress: this.progress });
-  }
-
+class World extends MirrorWorld {
   async floor(before: number, swept: number): Promise<void> {
     const f = pool.floors[`${before}/${swept}`];
     assert.ok(f, `pool floor ${before}/${swept}`);
@@ -172,65 +135,16 @@ class Sweep implements Cmd {
   toString = () => "sweep";
 }
 
-type Fault = { kind: "none" } | { kind: "fail"; seed: number } | { kind: "lost"; seed: number };
-
-/** A mirror tick, maybe with the target failing some requests or losing responses. */
-class Tick implements Cmd {
-  readonly fault: Fault;
-  constructor(fault: Fault) {
-    this.fault = fault;
-  }
-  check = () => true;
-  async run(_m: Model, w: World): Promise<void> {
-    if (this.fault.kind === "fail")
-      w.wire.current = faulty(w.target, { failRate: 0.3, seed: this.fault.seed });
-    if (this.fault.kind === "lost") {
-      w.wire.current = faulty(w.target, {
-        lostResponseRate: 0.5,
-        kinds: ["create", "put"],
-        seed: this.fault.seed,
-      });
-    }
-    try {
-      await w.mirror.tick();
-    } finally {
-      w.wire.current = w.target;
-    }
-    await assertTargetSound(w.target, `after ${this}`);
-  }
-  toString = () => `tick${this.fault.kind === "none" ? "" : `(${this.fault.kind} ${this.fault.seed})`}`;
-}
-
-/** The mirror process restarts, with its saved progress or without it. */
-class Restart implements Cmd {
-  readonly keepProgress: boolean;
-  constructor(keepProgress: boolean) {
-    this.keepProgress = keepProgress;
-  }
-  check = () => true;
-  async run(_m: Model, w: World): Promise<void> {
-    await w.mirror.shutdown();
-    if (!this.keepProgress) w.saved = undefined;
-    w.mirror = w.fresh();
-  }
-  toString = () => `restart(${this.keepProgress ? "progress" : "none"})`;
-}
-
 // Weighted by repetition (fc.commands picks uniformly): writes and ticks are most of the traffic.
 const commands = [
   fc.boolean().map((s) => new Begin(s)),
   fc.boolean().map((s) => new Begin(s)),
   fc.constant(new Begin(true)),
   fc.constant(new Begin(true)),
-  fc.constant(new Tick({ kind: "none" })),
   fc.constantFrom(...EPOCHS).map((e) => new Seal(e)),
   fc.constantFrom(2, 4, 6, 8, 10).map((b) => new Floor(b)),
   fc.constant(new Sweep()),
-  fc.constant(new Tick({ kind: "none" })),
-  fc.constant(new Tick({ kind: "none" })),
-  fc.integer({ min: 1, max: 1_000_000 }).map((seed) => new Tick({ kind: "fail", seed })),
-  fc.integer({ min: 1, max: 1_000_000 }).map((seed) => new Tick({ kind: "lost", seed })),
-  fc.boolean().map((k) => new Restart(k)),
+  ...mirrorCommands<Model, World>((_m, w, label) => assertTargetSound(w.target, label)),
 ];
 
 /** Whether every ancestor of `e` is sealed and at or above the floor (what the mirror can copy). */

@@ -1,8 +1,9 @@
 /**
  * LaminarDB's state-v2 checkpoint layout in Node: the fixture roots read and
- * verified, and the checkpoint mirror, on memory (every case, and the crash
- * sweep), directories, Ceph RGW and moto (the cases that exercise the store);
- * and the fixture file is what its Python generator writes.
+ * verified, and the checkpoint mirror of either layout (state-v2, and the
+ * layout before it), on memory (every case, and the crash sweeps),
+ * directories, Ceph RGW and moto (the cases that exercise the store); and
+ * the fixture file is what its Python generator writes.
  * Run with the S3 servers: npx node scripts/with-rgw.ts -- npx node scripts/with-moto.ts -- npx vitest run test/node/state-v2.test.ts
  */
 import { spawnSync } from "node:child_process";
@@ -16,6 +17,7 @@ import { prefixed } from "../../src/store/prefixed.ts";
 import { S3Store } from "../../src/store/s3/store.ts";
 import type { ObjectStore } from "../../src/store/types.ts";
 import { checkpointMirrorContract, SERVICE_SKIPS } from "../contract/checkpoint-mirror.contract.ts";
+import { LEGACY_SERVICE_SKIPS, legacyMirrorContract } from "../contract/legacy-mirror.contract.ts";
 import { HEADERS_ONLY_CASES, STORE_CASES, stateV2Contract } from "../contract/state-v2.contract.ts";
 import { type Harness, uniquePrefix } from "../support/harness.ts";
 import { motoConfig } from "../support/moto.ts";
@@ -41,15 +43,21 @@ describe("state-v2 on MemoryStore", () => {
 });
 
 describe("checkpoint mirror on MemoryStore", () => {
-  checkpointMirrorContract(
-    vitestHarness,
-    bundle,
-    () => ({ source: new MemoryStore(), target: new MemoryStore(), another: () => new MemoryStore() }),
-    {
+  const memory = () => ({
+    source: new MemoryStore(),
+    target: new MemoryStore(),
+    another: () => new MemoryStore(),
+  });
+  checkpointMirrorContract(vitestHarness, bundle, memory, {
+    exhaustive: true,
+    onCrashPoints: (n) => console.log(`checkpoint mirror crash sweep: ${n} crash points`),
+  });
+  describe("the layout before state-v2", () => {
+    legacyMirrorContract(vitestHarness, bundle, memory, {
       exhaustive: true,
-      onCrashPoints: (n) => console.log(`checkpoint mirror crash sweep: ${n} crash points`),
-    },
-  );
+      onCrashPoints: (n) => console.log(`legacy checkpoint mirror crash sweep: ${n} crash points`),
+    });
+  });
 });
 
 const dirs: string[] = [];
@@ -63,11 +71,11 @@ const directory = () => {
 };
 describe("state-v2 on FileStore", () => {
   stateV2Contract(vitestHarness, bundle, directory, { cases: STORE_CASES });
-  checkpointMirrorContract(vitestHarness, bundle, () => ({
-    source: directory(),
-    target: directory(),
-    another: directory,
-  }));
+  const directories = () => ({ source: directory(), target: directory(), another: directory });
+  checkpointMirrorContract(vitestHarness, bundle, directories);
+  describe("the layout before state-v2", () => {
+    legacyMirrorContract(vitestHarness, bundle, directories);
+  });
 });
 
 for (const [name, cfg] of [
@@ -81,14 +89,10 @@ for (const [name, cfg] of [
       cases: STORE_CASES,
       headersOnlyCases: HEADERS_ONLY_CASES,
     });
-    checkpointMirrorContract(
-      vitestHarness,
-      bundle,
-      () => ({ source: fresh(), target: fresh(), another: fresh }),
-      {
-        timeoutMs: 120_000,
-        skip: SERVICE_SKIPS,
-      },
-    );
+    const pair = () => ({ source: fresh(), target: fresh(), another: fresh });
+    checkpointMirrorContract(vitestHarness, bundle, pair, { timeoutMs: 120_000, skip: SERVICE_SKIPS });
+    describe("the layout before state-v2", () => {
+      legacyMirrorContract(vitestHarness, bundle, pair, { timeoutMs: 120_000, skip: LEGACY_SERVICE_SKIPS });
+    });
   });
 }

@@ -3,12 +3,13 @@
  * generator's state-v2 chain on the SOURCE bucket copied to MIRROR over
  * several budgeted alarms, sound and byte for byte the source's; a target
  * holding another namespace stops the loop (SplitBrain) with nothing
- * written; the status, attempts and metrics routes; the configuration's
- * checks (vitest.config.ts declares the roots lam and foreign).
+ * written, and so does a root in the layout before state-v2 (NotSupported); the status, attempts and metrics routes; the configuration's
+ * checks (vitest.config.ts declares the roots lam, foreign and old).
  */
 import { createExecutionContext, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, assert, describe, it, vi } from "vitest";
+import { CheckpointStore } from "../../src/checkpoint/checkpoint-store.ts";
 import { NAMESPACE_KEY, STATE_V2_PREFIX } from "../../src/checkpoint/state-v2/keys.ts";
 import { R2Store } from "../../src/store/r2.ts";
 import type { ObjectStore } from "../../src/store/types.ts";
@@ -84,7 +85,7 @@ describe("checkpoint roots in the worker", () => {
     // The routes: private, and a read credential sees the root, its status and its attempts.
     assert.equal((await SELF.fetch(`${BASE}/api/checkpoints/lam/status`)).status, 401);
     const list = await SELF.fetch(`${BASE}/api/checkpoints`, { headers: READ });
-    assert.deepEqual(await list.json(), { roots: ["foreign", "lam"] });
+    assert.deepEqual(await list.json(), { roots: ["foreign", "lam", "old"] });
     const status = (await (
       await SELF.fetch(`${BASE}/api/checkpoints/lam/status`, { headers: READ })
     ).json()) as CheckpointObjectStatus;
@@ -189,6 +190,21 @@ describe("checkpoint roots in the worker", () => {
     await tableRegistry(env).remove("cp-overlap");
     await driveAlarms(stub, async () => (await stub.status("foreign")).caughtUp);
     assertSameContents(await contents(source), await contents(target));
+  });
+
+  it("a root in the layout before state-v2 stops the loop with NotSupported saying so, writing nothing (the Worker mirrors state-v2 only)", async () => {
+    const source = storeOf("SOURCE", "old");
+    const target = storeOf("MIRROR", "old");
+    const cp = new CheckpointStore(source, { instanceId: "node-1", vnodeCapacity: 1 });
+    await cp.writePartial(0, 1, 0, new TextEncoder().encode("state"));
+    assert.isTrue(await cp.sealEpoch(1, [0]));
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const stub = stubOf("old");
+    await driveAlarms(stub, async () => (await stub.status("old")).stopped !== null);
+    const st = await stub.status("old");
+    assert.equal(st.stopped?.code, "NotSupported");
+    assert.match(st.stopped?.message ?? "", /before state-v2.*copies LaminarDB's state-v2 layout/);
+    assert.deepEqual(await collect(target.list("")), []);
   });
 
   it("a root's configuration is checked field by field, and no root shares keys with a table", () => {

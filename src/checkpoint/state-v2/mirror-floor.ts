@@ -18,9 +18,9 @@ import { TidemarkError } from "../../errors.ts";
 import { sameBytes } from "../../store/body.ts";
 import { createOrSame, getIfExists } from "../../store/exists.ts";
 import type { ObjectStore } from "../../store/types.ts";
+import { byEpoch } from "../mirror-progress.ts";
 import { isFault } from "./fault.ts";
 import { epochOfPrefix, epochPrefix, PRUNE_FLOOR_KEY, STATE_V2_PREFIX } from "./keys.ts";
-import { byEpoch } from "./mirror-progress.ts";
 import { decodePruneFloor, type PruneFloor } from "./namespace.ts";
 
 /**

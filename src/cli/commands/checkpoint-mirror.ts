@@ -1,14 +1,15 @@
 /**
  * `tidemark checkpoint mirror --from <store> --to <store> [--once | --watch]`:
- * the `CheckpointMirror` from the command line, for a LaminarDB `state-v2`
- * root. `--once` (the default) catches up and exits; `--watch` keeps going
- * until SIGINT/SIGTERM, then shuts down cleanly (an attempt cut short resumes
- * on the next run: its seal is written only after its objects).
+ * the `CheckpointMirror` from the command line, for a LaminarDB checkpoint
+ * root in either layout (`state-v2/`, or `epoch={E}/` before it). `--once`
+ * (the default) catches up and exits; `--watch` keeps going until
+ * SIGINT/SIGTERM, then shuts down cleanly (an attempt or epoch cut short
+ * resumes on the next run: its `_SEAL` or `_COMMIT` is written only after its
+ * objects).
  *
  * @module
  */
-import { detectCheckpointLayouts } from "../../checkpoint/detect.ts";
-import { CheckpointMirror, type CheckpointMirrorStatus } from "../../checkpoint/state-v2/mirror.ts";
+import { CheckpointMirror, type CheckpointMirrorStatus } from "../../checkpoint/mirror.ts";
 import { isTidemarkError, TidemarkError } from "../../errors.ts";
 import { capabilitiesOf } from "../../store/types.ts";
 import type { CliContext } from "../context.ts";
@@ -18,6 +19,7 @@ import { catchUp, type LoopCliOptions, TickErrors, watch } from "../watch.ts";
 
 function summary(s: CheckpointMirrorStatus): Record<string, unknown> {
   return {
+    layout: s.layout,
     through: s.through,
     newestCopied: s.newestCopied,
     sourceNewest: s.sourceNewest,
@@ -33,16 +35,24 @@ function summary(s: CheckpointMirrorStatus): Record<string, unknown> {
   };
 }
 
+/** What the layout calls one checkpoint: a `state-v2` attempt, an epoch before it. */
+function unit(s: CheckpointMirrorStatus): string {
+  return s.layout === "legacy" ? "epoch" : "attempt";
+}
+
 function describe(s: CheckpointMirrorStatus): string {
   const c = s.counters;
-  const floor = s.floor.target === null ? "no floor" : `floor ${s.floor.target}`;
+  const u = unit(s);
+  // The layout before state-v2 has no floor: the target drops the epochs the source pruned.
+  const floor =
+    s.layout === "legacy" ? "" : s.floor.target === null ? " (no floor)" : ` (floor ${s.floor.target})`;
   const held = s.floor.held ? `; source floor ${s.floor.held.before} held back: ${s.floor.held.because}` : "";
   const skipped = s.skipped.length
-    ? `; skipped: ${s.skipped.map((x) => `attempt ${x.epoch} (${x.reason})`).join(", ")}`
+    ? `; skipped: ${s.skipped.map((x) => `${u} ${x.epoch} (${x.reason})`).join(", ")}`
     : "";
   return (
-    `copied ${c.attempts} attempt(s), ${c.objects} object(s) (${formatBytes(c.bytes)}), found ${c.foundObjects}, pruned ${c.pruned}; ` +
-    `target at attempt ${s.newestCopied ?? "none"} (${floor}), source newest ${s.sourceNewest ?? "none"}${s.caughtUp ? ", caught up" : ""}${held}${skipped}`
+    `copied ${c.attempts} ${u}(s), ${c.objects} object(s) (${formatBytes(c.bytes)}), found ${c.foundObjects}, pruned ${c.pruned}; ` +
+    `target at ${u} ${s.newestCopied ?? "none"}${floor}, source newest ${s.sourceNewest ?? "none"}${s.caughtUp ? ", caught up" : ""}${held}${skipped}`
   );
 }
 
@@ -53,13 +63,6 @@ export async function checkpointMirrorCommand(ctx: CliContext, opts: LoopCliOpti
     throw new TidemarkError(
       "InvalidArgument",
       `--to ${to.label} is read-only (${to.kind}); mirror to a directory, s3:// or memory:`,
-    );
-  }
-  const layouts = await detectCheckpointLayouts(from.store);
-  if (!layouts.stateV2 && layouts.legacy) {
-    throw new TidemarkError(
-      "NotSupported",
-      `${from.label} holds the checkpoint layout LaminarDB wrote before state-v2 (epoch=E/ at the root): checkpoint mirror copies state-v2 roots`,
     );
   }
   // Another deployment on the target, or a root LaminarDB itself refuses: retrying cannot fix it.
@@ -92,7 +95,7 @@ export async function checkpointMirrorCommand(ctx: CliContext, opts: LoopCliOpti
     if (opts.json) ctx.io.stdout(`${JSON.stringify({ event: "progress", ...summary(s) })}\n`);
     else
       ctx.io.stdout(
-        `attempt ${s.newestCopied ?? "none"} on the target (source newest ${s.sourceNewest ?? "none"})\n`,
+        `${unit(s)} ${s.newestCopied ?? "none"} on the target (source newest ${s.sourceNewest ?? "none"})\n`,
       );
   };
   await watch(ctx, mirror, errors, report);

@@ -1,16 +1,20 @@
 /**
  * What a checkpoint mirror remembers between ticks and processes (the
- * Durable Object keeps it in its storage): plain JSON, u64 epochs as decimal
- * strings. Like a table mirror's progress it is bound to the source's and
- * target's `storeId` and never trusted for another pair (`boundTo`), and it
- * is checked against the target before it is trusted.
+ * Durable Object keeps it in its storage), in either layout: plain JSON, u64
+ * epochs as decimal strings. Like a table mirror's progress it is bound to
+ * the source's and target's `storeId` and never trusted for another pair
+ * (`boundTo`) or the other layout, and it is checked against the target
+ * before it is trusted.
  *
  * @module
  */
 
-import { type RequestCounts, zeroRequestCounts } from "../../store/metered.ts";
+import { type RequestCounts, zeroRequestCounts } from "../store/metered.ts";
 
-/** A source attempt the mirror did not copy, and why. */
+/** A checkpoint root's layout: LaminarDB's current `state-v2/`, or the one it wrote before (`epoch={E}/`). */
+export type CheckpointLayout = "state-v2" | "legacy";
+
+/** A source attempt (or epoch) the mirror did not copy, and why. */
 export interface SkippedAttempt {
   epoch: string;
   reason: string;
@@ -18,15 +22,15 @@ export interface SkippedAttempt {
 
 /** Running totals of a checkpoint mirror. */
 export interface CheckpointMirrorCounters {
-  /** Attempts copied (sealed on the target). */
+  /** Attempts (the layout before state-v2: epochs) copied, sealed on the target. */
   attempts: number;
-  /** Partials and descriptors copied. */
+  /** Partials and descriptors (and, before state-v2, source offsets) copied. */
   objects: number;
   /** Objects found on the target already (proven the source's) and not copied. */
   foundObjects: number;
-  /** Bytes copied (objects, seals, the namespace and floors). */
+  /** Bytes copied (objects, seals or `_COMMIT` markers, the namespace and floors). */
   bytes: number;
-  /** Objects deleted from the target below its prune floor. */
+  /** Objects deleted from the target below its prune floor (before state-v2: below what the source pruned). */
   pruned: number;
   /** Failed ticks. */
   failures: number;
@@ -40,6 +44,8 @@ export interface CheckpointMirrorCounters {
 export interface CheckpointMirrorProgress {
   /** The `storeId`s of the source and target this progress is about. */
   binding?: { source: string; target: string };
+  /** The layout mirrored (absent: `state-v2`, as progress saved before the field existed). */
+  layout?: CheckpointLayout;
   /** The target holds the source's `_NAMESPACE`, byte for byte. */
   namespace: boolean;
   /** The newest source epoch handled (copied, or skipped): attempts at or below it are not read again. */
@@ -52,7 +58,8 @@ export interface CheckpointMirrorProgress {
   unsealed: string[];
   /**
    * The sealed attempts on the target, each with the parent epochs its
-   * seal's lineage names (what the floor and the prune must never cut).
+   * seal's lineage names (what the floor and the prune must never cut);
+   * before state-v2, the epochs with a `_COMMIT` there (no parents).
    */
   attempts: Record<string, string[]>;
   /** The attempt being copied: its objects already on the target, with their etags there. */
@@ -65,6 +72,8 @@ export interface CheckpointMirrorProgress {
   heldFloor?: { before: string; because: string };
   /** Epochs below the target's floor may still have objects on the target. */
   prunePending: boolean;
+  /** Before state-v2: the target holds no epoch below this one (the source pruned them). */
+  prunedBelow?: string;
   /** Source attempts not copied (the last 100), and why. */
   skipped: SkippedAttempt[];
   counters: CheckpointMirrorCounters;
@@ -81,12 +90,13 @@ export interface CheckpointMirrorProgressStore {
 export const SKIPPED_KEPT = 100;
 
 /** Progress of a mirror that has done nothing yet. */
-export function freshCheckpointProgress(binding?: {
-  source: string;
-  target: string;
-}): CheckpointMirrorProgress {
+export function freshCheckpointProgress(
+  binding?: { source: string; target: string },
+  layout: CheckpointLayout = "state-v2",
+): CheckpointMirrorProgress {
   return {
     ...(binding ? { binding } : {}),
+    ...(layout === "state-v2" ? {} : { layout }),
     namespace: false,
     through: null,
     unsealed: [],
@@ -106,6 +116,11 @@ export function freshCheckpointProgress(binding?: {
       target: zeroRequestCounts(),
     },
   };
+}
+
+/** The layout `p` is about. */
+export function layoutOf(p: Pick<CheckpointMirrorProgress, "layout">): CheckpointLayout {
+  return p.layout ?? "state-v2";
 }
 
 /** A deep copy. */
