@@ -30,6 +30,7 @@ import { metered } from "../src/store/metered.ts";
 import type { ObjectStore } from "../src/store/types.ts";
 import type { TableSetup } from "./config.ts";
 import type { Env } from "./env.ts";
+import { type PartMetric, partFamilies } from "./metric-part.ts";
 import type { Family } from "./metrics.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
 import { perEnv } from "./per-env.ts";
@@ -311,12 +312,9 @@ export class TableDrill {
   }
 }
 
-/** One `/metrics` family of the drill: name, help, type, and a table's sample (`undefined`: none). */
-type DrillMetric = [string, string, Family["type"], (d: DrillStatus) => number | undefined];
-
 const OUTCOME_VALUE: Record<DrillOutcome, number> = { ok: 1, unchecked: 0, damaged: -1, failed: -2 };
 
-const METRICS: DrillMetric[] = [
+const METRICS: PartMetric<DrillStatus>[] = [
   [
     "tidemark_drill_last_timestamp_seconds",
     "When the table's last drill (a deep verification of its mirror) finished, Unix seconds (absent before the first).",
@@ -354,15 +352,7 @@ const METRICS: DrillMetric[] = [
 export function drillFamilies(
   statuses: Array<{ table: string; status: MirrorObjectStatus | undefined }>,
 ): Family[] {
-  return METRICS.map(([name, help, type, sample]) => ({
-    name,
-    help,
-    type,
-    samples: statuses.flatMap(({ table, status }) => {
-      const value = status?.drill === undefined ? undefined : sample(status.drill);
-      return value === undefined ? [] : [{ labels: { table }, value }];
-    }),
-  }));
+  return partFamilies(METRICS, statuses, (s) => s.drill);
 }
 
 /** The store requests a mirror's counters say it made (source and target). */

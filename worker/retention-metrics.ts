@@ -6,13 +6,11 @@
  * policy has no sample in these families.
  */
 import type { RetentionStatus } from "../src/mirror/retention.ts";
+import { type PartMetric, partFamilies } from "./metric-part.ts";
 import type { Family } from "./metrics.ts";
 import type { MirrorObjectStatus } from "./object-state.ts";
 
-/** One family: its name, help, type, and its value in a table's retention status (`undefined`: no sample). */
-type RetentionMetric = [string, string, Family["type"], (r: RetentionStatus) => number | undefined];
-
-const METRICS: RetentionMetric[] = [
+const METRICS: PartMetric<RetentionStatus>[] = [
   [
     "tidemark_retention_oldest_retained_version",
     "The oldest version the mirror retains (its published boundary, metadata/oldest_retained.txt; 0: none yet).",
@@ -74,13 +72,5 @@ const METRICS: RetentionMetric[] = [
 export function retentionFamilies(
   statuses: Array<{ table: string; status: MirrorObjectStatus | undefined }>,
 ): Family[] {
-  return METRICS.map(([name, help, type, sample]) => ({
-    name,
-    help,
-    type,
-    samples: statuses.flatMap(({ table, status }) => {
-      const value = status?.retention === undefined ? undefined : sample(status.retention);
-      return value === undefined ? [] : [{ labels: { table }, value }];
-    }),
-  }));
+  return partFamilies(METRICS, statuses, (s) => s.retention);
 }
