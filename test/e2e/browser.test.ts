@@ -502,15 +502,27 @@ describe.skipIf(!run)("browser inspector", () => {
       const { page, errors } = await newPage();
       const fileRequests: Array<{ url: string; method: string; range: string | undefined; auth: boolean }> =
         [];
+      // Data-file requests in flight and when the last one ended: the table view's reads of the same
+      // file must be over before the preview's are counted (else a late one counts as the preview's).
+      let inFlight = 0;
+      let lastEnded = Date.now();
+      const ended = (r: { url(): string }) => {
+        if (!r.url().includes("/data/")) return;
+        inFlight--;
+        lastEnded = Date.now();
+      };
       page.on("request", (r) => {
-        if (r.url().includes("/data/"))
-          fileRequests.push({
-            url: r.url(),
-            method: r.method(),
-            range: r.headers().range,
-            auth: r.headers().authorization !== undefined,
-          });
+        if (!r.url().includes("/data/")) return;
+        inFlight++;
+        fileRequests.push({
+          url: r.url(),
+          method: r.method(),
+          range: r.headers().range,
+          auth: r.headers().authorization !== undefined,
+        });
       });
+      page.on("requestfinished", ended);
+      page.on("requestfailed", ended);
       // The authorised URL npm start prints: reads are private, the token rides in the fragment.
       await page.goto(server.inspectorUrl);
       await waitHead(page, 2);
@@ -528,6 +540,11 @@ describe.skipIf(!run)("browser inspector", () => {
         .evaluateAll((bs) => bs.map((b) => b.getAttribute("data-path")));
       const path = paths.find((p) => p?.includes("/L0/")) ?? paths[0];
       assert.ok(path);
+      // No data-file read in flight, none for 500 ms.
+      for (let i = 0; i < 200 && (inFlight > 0 || Date.now() - lastEnded < 500); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(inFlight, 0, "the table view's reads ended");
       fileRequests.length = 0;
       assert.equal(
         await previewByKeyboard(page, path),
