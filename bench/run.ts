@@ -113,7 +113,8 @@ if (values.help) {
 
 const here = import.meta.dirname;
 // Every script in bench/ is a benchmark this runner knows, so none is left out silently.
-const helpers = new Set(["run.ts", "result.ts", "profile.ts", "bare-pipe.ts"]);
+// Not benchmarks: the runner, the figures helper, the profiler, and the child processes benchmarks spawn.
+const helpers = new Set(["run.ts", "result.ts", "profile.ts", "bare-pipe.ts", "rows-read.ts"]);
 for (const f of readdirSync(here)) {
   if (f.endsWith(".ts") && !helpers.has(f) && !BENCHES.some((b) => `${b.name}.ts` === f)) {
     usage(`bench/${f} is not in the list of bench/run.ts (BENCHES): add it there`);
