@@ -25,6 +25,7 @@ import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
+import { forEachChunk } from "../store/body.ts";
 import { defaultSha256, type Sha256Factory, sha256Hex, toHex } from "../store/checksum.ts";
 import { bytesIfExists, getIfExists, headIfExists } from "../store/exists.ts";
 import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
@@ -197,16 +198,13 @@ export class DeepRun {
       return { sha256: undefined, size: undefined };
     }
     const h = this.hasher();
-    const reader = got.body.getReader();
     let size = 0;
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      const pending = h.update(r.value);
+    await forEachChunk(got.body, async (chunk) => {
+      const pending = h.update(chunk);
       if (pending) await pending;
-      size += r.value.length;
-      this.progress.bytes += r.value.length;
-    }
+      size += chunk.length;
+      this.progress.bytes += chunk.length;
+    });
     const sha256 = toHex(await h.digest());
     if (got.sha256 !== undefined && got.sha256 !== sha256) {
       this.problem(

@@ -112,24 +112,35 @@ export function fileStream(
       await fh.close().catch(() => {});
     }
   };
-  return new ReadableStream<Uint8Array>({
+  // A byte stream: a reader in BYOB mode (deep verification's hashing)
+  // reads into one buffer of its own, reused, where a default reader gets a
+  // new 64 KiB buffer per read whose garbage V8 collects only once it has
+  // grown by its external-memory limit (about 64 MiB above idle).
+  return new ReadableStream({
+    type: "bytes",
     async pull(controller) {
       try {
         if (pos >= end) {
           await close();
           controller.close();
+          controller.byobRequest?.respond(0);
           return;
         }
-        const n = Math.min(READ_CHUNK, end - pos);
-        const buf = new Uint8Array(n);
-        const { bytesRead } = await fh.read(buf, 0, n, pos);
+        const request = controller.byobRequest;
+        const view = request?.view;
+        const into =
+          view != null
+            ? new Uint8Array(view.buffer, view.byteOffset, Math.min(view.byteLength, end - pos))
+            : new Uint8Array(Math.min(READ_CHUNK, end - pos));
+        const { bytesRead } = await fh.read(into, 0, into.length, pos);
         if (bytesRead === 0) {
           await close();
           controller.error(new TidemarkError("Corrupt", "file shrank while being read"));
           return;
         }
         pos += bytesRead;
-        controller.enqueue(bytesRead === n ? buf : buf.subarray(0, bytesRead));
+        if (request && view != null) request.respond(bytesRead);
+        else controller.enqueue(bytesRead === into.length ? into : into.subarray(0, bytesRead));
       } catch (e) {
         await close();
         controller.error(fsError(e, undefined, "cannot read object"));
@@ -138,7 +149,7 @@ export function fileStream(
     async cancel() {
       await close();
     },
-  });
+  }) as ReadableStream<Uint8Array>;
 }
 
 /**

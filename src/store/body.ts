@@ -43,6 +43,44 @@ export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8
   return out;
 }
 
+/** Bytes read at a time into the buffer {@link forEachChunk} reuses. */
+const REUSED_CHUNK = 256 * 1024;
+
+/**
+ * Reads `stream` to its end, a chunk at a time, each handed to `onChunk`
+ * and valid only until the promise it returns settles: a byte stream
+ * (`FileStore`'s) is read in BYOB mode into one buffer reused for every
+ * chunk, so a long read leaves no garbage behind; any other stream is read
+ * as it comes.
+ */
+export async function forEachChunk(
+  stream: ReadableStream<Uint8Array>,
+  onChunk: (chunk: Uint8Array) => void | Promise<void>,
+): Promise<void> {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: read as it comes.
+  }
+  if (byob === undefined) {
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      await onChunk(value);
+    }
+  }
+  let buffer = new ArrayBuffer(REUSED_CHUNK);
+  for (;;) {
+    const { done, value } = await byob.read(new Uint8Array(buffer));
+    if (done || value === undefined) return;
+    await onChunk(value);
+    // The read transferred the buffer into `value`: the next read reuses it.
+    buffer = value.buffer as ArrayBuffer;
+  }
+}
+
 /** Builds an {@link ObjectBody} from metadata and a stream. */
 export function objectBody(meta: ObjectMeta, body: ReadableStream<Uint8Array>): ObjectBody {
   return {

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ObjectStore } from "../../src/index.ts";
 import { FileStore } from "../../src/node/index.ts";
+import { forEachChunk } from "../../src/store/body.ts";
 import { codeOf, collect, type Harness, randomId } from "../support/harness.ts";
 
 /** 3 concurrent tasks x 10 compare-and-swap increments of `key` on `stores` (round-robin). */
@@ -36,6 +37,36 @@ export function fileStoreContract(h: Harness, root: string): void {
     mkdirSync(dir, { recursive: true });
     return dir;
   };
+
+  h.test(
+    "a body read in BYOB mode fills the reader's own buffer, reused: 1 MiB and 5 bytes in 5 reads, the file's bytes; a default reader gets them too",
+    async () => {
+      const store = new FileStore(fresh());
+      const bytes = new Uint8Array(1024 * 1024 + 5);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff;
+      await store.put("big.bin", bytes);
+      const seen: number[] = [];
+      const got = new Uint8Array(bytes.length);
+      await forEachChunk((await store.get("big.bin")).body, (chunk) => {
+        got.set(
+          chunk,
+          seen.reduce((a, b) => a + b, 0),
+        );
+        seen.push(chunk.length);
+      });
+      // 256 KiB reads into the reused buffer (a default reader gets 64 KiB chunks: 17 of them).
+      assert.deepEqual(seen, [262144, 262144, 262144, 262144, 5]);
+      assert.deepEqual(got, bytes);
+      assert.deepEqual(await (await store.get("big.bin")).bytes(), bytes);
+      const range = await store.get("big.bin", { range: { offset: 100, length: 300_000 } });
+      let total = 0;
+      await forEachChunk(range.body, (chunk) => {
+        assert.deepEqual(chunk, bytes.subarray(100 + total, 100 + total + chunk.length));
+        total += chunk.length;
+      });
+      assert.equal(total, 300_000);
+    },
+  );
 
   h.test("two stores on one directory, one through a symlink, serialise compare-and-swap", async () => {
     const dir = fresh();
