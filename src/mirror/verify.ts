@@ -25,8 +25,7 @@ import type { Manifest } from "../manifest/gen/manifest_pb.ts";
 import { type LiveFile, referencedFiles } from "../manifest/live.ts";
 import { numberOption } from "../options.ts";
 import { forEachLimit } from "../store/batch.ts";
-import { forEachChunk } from "../store/body.ts";
-import { defaultSha256, type Sha256Factory, sha256Hex, toHex } from "../store/checksum.ts";
+import { defaultSha256, hashStream, type Sha256Factory, sha256Hex } from "../store/checksum.ts";
 import { bytesIfExists, getIfExists, headIfExists } from "../store/exists.ts";
 import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
 import { type Checksums, checksumsKey, decodeChecksums, writeChecksums } from "./checksums.ts";
@@ -197,15 +196,11 @@ export class DeepRun {
       this.tick();
       return { sha256: undefined, size: undefined };
     }
-    const h = this.hasher();
     let size = 0;
-    await forEachChunk(got.body, async (chunk) => {
-      const pending = h.update(chunk);
-      if (pending) await pending;
-      size += chunk.length;
-      this.progress.bytes += chunk.length;
+    const sha256 = await hashStream(got.body, this.hasher, (n) => {
+      size += n;
+      this.progress.bytes += n;
     });
-    const sha256 = toHex(await h.digest());
     if (got.sha256 !== undefined && got.sha256 !== sha256) {
       this.problem(
         file.path,

@@ -15,6 +15,7 @@
 import { sha256 as nobleSha256Hash } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { TidemarkError } from "../errors.ts";
+import { forEachChunk } from "./body.ts";
 import type { PutOptions } from "./types.ts";
 
 /**
@@ -120,18 +121,22 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return toHex(await sha256Of(bytes));
 }
 
-/** The SHA-256 of a stream's bytes, read to its end (never held whole), in hex. */
+/**
+ * The SHA-256 of a stream's bytes, read to its end (never held whole; a
+ * byte stream into one reused buffer, see `forEachChunk`), in hex.
+ * `onBytes` hears of each chunk's length (sizes, progress).
+ */
 export async function hashStream(
   body: ReadableStream<Uint8Array>,
   hasher: Sha256Factory = defaultSha256,
+  onBytes?: (n: number) => void,
 ): Promise<string> {
   const h = hasher();
-  const reader = body.getReader();
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    await h.update(r.value);
-  }
+  await forEachChunk(body, async (chunk) => {
+    // A native hasher works asynchronously: the chunk is read before the buffer is reused.
+    await h.update(chunk);
+    onBytes?.(chunk.length);
+  });
   return toHex(await h.digest());
 }
 
