@@ -25,7 +25,7 @@
 
 import { TidemarkError, toTidemarkError } from "../errors.ts";
 import { TickBudget } from "../mirror/budget.ts";
-import { boundedWait, TickLoop } from "../mirror/loop.ts";
+import { TickLoop } from "../mirror/loop.ts";
 import { MirrorMeters } from "../mirror/meters.ts";
 import { type MirrorOptions, type MirrorSettings, mirrorSettings } from "../mirror/settings.ts";
 import { backoffDelay } from "../store/retry.ts";
@@ -115,8 +115,6 @@ export class CheckpointMirror {
   #workRemains = false;
   #lastTickOk = false;
   #current: Promise<string | null> | undefined;
-  #closed = false;
-  #shutdown: Promise<void> | undefined;
 
   /**
    * @throws TidemarkError `InvalidArgument` naming the option for a bad
@@ -274,17 +272,17 @@ export class CheckpointMirror {
 
   /** Starts the in-process loop: tick, wait `status().nextDelayMs` (or a kick), repeat. */
   start(): void {
-    if (this.#closed) return;
     this.#loop.start();
   }
 
   /** Stops the loop; resolves once the tick in flight ended (or after `shutdownTimeoutMs`). Idempotent. */
   shutdown(): Promise<void> {
-    if (this.#shutdown) return this.#shutdown;
-    this.#closed = true;
-    const pending = this.#loop.stop() ?? this.#current;
-    this.#shutdown = pending ? boundedWait(pending, this.#settings.shutdownTimeoutMs) : Promise.resolve();
-    return this.#shutdown;
+    return this.#loop.shutdown(this.#current, this.#settings.shutdownTimeoutMs);
+  }
+
+  /** Shut down for good: the loop is stopped (see {@link shutdown}). */
+  get #closed(): boolean {
+    return this.#loop.stopped;
   }
 }
 

@@ -21,6 +21,7 @@ export class TickLoop {
   #stopped = false;
   #kicked = false;
   #wake: (() => void) | undefined;
+  #shutdown: Promise<void> | undefined;
 
   constructor(opts: TickLoopOptions) {
     this.#opts = opts;
@@ -47,6 +48,23 @@ export class TickLoop {
     this.#stopped = true;
     this.#wake?.();
     return this.#loop;
+  }
+
+  /** Whether the loop was stopped (by {@link stop} or {@link shutdown}): its owner is closed for good. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /**
+   * A mirror's shutdown: stops the loop and resolves once the tick in flight
+   * has ended (the loop's, else `inFlight`, a tick driven from outside), or
+   * after `timeoutMs`. Idempotent: later calls get the first call's promise.
+   */
+  shutdown(inFlight: Promise<unknown> | undefined, timeoutMs: number): Promise<void> {
+    if (this.#shutdown) return this.#shutdown;
+    const pending = this.stop() ?? inFlight;
+    this.#shutdown = pending ? boundedWait(pending, timeoutMs) : Promise.resolve();
+    return this.#shutdown;
   }
 
   async #run(): Promise<void> {
@@ -95,7 +113,7 @@ export function isFatalMirrorError(e: unknown): boolean {
 }
 
 /** Waits for `p` to settle, at most `ms` milliseconds (a shutdown that must not hang); never rejects. */
-export async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
+async function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     p.then(

@@ -8,7 +8,7 @@ import { backoffDelay } from "../store/retry.ts";
 import { capabilitiesOf, type ObjectStore, storeId } from "../store/types.ts";
 import { TickBudget } from "./budget.ts";
 import { type LagAlert, LagAlerts, LagClock } from "./lag.ts";
-import { boundedWait, isFatalMirrorError, TickLoop } from "./loop.ts";
+import { isFatalMirrorError, TickLoop } from "./loop.ts";
 import { MirrorMeters } from "./meters.ts";
 import {
   cloneProgress,
@@ -94,8 +94,6 @@ export class Mirror {
 
   #current: Promise<number> | undefined;
   readonly #loop: TickLoop;
-  #closed = false;
-  #shutdown: Promise<void> | undefined;
   readonly #waiters = new Waiters();
   #fatal: TidemarkError | undefined;
   /** Iceberg views written after each version (the `iceberg` option). */
@@ -421,7 +419,6 @@ export class Mirror {
 
   /** Starts the loop: tick, wait `status().nextDelayMs` (or a kick), repeat, until `shutdown()`. */
   start(): void {
-    if (this.#closed) return;
     this.#loop.start();
   }
 
@@ -432,12 +429,12 @@ export class Mirror {
    * `shutdownTimeoutMs`). No timer of the mirror's outlives it. Idempotent.
    */
   shutdown(): Promise<void> {
-    if (this.#shutdown) return this.#shutdown;
-    this.#closed = true;
-    const loop = this.#loop.stop();
-    this.#waiters.rejectAll((w) => this.#closedError(w.version));
-    const pending = loop ?? this.#current;
-    this.#shutdown = pending ? boundedWait(pending, this.#settings.shutdownTimeoutMs) : Promise.resolve();
-    return this.#shutdown;
+    if (!this.#closed) this.#waiters.rejectAll((w) => this.#closedError(w.version));
+    return this.#loop.shutdown(this.#current, this.#settings.shutdownTimeoutMs);
+  }
+
+  /** Shut down for good: the loop is stopped (see {@link shutdown}). */
+  get #closed(): boolean {
+    return this.#loop.stopped;
   }
 }
